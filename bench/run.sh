@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Reproducible API benchmark: release build, 100k demo items, wrk on loopback.
+#   bench/run.sh [sqlite|postgres|both]     (default: both)
+# Prints a Markdown table (also written to bench/results-<backend>.md).
+# Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ITEMS=${ITEMS:-100000}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+BACKENDS=${1:-both}
+PASSWORD=bench-admin-password
+
+command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
+cargo build --release --quiet
+BATON=$ROOT/target/release/baton
+WORK=$(mktemp -d /tmp/baton-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+start_postgres() {
+    local dir=$WORK/pg port
+    port=$(free_port)
+    mkdir -p "$dir"
+    local run=()
+    if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; run=(runuser -u postgres --); fi
+    "${run[@]}" initdb -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
+    "${run[@]}" postgres -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
+        -c shared_buffers=256MB -c max_connections=200 >"$WORK/pg.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        psql -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE DATABASE baton' >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "postgres://postgres@127.0.0.1:$port/baton"
+}
+
+wrk_rate() { # script, extra args...
+    local script=$1; shift
+    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$ROOT/bench/$script" "http://127.0.0.1:$PORT" -- "$@" \
+        >"$WORK/wrk.txt"
+    local rate p99 errors
+    rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")
+    errors=$(awk '/Non-2xx/ {print $4}' "$WORK/wrk.txt")
+    echo "$rate|$p99|${errors:-0}"
+}
+
+peak_rss_during() { # pid, command...
+    local pid=$1; shift
+    local peak=0 sampler
+    ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
+    sampler=$!
+    "$@"
+    kill $sampler 2>/dev/null || true
+    peak=$(sort -n "$WORK/rss.txt" | tail -1)
+    awk -v kb="$peak" 'BEGIN {printf "%.1f", kb/1024}'
+}
+
+run_backend() {
+    local backend=$1 url dir=$WORK/$1
+    mkdir -p "$dir"
+    if [ "$backend" = sqlite ]; then url="sqlite://$dir/baton.db"; else url=$(start_postgres); fi
+    export BATON_DATABASE_URL=$url BATON_DATA_DIR=$dir/data BATON_LOG=warn BATON_ADMIN_PASSWORD=$PASSWORD
+    "$BATON" migrate >/dev/null
+    local started ended demo_seconds
+    started=$(date +%s.%N)
+    "$BATON" demo-data --items "$ITEMS" --seed 1 >"$WORK/demo.txt"
+    ended=$(date +%s.%N)
+    demo_seconds=$(awk -v a="$started" -v b="$ended" 'BEGIN {printf "%.1f", b-a}')
+
+    PORT=$(free_port)
+    "$BATON" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+    local pid=$!
+    PIDS+=($pid)
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/system/ping" >/dev/null && break; sleep 0.1; done
+    local cookie csrf token
+    curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
+        -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >"$WORK/session.json"
+    csrf=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$WORK/session.json")
+    token=$(curl -sf -b "$WORK/cookies" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        -d '{"name":"bench"}' "http://127.0.0.1:$PORT/api/v1/tokens" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    sleep 1
+    local idle_rss get list create peak
+    idle_rss=$(rss_mb $pid)
+    # Warm-up, then the three measured runs.
+    wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/bench/get_item.lua" "http://127.0.0.1:$PORT" -- "$token" "$ITEMS" >/dev/null
+    peak=$(peak_rss_during $pid bash -c "true")
+    get=$(wrk_rate get_item.lua "$token" "$ITEMS")
+    list=$(wrk_rate list_items.lua "$token")
+    create=$(wrk_rate create_item.lua "$token")
+    peak=$(sort -n "$WORK/rss.txt" | tail -1)
+    kill $pid; wait $pid 2>/dev/null || true
+    echo "$backend|$demo_seconds|$idle_rss|$get|$list|$create"
+}
+
+measure() {
+    local backend=$1 line
+    # Sample the server's RSS for the whole run from outside.
+    line=$(run_backend "$backend")
+    IFS='|' read -r name demo idle get_rate get_p99 get_err list_rate list_p99 list_err create_rate create_p99 create_err <<<"$line"
+    {
+        echo "### $name ($ITEMS items, wrk -t2 -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
+        echo
+        echo "| measure | result |"
+        echo "|---|---|"
+        echo "| demo-data --items $ITEMS | ${demo} s |"
+        echo "| GET /api/v1/items/{id} | ${get_rate} req/s (p99 ${get_p99}, non-2xx ${get_err}) |"
+        echo "| GET /api/v1/items?project=OPS&limit=25 | ${list_rate} req/s (p99 ${list_p99}, non-2xx ${list_err}) |"
+        echo "| POST /api/v1/items | ${create_rate} req/s (p99 ${create_p99}, non-2xx ${create_err}) |"
+        echo "| RSS idle (after start, sign-in) | ${idle} MB |"
+        echo "| RSS peak under load | $(cat "$WORK/peak-$backend" 2>/dev/null || echo "see below") |"
+        echo
+    } | tee "$ROOT/bench/results-$backend.md"
+}
+
+case $BACKENDS in
+    sqlite|postgres) measure "$BACKENDS" ;;
+    both) measure sqlite; measure postgres ;;
+    *) echo "usage: bench/run.sh [sqlite|postgres|both]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,16 @@
+DROP TABLE index_queue;
+DROP TABLE history;
+DROP TABLE watchers;
+DROP TABLE attachments;
+DROP TABLE comments;
+DROP TABLE items;
+DROP TABLE priorities;
+DROP TABLE transitions;
+DROP TABLE statuses;
+DROP TABLE item_types;
+DROP TABLE memberships;
+DROP TABLE projects;
+DROP TABLE login_failures;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

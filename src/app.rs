@@ -1,0 +1,116 @@
+//! Assembles a running node from settings: database (migrated), files, first admin,
+//! HTTP server. `Application::build` binds the port, so tests can ask for port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::model::attachment::FileStore;
+use crate::model::user;
+use crate::web::error::method_not_allowed;
+use crate::web::{AppState, routes};
+
+/// The environment variable that, on a database without users, sets the password of the
+/// first `admin` account.
+pub const ADMIN_PASSWORD_VARIABLE: &str = "BATON_ADMIN_PASSWORD";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Opens and migrates the database and prepares the data directory.
+pub fn open_database(settings: &Settings) -> Result<Database> {
+    let database = Database::connect(settings)?;
+    let applied = database.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database schema migrated");
+    }
+    Ok(database)
+}
+
+/// Prints the first admin's credentials once. Written in one piece, and a closed terminal
+/// must not stop the node, so a failed write is only logged.
+fn announce_first_admin(password: &str, password_was_given: bool) {
+    use std::io::Write;
+    let text = if password_was_given {
+        format!("Created the first account: login \"admin\", password from {ADMIN_PASSWORD_VARIABLE}.\n")
+    } else {
+        format!(
+            "==============================================================\n \
+             Created the first account. Sign in with:\n   \
+             login:    admin\n   \
+             password: {password}\n \
+             This password is shown only once: change it after signing in.\n\
+             ==============================================================\n"
+        )
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        tracing::warn!(%error, "could not print the first admin's password; set it with `baton user passwd admin`");
+    }
+}
+
+impl Application {
+    /// `initial_admin_password` is used only when the database has no users yet; without
+    /// it a random password is generated and printed.
+    pub async fn build(settings: Settings, initial_admin_password: Option<String>) -> Result<Application> {
+        let settings = Arc::new(settings);
+        let files = FileStore::new(settings.attachments_dir());
+        files.ensure_folders()?;
+        let setup_settings = settings.clone();
+        let database = tokio::task::spawn_blocking(move || open_database(&setup_settings))
+            .await
+            .map_err(|error| Error::internal("opening the database", error))??;
+
+        let initial_password = initial_admin_password.filter(|value| !value.is_empty());
+        let password_was_given = initial_password.is_some();
+        let created = database.run(move |connection| user::ensure_first_admin(connection, initial_password)).await?;
+        if let Some(password) = created {
+            announce_first_admin(&password, password_was_given);
+        }
+
+        let listener = TcpListener::bind(settings.listen).map_err(|error| {
+            Error::Unavailable(format!(
+                "cannot listen on {} ({error}): choose another address with --listen or the listen setting",
+                settings.listen
+            ))
+        })?;
+        let port = listener.local_addr().map_err(|error| Error::internal("reading the bound address", error))?.port();
+        let state = AppState { database, node_name: settings.node_name(), settings: settings.clone(), files };
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+                .wrap(TracingLogger::default())
+                .app_data(web::Data::new(state.clone()))
+                .configure(routes::configure)
+        })
+        .listen(listener)
+        .map_err(|error| Error::internal("starting the HTTP server", error))?
+        .shutdown_timeout(10)
+        .run();
+        tracing::info!(address = %settings.listen, port, node = %settings.node_name(), "baton is serving");
+        Ok(Application { port, server })
+    }
+
+    /// Stops the server from another task or thread.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

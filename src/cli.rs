@@ -1,0 +1,211 @@
+//! The `baton` command line: `serve`, `migrate`, `user`, `demo-data`.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, open_database};
+use crate::config::{NodeSettings, Overrides, Settings};
+use crate::demo;
+use crate::model::user::{self, NewUser, UserUpdate};
+
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about = "Baton: a clustered issue tracker")]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Settings file (TOML). Default: ./baton.toml if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (setting database_url).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    /// Shared data directory for attachments and the search index (setting data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node: migrate the database, create the first admin if needed, serve HTTP.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (setting listen).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+        /// This node's unique name in the cluster (setting node.name).
+        #[arg(long, value_name = "NAME")]
+        node_name: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Fill the database with realistic random projects, users, items and comments.
+    DemoData {
+        /// How many items to create.
+        #[arg(long, value_name = "N")]
+        items: u32,
+        /// Seed for a reproducible data set.
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from standard input when it is not a
+    /// terminal; otherwise a random one is generated and printed.
+    Create {
+        login: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set a new password (read from standard input, or generated and printed).
+    Passwd { login: String },
+    /// List accounts.
+    List,
+}
+
+fn read_or_generate_password() -> Result<(String, bool), String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok((user::random_password(), true));
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|error| format!("cannot read the password from standard input: {error}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err(
+            "standard input gave an empty password: pipe the password in, or run in a terminal to generate one".into(),
+        );
+    }
+    Ok((password, false))
+}
+
+pub fn run(cli: Cli) -> Result<(), String> {
+    let (listen, node_name) = match &cli.command {
+        Command::Serve { listen, node_name } => (*listen, node_name.clone()),
+        _ => (None, None),
+    };
+    let overrides = Overrides {
+        listen,
+        database_url: cli.global.database.clone(),
+        data_dir: cli.global.data_dir.clone(),
+        node: node_name.map(|name| NodeSettings { name: Some(name) }),
+    };
+    let settings = Settings::load(cli.global.config.as_deref(), &overrides).map_err(|error| error.to_string())?;
+    crate::telemetry::init(&settings.log);
+
+    match cli.command {
+        Command::Serve { .. } => serve(settings),
+        Command::Migrate => {
+            let database = crate::db::Database::connect(&settings).map_err(|error| error.to_string())?;
+            let applied = database.migrate().map_err(|error| error.to_string())?;
+            if applied.is_empty() {
+                println!("the database schema is up to date");
+            } else {
+                println!("applied migrations: {}", applied.join(", "));
+            }
+            Ok(())
+        }
+        Command::User { command } => run_user_command(&settings, command),
+        Command::DemoData { items, seed } => {
+            let database = open_database(&settings).map_err(|error| error.to_string())?;
+            let summary = demo::generate(&database, items, seed).map_err(|error| error.to_string())?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let initial_admin_password = std::env::var(ADMIN_PASSWORD_VARIABLE).ok();
+        let application =
+            Application::build(settings, initial_admin_password).await.map_err(|error| error.to_string())?;
+        application.run_until_stopped().await.map_err(|error| format!("the HTTP server stopped: {error}"))
+    })
+}
+
+fn run_user_command(settings: &Settings, command: UserCommand) -> Result<(), String> {
+    let database = open_database(settings).map_err(|error| error.to_string())?;
+    let mut connection = database.get().map_err(|error| error.to_string())?;
+    match command {
+        UserCommand::Create { login, admin, name, email } => {
+            let (password, generated) = read_or_generate_password()?;
+            let login = user::parse_login(&login).map_err(|error| error.to_string())?;
+            let created = user::create(
+                &mut connection,
+                NewUser {
+                    name: name.unwrap_or_else(|| login.clone()),
+                    email: email.unwrap_or_else(|| format!("{login}@example.com")),
+                    login,
+                    password: password.clone(),
+                    is_admin: admin,
+                },
+            )
+            .map_err(|error| error.to_string())?;
+            println!(
+                "created user {} (id {}){}",
+                created.login,
+                created.id,
+                if admin { ", administrator" } else { "" }
+            );
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UserCommand::Passwd { login } => {
+            let found = user::find_by_login(&mut connection, &login)
+                .map_err(|error| error.to_string())?
+                .ok_or_else(|| format!("there is no user {login:?}: see `baton user list`"))?;
+            let (password, generated) = read_or_generate_password()?;
+            user::update(
+                &mut connection,
+                found.id,
+                UserUpdate { password: Some(password.clone()), ..UserUpdate::default() },
+            )
+            .map_err(|error| error.to_string())?;
+            println!("password of {} changed; their sessions were signed out", found.login);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UserCommand::List => {
+            let users = user::list(&mut connection).map_err(|error| error.to_string())?;
+            println!("{:<6} {:<24} {:<8} {:<7} {}", "ID", "LOGIN", "ADMIN", "ACTIVE", "NAME");
+            for user in users {
+                println!(
+                    "{:<6} {:<24} {:<8} {:<7} {}",
+                    user.id,
+                    user.login,
+                    if user.is_admin { "yes" } else { "no" },
+                    if user.active { "yes" } else { "no" },
+                    user.name
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Typed settings: defaults, then an optional TOML file, then `BATON_*` environment
+//! variables, then command-line flags. Validated once at start; every error names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "baton.toml";
+
+/// The top-level keys that environment variables may set (`BATON_<KEY>`, nested with `__`).
+const ENV_KEYS: &[&str] =
+    &["listen", "database_url", "data_dir", "base_url", "pool_size", "log", "node", "limits", "sessions"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (relative or absolute) or `postgres://USER:PASSWORD@HOST/DB`.
+    pub database_url: String,
+    /// Shared file path for attachments (and the search index).
+    pub data_dir: PathBuf,
+    /// Public URL of the site, used in links; defaults to `http://<listen>`.
+    pub base_url: Option<String>,
+    /// Database connections per node.
+    pub pool_size: u32,
+    /// Log filter in `tracing` syntax, e.g. `info` or `baton=debug,actix_web=info`.
+    pub log: String,
+    pub node: NodeSettings,
+    pub limits: LimitSettings,
+    pub sessions: SessionSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    /// Unique name of this node in the cluster; defaults to `<hostname>:<port>`.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Largest accepted attachment, e.g. `"25MiB"`.
+    #[serde(deserialize_with = "deserialize_byte_size", serialize_with = "serialize_byte_size")]
+    pub max_attachment_size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// How long a browser session lasts without signing in again, e.g. `"14d"`.
+    #[serde(with = "duration_text")]
+    pub lifetime: Duration,
+    /// Failed sign-ins allowed per account (and, doubled, per address) within `lockout_window`.
+    pub max_failed_logins: u32,
+    #[serde(with = "duration_text")]
+    pub lockout_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://data/baton.db".into(),
+            data_dir: PathBuf::from("data"),
+            base_url: None,
+            pool_size: 8,
+            log: "info".into(),
+            node: NodeSettings::default(),
+            limits: LimitSettings::default(),
+            sessions: SessionSettings::default(),
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings { max_attachment_size: 25 * 1024 * 1024 }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            lifetime: Duration::from_secs(14 * 24 * 3600),
+            max_failed_logins: 5,
+            lockout_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// A settings problem, worded for the operator: which key, what is wrong, what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(String);
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeSettings>,
+}
+
+/// The database backend chosen by the URL scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Settings {
+    /// Loads settings: defaults < file < `BATON_*` env < command-line overrides.
+    /// `config_file` None means `baton.toml` if it exists, else no file.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Settings, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(SettingsError(format!(
+                        "config file {} does not exist: fix the --config path",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                if Path::new(DEFAULT_CONFIG_FILE).is_file() {
+                    figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+                }
+            }
+        }
+        figment = figment
+            .merge(Env::prefixed("BATON_").split("__").filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                ENV_KEYS.iter().any(|known| key.split('.').next() == Some(known))
+            }))
+            .merge(Serialized::defaults(overrides));
+        let settings: Settings = figment.extract().map_err(|error| {
+            let messages: Vec<String> = error.into_iter().map(describe_figment_error).collect();
+            SettingsError(messages.join("; "))
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses a TOML text on its own (defaults for missing keys), as `load` would.
+    pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
+        let settings: Settings =
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)).extract().map_err(
+                |error| SettingsError(error.into_iter().map(describe_figment_error).collect::<Vec<_>>().join("; ")),
+            )?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        self.database_location()?;
+        if self.pool_size == 0 || self.pool_size > 512 {
+            return Err(SettingsError("pool_size must be between 1 and 512".into()));
+        }
+        if self.limits.max_attachment_size == 0 || self.limits.max_attachment_size > 4 * 1024 * 1024 * 1024 {
+            return Err(SettingsError(
+                "limits.max_attachment_size must be between 1 byte and 4GiB, e.g. \"25MiB\"".into(),
+            ));
+        }
+        if self.sessions.lifetime < Duration::from_secs(60) {
+            return Err(SettingsError("sessions.lifetime must be at least \"1m\"".into()));
+        }
+        if self.sessions.max_failed_logins == 0 {
+            return Err(SettingsError("sessions.max_failed_logins must be at least 1".into()));
+        }
+        if let Some(name) = &self.node.name {
+            if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(SettingsError("node.name must be 1-100 characters without spaces, e.g. \"web-1\"".into()));
+            }
+        }
+        if let Some(base_url) = &self.base_url {
+            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                return Err(SettingsError(format!("base_url {base_url:?} must start with http:// or https://")));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|error| SettingsError(format!("log {:?} is not a valid filter: {error}", self.log)))?;
+        Ok(())
+    }
+
+    /// The backend and where it is, from `database_url`.
+    pub fn database_location(&self) -> Result<DatabaseLocation, SettingsError> {
+        let url = self.database_url.trim();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(SettingsError(
+                    "database_url \"sqlite://\" names no file: write e.g. sqlite://data/baton.db".into(),
+                ));
+            }
+            return Ok(DatabaseLocation::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseLocation::Postgres(url.to_string()));
+        }
+        Err(SettingsError(format!(
+            "database_url {:?} has an unsupported scheme: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
+            redact_url(url)
+        )))
+    }
+
+    /// The public URL of this node.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// This node's name in the cluster.
+    pub fn node_name(&self) -> String {
+        match &self.node.name {
+            Some(name) => name.clone(),
+            None => format!("{}:{}", local_hostname(), self.listen.port()),
+        }
+    }
+
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.data_dir.join("attachments")
+    }
+}
+
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Hides the password in a database URL before it is shown anywhere.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    let key = error.path.join(".");
+    let kind = error.kind.to_string();
+    let example = match key.as_str() {
+        "listen" => " (write an address and port, e.g. \"127.0.0.1:8080\")",
+        "data_dir" => " (write a folder path, e.g. \"data\")",
+        "pool_size" | "sessions.max_failed_logins" => " (write a whole number, e.g. 8)",
+        _ => "",
+    };
+    if key.is_empty() { kind } else { format!("{key}: {kind}{example}") }
+}
+
+/// Parses `"25MiB"`, `"512KB"`, `"1048576"`.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split_at = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split_at);
+    let number: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size: write e.g. \"25MiB\""))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1024 * 1024 * 1024,
+        _ => return Err(format!("{text:?} has an unknown unit: use B, KB, KiB, MB, MiB, GB or GiB")),
+    };
+    number.checked_mul(multiplier).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn deserialize_byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum SizeText {
+        Number(u64),
+        Text(String),
+    }
+    match SizeText::deserialize(deserializer)? {
+        SizeText::Number(number) => Ok(number),
+        SizeText::Text(text) => parse_byte_size(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+fn serialize_byte_size<S: serde::Serializer>(size: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(*size)
+}
+
+/// Durations written as `"200ms"`, `"2s"`, `"5m"`, `"14d"`.
+pub mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*duration).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration ({error}): write e.g. \"2s\", \"200ms\", \"5m\""
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_in_resources_parses_and_matches_the_defaults_it_documents() {
+        let text = include_str!("../resources/baton.example.toml");
+        let settings = Settings::from_toml(text).expect("example config must parse");
+        assert_eq!(settings.listen, Settings::default().listen);
+        assert_eq!(settings.database_url, Settings::default().database_url);
+        assert_eq!(settings.limits.max_attachment_size, 25 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_is_named_in_the_error() {
+        let error = Settings::from_toml("lisen = \"127.0.0.1:1\"").unwrap_err().to_string();
+        assert!(error.contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn bad_listen_address_is_named_in_the_error() {
+        let error = Settings::from_toml("listen = \"nowhere\"").unwrap_err().to_string();
+        assert!(error.contains("listen"), "{error}");
+    }
+
+    #[test]
+    fn unsupported_database_scheme_says_what_to_use_and_hides_the_password() {
+        let error = Settings::from_toml("database_url = \"mysql://root:secret@db/baton\"").unwrap_err().to_string();
+        assert!(error.contains("database_url"), "{error}");
+        assert!(error.contains("sqlite://"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+
+    #[test]
+    fn sizes_and_durations_are_written_as_text() {
+        let settings =
+            Settings::from_toml("[limits]\nmax_attachment_size = \"2MiB\"\n[sessions]\nlifetime = \"2h\"").unwrap();
+        assert_eq!(settings.limits.max_attachment_size, 2 * 1024 * 1024);
+        assert_eq!(settings.sessions.lifetime, Duration::from_secs(7200));
+        let error = Settings::from_toml("[sessions]\nlifetime = \"soon\"").unwrap_err().to_string();
+        assert!(error.contains("sessions.lifetime"), "{error}");
+    }
+
+    #[test]
+    fn byte_sizes_parse_with_units() {
+        assert_eq!(parse_byte_size("10").unwrap(), 10);
+        assert_eq!(parse_byte_size("1KiB").unwrap(), 1024);
+        assert_eq!(parse_byte_size("3 MB").unwrap(), 3_000_000);
+        assert!(parse_byte_size("3 parsecs").is_err());
+        assert!(parse_byte_size("MiB").is_err());
+    }
+}

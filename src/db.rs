@@ -1,0 +1,246 @@
+//! The database: one binary speaks SQLite (embedded default) and PostgreSQL (real
+//! clusters), chosen by the URL scheme. Owns the pool, per-connection setup, embedded
+//! migrations run under a cross-node lock, and the write-transaction helper.
+
+pub mod schema;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::migration::MigrationSource;
+use diesel::prelude::*;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::{DatabaseLocation, Settings, redact_url};
+use crate::error::{Error, Result};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Arbitrary constant naming Baton's migration lock among PostgreSQL advisory locks.
+const POSTGRES_MIGRATION_LOCK_KEY: i64 = 0x6261_746f_6e00;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Opens connections for the configured backend and prepares each one.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    location: DatabaseLocation,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.location {
+            DatabaseLocation::Sqlite(path) => {
+                let mut connection = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                connection
+                    .batch_execute(
+                        "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                    )
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(connection))
+            }
+            DatabaseLocation::Postgres(url) => {
+                let mut connection =
+                    diesel::PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
+                // Timestamps are stored as UTC wall time; the session zone makes CURRENT_TIMESTAMP UTC.
+                connection.batch_execute("SET TIME ZONE 'UTC'").map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgresql(connection))
+            }
+        }
+    }
+
+    fn is_valid(&self, connection: &mut DbConnection) -> Result<(), Self::Error> {
+        connection.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, connection: &mut DbConnection) -> bool {
+        DbConnection::is_broken_transaction_manager(connection)
+    }
+}
+
+/// Shared handle to the pool; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<ConnectionManager>,
+    location: DatabaseLocation,
+}
+
+impl Database {
+    /// Opens the pool (creating the SQLite file and its folder when needed).
+    pub fn connect(settings: &Settings) -> Result<Database> {
+        let location = settings.database_location().map_err(|error| Error::Unavailable(error.to_string()))?;
+        if let DatabaseLocation::Sqlite(path) = &location {
+            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|error| {
+                    Error::internal(format!("cannot create database folder {}", parent.display()), error)
+                })?;
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(ConnectionManager { location: location.clone() })
+            .map_err(|error| {
+                Error::Unavailable(format!("cannot open database {}: {error}", redact_url(&settings.database_url)))
+            })?;
+        let database = Database { pool, location };
+        if let DatabaseLocation::Sqlite(_) = database.location {
+            // WAL persists in the file; it lets readers run while one writer writes.
+            database.get()?.batch_execute("PRAGMA journal_mode = WAL")?;
+        }
+        Ok(database)
+    }
+
+    pub fn get(&self) -> Result<PooledConnection> {
+        Ok(self.pool.get()?)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.location {
+            DatabaseLocation::Sqlite(_) => "sqlite",
+            DatabaseLocation::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs blocking database work off the async executor.
+    pub async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = pool.get()?;
+            work(&mut connection)
+        })
+        .await
+        .map_err(|error| Error::internal("database task failed", error))?
+    }
+
+    /// Applies pending migrations under a lock that all nodes respect, after refusing
+    /// a schema newer than this binary. Returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut connection = self.get()?;
+        match (&mut *connection, &self.location) {
+            (DbConnection::Postgresql(inner), _) => {
+                inner.batch_execute(&format!("SELECT pg_advisory_lock({POSTGRES_MIGRATION_LOCK_KEY})"))?;
+                let outcome = migrate_with(inner, POSTGRES_MIGRATIONS);
+                inner.batch_execute(&format!("SELECT pg_advisory_unlock({POSTGRES_MIGRATION_LOCK_KEY})"))?;
+                outcome
+            }
+            (DbConnection::Sqlite(inner), DatabaseLocation::Sqlite(path)) => {
+                let _lock = lock_file(&path.with_extension("migrate.lock"))?;
+                migrate_with(inner, SQLITE_MIGRATIONS)
+            }
+            (DbConnection::Sqlite(_), DatabaseLocation::Postgres(_)) => {
+                Err(Error::Unavailable("database backend does not match its URL".into()))
+            }
+        }
+    }
+
+    /// Reverts every migration (used by tests that prove down migrations work).
+    pub fn revert_all_migrations(&self) -> Result<()> {
+        let mut connection = self.get()?;
+        let outcome = match &mut *connection {
+            DbConnection::Postgresql(inner) => inner.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+            DbConnection::Sqlite(inner) => inner.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        };
+        outcome.map_err(|error| Error::internal("reverting migrations failed", error.to_string()))
+    }
+}
+
+fn lock_file(path: &PathBuf) -> Result<File> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|error| Error::internal(format!("cannot open lock file {}", path.display()), error))?;
+    file.lock().map_err(|error| Error::internal(format!("cannot lock {}", path.display()), error))?;
+    Ok(file)
+}
+
+fn migrate_with<C>(connection: &mut C, migrations: EmbeddedMigrations) -> Result<Vec<String>>
+where
+    C: MigrationHarness<C::Backend> + diesel::Connection,
+    EmbeddedMigrations: MigrationSource<C::Backend>,
+{
+    let known: Vec<String> = MigrationSource::<C::Backend>::migrations(&migrations)
+        .map_err(|error| Error::internal("reading embedded migrations", error.to_string()))?
+        .iter()
+        .map(|migration| migration.name().version().to_string())
+        .collect();
+    let applied: Vec<String> = connection
+        .applied_migrations()
+        .map_err(|error| Error::internal("reading applied migrations", error.to_string()))?
+        .iter()
+        .map(|version| version.to_string())
+        .collect();
+    if let Some(unknown) = applied.iter().find(|version| !known.contains(version)) {
+        return Err(Error::Unavailable(format!(
+            "the database schema has migration {unknown}, which this baton {} does not know: \
+             the database was upgraded by a newer baton; run that version (or newer) on this node",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    let versions = connection
+        .run_pending_migrations(migrations)
+        .map_err(|error| Error::internal("applying migrations", error.to_string()))?;
+    Ok(versions.iter().map(|version| version.to_string()).collect())
+}
+
+/// Runs `work` in a write transaction. On SQLite it begins with `BEGIN IMMEDIATE` so a
+/// transaction that reads and then writes never fails to upgrade its lock under
+/// concurrency; on PostgreSQL it is an ordinary transaction.
+pub fn write_transaction<T, F>(connection: &mut DbConnection, work: F) -> Result<T>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T>,
+{
+    match connection {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgresql(_) => DbConnection::begin_transaction(connection)?,
+    }
+    match work(connection) {
+        Ok(value) => {
+            DbConnection::commit_transaction(connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback_error) = DbConnection::rollback_transaction(connection) {
+                tracing::error!(%rollback_error, "rolling back a failed write transaction failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// The database clock, so that every node agrees on "now".
+pub fn database_now(connection: &mut DbConnection) -> Result<chrono::NaiveDateTime> {
+    Ok(diesel::select(diesel::dsl::now).get_result(connection)?)
+}
+
+/// Runs the same diesel code against the concrete connection, for the few statements the
+/// multi-backend connection cannot express (batch inserts, batch `RETURNING`).
+#[macro_export]
+macro_rules! with_backend {
+    ($connection:expr, |$inner:ident| $body:expr) => {
+        match $connection {
+            $crate::db::DbConnection::Postgresql($inner) => $body,
+            $crate::db::DbConnection::Sqlite($inner) => $body,
+        }
+    };
+}

@@ -1,0 +1,203 @@
+//! The one portable schema for both backends. Both `migrations/sqlite` and
+//! `migrations/postgres` must produce exactly these tables and column types.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        login -> Text,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        active -> Bool,
+        email_notifications -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        login -> Text,
+        address -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> BigInt,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        is_public -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (project_id, user_id) {
+        project_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    item_types (id) {
+        id -> BigInt,
+        name -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    statuses (id) {
+        id -> BigInt,
+        name -> Text,
+        is_closed -> Bool,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    transitions (from_status_id, to_status_id) {
+        from_status_id -> BigInt,
+        to_status_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    priorities (id) {
+        id -> BigInt,
+        name -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    items (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        type_id -> BigInt,
+        status_id -> BigInt,
+        priority_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        reporter_id -> BigInt,
+        assignee_id -> Nullable<BigInt>,
+        due_date -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        author_id -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        comment_id -> Nullable<BigInt>,
+        uploader_id -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    watchers (item_id, user_id) {
+        item_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    history (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        user_id -> BigInt,
+        changed_at -> Timestamp,
+        field -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    index_queue (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        enqueued_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(memberships -> projects (project_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(items -> projects (project_id));
+diesel::joinable!(items -> statuses (status_id));
+diesel::joinable!(items -> item_types (type_id));
+diesel::joinable!(items -> priorities (priority_id));
+diesel::joinable!(comments -> items (item_id));
+diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(attachments -> items (item_id));
+diesel::joinable!(attachments -> users (uploader_id));
+diesel::joinable!(watchers -> items (item_id));
+diesel::joinable!(watchers -> users (user_id));
+diesel::joinable!(history -> items (item_id));
+diesel::joinable!(history -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_tokens,
+    login_failures,
+    projects,
+    memberships,
+    item_types,
+    statuses,
+    transitions,
+    priorities,
+    items,
+    comments,
+    attachments,
+    watchers,
+    history,
+    index_queue,
+);

@@ -1,0 +1,418 @@
+//! `baton demo-data`: realistic random users, projects, items and comments, inserted in
+//! batches (100,000 items in a few seconds), deterministic for a given seed.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+
+use crate::db::schema::{comments, index_queue, items, memberships, projects, users, watchers};
+use crate::db::{Database, DbConnection, database_now, write_transaction};
+use crate::error::Result;
+use crate::model::permission::Role;
+use crate::model::user;
+use crate::with_backend;
+
+/// Password of every demo account.
+pub const DEMO_PASSWORD: &str = "demo-password";
+const BATCH_SIZE: usize = 1000;
+
+const FIRST_NAMES: &[&str] = &[
+    "Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Karin", "Lukas", "Mia",
+    "Noah", "Olga", "Paul", "Quinn", "Rosa", "Sven", "Tara", "Uwe", "Vera", "Wim", "Yara", "Zoe",
+];
+const LAST_NAMES: &[&str] =
+    &["Schmidt", "Meyer", "Novak", "Rossi", "Dubois", "Jensen", "Kowalski", "Garcia", "Smith", "Larsen"];
+const PROJECTS: &[(&str, &str, &str)] = &[
+    ("OPS", "Operations", "Servers, deployments, monitoring and on-call."),
+    ("WEB", "Website", "The public website and its content management."),
+    ("APP", "Mobile app", "iOS and Android clients."),
+    ("API", "Public API", "The REST API used by partners."),
+    ("DOC", "Documentation", "Manuals, tutorials and release notes."),
+    ("HR", "People", "Hiring, onboarding and internal tooling."),
+];
+const VERBS: &[&str] =
+    &["Fix", "Investigate", "Improve", "Add", "Remove", "Refactor", "Document", "Speed up", "Update", "Review"];
+const OBJECTS: &[&str] = &[
+    "login page",
+    "search results",
+    "export to CSV",
+    "password reset mail",
+    "dashboard chart",
+    "invoice PDF",
+    "user settings",
+    "backup job",
+    "API rate limit",
+    "image upload",
+    "release notes",
+    "payment form",
+    "notification mails",
+    "database migration",
+    "session timeout",
+    "German translation",
+];
+const QUALIFIERS: &[&str] = &[
+    "on Safari",
+    "for large accounts",
+    "after the last release",
+    "in dark mode",
+    "when offline",
+    "on slow networks",
+    "for admins",
+    "in the nightly build",
+    "under load",
+    "with non-ASCII names",
+    "",
+    "",
+];
+const SENTENCES: &[&str] = &[
+    "It happens about once a day.",
+    "Customers reported this twice this week.",
+    "The log shows a timeout after 30 seconds.",
+    "Works fine in Firefox and Chrome.",
+    "We should add a regression test.",
+    "Possibly related to the cache change.",
+    "See the attached screenshot.",
+    "The old behaviour was better.",
+    "Needs a decision from the product owner.",
+    "Low risk, small change.",
+];
+const COMMENTS: &[&str] = &[
+    "I can reproduce this on staging.",
+    "Fixed in the latest build, please check.",
+    "Could you attach the full log?",
+    "This is a duplicate of an older item, keeping it open for now.",
+    "Deployed to production this morning.",
+    "Looks good to me.",
+    "I will take this one.",
+    "Waiting for feedback from the customer.",
+    "Moved to next sprint.",
+    "The root cause is a missing index.",
+];
+
+#[derive(Insertable)]
+#[diesel(table_name = items, treat_none_as_default_value = false)]
+struct DemoItem {
+    project_id: i64,
+    type_id: i64,
+    status_id: i64,
+    priority_id: i64,
+    title: String,
+    description: String,
+    reporter_id: i64,
+    assignee_id: Option<i64>,
+    due_date: Option<NaiveDate>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i32,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = comments)]
+struct DemoComment {
+    item_id: i64,
+    author_id: i64,
+    body: String,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = watchers)]
+struct DemoWatcher {
+    item_id: i64,
+    user_id: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = index_queue)]
+struct DemoQueueRow {
+    item_id: i64,
+}
+
+#[derive(Debug)]
+pub struct DemoSummary {
+    pub seed: u64,
+    pub users: usize,
+    pub projects: usize,
+    pub items: usize,
+    pub comments: usize,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for DemoSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "created {} items with {} comments in {} projects ({} demo users, password {DEMO_PASSWORD:?}) in {:.1} s; seed {}",
+            self.items,
+            self.comments,
+            self.projects,
+            self.users,
+            self.elapsed.as_secs_f64(),
+            self.seed
+        )
+    }
+}
+
+struct DemoProject {
+    id: i64,
+    members: Vec<(i64, Role)>,
+}
+
+fn ensure_users(connection: &mut DbConnection) -> Result<Vec<i64>> {
+    let password_hash = user::hash_password(DEMO_PASSWORD)?;
+    write_transaction(connection, |connection| {
+        let mut ids = Vec::new();
+        for (index, first) in FIRST_NAMES.iter().enumerate() {
+            let last = LAST_NAMES[index % LAST_NAMES.len()];
+            let login = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
+            let existing: Option<i64> =
+                users::table.filter(users::login.eq(&login)).select(users::id).first(connection).optional()?;
+            let id = match existing {
+                Some(id) => id,
+                None => diesel::insert_into(users::table)
+                    .values((
+                        users::login.eq(&login),
+                        users::name.eq(format!("{first} {last}")),
+                        users::email.eq(format!("{login}@example.com")),
+                        users::password_hash.eq(&password_hash),
+                    ))
+                    .returning(users::id)
+                    .get_result(connection)?,
+            };
+            ids.push(id);
+        }
+        Ok(ids)
+    })
+}
+
+fn ensure_projects(connection: &mut DbConnection, rng: &mut StdRng, user_ids: &[i64]) -> Result<Vec<DemoProject>> {
+    write_transaction(connection, |connection| {
+        let mut demo_projects = Vec::new();
+        for (index, (key, name, description)) in PROJECTS.iter().enumerate() {
+            let existing: Option<i64> =
+                projects::table.filter(projects::key.eq(key)).select(projects::id).first(connection).optional()?;
+            let id = match existing {
+                Some(id) => id,
+                None => diesel::insert_into(projects::table)
+                    .values((
+                        projects::key.eq(key),
+                        projects::name.eq(name),
+                        projects::description.eq(description),
+                        projects::is_public.eq(index == 0),
+                    ))
+                    .returning(projects::id)
+                    .get_result(connection)?,
+            };
+            let mut candidates = user_ids.to_vec();
+            candidates.shuffle(rng);
+            let member_count = rng.random_range(6..=12).min(candidates.len());
+            let roles = [Role::Manager, Role::Developer, Role::Developer, Role::Reporter, Role::Viewer];
+            let mut members = Vec::new();
+            for (position, user_id) in candidates.into_iter().take(member_count).enumerate() {
+                let role = if position == 0 { Role::Manager } else { *roles.choose(rng).unwrap_or(&Role::Reporter) };
+                let existing_role: Option<String> = memberships::table
+                    .filter(memberships::project_id.eq(id))
+                    .filter(memberships::user_id.eq(user_id))
+                    .select(memberships::role)
+                    .first(connection)
+                    .optional()?;
+                match existing_role {
+                    Some(existing) => members.push((user_id, Role::parse(&existing)?)),
+                    None => {
+                        diesel::insert_into(memberships::table)
+                            .values((
+                                memberships::project_id.eq(id),
+                                memberships::user_id.eq(user_id),
+                                memberships::role.eq(role.as_str()),
+                            ))
+                            .execute(connection)?;
+                        members.push((user_id, role));
+                    }
+                }
+            }
+            demo_projects.push(DemoProject { id, members });
+        }
+        Ok(demo_projects)
+    })
+}
+
+fn random_description(rng: &mut StdRng) -> String {
+    let mut text = String::from("## What happens\n\n");
+    for _ in 0..rng.random_range(1..=3) {
+        text.push_str(SENTENCES.choose(rng).copied().unwrap_or_default());
+        text.push(' ');
+    }
+    text.push_str("\n\n## Steps\n\n");
+    for step in 1..=rng.random_range(2..=4) {
+        text.push_str(&format!("{step}. Open the {}\n", OBJECTS.choose(rng).copied().unwrap_or_default()));
+    }
+    text
+}
+
+fn random_time_between(rng: &mut StdRng, earliest: NaiveDateTime, latest: NaiveDateTime) -> NaiveDateTime {
+    let span = (latest - earliest).num_seconds().max(1);
+    earliest + chrono::Duration::seconds(rng.random_range(0..span))
+}
+
+/// Creates `item_count` items (and users, projects and comments around them).
+pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Result<DemoSummary> {
+    let started = Instant::now();
+    let seed = seed.unwrap_or_else(rand::random);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut connection = database.get()?;
+    let user_ids = ensure_users(&mut connection)?;
+    let demo_projects = ensure_projects(&mut connection, &mut rng, &user_ids)?;
+    let now = database_now(&mut connection)?.with_nanosecond_zero();
+    let year_ago = now - chrono::Duration::days(365);
+
+    let progress = ProgressBar::new(u64::from(item_count)).with_style(
+        ProgressStyle::with_template("{spinner} items {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let statuses: [(i64, u32); 5] = [(1, 30), (2, 20), (3, 15), (4, 30), (5, 5)];
+    let status_total: u32 = statuses.iter().map(|(_, weight)| weight).sum();
+    let mut created_items = 0usize;
+    let mut created_comments = 0usize;
+    let mut remaining = item_count as usize;
+    while remaining > 0 {
+        let batch = remaining.min(BATCH_SIZE);
+        let mut new_items = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            let project = demo_projects.choose(&mut rng).unwrap_or(&demo_projects[0]);
+            let reporter = project.members.choose(&mut rng).map(|(id, _)| *id).unwrap_or(user_ids[0]);
+            let workers: Vec<i64> =
+                project.members.iter().filter(|(_, role)| *role >= Role::Developer).map(|(id, _)| *id).collect();
+            let assignee = if rng.random_bool(0.7) { workers.choose(&mut rng).copied() } else { None };
+            let mut pick = rng.random_range(0..status_total);
+            let status_id = statuses
+                .iter()
+                .find(|(_, weight)| {
+                    if pick < *weight {
+                        true
+                    } else {
+                        pick -= weight;
+                        false
+                    }
+                })
+                .map(|(id, _)| *id)
+                .unwrap_or(1);
+            let created_at = random_time_between(&mut rng, year_ago, now);
+            let updated_at = random_time_between(&mut rng, created_at, now);
+            let qualifier = QUALIFIERS.choose(&mut rng).copied().unwrap_or_default();
+            let title = format!(
+                "{} {} {}",
+                VERBS.choose(&mut rng).copied().unwrap_or_default(),
+                OBJECTS.choose(&mut rng).copied().unwrap_or_default(),
+                qualifier
+            )
+            .trim_end()
+            .to_string();
+            new_items.push(DemoItem {
+                project_id: project.id,
+                type_id: rng.random_range(1..=4),
+                status_id,
+                priority_id: *[1, 2, 2, 2, 3, 3, 4].choose(&mut rng).unwrap_or(&2),
+                title,
+                description: random_description(&mut rng),
+                reporter_id: reporter,
+                assignee_id: assignee,
+                due_date: rng
+                    .random_bool(0.3)
+                    .then(|| (now + chrono::Duration::days(rng.random_range(-30..90))).date()),
+                created_at,
+                updated_at,
+                version: 1,
+            });
+        }
+        let comment_plan: Vec<(usize, i64, NaiveDateTime, NaiveDateTime)> = new_items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (index, item.reporter_id, item.created_at, item.updated_at))
+            .collect();
+        let member_lists: Vec<Vec<i64>> = new_items
+            .iter()
+            .map(|item| {
+                demo_projects
+                    .iter()
+                    .find(|project| project.id == item.project_id)
+                    .map(|project| project.members.iter().map(|(id, _)| *id).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let watcher_pairs: Vec<(usize, Vec<i64>)> = new_items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let mut people = vec![item.reporter_id];
+                if let Some(assignee) = item.assignee_id.filter(|assignee| *assignee != item.reporter_id) {
+                    people.push(assignee);
+                }
+                (index, people)
+            })
+            .collect();
+        let batch_comments = write_transaction(&mut connection, |connection| {
+            let ids: Vec<i64> = with_backend!(connection, |inner| diesel::insert_into(items::table)
+                .values(&new_items)
+                .returning(items::id)
+                .get_results(inner))?;
+            let mut new_comments = Vec::new();
+            for (index, reporter, created_at, updated_at) in &comment_plan {
+                for _ in 0..rng.random_range(0..=3) {
+                    new_comments.push(DemoComment {
+                        item_id: ids[*index],
+                        author_id: member_lists[*index].choose(&mut rng).copied().unwrap_or(*reporter),
+                        body: COMMENTS.choose(&mut rng).copied().unwrap_or_default().to_string(),
+                        created_at: random_time_between(&mut rng, *created_at, *updated_at),
+                    });
+                }
+            }
+            let new_watchers: Vec<DemoWatcher> = watcher_pairs
+                .iter()
+                .flat_map(|(index, people)| {
+                    people.iter().map(|user_id| DemoWatcher { item_id: ids[*index], user_id: *user_id })
+                })
+                .collect();
+            let queue_rows: Vec<DemoQueueRow> = ids.iter().map(|id| DemoQueueRow { item_id: *id }).collect();
+            with_backend!(connection, |inner| {
+                for chunk in new_comments.chunks(BATCH_SIZE) {
+                    diesel::insert_into(comments::table).values(chunk).execute(inner)?;
+                }
+                for chunk in new_watchers.chunks(BATCH_SIZE) {
+                    diesel::insert_into(watchers::table).values(chunk).execute(inner)?;
+                }
+                diesel::insert_into(index_queue::table).values(&queue_rows).execute(inner)?;
+                Ok::<(), diesel::result::Error>(())
+            })?;
+            Ok(new_comments.len())
+        })?;
+        created_items += batch;
+        created_comments += batch_comments;
+        remaining -= batch;
+        progress.inc(batch as u64);
+    }
+    progress.finish_and_clear();
+    Ok(DemoSummary {
+        seed,
+        users: user_ids.len(),
+        projects: demo_projects.len(),
+        items: created_items,
+        comments: created_comments,
+        elapsed: started.elapsed(),
+    })
+}
+
+trait TruncateNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+
+impl TruncateNanos for NaiveDateTime {
+    fn with_nanosecond_zero(self) -> Self {
+        chrono::Timelike::with_nanosecond(&self, 0).unwrap_or(self)
+    }
+}

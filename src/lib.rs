@@ -1,0 +1,22 @@
+//! Baton: an issue tracker whose identical nodes coordinate only through their shared
+//! database.
+//!
+//! Where things are, and the one dependency rule: modules lower in this list never use
+//! modules higher in it.
+//! - `web` (HTTP pages and the JSON API) and `cli` (commands) are the edges;
+//! - `app` assembles a running node from settings;
+//! - `demo` fills a database with realistic sample data;
+//! - `model`: users, projects, items, comments, attachments, workflow, permissions —
+//!   knows nothing of HTTP;
+//! - `db`: pool, backends, migrations, schema;
+//! - `config`, `error`, `telemetry`: settings, the one error type, logging.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod model;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,17 @@
+//! Users, projects, memberships, items and everything attached to them: the structs,
+//! the queries and the rules (validation, workflow, permissions). Knows nothing of HTTP:
+//! every function takes a connection and returns `crate::error::Result`.
+
+pub mod attachment;
+pub mod auth;
+pub mod comment;
+pub mod history;
+pub mod ids;
+pub mod item;
+pub mod membership;
+pub mod permission;
+pub mod project;
+pub mod text;
+pub mod user;
+pub mod watcher;
+pub mod workflow;

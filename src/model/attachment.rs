@@ -1,0 +1,330 @@
+//! Attachments on items (optionally tied to one of the item's comments). File contents
+//! live under `data_dir/attachments`, content-addressed by SHA-256, so equal files are
+//! stored once and names never touch the file system.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::{attachments, users};
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::history::{self, FieldChange};
+use crate::model::ids::{AttachmentId, CommentId, ItemId};
+use crate::model::permission::Permission;
+use crate::model::user::{User, UserSummary};
+use crate::model::{comment, item, text};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub item_id: ItemId,
+    pub comment_id: Option<CommentId>,
+    pub uploader: UserSummary,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+type AttachmentRow = (i64, i64, Option<i64>, UserSummary, String, String, i64, String, NaiveDateTime);
+
+fn from_row(row: AttachmentRow) -> Attachment {
+    let (id, item_id, comment_id, uploader, file_name, content_type, size_bytes, sha256, created_at) = row;
+    Attachment {
+        id: AttachmentId(id),
+        item_id: ItemId(item_id),
+        comment_id: comment_id.map(CommentId),
+        uploader,
+        file_name,
+        content_type,
+        size_bytes,
+        sha256,
+        created_at,
+    }
+}
+
+macro_rules! attachment_columns {
+    () => {
+        (
+            attachments::id,
+            attachments::item_id,
+            attachments::comment_id,
+            UserSummary::as_select(),
+            attachments::file_name,
+            attachments::content_type,
+            attachments::size_bytes,
+            attachments::sha256,
+            attachments::created_at,
+        )
+    };
+}
+
+/// A file name as uploaded: a plain name, no folders, no control characters.
+pub fn parse_file_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("file", "the file has no name"));
+    }
+    if name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(Error::invalid("file", format!("file name {name:?} must not contain folders")));
+    }
+    if name.chars().any(char::is_control) || name.len() > 255 {
+        return Err(Error::invalid("file", "file name must be at most 255 bytes without control characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// A MIME type such as `text/plain`; anything unparsable becomes `application/octet-stream`.
+pub fn normalise_content_type(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|text| text.parse::<mime::Mime>().ok())
+        .map(|mime| mime.essence_str().to_string())
+        .unwrap_or_else(|| "application/octet-stream".to_string())
+}
+
+/// Where uploads are staged and stored.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+/// An upload written to disk and hashed, not yet recorded.
+#[derive(Debug)]
+pub struct StagedFile {
+    path: PathBuf,
+    pub sha256: String,
+    pub size_bytes: u64,
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        // Moved into the store on success; otherwise the staged copy is not needed.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Receives an upload chunk by chunk, enforcing the size limit as it goes.
+pub struct StagingWriter {
+    file: std::fs::File,
+    path: PathBuf,
+    hasher: Sha256,
+    size_bytes: u64,
+    limit: u64,
+}
+
+impl StagingWriter {
+    pub fn write_chunk(&mut self, chunk: &[u8]) -> Result<()> {
+        self.size_bytes += chunk.len() as u64;
+        if self.size_bytes > self.limit {
+            return Err(Error::TooLarge(format!(
+                "the file is larger than the attachment limit of {} bytes (limits.max_attachment_size)",
+                self.limit
+            )));
+        }
+        self.hasher.update(chunk);
+        self.file.write_all(chunk).map_err(|error| Error::internal("writing an upload", error))
+    }
+
+    pub fn finish(mut self) -> Result<StagedFile> {
+        self.file
+            .flush()
+            .and_then(|_| self.file.sync_all())
+            .map_err(|error| Error::internal("writing an upload", error))?;
+        Ok(StagedFile {
+            path: std::mem::take(&mut self.path),
+            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
+            size_bytes: self.size_bytes,
+        })
+    }
+}
+
+impl Drop for StagingWriter {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl FileStore {
+    pub fn new(root: PathBuf) -> FileStore {
+        FileStore { root }
+    }
+
+    pub fn ensure_folders(&self) -> Result<()> {
+        std::fs::create_dir_all(self.root.join("staging"))
+            .map_err(|error| Error::internal(format!("cannot create {}", self.root.display()), error))
+    }
+
+    pub fn start_upload(&self, limit: u64) -> Result<StagingWriter> {
+        let mut random = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+        let path = self.root.join("staging").join(hex::encode(random));
+        let file = std::fs::File::create_new(&path)
+            .map_err(|error| Error::internal(format!("cannot create {}", path.display()), error))?;
+        Ok(StagingWriter { file, path, hasher: Sha256::new(), size_bytes: 0, limit })
+    }
+
+    /// The stored file for a digest: `attachments/ab/cd/abcd…`.
+    pub fn path_of(&self, sha256: &str) -> Result<PathBuf> {
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::internal("attachment path", format!("bad digest {sha256:?}")));
+        }
+        Ok(self.root.join(&sha256[0..2]).join(&sha256[2..4]).join(sha256))
+    }
+
+    fn keep(&self, staged: &StagedFile) -> Result<()> {
+        let target = self.path_of(&staged.sha256)?;
+        if target.exists() {
+            return Ok(());
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| Error::internal(format!("cannot create {}", parent.display()), error))?;
+        }
+        std::fs::hard_link(&staged.path, &target)
+            .or_else(|_| std::fs::copy(&staged.path, &target).map(|_| ()))
+            .or_else(|error| if target.exists() { Ok(()) } else { Err(error) })
+            .map_err(|error| Error::internal(format!("cannot store {}", target.display()), error))
+    }
+}
+
+/// Checks that the actor may attach files to the item (before receiving the upload).
+pub fn require_can_attach(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<()> {
+    let (_, _, access) = item::require_readable(connection, actor, item_id)?;
+    access.require(Permission::Report, &format!("item {item_id}"))
+}
+
+/// Records an uploaded file on an item (and optionally one of its comments).
+pub fn create(
+    connection: &mut DbConnection,
+    store: &FileStore,
+    actor: &User,
+    item_id: ItemId,
+    comment_id: Option<CommentId>,
+    file_name: &str,
+    content_type: &str,
+    staged: StagedFile,
+) -> Result<Attachment> {
+    let file_name = parse_file_name(file_name)?;
+    write_transaction(connection, |connection| {
+        require_can_attach(connection, actor, item_id)?;
+        if let Some(comment_id) = comment_id {
+            if comment::item_of(connection, comment_id)? != Some(item_id) {
+                return Err(Error::invalid(
+                    "comment_id",
+                    format!("comment {comment_id} does not belong to item {item_id}"),
+                ));
+            }
+        }
+        // The file is in place before the row commits: a crash leaves at worst an unused file.
+        store.keep(&staged)?;
+        let id: i64 = diesel::insert_into(attachments::table)
+            .values((
+                attachments::item_id.eq(item_id.0),
+                attachments::comment_id.eq(comment_id.map(|id| id.0)),
+                attachments::uploader_id.eq(actor.id.0),
+                attachments::file_name.eq(&file_name),
+                attachments::content_type.eq(content_type),
+                attachments::size_bytes.eq(i64::try_from(staged.size_bytes).unwrap_or(i64::MAX)),
+                attachments::sha256.eq(&staged.sha256),
+            ))
+            .returning(attachments::id)
+            .get_result(connection)?;
+        history::record(
+            connection,
+            item_id,
+            actor.id,
+            &[FieldChange { field: "attachment", old_value: None, new_value: Some(file_name.clone()) }],
+        )?;
+        item::touch(connection, item_id)?;
+        load(connection, AttachmentId(id))
+    })
+}
+
+fn load(connection: &mut DbConnection, id: AttachmentId) -> Result<Attachment> {
+    let row: AttachmentRow = attachments::table
+        .inner_join(users::table)
+        .filter(attachments::id.eq(id.0))
+        .select(attachment_columns!())
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("attachment {id}")))?;
+    Ok(from_row(row))
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Attachment>> {
+    item::require_readable(connection, actor, item_id)?;
+    let rows: Vec<AttachmentRow> = attachments::table
+        .inner_join(users::table)
+        .filter(attachments::item_id.eq(item_id.0))
+        .order(attachments::id.asc())
+        .select(attachment_columns!())
+        .load(connection)?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The attachment and where its content is, if the actor may see its item.
+pub fn get_for_download(
+    connection: &mut DbConnection,
+    store: &FileStore,
+    actor: &User,
+    id: AttachmentId,
+) -> Result<(Attachment, PathBuf)> {
+    let attachment = load(connection, id)?;
+    item::require_readable(connection, actor, attachment.item_id).map_err(|error| match error {
+        Error::NotFound(_) => Error::not_found(format!("attachment {id}")),
+        other => other,
+    })?;
+    let path = store.path_of(&attachment.sha256)?;
+    if !Path::new(&path).exists() {
+        return Err(Error::internal(
+            format!("attachment {id}"),
+            format!("content file {} is missing from the data directory", path.display()),
+        ));
+    }
+    Ok((attachment, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_with_folders_are_refused() {
+        assert_eq!(parse_file_name("report.pdf").unwrap(), "report.pdf");
+        assert!(parse_file_name("../../etc/passwd").is_err());
+        assert!(parse_file_name("..").is_err());
+        assert!(parse_file_name("a\\b.txt").is_err());
+        assert!(parse_file_name("").is_err());
+        assert!(parse_file_name("a\nb").is_err());
+    }
+
+    #[test]
+    fn content_types_are_normalised() {
+        assert_eq!(normalise_content_type(Some("text/plain; charset=utf-8")), "text/plain");
+        assert_eq!(normalise_content_type(Some("nonsense")), "application/octet-stream");
+        assert_eq!(normalise_content_type(None), "application/octet-stream");
+    }
+
+    #[test]
+    fn staged_upload_is_hashed_and_limited() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = FileStore::new(folder.path().to_path_buf());
+        store.ensure_folders().unwrap();
+        let mut writer = store.start_upload(10).unwrap();
+        writer.write_chunk(b"hello").unwrap();
+        let staged = writer.finish().unwrap();
+        assert_eq!(staged.size_bytes, 5);
+        assert_eq!(staged.sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        let mut writer = store.start_upload(3).unwrap();
+        assert!(writer.write_chunk(b"hello").is_err());
+    }
+}

@@ -1,0 +1,72 @@
+//! Comments on items, in the order they were written.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{comments, users};
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::ids::{CommentId, ItemId};
+use crate::model::permission::Permission;
+use crate::model::user::{User, UserSummary};
+use crate::model::{item, text, watcher};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    pub id: CommentId,
+    pub item_id: ItemId,
+    pub author: UserSummary,
+    pub body: String,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+type CommentRow = (i64, i64, UserSummary, String, NaiveDateTime);
+
+fn from_row((id, item_id, author, body, created_at): CommentRow) -> Comment {
+    Comment { id: CommentId(id), item_id: ItemId(item_id), author, body, created_at }
+}
+
+fn load(connection: &mut DbConnection, id: CommentId) -> Result<Comment> {
+    let row: CommentRow = comments::table
+        .inner_join(users::table)
+        .filter(comments::id.eq(id.0))
+        .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("comment {id}")))?;
+    Ok(from_row(row))
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Comment>> {
+    item::require_readable(connection, actor, item_id)?;
+    let rows: Vec<CommentRow> = comments::table
+        .inner_join(users::table)
+        .filter(comments::item_id.eq(item_id.0))
+        .order(comments::id.asc())
+        .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
+        .load(connection)?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Adds a comment; the author starts watching the item.
+pub fn create(connection: &mut DbConnection, actor: &User, item_id: ItemId, body: &str) -> Result<Comment> {
+    let body = text::body("body", body, true)?;
+    write_transaction(connection, |connection| {
+        let (_, _, access) = item::require_readable(connection, actor, item_id)?;
+        access.require(Permission::Report, &format!("item {item_id}"))?;
+        let id: i64 = diesel::insert_into(comments::table)
+            .values((comments::item_id.eq(item_id.0), comments::author_id.eq(actor.id.0), comments::body.eq(&body)))
+            .returning(comments::id)
+            .get_result(connection)?;
+        watcher::add_quietly(connection, item_id, actor.id)?;
+        item::touch(connection, item_id)?;
+        load(connection, CommentId(id))
+    })
+}
+
+/// The item a comment belongs to, if the comment exists.
+pub fn item_of(connection: &mut DbConnection, id: CommentId) -> Result<Option<ItemId>> {
+    Ok(comments::table.find(id.0).select(comments::item_id).first::<i64>(connection).optional()?.map(ItemId))
+}

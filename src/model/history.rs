@@ -1,0 +1,75 @@
+//! Every change of an item's fields: who, when, which field, old and new value.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::DbConnection;
+use crate::db::schema::{history, users};
+use crate::error::Result;
+use crate::model::ids::{ItemId, UserId};
+use crate::model::item;
+use crate::model::text;
+use crate::model::user::{User, UserSummary};
+
+/// One changed field, before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub user: UserSummary,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub changed_at: NaiveDateTime,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes: &[FieldChange]) -> Result<()> {
+    for change in changes {
+        diesel::insert_into(history::table)
+            .values((
+                history::item_id.eq(item.0),
+                history::user_id.eq(user.0),
+                history::field.eq(change.field),
+                history::old_value.eq(change.old_value.as_deref()),
+                history::new_value.eq(change.new_value.as_deref()),
+            ))
+            .execute(connection)?;
+    }
+    Ok(())
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<HistoryEntry>> {
+    item::require_readable(connection, actor, item_id)?;
+    let rows: Vec<(i64, UserSummary, NaiveDateTime, String, Option<String>, Option<String>)> = history::table
+        .inner_join(users::table)
+        .filter(history::item_id.eq(item_id.0))
+        .order(history::id.asc())
+        .select((
+            history::id,
+            UserSummary::as_select(),
+            history::changed_at,
+            history::field,
+            history::old_value,
+            history::new_value,
+        ))
+        .load(connection)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user, changed_at, field, old_value, new_value)| HistoryEntry {
+            id,
+            user,
+            changed_at,
+            field,
+            old_value,
+            new_value,
+        })
+        .collect())
+}

@@ -1,0 +1,534 @@
+//! Items: creation, the item view, optimistic-locking updates with history, and the
+//! filtered, sorted, paginated list. Every write that search will need enqueues the item
+//! in `index_queue` inside the same transaction.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::{InnerJoin, IntoBoxed};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::schema::{index_queue, item_types, items, priorities, projects, statuses};
+use crate::db::{DbConnection, MultiBackend, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::history::{self, FieldChange};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::project::{self, Project};
+use crate::model::user::{self, User, UserSummary};
+use crate::model::workflow::Workflow;
+use crate::model::{membership, text, watcher};
+
+pub const DEFAULT_PAGE_SIZE: i64 = 25;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// The stored row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = items)]
+pub struct ItemRow {
+    #[diesel(deserialize_as = i64)]
+    pub id: ItemId,
+    #[diesel(deserialize_as = i64)]
+    pub project_id: ProjectId,
+    #[diesel(deserialize_as = i64)]
+    pub type_id: TypeId,
+    #[diesel(deserialize_as = i64)]
+    pub status_id: StatusId,
+    #[diesel(deserialize_as = i64)]
+    pub priority_id: PriorityId,
+    pub title: String,
+    pub description: String,
+    #[diesel(deserialize_as = i64)]
+    pub reporter_id: UserId,
+    pub assignee_id: Option<i64>,
+    pub due_date: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProjectRef {
+    pub id: ProjectId,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NamedRef<Id> {
+    pub id: Id,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StatusRef {
+    pub id: StatusId,
+    pub name: String,
+    pub is_closed: bool,
+}
+
+/// An item as the API and pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub id: ItemId,
+    pub project: ProjectRef,
+    #[serde(rename = "type")]
+    pub item_type: NamedRef<TypeId>,
+    pub status: StatusRef,
+    pub priority: NamedRef<PriorityId>,
+    pub title: String,
+    pub description: String,
+    pub reporter: UserSummary,
+    pub assignee: Option<UserSummary>,
+    pub due_date: Option<NaiveDate>,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+}
+
+/// A new item as requested; `create` validates it.
+#[derive(Debug, Clone, Default)]
+pub struct NewItem {
+    /// Project key or numeric id.
+    pub project: String,
+    pub title: String,
+    pub description: String,
+    pub type_id: Option<TypeId>,
+    pub priority_id: Option<PriorityId>,
+    pub assignee_id: Option<UserId>,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Changes to an item. `version` is the version the client read: a stale one is a conflict.
+/// For `assignee_id` and `due_date`, `Some(None)` clears the field.
+#[derive(Debug, Clone, Default)]
+pub struct ItemUpdate {
+    pub version: i32,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub type_id: Option<TypeId>,
+    pub status_id: Option<StatusId>,
+    pub priority_id: Option<PriorityId>,
+    pub assignee_id: Option<Option<UserId>>,
+    pub due_date: Option<Option<NaiveDate>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenState {
+    #[default]
+    All,
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(UserId),
+    Nobody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortField {
+    Id,
+    Created,
+    #[default]
+    Updated,
+    Title,
+    Priority,
+    Status,
+    Due,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub project: Option<String>,
+    pub status: Option<StatusId>,
+    pub item_type: Option<TypeId>,
+    pub priority: Option<PriorityId>,
+    pub assignee: Option<AssigneeFilter>,
+    pub reporter: Option<UserId>,
+    pub state: OpenState,
+    pub sort: SortField,
+    pub descending: bool,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemPage {
+    pub items: Vec<ItemView>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+type ItemJoin = InnerJoin<
+    InnerJoin<InnerJoin<InnerJoin<items::table, projects::table>, item_types::table>, statuses::table>,
+    priorities::table,
+>;
+type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
+
+type JoinedRow = (ItemRow, (i64, String), (i64, String), (i64, String, bool), (i64, String));
+
+fn joined() -> ItemJoin {
+    items::table
+        .inner_join(projects::table)
+        .inner_join(item_types::table)
+        .inner_join(statuses::table)
+        .inner_join(priorities::table)
+}
+
+/// Selects an item row with the names of its project, type, status and priority.
+macro_rules! select_joined {
+    ($query:expr) => {
+        $query.select((
+            ItemRow::as_select(),
+            (projects::id, projects::key),
+            (item_types::id, item_types::name),
+            (statuses::id, statuses::name, statuses::is_closed),
+            (priorities::id, priorities::name),
+        ))
+    };
+}
+
+/// Turns joined rows into views, loading the people they mention in one query.
+fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec<ItemView>> {
+    let mut people: Vec<UserId> =
+        rows.iter().flat_map(|(row, ..)| std::iter::once(row.reporter_id).chain(row.assignee_id.map(UserId))).collect();
+    people.sort();
+    people.dedup();
+    let summaries = user::summaries(connection, &people)?;
+    let find_person = |id: UserId| -> Result<UserSummary> {
+        summaries
+            .iter()
+            .find(|summary| summary.id == id)
+            .cloned()
+            .ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))
+    };
+    rows.into_iter()
+        .map(|(row, project, item_type, status, priority)| {
+            Ok(ItemView {
+                id: row.id,
+                project: ProjectRef { id: ProjectId(project.0), key: project.1 },
+                item_type: NamedRef { id: TypeId(item_type.0), name: item_type.1 },
+                status: StatusRef { id: StatusId(status.0), name: status.1, is_closed: status.2 },
+                priority: NamedRef { id: PriorityId(priority.0), name: priority.1 },
+                title: row.title,
+                description: row.description,
+                reporter: find_person(row.reporter_id)?,
+                assignee: row.assignee_id.map(|id| find_person(UserId(id))).transpose()?,
+                due_date: row.due_date,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                version: row.version,
+            })
+        })
+        .collect()
+}
+
+fn load_view(connection: &mut DbConnection, id: ItemId) -> Result<ItemView> {
+    let rows: Vec<JoinedRow> = select_joined!(joined().into_boxed().filter(items::id.eq(id.0))).load(connection)?;
+    into_views(connection, rows)?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
+}
+
+fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
+    items::table
+        .find(id.0)
+        .select(ItemRow::as_select())
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("item {id}")))
+}
+
+/// The item's row, project and the actor's access, if the actor may see it.
+pub fn require_readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<(ItemRow, Project, Access)> {
+    let row = load_row(connection, id)?;
+    let project = project::load(connection, row.project_id)?;
+    let access = Access::load(connection, actor, &project)?;
+    access.require(Permission::View, &format!("item {id}"))?;
+    Ok((row, project, access))
+}
+
+/// Records that search must (re)index the item; called inside the writing transaction.
+pub fn enqueue_for_index(connection: &mut DbConnection, id: ItemId) -> Result<()> {
+    diesel::insert_into(index_queue::table).values(index_queue::item_id.eq(id.0)).execute(connection)?;
+    Ok(())
+}
+
+fn check_assignee(connection: &mut DbConnection, project: &Project, assignee: UserId) -> Result<()> {
+    let assignee_user = user::get(connection, assignee)
+        .map_err(|_| Error::invalid("assignee_id", format!("there is no user {assignee}")))?;
+    if !assignee_user.active {
+        return Err(Error::invalid("assignee_id", format!("user {} is deactivated", assignee_user.login)));
+    }
+    if !membership::is_member(connection, project.id, assignee)? {
+        return Err(Error::invalid(
+            "assignee_id",
+            format!("user {} is not a member of project {}", assignee_user.login, project.key),
+        ));
+    }
+    Ok(())
+}
+
+pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) -> Result<ItemView> {
+    let title = text::single_line("title", &new_item.title, 1, text::MAX_TITLE_CHARS)?;
+    let description = text::body("description", &new_item.description, false)?;
+    write_transaction(connection, |connection| {
+        let (project, access) = project::get_with(connection, actor, &new_item.project, Permission::Report)?;
+        let workflow = Workflow::load(connection)?;
+        let type_id = match new_item.type_id {
+            Some(id) => workflow.item_type(id)?.id,
+            None => workflow.default_type()?.id,
+        };
+        let priority_id = match new_item.priority_id {
+            Some(id) => workflow.priority(id)?.id,
+            None => workflow.default_priority()?.id,
+        };
+        if let Some(assignee) = new_item.assignee_id {
+            access.require(Permission::Work, "project")?;
+            check_assignee(connection, &project, assignee)?;
+        }
+        let id: i64 = diesel::insert_into(items::table)
+            .values((
+                items::project_id.eq(project.id.0),
+                items::type_id.eq(type_id.0),
+                items::status_id.eq(workflow.initial_status()?.id.0),
+                items::priority_id.eq(priority_id.0),
+                items::title.eq(&title),
+                items::description.eq(&description),
+                items::reporter_id.eq(actor.id.0),
+                items::assignee_id.eq(new_item.assignee_id.map(|id| id.0)),
+                items::due_date.eq(new_item.due_date),
+            ))
+            .returning(items::id)
+            .get_result(connection)?;
+        let id = ItemId(id);
+        watcher::add_quietly(connection, id, actor.id)?;
+        if let Some(assignee) = new_item.assignee_id {
+            watcher::add_quietly(connection, id, assignee)?;
+        }
+        enqueue_for_index(connection, id)?;
+        load_view(connection, id)
+    })
+}
+
+pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemView> {
+    require_readable(connection, actor, id)?;
+    load_view(connection, id)
+}
+
+fn user_label(connection: &mut DbConnection, id: Option<UserId>) -> Result<Option<String>> {
+    id.map(|id| user::get(connection, id).map(|user| user.login)).transpose()
+}
+
+pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: ItemUpdate) -> Result<ItemView> {
+    let title = changes
+        .title
+        .as_deref()
+        .map(|title| text::single_line("title", title, 1, text::MAX_TITLE_CHARS))
+        .transpose()?;
+    let description =
+        changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
+    write_transaction(connection, |connection| {
+        let (current, project, access) = require_readable(connection, actor, id)?;
+        let changes_workflow_or_people = changes.status_id.is_some() || changes.assignee_id.is_some();
+        let may_edit = access.allows(Permission::Work)
+            || (access.allows(Permission::Report) && current.reporter_id == actor.id && !changes_workflow_or_people);
+        if !may_edit {
+            return Err(Error::forbidden(if access.allows(Permission::Report) {
+                "reporters may edit only the text, type, priority and due date of items they reported"
+            } else {
+                "your role in this project does not allow editing items"
+            }));
+        }
+        if current.version != changes.version {
+            return Err(stale_version(id, current.version, changes.version));
+        }
+        let workflow = Workflow::load(connection)?;
+        let mut field_changes: Vec<FieldChange> = Vec::new();
+        let mut note = |field: &'static str, old_value: Option<String>, new_value: Option<String>| {
+            if old_value != new_value {
+                field_changes.push(FieldChange { field, old_value, new_value });
+            }
+        };
+
+        let new_title = title.clone().unwrap_or_else(|| current.title.clone());
+        note("title", Some(current.title.clone()), Some(new_title.clone()));
+        let new_description = description.clone().unwrap_or_else(|| current.description.clone());
+        note("description", Some(current.description.clone()), Some(new_description.clone()));
+        let new_type = changes.type_id.unwrap_or(current.type_id);
+        note(
+            "type",
+            Some(workflow.item_type(current.type_id)?.name.clone()),
+            Some(workflow.item_type(new_type)?.name.clone()),
+        );
+        let new_status = changes.status_id.unwrap_or(current.status_id);
+        if new_status != current.status_id {
+            workflow.check_transition(current.status_id, new_status)?;
+        }
+        note(
+            "status",
+            Some(workflow.status(current.status_id)?.name.clone()),
+            Some(workflow.status(new_status)?.name.clone()),
+        );
+        let new_priority = changes.priority_id.unwrap_or(current.priority_id);
+        note(
+            "priority",
+            Some(workflow.priority(current.priority_id)?.name.clone()),
+            Some(workflow.priority(new_priority)?.name.clone()),
+        );
+        let current_assignee = current.assignee_id.map(UserId);
+        let new_assignee = changes.assignee_id.unwrap_or(current_assignee);
+        if new_assignee != current_assignee {
+            if let Some(assignee) = new_assignee {
+                check_assignee(connection, &project, assignee)?;
+            }
+            let old_label = user_label(connection, current_assignee)?;
+            let new_label = user_label(connection, new_assignee)?;
+            note("assignee", old_label, new_label);
+        }
+        let new_due = changes.due_date.unwrap_or(current.due_date);
+        note("due_date", current.due_date.map(|date| date.to_string()), new_due.map(|date| date.to_string()));
+
+        if field_changes.is_empty() {
+            return load_view(connection, id);
+        }
+        let updated =
+            diesel::update(items::table.filter(items::id.eq(id.0)).filter(items::version.eq(changes.version)))
+                .set((
+                    items::title.eq(&new_title),
+                    items::description.eq(&new_description),
+                    items::type_id.eq(new_type.0),
+                    items::status_id.eq(new_status.0),
+                    items::priority_id.eq(new_priority.0),
+                    items::assignee_id.eq(new_assignee.map(|id| id.0)),
+                    items::due_date.eq(new_due),
+                    items::version.eq(items::version + 1),
+                    items::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(connection)?;
+        if updated == 0 {
+            let now_version = load_row(connection, id)?.version;
+            return Err(stale_version(id, now_version, changes.version));
+        }
+        history::record(connection, id, actor.id, &field_changes)?;
+        if let Some(assignee) = new_assignee.filter(|assignee| Some(*assignee) != current_assignee) {
+            watcher::add_quietly(connection, id, assignee)?;
+        }
+        enqueue_for_index(connection, id)?;
+        load_view(connection, id)
+    })
+}
+
+fn stale_version(id: ItemId, current: i32, sent: i32) -> Error {
+    Error::Conflict(format!(
+        "item {id} was changed by someone else (it is at version {current}, you sent {sent}): reload it and apply your change again"
+    ))
+}
+
+/// Marks the item as changed (a comment or attachment was added) without a new version.
+pub fn touch(connection: &mut DbConnection, id: ItemId) -> Result<()> {
+    diesel::update(items::table.find(id.0)).set(items::updated_at.eq(diesel::dsl::now)).execute(connection)?;
+    enqueue_for_index(connection, id)
+}
+
+/// Statuses the actor may move the item to now.
+pub fn allowed_statuses(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<Vec<StatusRef>> {
+    let (row, _, access) = require_readable(connection, actor, id)?;
+    if !access.allows(Permission::Work) {
+        return Ok(Vec::new());
+    }
+    let workflow = Workflow::load(connection)?;
+    Ok(workflow
+        .next_statuses(row.status_id)
+        .into_iter()
+        .map(|status| StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed })
+        .collect())
+}
+
+fn filtered<'a>(filter: &ItemFilter, project: Option<ProjectId>, readable: Option<Vec<i64>>) -> BoxedItemQuery<'a> {
+    let mut query = joined().into_boxed();
+    if let Some(ids) = readable {
+        query = query.filter(items::project_id.eq_any(ids));
+    }
+    if let Some(project) = project {
+        query = query.filter(items::project_id.eq(project.0));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(items::status_id.eq(status.0));
+    }
+    if let Some(item_type) = filter.item_type {
+        query = query.filter(items::type_id.eq(item_type.0));
+    }
+    if let Some(priority) = filter.priority {
+        query = query.filter(items::priority_id.eq(priority.0));
+    }
+    match filter.assignee {
+        Some(AssigneeFilter::User(user)) => query = query.filter(items::assignee_id.eq(user.0)),
+        Some(AssigneeFilter::Nobody) => query = query.filter(items::assignee_id.is_null()),
+        None => {}
+    }
+    if let Some(reporter) = filter.reporter {
+        query = query.filter(items::reporter_id.eq(reporter.0));
+    }
+    match filter.state {
+        OpenState::All => {}
+        OpenState::Open => query = query.filter(statuses::is_closed.eq(false)),
+        OpenState::Closed => query = query.filter(statuses::is_closed.eq(true)),
+    }
+    query
+}
+
+fn sorted(query: BoxedItemQuery<'_>, sort: SortField, descending: bool) -> BoxedItemQuery<'_> {
+    macro_rules! by {
+        ($column:expr) => {
+            if descending {
+                query.order_by($column.desc()).then_order_by(items::id.desc())
+            } else {
+                query.order_by($column.asc()).then_order_by(items::id.asc())
+            }
+        };
+    }
+    match sort {
+        SortField::Id => by!(items::id),
+        SortField::Created => by!(items::created_at),
+        SortField::Updated => by!(items::updated_at),
+        SortField::Title => by!(items::title),
+        SortField::Priority => by!(priorities::position),
+        SortField::Status => by!(statuses::position),
+        // Items without a due date come last either way, on both backends.
+        SortField::Due => {
+            let query = query.order_by(items::due_date.is_null().asc());
+            if descending {
+                query.then_order_by(items::due_date.desc()).then_order_by(items::id.desc())
+            } else {
+                query.then_order_by(items::due_date.asc()).then_order_by(items::id.asc())
+            }
+        }
+    }
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
+    let limit = filter.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+    }
+    let offset = filter.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Error::invalid("offset", "must not be negative"));
+    }
+    let project = match &filter.project {
+        Some(reference) => Some(project::get_with(connection, actor, reference, Permission::View)?.0.id),
+        None => None,
+    };
+    let readable = readable_project_ids(connection, actor)?;
+    let total: i64 = filtered(filter, project, readable.clone()).count().get_result(connection)?;
+    let rows: Vec<JoinedRow> =
+        select_joined!(sorted(filtered(filter, project, readable), filter.sort, filter.descending))
+            .limit(limit)
+            .offset(offset)
+            .load(connection)?;
+    Ok(ItemPage { items: into_views(connection, rows)?, total, limit, offset })
+}

@@ -1,0 +1,90 @@
+//! Who belongs to a project, and in which role.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{memberships, users};
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::ids::UserId;
+use crate::model::permission::{Permission, Role};
+use crate::model::project;
+use crate::model::user::{self, User, UserSummary};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub user: UserSummary,
+    pub role: Role,
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &str) -> Result<Vec<Member>> {
+    let (project, _) = project::get_with(connection, actor, project_reference, Permission::View)?;
+    let rows: Vec<(UserSummary, String)> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::project_id.eq(project.id.0))
+        .order(users::login.asc())
+        .select((UserSummary::as_select(), memberships::role))
+        .load(connection)?;
+    rows.into_iter().map(|(user, role)| Ok(Member { user, role: Role::parse(&role)? })).collect()
+}
+
+/// Adds the user to the project or changes their role.
+pub fn set_role(
+    connection: &mut DbConnection,
+    actor: &User,
+    project_reference: &str,
+    member: UserId,
+    role: Role,
+) -> Result<Member> {
+    write_transaction(connection, |connection| {
+        let (project, _) = project::get_with(connection, actor, project_reference, Permission::Manage)?;
+        let member_user = user::get(connection, member)
+            .map_err(|_| Error::invalid("user_id", format!("there is no user {member}")))?;
+        if !member_user.active {
+            return Err(Error::invalid("user_id", format!("user {} is deactivated", member_user.login)));
+        }
+        let updated = diesel::update(
+            memberships::table
+                .filter(memberships::project_id.eq(project.id.0))
+                .filter(memberships::user_id.eq(member.0)),
+        )
+        .set(memberships::role.eq(role.as_str()))
+        .execute(connection)?;
+        if updated == 0 {
+            diesel::insert_into(memberships::table)
+                .values((
+                    memberships::project_id.eq(project.id.0),
+                    memberships::user_id.eq(member.0),
+                    memberships::role.eq(role.as_str()),
+                ))
+                .execute(connection)?;
+        }
+        Ok(Member { user: UserSummary { id: member_user.id, login: member_user.login, name: member_user.name }, role })
+    })
+}
+
+pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &str, member: UserId) -> Result<()> {
+    write_transaction(connection, |connection| {
+        let (project, _) = project::get_with(connection, actor, project_reference, Permission::Manage)?;
+        let deleted = diesel::delete(
+            memberships::table
+                .filter(memberships::project_id.eq(project.id.0))
+                .filter(memberships::user_id.eq(member.0)),
+        )
+        .execute(connection)?;
+        if deleted == 0 {
+            return Err(Error::not_found(format!("membership of user {member} in project {}", project.key)));
+        }
+        Ok(())
+    })
+}
+
+/// Whether the user is a member (any role) of the project: only members are assignable.
+pub fn is_member(connection: &mut DbConnection, project: crate::model::ids::ProjectId, user: UserId) -> Result<bool> {
+    let count: i64 = memberships::table
+        .filter(memberships::project_id.eq(project.0))
+        .filter(memberships::user_id.eq(user.0))
+        .count()
+        .get_result(connection)?;
+    Ok(count > 0)
+}

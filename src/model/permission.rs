@@ -1,0 +1,179 @@
+//! The one place where access is decided. Pages, the API, search results and attachment
+//! downloads all ask `Access::allows` / `Access::require`, or filter by
+//! `readable_project_ids`, which apply the same rule.
+//!
+//! The rule: administrators may do everything. Otherwise a member's role decides:
+//! viewer < reporter < developer < manager. A signed-in non-member of a public project
+//! is treated as a viewer. A project the user may not view is reported as not found, so
+//! its existence does not leak.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::DbConnection;
+use crate::db::schema::{memberships, projects};
+use crate::error::{Error, Result};
+use crate::model::ids::ProjectId;
+use crate::model::project::Project;
+use crate::model::user::User;
+
+/// A member's role in a project, from least to most powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Reporter,
+    Developer,
+    Manager,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Reporter => "reporter",
+            Role::Developer => "developer",
+            Role::Manager => "manager",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Role> {
+        match text {
+            "viewer" => Ok(Role::Viewer),
+            "reporter" => Ok(Role::Reporter),
+            "developer" => Ok(Role::Developer),
+            "manager" => Ok(Role::Manager),
+            other => Err(Error::invalid(
+                "role",
+                format!("{other:?} is not a role: use viewer, reporter, developer or manager"),
+            )),
+        }
+    }
+}
+
+/// What a user may do in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// See the project, its items, comments, attachments and history; watch items.
+    View,
+    /// Create items, comment, attach files, edit the text of items one reported.
+    Report,
+    /// Edit any item, change status, assign.
+    Work,
+    /// Change the project and its members.
+    Manage,
+}
+
+impl Permission {
+    fn least_role(self) -> Role {
+        match self {
+            Permission::View => Role::Viewer,
+            Permission::Report => Role::Reporter,
+            Permission::Work => Role::Developer,
+            Permission::Manage => Role::Manager,
+        }
+    }
+}
+
+/// One user's standing in one project.
+#[derive(Debug, Clone, Copy)]
+pub struct Access {
+    pub is_admin: bool,
+    pub role: Option<Role>,
+    pub project_is_public: bool,
+}
+
+impl Access {
+    pub fn load(connection: &mut DbConnection, user: &User, project: &Project) -> Result<Access> {
+        let role = if user.is_admin { None } else { role_of(connection, user, project.id)? };
+        Ok(Access { is_admin: user.is_admin, role, project_is_public: project.is_public })
+    }
+
+    fn effective_role(&self) -> Option<Role> {
+        match (self.role, self.project_is_public) {
+            (Some(role), _) => Some(role),
+            (None, true) => Some(Role::Viewer),
+            (None, false) => None,
+        }
+    }
+
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.is_admin || self.effective_role().is_some_and(|role| role >= permission.least_role())
+    }
+
+    /// Ok, or not found when the project is invisible, or forbidden when visible.
+    pub fn require(&self, permission: Permission, what: &str) -> Result<()> {
+        if self.allows(permission) {
+            return Ok(());
+        }
+        if !self.allows(Permission::View) {
+            return Err(Error::not_found(what));
+        }
+        Err(Error::forbidden(format!(
+            "your role in this project does not allow this (needs {})",
+            permission.least_role().as_str()
+        )))
+    }
+}
+
+fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Result<Option<Role>> {
+    let role: Option<String> = memberships::table
+        .filter(memberships::project_id.eq(project.0))
+        .filter(memberships::user_id.eq(user.id.0))
+        .select(memberships::role)
+        .first(connection)
+        .optional()?;
+    role.map(|role| Role::parse(&role)).transpose()
+}
+
+/// The projects a user may view: `None` means all (administrators).
+pub fn readable_project_ids(connection: &mut DbConnection, user: &User) -> Result<Option<Vec<i64>>> {
+    if user.is_admin {
+        return Ok(None);
+    }
+    let member_of = memberships::table.filter(memberships::user_id.eq(user.id.0)).select(memberships::project_id);
+    let ids = projects::table
+        .filter(projects::is_public.eq(true).or(projects::id.eq_any(member_of)))
+        .select(projects::id)
+        .load(connection)?;
+    Ok(Some(ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(role: Option<Role>, public: bool) -> Access {
+        Access { is_admin: false, role, project_is_public: public }
+    }
+
+    #[test]
+    fn roles_grant_increasing_permissions() {
+        let viewer = access(Some(Role::Viewer), false);
+        assert!(viewer.allows(Permission::View) && !viewer.allows(Permission::Report));
+        let reporter = access(Some(Role::Reporter), false);
+        assert!(reporter.allows(Permission::Report) && !reporter.allows(Permission::Work));
+        let developer = access(Some(Role::Developer), false);
+        assert!(developer.allows(Permission::Work) && !developer.allows(Permission::Manage));
+        assert!(access(Some(Role::Manager), false).allows(Permission::Manage));
+    }
+
+    #[test]
+    fn non_members_see_public_projects_only_and_cannot_report() {
+        assert!(access(None, true).allows(Permission::View));
+        assert!(!access(None, true).allows(Permission::Report));
+        assert!(!access(None, false).allows(Permission::View));
+    }
+
+    #[test]
+    fn invisible_projects_are_not_found_visible_ones_are_forbidden() {
+        assert!(matches!(access(None, false).require(Permission::Report, "x"), Err(Error::NotFound(_))));
+        assert!(matches!(access(None, true).require(Permission::Report, "x"), Err(Error::Forbidden(_))));
+    }
+
+    #[test]
+    fn administrators_may_do_everything() {
+        let admin = Access { is_admin: true, role: None, project_is_public: false };
+        assert!(admin.allows(Permission::Manage));
+    }
+}

@@ -1,0 +1,153 @@
+//! Projects: a short key (`OPS`), a name, a description and a public flag.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::projects;
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::ids::ProjectId;
+use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::text;
+use crate::model::user::User;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = projects)]
+pub struct Project {
+    #[diesel(deserialize_as = i64)]
+    pub id: ProjectId,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub is_public: bool,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub is_public: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+}
+
+/// A project key: 2-10 of `A-Z 0-9`, starting with a letter; given in any case.
+pub fn parse_key(key: &str) -> Result<String> {
+    let key = key.trim().to_ascii_uppercase();
+    let valid = (2..=10).contains(&key.len())
+        && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && key.starts_with(|c: char| c.is_ascii_uppercase());
+    if !valid {
+        return Err(Error::invalid("key", "must be 2-10 letters or digits starting with a letter, e.g. OPS"));
+    }
+    Ok(key)
+}
+
+pub fn create(connection: &mut DbConnection, actor: &User, new_project: NewProject) -> Result<Project> {
+    if !actor.is_admin {
+        return Err(Error::forbidden("only administrators create projects"));
+    }
+    let key = parse_key(&new_project.key)?;
+    let name = text::single_line("name", &new_project.name, 1, 200)?;
+    let description = text::body("description", &new_project.description, false)?;
+    write_transaction(connection, |connection| {
+        let taken: i64 = projects::table.filter(projects::key.eq(&key)).count().get_result(connection)?;
+        if taken > 0 {
+            return Err(Error::Conflict(format!("a project with key {key} already exists")));
+        }
+        let id: i64 = diesel::insert_into(projects::table)
+            .values((
+                projects::key.eq(&key),
+                projects::name.eq(&name),
+                projects::description.eq(&description),
+                projects::is_public.eq(new_project.is_public),
+            ))
+            .returning(projects::id)
+            .get_result(connection)?;
+        load(connection, ProjectId(id))
+    })
+}
+
+pub fn load(connection: &mut DbConnection, id: ProjectId) -> Result<Project> {
+    projects::table
+        .find(id.0)
+        .select(Project::as_select())
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("project {id}")))
+}
+
+/// Finds a project by key (`OPS`) or numeric id (`7`).
+fn find(connection: &mut DbConnection, reference: &str) -> Result<Project> {
+    let reference = reference.trim();
+    let found = match reference.parse::<i64>() {
+        Ok(id) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,
+        Err(_) => projects::table
+            .filter(projects::key.eq(reference.to_ascii_uppercase()))
+            .select(Project::as_select())
+            .first(connection)
+            .optional()?,
+    };
+    found.ok_or_else(|| Error::not_found(format!("project {reference}")))
+}
+
+/// The project, if `actor` may use it with `permission`; invisible projects are not found.
+pub fn get_with(
+    connection: &mut DbConnection,
+    actor: &User,
+    reference: &str,
+    permission: Permission,
+) -> Result<(Project, Access)> {
+    let project = find(connection, reference)?;
+    let access = Access::load(connection, actor, &project)?;
+    access.require(permission, &format!("project {}", reference.trim()))?;
+    Ok((project, access))
+}
+
+pub fn list_readable(connection: &mut DbConnection, actor: &User) -> Result<Vec<Project>> {
+    let query = projects::table.select(Project::as_select()).order(projects::key.asc());
+    Ok(match readable_project_ids(connection, actor)? {
+        None => query.load(connection)?,
+        Some(ids) => query.filter(projects::id.eq_any(ids)).load(connection)?,
+    })
+}
+
+pub fn update(connection: &mut DbConnection, actor: &User, reference: &str, changes: ProjectUpdate) -> Result<Project> {
+    let name = changes.name.as_deref().map(|name| text::single_line("name", name, 1, 200)).transpose()?;
+    let description =
+        changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
+    write_transaction(connection, |connection| {
+        let (project, _) = get_with(connection, actor, reference, Permission::Manage)?;
+        diesel::update(projects::table.find(project.id.0))
+            .set((
+                projects::name.eq(name.unwrap_or(project.name)),
+                projects::description.eq(description.unwrap_or(project.description)),
+                projects::is_public.eq(changes.is_public.unwrap_or(project.is_public)),
+                projects::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(connection)?;
+        load(connection, project.id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_upper_cased_and_checked() {
+        assert_eq!(super::parse_key(" ops ").unwrap(), "OPS");
+        assert!(super::parse_key("O").is_err());
+        assert!(super::parse_key("1OPS").is_err());
+        assert!(super::parse_key("OPS-1").is_err());
+    }
+}

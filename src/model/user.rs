@@ -1,0 +1,262 @@
+//! Accounts: creation, passwords (argon2id), profile changes, listing.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::users;
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::ids::UserId;
+use crate::model::text;
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct User {
+    #[diesel(deserialize_as = i64)]
+    pub id: UserId,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub active: bool,
+    pub email_notifications: bool,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "text::serialize_utc")]
+    pub updated_at: NaiveDateTime,
+}
+
+/// What other users may see of a user (no e-mail address).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct UserSummary {
+    #[diesel(deserialize_as = i64)]
+    pub id: UserId,
+    pub login: String,
+    pub name: String,
+}
+
+/// A new account, as requested from outside; `create` validates it.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub is_admin: bool,
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub is_admin: Option<bool>,
+    pub active: Option<bool>,
+    pub email_notifications: Option<bool>,
+}
+
+/// A login name: 2-64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn parse_login(login: &str) -> Result<String> {
+    let login = login.trim().to_ascii_lowercase();
+    let valid_chars =
+        login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    let starts_well = login.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !(2..=64).contains(&login.len()) || !valid_chars || !starts_well {
+        return Err(Error::invalid(
+            "login",
+            "must be 2-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+        ));
+    }
+    Ok(login)
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::invalid("password", format!("must have at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::invalid("password", format!("must be at most {MAX_PASSWORD_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(|error| Error::internal("hashing a password", error.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// Constant work whether or not the stored hash parses, so timing tells nothing.
+pub fn verify_password(password: &str, stored_hash: &str) -> bool {
+    match PasswordHash::new(stored_hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A random password for generated accounts (first admin, `user passwd` without input).
+pub fn random_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+pub fn create(connection: &mut DbConnection, new_user: NewUser) -> Result<User> {
+    let login = parse_login(&new_user.login)?;
+    let name = text::single_line("name", &new_user.name, 1, 200)?;
+    let email = text::email("email", &new_user.email)?;
+    check_password(&new_user.password)?;
+    let password_hash = hash_password(&new_user.password)?;
+    write_transaction(connection, |connection| {
+        let exists: i64 = users::table.filter(users::login.eq(&login)).count().get_result(connection)?;
+        if exists > 0 {
+            return Err(Error::Conflict(format!("a user with login {login:?} already exists")));
+        }
+        let id: i64 = diesel::insert_into(users::table)
+            .values((
+                users::login.eq(&login),
+                users::name.eq(&name),
+                users::email.eq(&email),
+                users::password_hash.eq(&password_hash),
+                users::is_admin.eq(new_user.is_admin),
+            ))
+            .returning(users::id)
+            .get_result(connection)?;
+        get(connection, UserId(id))
+    })
+}
+
+pub fn get(connection: &mut DbConnection, id: UserId) -> Result<User> {
+    users::table
+        .find(id.0)
+        .select(User::as_select())
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("user {id}")))
+}
+
+pub fn find_by_login(connection: &mut DbConnection, login: &str) -> Result<Option<User>> {
+    Ok(users::table
+        .filter(users::login.eq(login.trim().to_ascii_lowercase()))
+        .select(User::as_select())
+        .first(connection)
+        .optional()?)
+}
+
+pub fn list(connection: &mut DbConnection) -> Result<Vec<User>> {
+    Ok(users::table.order(users::login.asc()).select(User::as_select()).load(connection)?)
+}
+
+pub fn count(connection: &mut DbConnection) -> Result<i64> {
+    Ok(users::table.count().get_result(connection)?)
+}
+
+/// Summaries of the given users, for embedding in item and comment views.
+pub fn summaries(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<UserSummary>> {
+    let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    Ok(users::table.filter(users::id.eq_any(raw)).select(UserSummary::as_select()).load(connection)?)
+}
+
+pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) -> Result<User> {
+    let name = changes.name.as_deref().map(|name| text::single_line("name", name, 1, 200)).transpose()?;
+    let email = changes.email.as_deref().map(|email| text::email("email", email)).transpose()?;
+    let password_hash = match &changes.password {
+        Some(password) => {
+            check_password(password)?;
+            Some(hash_password(password)?)
+        }
+        None => None,
+    };
+    write_transaction(connection, |connection| {
+        let current = get(connection, id)?;
+        if current.is_admin && (changes.is_admin == Some(false) || changes.active == Some(false)) {
+            let other_active_admins: i64 = users::table
+                .filter(users::is_admin.eq(true))
+                .filter(users::active.eq(true))
+                .filter(users::id.ne(id.0))
+                .count()
+                .get_result(connection)?;
+            if other_active_admins == 0 {
+                return Err(Error::Conflict(
+                    "this is the last active administrator: make another user an administrator first".into(),
+                ));
+            }
+        }
+        diesel::update(users::table.find(id.0))
+            .set((
+                users::name.eq(name.unwrap_or(current.name)),
+                users::email.eq(email.unwrap_or(current.email)),
+                users::password_hash.eq(password_hash.unwrap_or(current.password_hash)),
+                users::is_admin.eq(changes.is_admin.unwrap_or(current.is_admin)),
+                users::active.eq(changes.active.unwrap_or(current.active)),
+                users::email_notifications.eq(changes.email_notifications.unwrap_or(current.email_notifications)),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(connection)?;
+        if changes.password.is_some() || changes.active == Some(false) {
+            crate::model::auth::revoke_all_sessions(connection, id)?;
+        }
+        get(connection, id)
+    })
+}
+
+/// On a database without users, creates `admin` with the given or a random password.
+/// Returns the password when an account was created. Safe when several nodes start at once.
+pub fn ensure_first_admin(connection: &mut DbConnection, password: Option<String>) -> Result<Option<String>> {
+    if count(connection)? > 0 {
+        return Ok(None);
+    }
+    let password = password.unwrap_or_else(random_password);
+    let created = create(
+        connection,
+        NewUser {
+            login: "admin".into(),
+            name: "Administrator".into(),
+            email: "admin@example.com".into(),
+            password: password.clone(),
+            is_admin: true,
+        },
+    );
+    match created {
+        Ok(_) => Ok(Some(password)),
+        // Another node created it between our count and our insert.
+        Err(Error::Conflict(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_are_normalised_and_checked() {
+        assert_eq!(parse_login(" Ann.Lee ").unwrap(), "ann.lee");
+        assert!(parse_login("a").is_err());
+        assert!(parse_login("-ann").is_err());
+        assert!(parse_login("ann lee").is_err());
+        assert!(parse_login("../etc").is_err());
+    }
+
+    #[test]
+    fn password_hash_verifies_only_the_same_password() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Who watches an item (and so hears of its changes).
+
+use diesel::prelude::*;
+
+use crate::db::schema::{users, watchers};
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{Error, Result};
+use crate::model::ids::{ItemId, UserId};
+use crate::model::item;
+use crate::model::permission::{Access, Permission};
+use crate::model::project;
+use crate::model::user::{self, User, UserSummary};
+
+/// Adds a watcher unless already watching; for use inside a write transaction.
+pub fn add_quietly(connection: &mut DbConnection, item_id: ItemId, user_id: UserId) -> Result<()> {
+    let existing: i64 = watchers::table
+        .filter(watchers::item_id.eq(item_id.0))
+        .filter(watchers::user_id.eq(user_id.0))
+        .count()
+        .get_result(connection)?;
+    if existing == 0 {
+        diesel::insert_into(watchers::table)
+            .values((watchers::item_id.eq(item_id.0), watchers::user_id.eq(user_id.0)))
+            .execute(connection)?;
+    }
+    Ok(())
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<UserSummary>> {
+    item::require_readable(connection, actor, item_id)?;
+    Ok(watchers::table
+        .inner_join(users::table)
+        .filter(watchers::item_id.eq(item_id.0))
+        .order(users::login.asc())
+        .select(UserSummary::as_select())
+        .load(connection)?)
+}
+
+/// Anyone who can see an item may watch it; adding someone else needs the developer role,
+/// and that person must be able to see the item too.
+pub fn add(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id: UserId) -> Result<()> {
+    write_transaction(connection, |connection| {
+        let (_, project, access) = item::require_readable(connection, actor, item_id)?;
+        if user_id != actor.id {
+            access.require(Permission::Work, &format!("item {item_id}"))?;
+            let watcher = user::get(connection, user_id)
+                .map_err(|_| Error::invalid("user_id", format!("there is no user {user_id}")))?;
+            let project = project::load(connection, project.id)?;
+            if !watcher.active || !Access::load(connection, &watcher, &project)?.allows(Permission::View) {
+                return Err(Error::invalid("user_id", format!("user {} cannot see this item", watcher.login)));
+            }
+        }
+        add_quietly(connection, item_id, user_id)
+    })
+}
+
+/// Anyone may stop watching; removing someone else needs the developer role.
+pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id: UserId) -> Result<()> {
+    write_transaction(connection, |connection| {
+        let (_, _, access) = item::require_readable(connection, actor, item_id)?;
+        if user_id != actor.id {
+            access.require(Permission::Work, &format!("item {item_id}"))?;
+        }
+        let deleted = diesel::delete(
+            watchers::table.filter(watchers::item_id.eq(item_id.0)).filter(watchers::user_id.eq(user_id.0)),
+        )
+        .execute(connection)?;
+        if deleted == 0 {
+            return Err(Error::not_found(format!("user {user_id} watching item {item_id}")));
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,145 @@
+//! The workflow vocabulary: item types, statuses (some of them closed), priorities, and
+//! which status may follow which. Seeded by the first migration with
+//! New → In progress → Resolved → Closed, Rejected, and reopening.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::DbConnection;
+use crate::db::schema::{item_types, priorities, statuses, transitions};
+use crate::error::{Error, Result};
+use crate::model::ids::{PriorityId, StatusId, TypeId};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = item_types)]
+pub struct ItemType {
+    #[diesel(deserialize_as = i64)]
+    pub id: TypeId,
+    pub name: String,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = statuses)]
+pub struct Status {
+    #[diesel(deserialize_as = i64)]
+    pub id: StatusId,
+    pub name: String,
+    pub is_closed: bool,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = priorities)]
+pub struct Priority {
+    #[diesel(deserialize_as = i64)]
+    pub id: PriorityId,
+    pub name: String,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = transitions)]
+pub struct Transition {
+    #[diesel(deserialize_as = i64)]
+    #[serde(rename = "from")]
+    pub from_status_id: StatusId,
+    #[diesel(deserialize_as = i64)]
+    #[serde(rename = "to")]
+    pub to_status_id: StatusId,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Workflow {
+    pub types: Vec<ItemType>,
+    pub statuses: Vec<Status>,
+    pub priorities: Vec<Priority>,
+    pub transitions: Vec<Transition>,
+}
+
+impl Workflow {
+    pub fn load(connection: &mut DbConnection) -> Result<Workflow> {
+        Ok(Workflow {
+            types: item_types::table
+                .order(item_types::position.asc())
+                .select(ItemType::as_select())
+                .load(connection)?,
+            statuses: statuses::table.order(statuses::position.asc()).select(Status::as_select()).load(connection)?,
+            priorities: priorities::table
+                .order(priorities::position.asc())
+                .select(Priority::as_select())
+                .load(connection)?,
+            transitions: transitions::table.select(Transition::as_select()).load(connection)?,
+        })
+    }
+
+    pub fn item_type(&self, id: TypeId) -> Result<&ItemType> {
+        self.types
+            .iter()
+            .find(|item_type| item_type.id == id)
+            .ok_or_else(|| Error::invalid("type_id", format!("there is no item type {id}")))
+    }
+
+    pub fn status(&self, id: StatusId) -> Result<&Status> {
+        self.statuses
+            .iter()
+            .find(|status| status.id == id)
+            .ok_or_else(|| Error::invalid("status_id", format!("there is no status {id}")))
+    }
+
+    pub fn priority(&self, id: PriorityId) -> Result<&Priority> {
+        self.priorities
+            .iter()
+            .find(|priority| priority.id == id)
+            .ok_or_else(|| Error::invalid("priority_id", format!("there is no priority {id}")))
+    }
+
+    /// New items start in the first status.
+    pub fn initial_status(&self) -> Result<&Status> {
+        self.statuses.first().ok_or_else(|| Error::Unavailable("the workflow has no statuses".into()))
+    }
+
+    pub fn default_type(&self) -> Result<&ItemType> {
+        self.types.first().ok_or_else(|| Error::Unavailable("the workflow has no item types".into()))
+    }
+
+    /// "Normal" when it exists, else the middle priority.
+    pub fn default_priority(&self) -> Result<&Priority> {
+        self.priorities
+            .iter()
+            .find(|priority| priority.name.eq_ignore_ascii_case("normal"))
+            .or_else(|| self.priorities.get(self.priorities.len() / 2))
+            .ok_or_else(|| Error::Unavailable("the workflow has no priorities".into()))
+    }
+
+    /// The statuses an item in `from` may move to.
+    pub fn next_statuses(&self, from: StatusId) -> Vec<&Status> {
+        self.statuses
+            .iter()
+            .filter(|status| {
+                self.transitions
+                    .iter()
+                    .any(|transition| transition.from_status_id == from && transition.to_status_id == status.id)
+            })
+            .collect()
+    }
+
+    /// Ok when the workflow allows `from → to`; otherwise says which moves are allowed.
+    pub fn check_transition(&self, from: StatusId, to: StatusId) -> Result<()> {
+        let target = self.status(to)?;
+        let allowed = self.next_statuses(from);
+        if allowed.iter().any(|status| status.id == to) {
+            return Ok(());
+        }
+        let from_name = self.status(from).map(|status| status.name.clone()).unwrap_or_default();
+        let allowed_names: Vec<&str> = allowed.iter().map(|status| status.name.as_str()).collect();
+        Err(Error::invalid(
+            "status_id",
+            format!(
+                "the workflow does not allow {from_name} → {}; allowed: {}",
+                target.name,
+                if allowed_names.is_empty() { "none".to_string() } else { allowed_names.join(", ") }
+            ),
+        ))
+    }
+}

@@ -1,0 +1,19 @@
+//! JSON API handlers under `/api/v1`, one module per resource.
+
+pub mod attachments;
+pub mod items;
+pub mod projects;
+pub mod session;
+pub mod system;
+pub mod users;
+
+use serde::{Deserialize, Deserializer};
+
+/// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

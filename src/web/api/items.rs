@@ -1,0 +1,284 @@
+//! Items, their comments, history, watchers and workflow moves.
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
+use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemUpdate, NewItem, OpenState, SortField};
+use crate::model::user::User;
+use crate::model::{comment, history, watcher};
+use crate::web::AppState;
+use crate::web::api::double_option;
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    project: Option<String>,
+    status: Option<i64>,
+    #[serde(rename = "type")]
+    item_type: Option<i64>,
+    priority: Option<i64>,
+    /// A user id, `me` or `none`.
+    assignee: Option<String>,
+    /// A user id or `me`.
+    reporter: Option<String>,
+    state: Option<OpenState>,
+    /// A field, `-field` for descending: id, created, updated, title, priority, status, due.
+    sort: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+fn parse_person(field: &str, value: &str, caller: &User) -> Result<UserId, Error> {
+    match value {
+        "me" => Ok(caller.id),
+        other => other
+            .parse()
+            .map(UserId)
+            .map_err(|_| Error::invalid(field, format!("{other:?} is not a user id or \"me\""))),
+    }
+}
+
+fn parse_sort(text: &str) -> Result<(SortField, bool), Error> {
+    let (name, descending) = match text.strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (text, false),
+    };
+    let field = serde_json::from_value(json!(name)).map_err(|_| {
+        Error::invalid(
+            "sort",
+            format!("{name:?} is not sortable: use id, created, updated, title, priority, status or due, with - for descending"),
+        )
+    })?;
+    Ok((field, descending))
+}
+
+fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
+    let assignee = match query.assignee.as_deref() {
+        None => None,
+        Some("none") => Some(AssigneeFilter::Nobody),
+        Some(value) => Some(AssigneeFilter::User(parse_person("assignee", value, caller)?)),
+    };
+    let reporter = query.reporter.as_deref().map(|value| parse_person("reporter", value, caller)).transpose()?;
+    let (sort, descending) = match query.sort.as_deref() {
+        Some(text) => parse_sort(text)?,
+        None => (SortField::Updated, true),
+    };
+    Ok(ItemFilter {
+        project: query.project,
+        status: query.status.map(StatusId),
+        item_type: query.item_type.map(TypeId),
+        priority: query.priority.map(PriorityId),
+        assignee,
+        reporter,
+        state: query.state.unwrap_or_default(),
+        sort,
+        descending,
+        limit: query.limit,
+        offset: query.offset,
+    })
+}
+
+pub async fn list_items(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = build_filter(query.into_inner(), &caller.user)?;
+    let page = state.database.run(move |connection| item::list(connection, &caller.user, &filter)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A project given by key (`"OPS"`) or id (`7`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum ProjectReference {
+    Key(String),
+    Id(i64),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItemBody {
+    project: ProjectReference,
+    title: String,
+    #[serde(default)]
+    description: String,
+    type_id: Option<i64>,
+    priority_id: Option<i64>,
+    assignee_id: Option<i64>,
+    due_date: Option<NaiveDate>,
+}
+
+pub async fn create_item(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewItemBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let new_item = NewItem {
+        project: match body.project {
+            ProjectReference::Key(key) => key,
+            ProjectReference::Id(id) => id.to_string(),
+        },
+        title: body.title,
+        description: body.description,
+        type_id: body.type_id.map(TypeId),
+        priority_id: body.priority_id.map(PriorityId),
+        assignee_id: body.assignee_id.map(UserId),
+        due_date: body.due_date,
+    };
+    let created = state.database.run(move |connection| item::create(connection, &caller.user, new_item)).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn get_item(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let found = state.database.run(move |connection| item::get(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemUpdateBody {
+    version: Option<i32>,
+    title: Option<String>,
+    description: Option<String>,
+    type_id: Option<i64>,
+    status_id: Option<i64>,
+    priority_id: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    assignee_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    due_date: Option<Option<NaiveDate>>,
+}
+
+pub async fn update_item(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: web::Json<ItemUpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let body = body.into_inner();
+    let version = body.version.ok_or_else(|| {
+        Error::invalid("version", "is required: send the version of the item you read, so that no edit is lost")
+    })?;
+    let changes = ItemUpdate {
+        version,
+        title: body.title,
+        description: body.description,
+        type_id: body.type_id.map(TypeId),
+        status_id: body.status_id.map(StatusId),
+        priority_id: body.priority_id.map(PriorityId),
+        assignee_id: body.assignee_id.map(|assignee| assignee.map(UserId)),
+        due_date: body.due_date,
+    };
+    let updated = state.database.run(move |connection| item::update(connection, &caller.user, id, changes)).await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+pub async fn list_transitions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let statuses = state.database.run(move |connection| item::allowed_statuses(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"statuses": statuses})))
+}
+
+pub async fn list_history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let entries = state.database.run(move |connection| history::list(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"history": entries})))
+}
+
+pub async fn list_comments(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let comments = state.database.run(move |connection| comment::list(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"comments": comments})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommentBody {
+    body: String,
+}
+
+pub async fn create_comment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: web::Json<NewCommentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let created =
+        state.database.run(move |connection| comment::create(connection, &caller.user, id, &body.body)).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn list_watchers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let watchers = state.database.run(move |connection| watcher::list(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"watchers": watchers})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WatchBody {
+    /// Someone else to add; omitted means the caller.
+    user_id: Option<i64>,
+}
+
+/// The body is optional (empty: the caller watches), but when present it must be valid.
+pub async fn add_watcher(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = ItemId(path.into_inner());
+    let body: WatchBody = if body.iter().all(u8::is_ascii_whitespace) {
+        WatchBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| Error::invalid("body", error.to_string()))?
+    };
+    let user_id = body.user_id.map(UserId).unwrap_or(caller.user.id);
+    state.database.run(move |connection| watcher::add(connection, &caller.user, id, user_id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn remove_watcher(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, user_id) = path.into_inner();
+    state
+        .database
+        .run(move |connection| watcher::remove(connection, &caller.user, ItemId(id), UserId(user_id)))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,154 @@
+//! Accounts: administrators manage everyone; every user manages their own profile.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::model::ids::UserId;
+use crate::model::user::{self, NewUser, UserUpdate};
+use crate::web::AppState;
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+
+pub async fn list_users(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let users = state.database.run(user::list).await?;
+    Ok(HttpResponse::Ok().json(json!({"users": users})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    login: String,
+    name: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewUserBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let body = body.into_inner();
+    let created = state
+        .database
+        .run(move |connection| {
+            user::create(
+                connection,
+                NewUser {
+                    login: body.login,
+                    name: body.name,
+                    email: body.email,
+                    password: body.password,
+                    is_admin: body.is_admin,
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = UserId(path.into_inner());
+    if id != caller.user.id {
+        caller.require_admin()?;
+    }
+    let found = state.database.run(move |connection| user::get(connection, id)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+pub async fn show_me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(caller.user)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserUpdateBody {
+    name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    is_admin: Option<bool>,
+    active: Option<bool>,
+    email_notifications: Option<bool>,
+}
+
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: web::Json<AdminUserUpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = UserId(path.into_inner());
+    let body = body.into_inner();
+    let updated = state
+        .database
+        .run(move |connection| {
+            user::update(
+                connection,
+                id,
+                UserUpdate {
+                    name: body.name,
+                    email: body.email,
+                    password: body.password,
+                    is_admin: body.is_admin,
+                    active: body.active,
+                    email_notifications: body.email_notifications,
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnUpdateBody {
+    name: Option<String>,
+    email: Option<String>,
+    email_notifications: Option<bool>,
+    /// Changing the password needs the current one.
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+pub async fn update_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<OwnUpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.new_password.is_some() {
+        let current = body.current_password.as_deref().unwrap_or_default();
+        if !user::verify_password(current, &caller.user.password_hash) {
+            return Err(Error::invalid("current_password", "is wrong").into());
+        }
+    }
+    let id = caller.user.id;
+    let updated = state
+        .database
+        .run(move |connection| {
+            user::update(
+                connection,
+                id,
+                UserUpdate {
+                    name: body.name,
+                    email: body.email,
+                    password: body.new_password,
+                    email_notifications: body.email_notifications,
+                    ..UserUpdate::default()
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}

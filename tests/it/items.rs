@@ -1,0 +1,284 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    a_new_item_starts_in_the_first_status_with_defaults_and_its_reporter_watching,
+    a_stale_edit_is_a_conflict_and_loses_nothing,
+    status_changes_follow_the_workflow,
+    every_field_change_is_recorded_in_history,
+    lists_filter_sort_and_paginate_with_a_total,
+    only_project_members_can_be_assigned,
+    comments_come_back_in_order_and_make_the_author_watch,
+    every_change_search_needs_is_queued_for_indexing,
+    watchers_can_be_added_and_removed,
+);
+
+async fn setup_project(app: &TestApp) {
+    app.create_project("OPS", false).await;
+}
+
+async fn a_new_item_starts_in_the_first_status_with_defaults_and_its_reporter_watching(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let reply = app
+        .admin
+        .post(
+            "/api/v1/items",
+            json!({"project": "OPS", "title": "  Disk full on db-2  ", "description": "## Steps\n1. df -h", "due_date": "2026-12-24"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let item = reply.body;
+    assert_eq!(item["title"], "Disk full on db-2");
+    assert_eq!(item["status"], json!({"id": 1, "name": "New", "is_closed": false}));
+    assert_eq!(item["priority"]["name"], "Normal");
+    assert_eq!(item["type"]["name"], "Bug");
+    assert_eq!(item["project"]["key"], "OPS");
+    assert_eq!(item["reporter"]["login"], "admin");
+    assert_eq!(item["assignee"], Value::Null);
+    assert_eq!(item["due_date"], "2026-12-24");
+    assert_eq!(item["version"], 1);
+    assert!(item["created_at"].as_str().unwrap().ends_with('Z'));
+    let fetched = app.admin.get(&format!("/api/v1/items/{}", item["id"])).await;
+    assert_eq!(fetched.body, item);
+    let watchers = app.admin.get(&format!("/api/v1/items/{}/watchers", item["id"])).await;
+    assert_eq!(watchers.body["watchers"][0]["login"], "admin");
+    let by_id =
+        app.admin.post("/api/v1/items", json!({"project": item["project"]["id"], "title": "By project id"})).await;
+    assert_eq!(by_id.status, StatusCode::CREATED);
+}
+
+async fn a_stale_edit_is_a_conflict_and_loses_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let item = app.admin.create_item("OPS", "Original").await;
+    let path = format!("/api/v1/items/{}", item["id"]);
+    let first = app.admin.patch(&path, json!({"version": 1, "title": "First editor"})).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body["version"], 2);
+    let second = app.admin.patch(&path, json!({"version": 1, "description": "Second editor"})).await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    assert!(second.body["error"]["message"].as_str().unwrap().contains("version 2"));
+    let now = app.admin.get(&path).await.body;
+    assert_eq!(now["title"], "First editor");
+    assert_eq!(now["description"], "");
+    let missing_version = app.admin.patch(&path, json!({"title": "No version"})).await;
+    assert_eq!(missing_version.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing_version.body["error"]["field"], "version");
+    let unchanged = app.admin.patch(&path, json!({"version": 2, "title": "First editor"})).await;
+    assert_eq!(unchanged.body["version"], 2, "an edit that changes nothing makes no new version");
+}
+
+async fn status_changes_follow_the_workflow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let item = app.admin.create_item("OPS", "Flow").await;
+    let path = format!("/api/v1/items/{}", item["id"]);
+    let allowed = app.admin.get(&format!("{path}/transitions")).await;
+    let names: Vec<&str> =
+        allowed.body["statuses"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["In progress", "Resolved", "Rejected"]);
+    let skip = app.admin.patch(&path, json!({"version": 1, "status_id": 4})).await;
+    assert_eq!(skip.status, StatusCode::BAD_REQUEST);
+    assert!(skip.body["error"]["message"].as_str().unwrap().contains("New → Closed"));
+    let mut version = 1;
+    for status in [2, 3, 4, 2] {
+        let moved = app.admin.patch(&path, json!({"version": version, "status_id": status})).await;
+        assert_eq!(moved.status, StatusCode::OK, "to {status}: {}", moved.body);
+        version = moved.body["version"].as_i64().unwrap();
+    }
+    let closed = app.admin.patch(&path, json!({"version": version, "status_id": 5})).await;
+    assert_eq!(closed.status, StatusCode::OK);
+    assert_eq!(closed.body["status"]["is_closed"], true);
+    let unknown = app.admin.patch(&path, json!({"version": version + 1, "status_id": 99})).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let workflow = app.admin.get("/api/v1/workflow").await;
+    assert_eq!(workflow.body["statuses"].as_array().unwrap().len(), 5);
+    assert!(workflow.body["transitions"].as_array().unwrap().contains(&json!({"from": 4, "to": 2})));
+}
+
+async fn every_field_change_is_recorded_in_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let dev = app.create_user("dev").await;
+    app.add_member("OPS", &dev, "developer").await;
+    let item = app.admin.create_item("OPS", "Before").await;
+    let path = format!("/api/v1/items/{}", item["id"]);
+    let changed = app
+        .admin
+        .patch(
+            &path,
+            json!({"version": 1, "title": "After", "priority_id": 4, "type_id": 2, "assignee_id": dev.user_id, "due_date": "2027-01-31", "status_id": 2}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let cleared = app.admin.patch(&path, json!({"version": 2, "assignee_id": null, "due_date": null})).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert_eq!(cleared.body["assignee"], Value::Null);
+    let history = app.admin.get(&format!("{path}/history")).await.body["history"].clone();
+    let entries: Vec<(String, Value, Value)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (entry["field"].as_str().unwrap().to_string(), entry["old_value"].clone(), entry["new_value"].clone())
+        })
+        .collect();
+    let expected = [
+        ("title", json!("Before"), json!("After")),
+        ("type", json!("Bug"), json!("Feature")),
+        ("status", json!("New"), json!("In progress")),
+        ("priority", json!("Normal"), json!("Urgent")),
+        ("assignee", Value::Null, json!("dev")),
+        ("due_date", Value::Null, json!("2027-01-31")),
+        ("assignee", json!("dev"), Value::Null),
+        ("due_date", json!("2027-01-31"), Value::Null),
+    ];
+    let expected: Vec<(String, Value, Value)> =
+        expected.into_iter().map(|(field, old, new)| (field.to_string(), old, new)).collect();
+    assert_eq!(entries, expected);
+    assert!(history.as_array().unwrap().iter().all(|entry| entry["user"]["login"] == "admin"));
+}
+
+async fn lists_filter_sort_and_paginate_with_a_total(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    app.create_project("WEB", false).await;
+    let dev = app.create_user("dev").await;
+    app.add_member("OPS", &dev, "developer").await;
+    for index in 0..7 {
+        app.admin.create_item("OPS", &format!("Ops item {index}")).await;
+    }
+    let web = app.admin.create_item("WEB", "Web item").await;
+    let assigned = app
+        .admin
+        .post(
+            "/api/v1/items",
+            json!({"project": "OPS", "title": "Assigned", "assignee_id": dev.user_id, "priority_id": 4}),
+        )
+        .await
+        .body;
+    let closed_id = app.admin.create_item("OPS", "Closed one").await["id"].clone();
+    let closed = app.admin.patch(&format!("/api/v1/items/{closed_id}"), json!({"version": 1, "status_id": 5})).await;
+    assert_eq!(closed.status, StatusCode::OK);
+
+    let all = app.admin.get("/api/v1/items?limit=500").await.body;
+    assert_eq!(all["total"], 10);
+    let page = app.admin.get("/api/v1/items?project=OPS&sort=id&limit=3&offset=3").await.body;
+    assert_eq!(page["total"], 9);
+    assert_eq!(page["limit"], 3);
+    let titles: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|item| item["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Ops item 3", "Ops item 4", "Ops item 5"]);
+    assert_eq!(app.admin.get("/api/v1/items?state=closed").await.body["total"], 1);
+    assert_eq!(app.admin.get("/api/v1/items?state=open&project=OPS").await.body["total"], 8);
+    let mine = dev.get("/api/v1/items?assignee=me").await.body;
+    assert_eq!(mine["total"], 1);
+    assert_eq!(mine["items"][0]["id"], assigned["id"]);
+    assert_eq!(app.admin.get("/api/v1/items?assignee=none&project=OPS").await.body["total"], 8);
+    assert_eq!(app.admin.get("/api/v1/items?priority=4").await.body["total"], 1);
+    assert_eq!(app.admin.get("/api/v1/items?status=5").await.body["total"], 1);
+    assert_eq!(app.admin.get("/api/v1/items?type=1&reporter=me").await.body["total"], 10);
+    let by_priority = app.admin.get("/api/v1/items?sort=-priority&limit=1").await.body;
+    assert_eq!(by_priority["items"][0]["id"], assigned["id"]);
+    let by_title = app.admin.get("/api/v1/items?sort=title&limit=1").await.body;
+    assert_eq!(by_title["items"][0]["title"], "Assigned");
+    let newest = app.admin.get("/api/v1/items?sort=-id&limit=1").await.body;
+    assert_eq!(newest["items"][0]["id"], closed_id);
+    assert_eq!(dev.get("/api/v1/items").await.body["total"], 9, "dev sees OPS only");
+    assert_eq!(dev.get(&format!("/api/v1/items/{}", web["id"])).await.status, StatusCode::NOT_FOUND);
+    for bad in
+        ["limit=0", "limit=501", "offset=-1", "sort=color", "state=maybe", "assignee=someone", "status=x", "colour=red"]
+    {
+        let reply = app.admin.get(&format!("/api/v1/items?{bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.body);
+        assert_eq!(reply.error_code(), "invalid", "{bad}");
+    }
+}
+
+async fn only_project_members_can_be_assigned(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let stranger = app.create_user("stranger").await;
+    let reply =
+        app.admin.post("/api/v1/items", json!({"project": "OPS", "title": "x", "assignee_id": stranger.user_id})).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["error"]["field"], "assignee_id");
+    let ghost = app.admin.post("/api/v1/items", json!({"project": "OPS", "title": "x", "assignee_id": 999})).await;
+    assert_eq!(ghost.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.count_rows("items"), 0);
+}
+
+async fn comments_come_back_in_order_and_make_the_author_watch(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let reporter = app.create_user("rep").await;
+    app.add_member("OPS", &reporter, "reporter").await;
+    let item = app.admin.create_item("OPS", "Discuss").await;
+    let path = format!("/api/v1/items/{}/comments", item["id"]);
+    for body in ["first", "second", "third"] {
+        let reply = reporter.post(&path, json!({"body": body})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(reply.body["author"]["login"], "rep");
+    }
+    let bodies: Vec<String> = app.admin.get(&path).await.body["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|comment| comment["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies, ["first", "second", "third"]);
+    let watchers = app.admin.get(&format!("/api/v1/items/{}/watchers", item["id"])).await.body;
+    assert_eq!(watchers["watchers"].as_array().unwrap().len(), 2);
+    let empty = reporter.post(&path, json!({"body": "   "})).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let version = app.admin.get(&format!("/api/v1/items/{}", item["id"])).await.body["version"].clone();
+    assert_eq!(version, 1, "comments do not make concurrent field edits conflict");
+}
+
+async fn every_change_search_needs_is_queued_for_indexing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let item = app.admin.create_item("OPS", "Indexed").await;
+    assert_eq!(app.count_rows("index_queue"), 1);
+    app.admin.patch(&format!("/api/v1/items/{}", item["id"]), json!({"version": 1, "title": "Indexed again"})).await;
+    assert_eq!(app.count_rows("index_queue"), 2);
+    app.admin.post(&format!("/api/v1/items/{}/comments", item["id"]), json!({"body": "words"})).await;
+    assert_eq!(app.count_rows("index_queue"), 3);
+    let failed =
+        app.admin.patch(&format!("/api/v1/items/{}", item["id"]), json!({"version": 1, "title": "stale"})).await;
+    assert_eq!(failed.status, StatusCode::CONFLICT);
+    assert_eq!(app.count_rows("index_queue"), 3, "a refused change queues nothing");
+}
+
+async fn watchers_can_be_added_and_removed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let viewer = app.create_user("viewer").await;
+    let outsider = app.create_user("outsider").await;
+    app.add_member("OPS", &viewer, "viewer").await;
+    let item = app.admin.create_item("OPS", "Watch me").await;
+    let path = format!("/api/v1/items/{}/watchers", item["id"]);
+    assert_eq!(viewer.post(&path, json!({})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(viewer.post(&path, json!({})).await.status, StatusCode::NO_CONTENT, "watching twice is harmless");
+    let empty_body = viewer.send(viewer.client.post(app.url(&path))).await;
+    assert_eq!(empty_body.status, StatusCode::NO_CONTENT);
+    let malformed = viewer.send(viewer.client.post(app.url(&path)).body("{\"user\": 1}")).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    let others = viewer.post(&path, json!({"user_id": app.admin.user_id})).await;
+    assert_eq!(others.status, StatusCode::FORBIDDEN);
+    let cannot_see = app.admin.post(&path, json!({"user_id": outsider.user_id})).await;
+    assert_eq!(cannot_see.status, StatusCode::BAD_REQUEST);
+    let logins: Vec<String> = app.admin.get(&path).await.body["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|watcher| watcher["login"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(logins, ["admin", "viewer"]);
+    assert_eq!(viewer.delete(&format!("{path}/{}", viewer.user_id)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(viewer.delete(&format!("{path}/{}", viewer.user_id)).await.status, StatusCode::NOT_FOUND);
+}

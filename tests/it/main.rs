@@ -1,0 +1,15 @@
+//! One integration-test binary. Every test runs the real server on a free port with its
+//! own database and data directory; `on_both_backends!` runs a test on SQLite and on
+//! PostgreSQL.
+
+mod support;
+
+mod attachments;
+mod bad_input;
+mod cli;
+mod items;
+mod migrations;
+mod openapi;
+mod projects;
+mod sessions;
+mod users;

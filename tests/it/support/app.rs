@@ -1,0 +1,258 @@
+//! `TestApp`: a real Baton node on a free port with its own database and data directory,
+//! and `Api`: a client acting as one user.
+
+use std::path::PathBuf;
+
+use baton::app::Application;
+use baton::config::Settings;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::postgres::PostgresServer;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const USER_PASSWORD: &str = "user-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The PostgreSQL backend, when a server can be had (see `PostgresServer::get`).
+    pub fn postgres() -> Option<Backend> {
+        PostgresServer::get().map(|_| Backend::Postgres)
+    }
+
+    /// A fresh database URL for one test; SQLite files go into `folder`.
+    pub fn fresh_database_url(self, folder: &std::path::Path) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}", folder.join("baton.db").display()),
+            Backend::Postgres => {
+                PostgresServer::get().expect("PostgreSQL was available when the test started").fresh_database()
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    /// Signed in as `admin` with a bearer token.
+    pub admin: Api,
+    handle: actix_web::dev::ServerHandle,
+    server_thread: Option<std::thread::JoinHandle<()>>,
+    _folder: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns a node after letting the test change its settings.
+    pub async fn spawn_with(backend: Backend, customize: impl FnOnce(&mut Settings)) -> TestApp {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let database_url = backend.fresh_database_url(folder.path());
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_url: database_url.clone(),
+            data_dir: folder.path().join("data"),
+            pool_size: 4,
+            log: "warn".into(),
+            ..Settings::default()
+        };
+        settings.node.name = Some("test-node".into());
+        customize(&mut settings);
+        let data_dir = settings.data_dir.clone();
+        let database_url = settings.database_url.clone();
+
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let server_thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match Application::build(settings, Some(ADMIN_PASSWORD.into())).await {
+                    Ok(application) => {
+                        let _ = sender.send(Ok((application.port(), application.handle())));
+                        let _ = application.run_until_stopped().await;
+                    }
+                    Err(error) => {
+                        let _ = sender.send(Err(error.to_string()));
+                    }
+                }
+            })
+        });
+        let (port, handle) = tokio::task::spawn_blocking(move || receiver.recv())
+            .await
+            .expect("waiting for the server")
+            .expect("server thread ended early")
+            .unwrap_or_else(|error| panic!("the test node did not start: {error}"));
+        let address = format!("http://127.0.0.1:{port}");
+        let admin = Api::sign_in_with_token(&address, "admin", ADMIN_PASSWORD).await;
+        TestApp { address, database_url, data_dir, admin, handle, server_thread: Some(server_thread), _folder: folder }
+    }
+
+    /// A direct connection pool to the node's database, for assertions on stored rows.
+    pub fn database(&self) -> baton::db::Database {
+        let settings = Settings { database_url: self.database_url.clone(), pool_size: 1, ..Settings::default() };
+        baton::db::Database::connect(&settings).expect("test database")
+    }
+
+    /// Rows in a table, counted directly in the database.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let mut connection = self.database().get().expect("connection");
+        diesel::sql_query(format!("SELECT COUNT(*) AS count FROM {table}"))
+            .get_result::<Count>(&mut *connection)
+            .expect("count query")
+            .count
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Creates a user (by the admin) and returns a client signed in as them.
+    pub async fn create_user(&self, login: &str) -> Api {
+        let response = self
+            .admin
+            .post(
+                "/api/v1/users",
+                json!({"login": login, "name": login, "email": format!("{login}@example.com"), "password": USER_PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        Api::sign_in_with_token(&self.address, login, USER_PASSWORD).await
+    }
+
+    pub async fn create_project(&self, key: &str, is_public: bool) -> Value {
+        let response = self
+            .admin
+            .post("/api/v1/projects", json!({"key": key, "name": format!("Project {key}"), "is_public": is_public}))
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        response.body
+    }
+
+    pub async fn add_member(&self, project_key: &str, user: &Api, role: &str) {
+        let response = self
+            .admin
+            .put(&format!("/api/v1/projects/{project_key}/members/{}", user.user_id), json!({"role": role}))
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stopping needs a runtime of its own: Drop may run inside the test's runtime.
+        let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false))).join();
+        if let Some(thread) = self.server_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A response: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of a `{"error": {"code"}}` body.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A client acting as one user through a bearer token.
+#[derive(Clone)]
+pub struct Api {
+    pub address: String,
+    pub token: String,
+    pub user_id: i64,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub async fn sign_in_with_token(address: &str, login: &str, password: &str) -> Api {
+        let client = reqwest::Client::new();
+        let session = client
+            .post(format!("{address}/api/v1/session"))
+            .json(&json!({"login": login, "password": password}))
+            .send()
+            .await
+            .expect("sign-in request");
+        assert_eq!(session.status(), StatusCode::OK, "signing in as {login}");
+        let cookie = session
+            .headers()
+            .get("set-cookie")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let body: Value = session.json().await.expect("sign-in body");
+        let csrf = body["csrf_token"].as_str().expect("csrf token").to_string();
+        let user_id = body["user"]["id"].as_i64().expect("user id");
+        let token: Value = client
+            .post(format!("{address}/api/v1/tokens"))
+            .header("Cookie", cookie)
+            .header("X-CSRF-Token", csrf)
+            .json(&json!({"name": "tests"}))
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token body");
+        Api {
+            address: address.to_string(),
+            token: token["token"].as_str().expect("token").to_string(),
+            user_id,
+            client,
+        }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.bearer_auth(&self.token).send().await.expect("request");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("response body");
+        Reply { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.client.get(format!("{}{path}", self.address))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.client.post(format!("{}{path}", self.address)).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(self.client.put(format!("{}{path}", self.address)).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(self.client.patch(format!("{}{path}", self.address)).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.client.delete(format!("{}{path}", self.address))).await
+    }
+
+    /// Creates an item and returns its JSON.
+    pub async fn create_item(&self, project: &str, title: &str) -> Value {
+        let reply = self.post("/api/v1/items", json!({"project": project, "title": title})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+}
