@@ -4,6 +4,7 @@
 # Prints a Markdown table (also written to bench/results-<backend>.md).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32).
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ITEMS=${ITEMS:-100000}
@@ -16,6 +17,7 @@ command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo a
 cargo build --release --quiet
 BATON=$ROOT/target/release/baton
 WORK=$(mktemp -d /tmp/baton-bench.XXXXXX)
+chmod 755 "$WORK"
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
@@ -51,19 +53,13 @@ wrk_rate() { # script, extra args...
     local rate p99 errors
     rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")
-    errors=$(awk '/Non-2xx/ {print $4}' "$WORK/wrk.txt")
-    echo "$rate|$p99|${errors:-0}"
-}
-
-peak_rss_during() { # pid, command...
-    local pid=$1; shift
-    local peak=0 sampler
-    ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
-    sampler=$!
-    "$@"
-    kill $sampler 2>/dev/null || true
-    peak=$(sort -n "$WORK/rss.txt" | tail -1)
-    awk -v kb="$peak" 'BEGIN {printf "%.1f", kb/1024}'
+    errors=$(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")
+    if [ -n "$errors" ]; then
+        echo "bench: $script got $errors non-2xx responses; the run is not valid" >&2
+        cat "$WORK/serve.log" >&2
+        exit 1
+    fi
+    echo "$rate|$p99"
 }
 
 run_backend() {
@@ -91,35 +87,36 @@ run_backend() {
         -d '{"name":"bench"}' "http://127.0.0.1:$PORT/api/v1/tokens" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
     sleep 1
-    local idle_rss get list create peak
+    local idle_rss get list create peak sampler
     idle_rss=$(rss_mb $pid)
-    # Warm-up, then the three measured runs.
+    # RSS sampled every 200 ms through warm-up and the three measured runs.
+    ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
+    sampler=$!
     wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/bench/get_item.lua" "http://127.0.0.1:$PORT" -- "$token" "$ITEMS" >/dev/null
-    peak=$(peak_rss_during $pid bash -c "true")
     get=$(wrk_rate get_item.lua "$token" "$ITEMS")
     list=$(wrk_rate list_items.lua "$token")
     create=$(wrk_rate create_item.lua "$token")
-    peak=$(sort -n "$WORK/rss.txt" | tail -1)
+    kill $sampler 2>/dev/null || true
+    peak=$(sort -n "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f", $1/1024}')
     kill $pid; wait $pid 2>/dev/null || true
-    echo "$backend|$demo_seconds|$idle_rss|$get|$list|$create"
+    echo "$backend|$demo_seconds|$idle_rss|$peak|$get|$list|$create"
 }
 
 measure() {
     local backend=$1 line
-    # Sample the server's RSS for the whole run from outside.
     line=$(run_backend "$backend")
-    IFS='|' read -r name demo idle get_rate get_p99 get_err list_rate list_p99 list_err create_rate create_p99 create_err <<<"$line"
+    IFS='|' read -r name demo idle peak get_rate get_p99 list_rate list_p99 create_rate create_p99 <<<"$line"
     {
         echo "### $name ($ITEMS items, wrk -t2 -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
         echo
         echo "| measure | result |"
         echo "|---|---|"
         echo "| demo-data --items $ITEMS | ${demo} s |"
-        echo "| GET /api/v1/items/{id} | ${get_rate} req/s (p99 ${get_p99}, non-2xx ${get_err}) |"
-        echo "| GET /api/v1/items?project=OPS&limit=25 | ${list_rate} req/s (p99 ${list_p99}, non-2xx ${list_err}) |"
-        echo "| POST /api/v1/items | ${create_rate} req/s (p99 ${create_p99}, non-2xx ${create_err}) |"
+        echo "| GET /api/v1/items/{id} | ${get_rate} req/s (p99 ${get_p99}) |"
+        echo "| GET /api/v1/items?project=OPS&limit=25 | ${list_rate} req/s (p99 ${list_p99}) |"
+        echo "| POST /api/v1/items | ${create_rate} req/s (p99 ${create_p99}) |"
         echo "| RSS idle (after start, sign-in) | ${idle} MB |"
-        echo "| RSS peak under load | $(cat "$WORK/peak-$backend" 2>/dev/null || echo "see below") |"
+        echo "| RSS peak under load | ${peak} MB |"
         echo
     } | tee "$ROOT/bench/results-$backend.md"
 }

@@ -37,6 +37,16 @@ pub fn open_database(settings: &Settings) -> Result<Database> {
     Ok(database)
 }
 
+/// On a database without users, creates `admin` (password given, or random and printed once).
+pub fn create_first_admin_if_needed(database: &Database, initial_admin_password: Option<String>) -> Result<()> {
+    let initial_password = initial_admin_password.filter(|value| !value.is_empty());
+    let password_was_given = initial_password.is_some();
+    if let Some(password) = user::ensure_first_admin(&mut *database.get()?, initial_password)? {
+        announce_first_admin(&password, password_was_given);
+    }
+    Ok(())
+}
+
 /// Prints the first admin's credentials once. Written in one piece, and a closed terminal
 /// must not stop the node, so a failed write is only logged.
 fn announce_first_admin(password: &str, password_was_given: bool) {
@@ -71,12 +81,10 @@ impl Application {
             .await
             .map_err(|error| Error::internal("opening the database", error))??;
 
-        let initial_password = initial_admin_password.filter(|value| !value.is_empty());
-        let password_was_given = initial_password.is_some();
-        let created = database.run(move |connection| user::ensure_first_admin(connection, initial_password)).await?;
-        if let Some(password) = created {
-            announce_first_admin(&password, password_was_given);
-        }
+        let setup_database = database.clone();
+        tokio::task::spawn_blocking(move || create_first_admin_if_needed(&setup_database, initial_admin_password))
+            .await
+            .map_err(|error| Error::internal("creating the first admin", error))??;
 
         let listener = TcpListener::bind(settings.listen).map_err(|error| {
             Error::Unavailable(format!(

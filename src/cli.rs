@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, open_database};
+use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, create_first_admin_if_needed, open_database};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
 use crate::model::user::{self, NewUser, UserUpdate};
@@ -129,6 +129,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::User { command } => run_user_command(&settings, command),
         Command::DemoData { items, seed } => {
             let database = open_database(&settings).map_err(|error| error.to_string())?;
+            // The first account must be the administrator, also when demo users come first.
+            create_first_admin_if_needed(&database, std::env::var(ADMIN_PASSWORD_VARIABLE).ok())
+                .map_err(|error| error.to_string())?;
             let summary = demo::generate(&database, items, seed).map_err(|error| error.to_string())?;
             println!("{summary}");
             Ok(())

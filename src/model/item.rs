@@ -170,7 +170,9 @@ type ItemJoin = InnerJoin<
 >;
 type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
 
-type JoinedRow = (ItemRow, (i64, String), (i64, String), (i64, String, bool), (i64, String));
+/// An item row with (project id, key, is public), (type id, name), (status id, name, closed),
+/// (priority id, name).
+type JoinedRow = (ItemRow, (i64, String, bool), (i64, String), (i64, String, bool), (i64, String));
 
 fn joined() -> ItemJoin {
     items::table
@@ -185,7 +187,7 @@ macro_rules! select_joined {
     ($query:expr) => {
         $query.select((
             ItemRow::as_select(),
-            (projects::id, projects::key),
+            (projects::id, projects::key, projects::is_public),
             (item_types::id, item_types::name),
             (statuses::id, statuses::name, statuses::is_closed),
             (priorities::id, priorities::name),
@@ -228,9 +230,17 @@ fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec
         .collect()
 }
 
+/// The joined row of one item; a static query, so its prepared statement is cached.
+fn load_joined(connection: &mut DbConnection, id: ItemId) -> Result<JoinedRow> {
+    select_joined!(joined().filter(items::id.eq(id.0)))
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("item {id}")))
+}
+
 fn load_view(connection: &mut DbConnection, id: ItemId) -> Result<ItemView> {
-    let rows: Vec<JoinedRow> = select_joined!(joined().into_boxed().filter(items::id.eq(id.0))).load(connection)?;
-    into_views(connection, rows)?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
+    let row = load_joined(connection, id)?;
+    into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
 }
 
 fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
@@ -315,8 +325,11 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
 }
 
 pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemView> {
-    require_readable(connection, actor, id)?;
-    load_view(connection, id)
+    let row = load_joined(connection, id)?;
+    let (project_id, _, project_is_public) = &row.1;
+    let access = Access::for_project(connection, actor, ProjectId(*project_id), *project_is_public)?;
+    access.require(Permission::View, &format!("item {id}"))?;
+    into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
 }
 
 fn user_label(connection: &mut DbConnection, id: Option<UserId>) -> Result<Option<String>> {
@@ -448,37 +461,53 @@ pub fn allowed_statuses(connection: &mut DbConnection, actor: &User, id: ItemId)
         .collect())
 }
 
-fn filtered<'a>(filter: &ItemFilter, project: Option<ProjectId>, readable: Option<Vec<i64>>) -> BoxedItemQuery<'a> {
-    let mut query = joined().into_boxed();
-    if let Some(ids) = readable {
-        query = query.filter(items::project_id.eq_any(ids));
-    }
-    if let Some(project) = project {
-        query = query.filter(items::project_id.eq(project.0));
-    }
-    if let Some(status) = filter.status {
-        query = query.filter(items::status_id.eq(status.0));
-    }
-    if let Some(item_type) = filter.item_type {
-        query = query.filter(items::type_id.eq(item_type.0));
-    }
-    if let Some(priority) = filter.priority {
-        query = query.filter(items::priority_id.eq(priority.0));
-    }
-    match filter.assignee {
-        Some(AssigneeFilter::User(user)) => query = query.filter(items::assignee_id.eq(user.0)),
-        Some(AssigneeFilter::Nobody) => query = query.filter(items::assignee_id.is_null()),
-        None => {}
-    }
-    if let Some(reporter) = filter.reporter {
-        query = query.filter(items::reporter_id.eq(reporter.0));
-    }
-    match filter.state {
-        OpenState::All => {}
-        OpenState::Open => query = query.filter(statuses::is_closed.eq(false)),
-        OpenState::Closed => query = query.filter(statuses::is_closed.eq(true)),
-    }
-    query
+/// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
+/// for the page), so that the count and the page always agree.
+macro_rules! filter_items {
+    ($query:expr, $filter:expr, $project:expr, $readable:expr) => {{
+        let filter: &ItemFilter = $filter;
+        let mut query = $query;
+        if let Some(ids) = $readable {
+            query = query.filter(items::project_id.eq_any(ids));
+        }
+        if let Some(project) = $project {
+            query = query.filter(items::project_id.eq(project.0));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(items::status_id.eq(status.0));
+        }
+        if let Some(item_type) = filter.item_type {
+            query = query.filter(items::type_id.eq(item_type.0));
+        }
+        if let Some(priority) = filter.priority {
+            query = query.filter(items::priority_id.eq(priority.0));
+        }
+        match filter.assignee {
+            Some(AssigneeFilter::User(user)) => query = query.filter(items::assignee_id.eq(user.0)),
+            Some(AssigneeFilter::Nobody) => query = query.filter(items::assignee_id.is_null()),
+            None => {}
+        }
+        if let Some(reporter) = filter.reporter {
+            query = query.filter(items::reporter_id.eq(reporter.0));
+        }
+        // A status-id subquery rather than a join, so a count needs only the items index.
+        let closed = match filter.state {
+            OpenState::All => None,
+            OpenState::Open => Some(false),
+            OpenState::Closed => Some(true),
+        };
+        if let Some(closed) = closed {
+            let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
+            query = query.filter(
+                items::status_id.eq_any(
+                    statuses_by_state
+                        .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
+                        .select(statuses_by_state.field(statuses::id)),
+                ),
+            );
+        }
+        query
+    }};
 }
 
 fn sorted(query: BoxedItemQuery<'_>, sort: SortField, descending: bool) -> BoxedItemQuery<'_> {
@@ -524,11 +553,15 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         None => None,
     };
     let readable = readable_project_ids(connection, actor)?;
-    let total: i64 = filtered(filter, project, readable.clone()).count().get_result(connection)?;
-    let rows: Vec<JoinedRow> =
-        select_joined!(sorted(filtered(filter, project, readable), filter.sort, filter.descending))
-            .limit(limit)
-            .offset(offset)
-            .load(connection)?;
+    let total: i64 =
+        filter_items!(items::table.into_boxed(), filter, project, readable.clone()).count().get_result(connection)?;
+    let rows: Vec<JoinedRow> = select_joined!(sorted(
+        filter_items!(joined().into_boxed(), filter, project, readable),
+        filter.sort,
+        filter.descending
+    ))
+    .limit(limit)
+    .offset(offset)
+    .load(connection)?;
     Ok(ItemPage { items: into_views(connection, rows)?, total, limit, offset })
 }

@@ -85,8 +85,17 @@ pub struct Access {
 
 impl Access {
     pub fn load(connection: &mut DbConnection, user: &User, project: &Project) -> Result<Access> {
-        let role = if user.is_admin { None } else { role_of(connection, user, project.id)? };
-        Ok(Access { is_admin: user.is_admin, role, project_is_public: project.is_public })
+        Access::for_project(connection, user, project.id, project.is_public)
+    }
+
+    pub fn for_project(
+        connection: &mut DbConnection,
+        user: &User,
+        project: ProjectId,
+        project_is_public: bool,
+    ) -> Result<Access> {
+        let role = if user.is_admin { None } else { role_of(connection, user, project)? };
+        Ok(Access { is_admin: user.is_admin, role, project_is_public })
     }
 
     fn effective_role(&self) -> Option<Role> {

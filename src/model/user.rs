@@ -164,10 +164,11 @@ pub fn count(connection: &mut DbConnection) -> Result<i64> {
     Ok(users::table.count().get_result(connection)?)
 }
 
-/// Summaries of the given users, for embedding in item and comment views.
+/// Summaries of the given (distinct) users, for embedding in item and comment views. One
+/// point query each: a fixed query's prepared statement is cached by the connection, which
+/// makes a few of them cheaper than one `IN (…)` query that must be planned every time.
 pub fn summaries(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<UserSummary>> {
-    let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
-    Ok(users::table.filter(users::id.eq_any(raw)).select(UserSummary::as_select()).load(connection)?)
+    ids.iter().map(|id| Ok(users::table.find(id.0).select(UserSummary::as_select()).first(connection)?)).collect()
 }
 
 pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) -> Result<User> {

@@ -193,6 +193,10 @@ fn demo_data_is_the_same_for_the_same_seed() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         assert!(String::from_utf8_lossy(&output.stdout).contains("created 300 items"));
     }
+    let users = baton(first.path()).args(["user", "list"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&users.stdout);
+    let admin_line = listing.lines().find(|line| line.split_whitespace().nth(1) == Some("admin")).unwrap_or_default();
+    assert!(admin_line.contains("yes"), "demo data on an empty database still creates the admin first: {listing}");
     let sample = demo_sample(first.path());
     assert_eq!(sample.len(), 300);
     assert_eq!(sample, demo_sample(second.path()));

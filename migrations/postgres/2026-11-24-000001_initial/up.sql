@@ -114,6 +114,8 @@ CREATE TABLE items (
     version INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX items_project_updated ON items(project_id, updated_at);
+-- Lets list totals (project + open/closed + status) be counted from the index alone.
+CREATE INDEX items_project_status ON items(project_id, status_id);
 CREATE INDEX items_status ON items(status_id);
 CREATE INDEX items_assignee ON items(assignee_id);
 CREATE INDEX items_reporter ON items(reporter_id);

@@ -78,7 +78,7 @@ pub async fn upload_attachment(
     let files = state.files.clone();
     let created = state
         .database
-        .run(move |connection| {
+        .write(move |connection| {
             attachment::create(connection, &files, &caller.user, item_id, comment_id, &file_name, &content_type, staged)
         })
         .await?;

@@ -133,7 +133,7 @@ pub async fn create_item(
         assignee_id: body.assignee_id.map(UserId),
         due_date: body.due_date,
     };
-    let created = state.database.run(move |connection| item::create(connection, &caller.user, new_item)).await?;
+    let created = state.database.write(move |connection| item::create(connection, &caller.user, new_item)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -183,7 +183,7 @@ pub async fn update_item(
         assignee_id: body.assignee_id.map(|assignee| assignee.map(UserId)),
         due_date: body.due_date,
     };
-    let updated = state.database.run(move |connection| item::update(connection, &caller.user, id, changes)).await?;
+    let updated = state.database.write(move |connection| item::update(connection, &caller.user, id, changes)).await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -231,7 +231,7 @@ pub async fn create_comment(
 ) -> Result<HttpResponse, ApiError> {
     let id = ItemId(path.into_inner());
     let created =
-        state.database.run(move |connection| comment::create(connection, &caller.user, id, &body.body)).await?;
+        state.database.write(move |connection| comment::create(connection, &caller.user, id, &body.body)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -266,7 +266,7 @@ pub async fn add_watcher(
         serde_json::from_slice(&body).map_err(|error| Error::invalid("body", error.to_string()))?
     };
     let user_id = body.user_id.map(UserId).unwrap_or(caller.user.id);
-    state.database.run(move |connection| watcher::add(connection, &caller.user, id, user_id)).await?;
+    state.database.write(move |connection| watcher::add(connection, &caller.user, id, user_id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -278,7 +278,7 @@ pub async fn remove_watcher(
     let (id, user_id) = path.into_inner();
     state
         .database
-        .run(move |connection| watcher::remove(connection, &caller.user, ItemId(id), UserId(user_id)))
+        .write(move |connection| watcher::remove(connection, &caller.user, ItemId(id), UserId(user_id)))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

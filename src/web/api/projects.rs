@@ -37,7 +37,7 @@ pub async fn create_project(
     let body = body.into_inner();
     let created = state
         .database
-        .run(move |connection| {
+        .write(move |connection| {
             project::create(
                 connection,
                 &caller.user,
@@ -79,7 +79,7 @@ pub async fn update_project(
     let body = body.into_inner();
     let updated = state
         .database
-        .run(move |connection| {
+        .write(move |connection| {
             project::update(
                 connection,
                 &caller.user,
@@ -117,7 +117,7 @@ pub async fn set_member(
     let role = Role::parse(&body.role)?;
     let member = state
         .database
-        .run(move |connection| membership::set_role(connection, &caller.user, &reference, UserId(user_id), role))
+        .write(move |connection| membership::set_role(connection, &caller.user, &reference, UserId(user_id), role))
         .await?;
     Ok(HttpResponse::Ok().json(member))
 }
@@ -130,7 +130,7 @@ pub async fn remove_member(
     let (reference, user_id) = path.into_inner();
     state
         .database
-        .run(move |connection| membership::remove(connection, &caller.user, &reference, UserId(user_id)))
+        .write(move |connection| membership::remove(connection, &caller.user, &reference, UserId(user_id)))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -27,7 +27,7 @@ pub async fn sign_in(
     let body = body.into_inner();
     let grant = state
         .database
-        .run(move |connection| auth::sign_in(connection, &body.login, &body.password, &address, &settings))
+        .write(move |connection| auth::sign_in(connection, &body.login, &body.password, &address, &settings))
         .await?;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(&state, grant.secret, grant.lifetime))
@@ -48,7 +48,7 @@ pub async fn show_session(state: web::Data<AppState>, caller: Caller) -> Result<
 
 pub async fn sign_out(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     if let Some(secret) = caller.session_secret {
-        state.database.run(move |connection| auth::sign_out(connection, &secret)).await?;
+        state.database.write(move |connection| auth::sign_out(connection, &secret)).await?;
     }
     Ok(HttpResponse::NoContent().cookie(expired_session_cookie(&state)).finish())
 }
@@ -65,7 +65,7 @@ pub async fn create_token(
     body: web::Json<NewTokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, secret) =
-        state.database.run(move |connection| auth::create_token(connection, caller.user.id, &body.name)).await?;
+        state.database.write(move |connection| auth::create_token(connection, caller.user.id, &body.name)).await?;
     let mut body = json!(token);
     body["token"] = json!(secret);
     Ok(HttpResponse::Created().json(body))
@@ -82,6 +82,6 @@ pub async fn revoke_token(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let token_id = TokenId(path.into_inner());
-    state.database.run(move |connection| auth::revoke_token(connection, caller.user.id, token_id)).await?;
+    state.database.write(move |connection| auth::revoke_token(connection, caller.user.id, token_id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

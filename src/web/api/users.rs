@@ -37,7 +37,7 @@ pub async fn create_user(
     let body = body.into_inner();
     let created = state
         .database
-        .run(move |connection| {
+        .write(move |connection| {
             user::create(
                 connection,
                 NewUser {
@@ -92,7 +92,7 @@ pub async fn update_user(
     let body = body.into_inner();
     let updated = state
         .database
-        .run(move |connection| {
+        .write(move |connection| {
             user::update(
                 connection,
                 id,
@@ -136,7 +136,7 @@ pub async fn update_me(
     let id = caller.user.id;
     let updated = state
         .database
-        .run(move |connection| {
+        .write(move |connection| {
             user::update(
                 connection,
                 id,
