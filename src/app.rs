@@ -10,6 +10,9 @@ use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::cluster::Cluster;
+use crate::cluster::duty::MasterDuty;
+use crate::cluster::probe::ProbeDuty;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -25,6 +28,7 @@ pub const ADMIN_PASSWORD_VARIABLE: &str = "BATON_ADMIN_PASSWORD";
 pub struct Application {
     port: u16,
     server: Server,
+    cluster: Cluster,
 }
 
 /// Opens and migrates the database and prepares the data directory.
@@ -92,8 +96,23 @@ impl Application {
                 settings.listen
             ))
         })?;
-        let port = listener.local_addr().map_err(|error| Error::internal("reading the bound address", error))?.port();
-        let state = AppState { database, node_name: settings.node_name(), settings: settings.clone(), files };
+        let address = listener.local_addr().map_err(|error| Error::internal("reading the bound address", error))?;
+        let port = address.port();
+        // With `listen` on port 0 the real port is known only now; the node's default name
+        // and URL use it.
+        let settings = Arc::new(Settings { listen: address, ..(*settings).clone() });
+        let mut duties: Vec<Arc<dyn MasterDuty>> = Vec::new();
+        if settings.cluster.probe_duty {
+            duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));
+        }
+        let cluster = Cluster::start(&settings, settings.base_url(), duties).await?;
+        let state = AppState {
+            database,
+            node_name: settings.node_name(),
+            settings: settings.clone(),
+            files,
+            cluster: cluster.clone(),
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
@@ -106,7 +125,7 @@ impl Application {
         .shutdown_timeout(10)
         .run();
         tracing::info!(address = %settings.listen, port, node = %settings.node_name(), "baton is serving");
-        Ok(Application { port, server })
+        Ok(Application { port, server, cluster })
     }
 
     /// Stops the server from another task or thread.
@@ -118,7 +137,11 @@ impl Application {
         self.port
     }
 
+    /// Serves until the server is stopped (SIGTERM, SIGINT or its handle), then leaves the
+    /// cluster cleanly: duties stopped, lease released, node row removed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.cluster.shutdown().await;
+        served
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, create_first_admin_if_needed, open_database};
+use crate::cluster::{self, Timing, status};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
 use crate::model::user::{self, NewUser, UserUpdate};
@@ -51,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// See and steer the cluster; needs only the database, no running node.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Fill the database with realistic random projects, users, items and comments.
     DemoData {
         /// How many items to create.
@@ -59,6 +65,23 @@ enum Command {
         /// Seed for a reproducible data set.
         #[arg(long, value_name = "S")]
         seed: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Every node with role, status colour and heartbeat age; the lease; recent events.
+    Status,
+    /// Hand the master role to NODE; returns when NODE holds the lease.
+    Handover {
+        #[arg(long, value_name = "NODE")]
+        to: String,
+    },
+    /// Put NODE into maintenance (never elected, hands over if master, ping answers 503).
+    Maintenance {
+        node: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
 }
 
@@ -127,6 +150,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::User { command } => run_user_command(&settings, command),
+        Command::Cluster { command } => run_cluster_command(&settings, command),
         Command::DemoData { items, seed } => {
             let database = open_database(&settings).map_err(|error| error.to_string())?;
             // The first account must be the administrator, also when demo users come first.
@@ -147,6 +171,81 @@ fn serve(settings: Settings) -> Result<(), String> {
             Application::build(settings, initial_admin_password).await.map_err(|error| error.to_string())?;
         application.run_until_stopped().await.map_err(|error| format!("the HTTP server stopped: {error}"))
     })
+}
+
+fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(), String> {
+    let database = open_database(settings).map_err(|error| error.to_string())?;
+    let timing = Timing::from_settings(settings);
+    let operator = format!("the command line on {}", settings.node_name());
+    actix_web::rt::System::new().block_on(async move {
+        match command {
+            ClusterCommand::Status => {
+                let status = database
+                    .run(move |connection| status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                print_cluster_status(&status);
+                Ok(())
+            }
+            ClusterCommand::Handover { to } => {
+                let result =
+                    cluster::hand_over(&database, timing, to, operator).await.map_err(|error| error.to_string())?;
+                println!("{} is master (epoch {}) after {} ms", result.master, result.epoch, result.elapsed_ms);
+                Ok(())
+            }
+            ClusterCommand::Maintenance { node, state } => {
+                let on = state == "on";
+                cluster::set_maintenance(&database, node.clone(), on, operator)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                println!("node {node}: maintenance {state}");
+                Ok(())
+            }
+        }
+    })
+}
+
+fn print_cluster_status(status: &status::ClusterStatus) {
+    if status.no_master_alarm {
+        println!("!!! NO MASTER: no node has held a valid master lease for longer than the node timeout !!!");
+    }
+    match &status.master {
+        Some(master) => println!("master: {master} (epoch {})", status.epoch),
+        None => println!("master: none (epoch {})", status.epoch),
+    }
+    if let Some(target) = &status.lease.handover_to {
+        println!("handover requested to: {target}");
+    }
+    println!();
+    println!(
+        "{:<24} {:<12} {:<7} {:>10} {:<10} {:<22} {}",
+        "NODE", "ROLE", "STATUS", "HEARTBEAT", "VERSION", "STARTED", "PROBLEMS"
+    );
+    for node in &status.nodes {
+        println!(
+            "{:<24} {:<12} {:<7} {:>8}ms {:<10} {:<22} {}",
+            node.name,
+            node.role,
+            node.status,
+            node.heartbeat_age_ms,
+            node.version,
+            node.started_at.format("%Y-%m-%d %H:%M:%S"),
+            node.problems.join("; ")
+        );
+    }
+    println!();
+    println!("recent events:");
+    for event in &status.events {
+        let epoch = event.epoch.map(|epoch| format!(" epoch {epoch}")).unwrap_or_default();
+        println!(
+            "  {} {:<20} {}{} {}",
+            event.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+            event.kind,
+            event.node,
+            epoch,
+            event.reason
+        );
+    }
 }
 
 fn run_user_command(settings: &Settings, command: UserCommand) -> Result<(), String> {

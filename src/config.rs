@@ -14,7 +14,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "baton.toml";
 
 /// The top-level keys that environment variables may set (`BATON_<KEY>`, nested with `__`).
 const ENV_KEYS: &[&str] =
-    &["listen", "database_url", "data_dir", "base_url", "pool_size", "log", "node", "limits", "sessions"];
+    &["listen", "database_url", "data_dir", "base_url", "pool_size", "log", "node", "limits", "sessions", "cluster"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +34,37 @@ pub struct Settings {
     pub node: NodeSettings,
     pub limits: LimitSettings,
     pub sessions: SessionSettings,
+    pub cluster: ClusterSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// How often a node writes its heartbeat and renews or tries the master lease.
+    #[serde(with = "duration_text")]
+    pub heartbeat_interval: Duration,
+    /// A node silent this long is removed; a lease not renewed this long is free.
+    #[serde(with = "duration_text")]
+    pub node_timeout: Duration,
+    /// Among live nodes, the highest priority takes a free lease.
+    pub priority: i32,
+    /// A master hands over to a live node of higher priority.
+    pub failback: bool,
+    /// Runs the probe duty: the master writes one fenced row per heartbeat to
+    /// `cluster_probe`, which shows who acted as master when (used by the cluster tests).
+    pub probe_duty: bool,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            heartbeat_interval: Duration::from_secs(2),
+            node_timeout: Duration::from_secs(10),
+            priority: 0,
+            failback: false,
+            probe_duty: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -75,6 +106,7 @@ impl Default for Settings {
             node: NodeSettings::default(),
             limits: LimitSettings::default(),
             sessions: SessionSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -181,6 +213,18 @@ impl Settings {
         if self.sessions.max_failed_logins == 0 {
             return Err(SettingsError("sessions.max_failed_logins must be at least 1".into()));
         }
+        let cluster = &self.cluster;
+        if cluster.heartbeat_interval < Duration::from_millis(50) {
+            return Err(SettingsError("cluster.heartbeat_interval must be at least \"50ms\"".into()));
+        }
+        if cluster.node_timeout < cluster.heartbeat_interval * 3 {
+            return Err(SettingsError(format!(
+                "cluster.node_timeout ({}) must be at least three heartbeat intervals ({}): a node must get several \
+                 chances to renew before others take over",
+                humantime::format_duration(cluster.node_timeout),
+                humantime::format_duration(cluster.heartbeat_interval * 3)
+            )));
+        }
         if let Some(name) = &self.node.name {
             if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
                 return Err(SettingsError("node.name must be 1-100 characters without spaces, e.g. \"web-1\"".into()));
@@ -230,6 +274,24 @@ impl Settings {
             Some(name) => name.clone(),
             None => format!("{}:{}", local_hostname(), self.listen.port()),
         }
+    }
+
+    /// A digest of the settings that all nodes of a cluster must share; a node whose hash
+    /// differs from the master's shows red in the cluster status.
+    pub fn cluster_config_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let shared = serde_json::json!({
+            "heartbeat_interval_ms": self.cluster.heartbeat_interval.as_millis() as u64,
+            "node_timeout_ms": self.cluster.node_timeout.as_millis() as u64,
+            "failback": self.cluster.failback,
+            "max_attachment_size": self.limits.max_attachment_size,
+            "sessions": {
+                "lifetime_s": self.sessions.lifetime.as_secs(),
+                "max_failed_logins": self.sessions.max_failed_logins,
+                "lockout_window_s": self.sessions.lockout_window.as_secs(),
+            },
+        });
+        hex::encode(&Sha256::digest(shared.to_string().as_bytes())[..8])
     }
 
     pub fn attachments_dir(&self) -> PathBuf {
@@ -369,6 +431,26 @@ mod tests {
         assert_eq!(settings.sessions.lifetime, Duration::from_secs(7200));
         let error = Settings::from_toml("[sessions]\nlifetime = \"soon\"").unwrap_err().to_string();
         assert!(error.contains("sessions.lifetime"), "{error}");
+    }
+
+    #[test]
+    fn cluster_timings_must_leave_room_for_several_heartbeats() {
+        let settings =
+            Settings::from_toml("[cluster]\nheartbeat_interval = \"200ms\"\nnode_timeout = \"1500ms\"").unwrap();
+        assert_eq!(settings.cluster.node_timeout, Duration::from_millis(1500));
+        let error = Settings::from_toml("[cluster]\nheartbeat_interval = \"2s\"\nnode_timeout = \"3s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cluster.node_timeout"), "{error}");
+    }
+
+    #[test]
+    fn the_cluster_hash_ignores_per_node_settings() {
+        let one = Settings::from_toml("listen = \"127.0.0.1:1\"\n[cluster]\npriority = 5").unwrap();
+        let two = Settings::from_toml("listen = \"127.0.0.1:2\"").unwrap();
+        assert_eq!(one.cluster_config_hash(), two.cluster_config_hash());
+        let three = Settings::from_toml("[cluster]\nnode_timeout = \"20s\"").unwrap();
+        assert_ne!(one.cluster_config_hash(), three.cluster_config_hash());
     }
 
     #[test]

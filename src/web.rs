@@ -8,6 +8,7 @@ pub mod routes;
 
 use std::sync::Arc;
 
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::model::attachment::FileStore;
@@ -19,4 +20,5 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub files: FileStore,
     pub node_name: String,
+    pub cluster: Cluster,
 }

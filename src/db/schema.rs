@@ -201,3 +201,51 @@ diesel::allow_tables_to_appear_in_same_query!(
     history,
     index_queue,
 );
+
+diesel::table! {
+    cluster_nodes (name) {
+        name -> Text,
+        instance -> Text,
+        hostname -> Text,
+        base_url -> Text,
+        version -> Text,
+        config_hash -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+        maintenance -> Bool,
+        priority -> Integer,
+        message -> Text,
+    }
+}
+
+diesel::table! {
+    cluster_lease (id) {
+        id -> BigInt,
+        holder -> Nullable<Text>,
+        holder_instance -> Nullable<Text>,
+        epoch -> BigInt,
+        renewed_at -> Nullable<Timestamp>,
+        handover_to -> Nullable<Text>,
+        handover_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cluster_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        node -> Text,
+        kind -> Text,
+        epoch -> Nullable<BigInt>,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    cluster_probe (id) {
+        id -> BigInt,
+        node -> Text,
+        epoch -> BigInt,
+        at -> Timestamp,
+    }
+}

@@ -1,6 +1,7 @@
 //! JSON API handlers under `/api/v1`, one module per resource.
 
 pub mod attachments;
+pub mod cluster;
 pub mod items;
 pub mod projects;
 pub mod session;

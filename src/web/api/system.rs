@@ -1,26 +1,38 @@
 //! Health check for load balancers, and the OpenAPI document.
 
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 use serde_json::json;
 
+use crate::cluster::registry;
 use crate::web::AppState;
 
 pub const OPENAPI_DOCUMENT: &str = include_str!("../../../resources/openapi.json");
 
-/// 200 when this node can reach the database, 503 otherwise.
+/// The load balancer's health check: 200 when this node can reach the database and is not
+/// in maintenance, 503 otherwise. Also tells whether this node acts as master.
 pub async fn ping(state: web::Data<AppState>) -> HttpResponse {
-    let reachable = state.database.run(|connection| Ok(connection.batch_execute("SELECT 1")?)).await;
     let node = state.node_name.clone();
-    let version = env!("CARGO_PKG_VERSION");
-    match reachable {
-        Ok(()) => HttpResponse::Ok().json(json!({
-            "status": "ok", "node": node, "version": version, "database": state.database.backend_name(),
-        })),
-        Err(error) => HttpResponse::ServiceUnavailable().json(json!({
-            "status": "unavailable", "node": node, "version": version,
-            "error": {"code": "unavailable", "message": format!("database unreachable: {error}")},
-        })),
+    let maintenance = state.database.run(move |connection| registry::is_in_maintenance(connection, &node)).await;
+    let role = state.cluster.role();
+    let body = |status: &str| {
+        json!({
+            "status": status,
+            "node": state.node_name,
+            "version": env!("CARGO_PKG_VERSION"),
+            "database": state.database.backend_name(),
+            "master": role.master,
+            "epoch": role.epoch,
+        })
+    };
+    match maintenance {
+        Ok(false) => HttpResponse::Ok().json(body("ok")),
+        Ok(true) => HttpResponse::ServiceUnavailable().json(body("maintenance")),
+        Err(error) => {
+            let mut unavailable = body("unavailable");
+            unavailable["error"] =
+                json!({"code": "unavailable", "message": format!("database unreachable: {}", error.message())});
+            HttpResponse::ServiceUnavailable().json(unavailable)
+        }
     }
 }
 

@@ -1,0 +1,428 @@
+//! The cluster: nodes coordinate only through the database. Each node registers and
+//! heartbeats; one holds the master lease (with an epoch that fences its writes) and runs
+//! the master duties; admins can force a handover and put nodes into maintenance.
+//!
+//! Every `heartbeat_interval` the agent runs one tick: heartbeat, removal of silent nodes,
+//! then renew (if master) or try to acquire (if not). A master that cannot renew stops its
+//! duties before `node_timeout` has passed since its last successful renewal, measured on its
+//! own monotonic clock by a watchdog that does not wait for the database, so that it has
+//! stopped before any other node can take the lease.
+
+pub mod duty;
+pub mod lease;
+pub mod probe;
+pub mod registry;
+pub mod sql;
+pub mod status;
+pub mod wake;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+
+use crate::cluster::duty::{MasterDuty, Supervisor};
+use crate::cluster::registry::Identity;
+use crate::config::{DatabaseLocation, Settings};
+use crate::db::Database;
+use crate::error::{Error, Result};
+
+/// Events and probe rows are kept this long.
+const KEEP_HISTORY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub heartbeat_interval: Duration,
+    pub node_timeout: Duration,
+}
+
+impl Timing {
+    pub fn from_settings(settings: &Settings) -> Timing {
+        Timing { heartbeat_interval: settings.cluster.heartbeat_interval, node_timeout: settings.cluster.node_timeout }
+    }
+
+    /// How long after sending its last successful renewal a master may still act.
+    fn fence_after(self) -> Duration {
+        self.node_timeout.saturating_sub(self.heartbeat_interval)
+    }
+}
+
+/// This node's role as the rest of the node sees it (ping, status).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Role {
+    /// Whether this node runs the master duties now.
+    pub master: bool,
+    pub epoch: Option<i64>,
+}
+
+struct Held {
+    epoch: i64,
+    /// When the last successful renewal (or the acquisition) was sent.
+    renewed_sent_at: Instant,
+}
+
+struct AgentState {
+    held: Option<Held>,
+    supervisor: Supervisor,
+    /// An epoch the watchdog gave up on; released at the next tick if still held.
+    fenced_epoch: Option<i64>,
+}
+
+/// The running cluster agent of this node.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<ClusterInner>,
+}
+
+struct ClusterInner {
+    identity: Identity,
+    timing: Timing,
+    failback: bool,
+    database: Database,
+    state: Mutex<AgentState>,
+    role: watch::Sender<Role>,
+    wake: Arc<Notify>,
+    shutdown: Notify,
+    stopped: AtomicBool,
+    listener_stop: Arc<AtomicBool>,
+}
+
+impl Cluster {
+    /// Registers this node (refusing a name held by another live process) and starts the
+    /// agent and its watchdog on the current runtime.
+    pub async fn start(settings: &Settings, base_url: String, duties: Vec<Arc<dyn MasterDuty>>) -> Result<Cluster> {
+        // The agent has connections of its own, so request load never delays a heartbeat.
+        let mut agent_settings = settings.clone();
+        agent_settings.pool_size = 2;
+        let database = Database::connect(&agent_settings)?;
+        let identity = Identity {
+            name: settings.node_name(),
+            instance: random_instance(),
+            hostname: hostname(),
+            base_url,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config_hash: settings.cluster_config_hash(),
+            priority: settings.cluster.priority,
+        };
+        let timing = Timing::from_settings(settings);
+        let register_identity = identity.clone();
+        database
+            .write(move |connection| registry::register(connection, &register_identity, timing.node_timeout))
+            .await?;
+
+        let wake = Arc::new(Notify::new());
+        let listener_stop = Arc::new(AtomicBool::new(false));
+        if let Ok(DatabaseLocation::Postgres(url)) = settings.database_location() {
+            wake::listen(url, wake.clone(), listener_stop.clone());
+        }
+        let cluster = Cluster {
+            inner: Arc::new(ClusterInner {
+                identity,
+                timing,
+                failback: settings.cluster.failback,
+                database,
+                state: Mutex::new(AgentState { held: None, supervisor: Supervisor::new(duties), fenced_epoch: None }),
+                role: watch::Sender::new(Role::default()),
+                wake,
+                shutdown: Notify::new(),
+                stopped: AtomicBool::new(false),
+                listener_stop,
+            }),
+        };
+        tokio::spawn(cluster.clone().run_agent());
+        tokio::spawn(cluster.clone().run_watchdog());
+        tracing::info!(node = %cluster.inner.identity.name, "joined the cluster");
+        Ok(cluster)
+    }
+
+    pub fn node_name(&self) -> &str {
+        &self.inner.identity.name
+    }
+
+    pub fn role(&self) -> Role {
+        *self.inner.role.borrow()
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.inner.timing
+    }
+
+    /// Wakes this node's agent now (after a local change of maintenance or handover).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    async fn run_agent(self) {
+        loop {
+            if self.inner.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            self.tick().await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.inner.timing.heartbeat_interval) => {}
+                _ = self.inner.wake.notified() => {}
+                _ = self.inner.shutdown.notified() => return,
+            }
+        }
+    }
+
+    /// Stops the duties of a master that has not renewed within the fencing time.
+    async fn run_watchdog(self) {
+        let period = (self.inner.timing.heartbeat_interval / 4).max(Duration::from_millis(10));
+        while !self.inner.stopped.load(Ordering::SeqCst) {
+            tokio::time::sleep(period).await;
+            let mut state = self.lock_state();
+            let overdue = state
+                .held
+                .as_ref()
+                .filter(|held| held.renewed_sent_at.elapsed() >= self.inner.timing.fence_after())
+                .map(|held| held.epoch);
+            if let Some(epoch) = overdue {
+                state.supervisor.abort();
+                state.held = None;
+                state.fenced_epoch = Some(epoch);
+                drop(state);
+                self.inner.role.send_replace(Role::default());
+                tracing::error!(epoch, "could not renew the master lease in time: master duties stopped (self-fenced)");
+            }
+        }
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, AgentState> {
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn tick(&self) {
+        let (held_epoch, fenced_epoch) = {
+            let mut state = self.lock_state();
+            (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take())
+        };
+        let sent_at = Instant::now();
+        let identity = self.inner.identity.clone();
+        let timing = self.inner.timing;
+        let failback = self.inner.failback;
+        let outcome = self
+            .inner
+            .database
+            .write(move |connection| {
+                registry::heartbeat(connection, &identity)?;
+                registry::remove_silent(connection, &identity, timing.node_timeout)?;
+                if let Some(epoch) = fenced_epoch {
+                    // Stopped acting on this epoch; hand it back if the lease is still ours.
+                    if lease::release(connection, &identity, epoch, None, "renewal was overdue (self-fenced)")? {
+                        wake::notify_all(connection);
+                    }
+                }
+                match held_epoch {
+                    Some(epoch) => {
+                        if !lease::renew(connection, &identity, epoch)? {
+                            registry::record_event(
+                                connection,
+                                &identity.name,
+                                "lost",
+                                Some(epoch),
+                                "the lease moved on",
+                            )?;
+                            return Ok(TickOutcome::Lost(epoch));
+                        }
+                        Ok(match release_reason(connection, &identity, timing, failback)? {
+                            Some((hand_to, reason)) => TickOutcome::MustRelease { epoch, hand_to, reason },
+                            None => TickOutcome::Renewed,
+                        })
+                    }
+                    None => Ok(match lease::try_acquire(connection, &identity, timing.node_timeout)? {
+                        Some(epoch) => {
+                            if epoch % 64 == 0 {
+                                registry::prune(connection, KEEP_HISTORY)?;
+                            }
+                            TickOutcome::Acquired(epoch)
+                        }
+                        None => TickOutcome::Backup,
+                    }),
+                }
+            })
+            .await;
+        match outcome {
+            Err(error) => tracing::warn!(%error, "cluster heartbeat failed"),
+            Ok(TickOutcome::Backup) => {}
+            Ok(TickOutcome::Renewed) => {
+                let mut state = self.lock_state();
+                if let Some(held) = state.held.as_mut() {
+                    held.renewed_sent_at = sent_at;
+                }
+            }
+            Ok(TickOutcome::Acquired(epoch)) => {
+                let mut state = self.lock_state();
+                state.held = Some(Held { epoch, renewed_sent_at: sent_at });
+                state.supervisor.start(
+                    &self.inner.identity.name,
+                    &self.inner.identity.instance,
+                    epoch,
+                    &self.inner.database,
+                );
+                drop(state);
+                self.inner.role.send_replace(Role { master: true, epoch: Some(epoch) });
+                tracing::info!(epoch, "became master");
+            }
+            Ok(TickOutcome::Lost(epoch)) => {
+                let mut state = self.lock_state();
+                state.supervisor.abort();
+                state.held = None;
+                drop(state);
+                self.inner.role.send_replace(Role::default());
+                tracing::warn!(epoch, "lost the master lease: master duties stopped");
+            }
+            Ok(TickOutcome::MustRelease { epoch, hand_to, reason }) => self.release(epoch, hand_to, reason).await,
+        }
+    }
+
+    /// Finishes the duties' work in hand, then gives the lease up.
+    async fn release(&self, epoch: i64, hand_to: Option<String>, reason: String) {
+        let stopping = {
+            let mut state = self.lock_state();
+            state.held = None;
+            state.supervisor.take()
+        };
+        self.inner.role.send_replace(Role::default());
+        if let Some(stopping) = stopping {
+            stopping.finish(self.inner.timing.fence_after() / 2).await;
+        }
+        let identity = self.inner.identity.clone();
+        let released = self
+            .inner
+            .database
+            .write(move |connection| {
+                let released = lease::release(connection, &identity, epoch, hand_to.as_deref(), &reason)?;
+                wake::notify_all(connection);
+                Ok(released)
+            })
+            .await;
+        match released {
+            Ok(_) => tracing::info!(epoch, "released the master lease"),
+            Err(error) => tracing::warn!(%error, epoch, "releasing the master lease failed; it expires on its own"),
+        }
+    }
+
+    /// On a clean shutdown: stop the duties, give the lease up, leave the node table.
+    pub async fn shutdown(&self) {
+        if self.inner.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.inner.shutdown.notify_one();
+        self.inner.listener_stop.store(true, Ordering::SeqCst);
+        let held = self.lock_state().held.as_ref().map(|held| held.epoch);
+        if let Some(epoch) = held {
+            self.release(epoch, None, "node shutting down".into()).await;
+        }
+        let identity = self.inner.identity.clone();
+        if let Err(error) =
+            self.inner.database.write(move |connection| registry::deregister(connection, &identity)).await
+        {
+            tracing::warn!(%error, "could not leave the cluster table; the node times out instead");
+        }
+    }
+}
+
+enum TickOutcome {
+    Backup,
+    Acquired(i64),
+    Renewed,
+    Lost(i64),
+    MustRelease { epoch: i64, hand_to: Option<String>, reason: String },
+}
+
+/// Why a master must hand over now: a handover names another node, it is in maintenance,
+/// or (with failback) a live node of higher priority exists.
+fn release_reason(
+    connection: &mut crate::db::DbConnection,
+    me: &Identity,
+    timing: Timing,
+    failback: bool,
+) -> Result<Option<(Option<String>, String)>> {
+    let lease_row = lease::read(connection)?;
+    if let Some(target) = lease_row.handover_to.filter(|target| *target != me.name) {
+        return Ok(Some((None, format!("handover to {target} requested"))));
+    }
+    if registry::is_in_maintenance(connection, &me.name)? {
+        return Ok(Some((None, "node put into maintenance".into())));
+    }
+    if failback {
+        if let Some(target) = lease::higher_priority_node(connection, me, timing.node_timeout)? {
+            return Ok(Some((Some(target.clone()), format!("failback to higher-priority node {target}"))));
+        }
+    }
+    Ok(None)
+}
+
+/// Asks for a handover to `target` and waits until it holds the lease (or `wait` passes).
+/// Works from any node and from the command line: only the database is needed.
+pub async fn hand_over(database: &Database, timing: Timing, target: String, by: String) -> Result<HandoverResult> {
+    let started = Instant::now();
+    let request_target = target.clone();
+    let already = database
+        .write(move |connection| {
+            if let Some(epoch) = lease::held_by(connection, &request_target)? {
+                return Ok(Some(epoch));
+            }
+            lease::request_handover(connection, &request_target, timing.node_timeout, &by)?;
+            wake::notify_all(connection);
+            Ok(None)
+        })
+        .await?;
+    if let Some(epoch) = already {
+        return Ok(HandoverResult { master: target, epoch, elapsed_ms: 0 });
+    }
+    let deadline = started + timing.node_timeout * 2;
+    loop {
+        let check_target = target.clone();
+        if let Some(epoch) = database.run(move |connection| lease::held_by(connection, &check_target)).await? {
+            return Ok(HandoverResult {
+                master: target,
+                epoch,
+                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Unavailable(format!(
+                "timed out after {} waiting for {target} to take the master lease; the request stays open until \
+                 node_timeout passes, see the cluster status",
+                humantime::format_duration(timing.node_timeout * 2)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandoverResult {
+    pub master: String,
+    pub epoch: i64,
+    pub elapsed_ms: u64,
+}
+
+/// Puts a node into maintenance or takes it out, and wakes the cluster.
+pub async fn set_maintenance(database: &Database, node: String, on: bool, by: String) -> Result<()> {
+    database
+        .write(move |connection| {
+            registry::set_maintenance(connection, &node, on, &by)?;
+            wake::notify_all(connection);
+            Ok(())
+        })
+        .await
+}
+
+fn random_instance() -> String {
+    let mut bytes = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    hex::encode(bytes)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,134 @@
+//! Master duties (search indexer, mail poller, scheduler, the probe) plug in through one
+//! small trait; the supervisor starts them when the node becomes master and stops them
+//! when it stops being master.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::db::Database;
+
+/// Work that only the master does.
+pub trait MasterDuty: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    /// Runs while this node is master. Must return soon after `context.stopped()` resolves,
+    /// having finished (and committed) the batch in hand; every database write it makes
+    /// must be fenced by `context.epoch` (see `cluster::fenced`).
+    fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// What a duty gets: the epoch that fences its writes, and the stop signal.
+#[derive(Clone)]
+pub struct DutyContext {
+    pub node: String,
+    pub instance: String,
+    pub epoch: i64,
+    pub database: Database,
+    stop: watch::Receiver<bool>,
+}
+
+impl DutyContext {
+    /// Resolves when the duty must stop.
+    pub async fn stopped(&mut self) {
+        // An error means the supervisor is gone: stop as well.
+        let _ = self.stop.wait_for(|stop| *stop).await;
+    }
+
+    pub fn must_stop(&self) -> bool {
+        *self.stop.borrow()
+    }
+}
+
+struct Running {
+    epoch: i64,
+    stop: watch::Sender<bool>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+/// Starts and stops the duties.
+pub struct Supervisor {
+    duties: Vec<Arc<dyn MasterDuty>>,
+    running: Option<Running>,
+}
+
+impl Supervisor {
+    pub fn new(duties: Vec<Arc<dyn MasterDuty>>) -> Supervisor {
+        Supervisor { duties, running: None }
+    }
+
+    pub fn running_epoch(&self) -> Option<i64> {
+        self.running.as_ref().map(|running| running.epoch)
+    }
+
+    pub fn start(&mut self, node: &str, instance: &str, epoch: i64, database: &Database) {
+        self.abort();
+        let (stop, receiver) = watch::channel(false);
+        let tasks = self
+            .duties
+            .iter()
+            .map(|duty| {
+                let context = DutyContext {
+                    node: node.to_string(),
+                    instance: instance.to_string(),
+                    epoch,
+                    database: database.clone(),
+                    stop: receiver.clone(),
+                };
+                tracing::info!(duty = duty.name(), epoch, "master duty started");
+                (duty.name(), tokio::spawn(duty.run(context)))
+            })
+            .collect();
+        self.running = Some(Running { epoch, stop, tasks });
+    }
+
+    /// Takes the running duties out, to stop them without holding a lock across the wait.
+    pub fn take(&mut self) -> Option<StoppingDuties> {
+        self.running.take().map(|running| StoppingDuties { running })
+    }
+
+    /// Stops every duty at once (lease lost or self-fenced): no batch is finished.
+    pub fn abort(&mut self) {
+        if let Some(stopping) = self.take() {
+            stopping.abort();
+        }
+    }
+}
+
+/// Duties taken out of the supervisor, being stopped.
+pub struct StoppingDuties {
+    running: Running,
+}
+
+impl StoppingDuties {
+    pub fn epoch(&self) -> i64 {
+        self.running.epoch
+    }
+
+    pub fn abort(self) {
+        let _ = self.running.stop.send(true);
+        for (name, task) in &self.running.tasks {
+            task.abort();
+            tracing::warn!(duty = name, epoch = self.running.epoch, "master duty aborted");
+        }
+    }
+
+    /// Asks the duties to finish the work in hand and waits up to `grace`, then aborts.
+    pub async fn finish(self, grace: Duration) {
+        let _ = self.running.stop.send(true);
+        let epoch = self.running.epoch;
+        for (name, mut task) in self.running.tasks {
+            match tokio::time::timeout(grace, &mut task).await {
+                Ok(_) => tracing::info!(duty = name, epoch, "master duty stopped"),
+                Err(_) => {
+                    task.abort();
+                    tracing::warn!(duty = name, epoch, "master duty did not stop in time and was aborted");
+                }
+            }
+        }
+    }
+}
