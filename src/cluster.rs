@@ -107,10 +107,23 @@ impl Cluster {
             priority: settings.cluster.priority,
         };
         let timing = Timing::from_settings(settings);
-        let register_identity = identity.clone();
-        database
-            .write(move |connection| registry::register(connection, &register_identity, timing.node_timeout))
-            .await?;
+        // A node restarted right after a crash finds its old row still fresh: it waits for
+        // that to time out, and refuses only when the other process keeps heartbeating.
+        let give_up_at = Instant::now() + timing.node_timeout + timing.heartbeat_interval * 2;
+        loop {
+            let register_identity = identity.clone();
+            match database
+                .write(move |connection| registry::register(connection, &register_identity, timing.node_timeout))
+                .await
+            {
+                Ok(()) => break,
+                Err(Error::Conflict(message)) if Instant::now() < give_up_at => {
+                    tracing::warn!(node = %identity.name, "{message}; waiting for it to time out");
+                    tokio::time::sleep(timing.heartbeat_interval).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
 
         let wake = Arc::new(Notify::new());
         let listener_stop = Arc::new(AtomicBool::new(false));

@@ -1,7 +1,9 @@
 //! The test harness: spawn a node, act as users, provision PostgreSQL.
 
 pub mod app;
+pub mod cluster;
 pub mod postgres;
+pub mod proxy;
 
 pub use app::{Api, Backend, Reply, TestApp};
 

@@ -4,16 +4,26 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::cluster::registry;
+use crate::error::Error;
 use crate::web::AppState;
+
+/// A load balancer wants a quick answer: a database slower than this counts as unreachable.
+const PING_DATABASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub const OPENAPI_DOCUMENT: &str = include_str!("../../../resources/openapi.json");
 
 /// The load balancer's health check: 200 when this node can reach the database and is not
 /// in maintenance, 503 otherwise. Also tells whether this node acts as master.
 pub async fn ping(state: web::Data<AppState>) -> HttpResponse {
-    let node = state.node_name.clone();
-    let maintenance = state.database.run(move |connection| registry::is_in_maintenance(connection, &node)).await;
+    // The role as of the request, before the database check, which may take a while.
     let role = state.cluster.role();
+    let node = state.node_name.clone();
+    let maintenance = tokio::time::timeout(
+        PING_DATABASE_TIMEOUT,
+        state.database.run(move |connection| registry::is_in_maintenance(connection, &node)),
+    )
+    .await
+    .unwrap_or_else(|_| Err(Error::Unavailable("no answer within 1 s".into())));
     let body = |status: &str| {
         json!({
             "status": status,

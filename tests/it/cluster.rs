@@ -1,0 +1,306 @@
+//! The cluster with real processes: three `baton serve` on one database and data directory,
+//! 200 ms heartbeat, 1.5 s node timeout.
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::Backend;
+use crate::support::cluster::{HEARTBEAT, NODE_TIMEOUT, NodeOptions, TestCluster, postgres_available};
+
+/// Generous, for a shared 2-core machine: the benchmark script measures the real figures.
+fn failover_bound() -> Duration {
+    NODE_TIMEOUT + HEARTBEAT * 2 + Duration::from_secs(2)
+}
+
+async fn three_nodes(backend: Backend) -> TestCluster {
+    let mut cluster = TestCluster::new(backend);
+    for name in ["n1", "n2", "n3"] {
+        cluster.start(name).await;
+    }
+    cluster
+}
+
+on_both_backends!(
+    exactly_one_node_is_master_and_a_survivor_takes_over_after_kill_9,
+    a_forced_handover_moves_the_master_to_the_named_node,
+    a_node_in_maintenance_is_never_elected_and_fails_its_health_check,
+    a_higher_priority_node_takes_over_with_failback,
+    a_paused_master_does_not_act_again_with_its_old_epoch,
+    masters_never_overlap_through_fifty_random_kills_pauses_and_handovers,
+    the_status_shows_every_node_and_a_second_process_with_a_taken_name_is_refused,
+);
+
+async fn exactly_one_node_is_master_and_a_survivor_takes_over_after_kill_9(backend: Backend) {
+    let mut cluster = three_nodes(backend).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    tokio::time::sleep(HEARTBEAT * 3).await;
+    assert_eq!(cluster.acting_masters().await, [master.clone()]);
+    let (_, epoch_before) = cluster.lease();
+
+    cluster.kill(&master);
+    let (survivor, took) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    assert_ne!(survivor, master);
+    assert!(took <= failover_bound(), "failover took {took:?}");
+    let (holder, epoch_after) = cluster.lease();
+    assert_eq!(holder.as_deref(), Some(survivor.as_str()));
+    assert_eq!(epoch_after, epoch_before + 1);
+    tokio::time::sleep(HEARTBEAT * 3).await;
+    cluster.assert_masters_never_overlapped();
+}
+
+async fn a_forced_handover_moves_the_master_to_the_named_node(backend: Backend) {
+    let cluster = three_nodes(backend).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    let target = ["n1", "n2", "n3"].into_iter().find(|name| *name != master).unwrap();
+    // Any node accepts the request, also one that is not master.
+    let admin = cluster.admin(target).await;
+    let started = Instant::now();
+    let reply = admin.post("/api/v1/cluster/master", json!({"node": target})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["master"], target);
+    assert!(started.elapsed() < NODE_TIMEOUT, "handover took {:?}", started.elapsed());
+    assert_eq!(cluster.lease().0.as_deref(), Some(target));
+    let (acting, _) = cluster.wait_for_master(Duration::from_secs(5)).await;
+    assert_eq!(acting, target);
+
+    let unknown = admin.post("/api/v1/cluster/master", json!({"node": "nowhere"})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let other = ["n1", "n2", "n3"].into_iter().find(|name| *name != target).unwrap();
+    let maintenance = admin.post(&format!("/api/v1/cluster/nodes/{other}/maintenance"), json!({"on": true})).await;
+    assert_eq!(maintenance.status, StatusCode::OK);
+    let refused = admin.post("/api/v1/cluster/master", json!({"node": other})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(cluster.lease().0.as_deref(), Some(target));
+
+    let user_reply = admin
+        .post(
+            "/api/v1/users",
+            json!({"login": "plain", "name": "P", "email": "p@example.com", "password": "password-123"}),
+        )
+        .await;
+    assert_eq!(user_reply.status, StatusCode::CREATED);
+    let plain = crate::support::Api::sign_in_with_token(&cluster.address(target), "plain", "password-123").await;
+    assert_eq!(plain.post("/api/v1/cluster/master", json!({"node": target})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(plain.get("/api/v1/cluster").await.status, StatusCode::FORBIDDEN);
+    cluster.assert_masters_never_overlapped();
+}
+
+async fn a_node_in_maintenance_is_never_elected_and_fails_its_health_check(backend: Backend) {
+    let mut cluster = TestCluster::new(backend);
+    cluster.start("n1").await;
+    cluster.wait_for_master(Duration::from_secs(10)).await;
+    cluster.start("n2").await;
+    let admin = cluster.admin("n1").await;
+    let reply = admin.post("/api/v1/cluster/nodes/n2/maintenance", json!({"on": true})).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let ping = reqwest::get(format!("{}/api/v1/system/ping", cluster.address("n2"))).await.unwrap();
+    assert_eq!(ping.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    cluster.kill("n1");
+    tokio::time::sleep(NODE_TIMEOUT * 2 + HEARTBEAT * 2).await;
+    assert_eq!(cluster.acting_masters().await, Vec::<String>::new(), "the maintenance node must not be elected");
+    let status = admin_status(&cluster, "n2").await;
+    assert_eq!(status["no_master_alarm"], true, "{status}");
+    assert_eq!(status["nodes"][0]["status"], "orange");
+
+    let n2_admin = cluster.admin("n2").await;
+    let back = n2_admin.post("/api/v1/cluster/nodes/n2/maintenance", json!({"on": false})).await;
+    assert_eq!(back.status, StatusCode::OK);
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(5)).await;
+    assert_eq!(master, "n2");
+    let ping = reqwest::get(format!("{}/api/v1/system/ping", cluster.address("n2"))).await.unwrap();
+    assert_eq!(ping.status(), StatusCode::OK);
+
+    // A master put into maintenance hands over.
+    cluster.start("n3").await;
+    n2_admin.post("/api/v1/cluster/nodes/n2/maintenance", json!({"on": true})).await;
+    let deadline = Instant::now() + failover_bound();
+    while cluster.lease().0.as_deref() != Some("n3") {
+        assert!(Instant::now() < deadline, "the maintenance master did not hand over");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.assert_masters_never_overlapped();
+}
+
+async fn admin_status(cluster: &TestCluster, node: &str) -> serde_json::Value {
+    let reply = cluster.admin(node).await.get("/api/v1/cluster").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body
+}
+
+async fn a_higher_priority_node_takes_over_with_failback(backend: Backend) {
+    let mut cluster = TestCluster::new(backend);
+    cluster.start_with("low", NodeOptions { priority: 0, failback: true, ..NodeOptions::default() }).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    assert_eq!(master, "low");
+    cluster.start_with("high", NodeOptions { priority: 10, failback: true, ..NodeOptions::default() }).await;
+    let deadline = Instant::now() + failover_bound();
+    while cluster.lease().0.as_deref() != Some("high") {
+        assert!(Instant::now() < deadline, "no failback to the higher-priority node");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And a free lease goes to the higher priority: kill it, restart it, it wins again.
+    cluster.kill("high");
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    assert_eq!(master, "low");
+    cluster.assert_masters_never_overlapped();
+}
+
+async fn a_paused_master_does_not_act_again_with_its_old_epoch(backend: Backend) {
+    let mut cluster = three_nodes(backend).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    let (_, old_epoch) = cluster.lease();
+    cluster.pause(&master);
+    let (survivor, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    assert_ne!(survivor, master);
+    tokio::time::sleep(HEARTBEAT * 3).await;
+    cluster.resume(&master);
+    tokio::time::sleep(NODE_TIMEOUT).await;
+    let after_resume = cluster.ping(&master).await.expect("resumed node answers");
+    assert_eq!(after_resume["master"], false, "{after_resume}");
+    let log = cluster.probe_log();
+    let first_new = log.iter().position(|(_, epoch)| *epoch > old_epoch).expect("the new master wrote");
+    assert!(
+        log[first_new..].iter().all(|(_, epoch)| *epoch > old_epoch),
+        "a write with the old epoch landed after the new master's: {log:?}"
+    );
+    cluster.assert_masters_never_overlapped();
+}
+
+async fn masters_never_overlap_through_fifty_random_kills_pauses_and_handovers(backend: Backend) {
+    let seed: u64 =
+        std::env::var("BATON_CLUSTER_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or_else(rand::random);
+    println!("cluster chaos seed {seed} (set BATON_CLUSTER_SEED to repeat)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut cluster = three_nodes(backend).await;
+    let names = ["n1", "n2", "n3"];
+    let mut epochs_seen = vec![cluster.lease().1];
+    for round in 0..50 {
+        let (master, _) = cluster.wait_for_master(Duration::from_secs(15)).await;
+        match rng.random_range(0..4) {
+            0 => {
+                cluster.kill(&master);
+                cluster.start(&master).await;
+            }
+            1 => {
+                let target = names[rng.random_range(0..names.len())];
+                let reply = cluster.admin(target).await.post("/api/v1/cluster/master", json!({"node": target})).await;
+                assert_eq!(reply.status, StatusCode::OK, "round {round}: {}", reply.body);
+            }
+            2 => {
+                cluster.pause(&master);
+                let pause = if rng.random_bool(0.5) { HEARTBEAT * 2 } else { NODE_TIMEOUT + HEARTBEAT * 2 };
+                tokio::time::sleep(pause).await;
+                cluster.resume(&master);
+            }
+            _ => {
+                let victim = names[rng.random_range(0..names.len())];
+                cluster.kill(victim);
+                tokio::time::sleep(HEARTBEAT * rng.random_range(0..4)).await;
+                cluster.start(victim).await;
+            }
+        }
+        let (_, epoch) = cluster.lease();
+        assert!(epoch >= *epochs_seen.last().unwrap(), "round {round}: epoch went down to {epoch}");
+        epochs_seen.push(epoch);
+    }
+    cluster.wait_for_master(Duration::from_secs(15)).await;
+    cluster.assert_masters_never_overlapped();
+    assert!(epochs_seen.last().unwrap() > &epochs_seen[0]);
+}
+
+async fn the_status_shows_every_node_and_a_second_process_with_a_taken_name_is_refused(backend: Backend) {
+    let cluster = three_nodes(backend).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    let status = admin_status(&cluster, "n1").await;
+    assert_eq!(status["master"], master.as_str());
+    assert_eq!(status["no_master_alarm"], false);
+    let nodes = status["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    for node in nodes {
+        assert_eq!(node["status"], "green", "{node}");
+        let role = if node["name"] == master.as_str() { "master" } else { "backup" };
+        assert_eq!(node["role"], role);
+        assert_eq!(node["version"], env!("CARGO_PKG_VERSION"));
+    }
+    let kinds: Vec<&str> =
+        status["events"].as_array().unwrap().iter().map(|event| event["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"joined") && kinds.contains(&"acquired"), "{kinds:?}");
+
+    let duplicate = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--node-name", "n2"])
+        .env("BATON_DATABASE_URL", &cluster.database_url)
+        .env("BATON_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!duplicate.status.success());
+    let message = String::from_utf8_lossy(&duplicate.stderr);
+    assert!(message.contains("n2") && message.contains("another"), "{message}");
+
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["cluster", "status"])
+        .env("BATON_DATABASE_URL", &cluster.database_url)
+        .env("BATON_LOG", "warn")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(printed.contains(&format!("master: {master}")) && printed.contains("n3"), "{printed}");
+}
+
+/// PostgreSQL only: a master whose database link is cut stops acting before another node
+/// can take over. (SQLite nodes share a local file, which cannot be cut.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_cut_off_from_the_database_stops_acting_before_another_takes_over() {
+    if !postgres_available() {
+        return;
+    }
+    let mut cluster = TestCluster::new(Backend::Postgres);
+    let (proxied, proxy) = cluster.proxied_database_url().await;
+    cluster.start_with("cut", NodeOptions { database_url: Some(proxied), ..NodeOptions::default() }).await;
+    cluster.wait_for_master(Duration::from_secs(10)).await;
+    cluster.start("n2").await;
+    cluster.start("n3").await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    assert_eq!(master, "cut");
+    let (_, epoch) = cluster.lease();
+
+    // Poll the cut-off node's ping every 10 ms, each request on its own task: a ping reports
+    // the role as of its arrival even when its database check then waits.
+    let address = cluster.address("cut");
+    let poller = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut probes = tokio::task::JoinSet::new();
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            let request = client.get(format!("{address}/api/v1/system/ping")).timeout(Duration::from_secs(3));
+            probes.spawn(async move {
+                let sent = std::time::SystemTime::now();
+                let body: serde_json::Value = request.send().await.ok()?.json().await.ok()?;
+                (body["master"] == false).then_some(sent)
+            });
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        probes.join_all().await.into_iter().flatten().min()
+    });
+    let cut_at = std::time::SystemTime::now();
+    proxy.cut().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.lease().1 == epoch {
+        assert!(Instant::now() < deadline, "nobody took over");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (holder, _) = cluster.lease();
+    assert_ne!(holder.as_deref(), Some("cut"));
+    let acquired_at = cluster.acquired_at(epoch + 1);
+    let stopped_at = poller.await.unwrap().expect("the cut-off node reported that it stopped acting");
+    let stopped_after = stopped_at.duration_since(cut_at).unwrap_or_default();
+    assert!(stopped_at < acquired_at, "stopped acting at {stopped_at:?}, the next master acquired at {acquired_at:?}");
+    assert!(stopped_after <= NODE_TIMEOUT, "self-fencing took {stopped_after:?} after the cut");
+    cluster.assert_masters_never_overlapped();
+}
