@@ -218,8 +218,8 @@ fn print_cluster_status(status: &status::ClusterStatus) {
     }
     println!();
     println!(
-        "{:<24} {:<12} {:<7} {:>10} {:<10} {:<22} {}",
-        "NODE", "ROLE", "STATUS", "HEARTBEAT", "VERSION", "STARTED", "PROBLEMS"
+        "{:<24} {:<12} {:<7} {:>10} {:<10} {:<22} PROBLEMS",
+        "NODE", "ROLE", "STATUS", "HEARTBEAT", "VERSION", "STARTED"
     );
     for node in &status.nodes {
         println!(
@@ -296,7 +296,7 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> Result<(), Str
         }
         UserCommand::List => {
             let users = user::list(&mut connection).map_err(|error| error.to_string())?;
-            println!("{:<6} {:<24} {:<8} {:<7} {}", "ID", "LOGIN", "ADMIN", "ACTIVE", "NAME");
+            println!("{:<6} {:<24} {:<8} {:<7} NAME", "ID", "LOGIN", "ADMIN", "ACTIVE");
             for user in users {
                 println!(
                     "{:<6} {:<24} {:<8} {:<7} {}",

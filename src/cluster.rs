@@ -31,6 +31,8 @@ use crate::error::{Error, Result};
 
 /// Events and probe rows are kept this long.
 const KEEP_HISTORY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the master prunes them.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -68,6 +70,8 @@ struct AgentState {
     supervisor: Supervisor,
     /// An epoch the watchdog gave up on; released at the next tick if still held.
     fenced_epoch: Option<i64>,
+    /// When this node last pruned old events and probe rows as master.
+    pruned_at: Option<Instant>,
 }
 
 /// The running cluster agent of this node.
@@ -136,7 +140,12 @@ impl Cluster {
                 timing,
                 failback: settings.cluster.failback,
                 database,
-                state: Mutex::new(AgentState { held: None, supervisor: Supervisor::new(duties), fenced_epoch: None }),
+                state: Mutex::new(AgentState {
+                    held: None,
+                    supervisor: Supervisor::new(duties),
+                    fenced_epoch: None,
+                    pruned_at: None,
+                }),
                 role: watch::Sender::new(Role::default()),
                 wake,
                 shutdown: Notify::new(),
@@ -208,9 +217,10 @@ impl Cluster {
     }
 
     async fn tick(&self) {
-        let (held_epoch, fenced_epoch) = {
+        let (held_epoch, fenced_epoch, prune_due) = {
             let mut state = self.lock_state();
-            (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take())
+            let prune_due = state.pruned_at.is_none_or(|pruned_at| pruned_at.elapsed() >= PRUNE_EVERY);
+            (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take(), prune_due)
         };
         let sent_at = Instant::now();
         let identity = self.inner.identity.clone();
@@ -240,18 +250,16 @@ impl Cluster {
                             )?;
                             return Ok(TickOutcome::Lost(epoch));
                         }
+                        if prune_due {
+                            registry::prune(connection, KEEP_HISTORY)?;
+                        }
                         Ok(match release_reason(connection, &identity, timing, failback)? {
                             Some((hand_to, reason)) => TickOutcome::MustRelease { epoch, hand_to, reason },
                             None => TickOutcome::Renewed,
                         })
                     }
                     None => Ok(match lease::try_acquire(connection, &identity, timing.node_timeout)? {
-                        Some(epoch) => {
-                            if epoch % 64 == 0 {
-                                registry::prune(connection, KEEP_HISTORY)?;
-                            }
-                            TickOutcome::Acquired(epoch)
-                        }
+                        Some(epoch) => TickOutcome::Acquired(epoch),
                         None => TickOutcome::Backup,
                     }),
                 }
@@ -264,6 +272,9 @@ impl Cluster {
                 let mut state = self.lock_state();
                 if let Some(held) = state.held.as_mut() {
                     held.renewed_sent_at = sent_at;
+                }
+                if prune_due {
+                    state.pruned_at = Some(sent_at);
                 }
             }
             Ok(TickOutcome::Acquired(epoch)) => {
@@ -361,10 +372,8 @@ fn release_reason(
     if registry::is_in_maintenance(connection, &me.name)? {
         return Ok(Some((None, "node put into maintenance".into())));
     }
-    if failback {
-        if let Some(target) = lease::higher_priority_node(connection, me, timing.node_timeout)? {
-            return Ok(Some((Some(target.clone()), format!("failback to higher-priority node {target}"))));
-        }
+    if failback && let Some(target) = lease::higher_priority_node(connection, me, timing.node_timeout)? {
+        return Ok(Some((Some(target.clone()), format!("failback to higher-priority node {target}"))));
     }
     Ok(None)
 }

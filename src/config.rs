@@ -225,15 +225,15 @@ impl Settings {
                 humantime::format_duration(cluster.heartbeat_interval * 3)
             )));
         }
-        if let Some(name) = &self.node.name {
-            if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                return Err(SettingsError("node.name must be 1-100 characters without spaces, e.g. \"web-1\"".into()));
-            }
+        if let Some(name) = &self.node.name
+            && (name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(SettingsError("node.name must be 1-100 characters without spaces, e.g. \"web-1\"".into()));
         }
-        if let Some(base_url) = &self.base_url {
-            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-                return Err(SettingsError(format!("base_url {base_url:?} must start with http:// or https://")));
-            }
+        if let Some(base_url) = &self.base_url
+            && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+        {
+            return Err(SettingsError(format!("base_url {base_url:?} must start with http:// or https://")));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|error| SettingsError(format!("log {:?} is not a valid filter: {error}", self.log)))?;

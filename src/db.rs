@@ -126,12 +126,12 @@ impl Database {
     /// Opens the pool (creating the SQLite file and its folder when needed).
     pub fn connect(settings: &Settings) -> Result<Database> {
         let location = settings.database_location().map_err(|error| Error::Unavailable(error.to_string()))?;
-        if let DatabaseLocation::Sqlite(path) = &location {
-            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|error| {
-                    Error::internal(format!("cannot create database folder {}", parent.display()), error)
-                })?;
-            }
+        if let DatabaseLocation::Sqlite(path) = &location
+            && let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                Error::internal(format!("cannot create database folder {}", parent.display()), error)
+            })?;
         }
         // A SQLite connection is a local file handle that cannot silently drop, so the
         // per-checkout `SELECT 1` is skipped there; a PostgreSQL connection can, and the

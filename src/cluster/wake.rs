@@ -17,10 +17,10 @@ pub const CHANNEL: &str = "baton_cluster";
 
 /// Sends the wake-up (PostgreSQL only; a no-op on SQLite).
 pub fn notify_all(connection: &mut DbConnection) {
-    if let DbConnection::Postgresql(inner) = connection {
-        if let Err(error) = inner.batch_execute(&format!("NOTIFY {CHANNEL}")) {
-            tracing::warn!(%error, "cluster wake-up not sent; other nodes notice at their next heartbeat");
-        }
+    if let DbConnection::Postgresql(inner) = connection
+        && let Err(error) = inner.batch_execute(&format!("NOTIFY {CHANNEL}"))
+    {
+        tracing::warn!(%error, "cluster wake-up not sent; other nodes notice at their next heartbeat");
     }
 }
 

@@ -203,26 +203,33 @@ pub fn require_can_attach(connection: &mut DbConnection, actor: &User, item_id: 
 }
 
 /// Records an uploaded file on an item (and optionally one of its comments).
+/// An uploaded file to record on an item.
+#[derive(Debug)]
+pub struct NewAttachment {
+    pub comment_id: Option<CommentId>,
+    pub file_name: String,
+    pub content_type: String,
+    pub staged: StagedFile,
+}
+
 pub fn create(
     connection: &mut DbConnection,
     store: &FileStore,
     actor: &User,
     item_id: ItemId,
-    comment_id: Option<CommentId>,
-    file_name: &str,
-    content_type: &str,
-    staged: StagedFile,
+    upload: NewAttachment,
 ) -> Result<Attachment> {
-    let file_name = parse_file_name(file_name)?;
+    let NewAttachment { comment_id, file_name, content_type, staged } = upload;
+    let file_name = parse_file_name(&file_name)?;
     write_transaction(connection, |connection| {
         require_can_attach(connection, actor, item_id)?;
-        if let Some(comment_id) = comment_id {
-            if comment::item_of(connection, comment_id)? != Some(item_id) {
-                return Err(Error::invalid(
-                    "comment_id",
-                    format!("comment {comment_id} does not belong to item {item_id}"),
-                ));
-            }
+        if let Some(comment_id) = comment_id
+            && comment::item_of(connection, comment_id)? != Some(item_id)
+        {
+            return Err(Error::invalid(
+                "comment_id",
+                format!("comment {comment_id} does not belong to item {item_id}"),
+            ));
         }
         // The file is in place before the row commits: a crash leaves at worst an unused file.
         store.keep(&staged)?;
@@ -232,7 +239,7 @@ pub fn create(
                 attachments::comment_id.eq(comment_id.map(|id| id.0)),
                 attachments::uploader_id.eq(actor.id.0),
                 attachments::file_name.eq(&file_name),
-                attachments::content_type.eq(content_type),
+                attachments::content_type.eq(&content_type),
                 attachments::size_bytes.eq(i64::try_from(staged.size_bytes).unwrap_or(i64::MAX)),
                 attachments::sha256.eq(&staged.sha256),
             ))

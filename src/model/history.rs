@@ -46,9 +46,12 @@ pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes
     Ok(())
 }
 
+/// id, who, when, field, old value, new value.
+type HistoryRow = (i64, UserSummary, NaiveDateTime, String, Option<String>, Option<String>);
+
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<HistoryEntry>> {
     item::require_readable(connection, actor, item_id)?;
-    let rows: Vec<(i64, UserSummary, NaiveDateTime, String, Option<String>, Option<String>)> = history::table
+    let rows: Vec<HistoryRow> = history::table
         .inner_join(users::table)
         .filter(history::item_id.eq(item_id.0))
         .order(history::id.asc())

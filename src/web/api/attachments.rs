@@ -9,7 +9,7 @@ use futures_util::TryStreamExt;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::model::attachment::{self, normalise_content_type};
+use crate::model::attachment::{self, NewAttachment, normalise_content_type};
 use crate::model::ids::{AttachmentId, CommentId, ItemId};
 use crate::web::AppState;
 use crate::web::auth::Caller;
@@ -79,7 +79,8 @@ pub async fn upload_attachment(
     let created = state
         .database
         .write(move |connection| {
-            attachment::create(connection, &files, &caller.user, item_id, comment_id, &file_name, &content_type, staged)
+            let upload = NewAttachment { comment_id, file_name, content_type, staged };
+            attachment::create(connection, &files, &caller.user, item_id, upload)
         })
         .await?;
     Ok(HttpResponse::Created().json(created))

@@ -137,6 +137,6 @@ pub async fn remove_member(
 
 /// Item types, statuses, priorities and the allowed status transitions.
 pub async fn get_workflow(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
-    let workflow = state.database.run(|connection| Workflow::load(connection)).await?;
+    let workflow = state.database.run(Workflow::load).await?;
     Ok(HttpResponse::Ok().json(workflow))
 }

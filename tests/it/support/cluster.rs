@@ -111,10 +111,10 @@ impl TestCluster {
             if node.paused {
                 continue;
             }
-            if let Some(ping) = self.ping(name).await {
-                if ping["master"] == Value::Bool(true) {
-                    masters.push(name.clone());
-                }
+            if let Some(ping) = self.ping(name).await
+                && ping["master"] == Value::Bool(true)
+            {
+                masters.push(name.clone());
             }
         }
         masters

@@ -150,10 +150,10 @@ fn as_owner(mut command: Command, owner: Option<(u32, u32)>) -> Command {
     // SAFETY: only async-signal-safe calls (setgid, setuid, prctl) between fork and exec.
     unsafe {
         command.pre_exec(move || {
-            if let Some((uid, gid)) = owner {
-                if libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+            if let Some((uid, gid)) = owner
+                && (libc::setgid(gid) != 0 || libc::setuid(uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             // After the credential change, which would reset it.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
