@@ -200,6 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     watchers,
     history,
     index_queue,
+    item_totals,
 );
 
 diesel::table! {
@@ -247,5 +248,14 @@ diesel::table! {
         node -> Text,
         epoch -> BigInt,
         at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    item_totals (project_id, status_id, stripe) {
+        project_id -> BigInt,
+        status_id -> BigInt,
+        stripe -> Integer,
+        items -> BigInt,
     }
 }

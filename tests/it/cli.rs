@@ -160,6 +160,12 @@ fn users_are_created_listed_and_given_new_passwords_from_the_command_line() {
 }
 
 #[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+#[derive(QueryableByName)]
 struct PasswordHash {
     #[diesel(sql_type = diesel::sql_types::Text)]
     password_hash: String,
@@ -197,6 +203,17 @@ fn demo_data_is_the_same_for_the_same_seed() {
     let listing = String::from_utf8_lossy(&users.stdout);
     let admin_line = listing.lines().find(|line| line.split_whitespace().nth(1) == Some("admin")).unwrap_or_default();
     assert!(admin_line.contains("yes"), "demo data on an empty database still creates the admin first: {listing}");
+    let mut connection = SqliteConnection::establish(&first.path().join("data/baton.db").to_string_lossy()).unwrap();
+    let disagreeing: i64 = diesel::sql_query(
+        "SELECT COUNT(*) AS count FROM \
+           (SELECT project_id, status_id, COUNT(*) AS counted FROM items GROUP BY project_id, status_id) c \
+         FULL OUTER JOIN (SELECT project_id, status_id, SUM(items) AS summed FROM item_totals GROUP BY project_id, status_id) t \
+           USING (project_id, status_id) WHERE COALESCE(counted, 0) <> COALESCE(summed, 0)",
+    )
+    .get_result::<Count>(&mut connection)
+    .unwrap()
+    .count;
+    assert_eq!(disagreeing, 0, "bulk-loaded items are counted in item_totals");
     let sample = demo_sample(first.path());
     assert_eq!(sample.len(), 300);
     assert_eq!(sample, demo_sample(second.path()));

@@ -14,7 +14,38 @@ on_both_backends!(
     comments_come_back_in_order_and_make_the_author_watch,
     every_change_search_needs_is_queued_for_indexing,
     watchers_can_be_added_and_removed,
+    list_totals_stay_equal_to_the_rows_through_creates_and_status_changes,
 );
+
+async fn list_totals_stay_equal_to_the_rows_through_creates_and_status_changes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    app.create_project("WEB", true).await;
+    let mut ids = Vec::new();
+    for index in 0..20 {
+        let project = if index % 3 == 0 { "WEB" } else { "OPS" };
+        ids.push(app.admin.create_item(project, &format!("Item {index}")).await["id"].as_i64().unwrap());
+    }
+    for (position, id) in ids.iter().enumerate() {
+        let target = [2, 3, 5][position % 3];
+        let moved = app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 1, "status_id": target})).await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    }
+    for query in ["", "?project=OPS", "?project=WEB&state=open", "?state=closed", "?status=3", "?project=OPS&status=5"]
+    {
+        let listed = app
+            .admin
+            .get(&format!("/api/v1/items{query}&limit=500").replacen('&', "?", usize::from(query.is_empty())))
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{query}: {}", listed.body);
+        assert_eq!(
+            listed.body["total"].as_u64().unwrap() as usize,
+            listed.body["items"].as_array().unwrap().len(),
+            "{query}"
+        );
+    }
+    assert_eq!(crate::support::app::totals_disagreements(&app), Vec::<String>::new());
+}
 
 async fn setup_project(app: &TestApp) {
     app.create_project("OPS", false).await;

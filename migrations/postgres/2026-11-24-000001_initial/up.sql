@@ -113,7 +113,9 @@ CREATE TABLE items (
     updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     version INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX items_project_updated ON items(project_id, updated_at);
+-- Serves a project's list newest first (ORDER BY updated_at, id); with status_id in it, the
+-- open/closed filter and the rows skipped by offset never touch the table.
+CREATE INDEX items_project_updated ON items(project_id, updated_at, id, status_id);
 -- Lets list totals (project + open/closed + status) be counted from the index alone.
 CREATE INDEX items_project_status ON items(project_id, status_id);
 CREATE INDEX items_status ON items(status_id);

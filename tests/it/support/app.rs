@@ -160,6 +160,31 @@ impl Drop for TestApp {
     }
 }
 
+/// (project, status) pairs whose trigger-maintained `item_totals` differ from a row count.
+pub fn totals_disagreements(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Pair {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        project_id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        status_id: i64,
+    }
+    let mut connection = app.database().get().expect("connection");
+    diesel::sql_query(
+        "SELECT project_id, status_id FROM \
+           (SELECT project_id, status_id, COUNT(*) AS counted FROM items GROUP BY project_id, status_id) c \
+         FULL OUTER JOIN (SELECT project_id, status_id, SUM(items) AS summed FROM item_totals GROUP BY project_id, status_id) t \
+           USING (project_id, status_id) \
+         WHERE COALESCE(counted, 0) <> COALESCE(summed, 0)",
+    )
+    .load::<Pair>(&mut *connection)
+    .expect("totals query")
+    .into_iter()
+    .map(|pair| format!("project {} status {}", pair.project_id, pair.status_id))
+    .collect()
+}
+
 /// A response: status and JSON body (`Value::Null` when the body is not JSON).
 #[derive(Debug)]
 pub struct Reply {
