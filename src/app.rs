@@ -18,6 +18,8 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::model::attachment::FileStore;
 use crate::model::user;
+use crate::search::indexer::IndexerDuty;
+use crate::search::{IndexLocation, SearchIndex};
 use crate::web::error::method_not_allowed;
 use crate::web::{AppState, routes};
 
@@ -101,7 +103,8 @@ impl Application {
         // With `listen` on port 0 the real port is known only now; the node's default name
         // and URL use it.
         let settings = Arc::new(Settings { listen: address, ..(*settings).clone() });
-        let mut duties: Vec<Arc<dyn MasterDuty>> = Vec::new();
+        let index_location = IndexLocation::new(settings.data_dir.join("index"));
+        let mut duties: Vec<Arc<dyn MasterDuty>> = vec![Arc::new(IndexerDuty { location: index_location.clone() })];
         if settings.cluster.probe_duty {
             duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));
         }
@@ -112,6 +115,7 @@ impl Application {
             settings: settings.clone(),
             files,
             cluster: cluster.clone(),
+            search: Arc::new(SearchIndex::new(index_location)),
         };
         let server = HttpServer::new(move || {
             App::new()

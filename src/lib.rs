@@ -19,5 +19,6 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod model;
+pub mod search;
 pub mod telemetry;
 pub mod web;

@@ -12,6 +12,7 @@ use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::model::attachment::FileStore;
+use crate::search::SearchIndex;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -21,4 +22,5 @@ pub struct AppState {
     pub files: FileStore,
     pub node_name: String,
     pub cluster: Cluster,
+    pub search: Arc<SearchIndex>,
 }

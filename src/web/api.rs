@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod cluster;
 pub mod items;
 pub mod projects;
+pub mod search;
 pub mod session;
 pub mod system;
 pub mod users;

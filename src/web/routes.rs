@@ -3,7 +3,7 @@
 
 use actix_web::web;
 
-use crate::web::api::{attachments, cluster, items, projects, session, system, users};
+use crate::web::api::{attachments, cluster, items, projects, search, session, system, users};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
 
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
@@ -53,6 +53,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/items/{id}/watchers").get(items::list_watchers).post(items::add_watcher))
                 .route("/items/{id}/watchers/{user_id}", web::delete().to(items::remove_watcher))
                 .route("/attachments/{id}", web::get().to(attachments::download_attachment))
+                .route("/search", web::get().to(search::search_items))
                 .route("/cluster", web::get().to(cluster::show_cluster))
                 .route("/cluster/master", web::post().to(cluster::hand_over))
                 .route("/cluster/nodes/{id}/maintenance", web::post().to(cluster::set_maintenance))

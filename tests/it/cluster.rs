@@ -34,7 +34,33 @@ on_both_backends!(
     masters_never_overlap_through_fifty_random_kills_pauses_and_handovers,
     the_status_shows_every_node_and_a_second_process_with_a_taken_name_is_refused,
     the_master_prunes_events_older_than_a_week,
+    an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds,
 );
+
+async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds(backend: Backend) {
+    let cluster = three_nodes(backend).await;
+    cluster.wait_for_master(Duration::from_secs(10)).await;
+    let on_b = cluster.admin("n2").await;
+    let on_c = cluster.admin("n3").await;
+    on_b.post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    // The first index is built when the indexer starts; wait until search answers at all.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while on_c.get("/api/v1/search?q=anything").await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "search never became available");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let created = on_b.create_item("OPS", "Quokka sighting in the data centre").await;
+    let started = Instant::now();
+    loop {
+        let reply = on_c.get("/api/v1/search?q=quokka").await;
+        if reply.body["total"] == 1 {
+            assert_eq!(reply.body["hits"][0]["item"]["id"], created["id"]);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "not found on another node within 2 s: {}", reply.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 async fn the_master_prunes_events_older_than_a_week(backend: Backend) {
     use diesel::connection::SimpleConnection;

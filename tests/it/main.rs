@@ -12,5 +12,6 @@ mod items;
 mod migrations;
 mod openapi;
 mod projects;
+mod search;
 mod sessions;
 mod users;

@@ -1,0 +1,135 @@
+//! What is indexed of an item: its fields, and one searchable body made of the description,
+//! every comment and every attachment's file name.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use tantivy::{DateTime, TantivyDocument, doc};
+
+use crate::db::DbConnection;
+use crate::db::schema::{attachments, comments, items, statuses};
+use crate::error::Result;
+use crate::search::fields::Fields;
+
+#[derive(Debug, Clone)]
+pub struct ItemDocument {
+    pub id: i64,
+    pub project_id: i64,
+    pub type_id: i64,
+    pub status_id: i64,
+    pub priority_id: i64,
+    pub reporter_id: i64,
+    pub assignee_id: Option<i64>,
+    pub closed: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub title: String,
+    pub body: String,
+}
+
+type ItemColumns = (i64, i64, i64, i64, i64, i64, Option<i64>, bool, NaiveDateTime, NaiveDateTime, String, String);
+
+/// The documents of the given items that still exist (three queries for the whole batch).
+pub fn load(connection: &mut DbConnection, ids: &[i64]) -> Result<Vec<ItemDocument>> {
+    let rows: Vec<ItemColumns> = items::table
+        .inner_join(statuses::table)
+        .filter(items::id.eq_any(ids))
+        .order(items::id.asc())
+        .select((
+            items::id,
+            items::project_id,
+            items::type_id,
+            items::status_id,
+            items::priority_id,
+            items::reporter_id,
+            items::assignee_id,
+            statuses::is_closed,
+            items::created_at,
+            items::updated_at,
+            items::title,
+            items::description,
+        ))
+        .load(connection)?;
+    let mut extra: HashMap<i64, String> = HashMap::new();
+    let comment_rows: Vec<(i64, String)> = comments::table
+        .filter(comments::item_id.eq_any(ids))
+        .order(comments::id.asc())
+        .select((comments::item_id, comments::body))
+        .load(connection)?;
+    let attachment_rows: Vec<(i64, String)> = attachments::table
+        .filter(attachments::item_id.eq_any(ids))
+        .order(attachments::id.asc())
+        .select((attachments::item_id, attachments::file_name))
+        .load(connection)?;
+    for (item_id, text) in comment_rows.into_iter().chain(attachment_rows) {
+        let body = extra.entry(item_id).or_default();
+        body.push_str("\n\n");
+        body.push_str(&text);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (
+                id,
+                project_id,
+                type_id,
+                status_id,
+                priority_id,
+                reporter_id,
+                assignee_id,
+                closed,
+                created_at,
+                updated_at,
+                title,
+                description,
+            ) = row;
+            let body = format!("{description}{}", extra.remove(&id).unwrap_or_default());
+            ItemDocument {
+                id,
+                project_id,
+                type_id,
+                status_id,
+                priority_id,
+                reporter_id,
+                assignee_id,
+                closed,
+                created_at,
+                updated_at,
+                title,
+                body,
+            }
+        })
+        .collect())
+}
+
+fn date(time: NaiveDateTime) -> DateTime {
+    DateTime::from_timestamp_secs(time.and_utc().timestamp())
+}
+
+fn unsigned(id: i64) -> u64 {
+    u64::try_from(id).unwrap_or(0)
+}
+
+impl ItemDocument {
+    pub fn to_tantivy(&self, fields: &Fields) -> TantivyDocument {
+        doc!(
+            fields.item_id => unsigned(self.id),
+            fields.project_id => unsigned(self.project_id),
+            fields.type_id => unsigned(self.type_id),
+            fields.status_id => unsigned(self.status_id),
+            fields.priority_id => unsigned(self.priority_id),
+            fields.reporter_id => unsigned(self.reporter_id),
+            fields.assignee_id => unsigned(self.assignee_id.unwrap_or(0)),
+            fields.closed => u64::from(self.closed),
+            fields.created => date(self.created_at),
+            fields.updated => date(self.updated_at),
+            fields.title => self.title.as_str(),
+            fields.body => self.body.as_str(),
+            fields.title_en => self.title.as_str(),
+            fields.body_en => self.body.as_str(),
+            fields.title_de => self.title.as_str(),
+            fields.body_de => self.body.as_str(),
+        )
+    }
+}

@@ -1,0 +1,158 @@
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Api, Backend, Reply, TestApp};
+
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |settings| {
+        settings.cluster.heartbeat_interval = Duration::from_millis(200);
+        settings.cluster.node_timeout = Duration::from_millis(1500);
+    })
+    .await
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn search(api: &Api, query: &str) -> Reply {
+    api.get(&format!("/api/v1/search?q={}", url_encode(query))).await
+}
+
+/// Searches until `expected` hits come back (the index catches up within about a second).
+async fn search_until(api: &Api, query: &str, expected: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = search(api, query).await;
+        if reply.status == StatusCode::OK && reply.body["total"] == expected {
+            return reply.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{query:?}: wanted {expected} hits, last answer {} {}",
+            reply.status,
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_both_backends!(
+    items_are_found_by_title_description_comments_and_file_names_with_highlights,
+    search_never_shows_anything_of_projects_the_caller_cannot_see,
+    field_filters_narrow_the_results,
+    malformed_queries_are_searched_literally_or_refused_never_a_server_error,
+    a_bare_item_number_opens_that_item,
+);
+
+async fn items_are_found_by_title_description_comments_and_file_names_with_highlights(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let item = app
+        .admin
+        .post("/api/v1/items", json!({"project": "OPS", "title": "Disk full on database servers", "description": "Die Berichte fehlen seit Montag."}))
+        .await
+        .body;
+    let id = item["id"].as_i64().unwrap();
+    app.admin.post(&format!("/api/v1/items/{id}/comments"), json!({"body": "The nightly <backup> failed again"})).await;
+    let form = Form::new().part("file", Part::bytes(b"trace".to_vec()).file_name("kernel-panic.log"));
+    app.admin.send(app.admin.client.post(app.url(&format!("/api/v1/items/{id}/attachments"))).multipart(form)).await;
+    app.admin.create_item("OPS", "Unrelated printer jam").await;
+
+    let found = search_until(&app.admin, "backup", 1).await;
+    let hit = &found["hits"][0];
+    assert_eq!(hit["item"]["id"], id);
+    let snippet = hit["snippet_html"].as_str().unwrap();
+    assert!(snippet.contains("<b>backup</b>"), "{snippet}");
+    assert!(snippet.contains("&lt;"), "text is escaped: {snippet}");
+    assert_eq!(search_until(&app.admin, "kernel", 1).await["hits"][0]["item"]["id"], id);
+    let stemmed = search_until(&app.admin, "server", 1).await;
+    assert!(stemmed["hits"][0]["title_html"].as_str().unwrap().contains("<b>"), "{stemmed}");
+    assert_eq!(search_until(&app.admin, "Bericht", 1).await["hits"][0]["item"]["id"], id);
+    assert_eq!(search_until(&app.admin, "\"disk full\"", 1).await["hits"][0]["item"]["id"], id);
+    search_until(&app.admin, "disk -servers", 0).await;
+    search_until(&app.admin, "printer OR backup", 2).await;
+}
+
+async fn search_never_shows_anything_of_projects_the_caller_cannot_see(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("SEC", false).await;
+    app.create_project("PUB", true).await;
+    app.admin.create_item("SEC", "Zebra secret plan").await;
+    app.admin.create_item("PUB", "Zebra public notice").await;
+    search_until(&app.admin, "zebra", 2).await;
+    let outsider = app.create_user("outsider").await;
+    let seen = search_until(&outsider, "zebra", 1).await;
+    assert!(!seen.to_string().contains("secret"), "{seen}");
+    search_until(&outsider, "secret", 0).await;
+    search_until(&outsider, "project:SEC", 0).await;
+    app.add_member("SEC", &outsider, "viewer").await;
+    search_until(&outsider, "zebra", 2).await;
+}
+
+async fn field_filters_narrow_the_results(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("WEB", false).await;
+    let dev = app.create_user("dev").await;
+    app.add_member("OPS", &dev, "developer").await;
+    let assigned = app
+        .admin
+        .post("/api/v1/items", json!({"project": "OPS", "title": "Widget one", "assignee_id": dev.user_id, "priority_id": 4, "type_id": 2}))
+        .await
+        .body;
+    let closed = app.admin.create_item("OPS", "Widget two").await;
+    app.admin.patch(&format!("/api/v1/items/{}", closed["id"]), json!({"version": 1, "status_id": 5})).await;
+    app.admin.create_item("WEB", "Widget three").await;
+    search_until(&app.admin, "widget", 3).await;
+    search_until(&app.admin, "widget project:ops", 2).await;
+    search_until(&app.admin, "widget status:closed", 1).await;
+    search_until(&app.admin, "widget status:open", 2).await;
+    search_until(&app.admin, "widget status:rejected", 1).await;
+    assert_eq!(search_until(&dev, "assignee:me", 1).await["hits"][0]["item"]["id"], assigned["id"]);
+    search_until(&app.admin, "assignee:dev widget", 1).await;
+    search_until(&app.admin, "assignee:none widget", 2).await;
+    search_until(&app.admin, "type:feature", 1).await;
+    search_until(&app.admin, "priority:urgent", 1).await;
+    search_until(&app.admin, "priority:nonsense", 0).await;
+    let page = app.admin.get(&format!("/api/v1/search?q={}&limit=1&offset=1", url_encode("widget"))).await;
+    assert_eq!(page.body["total"], 3);
+    assert_eq!(page.body["hits"].as_array().unwrap().len(), 1);
+}
+
+async fn malformed_queries_are_searched_literally_or_refused_never_a_server_error(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.admin.create_item("OPS", "colour red").await;
+    search_until(&app.admin, "colour", 1).await;
+    for query in ["\"unbalanced", "-", "+", "colour:red", "AND OR NOT", "(((", "title:", ":", "\u{0}", "field:\"x"] {
+        let reply = search(&app.admin, query).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query:?}: {}", reply.body);
+    }
+    let long = search(&app.admin, &"a".repeat(10_000)).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    assert_eq!(long.body["error"]["field"], "q");
+    assert_eq!(app.admin.get("/api/v1/search?q=x&limit=0").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.admin.get("/api/v1/search").await.status, StatusCode::BAD_REQUEST);
+}
+
+async fn a_bare_item_number_opens_that_item(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let item = app.admin.create_item("OPS", "Numbered").await;
+    let reply = search(&app.admin, &format!("#{}", item["id"])).await;
+    assert_eq!(reply.body["item"]["title"], "Numbered");
+    let outsider = app.create_user("outsider").await;
+    let hidden = search(&outsider, &item["id"].to_string()).await;
+    assert_eq!(hidden.body["item"], Value::Null);
+    assert_eq!(hidden.body["total"], 0);
+}
