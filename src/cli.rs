@@ -11,6 +11,7 @@ use crate::cluster::{self, Timing, status};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
 use crate::model::user::{self, NewUser, UserUpdate};
+use crate::search::{self, IndexLocation};
 
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about = "Baton: a clustered issue tracker")]
@@ -177,14 +178,22 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
     let database = open_database(settings).map_err(|error| error.to_string())?;
     let timing = Timing::from_settings(settings);
     let operator = format!("the command line on {}", settings.node_name());
+    let data_dir = settings.data_dir.clone();
     actix_web::rt::System::new().block_on(async move {
         match command {
             ClusterCommand::Status => {
-                let status = database
-                    .run(move |connection| status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20))
+                let location = IndexLocation::new(data_dir.join("index"));
+                let (status, search_status) = database
+                    .run(move |connection| {
+                        Ok((
+                            status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20)?,
+                            search::status::load(connection, &location)?,
+                        ))
+                    })
                     .await
                     .map_err(|error| error.to_string())?;
                 print_cluster_status(&status);
+                print_search_status(&search_status);
                 Ok(())
             }
             ClusterCommand::Handover { to } => {
@@ -203,6 +212,16 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
             }
         }
     })
+}
+
+fn print_search_status(status: &search::status::SearchStatus) {
+    println!();
+    let oldest = status.oldest_unindexed_age_ms.map(|age| format!(", oldest {age} ms old")).unwrap_or_default();
+    let generation = status.generation.as_deref().unwrap_or("not built yet");
+    println!("search: {} changes waiting{oldest}; index {generation}", status.queue_depth);
+    if let Some(commit) = &status.last_commit {
+        println!("last index commit: {commit}");
+    }
 }
 
 fn print_cluster_status(status: &status::ClusterStatus) {

@@ -9,6 +9,7 @@ pub mod document;
 pub mod fields;
 pub mod indexer;
 pub mod query;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -127,7 +127,13 @@ fn commit(writer: &mut IndexWriter, connection: &mut DbConnection, context: &Dut
         writer.rollback().map_err(|error| Error::internal("rolling back the search index", error))?;
         return Err(Error::Conflict(format!("no longer master with epoch {}: nothing committed", context.epoch)));
     }
-    let payload = serde_json::json!({"epoch": context.epoch, "node": context.node, "applied": applied}).to_string();
+    let payload = serde_json::json!({
+        "epoch": context.epoch,
+        "node": context.node,
+        "applied": applied,
+        "committed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+    .to_string();
     let mut prepared = writer.prepare_commit().map_err(|error| Error::internal("preparing a search commit", error))?;
     prepared.set_payload(&payload);
     prepared.commit().map_err(|error| Error::internal("committing the search index", error))?;

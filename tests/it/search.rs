@@ -52,7 +52,28 @@ on_both_backends!(
     field_filters_narrow_the_results,
     malformed_queries_are_searched_literally_or_refused_never_a_server_error,
     a_bare_item_number_opens_that_item,
+    the_cluster_status_shows_the_index_queue_and_the_last_commit,
 );
+
+async fn the_cluster_status_shows_the_index_queue_and_the_last_commit(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.admin.create_item("OPS", "Counted").await;
+    search_until(&app.admin, "counted", 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status = app.admin.get("/api/v1/cluster").await.body;
+        if status["search"]["queue_depth"] == 0 {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the queue was not drained: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status["search"]["oldest_unindexed_age_ms"], Value::Null);
+    assert_eq!(status["search"]["last_commit"]["epoch"], status["epoch"], "{status}");
+    assert!(status["search"]["last_commit"]["committed_at"].is_string(), "{status}");
+    assert!(status["search"]["generation"].is_string());
+}
 
 async fn items_are_found_by_title_description_comments_and_file_names_with_highlights(backend: Backend) {
     let app = spawn(backend).await;

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::cluster::{self, status};
+use crate::search::{self, IndexLocation};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -15,11 +16,19 @@ const RECENT_EVENTS: i64 = 50;
 pub async fn show_cluster(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let timing = state.cluster.timing();
-    let status = state
+    let location = IndexLocation::new(state.search.root().to_path_buf());
+    let (cluster_status, search_status) = state
         .database
-        .run(move |connection| status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS))
+        .run(move |connection| {
+            Ok((
+                status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
+                search::status::load(connection, &location)?,
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(status))
+    let mut body = json!(cluster_status);
+    body["search"] = json!(search_status);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize)]
