@@ -35,7 +35,62 @@ on_both_backends!(
     the_status_shows_every_node_and_a_second_process_with_a_taken_name_is_refused,
     the_master_prunes_events_older_than_a_week,
     an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds,
+    no_index_update_is_lost_when_the_master_is_killed_while_items_are_created,
 );
+
+async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_created(backend: Backend) {
+    let mut cluster = three_nodes(backend).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    let writers: Vec<String> =
+        ["n1", "n2", "n3"].iter().filter(|name| **name != master).map(|name| name.to_string()).collect();
+    let first = cluster.admin(&writers[0]).await;
+    let second = cluster.admin(&writers[1]).await;
+    first.post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    let creators = [first.clone(), second.clone()].map(|api| {
+        tokio::spawn(async move {
+            let mut created = 0;
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(4) {
+                let reply = api
+                    .post("/api/v1/items", json!({"project": "OPS", "title": format!("Wombat burrow {created}")}))
+                    .await;
+                assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                created += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            created
+        })
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.kill(&master);
+    let mut created = 0;
+    for creator in creators {
+        created += creator.await.unwrap();
+    }
+    let in_database = cluster.count_items();
+    assert_eq!(in_database, created);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = first.get("/api/v1/search?q=wombat&limit=1").await;
+        if reply.status == StatusCode::OK && reply.body["total"] == in_database {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "search found {} of {in_database} items after the failover",
+            reply.body["total"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for offset in (0..in_database).step_by(100) {
+        let page = first.get(&format!("/api/v1/search?q=wombat&limit=100&offset={offset}")).await;
+        for hit in page.body["hits"].as_array().unwrap() {
+            assert!(seen.insert(hit["item"]["id"].as_i64().unwrap()), "item found twice: {hit}");
+        }
+    }
+    assert_eq!(seen.len() as i64, in_database, "every item in the database is found exactly once");
+}
 
 async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds(backend: Backend) {
     let cluster = three_nodes(backend).await;

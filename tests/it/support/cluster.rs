@@ -176,6 +176,11 @@ impl TestCluster {
             .unwrap()
     }
 
+    pub fn count_items(&self) -> i64 {
+        use baton::db::schema::items;
+        items::table.count().get_result(&mut *self.connection()).unwrap()
+    }
+
     /// (holder, epoch) of the lease.
     pub fn lease(&self) -> (Option<String>, i64) {
         use baton::db::schema::cluster_lease;
