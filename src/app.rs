@@ -104,7 +104,8 @@ impl Application {
         // and URL use it.
         let settings = Arc::new(Settings { listen: address, ..(*settings).clone() });
         let index_location = IndexLocation::new(settings.data_dir.join("index"));
-        let mut duties: Vec<Arc<dyn MasterDuty>> = vec![Arc::new(IndexerDuty { location: index_location.clone() })];
+        let mut duties: Vec<Arc<dyn MasterDuty>> =
+            vec![Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone() })];
         if settings.cluster.probe_duty {
             duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));
         }

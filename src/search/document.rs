@@ -10,6 +10,7 @@ use tantivy::{DateTime, TantivyDocument, doc};
 use crate::db::DbConnection;
 use crate::db::schema::{attachments, comments, items, statuses};
 use crate::error::Result;
+use crate::model::attachment::FileStore;
 use crate::search::fields::Fields;
 
 #[derive(Debug, Clone)]
@@ -30,8 +31,50 @@ pub struct ItemDocument {
 
 type ItemColumns = (i64, i64, i64, i64, i64, i64, Option<i64>, bool, NaiveDateTime, NaiveDateTime, String, String);
 
+/// Text-like attachments up to this size have their content indexed.
+pub const MAX_INDEXED_ATTACHMENT_BYTES: i64 = 256 * 1024;
+
+/// The searchable text of a text-like attachment (plain, Markdown, CSV; HTML without tags).
+fn attachment_text(files: &FileStore, content_type: &str, size_bytes: i64, sha256: &str) -> Option<String> {
+    let text_like =
+        matches!(content_type, "text/plain" | "text/markdown" | "text/x-markdown" | "text/csv" | "text/html");
+    if !text_like || size_bytes > MAX_INDEXED_ATTACHMENT_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(files.path_of(sha256).ok()?).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Some(if content_type == "text/html" { strip_html(&text) } else { text })
+}
+
+/// Drops tags, and the content of script and style elements.
+fn strip_html(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let lower = after.get(..7).unwrap_or(after).to_ascii_lowercase();
+        let skip_until = if lower.starts_with("<script") {
+            Some("</script>")
+        } else if lower.starts_with("<style") {
+            Some("</style>")
+        } else {
+            None
+        };
+        rest = match skip_until {
+            Some(end) => {
+                after.to_ascii_lowercase().find(end).map(|position| &after[position + end.len()..]).unwrap_or("")
+            }
+            None => after.find('>').map(|position| &after[position + 1..]).unwrap_or(""),
+        };
+        text.push(' ');
+    }
+    text.push_str(rest);
+    text.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
 /// The documents of the given items that still exist (three queries for the whole batch).
-pub fn load(connection: &mut DbConnection, ids: &[i64]) -> Result<Vec<ItemDocument>> {
+pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Result<Vec<ItemDocument>> {
     let rows: Vec<ItemColumns> = items::table
         .inner_join(statuses::table)
         .filter(items::id.eq_any(ids))
@@ -57,12 +100,22 @@ pub fn load(connection: &mut DbConnection, ids: &[i64]) -> Result<Vec<ItemDocume
         .order(comments::id.asc())
         .select((comments::item_id, comments::body))
         .load(connection)?;
-    let attachment_rows: Vec<(i64, String)> = attachments::table
+    let attachment_rows: Vec<(i64, String, String, i64, String)> = attachments::table
         .filter(attachments::item_id.eq_any(ids))
         .order(attachments::id.asc())
-        .select((attachments::item_id, attachments::file_name))
+        .select((
+            attachments::item_id,
+            attachments::file_name,
+            attachments::content_type,
+            attachments::size_bytes,
+            attachments::sha256,
+        ))
         .load(connection)?;
-    for (item_id, text) in comment_rows.into_iter().chain(attachment_rows) {
+    let attachment_texts = attachment_rows.into_iter().map(|(item_id, file_name, content_type, size_bytes, sha256)| {
+        let content = attachment_text(files, &content_type, size_bytes, &sha256).unwrap_or_default();
+        (item_id, format!("{file_name}\n{content}"))
+    });
+    for (item_id, text) in comment_rows.into_iter().chain(attachment_texts) {
         let body = extra.entry(item_id).or_default();
         body.push_str("\n\n");
         body.push_str(&text);
@@ -109,6 +162,16 @@ fn date(time: NaiveDateTime) -> DateTime {
 
 fn unsigned(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_is_reduced_to_its_text() {
+        let text = super::strip_html("<p>Hello <b>world</b></p><script>alert(1)</script><style>p{}</style>&amp; more");
+        assert!(text.contains("Hello") && text.contains("world") && text.contains("& more"));
+        assert!(!text.contains("alert") && !text.contains("p{}") && !text.contains('<'));
+    }
 }
 
 impl ItemDocument {

@@ -17,6 +17,7 @@ use crate::cluster::sql::Dialect;
 use crate::db::DbConnection;
 use crate::db::schema::{index_queue, items};
 use crate::error::{Error, Result};
+use crate::model::attachment::FileStore;
 use crate::search::IndexLocation;
 use crate::search::document;
 use crate::search::fields::Fields;
@@ -28,6 +29,8 @@ const WRITER_MEMORY: usize = 30_000_000;
 
 pub struct IndexerDuty {
     pub location: IndexLocation,
+    /// Where attachment contents are, for indexing the text of text-like ones.
+    pub files: FileStore,
 }
 
 impl MasterDuty for IndexerDuty {
@@ -37,8 +40,9 @@ impl MasterDuty for IndexerDuty {
 
     fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let location = self.location.clone();
+        let files = self.files.clone();
         Box::pin(async move {
-            let outcome = tokio::task::spawn_blocking(move || run_blocking(&location, &context)).await;
+            let outcome = tokio::task::spawn_blocking(move || run_blocking(&location, &files, &context)).await;
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::error!(%error, "search indexer stopped"),
@@ -66,7 +70,11 @@ fn still_master(connection: &mut DbConnection, context: &DutyContext) -> Result<
     Ok(held.held == 1)
 }
 
-fn open_writer(location: &IndexLocation, context: &DutyContext) -> Result<Option<(IndexWriter, Fields, bool)>> {
+fn open_writer(
+    location: &IndexLocation,
+    files: &FileStore,
+    context: &DutyContext,
+) -> Result<Option<(IndexWriter, Fields, bool)>> {
     let (index, created) = match location.current_generation()? {
         Some(generation) => (location.open(&generation)?, None),
         None => {
@@ -91,7 +99,7 @@ fn open_writer(location: &IndexLocation, context: &DutyContext) -> Result<Option
     }
     if let Some(generation) = created {
         let mut writer = writer;
-        build_all(&mut writer, &fields, context)?;
+        build_all(&mut writer, &fields, files, context)?;
         location.switch_to(&generation)?;
         tracing::info!(%generation, "built the first search index");
         return Ok(Some((writer, fields, true)));
@@ -100,7 +108,7 @@ fn open_writer(location: &IndexLocation, context: &DutyContext) -> Result<Option
 }
 
 /// Indexes every item (the first generation).
-fn build_all(writer: &mut IndexWriter, fields: &Fields, context: &DutyContext) -> Result<()> {
+fn build_all(writer: &mut IndexWriter, fields: &Fields, files: &FileStore, context: &DutyContext) -> Result<()> {
     let mut connection = context.database.get()?;
     let mut after = 0i64;
     loop {
@@ -111,7 +119,7 @@ fn build_all(writer: &mut IndexWriter, fields: &Fields, context: &DutyContext) -
             .select(items::id)
             .load(&mut *connection)?;
         let Some(last) = ids.last().copied() else { break };
-        for item in document::load(&mut connection, &ids)? {
+        for item in document::load(&mut connection, files, &ids)? {
             writer.add_document(item.to_tantivy(fields)).map_err(|error| Error::internal("indexing", error))?;
         }
         after = last;
@@ -144,6 +152,7 @@ fn commit(writer: &mut IndexWriter, connection: &mut DbConnection, context: &Dut
 pub fn apply_batch(
     writer: &mut IndexWriter,
     fields: &Fields,
+    files: &FileStore,
     connection: &mut DbConnection,
     context: &DutyContext,
 ) -> Result<usize> {
@@ -161,7 +170,7 @@ pub fn apply_batch(
     for item_id in &item_ids {
         writer.delete_term(Term::from_field_u64(fields.item_id, u64::try_from(*item_id).unwrap_or(0)));
     }
-    for item in document::load(connection, &item_ids)? {
+    for item in document::load(connection, files, &item_ids)? {
         let document: TantivyDocument = item.to_tantivy(fields);
         writer.add_document(document).map_err(|error| Error::internal("indexing", error))?;
     }
@@ -183,11 +192,11 @@ pub fn apply_batch(
     Ok(rows.len())
 }
 
-fn run_blocking(location: &IndexLocation, context: &DutyContext) -> Result<()> {
-    let Some((mut writer, fields, _)) = open_writer(location, context)? else { return Ok(()) };
+fn run_blocking(location: &IndexLocation, files: &FileStore, context: &DutyContext) -> Result<()> {
+    let Some((mut writer, fields, _)) = open_writer(location, files, context)? else { return Ok(()) };
     let mut connection = context.database.get()?;
     while !context.must_stop() {
-        let applied = apply_batch(&mut writer, &fields, &mut connection, context)?;
+        let applied = apply_batch(&mut writer, &fields, files, &mut connection, context)?;
         if applied == 0 {
             std::thread::sleep(Duration::from_millis(100));
         }

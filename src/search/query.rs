@@ -53,7 +53,7 @@ struct Parsed {
     filters: Vec<(String, String)>,
 }
 
-const FILTER_FIELDS: &[&str] = &["project", "status", "assignee", "type", "priority"];
+const FILTER_FIELDS: &[&str] = &["project", "status", "assignee", "type", "priority", "created", "updated"];
 
 /// Splits the query into free text and known `field:value` filters; quotes are kept (and
 /// closed when unbalanced); unknown fields become literal phrases.
@@ -192,6 +192,11 @@ pub fn search(
         clauses.push((Occur::Must, terms(fields.project_id, ids_of(readable))));
     }
     for (field, value) in &parsed.filters {
+        if field == "created" || field == "updated" {
+            let index_field = if field == "created" { fields.created } else { fields.updated };
+            clauses.push((Occur::Must, date_range(field, index_field, value)?));
+            continue;
+        }
         let admitted = resolve_filter(connection, actor, field, value)?;
         let index_field = match field.as_str() {
             "project" => fields.project_id,
@@ -279,6 +284,31 @@ impl Highlighter {
     fn body(&self, text: &str) -> String {
         Highlighter::best(&self.bodies, text)
     }
+}
+
+/// `created:>2026-01-01` (after that day), `>=`, `<`, `<=`, or a bare day.
+fn date_range(name: &str, field: Field, value: &str) -> Result<Box<dyn Query>> {
+    use std::ops::Bound;
+    let (operator, day) = ["<=", ">=", "<", ">"]
+        .iter()
+        .find_map(|operator| value.strip_prefix(operator).map(|day| (*operator, day)))
+        .unwrap_or(("", value));
+    let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+        Error::invalid("q", format!("{name}: expects a date such as 2026-01-31, optionally after >, >=, < or <="))
+    })?;
+    let start = |day: chrono::NaiveDate| {
+        let seconds = day.and_hms_opt(0, 0, 0).map(|time| time.and_utc().timestamp()).unwrap_or(0);
+        Term::from_field_date_for_search(field, tantivy::DateTime::from_timestamp_secs(seconds))
+    };
+    let next = day.succ_opt().unwrap_or(day);
+    let (lower, upper) = match operator {
+        ">" => (Bound::Included(start(next)), Bound::Unbounded),
+        ">=" => (Bound::Included(start(day)), Bound::Unbounded),
+        "<" => (Bound::Unbounded, Bound::Excluded(start(day))),
+        "<=" => (Bound::Unbounded, Bound::Excluded(start(next))),
+        _ => (Bound::Included(start(day)), Bound::Excluded(start(next))),
+    };
+    Ok(Box::new(tantivy::query::RangeQuery::new(lower, upper)))
 }
 
 fn terms(field: tantivy::schema::Field, values: Vec<u64>) -> Box<dyn Query> {

@@ -53,7 +53,40 @@ on_both_backends!(
     malformed_queries_are_searched_literally_or_refused_never_a_server_error,
     a_bare_item_number_opens_that_item,
     the_cluster_status_shows_the_index_queue_and_the_last_commit,
+    text_attachments_and_dates_are_searchable,
 );
+
+async fn text_attachments_and_dates_are_searchable(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let item = app.admin.create_item("OPS", "With files").await;
+    let id = item["id"].as_i64().unwrap();
+    for (name, mime, content) in [
+        ("notes.txt", "text/plain", "the platypus escaped"),
+        ("page.html", "text/html", "<p>an echidna</p><script>koala()</script>"),
+        ("blob.bin", "application/octet-stream", "wallaby"),
+    ] {
+        let form =
+            Form::new().part("file", Part::bytes(content.as_bytes().to_vec()).file_name(name).mime_str(mime).unwrap());
+        let reply = app
+            .admin
+            .send(app.admin.client.post(app.url(&format!("/api/v1/items/{id}/attachments"))).multipart(form))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    assert_eq!(search_until(&app.admin, "platypus", 1).await["hits"][0]["item"]["id"], id);
+    search_until(&app.admin, "echidna", 1).await;
+    search_until(&app.admin, "koala", 0).await;
+    search_until(&app.admin, "wallaby", 0).await;
+    let today = item["created_at"].as_str().unwrap()[..10].to_string();
+    search_until(&app.admin, "files created:>2000-01-01", 1).await;
+    search_until(&app.admin, "files created:<2000-01-01", 0).await;
+    search_until(&app.admin, &format!("files created:{today}"), 1).await;
+    search_until(&app.admin, &format!("files updated:>={today}"), 1).await;
+    let bad = search(&app.admin, "created:31.12.2026").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body["error"]["message"].as_str().unwrap().contains("2026-01-31"), "{}", bad.body);
+}
 
 async fn the_cluster_status_shows_the_index_queue_and_the_last_commit(backend: Backend) {
     let app = spawn(backend).await;
