@@ -164,16 +164,6 @@ fn unsigned(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn html_is_reduced_to_its_text() {
-        let text = super::strip_html("<p>Hello <b>world</b></p><script>alert(1)</script><style>p{}</style>&amp; more");
-        assert!(text.contains("Hello") && text.contains("world") && text.contains("& more"));
-        assert!(!text.contains("alert") && !text.contains("p{}") && !text.contains('<'));
-    }
-}
-
 impl ItemDocument {
     pub fn to_tantivy(&self, fields: &Fields) -> TantivyDocument {
         doc!(
@@ -194,5 +184,15 @@ impl ItemDocument {
             fields.title_de => self.title.as_str(),
             fields.body_de => self.body.as_str(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_is_reduced_to_its_text() {
+        let text = super::strip_html("<p>Hello <b>world</b></p><script>alert(1)</script><style>p{}</style>&amp; more");
+        assert!(text.contains("Hello") && text.contains("world") && text.contains("& more"));
+        assert!(!text.contains("alert") && !text.contains("p{}") && !text.contains('<'));
     }
 }
