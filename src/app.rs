@@ -103,7 +103,7 @@ impl Application {
         // With `listen` on port 0 the real port is known only now; the node's default name
         // and URL use it.
         let settings = Arc::new(Settings { listen: address, ..(*settings).clone() });
-        let index_location = IndexLocation::new(settings.data_dir.join("index"));
+        let index_location = IndexLocation::new(settings.index_dir());
         let mut duties: Vec<Arc<dyn MasterDuty>> =
             vec![Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone() })];
         if settings.cluster.probe_duty {

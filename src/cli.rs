@@ -178,11 +178,11 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
     let database = open_database(settings).map_err(|error| error.to_string())?;
     let timing = Timing::from_settings(settings);
     let operator = format!("the command line on {}", settings.node_name());
-    let data_dir = settings.data_dir.clone();
+    let index_dir = settings.index_dir();
     actix_web::rt::System::new().block_on(async move {
         match command {
             ClusterCommand::Status => {
-                let location = IndexLocation::new(data_dir.join("index"));
+                let location = IndexLocation::new(index_dir);
                 let (status, search_status) = database
                     .run(move |connection| {
                         Ok((

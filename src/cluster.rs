@@ -25,7 +25,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::cluster::duty::{MasterDuty, Supervisor};
 use crate::cluster::registry::Identity;
-use crate::config::{DatabaseLocation, Settings};
+use crate::config::{DatabaseLocation, Settings, local_hostname};
 use crate::db::Database;
 use crate::error::{Error, Result};
 
@@ -104,7 +104,7 @@ impl Cluster {
         let identity = Identity {
             name: settings.node_name(),
             instance: random_instance(),
-            hostname: hostname(),
+            hostname: local_hostname(),
             base_url,
             version: env!("CARGO_PKG_VERSION").to_string(),
             config_hash: settings.cluster_config_hash(),
@@ -439,12 +439,4 @@ fn random_instance() -> String {
     let mut bytes = [0u8; 8];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     hex::encode(bytes)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_string())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }

@@ -294,12 +294,18 @@ impl Settings {
         hex::encode(&Sha256::digest(shared.to_string().as_bytes())[..8])
     }
 
+    /// Where the search index generations live.
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+
     pub fn attachments_dir(&self) -> PathBuf {
         self.data_dir.join("attachments")
     }
 }
 
-fn local_hostname() -> String {
+/// The machine's host name (for default node names and the cluster table).
+pub fn local_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|name| name.trim().to_string())

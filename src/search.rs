@@ -11,7 +11,7 @@ pub mod indexer;
 pub mod query;
 pub mod status;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
@@ -108,10 +108,6 @@ impl SearchIndex {
         }
         let current = open.as_ref().ok_or_else(|| Error::internal("search index", "not open"))?;
         Ok((current.reader.searcher(), current.fields))
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.location.root
     }
 }
 

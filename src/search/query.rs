@@ -14,12 +14,13 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{TantivyDocument, Term};
 
 use crate::db::DbConnection;
-use crate::db::schema::{item_types, priorities, projects, statuses, users};
+use crate::db::schema::{projects, statuses, users};
 use crate::error::{Error, Result};
 use crate::model::ids::ItemId;
 use crate::model::item::{self, ItemView};
 use crate::model::permission::readable_project_ids;
 use crate::model::user::User;
+use crate::model::workflow::Workflow;
 use crate::search::SearchIndex;
 use crate::search::fields::Fields;
 use tantivy::schema::Field;
@@ -117,33 +118,15 @@ fn resolve_filter(connection: &mut DbConnection, actor: &User, field: &str, valu
         "status" if lower == "open" || lower == "closed" => ids_of(
             statuses::table.filter(statuses::is_closed.eq(lower == "closed")).select(statuses::id).load(connection)?,
         ),
-        "status" => ids_of(
-            statuses::table
-                .select((statuses::id, statuses::name))
-                .load::<(i64, String)>(connection)?
-                .into_iter()
-                .filter(|(_, name)| name.to_lowercase() == lower)
-                .map(|(id, _)| id)
-                .collect(),
-        ),
-        "type" => ids_of(
-            item_types::table
-                .select((item_types::id, item_types::name))
-                .load::<(i64, String)>(connection)?
-                .into_iter()
-                .filter(|(_, name)| name.to_lowercase() == lower)
-                .map(|(id, _)| id)
-                .collect(),
-        ),
-        "priority" => ids_of(
-            priorities::table
-                .select((priorities::id, priorities::name))
-                .load::<(i64, String)>(connection)?
-                .into_iter()
-                .filter(|(_, name)| name.to_lowercase() == lower)
-                .map(|(id, _)| id)
-                .collect(),
-        ),
+        "status" | "type" | "priority" => {
+            let workflow = Workflow::load(connection)?;
+            let named: Vec<(i64, &str)> = match field {
+                "status" => workflow.statuses.iter().map(|entry| (entry.id.0, entry.name.as_str())).collect(),
+                "type" => workflow.types.iter().map(|entry| (entry.id.0, entry.name.as_str())).collect(),
+                _ => workflow.priorities.iter().map(|entry| (entry.id.0, entry.name.as_str())).collect(),
+            };
+            ids_of(named.into_iter().filter(|(_, name)| name.to_lowercase() == lower).map(|(id, _)| id).collect())
+        }
         "assignee" if lower == "me" => ids_of(vec![actor.id.0]),
         "assignee" if lower == "none" => vec![0],
         "assignee" => ids_of(users::table.filter(users::login.eq(&lower)).select(users::id).load(connection)?),

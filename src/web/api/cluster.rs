@@ -16,7 +16,7 @@ const RECENT_EVENTS: i64 = 50;
 pub async fn show_cluster(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let timing = state.cluster.timing();
-    let location = IndexLocation::new(state.search.root().to_path_buf());
+    let location = IndexLocation::new(state.settings.index_dir());
     let (cluster_status, search_status) = state
         .database
         .run(move |connection| {
