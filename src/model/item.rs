@@ -332,6 +332,16 @@ pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<It
     into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
 }
 
+/// The views of those of the given items that exist and lie in the readable projects
+/// (`None`: all, see `permission::readable_project_ids`), in no particular order.
+pub fn readable_views(connection: &mut DbConnection, ids: &[i64], readable: Option<&[i64]>) -> Result<Vec<ItemView>> {
+    let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(items::id.eq_any(ids))).load(connection)?;
+    if let Some(readable) = readable {
+        rows.retain(|(_, (project_id, ..), ..)| readable.contains(project_id));
+    }
+    into_views(connection, rows)
+}
+
 fn user_label(connection: &mut DbConnection, id: Option<UserId>) -> Result<Option<String>> {
     id.map(|id| user::get(connection, id).map(|user| user.login)).transpose()
 }

@@ -179,10 +179,10 @@ impl ItemDocument {
             fields.updated => date(self.updated_at),
             fields.title => self.title.as_str(),
             fields.body => self.body.as_str(),
-            fields.title_en => self.title.as_str(),
-            fields.body_en => self.body.as_str(),
-            fields.title_de => self.title.as_str(),
-            fields.body_de => self.body.as_str(),
+            // The title twice: the cheapest way to rank title matches higher.
+            fields.text => self.title.as_str(),
+            fields.text => self.title.as_str(),
+            fields.text => self.body.as_str(),
         )
     }
 }

@@ -1,16 +1,21 @@
-//! The index schema, resolved once into `Fields`, and the analyzers: a plain one (lower
-//! case, ASCII folding) whose fields are stored for snippets, and English and German stemmed
-//! variants of the same text so "reports" finds "report" and "Berichte" finds "Bericht".
+//! The index schema, resolved once into `Fields`, and its analyzer. Text is split into
+//! words, lower-cased and ASCII-folded, and every word is indexed as its English stem and —
+//! at the same position, when it differs — its German stem, so "reports" finds "report" and
+//! "Berichte" finds "Bericht" while a word both languages stem alike costs one posting list.
+//! `text` holds title and body together; `title` and `body` are stored for snippets.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use frostem::Algorithm;
 use tantivy::Index;
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
 };
 
-const PLAIN: &str = "baton_plain";
-const ENGLISH: &str = "baton_en";
-const GERMAN: &str = "baton_de";
+const ANALYZER: &str = "baton_en_de";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
@@ -26,25 +31,20 @@ pub struct Fields {
     pub closed: Field,
     pub created: Field,
     pub updated: Field,
+    /// Stored only: the title, and the description, comments, attachment names and text.
     pub title: Field,
     pub body: Field,
-    pub title_en: Field,
-    pub body_en: Field,
-    pub title_de: Field,
-    pub body_de: Field,
-}
-
-fn text(tokenizer: &str, stored: bool) -> TextOptions {
-    let options = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(tokenizer)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
-    if stored { options.set_stored() } else { options }
+    /// Indexed only: the title twice (so that title matches rank higher) and the body.
+    pub text: Field,
 }
 
 impl Fields {
     pub fn schema() -> Schema {
+        let indexed = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
         let mut builder = Schema::builder();
         builder.add_u64_field("item_id", INDEXED | STORED | FAST);
         for name in ["project_id", "type_id", "status_id", "priority_id", "reporter_id", "assignee_id", "closed"] {
@@ -52,31 +52,31 @@ impl Fields {
         }
         builder.add_date_field("created", INDEXED | FAST);
         builder.add_date_field("updated", INDEXED | FAST);
-        builder.add_text_field("title", text(PLAIN, true));
-        builder.add_text_field("body", text(PLAIN, true));
-        builder.add_text_field("title_en", text(ENGLISH, false));
-        builder.add_text_field("body_en", text(ENGLISH, false));
-        builder.add_text_field("title_de", text(GERMAN, false));
-        builder.add_text_field("body_de", text(GERMAN, false));
+        builder.add_text_field("title", STORED);
+        builder.add_text_field("body", STORED);
+        builder.add_text_field("text", indexed);
         builder.build()
     }
 
-    /// Resolves the fields of an index and registers its analyzers (needed on every handle).
+    /// The analyzer of `title` and `text`, also used to turn query words into terms.
+    pub fn analyzer() -> TextAnalyzer {
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(60))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(EnglishGermanStems)
+            .build()
+    }
+
+    /// Resolves the fields of an index and registers its analyzer (needed on every handle).
     pub fn of(index: &Index) -> tantivy::Result<Fields> {
-        let analyzer = |language: Option<Language>| {
-            let builder = TextAnalyzer::builder(SimpleTokenizer::default())
-                .filter(RemoveLongFilter::limit(60))
-                .filter(LowerCaser)
-                .filter(AsciiFoldingFilter);
-            match language {
-                Some(language) => builder.filter(Stemmer::new(language)).build(),
-                None => builder.build(),
-            }
-        };
-        index.tokenizers().register(PLAIN, analyzer(None));
-        index.tokenizers().register(ENGLISH, analyzer(Some(Language::English)));
-        index.tokenizers().register(GERMAN, analyzer(Some(Language::German)));
+        index.tokenizers().register(ANALYZER, Fields::analyzer());
         let schema = index.schema();
+        if schema != Fields::schema() {
+            return Err(tantivy::TantivyError::SchemaError(
+                "the index was built by another version of Baton and must be rebuilt".into(),
+            ));
+        }
         let field = |name: &str| schema.get_field(name);
         Ok(Fields {
             item_id: field("item_id")?,
@@ -91,15 +91,123 @@ impl Fields {
             updated: field("updated")?,
             title: field("title")?,
             body: field("body")?,
-            title_en: field("title_en")?,
-            body_en: field("body_en")?,
-            title_de: field("title_de")?,
-            body_de: field("body_de")?,
+            text: field("text")?,
         })
     }
+}
 
-    /// The fields free text is searched in, title first.
-    pub fn text_fields(&self) -> Vec<Field> {
-        vec![self.title, self.body, self.title_en, self.body_en, self.title_de, self.body_de]
+/// Replaces each token by its English stem and adds its German stem at the same position
+/// when that differs.
+#[derive(Clone, Copy)]
+struct EnglishGermanStems;
+
+impl TokenFilter for EnglishGermanStems {
+    type Tokenizer<T: Tokenizer> = StemsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> StemsFilter<T> {
+        StemsFilter { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+struct StemsFilter<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for StemsFilter<T> {
+    type TokenStream<'a> = StemsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        StemsStream {
+            tail: self.inner.token_stream(text),
+            english: frostem::Stemmer::new(Algorithm::English),
+            german: frostem::Stemmer::new(Algorithm::German),
+            token: Token::default(),
+            german_next: None,
+        }
+    }
+}
+
+struct StemsStream<T> {
+    tail: T,
+    english: frostem::Stemmer,
+    german: frostem::Stemmer,
+    token: Token,
+    german_next: Option<String>,
+}
+
+/// Words stemmed per thread; text repeats its words, and stemming them is most of the cost
+/// of indexing and of highlighting snippets.
+const STEM_CACHE_WORDS: usize = 50_000;
+
+thread_local! {
+    static STEMS: std::cell::RefCell<HashMap<String, (String, Option<String>)>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+impl<T> StemsStream<T> {
+    /// The English stem and, when it differs, the German one.
+    fn stems(&self, word: &str) -> (String, Option<String>) {
+        if let Some(found) = STEMS.with_borrow(|cache| cache.get(word).cloned()) {
+            return found;
+        }
+        let english = self.english.stem(word).into_owned();
+        let german = Some(self.german.stem(word)).filter(|german| german.as_ref() != english).map(Cow::into_owned);
+        STEMS.with_borrow_mut(|cache| {
+            if cache.len() >= STEM_CACHE_WORDS {
+                cache.clear();
+            }
+            cache.insert(word.to_string(), (english.clone(), german.clone()));
+        });
+        (english, german)
+    }
+}
+
+impl<T: TokenStream> TokenStream for StemsStream<T> {
+    fn advance(&mut self) -> bool {
+        if let Some(german) = self.german_next.take() {
+            self.token.text = german;
+            return true;
+        }
+        if !self.tail.advance() {
+            return false;
+        }
+        let (english, german) = self.stems(&self.tail.token().text);
+        self.german_next = german;
+        self.token.clone_from(self.tail.token());
+        self.token.text = english;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<(usize, String)> {
+        let mut analyzer = Fields::analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut found = Vec::new();
+        while stream.advance() {
+            found.push((stream.token().position, stream.token().text.clone()));
+        }
+        found
+    }
+
+    #[test]
+    fn words_are_indexed_as_english_and_german_stems() {
+        assert_eq!(tokens("Reports"), vec![(0, "report".to_string())]);
+        let german = tokens("die Berichte");
+        assert!(german.contains(&(1, "bericht".to_string())), "{german:?}");
+        assert!(german.iter().all(|(position, _)| *position <= 1));
+        assert_eq!(tokens("Café"), vec![(0, "cafe".to_string())]);
     }
 }

@@ -1,5 +1,6 @@
-//! The search query language and its execution. Free text (quoted phrases, `-word`) goes to
-//! Tantivy's parser over the title and body fields (plain and stemmed); `field:value` filters
+//! The search query language and its execution. Free text (quoted phrases, `-word`, `OR`)
+//! is parsed by Tantivy's query grammar and turned into stemmed term and phrase queries over
+//! title and body (see `free_text`); `field:value` filters
 //! are resolved against the database: `project:OPS`, `status:open|closed|<name>`,
 //! `assignee:me|none|<login>`, `type:<name>`, `priority:<name>`. An unknown field is searched
 //! as literal text. A bare `#123` or `123` opens that item. Results are limited to the
@@ -8,8 +9,9 @@
 use diesel::prelude::*;
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermSetQuery};
-use tantivy::schema::Value;
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
+use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{TantivyDocument, Term};
 
@@ -23,7 +25,6 @@ use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::search::SearchIndex;
 use crate::search::fields::Fields;
-use tantivy::schema::Field;
 
 pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_PAGE: usize = 100;
@@ -161,18 +162,11 @@ pub fn search(
     let (searcher, fields) = index.searcher()?;
     let parsed = parse(query);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let text_query: Box<dyn Query> = if parsed.text.trim().is_empty() {
-        Box::new(AllQuery)
-    } else {
-        let mut parser = QueryParser::for_index(searcher.index(), fields.text_fields());
-        parser.set_conjunction_by_default();
-        parser.set_field_boost(fields.title, 2.0);
-        // Lenient: whatever does not parse is searched as text, never an error.
-        parser.parse_query_lenient(&parsed.text).0
-    };
+    let text_query = free_text(&fields, &parsed.text);
     clauses.push((Occur::Must, text_query.box_clone()));
-    if let Some(readable) = readable_project_ids(connection, actor)? {
-        clauses.push((Occur::Must, terms(fields.project_id, ids_of(readable))));
+    let readable = readable_project_ids(connection, actor)?;
+    if let Some(readable) = &readable {
+        clauses.push((Occur::Must, terms(fields.project_id, ids_of(readable.clone()))));
     }
     for (field, value) in &parsed.filters {
         if field == "created" || field == "updated" {
@@ -195,14 +189,21 @@ pub fn search(
     let top = searcher
         .search(&combined, &TopDocs::with_limit(limit).and_offset(offset).order_by_score())
         .map_err(|error| Error::internal("searching", error))?;
-    let highlighter = Highlighter::new(&searcher, &*text_query, &fields)?;
-    let mut hits = Vec::new();
+    let mut found = Vec::with_capacity(top.len());
     for (score, address) in top {
         let document: TantivyDocument =
             searcher.doc(address).map_err(|error| Error::internal("reading a hit", error))?;
         let Some(id) = document.get_first(fields.item_id).and_then(|value| value.as_u64()) else { continue };
-        // The database decides: an item deleted or no longer readable is left out.
-        let Ok(item) = item::get(connection, actor, ItemId(i64::try_from(id).unwrap_or(0))) else { continue };
+        found.push((i64::try_from(id).unwrap_or(0), score, document));
+    }
+    // The database decides: an item deleted or no longer readable is left out.
+    let ids: Vec<i64> = found.iter().map(|(id, ..)| *id).collect();
+    let mut views = item::readable_views(connection, &ids, readable.as_deref())?;
+    let highlighter = Highlighter::new(&searcher, &*text_query, &fields)?;
+    let mut hits = Vec::with_capacity(found.len());
+    for (id, score, document) in found {
+        let Some(position) = views.iter().position(|view| view.id.0 == id) else { continue };
+        let item = views.swap_remove(position);
         let stored = |field| document.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_string();
         let mut title_html = highlighter.title(&stored(fields.title));
         if title_html.is_empty() {
@@ -214,58 +215,112 @@ pub fn search(
     Ok(SearchResults { total, limit, offset, hits, item: None })
 }
 
-/// Marks matches in stored text. Stemmed matches ("servers" for "server") are found through
-/// the English and German fields, so snippets are built with those analyzers over the stored
-/// text (offsets stay those of the original), falling back to the plain field.
+/// Free text as a query: words and quoted phrases must all occur in `text` (`OR` between
+/// them, `-word` and parentheses as usual), each word through the index analyzer so any of
+/// its stems matches, phrases on the English stems in order. Whatever does not parse is
+/// searched as text, never an error.
+fn free_text(fields: &Fields, text: &str) -> Box<dyn Query> {
+    let (ast, _) = tantivy::query_grammar::parse_query_lenient(text);
+    ast_query(fields, &ast).unwrap_or_else(|| Box::new(AllQuery))
+}
+
+fn ast_query(fields: &Fields, ast: &UserInputAst) -> Option<Box<dyn Query>> {
+    match ast {
+        UserInputAst::Clause(clauses) => {
+            let mut converted: Vec<(Occur, Box<dyn Query>)> = clauses
+                .iter()
+                .filter_map(|(occur, clause)| Some((occur.unwrap_or(Occur::Must), ast_query(fields, clause)?)))
+                .collect();
+            if converted.iter().all(|(occur, _)| *occur == Occur::MustNot) {
+                if converted.is_empty() {
+                    return None;
+                }
+                converted.push((Occur::Must, Box::new(AllQuery)));
+            }
+            if converted.len() == 1 {
+                return converted.pop().map(|(_, query)| query);
+            }
+            Some(Box::new(BooleanQuery::new(converted)))
+        }
+        UserInputAst::Boost(inner, factor) => {
+            let query = ast_query(fields, inner)?;
+            Some(Box::new(BoostQuery::new(query, factor.into_inner() as f32)))
+        }
+        UserInputAst::Leaf(leaf) => match leaf.as_ref() {
+            UserInputLeaf::Literal(literal) => literal_query(fields, &literal.phrase, literal.slop),
+            // Field syntax never reaches here: `parse` made every `field:value` a phrase.
+            _ => None,
+        },
+    }
+}
+
+/// One word or phrase: the stems at each position, as the index analyzer produces them.
+fn literal_query(fields: &Fields, phrase: &str, slop: u32) -> Option<Box<dyn Query>> {
+    let mut analyzer = Fields::analyzer();
+    let mut stream = analyzer.token_stream(phrase);
+    let mut positions: Vec<(usize, Vec<String>)> = Vec::new();
+    while stream.advance() {
+        let token = stream.token();
+        match positions.last_mut() {
+            Some((position, stems)) if *position == token.position => stems.push(token.text.clone()),
+            _ => positions.push((token.position, vec![token.text.clone()])),
+        }
+    }
+    let field = fields.text;
+    match positions.as_slice() {
+            [] => None,
+            [(_, stems)] => {
+                let mut any: Vec<Box<dyn Query>> = stems
+                    .iter()
+                    .map(|stem| {
+                        Box::new(TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs))
+                            as Box<dyn Query>
+                    })
+                    .collect();
+                if any.len() == 1 { any.pop() } else { Some(Box::new(BooleanQuery::union(any))) }
+            }
+            [(first, _), ..] => {
+                // Every position has its English stem (the first) indexed.
+                let terms = positions
+                    .iter()
+                    .map(|(position, stems)| (position - first, Term::from_field_text(field, &stems[0])))
+                    .collect();
+                Some(Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop)))
+            }
+        }
+}
+
+/// Marks matches in stored text, found by running the index analyzer over it (offsets stay
+/// those of the original).
 struct Highlighter {
-    titles: Vec<(Field, SnippetGenerator)>,
-    bodies: Vec<(Field, SnippetGenerator)>,
+    title: SnippetGenerator,
+    body: SnippetGenerator,
+    field: Field,
 }
 
 impl Highlighter {
     fn new(searcher: &tantivy::Searcher, query: &dyn Query, fields: &Fields) -> Result<Highlighter> {
-        let generator = |field: Field, max_chars: usize| -> Result<(Field, SnippetGenerator)> {
+        let generator = |field: Field, max_chars: usize| -> Result<SnippetGenerator> {
             let mut generator = SnippetGenerator::create(searcher, query, field)
                 .map_err(|error| Error::internal("highlighting", error))?;
             generator.set_max_num_chars(max_chars);
-            Ok((field, generator))
+            Ok(generator)
         };
-        Ok(Highlighter {
-            titles: vec![
-                generator(fields.title_en, 300)?,
-                generator(fields.title_de, 300)?,
-                generator(fields.title, 300)?,
-            ],
-            bodies: vec![
-                generator(fields.body_en, 200)?,
-                generator(fields.body_de, 200)?,
-                generator(fields.body, 200)?,
-            ],
-        })
+        Ok(Highlighter { title: generator(fields.text, 300)?, body: generator(fields.text, 200)?, field: fields.text })
     }
 
-    fn best(generators: &[(Field, SnippetGenerator)], text: &str) -> String {
-        let mut fallback = String::new();
-        for (field, generator) in generators {
-            let mut document = TantivyDocument::new();
-            document.add_text(*field, text);
-            let snippet = generator.snippet_from_doc(&document);
-            if !snippet.highlighted().is_empty() {
-                return snippet.to_html();
-            }
-            if fallback.is_empty() {
-                fallback = snippet.to_html();
-            }
-        }
-        fallback
+    fn mark(&self, generator: &SnippetGenerator, text: &str) -> String {
+        let mut document = TantivyDocument::new();
+        document.add_text(self.field, text);
+        generator.snippet_from_doc(&document).to_html()
     }
 
     fn title(&self, text: &str) -> String {
-        Highlighter::best(&self.titles, text)
+        self.mark(&self.title, text)
     }
 
     fn body(&self, text: &str) -> String {
-        Highlighter::best(&self.bodies, text)
+        self.mark(&self.body, text)
     }
 }
 
