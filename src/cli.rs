@@ -1,16 +1,19 @@
-//! The `baton` command line: `serve`, `migrate`, `user`, `demo-data`.
+//! The `baton` command line: `serve`, `migrate`, `user`, `cluster`, `reindex`, `demo-data`.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, create_first_admin_if_needed, open_database};
 use crate::cluster::{self, Timing, status};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
 use crate::model::user::{self, NewUser, UserUpdate};
+use crate::search::rebuild::{self, Rebuild};
 use crate::search::{self, IndexLocation};
 
 #[derive(Debug, Parser)]
@@ -57,6 +60,14 @@ enum Command {
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// Rebuild the search index from the database. The master builds a new index while
+    /// search answers from the old one, then every node switches to it; this shows the
+    /// progress. Needs a running node to be master.
+    Reindex {
+        /// Return once the request is recorded instead of waiting for the rebuild.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Fill the database with realistic random projects, users, items and comments.
     DemoData {
@@ -152,6 +163,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::User { command } => run_user_command(&settings, command),
         Command::Cluster { command } => run_cluster_command(&settings, command),
+        Command::Reindex { no_wait } => reindex(&settings, no_wait),
         Command::DemoData { items, seed } => {
             let database = open_database(&settings).map_err(|error| error.to_string())?;
             // The first account must be the administrator, also when demo users come first.
@@ -214,6 +226,59 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
     })
 }
 
+fn reindex(settings: &Settings, no_wait: bool) -> Result<(), String> {
+    let database = open_database(settings).map_err(|error| error.to_string())?;
+    let mut connection = database.get().map_err(|error| error.to_string())?;
+    let reason = format!("requested on the command line on {}", crate::config::local_hostname());
+    let (request, created) = rebuild::request(&mut connection, &reason).map_err(|error| error.to_string())?;
+    if created {
+        println!("search index rebuild {} requested", request.id);
+    } else {
+        println!("search index rebuild {} is already {} ({})", request.id, request.state(), request.reason);
+    }
+    if no_wait {
+        return Ok(());
+    }
+    let timing = Timing::from_settings(settings);
+    let progress = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{spinner} {msg} {bar:40} {pos}/{len} items ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress.enable_steady_tick(Duration::from_millis(200));
+    loop {
+        let current = rebuild::get(&mut connection, request.id).map_err(|error| error.to_string())?;
+        let master = status::load(&mut connection, timing.heartbeat_interval, timing.node_timeout, 0)
+            .map_err(|error| error.to_string())?
+            .master;
+        progress.set_length(u64::try_from(current.items_total).unwrap_or(0));
+        progress.set_position(u64::try_from(current.items_done).unwrap_or(0));
+        let message = match (current.state(), &master, &current.error) {
+            ("finished", ..) => break finish_reindex(&progress, &current),
+            (_, None, _) => "waiting for a master: no node is master now (start one with `baton serve`); \
+                             the request stays recorded"
+                .to_string(),
+            ("waiting", Some(master), _) => format!("waiting for the master {master}"),
+            (_, Some(master), Some(error)) => format!("{master} retries after: {error}"),
+            (_, Some(master), None) => format!("building on {master}"),
+        };
+        progress.set_message(message);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn finish_reindex(progress: &ProgressBar, rebuild: &Rebuild) -> Result<(), String> {
+    progress.finish_and_clear();
+    let seconds = rebuild.duration_ms.unwrap_or(0) as f64 / 1000.0;
+    println!(
+        "rebuilt the search index: {} items in {seconds:.1} s ({:.0} items/s) on {}, generation {}",
+        rebuild.items_done,
+        rebuild.items_done as f64 / seconds.max(0.001),
+        rebuild.node.as_deref().unwrap_or("?"),
+        rebuild.generation.as_deref().unwrap_or("?"),
+    );
+    Ok(())
+}
+
 fn print_search_status(status: &search::status::SearchStatus) {
     println!();
     let oldest = status.oldest_unindexed_age_ms.map(|age| format!(", oldest {age} ms old")).unwrap_or_default();
@@ -221,6 +286,17 @@ fn print_search_status(status: &search::status::SearchStatus) {
     println!("search: {} changes waiting{oldest}; index {generation}", status.queue_depth);
     if let Some(commit) = &status.last_commit {
         println!("last index commit: {commit}");
+    }
+    if let Some(rebuild) = &status.rebuild {
+        let error = rebuild.rebuild.error.as_deref().map(|error| format!("; last error: {error}")).unwrap_or_default();
+        println!(
+            "last rebuild: {} {} ({}), {}/{} items{error}",
+            rebuild.rebuild.id,
+            rebuild.state,
+            rebuild.rebuild.reason,
+            rebuild.rebuild.items_done,
+            rebuild.rebuild.items_total
+        );
     }
 }
 

@@ -7,10 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::db::Database;
+use crate::cluster::sql::Dialect;
+use crate::db::{Database, DbConnection, write_transaction};
+use crate::error::{Error, Result};
 
 /// Work that only the master does.
 pub trait MasterDuty: Send + Sync + 'static {
@@ -18,7 +22,7 @@ pub trait MasterDuty: Send + Sync + 'static {
 
     /// Runs while this node is master. Must return soon after `context.stopped()` resolves,
     /// having finished (and committed) the batch in hand; every database write it makes
-    /// must be fenced by `context.epoch` (see `cluster::fenced`).
+    /// must be fenced by `context.epoch` (see `DutyContext::fenced`).
     fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
@@ -42,6 +46,44 @@ impl DutyContext {
     pub fn must_stop(&self) -> bool {
         *self.stop.borrow()
     }
+
+    /// Whether this node still holds the lease with the duty's epoch.
+    pub fn still_master(&self, connection: &mut DbConnection) -> Result<bool> {
+        let dialect = Dialect::of(connection);
+        let held: Vec<Held> = dialect
+            .query(&format!(
+                "SELECT epoch AS held FROM cluster_lease WHERE id = 1 AND holder = ? AND holder_instance = ? \
+                 AND epoch = ?{}",
+                dialect.lock_for_share()
+            ))
+            .bind::<Text, _>(&self.node)
+            .bind::<Text, _>(&self.instance)
+            .bind::<BigInt, _>(self.epoch)
+            .load(connection)?;
+        Ok(held.iter().any(|row| row.held == self.epoch))
+    }
+
+    /// Runs `work` in a write transaction that first checks that this node still holds the
+    /// lease with the duty's epoch, with the lease row locked against a takeover until the
+    /// commit (FOR SHARE on PostgreSQL; SQLite's write lock). A deposed master writes nothing.
+    pub fn fenced<T>(
+        &self,
+        connection: &mut DbConnection,
+        work: impl FnOnce(&mut DbConnection) -> Result<T>,
+    ) -> Result<T> {
+        write_transaction(connection, |connection| {
+            if !self.still_master(connection)? {
+                return Err(Error::Conflict(format!("no longer master with epoch {}: nothing written", self.epoch)));
+            }
+            work(connection)
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct Held {
+    #[diesel(sql_type = BigInt)]
+    held: i64,
 }
 
 struct Running {

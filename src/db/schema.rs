@@ -243,6 +243,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    search_rebuilds (id) {
+        id -> BigInt,
+        reason -> Text,
+        requested_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        node -> Nullable<Text>,
+        epoch -> Nullable<BigInt>,
+        generation -> Nullable<Text>,
+        items_total -> BigInt,
+        items_done -> BigInt,
+        finished_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     cluster_probe (id) {
         id -> BigInt,
         node -> Text,

@@ -1,31 +1,49 @@
-//! The indexer, a master duty: drains `index_queue` in batches into the current index
-//! generation (building the first generation from the database when there is none), commits
-//! with a payload naming the epoch and the rows applied, and only then deletes exactly those
-//! rows. A crash between commit and delete re-applies idempotent upserts; a deposed master's
-//! commit is refused before it happens and its deletes are fenced by the epoch.
+//! The indexer, a master duty. It keeps the current index generation up to date from
+//! `index_queue`: applies a batch (delete + add per item), commits with a payload naming the
+//! epoch and what was applied, and only then deletes exactly the applied rows. A crash
+//! between commit and delete re-applies idempotent upserts; a deposed master's commit is
+//! refused before it happens and its database writes are fenced by the epoch.
+//!
+//! Rebuilds (see `rebuild`) go into a new generation while search answers from the old one,
+//! which the indexer keeps updating in between. Before the switch, the new generation
+//! re-indexes every item the old one was given meanwhile; the queue rows present when the
+//! build started are covered by the build and deleted by id after its commit. Rows that
+//! came later and were not applied stay queued for the new generation.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use tantivy::{IndexWriter, TantivyDocument, Term};
+use tantivy::{Index, IndexWriter, Term};
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::cluster::sql::Dialect;
 use crate::db::DbConnection;
 use crate::db::schema::{index_queue, items};
 use crate::error::{Error, Result};
 use crate::model::attachment::FileStore;
 use crate::search::IndexLocation;
+use crate::search::directory::DeferredDeleteDirectory;
 use crate::search::document;
 use crate::search::fields::Fields;
+use crate::search::rebuild::{self, Rebuild};
 
-/// Queue rows applied per commit.
+/// Queue rows applied per commit, and items read per query during a build.
 const BATCH: i64 = 1000;
-/// Memory for the index writer (one thread).
+/// Memory for the index writer that follows the queue (one thread).
 const WRITER_MEMORY: usize = 30_000_000;
+/// Threads and memory for building a whole generation.
+const BUILD_THREADS: usize = 2;
+const BUILD_MEMORY: usize = 120_000_000;
+/// Replaced segment files and retired generations are removed this long after, so that
+/// readers on other hosts (NFS) never lose a file under a search.
+pub const REMOVAL_GRACE: Duration = Duration::from_secs(600);
+/// How often the indexer looks for rebuild requests, and removes what the grace freed.
+const REQUEST_CHECK_EVERY: Duration = Duration::from_secs(1);
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+/// How often a build records its progress and lets the old generation catch up.
+const BUILD_STEP: Duration = Duration::from_millis(500);
 
 pub struct IndexerDuty {
     pub location: IndexLocation,
@@ -38,55 +56,51 @@ impl MasterDuty for IndexerDuty {
         "indexer"
     }
 
-    fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// Restarts the work after an error (database or disk trouble) with a growing pause,
+    /// until the node stops being master.
+    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let location = self.location.clone();
         let files = self.files.clone();
         Box::pin(async move {
-            let outcome = tokio::task::spawn_blocking(move || run_blocking(&location, &files, &context)).await;
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::error!(%error, "search indexer stopped"),
-                Err(error) => tracing::error!(%error, "search indexer task failed"),
+            let mut pause = Duration::from_secs(1);
+            loop {
+                let (location, files, task_context) = (location.clone(), files.clone(), context.clone());
+                let outcome =
+                    tokio::task::spawn_blocking(move || run_blocking(&location, &files, &task_context)).await;
+                match outcome {
+                    Ok(Ok(())) => return,
+                    Ok(Err(_)) if context.must_stop() => return,
+                    Ok(Err(error)) => tracing::error!(%error, retry_in = ?pause, "search indexer failed"),
+                    Err(error) => tracing::error!(%error, retry_in = ?pause, "search indexer task failed"),
+                }
+                tokio::select! {
+                    () = context.stopped() => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
             }
         })
     }
 }
 
-#[derive(QueryableByName)]
-struct Held {
-    #[diesel(sql_type = BigInt)]
-    held: i64,
-}
-
-/// Whether this node still holds the lease with the duty's epoch.
-fn still_master(connection: &mut DbConnection, context: &DutyContext) -> Result<bool> {
-    let dialect = Dialect::of(connection);
-    let held: Held = dialect
-        .query("SELECT COUNT(*) AS held FROM cluster_lease WHERE id = 1 AND holder = ? AND holder_instance = ? AND epoch = ?")
-        .bind::<Text, _>(&context.node)
-        .bind::<Text, _>(&context.instance)
-        .bind::<BigInt, _>(context.epoch)
-        .get_result(connection)?;
-    Ok(held.held == 1)
+/// An index generation open for writing.
+struct Writer {
+    writer: IndexWriter,
+    fields: Fields,
+    directory: DeferredDeleteDirectory,
 }
 
 fn open_writer(
-    location: &IndexLocation,
-    files: &FileStore,
+    (index, directory): (Index, DeferredDeleteDirectory),
+    threads: usize,
+    memory: usize,
     context: &DutyContext,
-) -> Result<Option<(IndexWriter, Fields, bool)>> {
-    let (index, created) = match location.current_generation()? {
-        Some(generation) => (location.open(&generation)?, None),
-        None => {
-            let generation = format!("g{}-{}", context.epoch, chrono::Utc::now().format("%Y%m%d%H%M%S"));
-            (location.create_generation(&generation)?, Some(generation))
-        }
-    };
+) -> Result<Option<Writer>> {
     let fields = Fields::of(&index).map_err(|error| Error::internal("search index schema", error))?;
     // A deposed master on this host may still hold the writer lock for a moment.
     let deadline = Instant::now() + Duration::from_secs(30);
     let writer = loop {
-        match index.writer_with_num_threads(1, WRITER_MEMORY) {
+        match index.writer_with_num_threads(threads, memory) {
             Ok(writer) => break writer,
             Err(tantivy::TantivyError::LockFailure(..)) if Instant::now() < deadline && !context.must_stop() => {
                 std::thread::sleep(Duration::from_millis(100));
@@ -97,41 +111,35 @@ fn open_writer(
     if context.must_stop() {
         return Ok(None);
     }
-    if let Some(generation) = created {
-        let mut writer = writer;
-        build_all(&mut writer, &fields, files, context)?;
-        location.switch_to(&generation)?;
-        tracing::info!(%generation, "built the first search index");
-        return Ok(Some((writer, fields, true)));
-    }
-    Ok(Some((writer, fields, false)))
+    directory.schedule_orphans(&index).map_err(|error| Error::internal("listing the search index files", error))?;
+    Ok(Some(Writer { writer, fields, directory }))
 }
 
-/// Indexes every item (the first generation).
-fn build_all(writer: &mut IndexWriter, fields: &Fields, files: &FileStore, context: &DutyContext) -> Result<()> {
-    let mut connection = context.database.get()?;
-    let mut after = 0i64;
-    loop {
-        let ids: Vec<i64> = items::table
-            .filter(items::id.gt(after))
-            .order(items::id.asc())
-            .limit(BATCH)
-            .select(items::id)
-            .load(&mut *connection)?;
-        let Some(last) = ids.last().copied() else { break };
-        for item in document::load(&mut connection, files, &ids)? {
-            writer.add_document(item.to_tantivy(fields)).map_err(|error| Error::internal("indexing", error))?;
+/// The current generation, if there is one this version can write; otherwise why not.
+fn open_current(location: &IndexLocation, context: &DutyContext) -> Result<std::result::Result<Writer, String>> {
+    let Some(generation) = location.current_generation()? else {
+        return Ok(Err("first index".into()));
+    };
+    let opened = location.open_for_writing(&generation).and_then(|index| {
+        if Fields::of(&index.0).is_err() {
+            return Err(Error::Conflict(format!("index {generation} was built by another version of Baton")));
         }
-        after = last;
-        if context.must_stop() {
-            return Err(Error::Unavailable("stopped while building the search index".into()));
+        open_writer(index, 1, WRITER_MEMORY, context)
+    });
+    match opened {
+        Ok(Some(writer)) => Ok(Ok(writer)),
+        Ok(None) => Err(Error::Unavailable("stopped while opening the search index".into())),
+        Err(error) => {
+            tracing::warn!(%error, %generation, "the search index must be rebuilt");
+            Ok(Err(error.message()))
         }
     }
-    commit(writer, &mut connection, context, "full build")
 }
 
 fn commit(writer: &mut IndexWriter, connection: &mut DbConnection, context: &DutyContext, applied: &str) -> Result<()> {
-    if !still_master(connection, context)? {
+    // The lease decides who writes (checked right before); tantivy's file lock is the
+    // second guard against a deposed master on this host.
+    if !context.still_master(connection)? {
         writer.rollback().map_err(|error| Error::internal("rolling back the search index", error))?;
         return Err(Error::Conflict(format!("no longer master with epoch {}: nothing committed", context.epoch)));
     }
@@ -148,60 +156,175 @@ fn commit(writer: &mut IndexWriter, connection: &mut DbConnection, context: &Dut
     Ok(())
 }
 
-/// Applies one batch of the queue; returns how many queue rows it applied.
-pub fn apply_batch(
-    writer: &mut IndexWriter,
-    fields: &Fields,
+/// Replaces the documents of `item_ids` by their current state (deleted items vanish).
+fn upsert(writer: &Writer, files: &FileStore, connection: &mut DbConnection, item_ids: &[i64]) -> Result<()> {
+    for item_id in item_ids {
+        writer.writer.delete_term(Term::from_field_u64(writer.fields.item_id, u64::try_from(*item_id).unwrap_or(0)));
+    }
+    for item in document::load(connection, files, item_ids)? {
+        writer.writer.add_document(item.to_tantivy(&writer.fields)).map_err(|error| Error::internal("indexing", error))?;
+    }
+    Ok(())
+}
+
+/// Deletes exactly these queue rows, only while still master with this epoch.
+fn delete_queue_rows(connection: &mut DbConnection, context: &DutyContext, ids: &[i64]) -> Result<()> {
+    for chunk in ids.chunks(BATCH as usize) {
+        context.fenced(connection, |connection| {
+            diesel::delete(index_queue::table.filter(index_queue::id.eq_any(chunk))).execute(connection)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Applies one batch of the queue; returns the items it re-indexed (none: the queue is empty).
+fn apply_batch(
+    writer: &mut Writer,
     files: &FileStore,
     connection: &mut DbConnection,
     context: &DutyContext,
-) -> Result<usize> {
+) -> Result<Vec<i64>> {
     let rows: Vec<(i64, i64)> = index_queue::table
         .order(index_queue::id.asc())
         .limit(BATCH)
         .select((index_queue::id, index_queue::item_id))
         .load(connection)?;
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let mut item_ids: Vec<i64> = rows.iter().map(|(_, item_id)| *item_id).collect();
-    item_ids.sort_unstable();
-    item_ids.dedup();
-    for item_id in &item_ids {
-        writer.delete_term(Term::from_field_u64(fields.item_id, u64::try_from(*item_id).unwrap_or(0)));
-    }
-    for item in document::load(connection, files, &item_ids)? {
-        let document: TantivyDocument = item.to_tantivy(fields);
-        writer.add_document(document).map_err(|error| Error::internal("indexing", error))?;
-    }
-    let queue_ids: Vec<String> = rows.iter().map(|(id, _)| id.to_string()).collect();
-    commit(writer, connection, context, &format!("{} queue rows, {} items", rows.len(), item_ids.len()))?;
-    // Exactly the applied rows, and only while still master with this epoch.
-    let dialect = Dialect::of(connection);
-    dialect
-        .query(&format!(
-            "DELETE FROM index_queue WHERE id IN ({}) AND EXISTS (SELECT 1 FROM cluster_lease \
-             WHERE id = 1 AND holder = ? AND holder_instance = ? AND epoch = ?{})",
-            queue_ids.join(", "),
-            dialect.lock_for_share()
-        ))
-        .bind::<Text, _>(&context.node)
-        .bind::<Text, _>(&context.instance)
-        .bind::<BigInt, _>(context.epoch)
-        .execute(connection)?;
-    Ok(rows.len())
+    let item_ids: Vec<i64> = rows.iter().map(|(_, item_id)| *item_id).collect::<BTreeSet<_>>().into_iter().collect();
+    upsert(writer, files, connection, &item_ids)?;
+    commit(&mut writer.writer, connection, context, &format!("{} queue rows, {} items", rows.len(), item_ids.len()))?;
+    let queue_ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    delete_queue_rows(connection, context, &queue_ids)?;
+    Ok(item_ids)
 }
 
 fn run_blocking(location: &IndexLocation, files: &FileStore, context: &DutyContext) -> Result<()> {
-    let Some((mut writer, fields, _)) = open_writer(location, files, context)? else { return Ok(()) };
     let mut connection = context.database.get()?;
+    let mut current = match open_current(location, context)? {
+        Ok(writer) => Some(writer),
+        Err(reason) => {
+            rebuild::request(&mut connection, &reason)?;
+            None
+        }
+    };
+    let mut last_request_check: Option<Instant> = None;
+    let mut last_housekeeping: Option<Instant> = None;
     while !context.must_stop() {
-        let applied = apply_batch(&mut writer, &fields, files, &mut connection, context)?;
-        if applied == 0 {
+        if last_request_check.is_none_or(|at| at.elapsed() >= REQUEST_CHECK_EVERY) {
+            last_request_check = Some(Instant::now());
+            if let Some(request) = rebuild::next_unfinished(&mut connection)? {
+                let Some(built) = build(location, files, context, &mut connection, current.as_mut(), &request)? else {
+                    break;
+                };
+                current = Some(built);
+                continue;
+            }
+        }
+        let Some(writer) = current.as_mut() else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+            last_housekeeping = Some(Instant::now());
+            writer.directory.remove_expired(REMOVAL_GRACE);
+            for generation in location.remove_retired(REMOVAL_GRACE, None)? {
+                tracing::info!(%generation, "removed a retired search index generation");
+            }
+        }
+        if apply_batch(writer, files, &mut connection, context)?.is_empty() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    // Dropping the writer releases tantivy's lock for the next master.
-    drop(writer);
+    // Dropping the writers releases tantivy's locks for the next master.
     Ok(())
+}
+
+/// Builds a new generation for `request` and makes it current; `None` when told to stop.
+/// Errors are recorded on the request, which is tried again.
+fn build(
+    location: &IndexLocation,
+    files: &FileStore,
+    context: &DutyContext,
+    connection: &mut DbConnection,
+    old: Option<&mut Writer>,
+    request: &Rebuild,
+) -> Result<Option<Writer>> {
+    let outcome = build_generation(location, files, context, connection, old, request);
+    if let Err(error) = &outcome
+        && !matches!(error, Error::Conflict(_) | Error::Unavailable(_))
+    {
+        rebuild::failed(connection, context, request.id, &error.to_string())?;
+    }
+    outcome
+}
+
+fn build_generation(
+    location: &IndexLocation,
+    files: &FileStore,
+    context: &DutyContext,
+    connection: &mut DbConnection,
+    mut old: Option<&mut Writer>,
+    request: &Rebuild,
+) -> Result<Option<Writer>> {
+    let started = Instant::now();
+    let generation = format!("g{}-e{}-{}", request.id, context.epoch, chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    let Some(mut new) = open_writer(location.create_generation(&generation)?, BUILD_THREADS, BUILD_MEMORY, context)?
+    else {
+        return Ok(None);
+    };
+    // Changes queued before the build reads the items are covered by it.
+    let covered: Vec<i64> = index_queue::table.select(index_queue::id).order(index_queue::id.asc()).load(connection)?;
+    let total: i64 = items::table.count().get_result(connection)?;
+    rebuild::started(connection, context, request.id, &generation, total)?;
+    tracing::info!(%generation, items = total, reason = %request.reason, "building a search index generation");
+    let mut touched: BTreeSet<i64> = BTreeSet::new();
+    let mut done = 0i64;
+    let mut after = 0i64;
+    let mut last_step = Instant::now();
+    loop {
+        let ids: Vec<i64> = items::table
+            .filter(items::id.gt(after))
+            .order(items::id.asc())
+            .limit(BATCH)
+            .select(items::id)
+            .load(connection)?;
+        let Some(last) = ids.last().copied() else { break };
+        for item in document::load(connection, files, &ids)? {
+            new.writer.add_document(item.to_tantivy(&new.fields)).map_err(|error| Error::internal("indexing", error))?;
+        }
+        done += i64::try_from(ids.len()).unwrap_or(0);
+        after = last;
+        if context.must_stop() {
+            return Ok(None);
+        }
+        if last_step.elapsed() >= BUILD_STEP {
+            last_step = Instant::now();
+            rebuild::progress(connection, context, request.id, done)?;
+            // Search keeps answering, and fresh, from the old generation.
+            if let Some(old) = old.as_deref_mut() {
+                touched.extend(apply_batch(old, files, connection, context)?);
+            }
+        }
+    }
+    // What the old generation was given meanwhile may have been read before it changed.
+    let touched: Vec<i64> = touched.into_iter().collect();
+    for chunk in touched.chunks(BATCH as usize) {
+        upsert(&new, files, connection, chunk)?;
+    }
+    commit(&mut new.writer, connection, context, &format!("full build of {done} items"))?;
+    delete_queue_rows(connection, context, &covered)?;
+    location.switch_to(&generation)?;
+    rebuild::finished(connection, context, request.id, done, started.elapsed())?;
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        %generation,
+        items = done,
+        seconds = format!("{seconds:.1}"),
+        items_per_second = format!("{:.0}", done as f64 / seconds.max(0.001)),
+        "search index generation built and switched to"
+    );
+    Ok(Some(new))
 }

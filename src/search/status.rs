@@ -10,6 +10,7 @@ use crate::db::DbConnection;
 use crate::db::schema::index_queue;
 use crate::error::Result;
 use crate::search::IndexLocation;
+use crate::search::rebuild::{self, Rebuild};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchStatus {
@@ -21,6 +22,21 @@ pub struct SearchStatus {
     pub generation: Option<String>,
     /// The payload of the last commit: epoch, node, what was applied, when.
     pub last_commit: Option<serde_json::Value>,
+    /// The latest rebuild: waiting, running (with progress) or finished.
+    pub rebuild: Option<RebuildStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildStatus {
+    pub state: &'static str,
+    #[serde(flatten)]
+    pub rebuild: Rebuild,
+}
+
+impl From<Rebuild> for RebuildStatus {
+    fn from(rebuild: Rebuild) -> RebuildStatus {
+        RebuildStatus { state: rebuild.state(), rebuild }
+    }
 }
 
 pub fn load(connection: &mut DbConnection, location: &IndexLocation) -> Result<SearchStatus> {
@@ -39,7 +55,9 @@ pub fn load(connection: &mut DbConnection, location: &IndexLocation) -> Result<S
             .and_then(|payload| serde_json::from_str(&payload).ok()),
         None => None,
     };
+    let rebuild = rebuild::recent(connection, 1)?.pop().map(RebuildStatus::from);
     Ok(SearchStatus {
+        rebuild,
         queue_depth,
         oldest_unindexed_age_ms: oldest.map(|oldest| (now - oldest).num_milliseconds().max(0)),
         generation,

@@ -54,7 +54,117 @@ on_both_backends!(
     a_bare_item_number_opens_that_item,
     the_cluster_status_shows_the_index_queue_and_the_last_commit,
     text_attachments_and_dates_are_searchable,
+    a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_no_change,
+    the_command_line_rebuilds_the_index_showing_the_result,
 );
+
+async fn cluster_search(api: &Api) -> Value {
+    let reply = api.get("/api/v1/cluster").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body["search"].clone()
+}
+
+/// Waits until the first index is built and every queued change applied.
+async fn wait_until_indexed(api: &Api) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let search = cluster_search(api).await;
+        if search["generation"].is_string() && search["queue_depth"] == 0 {
+            return search;
+        }
+        assert!(Instant::now() < deadline, "the index never caught up: {search}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_no_change(backend: Backend) {
+    let app = spawn(backend).await;
+    // Enough items that the build takes a while, so that changes land while it runs.
+    baton::demo::generate(&app.database(), 20_000, Some(7)).unwrap();
+    let before = wait_until_indexed(&app.admin).await;
+    let member = app.create_user("mona").await;
+    assert_eq!(member.post("/api/v1/search/rebuilds", json!({})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(member.get("/api/v1/search/rebuilds").await.status, StatusCode::FORBIDDEN);
+
+    let requested = app.admin.post("/api/v1/search/rebuilds", json!({})).await;
+    assert_eq!(requested.status, StatusCode::ACCEPTED, "{}", requested.body);
+    let id = requested.body["id"].as_i64().unwrap();
+    // Asking again while it waits or runs gives the same request.
+    let again = app.admin.post("/api/v1/search/rebuilds", json!({})).await;
+    if again.status == StatusCode::OK {
+        assert_eq!(again.body["id"], id);
+    } else {
+        assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    }
+    // While it runs: items change (an old one edited, new ones created) and search answers.
+    let first = app.admin.get("/api/v1/items?sort=id&limit=1").await.body["items"][0].clone();
+    let mut narwhals = 0;
+    let mut created_while_running = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let finished = loop {
+        let reply = app.admin.get(&format!("/api/v1/search/rebuilds/{id}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        if reply.body["state"] == "running" {
+            created_while_running += 1;
+        }
+        if narwhals == 0 {
+            let edited = app
+                .admin
+                .patch(
+                    &format!("/api/v1/items/{}", first["id"]),
+                    json!({"title": "Narwhal in the first item", "version": first["version"]}),
+                )
+                .await;
+            assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+        }
+        app.admin.create_item("OPS", &format!("Narwhal number {narwhals}")).await;
+        narwhals += 1;
+        let answer = search(&app.admin, "login").await;
+        assert_eq!(answer.status, StatusCode::OK, "search stopped answering during the rebuild: {}", answer.body);
+        if reply.body["state"] == "finished" {
+            break reply.body;
+        }
+        assert!(Instant::now() < deadline, "the rebuild did not finish: {}", reply.body);
+    };
+    assert!(created_while_running > 0, "no change landed while the rebuild ran: {finished}");
+    assert!(finished["items_done"].as_i64().unwrap() >= 20_000, "{finished}");
+    assert!(finished["duration_ms"].is_i64() && finished["error"].is_null(), "{finished}");
+    let after = wait_until_indexed(&app.admin).await;
+    assert_ne!(after["generation"], before["generation"], "no switch to a new generation");
+    assert_eq!(after["generation"], finished["generation"]);
+    assert_eq!(after["rebuild"]["id"], id);
+    // Every change is in the new generation: the edited item and each created one, once.
+    let found = search_until(&app.admin, "narwhal", narwhals + 1).await;
+    assert_eq!(found["total"], narwhals + 1);
+    let listed = app.admin.get("/api/v1/search/rebuilds").await;
+    assert_eq!(listed.body[0]["id"], id, "{}", listed.body);
+}
+
+async fn the_command_line_rebuilds_the_index_showing_the_result(backend: Backend) {
+    let app = spawn(backend).await;
+    app.admin.post("/api/v1/projects", json!({"key": "OPS", "name": "Operations"})).await;
+    for number in 0..5 {
+        app.admin.create_item("OPS", &format!("Okapi report {number}")).await;
+    }
+    let before = wait_until_indexed(&app.admin).await;
+    let database_url = app.database_url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("reindex")
+            .env("BATON_DATABASE_URL", database_url)
+            .env("BATON_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("requested") && stdout.contains("rebuilt the search index: 5 items"), "{stdout}");
+    let after = wait_until_indexed(&app.admin).await;
+    assert_ne!(after["generation"], before["generation"]);
+    assert_eq!(search_until(&app.admin, "okapi", 5).await["total"], 5);
+}
 
 async fn text_attachments_and_dates_are_searchable(backend: Backend) {
     let app = spawn(backend).await;

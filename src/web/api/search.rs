@@ -1,9 +1,12 @@
-//! Full-text search over the items the caller may see.
+//! Full-text search over the items the caller may see, and (administrators) rebuilding the
+//! index.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::search::query;
+use crate::search::rebuild;
+use crate::search::status::RebuildStatus;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -30,4 +33,31 @@ pub async fn search_items(
         })
         .await?;
     Ok(HttpResponse::Ok().json(results))
+}
+
+/// Asks the master to rebuild the index: 202 with the new request, or 200 with the one
+/// already waiting or running.
+pub async fn request_rebuild(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let reason = format!("requested by admin {}", caller.user.login);
+    let (request, created) = state.database.write(move |connection| rebuild::request(connection, &reason)).await?;
+    let status = if created { actix_web::http::StatusCode::ACCEPTED } else { actix_web::http::StatusCode::OK };
+    Ok(HttpResponse::build(status).json(RebuildStatus::from(request)))
+}
+
+pub async fn list_rebuilds(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let recent = state.database.run(|connection| rebuild::recent(connection, 20)).await?;
+    Ok(HttpResponse::Ok().json(recent.into_iter().map(RebuildStatus::from).collect::<Vec<_>>()))
+}
+
+pub async fn get_rebuild(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = path.into_inner();
+    let found = state.database.run(move |connection| rebuild::get(connection, id)).await?;
+    Ok(HttpResponse::Ok().json(RebuildStatus::from(found)))
 }
