@@ -335,9 +335,14 @@ pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<It
 /// The views of those of the given items that exist and lie in the readable projects
 /// (`None`: all, see `permission::readable_project_ids`), in no particular order.
 pub fn readable_views(connection: &mut DbConnection, ids: &[i64], readable: Option<&[i64]>) -> Result<Vec<ItemView>> {
-    let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(items::id.eq_any(ids))).load(connection)?;
-    if let Some(readable) = readable {
-        rows.retain(|(_, (project_id, ..), ..)| readable.contains(project_id));
+    let mut rows: Vec<JoinedRow> = Vec::with_capacity(ids.len());
+    // One cached statement per item costs less than preparing a new `IN (…)` query each time.
+    for id in ids {
+        match load_joined(connection, ItemId(*id)) {
+            Ok(row) if readable.is_none_or(|readable| readable.contains(&row.1.0)) => rows.push(row),
+            Ok(_) | Err(Error::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
     }
     into_views(connection, rows)
 }

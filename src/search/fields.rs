@@ -5,9 +5,9 @@
 //! `text` holds title and body together; `title` and `body` are stored for snippets.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use frostem::Algorithm;
+use rustc_hash::FxHashMap;
 use tantivy::Index;
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
@@ -141,8 +141,8 @@ struct StemsStream<T> {
 const STEM_CACHE_WORDS: usize = 50_000;
 
 thread_local! {
-    static STEMS: std::cell::RefCell<HashMap<String, (String, Option<String>)>> =
-        std::cell::RefCell::new(HashMap::new());
+    static STEMS: std::cell::RefCell<FxHashMap<String, (String, Option<String>)>> =
+        std::cell::RefCell::new(FxHashMap::default());
 }
 
 impl<T> StemsStream<T> {

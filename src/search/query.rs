@@ -184,11 +184,20 @@ pub fn search(
         };
         clauses.push((Occur::Must, terms(index_field, admitted)));
     }
-    let combined = BooleanQuery::new(clauses);
-    let total = searcher.search(&combined, &Count).map_err(|error| Error::internal("searching", error))?;
-    let top = searcher
-        .search(&combined, &TopDocs::with_limit(limit).and_offset(offset).order_by_score())
-        .map_err(|error| Error::internal("searching", error))?;
+    let combined: Box<dyn Query> = if clauses.len() == 1 {
+        text_query.box_clone()
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    };
+    let best = TopDocs::with_limit(limit).and_offset(offset).order_by_score();
+    let (total, top) = if prunable(&*combined) {
+        // An unscored count is cheap, and the best page skips what cannot compete.
+        let total = searcher.search(&*combined, &Count).map_err(|error| Error::internal("searching", error))?;
+        (total, searcher.search(&*combined, &best).map_err(|error| Error::internal("searching", error))?)
+    } else {
+        // Every match is scored anyway: one pass counts them as well.
+        searcher.search(&*combined, &(Count, best)).map_err(|error| Error::internal("searching", error))?
+    };
     let mut found = Vec::with_capacity(top.len());
     for (score, address) in top {
         let document: TantivyDocument =
@@ -204,12 +213,12 @@ pub fn search(
     for (id, score, document) in found {
         let Some(position) = views.iter().position(|view| view.id.0 == id) else { continue };
         let item = views.swap_remove(position);
-        let stored = |field| document.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_string();
-        let mut title_html = highlighter.title(&stored(fields.title));
+        let stored = |field| document.get_first(field).and_then(|value| value.as_str()).unwrap_or_default();
+        let mut title_html = highlighter.title.snippet(stored(fields.title)).to_html();
         if title_html.is_empty() {
             title_html = escape(&item.title);
         }
-        let snippet_html = highlighter.body(&stored(fields.body));
+        let snippet_html = highlighter.body.snippet(stored(fields.body)).to_html();
         hits.push(SearchHit { item, score, title_html, snippet_html });
     }
     Ok(SearchResults { total, limit, offset, hits, item: None })
@@ -254,6 +263,18 @@ fn ast_query(fields: &Fields, ast: &UserInputAst) -> Option<Box<dyn Query>> {
     }
 }
 
+/// Whether tantivy finds the best hits without scoring every match (block-max WAND): a
+/// term query, or all-required or all-optional term queries.
+fn prunable(query: &dyn Query) -> bool {
+    if query.is::<TermQuery>() {
+        return true;
+    }
+    query.downcast_ref::<BooleanQuery>().is_some_and(|boolean| {
+        let clauses = boolean.clauses();
+        clauses.iter().all(|(occur, clause)| *occur == clauses[0].0 && *occur != Occur::MustNot && clause.is::<TermQuery>())
+    })
+}
+
 /// One word or phrase: the stems at each position, as the index analyzer produces them.
 fn literal_query(fields: &Fields, phrase: &str, slop: u32) -> Option<Box<dyn Query>> {
     let mut analyzer = Fields::analyzer();
@@ -295,7 +316,6 @@ fn literal_query(fields: &Fields, phrase: &str, slop: u32) -> Option<Box<dyn Que
 struct Highlighter {
     title: SnippetGenerator,
     body: SnippetGenerator,
-    field: Field,
 }
 
 impl Highlighter {
@@ -306,21 +326,7 @@ impl Highlighter {
             generator.set_max_num_chars(max_chars);
             Ok(generator)
         };
-        Ok(Highlighter { title: generator(fields.text, 300)?, body: generator(fields.text, 200)?, field: fields.text })
-    }
-
-    fn mark(&self, generator: &SnippetGenerator, text: &str) -> String {
-        let mut document = TantivyDocument::new();
-        document.add_text(self.field, text);
-        generator.snippet_from_doc(&document).to_html()
-    }
-
-    fn title(&self, text: &str) -> String {
-        self.mark(&self.title, text)
-    }
-
-    fn body(&self, text: &str) -> String {
-        self.mark(&self.body, text)
+        Ok(Highlighter { title: generator(fields.text, 300)?, body: generator(fields.text, 200)? })
     }
 }
 
