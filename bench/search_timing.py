@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Search figures on one node with 100k demo items (SQLite unless --database is given).
+"""Search figures with 100k demo items on SQLite: two nodes on one database and data dir.
 
     bench/search_timing.py [--items N] [--duration 10s]
 
-Prints: time to build the first index from the database (items/s), wrk throughput and p50 for
-a rare word and a common two-word query, and freshness (item created → found by search), p50
-and p95 over 20 items.
+Prints: time to build the first index from the database (items/s); `baton reindex` (a full
+rebuild into a new generation while search answers); wrk throughput and p50 with 32
+connections, and p50 of a single client, for a rare word and a common two-word query;
+freshness (item created on the master → found by search on the other node), p50 and p95
+over 20 items.
 """
 import argparse, json, os, re, shutil, socket, statistics, subprocess, tempfile, time, urllib.parse, urllib.request
 
@@ -32,8 +34,9 @@ def call(method, url, body=None, headers=None):
         return error.code, json.loads(error.read() or b"null"), error.headers
 
 
-def wrk(port, token, query, duration):
-    output = subprocess.run(["wrk", "-t2", "-c32", f"-d{duration}", "--latency", "-s",
+def wrk(port, token, query, duration, connections=32):
+    threads = min(2, connections)
+    output = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s",
                              os.path.join(ROOT, "bench", "search_query.lua"), f"http://127.0.0.1:{port}", "--",
                              token, urllib.parse.quote(query)], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
@@ -56,10 +59,11 @@ def main():
                BATON_LOG="warn", BATON_ADMIN_PASSWORD=PASSWORD)
     subprocess.run([BATON, "demo-data", "--items", str(args.items), "--seed", "1"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    port = free_port()
-    node = subprocess.Popen([BATON, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
+    port, other_port = free_port(), free_port()
+    node = subprocess.Popen([BATON, "serve", "--listen", f"127.0.0.1:{port}", "--node-name", "a"], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(f"{work}/node.log", "w"))
     base = f"http://127.0.0.1:{port}"
+    other = None
     try:
         started = time.monotonic()
         while True:
@@ -80,27 +84,44 @@ def main():
         built = time.monotonic() - started
         print(f"| first index build, {args.items} items (node start → searchable, queue empty) | "
               f"{built:.1f} s ({args.items / built:,.0f} items/s incl. start) |")
+        reindex = subprocess.run([BATON, "reindex"], env=env, check=True, capture_output=True, text=True).stdout
+        print(f"| `baton reindex` (new generation while search answers, then switch) | "
+              f"{reindex.strip().splitlines()[-1]} |")
         call("POST", base + "/api/v1/items", {"project": "OPS", "title": "Quetzal spotted near rack 7"}, auth)
         while call("GET", base + "/api/v1/search?q=quetzal", headers=auth)[1]["total"] != 1:
             time.sleep(0.05)
-        for label, query in (("rare word", "quetzal"), ("common two words", "login page")):
+        for label, query in (("rare word", "quetzal"), ("common word", "login"), ("common two words", "login page")):
             rate, p50 = wrk(port, token_body["token"], query, args.duration)
+            _, single_p50 = wrk(port, token_body["token"], query, "5s", connections=1)
             total = call("GET", base + "/api/v1/search?q=" + urllib.parse.quote(query), headers=auth)[1]["total"]
-            print(f"| search, {label} ({query!r}, {total} hits) | {rate:,.0f} req/s, p50 {p50} |")
+            print(f"| search, {label} ({query!r}, {total} hits, 25 per page) | {rate:,.0f} req/s, p50 {p50} "
+                  f"with 32 connections; p50 {single_p50} for one client |")
+        other = subprocess.Popen([BATON, "serve", "--listen", f"127.0.0.1:{other_port}", "--node-name", "b"],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=open(f"{work}/other.log", "w"))
+        other_base = f"http://127.0.0.1:{other_port}"
+        while True:
+            try:
+                if call("GET", other_base + "/api/v1/search?q=quetzal", headers=auth)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
         freshness = []
         for number in range(20):
             word = f"freshness{number}x"
             sent = time.monotonic()
             call("POST", base + "/api/v1/items", {"project": "OPS", "title": f"Check {word}"}, auth)
-            while call("GET", base + "/api/v1/search?q=" + word, headers=auth)[1]["total"] != 1:
+            while call("GET", other_base + "/api/v1/search?q=" + word, headers=auth)[1]["total"] != 1:
                 time.sleep(0.01)
             freshness.append(time.monotonic() - sent)
         freshness.sort()
-        print(f"| freshness: created → found (20 items) | p50 {statistics.median(freshness) * 1000:.0f} ms, "
-              f"p95 {freshness[18] * 1000:.0f} ms |")
+        print(f"| freshness: created on the master → found on the other node (20 items) | "
+              f"p50 {statistics.median(freshness) * 1000:.0f} ms, p95 {freshness[18] * 1000:.0f} ms |")
     finally:
-        node.terminate()
-        node.wait()
+        for process in (node, other):
+            if process is not None:
+                process.terminate()
+                process.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 

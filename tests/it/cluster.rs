@@ -36,6 +36,7 @@ on_both_backends!(
     the_master_prunes_events_older_than_a_week,
     an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds,
     no_index_update_is_lost_when_the_master_is_killed_while_items_are_created,
+    a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master,
 );
 
 async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_created(backend: Backend) {
@@ -90,6 +91,52 @@ async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_creat
         }
     }
     assert_eq!(seen.len() as i64, in_database, "every item in the database is found exactly once");
+}
+
+async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master(backend: Backend) {
+    let mut cluster = TestCluster::new(backend);
+    for name in ["n1", "n2"] {
+        cluster.start(name).await;
+    }
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    let survivor = if master == "n1" { "n2" } else { "n1" };
+    let settings = baton::config::Settings { database_url: cluster.database_url.clone(), ..Default::default() };
+    // Enough items that the rebuild runs for a while (seconds in a debug build).
+    baton::demo::generate(&baton::db::Database::connect(&settings).unwrap(), 20_000, Some(3)).unwrap();
+    let api = cluster.admin(survivor).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get("/api/v1/cluster").await.body["search"]["queue_depth"] != 0 {
+        assert!(Instant::now() < deadline, "the first index never caught up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requested = api.post("/api/v1/search/rebuilds", json!({})).await;
+    assert_eq!(requested.status, StatusCode::ACCEPTED, "{}", requested.body);
+    let path = format!("/api/v1/search/rebuilds/{}", requested.body["id"]);
+    loop {
+        let reply = api.get(&path).await;
+        assert_ne!(reply.body["state"], "finished", "the rebuild ended before the master could be killed");
+        if reply.body["state"] == "running" && reply.body["items_done"].as_i64().unwrap_or(0) > 0 {
+            assert_eq!(reply.body["node"], master.as_str());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.kill(&master);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let finished = loop {
+        let reply = api.get(&path).await;
+        if reply.body["state"] == "finished" {
+            break reply.body;
+        }
+        assert!(Instant::now() < deadline, "the next master did not finish the rebuild: {}", reply.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(finished["node"], survivor, "{finished}");
+    let search = api.get("/api/v1/cluster").await.body["search"].clone();
+    assert_eq!(search["generation"], finished["generation"], "{search}");
+    // Everything once: an empty query matches every indexed item.
+    let everything = api.get("/api/v1/search?q=&limit=1").await;
+    assert_eq!(everything.body["total"], cluster.count_items(), "{}", everything.body);
 }
 
 async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds(backend: Backend) {
