@@ -56,6 +56,7 @@ fn start() -> Result<PostgresServer, String> {
     }
     let initdb = find_binary("initdb").ok_or("initdb is not installed (package postgresql)")?;
     let postgres = find_binary("postgres").ok_or("postgres is not installed (package postgresql)")?;
+    remove_servers_of_finished_runs();
     let folder = std::env::temp_dir().join(format!("baton-test-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&folder);
     let data = folder.join("data");
@@ -104,6 +105,19 @@ fn start() -> Result<PostgresServer, String> {
                 return Err(format!("postgres did not accept connections within 30 s: {error}"));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// The server of a run dies with it (parent-death signal), but its folder stays: remove the
+/// folders of runs whose process is gone.
+fn remove_servers_of_finished_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("baton-test-pg-").and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
