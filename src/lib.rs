@@ -6,6 +6,9 @@
 //! - `web` (HTTP pages and the JSON API) and `cli` (commands) are the edges;
 //! - `app` assembles a running node from settings;
 //! - `demo` fills a database with realistic sample data;
+//! - `search` (the index, its indexer duty, queries) and `mail` (parsing and storing inbound
+//!   mail) build on `model` and `cluster`;
+//! - `cluster`: node registry, master lease, master duties — knows nothing of items;
 //! - `model`: users, projects, items, comments, attachments, workflow, permissions —
 //!   knows nothing of HTTP;
 //! - `db`: pool, backends, migrations, schema;
@@ -18,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod mail;
 pub mod model;
 pub mod search;
 pub mod telemetry;

@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod auth;
 pub mod comment;
 pub mod history;
+pub mod html;
 pub mod ids;
 pub mod item;
 pub mod membership;

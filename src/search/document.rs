@@ -11,6 +11,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{attachments, comments, items, statuses};
 use crate::error::Result;
 use crate::model::attachment::FileStore;
+use crate::model::html::html_to_text;
 use crate::search::fields::Fields;
 
 #[derive(Debug, Clone)]
@@ -43,34 +44,7 @@ fn attachment_text(files: &FileStore, content_type: &str, size_bytes: i64, sha25
     }
     let bytes = std::fs::read(files.path_of(sha256).ok()?).ok()?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    Some(if content_type == "text/html" { strip_html(&text) } else { text })
-}
-
-/// Drops tags, and the content of script and style elements.
-fn strip_html(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(open) = rest.find('<') {
-        text.push_str(&rest[..open]);
-        let after = &rest[open..];
-        let lower = after.get(..7).unwrap_or(after).to_ascii_lowercase();
-        let skip_until = if lower.starts_with("<script") {
-            Some("</script>")
-        } else if lower.starts_with("<style") {
-            Some("</style>")
-        } else {
-            None
-        };
-        rest = match skip_until {
-            Some(end) => {
-                after.to_ascii_lowercase().find(end).map(|position| &after[position + end.len()..]).unwrap_or("")
-            }
-            None => after.find('>').map(|position| &after[position + 1..]).unwrap_or(""),
-        };
-        text.push(' ');
-    }
-    text.push_str(rest);
-    text.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    Some(if content_type == "text/html" { html_to_text(&text) } else { text })
 }
 
 /// The documents of the given items that still exist (three queries for the whole batch).
@@ -184,15 +158,5 @@ impl ItemDocument {
             fields.text => self.title.as_str(),
             fields.text => self.body.as_str(),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn html_is_reduced_to_its_text() {
-        let text = super::strip_html("<p>Hello <b>world</b></p><script>alert(1)</script><style>p{}</style>&amp; more");
-        assert!(text.contains("Hello") && text.contains("world") && text.contains("& more"));
-        assert!(!text.contains("alert") && !text.contains("p{}") && !text.contains('<'));
     }
 }

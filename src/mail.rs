@@ -1,0 +1,3 @@
+//! Mail: inbound mail parsed and classified (`message`).
+
+pub mod message;
