@@ -264,11 +264,18 @@ where
 
 /// Runs `work` in a write transaction. On SQLite it begins with `BEGIN IMMEDIATE` so a
 /// transaction that reads and then writes never fails to upgrade its lock under
-/// concurrency; on PostgreSQL it is an ordinary transaction.
+/// concurrency; on PostgreSQL it is an ordinary transaction. Inside another write
+/// transaction (a model function as part of a bigger unit, such as storing a mail) it is a
+/// savepoint: an error undoes only its own writes, and the outer transaction decides.
 pub fn write_transaction<T, F>(connection: &mut DbConnection, work: F) -> Result<T>
 where
     F: FnOnce(&mut DbConnection) -> Result<T>,
 {
+    let depth = <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(connection)
+        .transaction_depth()?;
+    if depth.is_some() {
+        return connection.transaction(work);
+    }
     match connection {
         DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
         DbConnection::Postgresql(_) => DbConnection::begin_transaction(connection)?,

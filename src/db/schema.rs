@@ -243,6 +243,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_received (message_key) {
+        message_key -> Text,
+        mailbox -> Text,
+        item_id -> BigInt,
+        comment_id -> Nullable<BigInt>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mail_failures (id) {
+        id -> BigInt,
+        message_key -> Text,
+        mailbox -> Text,
+        sender -> Text,
+        subject -> Text,
+        reason -> Text,
+        raw_sha256 -> Nullable<Text>,
+        raw_size -> BigInt,
+        failed_at -> Timestamp,
+        reprocessed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     search_rebuilds (id) {
         id -> BigInt,
         reason -> Text,

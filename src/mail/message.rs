@@ -90,6 +90,11 @@ impl std::error::Error for MailError {}
 ///
 /// `own_addresses` are our mailbox addresses (lower-case); `loop_id` is this installation's value of
 /// [`LOOP_HEADER`]. Both only feed the `automatic` classification.
+/// The key of a mail without a Message-ID (or one that cannot be parsed): its SHA-256.
+pub fn message_key_of_raw(raw: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(raw)))
+}
+
 pub fn parse(raw: &[u8], own_addresses: &[String], loop_id: &str) -> Result<InboundMail, MailError> {
     let message = MessageParser::default()
         .parse(raw)
@@ -100,7 +105,7 @@ pub fn parse(raw: &[u8], own_addresses: &[String], loop_id: &str) -> Result<Inbo
     let from = message.from().and_then(first_address).ok_or(MailError::NoSender)?;
     let (message_key, has_message_id) = match message.message_id().map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => (id.trim_matches(['<', '>']).to_string(), true),
-        None => (format!("sha256:{}", hex::encode(Sha256::digest(raw))), false),
+        None => (message_key_of_raw(raw), false),
     };
     let (text, recovered_body) = body(&message);
     let automatic = automatic_reason(&message, &from, own_addresses, loop_id);
@@ -967,5 +972,4 @@ mod tests {
         assert_eq!(strip_quoted_reply(marker_only), "On Tue, Bob wrote:\n> hi");
         assert_eq!(strip_quoted_reply(""), "");
     }
-
 }

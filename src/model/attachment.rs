@@ -180,7 +180,8 @@ impl FileStore {
         Ok(self.root.join(&sha256[0..2]).join(&sha256[2..4]).join(sha256))
     }
 
-    fn keep(&self, staged: &StagedFile) -> Result<()> {
+    /// Moves a staged file into the store (a no-op when the same content is there already).
+    pub fn keep(&self, staged: &StagedFile) -> Result<()> {
         let target = self.path_of(&staged.sha256)?;
         if target.exists() {
             return Ok(());

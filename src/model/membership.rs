@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::db::schema::{memberships, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::ids::UserId;
+use crate::model::ids::{ProjectId, UserId};
 use crate::model::permission::{Permission, Role};
 use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
@@ -43,24 +43,28 @@ pub fn set_role(
         if !member_user.active {
             return Err(Error::invalid("user_id", format!("user {} is deactivated", member_user.login)));
         }
-        let updated = diesel::update(
-            memberships::table
-                .filter(memberships::project_id.eq(project.id.0))
-                .filter(memberships::user_id.eq(member.0)),
-        )
-        .set(memberships::role.eq(role.as_str()))
-        .execute(connection)?;
-        if updated == 0 {
-            diesel::insert_into(memberships::table)
-                .values((
-                    memberships::project_id.eq(project.id.0),
-                    memberships::user_id.eq(member.0),
-                    memberships::role.eq(role.as_str()),
-                ))
-                .execute(connection)?;
-        }
+        put_role(connection, project.id, member, role)?;
         Ok(Member { user: UserSummary { id: member_user.id, login: member_user.login, name: member_user.name }, role })
     })
+}
+
+/// Gives `member` the role in the project, without permission checks (the caller decided).
+pub fn put_role(connection: &mut DbConnection, project: ProjectId, member: UserId, role: Role) -> Result<()> {
+    let updated = diesel::update(
+        memberships::table.filter(memberships::project_id.eq(project.0)).filter(memberships::user_id.eq(member.0)),
+    )
+    .set(memberships::role.eq(role.as_str()))
+    .execute(connection)?;
+    if updated == 0 {
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::project_id.eq(project.0),
+                memberships::user_id.eq(member.0),
+                memberships::role.eq(role.as_str()),
+            ))
+            .execute(connection)?;
+    }
+    Ok(())
 }
 
 pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &str, member: UserId) -> Result<()> {
@@ -80,7 +84,7 @@ pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &s
 }
 
 /// Whether the user is a member (any role) of the project: only members are assignable.
-pub fn is_member(connection: &mut DbConnection, project: crate::model::ids::ProjectId, user: UserId) -> Result<bool> {
+pub fn is_member(connection: &mut DbConnection, project: ProjectId, user: UserId) -> Result<bool> {
     let count: i64 = memberships::table
         .filter(memberships::project_id.eq(project.0))
         .filter(memberships::user_id.eq(user.0))

@@ -89,7 +89,8 @@ pub fn load(connection: &mut DbConnection, id: ProjectId) -> Result<Project> {
 }
 
 /// Finds a project by key (`OPS`) or numeric id (`7`).
-fn find(connection: &mut DbConnection, reference: &str) -> Result<Project> {
+/// The project by key or numeric id, without permission checks (the caller decides).
+pub fn find(connection: &mut DbConnection, reference: &str) -> Result<Project> {
     let reference = reference.trim();
     let found = match reference.parse::<i64>() {
         Ok(id) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,

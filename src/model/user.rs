@@ -156,6 +156,18 @@ pub fn find_by_login(connection: &mut DbConnection, login: &str) -> Result<Optio
         .optional()?)
 }
 
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The account with this e-mail address (compared without case), if any.
+pub fn find_by_email(connection: &mut DbConnection, email: &str) -> Result<Option<User>> {
+    Ok(users::table
+        .filter(lower(users::email).eq(email.trim().to_lowercase()))
+        .order(users::id.asc())
+        .select(User::as_select())
+        .first(connection)
+        .optional()?)
+}
+
 pub fn list(connection: &mut DbConnection) -> Result<Vec<User>> {
     Ok(users::table.order(users::login.asc()).select(User::as_select()).load(connection)?)
 }

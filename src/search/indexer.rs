@@ -65,8 +65,7 @@ impl MasterDuty for IndexerDuty {
             let mut pause = Duration::from_secs(1);
             loop {
                 let (location, files, task_context) = (location.clone(), files.clone(), context.clone());
-                let outcome =
-                    tokio::task::spawn_blocking(move || run_blocking(&location, &files, &task_context)).await;
+                let outcome = tokio::task::spawn_blocking(move || run_blocking(&location, &files, &task_context)).await;
                 match outcome {
                     Ok(Ok(())) => return,
                     Ok(Err(_)) if context.must_stop() => return,
@@ -162,7 +161,10 @@ fn upsert(writer: &Writer, files: &FileStore, connection: &mut DbConnection, ite
         writer.writer.delete_term(Term::from_field_u64(writer.fields.item_id, u64::try_from(*item_id).unwrap_or(0)));
     }
     for item in document::load(connection, files, item_ids)? {
-        writer.writer.add_document(item.to_tantivy(&writer.fields)).map_err(|error| Error::internal("indexing", error))?;
+        writer
+            .writer
+            .add_document(item.to_tantivy(&writer.fields))
+            .map_err(|error| Error::internal("indexing", error))?;
     }
     Ok(())
 }
@@ -293,7 +295,9 @@ fn build_generation(
             .load(connection)?;
         let Some(last) = ids.last().copied() else { break };
         for item in document::load(connection, files, &ids)? {
-            new.writer.add_document(item.to_tantivy(&new.fields)).map_err(|error| Error::internal("indexing", error))?;
+            new.writer
+                .add_document(item.to_tantivy(&new.fields))
+                .map_err(|error| Error::internal("indexing", error))?;
         }
         done += i64::try_from(ids.len()).unwrap_or(0);
         after = last;

@@ -184,11 +184,8 @@ pub fn search(
         };
         clauses.push((Occur::Must, terms(index_field, admitted)));
     }
-    let combined: Box<dyn Query> = if clauses.len() == 1 {
-        text_query.box_clone()
-    } else {
-        Box::new(BooleanQuery::new(clauses))
-    };
+    let combined: Box<dyn Query> =
+        if clauses.len() == 1 { text_query.box_clone() } else { Box::new(BooleanQuery::new(clauses)) };
     let best = TopDocs::with_limit(limit).and_offset(offset).order_by_score();
     let (total, top) = if prunable(&*combined) {
         // An unscored count is cheap, and the best page skips what cannot compete.
@@ -271,7 +268,9 @@ fn prunable(query: &dyn Query) -> bool {
     }
     query.downcast_ref::<BooleanQuery>().is_some_and(|boolean| {
         let clauses = boolean.clauses();
-        clauses.iter().all(|(occur, clause)| *occur == clauses[0].0 && *occur != Occur::MustNot && clause.is::<TermQuery>())
+        clauses
+            .iter()
+            .all(|(occur, clause)| *occur == clauses[0].0 && *occur != Occur::MustNot && clause.is::<TermQuery>())
     })
 }
 
@@ -289,26 +288,26 @@ fn literal_query(fields: &Fields, phrase: &str, slop: u32) -> Option<Box<dyn Que
     }
     let field = fields.text;
     match positions.as_slice() {
-            [] => None,
-            [(_, stems)] => {
-                let mut any: Vec<Box<dyn Query>> = stems
-                    .iter()
-                    .map(|stem| {
-                        Box::new(TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs))
-                            as Box<dyn Query>
-                    })
-                    .collect();
-                if any.len() == 1 { any.pop() } else { Some(Box::new(BooleanQuery::union(any))) }
-            }
-            [(first, _), ..] => {
-                // Every position has its English stem (the first) indexed.
-                let terms = positions
-                    .iter()
-                    .map(|(position, stems)| (position - first, Term::from_field_text(field, &stems[0])))
-                    .collect();
-                Some(Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop)))
-            }
+        [] => None,
+        [(_, stems)] => {
+            let mut any: Vec<Box<dyn Query>> = stems
+                .iter()
+                .map(|stem| {
+                    Box::new(TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs))
+                        as Box<dyn Query>
+                })
+                .collect();
+            if any.len() == 1 { any.pop() } else { Some(Box::new(BooleanQuery::union(any))) }
         }
+        [(first, _), ..] => {
+            // Every position has its English stem (the first) indexed.
+            let terms = positions
+                .iter()
+                .map(|(position, stems)| (position - first, Term::from_field_text(field, &stems[0])))
+                .collect();
+            Some(Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop)))
+        }
+    }
 }
 
 /// Marks matches in stored text, found by running the index analyzer over it (offsets stay

@@ -117,7 +117,9 @@ pub fn started(
 
 pub fn progress(connection: &mut DbConnection, context: &DutyContext, id: i64, items_done: i64) -> Result<()> {
     context.fenced(connection, |connection| {
-        diesel::update(search_rebuilds::table.find(id)).set(search_rebuilds::items_done.eq(items_done)).execute(connection)?;
+        diesel::update(search_rebuilds::table.find(id))
+            .set(search_rebuilds::items_done.eq(items_done))
+            .execute(connection)?;
         Ok(())
     })
 }

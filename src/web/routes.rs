@@ -54,9 +54,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/items/{id}/watchers/{user_id}", web::delete().to(items::remove_watcher))
                 .route("/attachments/{id}", web::get().to(attachments::download_attachment))
                 .route("/search", web::get().to(search::search_items))
-                .service(
-                    web::resource("/search/rebuilds").get(search::list_rebuilds).post(search::request_rebuild),
-                )
+                .service(web::resource("/search/rebuilds").get(search::list_rebuilds).post(search::request_rebuild))
                 .route("/search/rebuilds/{id}", web::get().to(search::get_rebuild))
                 .route("/cluster", web::get().to(cluster::show_cluster))
                 .route("/cluster/master", web::post().to(cluster::hand_over))

@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod cluster;
 mod items;
+mod mail;
 mod migrations;
 mod openapi;
 mod projects;

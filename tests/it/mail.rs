@@ -1,0 +1,188 @@
+//! Inbound mail stored as items and comments, exactly once, with refusals recorded.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use baton::db::write_transaction;
+use baton::mail::inbound::{self, Mailbox, Outcome, UnknownSenders};
+use baton::model::attachment::FileStore;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    new_mail_becomes_an_item_and_replies_become_comments_exactly_once,
+    mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_nothing,
+    unknown_senders_follow_the_mailbox_rule,
+);
+
+fn mailbox(unknown_senders: UnknownSenders) -> Mailbox {
+    Mailbox {
+        name: "support".into(),
+        project: "OPS".into(),
+        unknown_senders,
+        own_addresses: vec!["support@baton.test".into()],
+        loop_id: "baton-test".into(),
+        max_message_size: 1024 * 1024,
+        max_attachment_size: 512 * 1024,
+    }
+}
+
+fn store(app: &TestApp, mailbox: &Mailbox, raw: &str) -> Outcome {
+    let files = FileStore::new(app.data_dir.join("attachments"));
+    files.ensure_folders().unwrap();
+    let mut connection = app.database().get().unwrap();
+    write_transaction(&mut connection, |connection| inbound::store(connection, &files, mailbox, raw.as_bytes()))
+        .unwrap()
+}
+
+fn mail(from: &str, headers: &str, subject: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: Support <support@baton.test>\r\n{headers}Subject: {subject}\r\n\
+         Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+async fn item(app: &TestApp, id: i64) -> Value {
+    let reply = app.admin.get(&format!("/api/v1/items/{id}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body
+}
+
+async fn new_mail_becomes_an_item_and_replies_become_comments_exactly_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    let walt = app.create_user("walt").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    app.add_member("OPS", &walt, "developer").await;
+    let rules = mailbox(UnknownSenders::Reject);
+    let first = "From: Rita <Rita@Example.com>\r\nTo: support@baton.test\r\nCc: walt@example.com, stranger@example.org\r\n\
+         Message-ID: <first@mail.example.com>\r\nSubject: Printer on fire\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         The printer in room 4 is burning.\r\n--b\r\nContent-Type: text/plain; name=\"log.txt\"\r\n\
+         Content-Disposition: attachment; filename=\"log.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         ZmxhbWVzIGF0IDA5OjAw\r\n--b--\r\n";
+    let Outcome::Created(id) = store(&app, &rules, first) else { panic!("the first mail made no item") };
+    let created = item(&app, id.0).await;
+    assert_eq!(created["title"], "Printer on fire");
+    assert!(created["description"].as_str().unwrap().contains("room 4 is burning"), "{created}");
+    assert_eq!(created["reporter"]["login"], "rita");
+    let attachments = app.admin.get(&format!("/api/v1/items/{id}/attachments")).await.body;
+    assert_eq!(attachments["attachments"][0]["file_name"], "log.txt", "{attachments}");
+    let watchers = app.admin.get(&format!("/api/v1/items/{id}/watchers")).await.body;
+    let watching: Vec<&str> =
+        watchers["watchers"].as_array().unwrap().iter().map(|user| user["login"].as_str().unwrap()).collect();
+    assert!(watching.contains(&"walt") && watching.contains(&"rita"), "{watchers}");
+
+    // The same mail again (a crash before it was moved on the server) stores nothing.
+    assert_eq!(store(&app, &rules, first), Outcome::AlreadyHandled);
+    assert_eq!(app.count_rows("items"), 1);
+    assert_eq!(app.count_rows("attachments"), 1);
+
+    // A reply by our subject tag, with the quoted original cut off.
+    let by_tag = mail(
+        "rita@example.com",
+        "Message-ID: <second@mail.example.com>\r\n",
+        &format!("AW: Re: [#{id}] Printer on fire"),
+        "Still burning.\r\n\r\nOn Tue, 24 Nov 2026 at 09:00, Support wrote:\r\n> The printer in room 4",
+    );
+    assert!(matches!(store(&app, &rules, &by_tag), Outcome::Commented(item_id, _) if item_id == id));
+    // A reply found through References (no tag), from another member.
+    let by_reference = mail(
+        "walt@example.com",
+        "Message-ID: <third@mail.example.com>\r\nIn-Reply-To: <second@mail.example.com>\r\n\
+         References: <first@mail.example.com> <second@mail.example.com>\r\n",
+        "Re: Printer on fire",
+        "Extinguished.",
+    );
+    assert!(matches!(store(&app, &rules, &by_reference), Outcome::Commented(item_id, _) if item_id == id));
+    let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
+    let bodies: Vec<&str> =
+        comments["comments"].as_array().unwrap().iter().map(|comment| comment["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, vec!["Still burning.", "Extinguished."]);
+    assert_eq!(app.count_rows("items"), 1);
+    assert_eq!(app.count_rows("mail_received"), 3);
+    // A mail without a Message-ID is known by the hash of its bytes.
+    let anonymous = mail("rita@example.com", "", "Toner low", "Please order toner.");
+    assert!(matches!(store(&app, &rules, &anonymous), Outcome::Created(_)));
+    assert_eq!(store(&app, &rules, &anonymous), Outcome::AlreadyHandled);
+    assert_eq!(app.count_rows("items"), 2);
+}
+
+async fn mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    app.create_user("outsider").await;
+    let rules = mailbox(UnknownSenders::Reject);
+    let cases = [
+        (
+            mail(
+                "rita@example.com",
+                "Message-ID: <auto@x>\r\nAuto-Submitted: auto-replied\r\n",
+                "Out of office",
+                "Away.",
+            ),
+            "Auto-Submitted",
+        ),
+        (
+            mail("rita@example.com", "Message-ID: <loop@x>\r\nX-Baton-Loop: baton-test\r\n", "Loop", "Ours."),
+            "X-Baton-Loop",
+        ),
+        (mail("support@baton.test", "Message-ID: <own@x>\r\n", "Own", "Ours."), "our own address"),
+        (mail("stranger@example.org", "Message-ID: <stranger@x>\r\n", "Hello", "Hi."), "unknown sender"),
+        (mail("outsider@example.com", "Message-ID: <outsider@x>\r\n", "Let me in", "Hi."), "project OPS"),
+        (
+            mail("rita@example.com", "Message-ID: <big@x>\r\n", "Huge", &"x".repeat(1024 * 1024 + 1)),
+            "larger than the mailbox limit",
+        ),
+        ("\u{0}\u{1}garbage without headers".to_string(), "no mail headers"),
+        (
+            mail("outsider@example.com", "Message-ID: <reply@x>\r\n", "Re: [#999999] nothing", "Reply to nothing."),
+            "project OPS",
+        ),
+    ];
+    for (raw, expected) in &cases {
+        match store(&app, &rules, raw) {
+            Outcome::Failed(reason) => assert!(reason.contains(expected), "{expected:?} not in {reason:?}"),
+            other => panic!("{expected:?}: stored as {other:?}"),
+        }
+        assert_eq!(store(&app, &rules, raw), Outcome::AlreadyHandled, "{expected:?} recorded twice");
+    }
+    assert_eq!(app.count_rows("items"), 0);
+    assert_eq!(app.count_rows("comments"), 0);
+    assert_eq!(app.count_rows("attachments"), 0);
+    assert_eq!(app.count_rows("mail_failures"), cases.len() as i64);
+    assert_eq!(app.count_rows("mail_received"), 0);
+}
+
+async fn unknown_senders_follow_the_mailbox_rule(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let guest = app.create_user("mail-guest").await;
+    app.add_member("OPS", &guest, "reporter").await;
+    let raw = mail("New Person <new.person@example.org>", "Message-ID: <new@x>\r\n", "Hello", "A question.");
+    let Outcome::Created(id) = store(&app, &mailbox(UnknownSenders::CreateUser), &raw) else {
+        panic!("no item for a new sender")
+    };
+    let created = item(&app, id.0).await;
+    assert_eq!(created["reporter"]["login"], "new.person");
+    assert_eq!(created["reporter"]["name"], "New Person");
+    let members = app.admin.get("/api/v1/projects/OPS/members").await.body;
+    assert!(members.to_string().contains("new.person"), "{members}");
+    // The next mail from that address is theirs; the same local part elsewhere gets a number.
+    let again = mail("new.person@example.org", "Message-ID: <new2@x>\r\n", "Another", "Second question.");
+    assert!(matches!(store(&app, &mailbox(UnknownSenders::CreateUser), &again), Outcome::Created(_)));
+    let namesake = mail("new.person@other.example", "Message-ID: <new3@x>\r\n", "Namesake", "Hi.");
+    let Outcome::Created(third) = store(&app, &mailbox(UnknownSenders::CreateUser), &namesake) else { panic!() };
+    assert_eq!(item(&app, third.0).await["reporter"]["login"], "new.person2");
+    let guest_mail = mail("someone@example.net", "Message-ID: <guest@x>\r\n", "As a guest", "Hi.");
+    let Outcome::Created(by_guest) = store(&app, &mailbox(UnknownSenders::Guest("mail-guest".into())), &guest_mail)
+    else {
+        panic!("no item for a guest")
+    };
+    assert_eq!(item(&app, by_guest.0).await["reporter"]["login"], "mail-guest");
+}
