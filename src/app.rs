@@ -16,6 +16,7 @@ use crate::cluster::probe::ProbeDuty;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::mail::poller::MailDuty;
 use crate::model::attachment::FileStore;
 use crate::model::user;
 use crate::search::indexer::IndexerDuty;
@@ -108,6 +109,9 @@ impl Application {
             vec![Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone() })];
         if settings.cluster.probe_duty {
             duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));
+        }
+        if let Some(mail) = MailDuty::from_settings(&settings, files.clone())? {
+            duties.push(Arc::new(mail));
         }
         let cluster = Cluster::start(&settings, settings.base_url(), duties).await?;
         let state = AppState {

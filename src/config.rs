@@ -13,8 +13,19 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub const DEFAULT_CONFIG_FILE: &str = "baton.toml";
 
 /// The top-level keys that environment variables may set (`BATON_<KEY>`, nested with `__`).
-const ENV_KEYS: &[&str] =
-    &["listen", "database_url", "data_dir", "base_url", "pool_size", "log", "node", "limits", "sessions", "cluster"];
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "data_dir",
+    "base_url",
+    "pool_size",
+    "log",
+    "node",
+    "limits",
+    "sessions",
+    "cluster",
+    "mail",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +46,162 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub sessions: SessionSettings,
     pub cluster: ClusterSettings,
+    pub mail: MailSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// Our address: notifications come from it, and mail from it is never stored.
+    pub address: String,
+    /// The mailboxes the master polls (`[[mail.mailboxes]]` in the settings file).
+    pub mailboxes: Vec<MailboxSettings>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings { address: "baton@localhost".into(), mailboxes: Vec::new() }
+    }
+}
+
+/// How an IMAP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain text: only for a server on this host or a trusted network.
+    None,
+    /// Plain connection upgraded with STARTTLS.
+    Starttls,
+    /// TLS from the first byte (IMAPS).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSettings {
+    /// A short name for logs and the failure list, e.g. "support".
+    pub name: String,
+    pub host: String,
+    /// Default 993 with `tls = "tls"`, else 143.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "MailboxSettings::default_tls")]
+    pub tls: TlsMode,
+    pub user: String,
+    /// The password, or `password_file` naming a file that holds it.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The folder new mail arrives in.
+    #[serde(default = "MailboxSettings::default_folder")]
+    pub folder: String,
+    /// How often the folder is checked (or, with IDLE, the longest wait).
+    #[serde(default = "MailboxSettings::default_poll_interval", with = "duration_text")]
+    pub poll_interval: Duration,
+    /// Wait with IMAP IDLE when the server supports it: new mail is taken at once.
+    #[serde(default = "MailboxSettings::default_idle")]
+    pub idle: bool,
+    /// Key of the project new mail becomes items in.
+    pub project: String,
+    /// Where stored mail is moved, and where refused mail is moved (created when missing).
+    #[serde(default = "MailboxSettings::default_processed_folder")]
+    pub processed_folder: String,
+    #[serde(default = "MailboxSettings::default_failed_folder")]
+    pub failed_folder: String,
+    /// Larger mail is refused without being fetched.
+    #[serde(
+        default = "MailboxSettings::default_max_message_size",
+        deserialize_with = "deserialize_byte_size",
+        serialize_with = "serialize_byte_size"
+    )]
+    pub max_message_size: u64,
+    /// Mail from an address no account has: "reject", "create" (an account, as reporter of
+    /// the project) or "guest:LOGIN" (stored as reported by that account).
+    #[serde(default)]
+    pub unknown_senders: UnknownSenders,
+}
+
+/// What to do with mail from an address no account has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum UnknownSenders {
+    /// Refuse it (it goes to the failure folder).
+    #[default]
+    Reject,
+    /// Create an account for the sender, a reporter in the mailbox's project.
+    CreateUser,
+    /// Store it as reported by this account (which must be allowed to report).
+    Guest(String),
+}
+
+impl TryFrom<String> for UnknownSenders {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<UnknownSenders, String> {
+        match text.trim() {
+            "reject" => Ok(UnknownSenders::Reject),
+            "create" => Ok(UnknownSenders::CreateUser),
+            other => match other.strip_prefix("guest:").map(str::trim) {
+                Some(login) if !login.is_empty() => Ok(UnknownSenders::Guest(login.to_string())),
+                _ => Err(format!("{other:?} is not a rule: write \"reject\", \"create\" or \"guest:LOGIN\"")),
+            },
+        }
+    }
+}
+
+impl From<UnknownSenders> for String {
+    fn from(rule: UnknownSenders) -> String {
+        match rule {
+            UnknownSenders::Reject => "reject".into(),
+            UnknownSenders::CreateUser => "create".into(),
+            UnknownSenders::Guest(login) => format!("guest:{login}"),
+        }
+    }
+}
+
+impl MailboxSettings {
+    fn default_tls() -> TlsMode {
+        TlsMode::Tls
+    }
+    fn default_folder() -> String {
+        "INBOX".into()
+    }
+    fn default_poll_interval() -> Duration {
+        Duration::from_secs(60)
+    }
+    fn default_idle() -> bool {
+        true
+    }
+    fn default_processed_folder() -> String {
+        "Processed".into()
+    }
+    fn default_failed_folder() -> String {
+        "Failed".into()
+    }
+    fn default_max_message_size() -> u64 {
+        25 * 1024 * 1024
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls == TlsMode::Tls { 993 } else { 143 })
+    }
+
+    /// The password, read from `password_file` when that is given.
+    pub fn password(&self) -> Result<String, SettingsError> {
+        match (&self.password, &self.password_file) {
+            (Some(password), None) => Ok(password.clone()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|error| {
+                    SettingsError(format!("mail.mailboxes {:?}: password_file {}: {error}", self.name, path.display()))
+                }),
+            _ => Err(SettingsError(format!(
+                "mail.mailboxes {:?}: give exactly one of password and password_file",
+                self.name
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -107,6 +274,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             sessions: SessionSettings::default(),
             cluster: ClusterSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -235,8 +403,47 @@ impl Settings {
         {
             return Err(SettingsError(format!("base_url {base_url:?} must start with http:// or https://")));
         }
+        self.validate_mail()?;
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|error| SettingsError(format!("log {:?} is not a valid filter: {error}", self.log)))?;
+        Ok(())
+    }
+
+    fn validate_mail(&self) -> Result<(), SettingsError> {
+        crate::model::text::email("mail.address", &self.mail.address)
+            .map_err(|_| SettingsError(format!("mail.address {:?} is not an e-mail address", self.mail.address)))?;
+        let mut names = std::collections::BTreeSet::new();
+        for mailbox in &self.mail.mailboxes {
+            let name = &mailbox.name;
+            let problem = |message: String| SettingsError(format!("mail.mailboxes {name:?}: {message}"));
+            if name.is_empty() || name.len() > 100 || !names.insert(name.clone()) {
+                return Err(SettingsError(format!(
+                    "mail.mailboxes: name {name:?} must be 1-100 characters and unique"
+                )));
+            }
+            for (key, value) in [
+                ("host", &mailbox.host),
+                ("user", &mailbox.user),
+                ("project", &mailbox.project),
+                ("folder", &mailbox.folder),
+                ("processed_folder", &mailbox.processed_folder),
+                ("failed_folder", &mailbox.failed_folder),
+            ] {
+                if value.trim().is_empty() || value.chars().any(char::is_control) {
+                    return Err(problem(format!("{key} must not be empty")));
+                }
+            }
+            if mailbox.folder == mailbox.processed_folder || mailbox.folder == mailbox.failed_folder {
+                return Err(problem("processed_folder and failed_folder must differ from folder".into()));
+            }
+            mailbox.password()?;
+            if mailbox.poll_interval < Duration::from_secs(1) {
+                return Err(problem("poll_interval must be at least \"1s\"".into()));
+            }
+            if !(1024..=1024 * 1024 * 1024).contains(&mailbox.max_message_size) {
+                return Err(problem("max_message_size must be between 1KiB and 1GiB, e.g. \"25MiB\"".into()));
+            }
+        }
         Ok(())
     }
 

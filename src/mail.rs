@@ -3,3 +3,4 @@
 
 pub mod inbound;
 pub mod message;
+pub mod poller;

@@ -8,6 +8,7 @@
 
 use diesel::prelude::*;
 
+use crate::config::{MailboxSettings, Settings, UnknownSenders};
 use crate::db::DbConnection;
 use crate::db::schema::{items, mail_failures, mail_received};
 use crate::error::{Error, Result};
@@ -21,17 +22,6 @@ use crate::model::permission::Role;
 use crate::model::project;
 use crate::model::user::{self, NewUser, User};
 use crate::model::watcher;
-
-/// What to do with mail from an address no account has.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UnknownSenders {
-    /// Refuse it (it goes to the failure folder).
-    Reject,
-    /// Create an account for the sender, a reporter in the mailbox's project.
-    CreateUser,
-    /// Store it as reported by this account (which must be allowed to report).
-    Guest(String),
-}
 
 /// The rules of one mailbox.
 #[derive(Debug, Clone)]
@@ -48,12 +38,32 @@ pub struct Mailbox {
     pub max_attachment_size: u64,
 }
 
+impl Mailbox {
+    pub fn from_settings(settings: &Settings, mailbox: &MailboxSettings) -> Mailbox {
+        let mut own_addresses = vec![settings.mail.address.to_lowercase()];
+        if mailbox.user.contains('@') {
+            own_addresses.push(mailbox.user.to_lowercase());
+        }
+        Mailbox {
+            name: mailbox.name.clone(),
+            project: mailbox.project.clone(),
+            unknown_senders: mailbox.unknown_senders.clone(),
+            own_addresses,
+            loop_id: settings.mail.address.to_lowercase(),
+            max_message_size: mailbox.max_message_size,
+            max_attachment_size: settings.limits.max_attachment_size,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Created(ItemId),
     Commented(ItemId, CommentId),
-    /// Stored or refused before (the same key): nothing done again.
-    AlreadyHandled,
+    /// Stored before (the same key): nothing done again.
+    AlreadyStored,
+    /// Refused before (the same key): nothing done again.
+    AlreadyRefused,
     /// Refused, and recorded with this reason.
     Failed(String),
 }
@@ -61,39 +71,57 @@ pub enum Outcome {
 /// Stores one raw mail; see the module documentation. Must run inside a write transaction.
 pub fn store(connection: &mut DbConnection, files: &FileStore, mailbox: &Mailbox, raw: &[u8]) -> Result<Outcome> {
     let fallback_key = message::message_key_of_raw(raw);
-    if raw.len() as u64 > mailbox.max_message_size {
-        let reason = format!("larger than the mailbox limit of {} bytes", mailbox.max_message_size);
-        return fail(connection, files, mailbox, &fallback_key, None, raw, reason);
+    let size = raw.len() as u64;
+    if size > mailbox.max_message_size {
+        let reason = format!("larger than the mailbox limit of {} bytes ({size} bytes)", mailbox.max_message_size);
+        return fail(connection, files, mailbox, Refusal { key: &fallback_key, mail: None, raw: None, size, reason });
     }
     let mail = match message::parse(raw, &mailbox.own_addresses, &mailbox.loop_id) {
         Ok(mail) => mail,
         Err(error @ (MailError::Unparseable(_) | MailError::NoSender)) => {
-            return fail(connection, files, mailbox, &fallback_key, None, raw, error.to_string());
+            let reason = error.to_string();
+            return fail(
+                connection,
+                files,
+                mailbox,
+                Refusal { key: &fallback_key, mail: None, raw: Some(raw), size, reason },
+            );
         }
     };
-    if already_handled(connection, &mail.message_key)? {
-        return Ok(Outcome::AlreadyHandled);
+    if let Some(earlier) = earlier_outcome(connection, &mail.message_key)? {
+        return Ok(earlier);
     }
     if let Some(reason) = &mail.automatic {
         let reason = format!("automatic mail, not answered: {reason}");
-        return fail(connection, files, mailbox, &mail.message_key, Some(&mail), raw, reason);
+        let refusal = Refusal { key: &mail.message_key, mail: Some(&mail), raw: Some(raw), size, reason };
+        return fail(connection, files, mailbox, refusal);
     }
     // Every write for the mail in one savepoint: a refusal half way leaves nothing behind.
     let stored = crate::db::write_transaction(connection, |connection| store_parsed(connection, files, mailbox, &mail));
     match stored {
         Ok(outcome) => Ok(outcome),
         Err(error @ (Error::Invalid(_) | Error::Forbidden(_) | Error::NotFound(_) | Error::TooLarge(_))) => {
-            fail(connection, files, mailbox, &mail.message_key, Some(&mail), raw, error.message())
+            let reason = error.message();
+            fail(
+                connection,
+                files,
+                mailbox,
+                Refusal { key: &mail.message_key, mail: Some(&mail), raw: Some(raw), size, reason },
+            )
         }
         Err(error) => Err(error),
     }
 }
 
-fn already_handled(connection: &mut DbConnection, key: &str) -> Result<bool> {
+/// What became of a mail with this key before, if it was seen.
+fn earlier_outcome(connection: &mut DbConnection, key: &str) -> Result<Option<Outcome>> {
     let received: i64 =
         mail_received::table.filter(mail_received::message_key.eq(key)).count().get_result(connection)?;
+    if received > 0 {
+        return Ok(Some(Outcome::AlreadyStored));
+    }
     let failed: i64 = mail_failures::table.filter(mail_failures::message_key.eq(key)).count().get_result(connection)?;
-    Ok(received + failed > 0)
+    Ok((failed > 0).then_some(Outcome::AlreadyRefused))
 }
 
 fn store_parsed(
@@ -128,7 +156,7 @@ fn store_parsed(
     let (item_id, comment_id) = match &outcome {
         Outcome::Created(item_id) => (*item_id, None),
         Outcome::Commented(item_id, comment_id) => (*item_id, Some(*comment_id)),
-        Outcome::AlreadyHandled | Outcome::Failed(_) => return Ok(outcome),
+        Outcome::AlreadyStored | Outcome::AlreadyRefused | Outcome::Failed(_) => return Ok(outcome),
     };
     // Project members among the other recipients follow the item.
     for address in mail.to.iter().chain(&mail.cc) {
@@ -257,27 +285,43 @@ fn attach(
     Ok(())
 }
 
-/// Records a mail that cannot be stored, keeping its raw bytes for a later reprocess.
-fn fail(
+/// A mail that cannot be stored, and why.
+struct Refusal<'a> {
+    key: &'a str,
+    mail: Option<&'a InboundMail>,
+    /// The raw message, when it was fetched (kept for a later reprocess).
+    raw: Option<&'a [u8]>,
+    size: u64,
+    reason: String,
+}
+
+/// Records a mail that is too large to fetch: only its size and key are known.
+pub fn refuse_oversized(
     connection: &mut DbConnection,
     files: &FileStore,
     mailbox: &Mailbox,
     key: &str,
-    mail: Option<&InboundMail>,
-    raw: &[u8],
-    reason: String,
+    size: u64,
 ) -> Result<Outcome> {
-    if already_handled(connection, key)? {
-        return Ok(Outcome::AlreadyHandled);
+    let reason = format!("larger than the mailbox limit of {} bytes ({size} bytes)", mailbox.max_message_size);
+    fail(connection, files, mailbox, Refusal { key, mail: None, raw: None, size, reason })
+}
+
+/// Records a mail that cannot be stored, keeping its raw bytes for a later reprocess.
+fn fail(connection: &mut DbConnection, files: &FileStore, mailbox: &Mailbox, refusal: Refusal) -> Result<Outcome> {
+    let Refusal { key, mail, raw, size, reason } = refusal;
+    if let Some(earlier) = earlier_outcome(connection, key)? {
+        return Ok(earlier);
     }
-    let raw_sha256 = if raw.len() as u64 <= mailbox.max_message_size {
-        let mut staging = files.start_upload(mailbox.max_message_size)?;
-        staging.write_chunk(raw)?;
-        let staged = staging.finish()?;
-        files.keep(&staged)?;
-        Some(staged.sha256.clone())
-    } else {
-        None
+    let raw_sha256 = match raw {
+        Some(raw) => {
+            let mut staging = files.start_upload(mailbox.max_message_size.max(raw.len() as u64))?;
+            staging.write_chunk(raw)?;
+            let staged = staging.finish()?;
+            files.keep(&staged)?;
+            Some(staged.sha256.clone())
+        }
+        None => None,
     };
     diesel::insert_into(mail_failures::table)
         .values((
@@ -288,7 +332,7 @@ fn fail(
             mail_failures::subject.eq(mail.map(|mail| mail.subject.as_str()).unwrap_or("")),
             mail_failures::reason.eq(&reason),
             mail_failures::raw_sha256.eq(raw_sha256),
-            mail_failures::raw_size.eq(i64::try_from(raw.len()).unwrap_or(i64::MAX)),
+            mail_failures::raw_size.eq(i64::try_from(size).unwrap_or(i64::MAX)),
         ))
         .execute(connection)?;
     tracing::warn!(mailbox = %mailbox.name, %key, %reason, "inbound mail refused");

@@ -90,6 +90,12 @@ impl std::error::Error for MailError {}
 ///
 /// `own_addresses` are our mailbox addresses (lower-case); `loop_id` is this installation's value of
 /// [`LOOP_HEADER`]. Both only feed the `automatic` classification.
+/// The Message-ID (without angle brackets) in a message's header block, if it has one.
+pub fn message_id_of_header(header: &[u8]) -> Option<String> {
+    let parsed = MessageParser::default().parse_headers(header)?;
+    parsed.message_id().map(|id| id.trim().trim_matches(['<', '>']).to_string()).filter(|id| !id.is_empty())
+}
+
 /// The key of a mail without a Message-ID (or one that cannot be parsed): its SHA-256.
 pub fn message_key_of_raw(raw: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(raw)))

@@ -1,19 +1,24 @@
 //! Inbound mail stored as items and comments, exactly once, with refusals recorded.
 
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use baton::config::{MailboxSettings, TlsMode, UnknownSenders};
 use baton::db::write_transaction;
-use baton::mail::inbound::{self, Mailbox, Outcome, UnknownSenders};
+use baton::mail::inbound::{self, Mailbox, Outcome};
 use baton::model::attachment::FileStore;
 
 use crate::on_both_backends;
+use crate::support::mail_servers::{ImapServer, SmtpCapture};
 use crate::support::{Backend, TestApp};
 
 on_both_backends!(
     new_mail_becomes_an_item_and_replies_become_comments_exactly_once,
     mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_nothing,
     unknown_senders_follow_the_mailbox_rule,
+    mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_folder,
 );
 
 fn mailbox(unknown_senders: UnknownSenders) -> Mailbox {
@@ -77,7 +82,7 @@ async fn new_mail_becomes_an_item_and_replies_become_comments_exactly_once(backe
     assert!(watching.contains(&"walt") && watching.contains(&"rita"), "{watchers}");
 
     // The same mail again (a crash before it was moved on the server) stores nothing.
-    assert_eq!(store(&app, &rules, first), Outcome::AlreadyHandled);
+    assert_eq!(store(&app, &rules, first), Outcome::AlreadyStored);
     assert_eq!(app.count_rows("items"), 1);
     assert_eq!(app.count_rows("attachments"), 1);
 
@@ -107,7 +112,7 @@ async fn new_mail_becomes_an_item_and_replies_become_comments_exactly_once(backe
     // A mail without a Message-ID is known by the hash of its bytes.
     let anonymous = mail("rita@example.com", "", "Toner low", "Please order toner.");
     assert!(matches!(store(&app, &rules, &anonymous), Outcome::Created(_)));
-    assert_eq!(store(&app, &rules, &anonymous), Outcome::AlreadyHandled);
+    assert_eq!(store(&app, &rules, &anonymous), Outcome::AlreadyStored);
     assert_eq!(app.count_rows("items"), 2);
 }
 
@@ -150,7 +155,7 @@ async fn mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_
             Outcome::Failed(reason) => assert!(reason.contains(expected), "{expected:?} not in {reason:?}"),
             other => panic!("{expected:?}: stored as {other:?}"),
         }
-        assert_eq!(store(&app, &rules, raw), Outcome::AlreadyHandled, "{expected:?} recorded twice");
+        assert_eq!(store(&app, &rules, raw), Outcome::AlreadyRefused, "{expected:?} recorded twice");
     }
     assert_eq!(app.count_rows("items"), 0);
     assert_eq!(app.count_rows("comments"), 0);
@@ -185,4 +190,106 @@ async fn unknown_senders_follow_the_mailbox_rule(backend: Backend) {
         panic!("no item for a guest")
     };
     assert_eq!(item(&app, by_guest.0).await["reporter"]["login"], "mail-guest");
+}
+
+async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_folder(backend: Backend) {
+    let Some(imap) = ImapServer::start() else { return };
+    let mailbox_settings = MailboxSettings {
+        name: "support".into(),
+        host: "127.0.0.1".into(),
+        port: Some(imap.port),
+        tls: TlsMode::None,
+        user: imap.user.clone(),
+        password: Some(imap.password.clone()),
+        password_file: None,
+        folder: "INBOX".into(),
+        // Long: new mail must arrive through IDLE, not through the next poll.
+        poll_interval: Duration::from_secs(60),
+        idle: true,
+        project: "OPS".into(),
+        processed_folder: "Processed".into(),
+        failed_folder: "Failed".into(),
+        max_message_size: 64 * 1024,
+        unknown_senders: UnknownSenders::Reject,
+    };
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail.address = "support@baton.test".into();
+        settings.mail.mailboxes = vec![mailbox_settings];
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    imap.append(
+        "INBOX",
+        mail("rita@example.com", "Message-ID: <imap-1@x>\r\n", "Scanner jammed", "Paper stuck.").as_bytes(),
+    );
+    imap.append(
+        "INBOX",
+        mail("rita@example.com", "Message-ID: <imap-2@x>\r\nAuto-Submitted: auto-replied\r\n", "Away", "Out.")
+            .as_bytes(),
+    );
+    imap.append(
+        "INBOX",
+        mail("rita@example.com", "Message-ID: <imap-3@x>\r\n", "Huge", &"y".repeat(100_000)).as_bytes(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while imap.count("INBOX") > 0 {
+        assert!(Instant::now() < deadline, "mail left in INBOX: {}\n{}", imap.count("INBOX"), imap.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let processed = imap.messages("Processed");
+    assert_eq!(processed.len(), 1);
+    assert!(String::from_utf8_lossy(&processed[0]).contains("Subject: Scanner jammed"));
+    assert_eq!(imap.count("Failed"), 2);
+    let items = app.admin.get("/api/v1/items?project=OPS").await.body;
+    assert_eq!(items["total"], 1, "{items}");
+    let id = items["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(items["items"][0]["title"], "Scanner jammed");
+    assert_eq!(app.count_rows("mail_failures"), 2);
+    // A reply to the item arrives the same way and becomes a comment.
+    imap.append(
+        "INBOX",
+        mail("rita@example.com", "Message-ID: <imap-4@x>\r\n", &format!("Re: [#{id}] Scanner jammed"), "Fixed.")
+            .as_bytes(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while imap.count("Processed") < 2 {
+        assert!(Instant::now() < deadline, "the reply was not taken");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
+    assert_eq!(comments["comments"][0]["body"], "Fixed.", "{comments}");
+}
+
+#[tokio::test]
+async fn the_smtp_capture_of_the_mail_tests_keeps_what_it_receives() {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(capture) = SmtpCapture::start() else { return };
+    let stream = std::net::TcpStream::connect(("127.0.0.1", capture.port)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = String::new();
+    let mut expect = |reader: &mut BufReader<std::net::TcpStream>, code: &str| loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "wanted {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect(&mut reader, "220");
+    for (command, code) in [
+        ("EHLO test\r\n", "250"),
+        ("MAIL FROM:<baton@baton.test>\r\n", "250"),
+        ("RCPT TO:<rita@example.com>\r\n", "250"),
+        ("DATA\r\n", "354"),
+        ("Subject: [#1] Hello\r\n\r\nA line.\r\n..dotted\r\n.\r\n", "250"),
+    ] {
+        writer.write_all(command.as_bytes()).unwrap();
+        expect(&mut reader, code);
+    }
+    let received = capture.wait_for(1, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&received[0]).into_owned();
+    assert!(text.contains("X-Envelope-To: rita@example.com") && text.contains("\r\n.dotted\r\n"), "{text}");
 }

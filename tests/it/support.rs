@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod mail_servers;
 pub mod postgres;
 pub mod proxy;
 

@@ -1,0 +1,319 @@
+//! The mail poller, a master duty: one task per mailbox fetches new mail over IMAP, stores
+//! each message (`inbound::store`, fenced by the master epoch) and only after that commit
+//! moves it to the processed or the failed folder. A crash between the commit and the move
+//! leaves the message where it was; the next master finds its key recorded and only moves
+//! it. Mail larger than the limit is refused from its size without being fetched. Every
+//! server step has a time limit; a lost connection is retried with a growing pause.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::{Client, Session};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+
+use crate::cluster::duty::{DutyContext, MasterDuty};
+use crate::config::{MailboxSettings, Settings, TlsMode};
+use crate::error::{Error, Result};
+use crate::mail::inbound::{self, Mailbox, Outcome};
+use crate::mail::message;
+use crate::model::attachment::FileStore;
+
+/// Messages whose sizes are asked for at once.
+const BATCH: usize = 50;
+/// The longest any single server step may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+const LONGEST_PAUSE: Duration = Duration::from_secs(300);
+
+pub struct MailDuty {
+    mailboxes: Vec<(MailboxSettings, String, Mailbox)>,
+    files: FileStore,
+}
+
+impl MailDuty {
+    /// The duty for the configured mailboxes (`None` when there are none).
+    pub fn from_settings(settings: &Settings, files: FileStore) -> Result<Option<MailDuty>> {
+        let mut mailboxes = Vec::new();
+        for mailbox in &settings.mail.mailboxes {
+            let password = mailbox.password().map_err(|error| Error::invalid("mail.mailboxes", error.to_string()))?;
+            mailboxes.push((mailbox.clone(), password, Mailbox::from_settings(settings, mailbox)));
+        }
+        Ok((!mailboxes.is_empty()).then_some(MailDuty { mailboxes, files }))
+    }
+}
+
+impl MasterDuty for MailDuty {
+    fn name(&self) -> &'static str {
+        "mail"
+    }
+
+    fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let tasks: Vec<_> = self
+            .mailboxes
+            .iter()
+            .map(|(settings, password, rules)| {
+                let poller = Poller {
+                    settings: settings.clone(),
+                    password: password.clone(),
+                    rules: Arc::new(rules.clone()),
+                    files: self.files.clone(),
+                    context: context.clone(),
+                };
+                tokio::spawn(poller.run())
+            })
+            .collect();
+        Box::pin(async move {
+            for task in tasks {
+                let _ = task.await;
+            }
+        })
+    }
+}
+
+trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> ImapStream for T {}
+
+type ImapSession = Session<Box<dyn ImapStream>>;
+
+struct Poller {
+    settings: MailboxSettings,
+    password: String,
+    rules: Arc<Mailbox>,
+    files: FileStore,
+    context: DutyContext,
+}
+
+/// Runs one server step with the time limit.
+async fn step<T, E: std::fmt::Display>(
+    what: &str,
+    future: impl Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    match tokio::time::timeout(STEP_TIMEOUT, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(Error::Unavailable(format!("IMAP {what}: {error}"))),
+        Err(_) => Err(Error::Unavailable(format!("IMAP {what}: no answer within {} s", STEP_TIMEOUT.as_secs()))),
+    }
+}
+
+/// The next response of a FETCH, with the time limit.
+async fn next_fetch(
+    what: &str,
+    fetches: &mut (impl futures_util::Stream<Item = async_imap::error::Result<async_imap::types::Fetch>> + Unpin),
+) -> Result<Option<async_imap::types::Fetch>> {
+    match tokio::time::timeout(STEP_TIMEOUT, fetches.next()).await {
+        Ok(Some(Ok(fetch))) => Ok(Some(fetch)),
+        Ok(Some(Err(error))) => Err(Error::Unavailable(format!("IMAP {what}: {error}"))),
+        Ok(None) => Ok(None),
+        Err(_) => Err(Error::Unavailable(format!("IMAP {what}: no answer within {} s", STEP_TIMEOUT.as_secs()))),
+    }
+}
+
+/// Drains a stream of responses (STORE, EXPUNGE), with the time limit.
+async fn drain<S: futures_util::Stream>(what: &str, responses: S) -> Result<()> {
+    let responses = std::pin::pin!(responses);
+    tokio::time::timeout(STEP_TIMEOUT, responses.collect::<Vec<_>>())
+        .await
+        .map(|_| ())
+        .map_err(|_| Error::Unavailable(format!("IMAP {what}: no answer within {} s", STEP_TIMEOUT.as_secs())))
+}
+
+impl Poller {
+    async fn run(mut self) {
+        let mut pause = Duration::from_secs(1);
+        while !self.context.must_stop() {
+            match self.session().await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(mailbox = %self.settings.name, %error, retry_in = ?pause, "mailbox poll failed");
+                }
+            }
+            tokio::select! {
+                () = self.context.stopped() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(LONGEST_PAUSE);
+        }
+    }
+
+    /// One connection: checks the folder until told to stop.
+    async fn session(&mut self) -> Result<()> {
+        let mut session = self.connect().await?;
+        for folder in [&self.settings.processed_folder, &self.settings.failed_folder] {
+            // Fails harmlessly when the folder exists.
+            let _ = step("CREATE", session.create(folder)).await;
+        }
+        let capabilities = step("CAPABILITY", session.capabilities()).await?;
+        let can_move = capabilities.has_str("MOVE");
+        let can_idle = self.settings.idle && capabilities.has_str("IDLE");
+        tracing::info!(mailbox = %self.settings.name, can_idle, "polling mailbox");
+        loop {
+            step("SELECT", session.select(&self.settings.folder)).await?;
+            self.take_new_mail(&mut session, can_move).await?;
+            if self.context.must_stop() {
+                let _ = step("LOGOUT", session.logout()).await;
+                return Ok(());
+            }
+            session = if can_idle { self.idle(session).await? } else { self.sleep(session).await };
+            if self.context.must_stop() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<ImapSession> {
+        let settings = &self.settings;
+        let address = (settings.host.as_str(), settings.port());
+        let tcp = step("connect", TcpStream::connect(address)).await?;
+        let stream: Box<dyn ImapStream> = match settings.tls {
+            TlsMode::None => Box::new(tcp),
+            TlsMode::Tls => Box::new(tls(tcp, &settings.host).await?),
+            TlsMode::Starttls => {
+                let mut client = Client::new(tcp);
+                step("greeting", client.read_response()).await?;
+                step("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
+                Box::new(tls(client.into_inner(), &settings.host).await?)
+            }
+        };
+        let mut client = Client::new(stream);
+        if settings.tls != TlsMode::Starttls {
+            step("greeting", client.read_response()).await?;
+        }
+        match tokio::time::timeout(STEP_TIMEOUT, client.login(&settings.user, &self.password)).await {
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err((error, _))) => Err(Error::Unavailable(format!("IMAP login as {}: {error}", settings.user))),
+            Err(_) => Err(Error::Unavailable("IMAP login: no answer".into())),
+        }
+    }
+
+    /// Stores and moves every message in the folder, in batches.
+    async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<()> {
+        let mut uids: Vec<u32> = step("SEARCH", session.uid_search("ALL")).await?.into_iter().collect();
+        uids.sort_unstable();
+        for batch in uids.chunks(BATCH) {
+            let set = batch.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let mut sizes: Vec<(u32, u64)> = Vec::new();
+            {
+                let mut fetches = step("FETCH sizes", session.uid_fetch(&set, "(UID RFC822.SIZE)")).await?;
+                while let Some(fetch) = next_fetch("FETCH sizes", &mut fetches).await? {
+                    if let (Some(uid), Some(size)) = (fetch.uid, fetch.size) {
+                        sizes.push((uid, u64::from(size)));
+                    }
+                }
+            }
+            for (uid, size) in sizes {
+                if self.context.must_stop() {
+                    return Ok(());
+                }
+                let outcome = self.store(session, uid, size).await?;
+                let target = match outcome {
+                    Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => {
+                        &self.settings.processed_folder
+                    }
+                    Outcome::Failed(_) | Outcome::AlreadyRefused => &self.settings.failed_folder,
+                };
+                move_message(session, uid, target, can_move).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches one message and stores it in a fenced transaction.
+    async fn store(&self, session: &mut ImapSession, uid: u32, size: u64) -> Result<Outcome> {
+        let files = self.files.clone();
+        let rules = self.rules.clone();
+        let context = self.context.clone();
+        if size > self.rules.max_message_size {
+            let key = self.oversized_key(session, uid).await?;
+            return self
+                .context
+                .database
+                .write(move |connection| {
+                    context.fenced(connection, |connection| {
+                        inbound::refuse_oversized(connection, &files, &rules, &key, size)
+                    })
+                })
+                .await;
+        }
+        let raw = {
+            let mut fetches = step("FETCH", session.uid_fetch(uid.to_string(), "BODY.PEEK[]")).await?;
+            let mut raw = None;
+            while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
+                if let Some(body) = fetch.body() {
+                    raw = Some(body.to_vec());
+                }
+            }
+            raw.ok_or_else(|| Error::Unavailable(format!("IMAP FETCH of message {uid} returned no body")))?
+        };
+        self.context
+            .database
+            .write(move |connection| {
+                context.fenced(connection, |connection| inbound::store(connection, &files, &rules, &raw))
+            })
+            .await
+    }
+
+    /// The key of a message too large to fetch: its Message-ID, else its place on the server.
+    async fn oversized_key(&self, session: &mut ImapSession, uid: u32) -> Result<String> {
+        let mut fetches = step("FETCH header", session.uid_fetch(uid.to_string(), "BODY.PEEK[HEADER]")).await?;
+        let mut message_id = None;
+        while let Some(fetch) = next_fetch("FETCH header", &mut fetches).await? {
+            message_id = fetch.header().and_then(message::message_id_of_header).or(message_id);
+        }
+        Ok(message_id.unwrap_or_else(|| format!("oversized:{}:{}:{uid}", self.settings.name, self.settings.folder)))
+    }
+
+    async fn idle(&mut self, session: ImapSession) -> Result<ImapSession> {
+        let mut handle = session.idle();
+        step("IDLE", handle.init()).await?;
+        {
+            let (wait, interrupt) = handle.wait_with_timeout(self.settings.poll_interval);
+            tokio::select! {
+                outcome = wait => {
+                    outcome.map_err(|error| Error::Unavailable(format!("IMAP IDLE: {error}")))?;
+                }
+                () = self.context.stopped() => drop(interrupt),
+            }
+        }
+        step("DONE", handle.done()).await
+    }
+
+    async fn sleep(&mut self, session: ImapSession) -> ImapSession {
+        tokio::select! {
+            () = self.context.stopped() => {}
+            () = tokio::time::sleep(self.settings.poll_interval) => {}
+        }
+        session
+    }
+}
+
+/// Moves a message (MOVE, or COPY + delete + expunge on servers without it).
+async fn move_message(session: &mut ImapSession, uid: u32, folder: &str, can_move: bool) -> Result<()> {
+    let uid = uid.to_string();
+    if can_move {
+        return step("MOVE", session.uid_mv(&uid, folder)).await;
+    }
+    step("COPY", session.uid_copy(&uid, folder)).await?;
+    {
+        let updates = step("STORE", session.uid_store(&uid, "+FLAGS.SILENT (\\Deleted)")).await?;
+        drain("STORE", updates).await?;
+    }
+    let expunged = step("EXPUNGE", session.uid_expunge(&uid)).await?;
+    drain("EXPUNGE", expunged).await
+}
+
+async fn tls(tcp: TcpStream, host: &str) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| Error::internal("TLS settings", error))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|error| Error::Unavailable(format!("IMAP host {host:?} is not a TLS server name: {error}")))?;
+    step("TLS handshake", tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp)).await
+}
