@@ -410,8 +410,16 @@ impl Settings {
     }
 
     fn validate_mail(&self) -> Result<(), SettingsError> {
-        crate::model::text::email("mail.address", &self.mail.address)
-            .map_err(|_| SettingsError(format!("mail.address {:?} is not an e-mail address", self.mail.address)))?;
+        let address = &self.mail.address;
+        let well_formed = address
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+            && !address.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+        if !well_formed {
+            return Err(SettingsError(format!(
+                "mail.address {address:?} is not an e-mail address, e.g. \"baton@example.com\""
+            )));
+        }
         let mut names = std::collections::BTreeSet::new();
         for mailbox in &self.mail.mailboxes {
             let name = &mailbox.name;
@@ -609,8 +617,15 @@ mod tests {
 
     #[test]
     fn example_config_in_resources_parses_and_matches_the_defaults_it_documents() {
-        let text = include_str!("../resources/baton.example.toml");
-        let settings = Settings::from_toml(text).expect("example config must parse");
+        let folder = tempfile::tempdir().unwrap();
+        let password_file = folder.path().join("password");
+        std::fs::write(&password_file, "secret\n").unwrap();
+        let text = include_str!("../resources/baton.example.toml")
+            .replace("/etc/baton/support-imap-password", &password_file.to_string_lossy());
+        let settings = Settings::from_toml(&text).expect("example config must parse");
+        let mailbox = &settings.mail.mailboxes[0];
+        assert_eq!((mailbox.port(), mailbox.tls, mailbox.password().unwrap().as_str()), (993, TlsMode::Tls, "secret"));
+        assert_eq!(mailbox.unknown_senders, UnknownSenders::Reject);
         assert_eq!(settings.listen, Settings::default().listen);
         assert_eq!(settings.database_url, Settings::default().database_url);
         assert_eq!(settings.limits.max_attachment_size, 25 * 1024 * 1024);
@@ -664,6 +679,31 @@ mod tests {
         assert_eq!(one.cluster_config_hash(), two.cluster_config_hash());
         let three = Settings::from_toml("[cluster]\nnode_timeout = \"20s\"").unwrap();
         assert_ne!(one.cluster_config_hash(), three.cluster_config_hash());
+    }
+
+    #[test]
+    fn mailbox_settings_are_checked_naming_the_mailbox_and_key() {
+        let mailbox = |extra: &str| {
+            format!("[[mail.mailboxes]]\nname = \"support\"\nhost = \"imap\"\nuser = \"u\"\nproject = \"SUP\"\n{extra}")
+        };
+        let settings = Settings::from_toml(&mailbox("password = \"p\"\ntls = \"none\"")).unwrap();
+        assert_eq!(settings.mail.mailboxes[0].port(), 143);
+        let guest = Settings::from_toml(&mailbox("password = \"p\"\nunknown_senders = \"guest:mail-guest\"")).unwrap();
+        assert_eq!(guest.mail.mailboxes[0].unknown_senders, UnknownSenders::Guest("mail-guest".into()));
+        for (extra, named) in [
+            ("", "password"),
+            ("password = \"p\"\npassword_file = \"/x\"", "password"),
+            ("password_file = \"/no/such/file\"", "password_file"),
+            ("password = \"p\"\nunknown_senders = \"welcome\"", "unknown_senders"),
+            ("password = \"p\"\ntls = \"maybe\"", "tls"),
+            ("password = \"p\"\npoll_interval = \"10ms\"", "poll_interval"),
+            ("password = \"p\"\nprocessed_folder = \"INBOX\"", "processed_folder"),
+        ] {
+            let error = Settings::from_toml(&mailbox(extra)).unwrap_err().to_string();
+            assert!(error.contains(named), "{extra:?}: {error}");
+        }
+        let error = Settings::from_toml("[mail]\naddress = \"nobody\"").unwrap_err().to_string();
+        assert!(error.contains("mail.address"), "{error}");
     }
 
     #[test]
