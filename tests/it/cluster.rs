@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::on_both_backends;
 use crate::support::Backend;
 use crate::support::cluster::{HEARTBEAT, NODE_TIMEOUT, NodeOptions, TestCluster, postgres_available};
+use crate::support::mail_servers::ImapServer;
 
 /// Generous, for a shared 2-core machine: the benchmark script measures the real figures.
 fn failover_bound() -> Duration {
@@ -37,6 +38,7 @@ on_both_backends!(
     an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds,
     no_index_update_is_lost_when_the_master_is_killed_while_items_are_created,
     a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master,
+    five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hundred_items,
 );
 
 async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_created(backend: Backend) {
@@ -137,6 +139,68 @@ async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master
     // Everything once: an empty query matches every indexed item.
     let everything = api.get("/api/v1/search?q=&limit=1").await;
     assert_eq!(everything.body["total"], cluster.count_items(), "{}", everything.body);
+}
+
+async fn five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hundred_items(backend: Backend) {
+    let Some(imap) = ImapServer::start() else { return };
+    let mut cluster = TestCluster::new(backend);
+    cluster.write_settings(&format!(
+        "[mail]\naddress = \"support@baton.test\"\n[[mail.mailboxes]]\nname = \"support\"\nhost = \"127.0.0.1\"\n\
+         port = {}\ntls = \"none\"\nuser = \"{}\"\npassword = \"{}\"\npoll_interval = \"1s\"\nproject = \"OPS\"\n",
+        imap.port, imap.user, imap.password
+    ));
+    for name in ["n1", "n2"] {
+        cluster.start(name).await;
+    }
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    let survivor = if master == "n1" { "n2" } else { "n1" };
+    let api = cluster.admin(survivor).await;
+    api.post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    let created = api
+        .post(
+            "/api/v1/users",
+            json!({"login": "rita", "name": "Rita", "email": "rita@example.com", "password": "a-long-password"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let added =
+        api.put(&format!("/api/v1/projects/OPS/members/{}", created.body["id"]), json!({"role": "reporter"})).await;
+    assert!(added.status.is_success(), "{}", added.body);
+    for number in 0..500 {
+        let raw = format!(
+            "From: rita@example.com\r\nTo: support@baton.test\r\nMessage-ID: <mail-{number}@example.com>\r\n\
+             Subject: Mail number {number}\r\n\r\nBody {number}.\r\n"
+        );
+        imap.append("INBOX", raw.as_bytes());
+    }
+    // Kill the master while it is working through the mailbox.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster.count_items() < 100 {
+        assert!(Instant::now() < deadline, "the master took no mail:\n{}", cluster.log(&master));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.kill(&master);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while imap.count("Processed") < 500 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 500 mails processed after the failover:\n{}",
+            imap.count("Processed"),
+            cluster.log(survivor)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(imap.count("INBOX"), 0);
+    assert_eq!(imap.count("Failed"), 0);
+    assert_eq!(cluster.count_items(), 500, "every mail became exactly one item");
+    let titles: std::collections::BTreeSet<String> = {
+        use baton::db::schema::items;
+        use diesel::prelude::*;
+        let settings = baton::config::Settings { database_url: cluster.database_url.clone(), ..Default::default() };
+        let database = baton::db::Database::connect(&settings).unwrap();
+        items::table.select(items::title).load(&mut *database.get().unwrap()).unwrap().into_iter().collect()
+    };
+    assert_eq!(titles.len(), 500, "no mail was stored twice");
 }
 
 async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds(backend: Backend) {

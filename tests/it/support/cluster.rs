@@ -52,6 +52,11 @@ impl TestCluster {
         TestCluster { backend, database_url, folder, nodes: BTreeMap::new(), client: reqwest::Client::new() }
     }
 
+    /// Settings every node started from now on reads (its `baton.toml`).
+    pub fn write_settings(&self, toml: &str) {
+        std::fs::write(self.folder.path().join("baton.toml"), toml).unwrap();
+    }
+
     pub async fn start(&mut self, name: &str) {
         self.start_with(name, NodeOptions::default()).await
     }
