@@ -12,6 +12,9 @@ use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, create_first_admin_if_nee
 use crate::cluster::{self, Timing, status};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
+use crate::mail::failures;
+use crate::mail::inbound::Outcome;
+use crate::model::attachment::FileStore;
 use crate::model::user::{self, NewUser, UserUpdate};
 use crate::search::rebuild::{self, Rebuild};
 use crate::search::{self, IndexLocation};
@@ -61,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Inbound mail that could not be stored.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Rebuild the search index from the database. The master builds a new index while
     /// search answers from the old one, then every node switches to it; this shows the
     /// progress. Needs a running node to be master.
@@ -95,6 +103,14 @@ enum ClusterCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Refused mail with the reason, newest first.
+    Failures,
+    /// Process a refused mail again (after fixing the cause, e.g. giving the sender an account).
+    Reprocess { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +180,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::User { command } => run_user_command(&settings, command),
         Command::Cluster { command } => run_cluster_command(&settings, command),
         Command::Reindex { no_wait } => reindex(&settings, no_wait),
+        Command::Mail { command } => run_mail_command(&settings, command),
         Command::DemoData { items, seed } => {
             let database = open_database(&settings).map_err(|error| error.to_string())?;
             // The first account must be the administrator, also when demo users come first.
@@ -224,6 +241,44 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
             }
         }
     })
+}
+
+fn run_mail_command(settings: &Settings, command: MailCommand) -> Result<(), String> {
+    let database = open_database(settings).map_err(|error| error.to_string())?;
+    let mut connection = database.get().map_err(|error| error.to_string())?;
+    match command {
+        MailCommand::Failures => {
+            let listed = failures::list(&mut connection, 200).map_err(|error| error.to_string())?;
+            println!("{:<6} {:<20} {:<12} {:<30} REASON", "ID", "WHEN", "MAILBOX", "SENDER");
+            for failure in listed {
+                println!(
+                    "{:<6} {:<20} {:<12} {:<30} {} ({:?})",
+                    failure.id,
+                    failure.failed_at.format("%Y-%m-%d %H:%M:%S"),
+                    failure.mailbox,
+                    failure.sender,
+                    failure.reason,
+                    failure.subject
+                );
+            }
+            Ok(())
+        }
+        MailCommand::Reprocess { id } => {
+            let files = FileStore::new(settings.attachments_dir());
+            let outcome =
+                failures::reprocess(&mut connection, &files, settings, id).map_err(|error| error.to_string())?;
+            match outcome {
+                Outcome::Created(item) => println!("mail failure {id}: stored as item {item}"),
+                Outcome::Commented(item, comment) => {
+                    println!("mail failure {id}: stored as comment {comment} on item {item}")
+                }
+                Outcome::AlreadyStored => println!("mail failure {id}: that mail was stored already"),
+                Outcome::AlreadyRefused => return Err(format!("mail failure {id} was refused again")),
+                Outcome::Failed(reason) => return Err(format!("mail failure {id} was refused again: {reason}")),
+            }
+            Ok(())
+        }
+    }
 }
 
 fn reindex(settings: &Settings, no_wait: bool) -> Result<(), String> {

@@ -263,7 +263,6 @@ diesel::table! {
         raw_sha256 -> Nullable<Text>,
         raw_size -> BigInt,
         failed_at -> Timestamp,
-        reprocessed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use actix_web::web;
 
-use crate::web::api::{attachments, cluster, items, projects, search, session, system, users};
+use crate::web::api::{attachments, cluster, items, mail, projects, search, session, system, users};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
 
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
@@ -56,6 +56,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/search", web::get().to(search::search_items))
                 .service(web::resource("/search/rebuilds").get(search::list_rebuilds).post(search::request_rebuild))
                 .route("/search/rebuilds/{id}", web::get().to(search::get_rebuild))
+                .route("/mail/failures", web::get().to(mail::list_failures))
+                .route("/mail/failures/{id}", web::delete().to(mail::delete_failure))
+                .route("/mail/failures/{id}/reprocess", web::post().to(mail::reprocess_failure))
                 .route("/cluster", web::get().to(cluster::show_cluster))
                 .route("/cluster/master", web::post().to(cluster::hand_over))
                 .route("/cluster/nodes/{id}/maintenance", web::post().to(cluster::set_maintenance))

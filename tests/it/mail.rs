@@ -233,6 +233,7 @@ async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_
         "INBOX",
         mail("rita@example.com", "Message-ID: <imap-3@x>\r\n", "Huge", &"y".repeat(100_000)).as_bytes(),
     );
+    imap.append("INBOX", mail("newcomer@example.com", "Message-ID: <imap-5@x>\r\n", "First contact", "Hi.").as_bytes());
     let deadline = Instant::now() + Duration::from_secs(20);
     while imap.count("INBOX") > 0 {
         assert!(Instant::now() < deadline, "mail left in INBOX: {}\n{}", imap.count("INBOX"), imap.log());
@@ -241,12 +242,35 @@ async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_
     let processed = imap.messages("Processed");
     assert_eq!(processed.len(), 1);
     assert!(String::from_utf8_lossy(&processed[0]).contains("Subject: Scanner jammed"));
-    assert_eq!(imap.count("Failed"), 2);
+    assert_eq!(imap.count("Failed"), 3);
     let items = app.admin.get("/api/v1/items?project=OPS").await.body;
     assert_eq!(items["total"], 1, "{items}");
     let id = items["items"][0]["id"].as_i64().unwrap();
     assert_eq!(items["items"][0]["title"], "Scanner jammed");
-    assert_eq!(app.count_rows("mail_failures"), 2);
+
+    // Administrators see the refusals with their reasons, reprocess or dismiss them.
+    assert_eq!(rita.get("/api/v1/mail/failures").await.status, StatusCode::FORBIDDEN);
+    let failures = app.admin.get("/api/v1/mail/failures").await.body["failures"].clone();
+    let find = |subject: &str| -> Value {
+        failures.as_array().unwrap().iter().find(|failure| failure["subject"] == subject).cloned().unwrap_or_default()
+    };
+    assert!(find("Away")["reason"].as_str().unwrap().contains("Auto-Submitted"), "{failures}");
+    assert!(find("First contact")["reason"].as_str().unwrap().contains("unknown sender"), "{failures}");
+    let huge = failures.as_array().unwrap().iter().find(|failure| failure["raw_sha256"].is_null()).unwrap();
+    assert!(huge["reason"].as_str().unwrap().contains("larger than"), "{failures}");
+    let newcomer = app.create_user("newcomer").await;
+    app.add_member("OPS", &newcomer, "reporter").await;
+    let path = |failure: &Value, action: &str| format!("/api/v1/mail/failures/{}{action}", failure["id"]);
+    let again = app.admin.post(&path(&find("First contact"), "/reprocess"), serde_json::json!({})).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["outcome"], "created", "{}", again.body);
+    let stored = item(&app, again.body["item_id"].as_i64().unwrap()).await;
+    assert_eq!(stored["reporter"]["login"], "newcomer");
+    let never_fetched = app.admin.post(&path(huge, "/reprocess"), serde_json::json!({})).await;
+    assert_eq!(never_fetched.status, StatusCode::CONFLICT, "{}", never_fetched.body);
+    assert_eq!(app.admin.delete(&path(&find("Away"), "")).await.status, StatusCode::NO_CONTENT);
+    let left = app.admin.get("/api/v1/mail/failures").await.body["failures"].clone();
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
     // A reply to the item arrives the same way and becomes a comment.
     imap.append(
         "INBOX",

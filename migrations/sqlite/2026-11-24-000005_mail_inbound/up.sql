@@ -22,6 +22,5 @@ CREATE TABLE mail_failures (
     reason TEXT NOT NULL,
     raw_sha256 TEXT,
     raw_size BIGINT NOT NULL,
-    failed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    reprocessed_at TIMESTAMP
+    failed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
