@@ -16,6 +16,7 @@ use crate::cluster::probe::ProbeDuty;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::mail::outbound::SenderDuty;
 use crate::mail::poller::MailDuty;
 use crate::model::attachment::FileStore;
 use crate::model::user;
@@ -113,6 +114,7 @@ impl Application {
         if let Some(mail) = MailDuty::from_settings(&settings, files.clone())? {
             duties.push(Arc::new(mail));
         }
+        duties.push(Arc::new(SenderDuty::from_settings(settings.clone())?));
         let cluster = Cluster::start(&settings, settings.base_url(), duties).await?;
         let state = AppState {
             database,

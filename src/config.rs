@@ -56,11 +56,65 @@ pub struct MailSettings {
     pub address: String,
     /// The mailboxes the master polls (`[[mail.mailboxes]]` in the settings file).
     pub mailboxes: Vec<MailboxSettings>,
+    /// The server notifications are sent through; without one they are written as `.eml`
+    /// files to `data_dir/mail-outbox` (for development).
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl Default for MailSettings {
     fn default() -> Self {
-        MailSettings { address: "baton@localhost".into(), mailboxes: Vec::new() }
+        MailSettings { address: "baton@localhost".into(), mailboxes: Vec::new(), smtp: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default 465 with `tls = "tls"`, 587 with "starttls", 25 with "none".
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "SmtpSettings::default_tls")]
+    pub tls: TlsMode,
+    /// Sign in when given, with `password` or `password_file`.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl SmtpSettings {
+    fn default_tls() -> TlsMode {
+        TlsMode::Starttls
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Tls => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        })
+    }
+
+    /// User and password, when the server wants a sign-in.
+    pub fn credentials(&self) -> Result<Option<(String, String)>, SettingsError> {
+        match &self.user {
+            Some(user) => Ok(Some((user.clone(), read_secret("mail.smtp", &self.password, &self.password_file)?))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A password given inline or in a file (exactly one of the two).
+fn read_secret(what: &str, password: &Option<String>, file: &Option<PathBuf>) -> Result<String, SettingsError> {
+    match (password, file) {
+        (Some(password), None) => Ok(password.clone()),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|error| SettingsError(format!("{what}: password_file {}: {error}", path.display()))),
+        _ => Err(SettingsError(format!("{what}: give exactly one of password and password_file"))),
     }
 }
 
@@ -189,18 +243,7 @@ impl MailboxSettings {
 
     /// The password, read from `password_file` when that is given.
     pub fn password(&self) -> Result<String, SettingsError> {
-        match (&self.password, &self.password_file) {
-            (Some(password), None) => Ok(password.clone()),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
-                .map_err(|error| {
-                    SettingsError(format!("mail.mailboxes {:?}: password_file {}: {error}", self.name, path.display()))
-                }),
-            _ => Err(SettingsError(format!(
-                "mail.mailboxes {:?}: give exactly one of password and password_file",
-                self.name
-            ))),
-        }
+        read_secret(&format!("mail.mailboxes {:?}", self.name), &self.password, &self.password_file)
     }
 }
 
@@ -452,6 +495,12 @@ impl Settings {
                 return Err(problem("max_message_size must be between 1KiB and 1GiB, e.g. \"25MiB\"".into()));
             }
         }
+        if let Some(smtp) = &self.mail.smtp {
+            if smtp.host.trim().is_empty() {
+                return Err(SettingsError("mail.smtp: host must not be empty".into()));
+            }
+            smtp.credentials()?;
+        }
         Ok(())
     }
 
@@ -507,6 +556,11 @@ impl Settings {
             },
         });
         hex::encode(&Sha256::digest(shared.to_string().as_bytes())[..8])
+    }
+
+    /// Where notifications go as `.eml` files when no SMTP server is set.
+    pub fn mail_outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("mail-outbox")
     }
 
     /// Where the search index generations live.

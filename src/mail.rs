@@ -1,8 +1,9 @@
 //! Mail: inbound mail parsed and classified (`message`), stored exactly once as items and
 //! comments (`inbound`) by the master's poller (`poller`); refused mail for administrators
-//! (`failures`).
+//! (`failures`); notifications sent from the outbox by the master (`outbound`).
 
 pub mod failures;
 pub mod inbound;
 pub mod message;
+pub mod outbound;
 pub mod poller;

@@ -10,6 +10,7 @@ pub mod html;
 pub mod ids;
 pub mod item;
 pub mod membership;
+pub mod notification;
 pub mod permission;
 pub mod project;
 pub mod text;

@@ -267,6 +267,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        recipient_id -> BigInt,
+        actor_id -> BigInt,
+        event -> Text,
+        comment_id -> Nullable<BigInt>,
+        changes -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     search_rebuilds (id) {
         id -> BigInt,
         reason -> Text,

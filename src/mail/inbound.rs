@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{items, mail_failures, mail_received};
 use crate::error::{Error, Result};
 use crate::mail::message::{self, InboundMail, MailError};
+use crate::mail::outbound;
 use crate::model::attachment::{self, FileStore, NewAttachment};
 use crate::model::comment;
 use crate::model::ids::{CommentId, ItemId};
@@ -244,6 +245,12 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         }
     }
     for referenced in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
+        if let Some(item_id) = outbound::item_of_message_id(referenced) {
+            let exists: i64 = items::table.filter(items::id.eq(item_id)).count().get_result(connection)?;
+            if exists > 0 {
+                return Ok(Some(ItemId(item_id)));
+            }
+        }
         let found: Option<i64> = mail_received::table
             .filter(mail_received::message_key.eq(referenced))
             .select(mail_received::item_id)

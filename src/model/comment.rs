@@ -8,6 +8,7 @@ use crate::db::schema::{comments, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{CommentId, ItemId};
+use crate::model::notification::{self, Event};
 use crate::model::permission::Permission;
 use crate::model::user::{User, UserSummary};
 use crate::model::{item, text, watcher};
@@ -62,6 +63,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, item_id: ItemId, body
             .get_result(connection)?;
         watcher::add_quietly(connection, item_id, actor.id)?;
         item::touch(connection, item_id)?;
+        notification::queue(connection, item_id, actor.id, Event::Commented(CommentId(id)), &[])?;
         load(connection, CommentId(id))
     })
 }

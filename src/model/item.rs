@@ -12,6 +12,7 @@ use crate::db::{DbConnection, MultiBackend, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, readable_project_ids};
 use crate::model::project::{self, Project};
 use crate::model::user::{self, User, UserSummary};
@@ -320,6 +321,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             watcher::add_quietly(connection, id, assignee)?;
         }
         enqueue_for_index(connection, id)?;
+        notification::queue(connection, id, actor.id, Event::Created, &[])?;
         load_view(connection, id)
     })
 }
@@ -444,6 +446,10 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         history::record(connection, id, actor.id, &field_changes)?;
         if let Some(assignee) = new_assignee.filter(|assignee| Some(*assignee) != current_assignee) {
             watcher::add_quietly(connection, id, assignee)?;
+        }
+        let notable = notification::notable(&field_changes);
+        if !notable.is_empty() {
+            notification::queue(connection, id, actor.id, Event::Changed, &notable)?;
         }
         enqueue_for_index(connection, id)?;
         load_view(connection, id)

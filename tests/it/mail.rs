@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use baton::config::{MailboxSettings, TlsMode, UnknownSenders};
+use baton::config::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders};
 use baton::db::write_transaction;
 use baton::mail::inbound::{self, Mailbox, Outcome};
 use baton::model::attachment::FileStore;
@@ -19,6 +19,7 @@ on_both_backends!(
     mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_nothing,
     unknown_senders_follow_the_mailbox_rule,
     mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_folder,
+    notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comment,
 );
 
 fn mailbox(unknown_senders: UnknownSenders) -> Mailbox {
@@ -192,9 +193,8 @@ async fn unknown_senders_follow_the_mailbox_rule(backend: Backend) {
     assert_eq!(item(&app, by_guest.0).await["reporter"]["login"], "mail-guest");
 }
 
-async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_folder(backend: Backend) {
-    let Some(imap) = ImapServer::start() else { return };
-    let mailbox_settings = MailboxSettings {
+fn imap_mailbox(imap: &ImapServer) -> MailboxSettings {
+    MailboxSettings {
         name: "support".into(),
         host: "127.0.0.1".into(),
         port: Some(imap.port),
@@ -211,7 +211,12 @@ async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_
         failed_folder: "Failed".into(),
         max_message_size: 64 * 1024,
         unknown_senders: UnknownSenders::Reject,
-    };
+    }
+}
+
+async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_folder(backend: Backend) {
+    let Some(imap) = ImapServer::start() else { return };
+    let mailbox_settings = imap_mailbox(&imap);
     let app = TestApp::spawn_with(backend, |settings| {
         settings.mail.address = "support@baton.test".into();
         settings.mail.mailboxes = vec![mailbox_settings];
@@ -316,4 +321,91 @@ async fn the_smtp_capture_of_the_mail_tests_keeps_what_it_receives() {
     let received = capture.wait_for(1, Duration::from_secs(10));
     let text = String::from_utf8_lossy(&received[0]).into_owned();
     assert!(text.contains("X-Envelope-To: rita@example.com") && text.contains("\r\n.dotted\r\n"), "{text}");
+}
+
+/// The value of a header in a raw mail (first occurrence, unfolded).
+fn header(raw: &str, name: &str) -> String {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut lines = raw.split("\r\n").skip_while(|line| !line.to_ascii_lowercase().starts_with(&prefix));
+    let mut value = lines.next().map(|line| line[prefix.len()..].trim().to_string()).unwrap_or_default();
+    for continuation in lines.take_while(|line| line.starts_with([' ', '\t'])) {
+        value.push(' ');
+        value.push_str(continuation.trim());
+    }
+    value
+}
+
+async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comment(backend: Backend) {
+    let (Some(imap), Some(smtp)) = (ImapServer::start(), SmtpCapture::start()) else { return };
+    let mailbox_settings = imap_mailbox(&imap);
+    let smtp_port = smtp.port;
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail.address = "support@baton.test".into();
+        settings.mail.mailboxes = vec![mailbox_settings];
+        settings.mail.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: Some(smtp_port),
+            tls: TlsMode::None,
+            user: None,
+            password: None,
+            password_file: None,
+        });
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    let walt = app.create_user("walt").await;
+    app.add_member("OPS", &walt, "developer").await;
+    let walt_id = walt.get("/api/v1/users/me").await.body["id"].clone();
+    let created = app
+        .admin
+        .post(
+            "/api/v1/items",
+            serde_json::json!({"project": "OPS", "title": "Badge reader broken", "assignee_id": walt_id}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_i64().unwrap();
+
+    // The assignee is told; the admin who made the change is not.
+    let first = String::from_utf8_lossy(&smtp.wait_for(1, Duration::from_secs(20))[0]).into_owned();
+    assert_eq!(header(&first, "X-Envelope-To"), "walt@example.com", "{first}");
+    assert_eq!(header(&first, "Subject"), format!("[#{id}] Badge reader broken"));
+    assert_eq!(header(&first, "Auto-Submitted"), "auto-generated");
+    assert_eq!(header(&first, "X-Baton-Loop"), "support@baton.test");
+    assert_eq!(header(&first, "In-Reply-To"), format!("<baton.item.{id}@baton.test>"));
+    assert!(header(&first, "Content-Type").starts_with("multipart/alternative"), "{first}");
+    let message_id = header(&first, "Message-ID");
+    assert!(message_id.ends_with(&format!(".{id}@baton.test>")), "{message_id}");
+    assert!(first.contains(&format!("/items/{id}")), "{first}");
+
+    // Walt answers the notification from his mail program (no tag in the subject).
+    let reply = format!(
+        "From: walt@example.com\r\nTo: support@baton.test\r\nSubject: Re: Badge reader broken\r\n\
+         Message-ID: <walt-reply@example.com>\r\nIn-Reply-To: {message_id}\r\nReferences: {message_id}\r\n\r\n\
+         On my way.\r\n\r\nOn Tue, Baton <support@baton.test> wrote:\r\n> -- Reply above this line --\r\n"
+    );
+    imap.append("INBOX", reply.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let comments = loop {
+        let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body["comments"].clone();
+        if comments.as_array().is_some_and(|list| !list.is_empty()) {
+            break comments;
+        }
+        assert!(Instant::now() < deadline, "the reply did not come back as a comment\n{}", imap.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(comments[0]["body"], "On my way.");
+    assert_eq!(comments[0]["author"]["login"], "walt");
+
+    // His comment is told to the admin (reporter and watcher), not to him.
+    let second = String::from_utf8_lossy(&smtp.wait_for(2, Duration::from_secs(20))[1]).into_owned();
+    assert_eq!(header(&second, "X-Envelope-To"), "admin@example.com", "{second}");
+    assert!(second.contains("On my way."), "{second}");
+
+    // Someone who turned notifications off gets none.
+    let off = walt.patch("/api/v1/users/me", serde_json::json!({"email_notifications": false})).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let comment = app.admin.post(&format!("/api/v1/items/{id}/comments"), serde_json::json!({"body": "Thanks"})).await;
+    assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+    assert_eq!(app.count_rows("mail_outbox"), 2, "a notification was queued for someone who opted out");
 }

@@ -1,0 +1,2 @@
+DROP INDEX mail_outbox_due;
+DROP TABLE mail_outbox;

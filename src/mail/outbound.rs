@@ -1,0 +1,292 @@
+//! Sending notifications, a master duty: takes due rows of `mail_outbox` (queued with the
+//! changes, see `model::notification`), renders each mail from the item as it is now, sends
+//! it (SMTP, or `.eml` files without an SMTP server) and marks it sent — fenced by the master
+//! epoch. A failure is retried with a growing pause. A master dying between sending and
+//! marking sends that one mail again; nothing is lost.
+//!
+//! Every mail carries `[#123]` in its subject, a Message-ID naming the item
+//! (`baton.<outbox id>.<item id>@<domain>`), In-Reply-To/References to the item's thread,
+//! `Auto-Submitted: auto-generated` and our loop header, so that replies come back as
+//! comments and auto-replies are recognised.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox as Address, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::cluster::duty::{DutyContext, MasterDuty};
+use crate::config::{Settings, TlsMode};
+use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users};
+use crate::db::{DbConnection, database_now};
+use crate::error::{Error, Result};
+use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
+
+/// Rows sent per round.
+const BATCH: i64 = 50;
+const LONGEST_PAUSE_SECONDS: i64 = 3600;
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+pub struct SenderDuty {
+    settings: Arc<Settings>,
+    transport: Arc<Transport>,
+}
+
+impl SenderDuty {
+    pub fn from_settings(settings: Arc<Settings>) -> Result<SenderDuty> {
+        let transport = match &settings.mail.smtp {
+            Some(smtp) => {
+                let refused = |error: lettre::transport::smtp::Error| {
+                    Error::invalid("mail.smtp", format!("host {:?}: {error}", smtp.host))
+                };
+                let builder = match smtp.tls {
+                    TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(refused)?,
+                    TlsMode::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(refused)?
+                    }
+                    TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+                }
+                .port(smtp.port())
+                .timeout(Some(Duration::from_secs(60)));
+                let credentials = smtp.credentials().map_err(|error| Error::invalid("mail.smtp", error.to_string()))?;
+                let builder = match credentials {
+                    Some((user, password)) => builder.credentials(Credentials::new(user, password)),
+                    None => builder,
+                };
+                Transport::Smtp(builder.build())
+            }
+            None => {
+                let folder = settings.mail_outbox_dir();
+                std::fs::create_dir_all(&folder)
+                    .map_err(|error| Error::internal(format!("creating {}", folder.display()), error))?;
+                Transport::Files(AsyncFileTransport::new(folder))
+            }
+        };
+        Ok(SenderDuty { settings, transport: Arc::new(transport) })
+    }
+}
+
+impl MasterDuty for SenderDuty {
+    fn name(&self) -> &'static str {
+        "mail sender"
+    }
+
+    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let settings = self.settings.clone();
+        let transport = self.transport.clone();
+        Box::pin(async move {
+            while !context.must_stop() {
+                let sent = match send_due(&settings, &transport, &context).await {
+                    Ok(sent) => sent,
+                    Err(error) => {
+                        tracing::warn!(%error, "sending notifications failed");
+                        0
+                    }
+                };
+                if sent == 0 {
+                    tokio::select! {
+                        () = context.stopped() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Sends the due rows; returns how many it tried.
+async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &DutyContext) -> Result<usize> {
+    let due: Vec<i64> = context
+        .database
+        .run(|connection| {
+            let now = database_now(connection)?;
+            Ok(mail_outbox::table
+                .filter(mail_outbox::sent_at.is_null())
+                .filter(mail_outbox::next_attempt_at.le(now))
+                .order(mail_outbox::id.asc())
+                .limit(BATCH)
+                .select(mail_outbox::id)
+                .load(connection)?)
+        })
+        .await?;
+    for id in &due {
+        if context.must_stop() {
+            break;
+        }
+        let id = *id;
+        let render_settings = settings.clone();
+        let rendered = context.database.run(move |connection| render(connection, &render_settings, id)).await;
+        let outcome = match rendered {
+            Ok(message) => send(transport, message).await,
+            Err(error) => Err(error.to_string()),
+        };
+        let fence = context.clone();
+        context
+            .database
+            .write(move |connection| {
+                fence.fenced(connection, |connection| match &outcome {
+                    Ok(()) => mark_sent(connection, id),
+                    Err(error) => mark_failed(connection, id, error),
+                })
+            })
+            .await?;
+    }
+    Ok(due.len())
+}
+
+async fn send(transport: &Transport, message: Message) -> std::result::Result<(), String> {
+    match transport {
+        Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|error| error.to_string()),
+        Transport::Files(files) => files.send(message).await.map(|_| ()).map_err(|error| error.to_string()),
+    }
+}
+
+fn mark_sent(connection: &mut DbConnection, id: i64) -> Result<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((mail_outbox::sent_at.eq(diesel::dsl::now), mail_outbox::last_error.eq(None::<String>)))
+        .execute(connection)?;
+    Ok(())
+}
+
+/// Records the error and when to try again: 30 s, doubling up to an hour.
+fn mark_failed(connection: &mut DbConnection, id: i64, error: &str) -> Result<()> {
+    let attempts: i32 = mail_outbox::table.find(id).select(mail_outbox::attempts).first(connection)?;
+    let pause = (30i64 << attempts.clamp(0, 7)).min(LONGEST_PAUSE_SECONDS);
+    let next: NaiveDateTime = database_now(connection)? + chrono::Duration::seconds(pause);
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::attempts.eq(attempts + 1),
+            mail_outbox::next_attempt_at.eq(next),
+            mail_outbox::last_error.eq(error),
+        ))
+        .execute(connection)?;
+    tracing::warn!(outbox = id, attempt = attempts + 1, %error, retry_in_seconds = pause, "a notification was not sent");
+    Ok(())
+}
+
+/// The Message-ID of a notification (without angle brackets).
+fn message_id(outbox_id: i64, item_id: i64, domain: &str) -> String {
+    format!("baton.{outbox_id}.{item_id}@{domain}")
+}
+
+/// The thread every notification of an item belongs to.
+fn thread_id(item_id: i64, domain: &str) -> String {
+    format!("baton.item.{item_id}@{domain}")
+}
+
+/// The item a Message-ID of ours names (a notification, or an item's thread).
+pub fn item_of_message_id(id: &str) -> Option<i64> {
+    let (local, _) = id.split_once('@')?;
+    let mut parts = local.strip_prefix("baton.")?.split('.');
+    let (first, second) = (parts.next()?, parts.next());
+    if parts.next().is_some() {
+        return None;
+    }
+    match (first, second) {
+        ("item", Some(item)) => item.parse().ok(),
+        (outbox, Some(item)) if outbox.parse::<i64>().is_ok() => item.parse().ok(),
+        _ => None,
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The mail of one outbox row, from the item as it is now.
+fn render(connection: &mut DbConnection, settings: &Settings, id: i64) -> Result<Message> {
+    let (item_id, recipient_id, actor_id, event, comment_id, changes): (i64, i64, i64, String, Option<i64>, String) =
+        mail_outbox::table
+            .find(id)
+            .select((
+                mail_outbox::item_id,
+                mail_outbox::recipient_id,
+                mail_outbox::actor_id,
+                mail_outbox::event,
+                mail_outbox::comment_id,
+                mail_outbox::changes,
+            ))
+            .first(connection)?;
+    let (title, description, project_key, status): (String, String, String, String) = items::table
+        .inner_join(projects::table)
+        .inner_join(statuses::table)
+        .filter(items::id.eq(item_id))
+        .select((items::title, items::description, projects::key, statuses::name))
+        .first(connection)?;
+    let (recipient_name, recipient_email): (String, String) =
+        users::table.find(recipient_id).select((users::name, users::email)).first(connection)?;
+    let actor: String = users::table.find(actor_id).select(users::name).first(connection)?;
+    let (did, details) = match event.as_str() {
+        "created" => ("created", description),
+        "commented" => {
+            let body: String = match comment_id {
+                Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
+                None => String::new(),
+            };
+            ("commented on", body)
+        }
+        _ => ("changed", changes),
+    };
+    let details: String = details.chars().take(4000).collect();
+    let address = settings.mail.address.as_str();
+    let domain = address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost");
+    let link = format!("{}/items/{item_id}", settings.base_url());
+    let heading = format!("{actor} {did} #{item_id} {title} ({project_key}, {status})");
+    let footer = "You get this mail because you reported, are assigned to or watch this item; \
+                  notifications can be turned off in your profile.";
+    let text = format!("{REPLY_MARKER}\n\n{heading}\n\n{details}\n\n{link}\n\n{footer}\n");
+    let html = format!(
+        "<p style=\"color:#888\">{}</p><p><b>{}</b></p><pre style=\"white-space:pre-wrap\">{}</pre>\
+         <p><a href=\"{}\">{}</a></p><p style=\"color:#888\">{}</p>",
+        escape(REPLY_MARKER),
+        escape(&heading),
+        escape(&details),
+        escape(&link),
+        escape(&link),
+        escape(footer)
+    );
+    let parse =
+        |what: &str, value: String| value.parse::<Address>().map_err(|error| Error::invalid(what, format!("{error}")));
+    let thread = format!("<{}>", thread_id(item_id, domain));
+    Message::builder()
+        .from(parse("mail.address", format!("Baton <{address}>"))?)
+        .reply_to(parse("mail.address", address.to_string())?)
+        .to(Address::new(
+            Some(recipient_name),
+            recipient_email.parse().map_err(|error| {
+                Error::invalid("email", format!("{recipient_email:?} of user {recipient_id}: {error}"))
+            })?,
+        ))
+        .subject(format!("[#{item_id}] {title}"))
+        .message_id(Some(format!("<{}>", message_id(id, item_id, domain))))
+        .in_reply_to(thread.clone())
+        .references(thread)
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(LOOP_HEADER), address.to_lowercase()))
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|error| Error::internal("building a notification mail", error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_message_ids_name_their_item() {
+        assert_eq!(item_of_message_id(&message_id(7, 42, "example.com")), Some(42));
+        assert_eq!(item_of_message_id(&thread_id(42, "example.com")), Some(42));
+        for foreign in ["abc@example.com", "baton.x.42@example.com", "baton.1.2.3@example.com", "baton.item@x", ""] {
+            assert_eq!(item_of_message_id(foreign), None, "{foreign}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Notifications: who is told about a change, queued in `mail_outbox` in the same
+//! transaction as the change (so none is lost), and sent by the master's mail sender. The
+//! reporter, the assignee and the watchers are told — never the person who made the change,
+//! nor deactivated accounts or users who turned notifications off.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{items, mail_outbox, users, watchers};
+use crate::error::Result;
+use crate::model::history::FieldChange;
+use crate::model::ids::{CommentId, ItemId, UserId};
+
+/// What happened to the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Created,
+    /// Assignee or status changed (the changes are listed in the mail).
+    Changed,
+    Commented(CommentId),
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Created => "created",
+            Event::Changed => "changed",
+            Event::Commented(_) => "commented",
+        }
+    }
+}
+
+/// The field changes worth a mail: assignment and status.
+pub fn notable(changes: &[FieldChange]) -> Vec<&FieldChange> {
+    changes.iter().filter(|change| matches!(change.field, "assignee" | "status")).collect()
+}
+
+/// Queues one notification per person concerned; call inside the change's transaction.
+pub fn queue(
+    connection: &mut DbConnection,
+    item_id: ItemId,
+    actor: UserId,
+    event: Event,
+    changes: &[&FieldChange],
+) -> Result<()> {
+    let (reporter, assignee): (i64, Option<i64>) =
+        items::table.find(item_id.0).select((items::reporter_id, items::assignee_id)).first(connection)?;
+    let watching: Vec<i64> =
+        watchers::table.filter(watchers::item_id.eq(item_id.0)).select(watchers::user_id).load(connection)?;
+    let mut concerned: Vec<i64> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
+    concerned.sort_unstable();
+    concerned.dedup();
+    let recipients: Vec<i64> = users::table
+        .filter(users::id.eq_any(&concerned))
+        .filter(users::id.ne(actor.0))
+        .filter(users::active.eq(true))
+        .filter(users::email_notifications.eq(true))
+        .select(users::id)
+        .load(connection)?;
+    let summary: String = changes
+        .iter()
+        .map(|change| {
+            let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+            format!("{}: {} → {}", change.field, shown(&change.old_value), shown(&change.new_value))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let comment_id = match event {
+        Event::Commented(comment) => Some(comment.0),
+        Event::Created | Event::Changed => None,
+    };
+    for recipient in recipients {
+        diesel::insert_into(mail_outbox::table)
+            .values((
+                mail_outbox::item_id.eq(item_id.0),
+                mail_outbox::recipient_id.eq(recipient),
+                mail_outbox::actor_id.eq(actor.0),
+                mail_outbox::event.eq(event.as_str()),
+                mail_outbox::comment_id.eq(comment_id),
+                mail_outbox::changes.eq(&summary),
+            ))
+            .execute(connection)?;
+    }
+    Ok(())
+}
