@@ -96,6 +96,7 @@ async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_creat
 }
 
 async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master(backend: Backend) {
+    let _alone = crate::support::HEAVY.lock().await;
     let mut cluster = TestCluster::new(backend);
     for name in ["n1", "n2"] {
         cluster.start(name).await;
@@ -142,6 +143,7 @@ async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master
 }
 
 async fn five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hundred_items(backend: Backend) {
+    let _alone = crate::support::HEAVY.lock().await;
     let Some(imap) = ImapServer::start() else { return };
     let mut cluster = TestCluster::new(backend);
     cluster.write_settings(&format!(
@@ -399,6 +401,7 @@ async fn masters_never_overlap_through_fifty_random_kills_pauses_and_handovers(b
     let seed: u64 =
         std::env::var("BATON_CLUSTER_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or_else(rand::random);
     println!("cluster chaos seed {seed} (set BATON_CLUSTER_SEED to repeat)");
+    let _alone = crate::support::HEAVY.lock().await;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut cluster = three_nodes(backend).await;
     let names = ["n1", "n2", "n3"];

@@ -78,6 +78,7 @@ async fn wait_until_indexed(api: &Api) -> Value {
 }
 
 async fn a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_no_change(backend: Backend) {
+    let _alone = crate::support::HEAVY.lock().await;
     let app = spawn(backend).await;
     // Enough items that the build takes a while, so that changes land while it runs.
     baton::demo::generate(&app.database(), 20_000, Some(7)).unwrap();

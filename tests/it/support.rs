@@ -8,6 +8,11 @@ pub mod proxy;
 
 pub use app::{Api, Backend, Reply, TestApp};
 
+/// Held by the tests that load the machine most (20,000-item rebuilds, 500 mails) and by the
+/// one that asserts election timing under random kills, so that none of them runs beside
+/// another on a 2-core CI machine.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Instantiates `async fn name(backend: Backend)` once per backend, as `name::sqlite` and
 /// `name::postgres`.
 #[macro_export]
