@@ -302,6 +302,21 @@ struct Refusal<'a> {
     reason: String,
 }
 
+/// Records a fetched mail that failed for a reason of its own (for example its attachments
+/// could not be written), so that it stops blocking the mailbox.
+pub fn refuse_unstorable(
+    connection: &mut DbConnection,
+    files: &FileStore,
+    mailbox: &Mailbox,
+    raw: &[u8],
+    reason: String,
+) -> Result<Outcome> {
+    let parsed = message::parse(raw, &mailbox.own_addresses, &mailbox.loop_id).ok();
+    let key = parsed.as_ref().map(|mail| mail.message_key.clone()).unwrap_or_else(|| message::message_key_of_raw(raw));
+    let refusal = Refusal { key: &key, mail: parsed.as_ref(), raw: Some(raw), size: raw.len() as u64, reason };
+    fail(connection, files, mailbox, refusal)
+}
+
 /// Records a mail that is too large to fetch: only its size and key are known.
 pub fn refuse_oversized(
     connection: &mut DbConnection,

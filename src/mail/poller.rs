@@ -18,6 +18,7 @@ use tokio_rustls::rustls;
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
 use crate::config::{MailboxSettings, Settings, TlsMode};
+use crate::db::write_transaction;
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Mailbox, Outcome};
 use crate::mail::message;
@@ -189,69 +190,89 @@ impl Poller {
         }
     }
 
-    /// Stores and moves every message in the folder, in batches.
+    /// Stores and moves every message in the folder, in batches: one FETCH of the bodies,
+    /// one fenced transaction for the batch, one MOVE per target folder.
     async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<()> {
         let mut uids: Vec<u32> = step("SEARCH", session.uid_search("ALL")).await?.into_iter().collect();
         uids.sort_unstable();
         for batch in uids.chunks(BATCH) {
-            let set = batch.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            if self.context.must_stop() {
+                return Ok(());
+            }
             let mut sizes: Vec<(u32, u64)> = Vec::new();
             {
-                let mut fetches = step("FETCH sizes", session.uid_fetch(&set, "(UID RFC822.SIZE)")).await?;
+                let mut fetches = step("FETCH sizes", session.uid_fetch(uid_set(batch), "(UID RFC822.SIZE)")).await?;
                 while let Some(fetch) = next_fetch("FETCH sizes", &mut fetches).await? {
                     if let (Some(uid), Some(size)) = (fetch.uid, fetch.size) {
                         sizes.push((uid, u64::from(size)));
                     }
                 }
             }
-            for (uid, size) in sizes {
-                if self.context.must_stop() {
-                    return Ok(());
-                }
-                let outcome = self.store(session, uid, size).await?;
-                let target = match outcome {
-                    Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => {
-                        &self.settings.processed_folder
+            let mut arrived: Vec<(u32, Arrival)> = Vec::new();
+            for (uid, size) in sizes.iter().copied().filter(|(_, size)| *size > self.rules.max_message_size) {
+                arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
+            }
+            let fetchable: Vec<u32> =
+                sizes.iter().filter(|(_, size)| *size <= self.rules.max_message_size).map(|(uid, _)| *uid).collect();
+            for group in fetch_groups(&sizes, &fetchable) {
+                let mut fetches = step("FETCH", session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])")).await?;
+                while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
+                    if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+                        arrived.push((uid, Arrival::Fetched(body.to_vec())));
                     }
-                    Outcome::Failed(_) | Outcome::AlreadyRefused => &self.settings.failed_folder,
-                };
-                move_message(session, uid, target, can_move).await?;
+                }
+            }
+            let outcomes = self.store(arrived).await?;
+            let (mut processed, mut failed) = (Vec::new(), Vec::new());
+            for (uid, outcome) in outcomes {
+                match outcome {
+                    Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => processed.push(uid),
+                    Outcome::Failed(_) | Outcome::AlreadyRefused => failed.push(uid),
+                }
+            }
+            for (uids, folder) in [(processed, &self.settings.processed_folder), (failed, &self.settings.failed_folder)]
+            {
+                if !uids.is_empty() {
+                    move_messages(session, &uid_set(&uids), folder, can_move).await?;
+                }
             }
         }
         Ok(())
     }
 
-    /// Fetches one message and stores it in a fenced transaction.
-    async fn store(&self, session: &mut ImapSession, uid: u32, size: u64) -> Result<Outcome> {
+    /// Stores a batch in one fenced transaction, each mail in its own savepoint. A mail that
+    /// fails for a reason of its own (not the database's) is recorded as refused, so one bad
+    /// mail never blocks the others.
+    async fn store(&self, arrived: Vec<(u32, Arrival)>) -> Result<Vec<(u32, Outcome)>> {
         let files = self.files.clone();
         let rules = self.rules.clone();
         let context = self.context.clone();
-        if size > self.rules.max_message_size {
-            let key = self.oversized_key(session, uid).await?;
-            return self
-                .context
-                .database
-                .write(move |connection| {
-                    context.fenced(connection, |connection| {
-                        inbound::refuse_oversized(connection, &files, &rules, &key, size)
-                    })
-                })
-                .await;
-        }
-        let raw = {
-            let mut fetches = step("FETCH", session.uid_fetch(uid.to_string(), "BODY.PEEK[]")).await?;
-            let mut raw = None;
-            while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
-                if let Some(body) = fetch.body() {
-                    raw = Some(body.to_vec());
-                }
-            }
-            raw.ok_or_else(|| Error::Unavailable(format!("IMAP FETCH of message {uid} returned no body")))?
-        };
         self.context
             .database
             .write(move |connection| {
-                context.fenced(connection, |connection| inbound::store(connection, &files, &rules, &raw))
+                context.fenced(connection, |connection| {
+                    let mut outcomes = Vec::with_capacity(arrived.len());
+                    for (uid, arrival) in &arrived {
+                        let outcome = match arrival {
+                            Arrival::Oversized { key, size } => {
+                                inbound::refuse_oversized(connection, &files, &rules, key, *size)?
+                            }
+                            Arrival::Fetched(raw) => {
+                                match write_transaction(connection, |connection| {
+                                    inbound::store(connection, &files, &rules, raw)
+                                }) {
+                                    Ok(outcome) => outcome,
+                                    Err(error) => {
+                                        let reason = format!("could not be stored: {error}");
+                                        inbound::refuse_unstorable(connection, &files, &rules, raw, reason)?
+                                    }
+                                }
+                            }
+                        };
+                        outcomes.push((*uid, outcome));
+                    }
+                    Ok(outcomes)
+                })
             })
             .await
     }
@@ -290,18 +311,49 @@ impl Poller {
     }
 }
 
-/// Moves a message (MOVE, or COPY + delete + expunge on servers without it).
-async fn move_message(session: &mut ImapSession, uid: u32, folder: &str, can_move: bool) -> Result<()> {
-    let uid = uid.to_string();
-    if can_move {
-        return step("MOVE", session.uid_mv(&uid, folder)).await;
+/// A message of a batch: its bytes, or only its key and size when it is too large to fetch.
+enum Arrival {
+    Fetched(Vec<u8>),
+    Oversized { key: String, size: u64 },
+}
+
+/// Bodies fetched per FETCH: at most this many bytes and messages.
+const FETCH_BYTES: u64 = 32 * 1024 * 1024;
+const FETCH_MESSAGES: usize = 25;
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Splits the messages to fetch into groups of at most FETCH_BYTES (a larger one alone).
+fn fetch_groups(sizes: &[(u32, u64)], fetchable: &[u32]) -> Vec<Vec<u32>> {
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut bytes = 0;
+    for uid in fetchable {
+        let size = sizes.iter().find(|(candidate, _)| candidate == uid).map(|(_, size)| *size).unwrap_or(0);
+        if groups.last().is_none_or(|group| group.len() >= FETCH_MESSAGES) || bytes + size > FETCH_BYTES {
+            groups.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(group) = groups.last_mut() {
+            group.push(*uid);
+        }
     }
-    step("COPY", session.uid_copy(&uid, folder)).await?;
+    groups
+}
+
+/// Moves messages (MOVE, or COPY + delete + expunge on servers without it).
+async fn move_messages(session: &mut ImapSession, uid: &str, folder: &str, can_move: bool) -> Result<()> {
+    if can_move {
+        return step("MOVE", session.uid_mv(uid, folder)).await;
+    }
+    step("COPY", session.uid_copy(uid, folder)).await?;
     {
-        let updates = step("STORE", session.uid_store(&uid, "+FLAGS.SILENT (\\Deleted)")).await?;
+        let updates = step("STORE", session.uid_store(uid, "+FLAGS.SILENT (\\Deleted)")).await?;
         drain("STORE", updates).await?;
     }
-    let expunged = step("EXPUNGE", session.uid_expunge(&uid)).await?;
+    let expunged = step("EXPUNGE", session.uid_expunge(uid)).await?;
     drain("EXPUNGE", expunged).await
 }
 

@@ -409,3 +409,74 @@ async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comm
     assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
     assert_eq!(app.count_rows("mail_outbox"), 2, "a notification was queued for someone who opted out");
 }
+
+/// The mail benchmark, run on a release build by `bench/mail_timing.sh`: 1,000 plain mails
+/// through Dovecot into items, then 1,000 notifications to the SMTP receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run bench/mail_timing.sh"]
+async fn benchmark_mail_throughput() {
+    use baton::db::schema::mail_outbox;
+    use diesel::prelude::*;
+    let (Some(imap), Some(smtp)) = (ImapServer::start(), SmtpCapture::start()) else {
+        panic!("the benchmark needs dovecot-imapd and python3-aiosmtpd")
+    };
+    let mut mailbox_settings = imap_mailbox(&imap);
+    mailbox_settings.folder = "Bench".into();
+    let smtp_port = smtp.port;
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        settings.mail.address = "support@baton.test".into();
+        settings.mail.mailboxes = vec![mailbox_settings];
+        settings.mail.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: Some(smtp_port),
+            tls: TlsMode::None,
+            user: None,
+            password: None,
+            password_file: None,
+        });
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    for number in 0..1000 {
+        let raw = mail("rita@example.com", &format!("Message-ID: <bench-{number}@x>\r\n"), "Printer", "Out of paper.");
+        imap.append("Staging", raw.as_bytes());
+    }
+    let started = Instant::now();
+    imap.move_all("Staging", "Bench");
+    while app.admin.get("/api/v1/items?limit=1").await.body["total"] != 1000 {
+        assert!(started.elapsed() < Duration::from_secs(600), "mail is not being taken");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "| 1,000 mails moved into the polled IMAP folder → 1,000 items | {seconds:.2} s, {:.0} items/s |",
+        1000.0 / seconds
+    );
+    while imap.count("Processed") < 1000 {
+        assert!(started.elapsed() < Duration::from_secs(600), "mail is not being moved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let rita_id = rita.get("/api/v1/users/me").await.body["id"].as_i64().unwrap();
+    let mut connection = app.database().get().unwrap();
+    let started = Instant::now();
+    write_transaction(&mut connection, |connection| {
+        for item in 1..=1000i64 {
+            diesel::insert_into(mail_outbox::table)
+                .values((
+                    mail_outbox::item_id.eq(item),
+                    mail_outbox::recipient_id.eq(rita_id),
+                    mail_outbox::actor_id.eq(1i64),
+                    mail_outbox::event.eq("created"),
+                ))
+                .execute(connection)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    smtp.wait_for(1000, Duration::from_secs(600));
+    let seconds = started.elapsed().as_secs_f64();
+    println!("| 1,000 notifications → the SMTP receiver | {seconds:.2} s, {:.0} mails/s |", 1000.0 / seconds);
+}

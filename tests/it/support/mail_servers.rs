@@ -107,6 +107,22 @@ impl ImapServer {
         session.logout();
     }
 
+    /// Moves every message of `from` into `to` at once (creating `to`), so that a poller finds
+    /// them all together.
+    pub fn move_all(&self, from: &str, to: &str) {
+        let mut session = self.session();
+        let (from, to) = (quote(from), quote(to));
+        if let Err(error) = session.command(&format!("CREATE {to}"))
+            && !error.contains("ALREADYEXISTS")
+        {
+            panic!("IMAP CREATE {to} failed: {error}");
+        }
+        for command in [format!("SELECT {from}"), format!("MOVE 1:* {to}")] {
+            session.command(&command).unwrap_or_else(|error| panic!("IMAP {command} failed: {error}"));
+        }
+        session.logout();
+    }
+
     /// Number of messages in `folder` (0 when it does not exist).
     pub fn count(&self, folder: &str) -> usize {
         let mut session = self.session();
