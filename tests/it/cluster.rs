@@ -118,7 +118,8 @@ async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master
     loop {
         let reply = api.get(&path).await;
         assert_ne!(reply.body["state"], "finished", "the rebuild ended before the master could be killed");
-        if reply.body["state"] == "running" && reply.body["items_done"].as_i64().unwrap_or(0) > 0 {
+        // Killed as soon as it runs: building 20,000 items takes far longer than a poll.
+        if reply.body["state"] == "running" {
             assert_eq!(reply.body["node"], master.as_str());
             break;
         }
