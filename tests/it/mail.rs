@@ -402,12 +402,22 @@ async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comm
     assert_eq!(header(&second, "X-Envelope-To"), "admin@example.com", "{second}");
     assert!(second.contains("On my way."), "{second}");
 
+    // A status change is told to the assignee, with what changed.
+    let version = item(&app, id).await["version"].clone();
+    let moved =
+        app.admin.patch(&format!("/api/v1/items/{id}"), serde_json::json!({"version": version, "status_id": 2})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let third = String::from_utf8_lossy(&smtp.wait_for(3, Duration::from_secs(20))[2]).into_owned();
+    assert_eq!(header(&third, "X-Envelope-To"), "walt@example.com", "{third}");
+    let text = baton::mail::message::parse(third.as_bytes(), &[], "").unwrap().text;
+    assert!(text.contains("status: New → In progress"), "{text}");
+
     // Someone who turned notifications off gets none.
     let off = walt.patch("/api/v1/users/me", serde_json::json!({"email_notifications": false})).await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     let comment = app.admin.post(&format!("/api/v1/items/{id}/comments"), serde_json::json!({"body": "Thanks"})).await;
     assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
-    assert_eq!(app.count_rows("mail_outbox"), 2, "a notification was queued for someone who opted out");
+    assert_eq!(app.count_rows("mail_outbox"), 3, "a notification was queued for someone who opted out");
 }
 
 /// The mail benchmark, run on a release build by `bench/mail_timing.sh`: 1,000 plain mails
