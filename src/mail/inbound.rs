@@ -238,18 +238,20 @@ fn free_login(connection: &mut DbConnection, address: &str) -> Result<String> {
 
 /// The item a reply belongs to: our subject tag, else a mail of ours or theirs it answers.
 fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Option<ItemId>> {
-    if let Some(id) = message::subject_item_tag(&mail.subject) {
-        let exists: i64 = items::table.filter(items::id.eq(id)).count().get_result(connection)?;
-        if exists > 0 {
-            return Ok(Some(ItemId(id)));
-        }
+    let existing = |connection: &mut DbConnection, id: i64| -> Result<Option<ItemId>> {
+        let count: i64 = items::table.filter(items::id.eq(id)).count().get_result(connection)?;
+        Ok((count > 0).then_some(ItemId(id)))
+    };
+    if let Some(tag) = message::subject_item_tag(&mail.subject)
+        && let Some(item_id) = existing(connection, tag)?
+    {
+        return Ok(Some(item_id));
     }
     for referenced in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-        if let Some(item_id) = outbound::item_of_message_id(referenced) {
-            let exists: i64 = items::table.filter(items::id.eq(item_id)).count().get_result(connection)?;
-            if exists > 0 {
-                return Ok(Some(ItemId(item_id)));
-            }
+        if let Some(ours) = outbound::item_of_message_id(referenced)
+            && let Some(item_id) = existing(connection, ours)?
+        {
+            return Ok(Some(item_id));
         }
         let found: Option<i64> = mail_received::table
             .filter(mail_received::message_key.eq(referenced))

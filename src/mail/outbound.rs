@@ -29,6 +29,7 @@ use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users}
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
+use crate::model::html::escape;
 
 /// Rows sent per round, and mails in flight at once: an SMTP exchange waits on the network
 /// (lettre writes the end-of-data marker separately, so each mail costs a delayed-ACK round
@@ -220,10 +221,6 @@ pub fn item_of_message_id(id: &str) -> Option<i64> {
         (outbox, Some(item)) if outbox.parse::<i64>().is_ok() => item.parse().ok(),
         _ => None,
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The mail of one outbox row, from the item as it is now.

@@ -208,13 +208,13 @@ impl Poller {
                     }
                 }
             }
+            let (fetchable, oversized): (Vec<_>, Vec<_>) =
+                sizes.into_iter().partition(|(_, size)| *size <= self.rules.max_message_size);
             let mut arrived: Vec<(u32, Arrival)> = Vec::new();
-            for (uid, size) in sizes.iter().copied().filter(|(_, size)| *size > self.rules.max_message_size) {
+            for (uid, size) in oversized {
                 arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
             }
-            let fetchable: Vec<u32> =
-                sizes.iter().filter(|(_, size)| *size <= self.rules.max_message_size).map(|(uid, _)| *uid).collect();
-            for group in fetch_groups(&sizes, &fetchable) {
+            for group in fetch_groups(&fetchable) {
                 let mut fetches = step("FETCH", session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])")).await?;
                 while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
                     if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
@@ -326,18 +326,17 @@ fn uid_set(uids: &[u32]) -> String {
 }
 
 /// Splits the messages to fetch into groups of at most FETCH_BYTES (a larger one alone).
-fn fetch_groups(sizes: &[(u32, u64)], fetchable: &[u32]) -> Vec<Vec<u32>> {
+fn fetch_groups(fetchable: &[(u32, u64)]) -> Vec<Vec<u32>> {
     let mut groups: Vec<Vec<u32>> = Vec::new();
     let mut bytes = 0;
-    for uid in fetchable {
-        let size = sizes.iter().find(|(candidate, _)| candidate == uid).map(|(_, size)| *size).unwrap_or(0);
+    for &(uid, size) in fetchable {
         if groups.last().is_none_or(|group| group.len() >= FETCH_MESSAGES) || bytes + size > FETCH_BYTES {
             groups.push(Vec::new());
             bytes = 0;
         }
         bytes += size;
         if let Some(group) = groups.last_mut() {
-            group.push(*uid);
+            group.push(uid);
         }
     }
     groups

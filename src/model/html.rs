@@ -1,5 +1,11 @@
 //! HTML to readable text, for mail that comes only as HTML and for the search index of HTML
-//! attachments: hidden elements dropped, block ends as line breaks, entities decoded.
+//! attachments: hidden elements dropped, block ends as line breaks, entities decoded. And the
+//! other way: text escaped for HTML.
+
+/// Text made safe inside HTML elements and quoted attributes.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
 
 /// Tags whose content is never shown.
 const HIDDEN_TAGS: &[&str] = &["script", "style", "head", "title"];

@@ -14,7 +14,8 @@ use crate::model::attachment::FileStore;
 use crate::model::html::html_to_text;
 use crate::search::fields::Fields;
 
-#[derive(Debug, Clone)]
+/// Loaded by position: `body` starts as the description and gets the rest appended.
+#[derive(Debug, Clone, Queryable)]
 pub struct ItemDocument {
     pub id: i64,
     pub project_id: i64,
@@ -29,8 +30,6 @@ pub struct ItemDocument {
     pub title: String,
     pub body: String,
 }
-
-type ItemColumns = (i64, i64, i64, i64, i64, i64, Option<i64>, bool, NaiveDateTime, NaiveDateTime, String, String);
 
 /// Text-like attachments up to this size have their content indexed.
 pub const MAX_INDEXED_ATTACHMENT_BYTES: i64 = 256 * 1024;
@@ -49,7 +48,7 @@ fn attachment_text(files: &FileStore, content_type: &str, size_bytes: i64, sha25
 
 /// The documents of the given items that still exist (three queries for the whole batch).
 pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Result<Vec<ItemDocument>> {
-    let rows: Vec<ItemColumns> = items::table
+    let mut documents: Vec<ItemDocument> = items::table
         .inner_join(statuses::table)
         .filter(items::id.eq_any(ids))
         .order(items::id.asc())
@@ -94,40 +93,10 @@ pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Re
         body.push_str("\n\n");
         body.push_str(&text);
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let (
-                id,
-                project_id,
-                type_id,
-                status_id,
-                priority_id,
-                reporter_id,
-                assignee_id,
-                closed,
-                created_at,
-                updated_at,
-                title,
-                description,
-            ) = row;
-            let body = format!("{description}{}", extra.remove(&id).unwrap_or_default());
-            ItemDocument {
-                id,
-                project_id,
-                type_id,
-                status_id,
-                priority_id,
-                reporter_id,
-                assignee_id,
-                closed,
-                created_at,
-                updated_at,
-                title,
-                body,
-            }
-        })
-        .collect())
+    for document in &mut documents {
+        document.body.push_str(&extra.remove(&document.id).unwrap_or_default());
+    }
+    Ok(documents)
 }
 
 fn date(time: NaiveDateTime) -> DateTime {

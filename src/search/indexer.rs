@@ -95,7 +95,8 @@ fn open_writer(
     memory: usize,
     context: &DutyContext,
 ) -> Result<Option<Writer>> {
-    let fields = Fields::of(&index).map_err(|error| Error::internal("search index schema", error))?;
+    // An index of another schema (another version of Baton) is rebuilt, not written.
+    let fields = Fields::of(&index).map_err(|error| Error::Conflict(error.to_string()))?;
     // A deposed master on this host may still hold the writer lock for a moment.
     let deadline = Instant::now() + Duration::from_secs(30);
     let writer = loop {
@@ -119,18 +120,13 @@ fn open_current(location: &IndexLocation, context: &DutyContext) -> Result<std::
     let Some(generation) = location.current_generation()? else {
         return Ok(Err("first index".into()));
     };
-    let opened = location.open_for_writing(&generation).and_then(|index| {
-        if Fields::of(&index.0).is_err() {
-            return Err(Error::Conflict(format!("index {generation} was built by another version of Baton")));
-        }
-        open_writer(index, 1, WRITER_MEMORY, context)
-    });
+    let opened = location.open_for_writing(&generation).and_then(|index| open_writer(index, 1, WRITER_MEMORY, context));
     match opened {
         Ok(Some(writer)) => Ok(Ok(writer)),
         Ok(None) => Err(Error::Unavailable("stopped while opening the search index".into())),
         Err(error) => {
             tracing::warn!(%error, %generation, "the search index must be rebuilt");
-            Ok(Err(error.message()))
+            Ok(Err(format!("index {generation}: {}", error.message())))
         }
     }
 }

@@ -18,6 +18,7 @@ use tantivy::{TantivyDocument, Term};
 use crate::db::DbConnection;
 use crate::db::schema::{projects, statuses, users};
 use crate::error::{Error, Result};
+use crate::model::html::escape;
 use crate::model::ids::ItemId;
 use crate::model::item::{self, ItemView};
 use crate::model::permission::readable_project_ids;
@@ -356,10 +357,6 @@ fn date_range(name: &str, field: Field, value: &str) -> Result<Box<dyn Query>> {
 
 fn terms(field: tantivy::schema::Field, values: Vec<u64>) -> Box<dyn Query> {
     Box::new(TermSetQuery::new(values.into_iter().map(|value| Term::from_field_u64(field, value))))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

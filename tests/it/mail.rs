@@ -214,14 +214,27 @@ fn imap_mailbox(imap: &ImapServer) -> MailboxSettings {
     }
 }
 
+/// A node with our address, one mailbox and, given a port, the SMTP receiver on it.
+async fn spawn_with_mail(backend: Backend, mailbox: MailboxSettings, smtp_port: Option<u16>) -> TestApp {
+    TestApp::spawn_with(backend, |settings| {
+        settings.mail.address = "support@baton.test".into();
+        settings.mail.mailboxes = vec![mailbox];
+        settings.mail.smtp = smtp_port.map(|port| SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            tls: TlsMode::None,
+            user: None,
+            password: None,
+            password_file: None,
+        });
+    })
+    .await
+}
+
 async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_folder(backend: Backend) {
     let Some(imap) = ImapServer::start() else { return };
     let mailbox_settings = imap_mailbox(&imap);
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail.address = "support@baton.test".into();
-        settings.mail.mailboxes = vec![mailbox_settings];
-    })
-    .await;
+    let app = spawn_with_mail(backend, mailbox_settings, None).await;
     app.create_project("OPS", false).await;
     let rita = app.create_user("rita").await;
     app.add_member("OPS", &rita, "reporter").await;
@@ -338,20 +351,7 @@ fn header(raw: &str, name: &str) -> String {
 async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comment(backend: Backend) {
     let (Some(imap), Some(smtp)) = (ImapServer::start(), SmtpCapture::start()) else { return };
     let mailbox_settings = imap_mailbox(&imap);
-    let smtp_port = smtp.port;
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail.address = "support@baton.test".into();
-        settings.mail.mailboxes = vec![mailbox_settings];
-        settings.mail.smtp = Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: Some(smtp_port),
-            tls: TlsMode::None,
-            user: None,
-            password: None,
-            password_file: None,
-        });
-    })
-    .await;
+    let app = spawn_with_mail(backend, mailbox_settings, Some(smtp.port)).await;
     app.create_project("OPS", false).await;
     let walt = app.create_user("walt").await;
     app.add_member("OPS", &walt, "developer").await;
@@ -432,20 +432,7 @@ async fn benchmark_mail_throughput() {
     };
     let mut mailbox_settings = imap_mailbox(&imap);
     mailbox_settings.folder = "Bench".into();
-    let smtp_port = smtp.port;
-    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
-        settings.mail.address = "support@baton.test".into();
-        settings.mail.mailboxes = vec![mailbox_settings];
-        settings.mail.smtp = Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: Some(smtp_port),
-            tls: TlsMode::None,
-            user: None,
-            password: None,
-            password_file: None,
-        });
-    })
-    .await;
+    let app = spawn_with_mail(Backend::Sqlite, mailbox_settings, Some(smtp.port)).await;
     app.create_project("OPS", false).await;
     let rita = app.create_user("rita").await;
     app.add_member("OPS", &rita, "reporter").await;
