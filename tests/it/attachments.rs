@@ -42,6 +42,8 @@ fn stored_files(app: &TestApp) -> usize {
 
 async fn an_uploaded_file_downloads_as_an_attachment_that_browsers_do_not_sniff(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    // The queue is counted below: no indexer may drain it meanwhile.
+    app.without_master().await;
     app.create_project("ATT", false).await;
     let item = app.admin.create_item("ATT", "With file").await;
     let content = b"<html><script>alert(1)</script></html>".to_vec();

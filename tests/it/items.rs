@@ -272,6 +272,7 @@ async fn comments_come_back_in_order_and_make_the_author_watch(backend: Backend)
 
 async fn every_change_search_needs_is_queued_for_indexing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    app.without_master().await;
     setup_project(&app).await;
     let item = app.admin.create_item("OPS", "Indexed").await;
     assert_eq!(app.count_rows("index_queue"), 1);

@@ -93,6 +93,20 @@ impl TestApp {
         TestApp { address, database_url, data_dir, admin, handle, server_thread: Some(server_thread), _folder: folder }
     }
 
+    /// Puts the node into maintenance and waits until it has handed the master role to
+    /// nobody: master duties (the indexer draining `index_queue`) stop, for tests that count
+    /// what the duties would consume.
+    pub async fn without_master(&self) {
+        baton::cluster::set_maintenance(&self.database(), "test-node".into(), true, "a test".into())
+            .await
+            .expect("maintenance on");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.admin.get("/api/v1/cluster").await.body["master"].is_null() {
+            assert!(std::time::Instant::now() < deadline, "the node stayed master");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// A direct connection pool to the node's database, for assertions on stored rows.
     pub fn database(&self) -> baton::db::Database {
         let settings = Settings { database_url: self.database_url.clone(), pool_size: 1, ..Settings::default() };
