@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
-use tracing_actix_web::TracingLogger;
 
 use crate::cluster::Cluster;
 use crate::cluster::duty::MasterDuty;
@@ -16,13 +15,15 @@ use crate::cluster::probe::ProbeDuty;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::jobs::scheduler::JobsDuty;
 use crate::mail::outbound::SenderDuty;
 use crate::mail::poller::MailDuty;
 use crate::model::attachment::FileStore;
 use crate::model::user;
-use crate::search::indexer::IndexerDuty;
+use crate::search::indexer::{IndexerDuty, MergeRequests};
 use crate::search::{IndexLocation, SearchIndex};
 use crate::web::error::method_not_allowed;
+use crate::web::observe::observe;
 use crate::web::{AppState, routes};
 
 /// The environment variable that, on a database without users, sets the password of the
@@ -82,6 +83,7 @@ impl Application {
     /// it a random password is generated and printed.
     pub async fn build(settings: Settings, initial_admin_password: Option<String>) -> Result<Application> {
         let settings = Arc::new(settings);
+        crate::telemetry::metrics();
         let files = FileStore::new(settings.attachments_dir());
         files.ensure_folders()?;
         let setup_settings = settings.clone();
@@ -106,8 +108,11 @@ impl Application {
         // and URL use it.
         let settings = Arc::new(Settings { listen: address, ..(*settings).clone() });
         let index_location = IndexLocation::new(settings.index_dir());
-        let mut duties: Vec<Arc<dyn MasterDuty>> =
-            vec![Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone() })];
+        let merges = MergeRequests::default();
+        let mut duties: Vec<Arc<dyn MasterDuty>> = vec![
+            Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone(), merges: merges.clone() }),
+            Arc::new(JobsDuty { settings: settings.jobs.clone(), merges }),
+        ];
         if settings.cluster.probe_duty {
             duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));
         }
@@ -127,7 +132,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(observe))
                 .app_data(web::Data::new(state.clone()))
                 .configure(routes::configure)
         })

@@ -1,4 +1,5 @@
-//! The `baton` command line: `serve`, `migrate`, `user`, `cluster`, `reindex`, `demo-data`.
+//! The `baton` command line: `serve`, `migrate`, `user`, `cluster`, `jobs`, `mail`, `reindex`,
+//! `demo-data`.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -12,8 +13,9 @@ use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, create_first_admin_if_nee
 use crate::cluster::{self, Timing, status};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
-use crate::mail::failures;
+use crate::jobs;
 use crate::mail::inbound::Outcome;
+use crate::mail::{self, failures};
 use crate::model::attachment::FileStore;
 use crate::model::user::{self, NewUser, UserUpdate};
 use crate::search::rebuild::{self, Rebuild};
@@ -64,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Scheduled jobs (run by the master): list them, or run one now.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Inbound mail that could not be stored.
     Mail {
         #[command(subcommand)]
@@ -102,6 +109,19 @@ enum ClusterCommand {
         node: String,
         #[arg(value_parser = ["on", "off"])]
         state: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Every job with its schedule, last run (node, epoch, duration, outcome) and next run.
+    List,
+    /// Ask the master to run NAME now, and wait for the outcome.
+    Run {
+        name: String,
+        /// Return once the request is recorded instead of waiting for the run.
+        #[arg(long)]
+        no_wait: bool,
     },
 }
 
@@ -181,6 +201,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Cluster { command } => run_cluster_command(&settings, command),
         Command::Reindex { no_wait } => reindex(&settings, no_wait),
         Command::Mail { command } => run_mail_command(&settings, command),
+        Command::Jobs { command } => run_jobs_command(&settings, command),
         Command::DemoData { items, seed } => {
             let database = open_database(&settings).map_err(|error| error.to_string())?;
             // The first account must be the administrator, also when demo users come first.
@@ -212,17 +233,19 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
         match command {
             ClusterCommand::Status => {
                 let location = IndexLocation::new(index_dir);
-                let (status, search_status) = database
+                let (status, search_status, mail_status) = database
                     .run(move |connection| {
                         Ok((
                             status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20)?,
                             search::status::load(connection, &location)?,
+                            mail::status::load(connection)?,
                         ))
                     })
                     .await
                     .map_err(|error| error.to_string())?;
                 print_cluster_status(&status);
                 print_search_status(&search_status);
+                print_mail_status(&mail_status);
                 Ok(())
             }
             ClusterCommand::Handover { to } => {
@@ -277,6 +300,82 @@ fn run_mail_command(settings: &Settings, command: MailCommand) -> Result<(), Str
                 Outcome::Failed(reason) => return Err(format!("mail failure {id} was refused again: {reason}")),
             }
             Ok(())
+        }
+    }
+}
+
+fn run_jobs_command(settings: &Settings, command: JobsCommand) -> Result<(), String> {
+    let database = open_database(settings).map_err(|error| error.to_string())?;
+    let mut connection = database.get().map_err(|error| error.to_string())?;
+    match command {
+        JobsCommand::List => {
+            let listed = jobs::list(&mut connection, &settings.jobs).map_err(|error| error.to_string())?;
+            let time = |time: Option<chrono::NaiveDateTime>| {
+                time.map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
+            };
+            println!("{:<16} {:<18} {:<20} {:<20} LAST RUN", "JOB", "SCHEDULE (UTC)", "NEXT RUN", "LAST STARTED");
+            for job in listed {
+                let last = match &job.last_run {
+                    Some(run) => format!(
+                        "{} on {} (epoch {}), {} ms: {}",
+                        run.state(),
+                        run.node.as_deref().unwrap_or("-"),
+                        run.epoch.map(|epoch| epoch.to_string()).unwrap_or_else(|| "-".into()),
+                        run.duration_ms.unwrap_or(0),
+                        run.detail
+                    ),
+                    None => "never".into(),
+                };
+                println!(
+                    "{:<16} {:<18} {:<20} {:<20} {last}",
+                    job.name,
+                    job.schedule,
+                    time(job.next_run.map(|next| next.naive_utc())),
+                    time(job.last_run.as_ref().and_then(|run| run.started_at)),
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Run { name, no_wait } => {
+            let job = jobs::Job::from_name(&name).map_err(|error| error.to_string())?;
+            let run = jobs::request_run(&mut connection, job).map_err(|error| error.to_string())?;
+            println!("job {name}: run {} requested", run.id);
+            if no_wait {
+                return Ok(());
+            }
+            let timing = Timing::from_settings(settings);
+            let spinner = ProgressBar::new_spinner();
+            spinner.enable_steady_tick(Duration::from_millis(200));
+            loop {
+                let current = jobs::get_run(&mut connection, run.id).map_err(|error| error.to_string())?;
+                let master = status::load(&mut connection, timing.heartbeat_interval, timing.node_timeout, 0)
+                    .map_err(|error| error.to_string())?
+                    .master;
+                match (current.state(), &master) {
+                    ("succeeded", _) => {
+                        spinner.finish_and_clear();
+                        println!(
+                            "job {name}: run {} succeeded on {} in {} ms: {}",
+                            current.id,
+                            current.node.as_deref().unwrap_or("?"),
+                            current.duration_ms.unwrap_or(0),
+                            current.detail
+                        );
+                        return Ok(());
+                    }
+                    ("failed", _) => {
+                        spinner.finish_and_clear();
+                        return Err(format!("job {name}: run {} failed: {}", current.id, current.detail));
+                    }
+                    (_, None) => spinner.set_message(
+                        "waiting for a master: no node is master now (start one with `baton serve`); the request \
+                         stays recorded",
+                    ),
+                    ("waiting", Some(master)) => spinner.set_message(format!("waiting for the master {master}")),
+                    (_, Some(master)) => spinner.set_message(format!("running on {master}")),
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
     }
 }
@@ -353,6 +452,16 @@ fn print_search_status(status: &search::status::SearchStatus) {
             rebuild.rebuild.items_total
         );
     }
+}
+
+fn print_mail_status(status: &mail::status::MailStatus) {
+    let oldest = status.oldest_unsent_age_ms.map(|age| format!(", oldest {age} ms old")).unwrap_or_default();
+    let received =
+        status.last_received_at.map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into());
+    println!(
+        "mail: {} notifications waiting{oldest} ({} retrying); {} inbound mails quarantined; last mail stored {received}",
+        status.outbox_depth, status.outbox_retrying, status.failures
+    );
 }
 
 fn print_cluster_status(status: &status::ClusterStatus) {

@@ -29,11 +29,6 @@ use crate::config::{DatabaseLocation, Settings, local_hostname};
 use crate::db::Database;
 use crate::error::{Error, Result};
 
-/// Events and probe rows are kept this long.
-const KEEP_HISTORY: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How often the master prunes them.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub heartbeat_interval: Duration,
@@ -70,8 +65,6 @@ struct AgentState {
     supervisor: Supervisor,
     /// An epoch the watchdog gave up on; released at the next tick if still held.
     fenced_epoch: Option<i64>,
-    /// When this node last pruned old events and probe rows as master.
-    pruned_at: Option<Instant>,
 }
 
 /// The running cluster agent of this node.
@@ -140,12 +133,7 @@ impl Cluster {
                 timing,
                 failback: settings.cluster.failback,
                 database,
-                state: Mutex::new(AgentState {
-                    held: None,
-                    supervisor: Supervisor::new(duties),
-                    fenced_epoch: None,
-                    pruned_at: None,
-                }),
+                state: Mutex::new(AgentState { held: None, supervisor: Supervisor::new(duties), fenced_epoch: None }),
                 role: watch::Sender::new(Role::default()),
                 wake,
                 shutdown: Notify::new(),
@@ -217,10 +205,9 @@ impl Cluster {
     }
 
     async fn tick(&self) {
-        let (held_epoch, fenced_epoch, prune_due) = {
+        let (held_epoch, fenced_epoch) = {
             let mut state = self.lock_state();
-            let prune_due = state.pruned_at.is_none_or(|pruned_at| pruned_at.elapsed() >= PRUNE_EVERY);
-            (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take(), prune_due)
+            (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take())
         };
         let sent_at = Instant::now();
         let identity = self.inner.identity.clone();
@@ -250,9 +237,6 @@ impl Cluster {
                             )?;
                             return Ok(TickOutcome::Lost(epoch));
                         }
-                        if prune_due {
-                            registry::prune(connection, KEEP_HISTORY)?;
-                        }
                         Ok(match release_reason(connection, &identity, timing, failback)? {
                             Some((hand_to, reason)) => TickOutcome::MustRelease { epoch, hand_to, reason },
                             None => TickOutcome::Renewed,
@@ -272,9 +256,6 @@ impl Cluster {
                 let mut state = self.lock_state();
                 if let Some(held) = state.held.as_mut() {
                     held.renewed_sent_at = sent_at;
-                }
-                if prune_due {
-                    state.pruned_at = Some(sent_at);
                 }
             }
             Ok(TickOutcome::Acquired(epoch)) => {

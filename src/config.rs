@@ -25,6 +25,8 @@ const ENV_KEYS: &[&str] = &[
     "sessions",
     "cluster",
     "mail",
+    "jobs",
+    "metrics",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,13 +42,161 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// Database connections per node.
     pub pool_size: u32,
-    /// Log filter in `tracing` syntax, e.g. `info` or `baton=debug,actix_web=info`.
-    pub log: String,
+    /// `log = "info"` (a filter), or `[log]` with `level` and `format`.
+    pub log: LogSettings,
     pub node: NodeSettings,
     pub limits: LimitSettings,
     pub sessions: SessionSettings,
     pub cluster: ClusterSettings,
     pub mail: MailSettings,
+    pub jobs: JobSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Where log lines go (standard error) and how they look.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "LogText")]
+pub struct LogSettings {
+    /// Filter in `tracing` syntax, e.g. `info` or `baton=debug,actix_web=info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// `log` is written either as a bare filter (`log = "debug"`, `BATON_LOG=debug`) or as a table.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LogText {
+    Filter(String),
+    Table { level: Option<String>, format: Option<String> },
+}
+
+impl TryFrom<LogText> for LogSettings {
+    type Error = String;
+
+    fn try_from(text: LogText) -> Result<LogSettings, String> {
+        let (level, format) = match text {
+            LogText::Filter(level) => (Some(level), None),
+            LogText::Table { level, format } => (level, format),
+        };
+        let format = match format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("format {other:?} is not \"text\" or \"json\"")),
+        };
+        Ok(LogSettings { level: level.unwrap_or_else(|| LogSettings::default().level), format })
+    }
+}
+
+/// When the master runs each scheduled job: a cron expression in UTC, in the usual 5-field
+/// form (`min hour day month weekday`) or cron's 6/7-field form with seconds first, or `"off"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    pub due_reminders: String,
+    pub session_cleanup: String,
+    pub prune: String,
+    pub index_merge: String,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            due_reminders: "0 7 * * *".into(),
+            session_cleanup: "17 * * * *".into(),
+            prune: "42 3 * * *".into(),
+            index_merge: "30 4 * * *".into(),
+        }
+    }
+}
+
+impl JobSettings {
+    /// The configured schedule text of every job, by job name.
+    pub fn schedules(&self) -> [(&'static str, &str); 4] {
+        [
+            ("due_reminders", &self.due_reminders),
+            ("session_cleanup", &self.session_cleanup),
+            ("prune", &self.prune),
+            ("index_merge", &self.index_merge),
+        ]
+    }
+}
+
+/// A job schedule: `None` for `"off"`. Five fields are the usual cron form; cron's own form
+/// has seconds first (and numbers weekdays 1-7 from Sunday, so prefer names like `Mon-Fri`).
+pub fn parse_schedule(text: &str) -> Result<Option<cron::Schedule>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let fields = text.split_whitespace().count();
+    let full = match fields {
+        5 => format!("0 {text}"),
+        6 | 7 => text.to_string(),
+        _ => {
+            return Err(format!(
+                "{text:?} has {fields} fields: write a cron expression like \"0 7 * * Mon-Fri\" (minute hour day \
+                 month weekday), or \"off\""
+            ));
+        }
+    };
+    full.parse::<cron::Schedule>().map(Some).map_err(|error| format!("{text:?} is not a cron expression: {error}"))
+}
+
+/// Who may read `/metrics`: callers from `allow` (address ranges), or with the token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Address ranges allowed without a token, e.g. `["127.0.0.1/32", "10.0.0.0/8"]`.
+    pub allow: Vec<String>,
+    /// A bearer token (`Authorization: Bearer ...`) that grants access from anywhere; give
+    /// `token` or `token_file`, or neither.
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings { allow: vec!["127.0.0.0/8".into(), "::1/128".into()], token: None, token_file: None }
+    }
+}
+
+impl MetricsSettings {
+    pub fn allowed_networks(&self) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+        self.allow
+            .iter()
+            .map(|text| {
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        SettingsError(format!(
+                            "metrics.allow: {text:?} is not an address or range, write e.g. \"10.0.0.0/8\""
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    pub fn token(&self) -> Result<Option<String>, SettingsError> {
+        match (&self.token, &self.token_file) {
+            (None, None) => Ok(None),
+            (token, file) => read_secret("metrics", "token", token, file).map(Some),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,20 +251,27 @@ impl SmtpSettings {
     /// User and password, when the server wants a sign-in.
     pub fn credentials(&self) -> Result<Option<(String, String)>, SettingsError> {
         match &self.user {
-            Some(user) => Ok(Some((user.clone(), read_secret("mail.smtp", &self.password, &self.password_file)?))),
+            Some(user) => {
+                Ok(Some((user.clone(), read_secret("mail.smtp", "password", &self.password, &self.password_file)?)))
+            }
             None => Ok(None),
         }
     }
 }
 
-/// A password given inline or in a file (exactly one of the two).
-fn read_secret(what: &str, password: &Option<String>, file: &Option<PathBuf>) -> Result<String, SettingsError> {
-    match (password, file) {
-        (Some(password), None) => Ok(password.clone()),
+/// A secret (`key`) given inline or in a file (`<key>_file`), exactly one of the two.
+fn read_secret(
+    what: &str,
+    key: &str,
+    secret: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<String, SettingsError> {
+    match (secret, file) {
+        (Some(secret), None) => Ok(secret.clone()),
         (None, Some(path)) => std::fs::read_to_string(path)
             .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|error| SettingsError(format!("{what}: password_file {}: {error}", path.display()))),
-        _ => Err(SettingsError(format!("{what}: give exactly one of password and password_file"))),
+            .map_err(|error| SettingsError(format!("{what}: {key}_file {}: {error}", path.display()))),
+        _ => Err(SettingsError(format!("{what}: give exactly one of {key} and {key}_file"))),
     }
 }
 
@@ -243,7 +400,7 @@ impl MailboxSettings {
 
     /// The password, read from `password_file` when that is given.
     pub fn password(&self) -> Result<String, SettingsError> {
-        read_secret(&format!("mail.mailboxes {:?}", self.name), &self.password, &self.password_file)
+        read_secret(&format!("mail.mailboxes {:?}", self.name), "password", &self.password, &self.password_file)
     }
 }
 
@@ -312,12 +469,14 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             base_url: None,
             pool_size: 8,
-            log: "info".into(),
+            log: LogSettings::default(),
             node: NodeSettings::default(),
             limits: LimitSettings::default(),
             sessions: SessionSettings::default(),
             cluster: ClusterSettings::default(),
             mail: MailSettings::default(),
+            jobs: JobSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -447,8 +606,17 @@ impl Settings {
             return Err(SettingsError(format!("base_url {base_url:?} must start with http:// or https://")));
         }
         self.validate_mail()?;
-        tracing_subscriber::EnvFilter::try_new(&self.log)
-            .map_err(|error| SettingsError(format!("log {:?} is not a valid filter: {error}", self.log)))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|error| SettingsError(format!("log.level {:?} is not a valid filter: {error}", self.log.level)))?;
+        for (job, schedule) in self.jobs.schedules() {
+            parse_schedule(schedule).map_err(|error| SettingsError(format!("jobs.{job}: {error}")))?;
+        }
+        self.metrics.allowed_networks()?;
+        if let Some(token) = self.metrics.token()?
+            && token.len() < 16
+        {
+            return Err(SettingsError("metrics.token must be at least 16 characters".into()));
+        }
         Ok(())
     }
 
@@ -549,6 +717,7 @@ impl Settings {
             "node_timeout_ms": self.cluster.node_timeout.as_millis() as u64,
             "failback": self.cluster.failback,
             "max_attachment_size": self.limits.max_attachment_size,
+            "jobs": self.jobs.schedules(),
             "sessions": {
                 "lifetime_s": self.sessions.lifetime.as_secs(),
                 "max_failed_logins": self.sessions.max_failed_logins,
@@ -683,6 +852,49 @@ mod tests {
         assert_eq!(settings.listen, Settings::default().listen);
         assert_eq!(settings.database_url, Settings::default().database_url);
         assert_eq!(settings.limits.max_attachment_size, 25 * 1024 * 1024);
+    }
+
+    #[test]
+    fn job_schedules_accept_the_usual_five_fields_cron_six_and_off() {
+        let at = |text: &str| {
+            let schedule = parse_schedule(text).unwrap().unwrap();
+            let from = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z").unwrap().to_utc();
+            schedule.after(&from).next().unwrap().to_rfc3339()
+        };
+        assert_eq!(at("0 7 * * *"), "2026-11-25T07:00:00+00:00");
+        assert_eq!(
+            at("30 6 * * Sat"),
+            "2026-11-28T06:30:00+00:00",
+            "weekday names (cron numbers them from Sunday = 1)"
+        );
+        assert_eq!(at("*/10 * * * * *"), "2026-11-24T12:00:10+00:00", "six fields: seconds first");
+        assert!(parse_schedule(" OFF ").unwrap().is_none());
+        assert!(parse_schedule("0 7 * *").unwrap_err().contains("4 fields"));
+        assert!(parse_schedule("0 25 * * *").unwrap_err().contains("not a cron expression"));
+        let error = Settings::from_toml("[jobs]\nprune = \"nonsense\"").unwrap_err().to_string();
+        assert!(error.contains("jobs.prune"), "{error}");
+    }
+
+    #[test]
+    fn log_is_a_filter_or_a_table_with_level_and_format() {
+        let plain = Settings::from_toml("log = \"debug\"").unwrap().log;
+        assert_eq!((plain.level.as_str(), plain.format), ("debug", LogFormat::Text));
+        let table = Settings::from_toml("[log]\nformat = \"json\"").unwrap().log;
+        assert_eq!((table.level.as_str(), table.format), ("info", LogFormat::Json));
+        let error = Settings::from_toml("[log]\nformat = \"xml\"").unwrap_err().to_string();
+        assert!(error.contains("log") && error.contains("json"), "{error}");
+        let error = Settings::from_toml("log = \"[[\"").unwrap_err().to_string();
+        assert!(error.contains("log.level"), "{error}");
+    }
+
+    #[test]
+    fn metrics_access_settings_are_checked() {
+        let error = Settings::from_toml("[metrics]\nallow = [\"nowhere\"]").unwrap_err().to_string();
+        assert!(error.contains("metrics.allow") && error.contains("nowhere"), "{error}");
+        let error = Settings::from_toml("[metrics]\ntoken = \"short\"").unwrap_err().to_string();
+        assert!(error.contains("metrics.token"), "{error}");
+        let settings = Settings::from_toml("[metrics]\nallow = [\"10.1.2.3\", \"fd00::/8\"]").unwrap();
+        assert_eq!(settings.metrics.allowed_networks().unwrap().len(), 2);
     }
 
     #[test]

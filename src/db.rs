@@ -92,14 +92,29 @@ pub struct Database {
 
 #[derive(Clone)]
 struct BoundedPool {
+    /// `main`, or `writer` for SQLite's single writing connection (metrics label).
+    name: &'static str,
     pool: r2d2::Pool<ConnectionManager>,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
+/// How busy a connection pool is, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolFigures {
+    pub name: &'static str,
+    pub in_use: usize,
+    pub size: usize,
+}
+
 impl BoundedPool {
-    fn new(pool: r2d2::Pool<ConnectionManager>) -> BoundedPool {
+    fn new(name: &'static str, pool: r2d2::Pool<ConnectionManager>) -> BoundedPool {
         let permits = Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        BoundedPool { pool, permits }
+        BoundedPool { name, pool, permits }
+    }
+
+    fn figures(&self) -> PoolFigures {
+        let size = self.pool.max_size() as usize;
+        PoolFigures { name: self.name, in_use: size.saturating_sub(self.permits.available_permits()), size }
     }
 
     async fn run<T, F>(&self, work: F) -> Result<T>
@@ -107,14 +122,16 @@ impl BoundedPool {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
     {
+        let asked = std::time::Instant::now();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|error| Error::internal("waiting for a database connection", error))?;
-        let pool = self.pool.clone();
+        let (pool, name) = (self.pool.clone(), self.name);
         tokio::task::spawn_blocking(move || {
             let mut connection = pool.get()?;
+            metrics::histogram!("baton_db_pool_wait_seconds", "pool" => name).record(asked.elapsed().as_secs_f64());
             work(&mut connection)
         })
         .await
@@ -148,9 +165,9 @@ impl Database {
                     Error::Unavailable(format!("cannot open database {}: {error}", redact_url(&settings.database_url)))
                 })
         };
-        let pool = BoundedPool::new(open_pool(settings.pool_size)?);
+        let pool = BoundedPool::new("main", open_pool(settings.pool_size)?);
         let writer = match location {
-            DatabaseLocation::Sqlite(_) => BoundedPool::new(open_pool(1)?),
+            DatabaseLocation::Sqlite(_) => BoundedPool::new("writer", open_pool(1)?),
             DatabaseLocation::Postgres(_) => pool.clone(),
         };
         let database = Database { pool, writer, location };
@@ -163,6 +180,14 @@ impl Database {
 
     pub fn get(&self) -> Result<PooledConnection> {
         Ok(self.pool.pool.get()?)
+    }
+
+    /// The pools' use: the main one, and SQLite's single writer.
+    pub fn pool_figures(&self) -> Vec<PoolFigures> {
+        match self.location {
+            DatabaseLocation::Sqlite(_) => vec![self.pool.figures(), self.writer.figures()],
+            DatabaseLocation::Postgres(_) => vec![self.pool.figures()],
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -21,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod jobs;
 pub mod mail;
 pub mod model;
 pub mod search;

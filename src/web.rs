@@ -4,6 +4,8 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod metrics;
+pub mod observe;
 pub mod routes;
 
 use std::sync::Arc;

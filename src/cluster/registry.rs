@@ -215,11 +215,11 @@ pub fn now(connection: &mut DbConnection) -> Result<NaiveDateTime> {
     Ok(dialect.query(&format!("SELECT {} AS now", dialect.now())).get_result::<Now>(connection)?.now)
 }
 
-/// Drops events and probe rows older than `keep`.
-pub fn prune(connection: &mut DbConnection, keep: Duration) -> Result<()> {
+/// Drops events and probe rows older than `keep`; returns how many.
+pub fn prune(connection: &mut DbConnection, keep: Duration) -> Result<usize> {
     let dialect = Dialect::of(connection);
     let cutoff = dialect.ago(keep);
-    dialect.query(&format!("DELETE FROM cluster_events WHERE at < {cutoff}")).execute(connection)?;
-    dialect.query(&format!("DELETE FROM cluster_probe WHERE at < {cutoff}")).execute(connection)?;
-    Ok(())
+    let events = dialect.query(&format!("DELETE FROM cluster_events WHERE at < {cutoff}")).execute(connection)?;
+    let probes = dialect.query(&format!("DELETE FROM cluster_probe WHERE at < {cutoff}")).execute(connection)?;
+    Ok(events + probes)
 }

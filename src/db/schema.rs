@@ -317,3 +317,20 @@ diesel::table! {
         items -> BigInt,
     }
 }
+
+diesel::table! {
+    job_runs (id) {
+        id -> BigInt,
+        job -> Text,
+        scheduled_for -> Nullable<Timestamp>,
+        requested_at -> Timestamp,
+        cause -> Text,
+        epoch -> Nullable<BigInt>,
+        node -> Nullable<Text>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        detail -> Text,
+    }
+}

@@ -248,6 +248,13 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         return Ok(Some(item_id));
     }
     for referenced in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
+        if outbound::is_digest_message_id(referenced) {
+            return Err(Error::invalid(
+                "mail",
+                "a reply to a due-date digest names no item: answer an item's own notification (its subject starts \
+                 with [#123]) or put [#123] in the subject",
+            ));
+        }
         if let Some(ours) = outbound::item_of_message_id(referenced)
             && let Some(item_id) = existing(connection, ours)?
         {

@@ -30,6 +30,7 @@ use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
 use crate::model::html::escape;
+use crate::model::notification::DUE_REMINDER;
 
 /// Rows sent per round, and mails in flight at once: an SMTP exchange waits on the network
 /// (lettre writes the end-of-data marker separately, so each mail costs a delayed-ACK round
@@ -150,6 +151,9 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
+    let sent = outcomes.iter().filter(|(_, outcome)| outcome.is_ok()).count();
+    metrics::counter!("baton_mail_sent_total", "result" => "sent").increment(sent as u64);
+    metrics::counter!("baton_mail_sent_total", "result" => "failed").increment((outcomes.len() - sent) as u64);
     let fence = context.clone();
     context
         .database
@@ -208,6 +212,15 @@ fn thread_id(item_id: i64, domain: &str) -> String {
     format!("baton.item.{item_id}@{domain}")
 }
 
+/// The Message-ID of a due-date digest: it names no item.
+fn digest_message_id(outbox_id: i64, domain: &str) -> String {
+    format!("baton.digest.{outbox_id}@{domain}")
+}
+
+pub fn is_digest_message_id(id: &str) -> bool {
+    id.split_once('@').is_some_and(|(local, _)| local.starts_with("baton.digest."))
+}
+
 /// The item a Message-ID of ours names (a notification, or an item's thread).
 pub fn item_of_message_id(id: &str) -> Option<i64> {
     let (local, _) = id.split_once('@')?;
@@ -221,6 +234,17 @@ pub fn item_of_message_id(id: &str) -> Option<i64> {
         (outbox, Some(item)) if outbox.parse::<i64>().is_ok() => item.parse().ok(),
         _ => None,
     }
+}
+
+/// What a notification says, before the headers common to all.
+struct Content {
+    subject: String,
+    message_id: String,
+    /// The item's thread, for In-Reply-To / References (none for a digest).
+    thread: Option<String>,
+    heading: String,
+    details: String,
+    link: String,
 }
 
 /// The mail of one outbox row, from the item as it is now.
@@ -237,32 +261,51 @@ fn render(connection: &mut DbConnection, settings: &Settings, id: i64) -> Result
                 mail_outbox::changes,
             ))
             .first(connection)?;
-    let (title, description, project_key, status): (String, String, String, String) = items::table
-        .inner_join(projects::table)
-        .inner_join(statuses::table)
-        .filter(items::id.eq(item_id))
-        .select((items::title, items::description, projects::key, statuses::name))
-        .first(connection)?;
-    let (recipient_name, recipient_email): (String, String) =
-        users::table.find(recipient_id).select((users::name, users::email)).first(connection)?;
-    let actor: String = users::table.find(actor_id).select(users::name).first(connection)?;
-    let (did, details) = match event.as_str() {
-        "created" => ("created", description),
-        "commented" => {
-            let body: String = match comment_id {
-                Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
-                None => String::new(),
-            };
-            ("commented on", body)
-        }
-        _ => ("changed", changes),
-    };
-    let details: String = details.chars().take(4000).collect();
     let address = settings.mail.address.as_str();
     let domain = address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost");
-    let link = format!("{}/items/{item_id}", settings.base_url());
-    let heading = format!("{actor} {did} #{item_id} {title} ({project_key}, {status})");
-    let footer = "You get this mail because you reported, are assigned to or watch this item; \
+    let content = if event == DUE_REMINDER {
+        let count = changes.lines().count();
+        Content {
+            subject: format!("{count} item{} due by tomorrow or overdue", if count == 1 { "" } else { "s" }),
+            message_id: digest_message_id(id, domain),
+            thread: None,
+            heading: "Your open items due by tomorrow or overdue:".into(),
+            details: changes,
+            link: format!("{}/items?assignee=me", settings.base_url()),
+        }
+    } else {
+        let (title, description, project_key, status): (String, String, String, String) = items::table
+            .inner_join(projects::table)
+            .inner_join(statuses::table)
+            .filter(items::id.eq(item_id))
+            .select((items::title, items::description, projects::key, statuses::name))
+            .first(connection)?;
+        let actor: String = users::table.find(actor_id).select(users::name).first(connection)?;
+        let (did, details) = match event.as_str() {
+            "created" => ("created", description),
+            "commented" => {
+                let body: String = match comment_id {
+                    Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
+                    None => String::new(),
+                };
+                ("commented on", body)
+            }
+            _ => ("changed", changes),
+        };
+        Content {
+            subject: format!("[#{item_id}] {title}"),
+            message_id: message_id(id, item_id, domain),
+            thread: Some(format!("<{}>", thread_id(item_id, domain))),
+            heading: format!("{actor} {did} #{item_id} {title} ({project_key}, {status})"),
+            details,
+            link: format!("{}/items/{item_id}", settings.base_url()),
+        }
+    };
+    let (recipient_name, recipient_email): (String, String) =
+        users::table.find(recipient_id).select((users::name, users::email)).first(connection)?;
+    let Content { subject, message_id, thread, heading, details, link } = content;
+    let details: String = details.chars().take(4000).collect();
+    let footer = "You get this mail about items you reported, are assigned to or watch; \
                   notifications can be turned off in your profile.";
     let text = format!("{REPLY_MARKER}\n\n{heading}\n\n{details}\n\n{link}\n\n{footer}\n");
     let html = format!(
@@ -277,8 +320,7 @@ fn render(connection: &mut DbConnection, settings: &Settings, id: i64) -> Result
     );
     let parse =
         |what: &str, value: String| value.parse::<Address>().map_err(|error| Error::invalid(what, format!("{error}")));
-    let thread = format!("<{}>", thread_id(item_id, domain));
-    Message::builder()
+    let mut builder = Message::builder()
         .from(parse("mail.address", format!("Baton <{address}>"))?)
         .reply_to(parse("mail.address", address.to_string())?)
         .to(Address::new(
@@ -287,10 +329,12 @@ fn render(connection: &mut DbConnection, settings: &Settings, id: i64) -> Result
                 Error::invalid("email", format!("{recipient_email:?} of user {recipient_id}: {error}"))
             })?,
         ))
-        .subject(format!("[#{item_id}] {title}"))
-        .message_id(Some(format!("<{}>", message_id(id, item_id, domain))))
-        .in_reply_to(thread.clone())
-        .references(thread)
+        .subject(subject)
+        .message_id(Some(format!("<{message_id}>")));
+    if let Some(thread) = thread {
+        builder = builder.in_reply_to(thread.clone()).references(thread);
+    }
+    builder
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(LOOP_HEADER), address.to_lowercase()))
         .multipart(MultiPart::alternative_plain_html(text, html))
@@ -305,6 +349,9 @@ mod tests {
     fn our_message_ids_name_their_item() {
         assert_eq!(item_of_message_id(&message_id(7, 42, "example.com")), Some(42));
         assert_eq!(item_of_message_id(&thread_id(42, "example.com")), Some(42));
+        assert_eq!(item_of_message_id(&digest_message_id(42, "example.com")), None);
+        assert!(is_digest_message_id(&digest_message_id(42, "example.com")));
+        assert!(!is_digest_message_id(&message_id(7, 42, "example.com")));
         for foreign in ["abc@example.com", "baton.x.42@example.com", "baton.1.2.3@example.com", "baton.item@x", ""] {
             assert_eq!(item_of_message_id(foreign), None, "{foreign}");
         }

@@ -225,10 +225,18 @@ impl Poller {
             let outcomes = self.store(arrived).await?;
             let (mut processed, mut failed) = (Vec::new(), Vec::new());
             for (uid, outcome) in outcomes {
-                match outcome {
-                    Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => processed.push(uid),
-                    Outcome::Failed(_) | Outcome::AlreadyRefused => failed.push(uid),
-                }
+                let result = match outcome {
+                    Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => {
+                        processed.push(uid);
+                        "stored"
+                    }
+                    Outcome::Failed(_) | Outcome::AlreadyRefused => {
+                        failed.push(uid);
+                        "quarantined"
+                    }
+                };
+                metrics::counter!("baton_mail_fetched_total", "mailbox" => self.settings.name.clone(), "result" => result)
+                    .increment(1);
             }
             for (uids, folder) in [(processed, &self.settings.processed_folder), (failed, &self.settings.failed_folder)]
             {

@@ -119,7 +119,6 @@ pub fn sign_in(
     let secret = random_secret();
     let csrf_token = random_secret();
     write_transaction(connection, |connection| {
-        diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(connection)?;
         diesel::delete(login_failures::table.filter(login_failures::login.eq(&login))).execute(connection)?;
         diesel::insert_into(sessions::table)
             .values((
@@ -145,6 +144,12 @@ pub fn find_session(connection: &mut DbConnection, secret: &str) -> Result<Optio
         .first(connection)
         .optional()?;
     Ok(found.map(|(user, csrf_token)| ActiveSession { user, csrf_token }))
+}
+
+/// Removes expired sessions (the scheduled `session_cleanup` job); returns how many.
+pub fn remove_expired_sessions(connection: &mut DbConnection) -> Result<usize> {
+    let now = database_now(connection)?;
+    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(connection)?)
 }
 
 pub fn sign_out(connection: &mut DbConnection, secret: &str) -> Result<()> {

@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{items, mail_outbox, users, watchers};
+use crate::db::schema::{items, mail_outbox, statuses, users, watchers};
 use crate::error::Result;
 use crate::model::history::FieldChange;
 use crate::model::ids::{CommentId, ItemId, UserId};
@@ -19,6 +19,9 @@ pub enum Event {
     Changed,
     Commented(CommentId),
 }
+
+/// The event of a due-date digest (one mail about several items).
+pub const DUE_REMINDER: &str = "due_reminder";
 
 impl Event {
     pub fn as_str(self) -> &'static str {
@@ -82,4 +85,62 @@ pub fn queue(
             .execute(connection)?;
     }
     Ok(())
+}
+
+#[derive(Queryable)]
+struct DueItem {
+    id: i64,
+    title: String,
+    due_date: chrono::NaiveDate,
+    assignee: Option<i64>,
+    reporter: i64,
+}
+
+/// Queues one digest per user of the open items due by tomorrow or overdue: the items
+/// assigned to them, or reported by them when nobody is assigned. The digest's lines are
+/// written now (`changes`), most urgent first; its `item_id` is the most urgent item.
+/// Returns how many digests and items.
+pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDate) -> Result<(usize, usize)> {
+    let tomorrow = today + chrono::Days::new(1);
+    let due: Vec<DueItem> = items::table
+        .inner_join(statuses::table)
+        .filter(statuses::is_closed.eq(false))
+        .filter(items::due_date.le(tomorrow))
+        .order((items::due_date.asc(), items::id.asc()))
+        .select((items::id, items::title, items::due_date.assume_not_null(), items::assignee_id, items::reporter_id))
+        .load(connection)?;
+    let mut by_user: std::collections::BTreeMap<i64, Vec<String>> = std::collections::BTreeMap::new();
+    let mut first_item: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+    for item in &due {
+        let user = item.assignee.unwrap_or(item.reporter);
+        let when = match (item.due_date - today).num_days() {
+            1 => "due tomorrow".to_string(),
+            0 => "due today".to_string(),
+            -1 => "overdue by 1 day".to_string(),
+            days => format!("overdue by {} days", -days),
+        };
+        by_user.entry(user).or_default().push(format!("#{} {} ({when}, {})", item.id, item.title, item.due_date));
+        first_item.entry(user).or_insert(item.id);
+    }
+    let recipients: Vec<i64> = users::table
+        .filter(users::id.eq_any(by_user.keys().copied().collect::<Vec<_>>()))
+        .filter(users::active.eq(true))
+        .filter(users::email_notifications.eq(true))
+        .select(users::id)
+        .load(connection)?;
+    let mut items_mentioned = 0;
+    for recipient in &recipients {
+        let lines = &by_user[recipient];
+        items_mentioned += lines.len();
+        diesel::insert_into(mail_outbox::table)
+            .values((
+                mail_outbox::item_id.eq(first_item[recipient]),
+                mail_outbox::recipient_id.eq(recipient),
+                mail_outbox::actor_id.eq(recipient),
+                mail_outbox::event.eq(DUE_REMINDER),
+                mail_outbox::changes.eq(lines.join("\n")),
+            ))
+            .execute(connection)?;
+    }
+    Ok((recipients.len(), items_mentioned))
 }

@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -49,6 +50,37 @@ pub struct IndexerDuty {
     pub location: IndexLocation,
     /// Where attachment contents are, for indexing the text of text-like ones.
     pub files: FileStore,
+    pub merges: MergeRequests,
+}
+
+/// Requests to merge the current generation's segments into one (the scheduled
+/// `index_merge` job), taken by the indexer, which holds the only writer.
+#[derive(Clone)]
+pub struct MergeRequests {
+    sender: std::sync::mpsc::Sender<MergeReply>,
+    receiver: Arc<Mutex<std::sync::mpsc::Receiver<MergeReply>>>,
+}
+
+type MergeReply = tokio::sync::oneshot::Sender<Result<String>>;
+
+impl Default for MergeRequests {
+    fn default() -> Self {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        MergeRequests { sender, receiver: Arc::new(Mutex::new(receiver)) }
+    }
+}
+
+impl MergeRequests {
+    /// Asks this node's indexer to merge; returns what it did once the merge is done.
+    pub async fn merge(&self) -> Result<String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sender.send(reply).map_err(|error| Error::internal("asking the search indexer to merge", error))?;
+        answer.await.map_err(|_| Error::Unavailable("the search indexer stopped before it merged".into()))?
+    }
+
+    fn next(&self) -> Option<MergeReply> {
+        self.receiver.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).try_recv().ok()
+    }
 }
 
 impl MasterDuty for IndexerDuty {
@@ -61,11 +93,14 @@ impl MasterDuty for IndexerDuty {
     fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let location = self.location.clone();
         let files = self.files.clone();
+        let merges = self.merges.clone();
         Box::pin(async move {
             let mut pause = Duration::from_secs(1);
             loop {
-                let (location, files, task_context) = (location.clone(), files.clone(), context.clone());
-                let outcome = tokio::task::spawn_blocking(move || run_blocking(&location, &files, &task_context)).await;
+                let (location, files, merges, task_context) =
+                    (location.clone(), files.clone(), merges.clone(), context.clone());
+                let outcome =
+                    tokio::task::spawn_blocking(move || run_blocking(&location, &files, &merges, &task_context)).await;
                 match outcome {
                     Ok(Ok(())) => return,
                     Ok(Err(_)) if context.must_stop() => return,
@@ -199,7 +234,36 @@ fn apply_batch(
     Ok(item_ids)
 }
 
-fn run_blocking(location: &IndexLocation, files: &FileStore, context: &DutyContext) -> Result<()> {
+/// Starts merging every searchable segment into one; the reply is sent when the merge is
+/// done, from a thread of its own, so the indexer keeps applying the queue meanwhile.
+fn start_merge(writer: &mut Writer, reply: MergeReply) {
+    let segments = match writer.writer.index().searchable_segment_ids() {
+        Ok(segments) => segments,
+        Err(error) => {
+            let _ = reply.send(Err(Error::internal("listing the search index segments", error)));
+            return;
+        }
+    };
+    if segments.len() < 2 {
+        let _ = reply.send(Ok(format!("{} segment, nothing to merge", segments.len())));
+        return;
+    }
+    let merging = writer.writer.merge(&segments);
+    std::thread::spawn(move || {
+        let outcome = merging
+            .wait()
+            .map(|_| format!("merged {} segments into one", segments.len()))
+            .map_err(|error| Error::internal("merging the search index segments", error));
+        let _ = reply.send(outcome);
+    });
+}
+
+fn run_blocking(
+    location: &IndexLocation,
+    files: &FileStore,
+    merges: &MergeRequests,
+    context: &DutyContext,
+) -> Result<()> {
     let mut connection = context.database.get()?;
     let mut current = match open_current(location, context)? {
         Ok(writer) => Some(writer),
@@ -231,6 +295,9 @@ fn run_blocking(location: &IndexLocation, files: &FileStore, context: &DutyConte
             for generation in location.remove_retired(REMOVAL_GRACE, None)? {
                 tracing::info!(%generation, "removed a retired search index generation");
             }
+        }
+        if let Some(reply) = merges.next() {
+            start_merge(writer, reply);
         }
         if apply_batch(writer, files, &mut connection, context)?.is_empty() {
             std::thread::sleep(Duration::from_millis(100));

@@ -3,6 +3,7 @@
 pub mod attachments;
 pub mod cluster;
 pub mod items;
+pub mod jobs;
 pub mod mail;
 pub mod projects;
 pub mod search;

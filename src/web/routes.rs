@@ -3,8 +3,9 @@
 
 use actix_web::web;
 
-use crate::web::api::{attachments, cluster, items, mail, projects, search, session, system, users};
+use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
+use crate::web::metrics;
 
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
 const JSON_LIMIT_BYTES: usize = 4 * 1024 * 1024;
@@ -14,6 +15,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .app_data(web::JsonConfig::default().limit(JSON_LIMIT_BYTES).error_handler(json_body_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
+        .route("/metrics", web::get().to(metrics::scrape))
         .service(
             web::scope("/api/v1")
                 .route("/system/ping", web::get().to(system::ping))
@@ -59,6 +61,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/mail/failures", web::get().to(mail::list_failures))
                 .route("/mail/failures/{id}", web::delete().to(mail::delete_failure))
                 .route("/mail/failures/{id}/reprocess", web::post().to(mail::reprocess_failure))
+                .route("/jobs", web::get().to(jobs::list_jobs))
+                .service(web::resource("/jobs/{name}/runs").get(jobs::list_runs).post(jobs::request_run))
+                .route("/jobs/{name}/runs/{id}", web::get().to(jobs::get_run))
                 .route("/cluster", web::get().to(cluster::show_cluster))
                 .route("/cluster/master", web::post().to(cluster::hand_over))
                 .route("/cluster/nodes/{id}/maintenance", web::post().to(cluster::set_maintenance))

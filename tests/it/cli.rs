@@ -222,3 +222,131 @@ fn demo_data_is_the_same_for_the_same_seed() {
     baton(other_seed.path()).args(["demo-data", "--items", "300", "--seed", "8"]).output().unwrap();
     assert_ne!(sample, demo_sample(other_seed.path()));
 }
+
+/// A node serving with JSON logs: the folder, the running process, its port and its log file.
+fn serve_with_json_logs(folder: &std::path::Path) -> (Running, u16, std::path::PathBuf) {
+    let port = free_port();
+    let log = folder.join("node.log");
+    let child = baton(folder)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("RUST_LOG")
+        .env("BATON_ADMIN_PASSWORD", "json-logs-admin-password")
+        .env("BATON_LOG__FORMAT", "json")
+        .env("BATON_LOG__LEVEL", "info")
+        .env("BATON_JOBS__PRUNE", "0 3 * * Mon-Fri")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (Running(child), port, log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_name_the_request_id_on_every_request_line_and_never_a_secret() {
+    let folder = tempfile::tempdir().unwrap();
+    let (running, port, log) = serve_with_json_logs(folder.path());
+    let address = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{address}/api/v1/system/ping")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the node did not start: {}", std::fs::read_to_string(&log).unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let signed_in = client
+        .post(format!("{address}/api/v1/session"))
+        .json(&json!({"login": "admin", "password": "json-logs-admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let generated_id = signed_in.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated_id.len(), 16, "an id is made when the proxy sent none");
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let secret = cookie.split_once('=').unwrap().1.to_string();
+    let me = client
+        .get(format!("{address}/api/v1/users/me?token=not-logged"))
+        .header("Cookie", &cookie)
+        .header("X-Request-Id", "trace-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.headers()["x-request-id"], "trace-4711", "the proxy's id is kept");
+    let bad = client.get(format!("{address}/api/v1/users/me")).header("X-Request-Id", "<bad id>").send().await.unwrap();
+    assert_ne!(bad.headers()["x-request-id"], "<bad id>");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("trace-4711") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no request line for trace-4711:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(running);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+        .collect();
+    let request_lines: Vec<&serde_json::Value> = lines.iter().filter(|line| line["message"] == "request").collect();
+    assert!(request_lines.len() >= 3, "{text}");
+    for line in &request_lines {
+        assert!(line["span"]["id"].is_string(), "every request line names its request: {line}");
+    }
+    let traced = request_lines.iter().find(|line| line["span"]["id"] == "trace-4711").unwrap();
+    assert_eq!(traced["path"], "/api/v1/users/me");
+    assert_eq!(traced["status"], 200);
+    assert!(request_lines.iter().any(|line| line["span"]["id"] == generated_id.as_str()));
+    for secret in ["json-logs-admin-password", secret.as_str(), "not-logged"] {
+        assert!(!text.contains(secret), "the log shows a secret ({secret}):\n{text}");
+    }
+}
+
+#[test]
+fn jobs_are_listed_and_a_bad_schedule_is_named() {
+    let folder = tempfile::tempdir().unwrap();
+    let listed = baton(folder.path()).args(["jobs", "list"]).env("BATON_JOBS__INDEX_MERGE", "off").output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    for expected in ["due_reminders", "0 7 * * *", "session_cleanup", "prune", "never"] {
+        assert!(listing.contains(expected), "{expected}: {listing}");
+    }
+    let merge_line = listing.lines().find(|line| line.starts_with("index_merge")).unwrap();
+    assert!(merge_line.contains("off"), "{listing}");
+
+    for (schedule, expected) in [("0 7 * *", "4 fields"), ("0 99 * * *", "not a cron expression")] {
+        let output = baton(folder.path()).args(["jobs", "list"]).env("BATON_JOBS__PRUNE", schedule).output().unwrap();
+        assert!(!output.status.success());
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains("jobs.prune") && message.contains(expected), "{message}");
+    }
+    let unknown = baton(folder.path()).args(["jobs", "run", "vacuum", "--no-wait"]).output().unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("due_reminders"), "the known jobs are named");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_run_from_the_command_line_waits_for_the_master_and_reports_the_outcome() {
+    let folder = tempfile::tempdir().unwrap();
+    let (running, port, log) = serve_with_json_logs(folder.path());
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("http://127.0.0.1:{port}/api/v1/system/ping")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the node did not start: {}", std::fs::read_to_string(&log).unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let path = folder.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || baton(&path).args(["jobs", "run", "prune"]).output().unwrap())
+        .await
+        .unwrap();
+    drop(running);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("job prune: run 1 requested"), "{stdout}");
+    assert!(stdout.contains("succeeded on") && stdout.contains("removed"), "{stdout}");
+    let listed = baton(folder.path()).args(["jobs", "list"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    let prune_line = listing.lines().find(|line| line.starts_with("prune")).unwrap();
+    assert!(prune_line.contains("succeeded on") && prune_line.contains("epoch 1"), "{listing}");
+}

@@ -34,7 +34,7 @@ on_both_backends!(
     a_paused_master_does_not_act_again_with_its_old_epoch,
     masters_never_overlap_through_fifty_random_kills_pauses_and_handovers,
     the_status_shows_every_node_and_a_second_process_with_a_taken_name_is_refused,
-    the_master_prunes_events_older_than_a_week,
+    each_scheduled_occurrence_runs_once_while_masters_are_killed_around_it,
     an_item_created_on_one_node_is_found_by_search_on_another_within_two_seconds,
     no_index_update_is_lost_when_the_master_is_killed_while_items_are_created,
     a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master,
@@ -229,36 +229,6 @@ async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_se
         assert!(started.elapsed() < Duration::from_secs(2), "not found on another node within 2 s: {}", reply.body);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn the_master_prunes_events_older_than_a_week(backend: Backend) {
-    use diesel::connection::SimpleConnection;
-    // The rows exist before the node starts, so its first pruning as master must see them.
-    let folder = tempfile::tempdir().unwrap();
-    let url = backend.fresh_database_url(folder.path());
-    let settings = baton::config::Settings { database_url: url.clone(), ..Default::default() };
-    let database = baton::db::Database::connect(&settings).unwrap();
-    database.migrate().unwrap();
-    database
-        .get()
-        .unwrap()
-        .batch_execute(
-            "INSERT INTO cluster_events (at, node, kind, reason) VALUES ('2000-01-01 00:00:00', 'old', 'joined', 'long ago');\
-             INSERT INTO cluster_probe (node, epoch, at) VALUES ('old', 0, '2000-01-01 00:00:00')",
-        )
-        .unwrap();
-    let app = crate::support::TestApp::spawn_with(backend, move |settings| {
-        settings.database_url = url;
-        settings.cluster.heartbeat_interval = HEARTBEAT;
-        settings.cluster.node_timeout = NODE_TIMEOUT;
-    })
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.count_rows("cluster_events WHERE node = 'old'") + app.count_rows("cluster_probe WHERE node = 'old'") > 0 {
-        assert!(Instant::now() < deadline, "old events were not pruned");
-        tokio::time::sleep(HEARTBEAT).await;
-    }
-    assert!(app.count_rows("cluster_events WHERE kind = 'acquired'") >= 1, "recent events stay");
 }
 
 async fn exactly_one_node_is_master_and_a_survivor_takes_over_after_kill_9(backend: Backend) {
@@ -530,4 +500,66 @@ async fn a_master_cut_off_from_the_database_stops_acting_before_another_takes_ov
     assert!(stopped_at < acquired_at, "stopped acting at {stopped_at:?}, the next master acquired at {acquired_at:?}");
     assert!(stopped_after <= NODE_TIMEOUT, "self-fencing took {stopped_after:?} after the cut");
     cluster.assert_masters_never_overlapped();
+}
+
+/// `*/6 * * * * *`: an occurrence every 6 s, longer than a failover, so none may be missed.
+const EVERY_SIX_SECONDS: &str = "*/6 * * * * *";
+
+async fn each_scheduled_occurrence_runs_once_while_masters_are_killed_around_it(backend: Backend) {
+    use baton::db::schema::job_runs;
+    use diesel::prelude::*;
+    let mut cluster = TestCluster::new(backend);
+    cluster.write_settings(&format!(
+        "[jobs]\nsession_cleanup = \"{EVERY_SIX_SECONDS}\"\ndue_reminders = \"off\"\nprune = \"off\"\nindex_merge = \"off\"\n"
+    ));
+    for name in ["n1", "n2", "n3"] {
+        cluster.start(name).await;
+    }
+    let runs = |cluster: &TestCluster| -> Vec<(chrono::NaiveDateTime, Option<i64>, Option<String>)> {
+        job_runs::table
+            .filter(job_runs::job.eq("session_cleanup"))
+            .filter(job_runs::cause.eq("schedule"))
+            .order(job_runs::scheduled_for.asc())
+            .select((job_runs::scheduled_for.assume_not_null(), job_runs::epoch, job_runs::outcome))
+            .load(&mut *cluster.connection())
+            .unwrap()
+    };
+    let wait_for_runs = |cluster: &TestCluster, count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while runs(cluster).iter().filter(|run| run.2.is_some()).count() < count {
+            assert!(Instant::now() < deadline, "fewer than {count} runs: {:?}", runs(cluster));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for_runs(&cluster, 1);
+    let mut killed = Vec::new();
+    // Killed 80 ms before an occurrence, and 30 ms after one (it may be claimed, or done).
+    for offset_ms in [-80i64, 30] {
+        let (master, _) = cluster.wait_for_master(failover_bound()).await;
+        let epoch = cluster.lease().1;
+        let now = chrono::Utc::now();
+        let period = 6_000i64;
+        let next_boundary = (now.timestamp_millis() / period + 1) * period;
+        let kill_at = next_boundary + offset_ms;
+        tokio::time::sleep(Duration::from_millis(u64::try_from(kill_at - now.timestamp_millis()).unwrap_or(0))).await;
+        cluster.kill(&master);
+        killed.push((chrono::DateTime::from_timestamp_millis(next_boundary).unwrap().naive_utc(), epoch, offset_ms));
+        cluster.wait_for_master(failover_bound()).await;
+    }
+    let finished_before = runs(&cluster).iter().filter(|run| run.2.is_some()).count();
+    wait_for_runs(&cluster, finished_before + 1);
+
+    let runs = runs(&cluster);
+    let finished: Vec<_> = runs.iter().filter(|run| run.2.is_some()).collect();
+    assert!(finished.iter().all(|run| run.2.as_deref() == Some("succeeded")), "{runs:?}");
+    for pair in finished.windows(2) {
+        assert_eq!((pair[1].0 - pair[0].0).num_seconds(), 6, "an occurrence was skipped or doubled: {runs:?}");
+    }
+    for (occurrence, epoch, offset_ms) in &killed {
+        let run = finished.iter().find(|run| run.0 == *occurrence);
+        let run = run.unwrap_or_else(|| panic!("the occurrence at {occurrence} did not run: {runs:?}"));
+        if *offset_ms < 0 {
+            assert!(run.1 > Some(*epoch), "the occurrence after the kill ran on the new master: {runs:?}");
+        }
+    }
 }

@@ -14,7 +14,8 @@ async fn every_documented_operation_is_routed() {
     let client = reqwest::Client::new();
     let mut operations = 0;
     for (path, item) in paths {
-        let concrete = path.replace("{project}", "OPS").replace("{id}", "1").replace("{user_id}", "1");
+        let concrete =
+            path.replace("{project}", "OPS").replace("{id}", "1").replace("{user_id}", "1").replace("{name}", "prune");
         for method in ["get", "post", "put", "patch", "delete"] {
             let Some(operation) = item.get(method) else { continue };
             operations += 1;

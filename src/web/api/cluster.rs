@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::cluster::{self, status};
+use crate::mail;
 use crate::search::{self, IndexLocation};
 use crate::web::AppState;
 use crate::web::auth::Caller;
@@ -17,17 +18,19 @@ pub async fn show_cluster(state: web::Data<AppState>, caller: Caller) -> Result<
     caller.require_admin()?;
     let timing = state.cluster.timing();
     let location = IndexLocation::new(state.settings.index_dir());
-    let (cluster_status, search_status) = state
+    let (cluster_status, search_status, mail_status) = state
         .database
         .run(move |connection| {
             Ok((
                 status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
                 search::status::load(connection, &location)?,
+                mail::status::load(connection)?,
             ))
         })
         .await?;
     let mut body = json!(cluster_status);
     body["search"] = json!(search_status);
+    body["mail"] = json!(mail_status);
     Ok(HttpResponse::Ok().json(body))
 }
 

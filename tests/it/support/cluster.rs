@@ -165,7 +165,7 @@ impl TestCluster {
         self.signal(name, libc::SIGCONT, false);
     }
 
-    fn connection(&self) -> baton::db::PooledConnection {
+    pub fn connection(&self) -> baton::db::PooledConnection {
         let settings =
             baton::config::Settings { database_url: self.database_url.clone(), pool_size: 1, ..Default::default() };
         baton::db::Database::connect(&settings).unwrap().get().unwrap()

@@ -1,0 +1,2 @@
+DROP INDEX mail_received_at;
+DROP TABLE job_runs;

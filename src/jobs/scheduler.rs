@@ -1,0 +1,328 @@
+//! The scheduler, a master duty. Once a second it takes the runs waiting for a master (asked
+//! for by hand, or left unfinished by a master that died) and the occurrences that fell due,
+//! and runs them one at a time. An occurrence is claimed by inserting its row (unique per job
+//! and time) in a transaction fenced by the master's epoch; the job's database work and the
+//! row's outcome commit together in another fenced transaction. So a failover neither skips
+//! nor doubles a run: the new master runs an unfinished run again, and an occurrence missed
+//! while no node was master once (only the latest, however many were missed).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::cluster::duty::{DutyContext, MasterDuty};
+use crate::config::JobSettings;
+use crate::db::schema::job_runs;
+use crate::db::{DbConnection, database_now};
+use crate::error::{Error, Result};
+use crate::jobs::{CAUSE_SCHEDULE, FAILED, Job, JobRun, SUCCEEDED, builtin};
+use crate::search::indexer::MergeRequests;
+
+/// How often the scheduler looks for due occurrences and waiting runs.
+const TICK: Duration = Duration::from_secs(1);
+/// How far back a new master looks for an occurrence missed while there was none.
+const CATCH_UP: chrono::Duration = chrono::Duration::days(7);
+/// The longest a segment merge may take before its run counts as failed.
+const MERGE_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub struct JobsDuty {
+    pub settings: JobSettings,
+    pub merges: MergeRequests,
+}
+
+impl MasterDuty for JobsDuty {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let settings = self.settings.clone();
+        let merges = self.merges.clone();
+        Box::pin(async move {
+            let mut scheduler = match Scheduler::start(&settings, merges, &context).await {
+                Ok(scheduler) => scheduler,
+                Err(error) => {
+                    tracing::error!(%error, "the job scheduler could not start");
+                    return;
+                }
+            };
+            while !context.must_stop() {
+                if let Err(error) = scheduler.tick(&context).await {
+                    tracing::warn!(%error, "the job scheduler failed; trying again");
+                }
+                tokio::select! {
+                    () = context.stopped() => return,
+                    () = tokio::time::sleep(TICK) => {}
+                }
+            }
+        })
+    }
+}
+
+struct Scheduler {
+    schedules: Vec<(Job, cron::Schedule)>,
+    /// The next occurrence of each scheduled job.
+    next: HashMap<Job, DateTime<Utc>>,
+    /// The database clock minus this node's, so occurrences follow the shared clock.
+    clock_offset: chrono::Duration,
+    merges: MergeRequests,
+}
+
+impl Scheduler {
+    /// Reads the clock and catches up: an occurrence that fell due since a job's last
+    /// scheduled run (while no node was master) runs now, once.
+    async fn start(settings: &JobSettings, merges: MergeRequests, context: &DutyContext) -> Result<Scheduler> {
+        let mut schedules = Vec::new();
+        for job in Job::ALL {
+            if let Some(schedule) = job.schedule(settings)? {
+                schedules.push((job, schedule));
+            }
+        }
+        let names: Vec<&'static str> = schedules.iter().map(|(job, _)| job.name()).collect();
+        let (now, last_runs) = context
+            .database
+            .run(move |connection| {
+                let now = database_now(connection)?;
+                let last_runs = names
+                    .into_iter()
+                    .map(|name| {
+                        let last: Option<NaiveDateTime> = job_runs::table
+                            .filter(job_runs::job.eq(name))
+                            .filter(job_runs::cause.eq(CAUSE_SCHEDULE))
+                            .select(diesel::dsl::max(job_runs::scheduled_for))
+                            .first(connection)?;
+                        Ok(last)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((now.and_utc(), last_runs))
+            })
+            .await?;
+        let clock_offset = now - Utc::now();
+        let mut next = HashMap::new();
+        for ((job, schedule), last) in schedules.iter().zip(last_runs) {
+            // A job that never ran starts with its next occurrence; one that did catches up.
+            let missed = last.and_then(|last| {
+                let from = last.and_utc().max(now - CATCH_UP);
+                schedule.after(&from).take_while(|occurrence| *occurrence <= now).last()
+            });
+            let first = missed.or_else(|| schedule.after(&now).next());
+            if let Some(first) = first {
+                next.insert(*job, first);
+            }
+        }
+        Ok(Scheduler { schedules, next, clock_offset, merges })
+    }
+
+    async fn tick(&mut self, context: &DutyContext) -> Result<()> {
+        let epoch = context.epoch;
+        let waiting: Vec<JobRun> = context
+            .database
+            .run(move |connection| {
+                Ok(job_runs::table
+                    .filter(job_runs::finished_at.is_null())
+                    .filter(job_runs::started_at.is_null().or(job_runs::epoch.lt(epoch)))
+                    .order(job_runs::id.asc())
+                    .select(JobRun::as_select())
+                    .load(connection)?)
+            })
+            .await?;
+        for run in waiting {
+            if context.must_stop() {
+                return Ok(());
+            }
+            let job = match Job::from_name(&run.job) {
+                Ok(job) => job,
+                Err(error) => {
+                    // A job of another version of Baton: recorded as failed, not retried.
+                    self.finish(context, run.id, Instant::now(), Err(error)).await?;
+                    continue;
+                }
+            };
+            if self.claim_waiting(context, run.id).await? {
+                self.run(context, job, run.id).await?;
+            }
+        }
+        let now = Utc::now() + self.clock_offset;
+        let due: Vec<(Job, DateTime<Utc>)> = self
+            .next
+            .iter()
+            .filter(|(_, occurrence)| **occurrence <= now)
+            .map(|(job, occurrence)| (*job, *occurrence))
+            .collect();
+        for (job, occurrence) in due {
+            if context.must_stop() {
+                return Ok(());
+            }
+            if let Some(id) = self.claim_occurrence(context, job, occurrence).await? {
+                self.run(context, job, id).await?;
+            }
+            // Occurrences that passed during the run are not run one after another.
+            let now = Utc::now() + self.clock_offset;
+            if let Some((_, schedule)) = self.schedules.iter().find(|(scheduled, _)| *scheduled == job)
+                && let Some(next) = schedule.after(&now.max(occurrence)).next()
+            {
+                self.next.insert(job, next);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a run asked for by hand or left unfinished by an earlier master.
+    async fn claim_waiting(&self, context: &DutyContext, id: i64) -> Result<bool> {
+        let fence = context.clone();
+        context
+            .database
+            .write(move |connection| {
+                fence.fenced(connection, |connection| {
+                    let now = database_now(connection)?;
+                    let claimed = diesel::update(
+                        job_runs::table
+                            .find(id)
+                            .filter(job_runs::finished_at.is_null())
+                            .filter(job_runs::started_at.is_null().or(job_runs::epoch.lt(fence.epoch))),
+                    )
+                    .set((
+                        job_runs::epoch.eq(fence.epoch),
+                        job_runs::node.eq(&fence.node),
+                        job_runs::started_at.eq(now),
+                    ))
+                    .execute(connection)?;
+                    Ok(claimed == 1)
+                })
+            })
+            .await
+    }
+
+    /// Claims an occurrence; `None` when it has its row already (run, or being taken up as
+    /// an unfinished run).
+    async fn claim_occurrence(
+        &self,
+        context: &DutyContext,
+        job: Job,
+        occurrence: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let fence = context.clone();
+        let scheduled_for = occurrence.naive_utc();
+        context
+            .database
+            .write(move |connection| {
+                fence.fenced(connection, |connection| {
+                    let existing: i64 = job_runs::table
+                        .filter(job_runs::job.eq(job.name()))
+                        .filter(job_runs::scheduled_for.eq(scheduled_for))
+                        .count()
+                        .get_result(connection)?;
+                    if existing > 0 {
+                        return Ok(None);
+                    }
+                    let now = database_now(connection)?;
+                    let id: i64 = diesel::insert_into(job_runs::table)
+                        .values((
+                            job_runs::job.eq(job.name()),
+                            job_runs::scheduled_for.eq(scheduled_for),
+                            job_runs::cause.eq(CAUSE_SCHEDULE),
+                            job_runs::epoch.eq(fence.epoch),
+                            job_runs::node.eq(&fence.node),
+                            job_runs::started_at.eq(now),
+                        ))
+                        .returning(job_runs::id)
+                        .get_result(connection)?;
+                    Ok(Some(id))
+                })
+            })
+            .await
+    }
+
+    /// Runs a claimed run and records its outcome. An error means this node is no longer
+    /// master (nothing recorded) or the database failed.
+    async fn run(&self, context: &DutyContext, job: Job, id: i64) -> Result<()> {
+        let started = Instant::now();
+        tracing::info!(job = job.name(), run = id, epoch = context.epoch, "job started");
+        let outcome = match database_work(job) {
+            Some(work) => {
+                let fence = context.clone();
+                let done = context
+                    .database
+                    .write(move |connection| {
+                        fence.fenced(connection, |connection| {
+                            let detail = work(connection)?;
+                            record(connection, id, started, SUCCEEDED, &detail)?;
+                            Ok(detail)
+                        })
+                    })
+                    .await;
+                if done.is_ok() {
+                    report(job, id, started, &done);
+                    return Ok(());
+                }
+                done
+            }
+            None => tokio::time::timeout(MERGE_TIMEOUT, self.merges.merge()).await.unwrap_or_else(|_| {
+                Err(Error::Unavailable(format!(
+                    "the segment merge did not finish within {}",
+                    humantime::format_duration(MERGE_TIMEOUT)
+                )))
+            }),
+        };
+        if outcome.is_err() && !self.still_master(context).await? {
+            return Err(Error::Conflict(format!("no longer master with epoch {}: job run {id} left", context.epoch)));
+        }
+        report(job, id, started, &outcome);
+        self.finish(context, id, started, outcome).await
+    }
+
+    async fn still_master(&self, context: &DutyContext) -> Result<bool> {
+        let fence = context.clone();
+        context.database.run(move |connection| fence.still_master(connection)).await
+    }
+
+    async fn finish(&self, context: &DutyContext, id: i64, started: Instant, outcome: Result<String>) -> Result<()> {
+        let fence = context.clone();
+        context
+            .database
+            .write(move |connection| {
+                fence.fenced(connection, |connection| match &outcome {
+                    Ok(detail) => record(connection, id, started, SUCCEEDED, detail),
+                    Err(error) => record(connection, id, started, FAILED, &error.to_string()),
+                })
+            })
+            .await
+    }
+}
+
+fn record(connection: &mut DbConnection, id: i64, started: Instant, outcome: &str, detail: &str) -> Result<()> {
+    let now = database_now(connection)?;
+    diesel::update(job_runs::table.find(id))
+        .set((
+            job_runs::finished_at.eq(now),
+            job_runs::duration_ms.eq(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)),
+            job_runs::outcome.eq(outcome),
+            job_runs::detail.eq(detail),
+        ))
+        .execute(connection)?;
+    Ok(())
+}
+
+fn report(job: Job, id: i64, started: Instant, outcome: &Result<String>) {
+    let milliseconds = started.elapsed().as_millis();
+    match outcome {
+        Ok(detail) => tracing::info!(job = job.name(), run = id, ms = milliseconds, %detail, "job succeeded"),
+        Err(error) => tracing::error!(job = job.name(), run = id, ms = milliseconds, %error, "job failed"),
+    }
+    let result = if outcome.is_ok() { SUCCEEDED } else { FAILED };
+    metrics::counter!("baton_job_runs_total", "job" => job.name(), "outcome" => result).increment(1);
+}
+
+/// The database work of a job; `None` for the segment merge, which the indexer does.
+fn database_work(job: Job) -> Option<fn(&mut DbConnection) -> Result<String>> {
+    match job {
+        Job::DueReminders => Some(builtin::due_reminders),
+        Job::SessionCleanup => Some(builtin::session_cleanup),
+        Job::Prune => Some(builtin::prune),
+        Job::IndexMerge => None,
+    }
+}
