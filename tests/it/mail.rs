@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -15,6 +16,7 @@ use crate::support::mail_servers::{ImapServer, SmtpCapture};
 use crate::support::{Backend, TestApp};
 
 on_both_backends!(
+    a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_once,
     new_mail_becomes_an_item_and_replies_become_comments_exactly_once,
     mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_nothing,
     unknown_senders_follow_the_mailbox_rule,
@@ -418,6 +420,123 @@ async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comm
     let comment = app.admin.post(&format!("/api/v1/items/{id}/comments"), serde_json::json!({"body": "Thanks"})).await;
     assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
     assert_eq!(app.count_rows("mail_outbox"), 3, "a notification was queued for someone who opted out");
+}
+
+async fn a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_once(backend: Backend) {
+    let Some(smtp) = SmtpCapture::start() else { return };
+    smtp.refuse(true);
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: Some(smtp.port),
+            tls: TlsMode::None,
+            user: None,
+            password: None,
+            password_file: None,
+        });
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    let walt = app.create_user("walt").await;
+    app.add_member("OPS", &walt, "developer").await;
+    let created = app
+        .admin
+        .post("/api/v1/items", serde_json::json!({"project": "OPS", "title": "Retry me", "assignee_id": walt.user_id}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.count_rows("mail_outbox WHERE attempts = 1") == 0 {
+        assert!(Instant::now() < deadline, "the refused notification was not recorded as failed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count_rows("mail_outbox WHERE sent_at IS NULL AND last_error LIKE '%451%'"), 1);
+    let status = app.admin.get("/api/v1/cluster").await.body;
+    assert_eq!(
+        (status["mail"]["outbox_depth"].clone(), status["mail"]["outbox_retrying"].clone()),
+        (1.into(), 1.into())
+    );
+    // The next attempt waits 30 s; the test moves it to now instead of waiting.
+    let later =
+        if backend == Backend::Sqlite { "datetime('now', '+25 seconds')" } else { "NOW() + interval '25 seconds'" };
+    assert_eq!(app.count_rows(&format!("mail_outbox WHERE next_attempt_at > {later}")), 1, "retried after about 30 s");
+    smtp.refuse(false);
+    assert!(smtp.messages().is_empty());
+    app.database()
+        .get()
+        .unwrap()
+        .batch_execute("UPDATE mail_outbox SET next_attempt_at = '2000-01-01 00:00:00'")
+        .unwrap();
+    let delivered = smtp.wait_for(1, Duration::from_secs(20));
+    assert!(String::from_utf8_lossy(&delivered[0]).contains("Subject: [#"), "{delivered:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.count_rows("mail_outbox WHERE sent_at IS NOT NULL AND attempts = 1 AND last_error IS NULL") == 0 {
+        assert!(Instant::now() < deadline, "the delivered notification was not marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1, "sent once");
+}
+
+/// A mail with `count` small text attachments.
+fn mail_with_attachments(count: usize) -> String {
+    let mut raw = String::from(
+        "From: rita@example.com\r\nTo: support@baton.test\r\nSubject: Logs from every host\r\n\
+         Message-ID: <many-parts@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nAll the logs.\r\n",
+    );
+    for number in 0..count {
+        raw.push_str(&format!(
+            "--b\r\nContent-Type: text/plain; name=\"host-{number}.log\"\r\n\
+             Content-Disposition: attachment; filename=\"host-{number}.log\"\r\n\r\nboot ok on host {number}\r\n"
+        ));
+    }
+    raw.push_str("--b--\r\n");
+    raw
+}
+
+/// A mail of about `megabytes` MB: one base64 attachment in 76-character lines.
+fn huge_mail(megabytes: usize) -> Vec<u8> {
+    let mut raw = b"From: rita@example.com\r\nTo: support@baton.test\r\nSubject: Core dump\r\n\
+        Message-ID: <core-dump@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+        Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"core\"\r\n\r\n"
+        .to_vec();
+    let line = [b"QUJD".repeat(19).as_slice(), b"\r\n"].concat();
+    while raw.len() < megabytes * 1024 * 1024 {
+        raw.extend_from_slice(&line);
+    }
+    raw.extend_from_slice(b"--b--\r\n");
+    raw
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30_mb_mail_is_quarantined_and_one_with_200_attachments_stored_through_imap() {
+    let Some(imap) = ImapServer::start() else { return };
+    let mut mailbox_settings = imap_mailbox(&imap);
+    mailbox_settings.max_message_size = 25 * 1024 * 1024;
+    let app = spawn_with_mail(Backend::Sqlite, mailbox_settings, None).await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    imap.append("INBOX", &huge_mail(30));
+    imap.append("INBOX", mail_with_attachments(200).as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while imap.count("INBOX") > 0 {
+        assert!(Instant::now() < deadline, "mail left in INBOX: {}\n{}", imap.count("INBOX"), imap.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((imap.count("Processed"), imap.count("Failed")), (1, 1));
+    let failures = app.admin.get("/api/v1/mail/failures").await.body["failures"].clone();
+    let reason = failures[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("larger than the mailbox limit of 26214400 bytes"), "{failures}");
+    let items = app.admin.get("/api/v1/items?project=OPS").await.body;
+    assert_eq!(items["total"], 1, "{items}");
+    let id = items["items"][0]["id"].as_i64().unwrap();
+    let attachments = app.admin.get(&format!("/api/v1/items/{id}/attachments")).await.body["attachments"].clone();
+    let names: std::collections::BTreeSet<String> =
+        attachments.as_array().unwrap().iter().map(|file| file["file_name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names.len(), 200, "{attachments}");
+    assert!(names.contains("host-0.log") && names.contains("host-199.log"), "{names:?}");
 }
 
 /// The mail benchmark, run on a release build by `bench/mail_timing.sh`: 1,000 plain mails

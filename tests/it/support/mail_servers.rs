@@ -438,6 +438,8 @@ class Capture:
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
+        if os.path.exists(os.path.join(folder, "refuse")):
+            return "451 4.3.0 refused for the test, try again later"
         self.count += 1
         head = b"X-Envelope-From: " + (envelope.mail_from or "").encode() + b"\r\n"
         for rcpt in envelope.rcpt_tos:
@@ -505,6 +507,16 @@ impl SmtpCapture {
             std::thread::sleep(Duration::from_millis(20));
         };
         Some(SmtpCapture { port, child, folder })
+    }
+
+    /// While on, every message is refused with a temporary error (451), as a busy server would.
+    pub fn refuse(&self, on: bool) {
+        let flag = self.folder.path().join("refuse");
+        if on {
+            std::fs::write(flag, b"").unwrap();
+        } else {
+            std::fs::remove_file(flag).unwrap();
+        }
     }
 
     /// Every message received so far, oldest first (see the type documentation for the format).
