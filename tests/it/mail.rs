@@ -149,6 +149,15 @@ async fn mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_
         ),
         ("\u{0}\u{1}garbage without headers".to_string(), "no mail headers"),
         (
+            mail(
+                "rita@example.com",
+                "Message-ID: <digest-reply@x>\r\nIn-Reply-To: <baton.digest.5@baton.test>\r\n",
+                "Re: 2 items due by tomorrow or overdue",
+                "Done with both.",
+            ),
+            "due-date digest",
+        ),
+        (
             mail("outsider@example.com", "Message-ID: <reply@x>\r\n", "Re: [#999999] nothing", "Reply to nothing."),
             "project OPS",
         ),
