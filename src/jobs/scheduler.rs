@@ -43,11 +43,14 @@ impl MasterDuty for JobsDuty {
         let settings = self.settings.clone();
         let merges = self.merges.clone();
         Box::pin(async move {
-            let mut scheduler = match Scheduler::start(&settings, merges, &context).await {
-                Ok(scheduler) => scheduler,
-                Err(error) => {
-                    tracing::error!(%error, "the job scheduler could not start");
-                    return;
+            let mut scheduler = loop {
+                match Scheduler::start(&settings, merges.clone(), &context).await {
+                    Ok(scheduler) => break scheduler,
+                    Err(error) => tracing::error!(%error, "the job scheduler could not start; trying again"),
+                }
+                tokio::select! {
+                    () = context.stopped() => return,
+                    () = tokio::time::sleep(TICK * 5) => {}
                 }
             };
             while !context.must_stop() {
