@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 import urllib.parse
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,19 +109,14 @@ class Drill:
             time.sleep(0.005)
         raise SystemExit(f"drill: no new master within {limit} s")
 
-    def acquired_event_at(self, after_epoch):
-        """When the database says the next master took the lease (its clock, epoch seconds)."""
+    def cluster_status(self):
         status, body, _ = http("GET", f"{self.cluster.url}/api/v1/cluster", token=self.token)
         if status != 200:
-            return None
-        for event in body["events"]:
-            if event["kind"] == "acquired" and event["epoch"] and event["epoch"] > after_epoch:
-                return parse_utc(event["at"]), event["epoch"]
-        return None
+            raise SystemExit(f"drill: GET /api/v1/cluster answered {status} {body}")
+        return body
 
     def epoch(self):
-        status, body, _ = http("GET", f"{self.cluster.url}/api/v1/cluster", token=self.token)
-        return body["epoch"]
+        return self.cluster_status()["epoch"]
 
     def kill_master(self):
         old = self.master()
@@ -131,11 +125,19 @@ class Drill:
         say(f"event 1: kill -9 {old} (master, epoch {epoch})")
         killed_at = time.time()
         self.cluster.kill_node(old)
+        # The dead master can renew no more: the lease shows its last renewal until taken.
+        # Read from the database, whose times (unlike the API's, in whole seconds) have
+        # microseconds; same host, same clock as time.time().
+        last_renewal = self.cluster.sql(f"SELECT EXTRACT(EPOCH FROM renewed_at) FROM cluster_lease "
+                                        f"WHERE epoch = {epoch}")
         new, acting_at = self.wait_for_master(survivors)
-        acquired = self.acquired_event_at(epoch)
+        acquired = self.cluster.sql(f"SELECT EXTRACT(EPOCH FROM at) FROM cluster_events "
+                                    f"WHERE kind = 'acquired' AND epoch = {epoch + 1}")
         figures = {"killed": old, "new master": new, "failover_s": acting_at - killed_at}
+        if last_renewal:
+            figures["last_renewal_s"] = killed_at - float(last_renewal[0][0])
         if acquired:
-            figures["lease_taken_s"] = acquired[0] - killed_at
+            figures["lease_taken_s"] = float(acquired[0][0]) - killed_at
         say(f"  {new} acts as master after {figures['failover_s'] * 1000:.0f} ms")
         self.events.append({"name": f"kill -9 of the master ({old})", "started": killed_at, "ended": acting_at,
                             "figures": figures})
@@ -184,10 +186,6 @@ class Drill:
                                token=self.token, timeout=30)
         if status != 200:
             raise SystemExit(f"drill: maintenance {on} on {node} answered {status} {body}")
-
-
-def parse_utc(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc).timestamp()
 
 
 ACCESS_LINE = re.compile(r'^(?P<at>[\d.]+) (?P<status>\d{3}) (?P<method>\S+) "(?P<uri>[^"]*)" '
@@ -286,8 +284,13 @@ def report(args, drill, entries, wrk_output, creators, verification, load_window
         figures = event["figures"]
         if "failover_s" in figures:
             timing = f"failover {seconds_ms(figures['failover_s'])}"
+            details = []
+            if "last_renewal_s" in figures:
+                details.append(f"last renewal {seconds_ms(figures['last_renewal_s'])} before the kill")
             if "lease_taken_s" in figures:
-                timing += f" (lease taken after {seconds_ms(figures['lease_taken_s'])})"
+                details.append(f"lease taken {seconds_ms(figures['lease_taken_s'])} after it")
+            if details:
+                timing += f" ({', '.join(details)})"
         elif "handover_s" in figures:
             timing = (f"handover {seconds_ms(figures['handover_s'])} (API answered after "
                       f"{seconds_ms(figures['request_s'])})")
