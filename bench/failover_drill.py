@@ -246,9 +246,12 @@ def verify_items(cluster, token, creators):
             raise SystemExit(f"drill: search did not find the last item ({last_marker}) within 60 s")
         time.sleep(0.2)
     not_found = [marker for marker, item in created.items() if search_hits(cluster, token, marker) != [item]]
-    return {"created (201)": len(created), "uncertain (5xx or no answer)": len(uncertain),
-            "of those stored": len(uncertain_stored), "missing": len(missing), "duplicated": len(duplicated),
-            "wrong id": len(wrong_id), "unexplained extra": len(unexplained), "not found by search": len(not_found),
+    return {"created (201)": len(created),
+            "refused (4xx)": sum(len(creator.refused) for creator in creators),
+            "uncertain (5xx or no answer)": len(uncertain),
+            "of those stored": len(uncertain_stored),
+            "missing": len(missing), "duplicated": len(duplicated), "wrong id": len(wrong_id),
+            "unexplained extra": len(unexplained), "not found by search": len(not_found),
             "examples": (missing + duplicated + wrong_id + not_found)[:5]}
 
 
@@ -319,8 +322,9 @@ def report(args, drill, entries, wrk_output, creators, verification, load_window
         lines += ["", f"Examples of failing markers: {', '.join(verification['examples'])}"]
     uncertain = [entry for creator in creators for entry in creator.uncertain]
     if uncertain:
-        lines += ["", "Creations without a clear answer: " + ", ".join(
-            f"{marker} ({what}, {time.strftime('%H:%M:%S', time.localtime(at))})" for at, marker, what in uncertain[:10])]
+        described = [f"{marker} ({what}, {time.strftime('%H:%M:%S', time.localtime(at))})"
+                     for at, marker, what in uncertain[:10]]
+        lines += ["", "Creations without a clear answer: " + ", ".join(described)]
     return "\n".join(lines) + "\n"
 
 
@@ -348,6 +352,8 @@ def main():
             markdown = run(cluster, args)
     except local_cluster.ClusterError as error:
         sys.exit(f"drill: {error}")
+    except KeyboardInterrupt:
+        sys.exit("drill: interrupted; the cluster was stopped")
     print(markdown)
     if args.output:
         Path(args.output).write_text(markdown)
@@ -363,6 +369,8 @@ def run(cluster, args):
     for number in range(100):
         status, body, _ = http("POST", f"{cluster.url}/api/v1/items",
                                {"project": "DRILL", "title": f"Seed item seed{number:03d}"}, token=token)
+        if status != 201:
+            raise SystemExit(f"drill: creating a seed item answered {status} {body}")
         seed_ids.append(body["id"])
     run_tag = format(int(time.time()) % 100000, "05d")
     drill = Drill(cluster, token, args)
