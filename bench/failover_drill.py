@@ -315,6 +315,11 @@ def report(args, drill, entries, wrk_output, creators, verification, load_window
               + ", ".join(f"{status}: {count:,}" for status, count in sorted(by_status.items())) + "."]
     wrk_summary = [line.strip() for line in wrk_output.splitlines()
                    if re.search(r"requests in|Requests/sec|Socket errors|Non-2xx", line)]
+    # wrk prints these two lines only when there is something to count.
+    if not any("Socket errors" in line for line in wrk_summary):
+        wrk_summary.append("no socket errors")
+    if not any("Non-2xx" in line for line in wrk_summary):
+        wrk_summary.append("no non-2xx answers")
     lines += [f"wrk: {'; '.join(wrk_summary)}."]
     lines += ["", "| items | count |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in verification.items() if key != "examples"]
