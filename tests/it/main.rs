@@ -8,6 +8,7 @@ mod attachments;
 mod bad_input;
 mod cli;
 mod cluster;
+mod deployment;
 mod items;
 mod jobs;
 mod mail;
