@@ -120,7 +120,7 @@ impl Application {
             duties.push(Arc::new(mail));
         }
         duties.push(Arc::new(SenderDuty::from_settings(settings.clone())?));
-        let cluster = Cluster::start(&settings, settings.base_url(), duties).await?;
+        let cluster = Cluster::start(&settings, duties).await?;
         let state = AppState {
             database,
             node_name: settings.node_name(),

@@ -180,7 +180,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         listen,
         database_url: cli.global.database.clone(),
         data_dir: cli.global.data_dir.clone(),
-        node: node_name.map(|name| NodeSettings { name: Some(name) }),
+        node: node_name.map(|name| NodeSettings { name: Some(name), url: None }),
     };
     let settings = Settings::load(cli.global.config.as_deref(), &overrides).map_err(|error| error.to_string())?;
     crate::telemetry::init(&settings.log);

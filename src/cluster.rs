@@ -89,7 +89,7 @@ struct ClusterInner {
 impl Cluster {
     /// Registers this node (refusing a name held by another live process) and starts the
     /// agent and its watchdog on the current runtime.
-    pub async fn start(settings: &Settings, base_url: String, duties: Vec<Arc<dyn MasterDuty>>) -> Result<Cluster> {
+    pub async fn start(settings: &Settings, duties: Vec<Arc<dyn MasterDuty>>) -> Result<Cluster> {
         // The agent has connections of its own, so request load never delays a heartbeat.
         let mut agent_settings = settings.clone();
         agent_settings.pool_size = 2;
@@ -98,7 +98,7 @@ impl Cluster {
             name: settings.node_name(),
             instance: random_instance(),
             hostname: local_hostname(),
-            base_url,
+            base_url: settings.node_url(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             config_hash: settings.cluster_config_hash(),
             priority: settings.cluster.priority,

@@ -19,6 +19,7 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "base_url",
     "pool_size",
+    "trusted_proxies",
     "log",
     "node",
     "limits",
@@ -42,6 +43,9 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// Database connections per node.
     pub pool_size: u32,
+    /// Address ranges of the reverse proxies in front of the nodes: from these peers the
+    /// client's address is read from `X-Forwarded-For` (for sign-in limits, logs, metrics).
+    pub trusted_proxies: Vec<String>,
     /// `log = "info"` (a filter), or `[log]` with `level` and `format`.
     pub log: LogSettings,
     pub node: NodeSettings,
@@ -175,20 +179,21 @@ impl Default for MetricsSettings {
     }
 }
 
+/// Address ranges written as `"10.0.0.0/8"` or single addresses; `key` names the setting.
+fn parse_networks(key: &str, texts: &[String]) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                |_| SettingsError(format!("{key}: {text:?} is not an address or range, write e.g. \"10.0.0.0/8\"")),
+            )
+        })
+        .collect()
+}
+
 impl MetricsSettings {
     pub fn allowed_networks(&self) -> Result<Vec<ipnet::IpNet>, SettingsError> {
-        self.allow
-            .iter()
-            .map(|text| {
-                text.parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        SettingsError(format!(
-                            "metrics.allow: {text:?} is not an address or range, write e.g. \"10.0.0.0/8\""
-                        ))
-                    })
-            })
-            .collect()
+        parse_networks("metrics.allow", &self.allow)
     }
 
     pub fn token(&self) -> Result<Option<String>, SettingsError> {
@@ -439,6 +444,10 @@ impl Default for ClusterSettings {
 pub struct NodeSettings {
     /// Unique name of this node in the cluster; defaults to `<hostname>:<port>`.
     pub name: Option<String>,
+    /// This node's own address as operators reach it (the cluster status shows it); defaults
+    /// to `http://<listen>`, with the host name for an unspecified address like `0.0.0.0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -469,6 +478,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             base_url: None,
             pool_size: 8,
+            trusted_proxies: Vec::new(),
             log: LogSettings::default(),
             node: NodeSettings::default(),
             limits: LimitSettings::default(),
@@ -600,10 +610,12 @@ impl Settings {
         {
             return Err(SettingsError("node.name must be 1-100 characters without spaces, e.g. \"web-1\"".into()));
         }
-        if let Some(base_url) = &self.base_url
-            && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
-        {
-            return Err(SettingsError(format!("base_url {base_url:?} must start with http:// or https://")));
+        for (key, url) in [("base_url", &self.base_url), ("node.url", &self.node.url)] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(SettingsError(format!("{key} {url:?} must start with http:// or https://")));
+            }
         }
         self.validate_mail()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
@@ -612,6 +624,7 @@ impl Settings {
             parse_schedule(schedule).map_err(|error| SettingsError(format!("jobs.{job}: {error}")))?;
         }
         self.metrics.allowed_networks()?;
+        self.trusted_proxy_networks()?;
         if let Some(token) = self.metrics.token()?
             && token.len() < 16
         {
@@ -696,6 +709,19 @@ impl Settings {
     pub fn base_url(&self) -> String {
         match &self.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+        parse_networks("trusted_proxies", &self.trusted_proxies)
+    }
+
+    /// This node's own address (not the public one, which may be the load balancer's).
+    pub fn node_url(&self) -> String {
+        match &self.node.url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.listen.ip().is_unspecified() => format!("http://{}:{}", local_hostname(), self.listen.port()),
             None => format!("http://{}", self.listen),
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod metrics;
 pub mod observe;
@@ -25,4 +26,12 @@ pub struct AppState {
     pub node_name: String,
     pub cluster: Cluster,
     pub search: Arc<SearchIndex>,
+}
+
+impl AppState {
+    /// The client's address: the peer, or what a trusted proxy says (see `client`).
+    pub fn client_address(&self, request: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        // Validated at start, so the ranges parse.
+        client::client_address(request, &self.settings.trusted_proxy_networks().unwrap_or_default())
+    }
 }

@@ -24,6 +24,9 @@ use crate::mail::inbound::{self, Mailbox, Outcome};
 use crate::mail::message;
 use crate::model::attachment::FileStore;
 
+/// A batch being stored: the outcome of each message by its UID.
+type Storing = tokio::task::JoinHandle<Result<Vec<(u32, Outcome)>>>;
+
 /// Messages whose sizes are asked for at once.
 const BATCH: usize = 50;
 /// The longest any single server step may take.
@@ -197,7 +200,7 @@ impl Poller {
     async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<()> {
         let mut uids: Vec<u32> = step("SEARCH", session.uid_search("ALL")).await?.into_iter().collect();
         uids.sort_unstable();
-        let mut storing: Option<tokio::task::JoinHandle<Result<Vec<(u32, Outcome)>>>> = None;
+        let mut storing: Option<Storing> = None;
         for batch in uids.chunks(BATCH) {
             if self.context.must_stop() {
                 break;
@@ -247,7 +250,7 @@ impl Poller {
     async fn file_away(
         &self,
         session: &mut ImapSession,
-        stored: tokio::task::JoinHandle<Result<Vec<(u32, Outcome)>>>,
+        stored: Storing,
         can_move: bool,
     ) -> Result<()> {
         let outcomes = stored.await.map_err(|error| Error::internal("storing mail", error))??;

@@ -71,9 +71,9 @@ pub fn email(field: &str, value: &str) -> Result<String> {
     }
 }
 
-/// Timestamps are UTC; the API writes them as RFC 3339 with a `Z`.
+/// Timestamps are UTC; the API writes them as RFC 3339 with milliseconds and a `Z`.
 pub fn serialize_utc<S: Serializer>(time: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    serializer.serialize_str(&time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 pub fn serialize_optional_utc<S: Serializer>(time: &Option<NaiveDateTime>, serializer: S) -> Result<S::Ok, S::Error> {

@@ -43,7 +43,7 @@ pub async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<
 
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
     let settings = &state.settings.metrics;
-    let peer = request.peer_addr().map(|address| address.ip());
+    let peer = state.client_address(request);
     let networks = settings.allowed_networks().map_err(|error| Error::internal("metrics.allow", error))?;
     if peer.is_some_and(|peer| networks.iter().any(|network| network.contains(&peer))) {
         return Ok(());

@@ -1,7 +1,7 @@
 //! Around every request: a request id (the proxy's `X-Request-Id` when it sent a sane one,
 //! otherwise made here), a `request` span carrying it so that every log line of the request
-//! names it, one access line when the answer is ready (method, path without the query —
-//! never a secret —, status, time), the id echoed in the response, and the latency histogram
+//! names it, one access line when the answer is ready (client address, method, path without
+//! the query — never a secret —, status, time), the id echoed in the response, and the latency histogram
 //! by route and status.
 
 use std::time::Instant;
@@ -28,6 +28,10 @@ pub async fn observe(
         .filter(|id| is_sane(id))
         .map(str::to_string)
         .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+    let client = request
+        .app_data::<actix_web::web::Data<crate::web::AppState>>()
+        .and_then(|state| state.client_address(request.request()))
+        .map_or_else(|| "-".to_string(), |address| address.to_string());
     let method = request.method().to_string();
     let path = request.path().to_string();
     // The route pattern, not the path, keeps the number of series bounded.
@@ -43,9 +47,9 @@ pub async fn observe(
     let milliseconds = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if QUIET_ROUTES.contains(&route.as_str()) {
-            tracing::debug!(%method, %path, status = status.as_u16(), ms = format!("{milliseconds:.1}"), "request");
+            tracing::debug!(%client, %method, %path, status = status.as_u16(), ms = format!("{milliseconds:.1}"), "request");
         } else {
-            tracing::info!(%method, %path, status = status.as_u16(), ms = format!("{milliseconds:.1}"), "request");
+            tracing::info!(%client, %method, %path, status = status.as_u16(), ms = format!("{milliseconds:.1}"), "request");
         }
     });
     metrics::histogram!(

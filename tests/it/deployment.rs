@@ -107,6 +107,12 @@ fn compose_runs_postgres_three_nodes_on_one_volume_and_nginx_in_front() {
     for node in NODES {
         assert_eq!(nginx["depends_on"][node]["condition"].as_str(), Some("service_healthy"), "nginx waits for {node}");
     }
+    let nginx_address = nginx["networks"]["default"]["ipv4_address"].as_str().expect("nginx has a fixed address");
+    assert_eq!(
+        node_environment(&compose, "baton1")["BATON_TRUSTED_PROXIES"],
+        format!("[\"{nginx_address}/32\"]"),
+        "the nodes trust exactly nginx's X-Forwarded-For"
+    );
     let volumes: Vec<&str> = compose["volumes"].as_mapping().unwrap().keys().map(|key| key.as_str().unwrap()).collect();
     assert_eq!(volumes, ["baton-data", "postgres-data"]);
 

@@ -13,6 +13,35 @@ on_both_backends!(
     deactivated_users_lose_their_sessions_and_tokens,
 );
 
+/// Behind a trusted proxy the per-address limit counts the client the proxy names, so one
+/// guesser does not lock everyone out; from an untrusted peer the header counts for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_limit_counts_the_client_a_trusted_proxy_names() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |settings| settings.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    app.create_user("carol").await;
+    let client = reqwest::Client::new();
+    let attempt = |login: &str, password: &str, forwarded: &str| {
+        client
+            .post(app.url("/api/v1/session"))
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({"login": login, "password": password}))
+            .send()
+    };
+    // Ten wrong guesses at ten logins from one client: its address allowance (2 × 5) is used up.
+    for number in 0..10 {
+        let response = attempt(&format!("guess{number}"), "wrong-password", "203.0.113.66").await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let guesser = attempt("carol", USER_PASSWORD, "203.0.113.66").await.unwrap();
+    assert_eq!(guesser.status(), StatusCode::TOO_MANY_REQUESTS);
+    let other_client = attempt("carol", USER_PASSWORD, "198.51.100.7").await.unwrap();
+    assert_eq!(other_client.status(), StatusCode::OK, "another client behind the same proxy signs in");
+    // A client cannot pose as another by putting an address in front of the proxy's.
+    let spoofed = attempt("carol", USER_PASSWORD, "198.51.100.8, 203.0.113.66").await.unwrap();
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 async fn sign_in_sets_an_http_only_same_site_cookie_and_sign_out_revokes_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = reqwest::Client::new();

@@ -22,7 +22,7 @@ pub async fn sign_in(
     request: HttpRequest,
     body: web::Json<SignInBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let address = request.peer_addr().map(|address| address.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let address = state.client_address(&request).map_or_else(|| "unknown".into(), |address| address.to_string());
     let settings = state.settings.sessions.clone();
     let body = body.into_inner();
     let grant = state
