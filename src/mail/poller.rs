@@ -247,12 +247,7 @@ impl Poller {
 
     /// Waits for a batch's transaction, then moves its messages to the processed or failed
     /// folder.
-    async fn file_away(
-        &self,
-        session: &mut ImapSession,
-        stored: Storing,
-        can_move: bool,
-    ) -> Result<()> {
+    async fn file_away(&self, session: &mut ImapSession, stored: Storing, can_move: bool) -> Result<()> {
         let outcomes = stored.await.map_err(|error| Error::internal("storing mail", error))??;
         let (mut processed, mut failed) = (Vec::new(), Vec::new());
         for (uid, outcome) in outcomes {

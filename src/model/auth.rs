@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::SessionSettings;
 use crate::db::schema::{api_tokens, login_failures, sessions, users};
-use crate::db::{DbConnection, database_now, write_transaction};
+use crate::db::{DbConnection, database_now, first_by_type, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{TokenId, UserId};
 use crate::model::text;
@@ -135,14 +135,18 @@ pub fn sign_in(
 
 /// The session behind a cookie value, if it exists, has not expired and its user is active.
 pub fn find_session(connection: &mut DbConnection, secret: &str) -> Result<Option<ActiveSession>> {
-    let found: Option<(User, String)> = sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id_hash.eq(digest(secret)))
-        .filter(sessions::expires_at.gt(diesel::dsl::now))
-        .filter(users::active.eq(true))
-        .select((User::as_select(), sessions::csrf_token))
-        .first(connection)
-        .optional()?;
+    // Every page and cookie request asks this: the statement is cached by its type.
+    let hash = digest(secret);
+    let found: Option<(User, String)> = first_by_type!(
+        connection,
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id_hash.eq(&hash))
+            .filter(sessions::expires_at.gt(diesel::dsl::now))
+            .filter(users::active.eq(true))
+            .select((User::as_select(), sessions::csrf_token))
+    )
+    .optional()?;
     Ok(found.map(|(user, csrf_token)| ActiveSession { user, csrf_token }))
 }
 
@@ -204,13 +208,17 @@ pub fn find_token_user(connection: &mut DbConnection, secret: &str) -> Result<Op
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    Ok(api_tokens::table
-        .inner_join(users::table)
-        .filter(api_tokens::token_hash.eq(digest(secret)))
-        .filter(users::active.eq(true))
-        .select(User::as_select())
-        .first(connection)
-        .optional()?)
+    // Every API request asks this: the statement is cached by its type.
+    let hash = digest(secret);
+    Ok(first_by_type!(
+        connection,
+        api_tokens::table
+            .inner_join(users::table)
+            .filter(api_tokens::token_hash.eq(&hash))
+            .filter(users::active.eq(true))
+            .select(User::as_select())
+    )
+    .optional()?)
 }
 
 #[cfg(test)]

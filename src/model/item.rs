@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{index_queue, item_totals, item_types, items, priorities, projects, statuses};
-use crate::db::{DbConnection, MultiBackend, write_transaction};
+use crate::db::{DbConnection, MultiBackend, first_by_type, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
@@ -233,8 +233,7 @@ fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec
 
 /// The joined row of one item; a static query, so its prepared statement is cached.
 fn load_joined(connection: &mut DbConnection, id: ItemId) -> Result<JoinedRow> {
-    select_joined!(joined().filter(items::id.eq(id.0)))
-        .first(connection)
+    first_by_type!(connection, select_joined!(joined().filter(items::id.eq(id.0))))
         .optional()?
         .ok_or_else(|| Error::not_found(format!("item {id}")))
 }
@@ -337,16 +336,19 @@ pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<It
 /// The views of those of the given items that exist and lie in the readable projects
 /// (`None`: all, see `permission::readable_project_ids`), in no particular order.
 pub fn readable_views(connection: &mut DbConnection, ids: &[i64], readable: Option<&[i64]>) -> Result<Vec<ItemView>> {
-    let mut rows: Vec<JoinedRow> = Vec::with_capacity(ids.len());
-    // One cached statement per item costs less than preparing a new `IN (…)` query each time.
-    for id in ids {
-        match load_joined(connection, ItemId(*id)) {
-            Ok(row) if readable.is_none_or(|readable| readable.contains(&row.1.0)) => rows.push(row),
-            Ok(_) | Err(Error::NotFound(_)) => {}
-            Err(error) => return Err(error),
+    // One cached statement per item costs less than preparing a new `IN (…)` query each
+    // time; one read transaction around them takes SQLite's read lock once.
+    connection.transaction(|connection| {
+        let mut rows: Vec<JoinedRow> = Vec::with_capacity(ids.len());
+        for id in ids {
+            match load_joined(connection, ItemId(*id)) {
+                Ok(row) if readable.is_none_or(|readable| readable.contains(&row.1.0)) => rows.push(row),
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
         }
-    }
-    into_views(connection, rows)
+        into_views(connection, rows)
+    })
 }
 
 fn user_label(connection: &mut DbConnection, id: Option<UserId>) -> Result<Option<String>> {
