@@ -1,9 +1,10 @@
-//! The HTTP edge: the JSON API under `/api/v1` (and, later, the HTML pages). Handlers
+//! The HTTP edge: the JSON API under `/api/v1` and the HTML pages for browsers. Handlers
 //! are thin: extract, call one `model` function, render. `routes` holds the whole URL map.
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod pages;
 pub mod routes;
 
 use std::sync::Arc;

@@ -150,6 +150,8 @@ pub struct ItemFilter {
     pub priority: Option<PriorityId>,
     pub assignee: Option<AssigneeFilter>,
     pub reporter: Option<UserId>,
+    /// Words the title must contain, case-insensitively (a quick filter; search is separate).
+    pub text: Option<String>,
     pub state: OpenState,
     pub sort: SortField,
     pub descending: bool,
@@ -251,6 +253,33 @@ fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
         .first(connection)
         .optional()?
         .ok_or_else(|| Error::not_found(format!("item {id}")))
+}
+
+/// What the actor may do with an item. Pages show only the controls these allow, and
+/// `update` applies the same rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ItemPermissions {
+    /// Edit the title, description, type, priority and due date.
+    pub edit: bool,
+    /// Change the status and the assignee, and edit every field.
+    pub work: bool,
+    /// Comment and attach files.
+    pub contribute: bool,
+}
+
+impl ItemPermissions {
+    /// Developers work on any item; reporters edit the text of the items they reported.
+    pub fn of(access: &Access, reporter: UserId, actor: &User) -> ItemPermissions {
+        let work = access.allows(Permission::Work);
+        let contribute = access.allows(Permission::Report);
+        ItemPermissions { edit: work || (contribute && reporter == actor.id), work, contribute }
+    }
+}
+
+/// The actor's permissions on an item they may see.
+pub fn permissions(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemPermissions> {
+    let (row, _, access) = require_readable(connection, actor, id)?;
+    Ok(ItemPermissions::of(&access, row.reporter_id, actor))
 }
 
 /// The item's row, project and the actor's access, if the actor may see it.
@@ -364,10 +393,10 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
     write_transaction(connection, |connection| {
         let (current, project, access) = require_readable(connection, actor, id)?;
         let changes_workflow_or_people = changes.status_id.is_some() || changes.assignee_id.is_some();
-        let may_edit = access.allows(Permission::Work)
-            || (access.allows(Permission::Report) && current.reporter_id == actor.id && !changes_workflow_or_people);
+        let permissions = ItemPermissions::of(&access, current.reporter_id, actor);
+        let may_edit = permissions.work || (permissions.edit && !changes_workflow_or_people);
         if !may_edit {
-            return Err(Error::forbidden(if access.allows(Permission::Report) {
+            return Err(Error::forbidden(if permissions.contribute {
                 "reporters may edit only the text, type, priority and due date of items they reported"
             } else {
                 "your role in this project does not allow editing items"
@@ -482,6 +511,22 @@ pub fn allowed_statuses(connection: &mut DbConnection, actor: &User, id: ItemId)
         .collect())
 }
 
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `%text%` in lower case, with LIKE's wildcards in the text escaped by `\`.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.trim().to_lowercase().chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
 /// for the page), so that the count and the page always agree.
 macro_rules! filter_items {
@@ -510,6 +555,9 @@ macro_rules! filter_items {
         }
         if let Some(reporter) = filter.reporter {
             query = query.filter(items::reporter_id.eq(reporter.0));
+        }
+        if let Some(text) = &filter.text {
+            query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
         }
         // A status-id subquery rather than a join, so a count needs only the items index.
         let closed = match filter.state {
@@ -570,6 +618,7 @@ fn count_matching(
     readable: Option<Vec<i64>>,
 ) -> Result<i64> {
     let totals_suffice = filter.item_type.is_none()
+        && filter.text.is_none()
         && filter.priority.is_none()
         && filter.assignee.is_none()
         && filter.reporter.is_none();

@@ -1,0 +1,363 @@
+//! The browser pages, driven without a browser: sign-in, security headers, CSRF on every
+//! form, escaping, permissions, conflicts and validation messages. `ui::browser` drives
+//! the same pages in headless Chromium.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
+use crate::support::web::WebClient;
+use crate::support::{Backend, TestApp};
+
+async fn app_with_project() -> (TestApp, WebClient) {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let admin = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    (app, admin)
+}
+
+fn assert_security_headers(page: &crate::support::web::Page) {
+    let policy = page.header("content-security-policy");
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
+    assert_eq!(page.header("referrer-policy"), "same-origin");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_without_a_session_lead_to_sign_in_and_back() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebClient::new(&app.address);
+    let page = web.get("/items?state=open").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), Some("/signin?next=%2Fitems%3Fstate%3Dopen"));
+
+    let wrong = web.sign_in_with("admin", "not the password", "/items?state=open").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Wrong login or password"), "{}", wrong.body);
+
+    let signed_in = web.sign_in_with("admin", ADMIN_PASSWORD, "/items?state=open").await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.location(), Some("/items?state=open"));
+    assert_eq!(web.get("/items?state=open").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_never_returns_to_another_site() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for foreign in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+        let web = WebClient::new(&app.address);
+        let signed_in = web.sign_in_with("admin", ADMIN_PASSWORD, foreign).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+        assert_eq!(signed_in.location(), Some("/"), "return path {foreign}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_without_the_form_token_is_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebClient::new(&app.address);
+    let page = web.post_form("/signin", &[("login", "admin"), ("password", ADMIN_PASSWORD), ("next", "/")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.header("content-type").starts_with("text/html"));
+    assert!(page.headers.get("set-cookie").is_none_or(|cookie| !cookie.to_str().unwrap().contains("baton_session")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_security_headers_and_unknown_pages_are_html_404() {
+    let (app, admin) = app_with_project().await;
+    for path in ["/", "/items", "/items/new", "/projects/WEB", "/signin"] {
+        let page = admin.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(page.header("content-type").starts_with("text/html"), "{path}");
+        assert_security_headers(&page);
+    }
+    let missing = admin.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.header("content-type").starts_with("text/html"));
+    assert!(missing.body.contains("<h1>Not found</h1>"), "{}", missing.body);
+    assert_security_headers(&missing);
+    let bad_id = admin.get("/items/not-a-number").await;
+    assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
+    assert!(bad_id.header("content-type").starts_with("text/html"));
+    let no_item = admin.get("/items/999999").await;
+    assert_eq!(no_item.status, StatusCode::NOT_FOUND);
+    assert!(no_item.body.contains("Not found"));
+    let stylesheet = admin.get("/static/baton.css").await;
+    assert_eq!(stylesheet.status, StatusCode::OK);
+    assert!(stylesheet.header("cache-control").contains("max-age"));
+    drop(app);
+}
+
+/// Every kind of state-changing form, with the fields it needs besides the token.
+fn form_posts(item_id: i64) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    vec![
+        ("/signout".into(), vec![]),
+        ("/items/new".into(), vec![("project", "WEB"), ("title", "forged")]),
+        (format!("/items/{item_id}/edit"), vec![("version", "1"), ("title", "forged")]),
+        (format!("/items/{item_id}/status"), vec![("version", "1"), ("status_id", "2")]),
+        (format!("/items/{item_id}/comments"), vec![("body", "forged")]),
+        (format!("/items/{item_id}/watch"), vec![]),
+        (format!("/items/{item_id}/unwatch"), vec![]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_refuses_a_missing_or_wrong_csrf_token() {
+    let (app, admin) = app_with_project().await;
+    let item = app.admin.create_item("WEB", "Target").await;
+    let item_id = item["id"].as_i64().unwrap();
+    let items_before = app.count_rows("items");
+    for (path, fields) in form_posts(item_id) {
+        let missing = admin.post_form(&path, &fields).await;
+        assert_eq!(missing.status, StatusCode::FORBIDDEN, "{path} without token");
+        assert!(missing.body.contains("security token"), "{path}: {}", missing.body);
+        let mut wrong = vec![("csrf_token", "0123456789abcdef")];
+        wrong.extend_from_slice(&fields);
+        assert_eq!(admin.post_form(&path, &wrong).await.status, StatusCode::FORBIDDEN, "{path} wrong token");
+    }
+    for token in [None, Some("wrong")] {
+        let fields: Vec<(&str, &str)> = token.map(|token| ("csrf_token", token)).into_iter().collect();
+        let upload = admin.upload(&format!("/items/{item_id}/attachments"), &fields, "a.txt", b"x".to_vec()).await;
+        assert_eq!(upload.status, StatusCode::FORBIDDEN, "upload with token {token:?}");
+    }
+    // A cross-site form post is refused even with the right token.
+    let token = admin.csrf_token().await;
+    let cross_site = admin
+        .client
+        .post(app.url(&format!("/items/{item_id}/comments")))
+        .header("Origin", "https://evil.example")
+        .form(&[("csrf_token", token.as_str()), ("body", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(app.count_rows("items"), items_before);
+    assert_eq!(app.count_rows("comments"), 0);
+    assert_eq!(app.count_rows("attachments"), 0);
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{item_id}")).await.body["title"], "Target");
+    // The session survived the forged sign-out.
+    assert_eq!(admin.get("/items").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_with_the_token_work_and_sign_out_ends_the_session() {
+    let (app, admin) = app_with_project().await;
+    let created = admin.submit("/items/new", &[("project", "WEB"), ("title", "From the form")]).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let item_path = created.location().unwrap().to_string();
+    let commented = admin.submit(&format!("{item_path}/comments"), &[("body", "A *comment*")]).await;
+    assert_eq!(commented.status, StatusCode::SEE_OTHER, "{}", commented.body);
+    let uploaded = admin
+        .upload(
+            &format!("{item_path}/attachments"),
+            &[("csrf_token", &admin.csrf_token().await)],
+            "notes.txt",
+            b"hello".to_vec(),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::SEE_OTHER, "{}", uploaded.body);
+    let page = admin.get(&item_path).await;
+    assert!(page.body.contains("<em>comment</em>"), "{}", page.body);
+    assert!(page.body.contains("notes.txt") && page.body.contains("5 bytes"), "{}", page.body);
+    assert!(page.body.contains("Unwatch"), "the author watches the item");
+    assert_eq!(admin.submit(&format!("{item_path}/unwatch"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert!(admin.get(&item_path).await.body.contains(">Watch<"));
+
+    assert_eq!(admin.submit("/signout", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(admin.get("/items").await.status, StatusCode::SEE_OTHER);
+    drop(app);
+}
+
+fn without_textarea_contents(html: &str) -> String {
+    let mut kept = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<textarea") {
+        kept.push_str(&rest[..start]);
+        let end = rest[start..].find("</textarea>").map_or(rest.len(), |end| start + end);
+        rest = &rest[end..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_in_titles_and_comments_is_escaped_and_markdown_sanitized() {
+    let (app, admin) = app_with_project().await;
+    let item = app
+        .admin
+        .post(
+            "/api/v1/items",
+            json!({"project": "WEB", "title": "<script>alert('title')</script>",
+                   "description": "**bold** <script>alert('description')</script> <img src=x onerror=alert(1)> [x](javascript:alert(2))"}),
+        )
+        .await
+        .body;
+    let id = item["id"].as_i64().unwrap();
+    let comment = app
+        .admin
+        .post(&format!("/api/v1/items/{id}/comments"), json!({"body": "_fine_ <script>alert('comment')</script>"}))
+        .await;
+    assert_eq!(comment.status, StatusCode::CREATED);
+    for path in [format!("/items/{id}"), "/items".to_string(), "/".to_string(), "/projects/WEB".to_string()] {
+        let page = admin.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(!page.body.contains("<script"), "{path} has a script tag: {}", page.body);
+        // The edit form shows the Markdown source, escaped; the rendered HTML must be clean.
+        let rendered = without_textarea_contents(&page.body);
+        assert!(!rendered.contains("onerror"), "{path}");
+        assert!(!rendered.contains("javascript:"), "{path}");
+        assert!(page.body.contains("&#60;script&#62;alert(&#39;title&#39;)&#60;/script&#62;"), "{path}: {}", page.body);
+    }
+    let page = admin.get(&format!("/items/{id}")).await;
+    assert!(page.body.contains("<strong>bold</strong>"));
+    assert!(page.body.contains("<em>fine</em>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_see_no_edit_controls_and_non_members_get_404() {
+    let (app, _admin) = app_with_project().await;
+    let viewer_api = app.create_user("vera").await;
+    app.add_member("WEB", &viewer_api, "viewer").await;
+    app.create_user("olga").await;
+    let item = app.admin.create_item("WEB", "Private work").await;
+    let id = item["id"].as_i64().unwrap();
+
+    let viewer = WebClient::sign_in(&app.address, "vera", USER_PASSWORD).await;
+    let page = viewer.get(&format!("/items/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Private work"));
+    for control in [
+        format!("action=\"/items/{id}/edit\""),
+        format!("action=\"/items/{id}/status\""),
+        format!("action=\"/items/{id}/comments\""),
+        format!("action=\"/items/{id}/attachments\""),
+    ] {
+        assert!(!page.body.contains(&control), "a viewer sees {control}");
+    }
+    assert!(page.body.contains("Watch"), "viewers may watch");
+    let forged =
+        viewer.submit(&format!("/items/{id}/edit"), &[("version", "1"), ("title", "Changed by a viewer")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.header("content-type").starts_with("text/html"));
+    let comment = viewer.submit(&format!("/items/{id}/comments"), &[("body", "hi")]).await;
+    assert_eq!(comment.status, StatusCode::FORBIDDEN);
+
+    let outsider = WebClient::sign_in(&app.address, "olga", USER_PASSWORD).await;
+    for path in [format!("/items/{id}"), "/projects/WEB".to_string(), "/items?project=WEB".to_string()] {
+        let page = outsider.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.body.contains("Private work"));
+    }
+    assert!(!outsider.get("/items").await.body.contains("Private work"));
+    let edit = outsider.submit(&format!("/items/{id}/edit"), &[("version", "1"), ("title", "x")]).await;
+    assert_eq!(edit.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_edit_shows_a_conflict_and_keeps_the_users_text() {
+    let (app, admin) = app_with_project().await;
+    let item = app.admin.create_item("WEB", "Original title").await;
+    let id = item["id"].as_i64().unwrap();
+    let page = admin.get(&format!("/items/{id}")).await;
+    let version = page.hidden_field("version").unwrap();
+    let changed =
+        app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 1, "title": "Someone else's title"})).await;
+    assert_eq!(changed.status, StatusCode::OK);
+
+    let stale = admin
+        .submit(&format!("/items/{id}/edit"), &[("version", &version), ("title", "My title"), ("description", "")])
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(stale.body.contains("changed by someone else"), "{}", stale.body);
+    assert!(stale.body.contains("Your changes were not saved"));
+    assert!(stale.body.contains("value=\"My title\""), "the user's edit is kept");
+    assert!(stale.body.contains("Someone else&#39;s title"));
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["title"], "Someone else's title");
+
+    let saved = admin
+        .submit(&format!("/items/{id}/edit"), &[("version", "2"), ("title", "My title"), ("description", "")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["title"], "My title");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_buttons_follow_the_workflow() {
+    let (app, admin) = app_with_project().await;
+    let item = app.admin.create_item("WEB", "Flow").await;
+    let id = item["id"].as_i64().unwrap();
+    let allowed = app.admin.get(&format!("/api/v1/items/{id}/transitions")).await.body["statuses"].clone();
+    let page = admin.get(&format!("/items/{id}")).await;
+    let buttons = page.body.matches("class=\"status-move\"").count();
+    assert_eq!(buttons, allowed.as_array().unwrap().len());
+    let target = allowed[0]["id"].as_i64().unwrap().to_string();
+    let moved = admin.submit(&format!("/items/{id}/status"), &[("version", "1"), ("status_id", &target)]).await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    let after = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    assert_eq!(after["status"]["id"].as_i64().unwrap().to_string(), target);
+    let allowed_now = app.admin.get(&format!("/api/v1/items/{id}/transitions")).await.body["statuses"].clone();
+    let workflow = app.admin.get("/api/v1/workflow").await.body;
+    let forbidden_move = workflow["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|status| status["id"].as_i64().unwrap())
+        .find(|id| id.to_string() != target && !allowed_now.as_array().unwrap().iter().any(|s| s["id"] == *id))
+        .expect("a status the workflow does not allow next")
+        .to_string();
+    let not_allowed =
+        admin.submit(&format!("/items/{id}/status"), &[("version", "2"), ("status_id", &forbidden_move)]).await;
+    assert_eq!(not_allowed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(not_allowed.body.contains("the workflow does not allow"), "{}", not_allowed.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_new_items_show_messages_next_to_the_fields() {
+    let (_app, admin) = app_with_project().await;
+    let empty_title = admin.submit("/items/new", &[("project", "WEB"), ("title", "  "), ("description", "kept")]).await;
+    assert_eq!(empty_title.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty_title.body.contains("id=\"title-error\" class=\"field-error\">must not be empty"),
+        "{}",
+        empty_title.body
+    );
+    assert!(empty_title.body.contains(">kept</textarea>"), "the description is kept");
+    let bad_date = admin.submit("/items/new", &[("project", "WEB"), ("title", "x"), ("due_date", "tomorrow")]).await;
+    assert_eq!(bad_date.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_date.body.contains("id=\"due-error\""));
+    let no_project = admin.submit("/items/new", &[("project", "NOPE"), ("title", "x")]).await;
+    assert_eq!(no_project.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_project.body.contains("id=\"project-error\""));
+    let garbage = admin.submit("/items/new", &[("project", "WEB"), ("title", "x"), ("type_id", "abc")]).await;
+    assert_eq!(garbage.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_list_filters_sorts_and_pages_through_the_url() {
+    let (app, admin) = app_with_project().await;
+    for number in 0..30 {
+        app.admin.create_item("WEB", &format!("Widget {number:02}")).await;
+    }
+    app.admin.create_item("WEB", "Gadget 100% done").await;
+    let first = admin.get("/items?project=WEB&sort=title").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains("31 items"));
+    assert!(first.body.contains("Page 1 of 2"));
+    assert!(first.body.contains("href=\"/items?project=WEB&#38;sort=title&#38;page=2\""), "{}", first.body);
+    assert!(first.body.contains("href=\"/items?project=WEB&#38;sort=-title\""), "the sorted column reverses");
+    assert!(first.body.find("Gadget").unwrap() < first.body.find("Widget 00").unwrap());
+    let second = admin.get("/items?project=WEB&sort=title&page=2").await;
+    assert!(second.body.contains("Widget 29") && !second.body.contains("Widget 00"));
+    let text = admin.get("/items?text=100%25").await;
+    assert!(text.body.contains("1 item.") && text.body.contains("Gadget"), "{}", text.body);
+    let wildcard = admin.get("/items?text=_").await;
+    assert!(wildcard.body.contains("0 items"), "an underscore is literal");
+    let mine = admin.get("/items?assignee=me&state=open").await;
+    assert!(mine.body.contains("0 items"));
+    let bad = admin.get("/items?page=0").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.header("content-type").starts_with("text/html"));
+}
