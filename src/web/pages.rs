@@ -7,11 +7,13 @@
 //! cross-site `Origin` is refused as well. Errors become friendly HTML pages (`PageError`),
 //! and a request without a session is sent to the sign-in page with a return path.
 
+pub mod admin;
 pub mod assets;
 pub mod home;
 pub mod item;
 pub mod items;
 pub mod markdown;
+pub mod search;
 pub mod session;
 
 use std::future::Future;

@@ -6,7 +6,10 @@ use actix_web::web;
 
 use crate::web::api::{attachments, cluster, items, mail, projects, search, session, system, users};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
-use crate::web::pages::{self, assets, home, item as item_pages, items as item_list_pages, session as session_pages};
+use crate::web::pages::admin::{self as admin_pages, cluster as cluster_pages, mail as mail_pages};
+use crate::web::pages::{
+    self, assets, home, item as item_pages, items as item_list_pages, search as search_pages, session as session_pages,
+};
 
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
 const JSON_LIMIT_BYTES: usize = 4 * 1024 * 1024;
@@ -99,5 +102,13 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}/watch", web::post().to(item_pages::watch_item))
         .route("/items/{id}/unwatch", web::post().to(item_pages::unwatch_item))
         .route("/projects/{key}", web::get().to(item_list_pages::show_project))
+        .route("/search", web::get().to(search_pages::search_items))
+        .route("/admin", web::get().to(admin_pages::show_index))
+        .route("/admin/cluster", web::get().to(cluster_pages::show_cluster))
+        .route("/admin/cluster/master", web::post().to(cluster_pages::hand_over))
+        .route("/admin/cluster/maintenance", web::post().to(cluster_pages::set_maintenance))
+        .route("/admin/mail", web::get().to(mail_pages::show_failures))
+        .route("/admin/mail/{id}/reprocess", web::post().to(mail_pages::reprocess_failure))
+        .route("/admin/mail/{id}/delete", web::post().to(mail_pages::delete_failure))
         .default_service(web::to(pages::no_such_page))
 }

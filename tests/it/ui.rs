@@ -361,3 +361,119 @@ async fn the_item_list_filters_sorts_and_pages_through_the_url() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.header("content-type").starts_with("text/html"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pages_are_forbidden_to_other_users() {
+    let (app, _admin) = app_with_project().await;
+    app.create_user("ursula").await;
+    let user = WebClient::sign_in(&app.address, "ursula", USER_PASSWORD).await;
+    for path in ["/admin", "/admin/cluster", "/admin/mail"] {
+        let page = user.get(path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.header("content-type").starts_with("text/html"), "{path}");
+        assert!(page.body.contains("Not allowed"), "{path}");
+    }
+    let handover = user.submit("/admin/cluster/master", &[("node", "test-node")]).await;
+    assert_eq!(handover.status, StatusCode::FORBIDDEN);
+    let maintenance = user.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "true")]).await;
+    assert_eq!(maintenance.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.admin.get("/api/v1/cluster").await.body["nodes"][0]["role"], "master");
+    assert!(!user.get("/").await.body.contains("href=\"/admin\""), "no admin link for users");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_forms_refuse_a_missing_csrf_token() {
+    let (app, admin) = app_with_project().await;
+    for (path, fields) in [
+        ("/admin/cluster/master", vec![("node", "test-node")]),
+        ("/admin/cluster/maintenance", vec![("node", "test-node"), ("on", "true")]),
+        ("/admin/mail/1/reprocess", vec![]),
+        ("/admin/mail/1/delete", vec![]),
+    ] {
+        let page = admin.post_form(path, &fields).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.body.contains("security token"), "{path}");
+    }
+    assert_eq!(app.admin.get("/api/v1/cluster").await.body["nodes"][0]["role"], "master");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_page_shows_nodes_and_lag_and_switches_maintenance() {
+    let (_app, admin) = app_with_project().await;
+    let page = admin.get("/admin/cluster").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<meta http-equiv=\"refresh\" content=\"5; url=/admin/cluster\">"));
+    assert!(page.body.contains("<strong id=\"master\">test-node</strong>"), "{}", page.body);
+    assert!(page.body.contains("<td class=\"role\">master</td>"));
+    assert!(page.body.contains("id=\"index-lag\"") && page.body.contains("id=\"mail-lag\""));
+    assert!(!page.body.contains("id=\"no-master\""));
+
+    let on = admin.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "true")]).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert!(on.body.contains("Maintenance is on for node test-node."));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = admin.get("/admin/cluster").await;
+        if page.body.contains("<td class=\"role\">maintenance</td>") && page.body.contains("Maintenance off") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the node never showed maintenance: {}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let off = admin.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "false")]).await;
+    assert!(off.body.contains("Maintenance is off for node test-node."));
+    let unknown = admin.submit("/admin/cluster/master", &[("node", "no-such-node")]).await;
+    assert!(unknown.status.is_client_error() || unknown.status.is_server_error(), "{}", unknown.status);
+    assert!(unknown.body.contains("class=\"alert error\""), "{}", unknown.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_page_lists_nothing_and_reports_a_missing_mail() {
+    let (_app, admin) = app_with_project().await;
+    let page = admin.get("/admin/mail").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No refused mail."));
+    let missing = admin.submit("/admin/mail/42/delete", &[]).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("mail failure 42 not found"), "{}", missing.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_results_highlight_matches_and_respect_permissions() {
+    let (app, admin) = app_with_project().await;
+    app.create_project("OPEN", true).await;
+    let item = app
+        .admin
+        .post(
+            "/api/v1/items",
+            json!({"project": "WEB", "title": "Flamingo migration", "description": "The pink flamingo <b>stands</b>."}),
+        )
+        .await
+        .body;
+    let id = item["id"].as_i64().unwrap();
+    app.create_user("sam").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let page = loop {
+        let page = admin.get("/search?q=flamingo").await;
+        assert_eq!(page.status, StatusCode::OK);
+        if page.body.contains("1 result.") {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "never found: {}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(page.body.contains(&format!("href=\"/items/{id}\"")));
+    assert!(page.body.contains("<b>Flamingo</b> migration"), "{}", page.body);
+    assert!(page.body.contains("&lt;b&gt;stands"), "item text in snippets stays escaped: {}", page.body);
+    assert!(page.body.contains("value=\"flamingo\""), "the search box keeps the query");
+    let filtered = admin.get("/search?q=flamingo&project=OPEN").await;
+    assert!(filtered.body.contains("0 results."), "{}", filtered.body);
+    let by_number = admin.get(&format!("/search?q=%23{id}")).await;
+    assert_eq!(by_number.status, StatusCode::SEE_OTHER);
+    assert_eq!(by_number.location(), Some(format!("/items/{id}").as_str()));
+
+    let outsider = WebClient::sign_in(&app.address, "sam", USER_PASSWORD).await;
+    let hidden = outsider.get("/search?q=flamingo").await;
+    assert!(hidden.body.contains("0 results."), "{}", hidden.body);
+    assert_eq!(outsider.get(&format!("/search?q=%23{id}")).await.status, StatusCode::OK);
+}
