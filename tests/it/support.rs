@@ -1,6 +1,7 @@
 //! The test harness: spawn a node, act as users, provision PostgreSQL.
 
 pub mod app;
+pub mod browser;
 pub mod cluster;
 pub mod mail_servers;
 pub mod postgres;

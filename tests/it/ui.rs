@@ -2,6 +2,8 @@
 //! form, escaping, permissions, conflicts and validation messages. `ui::browser` drives
 //! the same pages in headless Chromium.
 
+mod browser;
+
 use reqwest::StatusCode;
 use serde_json::json;
 
