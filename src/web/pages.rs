@@ -13,6 +13,8 @@ pub mod home;
 pub mod item;
 pub mod items;
 pub mod markdown;
+pub mod profile;
+pub mod projects;
 pub mod search;
 pub mod session;
 

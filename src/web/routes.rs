@@ -6,9 +6,12 @@ use actix_web::web;
 
 use crate::web::api::{attachments, cluster, items, mail, projects, search, session, system, users};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
-use crate::web::pages::admin::{self as admin_pages, cluster as cluster_pages, mail as mail_pages};
+use crate::web::pages::admin::{
+    self as admin_pages, cluster as cluster_pages, mail as mail_pages, users as user_pages, workflow as workflow_pages,
+};
 use crate::web::pages::{
-    self, assets, home, item as item_pages, items as item_list_pages, search as search_pages, session as session_pages,
+    self, assets, home, item as item_pages, items as item_list_pages, profile, projects as project_pages,
+    search as search_pages, session as session_pages,
 };
 
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
@@ -101,7 +104,19 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}/attachments", web::post().to(item_pages::upload_attachment))
         .route("/items/{id}/watch", web::post().to(item_pages::watch_item))
         .route("/items/{id}/unwatch", web::post().to(item_pages::unwatch_item))
+        .service(web::resource("/projects").get(project_pages::list_projects).post(project_pages::create_project))
         .route("/projects/{key}", web::get().to(item_list_pages::show_project))
+        .service(
+            web::resource("/projects/{key}/settings")
+                .get(project_pages::show_settings)
+                .post(project_pages::update_settings),
+        )
+        .route("/projects/{key}/members", web::post().to(project_pages::set_member))
+        .route("/projects/{key}/members/remove", web::post().to(project_pages::remove_member))
+        .service(web::resource("/profile").get(profile::show_profile).post(profile::update_profile))
+        .route("/profile/password", web::post().to(profile::change_password))
+        .route("/profile/tokens", web::post().to(profile::create_token))
+        .route("/profile/tokens/{id}/revoke", web::post().to(profile::revoke_token))
         .route("/search", web::get().to(search_pages::search_items))
         .route("/admin", web::get().to(admin_pages::show_index))
         .route("/admin/cluster", web::get().to(cluster_pages::show_cluster))
@@ -110,5 +125,8 @@ fn page_routes() -> actix_web::Scope<
         .route("/admin/mail", web::get().to(mail_pages::show_failures))
         .route("/admin/mail/{id}/reprocess", web::post().to(mail_pages::reprocess_failure))
         .route("/admin/mail/{id}/delete", web::post().to(mail_pages::delete_failure))
+        .service(web::resource("/admin/users").get(user_pages::list_users).post(user_pages::create_user))
+        .route("/admin/users/{id}", web::post().to(user_pages::update_user))
+        .route("/admin/workflow", web::get().to(workflow_pages::show_workflow))
         .default_service(web::to(pages::no_such_page))
 }

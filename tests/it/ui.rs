@@ -102,6 +102,19 @@ fn form_posts(item_id: i64) -> Vec<(String, Vec<(&'static str, &'static str)>)> 
         (format!("/items/{item_id}/comments"), vec![("body", "forged")]),
         (format!("/items/{item_id}/watch"), vec![]),
         (format!("/items/{item_id}/unwatch"), vec![]),
+        ("/profile".into(), vec![("name", "Forged"), ("email", "forged@example.com")]),
+        ("/profile/password".into(), vec![("current_password", "x"), ("new_password", "y"), ("repeat_password", "y")]),
+        ("/profile/tokens".into(), vec![("name", "forged")]),
+        ("/profile/tokens/1/revoke".into(), vec![]),
+        ("/projects".into(), vec![("key", "FORGED"), ("name", "Forged")]),
+        ("/projects/WEB/settings".into(), vec![("name", "Forged")]),
+        ("/projects/WEB/members".into(), vec![("login", "admin"), ("role", "viewer")]),
+        ("/projects/WEB/members/remove".into(), vec![("user_id", "1")]),
+        (
+            "/admin/users".into(),
+            vec![("login", "forged"), ("name", "F"), ("email", "f@example.com"), ("password", "long enough password")],
+        ),
+        ("/admin/users/1".into(), vec![("active", "false")]),
     ]
 }
 
@@ -137,6 +150,9 @@ async fn every_form_refuses_a_missing_or_wrong_csrf_token() {
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
 
     assert_eq!(app.count_rows("items"), items_before);
+    assert_eq!(app.count_rows("projects"), 1);
+    assert_eq!(app.count_rows("users"), 1);
+    assert_eq!(app.count_rows("memberships"), 0);
     assert_eq!(app.count_rows("comments"), 0);
     assert_eq!(app.count_rows("attachments"), 0);
     assert_eq!(app.admin.get(&format!("/api/v1/items/{item_id}")).await.body["title"], "Target");
@@ -478,4 +494,142 @@ async fn search_results_highlight_matches_and_respect_permissions() {
     let hidden = outsider.get("/search?q=flamingo").await;
     assert!(hidden.body.contains("0 results."), "{}", hidden.body);
     assert_eq!(outsider.get(&format!("/search?q=%23{id}")).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_page_changes_the_account_and_manages_tokens() {
+    let (app, _admin) = app_with_project().await;
+    app.create_user("pat").await;
+    let pat = WebClient::sign_in(&app.address, "pat", USER_PASSWORD).await;
+    let saved = pat.submit("/profile", &[("name", "Pat Smith"), ("email", "pat@example.org")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let profile = pat.get("/profile").await;
+    assert!(profile.body.contains("value=\"Pat Smith\"") && profile.body.contains("value=\"pat@example.org\""));
+    assert!(!profile.body.contains("name=\"email_notifications\" checked"), "unticked means opted out");
+    let bad_email = pat.submit("/profile", &[("name", "Pat"), ("email", "not an address")]).await;
+    assert_eq!(bad_email.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_email.body.contains("class=\"field-error\""));
+
+    let created = pat.submit("/profile/tokens", &[("name", "laptop")]).await;
+    assert_eq!(created.status, StatusCode::OK);
+    let start = created.body.find("<code id=\"new-token\">").unwrap() + "<code id=\"new-token\">".len();
+    let token = &created.body[start..start + created.body[start..].find('<').unwrap()];
+    let me = reqwest::Client::new().get(app.url("/api/v1/users/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(!pat.get("/profile").await.body.contains(token), "the secret is shown once");
+    let listed = app.count_rows("api_tokens");
+    let token_id = {
+        let page = pat.get("/profile").await;
+        let marker = "action=\"/profile/tokens/";
+        let at = page.body.rfind(marker).unwrap() + marker.len();
+        page.body[at..at + page.body[at..].find('/').unwrap()].to_string()
+    };
+    assert_eq!(pat.submit(&format!("/profile/tokens/{token_id}/revoke"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count_rows("api_tokens"), listed - 1);
+    let revoked = reqwest::Client::new().get(app.url("/api/v1/users/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+
+    let wrong = pat
+        .submit(
+            "/profile/password",
+            &[
+                ("current_password", "wrong"),
+                ("new_password", "a new long password"),
+                ("repeat_password", "a new long password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("is wrong"));
+    let mismatch = pat
+        .submit(
+            "/profile/password",
+            &[
+                ("current_password", USER_PASSWORD),
+                ("new_password", "a new long password"),
+                ("repeat_password", "another"),
+            ],
+        )
+        .await;
+    assert!(mismatch.body.contains("does not match"));
+    let changed = pat
+        .submit(
+            "/profile/password",
+            &[
+                ("current_password", USER_PASSWORD),
+                ("new_password", "a new long password"),
+                ("repeat_password", "a new long password"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER);
+    assert_eq!(pat.get("/profile").await.status, StatusCode::SEE_OTHER, "signed out everywhere");
+    WebClient::sign_in(&app.address, "pat", "a new long password").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_manage_users_from_the_users_page() {
+    let (app, admin) = app_with_project().await;
+    let created = admin
+        .submit(
+            "/admin/users",
+            &[("login", "nina"), ("name", "Nina"), ("email", "nina@example.com"), ("password", "a long password")],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(created.body.contains("User nina created."));
+    let invalid = admin
+        .submit(
+            "/admin/users",
+            &[("login", "x y"), ("name", "N"), ("email", "n@example.com"), ("password", "a long password")],
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(invalid.body.contains("class=\"field-error\""));
+    let users = app.admin.get("/api/v1/users").await.body;
+    let nina = users["users"].as_array().unwrap().iter().find(|user| user["login"] == "nina").unwrap()["id"].clone();
+    let deactivated = admin.submit(&format!("/admin/users/{nina}"), &[("active", "false")]).await;
+    assert!(deactivated.body.contains("User nina updated."));
+    assert_eq!(app.admin.get(&format!("/api/v1/users/{nina}")).await.body["active"], false);
+    let reset = admin.submit(&format!("/admin/users/{nina}"), &[("active", "true")]).await;
+    assert_eq!(reset.status, StatusCode::OK);
+    admin.submit(&format!("/admin/users/{nina}"), &[("password", "reset by the admin")]).await;
+    WebClient::sign_in(&app.address, "nina", "reset by the admin").await;
+    let last_admin = admin.submit(&format!("/admin/users/{}", app.admin.user_id), &[("is_admin", "false")]).await;
+    assert_eq!(last_admin.status, StatusCode::CONFLICT);
+    assert!(last_admin.body.contains("last active administrator"), "{}", last_admin.body);
+    let workflow = admin.get("/admin/workflow").await;
+    assert_eq!(workflow.status, StatusCode::OK);
+    assert!(workflow.body.contains("aria-label=\"allowed\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_and_members_are_managed_from_pages_by_those_allowed() {
+    let (app, admin) = app_with_project().await;
+    let created = admin.submit("/projects", &[("key", "ops"), ("name", "Operations"), ("is_public", "on")]).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(created.location(), Some("/projects/OPS"));
+    let duplicate = admin.submit("/projects", &[("key", "OPS"), ("name", "Again")]).await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    let member_api = app.create_user("mike").await;
+    let added = admin.submit("/projects/WEB/members", &[("login", "mike"), ("role", "reporter")]).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let nobody = admin.submit("/projects/WEB/members", &[("login", "nobody"), ("role", "viewer")]).await;
+    assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(nobody.body.contains("there is no user"));
+    let members = app.admin.get("/api/v1/projects/WEB/members").await.body;
+    assert_eq!(members["members"][0]["role"], "reporter", "{members}");
+
+    let mike = WebClient::sign_in(&app.address, "mike", USER_PASSWORD).await;
+    assert_eq!(mike.get("/projects/WEB/settings").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(mike.submit("/projects/WEB/settings", &[("name", "Mine")]).await.status, StatusCode::FORBIDDEN);
+    assert!(!mike.get("/projects").await.body.contains("New project"), "only admins create projects");
+    app.add_member("WEB", &member_api, "manager").await;
+    assert_eq!(mike.get("/projects/WEB/settings").await.status, StatusCode::OK);
+    let renamed = mike.submit("/projects/WEB/settings", &[("name", "Website"), ("description", "")]).await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.admin.get("/api/v1/projects/WEB").await.body["name"], "Website");
+    let removed = admin.submit("/projects/WEB/members/remove", &[("user_id", &member_api.user_id.to_string())]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert_eq!(mike.get("/projects/WEB/settings").await.status, StatusCode::NOT_FOUND);
 }

@@ -3,6 +3,8 @@
 
 pub mod cluster;
 pub mod mail;
+pub mod users;
+pub mod workflow;
 
 use actix_web::HttpResponse;
 use askama::Template;

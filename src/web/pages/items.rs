@@ -270,6 +270,12 @@ pub async fn show_project(
 #[derive(Debug, Clone, Default)]
 pub struct FieldErrors(Vec<FieldError>);
 
+impl From<FieldError> for FieldErrors {
+    fn from(error: FieldError) -> FieldErrors {
+        FieldErrors(vec![error])
+    }
+}
+
 impl FieldErrors {
     pub fn one(field: &str, message: impl Into<String>) -> FieldErrors {
         FieldErrors(vec![FieldError { field: field.to_string(), message: message.into() }])
