@@ -276,10 +276,29 @@ impl ItemPermissions {
     }
 }
 
-/// The actor's permissions on an item they may see.
-pub fn permissions(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemPermissions> {
-    let (row, _, access) = require_readable(connection, actor, id)?;
-    Ok(ItemPermissions::of(&access, row.reporter_id, actor))
+/// Proof that the actor may see an item: made only by this module's access checks, so the
+/// functions that take it (comments, attachments, history, watchers of the item) need not
+/// check again.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadableItem {
+    id: ItemId,
+    project_id: ProjectId,
+}
+
+impl ReadableItem {
+    pub fn id(&self) -> ItemId {
+        self.id
+    }
+
+    pub fn project_id(&self) -> ProjectId {
+        self.project_id
+    }
+}
+
+/// Checks that the actor may see the item.
+pub fn readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ReadableItem> {
+    let (row, _, _) = require_readable(connection, actor, id)?;
+    Ok(ReadableItem { id, project_id: row.project_id })
 }
 
 /// The item's row, project and the actor's access, if the actor may see it.
@@ -356,11 +375,24 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
 }
 
 pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemView> {
+    Ok(get_with_permissions(connection, actor, id)?.0)
+}
+
+/// The item, what the actor may do with it, and the proof that they may see it: one access
+/// check for everything an item page shows.
+pub fn get_with_permissions(
+    connection: &mut DbConnection,
+    actor: &User,
+    id: ItemId,
+) -> Result<(ItemView, ItemPermissions, ReadableItem)> {
     let row = load_joined(connection, id)?;
     let (project_id, _, project_is_public) = &row.1;
-    let access = Access::for_project(connection, actor, ProjectId(*project_id), *project_is_public)?;
+    let project_id = ProjectId(*project_id);
+    let access = Access::for_project(connection, actor, project_id, *project_is_public)?;
     access.require(Permission::View, &format!("item {id}"))?;
-    into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
+    let permissions = ItemPermissions::of(&access, row.0.reporter_id, actor);
+    let view = into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))?;
+    Ok((view, permissions, ReadableItem { id, project_id }))
 }
 
 /// The views of those of the given items that exist and lie in the readable projects
@@ -500,15 +532,20 @@ pub fn touch(connection: &mut DbConnection, id: ItemId) -> Result<()> {
 /// Statuses the actor may move the item to now.
 pub fn allowed_statuses(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<Vec<StatusRef>> {
     let (row, _, access) = require_readable(connection, actor, id)?;
-    if !access.allows(Permission::Work) {
-        return Ok(Vec::new());
-    }
     let workflow = Workflow::load(connection)?;
-    Ok(workflow
-        .next_statuses(row.status_id)
+    Ok(moves_from(&workflow, ItemPermissions::of(&access, row.reporter_id, actor), row.status_id))
+}
+
+/// The statuses an item in `from` may move to, for someone with these permissions.
+pub fn moves_from(workflow: &Workflow, permissions: ItemPermissions, from: StatusId) -> Vec<StatusRef> {
+    if !permissions.work {
+        return Vec::new();
+    }
+    workflow
+        .next_statuses(from)
         .into_iter()
         .map(|status| StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed })
-        .collect())
+        .collect()
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);

@@ -6,7 +6,7 @@ use crate::db::schema::{items, users, watchers};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, UserId};
-use crate::model::item::{self, ItemView};
+use crate::model::item::{self, ItemView, ReadableItem};
 use crate::model::permission::{Access, Permission, readable_project_ids};
 use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
@@ -27,10 +27,15 @@ pub fn add_quietly(connection: &mut DbConnection, item_id: ItemId, user_id: User
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<UserSummary>> {
-    item::require_readable(connection, actor, item_id)?;
+    let readable = item::readable(connection, actor, item_id)?;
+    of_item(connection, readable)
+}
+
+/// The watchers of an item already checked, by login.
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<UserSummary>> {
     Ok(watchers::table
         .inner_join(users::table)
-        .filter(watchers::item_id.eq(item_id.0))
+        .filter(watchers::item_id.eq(item.id().0))
         .order(users::login.asc())
         .select(UserSummary::as_select())
         .load(connection)?)

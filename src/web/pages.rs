@@ -259,13 +259,18 @@ impl ResponseError for PageError {
             }
             PageError::Model(other) => ("Cannot do that", other.message()),
         };
-        let error_page = ErrorPage { chrome: Chrome::default(), status: status.as_u16(), title, message };
-        match error_page.render() {
-            Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
-            Err(error) => {
-                tracing::error!(%error, "rendering the error page failed");
-                HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(title.to_string())
-            }
+        error_page(status, title, message)
+    }
+}
+
+/// A friendly HTML error page; also used for the 405 of page paths.
+pub fn error_page(status: StatusCode, title: &str, message: String) -> HttpResponse {
+    let error_page = ErrorPage { chrome: Chrome::default(), status: status.as_u16(), title, message };
+    match error_page.render() {
+        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+        Err(error) => {
+            tracing::error!(%error, "rendering the error page failed");
+            HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(title.to_string())
         }
     }
 }

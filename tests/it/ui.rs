@@ -86,6 +86,9 @@ async fn pages_carry_security_headers_and_unknown_pages_are_html_404() {
     let no_item = admin.get("/items/999999").await;
     assert_eq!(no_item.status, StatusCode::NOT_FOUND);
     assert!(no_item.body.contains("Not found"));
+    let wrong_method = admin.client.delete(app.url("/signin")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong_method.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let stylesheet = admin.get("/static/baton.css").await;
     assert_eq!(stylesheet.status, StatusCode::OK);
     assert!(stylesheet.header("cache-control").contains("max-age"));

@@ -124,18 +124,18 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
     state
         .database
         .run(move |connection| {
-            let item = item::get(connection, &user, id)?;
-            let permissions = item::permissions(connection, &user, id)?;
+            let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
+            let workflow = Workflow::load(connection)?;
             let members =
-                if permissions.work { membership::list(connection, &user, &item.project.key)? } else { Vec::new() };
+                if permissions.work { membership::of_item_project(connection, readable)? } else { Vec::new() };
             Ok(Loaded {
                 permissions,
-                comments: comment::list(connection, &user, id)?,
-                attachments: attachment::list(connection, &user, id)?,
-                history: history::list(connection, &user, id)?,
-                watching: watcher::list(connection, &user, id)?.iter().any(|watcher| watcher.id == user.id),
-                next_statuses: item::allowed_statuses(connection, &user, id)?,
-                workflow: Workflow::load(connection)?,
+                comments: comment::of_item(connection, readable)?,
+                attachments: attachment::of_item(connection, readable)?,
+                history: history::of_item(connection, readable)?,
+                watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
+                next_statuses: item::moves_from(&workflow, permissions, item.status.id),
+                workflow,
                 members,
                 item,
             })

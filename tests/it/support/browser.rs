@@ -103,16 +103,34 @@ impl Browser {
         self.driver.goto(url).await.unwrap_or_else(|error| panic!("opening {url}: {error}"));
     }
 
+    /// The first element matching, waiting for it while a page loads.
     pub async fn find(&self, css: &str) -> WebElement {
-        self.driver.find(By::Css(css)).await.unwrap_or_else(|error| panic!("finding {css}: {error}"))
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut found) = self.driver.find_all(By::Css(css)).await
+                && !found.is_empty()
+            {
+                return found.swap_remove(0);
+            }
+            assert!(Instant::now() < deadline, "no element {css} on the page: {}", self.source().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn exists(&self, css: &str) -> bool {
         !self.driver.find_all(By::Css(css)).await.expect("querying the page").is_empty()
     }
 
+    /// The element's text; looked up again if the page was replaced in between.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("element text")
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(error) => assert!(Instant::now() < deadline, "reading the text of {css}: {error}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn path(&self) -> String {
