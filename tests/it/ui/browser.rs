@@ -130,3 +130,49 @@ async fn in_a_browser_the_admin_hands_the_master_role_over_from_the_cluster_page
     assert_eq!(nodes.wait_for_master(Duration::from_secs(10)).await.0, backup);
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_pages_fit_a_360_pixel_wide_screen() {
+    let Some(browser) = Browser::start("browser small screen").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let description =
+        "Some **Markdown**\n\n```\na code line that is much longer than a phone screen is wide, really\n```";
+    let item = app
+        .admin
+        .post(
+            "/api/v1/items",
+            serde_json::json!({"project": "WEB", "title": "A title long enough to wrap on a phone", "description": description}),
+        )
+        .await
+        .body;
+    browser.driver.set_window_rect(0, 0, 360, 800).await.unwrap();
+    browser.sign_in(&app.address, "/", "admin", crate::support::app::ADMIN_PASSWORD).await;
+    for path in [
+        "/".to_string(),
+        "/items".into(),
+        format!("/items/{}", item["id"]),
+        "/items/new".into(),
+        "/profile".into(),
+        "/admin/cluster".into(),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        browser.find("main h1").await;
+        let page_width: i64 = browser
+            .driver
+            .execute("return document.documentElement.scrollWidth;", Vec::new())
+            .await
+            .unwrap()
+            .convert()
+            .unwrap();
+        let viewport: i64 = browser
+            .driver
+            .execute("return document.documentElement.clientWidth;", Vec::new())
+            .await
+            .unwrap()
+            .convert()
+            .unwrap();
+        assert!(page_width <= viewport, "{path} is {page_width} px wide in a {viewport} px window");
+    }
+    browser.quit().await;
+}
