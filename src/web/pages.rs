@@ -264,10 +264,17 @@ impl ResponseError for PageError {
 }
 
 /// A friendly HTML error page; also used for the 405 of page paths.
+/// It carries the security headers itself, as it may replace a response after the middleware.
 pub fn error_page(status: StatusCode, title: &str, message: String) -> HttpResponse {
     let error_page = ErrorPage { chrome: Chrome::default(), status: status.as_u16(), title, message };
     match error_page.render() {
-        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+        Ok(body) => {
+            let mut response = HttpResponse::build(status);
+            for (name, value) in SECURITY_HEADERS {
+                response.insert_header((name, value));
+            }
+            response.content_type("text/html; charset=utf-8").body(body)
+        }
         Err(error) => {
             tracing::error!(%error, "rendering the error page failed");
             HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(title.to_string())
@@ -289,14 +296,20 @@ pub fn path_error(error: actix_web::error::PathError, _request: &HttpRequest) ->
     PageError::Model(Error::not_found(format!("page ({error})"))).into()
 }
 
-/// Security headers for every page and static file.
+/// The security headers of every page and static file (where a response sets one itself,
+/// such as the stylesheet's Cache-Control, its own value stays).
+const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
 pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
-    actix_web::middleware::DefaultHeaders::new()
-        .add((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
-        .add((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .add((header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .add((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+    SECURITY_HEADERS.into_iter().fold(actix_web::middleware::DefaultHeaders::new(), |headers, (name, value)| {
+        headers.add((name, HeaderValue::from_static(value)))
+    })
 }
 
 #[cfg(test)]

@@ -93,6 +93,7 @@ async fn pages_carry_security_headers_and_unknown_pages_are_html_404() {
     let wrong_method = admin.client.delete(app.url("/signin")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(wrong_method.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(wrong_method.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let stylesheet = admin.get("/static/baton.css").await;
     assert_eq!(stylesheet.status, StatusCode::OK);
     assert!(stylesheet.header("cache-control").contains("max-age"));
@@ -456,14 +457,63 @@ async fn the_cluster_page_shows_nodes_and_lag_and_switches_maintenance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mail_page_lists_nothing_and_reports_a_missing_mail() {
-    let (_app, admin) = app_with_project().await;
+async fn the_mail_page_lists_refused_mail_and_reprocesses_or_dismisses_it() {
+    let (app, admin) = app_with_project().await;
     let page = admin.get("/admin/mail").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("No refused mail."));
+    {
+        use baton::db::schema::mail_failures;
+        use diesel::prelude::*;
+        let mut connection = app.database().get().unwrap();
+        diesel::insert_into(mail_failures::table)
+            .values((
+                mail_failures::message_key.eq("<huge@example.com>"),
+                mail_failures::mailbox.eq("support"),
+                mail_failures::sender.eq("<script>@example.com"),
+                mail_failures::subject.eq("Too big"),
+                mail_failures::reason.eq("larger than max_message_size"),
+                mail_failures::raw_size.eq(30_000_000_i64),
+            ))
+            .execute(&mut *connection)
+            .unwrap();
+    }
+    let listed = admin.get("/admin/mail").await;
+    assert!(listed.body.contains("larger than max_message_size") && listed.body.contains("28.6 MiB"));
+    assert!(listed.body.contains("&#60;script&#62;@example.com"), "escaped sender");
+    let reprocessed = admin.submit("/admin/mail/1/reprocess", &[]).await;
+    assert_eq!(reprocessed.status, StatusCode::CONFLICT);
+    assert!(reprocessed.body.contains("was never fetched"), "{}", reprocessed.body);
+    let dismissed = admin.submit("/admin/mail/1/delete", &[]).await;
+    assert_eq!(dismissed.status, StatusCode::OK);
+    assert!(dismissed.body.contains("Mail 1 was dismissed.") && dismissed.body.contains("No refused mail."));
     let missing = admin.submit("/admin/mail/42/delete", &[]).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("mail failure 42 not found"), "{}", missing.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_page_shows_assigned_watched_and_recent_items() {
+    let (app, _admin) = app_with_project().await;
+    let worker = app.create_user("wendy").await;
+    app.add_member("WEB", &worker, "developer").await;
+    let assigned = app
+        .admin
+        .post("/api/v1/items", json!({"project": "WEB", "title": "Assigned to Wendy", "assignee_id": worker.user_id}))
+        .await;
+    assert_eq!(assigned.status, StatusCode::CREATED);
+    let watched = app.admin.create_item("WEB", "Watched by Wendy").await;
+    worker.post(&format!("/api/v1/items/{}/watchers", watched["id"]), json!({})).await;
+    app.admin.create_item("WEB", "Just recent").await;
+    let wendy = WebClient::sign_in(&app.address, "wendy", USER_PASSWORD).await;
+    let home = wendy.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    let sections: Vec<&str> = home.body.split("<h2>").collect();
+    assert!(sections[1].starts_with("Assigned to me") && sections[1].contains("Assigned to Wendy"));
+    assert!(!sections[1].contains("Watched by Wendy"));
+    assert!(sections[2].starts_with("Items I watch") && sections[2].contains("Watched by Wendy"));
+    assert!(sections[2].contains("Assigned to Wendy"), "assignees watch their items");
+    assert!(sections[3].contains("Just recent"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
