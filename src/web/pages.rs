@@ -27,7 +27,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::de::DeserializeOwned;
 
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 use crate::model::auth;
 use crate::model::user::User;
 use crate::web::AppState;
@@ -147,6 +147,51 @@ pub fn read_form<T: DeserializeOwned>(viewer: &Viewer, body: &[u8]) -> Result<T,
 pub fn check_csrf(viewer: &Viewer, sent: Option<&str>) -> Result<(), PageError> {
     // Both are random hex strings; a comparison of equal-length strings leaks nothing useful.
     if sent == Some(viewer.csrf_token.as_str()) { Ok(()) } else { Err(PageError::Csrf) }
+}
+
+/// Field errors shown next to the fields of a re-rendered form.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl From<FieldError> for FieldErrors {
+    fn from(error: FieldError) -> FieldErrors {
+        FieldErrors(vec![error])
+    }
+}
+
+impl FieldErrors {
+    pub fn one(field: &str, message: impl Into<String>) -> FieldErrors {
+        FieldErrors(vec![FieldError { field: field.to_string(), message: message.into() }])
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|error| error.field == field).map(|error| error.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A message at the top of a page: the outcome of an action (`kind`: ok, warn or error).
+pub struct Notice {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// A size for people: bytes, KiB, MiB or GiB with one decimal.
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A rendered page with a status.
@@ -322,6 +367,13 @@ mod tests {
         for foreign in ["//evil.example/", "https://evil.example/", "/\\evil.example", "items", "", "/a\nb"] {
             assert_eq!(local_path(foreign), None, "{foreign:?}");
         }
+    }
+
+    #[test]
+    fn sizes_read_like_people_say_them() {
+        assert_eq!(human_size(12), "12 bytes");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(25 * 1024 * 1024), "25.0 MiB");
     }
 
     #[test]

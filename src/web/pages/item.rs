@@ -20,9 +20,11 @@ use crate::model::membership::{self, Member};
 use crate::model::watcher;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
-use crate::web::pages::items::{FieldErrors, parse_date};
+use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::to_safe_html;
-use crate::web::pages::{CSRF_FIELD, Chrome, PageError, Viewer, check_csrf, read_form, render, see_other};
+use crate::web::pages::{
+    CSRF_FIELD, Chrome, FieldErrors, Notice, PageError, Viewer, check_csrf, human_size, read_form, render, see_other,
+};
 
 /// The edit form's values: what the item holds, or what the user sent when it must be shown
 /// again (invalid input, conflict).
@@ -63,12 +65,6 @@ pub struct AttachmentView {
     pub size: String,
 }
 
-/// A message at the top of the page after a failed action.
-pub struct Notice {
-    pub kind: &'static str,
-    pub text: String,
-}
-
 #[derive(Template)]
 #[template(path = "item.html")]
 struct ItemPage {
@@ -89,21 +85,6 @@ struct ItemPage {
     comment_draft: String,
     errors: FieldErrors,
     notice: Option<Notice>,
-}
-
-/// A size for people: bytes, KiB, MiB or GiB with one decimal.
-pub fn human_size(bytes: i64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// What the page shows besides the forms' state.
@@ -456,17 +437,5 @@ pub async fn upload_attachment(
             item_page(&state, &viewer, id, StatusCode::PAYLOAD_TOO_LARGE, forms).await
         }
         Err(other) => Err(other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_size;
-
-    #[test]
-    fn sizes_read_like_people_say_them() {
-        assert_eq!(human_size(12), "12 bytes");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(25 * 1024 * 1024), "25.0 MiB");
     }
 }

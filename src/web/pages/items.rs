@@ -7,16 +7,17 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::error::{Error, FieldError};
+use crate::error::Error;
 use crate::model::ids::{PriorityId, StatusId, TypeId, UserId};
 use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemPage, NewItem, OpenState, SortField};
 use crate::model::membership::{self, Member};
+use crate::model::permission::Permission;
 use crate::model::project::{self, Project};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::pages::markdown::to_safe_html;
-use crate::web::pages::{Chrome, PageError, Viewer, page, read_form, render, see_other, url_with_query};
+use crate::web::pages::{Chrome, FieldErrors, PageError, Viewer, page, read_form, render, see_other, url_with_query};
 
 const PAGE_SIZE: i64 = 25;
 
@@ -203,9 +204,7 @@ async fn show_list(
         .database
         .run(move |connection| {
             let project = match &filter.project {
-                Some(key) => {
-                    Some(project::get_with(connection, &user, key, crate::model::permission::Permission::View)?.0)
-                }
+                Some(key) => Some(project::get_with(connection, &user, key, Permission::View)?.0),
                 None => None,
             };
             let members = match &project {
@@ -264,30 +263,6 @@ pub async fn show_project(
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner().to_ascii_uppercase();
     show_list(state, viewer, ListQuery { project: String::new(), ..query.into_inner() }, Some(key)).await
-}
-
-/// Field errors shown next to the fields of a re-rendered form.
-#[derive(Debug, Clone, Default)]
-pub struct FieldErrors(Vec<FieldError>);
-
-impl From<FieldError> for FieldErrors {
-    fn from(error: FieldError) -> FieldErrors {
-        FieldErrors(vec![error])
-    }
-}
-
-impl FieldErrors {
-    pub fn one(field: &str, message: impl Into<String>) -> FieldErrors {
-        FieldErrors(vec![FieldError { field: field.to_string(), message: message.into() }])
-    }
-
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|error| error.field == field).map(|error| error.message.as_str())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -13,9 +13,7 @@ use crate::model::ids::TokenId;
 use crate::model::user::{self, UserUpdate};
 use crate::web::AppState;
 use crate::web::auth::expired_session_cookie;
-use crate::web::pages::item::Notice;
-use crate::web::pages::items::FieldErrors;
-use crate::web::pages::{Chrome, PageError, Viewer, read_form, render, see_other};
+use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -104,6 +104,8 @@ async fn in_a_browser_a_viewer_sees_no_edit_controls_and_an_outsider_gets_not_fo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_browser_the_admin_hands_the_master_role_over_from_the_cluster_page() {
     let Some(browser) = Browser::start("browser handover scenario").await else { return };
+    // The handover must finish within two node timeouts: not beside the machine's heaviest tests.
+    let _heavy = crate::support::HEAVY.lock().await;
     let mut nodes = TestCluster::new(Backend::Sqlite);
     nodes.start("alpha").await;
     nodes.start("beta").await;

@@ -14,8 +14,7 @@ use crate::mail::backlog::{self, MailBacklog};
 use crate::search::status::SearchStatus;
 use crate::search::{self, IndexLocation};
 use crate::web::AppState;
-use crate::web::pages::item::Notice;
-use crate::web::pages::{Chrome, PageError, Viewer, read_form, render};
+use crate::web::pages::{Chrome, Notice, PageError, Viewer, read_form, render};
 
 /// How many recent cluster events the page lists.
 const RECENT_EVENTS: i64 = 30;

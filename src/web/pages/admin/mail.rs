@@ -9,8 +9,7 @@ use crate::error::Error;
 use crate::mail::failures::{self, MailFailure};
 use crate::mail::inbound::Outcome;
 use crate::web::AppState;
-use crate::web::pages::item::{Notice, human_size};
-use crate::web::pages::{Chrome, PageError, Viewer, read_form, render};
+use crate::web::pages::{Chrome, Notice, PageError, Viewer, human_size, read_form, render};
 
 /// How many refused mails the page lists.
 const LISTED: i64 = 200;

@@ -11,9 +11,7 @@ use crate::error::Error;
 use crate::model::ids::UserId;
 use crate::model::user::{self, NewUser, User, UserUpdate};
 use crate::web::AppState;
-use crate::web::pages::item::Notice;
-use crate::web::pages::items::FieldErrors;
-use crate::web::pages::{Chrome, PageError, Viewer, read_form, render};
+use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
