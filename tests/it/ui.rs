@@ -693,3 +693,20 @@ async fn projects_and_members_are_managed_from_pages_by_those_allowed() {
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     assert_eq!(mike.get("/projects/WEB/settings").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_show_their_problems_next_to_the_file_field() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| settings.limits.max_attachment_size = 64).await;
+    app.create_project("WEB", false).await;
+    let admin = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    let item = app.admin.create_item("WEB", "Files").await;
+    let path = format!("/items/{}/attachments", item["id"]);
+    let token = admin.csrf_token().await;
+    let too_large = admin.upload(&path, &[("csrf_token", &token)], "big.bin", vec![7; 1000]).await;
+    assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(too_large.body.contains("larger than the attachment limit"), "{}", too_large.body);
+    let no_name = admin.upload(&path, &[("csrf_token", &token)], "", b"x".to_vec()).await;
+    assert_eq!(no_name.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_name.body.contains("choose a file to upload"), "{}", no_name.body);
+    assert_eq!(app.count_rows("attachments"), 0);
+}
