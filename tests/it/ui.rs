@@ -73,6 +73,10 @@ async fn sign_in_without_the_form_token_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_carry_security_headers_and_unknown_pages_are_html_404() {
     let (app, admin) = app_with_project().await;
+    let admin_index = admin.get("/admin").await;
+    for link in admin_index.body.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]) {
+        assert_eq!(admin.get(link).await.status, StatusCode::OK, "the admin page links to {link}");
+    }
     for path in ["/", "/items", "/items/new", "/projects/WEB", "/signin"] {
         let page = admin.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
