@@ -3,8 +3,9 @@
 use reqwest::StatusCode;
 
 use super::app_with_project;
-use crate::support::app::USER_PASSWORD;
+use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::web::WebClient;
+use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_pages_are_forbidden_to_other_users() {
@@ -156,4 +157,27 @@ async fn projects_and_members_are_managed_from_pages_by_those_allowed() {
     let removed = admin.submit("/projects/WEB/members/remove", &[("user_id", &member_api.user_id.to_string())]).await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     assert_eq!(mike.get("/projects/WEB/settings").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_page_raises_the_alarm_when_no_node_is_master() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        settings.cluster.heartbeat_interval = std::time::Duration::from_millis(100);
+        settings.cluster.node_timeout = std::time::Duration::from_millis(600);
+    })
+    .await;
+    let admin = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    assert!(!admin.get("/admin/cluster").await.body.contains("id=\"no-master\""));
+    app.without_master().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = admin.get("/admin/cluster").await;
+        if page.body.contains("id=\"no-master\"") {
+            assert!(page.body.contains("<strong id=\"master\">none</strong>"), "{}", page.body);
+            assert!(page.body.contains("<td class=\"role\">maintenance</td>"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no alarm: {}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
