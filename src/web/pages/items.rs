@@ -326,26 +326,28 @@ pub fn parse_date(field: &str, value: &str) -> Result<Option<NaiveDate>, Error> 
         .map_err(|_| Error::invalid(field, "must be a date like 2026-12-31"))
 }
 
+fn parse_new_item(form: &NewItemForm) -> Result<NewItem, Error> {
+    if form.project.is_empty() {
+        return Err(Error::invalid("project", "choose a project"));
+    }
+    Ok(NewItem {
+        project: form.project.clone(),
+        title: form.title.clone(),
+        description: form.description.clone(),
+        type_id: parse_id("type_id", &form.type_id)?.map(TypeId),
+        priority_id: parse_id("priority_id", &form.priority_id)?.map(PriorityId),
+        assignee_id: None,
+        due_date: parse_date("due_date", &form.due_date)?,
+    })
+}
+
 pub async fn create_item(
     state: web::Data<AppState>,
     viewer: Viewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form: NewItemForm = read_form(&viewer, &body)?;
-    let parsed = (|| -> Result<NewItem, Error> {
-        if form.project.is_empty() {
-            return Err(Error::invalid("project", "choose a project"));
-        }
-        Ok(NewItem {
-            project: form.project.clone(),
-            title: form.title.clone(),
-            description: form.description.clone(),
-            type_id: parse_id("type_id", &form.type_id)?.map(TypeId),
-            priority_id: parse_id("priority_id", &form.priority_id)?.map(PriorityId),
-            assignee_id: None,
-            due_date: parse_date("due_date", &form.due_date)?,
-        })
-    })();
+    let parsed = parse_new_item(&form);
     let user = viewer.user.clone();
     let outcome = match parsed {
         Ok(new_item) => state.database.write(move |connection| item::create(connection, &user, new_item)).await,
@@ -354,7 +356,7 @@ pub async fn create_item(
     match outcome {
         Ok(created) => Ok(see_other(&format!("/items/{}", created.id))),
         Err(Error::Invalid(field_error)) => {
-            let errors = FieldErrors(vec![field_error]);
+            let errors = FieldErrors::from(field_error);
             new_item_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
         }
         Err(Error::NotFound(_) | Error::Forbidden(_)) => {
