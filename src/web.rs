@@ -1,4 +1,4 @@
-//! The HTTP edge: the JSON API under `/api/v1` (and, later, the HTML pages). Handlers
+//! The HTTP edge: the JSON API under `/api/v1` and the HTML pages for browsers. Handlers
 //! are thin: extract, call one `model` function, render. `routes` holds the whole URL map.
 
 pub mod api;
@@ -7,6 +7,7 @@ pub mod client;
 pub mod error;
 pub mod metrics;
 pub mod observe;
+pub mod pages;
 pub mod routes;
 
 use std::sync::Arc;

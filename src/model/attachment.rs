@@ -15,6 +15,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{AttachmentId, CommentId, ItemId};
+use crate::model::item::ReadableItem;
 use crate::model::permission::Permission;
 use crate::model::user::{User, UserSummary};
 use crate::model::{comment, item, text};
@@ -269,10 +270,15 @@ fn load(connection: &mut DbConnection, id: AttachmentId) -> Result<Attachment> {
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Attachment>> {
-    item::require_readable(connection, actor, item_id)?;
+    let readable = item::readable(connection, actor, item_id)?;
+    of_item(connection, readable)
+}
+
+/// The attachments of an item already checked, oldest first.
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Attachment>> {
     let rows: Vec<AttachmentRow> = attachments::table
         .inner_join(users::table)
-        .filter(attachments::item_id.eq(item_id.0))
+        .filter(attachments::item_id.eq(item.id().0))
         .order(attachments::id.asc())
         .select(attachment_columns!())
         .load(connection)?;

@@ -8,6 +8,7 @@ use crate::db::schema::{comments, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{CommentId, ItemId};
+use crate::model::item::ReadableItem;
 use crate::model::notification::{self, Event};
 use crate::model::permission::Permission;
 use crate::model::user::{User, UserSummary};
@@ -41,10 +42,15 @@ fn load(connection: &mut DbConnection, id: CommentId) -> Result<Comment> {
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Comment>> {
-    item::require_readable(connection, actor, item_id)?;
+    let readable = item::readable(connection, actor, item_id)?;
+    of_item(connection, readable)
+}
+
+/// The comments of an item already checked, oldest first.
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Comment>> {
     let rows: Vec<CommentRow> = comments::table
         .inner_join(users::table)
-        .filter(comments::item_id.eq(item_id.0))
+        .filter(comments::item_id.eq(item.id().0))
         .order(comments::id.asc())
         .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
         .load(connection)?;

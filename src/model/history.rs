@@ -8,7 +8,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{history, users};
 use crate::error::Result;
 use crate::model::ids::{ItemId, UserId};
-use crate::model::item;
+use crate::model::item::{self, ReadableItem};
 use crate::model::text;
 use crate::model::user::{User, UserSummary};
 
@@ -50,10 +50,15 @@ pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes
 type HistoryRow = (i64, UserSummary, NaiveDateTime, String, Option<String>, Option<String>);
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<HistoryEntry>> {
-    item::require_readable(connection, actor, item_id)?;
+    let readable = item::readable(connection, actor, item_id)?;
+    of_item(connection, readable)
+}
+
+/// The changes of an item already checked, oldest first.
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<HistoryEntry>> {
     let rows: Vec<HistoryRow> = history::table
         .inner_join(users::table)
-        .filter(history::item_id.eq(item_id.0))
+        .filter(history::item_id.eq(item.id().0))
         .order(history::id.asc())
         .select((
             history::id,

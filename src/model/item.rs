@@ -150,6 +150,8 @@ pub struct ItemFilter {
     pub priority: Option<PriorityId>,
     pub assignee: Option<AssigneeFilter>,
     pub reporter: Option<UserId>,
+    /// Words the title must contain, case-insensitively (a quick filter; search is separate).
+    pub text: Option<String>,
     pub state: OpenState,
     pub sort: SortField,
     pub descending: bool,
@@ -252,6 +254,52 @@ fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
         .ok_or_else(|| Error::not_found(format!("item {id}")))
 }
 
+/// What the actor may do with an item. Pages show only the controls these allow, and
+/// `update` applies the same rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ItemPermissions {
+    /// Edit the title, description, type, priority and due date.
+    pub edit: bool,
+    /// Change the status and the assignee, and edit every field.
+    pub work: bool,
+    /// Comment and attach files.
+    pub contribute: bool,
+}
+
+impl ItemPermissions {
+    /// Developers work on any item; reporters edit the text of the items they reported.
+    pub fn of(access: &Access, reporter: UserId, actor: &User) -> ItemPermissions {
+        let work = access.allows(Permission::Work);
+        let contribute = access.allows(Permission::Report);
+        ItemPermissions { edit: work || (contribute && reporter == actor.id), work, contribute }
+    }
+}
+
+/// Proof that the actor may see an item: made only by this module's access checks, so the
+/// functions that take it (comments, attachments, history, watchers of the item) need not
+/// check again.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadableItem {
+    id: ItemId,
+    project_id: ProjectId,
+}
+
+impl ReadableItem {
+    pub fn id(&self) -> ItemId {
+        self.id
+    }
+
+    pub fn project_id(&self) -> ProjectId {
+        self.project_id
+    }
+}
+
+/// Checks that the actor may see the item.
+pub fn readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ReadableItem> {
+    let (row, _, _) = require_readable(connection, actor, id)?;
+    Ok(ReadableItem { id, project_id: row.project_id })
+}
+
 /// The item's row, project and the actor's access, if the actor may see it.
 pub fn require_readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<(ItemRow, Project, Access)> {
     let row = load_row(connection, id)?;
@@ -326,11 +374,24 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
 }
 
 pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemView> {
+    Ok(get_with_permissions(connection, actor, id)?.0)
+}
+
+/// The item, what the actor may do with it, and the proof that they may see it: one access
+/// check for everything an item page shows.
+pub fn get_with_permissions(
+    connection: &mut DbConnection,
+    actor: &User,
+    id: ItemId,
+) -> Result<(ItemView, ItemPermissions, ReadableItem)> {
     let row = load_joined(connection, id)?;
     let (project_id, _, project_is_public) = &row.1;
-    let access = Access::for_project(connection, actor, ProjectId(*project_id), *project_is_public)?;
+    let project_id = ProjectId(*project_id);
+    let access = Access::for_project(connection, actor, project_id, *project_is_public)?;
     access.require(Permission::View, &format!("item {id}"))?;
-    into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))
+    let permissions = ItemPermissions::of(&access, row.0.reporter_id, actor);
+    let view = into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))?;
+    Ok((view, permissions, ReadableItem { id, project_id }))
 }
 
 /// The views of those of the given items that exist and lie in the readable projects
@@ -366,10 +427,10 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
     write_transaction(connection, |connection| {
         let (current, project, access) = require_readable(connection, actor, id)?;
         let changes_workflow_or_people = changes.status_id.is_some() || changes.assignee_id.is_some();
-        let may_edit = access.allows(Permission::Work)
-            || (access.allows(Permission::Report) && current.reporter_id == actor.id && !changes_workflow_or_people);
+        let permissions = ItemPermissions::of(&access, current.reporter_id, actor);
+        let may_edit = permissions.work || (permissions.edit && !changes_workflow_or_people);
         if !may_edit {
-            return Err(Error::forbidden(if access.allows(Permission::Report) {
+            return Err(Error::forbidden(if permissions.contribute {
                 "reporters may edit only the text, type, priority and due date of items they reported"
             } else {
                 "your role in this project does not allow editing items"
@@ -473,15 +534,36 @@ pub fn touch(connection: &mut DbConnection, id: ItemId) -> Result<()> {
 /// Statuses the actor may move the item to now.
 pub fn allowed_statuses(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<Vec<StatusRef>> {
     let (row, _, access) = require_readable(connection, actor, id)?;
-    if !access.allows(Permission::Work) {
-        return Ok(Vec::new());
-    }
     let workflow = Workflow::load(connection)?;
-    Ok(workflow
-        .next_statuses(row.status_id)
+    Ok(moves_from(&workflow, ItemPermissions::of(&access, row.reporter_id, actor), row.status_id))
+}
+
+/// The statuses an item in `from` may move to, for someone with these permissions.
+pub fn moves_from(workflow: &Workflow, permissions: ItemPermissions, from: StatusId) -> Vec<StatusRef> {
+    if !permissions.work {
+        return Vec::new();
+    }
+    workflow
+        .next_statuses(from)
         .into_iter()
         .map(|status| StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed })
-        .collect())
+        .collect()
+}
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `%text%` in lower case, with LIKE's wildcards in the text escaped by `\`.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.trim().to_lowercase().chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
@@ -512,6 +594,9 @@ macro_rules! filter_items {
         }
         if let Some(reporter) = filter.reporter {
             query = query.filter(items::reporter_id.eq(reporter.0));
+        }
+        if let Some(text) = &filter.text {
+            query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
         }
         // A status-id subquery rather than a join, so a count needs only the items index.
         let closed = match filter.state {
@@ -572,6 +657,7 @@ fn count_matching(
     readable: Option<Vec<i64>>,
 ) -> Result<i64> {
     let totals_suffice = filter.item_type.is_none()
+        && filter.text.is_none()
         && filter.priority.is_none()
         && filter.assignee.is_none()
         && filter.reporter.is_none();

@@ -7,6 +7,7 @@ use crate::db::schema::{memberships, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ProjectId, UserId};
+use crate::model::item::ReadableItem;
 use crate::model::permission::{Permission, Role};
 use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
@@ -19,9 +20,18 @@ pub struct Member {
 
 pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &str) -> Result<Vec<Member>> {
     let (project, _) = project::get_with(connection, actor, project_reference, Permission::View)?;
+    of_project(connection, project.id)
+}
+
+/// The members of the project of an item the actor may see (who can be assigned to it).
+pub fn of_item_project(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Member>> {
+    of_project(connection, item.project_id())
+}
+
+fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<Member>> {
     let rows: Vec<(UserSummary, String)> = memberships::table
         .inner_join(users::table)
-        .filter(memberships::project_id.eq(project.id.0))
+        .filter(memberships::project_id.eq(project.0))
         .order(users::login.asc())
         .select((UserSummary::as_select(), memberships::role))
         .load(connection)?;

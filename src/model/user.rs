@@ -226,6 +226,23 @@ pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) ->
     })
 }
 
+/// A user's change to their own account: name, e-mail, notifications and password; a new
+/// password needs the current one.
+pub fn update_own(
+    connection: &mut DbConnection,
+    actor: &User,
+    changes: UserUpdate,
+    current_password: Option<&str>,
+) -> Result<User> {
+    if changes.is_admin.is_some() || changes.active.is_some() {
+        return Err(Error::forbidden("only administrators change the administrator and active flags"));
+    }
+    if changes.password.is_some() && !verify_password(current_password.unwrap_or_default(), &actor.password_hash) {
+        return Err(Error::invalid("current_password", "is wrong"));
+    }
+    update(connection, actor.id, changes)
+}
+
 /// On a database without users, creates `admin` with the given or a random password.
 /// Returns the password when an account was created. Safe when several nodes start at once.
 pub fn ensure_first_admin(connection: &mut DbConnection, password: Option<String>) -> Result<Option<String>> {

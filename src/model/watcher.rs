@@ -2,12 +2,12 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{users, watchers};
+use crate::db::schema::{items, users, watchers};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, UserId};
-use crate::model::item;
-use crate::model::permission::{Access, Permission};
+use crate::model::item::{self, ItemView, ReadableItem};
+use crate::model::permission::{Access, Permission, readable_project_ids};
 use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
 
@@ -27,10 +27,15 @@ pub fn add_quietly(connection: &mut DbConnection, item_id: ItemId, user_id: User
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<UserSummary>> {
-    item::require_readable(connection, actor, item_id)?;
+    let readable = item::readable(connection, actor, item_id)?;
+    of_item(connection, readable)
+}
+
+/// The watchers of an item already checked, by login.
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<UserSummary>> {
     Ok(watchers::table
         .inner_join(users::table)
-        .filter(watchers::item_id.eq(item_id.0))
+        .filter(watchers::item_id.eq(item.id().0))
         .order(users::login.asc())
         .select(UserSummary::as_select())
         .load(connection)?)
@@ -70,4 +75,19 @@ pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user
         }
         Ok(())
     })
+}
+
+/// The items the actor watches and may still see, most recently updated first.
+pub fn watched_items(connection: &mut DbConnection, actor: &User, limit: i64) -> Result<Vec<ItemView>> {
+    let ids: Vec<i64> = watchers::table
+        .inner_join(items::table)
+        .filter(watchers::user_id.eq(actor.id.0))
+        .order((items::updated_at.desc(), items::id.desc()))
+        .limit(limit)
+        .select(items::id)
+        .load(connection)?;
+    let readable = readable_project_ids(connection, actor)?;
+    let mut views = item::readable_views(connection, &ids, readable.as_deref())?;
+    views.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+    Ok(views)
 }

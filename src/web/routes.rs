@@ -1,11 +1,19 @@
-//! The whole URL map, in one place. Keep `resources/openapi.json` in step: a test checks
-//! that every documented operation is routed.
+//! The whole URL map, in one place: the JSON API under `/api/v1`, then the HTML pages.
+//! Keep `resources/openapi.json` in step: a test checks that every documented operation is
+//! routed.
 
 use actix_web::web;
 
 use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
 use crate::web::metrics;
+use crate::web::pages::admin::{
+    self as admin_pages, cluster as cluster_pages, mail as mail_pages, users as user_pages, workflow as workflow_pages,
+};
+use crate::web::pages::{
+    self, assets, home, item as item_pages, items as item_list_pages, profile, projects as project_pages,
+    search as search_pages, session as session_pages,
+};
 
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
 const JSON_LIMIT_BYTES: usize = 4 * 1024 * 1024;
@@ -68,5 +76,62 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/cluster/master", web::post().to(cluster::hand_over))
                 .route("/cluster/nodes/{id}/maintenance", web::post().to(cluster::set_maintenance))
                 .default_service(web::to(no_such_endpoint)),
-        );
+        )
+        .service(page_routes());
+}
+
+/// The browser pages. Register this scope last: its default service (the HTML 404 page)
+/// answers every path that no route above serves.
+fn page_routes() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("")
+        .wrap(pages::security_headers())
+        .app_data(web::QueryConfig::default().error_handler(pages::query_error))
+        .app_data(web::PathConfig::default().error_handler(pages::path_error))
+        .app_data(web::PayloadConfig::new(pages::FORM_LIMIT_BYTES))
+        .route("/static/baton.css", web::get().to(assets::stylesheet))
+        .route("/", web::get().to(home::show_home))
+        .service(web::resource("/signin").get(session_pages::show_sign_in).post(session_pages::sign_in))
+        .route("/signout", web::post().to(session_pages::sign_out))
+        .route("/items", web::get().to(item_list_pages::list_items))
+        .service(web::resource("/items/new").get(item_list_pages::show_new_item).post(item_list_pages::create_item))
+        .route("/items/{id}", web::get().to(item_pages::show_item))
+        .route("/items/{id}/edit", web::post().to(item_pages::edit_item))
+        .route("/items/{id}/status", web::post().to(item_pages::change_status))
+        .route("/items/{id}/comments", web::post().to(item_pages::add_comment))
+        .route("/items/{id}/attachments", web::post().to(item_pages::upload_attachment))
+        .route("/items/{id}/watch", web::post().to(item_pages::watch_item))
+        .route("/items/{id}/unwatch", web::post().to(item_pages::unwatch_item))
+        .service(web::resource("/projects").get(project_pages::list_projects).post(project_pages::create_project))
+        .route("/projects/{key}", web::get().to(item_list_pages::show_project))
+        .service(
+            web::resource("/projects/{key}/settings")
+                .get(project_pages::show_settings)
+                .post(project_pages::update_settings),
+        )
+        .route("/projects/{key}/members", web::post().to(project_pages::set_member))
+        .route("/projects/{key}/members/remove", web::post().to(project_pages::remove_member))
+        .service(web::resource("/profile").get(profile::show_profile).post(profile::update_profile))
+        .route("/profile/password", web::post().to(profile::change_password))
+        .route("/profile/tokens", web::post().to(profile::create_token))
+        .route("/profile/tokens/{id}/revoke", web::post().to(profile::revoke_token))
+        .route("/search", web::get().to(search_pages::search_items))
+        .route("/admin", web::get().to(admin_pages::show_index))
+        .route("/admin/cluster", web::get().to(cluster_pages::show_cluster))
+        .route("/admin/cluster/master", web::post().to(cluster_pages::hand_over))
+        .route("/admin/cluster/maintenance", web::post().to(cluster_pages::set_maintenance))
+        .route("/admin/mail", web::get().to(mail_pages::show_failures))
+        .route("/admin/mail/{id}/reprocess", web::post().to(mail_pages::reprocess_failure))
+        .route("/admin/mail/{id}/delete", web::post().to(mail_pages::delete_failure))
+        .service(web::resource("/admin/users").get(user_pages::list_users).post(user_pages::create_user))
+        .route("/admin/users/{id}", web::post().to(user_pages::update_user))
+        .route("/admin/workflow", web::get().to(workflow_pages::show_workflow))
+        .default_service(web::to(pages::no_such_page))
 }

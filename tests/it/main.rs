@@ -18,4 +18,5 @@ mod openapi;
 mod projects;
 mod search;
 mod sessions;
+mod ui;
 mod users;

@@ -1,10 +1,12 @@
 //! The test harness: spawn a node, act as users, provision PostgreSQL.
 
 pub mod app;
+pub mod browser;
 pub mod cluster;
 pub mod mail_servers;
 pub mod postgres;
 pub mod proxy;
+pub mod web;
 
 pub use app::{Api, Backend, Reply, TestApp};
 

@@ -76,6 +76,7 @@ fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
         priority: query.priority.map(PriorityId),
         assignee,
         reporter,
+        text: None,
         state: query.state.unwrap_or_default(),
         sort,
         descending,

@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::Error;
 use crate::model::ids::UserId;
 use crate::model::user::{self, NewUser, UserUpdate};
 use crate::web::AppState;
@@ -127,19 +126,12 @@ pub async fn update_me(
     body: web::Json<OwnUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if body.new_password.is_some() {
-        let current = body.current_password.as_deref().unwrap_or_default();
-        if !user::verify_password(current, &caller.user.password_hash) {
-            return Err(Error::invalid("current_password", "is wrong").into());
-        }
-    }
-    let id = caller.user.id;
     let updated = state
         .database
         .write(move |connection| {
-            user::update(
+            user::update_own(
                 connection,
-                id,
+                &caller.user,
                 UserUpdate {
                     name: body.name,
                     email: body.email,
@@ -147,6 +139,7 @@ pub async fn update_me(
                     email_notifications: body.email_notifications,
                     ..UserUpdate::default()
                 },
+                body.current_password.as_deref(),
             )
         })
         .await?;

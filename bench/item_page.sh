@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The item page (HTML, as a signed-in browser sees it) under load: release build, SQLite,
+# 100k demo items, wrk on loopback. Prints throughput with many connections and the latency
+# of one connection at a time (close to the server time of one page).
+#   bench/item_page.sh
+# Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
+# CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
+# measure instead of building one).
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ITEMS=${ITEMS:-100000}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+PASSWORD=bench-admin-password
+
+command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
+if [ -z "${BATON:-}" ]; then
+    cargo build --release --quiet
+    BATON=${CARGO_TARGET_DIR:-$ROOT/target}/release/baton
+fi
+WORK=$(mktemp -d /tmp/baton-bench-ui.XXXXXX)
+PID=""
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+export BATON_DATABASE_URL=sqlite://$WORK/baton.db BATON_DATA_DIR=$WORK/data BATON_LOG=warn BATON_ADMIN_PASSWORD=$PASSWORD
+"$BATON" migrate >/dev/null
+"$BATON" demo-data --items "$ITEMS" --seed 1 >/dev/null
+PORT=$(free_port)
+"$BATON" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/system/ping" >/dev/null && break; sleep 0.1; done
+curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
+    -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >/dev/null
+COOKIE=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
+status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT/items/1")
+[ "$status" = 200 ] || { echo "bench: the item page answered $status" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+page_bytes=$(wc -c <"$WORK/page.html")
+
+run() { # connections, duration
+    wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$2" --latency -s "$ROOT/bench/item_page.lua" "http://127.0.0.1:$PORT" -- "$COOKIE" "$ITEMS" \
+        >"$WORK/wrk.txt"
+    if grep -q Non-2xx "$WORK/wrk.txt"; then
+        echo "bench: non-2xx responses; the run is not valid" >&2; cat "$WORK/wrk.txt" >&2; exit 1
+    fi
+    awk '/Requests\/sec/ {rate=$2} $1 == "50%" {p50=$2} $1 == "99%" {p99=$2} END {printf "%.0f|%s|%s", rate, p50, p99}' "$WORK/wrk.txt"
+}
+
+run "$CONNECTIONS" 3s >/dev/null
+IFS='|' read -r rate p50 p99 <<<"$(run "$CONNECTIONS" "$DURATION")"
+IFS='|' read -r single_rate single_p50 single_p99 <<<"$(run 1 "$DURATION")"
+echo "### Item page, SQLite ($ITEMS items, $(nproc) cores, page of $page_bytes bytes)"
+echo
+echo "| measure | result |"
+echo "|---|---|"
+echo "| GET /items/{id}, wrk -c$CONNECTIONS -d$DURATION | $rate req/s (p50 $p50, p99 $p99) |"
+echo "| GET /items/{id}, one connection | $single_rate req/s (p50 $single_p50, p99 $single_p99) |"

@@ -1,0 +1,183 @@
+//! The cluster page: every node with role, colour and reason, the lease and its epoch, a
+//! loud alarm without a master, index and mail lag, recent events; forced handover and
+//! maintenance with the outcome confirmed on the page. It reloads itself every few seconds.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::cluster::status::{self, ClusterStatus};
+use crate::cluster::{self as cluster_control};
+use crate::error::Error;
+use crate::mail::status::{self as mail_status, MailStatus};
+use crate::search::status::SearchStatus;
+use crate::search::{self, IndexLocation};
+use crate::web::AppState;
+use crate::web::pages::{Chrome, Notice, PageError, Viewer, read_form, render};
+
+/// How many recent cluster events the page lists.
+const RECENT_EVENTS: i64 = 30;
+/// Seconds between the page's reloads.
+pub const REFRESH_SECONDS: u32 = 5;
+
+#[derive(Template)]
+#[template(path = "admin/cluster.html")]
+struct ClusterPage {
+    chrome: Chrome,
+    this_node: String,
+    cluster: ClusterStatus,
+    search: SearchStatus,
+    mail: MailStatus,
+    notice: Option<Notice>,
+    refresh_seconds: u32,
+}
+
+/// Milliseconds as people read them: "850 ms", "3.2 s", "4 min".
+pub fn human_age(milliseconds: i64) -> String {
+    match milliseconds {
+        ..1_000 => format!("{milliseconds} ms"),
+        1_000..60_000 => format!("{:.1} s", milliseconds as f64 / 1000.0),
+        60_000..3_600_000 => format!("{} min", milliseconds / 60_000),
+        _ => format!("{:.1} h", milliseconds as f64 / 3_600_000.0),
+    }
+}
+
+async fn cluster_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status_code: StatusCode,
+    notice: Option<Notice>,
+) -> Result<HttpResponse, PageError> {
+    let timing = state.cluster.timing();
+    let location = IndexLocation::new(state.settings.index_dir());
+    let (cluster, search, mail) = state
+        .database
+        .run(move |connection| {
+            Ok((
+                status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
+                search::status::load(connection, &location)?,
+                mail_status::load(connection)?,
+            ))
+        })
+        .await?;
+    render(
+        status_code,
+        &ClusterPage {
+            chrome: viewer.chrome(),
+            this_node: state.node_name.clone(),
+            cluster,
+            search,
+            mail,
+            notice,
+            refresh_seconds: REFRESH_SECONDS,
+        },
+    )
+}
+
+pub async fn show_cluster(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    cluster_page(&state, &viewer, StatusCode::OK, None).await
+}
+
+/// An action's failure shown on the cluster page with its status.
+fn failure(error: Error) -> Result<(StatusCode, Notice), PageError> {
+    let status = match &error {
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => return Err(error.into()),
+    };
+    Ok((status, Notice { kind: "error", text: error.message() }))
+}
+
+#[derive(Deserialize)]
+pub struct HandoverForm {
+    #[serde(default)]
+    node: String,
+}
+
+pub async fn hand_over(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let form: HandoverForm = read_form(&viewer, &body)?;
+    state.cluster.wake();
+    let outcome = cluster_control::hand_over(
+        &state.database,
+        state.cluster.timing(),
+        form.node,
+        format!("admin {} (cluster page)", viewer.user.login),
+    )
+    .await;
+    let (status_code, notice) = match outcome {
+        Ok(result) => (
+            StatusCode::OK,
+            Notice {
+                kind: "ok",
+                text: format!(
+                    "{} is now the master (epoch {}, took {} ms).",
+                    result.master, result.epoch, result.elapsed_ms
+                ),
+            },
+        ),
+        Err(error) => failure(error)?,
+    };
+    cluster_page(&state, &viewer, status_code, Some(notice)).await
+}
+
+#[derive(Deserialize)]
+pub struct MaintenanceForm {
+    #[serde(default)]
+    node: String,
+    #[serde(default)]
+    on: String,
+}
+
+pub async fn set_maintenance(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let form: MaintenanceForm = read_form(&viewer, &body)?;
+    let on = match form.on.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(Error::invalid("on", "must be true or false").into()),
+    };
+    let outcome = cluster_control::set_maintenance(
+        &state.database,
+        form.node.clone(),
+        on,
+        format!("admin {} (cluster page)", viewer.user.login),
+    )
+    .await;
+    state.cluster.wake();
+    let (status_code, notice) = match outcome {
+        Ok(()) => (
+            StatusCode::OK,
+            Notice {
+                kind: "ok",
+                text: format!("Maintenance is {} for node {}.", if on { "on" } else { "off" }, form.node),
+            },
+        ),
+        Err(error) => failure(error)?,
+    };
+    cluster_page(&state, &viewer, status_code, Some(notice)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_age;
+
+    #[test]
+    fn ages_read_like_people_say_them() {
+        assert_eq!(human_age(850), "850 ms");
+        assert_eq!(human_age(3_210), "3.2 s");
+        assert_eq!(human_age(240_000), "4 min");
+    }
+}

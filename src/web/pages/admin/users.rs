@@ -1,0 +1,133 @@
+//! Accounts, for administrators: create, deactivate and reactivate, grant or take the
+//! administrator flag, reset a password. The model refuses to remove the last active
+//! administrator; the page shows why.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::model::ids::UserId;
+use crate::model::user::{self, NewUser, User, UserUpdate};
+use crate::web::AppState;
+use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NewUserForm {
+    login: String,
+    name: String,
+    email: String,
+    password: String,
+    is_admin: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    users: Vec<User>,
+    form: NewUserForm,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+}
+
+async fn users_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    form: NewUserForm,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+) -> Result<HttpResponse, PageError> {
+    let users = state.database.run(user::list).await?;
+    // The form never shows a password back.
+    let form = NewUserForm { password: String::new(), ..form };
+    render(status, &UsersPage { chrome: viewer.chrome(), users, form, errors, notice })
+}
+
+pub async fn list_users(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    users_page(&state, &viewer, StatusCode::OK, NewUserForm::default(), FieldErrors::default(), None).await
+}
+
+pub async fn create_user(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let form: NewUserForm = read_form(&viewer, &body)?;
+    let new_user = NewUser {
+        login: form.login.clone(),
+        name: form.name.clone(),
+        email: form.email.clone(),
+        password: form.password.clone(),
+        is_admin: form.is_admin.is_some(),
+    };
+    match state.database.write(move |connection| user::create(connection, new_user)).await {
+        Ok(created) => {
+            let notice = Notice { kind: "ok", text: format!("User {} created.", created.login) };
+            users_page(&state, &viewer, StatusCode::OK, NewUserForm::default(), FieldErrors::default(), Some(notice))
+                .await
+        }
+        Err(Error::Invalid(field_error)) => {
+            let errors = FieldErrors::from(field_error);
+            users_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await
+        }
+        Err(Error::Conflict(message)) => {
+            let errors = FieldErrors::one("login", message);
+            users_page(&state, &viewer, StatusCode::CONFLICT, form, errors, None).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// One change per form: a button sends the one field it changes.
+#[derive(Deserialize)]
+pub struct UserChangeForm {
+    active: Option<String>,
+    is_admin: Option<String>,
+    password: Option<String>,
+}
+
+fn parse_flag(field: &str, value: Option<String>) -> Result<Option<bool>, Error> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(Error::invalid(field, "must be true or false")),
+    }
+}
+
+pub async fn update_user(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let form: UserChangeForm = read_form(&viewer, &body)?;
+    let id = UserId(path.into_inner());
+    let changes = UserUpdate {
+        active: parse_flag("active", form.active)?,
+        is_admin: parse_flag("is_admin", form.is_admin)?,
+        password: form.password,
+        ..UserUpdate::default()
+    };
+    let outcome = state.database.write(move |connection| user::update(connection, id, changes)).await;
+    let (status, notice) = match outcome {
+        Ok(updated) => (StatusCode::OK, Notice { kind: "ok", text: format!("User {} updated.", updated.login) }),
+        Err(error @ (Error::Invalid(_) | Error::Conflict(_))) => {
+            let status = if matches!(error, Error::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, Notice { kind: "error", text: format!("Not changed: {}", error.message()) })
+        }
+        Err(other) => return Err(other.into()),
+    };
+    users_page(&state, &viewer, status, NewUserForm::default(), FieldErrors::default(), Some(notice)).await
+}

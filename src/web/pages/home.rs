@@ -1,0 +1,46 @@
+//! The home page: what is on my plate, what I watch, what moved lately.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemView, OpenState, SortField};
+use crate::model::watcher;
+use crate::web::AppState;
+use crate::web::pages::{Chrome, PageError, Viewer, page};
+
+/// How many items each list on the home page shows.
+const LISTED: i64 = 10;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    name: String,
+    assigned: Vec<ItemView>,
+    watched: Vec<ItemView>,
+    recent: Vec<ItemView>,
+}
+
+pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
+    let user = viewer.user.clone();
+    let (assigned, watched, recent) = state
+        .database
+        .run(move |connection| {
+            let newest_first =
+                ItemFilter { sort: SortField::Updated, descending: true, limit: Some(LISTED), ..ItemFilter::default() };
+            let assigned = item::list(
+                connection,
+                &user,
+                &ItemFilter {
+                    assignee: Some(AssigneeFilter::User(user.id)),
+                    state: OpenState::Open,
+                    ..newest_first.clone()
+                },
+            )?;
+            let watched = watcher::watched_items(connection, &user, LISTED)?;
+            let recent = item::list(connection, &user, &newest_first)?;
+            Ok((assigned.items, watched, recent.items))
+        })
+        .await?;
+    page(&HomePage { chrome: viewer.chrome(), name: viewer.user.name.clone(), assigned, watched, recent })
+}

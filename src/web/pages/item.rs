@@ -1,0 +1,441 @@
+//! One item's page and its forms: edit (with the version read, so a stale edit is a
+//! conflict, not a lost update), status moves the workflow allows, comments, attachments,
+//! watching. Every form posts back here and redirects to the page on success; invalid
+//! input re-renders the page with the message next to the field.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
+use crate::model::comment::{self, Comment};
+use crate::model::history::{self, HistoryEntry};
+use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
+use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
+use crate::model::membership::{self, Member};
+use crate::model::watcher;
+use crate::model::workflow::Workflow;
+use crate::web::AppState;
+use crate::web::pages::items::parse_date;
+use crate::web::pages::markdown::to_safe_html;
+use crate::web::pages::{
+    CSRF_FIELD, Chrome, FieldErrors, Notice, PageError, Viewer, check_csrf, human_size, read_form, render, see_other,
+};
+
+/// The edit form's values: what the item holds, or what the user sent when it must be shown
+/// again (invalid input, conflict).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EditForm {
+    pub version: String,
+    pub title: String,
+    pub description: String,
+    pub type_id: String,
+    pub priority_id: String,
+    pub due_date: String,
+    /// Sent only by users who may assign; empty means nobody.
+    pub assignee_id: Option<String>,
+}
+
+impl EditForm {
+    fn from_item(item: &ItemView) -> EditForm {
+        EditForm {
+            version: item.version.to_string(),
+            title: item.title.clone(),
+            description: item.description.clone(),
+            type_id: item.item_type.id.to_string(),
+            priority_id: item.priority.id.to_string(),
+            due_date: item.due_date.map(|date| date.to_string()).unwrap_or_default(),
+            assignee_id: Some(item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()),
+        }
+    }
+}
+
+pub struct CommentView {
+    pub comment: Comment,
+    pub body_html: String,
+}
+
+pub struct AttachmentView {
+    pub attachment: Attachment,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemPage {
+    chrome: Chrome,
+    item: ItemView,
+    description_html: String,
+    permissions: ItemPermissions,
+    comments: Vec<CommentView>,
+    attachments: Vec<AttachmentView>,
+    history: Vec<HistoryEntry>,
+    watching: bool,
+    next_statuses: Vec<StatusRef>,
+    workflow: Workflow,
+    members: Vec<Member>,
+    edit: EditForm,
+    /// Open the edit section (after an invalid or conflicting edit).
+    editing: bool,
+    comment_draft: String,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+}
+
+/// What the page shows besides the forms' state.
+struct Loaded {
+    item: ItemView,
+    permissions: ItemPermissions,
+    comments: Vec<Comment>,
+    attachments: Vec<Attachment>,
+    history: Vec<HistoryEntry>,
+    watching: bool,
+    next_statuses: Vec<StatusRef>,
+    workflow: Workflow,
+    members: Vec<Member>,
+}
+
+async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, Error> {
+    let user = viewer.user.clone();
+    state
+        .database
+        .run(move |connection| {
+            let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
+            let workflow = Workflow::load(connection)?;
+            let members =
+                if permissions.work { membership::of_item_project(connection, readable)? } else { Vec::new() };
+            Ok(Loaded {
+                permissions,
+                comments: comment::of_item(connection, readable)?,
+                attachments: attachment::of_item(connection, readable)?,
+                history: history::of_item(connection, readable)?,
+                watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
+                next_statuses: item::moves_from(&workflow, permissions, item.status.id),
+                workflow,
+                members,
+                item,
+            })
+        })
+        .await
+}
+
+/// The page's form state; the defaults show the item as stored.
+#[derive(Default)]
+struct FormState {
+    edit: Option<EditForm>,
+    comment_draft: String,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+}
+
+async fn item_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: ItemId,
+    status: StatusCode,
+    forms: FormState,
+) -> Result<HttpResponse, PageError> {
+    let loaded = load(state, viewer, id).await?;
+    let editing = forms.edit.is_some();
+    let mut edit = forms.edit.unwrap_or_else(|| EditForm::from_item(&loaded.item));
+    // Saving again applies to what is stored now.
+    edit.version = loaded.item.version.to_string();
+    render(
+        status,
+        &ItemPage {
+            chrome: viewer.chrome(),
+            description_html: to_safe_html(&loaded.item.description),
+            comments: loaded
+                .comments
+                .into_iter()
+                .map(|comment| CommentView { body_html: to_safe_html(&comment.body), comment })
+                .collect(),
+            attachments: loaded
+                .attachments
+                .into_iter()
+                .map(|attachment| AttachmentView { size: human_size(attachment.size_bytes), attachment })
+                .collect(),
+            item: loaded.item,
+            permissions: loaded.permissions,
+            history: loaded.history,
+            watching: loaded.watching,
+            next_statuses: loaded.next_statuses,
+            workflow: loaded.workflow,
+            members: loaded.members,
+            edit,
+            editing,
+            comment_draft: forms.comment_draft,
+            errors: forms.errors,
+            notice: forms.notice,
+        },
+    )
+}
+
+pub async fn show_item(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    item_page(&state, &viewer, ItemId(path.into_inner()), StatusCode::OK, FormState::default()).await
+}
+
+fn conflict_notice(message: String) -> Notice {
+    Notice {
+        kind: "warn",
+        text: format!(
+            "{message}. Your changes were not saved. The page now shows the current item; your edits are kept in \
+             the form below, so you can check them against it and save again."
+        ),
+    }
+}
+
+fn parse_version(text: &str) -> Result<i32, Error> {
+    text.trim().parse().map_err(|_| Error::invalid("version", "the form is missing the item version; reload the page"))
+}
+
+fn parse_number(field: &str, text: &str) -> Result<Option<i64>, Error> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| Error::invalid(field, format!("{text:?} is not a number")))
+}
+
+fn edit_changes(form: &EditForm) -> Result<ItemUpdate, Error> {
+    Ok(ItemUpdate {
+        version: parse_version(&form.version)?,
+        title: Some(form.title.clone()),
+        description: Some(form.description.clone()),
+        type_id: parse_number("type_id", &form.type_id)?.map(TypeId),
+        status_id: None,
+        priority_id: parse_number("priority_id", &form.priority_id)?.map(PriorityId),
+        assignee_id: form
+            .assignee_id
+            .as_deref()
+            .map(|assignee| parse_number("assignee_id", assignee).map(|id| id.map(UserId)))
+            .transpose()?,
+        due_date: Some(parse_date("due_date", &form.due_date)?),
+    })
+}
+
+/// Shows the outcome of an update: the page on success, the form again on invalid input,
+/// the current item with a conflict message when someone else saved first.
+async fn after_update(
+    state: &AppState,
+    viewer: &Viewer,
+    id: ItemId,
+    outcome: Result<ItemView, Error>,
+    form: Option<EditForm>,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/items/{id}"))),
+        Err(Error::Conflict(message)) => {
+            let forms = FormState { edit: form, notice: Some(conflict_notice(message)), ..FormState::default() };
+            item_page(state, viewer, id, StatusCode::CONFLICT, forms).await
+        }
+        Err(Error::Invalid(field_error)) => {
+            let notice = Notice { kind: "error", text: format!("Not saved: {}", field_error.message) };
+            let forms = FormState {
+                edit: form,
+                errors: FieldErrors::one(&field_error.field, field_error.message),
+                notice: Some(notice),
+                ..FormState::default()
+            };
+            item_page(state, viewer, id, StatusCode::UNPROCESSABLE_ENTITY, forms).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn edit_item(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let form: EditForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    let outcome = match edit_changes(&form) {
+        Ok(changes) => state.database.write(move |connection| item::update(connection, &user, id, changes)).await,
+        Err(error) => Err(error),
+    };
+    after_update(&state, &viewer, id, outcome, Some(form)).await
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    status_id: String,
+}
+
+pub async fn change_status(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let form: StatusForm = read_form(&viewer, &body)?;
+    let parsed = parse_version(&form.version).and_then(|version| {
+        let status = parse_number("status_id", &form.status_id)?
+            .ok_or_else(|| Error::invalid("status_id", "choose a status"))?;
+        Ok(ItemUpdate { version, status_id: Some(StatusId(status)), ..ItemUpdate::default() })
+    });
+    let user = viewer.user.clone();
+    let outcome = match parsed {
+        Ok(changes) => state.database.write(move |connection| item::update(connection, &user, id, changes)).await,
+        Err(error) => Err(error),
+    };
+    after_update(&state, &viewer, id, outcome, None).await
+}
+
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    body: String,
+}
+
+pub async fn add_comment(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let form: CommentForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    let text = form.body.clone();
+    match state.database.write(move |connection| comment::create(connection, &user, id, &text)).await {
+        Ok(created) => Ok(see_other(&format!("/items/{id}#comment-{}", created.id))),
+        Err(Error::Invalid(field_error)) => {
+            let forms = FormState {
+                comment_draft: form.body,
+                errors: FieldErrors::one("comment", field_error.message),
+                ..FormState::default()
+            };
+            item_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, forms).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Watch and unwatch forms carry only their CSRF token.
+#[derive(Deserialize)]
+pub struct WatchForm {}
+
+pub async fn watch_item(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let _: WatchForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    state.database.write(move |connection| watcher::add(connection, &user, id, user.id)).await?;
+    Ok(see_other(&format!("/items/{id}")))
+}
+
+pub async fn unwatch_item(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let _: WatchForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    state.database.write(move |connection| watcher::remove(connection, &user, id, user.id)).await?;
+    Ok(see_other(&format!("/items/{id}")))
+}
+
+fn multipart_error(error: actix_multipart::MultipartError) -> Error {
+    Error::invalid("file", format!("the upload did not arrive complete: {error}"))
+}
+
+/// Receives the upload form: the CSRF token must come before the file (browsers send
+/// fields in document order), so nothing is stored for a forged request.
+async fn receive_upload(state: &AppState, viewer: &Viewer, mut payload: Multipart) -> Result<NewAttachment, PageError> {
+    let mut csrf_checked = false;
+    let mut staged = None;
+    while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == CSRF_FIELD {
+            let mut token = Vec::new();
+            while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                token.extend_from_slice(&chunk);
+                if token.len() > 128 {
+                    return Err(PageError::Csrf);
+                }
+            }
+            check_csrf(viewer, std::str::from_utf8(&token).ok())?;
+            csrf_checked = true;
+        } else if name == "file" && csrf_checked && staged.is_none() {
+            let file_name = field
+                .content_disposition()
+                .and_then(|disposition| disposition.get_filename())
+                .unwrap_or_default()
+                .to_string();
+            if file_name.is_empty() {
+                return Err(Error::invalid("file", "choose a file to upload").into());
+            }
+            let file_name = attachment::parse_file_name(&file_name)?;
+            let content_type = normalise_content_type(field.content_type().map(|mime| mime.as_ref()));
+            let mut writer = state.files.start_upload(state.settings.limits.max_attachment_size)?;
+            while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                writer.write_chunk(&chunk)?;
+            }
+            staged = Some(NewAttachment { comment_id: None, file_name, content_type, staged: writer.finish()? });
+        } else if !csrf_checked {
+            return Err(PageError::Csrf);
+        } else {
+            return Err(Error::invalid("file", "send one file with the upload form").into());
+        }
+    }
+    if !csrf_checked {
+        return Err(PageError::Csrf);
+    }
+    staged.ok_or_else(|| Error::invalid("file", "choose a file to upload").into())
+}
+
+pub async fn upload_attachment(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    payload: Multipart,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let check_user = viewer.user.clone();
+    state.database.run(move |connection| attachment::require_can_attach(connection, &check_user, id)).await?;
+    let received = match receive_upload(&state, &viewer, payload).await {
+        Ok(upload) => {
+            let (files, user) = (state.files.clone(), viewer.user.clone());
+            state
+                .database
+                .write(move |connection| attachment::create(connection, &files, &user, id, upload))
+                .await
+                .map_err(PageError::from)
+        }
+        Err(error) => Err(error),
+    };
+    match received {
+        Ok(_) => Ok(see_other(&format!("/items/{id}#attachments"))),
+        Err(PageError::Model(Error::Invalid(field_error))) => {
+            let forms = FormState { errors: FieldErrors::one("file", field_error.message), ..FormState::default() };
+            item_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, forms).await
+        }
+        Err(PageError::Model(Error::TooLarge(message))) => {
+            let forms = FormState { errors: FieldErrors::one("file", message), ..FormState::default() };
+            item_page(&state, &viewer, id, StatusCode::PAYLOAD_TOO_LARGE, forms).await
+        }
+        Err(other) => Err(other),
+    }
+}

@@ -1,0 +1,197 @@
+//! The signed-in user's own account: name, e-mail, notifications, password, and personal
+//! API tokens (a new token's secret is shown once, on the page that created it).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::model::auth::{self, ApiToken};
+use crate::model::ids::TokenId;
+use crate::model::user::{self, UserUpdate};
+use crate::web::AppState;
+use crate::web::auth::expired_session_cookie;
+use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ProfileForm {
+    name: String,
+    email: String,
+    /// A checkbox: present when ticked.
+    email_notifications: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    login: String,
+    form: ProfileForm,
+    tokens: Vec<ApiToken>,
+    /// The secret of a token just created, shown once.
+    new_token: Option<String>,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+}
+
+/// What the page shows besides the user's stored values.
+#[derive(Default)]
+struct Shown {
+    form: Option<ProfileForm>,
+    new_token: Option<String>,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+}
+
+async fn profile_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    shown: Shown,
+) -> Result<HttpResponse, PageError> {
+    let user_id = viewer.user.id;
+    let tokens = state.database.run(move |connection| auth::list_tokens(connection, user_id)).await?;
+    let stored = ProfileForm {
+        name: viewer.user.name.clone(),
+        email: viewer.user.email.clone(),
+        email_notifications: viewer.user.email_notifications.then(|| "on".to_string()),
+    };
+    render(
+        status,
+        &ProfilePage {
+            chrome: viewer.chrome(),
+            login: viewer.user.login.clone(),
+            form: shown.form.unwrap_or(stored),
+            tokens,
+            new_token: shown.new_token,
+            errors: shown.errors,
+            notice: shown.notice,
+        },
+    )
+}
+
+fn invalid(field_error: crate::error::FieldError) -> Shown {
+    Shown {
+        notice: Some(Notice { kind: "error", text: format!("Not saved: {}", field_error.message) }),
+        errors: FieldErrors::one(&field_error.field, field_error.message),
+        ..Shown::default()
+    }
+}
+
+pub async fn show_profile(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
+    profile_page(&state, &viewer, StatusCode::OK, Shown::default()).await
+}
+
+pub async fn update_profile(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form: ProfileForm = read_form(&viewer, &body)?;
+    let changes = UserUpdate {
+        name: Some(form.name.clone()),
+        email: Some(form.email.clone()),
+        email_notifications: Some(form.email_notifications.is_some()),
+        ..UserUpdate::default()
+    };
+    let actor = viewer.user.clone();
+    match state.database.write(move |connection| user::update_own(connection, &actor, changes, None)).await {
+        Ok(_) => Ok(see_other("/profile")),
+        Err(Error::Invalid(field_error)) => {
+            let shown = Shown { form: Some(form), ..invalid(field_error) };
+            profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    repeat_password: String,
+}
+
+/// Changing the password ends every session of the user, this one included.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form: PasswordForm = read_form(&viewer, &body)?;
+    if form.new_password != form.repeat_password {
+        let shown = invalid(crate::error::FieldError {
+            field: "repeat_password".into(),
+            message: "does not match the new password".into(),
+        });
+        return profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
+    }
+    let actor = viewer.user.clone();
+    let changes = UserUpdate { password: Some(form.new_password), ..UserUpdate::default() };
+    let current = form.current_password;
+    match state.database.write(move |connection| user::update_own(connection, &actor, changes, Some(&current))).await {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/signin?next=%2Fprofile"))
+            .cookie(expired_session_cookie(&state))
+            .finish()),
+        Err(Error::Invalid(field_error)) => {
+            profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, invalid(field_error)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create_token(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form: TokenForm = read_form(&viewer, &body)?;
+    let user_id = viewer.user.id;
+    match state.database.write(move |connection| auth::create_token(connection, user_id, &form.name)).await {
+        Ok((token, secret)) => {
+            let shown = Shown {
+                new_token: Some(secret),
+                notice: Some(Notice {
+                    kind: "ok",
+                    text: format!("Token \"{}\" created. Copy it now: it is shown only once.", token.name),
+                }),
+                ..Shown::default()
+            };
+            profile_page(&state, &viewer, StatusCode::OK, shown).await
+        }
+        Err(Error::Invalid(field_error)) => {
+            let field_error = crate::error::FieldError { field: "token_name".into(), ..field_error };
+            profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, invalid(field_error)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The revoke form carries only its CSRF token.
+#[derive(Deserialize)]
+pub struct RevokeForm {}
+
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let _: RevokeForm = read_form(&viewer, &body)?;
+    let (user_id, token_id) = (viewer.user.id, TokenId(path.into_inner()));
+    state.database.write(move |connection| auth::revoke_token(connection, user_id, token_id)).await?;
+    Ok(see_other("/profile"))
+}

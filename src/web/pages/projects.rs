@@ -1,0 +1,228 @@
+//! The projects the user may see (administrators create them here), and a project's
+//! settings and members for those who may manage it (managers and administrators; the
+//! model decides, the page only asks).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::error::{Error, FieldError};
+use crate::model::membership::{self, Member};
+use crate::model::permission::{Permission, Role};
+use crate::model::project::{self, NewProject, Project, ProjectUpdate};
+use crate::model::user;
+use crate::web::AppState;
+use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NewProjectForm {
+    key: String,
+    name: String,
+    description: String,
+    is_public: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "projects.html")]
+struct ProjectsPage {
+    chrome: Chrome,
+    is_admin: bool,
+    projects: Vec<Project>,
+    form: NewProjectForm,
+    errors: FieldErrors,
+}
+
+async fn projects_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    form: NewProjectForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, PageError> {
+    let user = viewer.user.clone();
+    let projects = state.database.run(move |connection| project::list_readable(connection, &user)).await?;
+    render(status, &ProjectsPage { chrome: viewer.chrome(), is_admin: viewer.user.is_admin, projects, form, errors })
+}
+
+pub async fn list_projects(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
+    projects_page(&state, &viewer, StatusCode::OK, NewProjectForm::default(), FieldErrors::default()).await
+}
+
+pub async fn create_project(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form: NewProjectForm = read_form(&viewer, &body)?;
+    let new_project = NewProject {
+        key: form.key.clone(),
+        name: form.name.clone(),
+        description: form.description.clone(),
+        is_public: form.is_public.is_some(),
+    };
+    let user = viewer.user.clone();
+    match state.database.write(move |connection| project::create(connection, &user, new_project)).await {
+        Ok(created) => Ok(see_other(&format!("/projects/{}", created.key))),
+        Err(Error::Invalid(field_error)) => {
+            projects_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, FieldErrors::from(field_error)).await
+        }
+        Err(Error::Conflict(message)) => {
+            let errors = FieldErrors::one("key", message);
+            projects_page(&state, &viewer, StatusCode::CONFLICT, form, errors).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "project_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    project: Project,
+    members: Vec<Member>,
+    roles: [Role; 4],
+    errors: FieldErrors,
+    notice: Option<Notice>,
+}
+
+async fn settings_page(
+    state: &AppState,
+    viewer: &Viewer,
+    key: String,
+    status: StatusCode,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+) -> Result<HttpResponse, PageError> {
+    let user = viewer.user.clone();
+    let (project, members) = state
+        .database
+        .run(move |connection| {
+            let (project, _) = project::get_with(connection, &user, &key, Permission::Manage)?;
+            let members = membership::list(connection, &user, &project.key)?;
+            Ok((project, members))
+        })
+        .await?;
+    render(
+        status,
+        &SettingsPage {
+            chrome: viewer.chrome(),
+            project,
+            members,
+            roles: [Role::Viewer, Role::Reporter, Role::Developer, Role::Manager],
+            errors,
+            notice,
+        },
+    )
+}
+
+pub async fn show_settings(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    settings_page(&state, &viewer, path.into_inner(), StatusCode::OK, FieldErrors::default(), None).await
+}
+
+/// Re-renders the settings page with an invalid field marked, or passes other errors on.
+async fn settings_failure(
+    state: &AppState,
+    viewer: &Viewer,
+    key: String,
+    error: Error,
+) -> Result<HttpResponse, PageError> {
+    match error {
+        Error::Invalid(field_error) => {
+            let notice = Notice { kind: "error", text: format!("Not saved: {}", field_error.message) };
+            let errors = FieldErrors::from(field_error);
+            settings_page(state, viewer, key, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(notice)).await
+        }
+        other => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    is_public: Option<String>,
+}
+
+pub async fn update_settings(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let form: SettingsForm = read_form(&viewer, &body)?;
+    let changes = ProjectUpdate {
+        name: Some(form.name),
+        description: Some(form.description),
+        is_public: Some(form.is_public.is_some()),
+    };
+    let (user, reference) = (viewer.user.clone(), key.clone());
+    match state.database.write(move |connection| project::update(connection, &user, &reference, changes)).await {
+        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings"))),
+        Err(error) => settings_failure(&state, &viewer, key, error).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// Adds a member or changes a member's role.
+pub async fn set_member(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let form: MemberForm = read_form(&viewer, &body)?;
+    let (user, reference) = (viewer.user.clone(), key.clone());
+    let outcome = state
+        .database
+        .write(move |connection| {
+            let role = Role::parse(&form.role)?;
+            let member = user::find_by_login(connection, form.login.trim())?
+                .ok_or_else(|| Error::invalid("login", format!("there is no user {:?}", form.login.trim())))?;
+            membership::set_role(connection, &user, &reference, member.id, role)
+        })
+        .await;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings"))),
+        Err(Error::Invalid(FieldError { field, message })) if field == "user_id" => {
+            settings_failure(&state, &viewer, key, Error::invalid("login", message)).await
+        }
+        Err(error) => settings_failure(&state, &viewer, key, error).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RemoveMemberForm {
+    #[serde(default)]
+    user_id: String,
+}
+
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let form: RemoveMemberForm = read_form(&viewer, &body)?;
+    let member = form.user_id.parse::<i64>().map_err(|_| Error::invalid("user_id", "is not a user id"))?;
+    let (user, reference) = (viewer.user.clone(), key.clone());
+    state.database.write(move |connection| membership::remove(connection, &user, &reference, member.into())).await?;
+    Ok(see_other(&format!("/projects/{key}/settings")))
+}

@@ -1,0 +1,180 @@
+//! The pages in headless Chromium: what a person does, click by click.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::support::app::USER_PASSWORD;
+use crate::support::browser::Browser;
+use crate::support::cluster::{self, TestCluster};
+use crate::support::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_user_creates_comments_attaches_and_finds_an_item() {
+    let Some(browser) = Browser::start("browser item scenario").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let developer = app.create_user("dana").await;
+    app.add_member("WEB", &developer, "developer").await;
+
+    browser.sign_in(&app.address, "/items", "dana", USER_PASSWORD).await;
+    assert_eq!(browser.path().await, "/items");
+
+    browser.click("nav a[href='/items/new']").await;
+    browser.click("#project option[value='WEB']").await;
+    browser.type_into("#title", "Quokka dashboard is empty").await;
+    browser.type_into("#description", "Steps:\n\n1. open the **dashboard**").await;
+    browser.click("form.stacked button[type=submit]").await;
+    let on_an_item_page =
+        async |browser: &Browser| browser.path().await.trim_start_matches("/items/").parse::<i64>().is_ok();
+    browser.wait_for("the new item's page", false, on_an_item_page).await;
+    let item_path = browser.path().await;
+    assert!(browser.text("h1").await.contains("Quokka dashboard is empty"));
+    assert_eq!(browser.text("#description strong").await, "dashboard");
+
+    browser.type_into("#comment-body", "I can _reproduce_ this.").await;
+    browser.click("#comment-form button").await;
+    browser.wait_for("the comment", false, async |browser| browser.exists("article.comment em").await).await;
+    assert_eq!(browser.text("article.comment em").await, "reproduce");
+
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("screenshot-notes.txt");
+    std::fs::write(&file, b"the dashboard shows nothing at all").unwrap();
+    browser.find("#upload-file").await.send_keys(file.display().to_string()).await.unwrap();
+    browser.click("#upload-form button").await;
+    browser.wait_for("the attachment", false, async |browser| browser.exists("a.attachment-link").await).await;
+    let link = browser.find("a.attachment-link").await;
+    assert_eq!(link.text().await.unwrap(), "screenshot-notes.txt");
+    assert!(browser.source().await.contains("34 bytes"), "the size is shown");
+    let href = link.attr("href").await.unwrap().expect("a download link");
+    let download = reqwest::Client::new()
+        .get(app.url(&href))
+        .header("Cookie", browser.session_cookie_header().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(download.bytes().await.unwrap().as_ref(), b"the dashboard shows nothing at all");
+
+    // The search box is on every page; the index catches up within a moment.
+    browser.type_into("#site-search", "quokka\n").await;
+    browser
+        .wait_for("the item in the search results", true, async |browser| {
+            browser.path().await == "/search" && browser.exists("a.hit-title").await
+        })
+        .await;
+    assert!(browser.text("a.hit-title").await.contains("Quokka"));
+    assert_eq!(browser.text("a.hit-title b").await.to_lowercase(), "quokka", "the match is highlighted");
+    browser.click("a.hit-title").await;
+    browser.wait_for("the item page", false, async |browser| browser.path().await == item_path).await;
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_viewer_sees_no_edit_controls_and_an_outsider_gets_not_found() {
+    let Some(browser) = Browser::start("browser permission scenario").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("SEC", false).await;
+    let viewer = app.create_user("vic").await;
+    app.add_member("SEC", &viewer, "viewer").await;
+    app.create_user("otto").await;
+    let item = app.admin.create_item("SEC", "Rotate the keys").await;
+    let item_path = format!("/items/{}", item["id"]);
+
+    browser.sign_in(&app.address, &item_path, "vic", USER_PASSWORD).await;
+    assert_eq!(browser.path().await, item_path, "back to the page asked for");
+    assert!(browser.text("h1").await.contains("Rotate the keys"));
+    for control in ["#edit", "button.status-move", "#comment-form", "#upload-form"] {
+        assert!(!browser.exists(control).await, "a viewer sees {control}");
+    }
+    assert_eq!(browser.text("#watch-button").await, "Watch");
+    browser.click("#watch-button").await;
+    browser.wait_for("watching", false, async |browser| browser.text("#watch-button").await == "Unwatch").await;
+    browser.sign_out().await;
+
+    browser.sign_in(&app.address, &item_path, "otto", USER_PASSWORD).await;
+    assert_eq!(browser.text("h1").await, "Not found");
+    assert!(!browser.source().await.contains("Rotate the keys"));
+    browser.goto(&app.url("/projects/SEC")).await;
+    assert_eq!(browser.text("h1").await, "Not found");
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_admin_hands_the_master_role_over_from_the_cluster_page() {
+    let Some(browser) = Browser::start("browser handover scenario").await else { return };
+    // The handover must finish within two node timeouts: not beside the machine's heaviest tests.
+    let _heavy = crate::support::HEAVY.lock().await;
+    let mut nodes = TestCluster::new(Backend::Sqlite);
+    nodes.start("alpha").await;
+    nodes.start("beta").await;
+    let (master, _) = nodes.wait_for_master(Duration::from_secs(30)).await;
+    let backup = if master == "alpha" { "beta" } else { "alpha" };
+
+    browser.sign_in(&nodes.address(backup), "/admin/cluster", "admin", cluster::ADMIN_PASSWORD).await;
+    assert_eq!(browser.path().await, "/admin/cluster");
+    assert_eq!(browser.text("#master").await, master);
+    assert_eq!(browser.text(&format!("tr[data-node='{master}'] td.role")).await, "master");
+    assert_eq!(browser.text(&format!("tr[data-node='{backup}'] td.role")).await, "backup");
+    let epoch_before: i64 = browser.text("#epoch").await.parse().unwrap();
+
+    browser.click(&format!("tr[data-node='{backup}'] button.make-master")).await;
+    browser.wait_for("the handover confirmation", false, async |browser| browser.exists("#notice").await).await;
+    assert!(
+        browser.text("#notice").await.starts_with(&format!("{backup} is now the master")),
+        "{}",
+        browser.source().await
+    );
+    assert_eq!(browser.text("#master").await, backup);
+    assert!(browser.text("#epoch").await.parse::<i64>().unwrap() > epoch_before);
+    assert_eq!(browser.text(&format!("tr[data-node='{backup}'] td.role")).await, "master");
+    assert_eq!(nodes.wait_for_master(Duration::from_secs(10)).await.0, backup);
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_pages_fit_a_360_pixel_wide_screen() {
+    let Some(browser) = Browser::start("browser small screen").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let description =
+        "Some **Markdown**\n\n```\na code line that is much longer than a phone screen is wide, really\n```";
+    let item = app
+        .admin
+        .post(
+            "/api/v1/items",
+            serde_json::json!({"project": "WEB", "title": "A title long enough to wrap on a phone", "description": description}),
+        )
+        .await
+        .body;
+    browser.driver.set_window_rect(0, 0, 360, 800).await.unwrap();
+    browser.sign_in(&app.address, "/", "admin", crate::support::app::ADMIN_PASSWORD).await;
+    for path in [
+        "/".to_string(),
+        "/items".into(),
+        format!("/items/{}", item["id"]),
+        "/items/new".into(),
+        "/profile".into(),
+        "/admin/cluster".into(),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        browser.find("main h1").await;
+        let page_width: i64 = browser
+            .driver
+            .execute("return document.documentElement.scrollWidth;", Vec::new())
+            .await
+            .unwrap()
+            .convert()
+            .unwrap();
+        let viewport: i64 = browser
+            .driver
+            .execute("return document.documentElement.clientWidth;", Vec::new())
+            .await
+            .unwrap()
+            .convert()
+            .unwrap();
+        assert!(page_width <= viewport, "{path} is {page_width} px wide in a {viewport} px window");
+    }
+    browser.quit().await;
+}
