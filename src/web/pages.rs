@@ -262,17 +262,7 @@ impl ResponseError for PageError {
         match self {
             PageError::SignIn { .. } => StatusCode::SEE_OTHER,
             PageError::Csrf => StatusCode::FORBIDDEN,
-            PageError::Model(error) => match error {
-                Error::NotFound(_) => StatusCode::NOT_FOUND,
-                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                Error::Forbidden(_) => StatusCode::FORBIDDEN,
-                Error::Invalid(_) => StatusCode::BAD_REQUEST,
-                Error::Conflict(_) => StatusCode::CONFLICT,
-                Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-                Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-                Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            PageError::Model(error) => crate::web::error::status_of(error),
         }
     }
 
