@@ -24,9 +24,6 @@ use crate::mail::inbound::{self, Mailbox, Outcome};
 use crate::mail::message;
 use crate::model::attachment::FileStore;
 
-/// A batch being stored: the outcome of each message by its UID.
-type Storing = tokio::task::JoinHandle<Result<Vec<(u32, Outcome)>>>;
-
 /// Messages whose sizes are asked for at once.
 const BATCH: usize = 50;
 /// The longest any single server step may take.
@@ -194,79 +191,58 @@ impl Poller {
     }
 
     /// Stores and moves every message in the folder, in batches: one FETCH of the bodies,
-    /// one fenced transaction for the batch, one MOVE per target folder. The next batch is
-    /// fetched while the database stores the previous one; a batch is moved only after its
-    /// transaction committed.
+    /// one fenced transaction for the batch, one MOVE per target folder.
     async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<()> {
         let mut uids: Vec<u32> = step("SEARCH", session.uid_search("ALL")).await?.into_iter().collect();
         uids.sort_unstable();
-        let mut storing: Option<Storing> = None;
         for batch in uids.chunks(BATCH) {
             if self.context.must_stop() {
-                break;
+                return Ok(());
             }
-            let arrived = self.fetch_batch(session, batch).await;
-            if let Some(stored) = storing.take() {
-                self.file_away(session, stored, can_move).await?;
-            }
-            storing = Some(tokio::spawn(self.store(arrived?)));
-        }
-        if let Some(stored) = storing {
-            self.file_away(session, stored, can_move).await?;
-        }
-        Ok(())
-    }
-
-    /// The bodies of a batch; messages over the size limit only by their key.
-    async fn fetch_batch(&self, session: &mut ImapSession, batch: &[u32]) -> Result<Vec<(u32, Arrival)>> {
-        let mut sizes: Vec<(u32, u64)> = Vec::new();
-        {
-            let mut fetches = step("FETCH sizes", session.uid_fetch(uid_set(batch), "(UID RFC822.SIZE)")).await?;
-            while let Some(fetch) = next_fetch("FETCH sizes", &mut fetches).await? {
-                if let (Some(uid), Some(size)) = (fetch.uid, fetch.size) {
-                    sizes.push((uid, u64::from(size)));
+            let mut sizes: Vec<(u32, u64)> = Vec::new();
+            {
+                let mut fetches = step("FETCH sizes", session.uid_fetch(uid_set(batch), "(UID RFC822.SIZE)")).await?;
+                while let Some(fetch) = next_fetch("FETCH sizes", &mut fetches).await? {
+                    if let (Some(uid), Some(size)) = (fetch.uid, fetch.size) {
+                        sizes.push((uid, u64::from(size)));
+                    }
                 }
             }
-        }
-        let (fetchable, oversized): (Vec<_>, Vec<_>) =
-            sizes.into_iter().partition(|(_, size)| *size <= self.rules.max_message_size);
-        let mut arrived: Vec<(u32, Arrival)> = Vec::new();
-        for (uid, size) in oversized {
-            arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
-        }
-        for group in fetch_groups(&fetchable) {
-            let mut fetches = step("FETCH", session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])")).await?;
-            while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
-                if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
-                    arrived.push((uid, Arrival::Fetched(body.to_vec())));
+            let (fetchable, oversized): (Vec<_>, Vec<_>) =
+                sizes.into_iter().partition(|(_, size)| *size <= self.rules.max_message_size);
+            let mut arrived: Vec<(u32, Arrival)> = Vec::new();
+            for (uid, size) in oversized {
+                arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
+            }
+            for group in fetch_groups(&fetchable) {
+                let mut fetches = step("FETCH", session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])")).await?;
+                while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
+                    if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+                        arrived.push((uid, Arrival::Fetched(body.to_vec())));
+                    }
                 }
             }
-        }
-        Ok(arrived)
-    }
-
-    /// Waits for a batch's transaction, then moves its messages to the processed or failed
-    /// folder.
-    async fn file_away(&self, session: &mut ImapSession, stored: Storing, can_move: bool) -> Result<()> {
-        let outcomes = stored.await.map_err(|error| Error::internal("storing mail", error))??;
-        let (mut processed, mut failed) = (Vec::new(), Vec::new());
-        for (uid, outcome) in outcomes {
-            let result = match outcome {
-                Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => {
-                    processed.push(uid);
-                    "stored"
+            let outcomes = self.store(arrived).await?;
+            let (mut processed, mut failed) = (Vec::new(), Vec::new());
+            for (uid, outcome) in outcomes {
+                let result = match outcome {
+                    Outcome::Created(_) | Outcome::Commented(..) | Outcome::AlreadyStored => {
+                        processed.push(uid);
+                        "stored"
+                    }
+                    Outcome::Failed(_) | Outcome::AlreadyRefused => {
+                        failed.push(uid);
+                        "quarantined"
+                    }
+                };
+                metrics::counter!("baton_mail_fetched_total", "mailbox" => self.settings.name.clone(), "result" => result)
+                    .increment(1);
+            }
+            for (uids, folder) in [(processed, &self.settings.processed_folder), (failed, &self.settings.failed_folder)]
+            {
+                if !uids.is_empty() {
+                    move_messages(session, &uid_set(&uids), folder, can_move).await?;
                 }
-                Outcome::Failed(_) | Outcome::AlreadyRefused => {
-                    failed.push(uid);
-                    "quarantined"
-                }
-            };
-            metrics::counter!("baton_mail_fetched_total", "mailbox" => self.settings.name.clone(), "result" => result)
-                .increment(1);
-        }
-        for (uids, folder) in [(processed, &self.settings.processed_folder), (failed, &self.settings.failed_folder)] {
-            if !uids.is_empty() {
-                move_messages(session, &uid_set(&uids), folder, can_move).await?;
             }
         }
         Ok(())
@@ -275,40 +251,38 @@ impl Poller {
     /// Stores a batch in one fenced transaction, each mail in its own savepoint. A mail that
     /// fails for a reason of its own (not the database's) is recorded as refused, so one bad
     /// mail never blocks the others.
-    fn store(&self, arrived: Vec<(u32, Arrival)>) -> impl Future<Output = Result<Vec<(u32, Outcome)>>> + 'static {
+    async fn store(&self, arrived: Vec<(u32, Arrival)>) -> Result<Vec<(u32, Outcome)>> {
         let files = self.files.clone();
         let rules = self.rules.clone();
         let context = self.context.clone();
-        async move {
-            let database = context.database.clone();
-            database
-                .write(move |connection| {
-                    context.fenced(connection, |connection| {
-                        let mut outcomes = Vec::with_capacity(arrived.len());
-                        for (uid, arrival) in &arrived {
-                            let outcome = match arrival {
-                                Arrival::Oversized { key, size } => {
-                                    inbound::refuse_oversized(connection, &files, &rules, key, *size)?
-                                }
-                                Arrival::Fetched(raw) => {
-                                    match write_transaction(connection, |connection| {
-                                        inbound::store(connection, &files, &rules, raw)
-                                    }) {
-                                        Ok(outcome) => outcome,
-                                        Err(error) => {
-                                            let reason = format!("could not be stored: {error}");
-                                            inbound::refuse_unstorable(connection, &files, &rules, raw, reason)?
-                                        }
+        self.context
+            .database
+            .write(move |connection| {
+                context.fenced(connection, |connection| {
+                    let mut outcomes = Vec::with_capacity(arrived.len());
+                    for (uid, arrival) in &arrived {
+                        let outcome = match arrival {
+                            Arrival::Oversized { key, size } => {
+                                inbound::refuse_oversized(connection, &files, &rules, key, *size)?
+                            }
+                            Arrival::Fetched(raw) => {
+                                match write_transaction(connection, |connection| {
+                                    inbound::store(connection, &files, &rules, raw)
+                                }) {
+                                    Ok(outcome) => outcome,
+                                    Err(error) => {
+                                        let reason = format!("could not be stored: {error}");
+                                        inbound::refuse_unstorable(connection, &files, &rules, raw, reason)?
                                     }
                                 }
-                            };
-                            outcomes.push((*uid, outcome));
-                        }
-                        Ok(outcomes)
-                    })
+                            }
+                        };
+                        outcomes.push((*uid, outcome));
+                    }
+                    Ok(outcomes)
                 })
-                .await
-        }
+            })
+            .await
     }
 
     /// The key of a message too large to fetch: its Message-ID, else its place on the server.

@@ -97,13 +97,15 @@ impl ImapServer {
     /// creating the folder if needed.
     pub fn append(&self, folder: &str, raw: &[u8]) {
         let mut session = self.session();
-        let mailbox = quote(folder);
-        if let Err(error) = session.command(&format!("CREATE {mailbox}"))
-            && !error.contains("ALREADYEXISTS")
-        {
-            panic!("IMAP CREATE {mailbox} failed: {error}");
-        }
+        let mailbox = create(&mut session, folder);
         session.append(&mailbox, raw).unwrap_or_else(|error| panic!("IMAP APPEND to {mailbox} failed: {error}"));
+        session.logout();
+    }
+
+    /// Creates `folder` if it does not exist yet.
+    pub fn create_folder(&self, folder: &str) {
+        let mut session = self.session();
+        create(&mut session, folder);
         session.logout();
     }
 
@@ -111,12 +113,7 @@ impl ImapServer {
     /// them all together.
     pub fn move_all(&self, from: &str, to: &str) {
         let mut session = self.session();
-        let (from, to) = (quote(from), quote(to));
-        if let Err(error) = session.command(&format!("CREATE {to}"))
-            && !error.contains("ALREADYEXISTS")
-        {
-            panic!("IMAP CREATE {to} failed: {error}");
-        }
+        let (from, to) = (quote(from), create(&mut session, to));
         for command in [format!("SELECT {from}"), format!("MOVE 1:* {to}")] {
             session.command(&command).unwrap_or_else(|error| panic!("IMAP {command} failed: {error}"));
         }
@@ -411,6 +408,17 @@ fn literal_size(line: &[u8]) -> Option<usize> {
 }
 
 /// An IMAP quoted string (ASCII names; non-ASCII folder names would need modified UTF-7).
+/// Creates the folder unless it exists; returns its quoted name.
+fn create(session: &mut ImapSession, folder: &str) -> String {
+    let mailbox = quote(folder);
+    if let Err(error) = session.command(&format!("CREATE {mailbox}"))
+        && !error.contains("ALREADYEXISTS")
+    {
+        panic!("IMAP CREATE {mailbox} failed: {error}");
+    }
+    mailbox
+}
+
 fn quote(text: &str) -> String {
     assert!(!text.contains(['\r', '\n']), "IMAP strings cannot contain line breaks: {text:?}");
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
