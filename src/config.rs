@@ -238,6 +238,23 @@ pub struct SmtpSettings {
     pub password: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// PEM file of certificate authorities to trust besides the public ones (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The PEM text of `ca_file`, checked to hold at least one certificate.
+pub fn read_ca_file(what: &str, path: &Option<PathBuf>) -> Result<Option<Vec<u8>>, SettingsError> {
+    let Some(path) = path else { return Ok(None) };
+    let pem =
+        std::fs::read(path).map_err(|error| SettingsError(format!("{what}: ca_file {}: {error}", path.display())))?;
+    if !pem.windows(27).any(|window| window == b"-----BEGIN CERTIFICATE-----") {
+        return Err(SettingsError(format!(
+            "{what}: ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(Some(pem))
 }
 
 impl SmtpSettings {
@@ -336,6 +353,9 @@ pub struct MailboxSettings {
     /// the project) or "guest:LOGIN" (stored as reported by that account).
     #[serde(default)]
     pub unknown_senders: UnknownSenders,
+    /// PEM file of certificate authorities to trust besides the public ones (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// What to do with mail from an address no account has.
@@ -669,6 +689,7 @@ impl Settings {
                 return Err(problem("processed_folder and failed_folder must differ from folder".into()));
             }
             mailbox.password()?;
+            read_ca_file(&format!("mail.mailboxes {name:?}"), &mailbox.ca_file)?;
             if mailbox.poll_interval < Duration::from_secs(1) {
                 return Err(problem("poll_interval must be at least \"1s\"".into()));
             }
@@ -681,6 +702,7 @@ impl Settings {
                 return Err(SettingsError("mail.smtp: host must not be empty".into()));
             }
             smtp.credentials()?;
+            read_ca_file("mail.smtp", &smtp.ca_file)?;
         }
         Ok(())
     }
@@ -911,6 +933,19 @@ mod tests {
         assert!(error.contains("log") && error.contains("json"), "{error}");
         let error = Settings::from_toml("log = \"[[\"").unwrap_err().to_string();
         assert!(error.contains("log.level"), "{error}");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_pem_certificate() {
+        let folder = tempfile::tempdir().unwrap();
+        let not_pem = folder.path().join("ca.der");
+        std::fs::write(&not_pem, [0x30, 0x82, 0x01]).unwrap();
+        let text = format!("[mail.smtp]\nhost = \"smtp.example.com\"\nca_file = {:?}\n", not_pem.display().to_string());
+        let error = Settings::from_toml(&text).unwrap_err().to_string();
+        assert!(error.contains("mail.smtp: ca_file") && error.contains("no PEM certificate"), "{error}");
+        let missing = "[mail.smtp]\nhost = \"smtp.example.com\"\nca_file = \"/nowhere/ca.pem\"\n";
+        let error = Settings::from_toml(missing).unwrap_err().to_string();
+        assert!(error.contains("/nowhere/ca.pem"), "{error}");
     }
 
     #[test]

@@ -21,10 +21,11 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox as Address, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::config::{Settings, TlsMode};
+use crate::config::{Settings, TlsMode, read_ca_file};
 use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users};
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
@@ -56,12 +57,24 @@ impl SenderDuty {
                 let refused = |error: lettre::transport::smtp::Error| {
                     Error::invalid("mail.smtp", format!("host {:?}: {error}", smtp.host))
                 };
-                let builder = match smtp.tls {
-                    TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(refused)?,
-                    TlsMode::Starttls => {
+                let private_ca = read_ca_file("mail.smtp", &smtp.ca_file)
+                    .map_err(|error| Error::invalid("mail.smtp", error.to_string()))?;
+                let builder = match (smtp.tls, private_ca) {
+                    (TlsMode::None, _) => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+                    (TlsMode::Tls, None) => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(refused)?,
+                    (TlsMode::Starttls, None) => {
                         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(refused)?
                     }
-                    TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+                    (mode, Some(pem)) => {
+                        // The public roots and the private authority.
+                        let parameters = TlsParameters::builder(smtp.host.clone())
+                            .add_root_certificate(Certificate::from_pem(&pem).map_err(refused)?)
+                            .build_rustls()
+                            .map_err(refused)?;
+                        let tls =
+                            if mode == TlsMode::Tls { Tls::Wrapper(parameters) } else { Tls::Required(parameters) };
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host).tls(tls)
+                    }
                 }
                 .port(smtp.port())
                 .timeout(Some(Duration::from_secs(60)))

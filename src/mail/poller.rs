@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::config::{MailboxSettings, Settings, TlsMode};
+use crate::config::{MailboxSettings, Settings, TlsMode, read_ca_file};
 use crate::db::write_transaction;
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Mailbox, Outcome};
@@ -171,12 +171,12 @@ impl Poller {
         let tcp = step("connect", TcpStream::connect(address)).await?;
         let stream: Box<dyn ImapStream> = match settings.tls {
             TlsMode::None => Box::new(tcp),
-            TlsMode::Tls => Box::new(tls(tcp, &settings.host).await?),
+            TlsMode::Tls => Box::new(tls(tcp, &settings.host, &settings.ca_file).await?),
             TlsMode::Starttls => {
                 let mut client = Client::new(tcp);
                 step("greeting", client.read_response()).await?;
                 step("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
-                Box::new(tls(client.into_inner(), &settings.host).await?)
+                Box::new(tls(client.into_inner(), &settings.host, &settings.ca_file).await?)
             }
         };
         let mut client = Client::new(stream);
@@ -364,9 +364,22 @@ async fn move_messages(session: &mut ImapSession, uid: &str, folder: &str, can_m
     drain("EXPUNGE", expunged).await
 }
 
-async fn tls(tcp: TcpStream, host: &str) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+/// A TLS connection that trusts the public roots and the authorities of `ca_file`.
+async fn tls(
+    tcp: TcpStream,
+    host: &str,
+    ca_file: &Option<std::path::PathBuf>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = read_ca_file("IMAP", ca_file).map_err(|error| Error::Unavailable(error.to_string()))? {
+        for certificate in CertificateDer::pem_slice_iter(&pem) {
+            let certificate = certificate.map_err(|error| Error::Unavailable(format!("ca_file: {error}")))?;
+            roots.add(certificate).map_err(|error| Error::Unavailable(format!("ca_file: {error}")))?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|error| Error::internal("TLS settings", error))?

@@ -222,6 +222,7 @@ fn imap_mailbox(imap: &ImapServer) -> MailboxSettings {
         failed_folder: "Failed".into(),
         max_message_size: 64 * 1024,
         unknown_senders: UnknownSenders::Reject,
+        ca_file: None,
     }
 }
 
@@ -237,6 +238,7 @@ async fn spawn_with_mail(backend: Backend, mailbox: MailboxSettings, smtp_port: 
             user: None,
             password: None,
             password_file: None,
+            ca_file: None,
         });
     })
     .await
@@ -442,6 +444,7 @@ async fn a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_onc
             user: None,
             password: None,
             password_file: None,
+            ca_file: None,
         });
     })
     .await;
@@ -484,6 +487,76 @@ async fn a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_onc
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(smtp.messages().len(), 1, "sent once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_taken_over_tls_and_starttls_from_a_server_of_a_private_authority() {
+    let Some(imap) = ImapServer::start_with_tls() else { return };
+    let (tls_port, ca_file) = imap.tls.clone().unwrap();
+    let mailbox = |name: &str, port: u16, tls: TlsMode, ca_file: Option<std::path::PathBuf>| MailboxSettings {
+        name: name.into(),
+        port: Some(port),
+        tls,
+        folder: name.into(),
+        ca_file,
+        ..imap_mailbox(&imap)
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        settings.mail.address = "support@baton.test".into();
+        settings.mail.mailboxes = vec![
+            mailbox("ByTls", tls_port, TlsMode::Tls, Some(ca_file.clone())),
+            mailbox("ByStarttls", imap.port, TlsMode::Starttls, Some(ca_file.clone())),
+            mailbox("Untrusted", tls_port, TlsMode::Tls, None),
+        ];
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    for (folder, subject) in [("ByTls", "Over TLS"), ("ByStarttls", "Over STARTTLS"), ("Untrusted", "Never taken")] {
+        imap.append(
+            folder,
+            mail("rita@example.com", &format!("Message-ID: <{folder}@x>\r\n"), subject, "Hi.").as_bytes(),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while imap.count("ByTls") + imap.count("ByStarttls") > 0 {
+        assert!(Instant::now() < deadline, "mail left over TLS\n{}", imap.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let items = app.admin.get("/api/v1/items?project=OPS").await.body;
+    let mut titles: Vec<&str> =
+        items["items"].as_array().unwrap().iter().map(|item| item["title"].as_str().unwrap()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["Over STARTTLS", "Over TLS"], "{items}");
+    assert_eq!(imap.count("Untrusted"), 1, "a server whose authority is not trusted gets no login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_go_over_starttls_to_a_server_of_a_private_authority() {
+    let Some(smtp) = SmtpCapture::start_with_starttls() else { return };
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        settings.mail.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: Some(smtp.port),
+            tls: TlsMode::Starttls,
+            user: None,
+            password: None,
+            password_file: None,
+            ca_file: Some(smtp.ca_file()),
+        });
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    let walt = app.create_user("walt").await;
+    app.add_member("OPS", &walt, "developer").await;
+    let created = app
+        .admin
+        .post("/api/v1/items", serde_json::json!({"project": "OPS", "title": "Sealed", "assignee_id": walt.user_id}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let delivered = smtp.wait_for(1, Duration::from_secs(20));
+    assert!(String::from_utf8_lossy(&delivered[0]).contains("Sealed"), "{delivered:?}");
 }
 
 /// A mail with `count` small text attachments.

@@ -27,11 +27,15 @@ static NEXT_INSTANCE: AtomicU32 = AtomicU32::new(0);
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A throwaway Dovecot on 127.0.0.1 (plain IMAP, no TLS, no STARTTLS) with a single user.
+/// A throwaway Dovecot on 127.0.0.1 with a single user: plain IMAP, or with `start_with_tls`
+/// also STARTTLS on that port and implicit TLS on `tls`.
 pub struct ImapServer {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// With TLS: the implicit-TLS port, and the PEM file of the test authority that signed the
+    /// server's certificate (for 127.0.0.1).
+    pub tls: Option<(u16, PathBuf)>,
     child: Child,
     folder: tempfile::TempDir,
 }
@@ -40,6 +44,16 @@ impl ImapServer {
     /// Starts `dovecot -F` with a generated configuration and waits (at most 20 s) until it sends
     /// its greeting. `None` (with a notice) when Dovecot is not installed and `CI` is not set.
     pub fn start() -> Option<ImapServer> {
+        ImapServer::start_with(false)
+    }
+
+    /// As `start`, with TLS: a certificate for 127.0.0.1 signed by a throwaway authority
+    /// (openssl), STARTTLS on `port` and implicit TLS on the `tls` port.
+    pub fn start_with_tls() -> Option<ImapServer> {
+        ImapServer::start_with(true)
+    }
+
+    fn start_with(with_tls: bool) -> Option<ImapServer> {
         let Some(dovecot) = find_binary("dovecot", &["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]) else {
             return missing("dovecot is not installed (Debian package dovecot-imapd)");
         };
@@ -55,6 +69,9 @@ impl ImapServer {
         let home = root.join("home");
         std::fs::write(root.join("users"), format!("{user}:{{PLAIN}}{password}:{uid}:{gid}::{}::\n", home.display()))
             .unwrap();
+        if with_tls {
+            make_certificates(root);
+        }
         let owner = run_as_ids();
         if owner.is_some() {
             chown_recursive(root, uid, gid);
@@ -64,8 +81,21 @@ impl ImapServer {
         loop {
             attempt += 1;
             let port = free_port();
+            let tls_port = with_tls.then(free_port);
             let greeting = format!("baton-imap-{instance}-{attempt}");
-            let config = dovecot_config(root, &instance, &owner_name, uid, gid, port, &greeting);
+            let mut config = dovecot_config(root, &instance, &owner_name, uid, gid, port, &greeting);
+            if let Some(tls_port) = tls_port {
+                config = config.replace(
+                    "ssl = no\n",
+                    &format!("ssl = yes\nssl_cert = <{0}/server.pem\nssl_key = <{0}/server.key\n", root.display()),
+                );
+                config = config.replace(
+                    "  inet_listener imaps {\n    port = 0\n  }",
+                    &format!(
+                        "  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {tls_port}\n    ssl = yes\n  }}"
+                    ),
+                );
+            }
             let config_path = root.join("dovecot.conf");
             std::fs::write(&config_path, config).unwrap();
             let _ = std::fs::remove_file(root.join("dovecot.log"));
@@ -75,7 +105,10 @@ impl ImapServer {
             let mut child = spawn_server(command, owner)
                 .unwrap_or_else(|error| panic!("cannot start {}: {error}", dovecot.display()));
             match wait_for_greeting(port, &greeting, &mut child) {
-                Ok(()) => return Some(ImapServer { port, user, password, child, folder }),
+                Ok(()) => {
+                    let tls = tls_port.map(|tls_port| (tls_port, root.join("ca.pem")));
+                    return Some(ImapServer { port, user, password, tls, child, folder });
+                }
                 Err(error) => {
                     kill_group(&mut child);
                     let log = log_tail(&[root.join("stderr.log"), root.join("dovecot.log")]);
@@ -408,6 +441,48 @@ fn literal_size(line: &[u8]) -> Option<usize> {
 }
 
 /// An IMAP quoted string (ASCII names; non-ASCII folder names would need modified UTF-7).
+/// A throwaway authority (`ca.pem`) and a server certificate for 127.0.0.1 signed by it
+/// (`server.pem`, `server.key`): a self-signed server certificate would be refused by rustls as
+/// an authority used as a server.
+fn make_certificates(root: &Path) {
+    let openssl = |arguments: &[&str]| {
+        let output = Command::new("openssl").args(arguments).current_dir(root).output().expect("openssl runs");
+        assert!(output.status.success(), "openssl {arguments:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=baton test CA"],
+        ]
+        .concat(),
+    );
+    openssl(&[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        root.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
 /// Creates the folder unless it exists; returns its quoted name.
 fn create(session: &mut ImapSession, folder: &str) -> String {
     let mailbox = quote(folder);
@@ -436,10 +511,14 @@ pub struct SmtpCapture {
 }
 
 const SMTP_SCRIPT: &str = r#"
-import asyncio, os, sys
+import asyncio, os, ssl, sys
 from aiosmtpd.smtp import SMTP
 
 folder = sys.argv[1]
+tls = None
+if len(sys.argv) > 2 and sys.argv[2] == "starttls":
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(os.path.join(folder, "server.pem"), os.path.join(folder, "server.key"))
 
 class Capture:
     def __init__(self):
@@ -463,7 +542,7 @@ async def main():
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="baton-smtp-capture", decode_data=False, enable_SMTPUTF8=True,
-                     data_size_limit=64 * 1024 * 1024),
+                     data_size_limit=64 * 1024 * 1024, tls_context=tls, require_starttls=tls is not None),
         "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     with open(os.path.join(folder, "port.tmp"), "w") as file:
@@ -478,6 +557,21 @@ impl SmtpCapture {
     /// Starts the receiver (it binds port 0 itself, so no port race) and waits until it listens.
     /// `None` (with a notice) when aiosmtpd is not installed and `CI` is not set.
     pub fn start() -> Option<SmtpCapture> {
+        SmtpCapture::start_with(false)
+    }
+
+    /// As `start`, requiring STARTTLS with a certificate for 127.0.0.1 signed by a throwaway
+    /// authority, whose PEM file `ca_file` gives.
+    pub fn start_with_starttls() -> Option<SmtpCapture> {
+        SmtpCapture::start_with(true)
+    }
+
+    /// The test authority's PEM file (with STARTTLS).
+    pub fn ca_file(&self) -> PathBuf {
+        self.folder.path().join("ca.pem")
+    }
+
+    fn start_with(starttls: bool) -> Option<SmtpCapture> {
         let Some(python) = aiosmtpd_python() else {
             return missing("no python3 can import aiosmtpd (Debian package python3-aiosmtpd)");
         };
@@ -485,6 +579,9 @@ impl SmtpCapture {
         let root = folder.path();
         std::fs::create_dir(root.join("messages")).unwrap();
         std::fs::write(root.join("capture.py"), SMTP_SCRIPT).unwrap();
+        if starttls {
+            make_certificates(root);
+        }
         let owner = run_as_ids();
         if let Some((uid, gid)) = owner {
             chown_recursive(root, uid, gid);
@@ -495,6 +592,7 @@ impl SmtpCapture {
             .arg("-u")
             .arg(root.join("capture.py"))
             .arg(root)
+            .arg(if starttls { "starttls" } else { "plain" })
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
