@@ -6,13 +6,14 @@
 //! - `web` (HTTP pages and the JSON API) and `cli` (commands) are the edges;
 //! - `app` assembles a running node from settings;
 //! - `demo` fills a database with realistic sample data;
-//! - `search` (the index, its indexer duty, queries) and `mail` (parsing and storing inbound
-//!   mail) build on `model` and `cluster`;
+//! - `jobs`: the scheduled jobs and their scheduler duty, each occurrence claimed once;
+//! - `search` (the index, its indexer duty, queries) and `mail` (inbound mail stored as items and
+//!   comments, notifications sent) build on `model` and `cluster`;
 //! - `cluster`: node registry, master lease, master duties — knows nothing of items;
 //! - `model`: users, projects, items, comments, attachments, workflow, permissions —
 //!   knows nothing of HTTP;
 //! - `db`: pool, backends, migrations, schema;
-//! - `config`, `error`, `telemetry`: settings, the one error type, logging.
+//! - `config`, `error`, `telemetry`: settings, the one error type, logging and metrics.
 
 pub mod app;
 pub mod cli;
