@@ -24,7 +24,7 @@ use crate::search::indexer::{IndexerDuty, MergeRequests};
 use crate::search::{IndexLocation, SearchIndex};
 use crate::web::error::method_not_allowed;
 use crate::web::observe::observe;
-use crate::web::{AppState, routes};
+use crate::web::{AppState, NetworkAccess, routes};
 
 /// The environment variable that, on a database without users, sets the password of the
 /// first `admin` account.
@@ -128,6 +128,9 @@ impl Application {
             files,
             cluster: cluster.clone(),
             search: Arc::new(SearchIndex::new(index_location)),
+            access: Arc::new(
+                NetworkAccess::from_settings(&settings).map_err(|error| Error::Unavailable(error.to_string()))?,
+            ),
         };
         let server = HttpServer::new(move || {
             App::new()

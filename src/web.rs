@@ -27,12 +27,30 @@ pub struct AppState {
     pub node_name: String,
     pub cluster: Cluster,
     pub search: Arc<SearchIndex>,
+    pub access: Arc<NetworkAccess>,
+}
+
+/// Address ranges and the metrics token, read once at start (a token file is not read again
+/// on every scrape, nor the ranges parsed on every request).
+pub struct NetworkAccess {
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    pub metrics_token: Option<String>,
+}
+
+impl NetworkAccess {
+    pub fn from_settings(settings: &Settings) -> Result<NetworkAccess, crate::config::SettingsError> {
+        Ok(NetworkAccess {
+            trusted_proxies: settings.trusted_proxy_networks()?,
+            metrics_allow: settings.metrics.allowed_networks()?,
+            metrics_token: settings.metrics.token()?,
+        })
+    }
 }
 
 impl AppState {
     /// The client's address: the peer, or what a trusted proxy says (see `client`).
     pub fn client_address(&self, request: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
-        // Validated at start, so the ranges parse.
-        client::client_address(request, &self.settings.trusted_proxy_networks().unwrap_or_default())
+        client::client_address(request, &self.access.trusted_proxies)
     }
 }

@@ -109,8 +109,8 @@ pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDa
         .order((items::due_date.asc(), items::id.asc()))
         .select((items::id, items::title, items::due_date.assume_not_null(), items::assignee_id, items::reporter_id))
         .load(connection)?;
-    let mut by_user: std::collections::BTreeMap<i64, Vec<String>> = std::collections::BTreeMap::new();
-    let mut first_item: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+    // Per user: the most urgent item, and one line per item.
+    let mut by_user: std::collections::BTreeMap<i64, (i64, Vec<String>)> = std::collections::BTreeMap::new();
     for item in &due {
         let user = item.assignee.unwrap_or(item.reporter);
         let when = match (item.due_date - today).num_days() {
@@ -119,8 +119,11 @@ pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDa
             -1 => "overdue by 1 day".to_string(),
             days => format!("overdue by {} days", -days),
         };
-        by_user.entry(user).or_default().push(format!("#{} {} ({when}, {})", item.id, item.title, item.due_date));
-        first_item.entry(user).or_insert(item.id);
+        by_user
+            .entry(user)
+            .or_insert_with(|| (item.id, Vec::new()))
+            .1
+            .push(format!("#{} {} ({when}, {})", item.id, item.title, item.due_date));
     }
     let recipients: Vec<i64> = users::table
         .filter(users::id.eq_any(by_user.keys().copied().collect::<Vec<_>>()))
@@ -130,11 +133,11 @@ pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDa
         .load(connection)?;
     let mut items_mentioned = 0;
     for recipient in &recipients {
-        let lines = &by_user[recipient];
+        let (most_urgent, lines) = &by_user[recipient];
         items_mentioned += lines.len();
         diesel::insert_into(mail_outbox::table)
             .values((
-                mail_outbox::item_id.eq(first_item[recipient]),
+                mail_outbox::item_id.eq(most_urgent),
                 mail_outbox::recipient_id.eq(recipient),
                 mail_outbox::actor_id.eq(recipient),
                 mail_outbox::event.eq(DUE_REMINDER),

@@ -39,12 +39,18 @@ impl From<Rebuild> for RebuildStatus {
     }
 }
 
-pub fn load(connection: &mut DbConnection, location: &IndexLocation) -> Result<SearchStatus> {
+/// Changes waiting in `index_queue`, and the age of the oldest one.
+pub fn queue(connection: &mut DbConnection) -> Result<(i64, Option<i64>)> {
     let queue_depth: i64 = index_queue::table.count().get_result(connection)?;
     let oldest: Option<NaiveDateTime> =
         index_queue::table.select(diesel::dsl::min(index_queue::enqueued_at)).get_result(connection)?;
     // Queue times are written by CURRENT_TIMESTAMP (second precision on SQLite).
     let now = registry::now(connection)?;
+    Ok((queue_depth, oldest.map(|oldest| (now - oldest).num_milliseconds().max(0))))
+}
+
+pub fn load(connection: &mut DbConnection, location: &IndexLocation) -> Result<SearchStatus> {
+    let (queue_depth, oldest_unindexed_age_ms) = queue(connection)?;
     let generation = location.current_generation()?;
     let last_commit = match &generation {
         Some(generation) => location
@@ -56,11 +62,5 @@ pub fn load(connection: &mut DbConnection, location: &IndexLocation) -> Result<S
         None => None,
     };
     let rebuild = rebuild::recent(connection, 1)?.pop().map(RebuildStatus::from);
-    Ok(SearchStatus {
-        rebuild,
-        queue_depth,
-        oldest_unindexed_age_ms: oldest.map(|oldest| (now - oldest).num_milliseconds().max(0)),
-        generation,
-        last_commit,
-    })
+    Ok(SearchStatus { rebuild, queue_depth, oldest_unindexed_age_ms, generation, last_commit })
 }

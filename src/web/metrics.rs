@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::mail;
-use crate::search::{self, IndexLocation};
+use crate::search;
 use crate::telemetry;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -23,16 +23,15 @@ pub async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<
         metrics::gauge!("baton_db_pool_connections_in_use", "pool" => pool.name).set(pool.in_use as f64);
         metrics::gauge!("baton_db_pool_connections_max", "pool" => pool.name).set(pool.size as f64);
     }
-    let location = IndexLocation::new(state.settings.index_dir());
     let figures = state
         .database
-        .run(move |connection| Ok((search::status::load(connection, &location)?, mail::status::load(connection)?)))
+        .run(|connection| Ok((search::status::queue(connection)?, mail::status::load(connection)?)))
         .await;
     metrics::gauge!("baton_database_up").set(if figures.is_ok() { 1.0 } else { 0.0 });
-    if let Ok((search, mail)) = figures {
+    if let Ok(((queue_depth, oldest_unindexed_age_ms), mail)) = figures {
         let seconds = |milliseconds: Option<i64>| milliseconds.unwrap_or(0) as f64 / 1000.0;
-        metrics::gauge!("baton_index_queue_depth").set(search.queue_depth as f64);
-        metrics::gauge!("baton_index_queue_oldest_age_seconds").set(seconds(search.oldest_unindexed_age_ms));
+        metrics::gauge!("baton_index_queue_depth").set(queue_depth as f64);
+        metrics::gauge!("baton_index_queue_oldest_age_seconds").set(seconds(oldest_unindexed_age_ms));
         metrics::gauge!("baton_mail_outbox_depth").set(mail.outbox_depth as f64);
         metrics::gauge!("baton_mail_outbox_retrying").set(mail.outbox_retrying as f64);
         metrics::gauge!("baton_mail_outbox_oldest_age_seconds").set(seconds(mail.oldest_unsent_age_ms));
@@ -42,13 +41,10 @@ pub async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<
 }
 
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
-    let settings = &state.settings.metrics;
     let peer = state.client_address(request);
-    let networks = settings.allowed_networks().map_err(|error| Error::internal("metrics.allow", error))?;
-    if peer.is_some_and(|peer| networks.iter().any(|network| network.contains(&peer))) {
+    if peer.is_some_and(|peer| state.access.metrics_allow.iter().any(|network| network.contains(&peer))) {
         return Ok(());
     }
-    let token = settings.token().map_err(|error| Error::internal("metrics.token", error))?;
     let offered = request
         .headers()
         .get("Authorization")
@@ -57,7 +53,7 @@ fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, offered)| offered.trim());
     // Compared as digests, so the time taken tells nothing about the token.
-    match (token, offered) {
+    match (&state.access.metrics_token, offered) {
         (Some(token), Some(offered)) if Sha256::digest(token.as_bytes()) == Sha256::digest(offered.as_bytes()) => {
             Ok(())
         }

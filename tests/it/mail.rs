@@ -226,20 +226,25 @@ fn imap_mailbox(imap: &ImapServer) -> MailboxSettings {
     }
 }
 
+/// The SMTP receiver on this loopback port, without sign-in.
+fn smtp_settings(port: u16, tls: TlsMode, ca_file: Option<std::path::PathBuf>) -> SmtpSettings {
+    SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        tls,
+        user: None,
+        password: None,
+        password_file: None,
+        ca_file,
+    }
+}
+
 /// A node with our address, one mailbox and, given a port, the SMTP receiver on it.
 async fn spawn_with_mail(backend: Backend, mailbox: MailboxSettings, smtp_port: Option<u16>) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
         settings.mail.address = "support@baton.test".into();
         settings.mail.mailboxes = vec![mailbox];
-        settings.mail.smtp = smtp_port.map(|port| SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: TlsMode::None,
-            user: None,
-            password: None,
-            password_file: None,
-            ca_file: None,
-        });
+        settings.mail.smtp = smtp_port.map(|port| smtp_settings(port, TlsMode::None, None));
     })
     .await
 }
@@ -437,15 +442,7 @@ async fn a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_onc
     let Some(smtp) = SmtpCapture::start() else { return };
     smtp.refuse(true);
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail.smtp = Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: Some(smtp.port),
-            tls: TlsMode::None,
-            user: None,
-            password: None,
-            password_file: None,
-            ca_file: None,
-        });
+        settings.mail.smtp = Some(smtp_settings(smtp.port, TlsMode::None, None));
     })
     .await;
     app.create_project("OPS", false).await;
@@ -536,15 +533,7 @@ async fn mail_is_taken_over_tls_and_starttls_from_a_server_of_a_private_authorit
 async fn notifications_go_over_starttls_to_a_server_of_a_private_authority() {
     let Some(smtp) = SmtpCapture::start_with_starttls() else { return };
     let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
-        settings.mail.smtp = Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: Some(smtp.port),
-            tls: TlsMode::Starttls,
-            user: None,
-            password: None,
-            password_file: None,
-            ca_file: Some(smtp.ca_file()),
-        });
+        settings.mail.smtp = Some(smtp_settings(smtp.port, TlsMode::Starttls, Some(smtp.ca_file())));
     })
     .await;
     app.create_project("OPS", false).await;

@@ -223,15 +223,21 @@ fn edit_changes(form: &EditForm) -> Result<ItemUpdate, Error> {
     })
 }
 
-/// Shows the outcome of an update: the page on success, the form again on invalid input,
+/// Saves parsed changes (a parse error is answered like a refused save) and shows the outcome:
+/// the page on success, the form again on invalid input,
 /// the current item with a conflict message when someone else saved first.
-async fn after_update(
+async fn save_changes(
     state: &AppState,
     viewer: &Viewer,
     id: ItemId,
-    outcome: Result<ItemView, Error>,
+    changes: Result<ItemUpdate, Error>,
     form: Option<EditForm>,
 ) -> Result<HttpResponse, PageError> {
+    let user = viewer.user.clone();
+    let outcome = match changes {
+        Ok(changes) => state.database.write(move |connection| item::update(connection, &user, id, changes)).await,
+        Err(error) => Err(error),
+    };
     match outcome {
         Ok(_) => Ok(see_other(&format!("/items/{id}"))),
         Err(Error::Conflict(message)) => {
@@ -260,12 +266,8 @@ pub async fn edit_item(
 ) -> Result<HttpResponse, PageError> {
     let id = ItemId(path.into_inner());
     let form: EditForm = read_form(&viewer, &body)?;
-    let user = viewer.user.clone();
-    let outcome = match edit_changes(&form) {
-        Ok(changes) => state.database.write(move |connection| item::update(connection, &user, id, changes)).await,
-        Err(error) => Err(error),
-    };
-    after_update(&state, &viewer, id, outcome, Some(form)).await
+    let changes = edit_changes(&form);
+    save_changes(&state, &viewer, id, changes, Some(form)).await
 }
 
 #[derive(Deserialize)]
@@ -284,17 +286,12 @@ pub async fn change_status(
 ) -> Result<HttpResponse, PageError> {
     let id = ItemId(path.into_inner());
     let form: StatusForm = read_form(&viewer, &body)?;
-    let parsed = parse_version(&form.version).and_then(|version| {
+    let changes = parse_version(&form.version).and_then(|version| {
         let status = parse_number("status_id", &form.status_id)?
             .ok_or_else(|| Error::invalid("status_id", "choose a status"))?;
         Ok(ItemUpdate { version, status_id: Some(StatusId(status)), ..ItemUpdate::default() })
     });
-    let user = viewer.user.clone();
-    let outcome = match parsed {
-        Ok(changes) => state.database.write(move |connection| item::update(connection, &user, id, changes)).await,
-        Err(error) => Err(error),
-    };
-    after_update(&state, &viewer, id, outcome, None).await
+    save_changes(&state, &viewer, id, changes, None).await
 }
 
 #[derive(Deserialize)]

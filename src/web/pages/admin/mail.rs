@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::mail::failures::{self, MailFailure};
 use crate::mail::inbound::Outcome;
 use crate::web::AppState;
+use crate::web::error::status_of;
 use crate::web::pages::{Chrome, Notice, PageError, Viewer, human_size, read_form, render};
 
 /// How many refused mails the page lists.
@@ -74,9 +75,7 @@ pub async fn reprocess_failure(
     let (status_code, notice) = match outcome {
         Ok(outcome) => (StatusCode::OK, describe(id, &outcome)),
         Err(error @ (Error::Conflict(_) | Error::NotFound(_))) => {
-            let status_code =
-                if matches!(error, Error::Conflict(_)) { StatusCode::CONFLICT } else { StatusCode::NOT_FOUND };
-            (status_code, Notice { kind: "error", text: error.message() })
+            (status_of(&error), Notice { kind: "error", text: error.message() })
         }
         Err(other) => return Err(other.into()),
     };
