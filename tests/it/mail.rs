@@ -226,6 +226,19 @@ fn imap_mailbox(imap: &ImapServer) -> MailboxSettings {
     }
 }
 
+/// Project OPS with the developer walt, and an item assigned to him by the admin (so walt is
+/// sent a notification).
+async fn item_assigned_to_a_developer(app: &TestApp, title: &str) {
+    app.create_project("OPS", false).await;
+    let walt = app.create_user("walt").await;
+    app.add_member("OPS", &walt, "developer").await;
+    let created = app
+        .admin
+        .post("/api/v1/items", serde_json::json!({"project": "OPS", "title": title, "assignee_id": walt.user_id}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
+
 /// The SMTP receiver on this loopback port, without sign-in.
 fn smtp_settings(port: u16, tls: TlsMode, ca_file: Option<std::path::PathBuf>) -> SmtpSettings {
     SmtpSettings {
@@ -445,14 +458,7 @@ async fn a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_onc
         settings.mail.smtp = Some(smtp_settings(smtp.port, TlsMode::None, None));
     })
     .await;
-    app.create_project("OPS", false).await;
-    let walt = app.create_user("walt").await;
-    app.add_member("OPS", &walt, "developer").await;
-    let created = app
-        .admin
-        .post("/api/v1/items", serde_json::json!({"project": "OPS", "title": "Retry me", "assignee_id": walt.user_id}))
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    item_assigned_to_a_developer(&app, "Retry me").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.count_rows("mail_outbox WHERE attempts = 1") == 0 {
         assert!(Instant::now() < deadline, "the refused notification was not recorded as failed");
@@ -536,14 +542,7 @@ async fn notifications_go_over_starttls_to_a_server_of_a_private_authority() {
         settings.mail.smtp = Some(smtp_settings(smtp.port, TlsMode::Starttls, Some(smtp.ca_file())));
     })
     .await;
-    app.create_project("OPS", false).await;
-    let walt = app.create_user("walt").await;
-    app.add_member("OPS", &walt, "developer").await;
-    let created = app
-        .admin
-        .post("/api/v1/items", serde_json::json!({"project": "OPS", "title": "Sealed", "assignee_id": walt.user_id}))
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    item_assigned_to_a_developer(&app, "Sealed").await;
     let delivered = smtp.wait_for(1, Duration::from_secs(20));
     assert!(String::from_utf8_lossy(&delivered[0]).contains("Sealed"), "{delivered:?}");
 }
