@@ -111,7 +111,7 @@ impl Application {
         let merges = MergeRequests::default();
         let mut duties: Vec<Arc<dyn MasterDuty>> = vec![
             Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone(), merges: merges.clone() }),
-            Arc::new(JobsDuty { settings: settings.jobs.clone(), merges }),
+            Arc::new(JobsDuty { settings: settings.jobs.clone(), merges, files: files.clone() }),
         ];
         if settings.cluster.probe_duty {
             duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));

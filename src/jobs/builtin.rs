@@ -11,12 +11,16 @@ use crate::db::schema::{job_runs, mail_outbox, mail_received, search_rebuilds};
 use crate::db::{DbConnection, database_now};
 use crate::error::Result;
 use crate::jobs::Job;
+use crate::model::attachment::FileStore;
 use crate::model::{auth, notification};
 
 /// How long coordination rows are kept.
 const KEEP_CLUSTER_HISTORY: Duration = Duration::from_secs(7 * 24 * 3600);
 const KEEP_SENT_MAIL: chrono::Duration = chrono::Duration::days(30);
 const KEEP_RECORDS: chrono::Duration = chrono::Duration::days(90);
+/// Uploads and spooled mails in progress are younger; older staging files were left by a
+/// crash.
+const KEEP_STAGING: Duration = Duration::from_secs(24 * 3600);
 
 pub fn due_reminders(connection: &mut DbConnection) -> Result<String> {
     let today = database_now(connection)?.date();
@@ -29,7 +33,7 @@ pub fn session_cleanup(connection: &mut DbConnection) -> Result<String> {
     Ok(format!("removed {removed} expired sessions"))
 }
 
-pub fn prune(connection: &mut DbConnection) -> Result<String> {
+pub fn prune(connection: &mut DbConnection, files: &FileStore) -> Result<String> {
     let now = database_now(connection)?;
     let cluster_rows = registry::prune(connection, KEEP_CLUSTER_HISTORY)?;
     let sent_mails =
@@ -38,9 +42,10 @@ pub fn prune(connection: &mut DbConnection) -> Result<String> {
         .execute(connection)?;
     let rebuilds = prune_finished_rebuilds(connection, now - KEEP_RECORDS)?;
     let runs = prune_job_runs(connection, now - KEEP_RECORDS)?;
+    let staged = files.remove_stale_staging(KEEP_STAGING)?;
     Ok(format!(
         "removed {cluster_rows} cluster events and probe rows, {sent_mails} sent mails, {receipts} mail receipts, \
-         {rebuilds} finished rebuilds, {runs} job runs"
+         {rebuilds} finished rebuilds, {runs} job runs, {staged} stale staging files"
     ))
 }
 

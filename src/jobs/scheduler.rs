@@ -20,6 +20,7 @@ use crate::db::schema::job_runs;
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::jobs::{CAUSE_SCHEDULE, FAILED, Job, JobRun, SUCCEEDED, builtin};
+use crate::model::attachment::FileStore;
 use crate::search::indexer::MergeRequests;
 
 /// How often the scheduler looks for due occurrences and waiting runs.
@@ -32,6 +33,7 @@ const MERGE_TIMEOUT: Duration = Duration::from_secs(1800);
 pub struct JobsDuty {
     pub settings: JobSettings,
     pub merges: MergeRequests,
+    pub files: FileStore,
 }
 
 impl MasterDuty for JobsDuty {
@@ -41,10 +43,10 @@ impl MasterDuty for JobsDuty {
 
     fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let settings = self.settings.clone();
-        let merges = self.merges.clone();
+        let (merges, files) = (self.merges.clone(), self.files.clone());
         Box::pin(async move {
             let mut scheduler = loop {
-                match Scheduler::start(&settings, merges.clone(), &context).await {
+                match Scheduler::start(&settings, merges.clone(), files.clone(), &context).await {
                     Ok(scheduler) => break scheduler,
                     Err(error) => tracing::error!(%error, "the job scheduler could not start; trying again"),
                 }
@@ -73,12 +75,18 @@ struct Scheduler {
     /// The database clock minus this node's, so occurrences follow the shared clock.
     clock_offset: chrono::Duration,
     merges: MergeRequests,
+    files: FileStore,
 }
 
 impl Scheduler {
     /// Reads the clock and catches up: an occurrence that fell due since a job's last
     /// scheduled run (while no node was master) runs now, once.
-    async fn start(settings: &JobSettings, merges: MergeRequests, context: &DutyContext) -> Result<Scheduler> {
+    async fn start(
+        settings: &JobSettings,
+        merges: MergeRequests,
+        files: FileStore,
+        context: &DutyContext,
+    ) -> Result<Scheduler> {
         let mut schedules = Vec::new();
         for job in Job::ALL {
             if let Some(schedule) = job.schedule(settings)? {
@@ -117,7 +125,7 @@ impl Scheduler {
                 next.insert(*job, first);
             }
         }
-        Ok(Scheduler { schedules, next, clock_offset, merges })
+        Ok(Scheduler { schedules, next, clock_offset, merges, files })
     }
 
     async fn tick(&mut self, context: &DutyContext) -> Result<()> {
@@ -245,7 +253,7 @@ impl Scheduler {
     async fn run(&self, context: &DutyContext, job: Job, id: i64) -> Result<()> {
         let started = Instant::now();
         tracing::info!(job = job.name(), run = id, epoch = context.epoch, "job started");
-        let outcome = match database_work(job) {
+        let outcome = match self.database_work(job) {
             Some(work) => {
                 let fence = context.clone();
                 let done = context
@@ -320,12 +328,19 @@ fn report(job: Job, id: i64, started: Instant, outcome: &Result<String>) {
     metrics::counter!("baton_job_runs_total", "job" => job.name(), "outcome" => result).increment(1);
 }
 
-/// The database work of a job; `None` for the segment merge, which the indexer does.
-fn database_work(job: Job) -> Option<fn(&mut DbConnection) -> Result<String>> {
-    match job {
-        Job::DueReminders => Some(builtin::due_reminders),
-        Job::SessionCleanup => Some(builtin::session_cleanup),
-        Job::Prune => Some(builtin::prune),
-        Job::IndexMerge => None,
+impl Scheduler {
+    /// The database work of a job; `None` for the segment merge, which the indexer does.
+    fn database_work(&self, job: Job) -> Option<DatabaseWork> {
+        match job {
+            Job::DueReminders => Some(Box::new(builtin::due_reminders)),
+            Job::SessionCleanup => Some(Box::new(builtin::session_cleanup)),
+            Job::Prune => {
+                let files = self.files.clone();
+                Some(Box::new(move |connection| builtin::prune(connection, &files)))
+            }
+            Job::IndexMerge => None,
+        }
     }
 }
+
+type DatabaseWork = Box<dyn FnOnce(&mut DbConnection) -> Result<String> + Send>;

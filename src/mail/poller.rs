@@ -2,8 +2,11 @@
 //! each message (`inbound::store`, fenced by the master epoch) and only after that commit
 //! moves it to the processed or the failed folder. A crash between the commit and the move
 //! leaves the message where it was; the next master finds its key recorded and only moves
-//! it. Mail larger than the limit is refused from its size without being fetched. Every
-//! server step has a time limit; a lost connection is retried with a growing pause.
+//! it. Mail larger than the limit is refused from its size without being fetched; mail
+//! larger than `SPOOL_ABOVE` is fetched piece by piece into a file (`attachments/staging`)
+//! and read back only while it is stored, so a batch of large mails never sits in memory
+//! at once. Every server step has a time limit; a lost connection is retried with a growing
+//! pause.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,11 +21,11 @@ use tokio_rustls::rustls;
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
 use crate::config::{MailboxSettings, Settings, TlsMode, read_ca_file};
-use crate::db::write_transaction;
+use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Mailbox, Outcome};
 use crate::mail::message;
-use crate::model::attachment::FileStore;
+use crate::model::attachment::{FileStore, StagedFile};
 
 /// Messages whose sizes are asked for at once.
 const BATCH: usize = 50;
@@ -190,8 +193,9 @@ impl Poller {
         }
     }
 
-    /// Stores and moves every message in the folder, in batches: one FETCH of the bodies,
-    /// one fenced transaction for the batch, one MOVE per target folder.
+    /// Stores and moves every message in the folder, in batches: FETCHes of the small bodies
+    /// into memory and of the large ones into files, one fenced transaction for the batch,
+    /// one MOVE per target folder.
     async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<()> {
         let mut uids: Vec<u32> = step("SEARCH", session.uid_search("ALL")).await?.into_iter().collect();
         uids.sort_unstable();
@@ -210,11 +214,23 @@ impl Poller {
             }
             let (fetchable, oversized): (Vec<_>, Vec<_>) =
                 sizes.into_iter().partition(|(_, size)| *size <= self.rules.max_message_size);
+            let (large, small): (Vec<_>, Vec<_>) = fetchable.into_iter().partition(|(_, size)| *size > SPOOL_ABOVE);
             let mut arrived: Vec<(u32, Arrival)> = Vec::new();
             for (uid, size) in oversized {
                 arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
             }
-            for group in fetch_groups(&fetchable) {
+            for (uid, size) in large {
+                match self.spool(session, uid).await {
+                    Ok(Some(staged)) => arrived.push((uid, Arrival::Spooled(staged))),
+                    Ok(None) => {}
+                    // The server sent more than the size it gave: refused like any oversized mail.
+                    Err(Error::TooLarge(_)) => {
+                        arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            for group in fetch_groups(&small) {
                 let mut fetches = step("FETCH", session.uid_fetch(uid_set(&group), "(UID BODY.PEEK[])")).await?;
                 while let Some(fetch) = next_fetch("FETCH", &mut fetches).await? {
                     if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
@@ -265,17 +281,8 @@ impl Poller {
                             Arrival::Oversized { key, size } => {
                                 inbound::refuse_oversized(connection, &files, &rules, key, *size)?
                             }
-                            Arrival::Fetched(raw) => {
-                                match write_transaction(connection, |connection| {
-                                    inbound::store(connection, &files, &rules, raw)
-                                }) {
-                                    Ok(outcome) => outcome,
-                                    Err(error) => {
-                                        let reason = format!("could not be stored: {error}");
-                                        inbound::refuse_unstorable(connection, &files, &rules, raw, reason)?
-                                    }
-                                }
-                            }
+                            Arrival::Fetched(raw) => store_one(connection, &files, &rules, raw)?,
+                            Arrival::Spooled(staged) => store_one(connection, &files, &rules, &staged.read()?)?,
                         };
                         outcomes.push((*uid, outcome));
                     }
@@ -293,6 +300,35 @@ impl Poller {
             message_id = fetch.header().and_then(message::message_id_of_header).or(message_id);
         }
         Ok(message_id.unwrap_or_else(|| format!("oversized:{}:{}:{uid}", self.settings.name, self.settings.folder)))
+    }
+
+    /// Fetches a large message in pieces of `SPOOL_PIECE` bytes into a staging file, so only
+    /// one piece is in memory. `None` when the message is gone from the server.
+    async fn spool(&self, session: &mut ImapSession, uid: u32) -> Result<Option<StagedFile>> {
+        let mut staging = self.files.start_upload(self.rules.max_message_size)?;
+        let mut offset = 0;
+        loop {
+            let query = format!("(UID BODY.PEEK[]<{offset}.{SPOOL_PIECE}>)");
+            let mut piece = None;
+            {
+                let mut fetches = step("FETCH piece", session.uid_fetch(uid.to_string(), query)).await?;
+                while let Some(fetch) = next_fetch("FETCH piece", &mut fetches).await? {
+                    if let (Some(fetched), Some(body)) = (fetch.uid, fetch.body())
+                        && fetched == uid
+                    {
+                        staging.write_chunk(body)?;
+                        piece = Some(body.len());
+                    }
+                }
+            }
+            match piece {
+                None if offset == 0 => return Ok(None),
+                Some(length) if length == SPOOL_PIECE => offset += length,
+                _ => break,
+            }
+        }
+        metrics::counter!("baton_mail_spooled_total", "mailbox" => self.settings.name.clone()).increment(1);
+        Ok(Some(staging.finish()?))
     }
 
     async fn idle(&mut self, session: ImapSession) -> Result<ImapSession> {
@@ -319,15 +355,32 @@ impl Poller {
     }
 }
 
-/// A message of a batch: its bytes, or only its key and size when it is too large to fetch.
+/// Stores one fetched mail in a savepoint; a mail that fails for a reason of its own is
+/// recorded as refused instead.
+fn store_one(connection: &mut DbConnection, files: &FileStore, rules: &Mailbox, raw: &[u8]) -> Result<Outcome> {
+    match write_transaction(connection, |connection| inbound::store(connection, files, rules, raw)) {
+        Ok(outcome) => Ok(outcome),
+        Err(error) => {
+            let reason = format!("could not be stored: {error}");
+            inbound::refuse_unstorable(connection, files, rules, raw, reason)
+        }
+    }
+}
+
+/// A message of a batch: its bytes, its spooled file, or only its key and size when it is
+/// too large to fetch.
 enum Arrival {
     Fetched(Vec<u8>),
+    Spooled(StagedFile),
     Oversized { key: String, size: u64 },
 }
 
-/// Bodies fetched per FETCH: at most this many bytes and messages.
-const FETCH_BYTES: u64 = 32 * 1024 * 1024;
+/// Small bodies fetched per FETCH: at most this many bytes and messages.
+const FETCH_BYTES: u64 = 8 * 1024 * 1024;
 const FETCH_MESSAGES: usize = 25;
+/// Larger messages go to a file, fetched in pieces of SPOOL_PIECE bytes.
+const SPOOL_ABOVE: u64 = 1024 * 1024;
+const SPOOL_PIECE: usize = 1024 * 1024;
 
 fn uid_set(uids: &[u32]) -> String {
     uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")

@@ -104,6 +104,14 @@ pub struct StagedFile {
     pub size_bytes: u64,
 }
 
+impl StagedFile {
+    /// The staged bytes (a large mail spooled to disk is read back when it is stored).
+    pub fn read(&self) -> Result<Vec<u8>> {
+        std::fs::read(&self.path)
+            .map_err(|error| Error::internal(format!("cannot read {}", self.path.display()), error))
+    }
+}
+
 impl Drop for StagedFile {
     fn drop(&mut self) {
         // Moved into the store on success; otherwise the staged copy is not needed.
@@ -171,6 +179,28 @@ impl FileStore {
         let file = std::fs::File::create_new(&path)
             .map_err(|error| Error::internal(format!("cannot create {}", path.display()), error))?;
         Ok(StagingWriter { file, path, hasher: Sha256::new(), size_bytes: 0, limit })
+    }
+
+    /// Removes staging files last written more than `age` ago (left by a crash); returns how
+    /// many.
+    pub fn remove_stale_staging(&self, age: std::time::Duration) -> Result<usize> {
+        let folder = self.root.join("staging");
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(Error::internal(format!("cannot list {}", folder.display()), error)),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|elapsed| elapsed > age));
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// The stored file for a digest: `attachments/ab/cd/abcd…`.

@@ -87,10 +87,19 @@ async fn prune_removes_old_coordination_rows_and_keeps_recent_ones(backend: Back
              INSERT INTO mail_received (message_key, mailbox, item_id) VALUES ('<new@example.com>', 'support', {item_id})"
         ))
         .unwrap();
+    // A staging file left by a crash two days ago goes; one being written now stays.
+    let staging = app.data_dir.join("attachments").join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let left = std::fs::File::create(staging.join("left-by-a-crash")).unwrap();
+    left.set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600)).unwrap();
+    std::fs::write(staging.join("upload-in-progress"), b"half").unwrap();
     let run = run_job(&app.admin, "prune").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let detail = run["run"]["detail"].as_str().unwrap();
     assert!(detail.contains("1 sent mails") && detail.contains("1 mail receipts"), "{detail}");
+    assert!(detail.contains("1 stale staging files"), "{detail}");
+    assert!(!staging.join("left-by-a-crash").exists());
+    assert!(staging.join("upload-in-progress").exists());
     assert_eq!(app.count_rows("cluster_events WHERE node = 'old'"), 0);
     assert_eq!(app.count_rows("cluster_probe WHERE node = 'old'"), 0);
     assert!(app.count_rows("cluster_events WHERE kind = 'acquired'") >= 1, "recent events stay");

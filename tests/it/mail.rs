@@ -609,6 +609,78 @@ async fn a_30_mb_mail_is_quarantined_and_one_with_200_attachments_stored_through
     assert!(names.contains("host-0.log") && names.contains("host-199.log"), "{names:?}");
 }
 
+/// A mail of exactly `bytes` bytes (at least 1 KB): a base64 attachment of "ABC"s in
+/// 76-character lines, topped up in the text part.
+fn mail_of_exact_size(message_id: &str, bytes: usize) -> (Vec<u8>, usize) {
+    let head = |filler: usize| {
+        format!(
+            "From: rita@example.com\r\nTo: support@baton.test\r\nSubject: Trace {message_id}\r\n\
+             Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nSee attached{}\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+             Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"trace\"\r\n\r\n",
+            ".".repeat(filler)
+        )
+    };
+    let line = [b"QUJD".repeat(19).as_slice(), b"\r\n"].concat();
+    let tail = b"--b--\r\n";
+    let lines = (bytes - head(0).len() - tail.len()) / line.len();
+    let filler = bytes - head(0).len() - tail.len() - lines * line.len();
+    let mut raw = head(filler).into_bytes();
+    raw.extend_from_slice(&line.repeat(lines));
+    raw.extend_from_slice(tail);
+    assert_eq!(raw.len(), bytes);
+    (raw, lines * 57)
+}
+
+/// Mail above 1 MiB is fetched in 1 MiB pieces into a staging file and read back only while
+/// it is stored: stored whole (also at exactly 2 MiB, where the last piece is empty), and no
+/// spooled file left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_mail_is_fetched_in_pieces_to_disk_and_stored_whole() {
+    let Some(imap) = ImapServer::start() else { return };
+    let mut mailbox_settings = imap_mailbox(&imap);
+    mailbox_settings.name = "spooling".into();
+    mailbox_settings.max_message_size = 25 * 1024 * 1024;
+    let app = spawn_with_mail(Backend::Sqlite, mailbox_settings, None).await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    let sizes = [5 * 1024 * 1024 + 12_345, 2 * 1024 * 1024, 40_000];
+    let mut attachment_sizes = std::collections::BTreeMap::new();
+    for (number, size) in sizes.into_iter().enumerate() {
+        let (raw, attachment_size) = mail_of_exact_size(&format!("trace-{number}@x"), size);
+        imap.append("INBOX", &raw);
+        attachment_sizes.insert(format!("Trace trace-{number}@x"), attachment_size);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while imap.count("Processed") < 3 {
+        assert!(Instant::now() < deadline, "mail not processed\n{}", imap.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let items = app.admin.get("/api/v1/items?project=OPS").await.body;
+    assert_eq!(items["total"], 3, "{items}");
+    for item in items["items"].as_array().unwrap() {
+        let expected = attachment_sizes[item["title"].as_str().unwrap()];
+        let attachments = app.admin.get(&format!("/api/v1/items/{}/attachments", item["id"])).await.body;
+        let file = &attachments["attachments"][0];
+        assert_eq!((file["file_name"].as_str(), file["size_bytes"].as_u64()), (Some("trace"), Some(expected as u64)));
+        let download = app
+            .admin
+            .client
+            .get(app.url(&format!("/api/v1/attachments/{}", file["id"])))
+            .bearer_auth(&app.admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(download.bytes().await.unwrap().to_vec(), b"ABC".repeat(expected / 3), "{}", item["title"]);
+    }
+    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|line| line == "baton_mail_spooled_total{mailbox=\"spooling\"} 2"), "{metrics}");
+    let staging = app.data_dir.join("attachments").join("staging");
+    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().collect();
+    assert!(left.is_empty(), "spooled files left: {left:?}");
+}
+
 /// The mail benchmark, run on a release build by `bench/mail_timing.sh`: 1,000 plain mails
 /// through Dovecot into items, then 1,000 notifications to the SMTP receiver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -621,6 +693,7 @@ async fn benchmark_mail_throughput() {
     };
     let mut mailbox_settings = imap_mailbox(&imap);
     mailbox_settings.folder = "Bench".into();
+    mailbox_settings.max_message_size = 25 * 1024 * 1024;
     // The polled folder exists from the start: a missing one puts the poller into its error
     // backoff, and the mails would wait for its next attempt (up to 16 s here).
     imap.create_folder("Bench");
@@ -668,4 +741,29 @@ async fn benchmark_mail_throughput() {
     smtp.wait_for(1000, Duration::from_secs(600));
     let seconds = started.elapsed().as_secs_f64();
     println!("| 1,000 notifications → the SMTP receiver | {seconds:.2} s, {:.0} mails/s |", 1000.0 / seconds);
+
+    // Large mail: 20 mails of 10 MiB in the folder at once. The peak memory of this process
+    // (the node runs in it) grows by what the poller holds, not by the 200 MiB.
+    for number in 0..20 {
+        imap.append("Staging", &mail_of_exact_size(&format!("large-{number}@x"), 10 * 1024 * 1024).0);
+    }
+    let peak_before = peak_memory_mib();
+    let started = Instant::now();
+    imap.move_all("Staging", "Bench");
+    while imap.count("Processed") < 1020 {
+        assert!(started.elapsed() < Duration::from_secs(600), "large mail is not being taken");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "| 20 mails of 10 MiB → 20 items with attachments | {:.2} s, peak memory {peak_before} → {} MiB |",
+        started.elapsed().as_secs_f64(),
+        peak_memory_mib()
+    );
+}
+
+/// This process's peak resident memory (VmHWM) in MiB.
+fn peak_memory_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
 }
