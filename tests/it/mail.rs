@@ -536,15 +536,20 @@ async fn mail_is_taken_over_tls_and_starttls_from_a_server_of_a_private_authorit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifications_go_over_starttls_to_a_server_of_a_private_authority() {
-    let Some(smtp) = SmtpCapture::start_with_starttls() else { return };
-    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
-        settings.mail.smtp = Some(smtp_settings(smtp.port, TlsMode::Starttls, Some(smtp.ca_file())));
-    })
-    .await;
-    item_assigned_to_a_developer(&app, "Sealed").await;
-    let delivered = smtp.wait_for(1, Duration::from_secs(20));
-    assert!(String::from_utf8_lossy(&delivered[0]).contains("Sealed"), "{delivered:?}");
+async fn notifications_go_over_starttls_and_tls_to_a_server_of_a_private_authority() {
+    for (mode, start) in [
+        (TlsMode::Starttls, SmtpCapture::start_with_starttls as fn() -> Option<SmtpCapture>),
+        (TlsMode::Tls, SmtpCapture::start_with_tls),
+    ] {
+        let Some(smtp) = start() else { return };
+        let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+            settings.mail.smtp = Some(smtp_settings(smtp.port, mode, Some(smtp.ca_file())));
+        })
+        .await;
+        item_assigned_to_a_developer(&app, "Sealed").await;
+        let delivered = smtp.wait_for(1, Duration::from_secs(20));
+        assert!(String::from_utf8_lossy(&delivered[0]).contains("Sealed"), "{mode:?}: {delivered:?}");
+    }
 }
 
 /// A mail with `count` small text attachments.

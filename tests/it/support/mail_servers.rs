@@ -514,9 +514,9 @@ const SMTP_SCRIPT: &str = r#"
 import asyncio, os, ssl, sys
 from aiosmtpd.smtp import SMTP
 
-folder = sys.argv[1]
+folder, mode = sys.argv[1], sys.argv[2]
 tls = None
-if len(sys.argv) > 2 and sys.argv[2] == "starttls":
+if mode != "plain":
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(os.path.join(folder, "server.pem"), os.path.join(folder, "server.key"))
 
@@ -540,10 +540,11 @@ class Capture:
 async def main():
     handler = Capture()
     loop = asyncio.get_running_loop()
+    starttls = tls if mode == "starttls" else None
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="baton-smtp-capture", decode_data=False, enable_SMTPUTF8=True,
-                     data_size_limit=64 * 1024 * 1024, tls_context=tls, require_starttls=tls is not None),
-        "127.0.0.1", 0)
+                     data_size_limit=64 * 1024 * 1024, tls_context=starttls, require_starttls=starttls is not None),
+        "127.0.0.1", 0, ssl=tls if mode == "tls" else None)
     port = server.sockets[0].getsockname()[1]
     with open(os.path.join(folder, "port.tmp"), "w") as file:
         file.write(str(port))
@@ -557,21 +558,27 @@ impl SmtpCapture {
     /// Starts the receiver (it binds port 0 itself, so no port race) and waits until it listens.
     /// `None` (with a notice) when aiosmtpd is not installed and `CI` is not set.
     pub fn start() -> Option<SmtpCapture> {
-        SmtpCapture::start_with(false)
+        SmtpCapture::start_with("plain")
     }
 
     /// As `start`, requiring STARTTLS with a certificate for 127.0.0.1 signed by a throwaway
     /// authority, whose PEM file `ca_file` gives.
     pub fn start_with_starttls() -> Option<SmtpCapture> {
-        SmtpCapture::start_with(true)
+        SmtpCapture::start_with("starttls")
     }
 
-    /// The test authority's PEM file (with STARTTLS).
+    /// As `start_with_starttls`, but TLS from the first byte (SMTPS).
+    pub fn start_with_tls() -> Option<SmtpCapture> {
+        SmtpCapture::start_with("tls")
+    }
+
+    /// The test authority's PEM file (with STARTTLS or TLS).
     pub fn ca_file(&self) -> PathBuf {
         self.folder.path().join("ca.pem")
     }
 
-    fn start_with(starttls: bool) -> Option<SmtpCapture> {
+    /// `mode`: plain, starttls or tls.
+    fn start_with(mode: &str) -> Option<SmtpCapture> {
         let Some(python) = aiosmtpd_python() else {
             return missing("no python3 can import aiosmtpd (Debian package python3-aiosmtpd)");
         };
@@ -579,7 +586,7 @@ impl SmtpCapture {
         let root = folder.path();
         std::fs::create_dir(root.join("messages")).unwrap();
         std::fs::write(root.join("capture.py"), SMTP_SCRIPT).unwrap();
-        if starttls {
+        if mode != "plain" {
             make_certificates(root);
         }
         let owner = run_as_ids();
@@ -592,7 +599,7 @@ impl SmtpCapture {
             .arg("-u")
             .arg(root.join("capture.py"))
             .arg(root)
-            .arg(if starttls { "starttls" } else { "plain" })
+            .arg(mode)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
