@@ -335,6 +335,59 @@ async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_
     assert_eq!(comments["comments"][0]["body"], "Fixed.", "{comments}");
 }
 
+/// Legacy charsets in 8-bit and 7-bit form, a mail without Message-ID (delivered twice) and
+/// broken MIME, all through Dovecot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_in_legacy_charsets_without_message_id_or_with_broken_mime_is_handled_through_imap() {
+    let Some(imap) = ImapServer::start() else { return };
+    let app = spawn_with_mail(Backend::Sqlite, imap_mailbox(&imap), None).await;
+    app.create_project("OPS", false).await;
+    let rita = app.create_user("rita").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    let legacy = |message_id: &str, subject: &str, charset: &str, encoding: &str, body: &[u8]| -> Vec<u8> {
+        let head = format!(
+            "From: rita@example.com\r\nTo: support@baton.test\r\nMessage-ID: <{message_id}>\r\nSubject: {subject}\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+        );
+        [head.as_bytes(), body, b"\r\n"].concat()
+    };
+    imap.append("INBOX", &legacy("cp@x", "Rechnung", "windows-1252", "8bit", b"Preis: 5\x80, f\xe4llig"));
+    imap.append(
+        "INBOX",
+        &legacy("koi@x", "=?KOI8-R?B?8NLJ18XU?=", "koi8-r", "8bit", b"\xf0\xd2\xc9\xd7\xc5\xd4, \xcd\xc9\xd2"),
+    );
+    imap.append("INBOX", &legacy("jp@x", "Japan", "ISO-2022-JP", "7bit", b"\x1b$B%O%m!<!&%o!<%k%I\x1b(B"));
+    let anonymous = mail("rita@example.com", "", "No identity", "Twice delivered.");
+    imap.append("INBOX", anonymous.as_bytes());
+    imap.append("INBOX", anonymous.as_bytes());
+    imap.append(
+        "INBOX",
+        b"From: rita@example.com\r\nMessage-ID: <broken@x>\r\nSubject: Broken parts\r\nMIME-Version: 1.0\r\n\
+          Content-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nStill readable.\r\n\
+          --q\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\
+          Content-Disposition: attachment; filename=\"cut.bin\"\r\n\r\n!!!not base64",
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while imap.count("INBOX") > 0 {
+        assert!(Instant::now() < deadline, "mail left in INBOX: {}\n{}", imap.count("INBOX"), imap.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failures = app.admin.get("/api/v1/mail/failures").await.body;
+    assert_eq!((imap.count("Processed"), imap.count("Failed")), (6, 0), "{failures}");
+    let items = app.admin.get("/api/v1/items?project=OPS&limit=100").await.body;
+    assert_eq!(items["total"], 5, "the mail without Message-ID is stored once: {items}");
+    let mut by_title = std::collections::BTreeMap::new();
+    for listed in items["items"].as_array().unwrap() {
+        let full = item(&app, listed["id"].as_i64().unwrap()).await;
+        by_title.insert(full["title"].as_str().unwrap().to_string(), full["description"].as_str().unwrap().to_string());
+    }
+    assert_eq!(by_title["Rechnung"], "Preis: 5€, fällig");
+    assert_eq!(by_title["Привет"], "Привет, мир");
+    assert_eq!(by_title["Japan"], "ハロー・ワールド");
+    assert_eq!(by_title["No identity"], "Twice delivered.");
+    assert_eq!(by_title["Broken parts"], "Still readable.");
+}
+
 #[tokio::test]
 async fn the_smtp_capture_of_the_mail_tests_keeps_what_it_receives() {
     use std::io::{BufRead, BufReader, Write};
