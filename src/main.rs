@@ -2,6 +2,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: a search answer allocates in many small
+/// pieces on every worker thread, and glibc's malloc took a fifth of its time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = baton::cli::Cli::parse();
     match baton::cli::run(cli) {

@@ -22,6 +22,7 @@ use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy, Searcher};
 use crate::error::{Error, Result};
 use crate::search::directory::DeferredDeleteDirectory;
 use crate::search::fields::Fields;
+use crate::search::query::StemCoverage;
 
 /// The file in a generation that says it was replaced (and by which one).
 const RETIRED_MARKER: &str = "retired";
@@ -143,11 +144,12 @@ struct OpenIndex {
 pub struct SearchIndex {
     location: IndexLocation,
     open: Mutex<Option<OpenIndex>>,
+    coverage: StemCoverage,
 }
 
 impl SearchIndex {
     pub fn new(location: IndexLocation) -> SearchIndex {
-        SearchIndex { location, open: Mutex::new(None) }
+        SearchIndex { location, open: Mutex::new(None), coverage: StemCoverage::default() }
     }
 
     /// A searcher on the current generation; 503 "search is being built" before the first

@@ -123,7 +123,8 @@ impl<T: Tokenizer> Tokenizer for StemsFilter<T> {
             english: frostem::Stemmer::new(Algorithm::English),
             german: frostem::Stemmer::new(Algorithm::German),
             token: Token::default(),
-            german_next: None,
+            german_next: String::new(),
+            german_pending: false,
         }
     }
 }
@@ -133,7 +134,9 @@ struct StemsStream<T> {
     english: frostem::Stemmer,
     german: frostem::Stemmer,
     token: Token,
-    german_next: Option<String>,
+    /// The German stem of the current word, when it differs and is still to be given.
+    german_next: String,
+    german_pending: bool,
 }
 
 /// Words stemmed per thread; text repeats its words, and stemming them is most of the cost
@@ -145,37 +148,44 @@ thread_local! {
         std::cell::RefCell::new(FxHashMap::default());
 }
 
-impl<T> StemsStream<T> {
-    /// The English stem and, when it differs, the German one.
-    fn stems(&self, word: &str) -> (String, Option<String>) {
-        if let Some(found) = STEMS.with_borrow(|cache| cache.get(word).cloned()) {
-            return found;
-        }
-        let english = self.english.stem(word).into_owned();
-        let german = Some(self.german.stem(word)).filter(|german| german.as_ref() != english).map(Cow::into_owned);
-        STEMS.with_borrow_mut(|cache| {
-            if cache.len() >= STEM_CACHE_WORDS {
-                cache.clear();
-            }
-            cache.insert(word.to_string(), (english.clone(), german.clone()));
-        });
-        (english, german)
-    }
-}
-
 impl<T: TokenStream> TokenStream for StemsStream<T> {
+    /// The English stem of each word and, when it differs, the German one at the same
+    /// position; copied into the stream's own buffers, so a word in the cache costs no
+    /// allocation.
     fn advance(&mut self) -> bool {
-        if let Some(german) = self.german_next.take() {
-            self.token.text = german;
+        if self.german_pending {
+            self.german_pending = false;
+            std::mem::swap(&mut self.token.text, &mut self.german_next);
             return true;
         }
         if !self.tail.advance() {
             return false;
         }
-        let (english, german) = self.stems(&self.tail.token().text);
-        self.german_next = german;
-        self.token.clone_from(self.tail.token());
-        self.token.text = english;
+        let word = self.tail.token();
+        self.token.offset_from = word.offset_from;
+        self.token.offset_to = word.offset_to;
+        self.token.position = word.position;
+        self.token.position_length = word.position_length;
+        let (english, german) = (&self.english, &self.german);
+        let (text, german_next) = (&mut self.token.text, &mut self.german_next);
+        self.german_pending = STEMS.with_borrow_mut(|cache| {
+            if !cache.contains_key(word.text.as_str()) {
+                if cache.len() >= STEM_CACHE_WORDS {
+                    cache.clear();
+                }
+                let english_stem = english.stem(&word.text).into_owned();
+                let german_stem = Some(german.stem(&word.text))
+                    .filter(|german| german.as_ref() != english_stem)
+                    .map(Cow::into_owned);
+                cache.insert(word.text.clone(), (english_stem, german_stem));
+            }
+            let (english_stem, german_stem) = &cache[word.text.as_str()];
+            text.clear();
+            text.push_str(english_stem);
+            german_next.clear();
+            german_next.push_str(german_stem.as_deref().unwrap_or_default());
+            german_stem.is_some()
+        });
         true
     }
 
