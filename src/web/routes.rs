@@ -138,5 +138,9 @@ fn page_routes() -> actix_web::Scope<
         .service(web::resource("/admin/users").get(user_pages::list_users).post(user_pages::create_user))
         .route("/admin/users/{id}", web::post().to(user_pages::update_user))
         .route("/admin/workflow", web::get().to(workflow_pages::show_workflow))
+        .route("/admin/workflow/transitions", web::post().to(workflow_pages::save_transitions))
+        .route("/admin/workflow/{kind}", web::post().to(workflow_pages::create_entry))
+        .route("/admin/workflow/{kind}/{id}", web::post().to(workflow_pages::update_entry))
+        .route("/admin/workflow/{kind}/{id}/delete", web::post().to(workflow_pages::delete_entry))
         .default_service(web::to(pages::no_such_page))
 }
