@@ -63,6 +63,9 @@ async fn administrators_rename_move_close_and_delete_from_the_page_and_see_refus
     let page = admin.get("/admin/workflow").await;
     assert!(page.body.contains("<span id=\"initial-status\">Done</span>"), "{}", page.body);
     assert!(page.body.contains("aria-label=\"Move New up\"") && !page.body.contains("aria-label=\"Move Done up\""));
+    let new_row = &page.body[page.body.find("data-entry=\"New\"").unwrap()..];
+    let new_row = &new_row[..new_row.find("</tr>").unwrap()];
+    assert!(new_row.contains("<td class=\"num\">1</td>"), "the row counts the item in New: {new_row}");
 
     let duplicate = admin.submit("/admin/workflow/types", &[("name", "feature")]).await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
