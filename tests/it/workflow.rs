@@ -18,6 +18,7 @@ on_both_backends!(
     closing_a_status_requeues_its_items_and_lists_and_search_see_them_closed,
     only_administrators_change_the_workflow,
     malformed_workflow_bodies_are_client_errors_and_change_nothing,
+    concurrent_edits_cannot_break_the_rules,
 );
 
 const LISTS: [&str; 3] = ["types", "statuses", "priorities"];
@@ -344,4 +345,44 @@ async fn malformed_workflow_bodies_are_client_errors_and_change_nothing(backend:
     assert_eq!(names(&app, "types").await, ["Bug", "Feature", "Task", "Support"]);
     assert_eq!(names(&app, "statuses").await.len(), 5);
     assert_eq!(workflow(&app).await["transitions"].as_array().unwrap().len(), 10);
+}
+
+async fn concurrent_edits_cannot_break_the_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let spellings = ["Blocked", "blocked", "BLOCKED", "BLocked", "blOcked", "bloCked", "blocKed", "blockEd"];
+    let replies = all_at_once(spellings.into_iter().map(|name| {
+        let api = app.admin.clone();
+        async move { api.post("/api/v1/workflow/statuses", json!({"name": name})).await.status }
+    }))
+    .await;
+    let created = replies.iter().filter(|status| **status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "one name in any case: {replies:?}");
+    assert!(
+        replies.iter().all(|status| *status == StatusCode::CREATED || *status == StatusCode::CONFLICT),
+        "{replies:?}"
+    );
+
+    // Moves racing each other leave one place per entry.
+    let ids: Vec<i64> =
+        workflow(&app).await["priorities"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+    all_at_once(ids.into_iter().map(|id| {
+        let api = app.admin.clone();
+        async move { api.patch(&format!("/api/v1/workflow/priorities/{id}"), json!({"position": 1})).await.status }
+    }))
+    .await;
+    assert_eq!(names(&app, "priorities").await.len(), 4, "positions stay 1..n");
+}
+
+/// Runs the futures at once (each request on its own task) and waits for all.
+async fn all_at_once<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await.expect("request task"));
+    }
+    outputs
 }

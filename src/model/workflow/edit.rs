@@ -8,6 +8,7 @@
 //! it for the search index (which stores a closed flag per item) in the same transaction.
 //! Every change is logged.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -64,6 +65,14 @@ impl Kind {
             Kind::ItemType => "an item type",
             Kind::Status => "a status",
             Kind::Priority => "a priority",
+        }
+    }
+
+    fn table_name(self) -> &'static str {
+        match self {
+            Kind::ItemType => "item_types",
+            Kind::Status => "statuses",
+            Kind::Priority => "priorities",
         }
     }
 
@@ -202,6 +211,18 @@ fn require_admin(actor: &User) -> Result<()> {
     if actor.is_admin { Ok(()) } else { Err(Error::forbidden("only administrators change the workflow")) }
 }
 
+/// Serializes the edits of one list on PostgreSQL, so that what an edit checked (no other
+/// entry has the name, no item uses the entry, the positions) still holds when it commits.
+/// EXCLUSIVE lets everyone read the list; creating or moving an item, which takes a key-share
+/// lock on the entry it refers to, waits the milliseconds the edit takes. SQLite's write
+/// transactions (`BEGIN IMMEDIATE`) are serialized already.
+fn lock_list(connection: &mut DbConnection, kind: Kind) -> Result<()> {
+    if let DbConnection::Postgresql(inner) = connection {
+        inner.batch_execute(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", kind.table_name()))?;
+    }
+    Ok(())
+}
+
 fn parse_name(name: &str) -> Result<String> {
     text::single_line("name", name, 1, MAX_NAME_CHARS)
 }
@@ -279,6 +300,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, kind: Kind, new_entry
     check_closed_flag(kind, new_entry.is_closed)?;
     let is_closed = new_entry.is_closed.unwrap_or(false);
     let created = write_transaction(connection, |connection| {
+        lock_list(connection, kind)?;
         let workflow = Workflow::load(connection)?;
         let listed = listing(&workflow, kind);
         check_unique(kind, &listed, &name, None)?;
@@ -305,6 +327,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, entry: EntryRef, chan
     let name = changes.name.as_deref().map(parse_name).transpose()?;
     check_closed_flag(kind, changes.is_closed)?;
     let (updated, changed) = write_transaction(connection, |connection| {
+        lock_list(connection, kind)?;
         let workflow = Workflow::load(connection)?;
         let current = entry_of(&workflow, entry).ok_or_else(|| not_found(entry))?;
         let listed = listing(&workflow, kind);
@@ -375,6 +398,7 @@ pub fn delete(connection: &mut DbConnection, actor: &User, entry: EntryRef) -> R
     let kind = entry.kind();
     let id = entry.raw_id();
     let deleted = write_transaction(connection, |connection| {
+        lock_list(connection, kind)?;
         let workflow = Workflow::load(connection)?;
         let current = entry_of(&workflow, entry).ok_or_else(|| not_found(entry))?;
         let listed = listing(&workflow, kind);
@@ -455,6 +479,9 @@ pub fn set_moves_from(
 ) -> Result<MovesFrom> {
     require_admin(actor)?;
     let (moves_from, from_name, description) = write_transaction(connection, |connection| {
+        // The moves refer to statuses: no status may be deleted meanwhile, and the statuses'
+        // lock serializes the edits of the moves too.
+        lock_list(connection, Kind::Status)?;
         let workflow = Workflow::load(connection)?;
         let from_name = workflow.status(from).map_err(|_| not_found(EntryRef::Status(from)))?.name.clone();
         let mut moves: Vec<(StatusId, StatusId)> = Vec::with_capacity(to.len());
@@ -484,6 +511,7 @@ pub fn set_moves_among(
 ) -> Result<Vec<Transition>> {
     require_admin(actor)?;
     let (transitions, description) = write_transaction(connection, |connection| {
+        lock_list(connection, Kind::Status)?;
         let workflow = Workflow::load(connection)?;
         let shown: Vec<StatusId> =
             shown.iter().copied().filter(|id| workflow.statuses.iter().any(|status| status.id == *id)).collect();
