@@ -386,3 +386,22 @@ where
     }
     outputs
 }
+
+/// On PostgreSQL an edit waits a bounded time for its list: behind a transaction that never
+/// ends it answers 503 instead of holding its connection for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_behind_a_stuck_transaction_gives_up() {
+    use diesel::connection::SimpleConnection;
+    let Some(backend) = Backend::postgres() else { return };
+    let app = TestApp::spawn(backend).await;
+    let database = app.database();
+    let mut blocker = database.get().unwrap();
+    blocker.batch_execute("BEGIN; LOCK TABLE item_types IN ROW SHARE MODE").unwrap();
+    let started = std::time::Instant::now();
+    let reply = app.admin.post("/api/v1/workflow/types", json!({"name": "Chore"})).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    assert!(reply.body["error"]["message"].as_str().unwrap().contains("try again"), "{}", reply.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+    blocker.batch_execute("ROLLBACK").unwrap();
+    create(&app.admin, "types", json!({"name": "Chore"})).await;
+}

@@ -23,6 +23,9 @@ use crate::model::workflow::{ItemType, Priority, Status, Transition, Workflow};
 /// Longest name of a type, status or priority, in characters.
 pub const MAX_NAME_CHARS: usize = 60;
 
+/// How long an edit waits for its list's lock on PostgreSQL.
+const LOCK_WAIT_SECONDS: u32 = 5;
+
 /// The three lists administrators edit alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -215,10 +218,21 @@ fn require_admin(actor: &User) -> Result<()> {
 /// entry has the name, no item uses the entry, the positions) still holds when it commits.
 /// EXCLUSIVE lets everyone read the list; creating or moving an item, which takes a key-share
 /// lock on the entry it refers to, waits the milliseconds the edit takes. SQLite's write
-/// transactions (`BEGIN IMMEDIATE`) are serialized already.
+/// transactions (`BEGIN IMMEDIATE`) are serialized already. The wait is bounded, so an edit
+/// behind a stuck transaction fails instead of holding its connection.
 fn lock_list(connection: &mut DbConnection, kind: Kind) -> Result<()> {
     if let DbConnection::Postgresql(inner) = connection {
-        inner.batch_execute(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", kind.table_name()))?;
+        let table = kind.table_name();
+        inner
+            .batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'; LOCK TABLE {table} IN EXCLUSIVE MODE"
+            ))
+            .map_err(|error| {
+                Error::Unavailable(format!(
+                    "the {} could not be locked for the change within {LOCK_WAIT_SECONDS} s ({error}); try again",
+                    kind.plural()
+                ))
+            })?;
     }
     Ok(())
 }
