@@ -1,6 +1,9 @@
 //! The workflow vocabulary: item types, statuses (some of them closed), priorities, and
 //! which status may follow which. Seeded by the first migration with
-//! New → In progress → Resolved → Closed, Rejected, and reopening.
+//! New → In progress → Resolved → Closed, Rejected, and reopening; administrators change it
+//! through `edit`.
+
+pub mod edit;
 
 use diesel::prelude::*;
 use serde::Serialize;

@@ -10,6 +10,7 @@ pub mod search;
 pub mod session;
 pub mod system;
 pub mod users;
+pub mod workflow;
 
 use serde::{Deserialize, Deserializer};
 

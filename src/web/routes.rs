@@ -4,7 +4,7 @@
 
 use actix_web::web;
 
-use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users};
+use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users, workflow};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
 use crate::web::metrics;
 use crate::web::pages::admin::{
@@ -49,7 +49,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .put(projects::set_member)
                         .delete(projects::remove_member),
                 )
-                .route("/workflow", web::get().to(projects::get_workflow))
+                .route("/workflow", web::get().to(workflow::get_workflow))
+                .route("/workflow/{kind}", web::post().to(workflow::create_entry))
+                .service(
+                    web::resource("/workflow/{kind}/{id}").patch(workflow::update_entry).delete(workflow::delete_entry),
+                )
+                .route("/workflow/statuses/{id}/transitions", web::put().to(workflow::set_transitions))
                 .service(web::resource("/items").get(items::list_items).post(items::create_item))
                 .service(web::resource("/items/{id}").get(items::get_item).patch(items::update_item))
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
@@ -133,5 +138,9 @@ fn page_routes() -> actix_web::Scope<
         .service(web::resource("/admin/users").get(user_pages::list_users).post(user_pages::create_user))
         .route("/admin/users/{id}", web::post().to(user_pages::update_user))
         .route("/admin/workflow", web::get().to(workflow_pages::show_workflow))
+        .route("/admin/workflow/transitions", web::post().to(workflow_pages::save_transitions))
+        .route("/admin/workflow/{kind}", web::post().to(workflow_pages::create_entry))
+        .route("/admin/workflow/{kind}/{id}", web::post().to(workflow_pages::update_entry))
+        .route("/admin/workflow/{kind}/{id}/delete", web::post().to(workflow_pages::delete_entry))
         .default_service(web::to(pages::no_such_page))
 }

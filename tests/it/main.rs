@@ -20,3 +20,4 @@ mod search;
 mod sessions;
 mod ui;
 mod users;
+mod workflow;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::{Api, Backend, Reply, TestApp};
 
-async fn spawn(backend: Backend) -> TestApp {
+pub(crate) async fn spawn(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
         settings.cluster.heartbeat_interval = Duration::from_millis(200);
         settings.cluster.node_timeout = Duration::from_millis(1500);
@@ -29,7 +29,7 @@ async fn search(api: &Api, query: &str) -> Reply {
 }
 
 /// Searches until `expected` hits come back (the index catches up within about a second).
-async fn search_until(api: &Api, query: &str, expected: usize) -> Value {
+pub(crate) async fn search_until(api: &Api, query: &str, expected: usize) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let reply = search(api, query).await;
@@ -65,7 +65,7 @@ async fn cluster_search(api: &Api) -> Value {
 }
 
 /// Waits until the first index is built and every queued change applied.
-async fn wait_until_indexed(api: &Api) -> Value {
+pub(crate) async fn wait_until_indexed(api: &Api) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let search = cluster_search(api).await;

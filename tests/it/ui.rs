@@ -7,6 +7,7 @@ mod admin;
 mod browser;
 mod items;
 mod security;
+mod workflow;
 
 use crate::support::app::ADMIN_PASSWORD;
 use crate::support::web::WebClient;

@@ -8,7 +8,6 @@ use crate::model::ids::UserId;
 use crate::model::membership;
 use crate::model::permission::{Permission, Role};
 use crate::model::project::{self, NewProject, ProjectUpdate};
-use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -133,10 +132,4 @@ pub async fn remove_member(
         .write(move |connection| membership::remove(connection, &caller.user, &reference, UserId(user_id)))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Item types, statuses, priorities and the allowed status transitions.
-pub async fn get_workflow(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
-    let workflow = state.database.run(Workflow::load).await?;
-    Ok(HttpResponse::Ok().json(workflow))
 }

@@ -157,6 +157,8 @@ async fn in_a_browser_pages_fit_a_360_pixel_wide_screen() {
         "/items/new".into(),
         "/profile".into(),
         "/admin/cluster".into(),
+        "/admin/users".into(),
+        "/admin/workflow".into(),
     ] {
         browser.goto(&app.url(&path)).await;
         browser.find("main h1").await;

@@ -166,12 +166,22 @@ async fn admin_forms_refuse_a_missing_csrf_token() {
         ("/admin/cluster/maintenance", vec![("node", "test-node"), ("on", "true")]),
         ("/admin/mail/1/reprocess", vec![]),
         ("/admin/mail/1/delete", vec![]),
+        ("/admin/workflow/types", vec![("name", "Forged")]),
+        ("/admin/workflow/statuses/1", vec![("name", "Forged")]),
+        ("/admin/workflow/statuses/1", vec![("position", "2")]),
+        ("/admin/workflow/priorities/1/delete", vec![]),
+        ("/admin/workflow/transitions", vec![("status", "1"), ("status", "2")]),
     ] {
         let page = admin.post_form(path, &fields).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
         assert!(page.body.contains("security token"), "{path}");
     }
     assert_eq!(app.admin.get("/api/v1/cluster").await.body["nodes"][0]["role"], "master");
+    let workflow = app.admin.get("/api/v1/workflow").await.body;
+    assert_eq!(workflow["types"].as_array().unwrap().len(), 4);
+    assert_eq!(workflow["statuses"][0]["name"], "New");
+    assert_eq!(workflow["priorities"].as_array().unwrap().len(), 4);
+    assert_eq!(workflow["transitions"].as_array().unwrap().len(), 10);
 }
 
 crate::on_both_backends!(forms_with_the_token_work_and_sign_out_ends_the_session);

@@ -1,29 +1,355 @@
-//! The workflow vocabulary, for administrators: item types, statuses (which are closed),
-//! priorities and the allowed status moves. It is seeded by the migrations; there is no
-//! editing in the model yet, so the page only shows it.
+//! The workflow, for administrators: add, rename, move and delete item types, statuses and
+//! priorities, mark statuses closed, and tick the allowed status moves in one matrix. The
+//! model (`workflow::edit`) applies the rules; the page shows its refusals. A successful
+//! change redirects back to the page, which names what was done.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
-use crate::model::workflow::Workflow;
+use crate::error::Error;
+use crate::model::ids::StatusId;
+use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
+use crate::model::workflow::{Transition, Workflow};
 use crate::web::AppState;
-use crate::web::pages::{Chrome, PageError, Viewer, page};
+use crate::web::error::status_of;
+use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other, url_with_query};
+
+/// One row of a list on the page.
+pub struct EntryRow {
+    pub id: i64,
+    pub name: String,
+    pub position: i32,
+    pub is_first: bool,
+    pub is_last: bool,
+    /// Statuses only.
+    pub is_closed: bool,
+    /// How many items use it (such an entry cannot be deleted).
+    pub items: i64,
+}
+
+/// One of the three lists, as the page shows it.
+pub struct ListSection {
+    pub segment: &'static str,
+    pub title: &'static str,
+    pub noun: &'static str,
+    pub is_statuses: bool,
+    pub rows: Vec<EntryRow>,
+}
+
+/// The add form that was sent, shown again with its error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NewEntryForm {
+    #[serde(skip)]
+    segment: String,
+    name: String,
+    is_closed: Option<String>,
+}
 
 #[derive(Template)]
 #[template(path = "admin/workflow.html")]
 struct WorkflowPage {
     chrome: Chrome,
+    sections: Vec<ListSection>,
     workflow: Workflow,
+    initial_status: String,
+    attempt: NewEntryForm,
+    errors: FieldErrors,
+    notice: Option<Notice>,
 }
 
 impl WorkflowPage {
-    fn allows(&self, from: &crate::model::ids::StatusId, to: &crate::model::ids::StatusId) -> bool {
+    fn allows(&self, from: &StatusId, to: &StatusId) -> bool {
         self.workflow.transitions.iter().any(|move_| move_.from_status_id == *from && move_.to_status_id == *to)
+    }
+
+    /// The name the add form of this list shows: what was sent, when it was refused.
+    fn attempted_name(&self, segment: &str) -> &str {
+        if self.attempt.segment == segment { &self.attempt.name } else { "" }
     }
 }
 
-pub async fn show_workflow(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
+const KINDS: [Kind; 3] = [Kind::ItemType, Kind::Status, Kind::Priority];
+
+fn section(workflow: &Workflow, kind: Kind, usage: &[(i64, i64)]) -> ListSection {
+    let entries: Vec<(i64, &str, i32, bool)> = match kind {
+        Kind::ItemType => {
+            workflow.types.iter().map(|entry| (entry.id.0, entry.name.as_str(), entry.position, false)).collect()
+        }
+        Kind::Status => workflow
+            .statuses
+            .iter()
+            .map(|entry| (entry.id.0, entry.name.as_str(), entry.position, entry.is_closed))
+            .collect(),
+        Kind::Priority => {
+            workflow.priorities.iter().map(|entry| (entry.id.0, entry.name.as_str(), entry.position, false)).collect()
+        }
+    };
+    let count = entries.len();
+    let rows = entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, (id, name, position, is_closed))| EntryRow {
+            id,
+            name: name.to_string(),
+            position,
+            is_first: index == 0,
+            is_last: index + 1 == count,
+            is_closed,
+            items: usage.iter().find(|(used, _)| *used == id).map_or(0, |(_, items)| *items),
+        })
+        .collect();
+    let title = match kind {
+        Kind::ItemType => "Item types",
+        Kind::Status => "Statuses",
+        Kind::Priority => "Priorities",
+    };
+    ListSection { segment: kind.segment(), title, noun: kind.noun(), is_statuses: kind == Kind::Status, rows }
+}
+
+/// What the page shows besides the workflow.
+#[derive(Default)]
+struct Shown {
+    /// The add form that was refused.
+    attempt: NewEntryForm,
+    errors: FieldErrors,
+    notice: Option<Notice>,
+    /// The change made just before (the redirect after it).
+    done: DoneQuery,
+}
+
+async fn workflow_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    shown: Shown,
+) -> Result<HttpResponse, PageError> {
+    let (workflow, usages) = state
+        .database
+        .run(|connection| {
+            let workflow = Workflow::load(connection)?;
+            let usages =
+                KINDS.iter().map(|kind| edit::items_per_entry(connection, *kind)).collect::<Result<Vec<_>, _>>()?;
+            Ok((workflow, usages))
+        })
+        .await?;
+    let sections = KINDS.iter().zip(&usages).map(|(kind, usage)| section(&workflow, *kind, usage)).collect();
+    let initial_status = workflow.initial_status().map(|status| status.name.clone()).unwrap_or_default();
+    let notice = shown.notice.or_else(|| done_notice(&workflow, &shown.done));
+    let (attempt, errors) = (shown.attempt, shown.errors);
+    render(
+        status,
+        &WorkflowPage { chrome: viewer.chrome(), sections, workflow, initial_status, attempt, errors, notice },
+    )
+}
+
+/// What the redirect after a change names: `?done=created&list=statuses&id=7`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+    list: Option<String>,
+    id: Option<i64>,
+}
+
+/// The message for a change that was made; only fixed texts and names from the database,
+/// so a crafted link cannot put words on the page.
+fn done_notice(workflow: &Workflow, query: &DoneQuery) -> Option<Notice> {
+    let done = query.done.as_deref()?;
+    if done == "moves" {
+        return Some(Notice { kind: "ok", text: "The allowed moves were saved.".into() });
+    }
+    let kind = Kind::from_segment(query.list.as_deref()?)?;
+    let verb = match done {
+        "created" => "added",
+        "saved" => "saved",
+        "moved" => "moved",
+        "deleted" => return Some(Notice { kind: "ok", text: format!("The {} was deleted.", kind.noun()) }),
+        _ => return None,
+    };
+    let name = match EntryRef::new(kind, query.id?) {
+        EntryRef::ItemType(id) => workflow.item_type(id).ok()?.name.clone(),
+        EntryRef::Status(id) => workflow.status(id).ok()?.name.clone(),
+        EntryRef::Priority(id) => workflow.priority(id).ok()?.name.clone(),
+    };
+    Some(Notice { kind: "ok", text: format!("The {} {name} was {verb}.", kind.noun()) })
+}
+
+pub async fn show_workflow(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
     viewer.require_admin()?;
-    let workflow = state.database.run(Workflow::load).await?;
-    page(&WorkflowPage { chrome: viewer.chrome(), workflow })
+    workflow_page(&state, &viewer, StatusCode::OK, Shown { done: query.into_inner(), ..Shown::default() }).await
+}
+
+fn done_url(done: &str, kind: Kind, id: Option<i64>) -> String {
+    let mut parameters = vec![("done", done.to_string()), ("list", kind.segment().to_string())];
+    if let Some(id) = id {
+        parameters.push(("id", id.to_string()));
+    }
+    url_with_query("/admin/workflow", &parameters)
+}
+
+fn kind_of(segment: &str) -> Result<Kind, PageError> {
+    Kind::from_segment(segment).ok_or_else(|| Error::not_found(format!("workflow list {segment}")).into())
+}
+
+/// Shows the page again with the model's refusal: the message on top, and next to the add
+/// form's field when that form was sent.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    error: Error,
+    attempt: NewEntryForm,
+) -> Result<HttpResponse, PageError> {
+    let status = match &error {
+        Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Conflict(_) | Error::NotFound(_) => status_of(&error),
+        _ => return Err(error.into()),
+    };
+    let message = match &error {
+        Error::Invalid(field_error) => field_error.message.clone(),
+        other => other.message(),
+    };
+    let errors = if attempt.segment.is_empty() {
+        FieldErrors::default()
+    } else {
+        FieldErrors::one(&attempt.segment, message.clone())
+    };
+    let notice = Notice { kind: "error", text: format!("Not changed: {message}") };
+    workflow_page(state, viewer, status, Shown { attempt, errors, notice: Some(notice), done: DoneQuery::default() })
+        .await
+}
+
+pub async fn create_entry(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let form: NewEntryForm = read_form(&viewer, &body)?;
+    let kind = kind_of(&path.into_inner())?;
+    let attempt = NewEntryForm { segment: kind.segment().to_string(), ..form };
+    let new_entry = NewEntry {
+        name: attempt.name.clone(),
+        is_closed: (kind == Kind::Status).then_some(attempt.is_closed.is_some()),
+    };
+    let user = viewer.user.clone();
+    match state.database.write(move |connection| edit::create(connection, &user, kind, new_entry)).await {
+        Ok(created) => Ok(see_other(&done_url("created", kind, Some(created.id())))),
+        Err(error) => refused(&state, &viewer, error, attempt).await,
+    }
+}
+
+/// A row's form sends `name` (and, for statuses, the `is_closed` checkbox, absent when not
+/// ticked); a move button sends only `position`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EntryForm {
+    name: Option<String>,
+    position: Option<String>,
+    is_closed: Option<String>,
+}
+
+pub async fn update_entry(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<(String, i64)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let form: EntryForm = read_form(&viewer, &body)?;
+    let (segment, id) = path.into_inner();
+    let kind = kind_of(&segment)?;
+    let position = match form.position.as_deref().map(str::parse::<i32>).transpose() {
+        Ok(position) => position,
+        Err(_) => {
+            let error = Error::invalid("position", "must be a whole number");
+            return refused(&state, &viewer, error, NewEntryForm::default()).await;
+        }
+    };
+    let is_row_form = form.name.is_some();
+    let changes = EntryUpdate {
+        name: form.name,
+        position,
+        is_closed: (is_row_form && kind == Kind::Status).then_some(form.is_closed.is_some()),
+    };
+    let done = if is_row_form { "saved" } else { "moved" };
+    let user = viewer.user.clone();
+    let entry = EntryRef::new(kind, id);
+    match state.database.write(move |connection| edit::update(connection, &user, entry, changes)).await {
+        Ok(updated) => Ok(see_other(&done_url(done, kind, Some(updated.id())))),
+        Err(error) => refused(&state, &viewer, error, NewEntryForm::default()).await,
+    }
+}
+
+/// The delete buttons send only their CSRF token.
+#[derive(Deserialize)]
+pub struct DeleteForm {}
+
+pub async fn delete_entry(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<(String, i64)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let _: DeleteForm = read_form(&viewer, &body)?;
+    let (segment, id) = path.into_inner();
+    let kind = kind_of(&segment)?;
+    let user = viewer.user.clone();
+    let entry = EntryRef::new(kind, id);
+    match state.database.write(move |connection| edit::delete(connection, &user, entry)).await {
+        Ok(()) => Ok(see_other(&done_url("deleted", kind, None))),
+        Err(error) => refused(&state, &viewer, error, NewEntryForm::default()).await,
+    }
+}
+
+fn status_id(field: &str, text: &str) -> Result<StatusId, Error> {
+    text.parse::<i64>().map(StatusId).map_err(|_| Error::invalid(field, format!("{text:?} is not a status id")))
+}
+
+/// The matrix: a hidden `status` field per status shown, and a `move` checkbox `from-to`
+/// for every allowed move.
+fn parse_matrix(pairs: &[(String, String)]) -> Result<(Vec<StatusId>, Vec<Transition>), Error> {
+    let mut shown = Vec::new();
+    let mut allowed = Vec::new();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "status" => shown.push(status_id("status", value)?),
+            "move" => {
+                let (from, to) = value
+                    .split_once('-')
+                    .ok_or_else(|| Error::invalid("move", format!("{value:?} is not a move like 1-2")))?;
+                allowed.push(Transition {
+                    from_status_id: status_id("move", from)?,
+                    to_status_id: status_id("move", to)?,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok((shown, allowed))
+}
+
+pub async fn save_transitions(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    viewer.require_admin()?;
+    let pairs: Vec<(String, String)> = read_form(&viewer, &body)?;
+    let (shown, allowed) = match parse_matrix(&pairs) {
+        Ok(matrix) => matrix,
+        Err(error) => return refused(&state, &viewer, error, NewEntryForm::default()).await,
+    };
+    let user = viewer.user.clone();
+    match state.database.write(move |connection| edit::set_moves_among(connection, &user, &shown, &allowed)).await {
+        Ok(_) => Ok(see_other("/admin/workflow?done=moves")),
+        Err(error) => refused(&state, &viewer, error, NewEntryForm::default()).await,
+    }
 }
