@@ -13,14 +13,19 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::schema::{comments, index_queue, items, memberships, projects, users, watchers};
 use crate::db::{Database, DbConnection, database_now, write_transaction};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::permission::Role;
 use crate::model::user;
+use crate::model::workflow::Workflow;
 use crate::with_backend;
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-password";
 const BATCH_SIZE: usize = 1000;
+/// Share of the items in the first, second, … status (5 for any further one).
+const STATUS_WEIGHTS: [u32; 5] = [30, 20, 15, 30, 5];
+/// The places of the priorities drawn from, evenly: mostly the second ("Normal").
+const PRIORITY_PLACES: [usize; 7] = [0, 1, 1, 1, 2, 2, 3];
 
 const FIRST_NAMES: &[&str] = &[
     "Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Karin", "Lukas", "Mia",
@@ -275,8 +280,26 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
         ProgressStyle::with_template("{spinner} items {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let statuses: [(i64, u32); 5] = [(1, 30), (2, 20), (3, 15), (4, 30), (5, 5)];
+    // The workflow as administrators left it: statuses weighted by place (most items new or
+    // closed), priorities mostly the second, types evenly.
+    let workflow = Workflow::load(&mut connection)?;
+    let statuses: Vec<(i64, u32)> = workflow
+        .statuses
+        .iter()
+        .enumerate()
+        .map(|(place, status)| (status.id.0, STATUS_WEIGHTS.get(place).copied().unwrap_or(5)))
+        .collect();
     let status_total: u32 = statuses.iter().map(|(_, weight)| weight).sum();
+    let type_ids: Vec<i64> = workflow.types.iter().map(|item_type| item_type.id.0).collect();
+    let priority_ids: Vec<i64> = PRIORITY_PLACES
+        .iter()
+        .filter_map(|place| workflow.priorities.get(*place).map(|priority| priority.id.0))
+        .collect();
+    let (Some(&first_status), Some(_), Some(&first_priority)) =
+        (statuses.first(), type_ids.first(), priority_ids.first())
+    else {
+        return Err(Error::Unavailable("the workflow needs a status, an item type and a priority".into()));
+    };
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
     let mut remaining = item_count as usize;
@@ -301,7 +324,7 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
                     }
                 })
                 .map(|(id, _)| *id)
-                .unwrap_or(1);
+                .unwrap_or(first_status.0);
             let created_at = random_time_between(&mut rng, year_ago, now);
             let updated_at = random_time_between(&mut rng, created_at, now);
             let qualifier = QUALIFIERS.choose(&mut rng).copied().unwrap_or_default();
@@ -315,9 +338,10 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
             .to_string();
             new_items.push(DemoItem {
                 project_id: project.id,
-                type_id: rng.random_range(1..=4),
+                // Drawn as i64, so that a seed gives the items it gave before.
+                type_id: type_ids[rng.random_range(0..type_ids.len() as i64) as usize],
                 status_id,
-                priority_id: *[1, 2, 2, 2, 3, 3, 4].choose(&mut rng).unwrap_or(&2),
+                priority_id: *priority_ids.choose(&mut rng).unwrap_or(&first_priority),
                 title,
                 description: random_description(&mut rng),
                 reporter_id: reporter,

@@ -174,9 +174,8 @@ impl<T: TokenStream> TokenStream for StemsStream<T> {
                     cache.clear();
                 }
                 let english_stem = english.stem(&word.text).into_owned();
-                let german_stem = Some(german.stem(&word.text))
-                    .filter(|german| german.as_ref() != english_stem)
-                    .map(Cow::into_owned);
+                let german_stem =
+                    Some(german.stem(&word.text)).filter(|german| german.as_ref() != english_stem).map(Cow::into_owned);
                 cache.insert(word.text.clone(), (english_stem, german_stem));
             }
             let (english_stem, german_stem) = &cache[word.text.as_str()];

@@ -19,6 +19,7 @@ on_both_backends!(
     only_administrators_change_the_workflow,
     malformed_workflow_bodies_are_client_errors_and_change_nothing,
     concurrent_edits_cannot_break_the_rules,
+    demo_data_follows_an_edited_workflow,
 );
 
 const LISTS: [&str; 3] = ["types", "statuses", "priorities"];
@@ -75,6 +76,29 @@ async fn types_statuses_and_priorities_are_created_renamed_reordered_and_deleted
     let opened =
         app.admin.patch(&format!("/api/v1/workflow/statuses/{}", closed["id"]), json!({"is_closed": false})).await;
     assert_eq!(opened.body["is_closed"], false, "{}", opened.body);
+}
+
+/// `demo-data` draws from the workflow as it is, not from the seeded ids.
+async fn demo_data_follows_an_edited_workflow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.without_master().await;
+    let triage = create(&app.admin, "statuses", json!({"name": "Triage"})).await;
+    let chore = create(&app.admin, "types", json!({"name": "Chore"})).await;
+    for (list, id) in [("statuses", 5), ("types", 4), ("priorities", 4), ("types", 1)] {
+        let deleted = app.admin.delete(&format!("/api/v1/workflow/{list}/{id}")).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{list} {id}: {}", deleted.body);
+    }
+    baton::demo::generate(&app.database(), 500, Some(11)).unwrap();
+    let listed = workflow(&app).await;
+    let ids = |list: &str| -> Vec<i64> {
+        listed[list].as_array().unwrap().iter().map(|entry| entry["id"].as_i64().unwrap()).collect()
+    };
+    for (column, list) in [("status_id", "statuses"), ("type_id", "types"), ("priority_id", "priorities")] {
+        let known = ids(list).iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        assert_eq!(app.count_rows(&format!("items WHERE {column} NOT IN ({known})")), 0, "{column}");
+    }
+    assert!(app.count_rows(&format!("items WHERE status_id = {}", triage["id"])) > 0);
+    assert!(app.count_rows(&format!("items WHERE type_id = {}", chore["id"])) > 0);
 }
 
 async fn names_are_trimmed_limited_and_unique_without_regard_to_case(backend: Backend) {
