@@ -82,6 +82,13 @@ impl Kind {
     pub fn from_segment(segment: &str) -> Option<Kind> {
         [Kind::ItemType, Kind::Status, Kind::Priority].into_iter().find(|kind| kind.segment() == segment)
     }
+
+    /// The list a URL names; 404 naming the lists otherwise.
+    pub fn parse(segment: &str) -> Result<Kind> {
+        Kind::from_segment(segment).ok_or_else(|| {
+            Error::not_found(format!("workflow list {segment:?} (the lists are types, statuses and priorities)"))
+        })
+    }
 }
 
 /// One entry of one list, by its typed id.
@@ -249,7 +256,7 @@ fn check_closed_flag(kind: Kind, is_closed: Option<bool>) -> Result<()> {
 }
 
 /// (id, name, position) of a list, in order.
-fn listing(workflow: &Workflow, kind: Kind) -> Vec<(i64, &str, i32)> {
+pub fn listing(workflow: &Workflow, kind: Kind) -> Vec<(i64, &str, i32)> {
     match kind {
         Kind::ItemType => {
             workflow.types.iter().map(|entry| (entry.id.0, entry.name.as_str(), entry.position)).collect()
@@ -263,7 +270,7 @@ fn listing(workflow: &Workflow, kind: Kind) -> Vec<(i64, &str, i32)> {
     }
 }
 
-fn entry_of(workflow: &Workflow, entry: EntryRef) -> Option<Entry> {
+pub fn entry_of(workflow: &Workflow, entry: EntryRef) -> Option<Entry> {
     match entry {
         EntryRef::ItemType(id) => workflow.types.iter().find(|found| found.id == id).cloned().map(Entry::ItemType),
         EntryRef::Status(id) => workflow.statuses.iter().find(|found| found.id == id).cloned().map(Entry::Status),

@@ -5,7 +5,6 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::error::Error;
 use crate::model::ids::StatusId;
 use crate::model::workflow::Workflow;
 use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
@@ -17,12 +16,6 @@ use crate::web::error::ApiError;
 pub async fn get_workflow(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
     let workflow = state.database.run(Workflow::load).await?;
     Ok(HttpResponse::Ok().json(workflow))
-}
-
-fn kind_of(segment: &str) -> Result<Kind, ApiError> {
-    Kind::from_segment(segment).ok_or_else(|| {
-        Error::not_found(format!("workflow list {segment:?} (the lists are types, statuses and priorities)")).into()
-    })
 }
 
 #[derive(Deserialize)]
@@ -40,7 +33,7 @@ pub async fn create_entry(
     body: web::Json<NewEntryBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let kind = kind_of(&path.into_inner())?;
+    let kind = Kind::parse(&path.into_inner())?;
     let body = body.into_inner();
     let created = state
         .database
@@ -68,7 +61,7 @@ pub async fn update_entry(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (segment, id) = path.into_inner();
-    let entry = EntryRef::new(kind_of(&segment)?, id);
+    let entry = EntryRef::new(Kind::parse(&segment)?, id);
     let body = body.into_inner();
     let changes = EntryUpdate { name: body.name, position: body.position, is_closed: body.is_closed };
     let updated =
@@ -83,7 +76,7 @@ pub async fn delete_entry(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (segment, id) = path.into_inner();
-    let entry = EntryRef::new(kind_of(&segment)?, id);
+    let entry = EntryRef::new(Kind::parse(&segment)?, id);
     state.database.write(move |connection| edit::delete(connection, &caller.user, entry)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

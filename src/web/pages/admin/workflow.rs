@@ -8,8 +8,10 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::ids::StatusId;
+use crate::model::user::User;
 use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
 use crate::model::workflow::{Transition, Workflow};
 use crate::web::AppState;
@@ -74,30 +76,18 @@ impl WorkflowPage {
 const KINDS: [Kind; 3] = [Kind::ItemType, Kind::Status, Kind::Priority];
 
 fn section(workflow: &Workflow, kind: Kind, usage: &[(i64, i64)]) -> ListSection {
-    let entries: Vec<(i64, &str, i32, bool)> = match kind {
-        Kind::ItemType => {
-            workflow.types.iter().map(|entry| (entry.id.0, entry.name.as_str(), entry.position, false)).collect()
-        }
-        Kind::Status => workflow
-            .statuses
-            .iter()
-            .map(|entry| (entry.id.0, entry.name.as_str(), entry.position, entry.is_closed))
-            .collect(),
-        Kind::Priority => {
-            workflow.priorities.iter().map(|entry| (entry.id.0, entry.name.as_str(), entry.position, false)).collect()
-        }
-    };
+    let entries = edit::listing(workflow, kind);
     let count = entries.len();
     let rows = entries
         .into_iter()
         .enumerate()
-        .map(|(index, (id, name, position, is_closed))| EntryRow {
+        .map(|(index, (id, name, position))| EntryRow {
             id,
             name: name.to_string(),
             position,
             is_first: index == 0,
             is_last: index + 1 == count,
-            is_closed,
+            is_closed: kind == Kind::Status && workflow.status(StatusId(id)).is_ok_and(|status| status.is_closed),
             items: usage.iter().find(|(used, _)| *used == id).map_or(0, |(_, items)| *items),
         })
         .collect();
@@ -168,12 +158,8 @@ fn done_notice(workflow: &Workflow, query: &DoneQuery) -> Option<Notice> {
         "deleted" => return Some(Notice { kind: "ok", text: format!("The {} was deleted.", kind.noun()) }),
         _ => return None,
     };
-    let name = match EntryRef::new(kind, query.id?) {
-        EntryRef::ItemType(id) => workflow.item_type(id).ok()?.name.clone(),
-        EntryRef::Status(id) => workflow.status(id).ok()?.name.clone(),
-        EntryRef::Priority(id) => workflow.priority(id).ok()?.name.clone(),
-    };
-    Some(Notice { kind: "ok", text: format!("The {} {name} was {verb}.", kind.noun()) })
+    let entry = edit::entry_of(workflow, EntryRef::new(kind, query.id?))?;
+    Some(Notice { kind: "ok", text: format!("The {} {} was {verb}.", kind.noun(), entry.name()) })
 }
 
 pub async fn show_workflow(
@@ -191,10 +177,6 @@ fn done_url(done: &str, kind: Kind, id: Option<i64>) -> String {
         parameters.push(("id", id.to_string()));
     }
     url_with_query("/admin/workflow", &parameters)
-}
-
-fn kind_of(segment: &str) -> Result<Kind, PageError> {
-    Kind::from_segment(segment).ok_or_else(|| Error::not_found(format!("workflow list {segment}")).into())
 }
 
 /// Shows the page again with the model's refusal: the message on top, and next to the add
@@ -224,6 +206,22 @@ async fn refused(
         .await
 }
 
+/// Makes a change as the viewer: on success, redirects to the page naming what was done; on
+/// a refusal, shows the page with it (and `attempt` in its add form).
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    viewer: &Viewer,
+    attempt: NewEntryForm,
+    work: impl FnOnce(&mut DbConnection, &User) -> Result<T, Error> + Send + 'static,
+    done: impl FnOnce(&T) -> String,
+) -> Result<HttpResponse, PageError> {
+    let user = viewer.user.clone();
+    match state.database.write(move |connection| work(connection, &user)).await {
+        Ok(value) => Ok(see_other(&done(&value))),
+        Err(error) => refused(state, viewer, error, attempt).await,
+    }
+}
+
 pub async fn create_entry(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -232,17 +230,14 @@ pub async fn create_entry(
 ) -> Result<HttpResponse, PageError> {
     viewer.require_admin()?;
     let form: NewEntryForm = read_form(&viewer, &body)?;
-    let kind = kind_of(&path.into_inner())?;
+    let kind = Kind::parse(&path.into_inner())?;
     let attempt = NewEntryForm { segment: kind.segment().to_string(), ..form };
     let new_entry = NewEntry {
         name: attempt.name.clone(),
         is_closed: (kind == Kind::Status).then_some(attempt.is_closed.is_some()),
     };
-    let user = viewer.user.clone();
-    match state.database.write(move |connection| edit::create(connection, &user, kind, new_entry)).await {
-        Ok(created) => Ok(see_other(&done_url("created", kind, Some(created.id())))),
-        Err(error) => refused(&state, &viewer, error, attempt).await,
-    }
+    let work = move |connection: &mut DbConnection, user: &User| edit::create(connection, user, kind, new_entry);
+    change(&state, &viewer, attempt, work, |created| done_url("created", kind, Some(created.id()))).await
 }
 
 /// A row's form sends `name` (and, for statuses, the `is_closed` checkbox, absent when not
@@ -264,7 +259,7 @@ pub async fn update_entry(
     viewer.require_admin()?;
     let form: EntryForm = read_form(&viewer, &body)?;
     let (segment, id) = path.into_inner();
-    let kind = kind_of(&segment)?;
+    let kind = Kind::parse(&segment)?;
     let position = match form.position.as_deref().map(str::parse::<i32>).transpose() {
         Ok(position) => position,
         Err(_) => {
@@ -279,12 +274,9 @@ pub async fn update_entry(
         is_closed: (is_row_form && kind == Kind::Status).then_some(form.is_closed.is_some()),
     };
     let done = if is_row_form { "saved" } else { "moved" };
-    let user = viewer.user.clone();
     let entry = EntryRef::new(kind, id);
-    match state.database.write(move |connection| edit::update(connection, &user, entry, changes)).await {
-        Ok(updated) => Ok(see_other(&done_url(done, kind, Some(updated.id())))),
-        Err(error) => refused(&state, &viewer, error, NewEntryForm::default()).await,
-    }
+    let work = move |connection: &mut DbConnection, user: &User| edit::update(connection, user, entry, changes);
+    change(&state, &viewer, NewEntryForm::default(), work, |updated| done_url(done, kind, Some(updated.id()))).await
 }
 
 /// The delete buttons send only their CSRF token.
@@ -300,13 +292,10 @@ pub async fn delete_entry(
     viewer.require_admin()?;
     let _: DeleteForm = read_form(&viewer, &body)?;
     let (segment, id) = path.into_inner();
-    let kind = kind_of(&segment)?;
-    let user = viewer.user.clone();
+    let kind = Kind::parse(&segment)?;
     let entry = EntryRef::new(kind, id);
-    match state.database.write(move |connection| edit::delete(connection, &user, entry)).await {
-        Ok(()) => Ok(see_other(&done_url("deleted", kind, None))),
-        Err(error) => refused(&state, &viewer, error, NewEntryForm::default()).await,
-    }
+    let work = move |connection: &mut DbConnection, user: &User| edit::delete(connection, user, entry);
+    change(&state, &viewer, NewEntryForm::default(), work, |()| done_url("deleted", kind, None)).await
 }
 
 fn status_id(field: &str, text: &str) -> Result<StatusId, Error> {
@@ -347,9 +336,7 @@ pub async fn save_transitions(
         Ok(matrix) => matrix,
         Err(error) => return refused(&state, &viewer, error, NewEntryForm::default()).await,
     };
-    let user = viewer.user.clone();
-    match state.database.write(move |connection| edit::set_moves_among(connection, &user, &shown, &allowed)).await {
-        Ok(_) => Ok(see_other("/admin/workflow?done=moves")),
-        Err(error) => refused(&state, &viewer, error, NewEntryForm::default()).await,
-    }
+    let work =
+        move |connection: &mut DbConnection, user: &User| edit::set_moves_among(connection, user, &shown, &allowed);
+    change(&state, &viewer, NewEntryForm::default(), work, |_| "/admin/workflow?done=moves".to_string()).await
 }
