@@ -5,7 +5,7 @@
 pub mod schema;
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -186,9 +186,8 @@ impl Database {
             DatabaseLocation::Postgres(_) => pool.clone(),
         };
         let database = Database { pool, writer, location };
-        if let DatabaseLocation::Sqlite(_) = database.location {
-            // WAL persists in the file; it lets readers run while one writer writes.
-            database.get()?.batch_execute("PRAGMA journal_mode = WAL")?;
+        if let DatabaseLocation::Sqlite(path) = &database.location {
+            use_write_ahead_log(&mut *database.get()?, path)?;
         }
         Ok(database)
     }
@@ -262,7 +261,31 @@ impl Database {
     }
 }
 
-fn lock_file(path: &PathBuf) -> Result<File> {
+/// Puts a SQLite file into WAL mode, which persists in the file and lets readers run while
+/// one writer writes. Setting the mode takes the write lock without waiting through
+/// `busy_timeout` ("database is locked" at once while another node writes), so it is only
+/// read where the file is in WAL already, and set under the lock nodes take for migrations.
+fn use_write_ahead_log(connection: &mut DbConnection, path: &Path) -> Result<()> {
+    #[derive(QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+    let in_wal = |connection: &mut DbConnection| -> Result<bool> {
+        let mode: JournalMode = diesel::sql_query("PRAGMA journal_mode").get_result(connection)?;
+        Ok(mode.journal_mode.eq_ignore_ascii_case("wal"))
+    };
+    if in_wal(connection)? {
+        return Ok(());
+    }
+    let _lock = lock_file(&path.with_extension("migrate.lock"))?;
+    if !in_wal(connection)? {
+        connection.batch_execute("PRAGMA journal_mode = WAL")?;
+    }
+    Ok(())
+}
+
+fn lock_file(path: &Path) -> Result<File> {
     let file = File::options()
         .create(true)
         .truncate(false)
