@@ -72,6 +72,17 @@ async fn administrators_rename_move_close_and_delete_from_the_page_and_see_refus
     assert!(duplicate.body.contains("class=\"field-error\"") && duplicate.body.contains("aria-invalid=\"true\""));
     assert!(duplicate.body.contains("value=\"feature\""), "the entered name is kept");
     assert!(duplicate.body.contains("role=\"alert\""), "{}", duplicate.body);
+    let clash = admin.submit("/admin/workflow/statuses/1", &[("name", "done")]).await;
+    assert_eq!(clash.status, StatusCode::CONFLICT);
+    assert!(
+        clash.body.contains(
+            "id=\"statuses-1-name\" name=\"name\" value=\"done\" maxlength=\"60\" size=\"14\" required aria-invalid=\"true\" aria-describedby=\"statuses-1-name-error\""
+        ),
+        "the refused rename keeps the typed name in its row: {}",
+        clash.body
+    );
+    assert!(clash.body.contains("<span id=\"statuses-1-name-error\" class=\"field-error\">"));
+    assert!(clash.body.contains("value=\"In progress\""), "other rows show their names");
     let empty = admin.submit("/admin/workflow/priorities", &[("name", " ")]).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.body.contains("must not be empty"));

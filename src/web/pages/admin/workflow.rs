@@ -22,6 +22,8 @@ use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_for
 pub struct EntryRow {
     pub id: i64,
     pub name: String,
+    /// The id of its name field.
+    pub field: String,
     pub position: i32,
     pub is_first: bool,
     pub is_last: bool,
@@ -38,16 +40,32 @@ pub struct ListSection {
     pub noun: &'static str,
     pub is_statuses: bool,
     pub rows: Vec<EntryRow>,
+    /// The id of the add form's name field.
+    pub new_field: String,
 }
 
-/// The add form that was sent, shown again with its error.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The add form.
+#[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct NewEntryForm {
-    #[serde(skip)]
-    segment: String,
     name: String,
     is_closed: Option<String>,
+}
+
+/// A refused name, shown again in the field it was typed into (add form or row), with the
+/// refusal next to it.
+#[derive(Debug, Default)]
+struct Attempt {
+    field: String,
+    name: String,
+}
+
+fn new_field(kind: Kind) -> String {
+    format!("{}-new-name", kind.segment())
+}
+
+fn row_field(kind: Kind, id: i64) -> String {
+    format!("{}-{id}-name", kind.segment())
 }
 
 #[derive(Template)]
@@ -57,7 +75,7 @@ struct WorkflowPage {
     sections: Vec<ListSection>,
     workflow: Workflow,
     initial_status: String,
-    attempt: NewEntryForm,
+    attempt: Attempt,
     errors: FieldErrors,
     notice: Option<Notice>,
 }
@@ -67,9 +85,9 @@ impl WorkflowPage {
         self.workflow.transitions.iter().any(|move_| move_.from_status_id == *from && move_.to_status_id == *to)
     }
 
-    /// The name the add form of this list shows: what was sent, when it was refused.
-    fn attempted_name(&self, segment: &str) -> &str {
-        if self.attempt.segment == segment { &self.attempt.name } else { "" }
+    /// The name a field shows: what was typed into it, when that was refused.
+    fn typed<'a>(&'a self, field: &str, current: &'a str) -> &'a str {
+        if self.attempt.field == field { &self.attempt.name } else { current }
     }
 }
 
@@ -84,6 +102,7 @@ fn section(workflow: &Workflow, kind: Kind, usage: &[(i64, i64)]) -> ListSection
         .map(|(index, (id, name, position))| EntryRow {
             id,
             name: name.to_string(),
+            field: row_field(kind, id),
             position,
             is_first: index == 0,
             is_last: index + 1 == count,
@@ -96,14 +115,21 @@ fn section(workflow: &Workflow, kind: Kind, usage: &[(i64, i64)]) -> ListSection
         Kind::Status => "Statuses",
         Kind::Priority => "Priorities",
     };
-    ListSection { segment: kind.segment(), title, noun: kind.noun(), is_statuses: kind == Kind::Status, rows }
+    ListSection {
+        segment: kind.segment(),
+        title,
+        noun: kind.noun(),
+        is_statuses: kind == Kind::Status,
+        rows,
+        new_field: new_field(kind),
+    }
 }
 
 /// What the page shows besides the workflow.
 #[derive(Default)]
 struct Shown {
-    /// The add form that was refused.
-    attempt: NewEntryForm,
+    /// The name that was refused.
+    attempt: Attempt,
     errors: FieldErrors,
     notice: Option<Notice>,
     /// The change made just before (the redirect after it).
@@ -179,14 +205,9 @@ fn done_url(done: &str, kind: Kind, id: Option<i64>) -> String {
     url_with_query("/admin/workflow", &parameters)
 }
 
-/// Shows the page again with the model's refusal: the message on top, and next to the add
-/// form's field when that form was sent.
-async fn refused(
-    state: &AppState,
-    viewer: &Viewer,
-    error: Error,
-    attempt: NewEntryForm,
-) -> Result<HttpResponse, PageError> {
+/// Shows the page again with the model's refusal: the message on top, and next to the name
+/// field when a name was sent.
+async fn refused(state: &AppState, viewer: &Viewer, error: Error, attempt: Attempt) -> Result<HttpResponse, PageError> {
     let status = match &error {
         Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict(_) | Error::NotFound(_) => status_of(&error),
@@ -196,10 +217,10 @@ async fn refused(
         Error::Invalid(field_error) => field_error.message.clone(),
         other => other.message(),
     };
-    let errors = if attempt.segment.is_empty() {
+    let errors = if attempt.field.is_empty() {
         FieldErrors::default()
     } else {
-        FieldErrors::one(&attempt.segment, message.clone())
+        FieldErrors::one(&attempt.field, message.clone())
     };
     let notice = Notice { kind: "error", text: format!("Not changed: {message}") };
     workflow_page(state, viewer, status, Shown { attempt, errors, notice: Some(notice), done: DoneQuery::default() })
@@ -207,11 +228,11 @@ async fn refused(
 }
 
 /// Makes a change as the viewer: on success, redirects to the page naming what was done; on
-/// a refusal, shows the page with it (and `attempt` in its add form).
+/// a refusal, shows the page with it (and the `attempt`ed name in its field).
 async fn change<T: Send + 'static>(
     state: &AppState,
     viewer: &Viewer,
-    attempt: NewEntryForm,
+    attempt: Attempt,
     work: impl FnOnce(&mut DbConnection, &User) -> Result<T, Error> + Send + 'static,
     done: impl FnOnce(&T) -> String,
 ) -> Result<HttpResponse, PageError> {
@@ -231,11 +252,8 @@ pub async fn create_entry(
     viewer.require_admin()?;
     let form: NewEntryForm = read_form(&viewer, &body)?;
     let kind = Kind::parse(&path.into_inner())?;
-    let attempt = NewEntryForm { segment: kind.segment().to_string(), ..form };
-    let new_entry = NewEntry {
-        name: attempt.name.clone(),
-        is_closed: (kind == Kind::Status).then_some(attempt.is_closed.is_some()),
-    };
+    let attempt = Attempt { field: new_field(kind), name: form.name.clone() };
+    let new_entry = NewEntry { name: form.name, is_closed: (kind == Kind::Status).then_some(form.is_closed.is_some()) };
     let work = move |connection: &mut DbConnection, user: &User| edit::create(connection, user, kind, new_entry);
     change(&state, &viewer, attempt, work, |created| done_url("created", kind, Some(created.id()))).await
 }
@@ -264,10 +282,11 @@ pub async fn update_entry(
         Ok(position) => position,
         Err(_) => {
             let error = Error::invalid("position", "must be a whole number");
-            return refused(&state, &viewer, error, NewEntryForm::default()).await;
+            return refused(&state, &viewer, error, Attempt::default()).await;
         }
     };
     let is_row_form = form.name.is_some();
+    let attempt = Attempt { field: row_field(kind, id), name: form.name.clone().unwrap_or_default() };
     let changes = EntryUpdate {
         name: form.name,
         position,
@@ -276,7 +295,7 @@ pub async fn update_entry(
     let done = if is_row_form { "saved" } else { "moved" };
     let entry = EntryRef::new(kind, id);
     let work = move |connection: &mut DbConnection, user: &User| edit::update(connection, user, entry, changes);
-    change(&state, &viewer, NewEntryForm::default(), work, |updated| done_url(done, kind, Some(updated.id()))).await
+    change(&state, &viewer, attempt, work, |updated| done_url(done, kind, Some(updated.id()))).await
 }
 
 /// The delete buttons send only their CSRF token.
@@ -295,7 +314,7 @@ pub async fn delete_entry(
     let kind = Kind::parse(&segment)?;
     let entry = EntryRef::new(kind, id);
     let work = move |connection: &mut DbConnection, user: &User| edit::delete(connection, user, entry);
-    change(&state, &viewer, NewEntryForm::default(), work, |()| done_url("deleted", kind, None)).await
+    change(&state, &viewer, Attempt::default(), work, |()| done_url("deleted", kind, None)).await
 }
 
 fn status_id(field: &str, text: &str) -> Result<StatusId, Error> {
@@ -334,9 +353,9 @@ pub async fn save_transitions(
     let pairs: Vec<(String, String)> = read_form(&viewer, &body)?;
     let (shown, allowed) = match parse_matrix(&pairs) {
         Ok(matrix) => matrix,
-        Err(error) => return refused(&state, &viewer, error, NewEntryForm::default()).await,
+        Err(error) => return refused(&state, &viewer, error, Attempt::default()).await,
     };
     let work =
         move |connection: &mut DbConnection, user: &User| edit::set_moves_among(connection, user, &shown, &allowed);
-    change(&state, &viewer, NewEntryForm::default(), work, |_| "/admin/workflow?done=moves".to_string()).await
+    change(&state, &viewer, Attempt::default(), work, |_| "/admin/workflow?done=moves".to_string()).await
 }
