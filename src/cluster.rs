@@ -83,6 +83,10 @@ struct ClusterInner {
     wake: Arc<Notify>,
     shutdown: Notify,
     stopped: AtomicBool,
+    /// Held through a heartbeat tick and through shutdown: shutdown waits for a tick in
+    /// flight (which may just have taken the lease and started the duties) and then releases
+    /// what it holds, and no tick runs after shutdown.
+    turn: tokio::sync::Mutex<()>,
     listener_stop: Arc<AtomicBool>,
 }
 
@@ -138,6 +142,7 @@ impl Cluster {
                 wake,
                 shutdown: Notify::new(),
                 stopped: AtomicBool::new(false),
+                turn: tokio::sync::Mutex::new(()),
                 listener_stop,
             }),
         };
@@ -205,6 +210,10 @@ impl Cluster {
     }
 
     async fn tick(&self) {
+        let _turn = self.inner.turn.lock().await;
+        if self.inner.stopped.load(Ordering::SeqCst) {
+            return;
+        }
         let (held_epoch, fenced_epoch) = {
             let mut state = self.lock_state();
             (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take())
@@ -317,6 +326,7 @@ impl Cluster {
         }
         self.inner.shutdown.notify_one();
         self.inner.listener_stop.store(true, Ordering::SeqCst);
+        let _turn = self.inner.turn.lock().await;
         let held = self.lock_state().held.as_ref().map(|held| held.epoch);
         if let Some(epoch) = held {
             self.release(epoch, None, "node shutting down".into()).await;
