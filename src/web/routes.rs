@@ -102,6 +102,7 @@ fn page_routes() -> actix_web::Scope<
         .app_data(web::PathConfig::default().error_handler(pages::path_error))
         .app_data(web::PayloadConfig::new(pages::FORM_LIMIT_BYTES))
         .route("/static/baton.css", web::get().to(assets::stylesheet))
+        .route("/static/baton.js", web::get().to(assets::script))
         .route("/", web::get().to(home::show_home))
         .service(web::resource("/signin").get(session_pages::show_sign_in).post(session_pages::sign_in))
         .route("/signout", web::post().to(session_pages::sign_out))

@@ -159,6 +159,31 @@ impl Browser {
         }
     }
 
+    /// Presses keys as a person would, into whatever has the focus.
+    pub async fn press(&self, keys: &str) {
+        self.driver
+            .action_chain()
+            .send_keys(keys)
+            .perform()
+            .await
+            .unwrap_or_else(|error| panic!("pressing {keys:?}: {error}"));
+    }
+
+    /// An attribute of the element that has the focus (empty when it has none).
+    pub async fn focused(&self, attribute: &str) -> String {
+        let element = self.driver.active_element().await.expect("the focused element");
+        element.attr(attribute).await.expect("reading an attribute").unwrap_or_default()
+    }
+
+    /// An attribute of every element matching, in page order.
+    pub async fn attributes(&self, css: &str, attribute: &str) -> Vec<String> {
+        let mut values = Vec::new();
+        for element in self.driver.find_all(By::Css(css)).await.expect("querying the page") {
+            values.push(element.attr(attribute).await.expect("reading an attribute").unwrap_or_default());
+        }
+        values
+    }
+
     pub async fn source(&self) -> String {
         self.driver.source().await.unwrap_or_default()
     }

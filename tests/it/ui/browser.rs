@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::support::app::USER_PASSWORD;
+use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::browser::Browser;
 use crate::support::cluster::{self, TestCluster};
 use crate::support::{Backend, TestApp};
@@ -68,6 +68,56 @@ async fn in_a_browser_a_user_creates_comments_attaches_and_finds_an_item() {
     assert_eq!(browser.text("a.hit-title b").await.to_lowercase(), "quokka", "the match is highlighted");
     browser.click("a.hit-title").await;
     browser.wait_for("the item page", false, async |browser| browser.path().await == item_path).await;
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_keyboard_shortcuts_move_through_lists_and_into_the_item_forms() {
+    let Some(browser) = Browser::start("keyboard shortcuts").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("KEY", false).await;
+    for title in ["First by keyboard", "Second by keyboard", "Third by keyboard"] {
+        app.admin.create_item("KEY", title).await;
+    }
+    browser.sign_in(&app.address, "/items?project=KEY", "admin", ADMIN_PASSWORD).await;
+    let rows = browser.attributes("main a[data-nav]", "href").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    browser.press("j").await;
+    assert_eq!(browser.focused("href").await, rows[0]);
+    browser.press("jj").await;
+    assert_eq!(browser.focused("href").await, rows[2]);
+    browser.press("j").await;
+    assert_eq!(browser.focused("href").await, rows[2], "the last row stays");
+    browser.press("k").await;
+    assert_eq!(browser.focused("href").await, rows[1]);
+    browser.press("\u{E007}").await;
+    browser.wait_for("the item Enter opened", false, async |browser| browser.path().await == rows[1]).await;
+
+    let item_page = app.url(&rows[1]);
+    browser.press("c").await;
+    assert_eq!(browser.focused("id").await, "comment-body");
+    browser.press("just typing").await;
+    assert_eq!(browser.focused("id").await, "comment-body", "letters typed into a field stay there");
+    assert_eq!(browser.find("#comment-body").await.prop("value").await.unwrap().as_deref(), Some("just typing"));
+
+    browser.goto(&item_page).await;
+    assert!(!browser.exists("details#edit[open]").await);
+    browser.press("e").await;
+    assert!(browser.exists("details#edit[open]").await, "e opens the edit form");
+    assert_eq!(browser.focused("id").await, "edit-title");
+
+    browser.goto(&item_page).await;
+    browser.press("?").await;
+    assert!(browser.exists("dialog#shortcuts[open]").await, "? lists the shortcuts");
+    browser.press("\u{E00C}").await;
+    assert!(!browser.exists("dialog#shortcuts[open]").await, "Escape closes the list");
+    browser.press("/").await;
+    assert_eq!(browser.focused("id").await, "site-search");
+    assert_eq!(browser.find("#site-search").await.prop("value").await.unwrap().as_deref(), Some(""), "/ is not typed");
+
+    browser.goto(&item_page).await;
+    browser.press("n").await;
+    browser.wait_for("the new item form", false, async |browser| browser.path().await == "/items/new").await;
     browser.quit().await;
 }
 
