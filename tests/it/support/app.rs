@@ -163,13 +163,25 @@ impl TestApp {
     }
 }
 
+/// How long a test node may take to stop (leave the cluster, end its duties) before the
+/// test fails instead of hanging.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
+        let server_thread = self.server_thread.take();
+        let (stopped, wait) = std::sync::mpsc::channel();
         // Stopping needs a runtime of its own: Drop may run inside the test's runtime.
-        let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false))).join();
-        if let Some(thread) = self.server_thread.take() {
-            let _ = thread.join();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+            if let Some(thread) = server_thread {
+                let _ = thread.join();
+            }
+            let _ = stopped.send(());
+        });
+        if wait.recv_timeout(STOP_LIMIT).is_err() && !std::thread::panicking() {
+            panic!("the test node did not stop within {STOP_LIMIT:?}: a master duty or a request is still running");
         }
     }
 }
