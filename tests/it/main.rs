@@ -4,6 +4,7 @@
 
 mod support;
 
+mod agent;
 mod attachments;
 mod bad_input;
 mod cli;
