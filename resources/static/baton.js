@@ -59,6 +59,8 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || typing(event.target)) return;
+    var dialog = document.getElementById("shortcuts");
+    if (dialog && dialog.open && event.key !== "?") return;
     var action = actions[event.key];
     if (action && action()) event.preventDefault();
   });

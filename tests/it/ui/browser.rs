@@ -109,6 +109,8 @@ async fn in_a_browser_keyboard_shortcuts_move_through_lists_and_into_the_item_fo
     browser.goto(&item_page).await;
     browser.press("?").await;
     assert!(browser.exists("dialog#shortcuts[open]").await, "? lists the shortcuts");
+    browser.press("e").await;
+    assert!(!browser.exists("details#edit[open]").await, "keys wait while the list is open");
     browser.press("\u{E00C}").await;
     assert!(!browser.exists("dialog#shortcuts[open]").await, "Escape closes the list");
     browser.press("/").await;
