@@ -241,7 +241,7 @@ impl Database {
                 outcome
             }
             (DbConnection::Sqlite(inner), DatabaseLocation::Sqlite(path)) => {
-                let _lock = lock_file(&path.with_extension("migrate.lock"))?;
+                let _lock = setup_lock(path)?;
                 migrate_with(inner, SQLITE_MIGRATIONS)
             }
             (DbConnection::Sqlite(_), DatabaseLocation::Postgres(_)) => {
@@ -278,19 +278,22 @@ fn use_write_ahead_log(connection: &mut DbConnection, path: &Path) -> Result<()>
     if in_wal(connection)? {
         return Ok(());
     }
-    let _lock = lock_file(&path.with_extension("migrate.lock"))?;
+    let _lock = setup_lock(path)?;
     if !in_wal(connection)? {
         connection.batch_execute("PRAGMA journal_mode = WAL")?;
     }
     Ok(())
 }
 
-fn lock_file(path: &Path) -> Result<File> {
+/// The lock every node of a SQLite database takes while it sets the file up (journal mode,
+/// migrations): a file beside the database, locked until the returned handle is dropped.
+fn setup_lock(database: &Path) -> Result<File> {
+    let path = database.with_extension("migrate.lock");
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path)
+        .open(&path)
         .map_err(|error| Error::internal(format!("cannot open lock file {}", path.display()), error))?;
     file.lock().map_err(|error| Error::internal(format!("cannot lock {}", path.display()), error))?;
     Ok(file)

@@ -167,15 +167,20 @@ impl FileStore {
         FileStore { root }
     }
 
+    /// Where uploads and spooled mails are written before they are stored.
+    fn staging_dir(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
     pub fn ensure_folders(&self) -> Result<()> {
-        std::fs::create_dir_all(self.root.join("staging"))
+        std::fs::create_dir_all(self.staging_dir())
             .map_err(|error| Error::internal(format!("cannot create {}", self.root.display()), error))
     }
 
     pub fn start_upload(&self, limit: u64) -> Result<StagingWriter> {
         let mut random = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
-        let path = self.root.join("staging").join(hex::encode(random));
+        let path = self.staging_dir().join(hex::encode(random));
         let file = std::fs::File::create_new(&path)
             .map_err(|error| Error::internal(format!("cannot create {}", path.display()), error))?;
         Ok(StagingWriter { file, path, hasher: Sha256::new(), size_bytes: 0, limit })
@@ -184,7 +189,7 @@ impl FileStore {
     /// Removes staging files last written more than `age` ago (left by a crash); returns how
     /// many.
     pub fn remove_stale_staging(&self, age: std::time::Duration) -> Result<usize> {
-        let folder = self.root.join("staging");
+        let folder = self.staging_dir();
         let entries = match std::fs::read_dir(&folder) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
