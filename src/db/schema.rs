@@ -243,12 +243,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    mail_received (message_key) {
+    mail_received (mailbox, message_key, content_digest) {
         message_key -> Text,
         mailbox -> Text,
         item_id -> BigInt,
         comment_id -> Nullable<BigInt>,
         received_at -> Timestamp,
+        content_digest -> Text,
     }
 }
 
@@ -263,6 +264,25 @@ diesel::table! {
         raw_sha256 -> Nullable<Text>,
         raw_size -> BigInt,
         failed_at -> Timestamp,
+        content_digest -> Text,
+    }
+}
+
+diesel::table! {
+    mail_mailboxes (name) {
+        name -> Text,
+        last_success_at -> Nullable<Timestamp>,
+        last_failure_at -> Nullable<Timestamp>,
+        consecutive_failures -> Integer,
+        last_error -> Text,
+    }
+}
+
+diesel::table! {
+    signing_keys (purpose) {
+        purpose -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
     }
 }
 
