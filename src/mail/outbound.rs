@@ -2,7 +2,9 @@
 //! changes, see `model::notification`), renders each mail from the item as it is now, sends
 //! it (SMTP, or `.eml` files without an SMTP server) and marks it sent — fenced by the master
 //! epoch. A failure is retried with a growing pause. A master dying between sending and
-//! marking sends that one mail again; nothing is lost.
+//! marking sends that one mail again; nothing is lost. A recipient who can no longer read
+//! the item (or turned notifications off, or was deactivated) since it was queued is sent
+//! nothing: the row is dropped, and a digest lists only the items its recipient can read.
 //!
 //! Every mail carries `[#123]` in its subject, a Message-ID naming the item
 //! (`baton.<outbox id>.<item id>@<domain>`), In-Reply-To/References to the item's thread,
@@ -31,7 +33,9 @@ use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
 use crate::model::html::escape;
-use crate::model::notification::DUE_REMINDER;
+use crate::model::ids::{ItemId, UserId};
+use crate::model::notification::{self, DUE_REMINDER};
+use crate::model::user::{self, User};
 
 /// Rows sent per round, and mails in flight at once: an SMTP exchange waits on the network
 /// (lettre writes the end-of-data marker separately, so each mail costs a delayed-ACK round
@@ -145,37 +149,45 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
     }
     let render_settings = settings.clone();
     let ids = due.clone();
-    let rendered: Vec<(i64, std::result::Result<Message, String>)> = context
+    let rendered: Vec<(i64, std::result::Result<Rendered, String>)> = context
         .database
         .run(move |connection| {
+            let today = database_now(connection)?.date();
+            let rendering = Rendering { settings: &render_settings, today };
             Ok(ids
                 .into_iter()
-                .map(|id| (id, render(connection, &render_settings, id).map_err(|error| error.to_string())))
+                .map(|id| (id, rendering.render(connection, id).map_err(|error| error.to_string())))
                 .collect())
         })
         .await?;
-    let outcomes: Vec<(i64, std::result::Result<(), String>)> = futures_util::stream::iter(rendered)
-        .map(|(id, message)| async move {
-            match message {
-                Ok(message) => (id, send(transport, message).await),
-                Err(error) => (id, Err(error)),
+    let outcomes: Vec<(i64, Delivery)> = futures_util::stream::iter(rendered)
+        .map(|(id, rendered)| async move {
+            match rendered {
+                Ok(Rendered::Mail(message)) => match send(transport, message).await {
+                    Ok(()) => (id, Delivery::Sent),
+                    Err(error) => (id, Delivery::Failed(error)),
+                },
+                Ok(Rendered::NotSent(reason)) => (id, Delivery::Dropped(reason)),
+                Err(error) => (id, Delivery::Failed(error)),
             }
         })
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
-    let sent = outcomes.iter().filter(|(_, outcome)| outcome.is_ok()).count();
-    metrics::counter!("baton_mail_sent_total", "result" => "sent").increment(sent as u64);
-    metrics::counter!("baton_mail_sent_total", "result" => "failed").increment((outcomes.len() - sent) as u64);
+    for result in ["sent", "failed", "dropped"] {
+        let count = outcomes.iter().filter(|(_, delivery)| delivery.result() == result).count();
+        metrics::counter!("baton_mail_sent_total", "result" => result).increment(count as u64);
+    }
     let fence = context.clone();
     context
         .database
         .write(move |connection| {
             fence.fenced(connection, |connection| {
-                for (id, outcome) in &outcomes {
-                    match outcome {
-                        Ok(()) => mark_sent(connection, *id)?,
-                        Err(error) => mark_failed(connection, *id, error)?,
+                for (id, delivery) in &outcomes {
+                    match delivery {
+                        Delivery::Sent => mark_sent(connection, *id)?,
+                        Delivery::Failed(error) => mark_failed(connection, *id, error)?,
+                        Delivery::Dropped(reason) => drop_unsendable(connection, *id, reason)?,
                     }
                 }
                 Ok(())
@@ -183,6 +195,37 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
         })
         .await?;
     Ok(due.len())
+}
+
+/// A rendered outbox row: the mail, or why nothing is to be sent any more.
+enum Rendered {
+    Mail(Message),
+    NotSent(String),
+}
+
+/// What became of an outbox row in this round.
+enum Delivery {
+    Sent,
+    Failed(String),
+    Dropped(String),
+}
+
+impl Delivery {
+    fn result(&self) -> &'static str {
+        match self {
+            Delivery::Sent => "sent",
+            Delivery::Failed(_) => "failed",
+            Delivery::Dropped(_) => "dropped",
+        }
+    }
+}
+
+/// Removes a row whose mail is not to be sent any more (the recipient cannot read the item
+/// now, or turned notifications off): nothing to retry, nothing to keep.
+fn drop_unsendable(connection: &mut DbConnection, id: i64, reason: &str) -> Result<()> {
+    diesel::delete(mail_outbox::table.find(id)).execute(connection)?;
+    tracing::info!(outbox = id, %reason, "a notification was not sent");
+    Ok(())
 }
 
 async fn send(transport: &Transport, message: Message) -> std::result::Result<(), String> {
@@ -260,62 +303,122 @@ struct Content {
     link: String,
 }
 
-/// The mail of one outbox row, from the item as it is now.
-fn render(connection: &mut DbConnection, settings: &Settings, id: i64) -> Result<Message> {
-    let (item_id, recipient_id, actor_id, event, comment_id, changes): (i64, i64, i64, String, Option<i64>, String) =
-        mail_outbox::table
-            .find(id)
-            .select((
-                mail_outbox::item_id,
-                mail_outbox::recipient_id,
-                mail_outbox::actor_id,
-                mail_outbox::event,
-                mail_outbox::comment_id,
-                mail_outbox::changes,
-            ))
-            .first(connection)?;
-    let address = settings.mail.address.as_str();
-    let domain = address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost");
-    let content = if event == DUE_REMINDER {
-        let count = changes.lines().count();
-        Content {
+/// An outbox row, as queued.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+struct OutboxRow {
+    id: i64,
+    item_id: i64,
+    recipient_id: i64,
+    actor_id: i64,
+    event: String,
+    comment_id: Option<i64>,
+    changes: String,
+}
+
+/// What a notification says and its Reply-To, or why nothing is to be sent any more.
+type Prepared = std::result::Result<(Content, String), String>;
+
+/// What every mail of a round is rendered with.
+struct Rendering<'a> {
+    settings: &'a Settings,
+    /// The database's date, for the digests.
+    today: chrono::NaiveDate,
+}
+
+impl Rendering<'_> {
+    /// The mail of one outbox row, from the item as it is now — if its recipient is still to
+    /// hear of it.
+    fn render(&self, connection: &mut DbConnection, id: i64) -> Result<Rendered> {
+        let row: OutboxRow = mail_outbox::table.find(id).select(OutboxRow::as_select()).first(connection)?;
+        let recipient = match user::get(connection, UserId(row.recipient_id)) {
+            Ok(recipient) => recipient,
+            Err(Error::NotFound(_)) => {
+                return Ok(Rendered::NotSent(format!("user {} no longer exists", row.recipient_id)));
+            }
+            Err(error) => return Err(error),
+        };
+        let prepared = if row.event == DUE_REMINDER {
+            self.digest(connection, &row, &recipient)?
+        } else {
+            self.news(connection, &row, &recipient)?
+        };
+        match prepared {
+            Ok((content, reply_to)) => mail(self.settings, content, &reply_to, &recipient).map(Rendered::Mail),
+            Err(reason) => Ok(Rendered::NotSent(reason)),
+        }
+    }
+
+    /// A due-date digest of the items its recipient can read now.
+    fn digest(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
+        let settings = self.settings;
+        if !recipient.active || !recipient.email_notifications {
+            return Ok(Err(format!("user {} is deactivated or turned notifications off", recipient.id)));
+        }
+        let lines = notification::digest_lines(connection, recipient, &row.changes, self.today)?;
+        if lines.is_empty() {
+            return Ok(Err(format!("no item of the digest for user {} is still due and readable", recipient.id)));
+        }
+        let count = lines.len();
+        let content = Content {
             subject: format!("{count} item{} due by tomorrow or overdue", if count == 1 { "" } else { "s" }),
-            message_id: digest_message_id(id, domain),
+            message_id: digest_message_id(row.id, domain(settings)),
             thread: None,
             heading: "Your open items due by tomorrow or overdue:".into(),
-            details: changes,
+            details: lines.join("\n"),
             link: format!("{}/items?assignee=me", settings.base_url()),
+        };
+        Ok(Ok((content, settings.mail.address.clone())))
+    }
+
+    /// News of an item (created, changed, commented on), if its recipient can read it now.
+    fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
+        let (settings, item_id) = (self.settings, row.item_id);
+        if !notification::should_hear(connection, recipient, ItemId(item_id))? {
+            return Ok(Err(format!(
+                "user {} can no longer read item {item_id}, or turned notifications off",
+                recipient.id
+            )));
         }
-    } else {
         let (title, description, project_key, status): (String, String, String, String) = items::table
             .inner_join(projects::table)
             .inner_join(statuses::table)
             .filter(items::id.eq(item_id))
             .select((items::title, items::description, projects::key, statuses::name))
             .first(connection)?;
-        let actor: String = users::table.find(actor_id).select(users::name).first(connection)?;
-        let (did, details) = match event.as_str() {
+        let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
+        let (did, details) = match row.event.as_str() {
             "created" => ("created", description),
             "commented" => {
-                let body: String = match comment_id {
+                let body: String = match row.comment_id {
                     Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
                     None => String::new(),
                 };
                 ("commented on", body)
             }
-            _ => ("changed", changes),
+            _ => ("changed", row.changes.clone()),
         };
-        Content {
+        let domain = domain(settings);
+        let content = Content {
             subject: format!("[#{item_id}] {title}"),
-            message_id: message_id(id, item_id, domain),
+            message_id: message_id(row.id, item_id, domain),
             thread: Some(format!("<{}>", thread_id(item_id, domain))),
             heading: format!("{actor} {did} #{item_id} {title} ({project_key}, {status})"),
             details,
             link: format!("{}/items/{item_id}", settings.base_url()),
-        }
-    };
-    let (recipient_name, recipient_email): (String, String) =
-        users::table.find(recipient_id).select((users::name, users::email)).first(connection)?;
+        };
+        Ok(Ok((content, settings.mail.address.clone())))
+    }
+}
+
+/// The domain of our address, for our Message-IDs.
+fn domain(settings: &Settings) -> &str {
+    settings.mail.address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost")
+}
+
+/// The mail itself: both bodies and the headers every notification has.
+fn mail(settings: &Settings, content: Content, reply_to: &str, recipient: &User) -> Result<Message> {
+    let address = settings.mail.address.as_str();
     let Content { subject, message_id, thread, heading, details, link } = content;
     let details: String = details.chars().take(4000).collect();
     let footer = "You get this mail about items you reported, are assigned to or watch; \
@@ -335,11 +438,11 @@ fn render(connection: &mut DbConnection, settings: &Settings, id: i64) -> Result
         |what: &str, value: String| value.parse::<Address>().map_err(|error| Error::invalid(what, format!("{error}")));
     let mut builder = Message::builder()
         .from(parse("mail.address", format!("Baton <{address}>"))?)
-        .reply_to(parse("mail.address", address.to_string())?)
+        .reply_to(parse("mail.address", reply_to.to_string())?)
         .to(Address::new(
-            Some(recipient_name),
-            recipient_email.parse().map_err(|error| {
-                Error::invalid("email", format!("{recipient_email:?} of user {recipient_id}: {error}"))
+            Some(recipient.name.clone()),
+            recipient.email.parse().map_err(|error| {
+                Error::invalid("email", format!("{:?} of user {}: {error}", recipient.email, recipient.id))
             })?,
         ))
         .subject(subject)

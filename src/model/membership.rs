@@ -11,6 +11,7 @@ use crate::model::item::ReadableItem;
 use crate::model::permission::{Permission, Role};
 use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
+use crate::model::watcher;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
@@ -89,6 +90,7 @@ pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &s
         if deleted == 0 {
             return Err(Error::not_found(format!("membership of user {member} in project {}", project.key)));
         }
+        watcher::end_unreadable(connection, project.id, Some(member))?;
         Ok(())
     })
 }

@@ -1,15 +1,19 @@
 //! Notifications: who is told about a change, queued in `mail_outbox` in the same
 //! transaction as the change (so none is lost), and sent by the master's mail sender. The
 //! reporter, the assignee and the watchers are told — never the person who made the change,
-//! nor deactivated accounts or users who turned notifications off.
+//! nor deactivated accounts, users who turned notifications off, or anyone who cannot read
+//! the item. The sender asks `should_hear` again when it renders the mail, since access may
+//! have ended in between; a digest lists only what its recipient can read then.
 
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{items, mail_outbox, statuses, users, watchers};
+use crate::db::schema::{items, mail_outbox, projects, statuses, users, watchers};
 use crate::error::Result;
 use crate::model::history::FieldChange;
-use crate::model::ids::{CommentId, ItemId, UserId};
+use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
+use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::user::{self, User};
 
 /// What happened to the item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,13 +57,20 @@ pub fn queue(
     let mut concerned: Vec<i64> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
     concerned.sort_unstable();
     concerned.dedup();
-    let recipients: Vec<i64> = users::table
+    let candidates: Vec<i64> = users::table
         .filter(users::id.eq_any(&concerned))
         .filter(users::id.ne(actor.0))
         .filter(users::active.eq(true))
         .filter(users::email_notifications.eq(true))
         .select(users::id)
         .load(connection)?;
+    let mut recipients = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let candidate_user = user::get(connection, UserId(candidate))?;
+        if should_hear(connection, &candidate_user, item_id)? {
+            recipients.push(candidate);
+        }
+    }
     let summary: String = changes
         .iter()
         .map(|change| {
@@ -87,63 +98,124 @@ pub fn queue(
     Ok(())
 }
 
+/// Whether the user is to hear about the item now: an active account with notifications on
+/// that can read it (`permission`, as everywhere). A deleted item is heard of by no one.
+pub fn should_hear(connection: &mut DbConnection, user: &User, item: ItemId) -> Result<bool> {
+    if !user.active || !user.email_notifications {
+        return Ok(false);
+    }
+    let project: Option<(i64, bool)> = items::table
+        .inner_join(projects::table)
+        .filter(items::id.eq(item.0))
+        .select((projects::id, projects::is_public))
+        .first(connection)
+        .optional()?;
+    match project {
+        Some((project, is_public)) => {
+            Ok(Access::for_project(connection, user, ProjectId(project), is_public)?.allows(Permission::View))
+        }
+        None => Ok(false),
+    }
+}
+
 #[derive(Queryable)]
 struct DueItem {
     id: i64,
+    project_id: i64,
     title: String,
     due_date: chrono::NaiveDate,
     assignee: Option<i64>,
     reporter: i64,
 }
 
-/// Queues one digest per user of the open items due by tomorrow or overdue: the items
-/// assigned to them, or reported by them when nobody is assigned. The digest's lines are
-/// written now (`changes`), most urgent first; its `item_id` is the most urgent item.
-/// Returns how many digests and items.
-pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDate) -> Result<(usize, usize)> {
+/// The open items due by tomorrow or overdue on `today`, most urgent first.
+fn due_items(connection: &mut DbConnection, today: chrono::NaiveDate, among: Option<&[i64]>) -> Result<Vec<DueItem>> {
     let tomorrow = today + chrono::Days::new(1);
-    let due: Vec<DueItem> = items::table
+    let mut query = items::table
         .inner_join(statuses::table)
         .filter(statuses::is_closed.eq(false))
         .filter(items::due_date.le(tomorrow))
         .order((items::due_date.asc(), items::id.asc()))
-        .select((items::id, items::title, items::due_date.assume_not_null(), items::assignee_id, items::reporter_id))
-        .load(connection)?;
-    // Per user: the most urgent item, and one line per item.
-    let mut by_user: std::collections::BTreeMap<i64, (i64, Vec<String>)> = std::collections::BTreeMap::new();
-    for item in &due {
-        let user = item.assignee.unwrap_or(item.reporter);
-        let when = match (item.due_date - today).num_days() {
-            1 => "due tomorrow".to_string(),
-            0 => "due today".to_string(),
-            -1 => "overdue by 1 day".to_string(),
-            days => format!("overdue by {} days", -days),
-        };
-        by_user
-            .entry(user)
-            .or_insert_with(|| (item.id, Vec::new()))
-            .1
-            .push(format!("#{} {} ({when}, {})", item.id, item.title, item.due_date));
+        .select((
+            items::id,
+            items::project_id,
+            items::title,
+            items::due_date.assume_not_null(),
+            items::assignee_id,
+            items::reporter_id,
+        ))
+        .into_boxed();
+    if let Some(ids) = among {
+        query = query.filter(items::id.eq_any(ids));
     }
-    let recipients: Vec<i64> = users::table
-        .filter(users::id.eq_any(by_user.keys().copied().collect::<Vec<_>>()))
-        .filter(users::active.eq(true))
-        .filter(users::email_notifications.eq(true))
-        .select(users::id)
-        .load(connection)?;
-    let mut items_mentioned = 0;
-    for recipient in &recipients {
-        let (most_urgent, lines) = &by_user[recipient];
-        items_mentioned += lines.len();
+    Ok(query.load(connection)?)
+}
+
+/// Queues one digest per user of the open items due by tomorrow or overdue that they can
+/// read: the items assigned to them, or reported by them when nobody is assigned. The digest
+/// names the items (`changes`: one `#id` per line, most urgent first) and is written when it
+/// is sent (`digest_lines`); its `item_id` is the most urgent item. Returns how many digests
+/// and items.
+pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDate) -> Result<(usize, usize)> {
+    let due = due_items(connection, today, None)?;
+    let mut by_user: std::collections::BTreeMap<i64, Vec<&DueItem>> = std::collections::BTreeMap::new();
+    for item in &due {
+        by_user.entry(item.assignee.unwrap_or(item.reporter)).or_default().push(item);
+    }
+    let (mut digests, mut items_mentioned) = (0, 0);
+    for (recipient, items) in by_user {
+        let user = user::get(connection, UserId(recipient))?;
+        if !user.active || !user.email_notifications {
+            continue;
+        }
+        let readable = readable_project_ids(connection, &user)?;
+        let readable: Vec<&DueItem> = items
+            .into_iter()
+            .filter(|item| readable.as_ref().is_none_or(|projects| projects.contains(&item.project_id)))
+            .collect();
+        let Some(most_urgent) = readable.first() else { continue };
+        let lines: Vec<String> = readable.iter().map(|item| format!("#{}", item.id)).collect();
         diesel::insert_into(mail_outbox::table)
             .values((
-                mail_outbox::item_id.eq(most_urgent),
+                mail_outbox::item_id.eq(most_urgent.id),
                 mail_outbox::recipient_id.eq(recipient),
                 mail_outbox::actor_id.eq(recipient),
                 mail_outbox::event.eq(DUE_REMINDER),
                 mail_outbox::changes.eq(lines.join("\n")),
             ))
             .execute(connection)?;
+        digests += 1;
+        items_mentioned += lines.len();
     }
-    Ok((recipients.len(), items_mentioned))
+    Ok((digests, items_mentioned))
+}
+
+/// The lines of a digest for `user` as its items are on `today`: those of `changes` (each
+/// line starts with `#id`) that are still open, due by tomorrow and readable by the user,
+/// most urgent first.
+pub fn digest_lines(
+    connection: &mut DbConnection,
+    user: &User,
+    changes: &str,
+    today: chrono::NaiveDate,
+) -> Result<Vec<String>> {
+    let named: Vec<i64> = changes
+        .lines()
+        .filter_map(|line| line.strip_prefix('#')?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect();
+    let readable = readable_project_ids(connection, user)?;
+    let lines = due_items(connection, today, Some(&named))?
+        .into_iter()
+        .filter(|item| readable.as_ref().is_none_or(|projects| projects.contains(&item.project_id)))
+        .map(|item| {
+            let when = match (item.due_date - today).num_days() {
+                1 => "due tomorrow".to_string(),
+                0 => "due today".to_string(),
+                -1 => "overdue by 1 day".to_string(),
+                days => format!("overdue by {} days", -days),
+            };
+            format!("#{} {} ({when}, {})", item.id, item.title, item.due_date)
+        })
+        .collect();
+    Ok(lines)
 }

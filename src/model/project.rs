@@ -11,6 +11,7 @@ use crate::model::ids::ProjectId;
 use crate::model::permission::{Access, Permission, readable_project_ids};
 use crate::model::text;
 use crate::model::user::User;
+use crate::model::watcher;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = projects)]
@@ -138,6 +139,9 @@ pub fn update(connection: &mut DbConnection, actor: &User, reference: &str, chan
                 projects::updated_at.eq(diesel::dsl::now),
             ))
             .execute(connection)?;
+        if project.is_public && changes.is_public == Some(false) {
+            watcher::end_unreadable(connection, project.id, None)?;
+        }
         load(connection, project.id)
     })
 }

@@ -1,11 +1,13 @@
-//! Who watches an item (and so hears of its changes).
+//! Who watches an item (and so hears of its changes). Only those who can read the item:
+//! watches end when access does (`end_unreadable`, called where a membership is removed or
+//! a project made private), and anyone may always stop watching.
 
 use diesel::prelude::*;
 
-use crate::db::schema::{items, users, watchers};
+use crate::db::schema::{items, memberships, projects, users, watchers};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::ids::{ItemId, UserId};
+use crate::model::ids::{ItemId, ProjectId, UserId};
 use crate::model::item::{self, ItemView, ReadableItem};
 use crate::model::permission::{Access, Permission, readable_project_ids};
 use crate::model::project;
@@ -59,11 +61,12 @@ pub fn add(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id
     })
 }
 
-/// Anyone may stop watching; removing someone else needs the developer role.
+/// Anyone may stop watching, also an item they can no longer read (its existence is no
+/// secret to who watches it); removing someone else needs the developer role.
 pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id: UserId) -> Result<()> {
     write_transaction(connection, |connection| {
-        let (_, _, access) = item::require_readable(connection, actor, item_id)?;
         if user_id != actor.id {
+            let (_, _, access) = item::require_readable(connection, actor, item_id)?;
             access.require(Permission::Work, &format!("item {item_id}"))?;
         }
         let deleted = diesel::delete(
@@ -75,6 +78,28 @@ pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user
         }
         Ok(())
     })
+}
+
+/// Ends the watches on the project's items of those who cannot read them (any more): when
+/// the project is private, everyone but its members and the administrators — or only `user`,
+/// when given. Returns how many ended. Call inside the transaction that took the access away.
+pub fn end_unreadable(connection: &mut DbConnection, project: ProjectId, user: Option<UserId>) -> Result<usize> {
+    let is_public: bool = projects::table.find(project.0).select(projects::is_public).first(connection)?;
+    if is_public {
+        return Ok(0);
+    }
+    let items_of_project = items::table.filter(items::project_id.eq(project.0)).select(items::id);
+    let members = memberships::table.filter(memberships::project_id.eq(project.0)).select(memberships::user_id);
+    let administrators = users::table.filter(users::is_admin.eq(true)).select(users::id);
+    let unreadable = watchers::table
+        .filter(watchers::item_id.eq_any(items_of_project))
+        .filter(diesel::dsl::not(watchers::user_id.eq_any(members)))
+        .filter(diesel::dsl::not(watchers::user_id.eq_any(administrators)));
+    let ended = match user {
+        Some(user) => diesel::delete(unreadable.filter(watchers::user_id.eq(user.0))).execute(connection)?,
+        None => diesel::delete(unreadable).execute(connection)?,
+    };
+    Ok(ended)
 }
 
 /// The items the actor watches and may still see, most recently updated first.
