@@ -15,6 +15,7 @@ use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
 use crate::jobs;
 use crate::mail::inbound::Outcome;
+use crate::mail::printable::printable;
 use crate::mail::{self, failures};
 use crate::model::attachment::FileStore;
 use crate::model::user::{self, NewUser, UserUpdate};
@@ -273,15 +274,17 @@ fn run_mail_command(settings: &Settings, command: MailCommand) -> Result<(), Str
         MailCommand::Failures => {
             let listed = failures::list(&mut connection, 200).map_err(|error| error.to_string())?;
             println!("{:<6} {:<20} {:<12} {:<30} REASON", "ID", "WHEN", "MAILBOX", "SENDER");
+            // Sender, subject and reason come from the mail: shown escaped, never as raw
+            // control characters that a terminal would obey.
             for failure in listed {
                 println!(
-                    "{:<6} {:<20} {:<12} {:<30} {} ({:?})",
+                    "{:<6} {:<20} {:<12} {:<30} {} (\"{}\")",
                     failure.id,
                     failure.failed_at.format("%Y-%m-%d %H:%M:%S"),
-                    failure.mailbox,
-                    failure.sender,
-                    failure.reason,
-                    failure.subject
+                    printable(&failure.mailbox),
+                    printable(&failure.sender),
+                    printable(&failure.reason),
+                    printable(&failure.subject)
                 );
             }
             Ok(())
@@ -297,7 +300,9 @@ fn run_mail_command(settings: &Settings, command: MailCommand) -> Result<(), Str
                 }
                 Outcome::AlreadyStored => println!("mail failure {id}: that mail was stored already"),
                 Outcome::AlreadyRefused => return Err(format!("mail failure {id} was refused again")),
-                Outcome::Failed(reason) => return Err(format!("mail failure {id} was refused again: {reason}")),
+                Outcome::Failed(reason) => {
+                    return Err(format!("mail failure {id} was refused again: {}", printable(&reason)));
+                }
             }
             Ok(())
         }
@@ -462,6 +467,26 @@ fn print_mail_status(status: &mail::status::MailStatus) {
         "mail: {} notifications waiting{oldest} ({} retrying); {} inbound mails quarantined; last mail stored {received}",
         status.outbox_depth, status.outbox_retrying, status.failures
     );
+    let time = |at: Option<chrono::NaiveDateTime>| {
+        at.map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into())
+    };
+    for mailbox in &status.mailboxes {
+        let failing = match mailbox.state() {
+            "error" => format!(
+                ", {} failed polls in a row (last {}): {}",
+                mailbox.consecutive_failures,
+                time(mailbox.last_failure_at),
+                printable(&mailbox.last_error)
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "mailbox {}: {}, last successful poll {}{failing}",
+            printable(&mailbox.name),
+            mailbox.state().to_uppercase(),
+            time(mailbox.last_success_at)
+        );
+    }
 }
 
 fn print_cluster_status(status: &status::ClusterStatus) {

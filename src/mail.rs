@@ -1,13 +1,16 @@
 //! Mail: inbound mail parsed and classified (`message`, `automatic`, made storable by
 //! `clean`), stored exactly once as items and comments (`inbound`) by the master's poller
-//! (`poller`); refused mail for administrators (`failures`); notifications sent from the
-//! outbox by the master (`outbound`); figures for operators (`status`).
+//! (`poller`, folder names by `imap_name`); refused mail for administrators (`failures`);
+//! notifications sent from the outbox by the master (`outbound`); figures and mailbox health
+//! for operators (`status`); mail text made safe for terminals and logs (`printable`).
 
 pub mod automatic;
 pub mod clean;
 pub mod failures;
+pub mod imap_name;
 pub mod inbound;
 pub mod message;
 pub mod outbound;
 pub mod poller;
+pub mod printable;
 pub mod status;

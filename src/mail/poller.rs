@@ -6,7 +6,9 @@
 //! larger than `SPOOL_ABOVE` is fetched piece by piece into a file (`attachments/staging`)
 //! and read back only while it is stored, so a batch of large mails never sits in memory
 //! at once. Every server step has a time limit; a lost connection is retried with a growing
-//! pause.
+//! pause. Folder names go to the server in modified UTF-7 (`imap_name`). Each poll's
+//! outcome — success, or the failure with the server's message — is recorded per mailbox
+//! for the cluster status and the metrics (`status`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +27,8 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Mailbox, Outcome};
 use crate::mail::message;
+use crate::mail::printable::Printable;
+use crate::mail::{imap_name, status};
 use crate::model::attachment::{FileStore, StagedFile};
 
 /// Messages whose sizes are asked for at once.
@@ -56,6 +60,8 @@ impl MasterDuty for MailDuty {
     }
 
     fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let names: Vec<String> = self.mailboxes.iter().map(|(settings, ..)| settings.name.clone()).collect();
+        let registry = context.clone();
         let tasks: Vec<_> = self
             .mailboxes
             .iter()
@@ -71,6 +77,10 @@ impl MasterDuty for MailDuty {
             })
             .collect();
         Box::pin(async move {
+            let registered = registry.database.write(move |connection| status::register_mailboxes(connection, &names));
+            if let Err(error) = registered.await {
+                tracing::warn!(%error, "could not record the configured mailboxes for the status");
+            }
             for task in tasks {
                 let _ = task.await;
             }
@@ -98,8 +108,39 @@ async fn step<T, E: std::fmt::Display>(
 ) -> Result<T> {
     match tokio::time::timeout(STEP_TIMEOUT, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(Error::Unavailable(format!("IMAP {what}: {error}"))),
+        Ok(Err(error)) => Err(Error::Unavailable(format!("IMAP {what}: {}", server_words(&error.to_string())))),
         Err(_) => Err(Error::Unavailable(format!("IMAP {what}: no answer within {} s", STEP_TIMEOUT.as_secs()))),
+    }
+}
+
+/// An error as operators read it: async-imap writes a server's NO or BAD answer as Rust
+/// debug output (`no response: outcome: Outcome { code: None, information: Some("…") }`);
+/// this keeps the server's own words.
+fn server_words(error: &str) -> String {
+    let answer = match error.split_once(": ") {
+        Some(("no response", _)) => "NO",
+        Some(("bad response", _)) => "BAD",
+        _ => return error.to_string(),
+    };
+    let words = ["information: Some(\"", "info: Some(\""].iter().find_map(|marker| {
+        let quoted = &error[error.find(marker)? + marker.len()..];
+        let (mut words, mut escaped) = (String::new(), false);
+        for character in quoted.chars() {
+            match character {
+                _ if escaped => {
+                    words.push(character);
+                    escaped = false;
+                }
+                '\\' => escaped = true,
+                '"' => return Some(words),
+                _ => words.push(character),
+            }
+        }
+        Some(words)
+    });
+    match words {
+        Some(words) => format!("the server answered {answer}: {words}"),
+        None => format!("the server answered {answer}"),
     }
 }
 
@@ -132,7 +173,12 @@ impl Poller {
             match self.session().await {
                 Ok(()) => return,
                 Err(error) => {
-                    tracing::warn!(mailbox = %self.settings.name, %error, retry_in = ?pause, "mailbox poll failed");
+                    let message = error.message();
+                    tracing::warn!(
+                        mailbox = %self.settings.name, error = %Printable(&message), retry_in = ?pause,
+                        "mailbox poll failed"
+                    );
+                    self.record_poll(Err(message)).await;
                 }
             }
             tokio::select! {
@@ -143,20 +189,37 @@ impl Poller {
         }
     }
 
+    /// Records the outcome of a poll for the status; a failure to record is only logged.
+    async fn record_poll(&self, outcome: std::result::Result<(), String>) {
+        let name = self.settings.name.clone();
+        let recorded = self
+            .context
+            .database
+            .write(move |connection| {
+                status::record_poll(connection, &name, outcome.as_ref().map(|_| ()).map_err(String::as_str))
+            })
+            .await;
+        if let Err(error) = recorded {
+            tracing::warn!(mailbox = %self.settings.name, %error, "could not record the mailbox's poll");
+        }
+    }
+
     /// One connection: checks the folder until told to stop.
     async fn session(&mut self) -> Result<()> {
         let mut session = self.connect().await?;
         for folder in [&self.settings.processed_folder, &self.settings.failed_folder] {
             // Fails harmlessly when the folder exists.
-            let _ = step("CREATE", session.create(folder)).await;
+            let _ = step("CREATE", session.create(imap_name::encode(folder))).await;
         }
         let capabilities = step("CAPABILITY", session.capabilities()).await?;
         let can_move = capabilities.has_str("MOVE");
         let can_idle = self.settings.idle && capabilities.has_str("IDLE");
         tracing::info!(mailbox = %self.settings.name, can_idle, "polling mailbox");
         loop {
-            step("SELECT", session.select(&self.settings.folder)).await?;
+            let folder = &self.settings.folder;
+            step(&format!("SELECT {folder:?}"), session.select(imap_name::encode(folder))).await?;
             self.take_new_mail(&mut session, can_move).await?;
+            self.record_poll(Ok(())).await;
             if self.context.must_stop() {
                 let _ = step("LOGOUT", session.logout()).await;
                 return Ok(());
@@ -217,16 +280,14 @@ impl Poller {
             let (large, small): (Vec<_>, Vec<_>) = fetchable.into_iter().partition(|(_, size)| *size > SPOOL_ABOVE);
             let mut arrived: Vec<(u32, Arrival)> = Vec::new();
             for (uid, size) in oversized {
-                arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
+                arrived.push((uid, self.oversized(session, uid, size).await?));
             }
             for (uid, size) in large {
                 match self.spool(session, uid).await {
                     Ok(Some(staged)) => arrived.push((uid, Arrival::Spooled(staged))),
                     Ok(None) => {}
                     // The server sent more than the size it gave: refused like any oversized mail.
-                    Err(Error::TooLarge(_)) => {
-                        arrived.push((uid, Arrival::Oversized { key: self.oversized_key(session, uid).await?, size }));
-                    }
+                    Err(Error::TooLarge(_)) => arrived.push((uid, self.oversized(session, uid, size).await?)),
                     Err(error) => return Err(error),
                 }
             }
@@ -257,7 +318,7 @@ impl Poller {
             for (uids, folder) in [(processed, &self.settings.processed_folder), (failed, &self.settings.failed_folder)]
             {
                 if !uids.is_empty() {
-                    move_messages(session, &uid_set(&uids), folder, can_move).await?;
+                    move_messages(session, &uid_set(&uids), &imap_name::encode(folder), can_move).await?;
                 }
             }
         }
@@ -292,14 +353,18 @@ impl Poller {
             .await
     }
 
-    /// The key of a message too large to fetch: its Message-ID, else its place on the server.
-    async fn oversized_key(&self, session: &mut ImapSession, uid: u32) -> Result<String> {
+    /// A message too large to fetch, known by its Message-ID (else its place on the server).
+    async fn oversized(&self, session: &mut ImapSession, uid: u32, size: u64) -> Result<Arrival> {
         let mut fetches = step("FETCH header", session.uid_fetch(uid.to_string(), "BODY.PEEK[HEADER]")).await?;
-        let mut message_id = None;
+        let mut header = Vec::new();
         while let Some(fetch) = next_fetch("FETCH header", &mut fetches).await? {
-            message_id = fetch.header().and_then(message::message_id_of_header).or(message_id);
+            if let Some(fetched) = fetch.header() {
+                header = fetched.to_vec();
+            }
         }
-        Ok(message_id.unwrap_or_else(|| format!("oversized:{}:{}:{uid}", self.settings.name, self.settings.folder)))
+        let key = message::message_id_of_header(&header)
+            .unwrap_or_else(|| format!("oversized:{}:{}:{uid}", self.settings.name, self.settings.folder));
+        Ok(Arrival::Oversized { key, size })
     }
 
     /// Fetches a large message in pieces of `SPOOL_PIECE` bytes into a staging file, so only
@@ -441,4 +506,22 @@ async fn tls(
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|error| Error::Unavailable(format!("IMAP host {host:?} is not a TLS server name: {error}")))?;
     step("TLS handshake", tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_words;
+
+    #[test]
+    fn a_servers_refusal_is_told_in_its_own_words() {
+        let no = "no response: outcome: Outcome { code: None, information: Some(\"Mailbox doesn't exist: \\\"Gibt\\\" (0.001 secs).\") }";
+        assert_eq!(server_words(no), "the server answered NO: Mailbox doesn't exist: \"Gibt\" (0.001 secs).");
+        let bad = "bad response: code: Some(Parse), info: Some(\"Error in IMAP command\")";
+        assert_eq!(server_words(bad), "the server answered BAD: Error in IMAP command");
+        assert_eq!(
+            server_words("no response: outcome: Outcome { code: None, information: None }"),
+            "the server answered NO"
+        );
+        assert_eq!(server_words("io: Connection refused (os error 111)"), "io: Connection refused (os error 111)");
+    }
 }

@@ -1,7 +1,7 @@
 //! `GET /metrics`: this node's figures in Prometheus text. Request latencies, pool waits, job
 //! runs and mail counts are recorded as they happen; the role, the pools' use and the
-//! cluster-wide queues (search index queue, mail outbox, quarantined mail) are read at scrape
-//! time. Scrape every node directly, not through the load balancer. Readable from the
+//! cluster-wide queues and states (search index queue, mail outbox, quarantined mail, each
+//! mailbox's last successful poll and failures since) are read at scrape time. Scrape every node directly, not through the load balancer. Readable from the
 //! `metrics.allow` address ranges, or from anywhere with `metrics.token` as a bearer token.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -36,6 +36,13 @@ pub async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<
         metrics::gauge!("baton_mail_outbox_retrying").set(mail.outbox_retrying as f64);
         metrics::gauge!("baton_mail_outbox_oldest_age_seconds").set(seconds(mail.oldest_unsent_age_ms));
         metrics::gauge!("baton_mail_quarantined").set(mail.failures as f64);
+        for mailbox in &mail.mailboxes {
+            let last_success = mailbox.last_success_at.map_or(0.0, |at| at.and_utc().timestamp() as f64);
+            metrics::gauge!("baton_mail_mailbox_last_success_timestamp_seconds", "mailbox" => mailbox.name.clone())
+                .set(last_success);
+            metrics::gauge!("baton_mail_mailbox_consecutive_failures", "mailbox" => mailbox.name.clone())
+                .set(f64::from(mailbox.consecutive_failures));
+        }
     }
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(telemetry::metrics().render()))
 }
