@@ -214,11 +214,24 @@ pub struct MailSettings {
     /// The server notifications are sent through; without one they are written as `.eml`
     /// files to `data_dir/mail-outbox` (for development).
     pub smtp: Option<SmtpSettings>,
+    /// The `authserv-id`s of the receiving mail servers whose `Authentication-Results`
+    /// headers are believed: a sender is verified when such a header says DMARC passed, or
+    /// DKIM passed for the domain of the From address.
+    pub trusted_authserv_ids: Vec<String>,
+    /// How long the reply address of a notification (`address` with `+TOKEN`) is accepted.
+    #[serde(with = "duration_text")]
+    pub reply_address_lifetime: Duration,
 }
 
 impl Default for MailSettings {
     fn default() -> Self {
-        MailSettings { address: "baton@localhost".into(), mailboxes: Vec::new(), smtp: None }
+        MailSettings {
+            address: "baton@localhost".into(),
+            mailboxes: Vec::new(),
+            smtp: None,
+            trusted_authserv_ids: Vec::new(),
+            reply_address_lifetime: Duration::from_secs(90 * 24 * 3600),
+        }
     }
 }
 
@@ -241,6 +254,25 @@ pub struct SmtpSettings {
     /// PEM file of certificate authorities to trust besides the public ones (a private CA).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+}
+
+/// Longest part before the @ of `mail.address`: a reply address adds "+" and a token of 33
+/// characters for ids below 36^5 (60 million), and mail servers accept 64 (RFC 5321).
+const MAX_ADDRESS_LOCAL_PART: usize = 30;
+
+/// Why an IMAP folder name cannot be used, if it cannot: it travels in modified UTF-7
+/// (RFC 3501), which takes any text but not the list wildcards or control characters.
+fn check_folder_name(name: &str) -> Result<(), String> {
+    if name.trim() != name {
+        return Err("must not start or end with spaces".into());
+    }
+    if name.chars().any(|c| c.is_control() || matches!(c, '*' | '%')) {
+        return Err("must not contain control characters, \"*\" or \"%\"".into());
+    }
+    if name.len() > 255 {
+        return Err("must be at most 255 bytes".into());
+    }
+    Ok(())
 }
 
 /// The PEM text of `ca_file`, checked to hold at least one certificate.
@@ -353,6 +385,14 @@ pub struct MailboxSettings {
     /// the project) or "guest:LOGIN" (stored as reported by that account).
     #[serde(default)]
     pub unknown_senders: UnknownSenders,
+    /// Mail whose sender is not verified (neither through a notification's reply address nor
+    /// by a trusted `Authentication-Results` header): "new_items" or "refuse".
+    #[serde(default)]
+    pub unverified_senders: UnverifiedSenders,
+    /// Keys of further projects whose items replies through this mailbox may reach besides
+    /// `project`'s, or `["*"]` for all.
+    #[serde(default)]
+    pub reply_projects: Vec<String>,
     /// PEM file of certificate authorities to trust besides the public ones (a private CA).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
@@ -394,6 +434,18 @@ impl From<UnknownSenders> for String {
             UnknownSenders::Guest(login) => format!("guest:{login}"),
         }
     }
+}
+
+/// What to do with mail whose sender is not verified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnverifiedSenders {
+    /// Accept it as a new item from that address, from an account with at most the reporter
+    /// role; never as a comment on an existing item.
+    #[default]
+    NewItems,
+    /// Refuse it (it goes to the failure folder).
+    Refuse,
 }
 
 impl MailboxSettings {
@@ -664,6 +716,32 @@ impl Settings {
                 "mail.address {address:?} is not an e-mail address, e.g. \"baton@example.com\""
             )));
         }
+        let local_part = address.split('@').next().unwrap_or_default();
+        if local_part.contains('+') || local_part.chars().count() > MAX_ADDRESS_LOCAL_PART {
+            return Err(SettingsError(format!(
+                "mail.address {address:?}: the part before @ must be at most {MAX_ADDRESS_LOCAL_PART} characters \
+                 without \"+\": notifications are answered to it with \"+TOKEN\" added, and mail servers accept \
+                 64 characters there"
+            )));
+        }
+        for id in &self.mail.trusted_authserv_ids {
+            let well_formed = !id.is_empty()
+                && id.len() <= 255
+                && !id.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | '(' | ')' | '"'));
+            if !well_formed {
+                return Err(SettingsError(format!(
+                    "mail.trusted_authserv_ids: {id:?} is not an authserv-id: write the name the receiving mail \
+                     server puts first in its Authentication-Results headers, e.g. \"mx.example.com\""
+                )));
+            }
+        }
+        let lifetime = self.mail.reply_address_lifetime;
+        if !(Duration::from_secs(24 * 3600)..=Duration::from_secs(3650 * 24 * 3600)).contains(&lifetime) {
+            return Err(SettingsError(format!(
+                "mail.reply_address_lifetime ({}) must be between 1 day and 3650 days, e.g. \"90days\"",
+                humantime::format_duration(lifetime)
+            )));
+        }
         let mut names = std::collections::BTreeSet::new();
         for mailbox in &self.mail.mailboxes {
             let name = &mailbox.name;
@@ -687,6 +765,27 @@ impl Settings {
             }
             if mailbox.folder == mailbox.processed_folder || mailbox.folder == mailbox.failed_folder {
                 return Err(problem("processed_folder and failed_folder must differ from folder".into()));
+            }
+            for (key, folder) in [
+                ("folder", &mailbox.folder),
+                ("processed_folder", &mailbox.processed_folder),
+                ("failed_folder", &mailbox.failed_folder),
+            ] {
+                check_folder_name(folder).map_err(|why| problem(format!("{key} {folder:?} {why}")))?;
+            }
+            let all_projects = mailbox.reply_projects.iter().any(|key| key == "*");
+            if all_projects && mailbox.reply_projects.len() > 1 {
+                return Err(problem("reply_projects: write either [\"*\"] (all projects) or project keys".into()));
+            }
+            for key in mailbox.reply_projects.iter().filter(|_| !all_projects) {
+                let is_key = (2..=10).contains(&key.len())
+                    && key.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && key.chars().all(|c| c.is_ascii_alphanumeric());
+                if !is_key {
+                    return Err(problem(format!(
+                        "reply_projects: {key:?} is not a project key (2-10 letters or digits, e.g. \"OPS\"), nor \"*\""
+                    )));
+                }
             }
             mailbox.password()?;
             read_ca_file(&format!("mail.mailboxes {name:?}"), &mailbox.ca_file)?;
@@ -897,6 +996,9 @@ mod tests {
         let mailbox = &settings.mail.mailboxes[0];
         assert_eq!((mailbox.port(), mailbox.tls, mailbox.password().unwrap().as_str()), (993, TlsMode::Tls, "secret"));
         assert_eq!(mailbox.unknown_senders, UnknownSenders::Reject);
+        assert_eq!(mailbox.unverified_senders, UnverifiedSenders::NewItems);
+        assert!(mailbox.reply_projects.is_empty() && settings.mail.trusted_authserv_ids.is_empty());
+        assert_eq!(settings.mail.reply_address_lifetime, Settings::default().mail.reply_address_lifetime);
         assert_eq!(settings.listen, Settings::default().listen);
         assert_eq!(settings.database_url, Settings::default().database_url);
         assert_eq!(settings.limits.max_attachment_size, 25 * 1024 * 1024);
@@ -1025,12 +1127,46 @@ mod tests {
             ("password = \"p\"\ntls = \"maybe\"", "tls"),
             ("password = \"p\"\npoll_interval = \"10ms\"", "poll_interval"),
             ("password = \"p\"\nprocessed_folder = \"INBOX\"", "processed_folder"),
+            ("password = \"p\"\nfolder = \"Support/*\"", "folder \"Support/*\""),
+            ("password = \"p\"\nfailed_folder = \" Failed\"", "failed_folder"),
+            ("password = \"p\"\nunverified_senders = \"maybe\"", "unverified_senders"),
+            ("password = \"p\"\nreply_projects = [\"OPS-1\"]", "reply_projects"),
+            ("password = \"p\"\nreply_projects = [\"*\", \"OPS\"]", "reply_projects"),
         ] {
             let error = Settings::from_toml(&mailbox(extra)).unwrap_err().to_string();
             assert!(error.contains(named), "{extra:?}: {error}");
         }
         let error = Settings::from_toml("[mail]\naddress = \"nobody\"").unwrap_err().to_string();
         assert!(error.contains("mail.address"), "{error}");
+        let trusting = mailbox("password = \"p\"\nfolder = \"Störungen\"\nreply_projects = [\"ops\", \"Dev2\"]");
+        let settings = Settings::from_toml(&trusting).unwrap();
+        assert_eq!(settings.mail.mailboxes[0].unverified_senders, UnverifiedSenders::NewItems);
+        let refusing = Settings::from_toml(&mailbox("password = \"p\"\nunverified_senders = \"refuse\"")).unwrap();
+        assert_eq!(refusing.mail.mailboxes[0].unverified_senders, UnverifiedSenders::Refuse);
+    }
+
+    #[test]
+    fn mail_trust_settings_are_checked_naming_the_key() {
+        let settings = Settings::from_toml(
+            "[mail]\naddress = \"tracker@example.com\"\ntrusted_authserv_ids = [\"mx.example.com\"]\n\
+             reply_address_lifetime = \"30days\"",
+        )
+        .unwrap();
+        assert_eq!(settings.mail.trusted_authserv_ids, ["mx.example.com"]);
+        assert_eq!(settings.mail.reply_address_lifetime, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(Settings::default().mail.reply_address_lifetime, Duration::from_secs(90 * 24 * 3600));
+        for (text, named) in [
+            ("trusted_authserv_ids = [\"mx example\"]", "mail.trusted_authserv_ids"),
+            ("trusted_authserv_ids = [\"\"]", "mail.trusted_authserv_ids"),
+            ("trusted_authserv_ids = [\"mx;dmarc=pass\"]", "mail.trusted_authserv_ids"),
+            ("reply_address_lifetime = \"1h\"", "mail.reply_address_lifetime"),
+            ("reply_address_lifetime = \"soon\"", "reply_address_lifetime"),
+            ("address = \"a+b@example.com\"", "mail.address"),
+            ("address = \"a-very-long-local-part-of-an-address@example.com\"", "mail.address"),
+        ] {
+            let error = Settings::from_toml(&format!("[mail]\n{text}")).unwrap_err().to_string();
+            assert!(error.contains(named), "{text:?}: {error}");
+        }
     }
 
     #[test]

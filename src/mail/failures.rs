@@ -28,6 +28,9 @@ pub struct MailFailure {
     pub raw_size: i64,
     #[serde(serialize_with = "serialize_utc")]
     pub failed_at: NaiveDateTime,
+    /// What the mail says, without what servers added on the way: with the key it tells this
+    /// mail from another reusing its Message-ID (empty for refusals from before it was kept).
+    pub content_digest: String,
 }
 
 /// The latest failures, newest first.

@@ -1,27 +1,33 @@
-//! Storing inbound mail, exactly once: a new mail becomes an item in the mailbox's project, a
-//! reply (our `[#123]` subject tag, or In-Reply-To / References naming a mail of that item)
-//! a comment on its item, with the attachments. The mail's key is recorded in the same
-//! transaction as what it produced — or, when it cannot be stored, as its failure with the
-//! reason — so a mail processed again after a crash is recognised and neither lost nor
-//! doubled. The caller runs `store` inside a write transaction (the poller's is fenced by
-//! the master epoch) and moves the mail on the server only after the commit.
+//! Storing inbound mail, exactly once per mailbox: a new mail becomes an item in the
+//! mailbox's project, a reply a comment on its item, with the attachments — as far as its
+//! sender may (`sender`). Every fetched mail ends as one record for its mailbox: a receipt
+//! naming the item or comment, or a refusal with the reason. A mail is known by its key (the
+//! Message-ID, or the hash of the raw mail without one) and the digest of its content, so a
+//! redelivery is recognised and a different mail that reuses a Message-ID is not taken for
+//! it; the same mail in another mailbox is recorded there as what it already became. The
+//! record is written in the same transaction as what the mail produced, so a mail processed
+//! again after a crash is neither lost nor doubled. The caller runs `store` inside a write
+//! transaction (the poller's is fenced by the master epoch) and moves the mail on the server
+//! only after the commit.
 
 use diesel::prelude::*;
 
-use crate::config::{MailboxSettings, Settings, UnknownSenders};
+use crate::config::{MailboxSettings, Settings, UnknownSenders, UnverifiedSenders};
 use crate::db::DbConnection;
-use crate::db::schema::{items, mail_failures, mail_received};
+use crate::db::schema::{items, mail_failures, mail_received, projects};
 use crate::error::{Error, Result};
-use crate::mail::message::{self, InboundMail, MailError};
-use crate::mail::outbound;
+use crate::mail::clean;
+use crate::mail::message::{self, InboundMail, MailAttachment, MailError};
+use crate::mail::printable::Printable;
+use crate::mail::reply_address;
+use crate::mail::sender::{self, Intent};
 use crate::model::attachment::{self, FileStore, NewAttachment};
 use crate::model::comment;
-use crate::model::ids::{CommentId, ItemId};
+use crate::model::ids::{CommentId, ItemId, ProjectId};
 use crate::model::item::{self, NewItem};
-use crate::model::membership;
-use crate::model::permission::Role;
-use crate::model::project;
-use crate::model::user::{self, NewUser, User};
+use crate::model::permission::{Access, Permission};
+use crate::model::text::MAX_BODY_BYTES;
+use crate::model::user::{self, User};
 use crate::model::watcher;
 
 /// The rules of one mailbox.
@@ -31,6 +37,13 @@ pub struct Mailbox {
     /// Key of the project new mail goes to.
     pub project: String,
     pub unknown_senders: UnknownSenders,
+    pub unverified_senders: UnverifiedSenders,
+    /// The projects (keys) whose items replies may reach, `project` among them; `None`: all.
+    pub reply_projects: Option<Vec<String>>,
+    /// The receiving servers whose `Authentication-Results` are believed.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Our address (lower case), to which notifications are answered with `+TOKEN`.
+    pub address: String,
     /// Our own addresses (lower case): mail from them is our own coming back.
     pub own_addresses: Vec<String>,
     /// This installation's value of the loop header.
@@ -41,16 +54,27 @@ pub struct Mailbox {
 
 impl Mailbox {
     pub fn from_settings(settings: &Settings, mailbox: &MailboxSettings) -> Mailbox {
-        let mut own_addresses = vec![settings.mail.address.to_lowercase()];
+        let address = settings.mail.address.to_lowercase();
+        let mut own_addresses = vec![address.clone()];
         if mailbox.user.contains('@') {
             own_addresses.push(mailbox.user.to_lowercase());
         }
+        let reply_projects = (!mailbox.reply_projects.iter().any(|key| key == "*")).then(|| {
+            std::iter::once(&mailbox.project)
+                .chain(&mailbox.reply_projects)
+                .map(|key| key.trim().to_uppercase())
+                .collect()
+        });
         Mailbox {
             name: mailbox.name.clone(),
             project: mailbox.project.clone(),
             unknown_senders: mailbox.unknown_senders.clone(),
+            unverified_senders: mailbox.unverified_senders,
+            reply_projects,
+            trusted_authserv_ids: settings.mail.trusted_authserv_ids.clone(),
+            loop_id: address.clone(),
+            address,
             own_addresses,
-            loop_id: settings.mail.address.to_lowercase(),
             max_message_size: mailbox.max_message_size,
             max_attachment_size: settings.limits.max_attachment_size,
         }
@@ -61,9 +85,9 @@ impl Mailbox {
 pub enum Outcome {
     Created(ItemId),
     Commented(ItemId, CommentId),
-    /// Stored before (the same key): nothing done again.
+    /// Stored before (the same key and content, in this mailbox or another): nothing done again.
     AlreadyStored,
-    /// Refused before (the same key): nothing done again.
+    /// Refused before in this mailbox (the same key and content): nothing done again.
     AlreadyRefused,
     /// Refused, and recorded with this reason.
     Failed(String),
@@ -71,58 +95,107 @@ pub enum Outcome {
 
 /// Stores one raw mail; see the module documentation. Must run inside a write transaction.
 pub fn store(connection: &mut DbConnection, files: &FileStore, mailbox: &Mailbox, raw: &[u8]) -> Result<Outcome> {
-    let fallback_key = message::message_key_of_raw(raw);
     let size = raw.len() as u64;
+    let unparsed = |reason: String| Refusal {
+        key: message::message_key_of_raw(raw),
+        digest: message::content_digest(raw),
+        mail: None,
+        raw: Some(raw),
+        size,
+        reason,
+    };
     if size > mailbox.max_message_size {
         let reason = format!("larger than the mailbox limit of {} bytes ({size} bytes)", mailbox.max_message_size);
-        return fail(connection, files, mailbox, Refusal { key: &fallback_key, mail: None, raw: None, size, reason });
+        return fail(connection, files, mailbox, Refusal { raw: None, ..unparsed(reason) });
     }
     let mail = match message::parse(raw, &mailbox.own_addresses, &mailbox.loop_id) {
         Ok(mail) => mail,
         Err(error @ (MailError::Unparseable(_) | MailError::NoSender)) => {
-            let reason = error.to_string();
-            return fail(
-                connection,
-                files,
-                mailbox,
-                Refusal { key: &fallback_key, mail: None, raw: Some(raw), size, reason },
-            );
+            return fail(connection, files, mailbox, unparsed(error.to_string()));
         }
     };
-    if let Some(earlier) = earlier_outcome(connection, &mail.message_key)? {
+    if let Some(earlier) = earlier_outcome(connection, mailbox, &mail.message_key, &mail.content_digest)? {
         return Ok(earlier);
     }
+    let refusal = |reason: String| Refusal {
+        key: mail.message_key.clone(),
+        digest: mail.content_digest.clone(),
+        mail: Some(&mail),
+        raw: Some(raw),
+        size,
+        reason,
+    };
     if let Some(reason) = &mail.automatic {
-        let reason = format!("automatic mail, not answered: {reason}");
-        let refusal = Refusal { key: &mail.message_key, mail: Some(&mail), raw: Some(raw), size, reason };
-        return fail(connection, files, mailbox, refusal);
+        return fail(connection, files, mailbox, refusal(format!("automatic mail, not answered: {reason}")));
     }
     // Every write for the mail in one savepoint: a refusal half way leaves nothing behind.
     let stored = crate::db::write_transaction(connection, |connection| store_parsed(connection, files, mailbox, &mail));
     match stored {
         Ok(outcome) => Ok(outcome),
         Err(error @ (Error::Invalid(_) | Error::Forbidden(_) | Error::NotFound(_) | Error::TooLarge(_))) => {
-            let reason = error.message();
-            fail(
-                connection,
-                files,
-                mailbox,
-                Refusal { key: &mail.message_key, mail: Some(&mail), raw: Some(raw), size, reason },
-            )
+            fail(connection, files, mailbox, refusal(error.message()))
         }
         Err(error) => Err(error),
     }
 }
 
-/// What became of a mail with this key before, if it was seen.
-fn earlier_outcome(connection: &mut DbConnection, key: &str) -> Result<Option<Outcome>> {
-    let received: i64 =
-        mail_received::table.filter(mail_received::message_key.eq(key)).count().get_result(connection)?;
-    if received > 0 {
+/// What became of a mail with this key and content before, if it was seen: by this mailbox
+/// (stored or refused), or stored by another — then recorded here as that same item or
+/// comment, never stored twice.
+fn earlier_outcome(
+    connection: &mut DbConnection,
+    mailbox: &Mailbox,
+    key: &str,
+    digest: &str,
+) -> Result<Option<Outcome>> {
+    // Records from before digests were kept have an empty one, which matches any content.
+    let digests = [digest, ""];
+    let received: Vec<(String, i64, Option<i64>)> = mail_received::table
+        .filter(mail_received::message_key.eq(key))
+        .filter(mail_received::content_digest.eq_any(digests))
+        .select((mail_received::mailbox, mail_received::item_id, mail_received::comment_id))
+        .load(connection)?;
+    if received.iter().any(|(name, ..)| *name == mailbox.name) {
+        tracing::info!(mailbox = %mailbox.name, key = %Printable(key), "inbound mail was stored before");
         return Ok(Some(Outcome::AlreadyStored));
     }
-    let failed: i64 = mail_failures::table.filter(mail_failures::message_key.eq(key)).count().get_result(connection)?;
-    Ok((failed > 0).then_some(Outcome::AlreadyRefused))
+    let refused: i64 = mail_failures::table
+        .filter(mail_failures::mailbox.eq(&mailbox.name))
+        .filter(mail_failures::message_key.eq(key))
+        .filter(mail_failures::content_digest.eq_any(digests))
+        .count()
+        .get_result(connection)?;
+    if refused > 0 {
+        tracing::info!(mailbox = %mailbox.name, key = %Printable(key), "inbound mail was refused before");
+        return Ok(Some(Outcome::AlreadyRefused));
+    }
+    let Some((stored_by, item_id, comment_id)) = received.into_iter().next() else { return Ok(None) };
+    record_receipt(connection, mailbox, key, digest, ItemId(item_id), comment_id.map(CommentId))?;
+    tracing::info!(
+        mailbox = %mailbox.name, key = %Printable(key), stored_by = %stored_by, item = item_id,
+        "inbound mail was stored by another mailbox; recorded here as the same"
+    );
+    Ok(Some(Outcome::AlreadyStored))
+}
+
+fn record_receipt(
+    connection: &mut DbConnection,
+    mailbox: &Mailbox,
+    key: &str,
+    digest: &str,
+    item_id: ItemId,
+    comment_id: Option<CommentId>,
+) -> Result<()> {
+    diesel::insert_into(mail_received::table)
+        .values((
+            mail_received::message_key.eq(key),
+            mail_received::content_digest.eq(digest),
+            mail_received::mailbox.eq(&mailbox.name),
+            mail_received::item_id.eq(item_id.0),
+            mail_received::comment_id.eq(comment_id.map(|id| id.0)),
+        ))
+        .execute(connection)?;
+    Ok(())
 }
 
 fn store_parsed(
@@ -131,26 +204,28 @@ fn store_parsed(
     mailbox: &Mailbox,
     mail: &InboundMail,
 ) -> Result<Outcome> {
-    let sender = sender_account(connection, mailbox, mail)?;
-    let project = project::find(connection, &mailbox.project)?;
-    let outcome = match replied_item(connection, mail)? {
-        Some(item_id) => {
+    let outcome = match sender::intent(connection, mailbox, mail)? {
+        Intent::Comment { author, item: item_id } => {
             let body = message::strip_quoted_reply(&mail.text);
             let body = if body.trim().is_empty() { "(the mail had no text)".to_string() } else { body };
-            let comment = comment::create(connection, &sender, item_id, &body)?;
-            attach(connection, files, mailbox, &sender, item_id, Some(comment.id), mail)?;
+            let (body, full_text) = fit(&body);
+            let comment = comment::create(connection, &author, item_id, &body)?;
+            let parts = full_text.iter().chain(&mail.attachments);
+            attach(connection, files, mailbox.max_attachment_size, &author, (item_id, Some(comment.id)), parts)?;
             Outcome::Commented(item_id, comment.id)
         }
-        None => {
+        Intent::NewItem { reporter } => {
             let title = message::strip_reply_prefixes(&mail.subject);
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
+            let (description, full_text) = fit(&mail.text);
             let created = item::create(
                 connection,
-                &sender,
-                NewItem { project: project.key.clone(), title, description: mail.text.clone(), ..NewItem::default() },
+                &reporter,
+                NewItem { project: mailbox.project.clone(), title, description, ..NewItem::default() },
             )?;
-            attach(connection, files, mailbox, &sender, created.id, None, mail)?;
+            let parts = full_text.iter().chain(&mail.attachments);
+            attach(connection, files, mailbox.max_attachment_size, &reporter, (created.id, None), parts)?;
             Outcome::Created(created.id)
         }
     };
@@ -159,151 +234,87 @@ fn store_parsed(
         Outcome::Commented(item_id, comment_id) => (*item_id, Some(*comment_id)),
         Outcome::AlreadyStored | Outcome::AlreadyRefused | Outcome::Failed(_) => return Ok(outcome),
     };
-    // Project members among the other recipients follow the item.
+    add_recipients_as_watchers(connection, mailbox, mail, item_id)?;
+    record_receipt(connection, mailbox, &mail.message_key, &mail.content_digest, item_id, comment_id)?;
+    tracing::info!(
+        mailbox = %mailbox.name, key = %Printable(&mail.message_key), item = item_id.0,
+        comment = comment_id.map(|id| id.0), "inbound mail stored"
+    );
+    Ok(outcome)
+}
+
+/// The text as stored, and — when it had to be cut to the limit of a description — the
+/// whole text as an attachment.
+fn fit(text: &str) -> (String, Option<MailAttachment>) {
+    match clean::cut(text, MAX_BODY_BYTES) {
+        Some(cut) => {
+            let whole = MailAttachment {
+                file_name: clean::FULL_TEXT_FILE_NAME.to_string(),
+                content_type: "text/plain".to_string(),
+                bytes: text.as_bytes().to_vec(),
+            };
+            (cut, Some(whole))
+        }
+        None => (text.to_string(), None),
+    }
+}
+
+/// The other recipients who have an account and can read the item follow it.
+fn add_recipients_as_watchers(
+    connection: &mut DbConnection,
+    mailbox: &Mailbox,
+    mail: &InboundMail,
+    item_id: ItemId,
+) -> Result<()> {
+    let (project_id, is_public): (i64, bool) = items::table
+        .inner_join(projects::table)
+        .filter(items::id.eq(item_id.0))
+        .select((projects::id, projects::is_public))
+        .first(connection)?;
     for address in mail.to.iter().chain(&mail.cc) {
-        if mailbox.own_addresses.contains(&address.email) {
+        let ours = mailbox.own_addresses.contains(&address.email)
+            || reply_address::token_in(&address.email, &mailbox.address).is_some();
+        if ours {
             continue;
         }
         if let Some(recipient) = user::find_by_email(connection, &address.email)?
             && recipient.active
-            && membership::is_member(connection, project.id, recipient.id)?
+            && Access::for_project(connection, &recipient, ProjectId(project_id), is_public)?.allows(Permission::View)
         {
             watcher::add_quietly(connection, item_id, recipient.id)?;
         }
     }
-    diesel::insert_into(mail_received::table)
-        .values((
-            mail_received::message_key.eq(&mail.message_key),
-            mail_received::mailbox.eq(&mailbox.name),
-            mail_received::item_id.eq(item_id.0),
-            mail_received::comment_id.eq(comment_id.map(|id| id.0)),
-        ))
-        .execute(connection)?;
-    Ok(outcome)
+    Ok(())
 }
 
-/// The account the mail is stored as, by the mailbox's rule for unknown senders.
-fn sender_account(connection: &mut DbConnection, mailbox: &Mailbox, mail: &InboundMail) -> Result<User> {
-    let address = mail.from.as_ref().map(|from| from.email.clone()).unwrap_or_default();
-    if let Some(known) = user::find_by_email(connection, &address)? {
-        if !known.active {
-            return Err(Error::Forbidden(format!("the account of {address} is deactivated")));
-        }
-        return Ok(known);
-    }
-    match &mailbox.unknown_senders {
-        UnknownSenders::Reject => {
-            Err(Error::Forbidden(format!("unknown sender {address}: no account has this address")))
-        }
-        UnknownSenders::Guest(login) => user::find_by_login(connection, login)?
-            .filter(|guest| guest.active)
-            .ok_or_else(|| Error::NotFound(format!("guest account {login} of mailbox {}", mailbox.name))),
-        UnknownSenders::CreateUser => {
-            let name = mail.from.as_ref().and_then(|from| from.name.clone()).unwrap_or_else(|| address.clone());
-            let login = free_login(connection, &address)?;
-            let created = user::create(
-                connection,
-                NewUser {
-                    login,
-                    name: name.chars().take(200).collect(),
-                    email: address.clone(),
-                    password: user::random_password(),
-                    is_admin: false,
-                },
-            )?;
-            let project = project::find(connection, &mailbox.project)?;
-            membership::put_role(connection, project.id, created.id, Role::Reporter)?;
-            Ok(created)
-        }
-    }
-}
-
-/// A login made from the address's local part, numbered when taken.
-fn free_login(connection: &mut DbConnection, address: &str) -> Result<String> {
-    let local = address.split('@').next().unwrap_or_default().to_ascii_lowercase();
-    let mut base: String =
-        local.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(56).collect();
-    base = base.trim_start_matches(['.', '_', '-']).to_string();
-    if base.len() < 2 {
-        base = format!("mail-{base}");
-    }
-    for number in 1..1000 {
-        let candidate = if number == 1 { base.clone() } else { format!("{base}{number}") };
-        if user::find_by_login(connection, &candidate)?.is_none() {
-            return user::parse_login(&candidate);
-        }
-    }
-    Err(Error::Conflict(format!("no free login for {address}")))
-}
-
-/// The item a reply belongs to: our subject tag, else a mail of ours or theirs it answers.
-fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Option<ItemId>> {
-    let existing = |connection: &mut DbConnection, id: i64| -> Result<Option<ItemId>> {
-        let count: i64 = items::table.filter(items::id.eq(id)).count().get_result(connection)?;
-        Ok((count > 0).then_some(ItemId(id)))
-    };
-    if let Some(tag) = message::subject_item_tag(&mail.subject)
-        && let Some(item_id) = existing(connection, tag)?
-    {
-        return Ok(Some(item_id));
-    }
-    for referenced in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-        if outbound::is_digest_message_id(referenced) {
-            return Err(Error::invalid(
-                "mail",
-                "a reply to a due-date digest names no item: answer an item's own notification (its subject starts \
-                 with [#123]) or put [#123] in the subject",
-            ));
-        }
-        if let Some(ours) = outbound::item_of_message_id(referenced)
-            && let Some(item_id) = existing(connection, ours)?
-        {
-            return Ok(Some(item_id));
-        }
-        let found: Option<i64> = mail_received::table
-            .filter(mail_received::message_key.eq(referenced))
-            .select(mail_received::item_id)
-            .first(connection)
-            .optional()?;
-        if let Some(item_id) = found {
-            return Ok(Some(ItemId(item_id)));
-        }
-    }
-    Ok(None)
-}
-
-fn attach(
+/// Stores the parts as attachments of the item (and comment) by `sender`.
+fn attach<'a>(
     connection: &mut DbConnection,
     files: &FileStore,
-    mailbox: &Mailbox,
+    limit: u64,
     sender: &User,
-    item_id: ItemId,
-    comment_id: Option<CommentId>,
-    mail: &InboundMail,
+    (item_id, comment_id): (ItemId, Option<CommentId>),
+    parts: impl Iterator<Item = &'a MailAttachment>,
 ) -> Result<()> {
-    for part in &mail.attachments {
-        let mut staging = files.start_upload(mailbox.max_attachment_size)?;
+    for part in parts {
+        let mut staging = files.start_upload(limit)?;
         staging.write_chunk(&part.bytes)?;
         let staged = staging.finish()?;
-        attachment::create(
-            connection,
-            files,
-            sender,
-            item_id,
-            NewAttachment {
-                comment_id,
-                file_name: part.file_name.clone(),
-                content_type: part.content_type.clone(),
-                staged,
-            },
-        )?;
+        let upload = NewAttachment {
+            comment_id,
+            file_name: part.file_name.clone(),
+            content_type: part.content_type.clone(),
+            staged,
+        };
+        attachment::create(connection, files, sender, item_id, upload)?;
     }
     Ok(())
 }
 
 /// A mail that cannot be stored, and why.
 struct Refusal<'a> {
-    key: &'a str,
+    key: String,
+    digest: String,
     mail: Option<&'a InboundMail>,
     /// The raw message, when it was fetched (kept for a later reprocess).
     raw: Option<&'a [u8]>,
@@ -322,26 +333,30 @@ pub fn refuse_unstorable(
 ) -> Result<Outcome> {
     let parsed = message::parse(raw, &mailbox.own_addresses, &mailbox.loop_id).ok();
     let key = parsed.as_ref().map(|mail| mail.message_key.clone()).unwrap_or_else(|| message::message_key_of_raw(raw));
-    let refusal = Refusal { key: &key, mail: parsed.as_ref(), raw: Some(raw), size: raw.len() as u64, reason };
+    let digest = message::content_digest(raw);
+    let refusal = Refusal { key, digest, mail: parsed.as_ref(), raw: Some(raw), size: raw.len() as u64, reason };
     fail(connection, files, mailbox, refusal)
 }
 
-/// Records a mail that is too large to fetch: only its size and key are known.
+/// Records a mail that is too large to fetch: only its key, the digest of its header block
+/// and its size are known.
 pub fn refuse_oversized(
     connection: &mut DbConnection,
     files: &FileStore,
     mailbox: &Mailbox,
     key: &str,
+    digest: &str,
     size: u64,
 ) -> Result<Outcome> {
     let reason = format!("larger than the mailbox limit of {} bytes ({size} bytes)", mailbox.max_message_size);
-    fail(connection, files, mailbox, Refusal { key, mail: None, raw: None, size, reason })
+    let refusal = Refusal { key: key.to_string(), digest: digest.to_string(), mail: None, raw: None, size, reason };
+    fail(connection, files, mailbox, refusal)
 }
 
 /// Records a mail that cannot be stored, keeping its raw bytes for a later reprocess.
 fn fail(connection: &mut DbConnection, files: &FileStore, mailbox: &Mailbox, refusal: Refusal) -> Result<Outcome> {
-    let Refusal { key, mail, raw, size, reason } = refusal;
-    if let Some(earlier) = earlier_outcome(connection, key)? {
+    let Refusal { key, digest, mail, raw, size, reason } = refusal;
+    if let Some(earlier) = earlier_outcome(connection, mailbox, &key, &digest)? {
         return Ok(earlier);
     }
     let raw_sha256 = match raw {
@@ -356,7 +371,8 @@ fn fail(connection: &mut DbConnection, files: &FileStore, mailbox: &Mailbox, ref
     };
     diesel::insert_into(mail_failures::table)
         .values((
-            mail_failures::message_key.eq(key),
+            mail_failures::message_key.eq(&key),
+            mail_failures::content_digest.eq(&digest),
             mail_failures::mailbox.eq(&mailbox.name),
             mail_failures::sender
                 .eq(mail.and_then(|mail| mail.from.as_ref()).map(|from| from.email.as_str()).unwrap_or("")),
@@ -366,6 +382,8 @@ fn fail(connection: &mut DbConnection, files: &FileStore, mailbox: &Mailbox, ref
             mail_failures::raw_size.eq(i64::try_from(size).unwrap_or(i64::MAX)),
         ))
         .execute(connection)?;
-    tracing::warn!(mailbox = %mailbox.name, %key, %reason, "inbound mail refused");
+    tracing::warn!(
+        mailbox = %mailbox.name, key = %Printable(&key), reason = %Printable(&reason), "inbound mail refused"
+    );
     Ok(Outcome::Failed(reason))
 }

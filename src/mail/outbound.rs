@@ -8,8 +8,9 @@
 //!
 //! Every mail carries `[#123]` in its subject, a Message-ID naming the item
 //! (`baton.<outbox id>.<item id>@<domain>`), In-Reply-To/References to the item's thread,
-//! `Auto-Submitted: auto-generated` and our loop header, so that replies come back as
-//! comments and auto-replies are recognised.
+//! `Auto-Submitted: auto-generated`, our loop header, and as Reply-To the recipient's own
+//! signed reply address for the item (`reply_address`), so that a reply comes back as the
+//! recipient's comment and auto-replies are recognised.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,6 +33,7 @@ use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users}
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
+use crate::mail::reply_address::{self, SigningKey};
 use crate::model::html::escape;
 use crate::model::ids::{ItemId, UserId};
 use crate::model::notification::{self, DUE_REMINDER};
@@ -152,8 +154,9 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
     let rendered: Vec<(i64, std::result::Result<Rendered, String>)> = context
         .database
         .run(move |connection| {
+            let key = SigningKey::load(connection)?;
             let today = database_now(connection)?.date();
-            let rendering = Rendering { settings: &render_settings, today };
+            let rendering = Rendering { settings: &render_settings, key: &key, today };
             Ok(ids
                 .into_iter()
                 .map(|id| (id, rendering.render(connection, id).map_err(|error| error.to_string())))
@@ -322,7 +325,8 @@ type Prepared = std::result::Result<(Content, String), String>;
 /// What every mail of a round is rendered with.
 struct Rendering<'a> {
     settings: &'a Settings,
-    /// The database's date, for the digests.
+    key: &'a SigningKey,
+    /// The database's date, for the reply addresses' lifetime and the digests.
     today: chrono::NaiveDate,
 }
 
@@ -349,7 +353,8 @@ impl Rendering<'_> {
         }
     }
 
-    /// A due-date digest of the items its recipient can read now.
+    /// A due-date digest of the items its recipient can read now; answered to our plain
+    /// address (a reply to it names no item).
     fn digest(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
         let settings = self.settings;
         if !recipient.active || !recipient.email_notifications {
@@ -371,7 +376,8 @@ impl Rendering<'_> {
         Ok(Ok((content, settings.mail.address.clone())))
     }
 
-    /// News of an item (created, changed, commented on), if its recipient can read it now.
+    /// News of an item (created, changed, commented on), if its recipient can read it now;
+    /// answered to the recipient's reply address for the item.
     fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
         let (settings, item_id) = (self.settings, row.item_id);
         if !notification::should_hear(connection, recipient, ItemId(item_id))? {
@@ -407,7 +413,10 @@ impl Rendering<'_> {
             details,
             link: format!("{}/items/{item_id}", settings.base_url()),
         };
-        Ok(Ok((content, settings.mail.address.clone())))
+        let lifetime = chrono::Duration::from_std(settings.mail.reply_address_lifetime)
+            .map_err(|error| Error::internal("mail.reply_address_lifetime", error))?;
+        let token = self.key.token(recipient.id, ItemId(item_id), self.today + lifetime);
+        Ok(Ok((content, reply_address::address_with(&settings.mail.address, &token))))
     }
 }
 

@@ -339,8 +339,8 @@ impl Poller {
                     let mut outcomes = Vec::with_capacity(arrived.len());
                     for (uid, arrival) in &arrived {
                         let outcome = match arrival {
-                            Arrival::Oversized { key, size } => {
-                                inbound::refuse_oversized(connection, &files, &rules, key, *size)?
+                            Arrival::Oversized { key, digest, size } => {
+                                inbound::refuse_oversized(connection, &files, &rules, key, digest, *size)?
                             }
                             Arrival::Fetched(raw) => store_one(connection, &files, &rules, raw)?,
                             Arrival::Spooled(staged) => store_one(connection, &files, &rules, &staged.read()?)?,
@@ -353,7 +353,8 @@ impl Poller {
             .await
     }
 
-    /// A message too large to fetch, known by its Message-ID (else its place on the server).
+    /// A message too large to fetch, known by its header: its Message-ID (else its place on
+    /// the server) and the digest of its header block and size.
     async fn oversized(&self, session: &mut ImapSession, uid: u32, size: u64) -> Result<Arrival> {
         let mut fetches = step("FETCH header", session.uid_fetch(uid.to_string(), "BODY.PEEK[HEADER]")).await?;
         let mut header = Vec::new();
@@ -364,7 +365,7 @@ impl Poller {
         }
         let key = message::message_id_of_header(&header)
             .unwrap_or_else(|| format!("oversized:{}:{}:{uid}", self.settings.name, self.settings.folder));
-        Ok(Arrival::Oversized { key, size })
+        Ok(Arrival::Oversized { key, digest: message::header_digest(&header, size), size })
     }
 
     /// Fetches a large message in pieces of `SPOOL_PIECE` bytes into a staging file, so only
@@ -437,7 +438,7 @@ fn store_one(connection: &mut DbConnection, files: &FileStore, rules: &Mailbox, 
 enum Arrival {
     Fetched(Vec<u8>),
     Spooled(StagedFile),
-    Oversized { key: String, size: u64 },
+    Oversized { key: String, digest: String, size: u64 },
 }
 
 /// Small bodies fetched per FETCH: at most this many bytes and messages.

@@ -1,4 +1,12 @@
-//! Inbound mail stored as items and comments, exactly once, with refusals recorded.
+//! Inbound mail stored as items and comments, exactly once, with refusals recorded; sender
+//! trust (`trust`), what mail really carries and how every mail is accounted for (`intake`),
+//! IMAP folders and mailbox health (`mailboxes`), notifications only to readers
+//! (`notifications`).
+
+mod intake;
+mod mailboxes;
+mod notifications;
+mod trust;
 
 use std::time::{Duration, Instant};
 
@@ -6,7 +14,7 @@ use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use baton::config::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders};
+use baton::config::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders};
 use baton::db::write_transaction;
 use baton::mail::inbound::{self, Mailbox, Outcome};
 use baton::model::attachment::FileStore;
@@ -24,16 +32,28 @@ on_both_backends!(
     notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comment,
 );
 
+/// The receiving mail server of the tests, whose `Authentication-Results` are trusted.
+const MX: &str = "mx.baton.test";
+
 fn mailbox(unknown_senders: UnknownSenders) -> Mailbox {
     Mailbox {
         name: "support".into(),
         project: "OPS".into(),
         unknown_senders,
+        unverified_senders: UnverifiedSenders::NewItems,
+        reply_projects: Some(vec!["OPS".into()]),
+        trusted_authserv_ids: vec![MX.into()],
+        address: "support@baton.test".into(),
         own_addresses: vec!["support@baton.test".into()],
-        loop_id: "baton-test".into(),
+        loop_id: "support@baton.test".into(),
         max_message_size: 1024 * 1024,
         max_attachment_size: 512 * 1024,
     }
+}
+
+/// The header the receiving server writes when the sender's domain passed DMARC.
+fn verified(domain: &str) -> String {
+    format!("Authentication-Results: {MX}; spf=pass smtp.mailfrom={domain}; dmarc=pass header.from={domain}\r\n")
 }
 
 fn store(app: &TestApp, mailbox: &Mailbox, raw: &str) -> Outcome {
@@ -92,7 +112,7 @@ async fn new_mail_becomes_an_item_and_replies_become_comments_exactly_once(backe
     // A reply by our subject tag, with the quoted original cut off.
     let by_tag = mail(
         "rita@example.com",
-        "Message-ID: <second@mail.example.com>\r\n",
+        &format!("{}Message-ID: <second@mail.example.com>\r\n", verified("example.com")),
         &format!("AW: Re: [#{id}] Printer on fire"),
         "Still burning.\r\n\r\nOn Tue, 24 Nov 2026 at 09:00, Support wrote:\r\n> The printer in room 4",
     );
@@ -100,8 +120,11 @@ async fn new_mail_becomes_an_item_and_replies_become_comments_exactly_once(backe
     // A reply found through References (no tag), from another member.
     let by_reference = mail(
         "walt@example.com",
-        "Message-ID: <third@mail.example.com>\r\nIn-Reply-To: <second@mail.example.com>\r\n\
-         References: <first@mail.example.com> <second@mail.example.com>\r\n",
+        &format!(
+            "{}Message-ID: <third@mail.example.com>\r\nIn-Reply-To: <second@mail.example.com>\r\n\
+             References: <first@mail.example.com> <second@mail.example.com>\r\n",
+            verified("example.com")
+        ),
         "Re: Printer on fire",
         "Extinguished.",
     );
@@ -137,7 +160,7 @@ async fn mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_
             "Auto-Submitted",
         ),
         (
-            mail("rita@example.com", "Message-ID: <loop@x>\r\nX-Baton-Loop: baton-test\r\n", "Loop", "Ours."),
+            mail("rita@example.com", "Message-ID: <loop@x>\r\nX-Baton-Loop: support@baton.test\r\n", "Loop", "Ours."),
             "X-Baton-Loop",
         ),
         (mail("support@baton.test", "Message-ID: <own@x>\r\n", "Own", "Ours."), "our own address"),
@@ -222,6 +245,8 @@ fn imap_mailbox(imap: &ImapServer) -> MailboxSettings {
         failed_folder: "Failed".into(),
         max_message_size: 64 * 1024,
         unknown_senders: UnknownSenders::Reject,
+        unverified_senders: UnverifiedSenders::NewItems,
+        reply_projects: Vec::new(),
         ca_file: None,
     }
 }
@@ -256,6 +281,7 @@ fn smtp_settings(port: u16, tls: TlsMode, ca_file: Option<std::path::PathBuf>) -
 async fn spawn_with_mail(backend: Backend, mailbox: MailboxSettings, smtp_port: Option<u16>) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
         settings.mail.address = "support@baton.test".into();
+        settings.mail.trusted_authserv_ids = vec![MX.into()];
         settings.mail.mailboxes = vec![mailbox];
         settings.mail.smtp = smtp_port.map(|port| smtp_settings(port, TlsMode::None, None));
     })
@@ -320,11 +346,11 @@ async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_
     assert_eq!(app.admin.delete(&path(&find("Away"), "")).await.status, StatusCode::NO_CONTENT);
     let left = app.admin.get("/api/v1/mail/failures").await.body["failures"].clone();
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
-    // A reply to the item arrives the same way and becomes a comment.
+    // A reply to the item from a verified sender arrives the same way and becomes a comment.
+    let headers = format!("{}Message-ID: <imap-4@x>\r\n", verified("example.com"));
     imap.append(
         "INBOX",
-        mail("rita@example.com", "Message-ID: <imap-4@x>\r\n", &format!("Re: [#{id}] Scanner jammed"), "Fixed.")
-            .as_bytes(),
+        mail("rita@example.com", &headers, &format!("Re: [#{id}] Scanner jammed"), "Fixed.").as_bytes(),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while imap.count("Processed") < 2 {
@@ -461,10 +487,15 @@ async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comm
     let message_id = header(&first, "Message-ID");
     assert!(message_id.ends_with(&format!(".{id}@baton.test>")), "{message_id}");
     assert!(first.contains(&format!("/items/{id}")), "{first}");
+    // Answers go to walt's own signed reply address for this item.
+    let reply_to = header(&first, "Reply-To");
+    assert!(reply_to.starts_with("support+") && reply_to.ends_with("@baton.test"), "{reply_to}");
 
-    // Walt answers the notification from his mail program (no tag in the subject).
+    // Walt answers the notification from his mail program (no tag in the subject), from an
+    // address of his that no account has and no server vouches for: the reply address says
+    // who he is.
     let reply = format!(
-        "From: walt@example.com\r\nTo: support@baton.test\r\nSubject: Re: Badge reader broken\r\n\
+        "From: Walt at home <walt@home.example>\r\nTo: {reply_to}\r\nSubject: Re: Badge reader broken\r\n\
          Message-ID: <walt-reply@example.com>\r\nIn-Reply-To: {message_id}\r\nReferences: {message_id}\r\n\r\n\
          On my way.\r\n\r\nOn Tue, Baton <support@baton.test> wrote:\r\n> -- Reply above this line --\r\n"
     );

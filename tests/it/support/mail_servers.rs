@@ -146,7 +146,7 @@ impl ImapServer {
     /// them all together.
     pub fn move_all(&self, from: &str, to: &str) {
         let mut session = self.session();
-        let (from, to) = (quote(from), create(&mut session, to));
+        let (from, to) = (folder_name(from), create(&mut session, to));
         for command in [format!("SELECT {from}"), format!("MOVE 1:* {to}")] {
             session.command(&command).unwrap_or_else(|error| panic!("IMAP {command} failed: {error}"));
         }
@@ -156,7 +156,7 @@ impl ImapServer {
     /// Number of messages in `folder` (0 when it does not exist).
     pub fn count(&self, folder: &str) -> usize {
         let mut session = self.session();
-        let mailbox = quote(folder);
+        let mailbox = folder_name(folder);
         let count = match session.command(&format!("STATUS {mailbox} (MESSAGES)")) {
             Ok(responses) => responses
                 .iter()
@@ -178,7 +178,7 @@ impl ImapServer {
     /// the `\Seen` flags stay untouched.
     pub fn messages(&self, folder: &str) -> Vec<Vec<u8>> {
         let mut session = self.session();
-        let mailbox = quote(folder);
+        let mailbox = folder_name(folder);
         let exists = match session.command(&format!("EXAMINE {mailbox}")) {
             Ok(responses) => responses
                 .iter()
@@ -440,7 +440,6 @@ fn literal_size(line: &[u8]) -> Option<usize> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// An IMAP quoted string (ASCII names; non-ASCII folder names would need modified UTF-7).
 /// A throwaway authority (`ca.pem`) and a server certificate for 127.0.0.1 signed by it
 /// (`server.pem`, `server.key`): a self-signed server certificate would be refused by rustls as
 /// an authority used as a server.
@@ -485,7 +484,7 @@ fn make_certificates(root: &Path) {
 
 /// Creates the folder unless it exists; returns its quoted name.
 fn create(session: &mut ImapSession, folder: &str) -> String {
-    let mailbox = quote(folder);
+    let mailbox = folder_name(folder);
     if let Err(error) = session.command(&format!("CREATE {mailbox}"))
         && !error.contains("ALREADYEXISTS")
     {
@@ -494,6 +493,12 @@ fn create(session: &mut ImapSession, folder: &str) -> String {
     mailbox
 }
 
+/// A folder name as IMAP expects it: in modified UTF-7, quoted.
+fn folder_name(folder: &str) -> String {
+    quote(&baton::mail::imap_name::encode(folder))
+}
+
+/// An IMAP quoted string.
 fn quote(text: &str) -> String {
     assert!(!text.contains(['\r', '\n']), "IMAP strings cannot contain line breaks: {text:?}");
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
