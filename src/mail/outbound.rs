@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
 use crate::mail::reply_address::{self, SigningKey};
 use crate::model::html::escape;
-use crate::model::ids::{ItemId, UserId};
+use crate::model::ids::{ItemId, ProjectId, UserId};
 use crate::model::notification::{self, DUE_REMINDER};
 use crate::model::user::{self, User};
 
@@ -380,18 +380,29 @@ impl Rendering<'_> {
     /// answered to the recipient's reply address for the item.
     fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
         let (settings, item_id) = (self.settings, row.item_id);
-        if !notification::should_hear(connection, recipient, ItemId(item_id))? {
+        let item: Option<(String, String, String, String, i64, bool)> = items::table
+            .inner_join(projects::table)
+            .inner_join(statuses::table)
+            .filter(items::id.eq(item_id))
+            .select((
+                items::title,
+                items::description,
+                projects::key,
+                statuses::name,
+                projects::id,
+                projects::is_public,
+            ))
+            .first(connection)
+            .optional()?;
+        let Some((title, description, project_key, status, project, project_is_public)) = item else {
+            return Ok(Err(format!("item {item_id} no longer exists")));
+        };
+        if !notification::should_hear(connection, recipient, ProjectId(project), project_is_public)? {
             return Ok(Err(format!(
                 "user {} can no longer read item {item_id}, or turned notifications off",
                 recipient.id
             )));
         }
-        let (title, description, project_key, status): (String, String, String, String) = items::table
-            .inner_join(projects::table)
-            .inner_join(statuses::table)
-            .filter(items::id.eq(item_id))
-            .select((items::title, items::description, projects::key, statuses::name))
-            .first(connection)?;
         let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
         let (did, details) = match row.event.as_str() {
             "created" => ("created", description),

@@ -50,8 +50,11 @@ pub fn queue(
     event: Event,
     changes: &[&FieldChange],
 ) -> Result<()> {
-    let (reporter, assignee): (i64, Option<i64>) =
-        items::table.find(item_id.0).select((items::reporter_id, items::assignee_id)).first(connection)?;
+    let (reporter, assignee, project, project_is_public): (i64, Option<i64>, i64, bool) = items::table
+        .inner_join(projects::table)
+        .filter(items::id.eq(item_id.0))
+        .select((items::reporter_id, items::assignee_id, projects::id, projects::is_public))
+        .first(connection)?;
     let watching: Vec<i64> =
         watchers::table.filter(watchers::item_id.eq(item_id.0)).select(watchers::user_id).load(connection)?;
     let mut concerned: Vec<i64> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
@@ -67,7 +70,7 @@ pub fn queue(
     let mut recipients = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let candidate_user = user::get(connection, UserId(candidate))?;
-        if should_hear(connection, &candidate_user, item_id)? {
+        if should_hear(connection, &candidate_user, ProjectId(project), project_is_public)? {
             recipients.push(candidate);
         }
     }
@@ -98,24 +101,18 @@ pub fn queue(
     Ok(())
 }
 
-/// Whether the user is to hear about the item now: an active account with notifications on
-/// that can read it (`permission`, as everywhere). A deleted item is heard of by no one.
-pub fn should_hear(connection: &mut DbConnection, user: &User, item: ItemId) -> Result<bool> {
+/// Whether the user is to hear about an item of the project now: an active account with
+/// notifications on that can read it (`permission`, as everywhere).
+pub fn should_hear(
+    connection: &mut DbConnection,
+    user: &User,
+    project: ProjectId,
+    project_is_public: bool,
+) -> Result<bool> {
     if !user.active || !user.email_notifications {
         return Ok(false);
     }
-    let project: Option<(i64, bool)> = items::table
-        .inner_join(projects::table)
-        .filter(items::id.eq(item.0))
-        .select((projects::id, projects::is_public))
-        .first(connection)
-        .optional()?;
-    match project {
-        Some((project, is_public)) => {
-            Ok(Access::for_project(connection, user, ProjectId(project), is_public)?.allows(Permission::View))
-        }
-        None => Ok(false),
-    }
+    Ok(Access::for_project(connection, user, project, project_is_public)?.allows(Permission::View))
 }
 
 #[derive(Queryable)]
