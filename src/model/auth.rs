@@ -25,6 +25,9 @@ const DUMMY_PASSWORD_HASH: &str =
 
 pub const TOKEN_PREFIX: &str = "baton_";
 
+/// The one answer to a failed sign-in, whichever part was wrong.
+const WRONG_CREDENTIALS: &str = "wrong login or password";
+
 /// What a successful sign-in hands to the client.
 #[derive(Debug, Clone)]
 pub struct SessionGrant {
@@ -74,7 +77,11 @@ pub fn sign_in(
     address: &str,
     settings: &SessionSettings,
 ) -> Result<SessionGrant> {
-    let login = login.trim().to_ascii_lowercase();
+    // Text that is no login (a NUL, 5,000 characters) matches no account: answered at once,
+    // as nothing is there to guess, and never written to the failure log.
+    let Ok(login) = user::parse_login(login) else {
+        return Err(Error::Unauthenticated(WRONG_CREDENTIALS.into()));
+    };
     let now = database_now(connection)?;
     let window_start = now - seconds(settings.lockout_window);
     let failures_for_login: i64 = login_failures::table
@@ -112,7 +119,7 @@ pub fn sign_in(
                     .execute(connection)?;
                 Ok(())
             })?;
-            return Err(Error::Unauthenticated("wrong login or password".into()));
+            return Err(Error::Unauthenticated(WRONG_CREDENTIALS.into()));
         }
     };
 

@@ -2,7 +2,7 @@
 //! filtered, sorted, paginated list. Every write that search will need enqueues the item
 //! in `index_queue` inside the same transaction.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::dsl::{InnerJoin, IntoBoxed};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -330,9 +330,20 @@ fn check_assignee(connection: &mut DbConnection, project: &Project, assignee: Us
     Ok(())
 }
 
+/// A due date within years 1-9999, which both backends store and every client can show.
+fn check_due_date(due_date: Option<NaiveDate>) -> Result<()> {
+    match due_date {
+        Some(date) if !(1..=9999).contains(&date.year()) => {
+            Err(Error::invalid("due_date", format!("{date} is out of range: use a date in the years 1 to 9999")))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) -> Result<ItemView> {
     let title = text::single_line("title", &new_item.title, 1, text::MAX_TITLE_CHARS)?;
     let description = text::body("description", &new_item.description, false)?;
+    check_due_date(new_item.due_date)?;
     write_transaction(connection, |connection| {
         let (project, access) = project::get_with(connection, actor, &new_item.project, Permission::Report)?;
         let workflow = Workflow::load(connection)?;
@@ -424,6 +435,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         .transpose()?;
     let description =
         changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
+    check_due_date(changes.due_date.flatten())?;
     write_transaction(connection, |connection| {
         let (current, project, access) = require_readable(connection, actor, id)?;
         let changes_workflow_or_people = changes.status_id.is_some() || changes.assignee_id.is_some();
@@ -692,6 +704,11 @@ fn count_matching(
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
+    // Text no title can hold (a NUL, which PostgreSQL also refuses in a query, or more than
+    // a title's length) is refused rather than searched for.
+    if let Some(text) = &filter.text {
+        text::single_line("text", text, 1, text::MAX_TITLE_CHARS)?;
+    }
     let limit = filter.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));

@@ -140,26 +140,30 @@ pub fn create(connection: &mut DbConnection, new_user: NewUser) -> Result<User> 
 }
 
 pub fn get(connection: &mut DbConnection, id: UserId) -> Result<User> {
-    users::table
-        .find(id.0)
-        .select(User::as_select())
-        .first(connection)
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("user {id}")))
+    find(connection, id)?.ok_or_else(|| Error::not_found(format!("user {id}")))
 }
 
+/// The account with this id, if any.
+pub fn find(connection: &mut DbConnection, id: UserId) -> Result<Option<User>> {
+    Ok(users::table.find(id.0).select(User::as_select()).first(connection).optional()?)
+}
+
+/// The account with this login, if any; text that is no login finds nobody without a query.
 pub fn find_by_login(connection: &mut DbConnection, login: &str) -> Result<Option<User>> {
-    Ok(users::table
-        .filter(users::login.eq(login.trim().to_ascii_lowercase()))
-        .select(User::as_select())
-        .first(connection)
-        .optional()?)
+    let Ok(login) = parse_login(login) else {
+        return Ok(None);
+    };
+    Ok(users::table.filter(users::login.eq(login)).select(User::as_select()).first(connection).optional()?)
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// The account with this e-mail address (compared without case), if any.
 pub fn find_by_email(connection: &mut DbConnection, email: &str) -> Result<Option<User>> {
+    // No stored address holds a NUL, and PostgreSQL refuses the lookup of one.
+    if email.contains('\0') {
+        return Ok(None);
+    }
     Ok(users::table
         .filter(lower(users::email).eq(email.trim().to_lowercase()))
         .order(users::id.asc())

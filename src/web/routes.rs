@@ -2,10 +2,12 @@
 //! Keep `resources/openapi.json` in step: a test checks that every documented operation is
 //! routed.
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users, workflow};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
+use crate::web::input::refuse_nul_in_url;
 use crate::web::metrics;
 use crate::web::pages::admin::{
     self as admin_pages, cluster as cluster_pages, mail as mail_pages, users as user_pages, workflow as workflow_pages,
@@ -26,6 +28,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::scrape))
         .service(
             web::scope("/api/v1")
+                .wrap(from_fn(refuse_nul_in_url))
                 .route("/system/ping", web::get().to(system::ping))
                 .route("/openapi.json", web::get().to(system::openapi))
                 .service(
@@ -97,6 +100,7 @@ fn page_routes() -> actix_web::Scope<
     >,
 > {
     web::scope("")
+        .wrap(from_fn(refuse_nul_in_url))
         .wrap(pages::security_headers())
         .app_data(web::QueryConfig::default().error_handler(pages::query_error))
         .app_data(web::PathConfig::default().error_handler(pages::path_error))
