@@ -315,16 +315,17 @@ pub fn enqueue_for_index(connection: &mut DbConnection, id: ItemId) -> Result<()
     Ok(())
 }
 
+/// Only active members can be assigned. One refusal for every other id, naming only the id
+/// sent, so that assigning cannot tell which ids exist or whose logins they are.
 fn check_assignee(connection: &mut DbConnection, project: &Project, assignee: UserId) -> Result<()> {
-    let assignee_user = user::get(connection, assignee)
-        .map_err(|_| Error::invalid("assignee_id", format!("there is no user {assignee}")))?;
-    if !assignee_user.active {
-        return Err(Error::invalid("assignee_id", format!("user {} is deactivated", assignee_user.login)));
-    }
-    if !membership::is_member(connection, project.id, assignee)? {
+    let assignable = match user::find(connection, assignee)? {
+        Some(assignee_user) => assignee_user.active && membership::is_member(connection, project.id, assignee)?,
+        None => false,
+    };
+    if !assignable {
         return Err(Error::invalid(
             "assignee_id",
-            format!("user {} is not a member of project {}", assignee_user.login, project.key),
+            format!("user {assignee} cannot be assigned: only active members of project {} can", project.key),
         ));
     }
     Ok(())

@@ -16,6 +16,7 @@ mod mail;
 mod metrics;
 mod migrations;
 mod openapi;
+mod privacy;
 mod projects;
 mod search;
 mod sessions;
