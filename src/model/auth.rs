@@ -168,8 +168,19 @@ pub fn sign_out(connection: &mut DbConnection, secret: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn revoke_all_sessions(connection: &mut DbConnection, user_id: UserId) -> Result<()> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id.0))).execute(connection)?;
+/// Ends everything that lets the user in without the password: every session except `keep`
+/// (the session that changed its own password stays signed in) and every personal API token
+/// (deleted, so that reactivating the account later revives none). For the transaction that
+/// changes the password or deactivates the account.
+pub fn revoke_credentials(connection: &mut DbConnection, user_id: UserId, keep: Option<&str>) -> Result<()> {
+    let sessions_of_user = sessions::table.filter(sessions::user_id.eq(user_id.0));
+    match keep {
+        Some(secret) => {
+            diesel::delete(sessions_of_user.filter(sessions::id_hash.ne(digest(secret)))).execute(connection)?
+        }
+        None => diesel::delete(sessions_of_user).execute(connection)?,
+    };
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id.0))).execute(connection)?;
     Ok(())
 }
 

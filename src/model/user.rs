@@ -187,7 +187,14 @@ pub fn summaries(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<Us
     ids.iter().map(|id| Ok(users::table.find(id.0).select(UserSummary::as_select()).first(connection)?)).collect()
 }
 
+/// An administrator's (or the command line's) change to an account. A new password or a
+/// deactivation signs the user out everywhere and revokes their API tokens.
 pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) -> Result<User> {
+    apply(connection, id, changes, None)
+}
+
+/// Applies the changes; `keep_session` names the one session a password change leaves signed in.
+fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_session: Option<&str>) -> Result<User> {
     let name = changes.name.as_deref().map(|name| text::single_line("name", name, 1, 200)).transpose()?;
     let email = changes.email.as_deref().map(|email| text::email("email", email)).transpose()?;
     let password_hash = match &changes.password {
@@ -224,19 +231,21 @@ pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) ->
             ))
             .execute(connection)?;
         if changes.password.is_some() || changes.active == Some(false) {
-            crate::model::auth::revoke_all_sessions(connection, id)?;
+            crate::model::auth::revoke_credentials(connection, id, keep_session)?;
         }
         get(connection, id)
     })
 }
 
 /// A user's change to their own account: name, e-mail, notifications and password; a new
-/// password needs the current one.
+/// password needs the current one, and ends every other session and every API token of the
+/// user (`session`, the secret of the session the change comes from, stays signed in).
 pub fn update_own(
     connection: &mut DbConnection,
     actor: &User,
     changes: UserUpdate,
     current_password: Option<&str>,
+    session: Option<&str>,
 ) -> Result<User> {
     if changes.is_admin.is_some() || changes.active.is_some() {
         return Err(Error::forbidden("only administrators change the administrator and active flags"));
@@ -244,7 +253,7 @@ pub fn update_own(
     if changes.password.is_some() && !verify_password(current_password.unwrap_or_default(), &actor.password_hash) {
         return Err(Error::invalid("current_password", "is wrong"));
     }
-    update(connection, actor.id, changes)
+    apply(connection, actor.id, changes, session)
 }
 
 /// On a database without users, creates `admin` with the given or a random password.

@@ -141,6 +141,7 @@ pub async fn update_me(
                     ..UserUpdate::default()
                 },
                 body.current_password.as_deref(),
+                caller.session_secret.as_deref(),
             )
         })
         .await?;
