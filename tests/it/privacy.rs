@@ -1,16 +1,19 @@
-//! What answers give away: refusals name only what the caller sent, never the login behind
-//! an id.
+//! What answers give away, and who may keep them: refusals name only what the caller sent,
+//! never the login behind an id; no cache keeps an API answer, and only the user's own
+//! browser keeps an attachment.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
+use crate::support::app::ADMIN_PASSWORD;
 use crate::support::web::WebClient;
 use crate::support::{Backend, TestApp};
 
 on_both_backends!(
     refusals_about_other_users_name_only_the_id_sent_never_a_login,
     the_members_form_tells_only_managers_whether_a_login_exists,
+    api_answers_are_never_stored_and_attachments_only_by_the_users_browser,
 );
 
 /// The message, with the id it names replaced, so that refusals for different ids compare.
@@ -94,4 +97,62 @@ async fn the_members_form_tells_only_managers_whether_a_login_exists(backend: Ba
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let members = app.admin.get("/api/v1/projects/OPS/members").await.body;
     assert_eq!(members["members"].as_array().unwrap().len(), 3);
+}
+
+async fn api_answers_are_never_stored_and_attachments_only_by_the_users_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let item = app.admin.create_item("OPS", "With a file").await;
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(b"secret notes".to_vec()).file_name("notes.txt"));
+    let attachment = app
+        .admin
+        .send(app.admin.client.post(app.url(&format!("/api/v1/items/{}/attachments", item["id"]))).multipart(form))
+        .await;
+    assert_eq!(attachment.status, StatusCode::CREATED);
+    let client = reqwest::Client::new();
+    let token = &app.admin.token;
+    let cache_control = |response: &reqwest::Response| {
+        response.headers().get("cache-control").map(|value| value.to_str().unwrap().to_string()).unwrap_or_default()
+    };
+    let requests = [
+        ("items", client.get(app.url("/api/v1/items")).bearer_auth(token), StatusCode::OK),
+        ("one item", client.get(app.url(&format!("/api/v1/items/{}", item["id"]))).bearer_auth(token), StatusCode::OK),
+        ("missing", client.get(app.url("/api/v1/items/424242")).bearer_auth(token), StatusCode::NOT_FOUND),
+        ("signed out", client.get(app.url("/api/v1/users/me")), StatusCode::UNAUTHORIZED),
+        ("wrong method", client.put(app.url("/api/v1/items")).bearer_auth(token), StatusCode::METHOD_NOT_ALLOWED),
+        ("refused input", client.get(app.url("/api/v1/projects/%00")).bearer_auth(token), StatusCode::BAD_REQUEST),
+        ("no endpoint", client.get(app.url("/api/v1/nothing")).bearer_auth(token), StatusCode::NOT_FOUND),
+        (
+            "sign-in",
+            client.post(app.url("/api/v1/session")).json(&json!({"login": "admin", "password": ADMIN_PASSWORD})),
+            StatusCode::OK,
+        ),
+        ("health", client.get(app.url("/api/v1/system/ping")), StatusCode::OK),
+        ("metrics", client.get(app.url("/metrics")), StatusCode::OK),
+    ];
+    for (what, request, status) in requests {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(cache_control(&response), "no-store", "{what}");
+    }
+    let download = app.url(&format!("/api/v1/attachments/{}", attachment.body["id"]));
+    let first = client.get(&download).bearer_auth(token).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(cache_control(&first), "private, no-cache");
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let again = client.get(&download).bearer_auth(token).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "asking again costs a 304");
+    assert_eq!(cache_control(&again), "private, no-cache");
+    let outsider = app.create_user("outsider").await;
+    let refused =
+        client.get(&download).bearer_auth(&outsider.token).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND, "the check runs before the cache is answered");
+
+    let browser = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    for path in ["/items", "/profile", "/admin/users", &format!("/items/{}", item["id"]), "/no/such/page"] {
+        assert_eq!(browser.get(path).await.header("cache-control"), "no-store", "{path}");
+    }
+    assert_eq!(WebClient::new(&app.address).get("/signin").await.header("cache-control"), "no-store");
+    assert!(browser.get("/static/baton.css").await.header("cache-control").contains("max-age"));
 }
