@@ -7,12 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::sql::Dialect;
+use crate::cluster::lease::LeaseClaim;
 use crate::db::{Database, DbConnection, write_transaction};
 use crate::error::{Error, Result};
 
@@ -26,7 +24,9 @@ pub trait MasterDuty: Send + Sync + 'static {
     fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
-/// What a duty gets: the epoch that fences its writes, and the stop signal.
+/// What a duty gets: the lease claim that fences its writes (`node`, `instance`, `epoch`),
+/// its own connections (`database`, whose PostgreSQL sessions the server ends when the node
+/// stalls inside a transaction, see `Cluster::start`), and the stop signal.
 #[derive(Clone)]
 pub struct DutyContext {
     pub node: String,
@@ -47,25 +47,22 @@ impl DutyContext {
         *self.stop.borrow()
     }
 
-    /// Whether this node still holds the lease with the duty's epoch.
+    /// The lease as this duty's node took it.
+    pub fn claim(&self) -> LeaseClaim {
+        LeaseClaim { node: self.node.clone(), instance: self.instance.clone(), epoch: self.epoch.into() }
+    }
+
+    /// Whether this node still holds the lease with the duty's epoch; inside a transaction
+    /// the lease stays locked against a takeover until the commit (see `LeaseClaim::holds`).
     pub fn still_master(&self, connection: &mut DbConnection) -> Result<bool> {
-        let dialect = Dialect::of(connection);
-        let held: Vec<Held> = dialect
-            .query(&format!(
-                "SELECT epoch AS held FROM cluster_lease WHERE id = 1 AND holder = ? AND holder_instance = ? \
-                 AND epoch = ?{}",
-                dialect.lock_for_share()
-            ))
-            .bind::<Text, _>(&self.node)
-            .bind::<Text, _>(&self.instance)
-            .bind::<BigInt, _>(self.epoch)
-            .load(connection)?;
-        Ok(held.iter().any(|row| row.held == self.epoch))
+        self.claim().holds(connection)
     }
 
     /// Runs `work` in a write transaction that first checks that this node still holds the
     /// lease with the duty's epoch, with the lease row locked against a takeover until the
-    /// commit (FOR SHARE on PostgreSQL; SQLite's write lock). A deposed master writes nothing.
+    /// commit (FOR KEY SHARE on PostgreSQL; SQLite's write lock). A deposed master writes
+    /// nothing. On PostgreSQL the server ends the transaction (and the node's session) when
+    /// the node stalls inside it for `node_timeout − heartbeat_interval`.
     pub fn fenced<T>(
         &self,
         connection: &mut DbConnection,
@@ -78,12 +75,6 @@ impl DutyContext {
             work(connection)
         })
     }
-}
-
-#[derive(QueryableByName)]
-struct Held {
-    #[diesel(sql_type = BigInt)]
-    held: i64,
 }
 
 struct Running {
@@ -103,11 +94,8 @@ impl Supervisor {
         Supervisor { duties, running: None }
     }
 
-    pub fn running_epoch(&self) -> Option<i64> {
-        self.running.as_ref().map(|running| running.epoch)
-    }
-
-    pub fn start(&mut self, node: &str, instance: &str, epoch: i64, database: &Database) {
+    pub fn start(&mut self, claim: &LeaseClaim, database: &Database) {
+        let epoch = claim.epoch.get();
         self.abort();
         let (stop, receiver) = watch::channel(false);
         let tasks = self
@@ -115,8 +103,8 @@ impl Supervisor {
             .iter()
             .map(|duty| {
                 let context = DutyContext {
-                    node: node.to_string(),
-                    instance: instance.to_string(),
+                    node: claim.node.clone(),
+                    instance: claim.instance.clone(),
                     epoch,
                     database: database.clone(),
                     stop: receiver.clone(),
@@ -147,10 +135,6 @@ pub struct StoppingDuties {
 }
 
 impl StoppingDuties {
-    pub fn epoch(&self) -> i64 {
-        self.running.epoch
-    }
-
     pub fn abort(self) {
         let _ = self.running.stop.send(true);
         for (name, task) in &self.running.tasks {
