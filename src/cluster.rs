@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
-use crate::cluster::duty::{MasterDuty, Supervisor};
+use crate::cluster::duty::{ActDeadline, MasterDuty, Supervisor};
 use crate::cluster::lease::LeaseClaim;
 use crate::cluster::registry::Identity;
 use crate::config::{DatabaseLocation, Settings, local_hostname};
@@ -96,8 +96,8 @@ pub struct Role {
 
 struct Held {
     claim: LeaseClaim,
-    /// When the last successful renewal (or the acquisition) was sent.
-    renewed_sent_at: Instant,
+    /// The fencing time after the send of the last successful renewal (or the acquisition).
+    deadline: ActDeadline,
 }
 
 /// A lease this node stopped acting on but has not handed back yet.
@@ -211,8 +211,14 @@ impl Cluster {
         &self.inner.identity.name
     }
 
+    /// This node's role now. A master whose lease is overdue is not master, even before its
+    /// watchdog has run (it may run last when the process goes on after a freeze).
     pub fn role(&self) -> Role {
-        *self.inner.role.borrow()
+        let role = *self.inner.role.borrow();
+        if role.master && self.lock_state().held.as_ref().is_none_or(|held| held.deadline.passed()) {
+            return Role::default();
+        }
+        role
     }
 
     pub fn timing(&self) -> Timing {
@@ -244,10 +250,7 @@ impl Cluster {
         while !self.inner.stopped.load(Ordering::SeqCst) {
             tokio::time::sleep(period).await;
             let mut state = self.lock_state();
-            let overdue = state
-                .held
-                .as_ref()
-                .is_some_and(|held| held.renewed_sent_at.elapsed() >= self.inner.timing.fence_after());
+            let overdue = state.held.as_ref().is_some_and(|held| held.deadline.passed());
             if let Some(Held { claim, .. }) = state.held.take_if(|_| overdue) {
                 state.supervisor.abort();
                 let epoch = claim.epoch.get();
@@ -320,16 +323,16 @@ impl Cluster {
             }
             Ok(TickOutcome::Backup) => {}
             Ok(TickOutcome::Renewed) => {
-                let mut state = self.lock_state();
-                if let Some(held) = state.held.as_mut() {
-                    held.renewed_sent_at = sent_at;
+                if let Some(held) = self.lock_state().held.as_ref() {
+                    held.deadline.extend(sent_at + timing.fence_after());
                 }
             }
             Ok(TickOutcome::Acquired(claim)) => {
                 let epoch = claim.epoch.get();
+                let deadline = ActDeadline::new(sent_at + timing.fence_after());
                 let mut state = self.lock_state();
-                state.supervisor.start(&claim, &self.inner.duty_database);
-                state.held = Some(Held { claim, renewed_sent_at: sent_at });
+                state.supervisor.start(&claim, &deadline, &self.inner.duty_database);
+                state.held = Some(Held { claim, deadline });
                 drop(state);
                 self.inner.role.send_replace(Role { master: true, epoch: Some(epoch) });
                 tracing::info!(epoch, "became master");

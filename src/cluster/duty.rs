@@ -4,8 +4,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,6 +24,29 @@ pub trait MasterDuty: Send + Sync + 'static {
     fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
+/// Until when this node may act on its lease, on its own monotonic clock: the fencing time
+/// (`node_timeout − heartbeat_interval`) after the send of its last successful renewal. The
+/// watchdog, the node's role and the duties' `must_stop` each read it themselves: after a
+/// freeze (SIGSTOP, a stalled VM) the watchdog task may well run after the others.
+#[derive(Clone)]
+pub struct ActDeadline(Arc<Mutex<Instant>>);
+
+impl ActDeadline {
+    pub fn new(at: Instant) -> ActDeadline {
+        ActDeadline(Arc::new(Mutex::new(at)))
+    }
+
+    /// Moves the deadline to `at` (a renewal), never back.
+    pub fn extend(&self, at: Instant) {
+        let mut deadline = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *deadline = (*deadline).max(at);
+    }
+
+    pub fn passed(&self) -> bool {
+        Instant::now() >= *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// What a duty gets: the lease claim that fences its writes (`node`, `instance`, `epoch`),
 /// its own connections (`database`, whose PostgreSQL sessions the server ends when the node
 /// stalls inside a transaction, see `Cluster::start`), and the stop signal.
@@ -34,6 +57,7 @@ pub struct DutyContext {
     pub epoch: i64,
     pub database: Database,
     stop: watch::Receiver<bool>,
+    deadline: ActDeadline,
 }
 
 impl DutyContext {
@@ -43,8 +67,10 @@ impl DutyContext {
         let _ = self.stop.wait_for(|stop| *stop).await;
     }
 
+    /// Whether the duty must stop: it was told to, or the lease it acts on is overdue (the
+    /// node was frozen and has just gone on, before its watchdog could tell it).
     pub fn must_stop(&self) -> bool {
-        *self.stop.borrow()
+        *self.stop.borrow() || self.deadline.passed()
     }
 
     /// The lease as this duty's node took it.
@@ -94,7 +120,7 @@ impl Supervisor {
         Supervisor { duties, running: None }
     }
 
-    pub fn start(&mut self, claim: &LeaseClaim, database: &Database) {
+    pub fn start(&mut self, claim: &LeaseClaim, deadline: &ActDeadline, database: &Database) {
         let epoch = claim.epoch.get();
         self.abort();
         let (stop, receiver) = watch::channel(false);
@@ -108,6 +134,7 @@ impl Supervisor {
                     epoch,
                     database: database.clone(),
                     stop: receiver.clone(),
+                    deadline: deadline.clone(),
                 };
                 tracing::info!(duty = duty.name(), epoch, "master duty started");
                 (duty.name(), tokio::spawn(duty.run(context)))
