@@ -12,6 +12,7 @@ mod cluster;
 mod deployment;
 mod items;
 mod jobs;
+mod lease;
 mod mail;
 mod metrics;
 mod migrations;
