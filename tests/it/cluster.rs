@@ -759,7 +759,10 @@ async fn masters_never_overlap_and_no_acknowledged_item_is_lost_through_random_f
     let seed: u64 =
         std::env::var("BATON_CLUSTER_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or_else(rand::random);
     let rounds = chaos_rounds();
-    println!("cluster chaos seed {seed}, {rounds} rounds (set BATON_CLUSTER_SEED and BATON_CLUSTER_ROUNDS to repeat)");
+    println!(
+        "cluster chaos on {backend:?}: seed {seed}, {rounds} rounds (set BATON_CLUSTER_SEED and BATON_CLUSTER_ROUNDS \
+         to repeat)"
+    );
     let _alone = crate::support::HEAVY.lock().await;
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
@@ -852,7 +855,7 @@ async fn masters_never_overlap_and_no_acknowledged_item_is_lost_through_random_f
     assert!(lost.is_empty(), "acknowledged items missing: {lost:?}");
     assert!(acknowledged.len() > rounds, "too few items were created to mean anything: {}", acknowledged.len());
     println!(
-        "{rounds} rounds ({happened:?}) in {:?}: {} items acknowledged, {} stored, epochs {first_epoch} → {}",
+        "{backend:?}: {rounds} rounds ({happened:?}) in {:?}: {} items acknowledged, {} stored, epochs {first_epoch} → {}",
         started.elapsed(),
         acknowledged.len(),
         titles.len(),
