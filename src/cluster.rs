@@ -156,6 +156,11 @@ impl Cluster {
         &self.inner.identity.name
     }
 
+    /// Random per process start: tells this process's rows from an earlier one's.
+    pub fn instance(&self) -> &str {
+        &self.inner.identity.instance
+    }
+
     pub fn role(&self) -> Role {
         *self.inner.role.borrow()
     }

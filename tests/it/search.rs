@@ -36,12 +36,14 @@ pub(crate) async fn search_until(api: &Api, query: &str, expected: usize) -> Val
         if reply.status == StatusCode::OK && reply.body["total"] == expected {
             return reply.body;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{query:?}: wanted {expected} hits, last answer {} {}",
-            reply.status,
-            reply.body
-        );
+        if Instant::now() >= deadline {
+            // What the index holds and which commit each node reads (for administrators).
+            let status = api.get("/api/v1/cluster").await.body["search"].clone();
+            panic!(
+                "{query:?}: wanted {expected} hits, last answer {} {}\nsearch status: {status}",
+                reply.status, reply.body
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

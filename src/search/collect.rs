@@ -1,0 +1,198 @@
+//! Deletion by use: the master removes a replaced segment file, or a whole generation, as
+//! soon as no commit in use names it — the approved commit, every commit a registered
+//! node's reader has open, and, as a backstop only, the commits of a node that stopped
+//! heartbeating while it read them (kept `grace` after it was last seen so: it may only be
+//! paused, and on NFS a file deleted under it would fail its searches). Tantivy's own
+//! deletions are only noted by `WriterDirectory`; nothing is removed by age.
+//!
+//! Why a deposed master's collector cannot remove what anyone needs:
+//! - It reads the approved commit first and the readers' open commits after. A reader
+//!   records a commit before it opens it and opens it only if it is still the newest
+//!   approved one afterwards. If the collector missed that record, the record came after
+//!   its read of the readers, hence after its read of the approved commit; a commit that
+//!   was not approved then is never the newest one later (approvals only add newer rows),
+//!   so the reader did not open it. What the collector saw unused stays unused.
+//! - In its own generation it removes only files tantivy released, which no later commit
+//!   of its own names; in other generations only whole directories of its own or earlier
+//!   epochs: a later master's directory — being filled right now, perhaps — is never
+//!   touched. A new master fills its directory from the approved commit, which is in use
+//!   until the new master approves a commit of its own, after the filling.
+//! - Its database writes (pins, forgetting commits) are fenced by its epoch.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+
+use crate::cluster::duty::DutyContext;
+use crate::cluster::sql::Dialect;
+use crate::config::Settings;
+use crate::db::DbConnection;
+use crate::db::schema::index_commits;
+use crate::error::Result;
+use crate::search::commits::{self, CommitFiles};
+use crate::search::directory::WriterDirectory;
+use crate::search::generation::{IndexLocation, epoch_of};
+
+/// How long the commits of a node that stopped heartbeating are kept after it was last seen
+/// reading them: the previous design kept every replaced file this long, which readers on
+/// other hosts never needed once they heartbeat.
+pub const READER_GRACE: Duration = Duration::from_secs(600);
+
+/// When a node counts as having stopped heartbeating, and how long its open commits are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderRules {
+    pub stale_after: Duration,
+    pub grace: Duration,
+}
+
+impl ReaderRules {
+    /// Silent for half the node timeout: well past a late heartbeat, and seen by the master
+    /// (which collects twice a second) before the node is removed at the full timeout.
+    pub fn from_settings(settings: &Settings) -> ReaderRules {
+        ReaderRules { stale_after: settings.cluster.node_timeout / 2, grace: READER_GRACE }
+    }
+}
+
+/// The commits in use, with their generation and files.
+#[derive(Debug, Default)]
+pub struct InUse {
+    commits: Vec<(i64, String, CommitFiles)>,
+}
+
+impl InUse {
+    /// Whether a commit in use lies in `generation`.
+    pub fn holds(&self, generation: &str) -> bool {
+        self.commits.iter().any(|(_, held, _)| held == generation)
+    }
+
+    /// Whether a commit in use names `file` of `generation`.
+    pub fn uses(&self, generation: &str, file: &str) -> bool {
+        self.commits.iter().any(|(_, held, files)| held == generation && files.uses(file))
+    }
+
+    pub fn ids(&self) -> Vec<i64> {
+        self.commits.iter().map(|(id, ..)| *id).collect()
+    }
+}
+
+/// A commit's generation and files, parsed once: commits never change.
+pub type CommitCache = HashMap<i64, (String, CommitFiles)>;
+
+#[derive(QueryableByName)]
+struct Reader {
+    #[diesel(sql_type = Text)]
+    open_index_commits: String,
+    #[diesel(sql_type = Nullable<Bool>)]
+    stale: Option<bool>,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    id: Option<i64>,
+}
+
+/// Reads which commits are in use (the approved one first, see the module comment), pins
+/// the open commits of nodes that stopped heartbeating, and forgets the commits nobody
+/// uses — in one transaction fenced by the epoch.
+pub fn in_use(
+    connection: &mut DbConnection,
+    context: &DutyContext,
+    rules: ReaderRules,
+    cache: &mut CommitCache,
+) -> Result<InUse> {
+    context.fenced(connection, |connection| {
+        let dialect = Dialect::of(connection);
+        let approved: Id = dialect.query("SELECT MAX(id) AS id FROM index_commits").get_result(connection)?;
+        let Some(approved) = approved.id else { return Ok(InUse::default()) };
+        let readers: Vec<Reader> = dialect
+            .query(&format!(
+                "SELECT open_index_commits, (heartbeat_at < {}) AS stale FROM cluster_nodes",
+                dialect.ago(rules.stale_after)
+            ))
+            .load(connection)?;
+        let mut keep: BTreeSet<i64> = BTreeSet::from([approved]);
+        let mut stale: BTreeSet<i64> = BTreeSet::new();
+        for reader in &readers {
+            let open = commits::parse_open(&reader.open_index_commits);
+            if reader.stale == Some(true) {
+                stale.extend(&open);
+            }
+            keep.extend(open);
+        }
+        if !stale.is_empty() {
+            let ids: Vec<i64> = stale.into_iter().collect();
+            dialect
+                .query(&format!(
+                    "UPDATE index_commits SET pinned_at = {} WHERE id IN ({})",
+                    dialect.now(),
+                    id_list(&ids)
+                ))
+                .execute(connection)?;
+        }
+        let pinned: Vec<Id> = dialect
+            .query(&format!("SELECT id FROM index_commits WHERE pinned_at >= {}", dialect.ago(rules.grace)))
+            .load(connection)?;
+        keep.extend(pinned.into_iter().filter_map(|pinned| pinned.id));
+        let keep: Vec<i64> = keep.into_iter().collect();
+        diesel::delete(index_commits::table.filter(index_commits::id.ne_all(&keep))).execute(connection)?;
+        cache.retain(|id, _| keep.contains(id));
+        let missing: Vec<i64> = keep.iter().copied().filter(|id| !cache.contains_key(id)).collect();
+        let rows: Vec<(i64, String, String)> = index_commits::table
+            .filter(index_commits::id.eq_any(&missing))
+            .select((index_commits::id, index_commits::generation, index_commits::meta))
+            .load(connection)?;
+        for (id, generation, meta) in rows {
+            cache.insert(id, (generation, CommitFiles::of(&meta)?));
+        }
+        Ok(InUse {
+            commits: keep
+                .iter()
+                .filter_map(|id| cache.get(id).map(|(generation, files)| (*id, generation.clone(), files.clone())))
+                .collect(),
+        })
+    })
+}
+
+/// Ids are numbers, written into the statement.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// What one round removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub files: usize,
+    pub generations: Vec<String>,
+}
+
+/// One round: removes the released files of the writer's generation that no commit in use
+/// names, and every generation of this or an earlier epoch that holds no commit in use (and
+/// is not the writer's).
+pub fn collect(
+    location: &IndexLocation,
+    writer: (&str, &WriterDirectory),
+    connection: &mut DbConnection,
+    context: &DutyContext,
+    rules: ReaderRules,
+    cache: &mut CommitCache,
+) -> Result<Collected> {
+    let (writing, directory) = writer;
+    // Listed before what is in use is read: a file released later waits for the next round.
+    let released = directory.released();
+    let in_use = in_use(connection, context, rules, cache)?;
+    let files = directory.remove_released(&released, |file| in_use.uses(writing, file));
+    let mut generations = Vec::new();
+    for generation in location.generations()? {
+        let later_master = epoch_of(&generation).unwrap_or(0) > context.epoch;
+        if generation == writing || later_master || in_use.holds(&generation) {
+            continue;
+        }
+        location.remove(&generation)?;
+        tracing::info!(%generation, "removed a search index generation no reader uses");
+        generations.push(generation);
+    }
+    Ok(Collected { files, generations })
+}
