@@ -10,7 +10,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use tantivy::Index;
+
 use crate::search::commits::{ApprovedCommit, CommitFiles};
+use crate::search::directory::ApprovedDirectory;
 
 const LEGACY_POINTER: &str = "current";
 const LEGACY_POINTER_TEMPORARY: &str = "current.tmp";
@@ -67,26 +70,28 @@ impl IndexLocation {
 
     /// Fills the new, empty `generation` with the files of `base` and its `meta.json`, and
     /// tells tantivy that it manages those files (so that it releases them when a merge
-    /// replaces them).
+    /// replaces them). The names come from the commit, not from listing the directory: a
+    /// network file system may show another host's recent files in a listing only later.
     pub fn fill_from(&self, generation: &str, base: &ApprovedCommit) -> Result<Filled> {
         let from = self.path(&base.generation);
         let to = self.path(generation);
+        let view = ApprovedDirectory::open(&from, &base.meta)
+            .map_err(|error| Error::internal(format!("opening {}", from.display()), error))?;
+        let metas = Index::open(view).and_then(|index| index.load_metas()).map_err(|error| {
+            Error::internal(format!("reading index commit {} in {}", base.id, from.display()), error)
+        })?;
         let files = CommitFiles::of(&base.meta)?;
         let mut filled = Filled::default();
         let mut managed = vec!["meta.json".to_string()];
-        for entry in std::fs::read_dir(&from).map_err(io_error(format!("listing {}", from.display())))? {
-            let name = entry.map_err(io_error(format!("listing {}", from.display())))?.file_name();
-            let Some(name) = name.to_str().filter(|name| files.uses(name)) else { continue };
-            match std::fs::hard_link(from.join(name), to.join(name)) {
-                Ok(()) => filled.linked += 1,
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(Error::internal(format!("filling {}", to.display()), error));
-                }
-                // No hard links here (some FUSE and SMB mounts): the same bytes, copied.
-                Err(_) => {
-                    copy_file(&from.join(name), &to.join(name))?;
-                    filled.copied += 1;
-                }
+        for candidate in metas.list_segment_files() {
+            let Some(name) = candidate.to_str() else { continue };
+            match link_or_copy(&from.join(name), &to.join(name)) {
+                Ok(Placed::Linked) => filled.linked += 1,
+                Ok(Placed::Copied) => filled.copied += 1,
+                // Tantivy names candidates (a delete file of a segment without deletes) that
+                // need not exist; a file the commit uses must.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound && !files.uses(name) => continue,
+                Err(error) => return Err(Error::internal(format!("placing {name} into {}", to.display()), error)),
             }
             managed.push(name.to_string());
         }
@@ -159,11 +164,24 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io_error(format!("writing {}", path.display())))
 }
 
-fn copy_file(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
-        .and_then(|_| std::fs::File::open(to))
-        .and_then(|file| file.sync_all())
-        .map_err(io_error(format!("copying {} to {}", from.display(), to.display())))
+enum Placed {
+    Linked,
+    Copied,
+}
+
+/// A hard link, or a copy where the file system refuses links (some FUSE and SMB mounts).
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<Placed> {
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(Placed::Linked),
+        Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::AlreadyExists) => {
+            Err(error)
+        }
+        Err(_) => {
+            std::fs::copy(from, to)?;
+            std::fs::File::open(to)?.sync_all()?;
+            Ok(Placed::Copied)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +195,76 @@ mod tests {
         assert_eq!(epoch_of("g3-e5-20261124101500"), None);
         assert_eq!(epoch_of("e12"), None);
         assert_eq!(epoch_of("current"), None);
+    }
+
+    /// An index in `generation` with three items, one deleted; returns the approved commit.
+    fn committed(location: &IndexLocation, generation: &str) -> ApprovedCommit {
+        use crate::search::fields::Fields;
+        use tantivy::{Term, doc};
+        std::fs::create_dir_all(location.path(generation)).unwrap();
+        let index = Index::create_in_dir(location.path(generation), Fields::schema()).unwrap();
+        let fields = Fields::of(&index).unwrap();
+        let mut writer: tantivy::IndexWriter<tantivy::TantivyDocument> =
+            index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for id in 1..=3u64 {
+            writer.add_document(doc!(fields.item_id => id, fields.title => "linked")).unwrap();
+        }
+        writer.commit().unwrap();
+        writer.delete_term(Term::from_field_u64(fields.item_id, 2));
+        writer.commit().unwrap();
+        ApprovedCommit {
+            id: 7,
+            generation: generation.into(),
+            epoch: 3,
+            node: "n1".into(),
+            meta: std::fs::read_to_string(location.path(generation).join("meta.json")).unwrap(),
+            applied: "a test".into(),
+            committed_at: chrono::Utc::now().naive_utc(),
+        }
+    }
+
+    fn documents(location: &IndexLocation, generation: &str) -> u64 {
+        let index = Index::open_in_dir(location.path(generation)).unwrap();
+        let count = index.reader().unwrap().searcher().num_docs();
+        // The new generation is tantivy's to manage: a writer opens on it.
+        index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000).unwrap();
+        count
+    }
+
+    #[test]
+    fn a_new_generation_takes_the_files_of_the_approved_commit_as_hard_links() {
+        use std::os::unix::fs::MetadataExt;
+        let folder = tempfile::tempdir().unwrap();
+        let location = IndexLocation::new(folder.path().join("index"));
+        let base = committed(&location, "e3-1");
+        let generation = location.create(4).unwrap();
+        let filled = location.fill_from(&generation, &base).unwrap();
+        assert_eq!(filled.copied, 0);
+        assert!(filled.linked >= 6, "{filled:?}");
+        assert_eq!(documents(&location, &generation), 2);
+        let files = CommitFiles::of(&base.meta).unwrap();
+        for entry in std::fs::read_dir(location.path(&generation)).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if files.uses(&name) {
+                let original = std::fs::metadata(location.path("e3-1").join(&name)).unwrap();
+                assert_eq!(entry.metadata().unwrap().ino(), original.ino(), "{name} is the same file");
+            }
+        }
+    }
+
+    #[test]
+    fn where_hard_links_are_refused_the_files_are_copied() {
+        let folder = tempfile::tempdir().unwrap();
+        let location = IndexLocation::new(folder.path().join("index"));
+        let base = committed(&location, "e3-1");
+        // The new generation on another file system (tmpfs): links across devices fail.
+        let elsewhere = tempfile::tempdir_in("/dev/shm").unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), location.path("e4-1")).unwrap();
+        let filled = location.fill_from("e4-1", &base).unwrap();
+        assert_eq!(filled.linked, 0);
+        assert!(filled.copied >= 6, "{filled:?}");
+        assert_eq!(documents(&location, "e4-1"), 2);
     }
 
     #[test]
