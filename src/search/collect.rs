@@ -71,10 +71,6 @@ impl InUse {
     pub fn uses(&self, generation: &str, file: &str) -> bool {
         self.commits.iter().any(|(_, held, files)| held == generation && files.uses(file))
     }
-
-    pub fn ids(&self) -> Vec<i64> {
-        self.commits.iter().map(|(id, ..)| *id).collect()
-    }
 }
 
 /// A commit's generation and files, parsed once: commits never change.
@@ -94,6 +90,83 @@ struct Id {
     id: Option<i64>,
 }
 
+/// The commits registered nodes' readers have open, and those of nodes that stopped
+/// heartbeating.
+fn readers(connection: &mut DbConnection, rules: ReaderRules) -> Result<(BTreeSet<i64>, BTreeSet<i64>)> {
+    let dialect = Dialect::of(connection);
+    let readers: Vec<Reader> = dialect
+        .query(&format!(
+            "SELECT open_index_commits, (heartbeat_at < {}) AS stale FROM cluster_nodes",
+            dialect.ago(rules.stale_after)
+        ))
+        .load(connection)?;
+    let (mut open, mut stale) = (BTreeSet::new(), BTreeSet::new());
+    for reader in &readers {
+        let ids = commits::parse_open(&reader.open_index_commits);
+        if reader.stale == Some(true) {
+            stale.extend(&ids);
+        }
+        open.extend(ids);
+    }
+    Ok((open, stale))
+}
+
+fn pin(connection: &mut DbConnection, ids: &BTreeSet<i64>) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let dialect = Dialect::of(connection);
+    let ids: Vec<i64> = ids.iter().copied().collect();
+    dialect
+        .query(&format!("UPDATE index_commits SET pinned_at = {} WHERE id IN ({})", dialect.now(), id_list(&ids)))
+        .execute(connection)?;
+    Ok(())
+}
+
+/// Pins the open commits of nodes that stopped heartbeating (fenced): for the rounds in
+/// which a build keeps the collector from running, since such a node is removed from the
+/// node table, with its record, at the node timeout.
+pub fn pin_stale_readers(connection: &mut DbConnection, context: &DutyContext, rules: ReaderRules) -> Result<()> {
+    context.fenced(connection, |connection| {
+        let (_, stale) = readers(connection, rules)?;
+        pin(connection, &stale)
+    })
+}
+
+/// At a master's start, when the master before it (`previous`) stopped heartbeating: no
+/// collector saw it fall silent, and its row — with the commits its own reader had open —
+/// may be gone already. Every commit still recorded is pinned: those were in use at its last
+/// collection or approved since, which covers what its reader had open. Returns whether it
+/// pinned.
+pub fn pin_after_lost_master(
+    connection: &mut DbConnection,
+    context: &DutyContext,
+    rules: ReaderRules,
+    previous: &str,
+) -> Result<bool> {
+    #[derive(QueryableByName)]
+    struct Fresh {
+        #[diesel(sql_type = Nullable<Bool>)]
+        fresh: Option<bool>,
+    }
+    context.fenced(connection, |connection| {
+        let dialect = Dialect::of(connection);
+        let previous: Option<Fresh> = dialect
+            .query(&format!(
+                "SELECT (heartbeat_at >= {}) AS fresh FROM cluster_nodes WHERE name = ?",
+                dialect.ago(rules.stale_after)
+            ))
+            .bind::<Text, _>(previous)
+            .get_result(connection)
+            .optional()?;
+        if previous.and_then(|previous| previous.fresh) == Some(true) {
+            return Ok(false);
+        }
+        dialect.query(&format!("UPDATE index_commits SET pinned_at = {}", dialect.now())).execute(connection)?;
+        Ok(true)
+    })
+}
+
 /// Reads which commits are in use (the approved one first, see the module comment), pins
 /// the open commits of nodes that stopped heartbeating, and forgets the commits nobody
 /// uses — in one transaction fenced by the epoch.
@@ -107,31 +180,10 @@ pub fn in_use(
         let dialect = Dialect::of(connection);
         let approved: Id = dialect.query("SELECT MAX(id) AS id FROM index_commits").get_result(connection)?;
         let Some(approved) = approved.id else { return Ok(InUse::default()) };
-        let readers: Vec<Reader> = dialect
-            .query(&format!(
-                "SELECT open_index_commits, (heartbeat_at < {}) AS stale FROM cluster_nodes",
-                dialect.ago(rules.stale_after)
-            ))
-            .load(connection)?;
+        let (open, stale) = readers(connection, rules)?;
+        pin(connection, &stale)?;
         let mut keep: BTreeSet<i64> = BTreeSet::from([approved]);
-        let mut stale: BTreeSet<i64> = BTreeSet::new();
-        for reader in &readers {
-            let open = commits::parse_open(&reader.open_index_commits);
-            if reader.stale == Some(true) {
-                stale.extend(&open);
-            }
-            keep.extend(open);
-        }
-        if !stale.is_empty() {
-            let ids: Vec<i64> = stale.into_iter().collect();
-            dialect
-                .query(&format!(
-                    "UPDATE index_commits SET pinned_at = {} WHERE id IN ({})",
-                    dialect.now(),
-                    id_list(&ids)
-                ))
-                .execute(connection)?;
-        }
+        keep.extend(open);
         let pinned: Vec<Id> = dialect
             .query(&format!("SELECT id FROM index_commits WHERE pinned_at >= {}", dialect.ago(rules.grace)))
             .load(connection)?;

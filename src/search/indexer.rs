@@ -225,6 +225,9 @@ impl IndexerDuty {
                 }
             },
         };
+        if collect::pin_after_lost_master(connection, context, self.readers, &base.node)? {
+            tracing::info!(previous = %base.node, "the previous master stopped heartbeating: the commits it may still read are kept");
+        }
         match self.continue_from(connection, context, &base)? {
             Ok(writer) => Ok(Some(writer)),
             Err(reason) => {
@@ -467,6 +470,8 @@ impl IndexerDuty {
             if last_step.elapsed() >= BUILD_STEP {
                 last_step = Instant::now();
                 rebuild::progress(connection, context, request.id, done)?;
+                // The collector waits for the build; a node falling silent meanwhile is noted.
+                collect::pin_stale_readers(connection, context, self.readers)?;
                 // Search keeps answering, and fresh, from the old generation.
                 if let Some(old) = old.as_deref_mut() {
                     touched.extend(self.apply_batch(old, connection, context)?);

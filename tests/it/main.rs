@@ -19,6 +19,7 @@ mod openapi;
 mod projects;
 mod search;
 mod sessions;
+mod shared_storage;
 mod ui;
 mod users;
 mod workflow;
