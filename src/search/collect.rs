@@ -74,7 +74,7 @@ impl InUse {
 }
 
 /// A commit's generation and files, parsed once: commits never change.
-pub type CommitCache = HashMap<i64, (String, CommitFiles)>;
+type CommitCache = HashMap<i64, (String, CommitFiles)>;
 
 #[derive(QueryableByName)]
 struct Reader {
@@ -123,22 +123,12 @@ fn pin(connection: &mut DbConnection, ids: &BTreeSet<i64>) -> Result<()> {
     Ok(())
 }
 
-/// Pins the open commits of nodes that stopped heartbeating (fenced): for the rounds in
-/// which a build keeps the collector from running, since such a node is removed from the
-/// node table, with its record, at the node timeout.
-pub fn pin_stale_readers(connection: &mut DbConnection, context: &DutyContext, rules: ReaderRules) -> Result<()> {
-    context.fenced(connection, |connection| {
-        let (_, stale) = readers(connection, rules)?;
-        pin(connection, &stale)
-    })
-}
-
 /// At a master's start, when the master before it (`previous`) stopped heartbeating: no
 /// collector saw it fall silent, and its row — with the commits its own reader had open —
 /// may be gone already. Every commit still recorded is pinned: those were in use at its last
 /// collection or approved since, which covers what its reader had open. Returns whether it
 /// pinned.
-pub fn pin_after_lost_master(
+fn pin_after_lost_master(
     connection: &mut DbConnection,
     context: &DutyContext,
     rules: ReaderRules,
@@ -170,7 +160,7 @@ pub fn pin_after_lost_master(
 /// Reads which commits are in use (the approved one first, see the module comment), pins
 /// the open commits of nodes that stopped heartbeating, and forgets the commits nobody
 /// uses — in one transaction fenced by the epoch.
-pub fn in_use(
+fn in_use(
     connection: &mut DbConnection,
     context: &DutyContext,
     rules: ReaderRules,
@@ -220,31 +210,81 @@ pub struct Collected {
     pub generations: Vec<String>,
 }
 
-/// One round: removes the released files of the writer's generation that no commit in use
-/// names, and every generation of this or an earlier epoch that holds no commit in use (and
-/// is not the writer's).
-pub fn collect(
-    location: &IndexLocation,
-    writer: (&str, &WriterDirectory),
-    connection: &mut DbConnection,
-    context: &DutyContext,
+/// The master's collector: what it remembers between rounds.
+pub struct Collector {
     rules: ReaderRules,
-    cache: &mut CommitCache,
-) -> Result<Collected> {
-    let (writing, directory) = writer;
-    // Listed before what is in use is read: a file released later waits for the next round.
-    let released = directory.released();
-    let in_use = in_use(connection, context, rules, cache)?;
-    let files = directory.remove_released(&released, |file| in_use.uses(writing, file));
-    let mut generations = Vec::new();
-    for generation in location.generations()? {
-        let later_master = epoch_of(&generation).unwrap_or(0) > context.epoch;
-        if generation == writing || later_master || in_use.holds(&generation) {
-            continue;
-        }
-        location.remove(&generation)?;
-        tracing::info!(%generation, "removed a search index generation no reader uses");
-        generations.push(generation);
+    cache: CommitCache,
+    /// Generations whose removal failed (said once, tried again every round).
+    failing: BTreeSet<String>,
+}
+
+impl Collector {
+    pub fn new(rules: ReaderRules) -> Collector {
+        Collector { rules, cache: CommitCache::new(), failing: BTreeSet::new() }
     }
-    Ok(Collected { files, generations })
+
+    /// One round: removes the released files of the writer's generation that no commit in
+    /// use names, and every generation of this or an earlier epoch that holds no commit in
+    /// use (and is not the writer's). A file-system error waits for the next round; a
+    /// database error (or a lost lease) ends the round.
+    pub fn collect(
+        &mut self,
+        location: &IndexLocation,
+        writer: (&str, &WriterDirectory),
+        connection: &mut DbConnection,
+        context: &DutyContext,
+    ) -> Result<Collected> {
+        let (writing, directory) = writer;
+        // Listed before what is in use is read: a file released later waits for the next round.
+        let released = directory.released();
+        let in_use = in_use(connection, context, self.rules, &mut self.cache)?;
+        let files = directory.remove_released(&released, |file| in_use.uses(writing, file));
+        let mut generations = Vec::new();
+        let present = match location.generations() {
+            Ok(present) => present,
+            Err(error) => {
+                tracing::warn!(%error, "could not list the search index generations");
+                return Ok(Collected { files, generations });
+            }
+        };
+        for generation in present {
+            let later_master = epoch_of(&generation).unwrap_or(0) > context.epoch;
+            if generation == writing || later_master || in_use.holds(&generation) {
+                continue;
+            }
+            match location.remove(&generation) {
+                Ok(()) => {
+                    self.failing.remove(&generation);
+                    tracing::info!(%generation, "removed a search index generation no reader uses");
+                    generations.push(generation);
+                }
+                // A deposed master may still be writing into its directory: next round.
+                Err(error) => {
+                    if self.failing.insert(generation.clone()) {
+                        tracing::warn!(%error, %generation, "could not remove a search index generation yet");
+                    }
+                }
+            }
+        }
+        Ok(Collected { files, generations })
+    }
+
+    /// Pins the open commits of nodes that stopped heartbeating, while a build keeps the
+    /// rounds from running (such a node is removed, with its record, at the node timeout).
+    pub fn pin_stale_readers(&self, connection: &mut DbConnection, context: &DutyContext) -> Result<()> {
+        context.fenced(connection, |connection| {
+            let (_, stale) = readers(connection, self.rules)?;
+            pin(connection, &stale)
+        })
+    }
+
+    /// At a master's start: see `pin_after_lost_master`.
+    pub fn pin_after_lost_master(
+        &self,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+        previous: &str,
+    ) -> Result<bool> {
+        pin_after_lost_master(connection, context, self.rules, previous)
+    }
 }

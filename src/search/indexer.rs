@@ -23,7 +23,7 @@ use crate::db::DbConnection;
 use crate::db::schema::index_queue;
 use crate::error::{Error, Result};
 use crate::model::attachment::FileStore;
-use crate::search::collect::{self, CommitCache, ReaderRules};
+use crate::search::collect::{Collector, ReaderRules};
 use crate::search::commits::{self, ApprovedCommit};
 use crate::search::directory::{ApprovedDirectory, WriterDirectory};
 use crate::search::document;
@@ -154,15 +154,16 @@ fn open_writer(
 impl IndexerDuty {
     fn run_blocking(&self, context: &DutyContext) -> Result<()> {
         let mut connection = context.database.get()?;
-        let mut current = self.start(&mut connection, context)?;
-        let mut cache = CommitCache::default();
+        let mut collector = Collector::new(self.readers);
+        let mut current = self.start(&mut connection, context, &collector)?;
         let mut last_request_check: Option<Instant> = None;
         let mut last_collect: Option<Instant> = None;
         while !context.must_stop() {
             if last_request_check.is_none_or(|at| at.elapsed() >= REQUEST_CHECK_EVERY) {
                 last_request_check = Some(Instant::now());
                 if let Some(request) = rebuild::next_unfinished(&mut connection)? {
-                    let Some(built) = self.build(context, &mut connection, current.as_mut(), &request)? else {
+                    let built = self.build(context, &mut connection, current.as_mut(), &collector, &request)?;
+                    let Some(built) = built else {
                         break;
                     };
                     current = Some(built);
@@ -182,13 +183,11 @@ impl IndexerDuty {
                 if applied.is_empty() {
                     self.approve_merged(writer, &mut connection, context)?;
                 }
-                let collected = collect::collect(
+                let collected = collector.collect(
                     &self.location,
                     (&writer.generation, &writer.directory),
                     &mut connection,
                     context,
-                    self.readers,
-                    &mut cache,
                 )?;
                 if collected.files > 0 {
                     tracing::debug!(files = collected.files, "removed replaced search index files");
@@ -204,7 +203,12 @@ impl IndexerDuty {
 
     /// Opens this master's generation, started from the approved commit; `None` when there
     /// is none to start from (a rebuild is requested instead).
-    fn start(&self, connection: &mut DbConnection, context: &DutyContext) -> Result<Option<Writer>> {
+    fn start(
+        &self,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+        collector: &Collector,
+    ) -> Result<Option<Writer>> {
         let base = match commits::latest(connection)? {
             Some(latest) => {
                 if self.location.legacy_generation()?.is_some() {
@@ -223,7 +227,7 @@ impl IndexerDuty {
                 }
             },
         };
-        if collect::pin_after_lost_master(connection, context, self.readers, &base.node)? {
+        if collector.pin_after_lost_master(connection, context, &base.node)? {
             tracing::info!(previous = %base.node, "the previous master stopped heartbeating: the commits it may still read are kept");
         }
         match self.continue_from(connection, context, &base)? {

@@ -15,7 +15,7 @@ use crate::cluster::duty::DutyContext;
 use crate::db::DbConnection;
 use crate::db::schema::{index_queue, items};
 use crate::error::{Error, Result};
-use crate::search::collect;
+use crate::search::collect::Collector;
 use crate::search::directory::WriterDirectory;
 use crate::search::document;
 use crate::search::fields::Fields;
@@ -29,9 +29,10 @@ impl IndexerDuty {
         context: &DutyContext,
         connection: &mut DbConnection,
         old: Option<&mut Writer>,
+        collector: &Collector,
         request: &Rebuild,
     ) -> Result<Option<Writer>> {
-        let outcome = self.build_generation(context, connection, old, request);
+        let outcome = self.build_generation(context, connection, old, collector, request);
         if let Err(error) = &outcome
             && !matches!(error, Error::Conflict(_) | Error::Unavailable(_))
         {
@@ -45,6 +46,7 @@ impl IndexerDuty {
         context: &DutyContext,
         connection: &mut DbConnection,
         mut old: Option<&mut Writer>,
+        collector: &Collector,
         request: &Rebuild,
     ) -> Result<Option<Writer>> {
         let started = Instant::now();
@@ -88,7 +90,7 @@ impl IndexerDuty {
                 last_step = Instant::now();
                 rebuild::progress(connection, context, request.id, done)?;
                 // The collector waits for the build; a node falling silent meanwhile is noted.
-                collect::pin_stale_readers(connection, context, self.readers)?;
+                collector.pin_stale_readers(connection, context)?;
                 // Search keeps answering, and fresh, from the old generation.
                 if let Some(old) = old.as_deref_mut() {
                     touched.extend(self.apply_batch(old, connection, context)?);
