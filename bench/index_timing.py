@@ -2,6 +2,7 @@
 """The search index under failover and under a stream of writes (release build, loopback).
 
     bench/index_timing.py takeover [--backend sqlite|postgres] [--timing short|default] [--runs 10]
+                                   [--ways kill,pause]
     bench/index_timing.py disk [--items 100000]
 
 takeover: three nodes, items created through a backup at about 25/s. Each run stops the master
@@ -128,7 +129,14 @@ class Cluster:
                 if body and body.get("master"):
                     return name
             time.sleep(0.005)
-        sys.exit("no master")
+        self.fail(f"no master among {among} within {limit} s")
+
+    def fail(self, reason):
+        for name in sorted(os.listdir(self.work)):
+            if name.endswith(".log"):
+                with open(os.path.join(self.work, name)) as log:
+                    print(f"--- {name}\n" + "".join(log.readlines()[-15:]), file=sys.stderr)
+        sys.exit(reason)
 
     def token(self, name):
         status, body, headers = http("POST", self.base(name) + "/api/v1/session",
@@ -210,10 +218,12 @@ def takeover(args):
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        results = {"kill -9": ([], []), "SIGSTOP": ([], [])}
+        ways = [{"kill": "kill -9", "pause": "SIGSTOP"}[way] for way in args.ways.split(",")]
+        results = {way: ([], []) for way in ways}
         try:
-            for run in range(args.runs * 2):
-                way = "kill -9" if run % 2 == 0 else "SIGSTOP"
+            for run in range(args.runs * len(ways)):
+                way = ways[run % len(ways)]
+                print(f"run {run + 1}: {way}", file=sys.stderr)
                 master = cluster.wait_master(list(cluster.nodes))
                 (epoch,) = database.rows("SELECT epoch FROM cluster_lease")[0]
                 time.sleep(1)
@@ -231,7 +241,7 @@ def takeover(args):
                     if mine and applied:
                         break
                     if time.monotonic() > deadline:
-                        sys.exit(f"epoch {new_epoch} committed nothing: see {cluster.work}")
+                        cluster.fail(f"epoch {new_epoch} committed nothing")
                     time.sleep(0.05)
                 (acquired,) = database.rows("SELECT at FROM cluster_events WHERE kind = 'acquired' "
                                             f"AND epoch = {new_epoch}")[0]
@@ -318,6 +328,7 @@ def main():
     parser.add_argument("--timing", choices=list(TIMINGS), default="short")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--items", type=int, default=100000)
+    parser.add_argument("--ways", default="kill,pause", help="how the master is stopped: kill, pause or both")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     takeover(args) if args.measure == "takeover" else disk(args)
