@@ -2,8 +2,8 @@
 """The search index under failover and under a stream of writes (release build, loopback).
 
     bench/index_timing.py takeover [--backend sqlite|postgres] [--timing short|default] [--runs 10]
-                                   [--ways kill,pause]
-    bench/index_timing.py disk [--items 100000]
+                                   [--ways kill,pause] [--baton PATH]
+    bench/index_timing.py disk [--items 100000] [--baton PATH]
 
 takeover: three nodes, items created through a backup at about 25/s. Each run stops the master
 (kill -9, or SIGSTOP until a new master has committed, then SIGCONT) and reads from the
@@ -16,6 +16,8 @@ disk: two nodes on one SQLite database and data directory; wrk creates items thr
 master at full speed until --items exist; then the index directory's size and file count
 (hard links counted once) next to the size of the approved commit's segments, right away
 and one minute later.
+
+--baton measures another build (e.g. with another branch merged) instead of this tree's.
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 import urllib.request
@@ -329,8 +331,13 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--items", type=int, default=100000)
     parser.add_argument("--ways", default="kill,pause", help="how the master is stopped: kill, pause or both")
+    parser.add_argument("--baton", help="the binary to measure (default: this tree's release build)")
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    global BATON
+    if args.baton:
+        BATON = os.path.abspath(args.baton)
+    else:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     takeover(args) if args.measure == "takeover" else disk(args)
 
 
