@@ -560,7 +560,10 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> Result<(), Str
                 UserUpdate { password: Some(password.clone()), ..UserUpdate::default() },
             )
             .map_err(|error| error.to_string())?;
-            println!("password of {} changed; their sessions were signed out", found.login);
+            println!(
+                "password of {} changed; their sessions were signed out and their API tokens revoked",
+                found.login
+            );
             if generated {
                 println!("password: {password}");
             }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod input;
 pub mod metrics;
 pub mod observe;
 pub mod pages;

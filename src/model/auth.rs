@@ -25,6 +25,9 @@ const DUMMY_PASSWORD_HASH: &str =
 
 pub const TOKEN_PREFIX: &str = "baton_";
 
+/// The one answer to a failed sign-in, whichever part was wrong.
+const WRONG_CREDENTIALS: &str = "wrong login or password";
+
 /// What a successful sign-in hands to the client.
 #[derive(Debug, Clone)]
 pub struct SessionGrant {
@@ -74,7 +77,11 @@ pub fn sign_in(
     address: &str,
     settings: &SessionSettings,
 ) -> Result<SessionGrant> {
-    let login = login.trim().to_ascii_lowercase();
+    // Text that is no login (a NUL, 5,000 characters) matches no account: answered at once,
+    // as nothing is there to guess, and never written to the failure log.
+    let Ok(login) = user::parse_login(login) else {
+        return Err(Error::Unauthenticated(WRONG_CREDENTIALS.into()));
+    };
     let now = database_now(connection)?;
     let window_start = now - seconds(settings.lockout_window);
     let failures_for_login: i64 = login_failures::table
@@ -112,7 +119,7 @@ pub fn sign_in(
                     .execute(connection)?;
                 Ok(())
             })?;
-            return Err(Error::Unauthenticated("wrong login or password".into()));
+            return Err(Error::Unauthenticated(WRONG_CREDENTIALS.into()));
         }
     };
 
@@ -161,8 +168,19 @@ pub fn sign_out(connection: &mut DbConnection, secret: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn revoke_all_sessions(connection: &mut DbConnection, user_id: UserId) -> Result<()> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id.0))).execute(connection)?;
+/// Ends everything that lets the user in without the password: every session except `keep`
+/// (the session that changed its own password stays signed in) and every personal API token
+/// (deleted, so that reactivating the account later revives none). For the transaction that
+/// changes the password or deactivates the account.
+pub fn revoke_credentials(connection: &mut DbConnection, user_id: UserId, keep: Option<&str>) -> Result<()> {
+    let sessions_of_user = sessions::table.filter(sessions::user_id.eq(user_id.0));
+    match keep {
+        Some(secret) => {
+            diesel::delete(sessions_of_user.filter(sessions::id_hash.ne(digest(secret)))).execute(connection)?
+        }
+        None => diesel::delete(sessions_of_user).execute(connection)?,
+    };
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id.0))).execute(connection)?;
     Ok(())
 }
 

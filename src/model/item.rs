@@ -2,7 +2,7 @@
 //! filtered, sorted, paginated list. Every write that search will need enqueues the item
 //! in `index_queue` inside the same transaction.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::dsl::{InnerJoin, IntoBoxed};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -315,24 +315,36 @@ pub fn enqueue_for_index(connection: &mut DbConnection, id: ItemId) -> Result<()
     Ok(())
 }
 
+/// Only active members can be assigned. One refusal for every other id, naming only the id
+/// sent, so that assigning cannot tell which ids exist or whose logins they are.
 fn check_assignee(connection: &mut DbConnection, project: &Project, assignee: UserId) -> Result<()> {
-    let assignee_user = user::get(connection, assignee)
-        .map_err(|_| Error::invalid("assignee_id", format!("there is no user {assignee}")))?;
-    if !assignee_user.active {
-        return Err(Error::invalid("assignee_id", format!("user {} is deactivated", assignee_user.login)));
-    }
-    if !membership::is_member(connection, project.id, assignee)? {
+    let assignable = match user::find(connection, assignee)? {
+        Some(assignee_user) => assignee_user.active && membership::is_member(connection, project.id, assignee)?,
+        None => false,
+    };
+    if !assignable {
         return Err(Error::invalid(
             "assignee_id",
-            format!("user {} is not a member of project {}", assignee_user.login, project.key),
+            format!("user {assignee} cannot be assigned: only active members of project {} can", project.key),
         ));
     }
     Ok(())
 }
 
+/// A due date within years 1-9999, which both backends store and every client can show.
+fn check_due_date(due_date: Option<NaiveDate>) -> Result<()> {
+    match due_date {
+        Some(date) if !(1..=9999).contains(&date.year()) => {
+            Err(Error::invalid("due_date", format!("{date} is out of range: use a date in the years 1 to 9999")))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) -> Result<ItemView> {
     let title = text::single_line("title", &new_item.title, 1, text::MAX_TITLE_CHARS)?;
     let description = text::body("description", &new_item.description, false)?;
+    check_due_date(new_item.due_date)?;
     write_transaction(connection, |connection| {
         let (project, access) = project::get_with(connection, actor, &new_item.project, Permission::Report)?;
         let workflow = Workflow::load(connection)?;
@@ -424,6 +436,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         .transpose()?;
     let description =
         changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
+    check_due_date(changes.due_date.flatten())?;
     write_transaction(connection, |connection| {
         let (current, project, access) = require_readable(connection, actor, id)?;
         let changes_workflow_or_people = changes.status_id.is_some() || changes.assignee_id.is_some();
@@ -692,6 +705,11 @@ fn count_matching(
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
+    // Text no title can hold (a NUL, which PostgreSQL also refuses in a query, or more than
+    // a title's length) is refused rather than searched for.
+    if let Some(text) = &filter.text {
+        text::single_line("text", text, 1, text::MAX_TITLE_CHARS)?;
+    }
     let limit = filter.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));

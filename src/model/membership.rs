@@ -48,11 +48,10 @@ pub fn set_role(
 ) -> Result<Member> {
     write_transaction(connection, |connection| {
         let (project, _) = project::get_with(connection, actor, project_reference, Permission::Manage)?;
-        let member_user = user::get(connection, member)
-            .map_err(|_| Error::invalid("user_id", format!("there is no user {member}")))?;
-        if !member_user.active {
-            return Err(Error::invalid("user_id", format!("user {} is deactivated", member_user.login)));
-        }
+        // One refusal for a missing and a deactivated account, naming only the id sent.
+        let member_user = user::find(connection, member)?.filter(|found| found.active).ok_or_else(|| {
+            Error::invalid("user_id", format!("user {member} cannot be added: there is no active user with this id"))
+        })?;
         put_role(connection, project.id, member, role)?;
         Ok(Member { user: UserSummary { id: member_user.id, login: member_user.login, name: member_user.name }, role })
     })

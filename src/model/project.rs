@@ -88,17 +88,16 @@ pub fn load(connection: &mut DbConnection, id: ProjectId) -> Result<Project> {
         .ok_or_else(|| Error::not_found(format!("project {id}")))
 }
 
-/// Finds a project by key (`OPS`) or numeric id (`7`).
-/// The project by key or numeric id, without permission checks (the caller decides).
+/// The project by key (`OPS`) or numeric id (`7`), without permission checks (the caller
+/// decides). A reference that is neither cannot name a project and never reaches a query.
 pub fn find(connection: &mut DbConnection, reference: &str) -> Result<Project> {
     let reference = reference.trim();
-    let found = match reference.parse::<i64>() {
-        Ok(id) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,
-        Err(_) => projects::table
-            .filter(projects::key.eq(reference.to_ascii_uppercase()))
-            .select(Project::as_select())
-            .first(connection)
-            .optional()?,
+    let found = match (reference.parse::<i64>(), parse_key(reference)) {
+        (Ok(id), _) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,
+        (Err(_), Ok(key)) => {
+            projects::table.filter(projects::key.eq(key)).select(Project::as_select()).first(connection).optional()?
+        }
+        (Err(_), Err(_)) => None,
     };
     found.ok_or_else(|| Error::not_found(format!("project {reference}")))
 }

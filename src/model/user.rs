@@ -140,26 +140,30 @@ pub fn create(connection: &mut DbConnection, new_user: NewUser) -> Result<User> 
 }
 
 pub fn get(connection: &mut DbConnection, id: UserId) -> Result<User> {
-    users::table
-        .find(id.0)
-        .select(User::as_select())
-        .first(connection)
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("user {id}")))
+    find(connection, id)?.ok_or_else(|| Error::not_found(format!("user {id}")))
 }
 
+/// The account with this id, if any.
+pub fn find(connection: &mut DbConnection, id: UserId) -> Result<Option<User>> {
+    Ok(users::table.find(id.0).select(User::as_select()).first(connection).optional()?)
+}
+
+/// The account with this login, if any; text that is no login finds nobody without a query.
 pub fn find_by_login(connection: &mut DbConnection, login: &str) -> Result<Option<User>> {
-    Ok(users::table
-        .filter(users::login.eq(login.trim().to_ascii_lowercase()))
-        .select(User::as_select())
-        .first(connection)
-        .optional()?)
+    let Ok(login) = parse_login(login) else {
+        return Ok(None);
+    };
+    Ok(users::table.filter(users::login.eq(login)).select(User::as_select()).first(connection).optional()?)
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// The account with this e-mail address (compared without case), if any.
 pub fn find_by_email(connection: &mut DbConnection, email: &str) -> Result<Option<User>> {
+    // No stored address holds a NUL, and PostgreSQL refuses the lookup of one.
+    if email.contains('\0') {
+        return Ok(None);
+    }
     Ok(users::table
         .filter(lower(users::email).eq(email.trim().to_lowercase()))
         .order(users::id.asc())
@@ -183,7 +187,14 @@ pub fn summaries(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<Us
     ids.iter().map(|id| Ok(users::table.find(id.0).select(UserSummary::as_select()).first(connection)?)).collect()
 }
 
+/// An administrator's (or the command line's) change to an account. A new password or a
+/// deactivation signs the user out everywhere and revokes their API tokens.
 pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) -> Result<User> {
+    apply(connection, id, changes, None)
+}
+
+/// Applies the changes; `keep_session` names the one session a password change leaves signed in.
+fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_session: Option<&str>) -> Result<User> {
     let name = changes.name.as_deref().map(|name| text::single_line("name", name, 1, 200)).transpose()?;
     let email = changes.email.as_deref().map(|email| text::email("email", email)).transpose()?;
     let password_hash = match &changes.password {
@@ -220,19 +231,21 @@ pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) ->
             ))
             .execute(connection)?;
         if changes.password.is_some() || changes.active == Some(false) {
-            crate::model::auth::revoke_all_sessions(connection, id)?;
+            crate::model::auth::revoke_credentials(connection, id, keep_session)?;
         }
         get(connection, id)
     })
 }
 
 /// A user's change to their own account: name, e-mail, notifications and password; a new
-/// password needs the current one.
+/// password needs the current one, and ends every other session and every API token of the
+/// user (`session`, the secret of the session the change comes from, stays signed in).
 pub fn update_own(
     connection: &mut DbConnection,
     actor: &User,
     changes: UserUpdate,
     current_password: Option<&str>,
+    session: Option<&str>,
 ) -> Result<User> {
     if changes.is_admin.is_some() || changes.active.is_some() {
         return Err(Error::forbidden("only administrators change the administrator and active flags"));
@@ -240,7 +253,7 @@ pub fn update_own(
     if changes.password.is_some() && !verify_password(current_password.unwrap_or_default(), &actor.password_hash) {
         return Err(Error::invalid("current_password", "is wrong"));
     }
-    update(connection, actor.id, changes)
+    apply(connection, actor.id, changes, session)
 }
 
 /// On a database without users, creates `admin` with the given or a random password.

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, UserId};
 use crate::model::item::{self, ItemView, ReadableItem};
 use crate::model::permission::{Access, Permission, readable_project_ids};
-use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
 
 /// Adds a watcher unless already watching; for use inside a write transaction.
@@ -48,11 +47,18 @@ pub fn add(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id
         let (_, project, access) = item::require_readable(connection, actor, item_id)?;
         if user_id != actor.id {
             access.require(Permission::Work, &format!("item {item_id}"))?;
-            let watcher = user::get(connection, user_id)
-                .map_err(|_| Error::invalid("user_id", format!("there is no user {user_id}")))?;
-            let project = project::load(connection, project.id)?;
-            if !watcher.active || !Access::load(connection, &watcher, &project)?.allows(Permission::View) {
-                return Err(Error::invalid("user_id", format!("user {} cannot see this item", watcher.login)));
+            // One refusal for every id that cannot watch, naming only the id sent.
+            let may_watch = match user::find(connection, user_id)? {
+                Some(watcher) => {
+                    watcher.active && Access::load(connection, &watcher, &project)?.allows(Permission::View)
+                }
+                None => false,
+            };
+            if !may_watch {
+                return Err(Error::invalid(
+                    "user_id",
+                    format!("user {user_id} cannot watch this item: only active users who can see it can"),
+                ));
             }
         }
         add_quietly(connection, item_id, user_id)

@@ -32,6 +32,10 @@ use crate::search::reader::SearchIndex;
 
 pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_PAGE: usize = 100;
+/// The deepest page: the collector keeps `offset + limit` hits per segment in memory, so an
+/// unbounded offset (10^12 asks for terabytes) would abort the node. The search page goes
+/// to page 1000 of 20.
+pub const MAX_OFFSET: usize = 20_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
@@ -158,6 +162,13 @@ pub fn search(
     }
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+    }
+    if offset > MAX_OFFSET {
+        return Err(Error::invalid("offset", format!("must be at most {MAX_OFFSET}: narrow the query instead")));
+    }
+    // Filters are looked up in the database, which refuses a NUL in text.
+    if query.contains('\0') {
+        return Err(Error::invalid("q", "must not contain NUL characters (U+0000)"));
     }
     if let Some(id) = item_reference(query) {
         let found = item::get(connection, actor, ItemId(id)).ok();

@@ -128,7 +128,7 @@ pub fn method_not_allowed<B>(
             "code": "method_not_allowed",
             "message": format!("{} is not allowed on {}; see /api/v1/openapi.json", request.method(), request.path()),
         }});
-        HttpResponse::MethodNotAllowed().json(body)
+        HttpResponse::MethodNotAllowed().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
     } else {
         crate::web::pages::error_page(
             StatusCode::METHOD_NOT_ALLOWED,

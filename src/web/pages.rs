@@ -32,6 +32,7 @@ use crate::model::auth;
 use crate::model::user::User;
 use crate::web::AppState;
 use crate::web::auth::SESSION_COOKIE;
+use crate::web::input;
 
 /// Largest form body: a 1 MiB description plus URL-encoding headroom.
 pub const FORM_LIMIT_BYTES: usize = 4 * 1024 * 1024;
@@ -138,10 +139,9 @@ impl FromRequest for Viewer {
 /// Parses a URL-encoded form after checking its CSRF token, so that a forged request is
 /// refused before its content is even looked at.
 pub fn read_form<T: DeserializeOwned>(viewer: &Viewer, body: &[u8]) -> Result<T, PageError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|error| Error::invalid("form", error.to_string()))?;
+    let pairs = input::form_pairs(body)?;
     check_csrf(viewer, pairs.iter().find(|(name, _)| name == CSRF_FIELD).map(|(_, value)| value.as_str()))?;
-    serde_urlencoded::from_bytes(body).map_err(|error| Error::invalid("form", error.to_string()).into())
+    Ok(input::parse_form(body)?)
 }
 
 pub fn check_csrf(viewer: &Viewer, sent: Option<&str>) -> Result<(), PageError> {

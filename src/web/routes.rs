@@ -2,10 +2,13 @@
 //! Keep `resources/openapi.json` in step: a test checks that every documented operation is
 //! routed.
 
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 
 use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users, workflow};
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
+use crate::web::input::refuse_nul_in_url;
 use crate::web::metrics;
 use crate::web::pages::admin::{
     self as admin_pages, cluster as cluster_pages, mail as mail_pages, users as user_pages, workflow as workflow_pages,
@@ -18,14 +21,22 @@ use crate::web::pages::{
 /// Largest JSON body: a 1 MiB description plus JSON escaping headroom.
 const JSON_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
+/// API answers are personal and current: no cache keeps them (attachment downloads set their
+/// own, private policy, which this leaves alone).
+fn no_store() -> DefaultHeaders {
+    DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
+}
+
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .app_data(web::JsonConfig::default().limit(JSON_LIMIT_BYTES).error_handler(json_body_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
-        .route("/metrics", web::get().to(metrics::scrape))
+        .service(web::resource("/metrics").wrap(no_store()).get(metrics::scrape))
         .service(
             web::scope("/api/v1")
+                .wrap(from_fn(refuse_nul_in_url))
+                .wrap(no_store())
                 .route("/system/ping", web::get().to(system::ping))
                 .route("/openapi.json", web::get().to(system::openapi))
                 .service(
@@ -97,6 +108,7 @@ fn page_routes() -> actix_web::Scope<
     >,
 > {
     web::scope("")
+        .wrap(from_fn(refuse_nul_in_url))
         .wrap(pages::security_headers())
         .app_data(web::QueryConfig::default().error_handler(pages::query_error))
         .app_data(web::PathConfig::default().error_handler(pages::path_error))

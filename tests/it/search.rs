@@ -304,13 +304,17 @@ async fn malformed_queries_are_searched_literally_or_refused_never_a_server_erro
     app.create_project("OPS", false).await;
     app.admin.create_item("OPS", "colour red").await;
     search_until(&app.admin, "colour", 1).await;
-    for query in ["\"unbalanced", "-", "+", "colour:red", "AND OR NOT", "(((", "title:", ":", "\u{0}", "field:\"x"] {
+    for query in ["\"unbalanced", "-", "+", "colour:red", "AND OR NOT", "(((", "title:", ":", "field:\"x"] {
         let reply = search(&app.admin, query).await;
         assert_eq!(reply.status, StatusCode::OK, "{query:?}: {}", reply.body);
     }
     let long = search(&app.admin, &"a".repeat(10_000)).await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST);
     assert_eq!(long.body["error"]["field"], "q");
+    // Text with a NUL is refused on every route (PostgreSQL cannot look it up).
+    let nul = search(&app.admin, "\u{0}").await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST);
+    assert_eq!(nul.body["error"]["field"], "q");
     assert_eq!(app.admin.get("/api/v1/search?q=x&limit=0").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.admin.get("/api/v1/search").await.status, StatusCode::BAD_REQUEST);
 }

@@ -11,6 +11,11 @@ on_both_backends!(
     wrong_passwords_are_refused_and_then_rate_limited,
     revoked_tokens_and_missing_credentials_are_unauthenticated,
     deactivated_users_lose_their_sessions_and_tokens,
+    changing_ones_own_password_keeps_that_session_and_ends_the_other_sessions_and_every_token,
+    a_password_set_by_an_administrator_ends_every_session_and_token_of_the_user,
+    a_password_set_from_the_command_line_ends_every_session_and_token_of_the_user,
+    reactivating_a_user_revives_no_session_and_no_token,
+    the_upgrade_deletes_the_tokens_that_deactivated_accounts_still_held,
 );
 
 /// Behind a trusted proxy the per-address limit counts the client the proxy names, so one
@@ -175,4 +180,196 @@ async fn deactivated_users_lose_their_sessions_and_tokens(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(sign_in.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A browser-like session through the API: the cookie and its CSRF token.
+struct CookieSession {
+    client: reqwest::Client,
+    address: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl CookieSession {
+    async fn sign_in(app: &TestApp, login: &str, password: &str) -> CookieSession {
+        let client = reqwest::Client::new();
+        let response = client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"login": login, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "signing in as {login}");
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let csrf = response.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+        CookieSession { client, address: app.address.clone(), cookie, csrf }
+    }
+
+    async fn me(&self) -> StatusCode {
+        let url = format!("{}/api/v1/users/me", self.address);
+        self.client.get(url).header("Cookie", &self.cookie).send().await.unwrap().status()
+    }
+
+    async fn patch_me(&self, body: serde_json::Value) -> StatusCode {
+        let url = format!("{}/api/v1/users/me", self.address);
+        let request = self.client.patch(url).header("Cookie", &self.cookie).header("X-CSRF-Token", &self.csrf);
+        request.json(&body).send().await.unwrap().status()
+    }
+}
+
+async fn signs_in_with(app: &TestApp, login: &str, password: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The user's sessions and tokens, counted in the database.
+fn credentials_of(app: &TestApp, user_id: i64) -> (i64, i64) {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        sessions: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        tokens: i64,
+    }
+    let mut connection = app.database().get().unwrap();
+    let counts: Counts = diesel::sql_query(format!(
+        "SELECT (SELECT COUNT(*) FROM sessions WHERE user_id = {user_id}) AS sessions, \
+                (SELECT COUNT(*) FROM api_tokens WHERE user_id = {user_id}) AS tokens"
+    ))
+    .get_result(&mut *connection)
+    .unwrap();
+    (counts.sessions, counts.tokens)
+}
+
+async fn changing_ones_own_password_keeps_that_session_and_ends_the_other_sessions_and_every_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let script = app.create_user("carol").await;
+    let laptop = CookieSession::sign_in(&app, "carol", USER_PASSWORD).await;
+    let phone = CookieSession::sign_in(&app, "carol", USER_PASSWORD).await;
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::OK);
+
+    let wrong = laptop.patch_me(json!({"current_password": "not it", "new_password": "a new long password"})).await;
+    assert_eq!(wrong, StatusCode::BAD_REQUEST);
+    assert_eq!(phone.me().await, StatusCode::OK, "a refused change ends nothing");
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::OK);
+
+    let changed =
+        laptop.patch_me(json!({"current_password": USER_PASSWORD, "new_password": "a new long password"})).await;
+    assert_eq!(changed, StatusCode::OK);
+    assert_eq!(laptop.me().await, StatusCode::OK, "the session that changed the password stays signed in");
+    assert_eq!(phone.me().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(credentials_of(&app, script.user_id), (1, 0));
+    assert_eq!(signs_in_with(&app, "carol", USER_PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(signs_in_with(&app, "carol", "a new long password").await, StatusCode::OK);
+    // Changed with a token, the password takes every token along, that one included.
+    let other = app.create_user("dave").await;
+    let changed = other
+        .patch("/api/v1/users/me", json!({"current_password": USER_PASSWORD, "new_password": "another long password"}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(other.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(credentials_of(&app, other.user_id), (0, 0));
+}
+
+async fn a_password_set_by_an_administrator_ends_every_session_and_token_of_the_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let script = app.create_user("erin").await;
+    let browser = CookieSession::sign_in(&app, "erin", USER_PASSWORD).await;
+    let admin_browser = CookieSession::sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let reset =
+        app.admin.patch(&format!("/api/v1/users/{}", script.user_id), json!({"password": "set by the admin"})).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.me().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(credentials_of(&app, script.user_id), (0, 0));
+    assert_eq!(admin_browser.me().await, StatusCode::OK, "the administrator's own sessions stay");
+    assert_eq!(app.admin.get("/api/v1/users/me").await.status, StatusCode::OK);
+    assert_eq!(signs_in_with(&app, "erin", "set by the admin").await, StatusCode::OK);
+
+    // The same through the users page.
+    let again = app.create_user("frank").await;
+    let admin = crate::support::web::WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    let page = admin.submit(&format!("/admin/users/{}", again.user_id), &[("password", "set on the page")]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(again.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(credentials_of(&app, again.user_id), (0, 0));
+}
+
+async fn a_password_set_from_the_command_line_ends_every_session_and_token_of_the_user(backend: Backend) {
+    use std::io::Write;
+    let app = TestApp::spawn(backend).await;
+    let script = app.create_user("gina").await;
+    let browser = CookieSession::sign_in(&app, "gina", USER_PASSWORD).await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    command.current_dir(folder.path()).env("RUST_LOG", "warn");
+    for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BATON_")) {
+        command.env_remove(key);
+    }
+    let mut child = command
+        .args(["user", "passwd", "gina", "--database", &app.database_url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"set from the shell\n").unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("signed out") && said.contains("tokens"), "{said}");
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.me().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(credentials_of(&app, script.user_id), (0, 0));
+    assert_eq!(signs_in_with(&app, "gina", "set from the shell").await, StatusCode::OK);
+}
+
+async fn reactivating_a_user_revives_no_session_and_no_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let script = app.create_user("hank").await;
+    let browser = CookieSession::sign_in(&app, "hank", USER_PASSWORD).await;
+    let user = format!("/api/v1/users/{}", script.user_id);
+    assert_eq!(app.admin.patch(&user, json!({"active": false})).await.status, StatusCode::OK);
+    assert_eq!(credentials_of(&app, script.user_id), (0, 0));
+    assert_eq!(app.admin.patch(&user, json!({"active": true})).await.status, StatusCode::OK);
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.me().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(signs_in_with(&app, "hank", USER_PASSWORD).await, StatusCode::OK, "the password still works");
+}
+
+/// Before, deactivation left the tokens in place (refused only while the account was
+/// inactive): the upgrade deletes them, so that a reactivation revives none.
+async fn the_upgrade_deletes_the_tokens_that_deactivated_accounts_still_held(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn(backend).await;
+    let script = app.create_user("ivy").await;
+    let staying = app.create_user("jack").await;
+    let migration = match backend {
+        Backend::Sqlite => {
+            include_str!("../../migrations/sqlite/2026-12-02-000400_revoke_tokens_of_inactive_users/up.sql")
+        }
+        Backend::Postgres => {
+            include_str!("../../migrations/postgres/2026-12-02-000400_revoke_tokens_of_inactive_users/up.sql")
+        }
+    };
+    {
+        let mut connection = app.database().get().unwrap();
+        // What the previous version's deactivation left behind.
+        connection.batch_execute(&format!("UPDATE users SET active = false WHERE id = {}", script.user_id)).unwrap();
+        assert_eq!(credentials_of(&app, script.user_id).1, 1);
+        connection.batch_execute(migration).unwrap();
+    }
+    assert_eq!(credentials_of(&app, script.user_id).1, 0);
+    assert_eq!(credentials_of(&app, staying.user_id).1, 1, "active accounts keep their tokens");
+    let user = format!("/api/v1/users/{}", script.user_id);
+    assert_eq!(app.admin.patch(&user, json!({"active": true})).await.status, StatusCode::OK);
+    assert_eq!(script.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(staying.get("/api/v1/users/me").await.status, StatusCode::OK);
 }

@@ -10,6 +10,7 @@ use crate::search;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
+use crate::web::input::Json;
 
 /// How many recent events the status shows.
 const RECENT_EVENTS: i64 = 50;
@@ -43,7 +44,7 @@ pub struct HandoverBody {
 pub async fn hand_over(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<HandoverBody>,
+    body: Json<HandoverBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     state.cluster.wake();
@@ -67,7 +68,7 @@ pub async fn set_maintenance(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<MaintenanceBody>,
+    body: Json<MaintenanceBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let node = path.into_inner();

@@ -14,6 +14,7 @@ use crate::web::AppState;
 use crate::web::api::double_option;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
+use crate::web::input::{Json, parse_json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,7 +120,7 @@ pub struct NewItemBody {
 pub async fn create_item(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewItemBody>,
+    body: Json<NewItemBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new_item = NewItem {
@@ -167,7 +168,7 @@ pub async fn update_item(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
-    body: web::Json<ItemUpdateBody>,
+    body: Json<ItemUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ItemId(path.into_inner());
     let body = body.into_inner();
@@ -228,7 +229,7 @@ pub async fn create_comment(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
-    body: web::Json<NewCommentBody>,
+    body: Json<NewCommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ItemId(path.into_inner());
     let created =
@@ -261,11 +262,8 @@ pub async fn add_watcher(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = ItemId(path.into_inner());
-    let body: WatchBody = if body.iter().all(u8::is_ascii_whitespace) {
-        WatchBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|error| Error::invalid("body", error.to_string()))?
-    };
+    let body: WatchBody =
+        if body.iter().all(u8::is_ascii_whitespace) { WatchBody::default() } else { parse_json(&body)? };
     let user_id = body.user_id.map(UserId).unwrap_or(caller.user.id);
     state.database.write(move |connection| watcher::add(connection, &caller.user, id, user_id)).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -11,6 +11,7 @@ use crate::model::project::{self, NewProject, ProjectUpdate};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
+use crate::web::input::Json;
 
 pub async fn list_projects(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let projects = state.database.run(move |connection| project::list_readable(connection, &caller.user)).await?;
@@ -31,7 +32,7 @@ pub struct NewProjectBody {
 pub async fn create_project(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewProjectBody>,
+    body: Json<NewProjectBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let created = state
@@ -72,7 +73,7 @@ pub async fn update_project(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<ProjectUpdateBody>,
+    body: Json<ProjectUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
     let body = body.into_inner();
@@ -110,7 +111,7 @@ pub async fn set_member(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, i64)>,
-    body: web::Json<MemberBody>,
+    body: Json<MemberBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (reference, user_id) = path.into_inner();
     let role = Role::parse(&body.role)?;

@@ -9,6 +9,7 @@ use crate::model::ids::TokenId;
 use crate::web::AppState;
 use crate::web::auth::{Caller, expired_session_cookie, session_cookie};
 use crate::web::error::ApiError;
+use crate::web::input::Json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +21,7 @@ pub struct SignInBody {
 pub async fn sign_in(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Json<SignInBody>,
+    body: Json<SignInBody>,
 ) -> Result<HttpResponse, ApiError> {
     let address = state.client_address(&request).map_or_else(|| "unknown".into(), |address| address.to_string());
     let settings = state.settings.sessions.clone();
@@ -62,7 +63,7 @@ pub struct NewTokenBody {
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewTokenBody>,
+    body: Json<NewTokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, secret) =
         state.database.write(move |connection| auth::create_token(connection, caller.user.id, &body.name)).await?;

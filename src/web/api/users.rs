@@ -9,6 +9,7 @@ use crate::model::user::{self, NewUser, UserUpdate};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
+use crate::web::input::Json;
 
 pub async fn list_users(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -30,7 +31,7 @@ pub struct NewUserBody {
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewUserBody>,
+    body: Json<NewUserBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();
@@ -84,7 +85,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
-    body: web::Json<AdminUserUpdateBody>,
+    body: Json<AdminUserUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = UserId(path.into_inner());
@@ -123,7 +124,7 @@ pub struct OwnUpdateBody {
 pub async fn update_me(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<OwnUpdateBody>,
+    body: Json<OwnUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let updated = state
@@ -140,6 +141,7 @@ pub async fn update_me(
                     ..UserUpdate::default()
                 },
                 body.current_password.as_deref(),
+                caller.session_secret.as_deref(),
             )
         })
         .await?;

@@ -11,6 +11,7 @@ use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
+use crate::web::input::Json;
 
 /// Item types, statuses, priorities and the allowed status transitions.
 pub async fn get_workflow(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -30,7 +31,7 @@ pub async fn create_entry(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<NewEntryBody>,
+    body: Json<NewEntryBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let kind = Kind::parse(&path.into_inner())?;
@@ -57,7 +58,7 @@ pub async fn update_entry(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, i64)>,
-    body: web::Json<EntryUpdateBody>,
+    body: Json<EntryUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (segment, id) = path.into_inner();
@@ -92,7 +93,7 @@ pub async fn set_transitions(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
-    body: web::Json<MovesBody>,
+    body: Json<MovesBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let from = StatusId(path.into_inner());

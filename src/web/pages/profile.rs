@@ -2,7 +2,6 @@
 //! API tokens (a new token's secret is shown once, on the page that created it).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -12,7 +11,6 @@ use crate::model::auth::{self, ApiToken};
 use crate::model::ids::TokenId;
 use crate::model::user::{self, UserUpdate};
 use crate::web::AppState;
-use crate::web::auth::expired_session_cookie;
 use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -98,7 +96,7 @@ pub async fn update_profile(
         ..UserUpdate::default()
     };
     let actor = viewer.user.clone();
-    match state.database.write(move |connection| user::update_own(connection, &actor, changes, None)).await {
+    match state.database.write(move |connection| user::update_own(connection, &actor, changes, None, None)).await {
         Ok(_) => Ok(see_other("/profile")),
         Err(Error::Invalid(field_error)) => {
             let shown = Shown { form: Some(form), ..invalid(field_error) };
@@ -118,7 +116,8 @@ pub struct PasswordForm {
     repeat_password: String,
 }
 
-/// Changing the password ends every session of the user, this one included.
+/// Changing the password ends every other session of the user and revokes their API tokens;
+/// this session stays signed in.
 pub async fn change_password(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -132,14 +131,21 @@ pub async fn change_password(
         });
         return profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
     }
-    let actor = viewer.user.clone();
+    let (actor, session) = (viewer.user.clone(), viewer.session_secret.clone());
     let changes = UserUpdate { password: Some(form.new_password), ..UserUpdate::default() };
     let current = form.current_password;
-    match state.database.write(move |connection| user::update_own(connection, &actor, changes, Some(&current))).await {
-        Ok(_) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/signin?next=%2Fprofile"))
-            .cookie(expired_session_cookie(&state))
-            .finish()),
+    let outcome = state
+        .database
+        .write(move |connection| user::update_own(connection, &actor, changes, Some(&current), Some(&session)))
+        .await;
+    match outcome {
+        Ok(_) => {
+            let notice = Notice {
+                kind: "ok",
+                text: "Password changed. Your other sessions were signed out and your API tokens revoked.".into(),
+            };
+            profile_page(&state, &viewer, StatusCode::OK, Shown { notice: Some(notice), ..Shown::default() }).await
+        }
         Err(Error::Invalid(field_error)) => {
             profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, invalid(field_error)).await
         }

@@ -179,6 +179,11 @@ pub struct MemberForm {
     role: String,
 }
 
+/// One refusal for an unknown and a deactivated login, naming only what was typed.
+fn no_active_user(login: &str) -> Error {
+    Error::invalid("login", format!("there is no active user {login:?}"))
+}
+
 /// Adds a member or changes a member's role.
 pub async fn set_member(
     state: web::Data<AppState>,
@@ -189,19 +194,22 @@ pub async fn set_member(
     let key = path.into_inner();
     let form: MemberForm = read_form(&viewer, &body)?;
     let (user, reference) = (viewer.user.clone(), key.clone());
+    let login = form.login.trim().to_string();
+    let typed = login.clone();
     let outcome = state
         .database
         .write(move |connection| {
             let role = Role::parse(&form.role)?;
-            let member = user::find_by_login(connection, form.login.trim())?
-                .ok_or_else(|| Error::invalid("login", format!("there is no user {:?}", form.login.trim())))?;
+            // Only those who may manage members learn whether a login exists.
+            project::get_with(connection, &user, &reference, Permission::Manage)?;
+            let member = user::find_by_login(connection, &login)?.ok_or_else(|| no_active_user(&login))?;
             membership::set_role(connection, &user, &reference, member.id, role)
         })
         .await;
     match outcome {
         Ok(_) => Ok(see_other(&format!("/projects/{key}/settings"))),
-        Err(Error::Invalid(FieldError { field, message })) if field == "user_id" => {
-            settings_failure(&state, &viewer, key, Error::invalid("login", message)).await
+        Err(Error::Invalid(FieldError { field, .. })) if field == "user_id" => {
+            settings_failure(&state, &viewer, key, no_active_user(&typed)).await
         }
         Err(error) => settings_failure(&state, &viewer, key, error).await,
     }

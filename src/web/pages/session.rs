@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::model::auth;
 use crate::web::AppState;
 use crate::web::auth::{expired_session_cookie, session_cookie};
+use crate::web::input;
 use crate::web::pages::{Chrome, PageError, Viewer, local_path, read_form, render};
 
 /// The cookie that pairs the sign-in form with the browser that loaded it.
@@ -85,8 +86,7 @@ pub async fn sign_in(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form: SignInForm =
-        serde_urlencoded::from_bytes(&body).map_err(|error| Error::invalid("form", error.to_string()))?;
+    let form: SignInForm = input::parse_form(&body)?;
     let cookie_token = request.cookie(SIGN_IN_COOKIE).map(|cookie| cookie.value().to_string());
     if form.form_token.is_empty() || cookie_token.as_deref() != Some(form.form_token.as_str()) {
         return Err(PageError::Csrf);

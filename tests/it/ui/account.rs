@@ -87,6 +87,10 @@ async fn the_profile_page_changes_the_account_and_manages_tokens() {
         )
         .await;
     assert!(mismatch.body.contains("does not match"));
+    let elsewhere = WebClient::sign_in(&app.address, "pat", USER_PASSWORD).await;
+    let kept_token = pat.submit("/profile/tokens", &[("name", "desktop")]).await;
+    assert_eq!(kept_token.status, StatusCode::OK);
+    assert_eq!(app.count_rows("api_tokens"), listed);
     let changed = pat
         .submit(
             "/profile/password",
@@ -97,7 +101,10 @@ async fn the_profile_page_changes_the_account_and_manages_tokens() {
             ],
         )
         .await;
-    assert_eq!(changed.status, StatusCode::SEE_OTHER);
-    assert_eq!(pat.get("/profile").await.status, StatusCode::SEE_OTHER, "signed out everywhere");
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert!(changed.body.contains("Password changed"), "{}", changed.body);
+    assert_eq!(pat.get("/profile").await.status, StatusCode::OK, "the session that changed it stays signed in");
+    assert_eq!(elsewhere.get("/profile").await.status, StatusCode::SEE_OTHER, "other sessions are signed out");
+    assert_eq!(app.count_rows("api_tokens"), listed - 2, "pat's tokens are revoked, the admin's stay");
     WebClient::sign_in(&app.address, "pat", "a new long password").await;
 }

@@ -141,7 +141,7 @@ async fn projects_and_members_are_managed_from_pages_by_those_allowed() {
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let nobody = admin.submit("/projects/WEB/members", &[("login", "nobody"), ("role", "viewer")]).await;
     assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(nobody.body.contains("there is no user"));
+    assert!(nobody.body.contains("there is no active user &#34;nobody&#34;"), "{}", nobody.body);
     let members = app.admin.get("/api/v1/projects/WEB/members").await.body;
     assert_eq!(members["members"][0]["role"], "reporter", "{members}");
 
