@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Search figures with 100k demo items on SQLite: two nodes on one database and data dir.
 
-    bench/search_timing.py [--items N] [--duration 10s]
+    bench/search_timing.py [--items N] [--duration 10s] [--baton PATH]
 
 Prints: time to build the first index from the database (items/s); `baton reindex` (a full
 rebuild into a new generation while search answers); wrk throughput and p50 with 32
@@ -9,7 +9,8 @@ connections, the same with 4 connections (where throughput and latency targets c
 once: with 32 connections a request waits behind 31 others on 2 cores), and p50 of a single
 client, for a rare word, a common word and a common two-word query;
 freshness (item created on the master → found by search on the other node), p50 and p95
-over 20 items.
+over 20 items. --baton runs another build (e.g. of an earlier commit, to compare under the
+same machine load) instead of this tree's release build.
 """
 import argparse, json, os, re, shutil, socket, statistics, subprocess, tempfile, time, urllib.parse, urllib.request
 
@@ -52,10 +53,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100000)
     parser.add_argument("--duration", default="10s")
+    parser.add_argument("--baton", help="the binary to measure (default: this tree's release build)")
     args = parser.parse_args()
+    global BATON
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if args.baton:
+        BATON = os.path.abspath(args.baton)
+    else:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="baton-search-")
     env = dict(os.environ, BATON_DATABASE_URL=f"sqlite://{work}/baton.db", BATON_DATA_DIR=f"{work}/data",
                BATON_LOG="warn", BATON_ADMIN_PASSWORD=PASSWORD)

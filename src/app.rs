@@ -20,8 +20,10 @@ use crate::mail::outbound::SenderDuty;
 use crate::mail::poller::MailDuty;
 use crate::model::attachment::FileStore;
 use crate::model::user;
+use crate::search::collect::ReaderRules;
+use crate::search::generation::IndexLocation;
 use crate::search::indexer::{IndexerDuty, MergeRequests};
-use crate::search::{IndexLocation, SearchIndex};
+use crate::search::reader::SearchIndex;
 use crate::web::error::method_not_allowed;
 use crate::web::observe::observe;
 use crate::web::{AppState, NetworkAccess, routes};
@@ -78,6 +80,17 @@ fn announce_first_admin(password: &str, password_was_given: bool) {
     }
 }
 
+/// Starts the node's search reader on a connection of its own (a slow request load never
+/// delays it), once the node is registered: the reader records its open commits in its row.
+async fn follow_search(settings: &Settings, search: &Arc<SearchIndex>, cluster: &Cluster) -> Result<()> {
+    let mut reader_settings = settings.clone();
+    reader_settings.pool_size = 1;
+    let (search, node, instance) = (search.clone(), cluster.node_name().to_string(), cluster.instance().to_string());
+    tokio::task::spawn_blocking(move || search.follow(Database::connect(&reader_settings)?, node, instance))
+        .await
+        .map_err(|error| Error::internal("starting the search reader", error))?
+}
+
 impl Application {
     /// `initial_admin_password` is used only when the database has no users yet; without
     /// it a random password is generated and printed.
@@ -110,7 +123,13 @@ impl Application {
         let index_location = IndexLocation::new(settings.index_dir());
         let merges = MergeRequests::default();
         let mut duties: Vec<Arc<dyn MasterDuty>> = vec![
-            Arc::new(IndexerDuty { location: index_location.clone(), files: files.clone(), merges: merges.clone() }),
+            Arc::new(IndexerDuty {
+                location: index_location.clone(),
+                files: files.clone(),
+                merges: merges.clone(),
+                readers: ReaderRules::from_settings(&settings),
+                pause_before_commit: settings.search.pause_before_commit,
+            }),
             Arc::new(JobsDuty { settings: settings.jobs.clone(), merges, files: files.clone() }),
         ];
         if settings.cluster.probe_duty {
@@ -124,13 +143,15 @@ impl Application {
         }
         duties.push(Arc::new(SenderDuty::from_settings(settings.clone())?));
         let cluster = Cluster::start(&settings, duties).await?;
+        let search = Arc::new(SearchIndex::new(index_location));
+        follow_search(&settings, &search, &cluster).await?;
         let state = AppState {
             database,
             node_name: settings.node_name(),
             settings: settings.clone(),
             files,
             cluster: cluster.clone(),
-            search: Arc::new(SearchIndex::new(index_location)),
+            search,
             access: Arc::new(
                 NetworkAccess::from_settings(&settings).map_err(|error| Error::Unavailable(error.to_string()))?,
             ),

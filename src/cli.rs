@@ -19,8 +19,8 @@ use crate::mail::printable::printable;
 use crate::mail::{self, failures};
 use crate::model::attachment::FileStore;
 use crate::model::user::{self, NewUser, UserUpdate};
+use crate::search;
 use crate::search::rebuild::{self, Rebuild};
-use crate::search::{self, IndexLocation};
 
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about = "Baton: a clustered issue tracker")]
@@ -229,16 +229,14 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
     let database = open_database(settings).map_err(|error| error.to_string())?;
     let timing = Timing::from_settings(settings);
     let operator = format!("the command line on {}", settings.node_name());
-    let index_dir = settings.index_dir();
     actix_web::rt::System::new().block_on(async move {
         match command {
             ClusterCommand::Status => {
-                let location = IndexLocation::new(index_dir);
                 let (status, search_status, mail_status) = database
                     .run(move |connection| {
                         Ok((
                             status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20)?,
-                            search::status::load(connection, &location)?,
+                            search::status::load(connection)?,
                             mail::status::load(connection)?,
                         ))
                     })
@@ -444,7 +442,22 @@ fn print_search_status(status: &search::status::SearchStatus) {
     let generation = status.generation.as_deref().unwrap_or("not built yet");
     println!("search: {} changes waiting{oldest}; index {generation}", status.queue_depth);
     if let Some(commit) = &status.last_commit {
-        println!("last index commit: {commit}");
+        println!(
+            "last index commit: {} by {} (epoch {}) at {}: {}",
+            commit.id,
+            commit.node,
+            commit.epoch,
+            commit.committed_at.format("%Y-%m-%d %H:%M:%S%.3f"),
+            commit.applied
+        );
+    }
+    for reader in &status.readers {
+        let commits: Vec<String> = reader.commits.iter().map(i64::to_string).collect();
+        println!(
+            "  {} reads index commit {}",
+            reader.node,
+            if commits.is_empty() { "none".into() } else { commits.join(", ") }
+        );
     }
     if let Some(rebuild) = &status.rebuild {
         let error = rebuild.rebuild.error.as_deref().map(|error| format!("; last error: {error}")).unwrap_or_default();

@@ -211,6 +211,11 @@ impl Cluster {
         &self.inner.identity.name
     }
 
+    /// Random per process start: tells this process's rows from an earlier one's.
+    pub fn instance(&self) -> &str {
+        &self.inner.identity.instance
+    }
+
     /// This node's role now. A master whose lease is overdue is not master, even before its
     /// watchdog has run (it may run last when the process goes on after a freeze).
     pub fn role(&self) -> Role {

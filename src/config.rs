@@ -28,6 +28,7 @@ const ENV_KEYS: &[&str] = &[
     "mail",
     "jobs",
     "metrics",
+    "search",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +56,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub jobs: JobSettings,
     pub metrics: MetricsSettings,
+    pub search: SearchSettings,
 }
 
 /// Where log lines go (standard error) and how they look.
@@ -518,6 +520,16 @@ impl Default for ClusterSettings {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct SearchSettings {
+    /// Diagnostic: the indexer waits this long between its epoch check and each index commit,
+    /// and logs that it waits, so that a test can pause the process at that moment. Off (0)
+    /// by default.
+    #[serde(with = "duration_text")]
+    pub pause_before_commit: Duration,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct NodeSettings {
     /// Unique name of this node in the cluster; defaults to `<hostname>:<port>`.
     pub name: Option<String>,
@@ -564,6 +576,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             jobs: JobSettings::default(),
             metrics: MetricsSettings::default(),
+            search: SearchSettings::default(),
         }
     }
 }

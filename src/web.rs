@@ -17,7 +17,7 @@ use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::model::attachment::FileStore;
-use crate::search::SearchIndex;
+use crate::search::reader::SearchIndex;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]

@@ -216,6 +216,7 @@ diesel::table! {
         maintenance -> Bool,
         priority -> Integer,
         message -> Text,
+        open_index_commits -> Text,
     }
 }
 
@@ -317,6 +318,19 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
         duration_ms -> Nullable<BigInt>,
         error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    index_commits (id) {
+        id -> BigInt,
+        generation -> Text,
+        epoch -> BigInt,
+        node -> Text,
+        meta -> Text,
+        applied -> Text,
+        committed_at -> Timestamp,
+        pinned_at -> Nullable<Timestamp>,
     }
 }
 

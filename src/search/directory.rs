@@ -1,101 +1,120 @@
-//! The writer's view of an index generation: tantivy's `MmapDirectory`, except that segment
-//! files tantivy deletes (replaced by a merge, or left by a rollback) are removed only after
-//! a grace period. A reader on this host keeps a deleted file through its mapping, but NFS
-//! has no "delete on last close": a reader on another host would lose the file under a
-//! search. Segment files are never rewritten (their names are fresh UUIDs), so deferring
-//! the removal cannot hand anyone stale data.
+//! The two views of a generation directory.
+//!
+//! `WriterDirectory` is the master's: tantivy's `MmapDirectory`, except that a segment file
+//! tantivy deletes (replaced by a merge, or left by a rollback) is only noted. The collector
+//! (`search::collect`) removes it once no node's reader uses a commit that names it: a reader
+//! on this host would keep a deleted file through its mapping, but NFS has no "delete on last
+//! close", so a reader on another host would lose the file under a search.
+//!
+//! `ApprovedDirectory` is every reader's: it reads the segment files from the generation,
+//! but `meta.json` — which segments make up the index — comes from the approved commit's
+//! database row, never from the file, which a deposed master may still rewrite. It writes
+//! nothing and takes no lock: readers need neither write access nor file locks that work
+//! across hosts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock};
 
-use tantivy::Index;
 use tantivy::directory::error::{DeleteError, LockError, OpenDirectoryError, OpenReadError, OpenWriteError};
 use tantivy::directory::{
     Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, WatchCallback, WatchHandle, WritePtr,
 };
 
+const META_FILE: &str = "meta.json";
+const MANAGED_FILE: &str = ".managed.json";
+
+/// `<32 hex digits of the segment id>.<rest>`: a file of a segment.
+pub fn segment_file(name: &str) -> Option<(&str, &str)> {
+    let id = name.get(..32)?;
+    let rest = name.get(32..)?.strip_prefix('.')?;
+    (id.bytes().all(|byte| byte.is_ascii_hexdigit()) && !rest.is_empty()).then_some((id, rest))
+}
+
+fn name_of(path: &Path) -> Option<&str> {
+    path.file_name()?.to_str()
+}
+
 #[derive(Clone, Debug)]
-pub struct DeferredDeleteDirectory {
+pub struct WriterDirectory {
     inner: MmapDirectory,
     root: PathBuf,
-    /// Files tantivy deleted, and since when.
-    pending: Arc<Mutex<HashMap<PathBuf, Instant>>>,
+    /// Segment files tantivy deleted, waiting for no reader to use them.
+    released: Arc<Mutex<BTreeSet<String>>>,
 }
 
-/// `<32 hex digits of the segment id>.<extension>`: the files of a segment.
-fn segment_id(path: &Path) -> Option<&str> {
-    let name = path.file_name()?.to_str()?;
-    let id = name.get(..32)?;
-    (id.bytes().all(|byte| byte.is_ascii_hexdigit()) && name[32..].starts_with('.')).then_some(id)
-}
-
-impl DeferredDeleteDirectory {
-    pub fn open(root: &Path) -> Result<DeferredDeleteDirectory, OpenDirectoryError> {
-        Ok(DeferredDeleteDirectory {
+impl WriterDirectory {
+    pub fn open(root: &Path) -> Result<WriterDirectory, OpenDirectoryError> {
+        Ok(WriterDirectory {
             inner: MmapDirectory::open(root)?,
             root: root.to_path_buf(),
-            pending: Arc::new(Mutex::new(HashMap::new())),
+            released: Arc::new(Mutex::new(BTreeSet::new())),
         })
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Instant>> {
-        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn released_files(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.released.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Schedules the segment files on disk that no committed segment of `index` uses: left
-    /// by a master that died before their grace period ended. Call with the writer lock held
-    /// and before adding documents (no segment is in the making then).
-    pub fn schedule_orphans(&self, index: &Index) -> std::io::Result<usize> {
-        let used: HashSet<String> = index
-            .searchable_segment_metas()
-            .map_err(std::io::Error::other)?
-            .iter()
-            .map(|meta| meta.id().uuid_string())
-            .collect();
-        let now = Instant::now();
-        let mut pending = self.pending();
-        let mut scheduled = 0;
-        for entry in std::fs::read_dir(&self.root)? {
-            let name = PathBuf::from(entry?.file_name());
-            if segment_id(&name).is_some_and(|id| !used.contains(id)) {
-                pending.entry(name).or_insert(now);
-                scheduled += 1;
-            }
-        }
-        Ok(scheduled)
+    /// The segment files tantivy no longer uses (neither committed nor in the making).
+    pub fn released(&self) -> BTreeSet<String> {
+        self.released_files().clone()
     }
 
-    /// Removes the files deleted longer than `grace` ago; returns how many.
-    pub fn remove_expired(&self, grace: Duration) -> usize {
-        let mut pending = self.pending();
-        let expired: Vec<PathBuf> =
-            pending.iter().filter(|(_, since)| since.elapsed() >= grace).map(|(path, _)| path.clone()).collect();
-        for path in &expired {
-            pending.remove(path);
-            match self.inner.delete(path) {
-                Ok(()) | Err(DeleteError::FileDoesNotExist(_)) => {}
-                Err(error) => tracing::warn!(%error, file = %path.display(), "could not remove a replaced index file"),
+    /// Removes those of `candidates` that `in_use` does not keep and that are still released
+    /// (not written again since); returns how many.
+    pub fn remove_released(&self, candidates: &BTreeSet<String>, in_use: impl Fn(&str) -> bool) -> usize {
+        let mut removed = 0;
+        for name in candidates.iter().filter(|name| !in_use(name)) {
+            // Held while the file goes, so that tantivy cannot write the name again meanwhile.
+            let mut released = self.released_files();
+            if !released.contains(name) {
+                continue;
             }
+            match std::fs::remove_file(self.root.join(name)) {
+                Ok(()) => removed += 1,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(%error, file = %name, "could not remove a replaced search index file");
+                    continue;
+                }
+            }
+            released.remove(name);
         }
-        expired.len()
+        removed
+    }
+
+    /// A name tantivy writes again is in use again (after a rollback, a delete file may get
+    /// the name of one it dropped).
+    fn written_again(&self, path: &Path) {
+        if let Some(name) = name_of(path) {
+            self.released_files().remove(name);
+        }
+    }
+
+    /// The generation's `meta.json` as tantivy last wrote it.
+    pub fn meta(&self) -> Result<String, OpenReadError> {
+        let bytes = self.inner.atomic_read(Path::new(META_FILE))?;
+        String::from_utf8(bytes).map_err(|error| OpenReadError::IoError {
+            io_error: Arc::new(std::io::Error::new(std::io::ErrorKind::InvalidData, error)),
+            filepath: PathBuf::from(META_FILE),
+        })
     }
 }
 
-impl Directory for DeferredDeleteDirectory {
+impl Directory for WriterDirectory {
     fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
         self.inner.get_file_handle(path)
     }
 
     fn delete(&self, path: &Path) -> Result<(), DeleteError> {
-        if segment_id(path).is_none() {
+        let Some(name) = name_of(path).filter(|name| segment_file(name).is_some()) else {
             return self.inner.delete(path);
-        }
+        };
         if !self.inner.exists(path).unwrap_or(false) {
             return Err(DeleteError::FileDoesNotExist(path.to_path_buf()));
         }
-        self.pending().entry(path.to_path_buf()).or_insert_with(Instant::now);
+        self.released_files().insert(name.to_string());
         Ok(())
     }
 
@@ -104,6 +123,7 @@ impl Directory for DeferredDeleteDirectory {
     }
 
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        self.written_again(path);
         self.inner.open_write(path)
     }
 
@@ -112,6 +132,7 @@ impl Directory for DeferredDeleteDirectory {
     }
 
     fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.written_again(path);
         self.inner.atomic_write(path, data)
     }
 
@@ -128,27 +149,104 @@ impl Directory for DeferredDeleteDirectory {
     }
 }
 
+/// A reader's view of a generation, showing the commit whose `meta.json` it is given.
+#[derive(Clone, Debug)]
+pub struct ApprovedDirectory {
+    inner: MmapDirectory,
+    meta: Arc<RwLock<Vec<u8>>>,
+}
+
+impl ApprovedDirectory {
+    pub fn open(root: &Path, meta: &str) -> Result<ApprovedDirectory, OpenDirectoryError> {
+        Ok(ApprovedDirectory {
+            inner: MmapDirectory::open(root)?,
+            meta: Arc::new(RwLock::new(meta.as_bytes().to_vec())),
+        })
+    }
+
+    /// Shows another commit of the same generation (the reader reloads afterwards).
+    pub fn show(&self, meta: &str) {
+        *self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = meta.as_bytes().to_vec();
+    }
+
+    fn read_only(path: &Path) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} is in a search reader's view, which writes nothing", path.display()),
+        )
+    }
+}
+
+impl Directory for ApprovedDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        Err(DeleteError::IoError { io_error: Arc::new(Self::read_only(path)), filepath: path.to_path_buf() })
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        match name_of(path) {
+            Some(META_FILE) => Ok(true),
+            Some(MANAGED_FILE) => Ok(false),
+            _ => self.inner.exists(path),
+        }
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        Err(OpenWriteError::IoError { io_error: Arc::new(Self::read_only(path)), filepath: path.to_path_buf() })
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        match name_of(path) {
+            Some(META_FILE) => Ok(self.meta.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()),
+            // Which files tantivy created matters only to a writer's garbage collection.
+            Some(MANAGED_FILE) => Err(OpenReadError::FileDoesNotExist(path.to_path_buf())),
+            _ => self.inner.atomic_read(path),
+        }
+    }
+
+    fn atomic_write(&self, path: &Path, _data: &[u8]) -> std::io::Result<()> {
+        Err(Self::read_only(path))
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Tantivy's readers lock `meta.json` while they open segments, against its own garbage
+    /// collection; here no writer shares the view, and the collector knows what readers use.
+    fn acquire_lock(&self, _lock: &Lock) -> Result<DirectoryLock, LockError> {
+        Ok(DirectoryLock::from(Box::new(())))
+    }
+
+    fn watch(&self, _watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        Ok(WatchHandle::empty())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::search::fields::Fields;
-    use tantivy::IndexSettings;
     use tantivy::doc;
+    use tantivy::{Index, IndexSettings, ReloadPolicy};
 
-    fn segment_files(root: &Path) -> HashSet<String> {
+    fn segment_files(root: &Path) -> BTreeSet<String> {
         std::fs::read_dir(root)
             .unwrap()
             .filter_map(|entry| {
-                let name = PathBuf::from(entry.unwrap().file_name());
-                segment_id(&name).map(|_| name.to_string_lossy().into_owned())
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                segment_file(&name).is_some().then_some(name)
             })
             .collect()
     }
 
     #[test]
-    fn files_replaced_by_a_merge_stay_until_the_grace_period_ends() {
+    fn files_a_merge_replaced_stay_until_the_collector_removes_them() {
         let folder = tempfile::tempdir().unwrap();
-        let directory = DeferredDeleteDirectory::open(folder.path()).unwrap();
+        let directory = WriterDirectory::open(folder.path()).unwrap();
         let index = Index::create(directory.clone(), Fields::schema(), IndexSettings::default()).unwrap();
         let fields = Fields::of(&index).unwrap();
         let mut writer: tantivy::IndexWriter<tantivy::TantivyDocument> =
@@ -159,32 +257,41 @@ mod tests {
         }
         let before = segment_files(folder.path());
         let ids: Vec<_> = index.searchable_segment_ids().unwrap();
-        assert_eq!(ids.len(), 3);
         writer.merge(&ids).wait().unwrap();
         writer.wait_merging_threads().unwrap();
-        // The merged-away files are still there; new ones were added.
         let after_merge = segment_files(folder.path());
         assert!(before.is_subset(&after_merge), "a replaced file vanished at once");
-        assert!(directory.remove_expired(Duration::from_secs(3600)) == 0);
-        assert!(directory.remove_expired(Duration::ZERO) > 0);
-        let after_grace = segment_files(folder.path());
-        assert!(before.is_disjoint(&after_grace), "replaced files outlived the grace period");
-        // A new writer on the same files finds nothing orphaned; the index still reads.
-        let reader = index.reader().unwrap();
-        assert_eq!(reader.searcher().num_docs(), 3);
+        let released = directory.released();
+        assert_eq!(released, before, "every file of the three merged segments is released");
+        let kept = released.iter().next().unwrap().clone();
+        assert_eq!(directory.remove_released(&released, |name| name == kept), released.len() - 1);
+        assert_eq!(segment_files(folder.path()).intersection(&before).cloned().collect::<Vec<_>>(), vec![kept]);
+        assert_eq!(directory.released().len(), 1, "a kept file stays released for the next round");
+        assert_eq!(index.reader().unwrap().searcher().num_docs(), 3);
     }
 
     #[test]
-    fn files_no_segment_uses_are_adopted_after_a_crash() {
+    fn a_reader_sees_the_commit_it_is_shown_not_the_meta_file_on_disk() {
         let folder = tempfile::tempdir().unwrap();
-        let directory = DeferredDeleteDirectory::open(folder.path()).unwrap();
+        let directory = WriterDirectory::open(folder.path()).unwrap();
         let index = Index::create(directory.clone(), Fields::schema(), IndexSettings::default()).unwrap();
-        let orphan = folder.path().join("0123456789abcdef0123456789abcdef.idx");
-        std::fs::write(&orphan, b"left by a dead master").unwrap();
-        std::fs::write(folder.path().join("notes.txt"), b"not ours").unwrap();
-        assert_eq!(directory.schedule_orphans(&index).unwrap(), 1);
-        assert_eq!(directory.remove_expired(Duration::ZERO), 1);
-        assert!(!orphan.exists());
-        assert!(folder.path().join("notes.txt").exists());
+        let fields = Fields::of(&index).unwrap();
+        let mut writer: tantivy::IndexWriter<tantivy::TantivyDocument> =
+            index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.add_document(doc!(fields.item_id => 1u64, fields.title => "approved")).unwrap();
+        writer.commit().unwrap();
+        let approved = directory.meta().unwrap();
+        // A later commit lands on disk but is never shown to the reader.
+        writer.add_document(doc!(fields.item_id => 2u64, fields.title => "late")).unwrap();
+        writer.commit().unwrap();
+
+        let view = ApprovedDirectory::open(folder.path(), &approved).unwrap();
+        let reader =
+            Index::open(view.clone()).unwrap().reader_builder().reload_policy(ReloadPolicy::Manual).try_into().unwrap();
+        assert_eq!(reader.searcher().num_docs(), 1);
+        view.show(&directory.meta().unwrap());
+        reader.reload().unwrap();
+        assert_eq!(reader.searcher().num_docs(), 2);
+        assert!(view.atomic_write(Path::new("meta.json"), b"{}").is_err(), "a reader's view writes nothing");
     }
 }

@@ -1,14 +1,13 @@
-//! The indexer, a master duty. It keeps the current index generation up to date from
-//! `index_queue`: applies a batch (delete + add per item), commits with a payload naming the
-//! epoch and what was applied, and only then deletes exactly the applied rows. A crash
-//! between commit and delete re-applies idempotent upserts; a deposed master's commit is
-//! refused before it happens and its database writes are fenced by the epoch.
+//! The indexer, a master duty. Each master writes into a generation of its own, started from
+//! the last approved commit (`generation`), and keeps it up to date from `index_queue`:
+//! applies a batch (delete + add per item), commits it to its directory, and approves the
+//! commit — the row readers open, written together with the deletion of exactly the applied
+//! queue rows, in one transaction fenced by the epoch. A crash before the approval
+//! re-applies idempotent upserts; a deposed master can still write files, but its approval
+//! fails, so no reader ever opens them, and it touches no directory of a later master. The
+//! new master needs nothing the old process holds: no file lock, no directory.
 //!
-//! Rebuilds (see `rebuild`) go into a new generation while search answers from the old one,
-//! which the indexer keeps updating in between. Before the switch, the new generation
-//! re-indexes every item the old one was given meanwhile; the queue rows present when the
-//! build started are covered by the build and deleted by id after its commit. Rows that
-//! came later and were not applied stay queued for the new generation.
+//! Full rebuilds (requested through `rebuild`) are in `build`.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -21,14 +20,18 @@ use tantivy::{Index, IndexWriter, Term};
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
 use crate::db::DbConnection;
-use crate::db::schema::{index_queue, items};
+use crate::db::schema::index_queue;
 use crate::error::{Error, Result};
 use crate::model::attachment::FileStore;
-use crate::search::IndexLocation;
-use crate::search::directory::DeferredDeleteDirectory;
+use crate::search::collect::{Collector, ReaderRules};
+use crate::search::commits::{self, ApprovedCommit};
+use crate::search::directory::{ApprovedDirectory, WriterDirectory};
 use crate::search::document;
 use crate::search::fields::Fields;
-use crate::search::rebuild::{self, Rebuild};
+use crate::search::generation::IndexLocation;
+use crate::search::rebuild;
+
+mod build;
 
 /// Queue rows applied per commit, and items read per query during a build.
 const BATCH: i64 = 1000;
@@ -37,20 +40,25 @@ const WRITER_MEMORY: usize = 30_000_000;
 /// Threads and memory for building a whole generation.
 const BUILD_THREADS: usize = 2;
 const BUILD_MEMORY: usize = 120_000_000;
-/// Replaced segment files and retired generations are removed this long after, so that
-/// readers on other hosts (NFS) never lose a file under a search.
-pub const REMOVAL_GRACE: Duration = Duration::from_secs(600);
-/// How often the indexer looks for rebuild requests, and removes what the grace freed.
+/// How often the indexer looks for rebuild requests.
 const REQUEST_CHECK_EVERY: Duration = Duration::from_secs(1);
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+/// How often it removes what no reader uses any more: readers switch within 250 ms of an
+/// approval, so a replaced file goes within about a second.
+const COLLECT_EVERY: Duration = Duration::from_millis(500);
 /// How often a build records its progress and lets the old generation catch up.
 const BUILD_STEP: Duration = Duration::from_millis(500);
 
+#[derive(Clone)]
 pub struct IndexerDuty {
     pub location: IndexLocation,
     /// Where attachment contents are, for indexing the text of text-like ones.
     pub files: FileStore,
     pub merges: MergeRequests,
+    /// When a reader counts as gone, and how long its commits are kept (see `collect`).
+    pub readers: ReaderRules,
+    /// Diagnostic (`search.pause_before_commit`): waits this long between the epoch check and
+    /// each commit, and says so in the log, so that a test can pause the process there.
+    pub pause_before_commit: Duration,
 }
 
 /// Requests to merge the current generation's segments into one (the scheduled
@@ -91,16 +99,12 @@ impl MasterDuty for IndexerDuty {
     /// Restarts the work after an error (database or disk trouble) with a growing pause,
     /// until the node stops being master.
     fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let location = self.location.clone();
-        let files = self.files.clone();
-        let merges = self.merges.clone();
+        let duty = self.clone();
         Box::pin(async move {
             let mut pause = Duration::from_secs(1);
             loop {
-                let (location, files, merges, task_context) =
-                    (location.clone(), files.clone(), merges.clone(), context.clone());
-                let outcome =
-                    tokio::task::spawn_blocking(move || run_blocking(&location, &files, &merges, &task_context)).await;
+                let (duty, task_context) = (duty.clone(), context.clone());
+                let outcome = tokio::task::spawn_blocking(move || duty.run_blocking(&task_context)).await;
                 match outcome {
                     Ok(Ok(())) => return,
                     Ok(Err(_)) if context.must_stop() => return,
@@ -117,73 +121,291 @@ impl MasterDuty for IndexerDuty {
     }
 }
 
-/// An index generation open for writing.
+/// This master's generation, open for writing.
 struct Writer {
     writer: IndexWriter,
     fields: Fields,
-    directory: DeferredDeleteDirectory,
+    directory: WriterDirectory,
+    generation: String,
+    /// The `meta.json` of its last approved commit.
+    approved_meta: String,
 }
 
+/// Opens the writer of a generation of this master. The directory is new and its own, so
+/// tantivy's lock is free at once, whatever a deposed master still holds elsewhere.
+/// `Err(reason)` when the index was written by another version of Baton (its schema differs).
 fn open_writer(
-    (index, directory): (Index, DeferredDeleteDirectory),
+    index: Index,
+    directory: WriterDirectory,
+    generation: &str,
     threads: usize,
     memory: usize,
-    context: &DutyContext,
-) -> Result<Option<Writer>> {
-    // An index of another schema (another version of Baton) is rebuilt, not written.
-    let fields = Fields::of(&index).map_err(|error| Error::Conflict(error.to_string()))?;
-    // A deposed master on this host may still hold the writer lock for a moment.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let writer = loop {
-        match index.writer_with_num_threads(threads, memory) {
-            Ok(writer) => break writer,
-            Err(tantivy::TantivyError::LockFailure(..)) if Instant::now() < deadline && !context.must_stop() => {
+) -> Result<std::result::Result<Writer, String>> {
+    let fields = match Fields::of(&index) {
+        Ok(fields) => fields,
+        Err(error) => return Ok(Err(format!("index of another version of Baton: {error}"))),
+    };
+    let writer = index
+        .writer_with_num_threads(threads, memory)
+        .map_err(|error| Error::internal("opening the search index writer", error))?;
+    Ok(Ok(Writer { writer, fields, directory, generation: generation.to_string(), approved_meta: String::new() }))
+}
+
+impl IndexerDuty {
+    fn run_blocking(&self, context: &DutyContext) -> Result<()> {
+        let mut connection = context.database.get()?;
+        let mut collector = Collector::new(self.readers);
+        let mut current = self.start(&mut connection, context, &collector)?;
+        let mut last_request_check: Option<Instant> = None;
+        let mut last_collect: Option<Instant> = None;
+        while !context.must_stop() {
+            if last_request_check.is_none_or(|at| at.elapsed() >= REQUEST_CHECK_EVERY) {
+                last_request_check = Some(Instant::now());
+                if let Some(request) = rebuild::next_unfinished(&mut connection)? {
+                    let built = self.build(context, &mut connection, current.as_mut(), &collector, &request)?;
+                    let Some(built) = built else {
+                        break;
+                    };
+                    current = Some(built);
+                    continue;
+                }
+            }
+            let Some(writer) = current.as_mut() else {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            };
+            if let Some(reply) = self.merges.next() {
+                start_merge(writer, reply);
+            }
+            let applied = self.apply_batch(writer, &mut connection, context)?;
+            if last_collect.is_none_or(|at| at.elapsed() >= COLLECT_EVERY) {
+                last_collect = Some(Instant::now());
+                if applied.is_empty() {
+                    self.approve_merged(writer, &mut connection, context)?;
+                }
+                let collected = collector.collect(
+                    &self.location,
+                    (&writer.generation, &writer.directory),
+                    &mut connection,
+                    context,
+                )?;
+                if collected.files > 0 {
+                    tracing::debug!(files = collected.files, "removed replaced search index files");
+                }
+            }
+            if applied.is_empty() {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Err(error) => return Err(Error::internal("opening the search index writer", error)),
         }
-    };
-    if context.must_stop() {
-        return Ok(None);
+        // Dropping the writer releases tantivy's lock on this master's directory.
+        Ok(())
     }
-    directory.schedule_orphans(&index).map_err(|error| Error::internal("listing the search index files", error))?;
-    Ok(Some(Writer { writer, fields, directory }))
-}
 
-/// The current generation, if there is one this version can write; otherwise why not.
-fn open_current(location: &IndexLocation, context: &DutyContext) -> Result<std::result::Result<Writer, String>> {
-    let Some(generation) = location.current_generation()? else {
-        return Ok(Err("first index".into()));
-    };
-    let opened = location.open_for_writing(&generation).and_then(|index| open_writer(index, 1, WRITER_MEMORY, context));
-    match opened {
-        Ok(Some(writer)) => Ok(Ok(writer)),
-        Ok(None) => Err(Error::Unavailable("stopped while opening the search index".into())),
-        Err(error) => {
-            tracing::warn!(%error, %generation, "the search index must be rebuilt");
-            Ok(Err(format!("index {generation}: {}", error.message())))
+    /// Opens this master's generation, started from the approved commit; `None` when there
+    /// is none to start from (a rebuild is requested instead).
+    fn start(
+        &self,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+        collector: &Collector,
+    ) -> Result<Option<Writer>> {
+        let base = match commits::latest(connection)? {
+            Some(latest) => {
+                if self.location.legacy_generation()?.is_some() {
+                    // An earlier version of Baton was master since and wrote its own index:
+                    // what it applied is missing here.
+                    self.location.remove_legacy_pointer()?;
+                    rebuild::request(connection, "an earlier version of Baton wrote the index meanwhile")?;
+                }
+                latest
+            }
+            None => match self.adopt_legacy(connection, context)? {
+                Ok(adopted) => adopted,
+                Err(reason) => {
+                    rebuild::request(connection, &reason)?;
+                    return Ok(None);
+                }
+            },
+        };
+        if collector.pin_after_lost_master(connection, context, &base.node)? {
+            tracing::info!(previous = %base.node, "the previous master stopped heartbeating: the commits it may still read are kept");
+        }
+        match self.continue_from(connection, context, &base)? {
+            Ok(writer) => Ok(Some(writer)),
+            Err(reason) => {
+                tracing::warn!(%reason, commit = base.id, generation = %base.generation, "the search index must be rebuilt");
+                rebuild::request(connection, &reason)?;
+                Ok(None)
+            }
         }
     }
-}
 
-fn commit(writer: &mut IndexWriter, connection: &mut DbConnection, context: &DutyContext, applied: &str) -> Result<()> {
-    // The lease decides who writes (checked right before); tantivy's file lock is the
-    // second guard against a deposed master on this host.
-    if !context.still_master(connection)? {
-        writer.rollback().map_err(|error| Error::internal("rolling back the search index", error))?;
-        return Err(Error::Conflict(format!("no longer master with epoch {}: nothing committed", context.epoch)));
+    /// A new generation with the files of `base`, approved at once so that readers move to
+    /// this master's directory. `Err(reason)` when `base` cannot be continued.
+    fn continue_from(
+        &self,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+        base: &ApprovedCommit,
+    ) -> Result<std::result::Result<Writer, String>> {
+        if !context.still_master(connection)? {
+            return Err(Error::Conflict(format!(
+                "no longer master with epoch {}: no generation started",
+                context.epoch
+            )));
+        }
+        let generation = self.location.create(context.epoch)?;
+        let filled = match self.location.fill_from(&generation, base) {
+            Ok(filled) => filled,
+            Err(error) => {
+                return Ok(Err(format!("index commit {} in {}: {}", base.id, base.generation, error.message())));
+            }
+        };
+        if filled.copied > 0 {
+            tracing::warn!(copied = filled.copied, %generation, "the shared file system refused hard links: index files copied");
+        }
+        let path = self.location.path(&generation);
+        let directory = WriterDirectory::open(&path)
+            .map_err(|error| Error::internal(format!("opening {}", path.display()), error))?;
+        let index = match Index::open(directory.clone()) {
+            Ok(index) => index,
+            Err(error) => return Ok(Err(format!("index commit {} in {}: {error}", base.id, base.generation))),
+        };
+        let mut writer = match open_writer(index, directory, &generation, 1, WRITER_MEMORY)? {
+            Ok(writer) => writer,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let applied = format!("continues commit {} of epoch {}", base.id, base.epoch);
+        self.approve(&mut writer, connection, context, &applied, &[])?;
+        tracing::info!(%generation, base = base.id, linked = filled.linked, "search index generation started");
+        Ok(Ok(writer))
     }
-    let payload = serde_json::json!({
-        "epoch": context.epoch,
-        "node": context.node,
-        "applied": applied,
-        "committed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-    .to_string();
-    let mut prepared = writer.prepare_commit().map_err(|error| Error::internal("preparing a search commit", error))?;
-    prepared.set_payload(&payload);
-    prepared.commit().map_err(|error| Error::internal("committing the search index", error))?;
-    Ok(())
+
+    /// Before the first approved commit: the index an earlier version of Baton named by its
+    /// pointer file is approved as it is, and the pointer file goes. `Err(reason)` when there
+    /// is none, or it was written with another schema (then it is rebuilt).
+    fn adopt_legacy(
+        &self,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+    ) -> Result<std::result::Result<ApprovedCommit, String>> {
+        let Some(generation) = self.location.legacy_generation()? else { return Ok(Err("first index".into())) };
+        let adoptable = self.location.meta_on_disk(&generation).and_then(|meta| {
+            let path = self.location.path(&generation);
+            let view = ApprovedDirectory::open(&path, &meta)
+                .map_err(|error| Error::internal(format!("opening {}", path.display()), error))?;
+            let index = Index::open(view).map_err(|error| Error::internal("opening the earlier index", error))?;
+            Fields::of(&index).map_err(|error| Error::Conflict(error.to_string()))?;
+            Ok(meta)
+        });
+        let meta = match adoptable {
+            Ok(meta) => meta,
+            Err(error) => return Ok(Err(format!("index {generation} of an earlier version: {}", error.message()))),
+        };
+        commits::approve(
+            connection,
+            context,
+            &generation,
+            &meta,
+            "adopted the index of an earlier version of Baton",
+            &[],
+        )?;
+        self.location.remove_legacy_pointer()?;
+        tracing::info!(%generation, "adopted the search index of an earlier version of Baton");
+        commits::latest(connection)?
+            .map(Ok)
+            .ok_or_else(|| Error::internal("adopting the search index", "the approved commit vanished"))
+    }
+
+    /// Makes the writer's last commit the one readers open (fenced), deleting `queue_rows`.
+    fn approve(
+        &self,
+        writer: &mut Writer,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+        applied: &str,
+        queue_rows: &[i64],
+    ) -> Result<()> {
+        let meta =
+            writer.directory.meta().map_err(|error| Error::internal("reading the search index commit", error))?;
+        commits::approve(connection, context, &writer.generation, &meta, applied, queue_rows)?;
+        writer.approved_meta = meta;
+        Ok(())
+    }
+
+    /// A merge that ended since the last approval changed the segments on disk: readers get
+    /// them, and the replaced files can go, without waiting for the next change.
+    fn approve_merged(&self, writer: &mut Writer, connection: &mut DbConnection, context: &DutyContext) -> Result<()> {
+        let meta =
+            writer.directory.meta().map_err(|error| Error::internal("reading the search index commit", error))?;
+        if meta != writer.approved_meta {
+            commits::approve(connection, context, &writer.generation, &meta, "merged segments", &[])?;
+            writer.approved_meta = meta;
+        }
+        Ok(())
+    }
+
+    /// Commits what the writer was given to its directory and approves it, deleting
+    /// `queue_rows` with the approval.
+    fn commit(
+        &self,
+        writer: &mut Writer,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+        applied: &str,
+        queue_rows: &[i64],
+    ) -> Result<()> {
+        // Saves a deposed master that knows it a useless commit; what keeps its commit from
+        // readers when it does not know yet is the fenced approval.
+        if !context.still_master(connection)? {
+            writer.writer.rollback().map_err(|error| Error::internal("rolling back the search index", error))?;
+            return Err(Error::Conflict(format!("no longer master with epoch {}: nothing committed", context.epoch)));
+        }
+        if !self.pause_before_commit.is_zero() {
+            tracing::warn!(
+                pause = ?self.pause_before_commit,
+                epoch = context.epoch,
+                "waiting before the index commit (diagnostic setting search.pause_before_commit)"
+            );
+            std::thread::sleep(self.pause_before_commit);
+        }
+        let payload = serde_json::json!({
+            "epoch": context.epoch,
+            "node": context.node,
+            "applied": applied,
+            "committed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+        .to_string();
+        let mut prepared =
+            writer.writer.prepare_commit().map_err(|error| Error::internal("preparing a search commit", error))?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(|error| Error::internal("committing the search index", error))?;
+        self.approve(writer, connection, context, applied, queue_rows)
+    }
+
+    /// Applies one batch of the queue; returns the items it re-indexed (none: the queue is empty).
+    fn apply_batch(
+        &self,
+        writer: &mut Writer,
+        connection: &mut DbConnection,
+        context: &DutyContext,
+    ) -> Result<Vec<i64>> {
+        let rows: Vec<(i64, i64)> = index_queue::table
+            .order(index_queue::id.asc())
+            .limit(BATCH)
+            .select((index_queue::id, index_queue::item_id))
+            .load(connection)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let item_ids: Vec<i64> =
+            rows.iter().map(|(_, item_id)| *item_id).collect::<BTreeSet<_>>().into_iter().collect();
+        upsert(writer, &self.files, connection, &item_ids)?;
+        let queue_ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let applied = format!("{} queue rows, {} items", rows.len(), item_ids.len());
+        self.commit(writer, connection, context, &applied, &queue_ids)?;
+        Ok(item_ids)
+    }
 }
 
 /// Replaces the documents of `item_ids` by their current state (deleted items vanish).
@@ -198,40 +420,6 @@ fn upsert(writer: &Writer, files: &FileStore, connection: &mut DbConnection, ite
             .map_err(|error| Error::internal("indexing", error))?;
     }
     Ok(())
-}
-
-/// Deletes exactly these queue rows, only while still master with this epoch.
-fn delete_queue_rows(connection: &mut DbConnection, context: &DutyContext, ids: &[i64]) -> Result<()> {
-    for chunk in ids.chunks(BATCH as usize) {
-        context.fenced(connection, |connection| {
-            diesel::delete(index_queue::table.filter(index_queue::id.eq_any(chunk))).execute(connection)?;
-            Ok(())
-        })?;
-    }
-    Ok(())
-}
-
-/// Applies one batch of the queue; returns the items it re-indexed (none: the queue is empty).
-fn apply_batch(
-    writer: &mut Writer,
-    files: &FileStore,
-    connection: &mut DbConnection,
-    context: &DutyContext,
-) -> Result<Vec<i64>> {
-    let rows: Vec<(i64, i64)> = index_queue::table
-        .order(index_queue::id.asc())
-        .limit(BATCH)
-        .select((index_queue::id, index_queue::item_id))
-        .load(connection)?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let item_ids: Vec<i64> = rows.iter().map(|(_, item_id)| *item_id).collect::<BTreeSet<_>>().into_iter().collect();
-    upsert(writer, files, connection, &item_ids)?;
-    commit(&mut writer.writer, connection, context, &format!("{} queue rows, {} items", rows.len(), item_ids.len()))?;
-    let queue_ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-    delete_queue_rows(connection, context, &queue_ids)?;
-    Ok(item_ids)
 }
 
 /// Starts merging every searchable segment into one; the reply is sent when the merge is
@@ -256,142 +444,4 @@ fn start_merge(writer: &mut Writer, reply: MergeReply) {
             .map_err(|error| Error::internal("merging the search index segments", error));
         let _ = reply.send(outcome);
     });
-}
-
-fn run_blocking(
-    location: &IndexLocation,
-    files: &FileStore,
-    merges: &MergeRequests,
-    context: &DutyContext,
-) -> Result<()> {
-    let mut connection = context.database.get()?;
-    let mut current = match open_current(location, context)? {
-        Ok(writer) => Some(writer),
-        Err(reason) => {
-            rebuild::request(&mut connection, &reason)?;
-            None
-        }
-    };
-    let mut last_request_check: Option<Instant> = None;
-    let mut last_housekeeping: Option<Instant> = None;
-    while !context.must_stop() {
-        if last_request_check.is_none_or(|at| at.elapsed() >= REQUEST_CHECK_EVERY) {
-            last_request_check = Some(Instant::now());
-            if let Some(request) = rebuild::next_unfinished(&mut connection)? {
-                let Some(built) = build(location, files, context, &mut connection, current.as_mut(), &request)? else {
-                    break;
-                };
-                current = Some(built);
-                continue;
-            }
-        }
-        let Some(writer) = current.as_mut() else {
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
-        };
-        if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
-            last_housekeeping = Some(Instant::now());
-            writer.directory.remove_expired(REMOVAL_GRACE);
-            for generation in location.remove_retired(REMOVAL_GRACE, None)? {
-                tracing::info!(%generation, "removed a retired search index generation");
-            }
-        }
-        if let Some(reply) = merges.next() {
-            start_merge(writer, reply);
-        }
-        if apply_batch(writer, files, &mut connection, context)?.is_empty() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    // Dropping the writers releases tantivy's locks for the next master.
-    Ok(())
-}
-
-/// Builds a new generation for `request` and makes it current; `None` when told to stop.
-/// Errors are recorded on the request, which is tried again.
-fn build(
-    location: &IndexLocation,
-    files: &FileStore,
-    context: &DutyContext,
-    connection: &mut DbConnection,
-    old: Option<&mut Writer>,
-    request: &Rebuild,
-) -> Result<Option<Writer>> {
-    let outcome = build_generation(location, files, context, connection, old, request);
-    if let Err(error) = &outcome
-        && !matches!(error, Error::Conflict(_) | Error::Unavailable(_))
-    {
-        rebuild::failed(connection, context, request.id, &error.to_string())?;
-    }
-    outcome
-}
-
-fn build_generation(
-    location: &IndexLocation,
-    files: &FileStore,
-    context: &DutyContext,
-    connection: &mut DbConnection,
-    mut old: Option<&mut Writer>,
-    request: &Rebuild,
-) -> Result<Option<Writer>> {
-    let started = Instant::now();
-    let generation = format!("g{}-e{}-{}", request.id, context.epoch, chrono::Utc::now().format("%Y%m%d%H%M%S"));
-    let Some(mut new) = open_writer(location.create_generation(&generation)?, BUILD_THREADS, BUILD_MEMORY, context)?
-    else {
-        return Ok(None);
-    };
-    // Changes queued before the build reads the items are covered by it.
-    let covered: Vec<i64> = index_queue::table.select(index_queue::id).order(index_queue::id.asc()).load(connection)?;
-    let total: i64 = items::table.count().get_result(connection)?;
-    rebuild::started(connection, context, request.id, &generation, total)?;
-    tracing::info!(%generation, items = total, reason = %request.reason, "building a search index generation");
-    let mut touched: BTreeSet<i64> = BTreeSet::new();
-    let mut done = 0i64;
-    let mut after = 0i64;
-    let mut last_step = Instant::now();
-    loop {
-        let ids: Vec<i64> = items::table
-            .filter(items::id.gt(after))
-            .order(items::id.asc())
-            .limit(BATCH)
-            .select(items::id)
-            .load(connection)?;
-        let Some(last) = ids.last().copied() else { break };
-        for item in document::load(connection, files, &ids)? {
-            new.writer
-                .add_document(item.to_tantivy(&new.fields))
-                .map_err(|error| Error::internal("indexing", error))?;
-        }
-        done += i64::try_from(ids.len()).unwrap_or(0);
-        after = last;
-        if context.must_stop() {
-            return Ok(None);
-        }
-        if last_step.elapsed() >= BUILD_STEP {
-            last_step = Instant::now();
-            rebuild::progress(connection, context, request.id, done)?;
-            // Search keeps answering, and fresh, from the old generation.
-            if let Some(old) = old.as_deref_mut() {
-                touched.extend(apply_batch(old, files, connection, context)?);
-            }
-        }
-    }
-    // What the old generation was given meanwhile may have been read before it changed.
-    let touched: Vec<i64> = touched.into_iter().collect();
-    for chunk in touched.chunks(BATCH as usize) {
-        upsert(&new, files, connection, chunk)?;
-    }
-    commit(&mut new.writer, connection, context, &format!("full build of {done} items"))?;
-    delete_queue_rows(connection, context, &covered)?;
-    location.switch_to(&generation)?;
-    rebuild::finished(connection, context, request.id, done, started.elapsed())?;
-    let seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        %generation,
-        items = done,
-        seconds = format!("{seconds:.1}"),
-        items_per_second = format!("{:.0}", done as f64 / seconds.max(0.001)),
-        "search index generation built and switched to"
-    );
-    Ok(Some(new))
 }

@@ -27,8 +27,8 @@ use crate::model::item::{self, ItemView};
 use crate::model::permission::readable_project_ids;
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
-use crate::search::SearchIndex;
 use crate::search::fields::Fields;
+use crate::search::reader::SearchIndex;
 
 pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_PAGE: usize = 100;
@@ -174,10 +174,12 @@ pub fn search(
         let found = item::get(connection, actor, ItemId(id)).ok();
         return Ok(SearchResults { total: usize::from(found.is_some()), limit, offset, hits: Vec::new(), item: found });
     }
-    let (searcher, fields) = index.searcher()?;
+    // Held to the end: the commit's files stay recorded as in use while this search runs.
+    let open = index.searcher()?;
+    let (searcher, fields) = (&open.searcher, open.fields);
     let parsed = parse(query);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let text = TextTerms { field: fields.text, searcher: &searcher, coverage: &index.coverage };
+    let text = TextTerms { field: fields.text, searcher, coverage: &index.coverage };
     let text_query = text.free_text(&parsed.text);
     clauses.push((Occur::Must, text_query.box_clone()));
     let readable = readable_project_ids(connection, actor)?;
@@ -221,7 +223,7 @@ pub fn search(
     // The database decides: an item deleted or no longer readable is left out.
     let ids: Vec<i64> = found.iter().map(|(id, ..)| *id).collect();
     let mut views = item::readable_views(connection, &ids, readable.as_deref())?;
-    let highlighter = Highlighter::new(&searcher, &*text_query, &fields)?;
+    let highlighter = Highlighter::new(searcher, &*text_query, &fields)?;
     let mut hits = Vec::with_capacity(found.len());
     for (id, score, document) in found {
         let Some(position) = views.iter().position(|view| view.id.0 == id) else { continue };

@@ -1,5 +1,6 @@
 //! Operational figures of search, for the cluster status: how much is waiting to be
-//! indexed, how old the oldest waiting change is, and what the last commit was.
+//! indexed, how old the oldest waiting change is, the approved commit, which commits each
+//! node reads, and the latest rebuild. All from the database: no node's files are needed.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,9 +8,9 @@ use serde::Serialize;
 
 use crate::cluster::registry;
 use crate::db::DbConnection;
-use crate::db::schema::index_queue;
+use crate::db::schema::{cluster_nodes, index_queue};
 use crate::error::Result;
-use crate::search::IndexLocation;
+use crate::search::commits::{self, ApprovedCommit};
 use crate::search::rebuild::{self, Rebuild};
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,12 +19,20 @@ pub struct SearchStatus {
     pub queue_depth: i64,
     /// Age of the oldest waiting change, when there is one.
     pub oldest_unindexed_age_ms: Option<i64>,
-    /// The index generation in use (none before the first build).
+    /// The generation (directory) of the approved commit (none before the first build).
     pub generation: Option<String>,
-    /// The payload of the last commit: epoch, node, what was applied, when.
-    pub last_commit: Option<serde_json::Value>,
+    /// The approved commit: id, epoch, node, what it applied, when.
+    pub last_commit: Option<ApprovedCommit>,
+    /// The commits each node's reader has open, newest first.
+    pub readers: Vec<ReaderStatus>,
     /// The latest rebuild: waiting, running (with progress) or finished.
     pub rebuild: Option<RebuildStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReaderStatus {
+    pub node: String,
+    pub commits: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,18 +58,23 @@ pub fn queue(connection: &mut DbConnection) -> Result<(i64, Option<i64>)> {
     Ok((queue_depth, oldest.map(|oldest| (now - oldest).num_milliseconds().max(0))))
 }
 
-pub fn load(connection: &mut DbConnection, location: &IndexLocation) -> Result<SearchStatus> {
+pub fn load(connection: &mut DbConnection) -> Result<SearchStatus> {
     let (queue_depth, oldest_unindexed_age_ms) = queue(connection)?;
-    let generation = location.current_generation()?;
-    let last_commit = match &generation {
-        Some(generation) => location
-            .open(generation)
-            .ok()
-            .and_then(|index| index.load_metas().ok())
-            .and_then(|metas| metas.payload)
-            .and_then(|payload| serde_json::from_str(&payload).ok()),
-        None => None,
-    };
+    let last_commit = commits::latest(connection)?;
+    let readers = cluster_nodes::table
+        .order(cluster_nodes::name.asc())
+        .select((cluster_nodes::name, cluster_nodes::open_index_commits))
+        .load::<(String, String)>(connection)?
+        .into_iter()
+        .map(|(node, open)| ReaderStatus { node, commits: commits::parse_open(&open) })
+        .collect();
     let rebuild = rebuild::recent(connection, 1)?.pop().map(RebuildStatus::from);
-    Ok(SearchStatus { rebuild, queue_depth, oldest_unindexed_age_ms, generation, last_commit })
+    Ok(SearchStatus {
+        queue_depth,
+        oldest_unindexed_age_ms,
+        generation: last_commit.as_ref().map(|commit| commit.generation.clone()),
+        last_commit,
+        readers,
+        rebuild,
+    })
 }

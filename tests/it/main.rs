@@ -22,6 +22,7 @@ mod privacy;
 mod projects;
 mod search;
 mod sessions;
+mod shared_storage;
 mod ui;
 mod users;
 mod workflow;

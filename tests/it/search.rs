@@ -36,12 +36,14 @@ pub(crate) async fn search_until(api: &Api, query: &str, expected: usize) -> Val
         if reply.status == StatusCode::OK && reply.body["total"] == expected {
             return reply.body;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{query:?}: wanted {expected} hits, last answer {} {}",
-            reply.status,
-            reply.body
-        );
+        if Instant::now() >= deadline {
+            // What the index holds and which commit each node reads (for administrators).
+            let status = api.get("/api/v1/cluster").await.body["search"].clone();
+            panic!(
+                "{query:?}: wanted {expected} hits, last answer {} {}\nsearch status: {status}",
+                reply.status, reply.body
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -56,6 +58,9 @@ on_both_backends!(
     text_attachments_and_dates_are_searchable,
     a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_no_change,
     the_command_line_rebuilds_the_index_showing_the_result,
+    a_replaced_file_goes_as_soon_as_no_node_reads_it_and_stays_while_one_does,
+    a_reader_that_stops_heartbeating_keeps_its_commit_for_the_grace_period,
+    an_index_of_the_earlier_layout_is_adopted_and_stays_searchable,
 );
 
 async fn cluster_search(api: &Api) -> Value {
@@ -324,4 +329,208 @@ async fn a_bare_item_number_opens_that_item(backend: Backend) {
     let hidden = search(&outsider, &item["id"].to_string()).await;
     assert_eq!(hidden.body["item"], Value::Null);
     assert_eq!(hidden.body["total"], 0);
+}
+
+/// Another node's reader, as the database sees it: registered, heartbeating (until told to
+/// stop), with the commits it has open recorded.
+struct OtherReader {
+    identity: baton::cluster::registry::Identity,
+    database: baton::db::Database,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl OtherReader {
+    fn register(app: &TestApp) -> OtherReader {
+        let identity = baton::cluster::registry::Identity {
+            name: "reader-2".into(),
+            instance: "instance-2".into(),
+            hostname: "elsewhere".into(),
+            base_url: "http://elsewhere".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            config_hash: "hash".into(),
+            priority: -1,
+        };
+        let database = app.database();
+        baton::cluster::registry::register(&mut database.get().unwrap(), &identity, Duration::from_secs(10)).unwrap();
+        let (beat_identity, beat_database) = (identity.clone(), database.clone());
+        let heartbeat = tokio::spawn(async move {
+            loop {
+                let (identity, database) = (beat_identity.clone(), beat_database.clone());
+                database
+                    .write(move |connection| baton::cluster::registry::heartbeat(connection, &identity))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        OtherReader { identity, database, heartbeat }
+    }
+
+    fn reads(&self, commit: i64) {
+        let recorded = baton::search::commits::record_open(
+            &mut self.database.get().unwrap(),
+            &self.identity.name,
+            &self.identity.instance,
+            &commit.to_string(),
+        );
+        assert!(recorded.unwrap(), "the other reader is registered");
+    }
+}
+
+impl Drop for OtherReader {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+fn approved(app: &TestApp) -> baton::search::commits::ApprovedCommit {
+    baton::search::commits::latest(&mut app.database().get().unwrap()).unwrap().expect("an approved commit")
+}
+
+/// The files of `commit` in its generation on disk.
+fn files_of(app: &TestApp, commit: &baton::search::commits::ApprovedCommit) -> Vec<std::path::PathBuf> {
+    let uses = baton::search::commits::CommitFiles::of(&commit.meta).unwrap();
+    let path = app.data_dir.join("index").join(&commit.generation);
+    std::fs::read_dir(&path)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| uses.uses(name))
+        .map(|name| path.join(name))
+        .collect()
+}
+
+/// Several items one by one (several segments), a reader elsewhere holding the commit that
+/// has them, and a merge that replaces those segments.
+async fn merged_while_another_reader_holds_a_commit(app: &TestApp) -> (OtherReader, Vec<std::path::PathBuf>) {
+    app.create_project("OPS", false).await;
+    for number in 0..4 {
+        app.admin.create_item("OPS", &format!("Kiwi number {number}")).await;
+        search_until(&app.admin, "kiwi", number + 1).await;
+    }
+    wait_until_indexed(&app.admin).await;
+    let held = approved(app);
+    let other = OtherReader::register(app);
+    other.reads(held.id);
+    let held_files = files_of(app, &held);
+    assert!(held_files.len() >= 4 * 6, "four segments' files: {held_files:?}");
+    let run = crate::jobs::run_job(&app.admin, "index_merge").await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    // Readers get the merged segment, so that the replaced files are no longer needed here.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while baton::search::commits::CommitFiles::of(&approved(app).meta).unwrap()
+        == baton::search::commits::CommitFiles::of(&held.meta).unwrap()
+    {
+        assert!(Instant::now() < deadline, "the merge was never approved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (other, held_files)
+}
+
+async fn a_replaced_file_goes_as_soon_as_no_node_reads_it_and_stays_while_one_does(backend: Backend) {
+    let app = spawn(backend).await;
+    let (other, held_files) = merged_while_another_reader_holds_a_commit(&app).await;
+    // Many collector rounds later, every file of the commit the other node reads is there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let missing: Vec<_> = held_files.iter().filter(|file| !file.exists()).collect();
+    assert!(missing.is_empty(), "files a live reader uses were removed: {missing:?}");
+    search_until(&app.admin, "kiwi", 4).await;
+
+    // Once it reads the newest commit, the replaced files go (not minutes later).
+    let newest = approved(&app);
+    other.reads(newest.id);
+    let still_used = files_of(&app, &newest);
+    let replaced: Vec<_> = held_files.iter().filter(|file| !still_used.contains(file)).collect();
+    assert!(!replaced.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while replaced.iter().any(|file| file.exists()) {
+        assert!(Instant::now() < deadline, "replaced files outlived their last reader: {replaced:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(still_used.iter().all(|file| file.exists()));
+    search_until(&app.admin, "kiwi", 4).await;
+}
+
+async fn a_reader_that_stops_heartbeating_keeps_its_commit_for_the_grace_period(backend: Backend) {
+    let app = spawn(backend).await;
+    let (other, held_files) = merged_while_another_reader_holds_a_commit(&app).await;
+    let held = held_files.clone();
+    // It falls silent (paused, cut off or dead: nobody can tell), and is removed at the
+    // node timeout (1.5 s here) with its record.
+    other.heartbeat.abort();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.count_rows("cluster_nodes WHERE name = 'reader-2'") > 0 {
+        assert!(Instant::now() < deadline, "the silent reader was never removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let missing: Vec<_> = held.iter().filter(|file| !file.exists()).collect();
+    assert!(missing.is_empty(), "the commit of a reader that fell silent was not kept: {missing:?}");
+    assert!(app.count_rows("index_commits WHERE pinned_at IS NOT NULL") >= 1);
+}
+
+async fn an_index_of_the_earlier_layout_is_adopted_and_stays_searchable(backend: Backend) {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let sqlite_url = format!("sqlite://{}", folder.path().join("baton.db").display());
+    let earlier = TestApp::spawn_with(backend, |settings| {
+        settings.data_dir = data_dir.clone();
+        if backend == Backend::Sqlite {
+            settings.database_url = sqlite_url.clone();
+        }
+    })
+    .await;
+    earlier.create_project("OPS", false).await;
+    for number in 0..3 {
+        earlier.admin.create_item("OPS", &format!("Tapir number {number}")).await;
+    }
+    search_until(&earlier.admin, "tapir", 3).await;
+    wait_until_indexed(&earlier.admin).await;
+    let commit = approved(&earlier);
+    let database_url = earlier.database_url.clone();
+    let database = earlier.database();
+    drop(earlier);
+
+    // What an earlier version left: one directory, named by the pointer file `current`,
+    // with its meta.json on disk, and no approved commits in the database.
+    let index = data_dir.join("index");
+    std::fs::rename(index.join(&commit.generation), index.join("g1-e1-20261124101500")).unwrap();
+    for entry in std::fs::read_dir(&index).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "g1-e1-20261124101500" {
+            std::fs::remove_dir_all(entry.path()).unwrap();
+        }
+    }
+    std::fs::write(index.join("g1-e1-20261124101500/meta.json"), &commit.meta).unwrap();
+    std::fs::write(index.join("current"), "g1-e1-20261124101500").unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::delete(baton::db::schema::index_commits::table),
+        &mut *database.get().unwrap(),
+    )
+    .unwrap();
+    let rebuilds_before = {
+        use diesel::prelude::*;
+        baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut *database.get().unwrap()).unwrap()
+    };
+
+    let upgraded = TestApp::spawn_with(backend, |settings| {
+        settings.data_dir = data_dir.clone();
+        settings.database_url = database_url.clone();
+        settings.cluster.heartbeat_interval = Duration::from_millis(200);
+        settings.cluster.node_timeout = Duration::from_millis(1500);
+    })
+    .await;
+    search_until(&upgraded.admin, "tapir", 3).await;
+    upgraded.admin.create_item("OPS", "Tapir number 3").await;
+    search_until(&upgraded.admin, "tapir", 4).await;
+    let rebuilds_after = {
+        use diesel::prelude::*;
+        baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut *database.get().unwrap()).unwrap()
+    };
+    assert_eq!(rebuilds_after, rebuilds_before, "the earlier index was adopted, not rebuilt");
+    assert!(!index.join("current").exists(), "the pointer file is gone");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while index.join("g1-e1-20261124101500").exists() {
+        assert!(Instant::now() < deadline, "the earlier directory stayed after every reader left it");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

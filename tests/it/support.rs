@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod mail_servers;
 pub mod postgres;
 pub mod proxy;
+pub mod shared_storage;
 pub mod web;
 
 pub use app::{Api, Backend, Reply, TestApp};

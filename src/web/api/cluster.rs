@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::cluster::{self, status};
 use crate::mail;
-use crate::search::{self, IndexLocation};
+use crate::search;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -18,13 +18,12 @@ const RECENT_EVENTS: i64 = 50;
 pub async fn show_cluster(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let timing = state.cluster.timing();
-    let location = IndexLocation::new(state.settings.index_dir());
     let (cluster_status, search_status, mail_status) = state
         .database
         .run(move |connection| {
             Ok((
                 status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
-                search::status::load(connection, &location)?,
+                search::status::load(connection)?,
                 mail::status::load(connection)?,
             ))
         })

@@ -11,8 +11,8 @@ use crate::cluster::status::{self, ClusterStatus};
 use crate::cluster::{self as cluster_control};
 use crate::error::Error;
 use crate::mail::status::{self as mail_status, MailStatus};
+use crate::search;
 use crate::search::status::SearchStatus;
-use crate::search::{self, IndexLocation};
 use crate::web::AppState;
 use crate::web::pages::{Chrome, Notice, PageError, Viewer, read_form, render};
 
@@ -50,13 +50,12 @@ async fn cluster_page(
     notice: Option<Notice>,
 ) -> Result<HttpResponse, PageError> {
     let timing = state.cluster.timing();
-    let location = IndexLocation::new(state.settings.index_dir());
     let (cluster, search, mail) = state
         .database
         .run(move |connection| {
             Ok((
                 status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
-                search::status::load(connection, &location)?,
+                search::status::load(connection)?,
                 mail_status::load(connection)?,
             ))
         })
