@@ -114,7 +114,10 @@ impl Application {
             Arc::new(JobsDuty { settings: settings.jobs.clone(), merges, files: files.clone() }),
         ];
         if settings.cluster.probe_duty {
-            duties.push(Arc::new(ProbeDuty { interval: settings.cluster.heartbeat_interval }));
+            duties.push(Arc::new(ProbeDuty {
+                interval: settings.cluster.heartbeat_interval,
+                hold: settings.cluster.probe_hold,
+            }));
         }
         if let Some(mail) = MailDuty::from_settings(&settings, files.clone())? {
             duties.push(Arc::new(mail));

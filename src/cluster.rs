@@ -7,6 +7,11 @@
 //! duties before `node_timeout` has passed since its last successful renewal, measured on its
 //! own monotonic clock by a watchdog that does not wait for the database, so that it has
 //! stopped before any other node can take the lease.
+//!
+//! On PostgreSQL the agent and the duties have connections of their own whose sessions the
+//! server bounds (`Timing::lease_session`, `Timing::duty_session`): a node that stalls inside
+//! a transaction (paused, cut off) has it rolled back by the server, so no stuck node blocks
+//! a failover for longer than `node_timeout` (docs/cluster.md, "Locks and timeouts").
 
 pub mod duty;
 pub mod lease;
@@ -23,11 +28,18 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
-use crate::cluster::duty::{MasterDuty, Supervisor};
+use crate::cluster::duty::{ActDeadline, MasterDuty, Supervisor};
+use crate::cluster::lease::LeaseClaim;
 use crate::cluster::registry::Identity;
 use crate::config::{DatabaseLocation, Settings, local_hostname};
-use crate::db::Database;
+use crate::db::{Database, SessionLimits};
 use crate::error::{Error, Result};
+
+/// Longest statement of a master duty. Legitimate duty statements stay far below it (the
+/// longest measured, docs/cluster.md: a prune or a rebuild batch at 100,000 items, under a
+/// second); it ends a runaway statement, which would otherwise hold its lock on the lease
+/// row, and with it any takeover, for as long as it runs.
+const DUTY_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -44,6 +56,34 @@ impl Timing {
     fn fence_after(self) -> Duration {
         self.node_timeout.saturating_sub(self.heartbeat_interval)
     }
+
+    /// The agent's sessions. A lease statement waits for a row lock at most a quarter
+    /// heartbeat: a takeover never waits behind a stuck holder, a refused attempt is just not
+    /// this tick. A node that stalls inside a tick's transaction (holding the lease row) loses
+    /// it after one heartbeat, well before a master waiting for it must fence itself.
+    fn lease_session(self, node: &str) -> SessionLimits {
+        SessionLimits {
+            application_name: Some(format!("baton {node} lease")),
+            lock_timeout: Some(self.heartbeat_interval / 4),
+            statement_timeout: None,
+            idle_in_transaction_timeout: Some(self.heartbeat_interval),
+            silent_client_timeout: Some(self.fence_after()),
+        }
+    }
+
+    /// The master duties' sessions. A fenced transaction whose node stalls inside it is
+    /// rolled back by the server `node_timeout − heartbeat_interval` after its last statement,
+    /// which is no later than the lease it holds expires (the master renewed at most a
+    /// heartbeat before it stalled): the takeover then finds the lease row unlocked.
+    fn duty_session(self, node: &str) -> SessionLimits {
+        SessionLimits {
+            application_name: Some(format!("baton {node} duties")),
+            lock_timeout: None,
+            statement_timeout: Some(DUTY_STATEMENT_TIMEOUT),
+            idle_in_transaction_timeout: Some(self.fence_after()),
+            silent_client_timeout: Some(self.fence_after()),
+        }
+    }
 }
 
 /// This node's role as the rest of the node sees it (ping, status).
@@ -55,16 +95,25 @@ pub struct Role {
 }
 
 struct Held {
-    epoch: i64,
-    /// When the last successful renewal (or the acquisition) was sent.
-    renewed_sent_at: Instant,
+    claim: LeaseClaim,
+    /// The fencing time after the send of the last successful renewal (or the acquisition).
+    deadline: ActDeadline,
+}
+
+/// A lease this node stopped acting on but has not handed back yet.
+#[derive(Clone)]
+struct Unreleased {
+    claim: LeaseClaim,
+    hand_to: Option<String>,
+    reason: String,
 }
 
 struct AgentState {
     held: Option<Held>,
     supervisor: Supervisor,
-    /// An epoch the watchdog gave up on; released at the next tick if still held.
-    fenced_epoch: Option<i64>,
+    /// Given up by the watchdog, or a release that failed: released at the next tick if the
+    /// lease is still this node's.
+    unreleased: Option<Unreleased>,
 }
 
 /// The running cluster agent of this node.
@@ -77,7 +126,10 @@ struct ClusterInner {
     identity: Identity,
     timing: Timing,
     failback: bool,
+    /// The agent's connection (heartbeats, the lease).
     database: Database,
+    /// The master duties' connections.
+    duty_database: Database,
     state: Mutex<AgentState>,
     role: watch::Sender<Role>,
     wake: Arc<Notify>,
@@ -94,12 +146,15 @@ impl Cluster {
     /// Registers this node (refusing a name held by another live process) and starts the
     /// agent and its watchdog on the current runtime.
     pub async fn start(settings: &Settings, duties: Vec<Arc<dyn MasterDuty>>) -> Result<Cluster> {
-        // The agent has connections of its own, so request load never delays a heartbeat.
-        let mut agent_settings = settings.clone();
-        agent_settings.pool_size = 2;
-        let database = Database::connect(&agent_settings)?;
+        let timing = Timing::from_settings(settings);
+        let name = settings.node_name();
+        // The agent has a connection of its own (one tick at a time), so neither request load
+        // nor the duties' work delays a heartbeat; the duties have about one each.
+        let database = Database::connect_with(settings, 1, timing.lease_session(&name))?;
+        let duty_connections = u32::try_from(duties.len()).unwrap_or(u32::MAX).max(1);
+        let duty_database = Database::connect_with(settings, duty_connections, timing.duty_session(&name))?;
         let identity = Identity {
-            name: settings.node_name(),
+            name,
             instance: random_instance(),
             hostname: local_hostname(),
             base_url: settings.node_url(),
@@ -107,7 +162,6 @@ impl Cluster {
             config_hash: settings.cluster_config_hash(),
             priority: settings.cluster.priority,
         };
-        let timing = Timing::from_settings(settings);
         // A node restarted right after a crash finds its old row still fresh: it waits for
         // that to time out, and refuses only when the other process keeps heartbeating.
         let give_up_at = Instant::now() + timing.node_timeout + timing.heartbeat_interval * 2;
@@ -137,7 +191,8 @@ impl Cluster {
                 timing,
                 failback: settings.cluster.failback,
                 database,
-                state: Mutex::new(AgentState { held: None, supervisor: Supervisor::new(duties), fenced_epoch: None }),
+                duty_database,
+                state: Mutex::new(AgentState { held: None, supervisor: Supervisor::new(duties), unreleased: None }),
                 role: watch::Sender::new(Role::default()),
                 wake,
                 shutdown: Notify::new(),
@@ -156,8 +211,14 @@ impl Cluster {
         &self.inner.identity.name
     }
 
+    /// This node's role now. A master whose lease is overdue is not master, even before its
+    /// watchdog has run (it may run last when the process goes on after a freeze).
     pub fn role(&self) -> Role {
-        *self.inner.role.borrow()
+        let role = *self.inner.role.borrow();
+        if role.master && self.lock_state().held.as_ref().is_none_or(|held| held.deadline.passed()) {
+            return Role::default();
+        }
+        role
     }
 
     pub fn timing(&self) -> Timing {
@@ -189,15 +250,12 @@ impl Cluster {
         while !self.inner.stopped.load(Ordering::SeqCst) {
             tokio::time::sleep(period).await;
             let mut state = self.lock_state();
-            let overdue = state
-                .held
-                .as_ref()
-                .filter(|held| held.renewed_sent_at.elapsed() >= self.inner.timing.fence_after())
-                .map(|held| held.epoch);
-            if let Some(epoch) = overdue {
+            let overdue = state.held.as_ref().is_some_and(|held| held.deadline.passed());
+            if let Some(Held { claim, .. }) = state.held.take_if(|_| overdue) {
                 state.supervisor.abort();
-                state.held = None;
-                state.fenced_epoch = Some(epoch);
+                let epoch = claim.epoch.get();
+                state.unreleased =
+                    Some(Unreleased { claim, hand_to: None, reason: "renewal was overdue (self-fenced)".into() });
                 drop(state);
                 self.inner.role.send_replace(Role::default());
                 tracing::error!(epoch, "could not renew the master lease in time: master duties stopped (self-fenced)");
@@ -214,86 +272,87 @@ impl Cluster {
         if self.inner.stopped.load(Ordering::SeqCst) {
             return;
         }
-        let (held_epoch, fenced_epoch) = {
+        let (held, unreleased) = {
             let mut state = self.lock_state();
-            (state.held.as_ref().map(|held| held.epoch), state.fenced_epoch.take())
+            (state.held.as_ref().map(|held| held.claim.clone()), state.unreleased.take())
         };
         let sent_at = Instant::now();
         let identity = self.inner.identity.clone();
         let timing = self.inner.timing;
         let failback = self.inner.failback;
+        // Tried again at the next tick when this one fails (released or not: a second release
+        // of a lease that moved on changes nothing).
+        let retry = unreleased.clone();
         let outcome = self
             .inner
             .database
             .write(move |connection| {
                 registry::heartbeat(connection, &identity)?;
                 registry::remove_silent(connection, &identity, timing.node_timeout)?;
-                if let Some(epoch) = fenced_epoch {
-                    // Stopped acting on this epoch; hand it back if the lease is still ours.
-                    if lease::release(connection, &identity, epoch, None, "renewal was overdue (self-fenced)")? {
-                        wake::notify_all(connection);
-                    }
+                if let Some(Unreleased { claim, hand_to, reason }) = &unreleased
+                    && claim.release(connection, hand_to.as_deref(), reason)?
+                {
+                    wake::notify_all(connection);
                 }
-                match held_epoch {
-                    Some(epoch) => {
-                        if !lease::renew(connection, &identity, epoch)? {
-                            registry::record_event(
-                                connection,
-                                &identity.name,
-                                "lost",
-                                Some(epoch),
-                                "the lease moved on",
-                            )?;
-                            return Ok(TickOutcome::Lost(epoch));
+                match held {
+                    Some(claim) => {
+                        if !claim.renew(connection)? {
+                            let epoch = Some(claim.epoch.get());
+                            registry::record_event(connection, &identity.name, "lost", epoch, "the lease moved on")?;
+                            return Ok(TickOutcome::Lost(claim));
                         }
                         Ok(match release_reason(connection, &identity, timing, failback)? {
-                            Some((hand_to, reason)) => TickOutcome::MustRelease { epoch, hand_to, reason },
+                            Some((hand_to, reason)) => TickOutcome::MustRelease { claim, hand_to, reason },
                             None => TickOutcome::Renewed,
                         })
                     }
                     None => Ok(match lease::try_acquire(connection, &identity, timing.node_timeout)? {
-                        Some(epoch) => TickOutcome::Acquired(epoch),
+                        Some(claim) => TickOutcome::Acquired(claim),
                         None => TickOutcome::Backup,
                     }),
                 }
             })
             .await;
         match outcome {
-            Err(error) => tracing::warn!(%error, "cluster heartbeat failed"),
-            Ok(TickOutcome::Backup) => {}
-            Ok(TickOutcome::Renewed) => {
+            Err(error) => {
+                tracing::warn!(%error, "cluster heartbeat failed");
                 let mut state = self.lock_state();
-                if let Some(held) = state.held.as_mut() {
-                    held.renewed_sent_at = sent_at;
+                if state.unreleased.is_none() {
+                    state.unreleased = retry;
                 }
             }
-            Ok(TickOutcome::Acquired(epoch)) => {
+            Ok(TickOutcome::Backup) => {}
+            Ok(TickOutcome::Renewed) => {
+                if let Some(held) = self.lock_state().held.as_ref() {
+                    held.deadline.extend(sent_at + timing.fence_after());
+                }
+            }
+            Ok(TickOutcome::Acquired(claim)) => {
+                let epoch = claim.epoch.get();
+                let deadline = ActDeadline::new(sent_at + timing.fence_after());
                 let mut state = self.lock_state();
-                state.held = Some(Held { epoch, renewed_sent_at: sent_at });
-                state.supervisor.start(
-                    &self.inner.identity.name,
-                    &self.inner.identity.instance,
-                    epoch,
-                    &self.inner.database,
-                );
+                state.supervisor.start(&claim, &deadline, &self.inner.duty_database);
+                state.held = Some(Held { claim, deadline });
                 drop(state);
                 self.inner.role.send_replace(Role { master: true, epoch: Some(epoch) });
                 tracing::info!(epoch, "became master");
             }
-            Ok(TickOutcome::Lost(epoch)) => {
+            Ok(TickOutcome::Lost(claim)) => {
                 let mut state = self.lock_state();
                 state.supervisor.abort();
                 state.held = None;
                 drop(state);
                 self.inner.role.send_replace(Role::default());
-                tracing::warn!(epoch, "lost the master lease: master duties stopped");
+                tracing::warn!(epoch = claim.epoch.get(), "lost the master lease: master duties stopped");
             }
-            Ok(TickOutcome::MustRelease { epoch, hand_to, reason }) => self.release(epoch, hand_to, reason).await,
+            Ok(TickOutcome::MustRelease { claim, hand_to, reason }) => self.release(claim, hand_to, reason).await,
         }
     }
 
-    /// Finishes the duties' work in hand, then gives the lease up.
-    async fn release(&self, epoch: i64, hand_to: Option<String>, reason: String) {
+    /// Finishes the duties' work in hand, then gives the lease up. A release that fails (the
+    /// database unreachable, or this epoch's fenced writes still holding the lease row past
+    /// the lock timeout) is tried again at the next tick; meanwhile no duty runs.
+    async fn release(&self, claim: LeaseClaim, hand_to: Option<String>, reason: String) {
         let stopping = {
             let mut state = self.lock_state();
             state.held = None;
@@ -303,19 +362,25 @@ impl Cluster {
         if let Some(stopping) = stopping {
             stopping.finish(self.inner.timing.fence_after() / 2).await;
         }
-        let identity = self.inner.identity.clone();
+        let epoch = claim.epoch.get();
+        let unreleased = Unreleased { claim, hand_to, reason };
+        let attempt = unreleased.clone();
         let released = self
             .inner
             .database
             .write(move |connection| {
-                let released = lease::release(connection, &identity, epoch, hand_to.as_deref(), &reason)?;
+                let released = attempt.claim.release(connection, attempt.hand_to.as_deref(), &attempt.reason)?;
                 wake::notify_all(connection);
                 Ok(released)
             })
             .await;
         match released {
-            Ok(_) => tracing::info!(epoch, "released the master lease"),
-            Err(error) => tracing::warn!(%error, epoch, "releasing the master lease failed; it expires on its own"),
+            Ok(true) => tracing::info!(epoch, "released the master lease"),
+            Ok(false) => tracing::info!(epoch, "the master lease had already moved on"),
+            Err(error) => {
+                tracing::warn!(%error, epoch, "releasing the master lease failed; retried at the next heartbeat");
+                self.lock_state().unreleased = Some(unreleased);
+            }
         }
     }
 
@@ -327,25 +392,37 @@ impl Cluster {
         self.inner.shutdown.notify_one();
         self.inner.listener_stop.store(true, Ordering::SeqCst);
         let _turn = self.inner.turn.lock().await;
-        let held = self.lock_state().held.as_ref().map(|held| held.epoch);
-        if let Some(epoch) = held {
-            self.release(epoch, None, "node shutting down".into()).await;
+        let held = self.lock_state().held.as_ref().map(|held| held.claim.clone());
+        if let Some(claim) = held {
+            self.release(claim, None, "node shutting down".into()).await;
         }
+        // A lease given up by the watchdog, or whose release just failed: one more try.
+        let unreleased = self.lock_state().unreleased.take();
         let identity = self.inner.identity.clone();
-        if let Err(error) =
-            self.inner.database.write(move |connection| registry::deregister(connection, &identity)).await
-        {
-            tracing::warn!(%error, "could not leave the cluster table; the node times out instead");
+        let left = self
+            .inner
+            .database
+            .write(move |connection| {
+                if let Some(Unreleased { claim, hand_to, reason }) = &unreleased
+                    && claim.release(connection, hand_to.as_deref(), reason)?
+                {
+                    wake::notify_all(connection);
+                }
+                registry::deregister(connection, &identity)
+            })
+            .await;
+        if let Err(error) = left {
+            tracing::warn!(%error, "could not leave the cluster cleanly; the node and its lease time out instead");
         }
     }
 }
 
 enum TickOutcome {
     Backup,
-    Acquired(i64),
+    Acquired(LeaseClaim),
     Renewed,
-    Lost(i64),
-    MustRelease { epoch: i64, hand_to: Option<String>, reason: String },
+    Lost(LeaseClaim),
+    MustRelease { claim: LeaseClaim, hand_to: Option<String>, reason: String },
 }
 
 /// Why a master must hand over now: a handover names another node, it is in maintenance,

@@ -445,6 +445,10 @@ pub struct ClusterSettings {
     /// Runs the probe duty: the master writes one fenced row per heartbeat to
     /// `cluster_probe`, which shows who acted as master when (used by the cluster tests).
     pub probe_duty: bool,
+    /// Diagnostic: the probe keeps each fenced transaction open this long after writing its
+    /// row, so that a master can be paused or cut off inside one (used by the cluster tests).
+    #[serde(with = "duration_text")]
+    pub probe_hold: Duration,
 }
 
 impl Default for ClusterSettings {
@@ -455,6 +459,7 @@ impl Default for ClusterSettings {
             priority: 0,
             failback: false,
             probe_duty: false,
+            probe_hold: Duration::ZERO,
         }
     }
 }
@@ -624,6 +629,18 @@ impl Settings {
                 humantime::format_duration(cluster.node_timeout),
                 humantime::format_duration(cluster.heartbeat_interval * 3)
             )));
+        }
+        if !cluster.probe_hold.is_zero() {
+            // PostgreSQL ends a master-duty session idle in its transaction this long.
+            let limit = cluster.node_timeout - cluster.heartbeat_interval;
+            if !cluster.probe_duty || cluster.probe_hold >= limit {
+                return Err(SettingsError(format!(
+                    "cluster.probe_hold ({}) needs cluster.probe_duty = true and must be shorter than node_timeout \
+                     minus heartbeat_interval ({}), after which the database ends a duty's open transaction",
+                    humantime::format_duration(cluster.probe_hold),
+                    humantime::format_duration(limit)
+                )));
+            }
         }
         if let Some(name) = &self.node.name
             && (name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c.is_whitespace()))
@@ -997,6 +1014,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("cluster.node_timeout"), "{error}");
+    }
+
+    #[test]
+    fn a_probe_hold_needs_the_probe_and_must_end_before_the_database_ends_the_transaction() {
+        let cluster = "[cluster]\nheartbeat_interval = \"200ms\"\nnode_timeout = \"1500ms\"\n";
+        let settings = Settings::from_toml(&format!("{cluster}probe_duty = true\nprobe_hold = \"1s\"")).unwrap();
+        assert_eq!(settings.cluster.probe_hold, Duration::from_secs(1));
+        for refused in ["probe_hold = \"1s\"", "probe_duty = true\nprobe_hold = \"1300ms\""] {
+            let error = Settings::from_toml(&format!("{cluster}{refused}")).unwrap_err().to_string();
+            assert!(error.contains("cluster.probe_hold") && error.contains("1s 300ms"), "{error}");
+        }
     }
 
     #[test]

@@ -50,6 +50,56 @@ pub(crate) use first_by_type;
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     location: DatabaseLocation,
+    session: SessionLimits,
+}
+
+/// What PostgreSQL itself enforces on the sessions of one pool (SQLite has no server and
+/// ignores them). The cluster agent and the master duties get their own pools with limits
+/// derived from the cluster timing, so that the server ends a stuck master's transactions
+/// and a takeover never waits long behind them (docs/cluster.md, "Locks and timeouts").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Shown in `pg_stat_activity`, so an operator (and the tests) can tell the sessions apart.
+    pub application_name: Option<String>,
+    /// Longest wait for a lock before the statement fails (`lock_timeout`).
+    pub lock_timeout: Option<Duration>,
+    /// Longest statement (`statement_timeout`).
+    pub statement_timeout: Option<Duration>,
+    /// Longest pause of the client inside an open transaction before the server ends the
+    /// session and rolls the transaction back (`idle_in_transaction_session_timeout`).
+    pub idle_in_transaction_timeout: Option<Duration>,
+    /// How soon the server gives up on a client that went silent (TCP keepalives every
+    /// second, `tcp_user_timeout`) and how often a running statement checks that its client
+    /// is still connected (`client_connection_check_interval`).
+    pub silent_client_timeout: Option<Duration>,
+}
+
+impl SessionLimits {
+    /// The `SET` statements for the limits (all numbers, so written into the text).
+    fn set_statements(&self) -> String {
+        let millis = |duration: Duration| duration.as_millis().max(1);
+        let mut statements = String::new();
+        for (parameter, limit) in [
+            ("lock_timeout", self.lock_timeout),
+            ("statement_timeout", self.statement_timeout),
+            ("idle_in_transaction_session_timeout", self.idle_in_transaction_timeout),
+        ] {
+            if let Some(limit) = limit {
+                statements.push_str(&format!("SET {parameter} = '{}ms'; ", millis(limit)));
+            }
+        }
+        if let Some(timeout) = self.silent_client_timeout {
+            // Probes every second (the setting's unit and minimum); tcp_user_timeout then
+            // decides when unanswered probes or unacknowledged data end the connection.
+            statements.push_str(&format!(
+                "SET tcp_keepalives_idle = 1; SET tcp_keepalives_interval = 1; SET tcp_user_timeout = {}; \
+                 SET client_connection_check_interval = '{}ms'; ",
+                millis(timeout),
+                millis(timeout / 4)
+            ));
+        }
+        statements
+    }
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -72,7 +122,16 @@ impl r2d2::ManageConnection for ConnectionManager {
                 let mut connection =
                     diesel::PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
                 // Timestamps are stored as UTC wall time; the session zone makes CURRENT_TIMESTAMP UTC.
-                connection.batch_execute("SET TIME ZONE 'UTC'").map_err(diesel::r2d2::Error::QueryError)?;
+                connection
+                    .batch_execute(&format!("SET TIME ZONE 'UTC'; {}", self.session.set_statements()))
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                if let Some(name) = &self.session.application_name {
+                    // A bound value: a node's name needs no quoting.
+                    diesel::sql_query("SELECT set_config('application_name', $1, false)")
+                        .bind::<diesel::sql_types::Text, _>(name)
+                        .execute(&mut connection)
+                        .map_err(diesel::r2d2::Error::QueryError)?;
+                }
                 Ok(DbConnection::Postgresql(connection))
             }
         }
@@ -157,6 +216,11 @@ impl BoundedPool {
 impl Database {
     /// Opens the pool (creating the SQLite file and its folder when needed).
     pub fn connect(settings: &Settings) -> Result<Database> {
+        Database::connect_with(settings, settings.pool_size, SessionLimits::default())
+    }
+
+    /// Opens a pool of `pool_size` connections whose PostgreSQL sessions carry `session`.
+    pub fn connect_with(settings: &Settings, pool_size: u32, session: SessionLimits) -> Result<Database> {
         let location = settings.database_location().map_err(|error| Error::Unavailable(error.to_string()))?;
         if let DatabaseLocation::Sqlite(path) = &location
             && let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty())
@@ -175,12 +239,12 @@ impl Database {
                 .min_idle(Some(1))
                 .test_on_check_out(check_on_checkout)
                 .connection_timeout(Duration::from_secs(5))
-                .build(ConnectionManager { location: location.clone() })
+                .build(ConnectionManager { location: location.clone(), session: session.clone() })
                 .map_err(|error| {
                     Error::Unavailable(format!("cannot open database {}: {error}", redact_url(&settings.database_url)))
                 })
         };
-        let pool = BoundedPool::new("main", open_pool(settings.pool_size)?);
+        let pool = BoundedPool::new("main", open_pool(pool_size)?);
         let writer = match location {
             DatabaseLocation::Sqlite(_) => BoundedPool::new("writer", open_pool(1)?),
             DatabaseLocation::Postgres(_) => pool.clone(),

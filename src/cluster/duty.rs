@@ -4,15 +4,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::sql::Dialect;
+use crate::cluster::lease::LeaseClaim;
 use crate::db::{Database, DbConnection, write_transaction};
 use crate::error::{Error, Result};
 
@@ -26,7 +24,32 @@ pub trait MasterDuty: Send + Sync + 'static {
     fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
-/// What a duty gets: the epoch that fences its writes, and the stop signal.
+/// Until when this node may act on its lease, on its own monotonic clock: the fencing time
+/// (`node_timeout − heartbeat_interval`) after the send of its last successful renewal. The
+/// watchdog, the node's role and the duties' `must_stop` each read it themselves: after a
+/// freeze (SIGSTOP, a stalled VM) the watchdog task may well run after the others.
+#[derive(Clone)]
+pub struct ActDeadline(Arc<Mutex<Instant>>);
+
+impl ActDeadline {
+    pub fn new(at: Instant) -> ActDeadline {
+        ActDeadline(Arc::new(Mutex::new(at)))
+    }
+
+    /// Moves the deadline to `at` (a renewal), never back.
+    pub fn extend(&self, at: Instant) {
+        let mut deadline = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *deadline = (*deadline).max(at);
+    }
+
+    pub fn passed(&self) -> bool {
+        Instant::now() >= *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a duty gets: the lease claim that fences its writes (`node`, `instance`, `epoch`),
+/// its own connections (`database`, whose PostgreSQL sessions the server ends when the node
+/// stalls inside a transaction, see `Cluster::start`), and the stop signal.
 #[derive(Clone)]
 pub struct DutyContext {
     pub node: String,
@@ -34,6 +57,7 @@ pub struct DutyContext {
     pub epoch: i64,
     pub database: Database,
     stop: watch::Receiver<bool>,
+    deadline: ActDeadline,
 }
 
 impl DutyContext {
@@ -43,29 +67,28 @@ impl DutyContext {
         let _ = self.stop.wait_for(|stop| *stop).await;
     }
 
+    /// Whether the duty must stop: it was told to, or the lease it acts on is overdue (the
+    /// node was frozen and has just gone on, before its watchdog could tell it).
     pub fn must_stop(&self) -> bool {
-        *self.stop.borrow()
+        *self.stop.borrow() || self.deadline.passed()
     }
 
-    /// Whether this node still holds the lease with the duty's epoch.
+    /// The lease as this duty's node took it.
+    pub fn claim(&self) -> LeaseClaim {
+        LeaseClaim { node: self.node.clone(), instance: self.instance.clone(), epoch: self.epoch.into() }
+    }
+
+    /// Whether this node still holds the lease with the duty's epoch; inside a transaction
+    /// the lease stays locked against a takeover until the commit (see `LeaseClaim::holds`).
     pub fn still_master(&self, connection: &mut DbConnection) -> Result<bool> {
-        let dialect = Dialect::of(connection);
-        let held: Vec<Held> = dialect
-            .query(&format!(
-                "SELECT epoch AS held FROM cluster_lease WHERE id = 1 AND holder = ? AND holder_instance = ? \
-                 AND epoch = ?{}",
-                dialect.lock_for_share()
-            ))
-            .bind::<Text, _>(&self.node)
-            .bind::<Text, _>(&self.instance)
-            .bind::<BigInt, _>(self.epoch)
-            .load(connection)?;
-        Ok(held.iter().any(|row| row.held == self.epoch))
+        self.claim().holds(connection)
     }
 
     /// Runs `work` in a write transaction that first checks that this node still holds the
     /// lease with the duty's epoch, with the lease row locked against a takeover until the
-    /// commit (FOR SHARE on PostgreSQL; SQLite's write lock). A deposed master writes nothing.
+    /// commit (FOR KEY SHARE on PostgreSQL; SQLite's write lock). A deposed master writes
+    /// nothing. On PostgreSQL the server ends the transaction (and the node's session) when
+    /// the node stalls inside it for `node_timeout − heartbeat_interval`.
     pub fn fenced<T>(
         &self,
         connection: &mut DbConnection,
@@ -78,12 +101,6 @@ impl DutyContext {
             work(connection)
         })
     }
-}
-
-#[derive(QueryableByName)]
-struct Held {
-    #[diesel(sql_type = BigInt)]
-    held: i64,
 }
 
 struct Running {
@@ -103,11 +120,8 @@ impl Supervisor {
         Supervisor { duties, running: None }
     }
 
-    pub fn running_epoch(&self) -> Option<i64> {
-        self.running.as_ref().map(|running| running.epoch)
-    }
-
-    pub fn start(&mut self, node: &str, instance: &str, epoch: i64, database: &Database) {
+    pub fn start(&mut self, claim: &LeaseClaim, deadline: &ActDeadline, database: &Database) {
+        let epoch = claim.epoch.get();
         self.abort();
         let (stop, receiver) = watch::channel(false);
         let tasks = self
@@ -115,11 +129,12 @@ impl Supervisor {
             .iter()
             .map(|duty| {
                 let context = DutyContext {
-                    node: node.to_string(),
-                    instance: instance.to_string(),
+                    node: claim.node.clone(),
+                    instance: claim.instance.clone(),
                     epoch,
                     database: database.clone(),
                     stop: receiver.clone(),
+                    deadline: deadline.clone(),
                 };
                 tracing::info!(duty = duty.name(), epoch, "master duty started");
                 (duty.name(), tokio::spawn(duty.run(context)))
@@ -147,10 +162,6 @@ pub struct StoppingDuties {
 }
 
 impl StoppingDuties {
-    pub fn epoch(&self) -> i64 {
-        self.running.epoch
-    }
-
     pub fn abort(self) {
         let _ = self.running.stop.send(true);
         for (name, task) in &self.running.tasks {

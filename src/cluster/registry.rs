@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
 use crate::cluster::sql::Dialect;
-use crate::db::DbConnection;
 use crate::db::schema::cluster_nodes;
+use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 
 /// Who this node is, as written to `cluster_nodes`.
@@ -53,7 +53,8 @@ struct Age {
     fresh: Option<bool>,
 }
 
-/// Appends to the cluster event log.
+/// Appends to the cluster event log; callers write it in the transaction of the change it
+/// records, so the log's order is the order of the changes.
 pub fn record_event(
     connection: &mut DbConnection,
     node: &str,
@@ -77,6 +78,10 @@ pub fn record_event(
 
 /// Registers the node at start. Refuses when another live process uses the same name.
 pub fn register(connection: &mut DbConnection, me: &Identity, node_timeout: Duration) -> Result<()> {
+    write_transaction(connection, |connection| register_in_transaction(connection, me, node_timeout))
+}
+
+fn register_in_transaction(connection: &mut DbConnection, me: &Identity, node_timeout: Duration) -> Result<()> {
     let dialect = Dialect::of(connection);
     let existing: Option<Age> = dialect
         .query(&format!(
@@ -141,42 +146,50 @@ pub fn heartbeat(connection: &mut DbConnection, me: &Identity) -> Result<bool> {
     if updated == 1 {
         return Ok(false);
     }
-    insert(connection, me)?;
-    record_event(connection, &me.name, "joined", None, "registered again after being removed as silent")?;
+    write_transaction(connection, |connection| {
+        insert(connection, me)?;
+        record_event(connection, &me.name, "joined", None, "registered again after being removed as silent")
+    })?;
     Ok(true)
 }
 
 /// Removes nodes silent for longer than `node_timeout` and logs each as left. Several nodes
 /// may run this at once; `RETURNING` tells each exactly which rows it removed.
 pub fn remove_silent(connection: &mut DbConnection, me: &Identity, node_timeout: Duration) -> Result<Vec<String>> {
-    let dialect = Dialect::of(connection);
-    let removed: Vec<Name> = dialect
-        .query(&format!("DELETE FROM cluster_nodes WHERE heartbeat_at < {} RETURNING name", dialect.ago(node_timeout)))
-        .load(connection)?;
-    for node in &removed {
-        record_event(
-            connection,
-            &node.name,
-            "left",
-            None,
-            &format!("no heartbeat for {} (removed by {})", humantime::format_duration(node_timeout), me.name),
-        )?;
-    }
-    Ok(removed.into_iter().map(|node| node.name).collect())
+    write_transaction(connection, |connection| {
+        let dialect = Dialect::of(connection);
+        let removed: Vec<Name> = dialect
+            .query(&format!(
+                "DELETE FROM cluster_nodes WHERE heartbeat_at < {} RETURNING name",
+                dialect.ago(node_timeout)
+            ))
+            .load(connection)?;
+        for node in &removed {
+            record_event(
+                connection,
+                &node.name,
+                "left",
+                None,
+                &format!("no heartbeat for {} (removed by {})", humantime::format_duration(node_timeout), me.name),
+            )?;
+        }
+        Ok(removed.into_iter().map(|node| node.name).collect())
+    })
 }
 
 /// Removes this node's row on a clean shutdown.
 pub fn deregister(connection: &mut DbConnection, me: &Identity) -> Result<()> {
-    let dialect = Dialect::of(connection);
-    let removed = dialect
-        .query("DELETE FROM cluster_nodes WHERE name = ? AND instance = ?")
-        .bind::<Text, _>(&me.name)
-        .bind::<Text, _>(&me.instance)
-        .execute(connection)?;
-    if removed > 0 {
-        record_event(connection, &me.name, "left", None, "shut down")?;
-    }
-    Ok(())
+    write_transaction(connection, |connection| {
+        let removed = Dialect::of(connection)
+            .query("DELETE FROM cluster_nodes WHERE name = ? AND instance = ?")
+            .bind::<Text, _>(&me.name)
+            .bind::<Text, _>(&me.instance)
+            .execute(connection)?;
+        if removed > 0 {
+            record_event(connection, &me.name, "left", None, "shut down")?;
+        }
+        Ok(())
+    })
 }
 
 pub fn list(connection: &mut DbConnection) -> Result<Vec<NodeRow>> {
@@ -195,13 +208,16 @@ pub fn is_in_maintenance(connection: &mut DbConnection, name: &str) -> Result<bo
 
 /// Puts a node into maintenance or takes it out.
 pub fn set_maintenance(connection: &mut DbConnection, name: &str, on: bool, by: &str) -> Result<()> {
-    let updated = diesel::update(cluster_nodes::table.filter(cluster_nodes::name.eq(name)))
-        .set(cluster_nodes::maintenance.eq(on))
-        .execute(connection)?;
-    if updated == 0 {
-        return Err(Error::not_found(format!("node {name:?}")));
-    }
-    record_event(connection, name, if on { "maintenance_on" } else { "maintenance_off" }, None, &format!("by {by}"))
+    write_transaction(connection, |connection| {
+        let updated = diesel::update(cluster_nodes::table.filter(cluster_nodes::name.eq(name)))
+            .set(cluster_nodes::maintenance.eq(on))
+            .execute(connection)?;
+        if updated == 0 {
+            return Err(Error::not_found(format!("node {name:?}")));
+        }
+        let kind = if on { "maintenance_on" } else { "maintenance_off" };
+        record_event(connection, name, kind, None, &format!("by {by}"))
+    })
 }
 
 /// The database clock with milliseconds.

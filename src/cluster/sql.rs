@@ -9,6 +9,18 @@ use diesel::query_builder::SqlQuery;
 
 use crate::db::DbConnection;
 
+/// The PostgreSQL row-lock modes the lease uses, each for one purpose (lease.rs); how they
+/// conflict among themselves:
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// Conflicts only with `Update`.
+    KeyShare,
+    /// Conflicts with itself and `Update`.
+    NoKeyUpdate,
+    /// Conflicts with every lock.
+    Update,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
     postgres: bool,
@@ -40,11 +52,15 @@ impl Dialect {
         }
     }
 
-    /// Appended to a sub-select of the lease row in a fenced write: on PostgreSQL a takeover
-    /// then waits for in-flight fenced writes of the old epoch to commit (and a fenced write
-    /// waits for a takeover and re-checks). SQLite runs one writer at a time anyway.
-    pub fn lock_for_share(self) -> &'static str {
-        if self.postgres { " FOR SHARE" } else { "" }
+    /// The row-lock clause appended to a SELECT on PostgreSQL. SQLite runs one writer at a
+    /// time (`BEGIN IMMEDIATE`) and has no row locks.
+    pub fn row_lock(self, lock: RowLock) -> &'static str {
+        match (self.postgres, lock) {
+            (false, _) => "",
+            (true, RowLock::KeyShare) => " FOR KEY SHARE",
+            (true, RowLock::NoKeyUpdate) => " FOR NO KEY UPDATE",
+            (true, RowLock::Update) => " FOR UPDATE",
+        }
     }
 
     /// Turns `?` placeholders into `$1, $2, …` for PostgreSQL.

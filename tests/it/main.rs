@@ -13,6 +13,7 @@ mod deployment;
 mod fuzz;
 mod items;
 mod jobs;
+mod lease;
 mod mail;
 mod metrics;
 mod migrations;

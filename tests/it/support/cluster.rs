@@ -1,6 +1,6 @@
 //! Real `baton serve` processes on loopback ports against one database and one data
-//! directory, with short timings; kill -9, SIGSTOP/SIGCONT, and a TCP proxy that can cut
-//! a node's database connection.
+//! directory, with short timings; kill -9, SIGSTOP/SIGCONT, a TCP proxy that can make a
+//! node's database link go silent, and the checks of what masters wrote.
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -22,6 +22,7 @@ pub struct NodeProcess {
     pub port: u16,
     child: Child,
     paused: bool,
+    options: NodeOptions,
 }
 
 pub struct TestCluster {
@@ -39,6 +40,8 @@ pub struct NodeOptions {
     pub failback: bool,
     /// Connect through this database URL instead of the cluster's (a proxy).
     pub database_url: Option<String>,
+    /// `cluster.probe_hold`: the probe keeps each fenced transaction open this long.
+    pub probe_hold: Option<Duration>,
 }
 
 fn free_port() -> u16 {
@@ -80,8 +83,11 @@ impl TestCluster {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        if let Some(hold) = options.probe_hold {
+            command.env("BATON_CLUSTER__PROBE_HOLD", format!("{}ms", hold.as_millis()));
+        }
         let child = command.spawn().unwrap();
-        self.nodes.insert(name.to_string(), NodeProcess { port, child, paused: false });
+        self.nodes.insert(name.to_string(), NodeProcess { port, child, paused: false, options });
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.ping(name).await.is_none() {
             assert!(Instant::now() < deadline, "node {name} did not start:\n{}", self.log(name));
@@ -139,15 +145,36 @@ impl TestCluster {
         }
     }
 
+    /// Waits until a node other than `old` acts as master; returns it and how long it took.
+    /// `old` is not asked: a cut-off node's ping waits for its database.
+    pub async fn wait_for_another_master(&self, old: &str, within: Duration) -> (String, Duration) {
+        let started = Instant::now();
+        loop {
+            let mut masters = Vec::new();
+            for name in self.nodes.keys().filter(|name| *name != old && !self.nodes[*name].paused) {
+                if self.ping(name).await.is_some_and(|ping| ping["master"] == Value::Bool(true)) {
+                    masters.push(name.clone());
+                }
+            }
+            if let [master] = masters.as_slice() {
+                return (master.clone(), started.elapsed());
+            }
+            assert!(masters.len() <= 1, "two nodes act as master at once: {masters:?}");
+            assert!(started.elapsed() < within, "no new master within {within:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn admin(&self, name: &str) -> Api {
         Api::sign_in_with_token(&self.address(name), "admin", ADMIN_PASSWORD).await
     }
 
-    pub fn kill(&mut self, name: &str) {
-        if let Some(mut node) = self.nodes.remove(name) {
-            let _ = node.child.kill();
-            let _ = node.child.wait();
-        }
+    /// Kills the node (SIGKILL) and returns the options it was started with.
+    pub fn kill(&mut self, name: &str) -> NodeOptions {
+        let mut node = self.nodes.remove(name).expect("running node");
+        let _ = node.child.kill();
+        let _ = node.child.wait();
+        node.options
     }
 
     fn signal(&mut self, name: &str, signal: i32, paused: bool) {
@@ -171,14 +198,36 @@ impl TestCluster {
         baton::db::Database::connect(&settings).unwrap().get().unwrap()
     }
 
-    /// The probe rows in write order: (node, epoch).
-    pub fn probe_log(&self) -> Vec<(String, i64)> {
+    /// The probe rows in write order.
+    pub fn probe_log(&self) -> Vec<ProbeRow> {
         use baton::db::schema::cluster_probe;
         cluster_probe::table
             .order(cluster_probe::id.asc())
-            .select((cluster_probe::node, cluster_probe::epoch))
-            .load(&mut *self.connection())
+            .select((cluster_probe::node, cluster_probe::epoch, cluster_probe::at))
+            .load::<(String, i64, chrono::NaiveDateTime)>(&mut *self.connection())
             .unwrap()
+            .into_iter()
+            .map(|(node, epoch, at)| ProbeRow { node, epoch, at })
+            .collect()
+    }
+
+    /// The lease events (acquired, released, lost) in log order.
+    pub fn lease_events(&self) -> Vec<LeaseEvent> {
+        use baton::db::schema::cluster_events;
+        cluster_events::table
+            .filter(cluster_events::kind.eq_any(["acquired", "released", "lost"]))
+            .order(cluster_events::id.asc())
+            .select((cluster_events::kind, cluster_events::node, cluster_events::epoch, cluster_events::at))
+            .load::<(String, String, Option<i64>, chrono::NaiveDateTime)>(&mut *self.connection())
+            .unwrap()
+            .into_iter()
+            .map(|(kind, node, epoch, at)| LeaseEvent {
+                kind,
+                node,
+                epoch: epoch.expect("lease events name their epoch"),
+                at,
+            })
+            .collect()
     }
 
     pub fn count_items(&self) -> i64 {
@@ -207,20 +256,118 @@ impl TestCluster {
         at.and_utc().into()
     }
 
-    /// The fencing guarantee, checked on what masters actually wrote: epochs never go down,
-    /// each epoch belongs to one node, and an epoch's writes form one unbroken run (no two
-    /// masters interleaved).
+    /// The lease log is the lease's history in order: each acquisition takes the next epoch,
+    /// a release gives up the current one, and a node notices a loss only after the lease
+    /// moved on. (Each event is written in the transaction of the change it records.)
+    pub fn assert_lease_events_in_order(&self) {
+        let events = self.lease_events();
+        let mut current: Option<i64> = None;
+        for event in &events {
+            match event.kind.as_str() {
+                "acquired" => assert!(
+                    current.is_none_or(|epoch| event.epoch == epoch + 1),
+                    "acquired epoch {} after epoch {current:?}: {events:#?}",
+                    event.epoch
+                ),
+                "released" => {
+                    assert_eq!(Some(event.epoch), current, "released a lease that was not current: {events:#?}")
+                }
+                _ => assert!(
+                    current.is_some_and(|epoch| event.epoch < epoch),
+                    "lost epoch {} while it was current: {events:#?}",
+                    event.epoch
+                ),
+            }
+            if event.kind == "acquired" {
+                current = Some(event.epoch);
+            }
+        }
+    }
+
+    /// The fencing guarantee, checked on what masters actually wrote: the probe's rows, each
+    /// stamped with the database clock when the database wrote it. Each epoch belongs to one
+    /// node, and every row of an epoch lies within its lease: not before its acquisition, not
+    /// after its release or the next acquisition. A paused or cut-off master believes itself
+    /// master for a while, but it does not act; a row the database wrote for it while it was
+    /// frozen (a statement sent just before) counts, and lies before the next acquisition too,
+    /// because the takeover waits for the transaction that wrote it.
     pub fn assert_masters_never_overlapped(&self) {
         let log = self.probe_log();
         assert!(!log.is_empty(), "no master ever wrote");
-        let mut seen: BTreeMap<i64, String> = BTreeMap::new();
         for window in log.windows(2) {
-            assert!(window[0].1 <= window[1].1, "epoch went down: {:?} then {:?}", window[0], window[1]);
+            assert!(window[0].epoch <= window[1].epoch, "epoch went down: {:?} then {:?}", window[0], window[1]);
         }
-        for (node, epoch) in &log {
-            let owner = seen.entry(*epoch).or_insert_with(|| node.clone());
-            assert_eq!(owner, node, "epoch {epoch} written by two nodes");
+        let events = self.lease_events();
+        for row in &log {
+            let acquired = events
+                .iter()
+                .find(|event| event.kind == "acquired" && event.epoch == row.epoch)
+                .unwrap_or_else(|| panic!("{row:?} has no acquisition: {events:#?}"));
+            assert_eq!(acquired.node, row.node, "epoch {} written by a node that did not take it", row.epoch);
+            assert!(acquired.at <= row.at, "{row:?} before its acquisition {acquired:?}");
+            let ended = events.iter().find(|event| {
+                (event.kind == "acquired" && event.epoch > row.epoch)
+                    || (event.kind == "released" && event.epoch == row.epoch)
+            });
+            if let Some(ended) = ended {
+                assert!(row.at <= ended.at, "{row:?} written after its lease ended: {ended:?}");
+            }
         }
+    }
+
+    /// The fenced transaction `node` has open now, if any: a master-duty session of the node
+    /// idle inside a transaction that holds a row lock on the lease (as the probe's does
+    /// during `probe_hold`). PostgreSQL only.
+    pub fn open_fenced_transaction(&self, node: &str) -> Option<OpenTransaction> {
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+            #[diesel(sql_type = diesel::sql_types::Timestamp)]
+            started: chrono::NaiveDateTime,
+        }
+        let found: Option<Found> = diesel::sql_query(
+            "SELECT activity.pid, (activity.xact_start AT TIME ZONE 'UTC') AS started FROM pg_stat_activity activity \
+             WHERE activity.application_name = $1 AND activity.state = 'idle in transaction' \
+               AND EXISTS (SELECT 1 FROM pg_locks lock WHERE lock.pid = activity.pid AND lock.granted \
+                   AND lock.relation = 'cluster_lease'::regclass AND lock.mode = 'RowShareLock')",
+        )
+        .bind::<diesel::sql_types::Text, _>(format!("baton {node} duties"))
+        .get_result(&mut *self.connection())
+        .optional()
+        .unwrap();
+        found.map(|found| OpenTransaction { pid: found.pid, started: found.started })
+    }
+
+    /// Waits until `node` is inside a fenced transaction (see `open_fenced_transaction`).
+    pub async fn wait_for_fenced_transaction(&self, node: &str) -> OpenTransaction {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(open) = self.open_fenced_transaction(node) {
+                return open;
+            }
+            assert!(Instant::now() < deadline, "{node} never held a fenced transaction open:\n{}", self.log(node));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Whether the PostgreSQL backend `pid` still exists.
+    pub fn backend_exists(&self, pid: i32) -> bool {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let found: Count = diesel::sql_query("SELECT count(*) AS count FROM pg_stat_activity WHERE pid = $1")
+            .bind::<diesel::sql_types::Integer, _>(pid)
+            .get_result(&mut *self.connection())
+            .unwrap();
+        found.count > 0
+    }
+
+    /// How many probe rows of `epoch` the database wrote from `since` on (database clock).
+    pub fn probe_rows_since(&self, epoch: i64, since: chrono::NaiveDateTime) -> usize {
+        self.probe_log().iter().filter(|row| row.epoch == epoch && row.at >= since).count()
     }
 
     /// A database URL that reaches PostgreSQL through a proxy the test can cut.
@@ -231,6 +378,28 @@ impl TestCluster {
         let url = self.database_url.replacen(&target, &format!("127.0.0.1:{}", proxy.port), 1);
         (url, proxy)
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeRow {
+    pub node: String,
+    pub epoch: i64,
+    pub at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeaseEvent {
+    pub kind: String,
+    pub node: String,
+    pub epoch: i64,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// A transaction seen open in `pg_stat_activity`: its backend and its start (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenTransaction {
+    pub pid: i32,
+    pub started: chrono::NaiveDateTime,
 }
 
 impl Drop for TestCluster {
