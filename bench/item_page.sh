@@ -3,6 +3,8 @@
 # 100k demo items, wrk on loopback. Prints throughput with many connections and the latency
 # of one connection at a time (close to the server time of one page).
 #   bench/item_page.sh
+# With PAGE=list it measures the HTML item list instead (bench/item_list_page.lua: a page of 25
+# open items of one project).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
 # measure instead of building one).
@@ -14,6 +16,11 @@ ITEMS=${ITEMS:-100000}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 PASSWORD=bench-admin-password
+case "${PAGE:-item}" in
+    item) SCRIPT=item_page.lua; SAMPLE=/items/1; LABEL="Item page"; REQUEST="GET /items/{id}" ;;
+    list) SCRIPT=item_list_page.lua; SAMPLE="/items?project=OPS&state=open"; LABEL="Item list page"; REQUEST="GET /items?project=OPS&state=open&page=1..10" ;;
+    *) echo "bench: PAGE must be item or list" >&2; exit 2 ;;
+esac
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
 if [ -z "${BATON:-}" ]; then
@@ -41,12 +48,12 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/system/ping" >/d
 curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
     -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >/dev/null
 COOKIE=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
-status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT/items/1")
-[ "$status" = 200 ] || { echo "bench: the item page answered $status" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT$SAMPLE")
+[ "$status" = 200 ] || { echo "bench: $SAMPLE answered $status" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 page_bytes=$(wc -c <"$WORK/page.html")
 
 run() { # connections, duration
-    wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$2" --latency -s "$ROOT/bench/item_page.lua" "http://127.0.0.1:$PORT" -- "$COOKIE" "$ITEMS" \
+    wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$2" --latency -s "$ROOT/bench/$SCRIPT" "http://127.0.0.1:$PORT" -- "$COOKIE" "$ITEMS" \
         >"$WORK/wrk.txt"
     if grep -q Non-2xx "$WORK/wrk.txt"; then
         echo "bench: non-2xx responses; the run is not valid" >&2; cat "$WORK/wrk.txt" >&2; exit 1
@@ -57,9 +64,9 @@ run() { # connections, duration
 run "$CONNECTIONS" 3s >/dev/null
 IFS='|' read -r rate p50 p99 <<<"$(run "$CONNECTIONS" "$DURATION")"
 IFS='|' read -r single_rate single_p50 single_p99 <<<"$(run 1 "$DURATION")"
-echo "### Item page, SQLite ($ITEMS items, $(nproc) cores, page of $page_bytes bytes)"
+echo "### $LABEL, SQLite ($ITEMS items, $(nproc) cores, page of $page_bytes bytes)"
 echo
 echo "| measure | result |"
 echo "|---|---|"
-echo "| GET /items/{id}, wrk -c$CONNECTIONS -d$DURATION | $rate req/s (p50 $p50, p99 $p99) |"
-echo "| GET /items/{id}, one connection | $single_rate req/s (p50 $single_p50, p99 $single_p99) |"
+echo "| $REQUEST, wrk -c$CONNECTIONS -d$DURATION | $rate req/s (p50 $p50, p99 $p99) |"
+echo "| $REQUEST, one connection | $single_rate req/s (p50 $single_p50, p99 $single_p99) |"

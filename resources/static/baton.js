@@ -1,8 +1,19 @@
-// Keyboard shortcuts, a progressive enhancement: every page works without this file.
-// Single keys act only when no field has the focus and no modifier is held, so typing is
-// never taken over. The list is in the page's #shortcuts dialog ("?" opens it).
+// The page script, a progressive enhancement: every page works without this file.
+// - Keyboard shortcuts (the #shortcuts dialog lists them; "?" opens it). Single keys act only
+//   when no field has the focus and no modifier is held, so typing is never taken over.
+// - Filters marked data-auto-submit apply on change (their Apply button is hidden).
+// - Times (<time datetime>) in the browser's zone, or the zone in <html data-time-zone>;
+//   relative ones ("3 h ago") kept current.
+// - Buttons with data-confirm ask in the #confirm dialog before their form is sent; the
+//   form then carries confirm=yes, as the server's confirmation page would send it.
+// - Forms marked data-in-place (the task boxes of a description) are sent in the background
+//   and the page's main part is replaced by the answer, keeping the scroll position.
+// - A page with <meta name="baton-refresh"> reloads itself, but not while a dialog is open or
+//   a field is being edited (without the script, a <noscript> meta refresh does it).
 (function () {
   "use strict";
+
+  document.documentElement.classList.add("scripted");
 
   function typing(target) {
     return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
@@ -57,17 +68,186 @@
     "?": help
   };
 
+  function anyDialogOpen() {
+    return document.querySelector("dialog[open]") !== null;
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || typing(event.target)) return;
-    var dialog = document.getElementById("shortcuts");
-    if (dialog && dialog.open && event.key !== "?") return;
+    var shortcuts = document.getElementById("shortcuts");
+    if (anyDialogOpen() && !(shortcuts && shortcuts.open && event.key === "?")) return;
     var action = actions[event.key];
     if (action && action()) event.preventDefault();
   });
 
-  document.addEventListener("click", function (event) {
-    if (event.target.matches && event.target.matches("#shortcuts [data-close]")) {
-      document.getElementById("shortcuts").close();
+  // Times. The server wrote UTC; the same rules as times.rs, in the reader's zone.
+  var zone = document.documentElement.getAttribute("data-time-zone") || undefined;
+  var exactFormat, dayFormat, secondsFormat;
+  try {
+    exactFormat = new Intl.DateTimeFormat(undefined, { timeZone: zone, year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+    secondsFormat = new Intl.DateTimeFormat(undefined, { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" });
+    dayFormat = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+  } catch (error) {
+    exactFormat = null;
+  }
+
+  function relative(date, now) {
+    var seconds = Math.floor((now - date) / 1000);
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return Math.max(1, Math.floor(seconds / 60)) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    if (seconds < 30 * 86400) return Math.floor(seconds / 86400) + " d ago";
+    return dayFormat.format(date);
+  }
+
+  function localTimes() {
+    if (!exactFormat) return;
+    var now = Date.now();
+    document.querySelectorAll("time[datetime]").forEach(function (element) {
+      var date = new Date(element.getAttribute("datetime"));
+      if (isNaN(date.getTime())) return;
+      if (element.hasAttribute("data-exact")) {
+        element.textContent = secondsFormat.format(date);
+      } else {
+        element.textContent = relative(date, now);
+        element.title = exactFormat.format(date);
+      }
+    });
+  }
+
+  // Filters that apply as soon as one changes.
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.hasAttribute("data-auto-submit") && typeof form.requestSubmit === "function") {
+      form.requestSubmit();
     }
   });
+
+  // Confirmations.
+  var pending = null;
+
+  function ask(form, button) {
+    var dialog = document.getElementById("confirm");
+    if (!dialog || typeof dialog.showModal !== "function") return false;
+    document.getElementById("confirm-title").textContent = button.getAttribute("data-confirm");
+    document.getElementById("confirm-detail").textContent = button.getAttribute("data-confirm-detail") || "";
+    dialog.querySelector("[data-confirm-yes]").textContent = button.getAttribute("data-confirm-button") || "Confirm";
+    pending = { form: form, button: button };
+    dialog.showModal();
+    return true;
+  }
+
+  function confirmed() {
+    var dialog = document.getElementById("confirm");
+    if (!pending) return;
+    var form = pending.form, button = pending.button;
+    pending = null;
+    dialog.close();
+    var field = form.querySelector("input[name=confirm]");
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "confirm";
+      form.appendChild(field);
+    }
+    field.value = "yes";
+    form.requestSubmit(button);
+  }
+
+  // Sends a form in the background and puts the answer's main part in place of this one.
+  function inPlace(form, button) {
+    var body = new URLSearchParams(new FormData(form, button));
+    var scroll = window.scrollY;
+    var focusId = button && button.id;
+    fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.querySelector("main");
+        if (!fresh) throw new Error("no page");
+        document.querySelector("main").replaceWith(document.adoptNode(fresh));
+        document.title = page.title;
+        window.scrollTo(0, scroll);
+        var again = focusId && document.getElementById(focusId);
+        if (again) again.focus({ preventScroll: true });
+        localTimes();
+      })
+      .catch(function () {
+        if (button && button.name) {
+          var field = document.createElement("input");
+          field.type = "hidden";
+          field.name = button.name;
+          field.value = button.value;
+          form.appendChild(field);
+        }
+        form.submit();
+      });
+  }
+
+  // A filter form's URL keeps only the fields that are set, so it reads well when shared.
+  function applyFilters(form) {
+    var query = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) {
+      if (value !== "") query.append(name, value);
+    });
+    var text = query.toString();
+    window.location.assign(form.getAttribute("action") + (text ? "?" + text : ""));
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var button = event.submitter;
+    if (form.hasAttribute("data-auto-submit")) {
+      event.preventDefault();
+      applyFilters(form);
+      return;
+    }
+    if (button && button.hasAttribute("data-confirm") && !(form.querySelector("input[name=confirm]") || {}).value) {
+      if (ask(form, button)) event.preventDefault();
+      return;
+    }
+    if (form.hasAttribute("data-in-place") && typeof window.fetch === "function" && typeof DOMParser === "function") {
+      event.preventDefault();
+      inPlace(form, button);
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!target.closest) return;
+    if (target.closest("[data-confirm-yes]")) {
+      confirmed();
+    } else if (target.closest("dialog [data-close]")) {
+      pending = null;
+      target.closest("dialog").close();
+    } else if (target.closest("[data-open-edit]")) {
+      if (edit()) event.preventDefault();
+    }
+  });
+
+  document.addEventListener("close", function (event) {
+    if (event.target.id === "confirm") pending = null;
+  }, true);
+
+  // The self-reloading pages (the cluster page).
+  function scheduleRefresh() {
+    var meta = document.querySelector("meta[name=baton-refresh]");
+    if (!meta) return;
+    var parts = /^(\d+);\s*url=(\S+)$/.exec(meta.getAttribute("content") || "");
+    if (!parts) return;
+    var seconds = Number(parts[1]);
+    var busy = function () {
+      var active = document.activeElement;
+      return anyDialogOpen() || (active && typing(active) && active.value !== active.defaultValue);
+    };
+    var tick = function () {
+      if (busy()) window.setTimeout(tick, seconds * 1000);
+      else window.location.assign(parts[2]);
+    };
+    window.setTimeout(tick, seconds * 1000);
+  }
+
+  localTimes();
+  window.setInterval(localTimes, 60 * 1000);
+  scheduleRefresh();
 })();

@@ -9,6 +9,8 @@
 
 pub mod admin;
 pub mod assets;
+pub mod badges;
+pub mod confirm;
 pub mod home;
 pub mod item;
 pub mod items;
@@ -17,6 +19,7 @@ pub mod profile;
 pub mod projects;
 pub mod search;
 pub mod session;
+pub mod times;
 
 use std::future::Future;
 use std::pin::Pin;

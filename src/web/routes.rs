@@ -123,6 +123,7 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}", web::get().to(item_pages::show_item))
         .route("/items/{id}/edit", web::post().to(item_pages::edit_item))
         .route("/items/{id}/status", web::post().to(item_pages::change_status))
+        .route("/items/{id}/tasks", web::post().to(item_pages::tick_task))
         .route("/items/{id}/comments", web::post().to(item_pages::add_comment))
         .route("/items/{id}/attachments", web::post().to(item_pages::upload_attachment))
         .route("/items/{id}/watch", web::post().to(item_pages::watch_item))

@@ -1,12 +1,17 @@
 //! The browser pages, driven without a browser (`support::web::WebClient`: sign-in,
 //! security headers, CSRF on every form, escaping, permissions, conflicts, validation
-//! messages, each page's behaviour) and in headless Chromium (`browser`).
+//! messages, each page's behaviour) and in headless Chromium (`browser`, and the browser tests
+//! of `confirm`, `layout` and `tasks`).
 
 mod account;
 mod admin;
 mod browser;
+mod confirm;
 mod items;
+mod layout;
+mod lists;
 mod security;
+mod tasks;
 mod workflow;
 
 use crate::support::app::ADMIN_PASSWORD;

@@ -5,7 +5,9 @@ use askama::Template;
 
 use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemView, OpenState, SortField};
 use crate::model::watcher;
+use crate::model::workflow::Workflow;
 use crate::web::AppState;
+use crate::web::pages::badges::Badges;
 use crate::web::pages::{Chrome, PageError, Viewer, page};
 
 /// How many items each list on the home page shows.
@@ -19,11 +21,13 @@ struct HomePage {
     assigned: Vec<ItemView>,
     watched: Vec<ItemView>,
     recent: Vec<ItemView>,
+    badges: Badges,
+    is_admin: bool,
 }
 
 pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
-    let (assigned, watched, recent) = state
+    let (assigned, watched, recent, workflow) = state
         .database
         .run(move |connection| {
             let newest_first =
@@ -39,8 +43,17 @@ pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
             )?;
             let watched = watcher::watched_items(connection, &user, LISTED)?;
             let recent = item::list(connection, &user, &newest_first)?;
-            Ok((assigned.items, watched, recent.items))
+            Ok((assigned.items, watched, recent.items, Workflow::load(connection)?))
         })
         .await?;
-    page(&HomePage { chrome: viewer.chrome(), name: viewer.user.name.clone(), assigned, watched, recent })
+    let badges = Badges::of(&workflow);
+    page(&HomePage {
+        chrome: viewer.chrome(),
+        name: viewer.user.name.clone(),
+        assigned,
+        watched,
+        recent,
+        badges,
+        is_admin: viewer.user.is_admin,
+    })
 }

@@ -1,6 +1,6 @@
 //! One item's page and its forms: edit (with the version read, so a stale edit is a
-//! conflict, not a lost update), status moves the workflow allows, comments, attachments,
-//! watching. Every form posts back here and redirects to the page on success; invalid
+//! conflict, not a lost update), status moves the workflow allows, ticking a task box of the
+//! description, comments, attachments, watching. Every form posts back here and redirects to the page on success; invalid
 //! input re-renders the page with the message next to the field.
 
 use actix_multipart::Multipart;
@@ -20,8 +20,9 @@ use crate::model::membership::{self, Member};
 use crate::model::watcher;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
+use crate::web::pages::badges::Badges;
 use crate::web::pages::items::parse_date;
-use crate::web::pages::markdown::to_safe_html;
+use crate::web::pages::markdown::{self, TaskBoxes, to_safe_html};
 use crate::web::pages::{
     CSRF_FIELD, Chrome, FieldErrors, Notice, PageError, Viewer, check_csrf, human_size, read_form, render, see_other,
 };
@@ -78,6 +79,7 @@ struct ItemPage {
     watching: bool,
     next_statuses: Vec<StatusRef>,
     workflow: Workflow,
+    badges: Badges,
     members: Vec<Member>,
     edit: EditForm,
     /// Open the edit section (after an invalid or conflicting edit).
@@ -149,7 +151,11 @@ async fn item_page(
         status,
         &ItemPage {
             chrome: viewer.chrome(),
-            description_html: to_safe_html(&loaded.item.description),
+            // Those who may edit the description tick its task boxes from the page.
+            description_html: markdown::render(
+                &loaded.item.description,
+                if loaded.permissions.edit { TaskBoxes::Buttons } else { TaskBoxes::Disabled },
+            ),
             comments: loaded
                 .comments
                 .into_iter()
@@ -165,6 +171,7 @@ async fn item_page(
             history: loaded.history,
             watching: loaded.watching,
             next_statuses: loaded.next_statuses,
+            badges: Badges::of(&loaded.workflow),
             workflow: loaded.workflow,
             members: loaded.members,
             edit,
@@ -224,7 +231,7 @@ fn edit_changes(form: &EditForm) -> Result<ItemUpdate, Error> {
 }
 
 /// Saves parsed changes (a parse error is answered like a refused save) and shows the outcome:
-/// the page on success, the form again on invalid input,
+/// the page on success (at `anchor`, when given), the form again on invalid input,
 /// the current item with a conflict message when someone else saved first.
 async fn save_changes(
     state: &AppState,
@@ -232,6 +239,7 @@ async fn save_changes(
     id: ItemId,
     changes: Result<ItemUpdate, Error>,
     form: Option<EditForm>,
+    anchor: &str,
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
     let outcome = match changes {
@@ -239,7 +247,7 @@ async fn save_changes(
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/items/{id}"))),
+        Ok(_) => Ok(see_other(&format!("/items/{id}{anchor}"))),
         Err(Error::Conflict(message)) => {
             let forms = FormState { edit: form, notice: Some(conflict_notice(message)), ..FormState::default() };
             item_page(state, viewer, id, StatusCode::CONFLICT, forms).await
@@ -267,7 +275,7 @@ pub async fn edit_item(
     let id = ItemId(path.into_inner());
     let form: EditForm = read_form(&viewer, &body)?;
     let changes = edit_changes(&form);
-    save_changes(&state, &viewer, id, changes, Some(form)).await
+    save_changes(&state, &viewer, id, changes, Some(form), "").await
 }
 
 #[derive(Deserialize)]
@@ -291,7 +299,53 @@ pub async fn change_status(
             .ok_or_else(|| Error::invalid("status_id", "choose a status"))?;
         Ok(ItemUpdate { version, status_id: Some(StatusId(status)), ..ItemUpdate::default() })
     });
-    save_changes(&state, &viewer, id, changes, None).await
+    save_changes(&state, &viewer, id, changes, None, "").await
+}
+
+/// A task box's button sends `tick` or `untick` with the box's number, and the version the
+/// page showed.
+#[derive(Deserialize)]
+pub struct TaskForm {
+    #[serde(default)]
+    version: String,
+    tick: Option<String>,
+    untick: Option<String>,
+}
+
+fn parse_task(form: &TaskForm) -> Result<(usize, bool), Error> {
+    let (number, done) = match (&form.tick, &form.untick) {
+        (Some(number), None) => (number, true),
+        (None, Some(number)) => (number, false),
+        _ => return Err(Error::invalid("tick", "send the number of one task box, to tick or to untick")),
+    };
+    let index =
+        number.trim().parse().map_err(|_| Error::invalid("tick", format!("{number:?} is not a task box number")))?;
+    Ok((index, done))
+}
+
+/// Ticks or unticks a box of the description's task list: an ordinary edit of the
+/// description (history, notification, search, version check), made from the description
+/// as the page showed it — the version makes the save fail if it changed since.
+pub async fn tick_task(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = ItemId(path.into_inner());
+    let form: TaskForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    let current = state.database.run(move |connection| item::get(connection, &user, id)).await?;
+    let task = parse_task(&form);
+    let anchor = task.as_ref().map(|(index, _)| format!("#task-{index}")).unwrap_or_default();
+    let changes = parse_version(&form.version).and_then(|version| {
+        let (index, done) = task?;
+        let description = markdown::set_task(&current.description, index, done).ok_or_else(|| {
+            Error::invalid("tick", format!("the description has no task box {}; reload the page", index + 1))
+        })?;
+        Ok(ItemUpdate { version, description: Some(description), ..ItemUpdate::default() })
+    });
+    save_changes(&state, &viewer, id, changes, None, &anchor).await
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! The item list (filters, sortable columns, pages; all of it in the URL so a view can be
-//! bookmarked and shared), the project page built on it, and the new-item form.
+//! bookmarked and shared), the project page built on it, and the new-item form. The list
+//! shows open items unless the URL asks for `state=closed` or `state=all`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -16,6 +17,7 @@ use crate::model::project::{self, Project};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
+use crate::web::pages::badges::Badges;
 use crate::web::pages::markdown::to_safe_html;
 use crate::web::pages::{Chrome, FieldErrors, PageError, Viewer, page, read_form, render, see_other, url_with_query};
 
@@ -27,6 +29,7 @@ const PAGE_SIZE: i64 = 25;
 pub struct ListQuery {
     pub project: String,
     pub status: String,
+    /// `open` (also when empty), `closed` or `all`.
     pub state: String,
     #[serde(rename = "type")]
     pub item_type: String,
@@ -59,6 +62,14 @@ impl ListQuery {
 
     fn url(&self, path: &str) -> String {
         url_with_query(path, &self.parameters())
+    }
+
+    /// Whether anything narrows the list besides open/closed.
+    fn is_filtered(&self) -> bool {
+        [&self.status, &self.item_type, &self.priority, &self.assignee, &self.reporter, &self.project]
+            .iter()
+            .any(|value| !value.is_empty())
+            || !self.text.trim().is_empty()
     }
 
     fn page_number(&self) -> Result<i64, Error> {
@@ -114,8 +125,8 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
         other => parse_person("assignee", other, viewer)?.map(AssigneeFilter::User),
     };
     let state = match query.state.as_str() {
-        "" | "all" => OpenState::All,
-        "open" => OpenState::Open,
+        "" | "open" => OpenState::Open,
+        "all" => OpenState::All,
         "closed" => OpenState::Closed,
         other => return Err(Error::invalid("state", format!("{other:?} is not all, open or closed"))),
     };
@@ -141,35 +152,44 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
 /// A sortable column header: clicking sorts by it, clicking again reverses.
 pub struct SortColumn {
     pub label: &'static str,
+    /// The sort key, also the header's class.
+    pub key: &'static str,
     pub href: String,
     /// `ascending`, `descending` or `none`, for `aria-sort`.
     pub order: &'static str,
 }
 
+/// The columns in page order, and whether the first click sorts descending: the newest
+/// items, the most urgent priority and the latest change first; titles A to Z, statuses in
+/// workflow order and the soonest due date first.
+const COLUMNS: [(&str, &str, bool); 6] = [
+    ("#", "id", true),
+    ("Title", "title", false),
+    ("Status", "status", false),
+    ("Priority", "priority", true),
+    ("Due", "due", false),
+    ("Updated", "updated", true),
+];
+
 fn sort_columns(query: &ListQuery, path: &str) -> Vec<SortColumn> {
     let current = if query.sort.is_empty() { "-updated" } else { query.sort.as_str() };
-    [
-        ("#", "id"),
-        ("Title", "title"),
-        ("Status", "status"),
-        ("Priority", "priority"),
-        ("Due", "due"),
-        ("Updated", "updated"),
-    ]
-    .into_iter()
-    .map(|(label, key)| {
-        let descending_key = format!("-{key}");
-        let (order, next) = if current == key {
-            ("ascending", descending_key)
-        } else if current == descending_key {
-            ("descending", key.to_string())
-        } else {
-            ("none", key.to_string())
-        };
-        let href = ListQuery { sort: next, page: String::new(), ..query.clone() }.url(path);
-        SortColumn { label, href, order }
-    })
-    .collect()
+    COLUMNS
+        .into_iter()
+        .map(|(label, key, descending_first)| {
+            let descending_key = format!("-{key}");
+            let (order, next) = if current == key {
+                ("ascending", descending_key)
+            } else if current == descending_key {
+                ("descending", key.to_string())
+            } else if descending_first {
+                ("none", descending_key)
+            } else {
+                ("none", key.to_string())
+            };
+            let href = ListQuery { sort: next, page: String::new(), ..query.clone() }.url(path);
+            SortColumn { label, key, href, order }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -184,8 +204,16 @@ struct ItemListPage {
     query: ListQuery,
     projects: Vec<Project>,
     workflow: Workflow,
+    badges: Badges,
     results: ItemPage,
     columns: Vec<SortColumn>,
+    /// "open ", "closed " or "" (all), to say which items are counted.
+    state_label: &'static str,
+    /// Narrowed by more than open/closed (the empty list then offers to clear the filters).
+    filtered: bool,
+    /// The same list with open and closed items.
+    all_states_href: String,
+    first_page_href: String,
     page_number: i64,
     page_count: i64,
     previous_href: Option<String>,
@@ -199,6 +227,7 @@ async fn show_list(
     project_key: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let filter = build_filter(&query, project_key.as_deref(), &viewer.user)?;
+    let open_state = filter.state;
     let user = viewer.user.clone();
     let (project, members, projects, workflow, results) = state
         .database
@@ -225,6 +254,11 @@ async fn show_list(
     let page_count = ((results.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page_href = |number: i64| ListQuery { page: number.to_string(), ..query.clone() }.url(&path);
     let is_project_page = project_key.is_some();
+    let state_label = match open_state {
+        OpenState::Open => "open ",
+        OpenState::Closed => "closed ",
+        OpenState::All => "",
+    };
     page(&ItemListPage {
         chrome: viewer.chrome(),
         project_description_html: project
@@ -235,6 +269,10 @@ async fn show_list(
         project: project.filter(|_| is_project_page),
         members,
         columns: sort_columns(&query, &path),
+        state_label,
+        filtered: query.is_filtered(),
+        all_states_href: ListQuery { state: "all".into(), page: String::new(), ..query.clone() }.url(&path),
+        first_page_href: page_href(1),
         previous_href: (page_number > 1).then(|| page_href(page_number - 1)),
         next_href: (page_number < page_count).then(|| page_href(page_number + 1)),
         page_number,
@@ -242,6 +280,7 @@ async fn show_list(
         path,
         query,
         projects,
+        badges: Badges::of(&workflow),
         workflow,
         results,
     })

@@ -7,8 +7,10 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::model::project::{self, Project};
+use crate::model::workflow::Workflow;
 use crate::search::query::{self, SearchResults};
 use crate::web::AppState;
+use crate::web::pages::badges::Badges;
 use crate::web::pages::{Chrome, PageError, Viewer, page, see_other, url_with_query};
 
 const PAGE_SIZE: usize = 20;
@@ -29,6 +31,7 @@ struct SearchPage {
     form: SearchForm,
     projects: Vec<Project>,
     results: Option<SearchResults>,
+    badges: Badges,
     /// Why there are no results (search unavailable, a query it cannot read).
     problem: Option<String>,
     page_number: usize,
@@ -66,12 +69,13 @@ pub async fn search_items(
     };
     let text = full_query(&form);
     let (user, index) = (viewer.user.clone(), state.search.clone());
-    let (projects, outcome) = state
+    let (projects, workflow, outcome) = state
         .database
         .run(move |connection| {
             let projects = project::list_readable(connection, &user)?;
+            let workflow = Workflow::load(connection)?;
             if text.is_empty() {
-                return Ok((projects, None));
+                return Ok((projects, workflow, None));
             }
             let offset = (page_number - 1) * PAGE_SIZE;
             // A query the index cannot answer is shown on the page, not as an error page.
@@ -80,7 +84,7 @@ pub async fn search_items(
                 Err(error @ (Error::Invalid(_) | Error::Unavailable(_))) => Err(error.message()),
                 Err(other) => return Err(other),
             };
-            Ok((projects, Some(outcome)))
+            Ok((projects, workflow, Some(outcome)))
         })
         .await?;
     let (results, problem) = match outcome {
@@ -113,6 +117,7 @@ pub async fn search_items(
         form,
         projects,
         results,
+        badges: Badges::of(&workflow),
         problem,
     })
 }

@@ -54,6 +54,15 @@ fn free_port() -> u16 {
 impl Browser {
     /// A fresh browser (own profile, so no cookies), or None when skipping is allowed.
     pub async fn start(test: &str) -> Option<Browser> {
+        Browser::launch(test, true).await
+    }
+
+    /// A fresh browser that runs no page script, as with JavaScript switched off.
+    pub async fn start_without_script(test: &str) -> Option<Browser> {
+        Browser::launch(test, false).await
+    }
+
+    async fn launch(test: &str, page_scripts: bool) -> Option<Browser> {
         let missing: Vec<&str> =
             [CHROMEDRIVER, CHROMIUM].into_iter().filter(|path| !Path::new(path).exists()).collect();
         if !missing.is_empty() {
@@ -90,6 +99,11 @@ impl Browser {
             capabilities.add_arg(argument).expect("argument");
         }
         capabilities.add_arg(&format!("--user-data-dir={}", profile.path().display())).expect("profile");
+        if !page_scripts {
+            // The content setting blocks the pages' scripts; chromedriver's own still run.
+            let prefs = serde_json::json!({"profile.managed_default_content_settings.javascript": 2});
+            capabilities.add_experimental_option("prefs", prefs).expect("prefs");
+        }
         let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities).await.expect("browser session");
         Some(Browser { driver, _chromedriver: chromedriver, _profile: profile, _turn: turn })
     }
@@ -182,6 +196,22 @@ impl Browser {
             values.push(element.attr(attribute).await.expect("reading an attribute").unwrap_or_default());
         }
         values
+    }
+
+    /// Resizes the window to a screen of this size.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.driver.set_window_rect(0, 0, width, height).await.expect("resizing the window");
+    }
+
+    /// The value of a script expression run in the page (chromedriver runs it even when the
+    /// page's own scripts are off).
+    pub async fn evaluate<T: serde::de::DeserializeOwned>(&self, expression: &str) -> T {
+        self.driver
+            .execute(&format!("return {expression};"), Vec::new())
+            .await
+            .unwrap_or_else(|error| panic!("evaluating {expression}: {error}"))
+            .convert()
+            .unwrap_or_else(|error| panic!("reading the value of {expression}: {error}"))
     }
 
     pub async fn source(&self) -> String {

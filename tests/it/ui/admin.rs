@@ -37,7 +37,9 @@ async fn the_cluster_page_shows_nodes_and_lag_and_switches_maintenance() {
     assert!(page.body.contains("id=\"index-lag\"") && page.body.contains("id=\"mail-lag\""));
     assert!(!page.body.contains("id=\"no-master\""));
 
-    let on = admin.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "true")]).await;
+    // The only node asks first (ui::confirm); confirmed here.
+    let on =
+        admin.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "true"), ("confirm", "yes")]).await;
     assert_eq!(on.status, StatusCode::OK, "{}", on.body);
     assert!(on.body.contains("Maintenance is on for node test-node."));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -113,7 +115,7 @@ async fn administrators_manage_users_from_the_users_page() {
     assert!(invalid.body.contains("class=\"field-error\""));
     let users = app.admin.get("/api/v1/users").await.body;
     let nina = users["users"].as_array().unwrap().iter().find(|user| user["login"] == "nina").unwrap()["id"].clone();
-    let deactivated = admin.submit(&format!("/admin/users/{nina}"), &[("active", "false")]).await;
+    let deactivated = admin.submit(&format!("/admin/users/{nina}"), &[("active", "false"), ("confirm", "yes")]).await;
     assert!(deactivated.body.contains("User nina updated."));
     assert_eq!(app.admin.get(&format!("/api/v1/users/{nina}")).await.body["active"], false);
     let reset = admin.submit(&format!("/admin/users/{nina}"), &[("active", "true")]).await;

@@ -90,7 +90,7 @@ async fn administrators_rename_move_close_and_delete_from_the_page_and_see_refus
     assert_eq!(in_use.status, StatusCode::CONFLICT);
     assert!(in_use.body.contains("1 item has the status &#34;New&#34;; move it"), "{}", in_use.body);
     assert_eq!(app.admin.get(&format!("/api/v1/items/{}", item["id"])).await.body["status"]["name"], "New");
-    let deleted = admin.submit("/admin/workflow/types/4/delete", &[]).await;
+    let deleted = admin.submit("/admin/workflow/types/4/delete", &[("confirm", "yes")]).await;
     assert_eq!(deleted.location(), Some("/admin/workflow?done=deleted&list=types"));
     assert!(admin.get(deleted.location().unwrap()).await.body.contains("The item type was deleted."));
 }

@@ -1,6 +1,9 @@
 //! The cluster page: every node with role, colour and reason, the lease and its epoch, a
 //! loud alarm without a master, index and mail lag, recent events; forced handover and
-//! maintenance with the outcome confirmed on the page. It reloads itself every few seconds.
+//! maintenance with the outcome confirmed on the page. Maintenance for the only node that
+//! could be master asks first. It reloads itself every few seconds.
+
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -14,6 +17,7 @@ use crate::mail::status::{self as mail_status, MailStatus};
 use crate::search;
 use crate::search::status::SearchStatus;
 use crate::web::AppState;
+use crate::web::pages::confirm::{self, Confirmation};
 use crate::web::pages::{Chrome, Notice, PageError, Viewer, read_form, render};
 
 /// How many recent cluster events the page lists.
@@ -29,6 +33,8 @@ struct ClusterPage {
     cluster: ClusterStatus,
     search: SearchStatus,
     mail: MailStatus,
+    /// The one node that could be master, when there is only one.
+    only_live_node: Option<String>,
     notice: Option<Notice>,
     refresh_seconds: u32,
 }
@@ -43,14 +49,34 @@ pub fn human_age(milliseconds: i64) -> String {
     }
 }
 
-async fn cluster_page(
-    state: &AppState,
-    viewer: &Viewer,
-    status_code: StatusCode,
-    notice: Option<Notice>,
-) -> Result<HttpResponse, PageError> {
+/// The name of the only node that could be master now (not in maintenance, heartbeat fresh by
+/// the rule of the node's status), when there is exactly one.
+fn only_live_node(cluster: &ClusterStatus, heartbeat_interval: Duration) -> Option<String> {
+    let stale_after_ms = i64::try_from((heartbeat_interval * 2).as_millis()).unwrap_or(i64::MAX);
+    let mut live =
+        cluster.nodes.iter().filter(|node| node.role != "maintenance" && node.heartbeat_age_ms <= stale_after_ms);
+    match (live.next(), live.next()) {
+        (Some(node), None) => Some(node.name.clone()),
+        _ => None,
+    }
+}
+
+/// Asked before maintenance for the only node that could be master.
+pub fn last_master(node: &str) -> Confirmation {
+    Confirmation {
+        title: format!("Put {node}, the last live node, into maintenance?"),
+        message: "No other node runs outside maintenance, so no master will remain: search indexing, inbound \
+                  and outgoing mail and scheduled jobs stop, and the node's health check answers 503, so a load \
+                  balancer stops sending it requests. All of it resumes when a node leaves maintenance or \
+                  another one starts."
+            .to_string(),
+        button: format!("Put {node} into maintenance"),
+    }
+}
+
+async fn load_status(state: &AppState) -> Result<(ClusterStatus, SearchStatus, MailStatus), Error> {
     let timing = state.cluster.timing();
-    let (cluster, search, mail) = state
+    state
         .database
         .run(move |connection| {
             Ok((
@@ -59,12 +85,22 @@ async fn cluster_page(
                 mail_status::load(connection)?,
             ))
         })
-        .await?;
+        .await
+}
+
+async fn cluster_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status_code: StatusCode,
+    notice: Option<Notice>,
+) -> Result<HttpResponse, PageError> {
+    let (cluster, search, mail) = load_status(state).await?;
     render(
         status_code,
         &ClusterPage {
             chrome: viewer.chrome(),
             this_node: state.node_name.clone(),
+            only_live_node: only_live_node(&cluster, state.cluster.timing().heartbeat_interval),
             cluster,
             search,
             mail,
@@ -134,6 +170,7 @@ pub struct MaintenanceForm {
     node: String,
     #[serde(default)]
     on: String,
+    confirm: Option<String>,
 }
 
 pub async fn set_maintenance(
@@ -148,6 +185,19 @@ pub async fn set_maintenance(
         "false" => false,
         _ => return Err(Error::invalid("on", "must be true or false").into()),
     };
+    if on && !confirm::is_confirmed(form.confirm.as_deref()) {
+        let (cluster, ..) = load_status(&state).await?;
+        if only_live_node(&cluster, state.cluster.timing().heartbeat_interval).as_deref() == Some(form.node.as_str()) {
+            let fields = [("node", form.node.clone()), ("on", "true".to_string())];
+            return confirm::ask(
+                &viewer,
+                &last_master(&form.node),
+                "/admin/cluster/maintenance",
+                &fields,
+                "/admin/cluster",
+            );
+        }
+    }
     let outcome = cluster_control::set_maintenance(
         &state.database,
         form.node.clone(),

@@ -1,6 +1,6 @@
 //! Accounts, for administrators: create, deactivate and reactivate, grant or take the
 //! administrator flag, reset a password. The model refuses to remove the last active
-//! administrator; the page shows why.
+//! administrator; the page shows why. Making an administrator and deactivating ask first.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::model::ids::UserId;
 use crate::model::user::{self, NewUser, User, UserUpdate};
 use crate::web::AppState;
+use crate::web::pages::confirm::{self, Confirmation};
 use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,12 +85,41 @@ pub async fn create_user(
     }
 }
 
-/// One change per form: a button sends the one field it changes.
+/// Asked before a user is made an administrator (on the page and by `update_user`).
+pub fn promotion(user: &User) -> Confirmation {
+    Confirmation {
+        title: format!("Make {} an administrator?", user.login),
+        message: format!(
+            "{} will see every project and may manage users, projects, the workflow and the cluster, including \
+             taking these rights from others.",
+            user.name
+        ),
+        button: format!("Make {} an administrator", user.login),
+    }
+}
+
+/// Asked before a user is deactivated.
+pub fn deactivation(user: &User) -> Confirmation {
+    Confirmation {
+        title: format!("Deactivate {}?", user.login),
+        message: format!(
+            "{} is signed out everywhere at once, their API tokens are revoked, and they can no longer sign in, \
+             mail items in or get notification mail. Their items, comments and history stay; reactivating the \
+             account lets them sign in again (with new tokens).",
+            user.name
+        ),
+        button: format!("Deactivate {}", user.login),
+    }
+}
+
+/// One change per form: a button sends the one field it changes (and `confirm=yes` once
+/// the user agreed to a dangerous one).
 #[derive(Deserialize)]
 pub struct UserChangeForm {
     active: Option<String>,
     is_admin: Option<String>,
     password: Option<String>,
+    confirm: Option<String>,
 }
 
 fn parse_flag(field: &str, value: Option<String>) -> Result<Option<bool>, Error> {
@@ -116,6 +146,22 @@ pub async fn update_user(
         password: form.password,
         ..UserUpdate::default()
     };
+    if !confirm::is_confirmed(form.confirm.as_deref())
+        && (changes.is_admin == Some(true) || changes.active == Some(false))
+    {
+        let target = state.database.run(move |connection| user::get(connection, id)).await?;
+        let question = if changes.is_admin == Some(true) && !target.is_admin {
+            Some((promotion(&target), "is_admin", "true"))
+        } else if changes.active == Some(false) && target.active {
+            Some((deactivation(&target), "active", "false"))
+        } else {
+            None
+        };
+        if let Some((question, field, value)) = question {
+            let action = format!("/admin/users/{id}");
+            return confirm::ask(&viewer, &question, &action, &[(field, value.to_string())], "/admin/users");
+        }
+    }
     let outcome = state.database.write(move |connection| user::update(connection, id, changes)).await;
     let (status, notice) = match outcome {
         Ok(updated) => (StatusCode::OK, Notice { kind: "ok", text: format!("User {} updated.", updated.login) }),

@@ -1,7 +1,8 @@
 //! The workflow, for administrators: add, rename, move and delete item types, statuses and
 //! priorities, mark statuses closed, and tick the allowed status moves in one matrix. The
 //! model (`workflow::edit`) applies the rules; the page shows its refusals. A successful
-//! change redirects back to the page, which names what was done.
+//! change redirects back to the page, which names what was done. Deleting an entry that no
+//! item uses asks first (one in use is refused by the model, with the reason).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -16,6 +17,7 @@ use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
 use crate::model::workflow::{Transition, Workflow};
 use crate::web::AppState;
 use crate::web::error::status_of;
+use crate::web::pages::confirm::{self, Confirmation};
 use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other, url_with_query};
 
 /// One row of a list on the page.
@@ -298,9 +300,24 @@ pub async fn update_entry(
     change(&state, &viewer, attempt, work, |updated| done_url(done, kind, Some(updated.id()))).await
 }
 
-/// The delete buttons send only their CSRF token.
+/// Asked before an entry is deleted.
+pub fn deletion(noun: &str, name: &str) -> Confirmation {
+    let moves = if noun == "status" { ", with the moves to and from it" } else { "" };
+    Confirmation {
+        title: format!("Delete the {noun} {name}?"),
+        message: format!(
+            "No item uses it. It is removed from the workflow of every project{moves}; adding one with the same \
+             name later makes a new entry."
+        ),
+        button: format!("Delete {name}"),
+    }
+}
+
+/// The delete buttons send their CSRF token, and `confirm=yes` once the user agreed.
 #[derive(Deserialize)]
-pub struct DeleteForm {}
+pub struct DeleteForm {
+    confirm: Option<String>,
+}
 
 pub async fn delete_entry(
     state: web::Data<AppState>,
@@ -309,10 +326,23 @@ pub async fn delete_entry(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     viewer.require_admin()?;
-    let _: DeleteForm = read_form(&viewer, &body)?;
+    let form: DeleteForm = read_form(&viewer, &body)?;
     let (segment, id) = path.into_inner();
     let kind = Kind::parse(&segment)?;
     let entry = EntryRef::new(kind, id);
+    if !confirm::is_confirmed(form.confirm.as_deref()) {
+        let (workflow, usage) = state
+            .database
+            .run(move |connection| Ok((Workflow::load(connection)?, edit::items_per_entry(connection, kind)?)))
+            .await?;
+        let in_use = usage.iter().any(|(used, items)| *used == id && *items > 0);
+        // An unknown entry or one in use goes on to the model, which refuses it with the reason.
+        if let Some(found) = edit::entry_of(&workflow, entry).filter(|_| !in_use) {
+            let action = format!("/admin/workflow/{}/{id}/delete", kind.segment());
+            let cancel = format!("/admin/workflow#{}", kind.segment());
+            return confirm::ask(&viewer, &deletion(kind.noun(), found.name()), &action, &[], &cancel);
+        }
+    }
     let work = move |connection: &mut DbConnection, user: &User| edit::delete(connection, user, entry);
     change(&state, &viewer, Attempt::default(), work, |()| done_url("deleted", kind, None)).await
 }
