@@ -69,12 +69,16 @@ async fn cluster_search(api: &Api) -> Value {
     reply.body["search"].clone()
 }
 
-/// Waits until the first index is built and every queued change applied.
+/// Waits until the first index is built, every queued change applied, and this node's reader
+/// has a commit open (it follows the approved commit up to 250 ms later).
 pub(crate) async fn wait_until_indexed(api: &Api) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let search = cluster_search(api).await;
-        if search["generation"].is_string() && search["queue_depth"] == 0 {
+        if search["generation"].is_string()
+            && search["queue_depth"] == 0
+            && api.get("/api/v1/search?q=indexed").await.status != StatusCode::SERVICE_UNAVAILABLE
+        {
             return search;
         }
         assert!(Instant::now() < deadline, "the index never caught up: {search}");
