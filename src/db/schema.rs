@@ -216,7 +216,6 @@ diesel::table! {
         maintenance -> Bool,
         priority -> Integer,
         message -> Text,
-        open_index_commits -> Text,
     }
 }
 
@@ -333,6 +332,16 @@ diesel::table! {
         pinned_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    index_readers (node) {
+        node -> Text,
+        instance -> Text,
+        open_commits -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(index_readers, cluster_nodes);
 
 diesel::table! {
     cluster_probe (id) {

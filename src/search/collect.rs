@@ -79,7 +79,7 @@ type CommitCache = HashMap<i64, (String, CommitFiles)>;
 #[derive(QueryableByName)]
 struct Reader {
     #[diesel(sql_type = Text)]
-    open_index_commits: String,
+    open_commits: String,
     #[diesel(sql_type = Nullable<Bool>)]
     stale: Option<bool>,
 }
@@ -96,13 +96,14 @@ fn readers(connection: &mut DbConnection, rules: ReaderRules) -> Result<(BTreeSe
     let dialect = Dialect::of(connection);
     let readers: Vec<Reader> = dialect
         .query(&format!(
-            "SELECT open_index_commits, (heartbeat_at < {}) AS stale FROM cluster_nodes",
+            "SELECT r.open_commits, (n.heartbeat_at < {}) AS stale FROM index_readers r \
+             JOIN cluster_nodes n ON n.name = r.node AND n.instance = r.instance",
             dialect.ago(rules.stale_after)
         ))
         .load(connection)?;
     let (mut open, mut stale) = (BTreeSet::new(), BTreeSet::new());
     for reader in &readers {
-        let ids = commits::parse_open(&reader.open_index_commits);
+        let ids = commits::parse_open(&reader.open_commits);
         if reader.stale == Some(true) {
             stale.extend(&ids);
         }

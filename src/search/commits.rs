@@ -1,5 +1,5 @@
 //! The approved index commits (table `index_commits`), and which ones each node's reader has
-//! open (`cluster_nodes.open_index_commits`).
+//! open (`index_readers`).
 //!
 //! The master approves a commit with a write fenced by its epoch; readers open the newest
 //! approved one, with its `meta.json` from the row. Approvals come one at a time from the
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::duty::DutyContext;
 use crate::cluster::sql::Dialect;
 use crate::db::DbConnection;
-use crate::db::schema::{cluster_nodes, index_commits, index_queue};
+use crate::db::schema::{index_commits, index_queue};
 use crate::error::{Error, Result};
 use crate::search::directory::segment_file;
 
@@ -101,7 +101,7 @@ pub fn poll(connection: &mut DbConnection, node: &str, instance: &str) -> Result
     Ok(Dialect::of(connection)
         .query(
             "SELECT (SELECT MAX(id) FROM index_commits) AS latest, \
-             (SELECT open_index_commits FROM cluster_nodes WHERE name = ? AND instance = ?) AS recorded",
+             (SELECT open_commits FROM index_readers WHERE node = ? AND instance = ?) AS recorded",
         )
         .bind::<Text, _>(node)
         .bind::<Text, _>(instance)
@@ -110,20 +110,25 @@ pub fn poll(connection: &mut DbConnection, node: &str, instance: &str) -> Result
 
 /// Writes the commits this node's reader has open; false when the node is not registered.
 pub fn record_open(connection: &mut DbConnection, node: &str, instance: &str, open: &str) -> Result<bool> {
-    let updated = diesel::update(
-        cluster_nodes::table.filter(cluster_nodes::name.eq(node)).filter(cluster_nodes::instance.eq(instance)),
-    )
-    .set(cluster_nodes::open_index_commits.eq(open))
-    .execute(connection)?;
+    let updated = Dialect::of(connection)
+        .query(
+            "INSERT INTO index_readers (node, instance, open_commits) \
+             SELECT name, instance, ? FROM cluster_nodes WHERE name = ? AND instance = ? \
+             ON CONFLICT (node) DO UPDATE SET instance = excluded.instance, open_commits = excluded.open_commits",
+        )
+        .bind::<Text, _>(open)
+        .bind::<Text, _>(node)
+        .bind::<Text, _>(instance)
+        .execute(connection)?;
     Ok(updated == 1)
 }
 
-/// `open_index_commits` as written: ids, newest first.
+/// `index_readers.open_commits` as written: ids, newest first.
 pub fn format_open(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// `open_index_commits` as read; anything unreadable counts as nothing.
+/// `index_readers.open_commits` as read; anything unreadable counts as nothing.
 pub fn parse_open(text: &str) -> Vec<i64> {
     text.split(',').filter_map(|id| id.trim().parse().ok()).collect()
 }

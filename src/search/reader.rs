@@ -309,7 +309,7 @@ mod tests {
     use super::*;
     use crate::cluster::registry::{self, Identity};
     use crate::config::Settings;
-    use crate::db::schema::{cluster_nodes, index_commits};
+    use crate::db::schema::{index_commits, index_readers};
     use crate::search::directory::WriterDirectory;
     use diesel::prelude::*;
     use tantivy::{IndexSettings, IndexWriter, TantivyDocument, doc};
@@ -371,11 +371,13 @@ mod tests {
     }
 
     fn recorded(fixture: &Fixture) -> String {
-        cluster_nodes::table
+        index_readers::table
             .find("n1")
-            .select(cluster_nodes::open_index_commits)
+            .select(index_readers::open_commits)
             .first(&mut *fixture.database.get().unwrap())
+            .optional()
             .unwrap()
+            .unwrap_or_default()
     }
 
     fn step(fixture: &Fixture, search: &SearchIndex, follower: &mut Follower) {
@@ -439,10 +441,7 @@ mod tests {
         let open = search.searcher().unwrap();
         assert_eq!((open.id, open.searcher.num_docs()), (Some(third), 3));
         // A node removed as silent and registered again records its commit again.
-        diesel::update(cluster_nodes::table)
-            .set(cluster_nodes::open_index_commits.eq(""))
-            .execute(&mut *fixture.database.get().unwrap())
-            .unwrap();
+        diesel::delete(index_readers::table).execute(&mut *fixture.database.get().unwrap()).unwrap();
         step(&fixture, &search, &mut follower);
         assert_eq!(recorded(&fixture), third.to_string());
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cluster::registry;
 use crate::db::DbConnection;
-use crate::db::schema::{cluster_nodes, index_queue};
+use crate::db::schema::{cluster_nodes, index_queue, index_readers};
 use crate::error::Result;
 use crate::search::commits::{self, ApprovedCommit};
 use crate::search::rebuild::{self, Rebuild};
@@ -61,9 +61,13 @@ pub fn queue(connection: &mut DbConnection) -> Result<(i64, Option<i64>)> {
 pub fn load(connection: &mut DbConnection) -> Result<SearchStatus> {
     let (queue_depth, oldest_unindexed_age_ms) = queue(connection)?;
     let last_commit = commits::latest(connection)?;
-    let readers = cluster_nodes::table
-        .order(cluster_nodes::name.asc())
-        .select((cluster_nodes::name, cluster_nodes::open_index_commits))
+    let readers = index_readers::table
+        .inner_join(
+            cluster_nodes::table
+                .on(cluster_nodes::name.eq(index_readers::node).and(cluster_nodes::instance.eq(index_readers::instance))),
+        )
+        .order(index_readers::node.asc())
+        .select((index_readers::node, index_readers::open_commits))
         .load::<(String, String)>(connection)?
         .into_iter()
         .map(|(node, open)| ReaderStatus { node, commits: commits::parse_open(&open) })

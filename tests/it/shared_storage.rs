@@ -30,9 +30,13 @@ fn approved_commits(lab: &Lab) -> Vec<(i64, i64, String, String)> {
 
 /// What each node's reader records as open, newest first.
 fn open_commits(lab: &Lab) -> BTreeMap<String, Vec<i64>> {
-    use baton::db::schema::cluster_nodes;
-    cluster_nodes::table
-        .select((cluster_nodes::name, cluster_nodes::open_index_commits))
+    use baton::db::schema::{cluster_nodes, index_readers};
+    index_readers::table
+        .inner_join(
+            cluster_nodes::table
+                .on(cluster_nodes::name.eq(index_readers::node).and(cluster_nodes::instance.eq(index_readers::instance))),
+        )
+        .select((index_readers::node, index_readers::open_commits))
         .load::<(String, String)>(&mut *lab.connection())
         .unwrap()
         .into_iter()

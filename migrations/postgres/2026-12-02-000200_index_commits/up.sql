@@ -18,5 +18,12 @@ CREATE TABLE index_commits (
 );
 
 -- The index commits each node's search reader has open (ids, newest first, comma-separated),
--- written by the node whenever its reader switches: the master deletes no file they use.
-ALTER TABLE cluster_nodes ADD COLUMN open_index_commits TEXT NOT NULL DEFAULT '';
+-- written by the node whenever its reader switches: the master deletes no file they use. A
+-- table of its own, not a column of cluster_nodes: the node's row is its agent's, whose
+-- heartbeat must never wait behind the reader's write. A row counts only while a registered
+-- node of that name and instance exists.
+CREATE TABLE index_readers (
+    node TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    open_commits TEXT NOT NULL
+);

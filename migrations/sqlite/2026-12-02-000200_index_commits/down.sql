@@ -1,2 +1,2 @@
-ALTER TABLE cluster_nodes DROP COLUMN open_index_commits;
+DROP TABLE index_readers;
 DROP TABLE index_commits;
