@@ -51,6 +51,14 @@ COOKIE=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
 status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT$SAMPLE")
 [ "$status" = 200 ] || { echo "bench: $SAMPLE answered $status" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 page_bytes=$(wc -c <"$WORK/page.html")
+# The node builds its first search index at start; measured pages should not share the cores
+# with that build.
+for _ in $(seq 600); do
+    curl -s -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT/api/v1/cluster" \
+        | python3 -c 'import json,sys; s=json.load(sys.stdin)["search"]; sys.exit(0 if s["generation"] and s["queue_depth"] == 0 else 1)' \
+        && break
+    sleep 0.2
+done
 
 run() { # connections, duration
     wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$2" --latency -s "$ROOT/bench/$SCRIPT" "http://127.0.0.1:$PORT" -- "$COOKIE" "$ITEMS" \
