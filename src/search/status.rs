@@ -61,17 +61,17 @@ pub fn queue(connection: &mut DbConnection) -> Result<(i64, Option<i64>)> {
 pub fn load(connection: &mut DbConnection) -> Result<SearchStatus> {
     let (queue_depth, oldest_unindexed_age_ms) = queue(connection)?;
     let last_commit = commits::latest(connection)?;
-    let readers = index_readers::table
-        .inner_join(
-            cluster_nodes::table
-                .on(cluster_nodes::name.eq(index_readers::node).and(cluster_nodes::instance.eq(index_readers::instance))),
-        )
-        .order(index_readers::node.asc())
-        .select((index_readers::node, index_readers::open_commits))
-        .load::<(String, String)>(connection)?
-        .into_iter()
-        .map(|(node, open)| ReaderStatus { node, commits: commits::parse_open(&open) })
-        .collect();
+    let readers =
+        index_readers::table
+            .inner_join(cluster_nodes::table.on(
+                cluster_nodes::name.eq(index_readers::node).and(cluster_nodes::instance.eq(index_readers::instance)),
+            ))
+            .order(index_readers::node.asc())
+            .select((index_readers::node, index_readers::open_commits))
+            .load::<(String, String)>(connection)?
+            .into_iter()
+            .map(|(node, open)| ReaderStatus { node, commits: commits::parse_open(&open) })
+            .collect();
     let rebuild = rebuild::recent(connection, 1)?.pop().map(RebuildStatus::from);
     Ok(SearchStatus {
         queue_depth,

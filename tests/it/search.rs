@@ -431,7 +431,13 @@ async fn merged_while_another_reader_holds_a_commit(app: &TestApp) -> (OtherRead
 }
 
 async fn a_replaced_file_goes_as_soon_as_no_node_reads_it_and_stays_while_one_does(backend: Backend) {
-    let app = spawn(backend).await;
+    // A node timeout long enough that the other reader's heartbeat, late on a loaded machine,
+    // never makes it count as silent (its commits would then be kept for the grace period).
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.cluster.heartbeat_interval = Duration::from_millis(500);
+        settings.cluster.node_timeout = Duration::from_secs(10);
+    })
+    .await;
     let (other, held_files) = merged_while_another_reader_holds_a_commit(&app).await;
     // Many collector rounds later, every file of the commit the other node reads is there.
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -33,8 +33,9 @@ fn open_commits(lab: &Lab) -> BTreeMap<String, Vec<i64>> {
     use baton::db::schema::{cluster_nodes, index_readers};
     index_readers::table
         .inner_join(
-            cluster_nodes::table
-                .on(cluster_nodes::name.eq(index_readers::node).and(cluster_nodes::instance.eq(index_readers::instance))),
+            cluster_nodes::table.on(cluster_nodes::name
+                .eq(index_readers::node)
+                .and(cluster_nodes::instance.eq(index_readers::instance))),
         )
         .select((index_readers::node, index_readers::open_commits))
         .load::<(String, String)>(&mut *lab.connection())
