@@ -54,6 +54,8 @@ enum Transport {
 pub struct SenderDuty {
     settings: Arc<Settings>,
     transport: Arc<Transport>,
+    /// Held through a round: a round run by hand and the duty's own never send a row twice.
+    round: tokio::sync::Mutex<()>,
 }
 
 impl SenderDuty {
@@ -99,7 +101,14 @@ impl SenderDuty {
                 Transport::Files(AsyncFileTransport::new(folder))
             }
         };
-        Ok(SenderDuty { settings, transport: Arc::new(transport) })
+        Ok(SenderDuty { settings, transport: Arc::new(transport), round: tokio::sync::Mutex::new(()) })
+    }
+
+    /// One round: sends the due rows of `mail_outbox` (up to `BATCH`) and records what became
+    /// of each, fenced. Returns whether there were due rows.
+    pub async fn send_round(&self, context: &DutyContext) -> Result<bool> {
+        let _round = self.round.lock().await;
+        Ok(send_due(&self.settings, &self.transport, context).await? > 0)
     }
 }
 
@@ -108,19 +117,14 @@ impl MasterDuty for SenderDuty {
         "mail sender"
     }
 
-    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let settings = self.settings.clone();
-        let transport = self.transport.clone();
+    fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
             while !context.must_stop() {
-                let sent = match send_due(&settings, &transport, &context).await {
-                    Ok(sent) => sent,
-                    Err(error) => {
-                        tracing::warn!(%error, "sending notifications failed");
-                        0
-                    }
-                };
-                if sent == 0 {
+                let had_work = self.send_round(&context).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "sending notifications failed");
+                    false
+                });
+                if !had_work {
                     tokio::select! {
                         () = context.stopped() => return,
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -134,8 +138,7 @@ impl MasterDuty for SenderDuty {
 /// Sends the due rows; returns how many it tried.
 async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &DutyContext) -> Result<usize> {
     let due: Vec<i64> = context
-        .database
-        .run(|connection| {
+        .read(|connection| {
             let now = database_now(connection)?;
             Ok(mail_outbox::table
                 .filter(mail_outbox::sent_at.is_null())
@@ -152,8 +155,7 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
     let render_settings = settings.clone();
     let ids = due.clone();
     let rendered: Vec<(i64, std::result::Result<Rendered, String>)> = context
-        .database
-        .run(move |connection| {
+        .read(move |connection| {
             let key = SigningKey::load(connection)?;
             let today = database_now(connection)?.date();
             let rendering = Rendering { settings: &render_settings, key: &key, today };
@@ -181,20 +183,16 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
         let count = outcomes.iter().filter(|(_, delivery)| delivery.result() == result).count();
         metrics::counter!("baton_mail_sent_total", "result" => result).increment(count as u64);
     }
-    let fence = context.clone();
     context
-        .database
         .write(move |connection| {
-            fence.fenced(connection, |connection| {
-                for (id, delivery) in &outcomes {
-                    match delivery {
-                        Delivery::Sent => mark_sent(connection, *id)?,
-                        Delivery::Failed(error) => mark_failed(connection, *id, error)?,
-                        Delivery::Dropped(reason) => drop_unsendable(connection, *id, reason)?,
-                    }
+            for (id, delivery) in &outcomes {
+                match delivery {
+                    Delivery::Sent => mark_sent(connection, *id)?,
+                    Delivery::Failed(error) => mark_failed(connection, *id, error)?,
+                    Delivery::Dropped(reason) => drop_unsendable(connection, *id, reason)?,
                 }
-                Ok(())
-            })
+            }
+            Ok(())
         })
         .await?;
     Ok(due.len())
