@@ -4,6 +4,7 @@
 
 use std::fmt::Debug;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How often the condition is checked.
@@ -31,4 +32,14 @@ pub async fn wait_until<T, Observed: Debug>(
 /// `Break(())` when `holds`, else `Continue(observed)`: for conditions that return nothing.
 pub fn done_when<Observed>(holds: bool, observed: Observed) -> ControlFlow<(), Observed> {
     if holds { ControlFlow::Break(()) } else { ControlFlow::Continue(observed) }
+}
+
+/// A file (a node's log) as part of what was observed: read only when a test fails.
+pub struct FileText(pub PathBuf);
+
+impl Debug for FileText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = std::fs::read_to_string(&self.0).unwrap_or_default();
+        write!(formatter, "{}:\n{text}", self.0.display())
+    }
 }
