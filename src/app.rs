@@ -36,6 +36,20 @@ pub struct Application {
     port: u16,
     server: Server,
     cluster: Cluster,
+    duties: Duties,
+}
+
+/// A node's master duties, for running their rounds by hand with the context of the
+/// running master (`Cluster::duty_context`): tests step them instead of waiting for their
+/// loops.
+#[derive(Clone)]
+pub struct Duties {
+    pub cluster: Cluster,
+    pub indexer: Arc<IndexerDuty>,
+    pub jobs: Arc<JobsDuty>,
+    /// None without configured mailboxes.
+    pub mail: Option<Arc<MailDuty>>,
+    pub sender: Arc<SenderDuty>,
 }
 
 /// Opens and migrates the database and prepares the data directory.
@@ -122,27 +136,29 @@ impl Application {
         let settings = Arc::new(Settings { listen: address, ..(*settings).clone() });
         let index_location = IndexLocation::new(settings.index_dir());
         let merges = MergeRequests::default();
-        let mut duties: Vec<Arc<dyn MasterDuty>> = vec![
-            Arc::new(IndexerDuty {
-                location: index_location.clone(),
-                files: files.clone(),
-                merges: merges.clone(),
-                readers: ReaderRules::from_settings(&settings),
-                pause_before_commit: settings.search.pause_before_commit,
-            }),
-            Arc::new(JobsDuty { settings: settings.jobs.clone(), merges, files: files.clone() }),
-        ];
+        let indexer = Arc::new(IndexerDuty::new(
+            index_location.clone(),
+            files.clone(),
+            merges.clone(),
+            ReaderRules::from_settings(&settings),
+            settings.search.pause_before_commit,
+        ));
+        let jobs = Arc::new(JobsDuty::new(settings.jobs.clone(), merges, files.clone()));
+        let mail = MailDuty::from_settings(&settings, files.clone())?.map(Arc::new);
+        let sender = Arc::new(SenderDuty::from_settings(settings.clone())?);
+        let mut duties: Vec<Arc<dyn MasterDuty>> = vec![indexer.clone(), jobs.clone()];
         if settings.cluster.probe_duty {
             duties.push(Arc::new(ProbeDuty {
                 interval: settings.cluster.heartbeat_interval,
                 hold: settings.cluster.probe_hold,
             }));
         }
-        if let Some(mail) = MailDuty::from_settings(&settings, files.clone())? {
-            duties.push(Arc::new(mail));
+        if let Some(mail) = &mail {
+            duties.push(mail.clone());
         }
-        duties.push(Arc::new(SenderDuty::from_settings(settings.clone())?));
+        duties.push(sender.clone());
         let cluster = Cluster::start(&settings, duties).await?;
+        let duties = Duties { cluster: cluster.clone(), indexer, jobs, mail, sender };
         let search = Arc::new(SearchIndex::new(index_location));
         follow_search(&settings, &search, &cluster).await?;
         let state = AppState {
@@ -168,7 +184,7 @@ impl Application {
         .shutdown_timeout(10)
         .run();
         tracing::info!(address = %settings.listen, port, node = %settings.node_name(), "baton is serving");
-        Ok(Application { port, server, cluster })
+        Ok(Application { port, server, cluster, duties })
     }
 
     /// Stops the server from another task or thread.
@@ -178,6 +194,10 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn duties(&self) -> Duties {
+        self.duties.clone()
     }
 
     /// Serves until the server is stopped (SIGTERM, SIGINT or its handle), then leaves the

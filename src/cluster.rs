@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
-use crate::cluster::duty::{ActDeadline, MasterDuty, Supervisor};
+use crate::cluster::duty::{ActDeadline, DutyContext, MasterDuty, Supervisor};
 use crate::cluster::lease::LeaseClaim;
 use crate::cluster::registry::Identity;
 use crate::config::{DatabaseLocation, Settings, local_hostname};
@@ -230,6 +230,14 @@ impl Cluster {
         self.inner.timing
     }
 
+    /// The context this node's master duties run with, while it is master: a round of a duty
+    /// run with it is fenced like the duty's own (tests step the duties this way).
+    pub fn duty_context(&self) -> Option<DutyContext> {
+        let state = self.lock_state();
+        state.held.as_ref().filter(|held| !held.deadline.passed())?;
+        state.supervisor.context()
+    }
+
     /// Wakes this node's agent now (after a local change of maintenance or handover).
     pub fn wake(&self) {
         self.inner.wake.notify_one();
@@ -272,10 +280,12 @@ impl Cluster {
         self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    async fn tick(&self) {
+    /// One tick, the cluster decision (see the module comment); returns whether this
+    /// node's role changed (it became master, lost the lease or gave it up).
+    pub async fn tick(&self) -> bool {
         let _turn = self.inner.turn.lock().await;
         if self.inner.stopped.load(Ordering::SeqCst) {
-            return;
+            return false;
         }
         let (held, unreleased) = {
             let mut state = self.lock_state();
@@ -325,12 +335,14 @@ impl Cluster {
                 if state.unreleased.is_none() {
                     state.unreleased = retry;
                 }
+                false
             }
-            Ok(TickOutcome::Backup) => {}
+            Ok(TickOutcome::Backup) => false,
             Ok(TickOutcome::Renewed) => {
                 if let Some(held) = self.lock_state().held.as_ref() {
                     held.deadline.extend(sent_at + timing.fence_after());
                 }
+                false
             }
             Ok(TickOutcome::Acquired(claim)) => {
                 let epoch = claim.epoch.get();
@@ -341,6 +353,7 @@ impl Cluster {
                 drop(state);
                 self.inner.role.send_replace(Role { master: true, epoch: Some(epoch) });
                 tracing::info!(epoch, "became master");
+                true
             }
             Ok(TickOutcome::Lost(claim)) => {
                 let mut state = self.lock_state();
@@ -349,8 +362,12 @@ impl Cluster {
                 drop(state);
                 self.inner.role.send_replace(Role::default());
                 tracing::warn!(epoch = claim.epoch.get(), "lost the master lease: master duties stopped");
+                true
             }
-            Ok(TickOutcome::MustRelease { claim, hand_to, reason }) => self.release(claim, hand_to, reason).await,
+            Ok(TickOutcome::MustRelease { claim, hand_to, reason }) => {
+                self.release(claim, hand_to, reason).await;
+                true
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! Master duties (search indexer, mail poller, scheduler, the probe) plug in through one
 //! small trait; the supervisor starts them when the node becomes master and stops them
-//! when it stops being master.
+//! when it stops being master. Each duty's work is one public round that says whether there
+//! was work; its `run` only repeats the round and waits when there was none, so a test can
+//! run the round itself (with `Cluster::duty_context`) instead of waiting for the loop.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cluster::lease::LeaseClaim;
-use crate::db::{Database, DbConnection, write_transaction};
+use crate::db::{Database, DbConnection, PooledConnection, write_transaction};
 use crate::error::{Error, Result};
 
 /// Work that only the master does.
@@ -21,7 +23,7 @@ pub trait MasterDuty: Send + Sync + 'static {
     /// Runs while this node is master. Must return soon after `context.stopped()` resolves,
     /// having finished (and committed) the batch in hand; every database write it makes
     /// must be fenced by `context.epoch` (see `DutyContext::fenced`).
-    fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    fn run(self: Arc<Self>, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 /// Until when this node may act on its lease, on its own monotonic clock: the fencing time
@@ -48,14 +50,17 @@ impl ActDeadline {
 }
 
 /// What a duty gets: the lease claim that fences its writes (`node`, `instance`, `epoch`),
-/// its own connections (`database`, whose PostgreSQL sessions the server ends when the node
-/// stalls inside a transaction, see `Cluster::start`), and the stop signal.
+/// its own connections (whose PostgreSQL sessions the server ends when the node stalls
+/// inside a transaction, see `Cluster::start`), and the stop signal. The connections are
+/// not public: a duty writes through `write` or `fenced`, so no write of a deposed master
+/// lands. (The probe, which reports from inside its transaction how it ended, is the
+/// cluster's own.)
 #[derive(Clone)]
 pub struct DutyContext {
     pub node: String,
     pub instance: String,
     pub epoch: i64,
-    pub database: Database,
+    pub(super) database: Database,
     stop: watch::Receiver<bool>,
     deadline: ActDeadline,
 }
@@ -84,6 +89,31 @@ impl DutyContext {
         self.claim().holds(connection)
     }
 
+    /// Runs database work that only reads, off the async executor.
+    pub async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    {
+        self.database.run(work).await
+    }
+
+    /// Runs `work` off the async executor in a fenced write transaction (see `fenced`).
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    {
+        let fence = self.clone();
+        self.database.write(move |connection| fence.fenced(connection, work)).await
+    }
+
+    /// A connection for a duty that works on a thread of its own (the indexer); its writes
+    /// go through `fenced` like every other duty's.
+    pub fn connection(&self) -> Result<PooledConnection> {
+        self.database.get()
+    }
+
     /// Runs `work` in a write transaction that first checks that this node still holds the
     /// lease with the duty's epoch, with the lease row locked against a takeover until the
     /// commit (FOR KEY SHARE on PostgreSQL; SQLite's write lock). A deposed master writes
@@ -105,6 +135,8 @@ impl DutyContext {
 
 struct Running {
     epoch: i64,
+    /// What every duty of this term was given, for a round run by hand.
+    context: DutyContext,
     stop: watch::Sender<bool>,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
@@ -124,23 +156,28 @@ impl Supervisor {
         let epoch = claim.epoch.get();
         self.abort();
         let (stop, receiver) = watch::channel(false);
+        let context = DutyContext {
+            node: claim.node.clone(),
+            instance: claim.instance.clone(),
+            epoch,
+            database: database.clone(),
+            stop: receiver,
+            deadline: deadline.clone(),
+        };
         let tasks = self
             .duties
             .iter()
             .map(|duty| {
-                let context = DutyContext {
-                    node: claim.node.clone(),
-                    instance: claim.instance.clone(),
-                    epoch,
-                    database: database.clone(),
-                    stop: receiver.clone(),
-                    deadline: deadline.clone(),
-                };
                 tracing::info!(duty = duty.name(), epoch, "master duty started");
-                (duty.name(), tokio::spawn(duty.run(context)))
+                (duty.name(), tokio::spawn(duty.clone().run(context.clone())))
             })
             .collect();
-        self.running = Some(Running { epoch, stop, tasks });
+        self.running = Some(Running { epoch, context, stop, tasks });
+    }
+
+    /// The context of the running duties, while they run.
+    pub fn context(&self) -> Option<DutyContext> {
+        self.running.as_ref().map(|running| running.context.clone())
     }
 
     /// Takes the running duties out, to stop them without holding a lock across the wait.

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::RunQueryDsl;
@@ -30,7 +31,7 @@ impl MasterDuty for ProbeDuty {
         "probe"
     }
 
-    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let (interval, hold) = (self.interval, self.hold);
         Box::pin(async move {
             loop {

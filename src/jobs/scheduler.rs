@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -31,9 +32,34 @@ const CATCH_UP: chrono::Duration = chrono::Duration::days(7);
 const MERGE_TIMEOUT: Duration = Duration::from_secs(1800);
 
 pub struct JobsDuty {
-    pub settings: JobSettings,
-    pub merges: MergeRequests,
-    pub files: FileStore,
+    settings: JobSettings,
+    merges: MergeRequests,
+    files: FileStore,
+    /// The scheduler of this master term; held through a round, so a round run by hand and
+    /// the duty's own never take the same run.
+    term: tokio::sync::Mutex<Option<Scheduler>>,
+}
+
+impl JobsDuty {
+    pub fn new(settings: JobSettings, merges: MergeRequests, files: FileStore) -> JobsDuty {
+        JobsDuty { settings, merges, files, term: tokio::sync::Mutex::new(None) }
+    }
+
+    /// One round: the first of a master term reads the clock and catches up (see
+    /// `Scheduler::start`); each runs the waiting runs and the occurrences that fell due.
+    /// Returns whether it ran a job.
+    pub async fn jobs_round(&self, context: &DutyContext) -> Result<bool> {
+        let mut term = self.term.lock().await;
+        let scheduler = match &mut *term {
+            Some(scheduler) if scheduler.epoch == context.epoch => scheduler,
+            _ => {
+                let started =
+                    Scheduler::start(&self.settings, self.merges.clone(), self.files.clone(), context).await?;
+                term.insert(started)
+            }
+        };
+        scheduler.tick(context).await
+    }
 }
 
 impl MasterDuty for JobsDuty {
@@ -41,22 +67,10 @@ impl MasterDuty for JobsDuty {
         "scheduler"
     }
 
-    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let settings = self.settings.clone();
-        let (merges, files) = (self.merges.clone(), self.files.clone());
+    fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let mut scheduler = loop {
-                match Scheduler::start(&settings, merges.clone(), files.clone(), &context).await {
-                    Ok(scheduler) => break scheduler,
-                    Err(error) => tracing::error!(%error, "the job scheduler could not start; trying again"),
-                }
-                tokio::select! {
-                    () = context.stopped() => return,
-                    () = tokio::time::sleep(TICK * 5) => {}
-                }
-            };
             while !context.must_stop() {
-                if let Err(error) = scheduler.tick(&context).await {
+                if let Err(error) = self.jobs_round(&context).await {
                     tracing::warn!(%error, "the job scheduler failed; trying again");
                 }
                 tokio::select! {
@@ -69,6 +83,8 @@ impl MasterDuty for JobsDuty {
 }
 
 struct Scheduler {
+    /// The master term it was started for.
+    epoch: i64,
     schedules: Vec<(Job, cron::Schedule)>,
     /// The next occurrence of each scheduled job.
     next: HashMap<Job, DateTime<Utc>>,
@@ -95,8 +111,7 @@ impl Scheduler {
         }
         let names: Vec<&'static str> = schedules.iter().map(|(job, _)| job.name()).collect();
         let (now, last_runs) = context
-            .database
-            .run(move |connection| {
+            .read(move |connection| {
                 let now = database_now(connection)?;
                 let last_runs = names
                     .into_iter()
@@ -125,14 +140,14 @@ impl Scheduler {
                 next.insert(*job, first);
             }
         }
-        Ok(Scheduler { schedules, next, clock_offset, merges, files })
+        Ok(Scheduler { epoch: context.epoch, schedules, next, clock_offset, merges, files })
     }
 
-    async fn tick(&mut self, context: &DutyContext) -> Result<()> {
+    /// Runs the waiting runs and the due occurrences; returns whether it ran any.
+    async fn tick(&mut self, context: &DutyContext) -> Result<bool> {
         let epoch = context.epoch;
         let waiting: Vec<JobRun> = context
-            .database
-            .run(move |connection| {
+            .read(move |connection| {
                 Ok(job_runs::table
                     .filter(job_runs::finished_at.is_null())
                     .filter(job_runs::started_at.is_null().or(job_runs::epoch.lt(epoch)))
@@ -141,20 +156,23 @@ impl Scheduler {
                     .load(connection)?)
             })
             .await?;
+        let mut ran = false;
         for run in waiting {
             if context.must_stop() {
-                return Ok(());
+                return Ok(ran);
             }
             let job = match Job::from_name(&run.job) {
                 Ok(job) => job,
                 Err(error) => {
                     // A job of another version of Baton: recorded as failed, not retried.
                     self.finish(context, run.id, Instant::now(), Err(error)).await?;
+                    ran = true;
                     continue;
                 }
             };
             if self.claim_waiting(context, run.id).await? {
                 self.run(context, job, run.id).await?;
+                ran = true;
             }
         }
         let now = Utc::now() + self.clock_offset;
@@ -166,10 +184,11 @@ impl Scheduler {
             .collect();
         for (job, occurrence) in due {
             if context.must_stop() {
-                return Ok(());
+                return Ok(ran);
             }
             if let Some(id) = self.claim_occurrence(context, job, occurrence).await? {
                 self.run(context, job, id).await?;
+                ran = true;
             }
             // Occurrences that passed during the run are not run one after another.
             let now = Utc::now() + self.clock_offset;
@@ -179,31 +198,24 @@ impl Scheduler {
                 self.next.insert(job, next);
             }
         }
-        Ok(())
+        Ok(ran)
     }
 
     /// Takes a run asked for by hand or left unfinished by an earlier master.
     async fn claim_waiting(&self, context: &DutyContext, id: i64) -> Result<bool> {
-        let fence = context.clone();
+        let (epoch, node) = (context.epoch, context.node.clone());
         context
-            .database
             .write(move |connection| {
-                fence.fenced(connection, |connection| {
-                    let now = database_now(connection)?;
-                    let claimed = diesel::update(
-                        job_runs::table
-                            .find(id)
-                            .filter(job_runs::finished_at.is_null())
-                            .filter(job_runs::started_at.is_null().or(job_runs::epoch.lt(fence.epoch))),
-                    )
-                    .set((
-                        job_runs::epoch.eq(fence.epoch),
-                        job_runs::node.eq(&fence.node),
-                        job_runs::started_at.eq(now),
-                    ))
-                    .execute(connection)?;
-                    Ok(claimed == 1)
-                })
+                let now = database_now(connection)?;
+                let claimed = diesel::update(
+                    job_runs::table
+                        .find(id)
+                        .filter(job_runs::finished_at.is_null())
+                        .filter(job_runs::started_at.is_null().or(job_runs::epoch.lt(epoch))),
+                )
+                .set((job_runs::epoch.eq(epoch), job_runs::node.eq(&node), job_runs::started_at.eq(now)))
+                .execute(connection)?;
+                Ok(claimed == 1)
             })
             .await
     }
@@ -216,34 +228,31 @@ impl Scheduler {
         job: Job,
         occurrence: DateTime<Utc>,
     ) -> Result<Option<i64>> {
-        let fence = context.clone();
+        let (epoch, node) = (context.epoch, context.node.clone());
         let scheduled_for = occurrence.naive_utc();
         context
-            .database
             .write(move |connection| {
-                fence.fenced(connection, |connection| {
-                    let existing: i64 = job_runs::table
-                        .filter(job_runs::job.eq(job.name()))
-                        .filter(job_runs::scheduled_for.eq(scheduled_for))
-                        .count()
-                        .get_result(connection)?;
-                    if existing > 0 {
-                        return Ok(None);
-                    }
-                    let now = database_now(connection)?;
-                    let id: i64 = diesel::insert_into(job_runs::table)
-                        .values((
-                            job_runs::job.eq(job.name()),
-                            job_runs::scheduled_for.eq(scheduled_for),
-                            job_runs::cause.eq(CAUSE_SCHEDULE),
-                            job_runs::epoch.eq(fence.epoch),
-                            job_runs::node.eq(&fence.node),
-                            job_runs::started_at.eq(now),
-                        ))
-                        .returning(job_runs::id)
-                        .get_result(connection)?;
-                    Ok(Some(id))
-                })
+                let existing: i64 = job_runs::table
+                    .filter(job_runs::job.eq(job.name()))
+                    .filter(job_runs::scheduled_for.eq(scheduled_for))
+                    .count()
+                    .get_result(connection)?;
+                if existing > 0 {
+                    return Ok(None);
+                }
+                let now = database_now(connection)?;
+                let id: i64 = diesel::insert_into(job_runs::table)
+                    .values((
+                        job_runs::job.eq(job.name()),
+                        job_runs::scheduled_for.eq(scheduled_for),
+                        job_runs::cause.eq(CAUSE_SCHEDULE),
+                        job_runs::epoch.eq(epoch),
+                        job_runs::node.eq(&node),
+                        job_runs::started_at.eq(now),
+                    ))
+                    .returning(job_runs::id)
+                    .get_result(connection)?;
+                Ok(Some(id))
             })
             .await
     }
@@ -255,15 +264,11 @@ impl Scheduler {
         tracing::info!(job = job.name(), run = id, epoch = context.epoch, "job started");
         let outcome = match self.database_work(job) {
             Some(work) => {
-                let fence = context.clone();
                 let done = context
-                    .database
                     .write(move |connection| {
-                        fence.fenced(connection, |connection| {
-                            let detail = work(connection)?;
-                            record(connection, id, started, SUCCEEDED, &detail)?;
-                            Ok(detail)
-                        })
+                        let detail = work(connection)?;
+                        record(connection, id, started, SUCCEEDED, &detail)?;
+                        Ok(detail)
                     })
                     .await;
                 if done.is_ok() {
@@ -288,18 +293,14 @@ impl Scheduler {
 
     async fn still_master(&self, context: &DutyContext) -> Result<bool> {
         let fence = context.clone();
-        context.database.run(move |connection| fence.still_master(connection)).await
+        context.read(move |connection| fence.still_master(connection)).await
     }
 
     async fn finish(&self, context: &DutyContext, id: i64, started: Instant, outcome: Result<String>) -> Result<()> {
-        let fence = context.clone();
         context
-            .database
-            .write(move |connection| {
-                fence.fenced(connection, |connection| match &outcome {
-                    Ok(detail) => record(connection, id, started, SUCCEEDED, detail),
-                    Err(error) => record(connection, id, started, FAILED, &error.to_string()),
-                })
+            .write(move |connection| match &outcome {
+                Ok(detail) => record(connection, id, started, SUCCEEDED, detail),
+                Err(error) => record(connection, id, started, FAILED, &error.to_string()),
             })
             .await
     }

@@ -38,8 +38,17 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const LONGEST_PAUSE: Duration = Duration::from_secs(300);
 
 pub struct MailDuty {
-    mailboxes: Vec<(MailboxSettings, String, Mailbox)>,
+    mailboxes: Vec<Arc<PolledMailbox>>,
     files: FileStore,
+}
+
+/// A configured mailbox and its turn, held through a poll: a poll run by hand and the
+/// duty's own never take the same mail at once.
+struct PolledMailbox {
+    settings: MailboxSettings,
+    password: String,
+    rules: Arc<Mailbox>,
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl MailDuty {
@@ -48,9 +57,32 @@ impl MailDuty {
         let mut mailboxes = Vec::new();
         for mailbox in &settings.mail.mailboxes {
             let password = mailbox.password().map_err(|error| Error::invalid("mail.mailboxes", error.to_string()))?;
-            mailboxes.push((mailbox.clone(), password, Mailbox::from_settings(settings, mailbox)));
+            mailboxes.push(Arc::new(PolledMailbox {
+                settings: mailbox.clone(),
+                password,
+                rules: Arc::new(Mailbox::from_settings(settings, mailbox)),
+                turn: tokio::sync::Mutex::new(()),
+            }));
         }
         Ok((!mailboxes.is_empty()).then_some(MailDuty { mailboxes, files }))
+    }
+
+    /// One round: polls every mailbox once, over a connection of its own, and records each
+    /// poll's outcome for the status. Returns whether any mail was taken.
+    pub async fn poll_round(&self, context: &DutyContext) -> bool {
+        let mut taken = false;
+        for mailbox in &self.mailboxes {
+            let poller = self.poller(mailbox, context);
+            match poller.poll_once().await {
+                Ok(count) => taken |= count > 0,
+                Err(error) => poller.failed(&error, None).await,
+            }
+        }
+        taken
+    }
+
+    fn poller(&self, mailbox: &Arc<PolledMailbox>, context: &DutyContext) -> Poller {
+        Poller { mailbox: mailbox.clone(), files: self.files.clone(), context: context.clone() }
     }
 }
 
@@ -59,25 +91,15 @@ impl MasterDuty for MailDuty {
         "mail"
     }
 
-    fn run(&self, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let names: Vec<String> = self.mailboxes.iter().map(|(settings, ..)| settings.name.clone()).collect();
+    /// Keeps one session per mailbox, which polls whenever the server reports new mail (IDLE)
+    /// or `poll_interval` has passed.
+    fn run(self: Arc<Self>, context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let names: Vec<String> = self.mailboxes.iter().map(|mailbox| mailbox.settings.name.clone()).collect();
         let registry = context.clone();
-        let tasks: Vec<_> = self
-            .mailboxes
-            .iter()
-            .map(|(settings, password, rules)| {
-                let poller = Poller {
-                    settings: settings.clone(),
-                    password: password.clone(),
-                    rules: Arc::new(rules.clone()),
-                    files: self.files.clone(),
-                    context: context.clone(),
-                };
-                tokio::spawn(poller.run())
-            })
-            .collect();
+        let tasks: Vec<_> =
+            self.mailboxes.iter().map(|mailbox| tokio::spawn(self.poller(mailbox, &context).run())).collect();
         Box::pin(async move {
-            let registered = registry.database.write(move |connection| status::register_mailboxes(connection, &names));
+            let registered = registry.write(move |connection| status::register_mailboxes(connection, &names));
             if let Err(error) = registered.await {
                 tracing::warn!(%error, "could not record the configured mailboxes for the status");
             }
@@ -94,9 +116,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> ImapStream for 
 type ImapSession = Session<Box<dyn ImapStream>>;
 
 struct Poller {
-    settings: MailboxSettings,
-    password: String,
-    rules: Arc<Mailbox>,
+    mailbox: Arc<PolledMailbox>,
     files: FileStore,
     context: DutyContext,
 }
@@ -172,14 +192,7 @@ impl Poller {
         while !self.context.must_stop() {
             match self.session().await {
                 Ok(()) => return,
-                Err(error) => {
-                    let message = error.message();
-                    tracing::warn!(
-                        mailbox = %self.settings.name, error = %Printable(&message), retry_in = ?pause,
-                        "mailbox poll failed"
-                    );
-                    self.record_poll(Err(message)).await;
-                }
+                Err(error) => self.failed(&error, Some(pause)).await,
             }
             tokio::select! {
                 () = self.context.stopped() => return,
@@ -189,37 +202,37 @@ impl Poller {
         }
     }
 
-    /// Records the outcome of a poll for the status; a failure to record is only logged.
+    /// Logs a failed poll and records it for the status.
+    async fn failed(&self, error: &Error, retry_in: Option<Duration>) {
+        let message = error.message();
+        tracing::warn!(
+            mailbox = %self.mailbox.settings.name, error = %Printable(&message), ?retry_in,
+            "mailbox poll failed"
+        );
+        self.record_poll(Err(message)).await;
+    }
+
+    /// Records the outcome of a poll for the status (fenced); a failure to record is only
+    /// logged.
     async fn record_poll(&self, outcome: std::result::Result<(), String>) {
-        let name = self.settings.name.clone();
+        let name = self.mailbox.settings.name.clone();
         let recorded = self
             .context
-            .database
             .write(move |connection| {
                 status::record_poll(connection, &name, outcome.as_ref().map(|_| ()).map_err(String::as_str))
             })
             .await;
         if let Err(error) = recorded {
-            tracing::warn!(mailbox = %self.settings.name, %error, "could not record the mailbox's poll");
+            tracing::warn!(mailbox = %self.mailbox.settings.name, %error, "could not record the mailbox's poll");
         }
     }
 
-    /// One connection: checks the folder until told to stop.
+    /// One connection: polls until told to stop.
     async fn session(&mut self) -> Result<()> {
-        let mut session = self.connect().await?;
-        for folder in [&self.settings.processed_folder, &self.settings.failed_folder] {
-            // Fails harmlessly when the folder exists.
-            let _ = step("CREATE", session.create(imap_name::encode(folder))).await;
-        }
-        let capabilities = step("CAPABILITY", session.capabilities()).await?;
-        let can_move = capabilities.has_str("MOVE");
-        let can_idle = self.settings.idle && capabilities.has_str("IDLE");
-        tracing::info!(mailbox = %self.settings.name, can_idle, "polling mailbox");
+        let (mut session, can_move, can_idle) = self.open().await?;
+        tracing::info!(mailbox = %self.mailbox.settings.name, can_idle, "polling mailbox");
         loop {
-            let folder = &self.settings.folder;
-            step(&format!("SELECT {folder:?}"), session.select(imap_name::encode(folder))).await?;
-            self.take_new_mail(&mut session, can_move).await?;
-            self.record_poll(Ok(())).await;
+            self.poll(&mut session, can_move).await?;
             if self.context.must_stop() {
                 let _ = step("LOGOUT", session.logout()).await;
                 return Ok(());
@@ -231,8 +244,41 @@ impl Poller {
         }
     }
 
+    /// One poll over a connection of its own; returns how many mails it took.
+    async fn poll_once(&self) -> Result<usize> {
+        let (mut session, can_move, _) = self.open().await?;
+        let taken = self.poll(&mut session, can_move).await?;
+        let _ = step("LOGOUT", session.logout()).await;
+        Ok(taken)
+    }
+
+    /// Connects and makes sure the target folders exist; returns the session and whether
+    /// the server can MOVE and IDLE.
+    async fn open(&self) -> Result<(ImapSession, bool, bool)> {
+        let mut session = self.connect().await?;
+        for folder in [&self.mailbox.settings.processed_folder, &self.mailbox.settings.failed_folder] {
+            // Fails harmlessly when the folder exists.
+            let _ = step("CREATE", session.create(imap_name::encode(folder))).await;
+        }
+        let capabilities = step("CAPABILITY", session.capabilities()).await?;
+        let can_move = capabilities.has_str("MOVE");
+        let can_idle = self.mailbox.settings.idle && capabilities.has_str("IDLE");
+        Ok((session, can_move, can_idle))
+    }
+
+    /// Takes the mail in the folder, in the mailbox's turn, and records the poll; returns
+    /// how many mails it took.
+    async fn poll(&self, session: &mut ImapSession, can_move: bool) -> Result<usize> {
+        let _turn = self.mailbox.turn.lock().await;
+        let folder = &self.mailbox.settings.folder;
+        step(&format!("SELECT {folder:?}"), session.select(imap_name::encode(folder))).await?;
+        let taken = self.take_new_mail(session, can_move).await?;
+        self.record_poll(Ok(())).await;
+        Ok(taken)
+    }
+
     async fn connect(&self) -> Result<ImapSession> {
-        let settings = &self.settings;
+        let settings = &self.mailbox.settings;
         let address = (settings.host.as_str(), settings.port());
         let tcp = step("connect", TcpStream::connect(address)).await?;
         let stream: Box<dyn ImapStream> = match settings.tls {
@@ -249,7 +295,7 @@ impl Poller {
         if settings.tls != TlsMode::Starttls {
             step("greeting", client.read_response()).await?;
         }
-        match tokio::time::timeout(STEP_TIMEOUT, client.login(&settings.user, &self.password)).await {
+        match tokio::time::timeout(STEP_TIMEOUT, client.login(&settings.user, &self.mailbox.password)).await {
             Ok(Ok(session)) => Ok(session),
             Ok(Err((error, _))) => Err(Error::Unavailable(format!("IMAP login as {}: {error}", settings.user))),
             Err(_) => Err(Error::Unavailable("IMAP login: no answer".into())),
@@ -259,12 +305,13 @@ impl Poller {
     /// Stores and moves every message in the folder, in batches: FETCHes of the small bodies
     /// into memory and of the large ones into files, one fenced transaction for the batch,
     /// one MOVE per target folder.
-    async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<()> {
+    async fn take_new_mail(&self, session: &mut ImapSession, can_move: bool) -> Result<usize> {
         let mut uids: Vec<u32> = step("SEARCH", session.uid_search("ALL")).await?.into_iter().collect();
         uids.sort_unstable();
+        let mut taken = 0;
         for batch in uids.chunks(BATCH) {
             if self.context.must_stop() {
-                return Ok(());
+                return Ok(taken);
             }
             let mut sizes: Vec<(u32, u64)> = Vec::new();
             {
@@ -276,7 +323,7 @@ impl Poller {
                 }
             }
             let (fetchable, oversized): (Vec<_>, Vec<_>) =
-                sizes.into_iter().partition(|(_, size)| *size <= self.rules.max_message_size);
+                sizes.into_iter().partition(|(_, size)| *size <= self.mailbox.rules.max_message_size);
             let (large, small): (Vec<_>, Vec<_>) = fetchable.into_iter().partition(|(_, size)| *size > SPOOL_ABOVE);
             let mut arrived: Vec<(u32, Arrival)> = Vec::new();
             for (uid, size) in oversized {
@@ -312,17 +359,19 @@ impl Poller {
                         "quarantined"
                     }
                 };
-                metrics::counter!("baton_mail_fetched_total", "mailbox" => self.settings.name.clone(), "result" => result)
+                metrics::counter!("baton_mail_fetched_total", "mailbox" => self.mailbox.settings.name.clone(), "result" => result)
                     .increment(1);
             }
-            for (uids, folder) in [(processed, &self.settings.processed_folder), (failed, &self.settings.failed_folder)]
+            taken += processed.len() + failed.len();
+            for (uids, folder) in
+                [(processed, &self.mailbox.settings.processed_folder), (failed, &self.mailbox.settings.failed_folder)]
             {
                 if !uids.is_empty() {
                     move_messages(session, &uid_set(&uids), &imap_name::encode(folder), can_move).await?;
                 }
             }
         }
-        Ok(())
+        Ok(taken)
     }
 
     /// Stores a batch in one fenced transaction, each mail in its own savepoint. A mail that
@@ -330,25 +379,21 @@ impl Poller {
     /// mail never blocks the others.
     async fn store(&self, arrived: Vec<(u32, Arrival)>) -> Result<Vec<(u32, Outcome)>> {
         let files = self.files.clone();
-        let rules = self.rules.clone();
-        let context = self.context.clone();
+        let rules = self.mailbox.rules.clone();
         self.context
-            .database
             .write(move |connection| {
-                context.fenced(connection, |connection| {
-                    let mut outcomes = Vec::with_capacity(arrived.len());
-                    for (uid, arrival) in &arrived {
-                        let outcome = match arrival {
-                            Arrival::Oversized { key, digest, size } => {
-                                inbound::refuse_oversized(connection, &files, &rules, key, digest, *size)?
-                            }
-                            Arrival::Fetched(raw) => store_one(connection, &files, &rules, raw)?,
-                            Arrival::Spooled(staged) => store_one(connection, &files, &rules, &staged.read()?)?,
-                        };
-                        outcomes.push((*uid, outcome));
-                    }
-                    Ok(outcomes)
-                })
+                let mut outcomes = Vec::with_capacity(arrived.len());
+                for (uid, arrival) in &arrived {
+                    let outcome = match arrival {
+                        Arrival::Oversized { key, digest, size } => {
+                            inbound::refuse_oversized(connection, &files, &rules, key, digest, *size)?
+                        }
+                        Arrival::Fetched(raw) => store_one(connection, &files, &rules, raw)?,
+                        Arrival::Spooled(staged) => store_one(connection, &files, &rules, &staged.read()?)?,
+                    };
+                    outcomes.push((*uid, outcome));
+                }
+                Ok(outcomes)
             })
             .await
     }
@@ -363,15 +408,16 @@ impl Poller {
                 header = fetched.to_vec();
             }
         }
-        let key = message::message_id_of_header(&header)
-            .unwrap_or_else(|| format!("oversized:{}:{}:{uid}", self.settings.name, self.settings.folder));
+        let key = message::message_id_of_header(&header).unwrap_or_else(|| {
+            format!("oversized:{}:{}:{uid}", self.mailbox.settings.name, self.mailbox.settings.folder)
+        });
         Ok(Arrival::Oversized { key, digest: message::header_digest(&header, size), size })
     }
 
     /// Fetches a large message in pieces of `SPOOL_PIECE` bytes into a staging file, so only
     /// one piece is in memory. `None` when the message is gone from the server.
     async fn spool(&self, session: &mut ImapSession, uid: u32) -> Result<Option<StagedFile>> {
-        let mut staging = self.files.start_upload(self.rules.max_message_size)?;
+        let mut staging = self.files.start_upload(self.mailbox.rules.max_message_size)?;
         let mut offset = 0;
         loop {
             let query = format!("(UID BODY.PEEK[]<{offset}.{SPOOL_PIECE}>)");
@@ -393,7 +439,7 @@ impl Poller {
                 _ => break,
             }
         }
-        metrics::counter!("baton_mail_spooled_total", "mailbox" => self.settings.name.clone()).increment(1);
+        metrics::counter!("baton_mail_spooled_total", "mailbox" => self.mailbox.settings.name.clone()).increment(1);
         Ok(Some(staging.finish()?))
     }
 
@@ -401,7 +447,7 @@ impl Poller {
         let mut handle = session.idle();
         step("IDLE", handle.init()).await?;
         {
-            let (wait, interrupt) = handle.wait_with_timeout(self.settings.poll_interval);
+            let (wait, interrupt) = handle.wait_with_timeout(self.mailbox.settings.poll_interval);
             tokio::select! {
                 outcome = wait => {
                     outcome.map_err(|error| Error::Unavailable(format!("IMAP IDLE: {error}")))?;
@@ -415,7 +461,7 @@ impl Poller {
     async fn sleep(&mut self, session: ImapSession) -> ImapSession {
         tokio::select! {
             () = self.context.stopped() => {}
-            () = tokio::time::sleep(self.settings.poll_interval) => {}
+            () = tokio::time::sleep(self.mailbox.settings.poll_interval) => {}
         }
         session
     }

@@ -19,8 +19,8 @@ use diesel::prelude::*;
 use tantivy::{Index, IndexWriter, Term};
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::db::DbConnection;
 use crate::db::schema::index_queue;
+use crate::db::{DbConnection, PooledConnection};
 use crate::error::{Error, Result};
 use crate::model::attachment::FileStore;
 use crate::search::collect::{Collector, ReaderRules};
@@ -40,6 +40,8 @@ const WRITER_MEMORY: usize = 30_000_000;
 /// Threads and memory for building a whole generation.
 const BUILD_THREADS: usize = 2;
 const BUILD_MEMORY: usize = 120_000_000;
+/// How long the indexer waits after a round that found the queue empty.
+const IDLE: Duration = Duration::from_millis(100);
 /// How often the indexer looks for rebuild requests.
 const REQUEST_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often it removes what no reader uses any more: readers switch within 250 ms of an
@@ -48,17 +50,31 @@ const COLLECT_EVERY: Duration = Duration::from_millis(500);
 /// How often a build records its progress and lets the old generation catch up.
 const BUILD_STEP: Duration = Duration::from_millis(500);
 
-#[derive(Clone)]
 pub struct IndexerDuty {
-    pub location: IndexLocation,
+    location: IndexLocation,
     /// Where attachment contents are, for indexing the text of text-like ones.
-    pub files: FileStore,
-    pub merges: MergeRequests,
+    files: FileStore,
+    merges: MergeRequests,
     /// When a reader counts as gone, and how long its commits are kept (see `collect`).
-    pub readers: ReaderRules,
+    readers: ReaderRules,
     /// Diagnostic (`search.pause_before_commit`): waits this long between the epoch check and
     /// each commit, and says so in the log, so that a test can pause the process there.
-    pub pause_before_commit: Duration,
+    pause_before_commit: Duration,
+    /// What this master term's indexer holds; locked through a round, so a round run by hand
+    /// and the duty's own take turns on the one writer.
+    term: Mutex<Option<IndexerTerm>>,
+}
+
+/// The indexer's state through one master term.
+struct IndexerTerm {
+    epoch: i64,
+    /// Held through the term, as one writer works on one connection.
+    connection: PooledConnection,
+    /// This master's generation; none while a rebuild is needed and not done yet.
+    current: Option<Writer>,
+    collector: Collector,
+    last_request_check: Option<Instant>,
+    last_collect: Option<Instant>,
 }
 
 /// Requests to merge the current generation's segments into one (the scheduled
@@ -96,28 +112,54 @@ impl MasterDuty for IndexerDuty {
         "indexer"
     }
 
-    /// Restarts the work after an error (database or disk trouble) with a growing pause,
-    /// until the node stops being master.
-    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let duty = self.clone();
+    /// Repeats the round, pausing when there was no work, and after an error (database or
+    /// disk trouble) with a growing pause, until the node stops being master.
+    fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
+            let _end = EndTerm(self.clone());
             let mut pause = Duration::from_secs(1);
-            loop {
-                let (duty, task_context) = (duty.clone(), context.clone());
-                let outcome = tokio::task::spawn_blocking(move || duty.run_blocking(&task_context)).await;
-                match outcome {
-                    Ok(Ok(())) => return,
+            while !context.must_stop() {
+                let (duty, round_context) = (self.clone(), context.clone());
+                let outcome = tokio::task::spawn_blocking(move || duty.index_round(&round_context)).await;
+                let wait = match outcome {
+                    Ok(Ok(true)) => continue,
+                    Ok(Ok(false)) => IDLE,
                     Ok(Err(_)) if context.must_stop() => return,
-                    Ok(Err(error)) => tracing::error!(%error, retry_in = ?pause, "search indexer failed"),
-                    Err(error) => tracing::error!(%error, retry_in = ?pause, "search indexer task failed"),
-                }
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, retry_in = ?pause, "search indexer failed");
+                        back_off(&mut pause)
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, retry_in = ?pause, "search indexer task failed");
+                        back_off(&mut pause)
+                    }
+                };
                 tokio::select! {
                     () = context.stopped() => return,
-                    () = tokio::time::sleep(pause) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
-                pause = (pause * 2).min(Duration::from_secs(30));
             }
         })
+    }
+}
+
+/// The pause before the next try after a failure, doubled for the one after (at most 30 s).
+fn back_off(pause: &mut Duration) -> Duration {
+    let wait = *pause;
+    *pause = (wait * 2).min(Duration::from_secs(30));
+    wait
+}
+
+/// Ends the term when the duty's task ends, also when it is aborted: dropping the writer
+/// releases tantivy's lock on this master's directory. A round still running ends the term
+/// itself (it sees `must_stop`).
+struct EndTerm(Arc<IndexerDuty>);
+
+impl Drop for EndTerm {
+    fn drop(&mut self) {
+        if let Ok(mut term) = self.0.term.try_lock() {
+            *term = None;
+        }
     }
 }
 
@@ -152,53 +194,83 @@ fn open_writer(
 }
 
 impl IndexerDuty {
-    fn run_blocking(&self, context: &DutyContext) -> Result<()> {
-        let mut connection = context.database.get()?;
-        let mut collector = Collector::new(self.readers);
-        let mut current = self.start(&mut connection, context, &collector)?;
-        let mut last_request_check: Option<Instant> = None;
-        let mut last_collect: Option<Instant> = None;
-        while !context.must_stop() {
-            if last_request_check.is_none_or(|at| at.elapsed() >= REQUEST_CHECK_EVERY) {
-                last_request_check = Some(Instant::now());
-                if let Some(request) = rebuild::next_unfinished(&mut connection)? {
-                    let built = self.build(context, &mut connection, current.as_mut(), &collector, &request)?;
-                    let Some(built) = built else {
-                        break;
-                    };
-                    current = Some(built);
-                    continue;
-                }
+    pub fn new(
+        location: IndexLocation,
+        files: FileStore,
+        merges: MergeRequests,
+        readers: ReaderRules,
+        pause_before_commit: Duration,
+    ) -> IndexerDuty {
+        IndexerDuty { location, files, merges, readers, pause_before_commit, term: Mutex::new(None) }
+    }
+
+    /// One round, blocking: the first of a master term opens its generation; then a rebuild
+    /// when one is requested (checked once a second), a requested merge, one batch of the
+    /// queue, and every half second the approval of merged segments and the removal of what
+    /// no reader uses. Returns whether it applied queue rows or built a generation (false:
+    /// the queue is empty). After an error the next round starts the term again from the
+    /// approved commit.
+    pub fn index_round(&self, context: &DutyContext) -> Result<bool> {
+        let mut term = self.term.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let outcome = match &mut *term {
+            Some(current) if current.epoch == context.epoch => self.step(current, context),
+            _ => {
+                *term = None;
+                self.open_term(context).and_then(|opened| {
+                    let opened = term.insert(opened);
+                    self.step(opened, context)
+                })
             }
-            let Some(writer) = current.as_mut() else {
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            };
-            if let Some(reply) = self.merges.next() {
-                start_merge(writer, reply);
-            }
-            let applied = self.apply_batch(writer, &mut connection, context)?;
-            if last_collect.is_none_or(|at| at.elapsed() >= COLLECT_EVERY) {
-                last_collect = Some(Instant::now());
-                if applied.is_empty() {
-                    self.approve_merged(writer, &mut connection, context)?;
-                }
-                let collected = collector.collect(
-                    &self.location,
-                    (&writer.generation, &writer.directory),
-                    &mut connection,
-                    context,
-                )?;
-                if collected.files > 0 {
-                    tracing::debug!(files = collected.files, "removed replaced search index files");
-                }
-            }
-            if applied.is_empty() {
-                std::thread::sleep(Duration::from_millis(100));
+        };
+        if outcome.is_err() || context.must_stop() {
+            *term = None;
+        }
+        outcome
+    }
+
+    fn open_term(&self, context: &DutyContext) -> Result<IndexerTerm> {
+        let mut connection = context.connection()?;
+        let collector = Collector::new(self.readers);
+        let current = self.start(&mut connection, context, &collector)?;
+        Ok(IndexerTerm {
+            epoch: context.epoch,
+            connection,
+            current,
+            collector,
+            last_request_check: None,
+            last_collect: None,
+        })
+    }
+
+    fn step(&self, term: &mut IndexerTerm, context: &DutyContext) -> Result<bool> {
+        let connection: &mut DbConnection = &mut term.connection;
+        if term.last_request_check.is_none_or(|at| at.elapsed() >= REQUEST_CHECK_EVERY) {
+            term.last_request_check = Some(Instant::now());
+            if let Some(request) = rebuild::next_unfinished(connection)? {
+                let built = self.build(context, connection, term.current.as_mut(), &term.collector, &request)?;
+                // None: told to stop.
+                let Some(built) = built else { return Ok(false) };
+                term.current = Some(built);
+                return Ok(true);
             }
         }
-        // Dropping the writer releases tantivy's lock on this master's directory.
-        Ok(())
+        let Some(writer) = term.current.as_mut() else { return Ok(false) };
+        if let Some(reply) = self.merges.next() {
+            start_merge(writer, reply);
+        }
+        let applied = self.apply_batch(writer, connection, context)?;
+        if term.last_collect.is_none_or(|at| at.elapsed() >= COLLECT_EVERY) {
+            term.last_collect = Some(Instant::now());
+            if applied.is_empty() {
+                self.approve_merged(writer, connection, context)?;
+            }
+            let collected =
+                term.collector.collect(&self.location, (&writer.generation, &writer.directory), connection, context)?;
+            if collected.files > 0 {
+                tracing::debug!(files = collected.files, "removed replaced search index files");
+            }
+        }
+        Ok(!applied.is_empty())
     }
 
     /// Opens this master's generation, started from the approved commit; `None` when there

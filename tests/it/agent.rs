@@ -23,12 +23,11 @@ impl MasterDuty for Counting {
         "counting"
     }
 
-    fn run(&self, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let running = self.0.clone();
+    fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
-            running.fetch_add(1, Ordering::SeqCst);
+            self.0.fetch_add(1, Ordering::SeqCst);
             context.stopped().await;
-            running.fetch_sub(1, Ordering::SeqCst);
+            self.0.fetch_sub(1, Ordering::SeqCst);
         })
     }
 }

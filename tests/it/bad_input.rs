@@ -330,7 +330,7 @@ async fn over_long_and_malformed_values_are_client_errors(backend: Backend) {
     app.create_project("BAD", false).await;
     let item = app.admin.create_item("BAD", "Target").await;
     let item_id = item["id"].as_i64().unwrap();
-    crate::search::wait_until_indexed(&app.admin).await;
+    crate::search::index_everything(&app).await;
     // The search collector keeps offset + limit hits: an unbounded offset would abort the node.
     for offset in ["20001", "1000000000000", "18446744073709551615"] {
         let reply = app.admin.get(&format!("/api/v1/search?q=target&offset={offset}")).await;

@@ -1,12 +1,15 @@
 //! The `baton` binary as a newcomer uses it.
 
 use std::io::{BufRead, BufReader, Write};
+use std::ops::ControlFlow;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
+
+use crate::support::wait::{FileText, done_when, wait_until};
 
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
 
@@ -62,14 +65,13 @@ async fn serve_with_no_configuration_prints_the_admin_password_once_and_serves()
     assert!(password.len() >= 16);
     assert!(folder.path().join("data/baton.db").is_file(), "SQLite in ./data by default");
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let ping = loop {
+    let ping = wait_until("the node answering", Duration::from_secs(20), async || {
         match client.get(format!("http://127.0.0.1:{port}/api/v1/system/ping")).send().await {
-            Ok(response) => break response,
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(error) => panic!("node did not answer: {error}"),
+            Ok(response) => ControlFlow::Break(response),
+            Err(error) => ControlFlow::Continue(error),
         }
-    };
+    })
+    .await;
     assert_eq!(ping.status(), StatusCode::OK);
     let ping: serde_json::Value = ping.json().await.unwrap();
     assert_eq!(ping["status"], "ok");
@@ -247,11 +249,11 @@ async fn json_logs_name_the_request_id_on_every_request_line_and_never_a_secret(
     let (running, port, log) = serve_with_json_logs(folder.path());
     let address = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{address}/api/v1/system/ping")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the node did not start: {}", std::fs::read_to_string(&log).unwrap());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("the node starting", Duration::from_secs(30), async || {
+        let answered = client.get(format!("{address}/api/v1/system/ping")).send().await.is_ok();
+        done_when(answered, FileText(log.clone()))
+    })
+    .await;
     let signed_in = client
         .post(format!("{address}/api/v1/session"))
         .json(&json!({"login": "admin", "password": "json-logs-admin-password"}))
@@ -275,15 +277,11 @@ async fn json_logs_name_the_request_id_on_every_request_line_and_never_a_secret(
     let bad = client.get(format!("{address}/api/v1/users/me")).header("X-Request-Id", "<bad id>").send().await.unwrap();
     assert_ne!(bad.headers()["x-request-id"], "<bad id>");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let text = loop {
+    let text = wait_until("a request line for trace-4711", Duration::from_secs(10), async || {
         let text = std::fs::read_to_string(&log).unwrap();
-        if text.contains("trace-4711") {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "no request line for trace-4711:\n{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        if text.contains("trace-4711") { ControlFlow::Break(text) } else { ControlFlow::Continue(text) }
+    })
+    .await;
     drop(running);
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -331,11 +329,11 @@ async fn a_job_run_from_the_command_line_waits_for_the_master_and_reports_the_ou
     let folder = tempfile::tempdir().unwrap();
     let (running, port, log) = serve_with_json_logs(folder.path());
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("http://127.0.0.1:{port}/api/v1/system/ping")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the node did not start: {}", std::fs::read_to_string(&log).unwrap());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("the node starting", Duration::from_secs(30), async || {
+        let answered = client.get(format!("http://127.0.0.1:{port}/api/v1/system/ping")).send().await.is_ok();
+        done_when(answered, FileText(log.clone()))
+    })
+    .await;
     let path = folder.path().to_path_buf();
     let output = tokio::task::spawn_blocking(move || baton(&path).args(["jobs", "run", "prune"]).output().unwrap())
         .await

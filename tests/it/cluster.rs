@@ -2,6 +2,7 @@
 //! 200 ms heartbeat, 1.5 s node timeout.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::Backend;
 use crate::support::cluster::{HEARTBEAT, NODE_TIMEOUT, NodeOptions, TestCluster, postgres_available};
 use crate::support::mail_servers::ImapServer;
 use crate::support::proxy::Proxy;
+use crate::support::{Backend, done_when, wait_until};
 
 /// Generous, for a shared 2-core machine: the benchmark script measures the real figures.
 fn failover_bound() -> Duration {
@@ -75,19 +76,15 @@ async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_creat
     }
     let in_database = cluster.count_items();
     assert_eq!(in_database, created);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let reply = first.get("/api/v1/search?q=wombat&limit=1").await;
-        if reply.status == StatusCode::OK && reply.body["total"] == in_database {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "search found {} of {in_database} items after the failover",
-            reply.body["total"]
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        &format!("search finding all {in_database} items after the failover"),
+        Duration::from_secs(20),
+        async || {
+            let reply = first.get("/api/v1/search?q=wombat&limit=1").await;
+            done_when(reply.status == StatusCode::OK && reply.body["total"] == in_database, (reply.status, reply.body))
+        },
+    )
+    .await;
     let mut seen = std::collections::BTreeSet::new();
     for offset in (0..in_database).step_by(100) {
         let page = first.get(&format!("/api/v1/search?q=wombat&limit=100&offset={offset}")).await;
@@ -111,11 +108,11 @@ async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master
     // Who is master is read only now: on SQLite the generation holds the write lock long enough
     // for the lease to move.
     let api = cluster.admin("n1").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while api.get("/api/v1/cluster").await.body["search"]["queue_depth"] != 0 {
-        assert!(Instant::now() < deadline, "the first index never caught up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("the first index catching up", Duration::from_secs(60), async || {
+        let queue_depth = api.get("/api/v1/cluster").await.body["search"]["queue_depth"].clone();
+        done_when(queue_depth == 0, queue_depth)
+    })
+    .await;
     let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
     let survivor = if master == "n1" { "n2" } else { "n1" };
     let api = cluster.admin(survivor).await;
@@ -133,15 +130,15 @@ async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cluster.kill(&master);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let finished = loop {
+    let finished = wait_until("the next master finishing the rebuild", Duration::from_secs(60), async || {
         let reply = api.get(&path).await;
         if reply.body["state"] == "finished" {
-            break reply.body;
+            ControlFlow::Break(reply.body)
+        } else {
+            ControlFlow::Continue(reply.body)
         }
-        assert!(Instant::now() < deadline, "the next master did not finish the rebuild: {}", reply.body);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     assert_eq!(finished["node"], survivor, "{finished}");
     let search = api.get("/api/v1/cluster").await.body["search"].clone();
     assert_eq!(search["generation"], finished["generation"], "{search}");
@@ -184,22 +181,17 @@ async fn five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hu
         imap.append("INBOX", raw.as_bytes());
     }
     // Kill the master while it is working through the mailbox.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while cluster.count_items() < 100 {
-        assert!(Instant::now() < deadline, "the master took no mail:\n{}", cluster.log(&master));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the master taking 100 mails", Duration::from_secs(60), async || {
+        let items = cluster.count_items();
+        done_when(items >= 100, (items, cluster.log_on_failure(&master)))
+    })
+    .await;
     cluster.kill(&master);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while imap.count("Processed") < 500 {
-        assert!(
-            Instant::now() < deadline,
-            "{} of 500 mails processed after the failover:\n{}",
-            imap.count("Processed"),
-            cluster.log(survivor)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("500 mails processed after the failover", Duration::from_secs(120), async || {
+        let processed = imap.count("Processed");
+        done_when(processed >= 500, (processed, cluster.log_on_failure(survivor)))
+    })
+    .await;
     assert_eq!(imap.count("INBOX"), 0);
     assert_eq!(imap.count("Failed"), 0);
     assert_eq!(cluster.count_items(), 500, "every mail became exactly one item");
@@ -220,11 +212,11 @@ async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_se
     let on_c = cluster.admin("n3").await;
     on_b.post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
     // The first index is built when the indexer starts; wait until search answers at all.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while on_c.get("/api/v1/search?q=anything").await.status != StatusCode::OK {
-        assert!(Instant::now() < deadline, "search never became available");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("search becoming available", Duration::from_secs(15), async || {
+        let status = on_c.get("/api/v1/search?q=anything").await.status;
+        done_when(status == StatusCode::OK, status)
+    })
+    .await;
     let created = on_b.create_item("OPS", "Quokka sighting in the data centre").await;
     let started = Instant::now();
     loop {
@@ -322,11 +314,11 @@ async fn a_node_in_maintenance_is_never_elected_and_fails_its_health_check(backe
     // A master put into maintenance hands over.
     cluster.start("n3").await;
     n2_admin.post("/api/v1/cluster/nodes/n2/maintenance", json!({"on": true})).await;
-    let deadline = Instant::now() + failover_bound();
-    while cluster.lease().0.as_deref() != Some("n3") {
-        assert!(Instant::now() < deadline, "the maintenance master did not hand over");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the maintenance master handing over to n3", failover_bound(), async || {
+        let lease = cluster.lease();
+        done_when(lease.0.as_deref() == Some("n3"), lease)
+    })
+    .await;
     cluster.assert_masters_never_overlapped();
 }
 
@@ -342,11 +334,11 @@ async fn a_higher_priority_node_takes_over_with_failback(backend: Backend) {
     let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
     assert_eq!(master, "low");
     cluster.start_with("high", NodeOptions { priority: 10, failback: true, ..NodeOptions::default() }).await;
-    let deadline = Instant::now() + failover_bound();
-    while cluster.lease().0.as_deref() != Some("high") {
-        assert!(Instant::now() < deadline, "no failback to the higher-priority node");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("a failback to the higher-priority node", failover_bound(), async || {
+        let lease = cluster.lease();
+        done_when(lease.0.as_deref() == Some("high"), lease)
+    })
+    .await;
     // And a free lease goes to the higher priority: kill it, restart it, it wins again.
     cluster.kill("high");
     let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
@@ -451,11 +443,11 @@ async fn a_master_cut_off_from_the_database_stops_acting_before_another_takes_ov
     });
     let cut_at = std::time::SystemTime::now();
     proxy.cut();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while cluster.lease().1 == epoch {
-        assert!(Instant::now() < deadline, "nobody took over");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("another node taking over", Duration::from_secs(10), async || {
+        let lease = cluster.lease();
+        done_when(lease.1 != epoch, lease)
+    })
+    .await;
     let (holder, _) = cluster.lease();
     assert_ne!(holder.as_deref(), Some("cut"));
     let acquired_at = cluster.acquired_at(epoch + 1);
@@ -489,14 +481,14 @@ async fn each_scheduled_occurrence_runs_once_while_masters_are_killed_around_it(
             .load(&mut *cluster.connection())
             .unwrap()
     };
-    let wait_for_runs = |cluster: &TestCluster, count: usize| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while runs(cluster).iter().filter(|run| run.2.is_some()).count() < count {
-            assert!(Instant::now() < deadline, "fewer than {count} runs: {:?}", runs(cluster));
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    let wait_for_runs = async |cluster: &TestCluster, count: usize| {
+        wait_until(&format!("{count} finished runs"), Duration::from_secs(30), async || {
+            let runs = runs(cluster);
+            done_when(runs.iter().filter(|run| run.2.is_some()).count() >= count, runs)
+        })
+        .await
     };
-    wait_for_runs(&cluster, 1);
+    wait_for_runs(&cluster, 1).await;
     let mut killed = Vec::new();
     // Killed 80 ms before an occurrence, and 30 ms after one (it may be claimed, or done).
     for offset_ms in [-80i64, 30] {
@@ -512,7 +504,7 @@ async fn each_scheduled_occurrence_runs_once_while_masters_are_killed_around_it(
         cluster.wait_for_master(failover_bound()).await;
     }
     let finished_before = runs(&cluster).iter().filter(|run| run.2.is_some()).count();
-    wait_for_runs(&cluster, finished_before + 1);
+    wait_for_runs(&cluster, finished_before + 1).await;
 
     let runs = runs(&cluster);
     let finished: Vec<_> = runs.iter().filter(|run| run.2.is_some()).collect();
@@ -617,11 +609,10 @@ async fn a_master_stuck_inside_a_fenced_transaction_is_replaced_within_the_node_
     let ping = cluster.ping("stuck").await.expect("the stuck node answers again");
     assert_eq!(ping["master"], false, "{ping}");
     // The transaction's commit, sent when the process goes on, fails: the server ended it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cluster.log("stuck").contains("probe write failed") {
-        assert!(Instant::now() < deadline, "the stuck fenced write did not fail:\n{}", cluster.log("stuck"));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the stuck fenced write failing", Duration::from_secs(10), async || {
+        done_when(cluster.log("stuck").contains("probe write failed"), cluster.log_on_failure("stuck"))
+    })
+    .await;
     assert_eq!(cluster.probe_rows_since(epoch, open.started), 0, "the stuck transaction's write landed");
     tokio::time::sleep(HEARTBEAT * 3).await;
     assert_eq!(cluster.acting_masters().await, vec![survivor]);

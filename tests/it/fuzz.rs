@@ -39,7 +39,7 @@ async fn no_input_through_any_route_or_form_gets_a_server_error(backend: Backend
     let app = TestApp::spawn_with(backend, |settings| settings.sessions.max_failed_logins = 1_000_000).await;
     let fixture = Fixture::create(&app).await;
     // Until the first index is built, search answers 503 whatever it is asked.
-    crate::search::wait_until_indexed(&app.admin).await;
+    crate::search::index_everything(&app).await;
     let document: Value = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
     let mut run =
         Run { rng: StdRng::seed_from_u64(seed), rounds, sent: 0, statuses: Default::default(), failures: Vec::new() };

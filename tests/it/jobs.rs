@@ -1,14 +1,14 @@
 //! Scheduled jobs: the list, runs asked for by hand (API and CLI) and what each built-in job
 //! does. The once-per-occurrence guarantee across master kills is tested in `cluster`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Api, Backend, TestApp};
+use crate::support::{Backend, TestApp};
 
 on_both_backends!(
     jobs_are_listed_with_their_schedule_and_next_run_for_administrators_only,
@@ -18,21 +18,20 @@ on_both_backends!(
     index_merge_leaves_one_segment_and_search_still_finds_everything,
 );
 
-/// Asks for a run of `job` and waits for its outcome; returns the finished run.
-pub async fn run_job(api: &Api, job: &str) -> Value {
-    let reply = api.post(&format!("/api/v1/jobs/{job}/runs"), json!({})).await;
+/// Asks for a run of `job` and runs the scheduler's round; returns the finished run.
+pub async fn run_job(app: &TestApp, job: &str) -> Value {
+    let reply = app.admin.post(&format!("/api/v1/jobs/{job}/runs"), json!({})).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     let id = reply.body["run"]["id"].as_i64().expect("run id");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let reply = api.get(&format!("/api/v1/jobs/{job}/runs/{id}")).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        if matches!(reply.body["state"].as_str(), Some("succeeded" | "failed")) {
-            return reply.body;
-        }
-        assert!(Instant::now() < deadline, "job {job} did not finish: {}", reply.body);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.run_jobs_now().await;
+    let reply = app.admin.get(&format!("/api/v1/jobs/{job}/runs/{id}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(
+        matches!(reply.body["state"].as_str(), Some("succeeded" | "failed")),
+        "job {job} did not finish: {}",
+        reply.body
+    );
+    reply.body
 }
 
 async fn jobs_are_listed_with_their_schedule_and_next_run_for_administrators_only(backend: Backend) {
@@ -57,7 +56,7 @@ async fn jobs_are_listed_with_their_schedule_and_next_run_for_administrators_onl
     assert!(unknown.body["error"]["message"].as_str().unwrap().contains("index_merge"), "{}", unknown.body);
     assert_eq!(app.admin.get("/api/v1/jobs/prune/runs/999").await.status, StatusCode::NOT_FOUND);
 
-    let run = run_job(&app.admin, "prune").await;
+    let run = run_job(&app, "prune").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["run"]["node"], "test-node");
     assert_eq!(run["run"]["cause"], "manual");
@@ -93,7 +92,7 @@ async fn prune_removes_old_coordination_rows_and_keeps_recent_ones(backend: Back
     let left = std::fs::File::create(staging.join("left-by-a-crash")).unwrap();
     left.set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600)).unwrap();
     std::fs::write(staging.join("upload-in-progress"), b"half").unwrap();
-    let run = run_job(&app.admin, "prune").await;
+    let run = run_job(&app, "prune").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let detail = run["run"]["detail"].as_str().unwrap();
     assert!(detail.contains("1 sent mails") && detail.contains("1 mail receipts"), "{detail}");
@@ -119,7 +118,7 @@ async fn session_cleanup_removes_expired_sessions(backend: Backend) {
         .unwrap();
     let live = app.count_rows("sessions") - 1;
     assert!(live >= 1, "the admin's sign-in session");
-    let run = run_job(&app.admin, "session_cleanup").await;
+    let run = run_job(&app, "session_cleanup").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["run"]["detail"], "removed 1 expired sessions");
     assert_eq!(app.count_rows("sessions"), live);
@@ -159,7 +158,7 @@ async fn due_reminders_queue_one_digest_per_user_and_the_sender_mails_it(backend
         .unwrap();
     let before = app.count_rows("mail_outbox WHERE event = 'due_reminder'");
     assert_eq!(before, 0);
-    let run = run_job(&app.admin, "due_reminders").await;
+    let run = run_job(&app, "due_reminders").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["run"]["detail"], "queued 2 digest mails about 3 items due by tomorrow or overdue");
     assert_eq!(
@@ -170,18 +169,16 @@ async fn due_reminders_queue_one_digest_per_user_and_the_sender_mails_it(backend
 
     // Without an SMTP server the sender writes .eml files.
     let folder = app.data_dir.join("mail-outbox");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let digest = loop {
-        let found = std::fs::read_dir(&folder).into_iter().flatten().flatten().find_map(|entry| {
+    app.send_mail_now().await;
+    let digest = std::fs::read_dir(&folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find_map(|entry| {
             let text = std::fs::read_to_string(entry.path()).ok()?;
             (text.contains("alice@example.com") && text.contains("baton.digest.")).then_some(text)
-        });
-        if let Some(text) = found {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "no digest mail was written to {}", folder.display());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        })
+        .unwrap_or_else(|| panic!("no digest mail was written to {}", folder.display()));
     assert!(digest.contains("Subject: 2 items due by tomorrow or overdue"), "{digest}");
     assert!(digest.contains(&format!("#{} Patch the kernel (overdue by 3 days", ids[1])), "{digest}");
     assert!(digest.contains(&format!("#{} Renew the certificate (due tomorrow", ids[0])), "{digest}");
@@ -198,17 +195,13 @@ async fn index_merge_leaves_one_segment_and_search_still_finds_everything(backen
     // Items created one after another land in separate index commits, so several segments.
     for number in 0..5 {
         app.admin.create_item("OPS", &format!("Quokka number {number}")).await;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while app.admin.get("/api/v1/search?q=quokka").await.body["total"] != json!(number + 1) {
-            assert!(Instant::now() < deadline, "item {number} was not indexed");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::search::search_until(&app, &app.admin, "quokka", number + 1).await;
     }
-    let run = run_job(&app.admin, "index_merge").await;
+    let run = run_job(&app, "index_merge").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let detail = run["run"]["detail"].as_str().unwrap();
     assert!(detail.starts_with("merged ") && detail.ends_with(" segments into one"), "{detail}");
-    let again = run_job(&app.admin, "index_merge").await;
+    let again = run_job(&app, "index_merge").await;
     assert_eq!(again["run"]["detail"], "1 segment, nothing to merge", "{again}");
     assert_eq!(app.admin.get("/api/v1/search?q=quokka").await.body["total"], 5);
 }

@@ -80,7 +80,7 @@ async fn metrics_cover_requests_pool_role_queues_and_jobs_in_valid_prometheus_te
     app.create_project("OPS", false).await;
     let item = app.admin.create_item("OPS", "Measured").await;
     app.admin.get(&format!("/api/v1/items/{}", item["id"])).await;
-    run_job(&app.admin, "session_cleanup").await;
+    run_job(&app, "session_cleanup").await;
     let client = reqwest::Client::new();
     let response = client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

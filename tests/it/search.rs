@@ -1,3 +1,4 @@
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -5,7 +6,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Api, Backend, Reply, TestApp};
+use crate::support::{Api, Backend, Reply, TestApp, done_when, wait_until};
 
 pub(crate) async fn spawn(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
@@ -28,24 +29,20 @@ async fn search(api: &Api, query: &str) -> Reply {
     api.get(&format!("/api/v1/search?q={}", url_encode(query))).await
 }
 
-/// Searches until `expected` hits come back (the index catches up within about a second).
-pub(crate) async fn search_until(api: &Api, query: &str, expected: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+/// Indexes what is queued, then searches until `expected` hits come back: the node's reader
+/// switches to the new commit within about 250 ms.
+pub(crate) async fn search_until(app: &TestApp, api: &Api, query: &str, expected: usize) -> Value {
+    app.index_now().await;
+    wait_until(&format!("{query:?} giving {expected} hits"), Duration::from_secs(10), async || {
         let reply = search(api, query).await;
         if reply.status == StatusCode::OK && reply.body["total"] == expected {
-            return reply.body;
+            return ControlFlow::Break(reply.body);
         }
-        if Instant::now() >= deadline {
-            // What the index holds and which commit each node reads (for administrators).
-            let status = api.get("/api/v1/cluster").await.body["search"].clone();
-            panic!(
-                "{query:?}: wanted {expected} hits, last answer {} {}\nsearch status: {status}",
-                reply.status, reply.body
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        // What the index holds and which commit each node reads (for administrators).
+        let status = api.get("/api/v1/cluster").await.body["search"].clone();
+        ControlFlow::Continue(format!("{} {}; search status: {status}", reply.status, reply.body))
+    })
+    .await
 }
 
 on_both_backends!(
@@ -69,21 +66,26 @@ async fn cluster_search(api: &Api) -> Value {
     reply.body["search"].clone()
 }
 
-/// Waits until the first index is built, every queued change applied, and this node's reader
-/// has a commit open (it follows the approved commit up to 250 ms later).
-pub(crate) async fn wait_until_indexed(api: &Api) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let search = cluster_search(api).await;
-        if search["generation"].is_string()
-            && search["queue_depth"] == 0
-            && api.get("/api/v1/search?q=indexed").await.status != StatusCode::SERVICE_UNAVAILABLE
-        {
-            return search;
+/// Builds the first index and applies every queued change, then waits until this node's
+/// reader has the approved commit open; returns the search status. A reader records a commit
+/// before it opens it, so the approved commit alone in its record (an older one is dropped only
+/// after the switch) and search answering (not 503 before the first one is open) mean it is open.
+pub(crate) async fn index_everything(app: &TestApp) -> Value {
+    app.index_now().await;
+    wait_until("the node reading the approved commit", Duration::from_secs(10), async || {
+        let search = cluster_search(&app.admin).await;
+        let approved = &search["last_commit"]["id"];
+        let read = search["readers"].as_array().into_iter().flatten().any(|reader| {
+            reader["node"] == "test-node" && reader["commits"].as_array().is_some_and(|ids| ids == &[approved.clone()])
+        });
+        let answering = read && app.admin.get("/api/v1/search?q=indexed").await.status != StatusCode::SERVICE_UNAVAILABLE;
+        if search["generation"].is_string() && search["queue_depth"] == 0 && answering {
+            ControlFlow::Break(search)
+        } else {
+            ControlFlow::Continue(search)
         }
-        assert!(Instant::now() < deadline, "the index never caught up: {search}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 async fn a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_no_change(backend: Backend) {
@@ -91,7 +93,7 @@ async fn a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_n
     let app = spawn(backend).await;
     // Enough items that the build takes a while, so that changes land while it runs.
     baton::demo::generate(&app.database(), 20_000, Some(7)).unwrap();
-    let before = wait_until_indexed(&app.admin).await;
+    let before = index_everything(&app).await;
     let member = app.create_user("mona").await;
     assert_eq!(member.post("/api/v1/search/rebuilds", json!({})).await.status, StatusCode::FORBIDDEN);
     assert_eq!(member.get("/api/v1/search/rebuilds").await.status, StatusCode::FORBIDDEN);
@@ -139,12 +141,12 @@ async fn a_rebuild_switches_to_a_new_generation_while_search_answers_and_loses_n
     assert!(created_while_running > 0, "no change landed while the rebuild ran: {finished}");
     assert!(finished["items_done"].as_i64().unwrap() >= 20_000, "{finished}");
     assert!(finished["duration_ms"].is_i64() && finished["error"].is_null(), "{finished}");
-    let after = wait_until_indexed(&app.admin).await;
+    let after = index_everything(&app).await;
     assert_ne!(after["generation"], before["generation"], "no switch to a new generation");
     assert_eq!(after["generation"], finished["generation"]);
     assert_eq!(after["rebuild"]["id"], id);
     // Every change is in the new generation: the edited item and each created one, once.
-    let found = search_until(&app.admin, "narwhal", narwhals + 1).await;
+    let found = search_until(&app, &app.admin, "narwhal", narwhals + 1).await;
     assert_eq!(found["total"], narwhals + 1);
     let listed = app.admin.get("/api/v1/search/rebuilds").await;
     assert_eq!(listed.body[0]["id"], id, "{}", listed.body);
@@ -156,7 +158,7 @@ async fn the_command_line_rebuilds_the_index_showing_the_result(backend: Backend
     for number in 0..5 {
         app.admin.create_item("OPS", &format!("Okapi report {number}")).await;
     }
-    let before = wait_until_indexed(&app.admin).await;
+    let before = index_everything(&app).await;
     let database_url = app.database_url.clone();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
@@ -171,9 +173,9 @@ async fn the_command_line_rebuilds_the_index_showing_the_result(backend: Backend
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("requested") && stdout.contains("rebuilt the search index: 5 items"), "{stdout}");
-    let after = wait_until_indexed(&app.admin).await;
+    let after = index_everything(&app).await;
     assert_ne!(after["generation"], before["generation"]);
-    assert_eq!(search_until(&app.admin, "okapi", 5).await["total"], 5);
+    assert_eq!(search_until(&app, &app.admin, "okapi", 5).await["total"], 5);
 }
 
 async fn text_attachments_and_dates_are_searchable(backend: Backend) {
@@ -194,15 +196,15 @@ async fn text_attachments_and_dates_are_searchable(backend: Backend) {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     }
-    assert_eq!(search_until(&app.admin, "platypus", 1).await["hits"][0]["item"]["id"], id);
-    search_until(&app.admin, "echidna", 1).await;
-    search_until(&app.admin, "koala", 0).await;
-    search_until(&app.admin, "wallaby", 0).await;
+    assert_eq!(search_until(&app, &app.admin, "platypus", 1).await["hits"][0]["item"]["id"], id);
+    search_until(&app, &app.admin, "echidna", 1).await;
+    search_until(&app, &app.admin, "koala", 0).await;
+    search_until(&app, &app.admin, "wallaby", 0).await;
     let today = item["created_at"].as_str().unwrap()[..10].to_string();
-    search_until(&app.admin, "files created:>2000-01-01", 1).await;
-    search_until(&app.admin, "files created:<2000-01-01", 0).await;
-    search_until(&app.admin, &format!("files created:{today}"), 1).await;
-    search_until(&app.admin, &format!("files updated:>={today}"), 1).await;
+    search_until(&app, &app.admin, "files created:>2000-01-01", 1).await;
+    search_until(&app, &app.admin, "files created:<2000-01-01", 0).await;
+    search_until(&app, &app.admin, &format!("files created:{today}"), 1).await;
+    search_until(&app, &app.admin, &format!("files updated:>={today}"), 1).await;
     let bad = search(&app.admin, "created:31.12.2026").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body["error"]["message"].as_str().unwrap().contains("2026-01-31"), "{}", bad.body);
@@ -212,16 +214,9 @@ async fn the_cluster_status_shows_the_index_queue_and_the_last_commit(backend: B
     let app = spawn(backend).await;
     app.create_project("OPS", false).await;
     app.admin.create_item("OPS", "Counted").await;
-    search_until(&app.admin, "counted", 1).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        let status = app.admin.get("/api/v1/cluster").await.body;
-        if status["search"]["queue_depth"] == 0 {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the queue was not drained: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    search_until(&app, &app.admin, "counted", 1).await;
+    let status = app.admin.get("/api/v1/cluster").await.body;
+    assert_eq!(status["search"]["queue_depth"], 0, "the queue was not drained: {status}");
     assert_eq!(status["search"]["oldest_unindexed_age_ms"], Value::Null);
     assert_eq!(status["search"]["last_commit"]["epoch"], status["epoch"], "{status}");
     assert!(status["search"]["last_commit"]["committed_at"].is_string(), "{status}");
@@ -242,19 +237,19 @@ async fn items_are_found_by_title_description_comments_and_file_names_with_highl
     app.admin.send(app.admin.client.post(app.url(&format!("/api/v1/items/{id}/attachments"))).multipart(form)).await;
     app.admin.create_item("OPS", "Unrelated printer jam").await;
 
-    let found = search_until(&app.admin, "backup", 1).await;
+    let found = search_until(&app, &app.admin, "backup", 1).await;
     let hit = &found["hits"][0];
     assert_eq!(hit["item"]["id"], id);
     let snippet = hit["snippet_html"].as_str().unwrap();
     assert!(snippet.contains("<b>backup</b>"), "{snippet}");
     assert!(snippet.contains("&lt;"), "text is escaped: {snippet}");
-    assert_eq!(search_until(&app.admin, "kernel", 1).await["hits"][0]["item"]["id"], id);
-    let stemmed = search_until(&app.admin, "server", 1).await;
+    assert_eq!(search_until(&app, &app.admin, "kernel", 1).await["hits"][0]["item"]["id"], id);
+    let stemmed = search_until(&app, &app.admin, "server", 1).await;
     assert!(stemmed["hits"][0]["title_html"].as_str().unwrap().contains("<b>"), "{stemmed}");
-    assert_eq!(search_until(&app.admin, "Bericht", 1).await["hits"][0]["item"]["id"], id);
-    assert_eq!(search_until(&app.admin, "\"disk full\"", 1).await["hits"][0]["item"]["id"], id);
-    search_until(&app.admin, "disk -servers", 0).await;
-    search_until(&app.admin, "printer OR backup", 2).await;
+    assert_eq!(search_until(&app, &app.admin, "Bericht", 1).await["hits"][0]["item"]["id"], id);
+    assert_eq!(search_until(&app, &app.admin, "\"disk full\"", 1).await["hits"][0]["item"]["id"], id);
+    search_until(&app, &app.admin, "disk -servers", 0).await;
+    search_until(&app, &app.admin, "printer OR backup", 2).await;
 }
 
 async fn search_never_shows_anything_of_projects_the_caller_cannot_see(backend: Backend) {
@@ -263,14 +258,14 @@ async fn search_never_shows_anything_of_projects_the_caller_cannot_see(backend: 
     app.create_project("PUB", true).await;
     app.admin.create_item("SEC", "Zebra secret plan").await;
     app.admin.create_item("PUB", "Zebra public notice").await;
-    search_until(&app.admin, "zebra", 2).await;
+    search_until(&app, &app.admin, "zebra", 2).await;
     let outsider = app.create_user("outsider").await;
-    let seen = search_until(&outsider, "zebra", 1).await;
+    let seen = search_until(&app, &outsider, "zebra", 1).await;
     assert!(!seen.to_string().contains("secret"), "{seen}");
-    search_until(&outsider, "secret", 0).await;
-    search_until(&outsider, "project:SEC", 0).await;
+    search_until(&app, &outsider, "secret", 0).await;
+    search_until(&app, &outsider, "project:SEC", 0).await;
     app.add_member("SEC", &outsider, "viewer").await;
-    search_until(&outsider, "zebra", 2).await;
+    search_until(&app, &outsider, "zebra", 2).await;
 }
 
 async fn field_filters_narrow_the_results(backend: Backend) {
@@ -287,17 +282,17 @@ async fn field_filters_narrow_the_results(backend: Backend) {
     let closed = app.admin.create_item("OPS", "Widget two").await;
     app.admin.patch(&format!("/api/v1/items/{}", closed["id"]), json!({"version": 1, "status_id": 5})).await;
     app.admin.create_item("WEB", "Widget three").await;
-    search_until(&app.admin, "widget", 3).await;
-    search_until(&app.admin, "widget project:ops", 2).await;
-    search_until(&app.admin, "widget status:closed", 1).await;
-    search_until(&app.admin, "widget status:open", 2).await;
-    search_until(&app.admin, "widget status:rejected", 1).await;
-    assert_eq!(search_until(&dev, "assignee:me", 1).await["hits"][0]["item"]["id"], assigned["id"]);
-    search_until(&app.admin, "assignee:dev widget", 1).await;
-    search_until(&app.admin, "assignee:none widget", 2).await;
-    search_until(&app.admin, "type:feature", 1).await;
-    search_until(&app.admin, "priority:urgent", 1).await;
-    search_until(&app.admin, "priority:nonsense", 0).await;
+    search_until(&app, &app.admin, "widget", 3).await;
+    search_until(&app, &app.admin, "widget project:ops", 2).await;
+    search_until(&app, &app.admin, "widget status:closed", 1).await;
+    search_until(&app, &app.admin, "widget status:open", 2).await;
+    search_until(&app, &app.admin, "widget status:rejected", 1).await;
+    assert_eq!(search_until(&app, &dev, "assignee:me", 1).await["hits"][0]["item"]["id"], assigned["id"]);
+    search_until(&app, &app.admin, "assignee:dev widget", 1).await;
+    search_until(&app, &app.admin, "assignee:none widget", 2).await;
+    search_until(&app, &app.admin, "type:feature", 1).await;
+    search_until(&app, &app.admin, "priority:urgent", 1).await;
+    search_until(&app, &app.admin, "priority:nonsense", 0).await;
     let page = app.admin.get(&format!("/api/v1/search?q={}&limit=1&offset=1", url_encode("widget"))).await;
     assert_eq!(page.body["total"], 3);
     assert_eq!(page.body["hits"].as_array().unwrap().len(), 1);
@@ -307,7 +302,7 @@ async fn malformed_queries_are_searched_literally_or_refused_never_a_server_erro
     let app = spawn(backend).await;
     app.create_project("OPS", false).await;
     app.admin.create_item("OPS", "colour red").await;
-    search_until(&app.admin, "colour", 1).await;
+    search_until(&app, &app.admin, "colour", 1).await;
     for query in ["\"unbalanced", "-", "+", "colour:red", "AND OR NOT", "(((", "title:", ":", "field:\"x"] {
         let reply = search(&app.admin, query).await;
         assert_eq!(reply.status, StatusCode::OK, "{query:?}: {}", reply.body);
@@ -409,24 +404,23 @@ async fn merged_while_another_reader_holds_a_commit(app: &TestApp) -> (OtherRead
     app.create_project("OPS", false).await;
     for number in 0..4 {
         app.admin.create_item("OPS", &format!("Kiwi number {number}")).await;
-        search_until(&app.admin, "kiwi", number + 1).await;
+        search_until(app, &app.admin, "kiwi", number + 1).await;
     }
-    wait_until_indexed(&app.admin).await;
+    index_everything(app).await;
     let held = approved(app);
     let other = OtherReader::register(app);
     other.reads(held.id);
     let held_files = files_of(app, &held);
     assert!(held_files.len() >= 4 * 6, "four segments' files: {held_files:?}");
-    let run = crate::jobs::run_job(&app.admin, "index_merge").await;
+    let run = crate::jobs::run_job(app, "index_merge").await;
     assert_eq!(run["state"], "succeeded", "{run}");
     // Readers get the merged segment, so that the replaced files are no longer needed here.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while baton::search::commits::CommitFiles::of(&approved(app).meta).unwrap()
-        == baton::search::commits::CommitFiles::of(&held.meta).unwrap()
-    {
-        assert!(Instant::now() < deadline, "the merge was never approved");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let held_segments = baton::search::commits::CommitFiles::of(&held.meta).unwrap();
+    wait_until("the merge approved", Duration::from_secs(10), async || {
+        let approved = approved(app);
+        done_when(baton::search::commits::CommitFiles::of(&approved.meta).unwrap() != held_segments, approved.id)
+    })
+    .await;
     (other, held_files)
 }
 
@@ -443,7 +437,7 @@ async fn a_replaced_file_goes_as_soon_as_no_node_reads_it_and_stays_while_one_do
     tokio::time::sleep(Duration::from_secs(3)).await;
     let missing: Vec<_> = held_files.iter().filter(|file| !file.exists()).collect();
     assert!(missing.is_empty(), "files a live reader uses were removed: {missing:?}");
-    search_until(&app.admin, "kiwi", 4).await;
+    search_until(&app, &app.admin, "kiwi", 4).await;
 
     // Once it reads the newest commit, the replaced files go (not minutes later).
     let newest = approved(&app);
@@ -451,13 +445,13 @@ async fn a_replaced_file_goes_as_soon_as_no_node_reads_it_and_stays_while_one_do
     let still_used = files_of(&app, &newest);
     let replaced: Vec<_> = held_files.iter().filter(|file| !still_used.contains(file)).collect();
     assert!(!replaced.is_empty());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while replaced.iter().any(|file| file.exists()) {
-        assert!(Instant::now() < deadline, "replaced files outlived their last reader: {replaced:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("replaced files gone after their last reader", Duration::from_secs(5), async || {
+        let left: Vec<_> = replaced.iter().filter(|file| file.exists()).collect();
+        done_when(left.is_empty(), left)
+    })
+    .await;
     assert!(still_used.iter().all(|file| file.exists()));
-    search_until(&app.admin, "kiwi", 4).await;
+    search_until(&app, &app.admin, "kiwi", 4).await;
 }
 
 async fn a_reader_that_stops_heartbeating_keeps_its_commit_for_the_grace_period(backend: Backend) {
@@ -467,11 +461,11 @@ async fn a_reader_that_stops_heartbeating_keeps_its_commit_for_the_grace_period(
     // It falls silent (paused, cut off or dead: nobody can tell), and is removed at the
     // node timeout (1.5 s here) with its record.
     other.heartbeat.abort();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.count_rows("cluster_nodes WHERE name = 'reader-2'") > 0 {
-        assert!(Instant::now() < deadline, "the silent reader was never removed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("the silent reader removed", Duration::from_secs(10), async || {
+        let rows = app.count_rows("cluster_nodes WHERE name = 'reader-2'");
+        done_when(rows == 0, rows)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let missing: Vec<_> = held.iter().filter(|file| !file.exists()).collect();
     assert!(missing.is_empty(), "the commit of a reader that fell silent was not kept: {missing:?}");
@@ -493,8 +487,8 @@ async fn an_index_of_the_earlier_layout_is_adopted_and_stays_searchable(backend:
     for number in 0..3 {
         earlier.admin.create_item("OPS", &format!("Tapir number {number}")).await;
     }
-    search_until(&earlier.admin, "tapir", 3).await;
-    wait_until_indexed(&earlier.admin).await;
+    search_until(&earlier, &earlier.admin, "tapir", 3).await;
+    index_everything(&earlier).await;
     let commit = approved(&earlier);
     let database_url = earlier.database_url.clone();
     let database = earlier.database();
@@ -529,18 +523,18 @@ async fn an_index_of_the_earlier_layout_is_adopted_and_stays_searchable(backend:
         settings.cluster.node_timeout = Duration::from_millis(1500);
     })
     .await;
-    search_until(&upgraded.admin, "tapir", 3).await;
+    search_until(&upgraded, &upgraded.admin, "tapir", 3).await;
     upgraded.admin.create_item("OPS", "Tapir number 3").await;
-    search_until(&upgraded.admin, "tapir", 4).await;
+    search_until(&upgraded, &upgraded.admin, "tapir", 4).await;
     let rebuilds_after = {
         use diesel::prelude::*;
         baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut *database.get().unwrap()).unwrap()
     };
     assert_eq!(rebuilds_after, rebuilds_before, "the earlier index was adopted, not rebuilt");
     assert!(!index.join("current").exists(), "the pointer file is gone");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while index.join("g1-e1-20261124101500").exists() {
-        assert!(Instant::now() < deadline, "the earlier directory stayed after every reader left it");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let earlier_directory = index.join("g1-e1-20261124101500");
+    wait_until("the earlier directory removed after every reader left it", Duration::from_secs(10), async || {
+        done_when(!earlier_directory.exists(), earlier_directory.display().to_string())
+    })
+    .await;
 }

@@ -3,9 +3,10 @@
 //! deposed master's late commit is never read, and no file a commit in use names is deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baton::search::commits::CommitFiles;
 use baton::search::directory::ApprovedDirectory;
@@ -13,8 +14,8 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::Api;
 use crate::support::shared_storage::{HEARTBEAT, Lab, NODE_TIMEOUT};
+use crate::support::{Api, done_when, wait_until};
 
 const FAILOVER: Duration = Duration::from_secs(20);
 
@@ -210,20 +211,15 @@ fn start_watching_totals(apis: Vec<(String, Api)>, stop: Arc<AtomicBool>) -> tok
 async fn assert_every_node_finds_every_item_once(lab: &Lab, nodes: &[&str], word: &str, expected: &BTreeSet<i64>) {
     for node in nodes {
         let api = lab.admin(node).await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let what = format!("{node} finding all {} {word} items", expected.len());
+        wait_until(&what, Duration::from_secs(30), async || {
             let reply = api.get(&format!("/api/v1/search?q={word}&limit=1")).await;
-            if reply.status == StatusCode::OK && reply.body["total"] == expected.len() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{node} finds {} of {} {word} items",
-                reply.body["total"],
-                expected.len()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            done_when(
+                reply.status == StatusCode::OK && reply.body["total"] == expected.len(),
+                reply.body["total"].clone(),
+            )
+        })
+        .await;
         let mut found = BTreeSet::new();
         for offset in (0..expected.len()).step_by(100) {
             let page = api.get(&format!("/api/v1/search?q={word}&limit=100&offset={offset}")).await;
@@ -247,11 +243,11 @@ fn item_ids(lab: &Lab, word: &str) -> BTreeSet<i64> {
 }
 
 async fn wait_until_searchable(api: &Api) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while api.get("/api/v1/search?q=anything").await.status != StatusCode::OK {
-        assert!(Instant::now() < deadline, "search never became available");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("search becoming available", Duration::from_secs(60), async || {
+        let status = api.get("/api/v1/search?q=anything").await.status;
+        done_when(status == StatusCode::OK, status)
+    })
+    .await;
 }
 
 fn lease_epoch(lab: &Lab) -> i64 {
@@ -280,11 +276,11 @@ async fn a_master_paused_between_its_epoch_check_and_its_commit_is_never_read_an
     for number in 0..5 {
         on_n2.create_item("OPS", &format!("Okapi before {number}")).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while lab.log("n1").matches("waiting before the index commit").count() == waits_before {
-        assert!(Instant::now() < deadline, "the master never reached its commit:\n{}", lab.log("n1"));
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until("the master reaching its commit", Duration::from_secs(20), async || {
+        let log = lab.log("n1");
+        done_when(log.matches("waiting before the index commit").count() > waits_before, (waits_before, log))
+    })
+    .await;
     lab.pause("n1");
 
     let new_master = lab.wait_for_master(FAILOVER).await;
@@ -305,27 +301,23 @@ async fn a_master_paused_between_its_epoch_check_and_its_commit_is_never_read_an
     // Its late commit lands in its own directory (the pause ends, the commit is made) ...
     let old_generation = approvals.generation_of(old_epoch);
     let old_directory = lab.data_dir().join("index").join(&old_generation);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let late = loop {
+    let what = format!("the paused master's late commit reaching {old_generation}");
+    let late = wait_until(&what, Duration::from_secs(20), async || {
         let on_disk = std::fs::read_to_string(old_directory.join("meta.json")).unwrap_or_default();
         let payload: Value = serde_json::from_str::<Value>(&on_disk)
             .ok()
             .and_then(|meta| meta["payload"].as_str().and_then(|payload| serde_json::from_str(payload).ok()))
             .unwrap_or(Value::Null);
         if payload["epoch"] == old_epoch && !approved_before.contains(&on_disk) {
-            break on_disk;
+            ControlFlow::Break(on_disk)
+        } else {
+            ControlFlow::Continue((payload, lab.log_on_failure("n1")))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the paused master's late commit never reached {old_generation}:\n{}",
-            lab.log("n1")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     // ... and is never approved, so no reader opens it: the commits they open are approved
     // rows, and no row of the old epoch came after the new epoch's.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_until(&format!("readers all moving to epoch {new_epoch}"), Duration::from_secs(10), async || {
         let commits = approved_commits(&lab);
         let open = open_commits(&lab);
         let epoch_of = |id: &i64| commits.iter().find(|commit| commit.0 == *id).map(|commit| commit.1);
@@ -333,12 +325,9 @@ async fn a_master_paused_between_its_epoch_check_and_its_commit_is_never_read_an
             && open.values().all(|ids| {
                 !ids.is_empty() && ids.iter().all(|id| epoch_of(id).is_some_and(|epoch| epoch >= new_epoch))
             });
-        if all_new {
-            break;
-        }
-        assert!(Instant::now() < deadline, "readers did not all move to epoch {new_epoch}: {open:?}");
-        tokio::time::sleep(HEARTBEAT).await;
-    }
+        done_when(all_new, open)
+    })
+    .await;
     assert!(!approvals.metas().contains(&late), "the late commit was approved");
     approvals.assert_epochs_never_went_back();
     let ping = lab.ping("n1").await.expect("the resumed node answers");
@@ -398,11 +387,11 @@ async fn readers_on_a_network_file_system_never_go_back_nor_lose_a_file_through_
     let admin = lab.admin(&master).await;
     let path = format!("/api/v1/cluster/nodes/{master}/maintenance");
     assert_eq!(admin.post(&path, json!({"on": true})).await.status, StatusCode::OK);
-    let deadline = Instant::now() + FAILOVER;
-    while lab.wait_for_master(FAILOVER).await == master {
-        assert!(Instant::now() < deadline, "the master in maintenance did not hand over");
-        tokio::time::sleep(HEARTBEAT).await;
-    }
+    wait_until("the master in maintenance handing over", FAILOVER, async || {
+        let now_master = lab.wait_for_master(FAILOVER).await;
+        done_when(now_master != master, now_master)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_no_file_in_use_is_missing(&lab, "master put into maintenance");
     assert_eq!(admin.post(&path, json!({"on": false})).await.status, StatusCode::OK);

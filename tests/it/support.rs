@@ -7,9 +7,11 @@ pub mod mail_servers;
 pub mod postgres;
 pub mod proxy;
 pub mod shared_storage;
+pub mod wait;
 pub mod web;
 
 pub use app::{Api, Backend, Reply, TestApp};
+pub use wait::{done_when, wait_until};
 
 /// Held by the tests that load the machine most (20,000-item rebuilds, 500 mails) and by the
 /// one that asserts election timing under random kills, so that none of them runs beside

@@ -261,8 +261,8 @@ async fn closing_a_status_requeues_its_items_and_lists_and_search_see_them_close
     let other = app.admin.create_item("OPS", "Waiting for nothing").await;
     let moved = app.admin.patch(&format!("/api/v1/items/{}", other["id"]), json!({"version": 1, "status_id": 2})).await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
-    crate::search::search_until(&app.admin, "waiting status:open", 3).await;
-    crate::search::wait_until_indexed(&app.admin).await;
+    crate::search::search_until(&app, &app.admin, "waiting status:open", 3).await;
+    crate::search::index_everything(&app).await;
     // Without a master nothing drains the queue, so what the change queued can be counted.
     app.without_master().await;
 
@@ -277,11 +277,11 @@ async fn closing_a_status_requeues_its_items_and_lists_and_search_see_them_close
     assert_eq!(app.admin.get("/api/v1/items?state=open").await.body["total"], 1);
 
     baton::cluster::set_maintenance(&app.database(), "test-node".into(), false, "a test".into()).await.unwrap();
-    let found = crate::search::search_until(&app.admin, "waiting status:closed", 2).await;
+    let found = crate::search::search_until(&app, &app.admin, "waiting status:closed", 2).await;
     let titles: Vec<&str> =
         found["hits"].as_array().unwrap().iter().map(|hit| hit["item"]["title"].as_str().unwrap()).collect();
     assert!(titles.contains(&"Waiting for the vendor") && titles.contains(&"Waiting for the customer"), "{found}");
-    crate::search::wait_until_indexed(&app.admin).await;
+    crate::search::index_everything(&app).await;
     assert_eq!(queued_items(&app), Vec::<i64>::new(), "the new master applied the queued items");
 }
 

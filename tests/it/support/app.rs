@@ -1,6 +1,7 @@
 //! `TestApp`: a real Baton node on a free port with its own database and data directory,
 //! and `Api`: a client acting as one user.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use baton::app::Application;
@@ -9,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::postgres::PostgresServer;
+use super::wait::{done_when, wait_until};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const USER_PASSWORD: &str = "user-password-for-tests";
@@ -42,6 +44,9 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// Signed in as `admin` with a bearer token.
     pub admin: Api,
+    /// The node's master duties and the runtime they run on, for the steps (`index_now`, …).
+    duties: baton::app::Duties,
+    runtime: tokio::runtime::Handle,
     handle: actix_web::dev::ServerHandle,
     server_thread: Option<std::thread::JoinHandle<()>>,
     _folder: tempfile::TempDir,
@@ -74,7 +79,13 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 match Application::build(settings, Some(ADMIN_PASSWORD.into())).await {
                     Ok(application) => {
-                        let _ = sender.send(Ok((application.port(), application.handle())));
+                        let started = (
+                            application.port(),
+                            application.handle(),
+                            application.duties(),
+                            tokio::runtime::Handle::current(),
+                        );
+                        let _ = sender.send(Ok(started));
                         let _ = application.run_until_stopped().await;
                     }
                     Err(error) => {
@@ -83,14 +94,76 @@ impl TestApp {
                 }
             })
         });
-        let (port, handle) = tokio::task::spawn_blocking(move || receiver.recv())
+        let (port, handle, duties, runtime) = tokio::task::spawn_blocking(move || receiver.recv())
             .await
             .expect("waiting for the server")
             .expect("server thread ended early")
             .unwrap_or_else(|error| panic!("the test node did not start: {error}"));
         let address = format!("http://127.0.0.1:{port}");
         let admin = Api::sign_in_with_token(&address, "admin", ADMIN_PASSWORD).await;
-        TestApp { address, database_url, data_dir, admin, handle, server_thread: Some(server_thread), _folder: folder }
+        TestApp {
+            address,
+            database_url,
+            data_dir,
+            admin,
+            duties,
+            runtime,
+            handle,
+            server_thread: Some(server_thread),
+            _folder: folder,
+        }
+    }
+
+    /// The context of the node's running master duties, once it is master (it becomes
+    /// master at its first heartbeat after the start).
+    async fn duty_context(&self) -> baton::cluster::duty::DutyContext {
+        wait_until("the test node becoming master", std::time::Duration::from_secs(30), async || {
+            match self.duties.cluster.duty_context() {
+                Some(context) => ControlFlow::Break(context),
+                None => ControlFlow::Continue(self.duties.cluster.role()),
+            }
+        })
+        .await
+    }
+
+    /// Runs the search indexer's rounds until the queue is empty: what was written before is
+    /// searchable on this node once its reader has switched to the new commit (within about
+    /// 250 ms: `search::search_until` waits for that).
+    pub async fn index_now(&self) {
+        let (indexer, context) = (self.duties.indexer.clone(), self.duty_context().await);
+        self.runtime
+            .spawn_blocking(move || while indexer.index_round(&context).expect("an indexer round") {})
+            .await
+            .expect("the indexer rounds");
+    }
+
+    /// Runs the mail sender's rounds until no notification is due.
+    pub async fn send_mail_now(&self) {
+        let (sender, context) = (self.duties.sender.clone(), self.duty_context().await);
+        self.runtime
+            .spawn(async move { while sender.send_round(&context).await.expect("a mail sender round") {} })
+            .await
+            .expect("the mail sender rounds");
+    }
+
+    /// Polls every mailbox until a poll takes no mail; each poll's outcome is recorded for the
+    /// status as the duty's own.
+    pub async fn poll_mail_now(&self) {
+        let mail = self.duties.mail.clone().expect("the test node has mailboxes");
+        let context = self.duty_context().await;
+        self.runtime
+            .spawn(async move { while mail.poll_round(&context).await {} })
+            .await
+            .expect("the mail poller rounds");
+    }
+
+    /// Runs one round of the scheduler: the runs waiting for a master and the occurrences due.
+    pub async fn run_jobs_now(&self) {
+        let (jobs, context) = (self.duties.jobs.clone(), self.duty_context().await);
+        self.runtime
+            .spawn(async move { jobs.jobs_round(&context).await.expect("a scheduler round") })
+            .await
+            .expect("the scheduler round");
     }
 
     /// Puts the node into maintenance and waits until it has handed the master role to
@@ -100,11 +173,11 @@ impl TestApp {
         baton::cluster::set_maintenance(&self.database(), "test-node".into(), true, "a test".into())
             .await
             .expect("maintenance on");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !self.admin.get("/api/v1/cluster").await.body["master"].is_null() {
-            assert!(std::time::Instant::now() < deadline, "the node stayed master");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_until("the node handing the master role to nobody", std::time::Duration::from_secs(30), async || {
+            let master = self.admin.get("/api/v1/cluster").await.body["master"].clone();
+            done_when(master.is_null(), master)
+        })
+        .await;
     }
 
     /// A direct connection pool to the node's database, for assertions on stored rows.

@@ -3,6 +3,7 @@
 //! node's database link go silent, and the checks of what masters wrote.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 use super::app::{Api, Backend};
 use super::postgres::PostgresServer;
 use super::proxy::Proxy;
+use super::wait::{FileText, done_when, wait_until};
 
 pub const HEARTBEAT: Duration = Duration::from_millis(200);
 pub const NODE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -88,15 +90,19 @@ impl TestCluster {
         }
         let child = command.spawn().unwrap();
         self.nodes.insert(name.to_string(), NodeProcess { port, child, paused: false, options });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.ping(name).await.is_none() {
-            assert!(Instant::now() < deadline, "node {name} did not start:\n{}", self.log(name));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until(&format!("node {name} starting"), Duration::from_secs(30), async || {
+            done_when(self.ping(name).await.is_some(), self.log_on_failure(name))
+        })
+        .await;
     }
 
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.folder.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// A node's log as part of what `wait_until` observed: read only when a test fails.
+    pub fn log_on_failure(&self, name: &str) -> FileText {
+        FileText(self.folder.path().join(format!("{name}.log")))
     }
 
     pub fn address(&self, name: &str) -> String {
@@ -341,14 +347,13 @@ impl TestCluster {
 
     /// Waits until `node` is inside a fenced transaction (see `open_fenced_transaction`).
     pub async fn wait_for_fenced_transaction(&self, node: &str) -> OpenTransaction {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(open) = self.open_fenced_transaction(node) {
-                return open;
+        wait_until(&format!("{node} holding a fenced transaction open"), Duration::from_secs(10), async || {
+            match self.open_fenced_transaction(node) {
+                Some(open) => ControlFlow::Break(open),
+                None => ControlFlow::Continue(self.log_on_failure(node)),
             }
-            assert!(Instant::now() < deadline, "{node} never held a fenced transaction open:\n{}", self.log(node));
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        })
+        .await
     }
 
     /// Whether the PostgreSQL backend `pid` still exists.

@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::app::Api;
 use super::postgres::PostgresServer;
+use super::wait::{FileText, done_when, wait_until};
 
 pub const HEARTBEAT: Duration = Duration::from_millis(250);
 pub const NODE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -194,15 +195,11 @@ impl Lab {
         )
         .spawn()
         .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((bridge_address.as_str(), ssh_port)).await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not start: {}",
-                std::fs::read_to_string(folder.join("sshd.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until("sshd starting", Duration::from_secs(10), async || {
+            let listening = TcpStream::connect((bridge_address.as_str(), ssh_port)).await.is_ok();
+            done_when(listening, FileText(folder.join("sshd.log")))
+        })
+        .await;
 
         let database_url = postgres.fresh_database();
         let target = database_url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap().to_string();
@@ -306,15 +303,19 @@ impl Lab {
             .stderr(log);
         let child = dies_with_test(&mut command).spawn().unwrap();
         self.hosts.get_mut(name).unwrap().node = Some(NodeProcess { child, paused: false });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.ping(name).await.is_none() {
-            assert!(Instant::now() < deadline, "node {name} did not start:\n{}", self.log(name));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until(&format!("node {name} starting"), Duration::from_secs(30), async || {
+            done_when(self.ping(name).await.is_some(), self.log_on_failure(name))
+        })
+        .await;
     }
 
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.folder.join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// A node's log as part of what `wait_until` observed: read only when a test fails.
+    pub fn log_on_failure(&self, name: &str) -> FileText {
+        FileText(self.folder.join(format!("{name}.log")))
     }
 
     pub fn address(&self, name: &str) -> String {

@@ -1,11 +1,13 @@
 //! Administrator pages and project management: who may see them, and what they do.
 
+use std::ops::ControlFlow;
+
 use reqwest::StatusCode;
 
 use super::app_with_project;
 use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::web::WebClient;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, done_when, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_pages_are_forbidden_to_other_users() {
@@ -42,15 +44,14 @@ async fn the_cluster_page_shows_nodes_and_lag_and_switches_maintenance() {
         admin.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "true"), ("confirm", "yes")]).await;
     assert_eq!(on.status, StatusCode::OK, "{}", on.body);
     assert!(on.body.contains("Maintenance is on for node test-node."));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    wait_until("the cluster page showing maintenance", std::time::Duration::from_secs(30), async || {
         let page = admin.get("/admin/cluster").await;
-        if page.body.contains("<td class=\"role\">maintenance</td>") && page.body.contains("Maintenance off") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the node never showed maintenance: {}", page.body);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        done_when(
+            page.body.contains("<td class=\"role\">maintenance</td>") && page.body.contains("Maintenance off"),
+            page.body,
+        )
+    })
+    .await;
     let off = admin.submit("/admin/cluster/maintenance", &[("node", "test-node"), ("on", "false")]).await;
     assert!(off.body.contains("Maintenance is off for node test-node."));
     let unknown = admin.submit("/admin/cluster/master", &[("node", "no-such-node")]).await;
@@ -171,15 +172,11 @@ async fn the_cluster_page_raises_the_alarm_when_no_node_is_master() {
     let admin = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
     assert!(!admin.get("/admin/cluster").await.body.contains("id=\"no-master\""));
     app.without_master().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    let page = wait_until("the no-master alarm", std::time::Duration::from_secs(30), async || {
         let page = admin.get("/admin/cluster").await;
-        if page.body.contains("id=\"no-master\"") {
-            assert!(page.body.contains("<strong id=\"master\">none</strong>"), "{}", page.body);
-            assert!(page.body.contains("<td class=\"role\">maintenance</td>"));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no alarm: {}", page.body);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        if page.body.contains("id=\"no-master\"") { ControlFlow::Break(page) } else { ControlFlow::Continue(page.body) }
+    })
+    .await;
+    assert!(page.body.contains("<strong id=\"master\">none</strong>"), "{}", page.body);
+    assert!(page.body.contains("<td class=\"role\">maintenance</td>"));
 }

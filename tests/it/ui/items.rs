@@ -1,12 +1,14 @@
 //! Items: the list, the item page and its forms, new items, uploads, search.
 
+use std::ops::ControlFlow;
+
 use reqwest::StatusCode;
 use serde_json::json;
 
 use super::{app_with_project, app_with_project_on};
 use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::web::WebClient;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_see_no_edit_controls_and_non_members_get_404() {
@@ -187,16 +189,13 @@ async fn search_results_highlight_matches_and_respect_permissions() {
         .body;
     let id = item["id"].as_i64().unwrap();
     app.create_user("sam").await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let page = loop {
+    app.index_now().await;
+    let page = wait_until("the search page finding it", std::time::Duration::from_secs(10), async || {
         let page = admin.get("/search?q=flamingo").await;
         assert_eq!(page.status, StatusCode::OK);
-        if page.body.contains("1 result.") {
-            break page;
-        }
-        assert!(std::time::Instant::now() < deadline, "never found: {}", page.body);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        if page.body.contains("1 result.") { ControlFlow::Break(page) } else { ControlFlow::Continue(page.body) }
+    })
+    .await;
     assert!(page.body.contains(&format!("href=\"/items/{id}\"")));
     assert!(page.body.contains("<b>Flamingo</b> migration"), "{}", page.body);
     assert!(page.body.contains("&lt;b&gt;stands"), "item text in snippets stays escaped: {}", page.body);

@@ -1,0 +1,276 @@
+//! A notification rendered from its outbox row and the item as it is now: news of an item
+//! (created, changed, commented on) or a due-date digest, both bodies (plain text and HTML,
+//! from the templates in `resources/templates/mail`) and the headers every notification has.
+//!
+//! Every mail carries `[#123]` in its subject, a Message-ID naming the item
+//! (`baton.<outbox id>.<item id>@<domain>`), In-Reply-To/References to the item's thread,
+//! `Auto-Submitted: auto-generated`, our loop header, and as Reply-To the recipient's own
+//! signed reply address for the item (`reply_address`), so that a reply comes back as the
+//! recipient's comment and auto-replies are recognised.
+
+use askama::Template;
+use diesel::prelude::*;
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox as Address, MultiPart};
+
+use super::message_ids::{digest_message_id, message_id, thread_id};
+use crate::config::Settings;
+use crate::db::DbConnection;
+use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users};
+use crate::error::{Error, Result};
+use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
+use crate::mail::reply_address::{self, SigningKey};
+use crate::model::ids::{ItemId, ProjectId, UserId};
+use crate::model::notification::{self, DUE_REMINDER};
+use crate::model::user::{self, User};
+
+const FOOTER: &str = "You get this mail about items you reported, are assigned to or watch; \
+                      notifications can be turned off in your profile.";
+
+#[derive(Template)]
+#[template(path = "mail/notification.txt")]
+struct NotificationText<'a> {
+    marker: &'a str,
+    heading: &'a str,
+    details: &'a str,
+    link: &'a str,
+    footer: &'a str,
+}
+
+/// Escaped as before the templates (`model::html::escape`), so the mails stay byte for byte
+/// what they were.
+#[derive(Template)]
+#[template(path = "mail/notification.html", escape = "mailhtml")]
+struct NotificationHtml<'a> {
+    marker: &'a str,
+    heading: &'a str,
+    details: &'a str,
+    link: &'a str,
+    footer: &'a str,
+}
+
+/// The escaping of `model::html::escape` for askama (`askama.toml` names it for `mailhtml`).
+#[derive(Clone, Copy)]
+pub struct MailHtml;
+
+impl askama::filters::Escaper for MailHtml {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut destination: W, text: &str) -> std::fmt::Result {
+        destination.write_str(&crate::model::html::escape(text))
+    }
+}
+
+/// A rendered outbox row: the mail, or why nothing is to be sent any more.
+pub(super) enum Rendered {
+    Mail(Message),
+    NotSent(String),
+}
+
+/// What a notification says, before the headers common to all.
+struct Content {
+    subject: String,
+    message_id: String,
+    /// The item's thread, for In-Reply-To / References (none for a digest).
+    thread: Option<String>,
+    heading: String,
+    details: String,
+    link: String,
+}
+
+/// An outbox row, as queued.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+struct OutboxRow {
+    id: i64,
+    item_id: i64,
+    recipient_id: i64,
+    actor_id: i64,
+    event: String,
+    comment_id: Option<i64>,
+    changes: String,
+}
+
+/// What a notification says and its Reply-To, or why nothing is to be sent any more.
+type Prepared = std::result::Result<(Content, String), String>;
+
+/// What every mail of a round is rendered with.
+pub(super) struct Rendering<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) key: &'a SigningKey,
+    /// The database's date, for the reply addresses' lifetime and the digests.
+    pub(super) today: chrono::NaiveDate,
+}
+
+impl Rendering<'_> {
+    /// The mail of one outbox row, from the item as it is now — if its recipient is still to
+    /// hear of it.
+    pub(super) fn render(&self, connection: &mut DbConnection, id: i64) -> Result<Rendered> {
+        let row: OutboxRow = mail_outbox::table.find(id).select(OutboxRow::as_select()).first(connection)?;
+        let recipient = match user::get(connection, UserId(row.recipient_id)) {
+            Ok(recipient) => recipient,
+            Err(Error::NotFound(_)) => {
+                return Ok(Rendered::NotSent(format!("user {} no longer exists", row.recipient_id)));
+            }
+            Err(error) => return Err(error),
+        };
+        let prepared = if row.event == DUE_REMINDER {
+            self.digest(connection, &row, &recipient)?
+        } else {
+            self.news(connection, &row, &recipient)?
+        };
+        match prepared {
+            Ok((content, reply_to)) => mail(self.settings, content, &reply_to, &recipient).map(Rendered::Mail),
+            Err(reason) => Ok(Rendered::NotSent(reason)),
+        }
+    }
+
+    /// A due-date digest of the items its recipient can read now; answered to our plain
+    /// address (a reply to it names no item).
+    fn digest(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
+        let settings = self.settings;
+        if !recipient.active || !recipient.email_notifications {
+            return Ok(Err(format!("user {} is deactivated or turned notifications off", recipient.id)));
+        }
+        let lines = notification::digest_lines(connection, recipient, &row.changes, self.today)?;
+        if lines.is_empty() {
+            return Ok(Err(format!("no item of the digest for user {} is still due and readable", recipient.id)));
+        }
+        let count = lines.len();
+        let content = Content {
+            subject: format!("{count} item{} due by tomorrow or overdue", if count == 1 { "" } else { "s" }),
+            message_id: digest_message_id(row.id, domain(settings)),
+            thread: None,
+            heading: "Your open items due by tomorrow or overdue:".into(),
+            details: lines.join("\n"),
+            link: format!("{}/items?assignee=me", settings.base_url()),
+        };
+        Ok(Ok((content, settings.mail.address.clone())))
+    }
+
+    /// News of an item (created, changed, commented on), if its recipient can read it now;
+    /// answered to the recipient's reply address for the item.
+    fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
+        let (settings, item_id) = (self.settings, row.item_id);
+        let item: Option<(String, String, String, String, i64, bool)> = items::table
+            .inner_join(projects::table)
+            .inner_join(statuses::table)
+            .filter(items::id.eq(item_id))
+            .select((
+                items::title,
+                items::description,
+                projects::key,
+                statuses::name,
+                projects::id,
+                projects::is_public,
+            ))
+            .first(connection)
+            .optional()?;
+        let Some((title, description, project_key, status, project, project_is_public)) = item else {
+            return Ok(Err(format!("item {item_id} no longer exists")));
+        };
+        if !notification::should_hear(connection, recipient, ProjectId(project), project_is_public)? {
+            return Ok(Err(format!(
+                "user {} can no longer read item {item_id}, or turned notifications off",
+                recipient.id
+            )));
+        }
+        let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
+        let (did, details) = match row.event.as_str() {
+            "created" => ("created", description),
+            "commented" => {
+                let body: String = match row.comment_id {
+                    Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
+                    None => String::new(),
+                };
+                ("commented on", body)
+            }
+            _ => ("changed", row.changes.clone()),
+        };
+        let domain = domain(settings);
+        let content = Content {
+            subject: format!("[#{item_id}] {title}"),
+            message_id: message_id(row.id, item_id, domain),
+            thread: Some(format!("<{}>", thread_id(item_id, domain))),
+            heading: format!("{actor} {did} #{item_id} {title} ({project_key}, {status})"),
+            details,
+            link: format!("{}/items/{item_id}", settings.base_url()),
+        };
+        let lifetime = chrono::Duration::from_std(settings.mail.reply_address_lifetime)
+            .map_err(|error| Error::internal("mail.reply_address_lifetime", error))?;
+        let token = self.key.token(recipient.id, ItemId(item_id), self.today + lifetime);
+        Ok(Ok((content, reply_address::address_with(&settings.mail.address, &token))))
+    }
+}
+
+/// The domain of our address, for our Message-IDs.
+fn domain(settings: &Settings) -> &str {
+    settings.mail.address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost")
+}
+
+/// The mail itself: both bodies and the headers every notification has.
+fn mail(settings: &Settings, content: Content, reply_to: &str, recipient: &User) -> Result<Message> {
+    let address = settings.mail.address.as_str();
+    let Content { subject, message_id, thread, heading, details, link } = content;
+    let details: String = details.chars().take(4000).collect();
+    let text =
+        NotificationText { marker: REPLY_MARKER, heading: &heading, details: &details, link: &link, footer: FOOTER }
+            .render()
+            .map_err(|error| Error::internal("rendering a notification's text", error))?;
+    let html =
+        NotificationHtml { marker: REPLY_MARKER, heading: &heading, details: &details, link: &link, footer: FOOTER }
+            .render()
+            .map_err(|error| Error::internal("rendering a notification's HTML", error))?;
+    let parse =
+        |what: &str, value: String| value.parse::<Address>().map_err(|error| Error::invalid(what, format!("{error}")));
+    let mut builder = Message::builder()
+        .from(parse("mail.address", format!("Baton <{address}>"))?)
+        .reply_to(parse("mail.address", reply_to.to_string())?)
+        .to(Address::new(
+            Some(recipient.name.clone()),
+            recipient.email.parse().map_err(|error| {
+                Error::invalid("email", format!("{:?} of user {}: {error}", recipient.email, recipient.id))
+            })?,
+        ))
+        .subject(subject)
+        .message_id(Some(format!("<{message_id}>")));
+    if let Some(thread) = thread {
+        builder = builder.in_reply_to(thread.clone()).references(thread);
+    }
+    builder
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(LOOP_HEADER), address.to_lowercase()))
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|error| Error::internal("building a notification mail", error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bodies as they were written before the templates, byte for byte.
+    #[test]
+    fn both_bodies_are_what_they_were_before_the_templates() {
+        let (heading, details, link) = (
+            "Ann <ann> changed #7 \"Fix\" & co (OPS, New)",
+            "status: New → Done\n  it's 'done'\n",
+            "https://x/items/7?a=1&b=2",
+        );
+        let text = NotificationText { marker: REPLY_MARKER, heading, details, link, footer: FOOTER }.render().unwrap();
+        assert_eq!(text, format!("{REPLY_MARKER}\n\n{heading}\n\n{details}\n\n{link}\n\n{FOOTER}\n"));
+        let html = NotificationHtml { marker: REPLY_MARKER, heading, details, link, footer: FOOTER }.render().unwrap();
+        let escape = crate::model::html::escape;
+        assert_eq!(
+            html,
+            format!(
+                "<p style=\"color:#888\">{}</p><p><b>{}</b></p><pre style=\"white-space:pre-wrap\">{}</pre>\
+                 <p><a href=\"{}\">{}</a></p><p style=\"color:#888\">{}</p>",
+                escape(REPLY_MARKER),
+                escape(heading),
+                escape(details),
+                escape(link),
+                escape(link),
+                escape(FOOTER)
+            )
+        );
+    }
+}
