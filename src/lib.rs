@@ -13,7 +13,8 @@
 //! - `model`: users, projects, items, comments, attachments, workflow, permissions —
 //!   knows nothing of HTTP;
 //! - `db`: pool, backends, migrations, schema;
-//! - `config`, `error`, `telemetry`: settings, the one error type, logging and metrics.
+//! - `config`, `error`, `timestamp`, `telemetry`: settings, the one error type, the timestamp
+//!   format, logging and metrics.
 
 pub mod app;
 pub mod cli;
@@ -27,4 +28,5 @@ pub mod mail;
 pub mod model;
 pub mod search;
 pub mod telemetry;
+pub mod timestamp;
 pub mod web;

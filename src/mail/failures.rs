@@ -12,7 +12,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Mailbox, Outcome};
 use crate::model::attachment::FileStore;
-use crate::model::text::serialize_utc;
+use crate::timestamp::serialize_utc;
 
 #[derive(Debug, Clone, Serialize, Queryable, Selectable)]
 #[diesel(table_name = mail_failures)]

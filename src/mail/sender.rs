@@ -130,7 +130,7 @@ fn require_reply_project(connection: &mut DbConnection, mailbox: &Mailbox, item:
 /// mailbox's project: anyone may write such a From address.
 fn at_most_reporter(connection: &mut DbConnection, mailbox: &Mailbox, sender: &User, unverified: &str) -> Result<()> {
     let project = project::find(connection, &mailbox.project)?;
-    let access = Access::load(connection, sender, &project)?;
+    let access = Access::for_project(connection, sender, project.id, project.is_public)?;
     let standing = match access.role {
         _ if access.is_admin => Some("is an administrator".to_string()),
         Some(role) if role > Role::Reporter => Some(format!("has the {} role in {}", role.as_str(), project.key)),

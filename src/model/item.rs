@@ -7,17 +7,18 @@ use diesel::dsl::{InnerJoin, IntoBoxed};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::{index_queue, item_totals, item_types, items, priorities, projects, statuses};
+use crate::db::schema::{index_queue, item_totals, item_types, items, priorities, projects, statuses, watchers};
 use crate::db::{DbConnection, MultiBackend, first_by_type, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::notification::{self, Event};
-use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::permission::{Access, Permission, ReadableItem, readable_project_ids};
 use crate::model::project::{self, Project};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
 use crate::model::{membership, text, watcher};
+use crate::timestamp;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
 pub const MAX_PAGE_SIZE: i64 = 500;
@@ -80,9 +81,9 @@ pub struct ItemView {
     pub reporter: UserSummary,
     pub assignee: Option<UserSummary>,
     pub due_date: Option<NaiveDate>,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub updated_at: NaiveDateTime,
     pub version: i32,
 }
@@ -275,36 +276,11 @@ impl ItemPermissions {
     }
 }
 
-/// Proof that the actor may see an item: made only by this module's access checks, so the
-/// functions that take it (comments, attachments, history, watchers of the item) need not
-/// check again.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadableItem {
-    id: ItemId,
-    project_id: ProjectId,
-}
-
-impl ReadableItem {
-    pub fn id(&self) -> ItemId {
-        self.id
-    }
-
-    pub fn project_id(&self) -> ProjectId {
-        self.project_id
-    }
-}
-
-/// Checks that the actor may see the item.
-pub fn readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ReadableItem> {
-    let (row, _, _) = require_readable(connection, actor, id)?;
-    Ok(ReadableItem { id, project_id: row.project_id })
-}
-
 /// The item's row, project and the actor's access, if the actor may see it.
-pub fn require_readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<(ItemRow, Project, Access)> {
+fn require_readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<(ItemRow, Project, Access)> {
     let row = load_row(connection, id)?;
     let project = project::load(connection, row.project_id)?;
-    let access = Access::load(connection, actor, &project)?;
+    let access = Access::for_project(connection, actor, project.id, project.is_public)?;
     access.require(Permission::View, &format!("item {id}"))?;
     Ok((row, project, access))
 }
@@ -400,10 +376,10 @@ pub fn get_with_permissions(
     let (project_id, _, project_is_public) = &row.1;
     let project_id = ProjectId(*project_id);
     let access = Access::for_project(connection, actor, project_id, *project_is_public)?;
-    access.require(Permission::View, &format!("item {id}"))?;
+    let readable = access.readable_item(id, project_id)?;
     let permissions = ItemPermissions::of(&access, row.0.reporter_id, actor);
     let view = into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))?;
-    Ok((view, permissions, ReadableItem { id, project_id }))
+    Ok((view, permissions, readable))
 }
 
 /// The views of those of the given items that exist and lie in the readable projects
@@ -733,4 +709,19 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
     .offset(offset)
     .load(connection)?;
     Ok(ItemPage { items: into_views(connection, rows)?, total, limit, offset })
+}
+
+/// The items the actor watches and may still see, most recently updated first.
+pub fn watched_by(connection: &mut DbConnection, actor: &User, limit: i64) -> Result<Vec<ItemView>> {
+    let ids: Vec<i64> = watchers::table
+        .inner_join(items::table)
+        .filter(watchers::user_id.eq(actor.id.0))
+        .order((items::updated_at.desc(), items::id.desc()))
+        .limit(limit)
+        .select(items::id)
+        .load(connection)?;
+    let readable = readable_project_ids(connection, actor)?;
+    let mut views = readable_views(connection, &ids, readable.as_deref())?;
+    views.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+    Ok(views)
 }
