@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::schema::{comments, index_queue, items, memberships, projects, users, watchers};
 use crate::db::{Database, DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::permission::Role;
+use crate::model::permission::{Role, stored_role};
 use crate::model::user;
 use crate::model::workflow::Workflow;
 use crate::with_backend;
@@ -228,7 +228,7 @@ fn ensure_projects(connection: &mut DbConnection, rng: &mut StdRng, user_ids: &[
                     .first(connection)
                     .optional()?;
                 match existing_role {
-                    Some(existing) => members.push((user_id, Role::parse(&existing)?)),
+                    Some(existing) => members.push((user_id, stored_role(&existing)?)),
                     None => {
                         diesel::insert_into(memberships::table)
                             .values((

@@ -16,6 +16,10 @@
 //! - `config`, `error`, `timestamp`, `telemetry`: settings, the one error type, the timestamp
 //!   format, logging and metrics.
 
+// A panic in a node drops the request or the duty it was serving: production code returns
+// errors instead. Tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod cli;
 pub mod cluster;

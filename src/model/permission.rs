@@ -51,6 +51,13 @@ impl Role {
     }
 }
 
+/// A role read from the database: a value that is no role is a damaged row (an internal
+/// error), never the caller's invalid input.
+pub fn stored_role(text: &str) -> Result<Role> {
+    Role::parse(text)
+        .map_err(|_| Error::internal("reading a membership", format!("stored role {text:?} is not a role")))
+}
+
 /// What a user may do in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -174,7 +181,7 @@ fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Re
         .select(memberships::role)
         .first(connection)
         .optional()?;
-    role.map(|role| Role::parse(&role)).transpose()
+    role.map(|role| stored_role(&role)).transpose()
 }
 
 /// The projects a user may view: `None` means all (administrators).

@@ -169,7 +169,12 @@ pub fn search(
         return Err(Error::invalid("q", "must not contain NUL characters (U+0000)"));
     }
     if let Some(id) = item_reference(query) {
-        let found = item::get(connection, actor, ItemId(id)).ok();
+        let found = match item::get(connection, actor, ItemId(id)) {
+            Ok(view) => Some(view),
+            // Also an item the actor may not see: search does not tell it exists.
+            Err(Error::NotFound(_)) => None,
+            Err(error) => return Err(error),
+        };
         return Ok(SearchResults { total: usize::from(found.is_some()), limit, offset, hits: Vec::new(), item: found });
     }
     // Held to the end: the commit's files stay recorded as in use while this search runs.
@@ -216,7 +221,8 @@ pub fn search(
         let document: TantivyDocument =
             searcher.doc(address).map_err(|error| Error::internal("reading a hit", error))?;
         let Some(id) = document.get_first(fields.item_id).and_then(|value| value.as_u64()) else { continue };
-        found.push((i64::try_from(id).unwrap_or(0), score, document));
+        let Ok(id) = i64::try_from(id) else { continue };
+        found.push((id, score, document));
     }
     // The database decides: an item deleted or no longer readable is left out.
     let ids: Vec<i64> = found.iter().map(|(id, ..)| *id).collect();
