@@ -21,6 +21,7 @@ use crate::model::attachment::FileStore;
 use crate::model::user::{self, NewUser, UserUpdate};
 use crate::search;
 use crate::search::rebuild::{self, Rebuild};
+use crate::status::SystemStatus;
 
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about = "Baton: a clustered issue tracker")]
@@ -232,19 +233,13 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
     actix_web::rt::System::new().block_on(async move {
         match command {
             ClusterCommand::Status => {
-                let (status, search_status, mail_status) = database
-                    .run(move |connection| {
-                        Ok((
-                            status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20)?,
-                            search::status::load(connection)?,
-                            mail::status::load(connection)?,
-                        ))
-                    })
+                let status = database
+                    .run(move |connection| SystemStatus::load(connection, timing, 20))
                     .await
                     .map_err(|error| error.to_string())?;
-                print_cluster_status(&status);
-                print_search_status(&search_status);
-                print_mail_status(&mail_status);
+                print_cluster_status(&status.cluster);
+                print_search_status(&status.search);
+                print_mail_status(&status.mail);
                 Ok(())
             }
             ClusterCommand::Handover { to } => {

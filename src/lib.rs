@@ -5,6 +5,7 @@
 //! modules higher in it.
 //! - `web` (HTTP pages and the JSON API) and `cli` (commands) are the edges;
 //! - `app` assembles a running node from settings;
+//! - `status`: what operators see of the cluster, search and mail, loaded together;
 //! - `demo` fills a database with realistic sample data;
 //! - `jobs`: the scheduled jobs and their scheduler duty, each occurrence claimed once;
 //! - `search` (the index, its indexer duty, queries) and `mail` (inbound mail stored as items and
@@ -31,6 +32,7 @@ pub mod jobs;
 pub mod mail;
 pub mod model;
 pub mod search;
+pub mod status;
 pub mod telemetry;
 pub mod timestamp;
 pub mod web;

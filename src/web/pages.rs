@@ -80,8 +80,34 @@ impl Viewer {
         }
     }
 
-    pub fn require_admin(&self) -> Result<(), PageError> {
-        if self.user.is_admin { Ok(()) } else { Err(Error::forbidden("only administrators may see this page").into()) }
+}
+
+/// An administrator behind a page request: a handler that takes one shows the 403 page to
+/// anyone else before it runs.
+#[derive(Debug, Clone)]
+pub struct AdminViewer(Viewer);
+
+impl std::ops::Deref for AdminViewer {
+    type Target = Viewer;
+
+    fn deref(&self) -> &Viewer {
+        &self.0
+    }
+}
+
+impl FromRequest for AdminViewer {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<AdminViewer, PageError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let viewer = Viewer::from_request(request, payload);
+        Box::pin(async move {
+            let viewer = viewer.await?;
+            if !viewer.user.is_admin {
+                return Err(Error::forbidden("only administrators may see this page").into());
+            }
+            Ok(AdminViewer(viewer))
+        })
     }
 }
 
