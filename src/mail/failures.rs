@@ -10,7 +10,8 @@ use crate::config::Settings;
 use crate::db::schema::mail_failures;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::mail::inbound::{self, Mailbox, Outcome};
+use crate::mail::inbound::{self, Outcome};
+use crate::mail::mailbox::Mailbox;
 use crate::model::attachment::FileStore;
 use crate::timestamp::serialize_utc;
 

@@ -12,7 +12,7 @@ use crate::config::{UnknownSenders, UnverifiedSenders};
 use crate::db::schema::{items, mail_received, projects};
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
-use crate::mail::inbound::Mailbox;
+use crate::mail::mailbox::Mailbox;
 use crate::mail::message::InboundMail;
 use crate::mail::reply_address::{self, SigningKey, TokenError};
 use crate::mail::{outbound, trust};

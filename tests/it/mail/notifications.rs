@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use baton::config::UnknownSenders;
-use baton::mail::inbound::{Mailbox, Outcome};
+use baton::mail::inbound::Outcome;
+use baton::mail::mailbox::Mailbox;
 use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::json;
