@@ -54,9 +54,9 @@ pub async fn create_user(
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     if id != caller.user.id {
         caller.require_admin()?;
     }
@@ -82,10 +82,10 @@ pub struct AdminUserUpdateBody {
 pub async fn update_user(
     state: web::Data<AppState>,
     _admin: Admin,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     body: Json<AdminUserUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let updated = state
         .database

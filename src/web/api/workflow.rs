@@ -89,10 +89,10 @@ pub struct MovesBody {
 pub async fn set_transitions(
     state: web::Data<AppState>,
     caller: Admin,
-    path: web::Path<i64>,
+    path: web::Path<StatusId>,
     body: Json<MovesBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let from = StatusId(path.into_inner());
+    let from = path.into_inner();
     let to = body.into_inner().to;
     let moves =
         state.database.write(move |connection| edit::set_moves_from(connection, &caller.user, from, &to)).await?;

@@ -132,11 +132,11 @@ fn parse_flag(field: &str, value: Option<String>) -> Result<Option<bool>, Error>
 pub async fn update_user(
     state: web::Data<AppState>,
     viewer: AdminViewer,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form: UserChangeForm = read_form(&viewer, &body)?;
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     let changes = UserUpdate {
         active: parse_flag("active", form.active)?,
         is_admin: parse_flag("is_admin", form.is_admin)?,
