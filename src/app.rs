@@ -24,8 +24,8 @@ use crate::search::collect::ReaderRules;
 use crate::search::generation::IndexLocation;
 use crate::search::indexer::{IndexerDuty, MergeRequests};
 use crate::search::reader::SearchIndex;
-use crate::web::error::method_not_allowed;
 use crate::web::observe::observe;
+use crate::web::routes::method_not_allowed;
 use crate::web::{AppState, NetworkAccess, routes};
 
 /// The environment variable that, on a database without users, sets the password of the

@@ -14,13 +14,15 @@ use crate::cluster::{self, Timing, status};
 use crate::config::{NodeSettings, Overrides, Settings};
 use crate::demo;
 use crate::jobs;
+use crate::mail::failures;
 use crate::mail::inbound::Outcome;
 use crate::mail::printable::printable;
-use crate::mail::{self, failures};
 use crate::model::attachment::FileStore;
 use crate::model::user::{self, NewUser, UserUpdate};
-use crate::search;
 use crate::search::rebuild::{self, Rebuild};
+use crate::status::SystemStatus;
+
+mod status_text;
 
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about = "Baton: a clustered issue tracker")]
@@ -232,19 +234,11 @@ fn run_cluster_command(settings: &Settings, command: ClusterCommand) -> Result<(
     actix_web::rt::System::new().block_on(async move {
         match command {
             ClusterCommand::Status => {
-                let (status, search_status, mail_status) = database
-                    .run(move |connection| {
-                        Ok((
-                            status::load(connection, timing.heartbeat_interval, timing.node_timeout, 20)?,
-                            search::status::load(connection)?,
-                            mail::status::load(connection)?,
-                        ))
-                    })
+                let status = database
+                    .run(move |connection| SystemStatus::load(connection, timing, 20))
                     .await
                     .map_err(|error| error.to_string())?;
-                print_cluster_status(&status);
-                print_search_status(&search_status);
-                print_mail_status(&mail_status);
+                status_text::print(&status);
                 Ok(())
             }
             ClusterCommand::Handover { to } => {
@@ -434,115 +428,6 @@ fn finish_reindex(progress: &ProgressBar, rebuild: &Rebuild) -> Result<(), Strin
         rebuild.generation.as_deref().unwrap_or("?"),
     );
     Ok(())
-}
-
-fn print_search_status(status: &search::status::SearchStatus) {
-    println!();
-    let oldest = status.oldest_unindexed_age_ms.map(|age| format!(", oldest {age} ms old")).unwrap_or_default();
-    let generation = status.generation.as_deref().unwrap_or("not built yet");
-    println!("search: {} changes waiting{oldest}; index {generation}", status.queue_depth);
-    if let Some(commit) = &status.last_commit {
-        println!(
-            "last index commit: {} by {} (epoch {}) at {}: {}",
-            commit.id,
-            commit.node,
-            commit.epoch,
-            commit.committed_at.format("%Y-%m-%d %H:%M:%S%.3f"),
-            commit.applied
-        );
-    }
-    for reader in &status.readers {
-        let commits: Vec<String> = reader.commits.iter().map(i64::to_string).collect();
-        println!(
-            "  {} reads index commit {}",
-            reader.node,
-            if commits.is_empty() { "none".into() } else { commits.join(", ") }
-        );
-    }
-    if let Some(rebuild) = &status.rebuild {
-        let error = rebuild.rebuild.error.as_deref().map(|error| format!("; last error: {error}")).unwrap_or_default();
-        println!(
-            "last rebuild: {} {} ({}), {}/{} items{error}",
-            rebuild.rebuild.id,
-            rebuild.state,
-            rebuild.rebuild.reason,
-            rebuild.rebuild.items_done,
-            rebuild.rebuild.items_total
-        );
-    }
-}
-
-fn print_mail_status(status: &mail::status::MailStatus) {
-    let oldest = status.oldest_unsent_age_ms.map(|age| format!(", oldest {age} ms old")).unwrap_or_default();
-    let received =
-        status.last_received_at.map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into());
-    println!(
-        "mail: {} notifications waiting{oldest} ({} retrying); {} inbound mails quarantined; last mail stored {received}",
-        status.outbox_depth, status.outbox_retrying, status.failures
-    );
-    let time = |at: Option<chrono::NaiveDateTime>| {
-        at.map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into())
-    };
-    for mailbox in &status.mailboxes {
-        let failing = match mailbox.state() {
-            "error" => format!(
-                ", {} failed polls in a row (last {}): {}",
-                mailbox.consecutive_failures,
-                time(mailbox.last_failure_at),
-                printable(&mailbox.last_error)
-            ),
-            _ => String::new(),
-        };
-        println!(
-            "mailbox {}: {}, last successful poll {}{failing}",
-            printable(&mailbox.name),
-            mailbox.state().to_uppercase(),
-            time(mailbox.last_success_at)
-        );
-    }
-}
-
-fn print_cluster_status(status: &status::ClusterStatus) {
-    if status.no_master_alarm {
-        println!("!!! NO MASTER: no node has held a valid master lease for longer than the node timeout !!!");
-    }
-    match &status.master {
-        Some(master) => println!("master: {master} (epoch {})", status.epoch),
-        None => println!("master: none (epoch {})", status.epoch),
-    }
-    if let Some(target) = &status.lease.handover_to {
-        println!("handover requested to: {target}");
-    }
-    println!();
-    println!(
-        "{:<24} {:<12} {:<7} {:>10} {:<10} {:<22} PROBLEMS",
-        "NODE", "ROLE", "STATUS", "HEARTBEAT", "VERSION", "STARTED"
-    );
-    for node in &status.nodes {
-        println!(
-            "{:<24} {:<12} {:<7} {:>8}ms {:<10} {:<22} {}",
-            node.name,
-            node.role,
-            node.status,
-            node.heartbeat_age_ms,
-            node.version,
-            node.started_at.format("%Y-%m-%d %H:%M:%S"),
-            node.problems.join("; ")
-        );
-    }
-    println!();
-    println!("recent events:");
-    for event in &status.events {
-        let epoch = event.epoch.map(|epoch| format!(" epoch {epoch}")).unwrap_or_default();
-        println!(
-            "  {} {:<20} {}{} {}",
-            event.at.format("%Y-%m-%d %H:%M:%S%.3f"),
-            event.kind,
-            event.node,
-            epoch,
-            event.reason
-        );
-    }
 }
 
 fn run_user_command(settings: &Settings, command: UserCommand) -> Result<(), String> {

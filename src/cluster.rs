@@ -17,7 +17,6 @@ pub mod duty;
 pub mod lease;
 pub mod probe;
 pub mod registry;
-pub mod sql;
 pub mod status;
 pub mod wake;
 

@@ -7,7 +7,23 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+mod jobs;
+mod log;
+mod mail;
+mod metrics;
+mod units;
+
+// The parts keep their `crate::config::…` names: every module that reads settings imports
+// them from here.
+pub use jobs::{JobSettings, parse_schedule};
+pub use log::{LogFormat, LogSettings};
+use mail::{MAX_ADDRESS_LOCAL_PART, check_folder_name};
+pub use mail::{MailSettings, MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders, read_ca_file};
+pub use metrics::MetricsSettings;
+use units::{deserialize_byte_size, serialize_byte_size};
+pub use units::{duration_text, parse_byte_size};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "baton.toml";
@@ -57,430 +73,6 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub metrics: MetricsSettings,
     pub search: SearchSettings,
-}
-
-/// Where log lines go (standard error) and how they look.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "LogText")]
-pub struct LogSettings {
-    /// Filter in `tracing` syntax, e.g. `info` or `baton=debug,actix_web=info`.
-    pub level: String,
-    pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One readable line per event.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings { level: "info".into(), format: LogFormat::Text }
-    }
-}
-
-/// `log` is written either as a bare filter (`log = "debug"`, `BATON_LOG=debug`) or as a table.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum LogText {
-    Filter(String),
-    Table { level: Option<String>, format: Option<String> },
-}
-
-impl TryFrom<LogText> for LogSettings {
-    type Error = String;
-
-    fn try_from(text: LogText) -> Result<LogSettings, String> {
-        let (level, format) = match text {
-            LogText::Filter(level) => (Some(level), None),
-            LogText::Table { level, format } => (level, format),
-        };
-        let format = match format.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => return Err(format!("format {other:?} is not \"text\" or \"json\"")),
-        };
-        Ok(LogSettings { level: level.unwrap_or_else(|| LogSettings::default().level), format })
-    }
-}
-
-/// When the master runs each scheduled job: a cron expression in UTC, in the usual 5-field
-/// form (`min hour day month weekday`) or cron's 6/7-field form with seconds first, or `"off"`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct JobSettings {
-    pub due_reminders: String,
-    pub session_cleanup: String,
-    pub prune: String,
-    pub index_merge: String,
-}
-
-impl Default for JobSettings {
-    fn default() -> Self {
-        JobSettings {
-            due_reminders: "0 7 * * *".into(),
-            session_cleanup: "17 * * * *".into(),
-            prune: "42 3 * * *".into(),
-            index_merge: "30 4 * * *".into(),
-        }
-    }
-}
-
-impl JobSettings {
-    /// The configured schedule text of every job, by job name.
-    pub fn schedules(&self) -> [(&'static str, &str); 4] {
-        [
-            ("due_reminders", &self.due_reminders),
-            ("session_cleanup", &self.session_cleanup),
-            ("prune", &self.prune),
-            ("index_merge", &self.index_merge),
-        ]
-    }
-}
-
-/// A job schedule: `None` for `"off"`. Five fields are the usual cron form; cron's own form
-/// has seconds first (and numbers weekdays 1-7 from Sunday, so prefer names like `Mon-Fri`).
-pub fn parse_schedule(text: &str) -> Result<Option<cron::Schedule>, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    let fields = text.split_whitespace().count();
-    let full = match fields {
-        5 => format!("0 {text}"),
-        6 | 7 => text.to_string(),
-        _ => {
-            return Err(format!(
-                "{text:?} has {fields} fields: write a cron expression like \"0 7 * * Mon-Fri\" (minute hour day \
-                 month weekday), or \"off\""
-            ));
-        }
-    };
-    full.parse::<cron::Schedule>().map(Some).map_err(|error| format!("{text:?} is not a cron expression: {error}"))
-}
-
-/// Who may read `/metrics`: callers from `allow` (address ranges), or with the token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsSettings {
-    /// Address ranges allowed without a token, e.g. `["127.0.0.1/32", "10.0.0.0/8"]`.
-    pub allow: Vec<String>,
-    /// A bearer token (`Authorization: Bearer ...`) that grants access from anywhere; give
-    /// `token` or `token_file`, or neither.
-    pub token: Option<String>,
-    pub token_file: Option<PathBuf>,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        MetricsSettings { allow: vec!["127.0.0.0/8".into(), "::1/128".into()], token: None, token_file: None }
-    }
-}
-
-/// Address ranges written as `"10.0.0.0/8"` or single addresses; `key` names the setting.
-fn parse_networks(key: &str, texts: &[String]) -> Result<Vec<ipnet::IpNet>, SettingsError> {
-    texts
-        .iter()
-        .map(|text| {
-            text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
-                |_| SettingsError(format!("{key}: {text:?} is not an address or range, write e.g. \"10.0.0.0/8\"")),
-            )
-        })
-        .collect()
-}
-
-impl MetricsSettings {
-    pub fn allowed_networks(&self) -> Result<Vec<ipnet::IpNet>, SettingsError> {
-        parse_networks("metrics.allow", &self.allow)
-    }
-
-    pub fn token(&self) -> Result<Option<String>, SettingsError> {
-        match (&self.token, &self.token_file) {
-            (None, None) => Ok(None),
-            (token, file) => read_secret("metrics", "token", token, file).map(Some),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MailSettings {
-    /// Our address: notifications come from it, and mail from it is never stored.
-    pub address: String,
-    /// The mailboxes the master polls (`[[mail.mailboxes]]` in the settings file).
-    pub mailboxes: Vec<MailboxSettings>,
-    /// The server notifications are sent through; without one they are written as `.eml`
-    /// files to `data_dir/mail-outbox` (for development).
-    pub smtp: Option<SmtpSettings>,
-    /// The `authserv-id`s of the receiving mail servers whose `Authentication-Results`
-    /// headers are believed: a sender is verified when such a header says DMARC passed, or
-    /// DKIM passed for the domain of the From address.
-    pub trusted_authserv_ids: Vec<String>,
-    /// How long the reply address of a notification (`address` with `+TOKEN`) is accepted.
-    #[serde(with = "duration_text")]
-    pub reply_address_lifetime: Duration,
-}
-
-impl Default for MailSettings {
-    fn default() -> Self {
-        MailSettings {
-            address: "baton@localhost".into(),
-            mailboxes: Vec::new(),
-            smtp: None,
-            trusted_authserv_ids: Vec::new(),
-            reply_address_lifetime: Duration::from_secs(90 * 24 * 3600),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpSettings {
-    pub host: String,
-    /// Default 465 with `tls = "tls"`, 587 with "starttls", 25 with "none".
-    #[serde(default)]
-    pub port: Option<u16>,
-    #[serde(default = "SmtpSettings::default_tls")]
-    pub tls: TlsMode,
-    /// Sign in when given, with `password` or `password_file`.
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// PEM file of certificate authorities to trust besides the public ones (a private CA).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-}
-
-/// Longest part before the @ of `mail.address`: a reply address adds "+" and a token of 33
-/// characters for ids below 36^5 (60 million), and mail servers accept 64 (RFC 5321).
-const MAX_ADDRESS_LOCAL_PART: usize = 30;
-
-/// Why an IMAP folder name cannot be used, if it cannot: it travels in modified UTF-7
-/// (RFC 3501), which takes any text but not the list wildcards or control characters.
-fn check_folder_name(name: &str) -> Result<(), String> {
-    if name.trim() != name {
-        return Err("must not start or end with spaces".into());
-    }
-    if name.chars().any(|c| c.is_control() || matches!(c, '*' | '%')) {
-        return Err("must not contain control characters, \"*\" or \"%\"".into());
-    }
-    if name.len() > 255 {
-        return Err("must be at most 255 bytes".into());
-    }
-    Ok(())
-}
-
-/// The PEM text of `ca_file`, checked to hold at least one certificate.
-pub fn read_ca_file(what: &str, path: &Option<PathBuf>) -> Result<Option<Vec<u8>>, SettingsError> {
-    let Some(path) = path else { return Ok(None) };
-    let pem =
-        std::fs::read(path).map_err(|error| SettingsError(format!("{what}: ca_file {}: {error}", path.display())))?;
-    if !pem.windows(27).any(|window| window == b"-----BEGIN CERTIFICATE-----") {
-        return Err(SettingsError(format!(
-            "{what}: ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        )));
-    }
-    Ok(Some(pem))
-}
-
-impl SmtpSettings {
-    fn default_tls() -> TlsMode {
-        TlsMode::Starttls
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port.unwrap_or(match self.tls {
-            TlsMode::Tls => 465,
-            TlsMode::Starttls => 587,
-            TlsMode::None => 25,
-        })
-    }
-
-    /// User and password, when the server wants a sign-in.
-    pub fn credentials(&self) -> Result<Option<(String, String)>, SettingsError> {
-        match &self.user {
-            Some(user) => {
-                Ok(Some((user.clone(), read_secret("mail.smtp", "password", &self.password, &self.password_file)?)))
-            }
-            None => Ok(None),
-        }
-    }
-}
-
-/// A secret (`key`) given inline or in a file (`<key>_file`), exactly one of the two.
-fn read_secret(
-    what: &str,
-    key: &str,
-    secret: &Option<String>,
-    file: &Option<PathBuf>,
-) -> Result<String, SettingsError> {
-    match (secret, file) {
-        (Some(secret), None) => Ok(secret.clone()),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|error| SettingsError(format!("{what}: {key}_file {}: {error}", path.display()))),
-        _ => Err(SettingsError(format!("{what}: give exactly one of {key} and {key}_file"))),
-    }
-}
-
-/// How an IMAP connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// Plain text: only for a server on this host or a trusted network.
-    None,
-    /// Plain connection upgraded with STARTTLS.
-    Starttls,
-    /// TLS from the first byte (IMAPS).
-    Tls,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailboxSettings {
-    /// A short name for logs and the failure list, e.g. "support".
-    pub name: String,
-    pub host: String,
-    /// Default 993 with `tls = "tls"`, else 143.
-    #[serde(default)]
-    pub port: Option<u16>,
-    #[serde(default = "MailboxSettings::default_tls")]
-    pub tls: TlsMode,
-    pub user: String,
-    /// The password, or `password_file` naming a file that holds it.
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// The folder new mail arrives in.
-    #[serde(default = "MailboxSettings::default_folder")]
-    pub folder: String,
-    /// How often the folder is checked (or, with IDLE, the longest wait).
-    #[serde(default = "MailboxSettings::default_poll_interval", with = "duration_text")]
-    pub poll_interval: Duration,
-    /// Wait with IMAP IDLE when the server supports it: new mail is taken at once.
-    #[serde(default = "MailboxSettings::default_idle")]
-    pub idle: bool,
-    /// Key of the project new mail becomes items in.
-    pub project: String,
-    /// Where stored mail is moved, and where refused mail is moved (created when missing).
-    #[serde(default = "MailboxSettings::default_processed_folder")]
-    pub processed_folder: String,
-    #[serde(default = "MailboxSettings::default_failed_folder")]
-    pub failed_folder: String,
-    /// Larger mail is refused without being fetched.
-    #[serde(
-        default = "MailboxSettings::default_max_message_size",
-        deserialize_with = "deserialize_byte_size",
-        serialize_with = "serialize_byte_size"
-    )]
-    pub max_message_size: u64,
-    /// Mail from an address no account has: "reject", "create" (an account, as reporter of
-    /// the project) or "guest:LOGIN" (stored as reported by that account).
-    #[serde(default)]
-    pub unknown_senders: UnknownSenders,
-    /// Mail whose sender is not verified (neither through a notification's reply address nor
-    /// by a trusted `Authentication-Results` header): "new_items" or "refuse".
-    #[serde(default)]
-    pub unverified_senders: UnverifiedSenders,
-    /// Keys of further projects whose items replies through this mailbox may reach besides
-    /// `project`'s, or `["*"]` for all.
-    #[serde(default)]
-    pub reply_projects: Vec<String>,
-    /// PEM file of certificate authorities to trust besides the public ones (a private CA).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-}
-
-/// What to do with mail from an address no account has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum UnknownSenders {
-    /// Refuse it (it goes to the failure folder).
-    #[default]
-    Reject,
-    /// Create an account for the sender, a reporter in the mailbox's project.
-    CreateUser,
-    /// Store it as reported by this account (which must be allowed to report).
-    Guest(String),
-}
-
-impl TryFrom<String> for UnknownSenders {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<UnknownSenders, String> {
-        match text.trim() {
-            "reject" => Ok(UnknownSenders::Reject),
-            "create" => Ok(UnknownSenders::CreateUser),
-            other => match other.strip_prefix("guest:").map(str::trim) {
-                Some(login) if !login.is_empty() => Ok(UnknownSenders::Guest(login.to_string())),
-                _ => Err(format!("{other:?} is not a rule: write \"reject\", \"create\" or \"guest:LOGIN\"")),
-            },
-        }
-    }
-}
-
-impl From<UnknownSenders> for String {
-    fn from(rule: UnknownSenders) -> String {
-        match rule {
-            UnknownSenders::Reject => "reject".into(),
-            UnknownSenders::CreateUser => "create".into(),
-            UnknownSenders::Guest(login) => format!("guest:{login}"),
-        }
-    }
-}
-
-/// What to do with mail whose sender is not verified.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnverifiedSenders {
-    /// Accept it as a new item from that address, from an account with at most the reporter
-    /// role; never as a comment on an existing item.
-    #[default]
-    NewItems,
-    /// Refuse it (it goes to the failure folder).
-    Refuse,
-}
-
-impl MailboxSettings {
-    fn default_tls() -> TlsMode {
-        TlsMode::Tls
-    }
-    fn default_folder() -> String {
-        "INBOX".into()
-    }
-    fn default_poll_interval() -> Duration {
-        Duration::from_secs(60)
-    }
-    fn default_idle() -> bool {
-        true
-    }
-    fn default_processed_folder() -> String {
-        "Processed".into()
-    }
-    fn default_failed_folder() -> String {
-        "Failed".into()
-    }
-    fn default_max_message_size() -> u64 {
-        25 * 1024 * 1024
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port.unwrap_or(if self.tls == TlsMode::Tls { 993 } else { 143 })
-    }
-
-    /// The password, read from `password_file` when that is given.
-    pub fn password(&self) -> Result<String, SettingsError> {
-        read_secret(&format!("mail.mailboxes {:?}", self.name), "password", &self.password, &self.password_file)
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -943,6 +535,34 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A secret (`key`) given inline or in a file (`<key>_file`), exactly one of the two.
+fn read_secret(
+    what: &str,
+    key: &str,
+    secret: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<String, SettingsError> {
+    match (secret, file) {
+        (Some(secret), None) => Ok(secret.clone()),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|error| SettingsError(format!("{what}: {key}_file {}: {error}", path.display()))),
+        _ => Err(SettingsError(format!("{what}: give exactly one of {key} and {key}_file"))),
+    }
+}
+
+/// Address ranges written as `"10.0.0.0/8"` or single addresses; `key` names the setting.
+fn parse_networks(key: &str, texts: &[String]) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                |_| SettingsError(format!("{key}: {text:?} is not an address or range, write e.g. \"10.0.0.0/8\"")),
+            )
+        })
+        .collect()
+}
+
 fn describe_figment_error(error: figment::Error) -> String {
     let key = error.path.join(".");
     let kind = error.kind.to_string();
@@ -953,62 +573,6 @@ fn describe_figment_error(error: figment::Error) -> String {
         _ => "",
     };
     if key.is_empty() { kind } else { format!("{key}: {kind}{example}") }
-}
-
-/// Parses `"25MiB"`, `"512KB"`, `"1048576"`.
-pub fn parse_byte_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split_at = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split_at);
-    let number: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size: write e.g. \"25MiB\""))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1024,
-        "m" | "mb" => 1000 * 1000,
-        "mib" => 1024 * 1024,
-        "g" | "gb" => 1000 * 1000 * 1000,
-        "gib" => 1024 * 1024 * 1024,
-        _ => return Err(format!("{text:?} has an unknown unit: use B, KB, KiB, MB, MiB, GB or GiB")),
-    };
-    number.checked_mul(multiplier).ok_or_else(|| format!("{text:?} is too large"))
-}
-
-fn deserialize_byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum SizeText {
-        Number(u64),
-        Text(String),
-    }
-    match SizeText::deserialize(deserializer)? {
-        SizeText::Number(number) => Ok(number),
-        SizeText::Text(text) => parse_byte_size(&text).map_err(serde::de::Error::custom),
-    }
-}
-
-fn serialize_byte_size<S: serde::Serializer>(size: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(*size)
-}
-
-/// Durations written as `"200ms"`, `"2s"`, `"5m"`, `"14d"`.
-pub mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*duration).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(|error| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration ({error}): write e.g. \"2s\", \"200ms\", \"5m\""
-            ))
-        })
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! clusters), chosen by the URL scheme. Owns the pool, per-connection setup, embedded
 //! migrations run under a cross-node lock, and the write-transaction helper.
 
+pub mod dialect;
 pub mod schema;
 
 use std::fs::File;

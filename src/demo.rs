@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::schema::{comments, index_queue, items, memberships, projects, users, watchers};
 use crate::db::{Database, DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::permission::Role;
+use crate::model::permission::{Role, stored_role};
 use crate::model::user;
 use crate::model::workflow::Workflow;
 use crate::with_backend;
@@ -228,7 +228,7 @@ fn ensure_projects(connection: &mut DbConnection, rng: &mut StdRng, user_ids: &[
                     .first(connection)
                     .optional()?;
                 match existing_role {
-                    Some(existing) => members.push((user_id, Role::parse(&existing)?)),
+                    Some(existing) => members.push((user_id, stored_role(&existing)?)),
                     None => {
                         diesel::insert_into(memberships::table)
                             .values((
@@ -274,149 +274,22 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
     let user_ids = ensure_users(&mut connection)?;
     let demo_projects = ensure_projects(&mut connection, &mut rng, &user_ids)?;
     let now = database_now(&mut connection)?.with_nanosecond_zero();
-    let year_ago = now - chrono::Duration::days(365);
+    let period = (now - chrono::Duration::days(365), now);
 
     let progress = ProgressBar::new(u64::from(item_count)).with_style(
         ProgressStyle::with_template("{spinner} items {bar:40} {pos}/{len} ({per_sec}, {eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    // The workflow as administrators left it: statuses weighted by place (most items new or
-    // closed), priorities mostly the second, types evenly.
-    let workflow = Workflow::load(&mut connection)?;
-    let statuses: Vec<(i64, u32)> = workflow
-        .statuses
-        .iter()
-        .enumerate()
-        .map(|(place, status)| (status.id.0, STATUS_WEIGHTS.get(place).copied().unwrap_or(5)))
-        .collect();
-    let status_total: u32 = statuses.iter().map(|(_, weight)| weight).sum();
-    let type_ids: Vec<i64> = workflow.types.iter().map(|item_type| item_type.id.0).collect();
-    let priority_ids: Vec<i64> = PRIORITY_PLACES
-        .iter()
-        .filter_map(|place| workflow.priorities.get(*place).map(|priority| priority.id.0))
-        .collect();
-    let (Some(&first_status), Some(_), Some(&first_priority)) =
-        (statuses.first(), type_ids.first(), priority_ids.first())
-    else {
-        return Err(Error::Unavailable("the workflow needs a status, an item type and a priority".into()));
-    };
+    let shape = ItemShape::of(&Workflow::load(&mut connection)?)?;
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
     let mut remaining = item_count as usize;
     while remaining > 0 {
         let batch = remaining.min(BATCH_SIZE);
-        let mut new_items = Vec::with_capacity(batch);
-        for _ in 0..batch {
-            let project = demo_projects.choose(&mut rng).unwrap_or(&demo_projects[0]);
-            let reporter = project.members.choose(&mut rng).map(|(id, _)| *id).unwrap_or(user_ids[0]);
-            let workers: Vec<i64> =
-                project.members.iter().filter(|(_, role)| *role >= Role::Developer).map(|(id, _)| *id).collect();
-            let assignee = if rng.random_bool(0.7) { workers.choose(&mut rng).copied() } else { None };
-            let mut pick = rng.random_range(0..status_total);
-            let status_id = statuses
-                .iter()
-                .find(|(_, weight)| {
-                    if pick < *weight {
-                        true
-                    } else {
-                        pick -= weight;
-                        false
-                    }
-                })
-                .map(|(id, _)| *id)
-                .unwrap_or(first_status.0);
-            let created_at = random_time_between(&mut rng, year_ago, now);
-            let updated_at = random_time_between(&mut rng, created_at, now);
-            let qualifier = QUALIFIERS.choose(&mut rng).copied().unwrap_or_default();
-            let title = format!(
-                "{} {} {}",
-                VERBS.choose(&mut rng).copied().unwrap_or_default(),
-                OBJECTS.choose(&mut rng).copied().unwrap_or_default(),
-                qualifier
-            )
-            .trim_end()
-            .to_string();
-            new_items.push(DemoItem {
-                project_id: project.id,
-                // Drawn as i64, so that a seed gives the items it gave before.
-                type_id: type_ids[rng.random_range(0..type_ids.len() as i64) as usize],
-                status_id,
-                priority_id: *priority_ids.choose(&mut rng).unwrap_or(&first_priority),
-                title,
-                description: random_description(&mut rng),
-                reporter_id: reporter,
-                assignee_id: assignee,
-                due_date: rng
-                    .random_bool(0.3)
-                    .then(|| (now + chrono::Duration::days(rng.random_range(-30..90))).date()),
-                created_at,
-                updated_at,
-                version: 1,
-            });
-        }
-        let comment_plan: Vec<(usize, i64, NaiveDateTime, NaiveDateTime)> = new_items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| (index, item.reporter_id, item.created_at, item.updated_at))
-            .collect();
-        let member_lists: Vec<Vec<i64>> = new_items
-            .iter()
-            .map(|item| {
-                demo_projects
-                    .iter()
-                    .find(|project| project.id == item.project_id)
-                    .map(|project| project.members.iter().map(|(id, _)| *id).collect())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let watcher_pairs: Vec<(usize, Vec<i64>)> = new_items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                let mut people = vec![item.reporter_id];
-                if let Some(assignee) = item.assignee_id.filter(|assignee| *assignee != item.reporter_id) {
-                    people.push(assignee);
-                }
-                (index, people)
-            })
-            .collect();
-        let batch_comments = write_transaction(&mut connection, |connection| {
-            let ids: Vec<i64> = with_backend!(connection, |inner| diesel::insert_into(items::table)
-                .values(&new_items)
-                .returning(items::id)
-                .get_results(inner))?;
-            let mut new_comments = Vec::new();
-            for (index, reporter, created_at, updated_at) in &comment_plan {
-                for _ in 0..rng.random_range(0..=3) {
-                    new_comments.push(DemoComment {
-                        item_id: ids[*index],
-                        author_id: member_lists[*index].choose(&mut rng).copied().unwrap_or(*reporter),
-                        body: COMMENTS.choose(&mut rng).copied().unwrap_or_default().to_string(),
-                        created_at: random_time_between(&mut rng, *created_at, *updated_at),
-                    });
-                }
-            }
-            let new_watchers: Vec<DemoWatcher> = watcher_pairs
-                .iter()
-                .flat_map(|(index, people)| {
-                    people.iter().map(|user_id| DemoWatcher { item_id: ids[*index], user_id: *user_id })
-                })
-                .collect();
-            let queue_rows: Vec<DemoQueueRow> = ids.iter().map(|id| DemoQueueRow { item_id: *id }).collect();
-            with_backend!(connection, |inner| {
-                for chunk in new_comments.chunks(BATCH_SIZE) {
-                    diesel::insert_into(comments::table).values(chunk).execute(inner)?;
-                }
-                for chunk in new_watchers.chunks(BATCH_SIZE) {
-                    diesel::insert_into(watchers::table).values(chunk).execute(inner)?;
-                }
-                diesel::insert_into(index_queue::table).values(&queue_rows).execute(inner)?;
-                Ok::<(), diesel::result::Error>(())
-            })?;
-            Ok(new_comments.len())
-        })?;
+        let new_items: Vec<DemoItem> =
+            (0..batch).map(|_| random_item(&mut rng, &shape, &demo_projects, &user_ids, period)).collect();
+        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &demo_projects)?;
         created_items += batch;
-        created_comments += batch_comments;
         remaining -= batch;
         progress.inc(batch as u64);
     }
@@ -429,6 +302,163 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
         items: created_items,
         comments: created_comments,
         elapsed: started.elapsed(),
+    })
+}
+
+/// The workflow as administrators left it: statuses weighted by place (most items new or
+/// closed), priorities mostly the second, types evenly.
+struct ItemShape {
+    /// Status id and weight.
+    statuses: Vec<(i64, u32)>,
+    status_total: u32,
+    type_ids: Vec<i64>,
+    priority_ids: Vec<i64>,
+}
+
+impl ItemShape {
+    fn of(workflow: &Workflow) -> Result<ItemShape> {
+        let statuses: Vec<(i64, u32)> = workflow
+            .statuses
+            .iter()
+            .enumerate()
+            .map(|(place, status)| (status.id.0, STATUS_WEIGHTS.get(place).copied().unwrap_or(5)))
+            .collect();
+        let status_total: u32 = statuses.iter().map(|(_, weight)| weight).sum();
+        let type_ids: Vec<i64> = workflow.types.iter().map(|item_type| item_type.id.0).collect();
+        let priority_ids: Vec<i64> = PRIORITY_PLACES
+            .iter()
+            .filter_map(|place| workflow.priorities.get(*place).map(|priority| priority.id.0))
+            .collect();
+        if statuses.is_empty() || type_ids.is_empty() || priority_ids.is_empty() {
+            return Err(Error::Unavailable("the workflow needs a status, an item type and a priority".into()));
+        }
+        Ok(ItemShape { statuses, status_total, type_ids, priority_ids })
+    }
+}
+
+/// One random item of a random project, created within `period` (earliest, latest).
+fn random_item(
+    rng: &mut StdRng,
+    shape: &ItemShape,
+    demo_projects: &[DemoProject],
+    user_ids: &[i64],
+    (year_ago, now): (NaiveDateTime, NaiveDateTime),
+) -> DemoItem {
+    let project = demo_projects.choose(rng).unwrap_or(&demo_projects[0]);
+    let reporter = project.members.choose(rng).map(|(id, _)| *id).unwrap_or(user_ids[0]);
+    let workers: Vec<i64> =
+        project.members.iter().filter(|(_, role)| *role >= Role::Developer).map(|(id, _)| *id).collect();
+    let assignee = if rng.random_bool(0.7) { workers.choose(rng).copied() } else { None };
+    let mut pick = rng.random_range(0..shape.status_total);
+    let status_id = shape
+        .statuses
+        .iter()
+        .find(|(_, weight)| {
+            if pick < *weight {
+                true
+            } else {
+                pick -= weight;
+                false
+            }
+        })
+        .map(|(id, _)| *id)
+        .unwrap_or(shape.statuses[0].0);
+    let created_at = random_time_between(rng, year_ago, now);
+    let updated_at = random_time_between(rng, created_at, now);
+    let qualifier = QUALIFIERS.choose(rng).copied().unwrap_or_default();
+    let title = format!(
+        "{} {} {}",
+        VERBS.choose(rng).copied().unwrap_or_default(),
+        OBJECTS.choose(rng).copied().unwrap_or_default(),
+        qualifier
+    )
+    .trim_end()
+    .to_string();
+    DemoItem {
+        project_id: project.id,
+        // Drawn as i64, so that a seed gives the items it gave before.
+        type_id: shape.type_ids[rng.random_range(0..shape.type_ids.len() as i64) as usize],
+        status_id,
+        priority_id: *shape.priority_ids.choose(rng).unwrap_or(&shape.priority_ids[0]),
+        title,
+        description: random_description(rng),
+        reporter_id: reporter,
+        assignee_id: assignee,
+        due_date: rng.random_bool(0.3).then(|| (now + chrono::Duration::days(rng.random_range(-30..90))).date()),
+        created_at,
+        updated_at,
+        version: 1,
+    }
+}
+
+/// Inserts a batch of items with up to three comments each, the reporter and the assignee
+/// as watchers, and their index queue rows, in one transaction; returns how many comments.
+fn insert_batch(
+    connection: &mut DbConnection,
+    rng: &mut StdRng,
+    new_items: &[DemoItem],
+    demo_projects: &[DemoProject],
+) -> Result<usize> {
+    let comment_plan: Vec<(usize, i64, NaiveDateTime, NaiveDateTime)> = new_items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| (index, item.reporter_id, item.created_at, item.updated_at))
+        .collect();
+    let member_lists: Vec<Vec<i64>> = new_items
+        .iter()
+        .map(|item| {
+            demo_projects
+                .iter()
+                .find(|project| project.id == item.project_id)
+                .map(|project| project.members.iter().map(|(id, _)| *id).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let watcher_pairs: Vec<(usize, Vec<i64>)> = new_items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let mut people = vec![item.reporter_id];
+            if let Some(assignee) = item.assignee_id.filter(|assignee| *assignee != item.reporter_id) {
+                people.push(assignee);
+            }
+            (index, people)
+        })
+        .collect();
+    write_transaction(connection, |connection| {
+        let ids: Vec<i64> = with_backend!(connection, |inner| diesel::insert_into(items::table)
+            .values(new_items)
+            .returning(items::id)
+            .get_results(inner))?;
+        let mut new_comments = Vec::new();
+        for (index, reporter, created_at, updated_at) in &comment_plan {
+            for _ in 0..rng.random_range(0..=3) {
+                new_comments.push(DemoComment {
+                    item_id: ids[*index],
+                    author_id: member_lists[*index].choose(&mut *rng).copied().unwrap_or(*reporter),
+                    body: COMMENTS.choose(&mut *rng).copied().unwrap_or_default().to_string(),
+                    created_at: random_time_between(&mut *rng, *created_at, *updated_at),
+                });
+            }
+        }
+        let new_watchers: Vec<DemoWatcher> = watcher_pairs
+            .iter()
+            .flat_map(|(index, people)| {
+                people.iter().map(|user_id| DemoWatcher { item_id: ids[*index], user_id: *user_id })
+            })
+            .collect();
+        let queue_rows: Vec<DemoQueueRow> = ids.iter().map(|id| DemoQueueRow { item_id: *id }).collect();
+        with_backend!(connection, |inner| {
+            for chunk in new_comments.chunks(BATCH_SIZE) {
+                diesel::insert_into(comments::table).values(chunk).execute(inner)?;
+            }
+            for chunk in new_watchers.chunks(BATCH_SIZE) {
+                diesel::insert_into(watchers::table).values(chunk).execute(inner)?;
+            }
+            diesel::insert_into(index_queue::table).values(&queue_rows).execute(inner)?;
+            Ok::<(), diesel::result::Error>(())
+        })?;
+        Ok(new_comments.len())
     })
 }
 

@@ -17,7 +17,7 @@ use crate::config::{JobSettings, parse_schedule};
 use crate::db::schema::job_runs;
 use crate::db::{DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::text::{serialize_optional_utc, serialize_utc};
+use crate::timestamp::{serialize_optional_utc, serialize_utc};
 
 /// The built-in jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,11 +14,13 @@
 //! - `generation`: the directories on the shared path;
 //! - `directory`: tantivy's view of a directory, for the writer and for readers;
 //! - `indexer`: the master duty; `collect`: deletion by use; `rebuild`: full rebuilds;
-//! - `reader`: a node's reader; `query`: searching; `fields`, `document`: what is indexed;
+//! - `reader`: a node's reader; `query`: searching, `coverage`: which stems of a word to search;
+//!   `fields`, `document`: what is indexed;
 //! - `status`: figures for operators.
 
 pub mod collect;
 pub mod commits;
+pub mod coverage;
 pub mod directory;
 pub mod document;
 pub mod fields;

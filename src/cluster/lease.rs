@@ -22,7 +22,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use crate::cluster::registry::{self, Identity};
-use crate::cluster::sql::{Dialect, RowLock};
+use crate::db::dialect::{Dialect, RowLock};
 use crate::db::schema::cluster_lease;
 use crate::db::{DbConnection, MultiBackend, write_transaction};
 use crate::error::{Error, Result};

@@ -16,8 +16,8 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::cluster::sql::Dialect;
 use crate::db::DbConnection;
+use crate::db::dialect::Dialect;
 use crate::error::{Error, Result};
 
 pub struct ProbeDuty {

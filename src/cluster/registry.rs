@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
-use crate::cluster::sql::Dialect;
+use crate::db::dialect::Dialect;
 use crate::db::schema::cluster_nodes;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};

@@ -12,7 +12,7 @@ use crate::cluster::registry;
 use crate::db::DbConnection;
 use crate::db::schema::cluster_events;
 use crate::error::Result;
-use crate::model::text;
+use crate::timestamp;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
@@ -29,7 +29,7 @@ pub struct NodeStatus {
     pub config_hash: String,
     pub priority: i32,
     pub heartbeat_age_ms: i64,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub started_at: NaiveDateTime,
     pub message: String,
 }
@@ -38,7 +38,7 @@ pub struct NodeStatus {
 pub struct LeaseStatus {
     pub holder: Option<String>,
     pub epoch: i64,
-    #[serde(serialize_with = "text::serialize_optional_utc")]
+    #[serde(serialize_with = "timestamp::serialize_optional_utc")]
     pub renewed_at: Option<NaiveDateTime>,
     pub handover_to: Option<String>,
     /// Whether the holder renewed it within the node timeout.
@@ -48,7 +48,7 @@ pub struct LeaseStatus {
 #[derive(Debug, Clone, Serialize, Queryable)]
 pub struct Event {
     pub id: i64,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub at: NaiveDateTime,
     pub node: String,
     pub kind: String,

@@ -10,9 +10,10 @@ use crate::config::Settings;
 use crate::db::schema::mail_failures;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::mail::inbound::{self, Mailbox, Outcome};
+use crate::mail::inbound::{self, Outcome};
+use crate::mail::mailbox::Mailbox;
 use crate::model::attachment::FileStore;
-use crate::model::text::serialize_utc;
+use crate::timestamp::serialize_utc;
 
 #[derive(Debug, Clone, Serialize, Queryable, Selectable)]
 #[diesel(table_name = mail_failures)]

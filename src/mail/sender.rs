@@ -12,7 +12,7 @@ use crate::config::{UnknownSenders, UnverifiedSenders};
 use crate::db::schema::{items, mail_received, projects};
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
-use crate::mail::inbound::Mailbox;
+use crate::mail::mailbox::Mailbox;
 use crate::mail::message::InboundMail;
 use crate::mail::reply_address::{self, SigningKey, TokenError};
 use crate::mail::{outbound, trust};
@@ -130,7 +130,7 @@ fn require_reply_project(connection: &mut DbConnection, mailbox: &Mailbox, item:
 /// mailbox's project: anyone may write such a From address.
 fn at_most_reporter(connection: &mut DbConnection, mailbox: &Mailbox, sender: &User, unverified: &str) -> Result<()> {
     let project = project::find(connection, &mailbox.project)?;
-    let access = Access::load(connection, sender, &project)?;
+    let access = Access::for_project(connection, sender, project.id, project.is_public)?;
     let standing = match access.role {
         _ if access.is_admin => Some("is an administrator".to_string()),
         Some(role) if role > Role::Reporter => Some(format!("has the {} role in {}", role.as_str(), project.key)),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::db::schema::{mail_failures, mail_mailboxes, mail_outbox, mail_received};
 use crate::db::{DbConnection, database_now};
 use crate::error::Result;
-use crate::model::text::serialize_optional_utc;
+use crate::timestamp::serialize_optional_utc;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MailStatus {

@@ -15,10 +15,10 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{AttachmentId, CommentId, ItemId};
-use crate::model::item::ReadableItem;
-use crate::model::permission::Permission;
+use crate::model::permission::{self, Permission, ReadableItem};
 use crate::model::user::{User, UserSummary};
-use crate::model::{comment, item, text};
+use crate::model::{comment, item};
+use crate::timestamp;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Attachment {
@@ -30,7 +30,7 @@ pub struct Attachment {
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -235,7 +235,7 @@ impl FileStore {
 
 /// Checks that the actor may attach files to the item (before receiving the upload).
 pub fn require_can_attach(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<()> {
-    let (_, _, access) = item::require_readable(connection, actor, item_id)?;
+    let (_, access) = permission::item_access(connection, actor, item_id)?;
     access.require(Permission::Report, &format!("item {item_id}"))
 }
 
@@ -305,7 +305,7 @@ fn load(connection: &mut DbConnection, id: AttachmentId) -> Result<Attachment> {
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Attachment>> {
-    let readable = item::readable(connection, actor, item_id)?;
+    let readable = permission::readable_item(connection, actor, item_id)?;
     of_item(connection, readable)
 }
 
@@ -328,7 +328,7 @@ pub fn get_for_download(
     id: AttachmentId,
 ) -> Result<(Attachment, PathBuf)> {
     let attachment = load(connection, id)?;
-    item::require_readable(connection, actor, attachment.item_id).map_err(|error| match error {
+    permission::item_access(connection, actor, attachment.item_id).map_err(|error| match error {
         Error::NotFound(_) => Error::not_found(format!("attachment {id}")),
         other => other,
     })?;

@@ -8,7 +8,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rand::RngCore;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::config::SessionSettings;
 use crate::db::schema::{api_tokens, login_failures, sessions, users};
@@ -16,7 +15,8 @@ use crate::db::{DbConnection, database_now, first_by_type, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{TokenId, UserId};
 use crate::model::text;
-use crate::model::user::{self, User};
+use crate::model::user::{self, User, digest};
+use crate::timestamp;
 
 /// A fixed argon2 hash checked when the login is unknown, so that a wrong login takes as
 /// long as a wrong password and timing does not reveal which accounts exist.
@@ -51,7 +51,7 @@ pub struct ApiToken {
     #[diesel(deserialize_as = i64)]
     pub id: TokenId,
     pub name: String,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -59,10 +59,6 @@ fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-pub fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 fn seconds(duration: Duration) -> chrono::Duration {
@@ -165,22 +161,6 @@ pub fn remove_expired_sessions(connection: &mut DbConnection) -> Result<usize> {
 
 pub fn sign_out(connection: &mut DbConnection, secret: &str) -> Result<()> {
     diesel::delete(sessions::table.filter(sessions::id_hash.eq(digest(secret)))).execute(connection)?;
-    Ok(())
-}
-
-/// Ends everything that lets the user in without the password: every session except `keep`
-/// (the session that changed its own password stays signed in) and every personal API token
-/// (deleted, so that reactivating the account later revives none). For the transaction that
-/// changes the password or deactivates the account.
-pub fn revoke_credentials(connection: &mut DbConnection, user_id: UserId, keep: Option<&str>) -> Result<()> {
-    let sessions_of_user = sessions::table.filter(sessions::user_id.eq(user_id.0));
-    match keep {
-        Some(secret) => {
-            diesel::delete(sessions_of_user.filter(sessions::id_hash.ne(digest(secret)))).execute(connection)?
-        }
-        None => diesel::delete(sessions_of_user).execute(connection)?,
-    };
-    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id.0))).execute(connection)?;
     Ok(())
 }
 

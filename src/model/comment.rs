@@ -8,11 +8,11 @@ use crate::db::schema::{comments, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{CommentId, ItemId};
-use crate::model::item::ReadableItem;
 use crate::model::notification::{self, Event};
-use crate::model::permission::Permission;
+use crate::model::permission::{self, Permission, ReadableItem};
 use crate::model::user::{User, UserSummary};
 use crate::model::{item, text, watcher};
+use crate::timestamp;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comment {
@@ -20,7 +20,7 @@ pub struct Comment {
     pub item_id: ItemId,
     pub author: UserSummary,
     pub body: String,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -42,7 +42,7 @@ fn load(connection: &mut DbConnection, id: CommentId) -> Result<Comment> {
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Comment>> {
-    let readable = item::readable(connection, actor, item_id)?;
+    let readable = permission::readable_item(connection, actor, item_id)?;
     of_item(connection, readable)
 }
 
@@ -61,7 +61,7 @@ pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<
 pub fn create(connection: &mut DbConnection, actor: &User, item_id: ItemId, body: &str) -> Result<Comment> {
     let body = text::body("body", body, true)?;
     write_transaction(connection, |connection| {
-        let (_, _, access) = item::require_readable(connection, actor, item_id)?;
+        let (_, access) = permission::item_access(connection, actor, item_id)?;
         access.require(Permission::Report, &format!("item {item_id}"))?;
         let id: i64 = diesel::insert_into(comments::table)
             .values((comments::item_id.eq(item_id.0), comments::author_id.eq(actor.id.0), comments::body.eq(&body)))

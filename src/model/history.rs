@@ -8,9 +8,9 @@ use crate::db::DbConnection;
 use crate::db::schema::{history, users};
 use crate::error::Result;
 use crate::model::ids::{ItemId, UserId};
-use crate::model::item::{self, ReadableItem};
-use crate::model::text;
+use crate::model::permission::{self, ReadableItem};
 use crate::model::user::{User, UserSummary};
+use crate::timestamp;
 
 /// One changed field, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct FieldChange {
 pub struct HistoryEntry {
     pub id: i64,
     pub user: UserSummary,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub changed_at: NaiveDateTime,
     pub field: String,
     pub old_value: Option<String>,
@@ -50,7 +50,7 @@ pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes
 type HistoryRow = (i64, UserSummary, NaiveDateTime, String, Option<String>, Option<String>);
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<HistoryEntry>> {
-    let readable = item::readable(connection, actor, item_id)?;
+    let readable = permission::readable_item(connection, actor, item_id)?;
     of_item(connection, readable)
 }
 

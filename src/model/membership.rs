@@ -7,8 +7,7 @@ use crate::db::schema::{memberships, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ProjectId, UserId};
-use crate::model::item::ReadableItem;
-use crate::model::permission::{Permission, Role};
+use crate::model::permission::{Permission, ReadableItem, Role, stored_role};
 use crate::model::project;
 use crate::model::user::{self, User, UserSummary};
 use crate::model::watcher;
@@ -36,7 +35,7 @@ fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<M
         .order(users::login.asc())
         .select((UserSummary::as_select(), memberships::role))
         .load(connection)?;
-    rows.into_iter().map(|(user, role)| Ok(Member { user, role: Role::parse(&role)? })).collect()
+    rows.into_iter().map(|(user, role)| Ok(Member { user, role: stored_role(&role)? })).collect()
 }
 
 /// Adds the user to the project or changes their role.

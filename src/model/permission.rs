@@ -1,6 +1,7 @@
 //! The one place where access is decided. Pages, the API, search results and attachment
 //! downloads all ask `Access::allows` / `Access::require`, or filter by
-//! `readable_project_ids`, which apply the same rule.
+//! `readable_project_ids`, which apply the same rule; `ReadableItem` is the proof, made only
+//! here, that the actor may see an item.
 //!
 //! The rule: administrators may do everything. Otherwise a member's role decides:
 //! viewer < reporter < developer < manager. A signed-in non-member of a public project
@@ -11,10 +12,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
-use crate::db::schema::{memberships, projects};
+use crate::db::schema::{items, memberships, projects};
 use crate::error::{Error, Result};
-use crate::model::ids::ProjectId;
-use crate::model::project::Project;
+use crate::model::ids::{ItemId, ProjectId};
 use crate::model::user::User;
 
 /// A member's role in a project, from least to most powerful.
@@ -51,6 +51,13 @@ impl Role {
     }
 }
 
+/// A role read from the database: a value that is no role is a damaged row (an internal
+/// error), never the caller's invalid input.
+pub fn stored_role(text: &str) -> Result<Role> {
+    Role::parse(text)
+        .map_err(|_| Error::internal("reading a membership", format!("stored role {text:?} is not a role")))
+}
+
 /// What a user may do in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -84,10 +91,6 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn load(connection: &mut DbConnection, user: &User, project: &Project) -> Result<Access> {
-        Access::for_project(connection, user, project.id, project.is_public)
-    }
-
     pub fn for_project(
         connection: &mut DbConnection,
         user: &User,
@@ -123,6 +126,52 @@ impl Access {
             permission.least_role().as_str()
         )))
     }
+
+    /// The proof that the item may be seen, when this access to its project (`project_id`)
+    /// allows viewing; not found otherwise.
+    pub fn readable_item(&self, id: ItemId, project_id: ProjectId) -> Result<ReadableItem> {
+        self.require(Permission::View, &format!("item {id}"))?;
+        Ok(ReadableItem { id, project_id })
+    }
+}
+
+/// Proof that the actor may see an item: made only by the access checks of this module, so
+/// the functions that take it (comments, attachments, history, watchers of the item) need not
+/// check again.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadableItem {
+    id: ItemId,
+    project_id: ProjectId,
+}
+
+impl ReadableItem {
+    pub fn id(&self) -> ItemId {
+        self.id
+    }
+
+    pub fn project_id(&self) -> ProjectId {
+        self.project_id
+    }
+}
+
+/// Checks that the actor may see the item: the proof, and the actor's access to the item's
+/// project (for what else they may do with it).
+pub fn item_access(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<(ReadableItem, Access)> {
+    let (project_id, project_is_public): (i64, bool) = items::table
+        .inner_join(projects::table)
+        .filter(items::id.eq(id.0))
+        .select((projects::id, projects::is_public))
+        .first(connection)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("item {id}")))?;
+    let project_id = ProjectId(project_id);
+    let access = Access::for_project(connection, actor, project_id, project_is_public)?;
+    Ok((access.readable_item(id, project_id)?, access))
+}
+
+/// Checks that the actor may see the item.
+pub fn readable_item(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ReadableItem> {
+    Ok(item_access(connection, actor, id)?.0)
 }
 
 fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Result<Option<Role>> {
@@ -132,7 +181,7 @@ fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Re
         .select(memberships::role)
         .first(connection)
         .optional()?;
-    role.map(|role| Role::parse(&role)).transpose()
+    role.map(|role| stored_role(&role)).transpose()
 }
 
 /// The projects a user may view: `None` means all (administrators).

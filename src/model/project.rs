@@ -12,6 +12,7 @@ use crate::model::permission::{Access, Permission, readable_project_ids};
 use crate::model::text;
 use crate::model::user::User;
 use crate::model::watcher;
+use crate::timestamp;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = projects)]
@@ -22,9 +23,9 @@ pub struct Project {
     pub name: String,
     pub description: String,
     pub is_public: bool,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -111,7 +112,7 @@ pub fn get_with(
     permission: Permission,
 ) -> Result<(Project, Access)> {
     let project = find(connection, reference)?;
-    let access = Access::load(connection, actor, &project)?;
+    let access = Access::for_project(connection, actor, project.id, project.is_public)?;
     access.require(permission, &format!("project {}", reference.trim()))?;
     Ok((project, access))
 }

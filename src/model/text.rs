@@ -1,8 +1,4 @@
-//! Checks shared by every text field that comes from outside, plus the timestamp format
-//! of the API.
-
-use chrono::NaiveDateTime;
-use serde::Serializer;
+//! Checks shared by every text field that comes from outside.
 
 use crate::error::{Error, Result};
 
@@ -68,18 +64,6 @@ pub fn email(field: &str, value: &str) -> Result<String> {
         Ok(value.to_string())
     } else {
         Err(Error::invalid(field, format!("{value:?} is not an e-mail address like name@example.com")))
-    }
-}
-
-/// Timestamps are UTC; the API writes them as RFC 3339 with milliseconds and a `Z`.
-pub fn serialize_utc<S: Serializer>(time: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
-pub fn serialize_optional_utc<S: Serializer>(time: &Option<NaiveDateTime>, serializer: S) -> Result<S::Ok, S::Error> {
-    match time {
-        Some(time) => serialize_utc(time, serializer),
-        None => serializer.serialize_none(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Accounts: creation, passwords (argon2id), profile changes, listing.
+//! Accounts: creation, passwords (argon2id), profile changes, listing. A changed password
+//! or a deactivation ends the account's sessions and API tokens in the same transaction.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -6,12 +7,14 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::db::schema::users;
+use crate::db::schema::{api_tokens, sessions, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::UserId;
 use crate::model::text;
+use crate::timestamp;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -29,9 +32,9 @@ pub struct User {
     pub is_admin: bool,
     pub active: bool,
     pub email_notifications: bool,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
-    #[serde(serialize_with = "text::serialize_utc")]
+    #[serde(serialize_with = "timestamp::serialize_utc")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -104,6 +107,11 @@ pub fn verify_password(password: &str, stored_hash: &str) -> bool {
         Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
+}
+
+/// The SHA-256 digest under which a session or API token secret is stored.
+pub fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A random password for generated accounts (first admin, `user passwd` without input).
@@ -231,10 +239,26 @@ fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_se
             ))
             .execute(connection)?;
         if changes.password.is_some() || changes.active == Some(false) {
-            crate::model::auth::revoke_credentials(connection, id, keep_session)?;
+            revoke_credentials(connection, id, keep_session)?;
         }
         get(connection, id)
     })
+}
+
+/// Ends everything that lets the user in without the password: every session except `keep`
+/// (the session that changed its own password stays signed in) and every personal API token
+/// (deleted, so that reactivating the account later revives none). For the transaction that
+/// changes the password or deactivates the account.
+fn revoke_credentials(connection: &mut DbConnection, user_id: UserId, keep: Option<&str>) -> Result<()> {
+    let sessions_of_user = sessions::table.filter(sessions::user_id.eq(user_id.0));
+    match keep {
+        Some(secret) => {
+            diesel::delete(sessions_of_user.filter(sessions::id_hash.ne(digest(secret)))).execute(connection)?
+        }
+        None => diesel::delete(sessions_of_user).execute(connection)?,
+    };
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id.0))).execute(connection)?;
+    Ok(())
 }
 
 /// A user's change to their own account: name, e-mail, notifications and password; a new

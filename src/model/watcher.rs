@@ -8,8 +8,7 @@ use crate::db::schema::{items, memberships, projects, users, watchers};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, ProjectId, UserId};
-use crate::model::item::{self, ItemView, ReadableItem};
-use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::permission::{self, Access, Permission, ReadableItem};
 use crate::model::user::{self, User, UserSummary};
 
 /// Adds a watcher unless already watching; for use inside a write transaction.
@@ -28,7 +27,7 @@ pub fn add_quietly(connection: &mut DbConnection, item_id: ItemId, user_id: User
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<UserSummary>> {
-    let readable = item::readable(connection, actor, item_id)?;
+    let readable = permission::readable_item(connection, actor, item_id)?;
     of_item(connection, readable)
 }
 
@@ -46,13 +45,15 @@ pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<
 /// and that person must be able to see the item too.
 pub fn add(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id: UserId) -> Result<()> {
     write_transaction(connection, |connection| {
-        let (_, project, access) = item::require_readable(connection, actor, item_id)?;
+        let (readable, access) = permission::item_access(connection, actor, item_id)?;
         if user_id != actor.id {
             access.require(Permission::Work, &format!("item {item_id}"))?;
             // One refusal for every id that cannot watch, naming only the id sent.
             let may_watch = match user::find(connection, user_id)? {
                 Some(watcher) => {
-                    watcher.active && Access::load(connection, &watcher, &project)?.allows(Permission::View)
+                    watcher.active
+                        && Access::for_project(connection, &watcher, readable.project_id(), access.project_is_public)?
+                            .allows(Permission::View)
                 }
                 None => false,
             };
@@ -72,7 +73,7 @@ pub fn add(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id
 pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user_id: UserId) -> Result<()> {
     write_transaction(connection, |connection| {
         if user_id != actor.id {
-            let (_, _, access) = item::require_readable(connection, actor, item_id)?;
+            let (_, access) = permission::item_access(connection, actor, item_id)?;
             access.require(Permission::Work, &format!("item {item_id}"))?;
         }
         let deleted = diesel::delete(
@@ -106,19 +107,4 @@ pub fn end_unreadable(connection: &mut DbConnection, project: ProjectId, user: O
         None => diesel::delete(unreadable).execute(connection)?,
     };
     Ok(ended)
-}
-
-/// The items the actor watches and may still see, most recently updated first.
-pub fn watched_items(connection: &mut DbConnection, actor: &User, limit: i64) -> Result<Vec<ItemView>> {
-    let ids: Vec<i64> = watchers::table
-        .inner_join(items::table)
-        .filter(watchers::user_id.eq(actor.id.0))
-        .order((items::updated_at.desc(), items::id.desc()))
-        .limit(limit)
-        .select(items::id)
-        .load(connection)?;
-    let readable = readable_project_ids(connection, actor)?;
-    let mut views = item::readable_views(connection, &ids, readable.as_deref())?;
-    views.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
-    Ok(views)
 }

@@ -26,9 +26,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use crate::cluster::duty::DutyContext;
-use crate::cluster::sql::Dialect;
 use crate::config::Settings;
 use crate::db::DbConnection;
+use crate::db::dialect::Dialect;
 use crate::db::schema::index_commits;
 use crate::error::Result;
 use crate::search::commits::{self, CommitFiles};

@@ -13,8 +13,8 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::duty::DutyContext;
-use crate::cluster::sql::Dialect;
 use crate::db::DbConnection;
+use crate::db::dialect::Dialect;
 use crate::db::schema::{index_commits, index_queue};
 use crate::error::{Error, Result};
 use crate::search::directory::segment_file;
@@ -34,7 +34,7 @@ pub struct ApprovedCommit {
     #[serde(skip)]
     pub meta: String,
     pub applied: String,
-    #[serde(serialize_with = "crate::model::text::serialize_utc")]
+    #[serde(serialize_with = "crate::timestamp::serialize_utc")]
     pub committed_at: NaiveDateTime,
 }
 

@@ -6,17 +6,14 @@
 //! as literal text. A bare `#123` or `123` opens that item. Results are limited to the
 //! caller's readable projects inside the query and re-checked against the database.
 
-use std::sync::Mutex;
-
 use diesel::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocSet, Searcher, SegmentReader, TERMINATED, TantivyDocument, Term, index::SegmentId};
+use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::db::DbConnection;
 use crate::db::schema::{projects, statuses, users};
@@ -27,6 +24,7 @@ use crate::model::item::{self, ItemView};
 use crate::model::permission::readable_project_ids;
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
+use crate::search::coverage::StemCoverage;
 use crate::search::fields::Fields;
 use crate::search::reader::SearchIndex;
 
@@ -171,7 +169,12 @@ pub fn search(
         return Err(Error::invalid("q", "must not contain NUL characters (U+0000)"));
     }
     if let Some(id) = item_reference(query) {
-        let found = item::get(connection, actor, ItemId(id)).ok();
+        let found = match item::get(connection, actor, ItemId(id)) {
+            Ok(view) => Some(view),
+            // Also an item the actor may not see: search does not tell it exists.
+            Err(Error::NotFound(_)) => None,
+            Err(error) => return Err(error),
+        };
         return Ok(SearchResults { total: usize::from(found.is_some()), limit, offset, hits: Vec::new(), item: found });
     }
     // Held to the end: the commit's files stay recorded as in use while this search runs.
@@ -218,7 +221,8 @@ pub fn search(
         let document: TantivyDocument =
             searcher.doc(address).map_err(|error| Error::internal("reading a hit", error))?;
         let Some(id) = document.get_first(fields.item_id).and_then(|value| value.as_u64()) else { continue };
-        found.push((i64::try_from(id).unwrap_or(0), score, document));
+        let Ok(id) = i64::try_from(id) else { continue };
+        found.push((id, score, document));
     }
     // The database decides: an item deleted or no longer readable is left out.
     let ids: Vec<i64> = found.iter().map(|(id, ..)| *id).collect();
@@ -237,73 +241,6 @@ pub fn search(
         hits.push(SearchHit { item, score, title_html, snippet_html });
     }
     Ok(SearchResults { total, limit, offset, hits, item: None })
-}
-
-/// Whether a word's other stems find documents its English stem does not, per segment.
-/// Every word is indexed under its English stem and, when that differs, its German stem at
-/// the same position, so a query word is the union of both. In English text the German
-/// stem's documents are mostly a subset ("pages" is indexed as `page` and `pag`): the union
-/// then finds nothing more, and leaving it out turns a query of several words into plain
-/// required terms, whose best hits tantivy finds without scoring every match (block-max
-/// WAND) — about twice the throughput for a common two-word query. Segments never change,
-/// so each answer is kept for the segment's life.
-#[derive(Default)]
-pub struct StemCoverage {
-    adds: Mutex<FxHashMap<(SegmentId, String, String), bool>>,
-}
-
-/// Answers kept before the table is emptied (segments come and go with merges).
-const COVERAGE_ENTRIES: usize = 100_000;
-
-impl StemCoverage {
-    /// The English stem, and each other stem that some segment has a document for without
-    /// the English one. When the postings cannot be read, the stem is kept: the union is
-    /// never wrong, only slower.
-    fn needed(&self, searcher: &Searcher, field: Field, stems: &[String]) -> Vec<String> {
-        let Some((english, others)) = stems.split_first() else { return Vec::new() };
-        let mut needed = vec![english.clone()];
-        for other in others {
-            let adds = searcher.segment_readers().iter().any(|segment| {
-                let key = (segment.segment_id(), english.clone(), other.clone());
-                if let Some(known) = self.adds.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key) {
-                    return *known;
-                }
-                let found = adds_documents(segment, field, english, other).unwrap_or(true);
-                let mut adds = self.adds.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if adds.len() >= COVERAGE_ENTRIES {
-                    adds.clear();
-                }
-                adds.insert(key, found);
-                found
-            });
-            if adds {
-                needed.push(other.clone());
-            }
-        }
-        needed
-    }
-}
-
-/// Whether a document of the segment has `other` without `english`.
-fn adds_documents(segment: &SegmentReader, field: Field, english: &str, other: &str) -> std::io::Result<bool> {
-    let index = segment.inverted_index(field).map_err(std::io::Error::other)?;
-    let Some(mut other_docs) = index.read_postings(&Term::from_field_text(field, other), IndexRecordOption::Basic)?
-    else {
-        return Ok(false);
-    };
-    let Some(mut english_docs) =
-        index.read_postings(&Term::from_field_text(field, english), IndexRecordOption::Basic)?
-    else {
-        return Ok(other_docs.doc() != TERMINATED);
-    };
-    let mut doc = other_docs.doc();
-    while doc != TERMINATED {
-        if english_docs.seek(doc) != doc {
-            return Ok(true);
-        }
-        doc = other_docs.advance();
-    }
-    Ok(false)
 }
 
 /// Turns free text into a query on the text field of one searcher.

@@ -13,10 +13,10 @@ use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 use crate::db::{Database, DbConnection};
 use crate::error::{Error, Result};
 use crate::search::commits::{self, ApprovedCommit};
+use crate::search::coverage::StemCoverage;
 use crate::search::directory::ApprovedDirectory;
 use crate::search::fields::Fields;
 use crate::search::generation::IndexLocation;
-use crate::search::query::StemCoverage;
 
 /// How often the reader looks for a newer approved commit: commits reach every node within
 /// about this (the previous design polled `meta.json` every 500 ms; p95 freshness 506 ms).

@@ -11,7 +11,7 @@ use crate::cluster::duty::DutyContext;
 use crate::db::DbConnection;
 use crate::db::schema::search_rebuilds;
 use crate::error::{Error, Result};
-use crate::model::text::{serialize_optional_utc, serialize_utc};
+use crate::timestamp::{serialize_optional_utc, serialize_utc};
 
 #[derive(Debug, Clone, Serialize, Queryable, Selectable)]
 #[diesel(table_name = search_rebuilds)]

@@ -33,6 +33,33 @@ impl Caller {
     }
 }
 
+/// An administrator behind an API request: a handler that takes one answers 403 to anyone
+/// else before it runs.
+#[derive(Debug, Clone)]
+pub struct Admin(Caller);
+
+impl std::ops::Deref for Admin {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Admin, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = Caller::from_request(request, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            caller.require_admin()?;
+            Ok(Admin(caller))
+        })
+    }
+}
+
 fn bearer_token(request: &HttpRequest) -> Option<String> {
     let header = request.headers().get("Authorization")?.to_str().ok()?;
     let (scheme, token) = header.split_once(' ')?;

@@ -117,29 +117,6 @@ pub fn path_error(error: actix_web::error::PathError, _request: &HttpRequest) ->
     bad_request(StatusCode::BAD_REQUEST, "invalid", format!("path: {error}"))
 }
 
-/// Gives the empty 405 that actix answers for a wrong method the JSON error envelope, or an
-/// HTML page outside the API.
-pub fn method_not_allowed<B>(
-    response: actix_web::dev::ServiceResponse<B>,
-) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
-    let (request, _) = response.into_parts();
-    let response = if request.path().starts_with("/api/") {
-        let body = json!({"error": {
-            "code": "method_not_allowed",
-            "message": format!("{} is not allowed on {}; see /api/v1/openapi.json", request.method(), request.path()),
-        }});
-        HttpResponse::MethodNotAllowed().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
-    } else {
-        crate::web::pages::error_page(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Not allowed",
-            "This page cannot be used that way; go back and use its links and buttons.".into(),
-        )
-    };
-    let response = response.map_into_right_body();
-    Ok(actix_web::middleware::ErrorHandlerResponse::Response(actix_web::dev::ServiceResponse::new(request, response)))
-}
-
 pub async fn no_such_endpoint(request: HttpRequest) -> HttpResponse {
     HttpResponse::NotFound().json(json!({"error": {
         "code": "not_found",

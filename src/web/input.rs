@@ -24,7 +24,6 @@ use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::web::error::{ApiError, json_body_error};
-use crate::web::pages::PageError;
 
 /// What a refusal says about the field.
 pub const NUL_MESSAGE: &str = "must not contain NUL characters (U+0000)";
@@ -34,21 +33,21 @@ fn nul_refusal(field: impl Into<String>) -> Error {
 }
 
 /// Refuses a request whose path or query string decodes to text with a NUL, before any
-/// handler runs: 400 with the JSON error under `/api/`, the HTML error page elsewhere. Only
-/// `%00` decodes to NUL: HTTP does not let a raw NUL byte into a request line.
-pub async fn refuse_nul_in_url(
+/// handler runs: 400 as the `Refusal` of the scope it wraps (the JSON error of the API, the
+/// HTML error page of the pages). Only `%00` decodes to NUL: HTTP does not let a raw NUL byte
+/// into a request line.
+pub async fn refuse_nul_in_url<Refusal, Body>(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    next: Next<Body>,
+) -> Result<ServiceResponse<EitherBody<Body>>, actix_web::Error>
+where
+    Refusal: ResponseError + From<Error>,
+    Body: MessageBody,
+{
     let Some(field) = nul_in_url(request.request()) else {
         return next.call(request).await.map(ServiceResponse::map_into_left_body);
     };
-    let refusal = nul_refusal(field);
-    let response = if request.path().starts_with("/api/") {
-        ApiError(refusal).error_response()
-    } else {
-        PageError::Model(refusal).error_response()
-    };
+    let response = Refusal::from(nul_refusal(field)).error_response();
     Ok(request.into_response(response).map_into_right_body())
 }
 

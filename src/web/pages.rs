@@ -11,6 +11,7 @@ pub mod admin;
 pub mod assets;
 pub mod badges;
 pub mod confirm;
+mod error;
 pub mod home;
 pub mod item;
 pub mod items;
@@ -20,28 +21,21 @@ pub mod projects;
 pub mod search;
 pub mod session;
 pub mod times;
+mod viewer;
 
-use std::future::Future;
-use std::pin::Pin;
-
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
-use serde::de::DeserializeOwned;
 
 use crate::error::{Error, FieldError};
-use crate::model::auth;
-use crate::model::user::User;
-use crate::web::AppState;
-use crate::web::auth::SESSION_COOKIE;
-use crate::web::input;
+
+// Every page handler imports these from `pages`.
+pub use error::{PageError, error_page, no_such_page, path_error, query_error};
+pub use viewer::{AdminViewer, CSRF_FIELD, Viewer, check_csrf, local_path, read_form};
 
 /// Largest form body: a 1 MiB description plus URL-encoding headroom.
 pub const FORM_LIMIT_BYTES: usize = 4 * 1024 * 1024;
-
-/// The name of the hidden form field that carries the session's CSRF token.
-pub const CSRF_FIELD: &str = "csrf_token";
 
 /// The Content-Security-Policy of every page: no inline script or style, nothing from
 /// other sites, no framing.
@@ -61,95 +55,6 @@ pub struct Chrome {
 pub struct ChromeUser {
     pub login: String,
     pub is_admin: bool,
-}
-
-/// The signed-in browser user behind a page request.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    pub user: User,
-    pub csrf_token: String,
-    pub session_secret: String,
-}
-
-impl Viewer {
-    pub fn chrome(&self) -> Chrome {
-        Chrome {
-            user: Some(ChromeUser { login: self.user.login.clone(), is_admin: self.user.is_admin }),
-            csrf_token: self.csrf_token.clone(),
-            search: String::new(),
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), PageError> {
-        if self.user.is_admin { Ok(()) } else { Err(Error::forbidden("only administrators may see this page").into()) }
-    }
-}
-
-/// A local path to come back to after signing in: starts with one `/`, so it can never
-/// name another site (`//evil.example`, `https://…`, `/\evil`).
-pub fn local_path(candidate: &str) -> Option<&str> {
-    let is_local = candidate.starts_with('/')
-        && !candidate.starts_with("//")
-        && !candidate.starts_with("/\\")
-        && !candidate.chars().any(|c| c.is_control() || c == '\\');
-    is_local.then_some(candidate)
-}
-
-/// Whether a state-changing request comes from this site: an `Origin` header, when the
-/// browser sends one, must name the host the request was sent to.
-fn same_origin(request: &HttpRequest) -> bool {
-    let Some(origin) = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
-        return true;
-    };
-    let host = request.connection_info().host().to_string();
-    origin.split_once("://").is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(&host))
-}
-
-impl FromRequest for Viewer {
-    type Error = PageError;
-    type Future = Pin<Box<dyn Future<Output = Result<Viewer, PageError>>>>;
-
-    fn from_request(request: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let secret = request.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_string());
-        let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD);
-        let cross_site = changes_state && !same_origin(request);
-        let return_path = if changes_state {
-            "/".to_string()
-        } else {
-            request.uri().path_and_query().map_or_else(|| "/".to_string(), |path| path.as_str().to_string())
-        };
-        Box::pin(async move {
-            if cross_site {
-                return Err(PageError::Csrf);
-            }
-            let state = state.ok_or_else(|| Error::internal("request", "application state missing"))?;
-            let Some(secret) = secret else {
-                return Err(PageError::SignIn { return_path });
-            };
-            let lookup_secret = secret.clone();
-            let session = state.database.run(move |connection| auth::find_session(connection, &lookup_secret)).await?;
-            match session {
-                Some(session) => {
-                    Ok(Viewer { user: session.user, csrf_token: session.csrf_token, session_secret: secret })
-                }
-                None => Err(PageError::SignIn { return_path }),
-            }
-        })
-    }
-}
-
-/// Parses a URL-encoded form after checking its CSRF token, so that a forged request is
-/// refused before its content is even looked at.
-pub fn read_form<T: DeserializeOwned>(viewer: &Viewer, body: &[u8]) -> Result<T, PageError> {
-    let pairs = input::form_pairs(body)?;
-    check_csrf(viewer, pairs.iter().find(|(name, _)| name == CSRF_FIELD).map(|(_, value)| value.as_str()))?;
-    Ok(input::parse_form(body)?)
-}
-
-pub fn check_csrf(viewer: &Viewer, sent: Option<&str>) -> Result<(), PageError> {
-    // Both are random hex strings; a comparison of equal-length strings leaks nothing useful.
-    if sent == Some(viewer.csrf_token.as_str()) { Ok(()) } else { Err(PageError::Csrf) }
 }
 
 /// Field errors shown next to the fields of a re-rendered form.
@@ -221,117 +126,6 @@ pub fn url_with_query(path: &str, parameters: &[(&str, String)]) -> String {
     }
     // Encoding a list of string pairs cannot fail.
     format!("{path}?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
-}
-
-/// Why a page could not be shown.
-#[derive(Debug)]
-pub enum PageError {
-    Model(Error),
-    /// No valid session: go to the sign-in page, then come back.
-    SignIn {
-        return_path: String,
-    },
-    /// A state-changing form without the session's CSRF token, or from another site.
-    Csrf,
-}
-
-impl From<Error> for PageError {
-    fn from(error: Error) -> Self {
-        PageError::Model(error)
-    }
-}
-
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PageError::Model(error) => error.fmt(f),
-            PageError::SignIn { return_path } => write!(f, "sign in to see {return_path}"),
-            PageError::Csrf => f.write_str("the form's security token is missing or wrong"),
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    chrome: Chrome,
-    status: u16,
-    title: &'a str,
-    message: String,
-}
-
-impl ResponseError for PageError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            PageError::SignIn { .. } => StatusCode::SEE_OTHER,
-            PageError::Csrf => StatusCode::FORBIDDEN,
-            PageError::Model(error) => crate::web::error::status_of(error),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let (title, message) = match self {
-            PageError::SignIn { return_path } => {
-                let location = url_with_query("/signin", &[("next", return_path.clone())]);
-                return see_other(&location);
-            }
-            PageError::Csrf => (
-                "Request refused",
-                "This form was not sent from a Baton page of your current session (its security token is \
-                 missing or wrong). Go back, reload the page and try again."
-                    .to_string(),
-            ),
-            PageError::Model(Error::Internal { context, source }) => {
-                tracing::error!(%context, error = %source, "page failed");
-                ("Something went wrong", "The server could not show this page; the node's log has the details.".into())
-            }
-            PageError::Model(Error::NotFound(_)) => {
-                ("Not found", "There is no such page, or you may not see it.".to_string())
-            }
-            PageError::Model(Error::Forbidden(message)) => ("Not allowed", message.clone()),
-            PageError::Model(Error::Conflict(message)) => ("Conflict", message.clone()),
-            PageError::Model(Error::Unavailable(message)) => {
-                tracing::warn!(%message, "page could not be served");
-                ("Unavailable", message.clone())
-            }
-            PageError::Model(other) => ("Cannot do that", other.message()),
-        };
-        error_page(status, title, message)
-    }
-}
-
-/// A friendly HTML error page; also used for the 405 of page paths.
-/// It carries the security headers itself, as it may replace a response after the middleware.
-pub fn error_page(status: StatusCode, title: &str, message: String) -> HttpResponse {
-    let error_page = ErrorPage { chrome: Chrome::default(), status: status.as_u16(), title, message };
-    match error_page.render() {
-        Ok(body) => {
-            let mut response = HttpResponse::build(status);
-            for (name, value) in SECURITY_HEADERS {
-                response.insert_header((name, value));
-            }
-            response.content_type("text/html; charset=utf-8").body(body)
-        }
-        Err(error) => {
-            tracing::error!(%error, "rendering the error page failed");
-            HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(title.to_string())
-        }
-    }
-}
-
-/// The 404 page for every path that no route serves.
-pub async fn no_such_page() -> Result<HttpResponse, PageError> {
-    Err(Error::not_found("page").into())
-}
-
-/// Bad query strings and paths on pages get an HTML 400, not the API's JSON.
-pub fn query_error(error: actix_web::error::QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
-    PageError::Model(Error::invalid("query string", error.to_string())).into()
-}
-
-pub fn path_error(error: actix_web::error::PathError, _request: &HttpRequest) -> actix_web::Error {
-    PageError::Model(Error::not_found(format!("page ({error})"))).into()
 }
 
 /// The security headers of every page and static file (where a response sets one itself,

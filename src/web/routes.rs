@@ -2,11 +2,14 @@
 //! Keep `resources/openapi.json` in step: a test checks that every documented operation is
 //! routed.
 
-use actix_web::http::header;
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
+use serde_json::json;
 
 use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users, workflow};
+use crate::web::error::ApiError;
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
 use crate::web::input::refuse_nul_in_url;
 use crate::web::metrics;
@@ -35,7 +38,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").wrap(no_store()).get(metrics::scrape))
         .service(
             web::scope("/api/v1")
-                .wrap(from_fn(refuse_nul_in_url))
+                .wrap(from_fn(refuse_nul_in_url::<ApiError, _>))
                 .wrap(no_store())
                 .route("/system/ping", web::get().to(system::ping))
                 .route("/openapi.json", web::get().to(system::openapi))
@@ -108,7 +111,7 @@ fn page_routes() -> actix_web::Scope<
     >,
 > {
     web::scope("")
-        .wrap(from_fn(refuse_nul_in_url))
+        .wrap(from_fn(refuse_nul_in_url::<pages::PageError, _>))
         .wrap(pages::security_headers())
         .app_data(web::QueryConfig::default().error_handler(pages::query_error))
         .app_data(web::PathConfig::default().error_handler(pages::path_error))
@@ -157,4 +160,27 @@ fn page_routes() -> actix_web::Scope<
         .route("/admin/workflow/{kind}/{id}", web::post().to(workflow_pages::update_entry))
         .route("/admin/workflow/{kind}/{id}/delete", web::post().to(workflow_pages::delete_entry))
         .default_service(web::to(pages::no_such_page))
+}
+
+/// Gives the empty 405 that actix answers for a wrong method the JSON error envelope, or an
+/// HTML page outside the API.
+pub fn method_not_allowed<B>(
+    response: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    let (request, _) = response.into_parts();
+    let response = if request.path().starts_with("/api/") {
+        let body = json!({"error": {
+            "code": "method_not_allowed",
+            "message": format!("{} is not allowed on {}; see /api/v1/openapi.json", request.method(), request.path()),
+        }});
+        HttpResponse::MethodNotAllowed().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
+    } else {
+        pages::error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not allowed",
+            "This page cannot be used that way; go back and use its links and buttons.".into(),
+        )
+    };
+    let response = response.map_into_right_body();
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(actix_web::dev::ServiceResponse::new(request, response)))
 }

@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use baton::config::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders};
 use baton::db::write_transaction;
-use baton::mail::inbound::{self, Mailbox, Outcome};
+use baton::mail::inbound::{self, Outcome};
+use baton::mail::mailbox::Mailbox;
 use baton::model::attachment::FileStore;
 
 use crate::on_both_backends;

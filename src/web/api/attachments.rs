@@ -24,10 +24,10 @@ fn multipart_error(error: actix_multipart::MultipartError) -> Error {
 pub async fn upload_attachment(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     mut payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let item_id = ItemId(path.into_inner());
+    let item_id = path.into_inner();
     let check_caller = caller.user.clone();
     state.database.run(move |connection| attachment::require_can_attach(connection, &check_caller, item_id)).await?;
 
@@ -91,9 +91,9 @@ pub async fn upload_attachment(
 pub async fn list_attachments(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let item_id = ItemId(path.into_inner());
+    let item_id = path.into_inner();
     let attachments = state.database.run(move |connection| attachment::list(connection, &caller.user, item_id)).await?;
     Ok(HttpResponse::Ok().json(json!({"attachments": attachments})))
 }
@@ -102,9 +102,9 @@ pub async fn download_attachment(
     state: web::Data<AppState>,
     caller: Caller,
     request: HttpRequest,
-    path: web::Path<i64>,
+    path: web::Path<AttachmentId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AttachmentId(path.into_inner());
+    let id = path.into_inner();
     let files = state.files.clone();
     let (found, file_path) = state
         .database

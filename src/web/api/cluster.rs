@@ -4,34 +4,20 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::cluster::{self, status};
-use crate::mail;
-use crate::search;
+use crate::cluster;
+use crate::status::SystemStatus;
 use crate::web::AppState;
-use crate::web::auth::Caller;
+use crate::web::auth::Admin;
 use crate::web::error::ApiError;
 use crate::web::input::Json;
 
 /// How many recent events the status shows.
 const RECENT_EVENTS: i64 = 50;
 
-pub async fn show_cluster(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+pub async fn show_cluster(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let timing = state.cluster.timing();
-    let (cluster_status, search_status, mail_status) = state
-        .database
-        .run(move |connection| {
-            Ok((
-                status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
-                search::status::load(connection)?,
-                mail::status::load(connection)?,
-            ))
-        })
-        .await?;
-    let mut body = json!(cluster_status);
-    body["search"] = json!(search_status);
-    body["mail"] = json!(mail_status);
-    Ok(HttpResponse::Ok().json(body))
+    let status = state.database.run(move |connection| SystemStatus::load(connection, timing, RECENT_EVENTS)).await?;
+    Ok(HttpResponse::Ok().json(status))
 }
 
 #[derive(Deserialize)]
@@ -43,10 +29,9 @@ pub struct HandoverBody {
 /// Returns when the named node holds the lease (503 when it did not within two node timeouts).
 pub async fn hand_over(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Admin,
     body: Json<HandoverBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     state.cluster.wake();
     let result = cluster::hand_over(
         &state.database,
@@ -66,11 +51,10 @@ pub struct MaintenanceBody {
 
 pub async fn set_maintenance(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Admin,
     path: web::Path<String>,
     body: Json<MaintenanceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let node = path.into_inner();
     let on = body.on;
     cluster::set_maintenance(&state.database, node.clone(), on, format!("admin {}", caller.user.login)).await?;

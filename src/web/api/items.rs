@@ -142,9 +142,9 @@ pub async fn create_item(
 pub async fn get_item(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let found = state.database.run(move |connection| item::get(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(found))
 }
@@ -167,10 +167,10 @@ pub struct ItemUpdateBody {
 pub async fn update_item(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: Json<ItemUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let version = body.version.ok_or_else(|| {
         Error::invalid("version", "is required: send the version of the item you read, so that no edit is lost")
@@ -192,9 +192,9 @@ pub async fn update_item(
 pub async fn list_transitions(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let statuses = state.database.run(move |connection| item::allowed_statuses(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(json!({"statuses": statuses})))
 }
@@ -202,9 +202,9 @@ pub async fn list_transitions(
 pub async fn list_history(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let entries = state.database.run(move |connection| history::list(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(json!({"history": entries})))
 }
@@ -212,9 +212,9 @@ pub async fn list_history(
 pub async fn list_comments(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let comments = state.database.run(move |connection| comment::list(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(json!({"comments": comments})))
 }
@@ -228,10 +228,10 @@ pub struct NewCommentBody {
 pub async fn create_comment(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: Json<NewCommentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let created =
         state.database.write(move |connection| comment::create(connection, &caller.user, id, &body.body)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -240,9 +240,9 @@ pub async fn create_comment(
 pub async fn list_watchers(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let watchers = state.database.run(move |connection| watcher::list(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(json!({"watchers": watchers})))
 }
@@ -258,10 +258,10 @@ pub struct WatchBody {
 pub async fn add_watcher(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let body: WatchBody =
         if body.iter().all(u8::is_ascii_whitespace) { WatchBody::default() } else { parse_json(&body)? };
     let user_id = body.user_id.map(UserId).unwrap_or(caller.user.id);

@@ -5,14 +5,13 @@ use serde_json::json;
 
 use crate::jobs::{self, Job};
 use crate::web::AppState;
-use crate::web::auth::Caller;
+use crate::web::auth::Admin;
 use crate::web::error::ApiError;
 
 /// How many runs of a job the list shows.
 const LISTED: i64 = 50;
 
-pub async fn list_jobs(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+pub async fn list_jobs(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let settings = state.settings.jobs.clone();
     let listed = state.database.run(move |connection| jobs::list(connection, &settings)).await?;
     Ok(HttpResponse::Ok().json(json!({"jobs": listed})))
@@ -20,10 +19,9 @@ pub async fn list_jobs(state: web::Data<AppState>, caller: Caller) -> Result<Htt
 
 pub async fn list_runs(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let job = Job::from_name(&path.into_inner())?;
     let runs = state.database.run(move |connection| jobs::recent_runs(connection, job, LISTED)).await?;
     Ok(HttpResponse::Ok().json(json!({"runs": runs})))
@@ -32,10 +30,9 @@ pub async fn list_runs(
 /// Asks the master to run the job now (202); a run already waiting is returned instead.
 pub async fn request_run(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let job = Job::from_name(&path.into_inner())?;
     let run = state.database.write(move |connection| jobs::request_run(connection, job)).await?;
     let state_name = run.state();
@@ -44,10 +41,9 @@ pub async fn request_run(
 
 pub async fn get_run(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let (name, id) = path.into_inner();
     let job = Job::from_name(&name)?;
     let run = state.database.run(move |connection| jobs::get_run(connection, id)).await?;

@@ -6,14 +6,13 @@ use serde_json::{Value, json};
 use crate::mail::failures;
 use crate::mail::inbound::Outcome;
 use crate::web::AppState;
-use crate::web::auth::Caller;
+use crate::web::auth::Admin;
 use crate::web::error::ApiError;
 
 /// How many failures the list shows.
 const LISTED: i64 = 200;
 
-pub async fn list_failures(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+pub async fn list_failures(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let listed = state.database.run(|connection| failures::list(connection, LISTED)).await?;
     Ok(HttpResponse::Ok().json(json!({"failures": listed})))
 }
@@ -33,10 +32,9 @@ pub fn outcome_json(outcome: &Outcome) -> Value {
 
 pub async fn reprocess_failure(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let id = path.into_inner();
     let (files, settings) = (state.files.clone(), state.settings.clone());
     let outcome =
@@ -46,10 +44,9 @@ pub async fn reprocess_failure(
 
 pub async fn delete_failure(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let id = path.into_inner();
     state.database.write(move |connection| failures::delete(connection, id)).await?;
     Ok(HttpResponse::NoContent().finish())

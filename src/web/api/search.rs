@@ -8,7 +8,7 @@ use crate::search::query;
 use crate::search::rebuild;
 use crate::search::status::RebuildStatus;
 use crate::web::AppState;
-use crate::web::auth::Caller;
+use crate::web::auth::{Admin, Caller};
 use crate::web::error::ApiError;
 
 #[derive(Deserialize)]
@@ -37,26 +37,23 @@ pub async fn search_items(
 
 /// Asks the master to rebuild the index: 202 with the new request, or 200 with the one
 /// already waiting or running.
-pub async fn request_rebuild(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+pub async fn request_rebuild(state: web::Data<AppState>, caller: Admin) -> Result<HttpResponse, ApiError> {
     let reason = format!("requested by admin {}", caller.user.login);
     let (request, created) = state.database.write(move |connection| rebuild::request(connection, &reason)).await?;
     let status = if created { actix_web::http::StatusCode::ACCEPTED } else { actix_web::http::StatusCode::OK };
     Ok(HttpResponse::build(status).json(RebuildStatus::from(request)))
 }
 
-pub async fn list_rebuilds(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+pub async fn list_rebuilds(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let recent = state.database.run(|connection| rebuild::recent(connection, 20)).await?;
     Ok(HttpResponse::Ok().json(recent.into_iter().map(RebuildStatus::from).collect::<Vec<_>>()))
 }
 
 pub async fn get_rebuild(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let id = path.into_inner();
     let found = state.database.run(move |connection| rebuild::get(connection, id)).await?;
     Ok(HttpResponse::Ok().json(RebuildStatus::from(found)))

@@ -80,9 +80,9 @@ pub async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> Result<H
 pub async fn revoke_token(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<TokenId>,
 ) -> Result<HttpResponse, ApiError> {
-    let token_id = TokenId(path.into_inner());
+    let token_id = path.into_inner();
     state.database.write(move |connection| auth::revoke_token(connection, caller.user.id, token_id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,12 +7,11 @@ use serde_json::json;
 use crate::model::ids::UserId;
 use crate::model::user::{self, NewUser, UserUpdate};
 use crate::web::AppState;
-use crate::web::auth::Caller;
+use crate::web::auth::{Admin, Caller};
 use crate::web::error::ApiError;
 use crate::web::input::Json;
 
-pub async fn list_users(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+pub async fn list_users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let users = state.database.run(user::list).await?;
     Ok(HttpResponse::Ok().json(json!({"users": users})))
 }
@@ -30,10 +29,9 @@ pub struct NewUserBody {
 
 pub async fn create_user(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     body: Json<NewUserBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let body = body.into_inner();
     let created = state
         .database
@@ -56,9 +54,9 @@ pub async fn create_user(
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     if id != caller.user.id {
         caller.require_admin()?;
     }
@@ -83,12 +81,11 @@ pub struct AdminUserUpdateBody {
 
 pub async fn update_user(
     state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<i64>,
+    _admin: Admin,
+    path: web::Path<UserId>,
     body: Json<AdminUserUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let updated = state
         .database

@@ -9,7 +9,7 @@ use crate::model::ids::StatusId;
 use crate::model::workflow::Workflow;
 use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
 use crate::web::AppState;
-use crate::web::auth::Caller;
+use crate::web::auth::{Admin, Caller};
 use crate::web::error::ApiError;
 use crate::web::input::Json;
 
@@ -29,11 +29,10 @@ pub struct NewEntryBody {
 
 pub async fn create_entry(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Admin,
     path: web::Path<String>,
     body: Json<NewEntryBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let kind = Kind::parse(&path.into_inner())?;
     let body = body.into_inner();
     let created = state
@@ -56,11 +55,10 @@ pub struct EntryUpdateBody {
 
 pub async fn update_entry(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Admin,
     path: web::Path<(String, i64)>,
     body: Json<EntryUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let (segment, id) = path.into_inner();
     let entry = EntryRef::new(Kind::parse(&segment)?, id);
     let body = body.into_inner();
@@ -72,10 +70,9 @@ pub async fn update_entry(
 
 pub async fn delete_entry(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Admin,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let (segment, id) = path.into_inner();
     let entry = EntryRef::new(Kind::parse(&segment)?, id);
     state.database.write(move |connection| edit::delete(connection, &caller.user, entry)).await?;
@@ -91,12 +88,11 @@ pub struct MovesBody {
 /// Replaces the statuses an item in this status may move to.
 pub async fn set_transitions(
     state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<i64>,
+    caller: Admin,
+    path: web::Path<StatusId>,
     body: Json<MovesBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let from = StatusId(path.into_inner());
+    let from = path.into_inner();
     let to = body.into_inner().to;
     let moves =
         state.database.write(move |connection| edit::set_moves_from(connection, &caller.user, from, &to)).await?;

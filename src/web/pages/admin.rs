@@ -9,7 +9,7 @@ pub mod workflow;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::web::pages::{Chrome, PageError, Viewer, page};
+use crate::web::pages::{AdminViewer, Chrome, PageError, page};
 
 #[derive(Template)]
 #[template(path = "admin/index.html")]
@@ -17,7 +17,6 @@ struct AdminIndexPage {
     chrome: Chrome,
 }
 
-pub async fn show_index(viewer: Viewer) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
+pub async fn show_index(viewer: AdminViewer) -> Result<HttpResponse, PageError> {
     page(&AdminIndexPage { chrome: viewer.chrome() })
 }

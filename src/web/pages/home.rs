@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemView, OpenState, SortField};
-use crate::model::watcher;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
@@ -41,7 +40,7 @@ pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
                     ..newest_first.clone()
                 },
             )?;
-            let watched = watcher::watched_items(connection, &user, LISTED)?;
+            let watched = item::watched_by(connection, &user, LISTED)?;
             let recent = item::list(connection, &user, &newest_first)?;
             Ok((assigned.items, watched, recent.items, Workflow::load(connection)?))
         })

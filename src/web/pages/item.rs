@@ -186,9 +186,9 @@ async fn item_page(
 pub async fn show_item(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
 ) -> Result<HttpResponse, PageError> {
-    item_page(&state, &viewer, ItemId(path.into_inner()), StatusCode::OK, FormState::default()).await
+    item_page(&state, &viewer, path.into_inner(), StatusCode::OK, FormState::default()).await
 }
 
 fn conflict_notice(message: String) -> Notice {
@@ -269,10 +269,10 @@ async fn save_changes(
 pub async fn edit_item(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let form: EditForm = read_form(&viewer, &body)?;
     let changes = edit_changes(&form);
     save_changes(&state, &viewer, id, changes, Some(form), "").await
@@ -289,10 +289,10 @@ pub struct StatusForm {
 pub async fn change_status(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let form: StatusForm = read_form(&viewer, &body)?;
     let changes = parse_version(&form.version).and_then(|version| {
         let status = parse_number("status_id", &form.status_id)?
@@ -329,10 +329,10 @@ fn parse_task(form: &TaskForm) -> Result<(usize, bool), Error> {
 pub async fn tick_task(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let form: TaskForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     let current = state.database.run(move |connection| item::get(connection, &user, id)).await?;
@@ -357,10 +357,10 @@ pub struct CommentForm {
 pub async fn add_comment(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let form: CommentForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     let text = form.body.clone();
@@ -385,10 +385,10 @@ pub struct WatchForm {}
 pub async fn watch_item(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let _: WatchForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     state.database.write(move |connection| watcher::add(connection, &user, id, user.id)).await?;
@@ -398,10 +398,10 @@ pub async fn watch_item(
 pub async fn unwatch_item(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let _: WatchForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     state.database.write(move |connection| watcher::remove(connection, &user, id, user.id)).await?;
@@ -460,10 +460,10 @@ async fn receive_upload(state: &AppState, viewer: &Viewer, mut payload: Multipar
 pub async fn upload_attachment(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<ItemId>,
     payload: Multipart,
 ) -> Result<HttpResponse, PageError> {
-    let id = ItemId(path.into_inner());
+    let id = path.into_inner();
     let check_user = viewer.user.clone();
     state.database.run(move |connection| attachment::require_can_attach(connection, &check_user, id)).await?;
     let received = match receive_upload(&state, &viewer, payload).await {

@@ -193,11 +193,11 @@ pub struct RevokeForm {}
 pub async fn revoke_token(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<i64>,
+    path: web::Path<TokenId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let _: RevokeForm = read_form(&viewer, &body)?;
-    let (user_id, token_id) = (viewer.user.id, TokenId(path.into_inner()));
+    let (user_id, token_id) = (viewer.user.id, path.into_inner());
     state.database.write(move |connection| auth::revoke_token(connection, user_id, token_id)).await?;
     Ok(see_other("/profile"))
 }

@@ -7,7 +7,8 @@
 use std::process::Command;
 
 use baton::config::UnknownSenders;
-use baton::mail::inbound::{Mailbox, Outcome};
+use baton::mail::inbound::Outcome;
+use baton::mail::mailbox::Mailbox;
 use reqwest::StatusCode;
 
 use super::{item, mail, mailbox, store, verified};

@@ -3,7 +3,8 @@
 //! unwatch), and the people a mail reply adds as watchers can read the item.
 
 use baton::config::UnknownSenders;
-use baton::mail::inbound::{Mailbox, Outcome};
+use baton::mail::inbound::Outcome;
+use baton::mail::mailbox::Mailbox;
 use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::json;

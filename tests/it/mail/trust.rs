@@ -4,7 +4,8 @@
 //! account with at most the reporter role.
 
 use baton::config::{UnknownSenders, UnverifiedSenders};
-use baton::mail::inbound::{Mailbox, Outcome};
+use baton::mail::inbound::Outcome;
+use baton::mail::mailbox::Mailbox;
 use baton::mail::reply_address::{SigningKey, address_with};
 use baton::model::ids::{ItemId, UserId};
 use chrono::NaiveDate;

@@ -10,15 +10,15 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::cluster::status::{self, ClusterStatus};
+use crate::cluster::status::ClusterStatus;
 use crate::cluster::{self as cluster_control};
 use crate::error::Error;
-use crate::mail::status::{self as mail_status, MailStatus};
-use crate::search;
+use crate::mail::status::MailStatus;
 use crate::search::status::SearchStatus;
+use crate::status::SystemStatus;
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation};
-use crate::web::pages::{Chrome, Notice, PageError, Viewer, read_form, render};
+use crate::web::pages::{AdminViewer, Chrome, Notice, PageError, Viewer, read_form, render};
 
 /// How many recent cluster events the page lists.
 const RECENT_EVENTS: i64 = 30;
@@ -74,18 +74,9 @@ pub fn last_master(node: &str) -> Confirmation {
     }
 }
 
-async fn load_status(state: &AppState) -> Result<(ClusterStatus, SearchStatus, MailStatus), Error> {
+async fn load_status(state: &AppState) -> Result<SystemStatus, Error> {
     let timing = state.cluster.timing();
-    state
-        .database
-        .run(move |connection| {
-            Ok((
-                status::load(connection, timing.heartbeat_interval, timing.node_timeout, RECENT_EVENTS)?,
-                search::status::load(connection)?,
-                mail_status::load(connection)?,
-            ))
-        })
-        .await
+    state.database.run(move |connection| SystemStatus::load(connection, timing, RECENT_EVENTS)).await
 }
 
 async fn cluster_page(
@@ -94,7 +85,7 @@ async fn cluster_page(
     status_code: StatusCode,
     notice: Option<Notice>,
 ) -> Result<HttpResponse, PageError> {
-    let (cluster, search, mail) = load_status(state).await?;
+    let SystemStatus { cluster, search, mail } = load_status(state).await?;
     render(
         status_code,
         &ClusterPage {
@@ -110,8 +101,7 @@ async fn cluster_page(
     )
 }
 
-pub async fn show_cluster(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
+pub async fn show_cluster(state: web::Data<AppState>, viewer: AdminViewer) -> Result<HttpResponse, PageError> {
     cluster_page(&state, &viewer, StatusCode::OK, None).await
 }
 
@@ -135,10 +125,9 @@ pub struct HandoverForm {
 
 pub async fn hand_over(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: HandoverForm = read_form(&viewer, &body)?;
     state.cluster.wake();
     let outcome = cluster_control::hand_over(
@@ -175,10 +164,9 @@ pub struct MaintenanceForm {
 
 pub async fn set_maintenance(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: MaintenanceForm = read_form(&viewer, &body)?;
     let on = match form.on.as_str() {
         "true" => true,
@@ -186,7 +174,7 @@ pub async fn set_maintenance(
         _ => return Err(Error::invalid("on", "must be true or false").into()),
     };
     if on && !confirm::is_confirmed(form.confirm.as_deref()) {
-        let (cluster, ..) = load_status(&state).await?;
+        let cluster = load_status(&state).await?.cluster;
         if only_live_node(&cluster, state.cluster.timing().heartbeat_interval).as_deref() == Some(form.node.as_str()) {
             let fields = [("node", form.node.clone()), ("on", "true".to_string())];
             return confirm::ask(

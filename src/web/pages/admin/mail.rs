@@ -10,7 +10,7 @@ use crate::mail::failures::{self, MailFailure};
 use crate::mail::inbound::Outcome;
 use crate::web::AppState;
 use crate::web::error::status_of;
-use crate::web::pages::{Chrome, Notice, PageError, Viewer, human_size, read_form, render};
+use crate::web::pages::{AdminViewer, Chrome, Notice, PageError, Viewer, human_size, read_form, render};
 
 /// How many refused mails the page lists.
 const LISTED: i64 = 200;
@@ -40,8 +40,7 @@ async fn mail_page(
     render(status_code, &MailPage { chrome: viewer.chrome(), failures, notice })
 }
 
-pub async fn show_failures(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
+pub async fn show_failures(state: web::Data<AppState>, viewer: AdminViewer) -> Result<HttpResponse, PageError> {
     mail_page(&state, &viewer, StatusCode::OK, None).await
 }
 
@@ -63,11 +62,10 @@ pub struct ActionForm {}
 
 pub async fn reprocess_failure(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let _: ActionForm = read_form(&viewer, &body)?;
     let id = path.into_inner();
     let (files, settings) = (state.files.clone(), state.settings.clone());
@@ -84,11 +82,10 @@ pub async fn reprocess_failure(
 
 pub async fn delete_failure(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let _: ActionForm = read_form(&viewer, &body)?;
     let id = path.into_inner();
     let (status_code, notice) = match state.database.write(move |connection| failures::delete(connection, id)).await {

@@ -12,7 +12,7 @@ use crate::model::ids::UserId;
 use crate::model::user::{self, NewUser, User, UserUpdate};
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation};
-use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render};
+use crate::web::pages::{AdminViewer, Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -48,17 +48,15 @@ async fn users_page(
     render(status, &UsersPage { chrome: viewer.chrome(), users, form, errors, notice })
 }
 
-pub async fn list_users(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
+pub async fn list_users(state: web::Data<AppState>, viewer: AdminViewer) -> Result<HttpResponse, PageError> {
     users_page(&state, &viewer, StatusCode::OK, NewUserForm::default(), FieldErrors::default(), None).await
 }
 
 pub async fn create_user(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: NewUserForm = read_form(&viewer, &body)?;
     let new_user = NewUser {
         login: form.login.clone(),
@@ -133,13 +131,12 @@ fn parse_flag(field: &str, value: Option<String>) -> Result<Option<bool>, Error>
 
 pub async fn update_user(
     state: web::Data<AppState>,
-    viewer: Viewer,
-    path: web::Path<i64>,
+    viewer: AdminViewer,
+    path: web::Path<UserId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: UserChangeForm = read_form(&viewer, &body)?;
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     let changes = UserUpdate {
         active: parse_flag("active", form.active)?,
         is_admin: parse_flag("is_admin", form.is_admin)?,

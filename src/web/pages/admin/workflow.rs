@@ -18,7 +18,9 @@ use crate::model::workflow::{Transition, Workflow};
 use crate::web::AppState;
 use crate::web::error::status_of;
 use crate::web::pages::confirm::{self, Confirmation};
-use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other, url_with_query};
+use crate::web::pages::{
+    AdminViewer, Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other, url_with_query,
+};
 
 /// One row of a list on the page.
 pub struct EntryRow {
@@ -192,10 +194,9 @@ fn done_notice(workflow: &Workflow, query: &DoneQuery) -> Option<Notice> {
 
 pub async fn show_workflow(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     workflow_page(&state, &viewer, StatusCode::OK, Shown { done: query.into_inner(), ..Shown::default() }).await
 }
 
@@ -247,11 +248,10 @@ async fn change<T: Send + 'static>(
 
 pub async fn create_entry(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: NewEntryForm = read_form(&viewer, &body)?;
     let kind = Kind::parse(&path.into_inner())?;
     let attempt = Attempt { field: new_field(kind), name: form.name.clone() };
@@ -272,11 +272,10 @@ pub struct EntryForm {
 
 pub async fn update_entry(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     path: web::Path<(String, i64)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: EntryForm = read_form(&viewer, &body)?;
     let (segment, id) = path.into_inner();
     let kind = Kind::parse(&segment)?;
@@ -321,11 +320,10 @@ pub struct DeleteForm {
 
 pub async fn delete_entry(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     path: web::Path<(String, i64)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let form: DeleteForm = read_form(&viewer, &body)?;
     let (segment, id) = path.into_inner();
     let kind = Kind::parse(&segment)?;
@@ -376,10 +374,9 @@ fn parse_matrix(pairs: &[(String, String)]) -> Result<(Vec<StatusId>, Vec<Transi
 
 pub async fn save_transitions(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: AdminViewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    viewer.require_admin()?;
     let pairs: Vec<(String, String)> = read_form(&viewer, &body)?;
     let (shown, allowed) = match parse_matrix(&pairs) {
         Ok(matrix) => matrix,

@@ -1,7 +1,7 @@
 //! The few statements whose SQL differs between the backends, in one place: the database
 //! clock with millisecond precision, "that long ago", parameter placeholders and row locks.
-//! Cluster statements are written as SQL text, which keeps every conditional UPDATE
-//! readable as the single statement it is.
+//! Cluster and index-commit statements are written as SQL text, which keeps every conditional
+//! UPDATE readable as the single statement it is.
 
 use std::time::Duration;
 

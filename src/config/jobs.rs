@@ -1,0 +1,58 @@
+//! `[jobs]`: when the master runs each scheduled job.
+
+use serde::{Deserialize, Serialize};
+
+/// When the master runs each scheduled job: a cron expression in UTC, in the usual 5-field
+/// form (`min hour day month weekday`) or cron's 6/7-field form with seconds first, or `"off"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    pub due_reminders: String,
+    pub session_cleanup: String,
+    pub prune: String,
+    pub index_merge: String,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            due_reminders: "0 7 * * *".into(),
+            session_cleanup: "17 * * * *".into(),
+            prune: "42 3 * * *".into(),
+            index_merge: "30 4 * * *".into(),
+        }
+    }
+}
+
+impl JobSettings {
+    /// The configured schedule text of every job, by job name.
+    pub fn schedules(&self) -> [(&'static str, &str); 4] {
+        [
+            ("due_reminders", &self.due_reminders),
+            ("session_cleanup", &self.session_cleanup),
+            ("prune", &self.prune),
+            ("index_merge", &self.index_merge),
+        ]
+    }
+}
+
+/// A job schedule: `None` for `"off"`. Five fields are the usual cron form; cron's own form
+/// has seconds first (and numbers weekdays 1-7 from Sunday, so prefer names like `Mon-Fri`).
+pub fn parse_schedule(text: &str) -> Result<Option<cron::Schedule>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let fields = text.split_whitespace().count();
+    let full = match fields {
+        5 => format!("0 {text}"),
+        6 | 7 => text.to_string(),
+        _ => {
+            return Err(format!(
+                "{text:?} has {fields} fields: write a cron expression like \"0 7 * * Mon-Fri\" (minute hour day \
+                 month weekday), or \"off\""
+            ));
+        }
+    };
+    full.parse::<cron::Schedule>().map(Some).map_err(|error| format!("{text:?} is not a cron expression: {error}"))
+}

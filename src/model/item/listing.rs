@@ -1,0 +1,261 @@
+//! The item list: the filter, the sort and the page, with an exact total that agrees with
+//! the page; and the items a user watches.
+
+use diesel::dsl::IntoBoxed;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{ItemJoin, ItemRow, ItemView, JoinedRow, into_views, joined, readable_views, select_joined};
+use crate::db::schema::{item_totals, item_types, items, priorities, projects, statuses, watchers};
+use crate::db::{DbConnection, MultiBackend};
+use crate::error::{Error, Result};
+use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::permission::{Permission, readable_project_ids};
+use crate::model::project;
+use crate::model::text;
+use crate::model::user::User;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 25;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenState {
+    #[default]
+    All,
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(UserId),
+    Nobody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortField {
+    Id,
+    Created,
+    #[default]
+    Updated,
+    Title,
+    Priority,
+    Status,
+    Due,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub project: Option<String>,
+    pub status: Option<StatusId>,
+    pub item_type: Option<TypeId>,
+    pub priority: Option<PriorityId>,
+    pub assignee: Option<AssigneeFilter>,
+    pub reporter: Option<UserId>,
+    /// Words the title must contain, case-insensitively (a quick filter; search is separate).
+    pub text: Option<String>,
+    pub state: OpenState,
+    pub sort: SortField,
+    pub descending: bool,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemPage {
+    pub items: Vec<ItemView>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `%text%` in lower case, with LIKE's wildcards in the text escaped by `\`.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.trim().to_lowercase().chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
+/// for the page), so that the count and the page always agree.
+macro_rules! filter_items {
+    ($query:expr, $filter:expr, $project:expr, $readable:expr) => {{
+        let filter: &ItemFilter = $filter;
+        let mut query = $query;
+        if let Some(ids) = $readable {
+            query = query.filter(items::project_id.eq_any(ids));
+        }
+        if let Some(project) = $project {
+            query = query.filter(items::project_id.eq(project.0));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(items::status_id.eq(status.0));
+        }
+        if let Some(item_type) = filter.item_type {
+            query = query.filter(items::type_id.eq(item_type.0));
+        }
+        if let Some(priority) = filter.priority {
+            query = query.filter(items::priority_id.eq(priority.0));
+        }
+        match filter.assignee {
+            Some(AssigneeFilter::User(user)) => query = query.filter(items::assignee_id.eq(user.0)),
+            Some(AssigneeFilter::Nobody) => query = query.filter(items::assignee_id.is_null()),
+            None => {}
+        }
+        if let Some(reporter) = filter.reporter {
+            query = query.filter(items::reporter_id.eq(reporter.0));
+        }
+        if let Some(text) = &filter.text {
+            query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
+        }
+        // A status-id subquery rather than a join, so a count needs only the items index.
+        let closed = match filter.state {
+            OpenState::All => None,
+            OpenState::Open => Some(false),
+            OpenState::Closed => Some(true),
+        };
+        if let Some(closed) = closed {
+            let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
+            query = query.filter(
+                items::status_id.eq_any(
+                    statuses_by_state
+                        .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
+                        .select(statuses_by_state.field(statuses::id)),
+                ),
+            );
+        }
+        query
+    }};
+}
+
+fn sorted(query: BoxedItemQuery<'_>, sort: SortField, descending: bool) -> BoxedItemQuery<'_> {
+    macro_rules! by {
+        ($column:expr) => {
+            if descending {
+                query.order_by($column.desc()).then_order_by(items::id.desc())
+            } else {
+                query.order_by($column.asc()).then_order_by(items::id.asc())
+            }
+        };
+    }
+    match sort {
+        SortField::Id => by!(items::id),
+        SortField::Created => by!(items::created_at),
+        SortField::Updated => by!(items::updated_at),
+        SortField::Title => by!(items::title),
+        SortField::Priority => by!(priorities::position),
+        SortField::Status => by!(statuses::position),
+        // Items without a due date come last either way, on both backends.
+        SortField::Due => {
+            let query = query.order_by(items::due_date.is_null().asc());
+            if descending {
+                query.then_order_by(items::due_date.desc()).then_order_by(items::id.desc())
+            } else {
+                query.then_order_by(items::due_date.asc()).then_order_by(items::id.asc())
+            }
+        }
+    }
+}
+
+/// How many items the filter matches. A filter on project, status and open/closed only — the
+/// usual list — sums the trigger-maintained `item_totals` (a few rows per project); other
+/// filters count the matching rows.
+fn count_matching(
+    connection: &mut DbConnection,
+    filter: &ItemFilter,
+    project: Option<ProjectId>,
+    readable: Option<Vec<i64>>,
+) -> Result<i64> {
+    let totals_suffice = filter.item_type.is_none()
+        && filter.text.is_none()
+        && filter.priority.is_none()
+        && filter.assignee.is_none()
+        && filter.reporter.is_none();
+    if !totals_suffice {
+        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable)
+            .count()
+            .get_result(connection)?);
+    }
+    let mut query = item_totals::table.into_boxed();
+    if let Some(ids) = readable {
+        query = query.filter(item_totals::project_id.eq_any(ids));
+    }
+    if let Some(project) = project {
+        query = query.filter(item_totals::project_id.eq(project.0));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(item_totals::status_id.eq(status.0));
+    }
+    let closed = match filter.state {
+        OpenState::All => None,
+        OpenState::Open => Some(false),
+        OpenState::Closed => Some(true),
+    };
+    if let Some(closed) = closed {
+        query = query.filter(
+            item_totals::status_id.eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
+        );
+    }
+    Ok(query
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(items), 0) AS BIGINT)"))
+        .get_result(connection)?)
+}
+
+pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
+    // Text no title can hold (a NUL, which PostgreSQL also refuses in a query, or more than
+    // a title's length) is refused rather than searched for.
+    if let Some(text) = &filter.text {
+        text::single_line("text", text, 1, text::MAX_TITLE_CHARS)?;
+    }
+    let limit = filter.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+    }
+    let offset = filter.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Error::invalid("offset", "must not be negative"));
+    }
+    let project = match &filter.project {
+        Some(reference) => Some(project::get_with(connection, actor, reference, Permission::View)?.0.id),
+        None => None,
+    };
+    let readable = readable_project_ids(connection, actor)?;
+    let total = count_matching(connection, filter, project, readable.clone())?;
+    let rows: Vec<JoinedRow> = select_joined!(sorted(
+        filter_items!(joined().into_boxed(), filter, project, readable),
+        filter.sort,
+        filter.descending
+    ))
+    .limit(limit)
+    .offset(offset)
+    .load(connection)?;
+    Ok(ItemPage { items: into_views(connection, rows)?, total, limit, offset })
+}
+
+/// The items the actor watches and may still see, most recently updated first.
+pub fn watched_by(connection: &mut DbConnection, actor: &User, limit: i64) -> Result<Vec<ItemView>> {
+    let ids: Vec<i64> = watchers::table
+        .inner_join(items::table)
+        .filter(watchers::user_id.eq(actor.id.0))
+        .order((items::updated_at.desc(), items::id.desc()))
+        .limit(limit)
+        .select(items::id)
+        .load(connection)?;
+    let readable = readable_project_ids(connection, actor)?;
+    let mut views = readable_views(connection, &ids, readable.as_deref())?;
+    views.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+    Ok(views)
+}
