@@ -76,9 +76,11 @@ pub(crate) async fn index_everything(app: &TestApp) -> Value {
         let search = cluster_search(&app.admin).await;
         let approved = &search["last_commit"]["id"];
         let read = search["readers"].as_array().into_iter().flatten().any(|reader| {
-            reader["node"] == "test-node" && reader["commits"].as_array().is_some_and(|ids| ids == &[approved.clone()])
+            reader["node"] == "test-node"
+                && reader["commits"].as_array().is_some_and(|ids| ids.as_slice() == std::slice::from_ref(approved))
         });
-        let answering = read && app.admin.get("/api/v1/search?q=indexed").await.status != StatusCode::SERVICE_UNAVAILABLE;
+        let answering =
+            read && app.admin.get("/api/v1/search?q=indexed").await.status != StatusCode::SERVICE_UNAVAILABLE;
         if search["generation"].is_string() && search["queue_depth"] == 0 && answering {
             ControlFlow::Break(search)
         } else {
