@@ -311,13 +311,7 @@ async fn mail_in_an_imap_mailbox_is_stored_and_moved_to_the_processed_or_failed_
     );
     imap.append("INBOX", mail("newcomer@example.com", "Message-ID: <imap-5@x>\r\n", "First contact", "Hi.").as_bytes());
     app.poll_mail_now().await;
-    assert_eq!(
-        imap.count("INBOX"),
-        0,
-        "mail left in INBOX
-{}",
-        imap.log()
-    );
+    assert_inbox_empty(&imap);
     let processed = imap.messages("Processed");
     assert_eq!(processed.len(), 1);
     assert!(String::from_utf8_lossy(&processed[0]).contains("Subject: Scanner jammed"));
@@ -395,13 +389,7 @@ async fn mail_in_legacy_charsets_without_message_id_or_with_broken_mime_is_handl
           Content-Disposition: attachment; filename=\"cut.bin\"\r\n\r\n!!!not base64",
     );
     app.poll_mail_now().await;
-    assert_eq!(
-        imap.count("INBOX"),
-        0,
-        "mail left in INBOX
-{}",
-        imap.log()
-    );
+    assert_inbox_empty(&imap);
     let failures = app.admin.get("/api/v1/mail/failures").await.body;
     assert_eq!((imap.count("Processed"), imap.count("Failed")), (6, 0), "{failures}");
     let items = app.admin.get("/api/v1/items?project=OPS&limit=100").await.body;
@@ -684,13 +672,7 @@ async fn a_30_mb_mail_is_quarantined_and_one_with_200_attachments_stored_through
     imap.append("INBOX", &huge_mail(30));
     imap.append("INBOX", mail_with_attachments(200).as_bytes());
     app.poll_mail_now().await;
-    assert_eq!(
-        imap.count("INBOX"),
-        0,
-        "mail left in INBOX
-{}",
-        imap.log()
-    );
+    assert_inbox_empty(&imap);
     assert_eq!((imap.count("Processed"), imap.count("Failed")), (1, 1));
     let failures = app.admin.get("/api/v1/mail/failures").await.body["failures"].clone();
     let reason = failures[0]["reason"].as_str().unwrap();
@@ -859,4 +841,9 @@ fn peak_memory_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+/// Every mail appended to INBOX was taken (the server's log tells why when not).
+fn assert_inbox_empty(imap: &ImapServer) {
+    assert_eq!(imap.count("INBOX"), 0, "mail left in INBOX\n{}", imap.log());
 }
