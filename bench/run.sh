@@ -14,8 +14,10 @@ BACKENDS=${1:-both}
 PASSWORD=bench-admin-password
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
-cargo build --release --quiet
-BATON=$ROOT/target/release/baton
+if [ -z "${BATON:-}" ]; then
+    cargo build --release --quiet
+    BATON=$ROOT/target/release/baton
+fi
 WORK=$(mktemp -d /tmp/baton-bench.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
