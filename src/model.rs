@@ -5,6 +5,7 @@
 pub mod attachment;
 pub mod auth;
 pub mod comment;
+pub mod field;
 pub mod history;
 pub mod html;
 pub mod ids;

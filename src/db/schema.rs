@@ -166,6 +166,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    fields (id) {
+        id -> BigInt,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        field_type -> Text,
+        required -> Bool,
+        default_value -> Nullable<Text>,
+        all_projects -> Bool,
+        all_types -> Bool,
+        position -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    field_choices (id) {
+        id -> BigInt,
+        field_id -> BigInt,
+        value -> Text,
+        position -> Integer,
+        retired -> Bool,
+    }
+}
+
+diesel::table! {
+    field_projects (field_id, project_id) {
+        field_id -> BigInt,
+        project_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    field_types (field_id, type_id) {
+        field_id -> BigInt,
+        type_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    item_values (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        field_id -> BigInt,
+        text_value -> Nullable<Text>,
+        long_value -> Nullable<Text>,
+        int_value -> Nullable<BigInt>,
+        decimal_value -> Nullable<Double>,
+        date_value -> Nullable<Date>,
+        bool_value -> Nullable<Bool>,
+        choice_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(memberships -> projects (project_id));
@@ -182,6 +239,13 @@ diesel::joinable!(watchers -> items (item_id));
 diesel::joinable!(watchers -> users (user_id));
 diesel::joinable!(history -> items (item_id));
 diesel::joinable!(history -> users (user_id));
+diesel::joinable!(field_choices -> fields (field_id));
+diesel::joinable!(field_projects -> fields (field_id));
+diesel::joinable!(field_types -> fields (field_id));
+diesel::joinable!(item_values -> items (item_id));
+diesel::joinable!(item_values -> fields (field_id));
+diesel::joinable!(item_values -> field_choices (choice_id));
+diesel::joinable!(item_values -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -201,6 +265,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     history,
     index_queue,
     item_totals,
+    fields,
+    field_choices,
+    field_projects,
+    field_types,
+    item_values,
 );
 
 diesel::table! {

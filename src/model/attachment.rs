@@ -286,7 +286,7 @@ pub fn create(
             connection,
             item_id,
             actor.id,
-            &[FieldChange { field: "attachment", old_value: None, new_value: Some(file_name.clone()) }],
+            &[FieldChange { field: "attachment".to_string(), old_value: None, new_value: Some(file_name.clone()) }],
         )?;
         item::touch(connection, item_id)?;
         load(connection, AttachmentId(id))

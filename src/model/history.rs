@@ -15,7 +15,8 @@ use crate::timestamp;
 /// One changed field, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
-    pub field: &'static str,
+    /// A built-in name (`status`) or a custom field's key.
+    pub field: String,
     pub old_value: Option<String>,
     pub new_value: Option<String>,
 }
@@ -37,7 +38,7 @@ pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes
             .values((
                 history::item_id.eq(item.0),
                 history::user_id.eq(user.0),
-                history::field.eq(change.field),
+                history::field.eq(&change.field),
                 history::old_value.eq(change.old_value.as_deref()),
                 history::new_value.eq(change.new_value.as_deref()),
             ))

@@ -31,4 +31,4 @@ macro_rules! id_type {
     )+};
 }
 
-id_type!(UserId, ProjectId, ItemId, CommentId, AttachmentId, TokenId, TypeId, StatusId, PriorityId);
+id_type!(UserId, ProjectId, ItemId, CommentId, AttachmentId, TokenId, TypeId, StatusId, PriorityId, FieldId, ChoiceId);

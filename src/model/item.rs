@@ -10,6 +10,8 @@ use serde::Serialize;
 use crate::db::schema::{index_queue, item_types, items, priorities, projects, statuses};
 use crate::db::{DbConnection, first_by_type, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::field::Catalog;
+use crate::model::field::value::{self, FieldValues, Placement};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::notification::{self, Event};
@@ -90,6 +92,8 @@ pub struct ItemView {
     #[serde(serialize_with = "timestamp::serialize_utc")]
     pub updated_at: NaiveDateTime,
     pub version: i32,
+    /// The custom fields that apply to the item's project and type.
+    pub fields: FieldValues,
 }
 
 /// A new item as requested; `create` validates it.
@@ -103,6 +107,8 @@ pub struct NewItem {
     pub priority_id: Option<PriorityId>,
     pub assignee_id: Option<UserId>,
     pub due_date: Option<NaiveDate>,
+    /// Custom field values by key.
+    pub fields: Vec<(String, serde_json::Value)>,
 }
 
 /// Changes to an item. `version` is the version the client read: a stale one is a conflict.
@@ -117,6 +123,8 @@ pub struct ItemUpdate {
     pub priority_id: Option<PriorityId>,
     pub assignee_id: Option<Option<UserId>>,
     pub due_date: Option<Option<NaiveDate>>,
+    /// Custom field values by key; `null` clears one.
+    pub fields: Vec<(String, serde_json::Value)>,
 }
 
 type ItemJoin = InnerJoin<
@@ -152,8 +160,19 @@ use select_joined;
 
 /// Turns joined rows into views, loading the people they mention in one query.
 fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec<ItemView>> {
-    let mut people: Vec<UserId> =
-        rows.iter().flat_map(|(row, ..)| std::iter::once(row.reporter_id).chain(row.assignee_id.map(UserId))).collect();
+    let catalog = Catalog::load(connection)?;
+    views_with(connection, &catalog, rows)
+}
+
+/// `into_views` with the field definitions already loaded.
+fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<JoinedRow>) -> Result<Vec<ItemView>> {
+    let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
+    let mut values = value::load(connection, catalog, &ids)?;
+    let mut people: Vec<UserId> = rows
+        .iter()
+        .flat_map(|(row, ..)| std::iter::once(row.reporter_id).chain(row.assignee_id.map(UserId)))
+        .chain(value::people(values.values().flatten().map(|(_, value)| value)))
+        .collect();
     people.sort();
     people.dedup();
     let summaries = user::summaries(connection, &people)?;
@@ -166,6 +185,8 @@ fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec
     };
     rows.into_iter()
         .map(|(row, project, item_type, status, priority)| {
+            let held = values.remove(&row.id).unwrap_or_default();
+            let fields = value::shown_fields(catalog, ProjectId(project.0), TypeId(item_type.0), &held, &summaries)?;
             Ok(ItemView {
                 id: row.id,
                 project: ProjectRef { id: ProjectId(project.0), key: project.1 },
@@ -180,6 +201,7 @@ fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec
                 created_at: row.created_at,
                 updated_at: row.updated_at,
                 version: row.version,
+                fields,
             })
         })
         .collect()
@@ -302,6 +324,15 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             .returning(items::id)
             .get_result(connection)?;
         let id = ItemId(id);
+        let catalog = Catalog::load(connection)?;
+        value::apply(
+            connection,
+            &catalog,
+            id,
+            Placement { project: &project, item_type: type_id },
+            None,
+            &new_item.fields,
+        )?;
         watcher::add_quietly(connection, id, actor.id)?;
         if let Some(assignee) = new_item.assignee_id {
             watcher::add_quietly(connection, id, assignee)?;
@@ -381,9 +412,9 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         }
         let workflow = Workflow::load(connection)?;
         let mut field_changes: Vec<FieldChange> = Vec::new();
-        let mut note = |field: &'static str, old_value: Option<String>, new_value: Option<String>| {
+        let mut note = |field: &str, old_value: Option<String>, new_value: Option<String>| {
             if old_value != new_value {
-                field_changes.push(FieldChange { field, old_value, new_value });
+                field_changes.push(FieldChange { field: field.to_string(), old_value, new_value });
             }
         };
 
@@ -424,6 +455,15 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         }
         let new_due = changes.due_date.unwrap_or(current.due_date);
         note("due_date", current.due_date.map(|date| date.to_string()), new_due.map(|date| date.to_string()));
+        let catalog = Catalog::load(connection)?;
+        field_changes.extend(value::apply(
+            connection,
+            &catalog,
+            id,
+            Placement { project: &project, item_type: new_type },
+            Some(current.type_id),
+            &changes.fields,
+        )?);
 
         if field_changes.is_empty() {
             return load_view(connection, id);

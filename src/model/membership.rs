@@ -28,7 +28,8 @@ pub fn of_item_project(connection: &mut DbConnection, item: ReadableItem) -> Res
     of_project(connection, item.project_id())
 }
 
-fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<Member>> {
+/// The members of a project the caller has checked the actor may see.
+pub fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<Member>> {
     let rows: Vec<(UserSummary, String)> = memberships::table
         .inner_join(users::table)
         .filter(memberships::project_id.eq(project.0))

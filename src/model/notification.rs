@@ -39,7 +39,7 @@ impl Event {
 
 /// The field changes worth a mail: assignment and status.
 pub fn notable(changes: &[FieldChange]) -> Vec<&FieldChange> {
-    changes.iter().filter(|change| matches!(change.field, "assignee" | "status")).collect()
+    changes.iter().filter(|change| matches!(change.field.as_str(), "assignee" | "status")).collect()
 }
 
 /// Queues one notification per person concerned; call inside the change's transaction.

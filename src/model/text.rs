@@ -2,6 +2,23 @@
 
 use crate::error::{Error, Result};
 
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `%text%` in lower case, with LIKE's wildcards in the text escaped by `\`, for
+/// `lower(column).like(pattern).escape('\\')`: finds text within text, without regard to case.
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.trim().to_lowercase().chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Longest item title, in characters.
 pub const MAX_TITLE_CHARS: usize = 255;
 /// Longest Markdown body (item description, comment), in bytes.

@@ -1,5 +1,6 @@
 //! What is indexed of an item: its fields, and one searchable body made of the description,
-//! every comment and every attachment's file name.
+//! the text of its custom fields (text, long text, URL and choice values), every comment and
+//! every attachment's file name.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,9 @@ use crate::db::DbConnection;
 use crate::db::schema::{attachments, comments, items, statuses};
 use crate::error::Result;
 use crate::model::attachment::FileStore;
+use crate::model::field::Catalog;
+use crate::model::field::value;
+use crate::model::ids::ItemId;
 use crate::model::html::html_to_text;
 use crate::search::fields::Fields;
 
@@ -88,7 +92,18 @@ pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Re
         let content = attachment_text(files, &content_type, size_bytes, &sha256).unwrap_or_default();
         (item_id, format!("{file_name}\n{content}"))
     });
-    for (item_id, text) in comment_rows.into_iter().chain(attachment_texts) {
+    let catalog = Catalog::load(connection)?;
+    let item_ids: Vec<ItemId> = ids.iter().copied().map(ItemId).collect();
+    let mut field_texts: Vec<(i64, String)> = Vec::new();
+    for (item, values) in value::load(connection, &catalog, &item_ids)? {
+        for (field_id, held) in values {
+            let Some(field) = catalog.by_id(field_id) else { continue };
+            if let Some(text) = value::searchable_text(field, &held) {
+                field_texts.push((item.0, text));
+            }
+        }
+    }
+    for (item_id, text) in field_texts.into_iter().chain(comment_rows).chain(attachment_texts) {
         let body = extra.entry(item_id).or_default();
         body.push_str("\n\n");
         body.push_str(&text);

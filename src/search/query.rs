@@ -2,8 +2,9 @@
 //! is parsed by Tantivy's query grammar and turned into stemmed term and phrase queries over
 //! title and body (see `free_text`); `field:value` filters
 //! are resolved against the database: `project:OPS`, `status:open|closed|<name>`,
-//! `assignee:me|none|<login>`, `type:<name>`, `priority:<name>`. An unknown field is searched
-//! as literal text. A bare `#123` or `123` opens that item. Results are limited to the
+//! `assignee:me|none|<login>`, `type:<name>`, `priority:<name>`, and a custom field by its
+//! key with the list's conditions (`customer:ACME`, `estimate:>5`, `severity:none`; see
+//! `model::field::filter`). An unknown field is searched as literal text. A bare `#123` or `123` opens that item. Results are limited to the
 //! caller's readable projects inside the query and re-checked against the database.
 
 use diesel::prelude::*;
@@ -16,9 +17,11 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::db::DbConnection;
-use crate::db::schema::{projects, statuses, users};
+use crate::db::schema::{items, projects, statuses, users};
 use crate::error::{Error, Result};
 use crate::model::html::escape;
+use crate::model::field::Catalog;
+use crate::model::field::filter::{self as field_filter, restrict_by_field};
 use crate::model::ids::ItemId;
 use crate::model::item::{self, ItemView};
 use crate::model::permission::readable_project_ids;
@@ -59,13 +62,15 @@ pub struct SearchResults {
 struct Parsed {
     text: String,
     filters: Vec<(String, String)>,
+    /// Conditions on custom fields: (key, condition).
+    custom: Vec<(String, String)>,
 }
 
 const FILTER_FIELDS: &[&str] = &["project", "status", "assignee", "type", "priority", "created", "updated"];
 
 /// Splits the query into free text and known `field:value` filters; quotes are kept (and
 /// closed when unbalanced); unknown fields become literal phrases.
-fn parse(query: &str) -> Parsed {
+fn parse(query: &str, custom_keys: &[&str]) -> Parsed {
     let mut parsed = Parsed::default();
     let mut tokens: Vec<String> = Vec::new();
     let mut current = String::new();
@@ -98,6 +103,9 @@ fn parse(query: &str) -> Parsed {
                 if FILTER_FIELDS.contains(&field.to_ascii_lowercase().as_str()) && !value.is_empty() =>
             {
                 parsed.filters.push((field.to_ascii_lowercase(), value.trim_matches('"').to_string()));
+            }
+            Some((field, value)) if custom_keys.contains(&field) && !value.is_empty() => {
+                parsed.custom.push((field.to_string(), value.trim_matches('"').to_string()));
             }
             Some(_) => text.push(format!("\"{}\"", token.replace('"', ""))),
             None if token == "-" || token == "+" => {}
@@ -141,6 +149,21 @@ fn resolve_filter(connection: &mut DbConnection, actor: &User, field: &str, valu
     })
 }
 
+/// The items satisfying a custom field condition (the database decides, as for lists).
+fn items_with_field(
+    connection: &mut DbConnection,
+    catalog: &Catalog,
+    actor: &User,
+    key: &str,
+    condition: &str,
+) -> Result<Vec<i64>> {
+    let condition = field_filter::parse(catalog, key, condition, actor.id).map_err(|error| match error {
+        Error::Invalid(refusal) => Error::invalid("q", format!("{key}:{}", refusal.message)),
+        other => other,
+    })?;
+    Ok(restrict_by_field!(items::table.select(items::id).into_boxed(), &condition).load(connection)?)
+}
+
 /// `#123` or `123` alone names an item.
 fn item_reference(query: &str) -> Option<i64> {
     let trimmed = query.trim();
@@ -180,7 +203,9 @@ pub fn search(
     // Held to the end: the commit's files stay recorded as in use while this search runs.
     let open = index.searcher()?;
     let (searcher, fields) = (&open.searcher, open.fields);
-    let parsed = parse(query);
+    let catalog = Catalog::load(connection)?;
+    let custom_keys: Vec<&str> = catalog.fields.iter().map(|field| field.key.as_str()).collect();
+    let parsed = parse(query, &custom_keys);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let text = TextTerms { field: fields.text, searcher, coverage: &index.coverage };
     let text_query = text.free_text(&parsed.text);
@@ -204,6 +229,10 @@ pub fn search(
             _ => fields.priority_id,
         };
         clauses.push((Occur::Must, terms(index_field, admitted)));
+    }
+    for (key, condition) in &parsed.custom {
+        let admitted = items_with_field(connection, &catalog, actor, key, condition)?;
+        clauses.push((Occur::Must, terms(fields.item_id, ids_of(admitted))));
     }
     let combined: Box<dyn Query> =
         if clauses.len() == 1 { text_query.box_clone() } else { Box::new(BooleanQuery::new(clauses)) };
@@ -397,16 +426,17 @@ mod tests {
 
     #[test]
     fn filters_are_split_from_free_text() {
-        let parsed = parse(r#"disk "out of space" project:OPS status:open -nightly"#);
+        let parsed = parse(r#"disk "out of space" project:OPS status:open -nightly customer:ACME"#, &["customer"]);
         assert_eq!(parsed.text, r#"disk "out of space" -nightly"#);
         assert_eq!(parsed.filters, vec![("project".into(), "OPS".into()), ("status".into(), "open".into())]);
+        assert_eq!(parsed.custom, vec![("customer".into(), "ACME".into())]);
     }
 
     #[test]
     fn unbalanced_quotes_are_closed_and_unknown_fields_are_literal() {
-        assert_eq!(parse(r#""half open"#).text, r#""half open""#);
-        assert_eq!(parse("colour:red").text, r#""colour:red""#);
-        assert_eq!(parse("-").text, "");
+        assert_eq!(parse(r#""half open"#, &[]).text, r#""half open""#);
+        assert_eq!(parse("colour:red", &[]).text, r#""colour:red""#);
+        assert_eq!(parse("-", &[]).text, "");
     }
 
     #[test]

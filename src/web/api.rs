@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod cluster;
+pub mod fields;
 pub mod items;
 pub mod jobs;
 pub mod mail;

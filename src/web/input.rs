@@ -182,6 +182,15 @@ pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
     decode_form(body)
 }
 
+/// Parses name and value pairs already split off a query string (errors name the query).
+pub fn parse_pairs<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, Error> {
+    let encoded = serde_urlencoded::to_string(pairs).map_err(|error| Error::internal("re-encoding a query", error))?;
+    decode_form(encoded.as_bytes()).map_err(|error| match error {
+        Error::Invalid(refusal) => Error::invalid("query", format!("query string: {}", refusal.message)),
+        other => other,
+    })
+}
+
 // The one use of the decoder, which clippy.toml keeps handlers from.
 #[allow(clippy::disallowed_methods)]
 fn decode_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

@@ -12,6 +12,7 @@ pub mod assets;
 pub mod badges;
 pub mod confirm;
 mod error;
+pub mod field_inputs;
 pub mod home;
 pub mod item;
 pub mod items;

@@ -8,13 +8,16 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 use serde_json::json;
 
-use crate::web::api::{attachments, cluster, items, jobs, mail, projects, search, session, system, users, workflow};
+use crate::web::api::{
+    attachments, cluster, fields, items, jobs, mail, projects, search, session, system, users, workflow,
+};
 use crate::web::error::ApiError;
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
 use crate::web::input::refuse_nul_in_url;
 use crate::web::metrics;
 use crate::web::pages::admin::{
-    self as admin_pages, cluster as cluster_pages, mail as mail_pages, users as user_pages, workflow as workflow_pages,
+    self as admin_pages, cluster as cluster_pages, fields as field_pages, mail as mail_pages, users as user_pages,
+    workflow as workflow_pages,
 };
 use crate::web::pages::{
     self, assets, home, item as item_pages, items as item_list_pages, profile, projects as project_pages,
@@ -69,6 +72,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/workflow/{kind}/{id}").patch(workflow::update_entry).delete(workflow::delete_entry),
                 )
                 .route("/workflow/statuses/{id}/transitions", web::put().to(workflow::set_transitions))
+                .service(web::resource("/fields").get(fields::list_fields).post(fields::create_field))
+                .service(
+                    web::resource("/fields/{key}")
+                        .get(fields::get_field)
+                        .patch(fields::update_field)
+                        .delete(fields::delete_field),
+                )
                 .service(web::resource("/items").get(items::list_items).post(items::create_item))
                 .service(web::resource("/items/{id}").get(items::get_item).patch(items::update_item))
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
@@ -154,6 +164,10 @@ fn page_routes() -> actix_web::Scope<
         .route("/admin/mail/{id}/delete", web::post().to(mail_pages::delete_failure))
         .service(web::resource("/admin/users").get(user_pages::list_users).post(user_pages::create_user))
         .route("/admin/users/{id}", web::post().to(user_pages::update_user))
+        .service(web::resource("/admin/fields").get(field_pages::show_fields).post(field_pages::create_field))
+        .service(web::resource("/admin/fields/{key}").get(field_pages::show_field).post(field_pages::update_field))
+        .route("/admin/fields/{key}/move", web::post().to(field_pages::move_field))
+        .route("/admin/fields/{key}/delete", web::post().to(field_pages::delete_field))
         .route("/admin/workflow", web::get().to(workflow_pages::show_workflow))
         .route("/admin/workflow/transitions", web::post().to(workflow_pages::save_transitions))
         .route("/admin/workflow/{kind}", web::post().to(workflow_pages::create_entry))

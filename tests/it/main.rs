@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod cluster;
 mod deployment;
+mod fields;
 mod fuzz;
 mod items;
 mod jobs;

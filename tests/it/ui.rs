@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod browser;
 mod confirm;
+mod fields;
 mod items;
 mod layout;
 mod lists;

@@ -5,14 +5,16 @@ use diesel::dsl::IntoBoxed;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ItemJoin, ItemRow, ItemView, JoinedRow, into_views, joined, readable_views, select_joined};
+use super::{ItemJoin, ItemRow, ItemView, JoinedRow, joined, readable_views, select_joined, views_with};
 use crate::db::schema::{item_totals, item_types, items, priorities, projects, statuses, watchers};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
+use crate::model::field::Catalog;
+use crate::model::field::filter::{self, FieldCondition, FieldSort, restrict_by_field};
 use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Permission, readable_project_ids};
 use crate::model::project;
-use crate::model::text;
+use crate::model::text::{self, like_pattern, lower};
 use crate::model::user::User;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
@@ -33,8 +35,7 @@ pub enum AssigneeFilter {
     Nobody,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SortField {
     Id,
     Created,
@@ -44,6 +45,48 @@ pub enum SortField {
     Priority,
     Status,
     Due,
+    /// A custom field, by key.
+    Field(String),
+}
+
+impl SortField {
+    /// `id`, `created`, `updated`, `title`, `priority`, `status`, `due` or `field.<key>`.
+    pub fn parse(name: &str) -> Result<SortField> {
+        Ok(match name {
+            "id" => SortField::Id,
+            "created" => SortField::Created,
+            "updated" => SortField::Updated,
+            "title" => SortField::Title,
+            "priority" => SortField::Priority,
+            "status" => SortField::Status,
+            "due" => SortField::Due,
+            other => match other.strip_prefix("field.") {
+                Some(key) => SortField::Field(key.to_string()),
+                None => {
+                    return Err(Error::invalid(
+                        "sort",
+                        format!(
+                            "{other:?} is not sortable: use id, created, updated, title, priority, status, due or field.<key>, with - for descending"
+                        ),
+                    ));
+                }
+            },
+        })
+    }
+
+    /// `-updated` style text: the name, with `-` first for descending.
+    pub fn parse_signed(text: &str) -> Result<(SortField, bool)> {
+        match text.strip_prefix('-') {
+            Some(name) => Ok((SortField::parse(name)?, true)),
+            None => Ok((SortField::parse(text)?, false)),
+        }
+    }
+}
+
+/// The sort after custom field keys are resolved.
+enum Order {
+    Column(SortField),
+    Field(FieldSort),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -57,6 +100,8 @@ pub struct ItemFilter {
     /// Words the title must contain, case-insensitively (a quick filter; search is separate).
     pub text: Option<String>,
     pub state: OpenState,
+    /// Conditions on custom fields: (key, condition), as in `field.<key>=<condition>`.
+    pub fields: Vec<(String, String)>,
     pub sort: SortField,
     pub descending: bool,
     pub limit: Option<i64>,
@@ -73,28 +118,16 @@ pub struct ItemPage {
 
 type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
 
-diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// `%text%` in lower case, with LIKE's wildcards in the text escaped by `\`.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for character in text.trim().to_lowercase().chars() {
-        if matches!(character, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(character);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
 /// for the page), so that the count and the page always agree.
 macro_rules! filter_items {
-    ($query:expr, $filter:expr, $project:expr, $readable:expr) => {{
+    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr) => {{
         let filter: &ItemFilter = $filter;
+        let conditions: &[FieldCondition] = $conditions;
         let mut query = $query;
+        for condition in conditions {
+            query = restrict_by_field!(query, condition);
+        }
         if let Some(ids) = $readable {
             query = query.filter(items::project_id.eq_any(ids));
         }
@@ -141,7 +174,7 @@ macro_rules! filter_items {
     }};
 }
 
-fn sorted(query: BoxedItemQuery<'_>, sort: SortField, descending: bool) -> BoxedItemQuery<'_> {
+fn sorted<'a>(query: BoxedItemQuery<'a>, order: &Order, descending: bool) -> BoxedItemQuery<'a> {
     macro_rules! by {
         ($column:expr) => {
             if descending {
@@ -151,10 +184,25 @@ fn sorted(query: BoxedItemQuery<'_>, sort: SortField, descending: bool) -> Boxed
             }
         };
     }
+    let sort = match order {
+        Order::Column(sort) => sort,
+        // Items without a value come last either way, on both backends.
+        Order::Field(field) => {
+            use diesel::dsl::sql;
+            use diesel::sql_types::{Bool, Text};
+            let value = field.expression();
+            let query = query.order_by(sql::<Bool>(&format!("{value} IS NULL")).asc());
+            return if descending {
+                query.then_order_by(sql::<Text>(&value).desc()).then_order_by(items::id.desc())
+            } else {
+                query.then_order_by(sql::<Text>(&value).asc()).then_order_by(items::id.asc())
+            };
+        }
+    };
     match sort {
         SortField::Id => by!(items::id),
         SortField::Created => by!(items::created_at),
-        SortField::Updated => by!(items::updated_at),
+        SortField::Updated | SortField::Field(_) => by!(items::updated_at),
         SortField::Title => by!(items::title),
         SortField::Priority => by!(priorities::position),
         SortField::Status => by!(statuses::position),
@@ -178,14 +226,16 @@ fn count_matching(
     filter: &ItemFilter,
     project: Option<ProjectId>,
     readable: Option<Vec<i64>>,
+    conditions: &[FieldCondition],
 ) -> Result<i64> {
-    let totals_suffice = filter.item_type.is_none()
+    let totals_suffice = conditions.is_empty()
+        && filter.item_type.is_none()
         && filter.text.is_none()
         && filter.priority.is_none()
         && filter.assignee.is_none()
         && filter.reporter.is_none();
     if !totals_suffice {
-        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable)
+        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable, conditions)
             .count()
             .get_result(connection)?);
     }
@@ -233,16 +283,26 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         None => None,
     };
     let readable = readable_project_ids(connection, actor)?;
-    let total = count_matching(connection, filter, project, readable.clone())?;
+    let catalog = Catalog::load(connection)?;
+    let conditions = filter
+        .fields
+        .iter()
+        .map(|(key, condition)| filter::parse(&catalog, key, condition, actor.id))
+        .collect::<Result<Vec<_>>>()?;
+    let order = match &filter.sort {
+        SortField::Field(key) => Order::Field(filter::parse_sort(&catalog, key)?),
+        column => Order::Column(column.clone()),
+    };
+    let total = count_matching(connection, filter, project, readable.clone(), &conditions)?;
     let rows: Vec<JoinedRow> = select_joined!(sorted(
-        filter_items!(joined().into_boxed(), filter, project, readable),
-        filter.sort,
+        filter_items!(joined().into_boxed(), filter, project, readable, &conditions),
+        &order,
         filter.descending
     ))
     .limit(limit)
     .offset(offset)
     .load(connection)?;
-    Ok(ItemPage { items: into_views(connection, rows)?, total, limit, offset })
+    Ok(ItemPage { items: views_with(connection, &catalog, rows)?, total, limit, offset })
 }
 
 /// The items the actor watches and may still see, most recently updated first.

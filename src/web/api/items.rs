@@ -1,6 +1,6 @@
 //! Items, their comments, history, watchers and workflow moves.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
@@ -14,7 +14,7 @@ use crate::web::AppState;
 use crate::web::api::double_option;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
-use crate::web::input::{Json, parse_json};
+use crate::web::input::{Json, form_pairs, parse_json, parse_pairs};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,21 +45,7 @@ fn parse_person(field: &str, value: &str, caller: &User) -> Result<UserId, Error
     }
 }
 
-fn parse_sort(text: &str) -> Result<(SortField, bool), Error> {
-    let (name, descending) = match text.strip_prefix('-') {
-        Some(name) => (name, true),
-        None => (text, false),
-    };
-    let field = serde_json::from_value(json!(name)).map_err(|_| {
-        Error::invalid(
-            "sort",
-            format!("{name:?} is not sortable: use id, created, updated, title, priority, status or due, with - for descending"),
-        )
-    })?;
-    Ok((field, descending))
-}
-
-fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
+fn build_filter(query: ListQuery, fields: Vec<(String, String)>, caller: &User) -> Result<ItemFilter, Error> {
     let assignee = match query.assignee.as_deref() {
         None => None,
         Some("none") => Some(AssigneeFilter::Nobody),
@@ -67,7 +53,7 @@ fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
     };
     let reporter = query.reporter.as_deref().map(|value| parse_person("reporter", value, caller)).transpose()?;
     let (sort, descending) = match query.sort.as_deref() {
-        Some(text) => parse_sort(text)?,
+        Some(text) => SortField::parse_signed(text)?,
         None => (SortField::Updated, true),
     };
     Ok(ItemFilter {
@@ -79,6 +65,7 @@ fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
         reporter,
         text: None,
         state: query.state.unwrap_or_default(),
+        fields,
         sort,
         descending,
         limit: query.limit,
@@ -86,12 +73,20 @@ fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
     })
 }
 
+/// Name and value pairs of a query string.
+type Pairs = Vec<(String, String)>;
+
 pub async fn list_items(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = build_filter(query.into_inner(), &caller.user)?;
+    // `field.<key>=<condition>` names are open-ended; the rest is the fixed query.
+    let (fields, fixed): (Pairs, Pairs) =
+        form_pairs(request.query_string().as_bytes())?.into_iter().partition(|(name, _)| name.starts_with("field."));
+    let fields = fields.into_iter().map(|(name, condition)| (name["field.".len()..].to_string(), condition)).collect();
+    let query: ListQuery = parse_pairs(&fixed)?;
+    let filter = build_filter(query, fields, &caller.user)?;
     let page = state.database.run(move |connection| item::list(connection, &caller.user, &filter)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -115,6 +110,9 @@ pub struct NewItemBody {
     priority_id: Option<i64>,
     assignee_id: Option<i64>,
     due_date: Option<NaiveDate>,
+    /// Custom field values by key.
+    #[serde(default)]
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 pub async fn create_item(
@@ -134,6 +132,7 @@ pub async fn create_item(
         priority_id: body.priority_id.map(PriorityId),
         assignee_id: body.assignee_id.map(UserId),
         due_date: body.due_date,
+        fields: body.fields.into_iter().collect(),
     };
     let created = state.database.write(move |connection| item::create(connection, &caller.user, new_item)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -162,6 +161,9 @@ pub struct ItemUpdateBody {
     assignee_id: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     due_date: Option<Option<NaiveDate>>,
+    /// Custom field values by key; `null` clears one.
+    #[serde(default)]
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 pub async fn update_item(
@@ -184,6 +186,7 @@ pub async fn update_item(
         priority_id: body.priority_id.map(PriorityId),
         assignee_id: body.assignee_id.map(|assignee| assignee.map(UserId)),
         due_date: body.due_date,
+        fields: body.fields.into_iter().collect(),
     };
     let updated = state.database.write(move |connection| item::update(connection, &caller.user, id, changes)).await?;
     Ok(HttpResponse::Ok().json(updated))

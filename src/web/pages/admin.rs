@@ -1,7 +1,9 @@
-//! Administrator pages: the cluster, refused mail, users, projects and the workflow. Every
+//! Administrator pages: the cluster, refused mail, users, projects, the workflow and custom
+//! fields. Every
 //! handler starts with `require_admin`; the model functions check again where they must.
 
 pub mod cluster;
+pub mod fields;
 pub mod mail;
 pub mod users;
 pub mod workflow;

@@ -13,14 +13,18 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::comment::{self, Comment};
+use crate::model::field::Catalog;
+use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
-use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
 use crate::model::membership::{self, Member};
 use crate::model::watcher;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
+use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
+use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::{self, TaskBoxes, to_safe_html};
 use crate::web::pages::{
@@ -40,6 +44,9 @@ pub struct EditForm {
     pub due_date: String,
     /// Sent only by users who may assign; empty means nobody.
     pub assignee_id: Option<String>,
+    /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
+    #[serde(skip)]
+    pub fields: FieldTexts,
 }
 
 impl EditForm {
@@ -52,6 +59,7 @@ impl EditForm {
             priority_id: item.priority.id.to_string(),
             due_date: item.due_date.map(|date| date.to_string()).unwrap_or_default(),
             assignee_id: Some(item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()),
+            fields: FieldTexts::of_item(&item.fields),
         }
     }
 }
@@ -59,6 +67,32 @@ impl EditForm {
 pub struct CommentView {
     pub comment: Comment,
     pub body_html: String,
+}
+
+/// A custom field's value as the page shows it: text, Markdown (long text) or a link (URL).
+pub struct CustomFieldView {
+    pub name: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub link: Option<String>,
+}
+
+impl CustomFieldView {
+    fn of(field: &ShownField) -> CustomFieldView {
+        let text = field.value.as_ref().map(Shown::text).unwrap_or_default();
+        CustomFieldView {
+            name: field.name.clone(),
+            html: match &field.value {
+                Some(Shown::LongText(markdown)) => Some(to_safe_html(markdown)),
+                _ => None,
+            },
+            link: match &field.value {
+                Some(Shown::Url(url)) => Some(url.clone()),
+                _ => None,
+            },
+            text,
+        }
+    }
 }
 
 pub struct AttachmentView {
@@ -72,6 +106,10 @@ struct ItemPage {
     chrome: Chrome,
     item: ItemView,
     description_html: String,
+    custom_fields: Vec<CustomFieldView>,
+    field_inputs: Vec<FieldInput>,
+    /// Custom field keys and names, for the history.
+    field_names: Vec<(String, String)>,
     permissions: ItemPermissions,
     comments: Vec<CommentView>,
     attachments: Vec<AttachmentView>,
@@ -89,6 +127,13 @@ struct ItemPage {
     notice: Option<Notice>,
 }
 
+impl ItemPage {
+    /// How the history names a field: a custom field by its name, a built-in one as stored.
+    fn field_label<'a>(&'a self, field: &'a str) -> &'a str {
+        self.field_names.iter().find(|(key, _)| key == field).map_or(field, |(_, name)| name.as_str())
+    }
+}
+
 /// What the page shows besides the forms' state.
 struct Loaded {
     item: ItemView,
@@ -100,6 +145,7 @@ struct Loaded {
     next_statuses: Vec<StatusRef>,
     workflow: Workflow,
     members: Vec<Member>,
+    catalog: Catalog,
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, Error> {
@@ -109,8 +155,10 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
         .run(move |connection| {
             let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
             let workflow = Workflow::load(connection)?;
+            // For the assignee (work) and for user fields (edit).
             let members =
-                if permissions.work { membership::of_item_project(connection, readable)? } else { Vec::new() };
+                if permissions.edit { membership::of_item_project(connection, readable)? } else { Vec::new() };
+            let catalog = Catalog::load(connection)?;
             Ok(Loaded {
                 permissions,
                 comments: comment::of_item(connection, readable)?,
@@ -120,6 +168,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
                 next_statuses: item::moves_from(&workflow, permissions, item.status.id),
                 workflow,
                 members,
+                catalog,
                 item,
             })
         })
@@ -155,6 +204,15 @@ async fn item_page(
             description_html: markdown::render(
                 &loaded.item.description,
                 if loaded.permissions.edit { TaskBoxes::Buttons } else { TaskBoxes::Disabled },
+            ),
+            custom_fields: loaded.item.fields.0.iter().map(CustomFieldView::of).collect(),
+            field_names: loaded.catalog.fields.iter().map(|field| (field.key.clone(), field.name.clone())).collect(),
+            field_inputs: field_inputs::inputs(
+                &loaded.catalog,
+                loaded.item.project.id,
+                loaded.item.item_type.id,
+                &edit.fields,
+                &loaded.members,
             ),
             comments: loaded
                 .comments
@@ -213,7 +271,17 @@ fn parse_number(field: &str, text: &str) -> Result<Option<i64>, Error> {
     text.parse().map(Some).map_err(|_| Error::invalid(field, format!("{text:?} is not a number")))
 }
 
-fn edit_changes(form: &EditForm) -> Result<ItemUpdate, Error> {
+/// The changes the edit form asks for. Custom fields that do not apply to the type chosen are
+/// left out: the model removes their values with the type change.
+fn edit_changes(
+    form: &EditForm,
+    catalog: &Catalog,
+    project: ProjectId,
+    current_type: TypeId,
+) -> Result<ItemUpdate, Error> {
+    let item_type = parse_number("type_id", &form.type_id)?.map_or(current_type, TypeId);
+    let applying = field_inputs::inputs(catalog, project, item_type, &form.fields, &[]);
+    let fields = form.fields.clone().keep_applying(&applying).to_values(catalog)?;
     Ok(ItemUpdate {
         version: parse_version(&form.version)?,
         title: Some(form.title.clone()),
@@ -227,6 +295,7 @@ fn edit_changes(form: &EditForm) -> Result<ItemUpdate, Error> {
             .map(|assignee| parse_number("assignee_id", assignee).map(|id| id.map(UserId)))
             .transpose()?,
         due_date: Some(parse_date("due_date", &form.due_date)?),
+        fields,
     })
 }
 
@@ -273,8 +342,14 @@ pub async fn edit_item(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form: EditForm = read_form(&viewer, &body)?;
-    let changes = edit_changes(&form);
+    let mut form: EditForm = read_form(&viewer, &body)?;
+    form.fields = FieldTexts::from_pairs(&form_pairs(&body)?);
+    let user = viewer.user.clone();
+    let (catalog, item) = state
+        .database
+        .run(move |connection| Ok((Catalog::load(connection)?, item::get(connection, &user, id)?)))
+        .await?;
+    let changes = edit_changes(&form, &catalog, item.project.id, item.item_type.id);
     save_changes(&state, &viewer, id, changes, Some(form), "").await
 }
 

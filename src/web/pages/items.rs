@@ -8,8 +8,10 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::db::DbConnection;
 use crate::error::Error;
-use crate::model::ids::{PriorityId, StatusId, TypeId, UserId};
+use crate::model::field::Catalog;
+use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemPage, NewItem, OpenState, SortField};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
@@ -17,9 +19,13 @@ use crate::model::project::{self, Project};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
+use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
+use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::markdown::to_safe_html;
-use crate::web::pages::{Chrome, FieldErrors, PageError, Viewer, page, read_form, render, see_other, url_with_query};
+use crate::web::pages::{
+    Chrome, FieldErrors, Notice, PageError, Viewer, page, read_form, render, see_other, url_with_query,
+};
 
 const PAGE_SIZE: i64 = 25;
 
@@ -100,22 +106,7 @@ fn parse_person(field: &str, value: &str, viewer: &User) -> Result<Option<UserId
 }
 
 fn parse_sort(text: &str) -> Result<(SortField, bool), Error> {
-    let (name, descending) = match text.strip_prefix('-') {
-        Some(name) => (name, true),
-        None => (text, false),
-    };
-    let field = match name {
-        "" => return Ok((SortField::Updated, true)),
-        "id" => SortField::Id,
-        "created" => SortField::Created,
-        "updated" => SortField::Updated,
-        "title" => SortField::Title,
-        "priority" => SortField::Priority,
-        "status" => SortField::Status,
-        "due" => SortField::Due,
-        other => return Err(Error::invalid("sort", format!("cannot sort by {other:?}"))),
-    };
-    Ok((field, descending))
+    if text.is_empty() { Ok((SortField::Updated, true)) } else { SortField::parse_signed(text) }
 }
 
 fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Result<ItemFilter, Error> {
@@ -142,6 +133,7 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
         reporter: parse_person("reporter", &query.reporter, viewer)?,
         text: (!text.is_empty()).then(|| text.to_string()),
         state,
+        fields: Vec::new(),
         sort,
         descending,
         limit: Some(PAGE_SIZE),
@@ -313,6 +305,11 @@ pub struct NewItemForm {
     pub type_id: String,
     pub priority_id: String,
     pub due_date: String,
+    /// `<project id>:<type id>`: the project and type whose custom fields the form shows.
+    pub fields_for: String,
+    /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
+    #[serde(skip)]
+    pub fields: FieldTexts,
 }
 
 #[derive(Template)]
@@ -323,26 +320,74 @@ struct NewItemPage {
     errors: FieldErrors,
     projects: Vec<Project>,
     workflow: Workflow,
+    field_inputs: Vec<FieldInput>,
+    notice: Option<Notice>,
+}
+
+/// The project and type a new item would get from the form: the project if the viewer may
+/// see it, the chosen type or the default one.
+fn placement(
+    connection: &mut DbConnection,
+    viewer: &User,
+    workflow: &Workflow,
+    form: &NewItemForm,
+) -> Result<(Option<ProjectId>, TypeId), Error> {
+    let item_type = match parse_id("type_id", &form.type_id) {
+        Ok(Some(id)) => TypeId(id),
+        _ => workflow.default_type()?.id,
+    };
+    let project = if form.project.trim().is_empty() {
+        None
+    } else {
+        project::get_with(connection, viewer, &form.project, Permission::View).ok().map(|(project, _)| project.id)
+    };
+    Ok((project, item_type))
+}
+
+/// The keys of the custom fields shown for a placement (none before a project is chosen).
+fn field_keys(catalog: &Catalog, placement: (Option<ProjectId>, TypeId)) -> Vec<String> {
+    match placement {
+        (Some(project), item_type) => catalog.applying(project, item_type).map(|field| field.key.clone()).collect(),
+        (None, _) => Vec::new(),
+    }
 }
 
 async fn new_item_page(
     state: &AppState,
     viewer: &Viewer,
     status: StatusCode,
-    form: NewItemForm,
+    mut form: NewItemForm,
     errors: FieldErrors,
+    notice: Option<Notice>,
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
-    let (projects, workflow) = state
+    let held = form.fields.clone();
+    let shown = form.clone();
+    let (projects, workflow, field_inputs, fields_for) = state
         .database
-        .run(move |connection| Ok((project::list_readable(connection, &user)?, Workflow::load(connection)?)))
+        .run(move |connection| {
+            let workflow = Workflow::load(connection)?;
+            let catalog = Catalog::load(connection)?;
+            let (project, item_type) = placement(connection, &user, &workflow, &shown)?;
+            let field_inputs = match project {
+                Some(project) => {
+                    let members = membership::of_project(connection, project)?;
+                    field_inputs::inputs(&catalog, project, item_type, &held, &members)
+                }
+                None => Vec::new(),
+            };
+            let fields_for = format!("{}:{item_type}", project.map(|id| id.to_string()).unwrap_or_default());
+            Ok((project::list_readable(connection, &user)?, workflow, field_inputs, fields_for))
+        })
         .await?;
-    render(status, &NewItemPage { chrome: viewer.chrome(), form, errors, projects, workflow })
+    form.fields_for = fields_for;
+    render(status, &NewItemPage { chrome: viewer.chrome(), form, errors, projects, workflow, field_inputs, notice })
 }
 
 #[derive(Deserialize)]
 pub struct NewItemQuery {
     project: Option<String>,
+    type_id: Option<String>,
 }
 
 pub async fn show_new_item(
@@ -350,8 +395,13 @@ pub async fn show_new_item(
     viewer: Viewer,
     query: web::Query<NewItemQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let form = NewItemForm { project: query.into_inner().project.unwrap_or_default(), ..NewItemForm::default() };
-    new_item_page(&state, &viewer, StatusCode::OK, form, FieldErrors::default()).await
+    let query = query.into_inner();
+    let form = NewItemForm {
+        project: query.project.unwrap_or_default(),
+        type_id: query.type_id.unwrap_or_default(),
+        ..NewItemForm::default()
+    };
+    new_item_page(&state, &viewer, StatusCode::OK, form, FieldErrors::default(), None).await
 }
 
 /// A date from `<input type=date>`: empty is none.
@@ -365,7 +415,7 @@ pub fn parse_date(field: &str, value: &str) -> Result<Option<NaiveDate>, Error> 
         .map_err(|_| Error::invalid(field, "must be a date like 2026-12-31"))
 }
 
-fn parse_new_item(form: &NewItemForm) -> Result<NewItem, Error> {
+fn parse_new_item(form: &NewItemForm, catalog: &Catalog) -> Result<NewItem, Error> {
     if form.project.is_empty() {
         return Err(Error::invalid("project", "choose a project"));
     }
@@ -377,6 +427,7 @@ fn parse_new_item(form: &NewItemForm) -> Result<NewItem, Error> {
         priority_id: parse_id("priority_id", &form.priority_id)?.map(PriorityId),
         assignee_id: None,
         due_date: parse_date("due_date", &form.due_date)?,
+        fields: form.fields.to_values(catalog)?,
     })
 }
 
@@ -385,8 +436,31 @@ pub async fn create_item(
     viewer: Viewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form: NewItemForm = read_form(&viewer, &body)?;
-    let parsed = parse_new_item(&form);
+    let mut form: NewItemForm = read_form(&viewer, &body)?;
+    form.fields = FieldTexts::from_pairs(&form_pairs(&body)?);
+    let user = viewer.user.clone();
+    let sent = form.clone();
+    let (catalog, fields_match) = state
+        .database
+        .run(move |connection| {
+            let workflow = Workflow::load(connection)?;
+            let catalog = Catalog::load(connection)?;
+            let chosen = placement(connection, &user, &workflow, &sent)?;
+            let (shown_project, shown_type) = sent.fields_for.split_once(':').unwrap_or_default();
+            let shown = (shown_project.parse().ok().map(ProjectId), shown_type.parse().map(TypeId).unwrap_or(chosen.1));
+            let fields_match = field_keys(&catalog, shown) == field_keys(&catalog, chosen);
+            Ok((catalog, fields_match))
+        })
+        .await?;
+    if !fields_match {
+        // The project or type changed after the form showed its fields: show the right ones.
+        let notice = Notice {
+            kind: "warn",
+            text: "The item was not created yet: this project and type have other fields. Fill them in below and create the item.".into(),
+        };
+        return new_item_page(&state, &viewer, StatusCode::OK, form, FieldErrors::default(), Some(notice)).await;
+    }
+    let parsed = parse_new_item(&form, &catalog);
     let user = viewer.user.clone();
     let outcome = match parsed {
         Ok(new_item) => state.database.write(move |connection| item::create(connection, &user, new_item)).await,
@@ -396,11 +470,11 @@ pub async fn create_item(
         Ok(created) => Ok(see_other(&format!("/items/{}", created.id))),
         Err(Error::Invalid(field_error)) => {
             let errors = FieldErrors::from(field_error);
-            new_item_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
+            new_item_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await
         }
         Err(Error::NotFound(_) | Error::Forbidden(_)) => {
             let errors = FieldErrors::one("project", "you cannot create items in this project");
-            new_item_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
+            new_item_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await
         }
         Err(other) => Err(other.into()),
     }

@@ -1,0 +1,306 @@
+//! List filters and sorts on custom fields: `field.<key>=<condition>` and `sort=field.<key>`.
+//!
+//! Conditions: a value (`ACME`; for choices, users and whole numbers a comma-separated list
+//! means any of them), `!value` (not, including items without a value), `none` (no value),
+//! `any` (some value), `>5`, `>=5`, `<5`, `<=5` (numbers and dates), `~text` (text, long text
+//! and URLs that contain it, without regard to case). Each runs on the typed value column
+//! through its index: numbers compare as numbers, dates as dates.
+//!
+//! "Not" and "none" match only items the field applies to: an item of a project or type
+//! without the field does not have it, empty or otherwise.
+
+use chrono::NaiveDate;
+
+use super::{Catalog, Field, FieldType};
+use crate::error::{Error, Result};
+use crate::model::ids::UserId;
+use crate::model::text::like_pattern;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+/// One value from the query, before it is typed for its field's column.
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    Text(String),
+    Integer(i64),
+    Decimal(f64),
+    Date(NaiveDate),
+    Boolean(bool),
+    Id(i64),
+}
+
+/// Values to compare with, typed as the field's column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operands {
+    Text(Vec<String>),
+    Integer(Vec<i64>),
+    Decimal(Vec<f64>),
+    Date(Vec<NaiveDate>),
+    Boolean(Vec<bool>),
+    Choice(Vec<i64>),
+    User(Vec<i64>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    /// Some value.
+    Set,
+    /// No value (where the field applies).
+    Empty,
+    AnyOf(Operands),
+    /// None of them, no value included (where the field applies).
+    NoneOf(Operands),
+    /// With one operand, a number or a date.
+    Compare(Comparison, Operands),
+    /// Text within text, without regard to case, as a `like_pattern`.
+    Contains {
+        pattern: String,
+        long: bool,
+    },
+}
+
+/// One parsed condition on one field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldCondition {
+    pub field_id: i64,
+    pub operation: Operation,
+    /// Where the field applies (`None`: everywhere), for "not" and "none".
+    pub projects: Option<Vec<i64>>,
+    pub types: Option<Vec<i64>>,
+}
+
+/// The operands of these texts, typed for the field.
+fn gather(field: &Field, name: &str, texts: &[&str], actor: UserId) -> Result<Operands> {
+    let parsed = texts.iter().map(|text| operand(field, name, text, actor)).collect::<Result<Vec<Operand>>>()?;
+    macro_rules! all {
+        ($variant:ident, $typed:ident) => {
+            Operands::$typed(
+                parsed
+                    .into_iter()
+                    .filter_map(|operand| match operand {
+                        Operand::$variant(value) => Some(value),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        };
+    }
+    Ok(match field.field_type {
+        FieldType::Text | FieldType::Url | FieldType::LongText => all!(Text, Text),
+        FieldType::Integer => all!(Integer, Integer),
+        FieldType::Decimal => all!(Decimal, Decimal),
+        FieldType::Date => all!(Date, Date),
+        FieldType::Boolean => all!(Boolean, Boolean),
+        FieldType::Choice | FieldType::MultiChoice => all!(Id, Choice),
+        FieldType::User => all!(Id, User),
+    })
+}
+
+fn operand(field: &Field, name: &str, text: &str, actor: UserId) -> Result<Operand> {
+    let text = text.trim();
+    let refuse = |what: &str| Error::invalid(name, format!("{text:?} is not {what}"));
+    Ok(match field.field_type {
+        FieldType::Text | FieldType::Url | FieldType::LongText => Operand::Text(text.to_string()),
+        FieldType::Integer => Operand::Integer(text.parse().map_err(|_| refuse("a whole number"))?),
+        FieldType::Decimal => match text.parse::<f64>() {
+            Ok(number) if number.is_finite() => Operand::Decimal(number),
+            _ => return Err(refuse("a number")),
+        },
+        FieldType::Date => {
+            Operand::Date(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| refuse("a date (YYYY-MM-DD)"))?)
+        }
+        FieldType::Boolean => match text {
+            "true" | "yes" => Operand::Boolean(true),
+            "false" | "no" => Operand::Boolean(false),
+            _ => return Err(refuse("true or false")),
+        },
+        FieldType::Choice | FieldType::MultiChoice => {
+            let choice = field
+                .choices
+                .iter()
+                .find(|choice| choice.value == text)
+                .or_else(|| field.choices.iter().find(|choice| choice.value.eq_ignore_ascii_case(text)))
+                .ok_or_else(|| refuse(&format!("a choice of {}", field.name)))?;
+            Operand::Id(choice.id.0)
+        }
+        FieldType::User => match text {
+            "me" => Operand::Id(actor.0),
+            _ => Operand::Id(text.parse().map_err(|_| refuse("a user id or \"me\""))?),
+        },
+    })
+}
+
+/// Parses `field.<key>=<condition>`; `key` is what follows `field.`.
+pub fn parse(catalog: &Catalog, key: &str, condition: &str, actor: UserId) -> Result<FieldCondition> {
+    let name = format!("field.{key}");
+    let field = catalog.by_key(key).ok_or_else(|| Error::invalid(&name, format!("there is no field {key:?}")))?;
+    let condition = condition.trim();
+    let list = |text: &str| -> Result<Operands> {
+        let listable = matches!(
+            field.field_type,
+            FieldType::Choice | FieldType::MultiChoice | FieldType::User | FieldType::Integer
+        );
+        let parts: Vec<&str> = if listable { text.split(',').collect() } else { vec![text] };
+        gather(field, &name, &parts, actor)
+    };
+    let comparison = [
+        (">=", Comparison::GreaterOrEqual),
+        ("<=", Comparison::LessOrEqual),
+        (">", Comparison::Greater),
+        ("<", Comparison::Less),
+    ]
+    .into_iter()
+    .find_map(|(prefix, comparison)| condition.strip_prefix(prefix).map(|rest| (comparison, rest)));
+    let operation = if condition.is_empty() {
+        return Err(Error::invalid(&name, "give a value, none, any, !value, >value, <value or ~text"));
+    } else if condition == "none" {
+        Operation::Empty
+    } else if condition == "any" {
+        Operation::Set
+    } else if let Some((comparison, rest)) = comparison {
+        if !matches!(field.field_type, FieldType::Integer | FieldType::Decimal | FieldType::Date) {
+            return Err(Error::invalid(
+                &name,
+                format!("{} is a {} field: only numbers and dates compare", field.name, field.field_type.as_str()),
+            ));
+        }
+        Operation::Compare(comparison, gather(field, &name, &[rest], actor)?)
+    } else if let Some(rest) = condition.strip_prefix('~') {
+        if !matches!(field.field_type, FieldType::Text | FieldType::LongText | FieldType::Url) {
+            return Err(Error::invalid(
+                &name,
+                format!("{} is a {} field: ~ finds text in text fields", field.name, field.field_type.as_str()),
+            ));
+        }
+        Operation::Contains { pattern: like_pattern(rest), long: field.field_type == FieldType::LongText }
+    } else if field.field_type == FieldType::LongText {
+        return Err(Error::invalid(&name, format!("{} is a long text: filter it with ~text, none or any", field.name)));
+    } else if let Some(rest) = condition.strip_prefix('!') {
+        Operation::NoneOf(list(rest)?)
+    } else {
+        Operation::AnyOf(list(condition)?)
+    };
+    Ok(FieldCondition {
+        field_id: field.id.0,
+        operation,
+        projects: field.project_ids.as_ref().map(|ids| ids.iter().map(|id| id.0).collect()),
+        types: field.types.as_ref().map(|ids| ids.iter().map(|id| id.0).collect()),
+    })
+}
+
+/// Narrows a boxed item query (over `items`, alone or joined) to the items that satisfy a
+/// `FieldCondition`: `items.id IN (SELECT item_id FROM item_values WHERE field_id = ? AND …)`,
+/// or `NOT IN` within the projects and types where the field applies, for "not" and "none".
+/// Each arm is a typed subquery of its own, so each comparison runs on its column's index.
+macro_rules! restrict_by_field {
+    ($query:expr, $condition:expr) => {{
+        use $crate::db::schema::item_values as values;
+        use $crate::model::field::filter::{Comparison, Operands, Operation};
+        let condition: &$crate::model::field::filter::FieldCondition = $condition;
+        let mut query = $query;
+        let field = values::field_id.eq(condition.field_id);
+        macro_rules! within {
+            ($test:expr) => {
+                query.filter(items::id.eq_any(values::table.filter(field).filter($test).select(values::item_id)))
+            };
+        }
+        macro_rules! outside {
+            ($test:expr) => {
+                query.filter(items::id.ne_all(values::table.filter(field).filter($test).select(values::item_id)))
+            };
+        }
+        query = match &condition.operation {
+            Operation::Set => query.filter(items::id.eq_any(values::table.filter(field).select(values::item_id))),
+            Operation::Empty => query.filter(items::id.ne_all(values::table.filter(field).select(values::item_id))),
+            Operation::AnyOf(Operands::Text(list)) => within!(values::text_value.eq_any(list.clone())),
+            Operation::AnyOf(Operands::Integer(list)) => within!(values::int_value.eq_any(list.clone())),
+            Operation::AnyOf(Operands::Decimal(list)) => within!(values::decimal_value.eq_any(list.clone())),
+            Operation::AnyOf(Operands::Date(list)) => within!(values::date_value.eq_any(list.clone())),
+            Operation::AnyOf(Operands::Boolean(list)) => within!(values::bool_value.eq_any(list.clone())),
+            Operation::AnyOf(Operands::Choice(list)) => within!(values::choice_id.eq_any(list.clone())),
+            Operation::AnyOf(Operands::User(list)) => within!(values::user_id.eq_any(list.clone())),
+            Operation::NoneOf(Operands::Text(list)) => outside!(values::text_value.eq_any(list.clone())),
+            Operation::NoneOf(Operands::Integer(list)) => outside!(values::int_value.eq_any(list.clone())),
+            Operation::NoneOf(Operands::Decimal(list)) => outside!(values::decimal_value.eq_any(list.clone())),
+            Operation::NoneOf(Operands::Date(list)) => outside!(values::date_value.eq_any(list.clone())),
+            Operation::NoneOf(Operands::Boolean(list)) => outside!(values::bool_value.eq_any(list.clone())),
+            Operation::NoneOf(Operands::Choice(list)) => outside!(values::choice_id.eq_any(list.clone())),
+            Operation::NoneOf(Operands::User(list)) => outside!(values::user_id.eq_any(list.clone())),
+            Operation::Contains { pattern, long: true } => within!(
+                $crate::model::text::lower(values::long_value.assume_not_null()).like(pattern.clone()).escape('\\')
+            ),
+            Operation::Contains { pattern, long: false } => within!(
+                $crate::model::text::lower(values::text_value.assume_not_null()).like(pattern.clone()).escape('\\')
+            ),
+            Operation::Compare(comparison, operands) => match (comparison, operands) {
+                (Comparison::Greater, Operands::Integer(n)) => within!(values::int_value.gt(n[0])),
+                (Comparison::GreaterOrEqual, Operands::Integer(n)) => within!(values::int_value.ge(n[0])),
+                (Comparison::Less, Operands::Integer(n)) => within!(values::int_value.lt(n[0])),
+                (Comparison::LessOrEqual, Operands::Integer(n)) => within!(values::int_value.le(n[0])),
+                (Comparison::Greater, Operands::Decimal(n)) => within!(values::decimal_value.gt(n[0])),
+                (Comparison::GreaterOrEqual, Operands::Decimal(n)) => within!(values::decimal_value.ge(n[0])),
+                (Comparison::Less, Operands::Decimal(n)) => within!(values::decimal_value.lt(n[0])),
+                (Comparison::LessOrEqual, Operands::Decimal(n)) => within!(values::decimal_value.le(n[0])),
+                (Comparison::Greater, Operands::Date(d)) => within!(values::date_value.gt(d[0])),
+                (Comparison::GreaterOrEqual, Operands::Date(d)) => within!(values::date_value.ge(d[0])),
+                (Comparison::Less, Operands::Date(d)) => within!(values::date_value.lt(d[0])),
+                (Comparison::LessOrEqual, Operands::Date(d)) => within!(values::date_value.le(d[0])),
+                // `parse` compares only numbers and dates: nothing else matches.
+                _ => query.filter(items::id.ne(items::id)),
+            },
+        };
+        if matches!(condition.operation, Operation::Empty | Operation::NoneOf(_)) {
+            if let Some(projects) = &condition.projects {
+                query = query.filter(items::project_id.eq_any(projects.clone()));
+            }
+            if let Some(types) = &condition.types {
+                query = query.filter(items::type_id.eq_any(types.clone()));
+            }
+        }
+        query
+    }};
+}
+pub(crate) use restrict_by_field;
+
+/// A sort by a custom field: `sort=field.<key>` (items without a value last either way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSort {
+    field_id: i64,
+    field_type: FieldType,
+}
+
+pub fn parse_sort(catalog: &Catalog, key: &str) -> Result<FieldSort> {
+    let field =
+        catalog.by_key(key).ok_or_else(|| Error::invalid("sort", format!("there is no field {key:?} to sort by")))?;
+    if field.field_type == FieldType::LongText {
+        return Err(Error::invalid("sort", format!("{} is a long text, which does not sort", field.name)));
+    }
+    Ok(FieldSort { field_id: field.id.0, field_type: field.field_type })
+}
+
+impl FieldSort {
+    /// The item's value of the field as an SQL expression over `items`: choices by their
+    /// position, users by login, yes after no. The field id comes from the catalog, never from
+    /// the request, and is a number.
+    pub fn expression(&self) -> String {
+        let id = self.field_id;
+        let (value, join) = match self.field_type {
+            FieldType::Text | FieldType::Url | FieldType::LongText => ("MIN(v.text_value)", ""),
+            FieldType::Integer => ("MIN(v.int_value)", ""),
+            FieldType::Decimal => ("MIN(v.decimal_value)", ""),
+            FieldType::Date => ("MIN(v.date_value)", ""),
+            FieldType::Boolean => ("MAX(CASE WHEN v.bool_value THEN 1 ELSE 0 END)", ""),
+            FieldType::Choice | FieldType::MultiChoice => {
+                ("MIN(c.position)", " JOIN field_choices c ON c.id = v.choice_id")
+            }
+            FieldType::User => ("MIN(u.login)", " JOIN users u ON u.id = v.user_id"),
+        };
+        format!("(SELECT {value} FROM item_values v{join} WHERE v.item_id = items.id AND v.field_id = {id})")
+    }
+}
