@@ -11,6 +11,7 @@ pub mod clean;
 pub mod failures;
 pub mod imap_name;
 pub mod inbound;
+pub mod keywords;
 pub mod mailbox;
 pub mod message;
 pub mod outbound;

@@ -1,5 +1,6 @@
 //! Storing inbound mail, exactly once per mailbox: a new mail becomes an item in the
-//! mailbox's project, a reply a comment on its item, with the attachments — as far as its
+//! mailbox's project (its leading `Field: value` lines set custom fields, see `keywords`), a
+//! reply a comment on its item, with the attachments — as far as its
 //! sender may (`sender`). Every fetched mail ends as one record for its mailbox: a receipt
 //! naming the item or comment, or a refusal with the reason. A mail is known by its key (the
 //! Message-ID, or the hash of the raw mail without one) and the digest of its content, so a
@@ -16,6 +17,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{items, mail_failures, mail_received, projects};
 use crate::error::{Error, Result};
 use crate::mail::clean;
+use crate::mail::keywords::{self, Keywords};
 use crate::mail::mailbox::Mailbox;
 use crate::mail::message::{self, InboundMail, MailAttachment, MailError};
 use crate::mail::printable::Printable;
@@ -23,12 +25,15 @@ use crate::mail::reply_address;
 use crate::mail::sender::{self, Intent};
 use crate::model::attachment::{self, FileStore, NewAttachment};
 use crate::model::comment;
+use crate::model::field::Catalog;
 use crate::model::ids::{CommentId, ItemId, ProjectId};
 use crate::model::item::{self, NewItem};
 use crate::model::permission::{Access, Permission};
+use crate::model::project;
 use crate::model::text::MAX_BODY_BYTES;
 use crate::model::user::{self, User};
 use crate::model::watcher;
+use crate::model::workflow::Workflow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -167,12 +172,26 @@ fn store_parsed(
             let title = message::strip_reply_prefixes(&mail.subject);
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
-            let (description, full_text) = fit(&mail.text);
-            let created = item::create(
-                connection,
-                &reporter,
-                NewItem { project: mailbox.project.clone(), title, description, ..NewItem::default() },
-            )?;
+            let catalog = Catalog::load(connection)?;
+            let keywords = if catalog.is_empty() {
+                Keywords { text: mail.text.clone(), ..Keywords::default() }
+            } else {
+                let project = project::find(connection, &mailbox.project)?;
+                let item_type = Workflow::load(connection)?.default_type()?.id;
+                keywords::read(connection, &catalog, project.id, item_type, &mail.text)?
+            };
+            let (description, full_text) = fit(&keywords.text);
+            let new_item = NewItem {
+                project: mailbox.project.clone(),
+                title,
+                description,
+                fields: keywords.fields,
+                ..NewItem::default()
+            };
+            let created = item::create(connection, &reporter, new_item)?;
+            if !keywords.refused.is_empty() {
+                comment::create(connection, &reporter, created.id, &keywords::refusal_comment(&keywords.refused))?;
+            }
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &reporter, (created.id, None), parts)?;
             Outcome::Created(created.id)

@@ -14,8 +14,8 @@ use crate::error::Result;
 use crate::model::attachment::FileStore;
 use crate::model::field::Catalog;
 use crate::model::field::value;
-use crate::model::ids::ItemId;
 use crate::model::html::html_to_text;
+use crate::model::ids::ItemId;
 use crate::search::fields::Fields;
 
 /// Loaded by position: `body` starts as the description and gets the rest appended.

@@ -646,7 +646,11 @@ async fn search_finds_field_text_and_takes_key_value_conditions(backend: Backend
     app.create_project("WEB", false).await;
     define(&app, json!({"key": "customer", "name": "Customer", "type": "text", "projects": ["OPS"]})).await;
     define(&app, json!({"key": "estimate", "name": "Estimate", "type": "integer"})).await;
-    define(&app, json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "catastrophic"]})).await;
+    define(
+        &app,
+        json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "catastrophic"]}),
+    )
+    .await;
     let mut ids = Vec::new();
     for (project, fields) in [
         ("OPS", json!({"customer": "Zanzibar Trading", "estimate": 8, "severity": "catastrophic"})),

@@ -344,7 +344,12 @@ pub fn searchable_text(field: &Field, value: &Value) -> Option<String> {
     match value {
         Value::Text(text) | Value::LongText(text) | Value::Url(text) => Some(text.clone()),
         Value::Choices(chosen) => Some(
-            chosen.iter().filter_map(|id| field.choice(*id)).map(|choice| choice.value.as_str()).collect::<Vec<_>>().join(" "),
+            chosen
+                .iter()
+                .filter_map(|id| field.choice(*id))
+                .map(|choice| choice.value.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
         ),
         _ => None,
     }

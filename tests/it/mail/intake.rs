@@ -23,6 +23,7 @@ on_both_backends!(
     bounces_and_out_of_office_replies_never_become_comments_and_notify_no_one,
     escape_sequences_from_a_mail_are_shown_escaped_by_the_cli_and_in_the_log,
     mail_recorded_before_the_upgrade_is_still_known_after_it,
+    keyword_lines_set_custom_fields_and_refused_ones_are_named_in_a_comment,
 );
 
 /// Project OPS with the reporter rita.
@@ -319,4 +320,41 @@ async fn mail_recorded_before_the_upgrade_is_still_known_after_it(backend: Backe
     let refused = mail("stranger@example.org", "Message-ID: <refused@example.com>\r\n", "Hi", "Body.");
     assert_eq!(store(&app, &rules, &refused), Outcome::AlreadyRefused);
     assert_eq!((app.count_rows("items"), app.count_rows("mail_received"), app.count_rows("mail_failures")), (1, 1, 1));
+}
+
+async fn keyword_lines_set_custom_fields_and_refused_ones_are_named_in_a_comment(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    ops_with_rita(&app).await;
+    for definition in [
+        serde_json::json!({"key": "customer", "name": "Customer", "type": "text"}),
+        serde_json::json!({"key": "estimate", "name": "Estimate", "type": "integer"}),
+        serde_json::json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "major"]}),
+        serde_json::json!({"key": "platforms", "name": "Platforms", "type": "multi_choice", "choices": ["linux", "mac"]}),
+        serde_json::json!({"key": "reviewer", "name": "Reviewer", "type": "user"}),
+    ] {
+        let reply = app.admin.post("/api/v1/fields", definition).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let rules = mailbox(UnknownSenders::Reject);
+    let body = "\r\nCustomer: ACME\r\nseverity: Major\r\nPlatforms: linux, mac\r\nEstimate: five\r\nReviewer: rita\r\n\r\n\
+                The printer is on fire.\r\nNote: this line stays.";
+    let raw = mail("rita@example.com", "Message-ID: <keywords@x>\r\n", "Printer", body);
+    let Outcome::Created(id) = store(&app, &rules, &raw) else { panic!("the mail made no item") };
+    let stored = item(&app, id.0).await;
+    assert_eq!(stored["fields"]["customer"], "ACME");
+    assert_eq!(stored["fields"]["severity"], "major");
+    assert_eq!(stored["fields"]["platforms"], serde_json::json!(["linux", "mac"]));
+    assert_eq!(stored["fields"]["reviewer"]["login"], "rita");
+    assert_eq!(stored["fields"]["estimate"], serde_json::Value::Null, "refused, not set");
+    let description = stored["description"].as_str().unwrap();
+    assert!(description.starts_with("The printer is on fire."), "the keyword lines are taken out: {description:?}");
+    assert!(description.contains("Note: this line stays."), "{description:?}");
+    let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
+    let first = comments["comments"][0]["body"].as_str().unwrap();
+    assert!(first.contains("Estimate: \"five\" is not a whole number"), "{first}");
+
+    // A mail without keywords keeps its text as it is.
+    let plain = mail("rita@example.com", "Message-ID: <plain@x>\r\n", "Plain", "Hello: not a field.");
+    let Outcome::Created(id) = store(&app, &rules, &plain) else { panic!("the mail made no item") };
+    assert_eq!(item(&app, id.0).await["description"].as_str().unwrap().trim(), "Hello: not a field.");
 }

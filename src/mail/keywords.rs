@@ -1,0 +1,103 @@
+//! Custom field values set by a mail that creates an item: lines such as `Customer: ACME` at
+//! the start of the body (Redmine's keywords), named by the field's name or key, for the
+//! fields that apply to the mailbox's project and the default type. Each value is checked as
+//! the form checks it; the lines are taken out of the description. A value that is refused
+//! does not stop the item: it is named, with the reason, in the item's first comment.
+
+use crate::db::DbConnection;
+use crate::error::{Error, Result};
+use crate::model::field::value;
+use crate::model::field::{Catalog, Field, FieldType};
+use crate::model::ids::{ProjectId, TypeId};
+use crate::model::{membership, user};
+
+/// Longest label taken for a field's name.
+const MAX_LABEL_CHARS: usize = 80;
+
+/// What the keywords of a mail set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keywords {
+    /// Values by key, for `NewItem::fields`.
+    pub fields: Vec<(String, serde_json::Value)>,
+    /// "Name: reason" for each value refused.
+    pub refused: Vec<String>,
+    /// The body without the keyword lines.
+    pub text: String,
+}
+
+/// The field a line's label names: its name (without regard to case) or its key.
+fn named<'a>(applying: &[&'a Field], label: &str) -> Option<&'a Field> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
+        return None;
+    }
+    applying.iter().copied().find(|field| field.name.eq_ignore_ascii_case(label) || field.key == label)
+}
+
+/// A user named by login or e-mail address, who must be an active member of the project.
+fn member(connection: &mut DbConnection, project: ProjectId, field: &Field, text: &str) -> Result<serde_json::Value> {
+    let found = match user::find_by_login(connection, &text.to_lowercase())? {
+        Some(found) => Some(found),
+        None => user::find_by_email(connection, text)?,
+    };
+    match found {
+        Some(found) if found.active && membership::is_member(connection, project, found.id)? => {
+            Ok(serde_json::Value::from(found.id.0))
+        }
+        _ => Err(Error::invalid(field.input_name(), format!("{text:?} is not an active member of the project"))),
+    }
+}
+
+/// The JSON value of one keyword line, checked like the form's.
+fn value_of(connection: &mut DbConnection, project: ProjectId, field: &Field, text: &str) -> Result<serde_json::Value> {
+    let json = match field.field_type {
+        FieldType::User => member(connection, project, field, text.trim())?,
+        FieldType::MultiChoice => {
+            let parts: Vec<String> = text.split(',').map(|part| part.trim().to_string()).collect();
+            value::from_form(field, &parts)?
+        }
+        _ => value::from_form(field, &[text.to_string()])?,
+    };
+    value::parse(field, &json, None)?;
+    Ok(json)
+}
+
+/// Reads the keyword lines at the start of `text` (blank lines before them are skipped; the
+/// first line that names no field ends them).
+pub fn read(
+    connection: &mut DbConnection,
+    catalog: &Catalog,
+    project: ProjectId,
+    item_type: TypeId,
+    text: &str,
+) -> Result<Keywords> {
+    let applying: Vec<&Field> = catalog.applying(project, item_type).collect();
+    let mut keywords = Keywords::default();
+    let mut lines = text.lines().peekable();
+    while lines.next_if(|line| line.trim().is_empty()).is_some() {}
+    let mut taken = 0;
+    while let Some(line) = lines.peek() {
+        let Some((label, raw)) = line.split_once(':') else { break };
+        let Some(field) = named(&applying, label) else { break };
+        lines.next();
+        taken += 1;
+        if keywords.fields.iter().any(|(key, _)| *key == field.key) {
+            keywords.refused.push(format!("{}: given more than once; the first value was kept", field.name));
+            continue;
+        }
+        match value_of(connection, project, field, raw.trim()) {
+            Ok(json) => keywords.fields.push((field.key.clone(), json)),
+            Err(Error::Invalid(refusal)) => keywords.refused.push(format!("{}: {}", field.name, refusal.message)),
+            Err(other) => return Err(other),
+        }
+    }
+    keywords.text =
+        if taken == 0 { text.to_string() } else { lines.collect::<Vec<_>>().join("\n").trim_start().to_string() };
+    Ok(keywords)
+}
+
+/// The first comment of an item whose mail had refused keywords.
+pub fn refusal_comment(refused: &[String]) -> String {
+    let lines: Vec<String> = refused.iter().map(|line| format!("- {line}")).collect();
+    format!("These fields from the mail were not set:\n\n{}", lines.join("\n"))
+}
