@@ -81,6 +81,37 @@ impl FieldTexts {
             .collect()
     }
 
+    /// The defaults of these fields, for a form shown for the first time.
+    pub fn defaults(catalog: &Catalog, inputs: &[FieldInput]) -> FieldTexts {
+        FieldTexts(
+            inputs
+                .iter()
+                .filter_map(|input| {
+                    let default = catalog.by_key(&input.key)?.default.as_ref()?;
+                    let texts = match default {
+                        serde_json::Value::String(text) => vec![text.clone()],
+                        serde_json::Value::Array(values) => {
+                            values.iter().filter_map(|value| value.as_str().map(str::to_string)).collect()
+                        }
+                        serde_json::Value::Bool(flag) => vec![if *flag { "yes" } else { "no" }.to_string()],
+                        other => vec![other.to_string()],
+                    };
+                    Some((input.key.clone(), texts))
+                })
+                .collect(),
+        )
+    }
+
+    /// These texts, and `others` for the keys these lack.
+    pub fn or(mut self, others: FieldTexts) -> FieldTexts {
+        for (key, texts) in others.0 {
+            if !self.0.iter().any(|(known, _)| *known == key) {
+                self.0.push((key, texts));
+            }
+        }
+        self
+    }
+
     /// Only the keys of fields that apply here, for a form re-shown for another project or type.
     pub fn keep_applying(self, inputs: &[FieldInput]) -> FieldTexts {
         FieldTexts(self.0.into_iter().filter(|(key, _)| inputs.iter().any(|input| input.key == *key)).collect())

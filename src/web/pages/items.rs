@@ -363,7 +363,7 @@ async fn new_item_page(
     let user = viewer.user.clone();
     let held = form.fields.clone();
     let shown = form.clone();
-    let (projects, workflow, field_inputs, fields_for) = state
+    let (projects, workflow, field_inputs, fields_for, texts) = state
         .database
         .run(move |connection| {
             let workflow = Workflow::load(connection)?;
@@ -376,11 +376,14 @@ async fn new_item_page(
                 }
                 None => Vec::new(),
             };
+            // Fields the form has not shown before offer their defaults.
+            let texts = held.or(FieldTexts::defaults(&catalog, &field_inputs));
             let fields_for = format!("{}:{item_type}", project.map(|id| id.to_string()).unwrap_or_default());
-            Ok((project::list_readable(connection, &user)?, workflow, field_inputs, fields_for))
+            Ok((project::list_readable(connection, &user)?, workflow, field_inputs, fields_for, texts))
         })
         .await?;
     form.fields_for = fields_for;
+    form.fields = texts;
     render(status, &NewItemPage { chrome: viewer.chrome(), form, errors, projects, workflow, field_inputs, notice })
 }
 
