@@ -99,7 +99,7 @@ fn earlier_outcome(
 ) -> Result<Option<Outcome>> {
     // Records from before digests were kept have an empty one, which matches any content.
     let digests = [digest, ""];
-    let received: Vec<(String, i64, Option<i64>)> = mail_received::table
+    let received: Vec<(String, ItemId, Option<CommentId>)> = mail_received::table
         .filter(mail_received::message_key.eq(key))
         .filter(mail_received::content_digest.eq_any(digests))
         .select((mail_received::mailbox, mail_received::item_id, mail_received::comment_id))
@@ -119,9 +119,9 @@ fn earlier_outcome(
         return Ok(Some(Outcome::AlreadyRefused));
     }
     let Some((stored_by, item_id, comment_id)) = received.into_iter().next() else { return Ok(None) };
-    record_receipt(connection, mailbox, key, digest, ItemId(item_id), comment_id.map(CommentId))?;
+    record_receipt(connection, mailbox, key, digest, item_id, comment_id)?;
     tracing::info!(
-        mailbox = %mailbox.name, key = %Printable(key), stored_by = %stored_by, item = item_id,
+        mailbox = %mailbox.name, key = %Printable(key), stored_by = %stored_by, item = item_id.0,
         "inbound mail was stored by another mailbox; recorded here as the same"
     );
     Ok(Some(Outcome::AlreadyStored))
@@ -140,8 +140,8 @@ fn record_receipt(
             mail_received::message_key.eq(key),
             mail_received::content_digest.eq(digest),
             mail_received::mailbox.eq(&mailbox.name),
-            mail_received::item_id.eq(item_id.0),
-            mail_received::comment_id.eq(comment_id.map(|id| id.0)),
+            mail_received::item_id.eq(item_id),
+            mail_received::comment_id.eq(comment_id),
         ))
         .execute(connection)?;
     Ok(())
@@ -215,9 +215,9 @@ fn add_recipients_as_watchers(
     mail: &InboundMail,
     item_id: ItemId,
 ) -> Result<()> {
-    let (project_id, is_public): (i64, bool) = items::table
+    let (project_id, is_public): (ProjectId, bool) = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(item_id.0))
+        .filter(items::id.eq(item_id))
         .select((projects::id, projects::is_public))
         .first(connection)?;
     for address in mail.to.iter().chain(&mail.cc) {
@@ -228,7 +228,7 @@ fn add_recipients_as_watchers(
         }
         if let Some(recipient) = user::find_by_email(connection, &address.email)?
             && recipient.active
-            && Access::for_project(connection, &recipient, ProjectId(project_id), is_public)?.allows(Permission::View)
+            && Access::for_project(connection, &recipient, project_id, is_public)?.allows(Permission::View)
         {
             watcher::add_quietly(connection, item_id, recipient.id)?;
         }

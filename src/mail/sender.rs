@@ -111,7 +111,7 @@ fn require_reply_project(connection: &mut DbConnection, mailbox: &Mailbox, item:
     let Some(allowed) = &mailbox.reply_projects else { return Ok(()) };
     let key: String = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(item.0))
+        .filter(items::id.eq(item))
         .select(projects::key)
         .first(connection)
         .optional()?
@@ -224,13 +224,13 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         {
             return Ok(Some(item_id));
         }
-        let found: Vec<i64> = mail_received::table
+        let found: Vec<ItemId> = mail_received::table
             .filter(mail_received::message_key.eq(referenced))
             .select(mail_received::item_id)
             .distinct()
             .load(connection)?;
         if let [item_id] = found[..] {
-            return Ok(Some(ItemId(item_id)));
+            return Ok(Some(item_id));
         }
     }
     Ok(None)

@@ -31,7 +31,7 @@ pub fn of_item_project(connection: &mut DbConnection, item: ReadableItem) -> Res
 fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<Member>> {
     let rows: Vec<(UserSummary, String)> = memberships::table
         .inner_join(users::table)
-        .filter(memberships::project_id.eq(project.0))
+        .filter(memberships::project_id.eq(project))
         .order(users::login.asc())
         .select((UserSummary::as_select(), memberships::role))
         .load(connection)?;
@@ -60,15 +60,15 @@ pub fn set_role(
 /// Gives `member` the role in the project, without permission checks (the caller decided).
 pub fn put_role(connection: &mut DbConnection, project: ProjectId, member: UserId, role: Role) -> Result<()> {
     let updated = diesel::update(
-        memberships::table.filter(memberships::project_id.eq(project.0)).filter(memberships::user_id.eq(member.0)),
+        memberships::table.filter(memberships::project_id.eq(project)).filter(memberships::user_id.eq(member)),
     )
     .set(memberships::role.eq(role.as_str()))
     .execute(connection)?;
     if updated == 0 {
         diesel::insert_into(memberships::table)
             .values((
-                memberships::project_id.eq(project.0),
-                memberships::user_id.eq(member.0),
+                memberships::project_id.eq(project),
+                memberships::user_id.eq(member),
                 memberships::role.eq(role.as_str()),
             ))
             .execute(connection)?;
@@ -80,9 +80,7 @@ pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &s
     write_transaction(connection, |connection| {
         let (project, _) = project::get_with(connection, actor, project_reference, Permission::Manage)?;
         let deleted = diesel::delete(
-            memberships::table
-                .filter(memberships::project_id.eq(project.id.0))
-                .filter(memberships::user_id.eq(member.0)),
+            memberships::table.filter(memberships::project_id.eq(project.id)).filter(memberships::user_id.eq(member)),
         )
         .execute(connection)?;
         if deleted == 0 {
@@ -96,8 +94,8 @@ pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &s
 /// Whether the user is a member (any role) of the project: only members are assignable.
 pub fn is_member(connection: &mut DbConnection, project: ProjectId, user: UserId) -> Result<bool> {
     let count: i64 = memberships::table
-        .filter(memberships::project_id.eq(project.0))
-        .filter(memberships::user_id.eq(user.0))
+        .filter(memberships::project_id.eq(project))
+        .filter(memberships::user_id.eq(user))
         .count()
         .get_result(connection)?;
     Ok(count > 0)

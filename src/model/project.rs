@@ -17,7 +17,6 @@ use crate::timestamp;
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = projects)]
 pub struct Project {
-    #[diesel(deserialize_as = i64)]
     pub id: ProjectId,
     pub key: String,
     pub name: String,
@@ -68,7 +67,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_project: NewProje
         if taken > 0 {
             return Err(Error::Conflict(format!("a project with key {key} already exists")));
         }
-        let id: i64 = diesel::insert_into(projects::table)
+        let id: ProjectId = diesel::insert_into(projects::table)
             .values((
                 projects::key.eq(&key),
                 projects::name.eq(&name),
@@ -77,13 +76,13 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_project: NewProje
             ))
             .returning(projects::id)
             .get_result(connection)?;
-        load(connection, ProjectId(id))
+        load(connection, id)
     })
 }
 
 pub fn load(connection: &mut DbConnection, id: ProjectId) -> Result<Project> {
     projects::table
-        .find(id.0)
+        .find(id)
         .select(Project::as_select())
         .first(connection)
         .optional()?
@@ -131,7 +130,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, reference: &str, chan
         changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
     write_transaction(connection, |connection| {
         let (project, _) = get_with(connection, actor, reference, Permission::Manage)?;
-        diesel::update(projects::table.find(project.id.0))
+        diesel::update(projects::table.find(project.id))
             .set((
                 projects::name.eq(name.unwrap_or(project.name)),
                 projects::description.eq(description.unwrap_or(project.description)),
