@@ -163,16 +163,13 @@ fn store_parsed(
             attach(connection, files, mailbox.max_attachment_size, &author, (item_id, Some(comment.id)), parts)?;
             Outcome::Commented(item_id, comment.id)
         }
-        Intent::NewItem { reporter } => {
+        Intent::NewItem { reporter, project } => {
             let title = message::strip_reply_prefixes(&mail.subject);
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
             let (description, full_text) = fit(&mail.text);
-            let created = item::create(
-                connection,
-                &reporter,
-                NewItem { project: mailbox.project.clone(), title, description, ..NewItem::default() },
-            )?;
+            let created =
+                item::create(connection, &reporter, NewItem { project, title, description, ..NewItem::default() })?;
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &reporter, (created.id, None), parts)?;
             Outcome::Created(created.id)

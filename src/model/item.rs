@@ -14,7 +14,7 @@ use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
-use crate::model::project::{self, Project};
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
 use crate::model::{membership, text, watcher};
@@ -89,8 +89,7 @@ pub struct ItemView {
 /// A new item as requested; `create` validates it.
 #[derive(Debug, Clone, Default)]
 pub struct NewItem {
-    /// Project key or numeric id.
-    pub project: String,
+    pub project: ProjectKeyOrId,
     pub title: String,
     pub description: String,
     pub type_id: Option<TypeId>,

@@ -8,7 +8,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ProjectId, UserId};
 use crate::model::permission::{Permission, ReadableItem, Role, stored_role};
-use crate::model::project;
+use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::watcher;
 
@@ -18,7 +18,7 @@ pub struct Member {
     pub role: Role,
 }
 
-pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &str) -> Result<Vec<Member>> {
+pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &ProjectKeyOrId) -> Result<Vec<Member>> {
     let (project, _) = project::get_with(connection, actor, project_reference, Permission::View)?;
     of_project(connection, project.id)
 }
@@ -42,7 +42,7 @@ fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<M
 pub fn set_role(
     connection: &mut DbConnection,
     actor: &User,
-    project_reference: &str,
+    project_reference: &ProjectKeyOrId,
     member: UserId,
     role: Role,
 ) -> Result<Member> {
@@ -76,7 +76,12 @@ pub fn put_role(connection: &mut DbConnection, project: ProjectId, member: UserI
     Ok(())
 }
 
-pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &str, member: UserId) -> Result<()> {
+pub fn remove(
+    connection: &mut DbConnection,
+    actor: &User,
+    project_reference: &ProjectKeyOrId,
+    member: UserId,
+) -> Result<()> {
     write_transaction(connection, |connection| {
         let (project, _) = project::get_with(connection, actor, project_reference, Permission::Manage)?;
         let deleted = diesel::delete(

@@ -11,7 +11,7 @@ use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Permission, readable_project_ids};
-use crate::model::project;
+use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text;
 use crate::model::user::User;
 
@@ -48,7 +48,7 @@ pub enum SortField {
 
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
-    pub project: Option<String>,
+    pub project: Option<ProjectKeyOrId>,
     pub status: Option<StatusId>,
     pub item_type: Option<TypeId>,
     pub priority: Option<PriorityId>,

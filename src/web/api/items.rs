@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemUpdate, NewItem, OpenState, SortField};
+use crate::model::project::ProjectKeyOrId;
 use crate::model::user::User;
 use crate::model::{comment, history, watcher};
 use crate::web::AppState;
@@ -71,7 +72,7 @@ fn build_filter(query: ListQuery, caller: &User) -> Result<ItemFilter, Error> {
         None => (SortField::Updated, true),
     };
     Ok(ItemFilter {
-        project: query.project,
+        project: query.project.as_deref().map(ProjectKeyOrId::parse),
         status: query.status.map(StatusId),
         item_type: query.item_type.map(TypeId),
         priority: query.priority.map(PriorityId),
@@ -125,8 +126,8 @@ pub async fn create_item(
     let body = body.into_inner();
     let new_item = NewItem {
         project: match body.project {
-            ProjectReference::Key(key) => key,
-            ProjectReference::Id(id) => id.to_string(),
+            ProjectReference::Key(key) => ProjectKeyOrId::parse(&key),
+            ProjectReference::Id(id) => ProjectKeyOrId::id(ProjectId(id)),
         },
         title: body.title,
         description: body.description,

@@ -13,7 +13,7 @@ use crate::model::ids::{PriorityId, StatusId, TypeId, UserId};
 use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemPage, NewItem, OpenState, SortField};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
-use crate::model::project::{self, Project};
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
@@ -134,7 +134,10 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
     let page = query.page_number()?;
     let text = query.text.trim();
     Ok(ItemFilter {
-        project: project.map(str::to_string).or_else(|| Some(query.project.clone()).filter(|key| !key.is_empty())),
+        project: project
+            .map(str::to_string)
+            .or_else(|| Some(query.project.clone()).filter(|key| !key.is_empty()))
+            .map(|key| ProjectKeyOrId::parse(&key)),
         status: parse_id("status", &query.status)?.map(StatusId),
         item_type: parse_id("type", &query.item_type)?.map(TypeId),
         priority: parse_id("priority", &query.priority)?.map(PriorityId),
@@ -237,7 +240,7 @@ async fn show_list(
                 None => None,
             };
             let members = match &project {
-                Some(project) => membership::list(connection, &user, &project.key)?,
+                Some(project) => membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?,
                 None => Vec::new(),
             };
             let projects = project::list_readable(connection, &user)?;
@@ -370,7 +373,7 @@ fn parse_new_item(form: &NewItemForm) -> Result<NewItem, Error> {
         return Err(Error::invalid("project", "choose a project"));
     }
     Ok(NewItem {
-        project: form.project.clone(),
+        project: ProjectKeyOrId::parse(&form.project),
         title: form.title.clone(),
         description: form.description.clone(),
         type_id: parse_id("type_id", &form.type_id)?.map(TypeId),
