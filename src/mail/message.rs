@@ -14,10 +14,11 @@ use std::fmt;
 use mail_parser::{Addr, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use crate::mail::{automatic, clean};
+use crate::mail::clean;
 use crate::model::html::html_to_text;
 
 mod attachment;
+mod automatic;
 mod reply;
 
 use attachment::attachments;

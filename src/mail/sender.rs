@@ -14,8 +14,9 @@ use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::mailbox::Mailbox;
 use crate::mail::message::InboundMail;
+use crate::mail::message_ids::{is_digest_message_id, item_of_message_id};
 use crate::mail::reply_address::{self, SigningKey, TokenError};
-use crate::mail::{outbound, trust};
+use crate::mail::trust;
 use crate::model::ids::{ItemId, UserId};
 use crate::model::membership;
 use crate::model::permission::{Access, Role};
@@ -256,14 +257,14 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         return Ok(Some(item_id));
     }
     for referenced in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-        if outbound::is_digest_message_id(referenced) {
+        if is_digest_message_id(referenced) {
             return Err(Error::invalid(
                 "mail",
                 "a reply to a due-date digest names no item: answer an item's own notification (its subject starts \
                  with [#123]) or put [#123] in the subject",
             ));
         }
-        if let Some(ours) = outbound::item_of_message_id(referenced)
+        if let Some(ours) = item_of_message_id(referenced)
             && let Some(item_id) = existing(connection, ours)?
         {
             return Ok(Some(item_id));

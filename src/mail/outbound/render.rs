@@ -14,12 +14,12 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox as Address, MultiPart};
 
-use super::message_ids::{digest_message_id, message_id, thread_id};
 use crate::config::Settings;
 use crate::db::DbConnection;
 use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users};
 use crate::error::{Error, Result};
 use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
+use crate::mail::message_ids::{digest_message_id, message_id, thread_id};
 use crate::mail::reply_address::{self, SigningKey};
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::notification::{self, DUE_REMINDER};

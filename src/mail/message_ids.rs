@@ -5,20 +5,21 @@
 use crate::model::ids::ItemId;
 
 /// The Message-ID of a notification (without angle brackets).
-pub(super) fn message_id(outbox_id: i64, item_id: ItemId, domain: &str) -> String {
+pub fn message_id(outbox_id: i64, item_id: ItemId, domain: &str) -> String {
     format!("baton.{outbox_id}.{item_id}@{domain}")
 }
 
 /// The thread every notification of an item belongs to.
-pub(super) fn thread_id(item_id: ItemId, domain: &str) -> String {
+pub fn thread_id(item_id: ItemId, domain: &str) -> String {
     format!("baton.item.{item_id}@{domain}")
 }
 
 /// The Message-ID of a due-date digest: it names no item.
-pub(super) fn digest_message_id(outbox_id: i64, domain: &str) -> String {
+pub fn digest_message_id(outbox_id: i64, domain: &str) -> String {
     format!("baton.digest.{outbox_id}@{domain}")
 }
 
+/// Whether a Message-ID is one of our digests'.
 pub fn is_digest_message_id(id: &str) -> bool {
     id.split_once('@').is_some_and(|(local, _)| local.starts_with("baton.digest."))
 }
