@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::schema::{comments, index_queue, items, memberships, projects, users, watchers};
 use crate::db::{Database, DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Role, stored_role};
 use crate::model::user;
 use crate::model::workflow::Workflow;
@@ -103,14 +104,14 @@ const COMMENTS: &[&str] = &[
 #[derive(Insertable)]
 #[diesel(table_name = items, treat_none_as_default_value = false)]
 struct DemoItem {
-    project_id: i64,
-    type_id: i64,
-    status_id: i64,
-    priority_id: i64,
+    project_id: ProjectId,
+    type_id: TypeId,
+    status_id: StatusId,
+    priority_id: PriorityId,
     title: String,
     description: String,
-    reporter_id: i64,
-    assignee_id: Option<i64>,
+    reporter_id: UserId,
+    assignee_id: Option<UserId>,
     due_date: Option<NaiveDate>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -120,8 +121,8 @@ struct DemoItem {
 #[derive(Insertable)]
 #[diesel(table_name = comments)]
 struct DemoComment {
-    item_id: i64,
-    author_id: i64,
+    item_id: ItemId,
+    author_id: UserId,
     body: String,
     created_at: NaiveDateTime,
 }
@@ -129,14 +130,14 @@ struct DemoComment {
 #[derive(Insertable)]
 #[diesel(table_name = watchers)]
 struct DemoWatcher {
-    item_id: i64,
-    user_id: i64,
+    item_id: ItemId,
+    user_id: UserId,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = index_queue)]
 struct DemoQueueRow {
-    item_id: i64,
+    item_id: ItemId,
 }
 
 #[derive(Debug)]
@@ -165,18 +166,18 @@ impl fmt::Display for DemoSummary {
 }
 
 struct DemoProject {
-    id: i64,
-    members: Vec<(i64, Role)>,
+    id: ProjectId,
+    members: Vec<(UserId, Role)>,
 }
 
-fn ensure_users(connection: &mut DbConnection) -> Result<Vec<i64>> {
+fn ensure_users(connection: &mut DbConnection) -> Result<Vec<UserId>> {
     let password_hash = user::hash_password(DEMO_PASSWORD)?;
     write_transaction(connection, |connection| {
         let mut ids = Vec::new();
         for (index, first) in FIRST_NAMES.iter().enumerate() {
             let last = LAST_NAMES[index % LAST_NAMES.len()];
             let login = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
-            let existing: Option<i64> =
+            let existing: Option<UserId> =
                 users::table.filter(users::login.eq(&login)).select(users::id).first(connection).optional()?;
             let id = match existing {
                 Some(id) => id,
@@ -196,11 +197,11 @@ fn ensure_users(connection: &mut DbConnection) -> Result<Vec<i64>> {
     })
 }
 
-fn ensure_projects(connection: &mut DbConnection, rng: &mut StdRng, user_ids: &[i64]) -> Result<Vec<DemoProject>> {
+fn ensure_projects(connection: &mut DbConnection, rng: &mut StdRng, user_ids: &[UserId]) -> Result<Vec<DemoProject>> {
     write_transaction(connection, |connection| {
         let mut demo_projects = Vec::new();
         for (index, (key, name, description)) in PROJECTS.iter().enumerate() {
-            let existing: Option<i64> =
+            let existing: Option<ProjectId> =
                 projects::table.filter(projects::key.eq(key)).select(projects::id).first(connection).optional()?;
             let id = match existing {
                 Some(id) => id,
@@ -309,25 +310,25 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
 /// closed), priorities mostly the second, types evenly.
 struct ItemShape {
     /// Status id and weight.
-    statuses: Vec<(i64, u32)>,
+    statuses: Vec<(StatusId, u32)>,
     status_total: u32,
-    type_ids: Vec<i64>,
-    priority_ids: Vec<i64>,
+    type_ids: Vec<TypeId>,
+    priority_ids: Vec<PriorityId>,
 }
 
 impl ItemShape {
     fn of(workflow: &Workflow) -> Result<ItemShape> {
-        let statuses: Vec<(i64, u32)> = workflow
+        let statuses: Vec<(StatusId, u32)> = workflow
             .statuses
             .iter()
             .enumerate()
-            .map(|(place, status)| (status.id.0, STATUS_WEIGHTS.get(place).copied().unwrap_or(5)))
+            .map(|(place, status)| (status.id, STATUS_WEIGHTS.get(place).copied().unwrap_or(5)))
             .collect();
         let status_total: u32 = statuses.iter().map(|(_, weight)| weight).sum();
-        let type_ids: Vec<i64> = workflow.types.iter().map(|item_type| item_type.id.0).collect();
-        let priority_ids: Vec<i64> = PRIORITY_PLACES
+        let type_ids: Vec<TypeId> = workflow.types.iter().map(|item_type| item_type.id).collect();
+        let priority_ids: Vec<PriorityId> = PRIORITY_PLACES
             .iter()
-            .filter_map(|place| workflow.priorities.get(*place).map(|priority| priority.id.0))
+            .filter_map(|place| workflow.priorities.get(*place).map(|priority| priority.id))
             .collect();
         if statuses.is_empty() || type_ids.is_empty() || priority_ids.is_empty() {
             return Err(Error::Unavailable("the workflow needs a status, an item type and a priority".into()));
@@ -341,12 +342,12 @@ fn random_item(
     rng: &mut StdRng,
     shape: &ItemShape,
     demo_projects: &[DemoProject],
-    user_ids: &[i64],
+    user_ids: &[UserId],
     (year_ago, now): (NaiveDateTime, NaiveDateTime),
 ) -> DemoItem {
     let project = demo_projects.choose(rng).unwrap_or(&demo_projects[0]);
     let reporter = project.members.choose(rng).map(|(id, _)| *id).unwrap_or(user_ids[0]);
-    let workers: Vec<i64> =
+    let workers: Vec<UserId> =
         project.members.iter().filter(|(_, role)| *role >= Role::Developer).map(|(id, _)| *id).collect();
     let assignee = if rng.random_bool(0.7) { workers.choose(rng).copied() } else { None };
     let mut pick = rng.random_range(0..shape.status_total);
@@ -399,12 +400,12 @@ fn insert_batch(
     new_items: &[DemoItem],
     demo_projects: &[DemoProject],
 ) -> Result<usize> {
-    let comment_plan: Vec<(usize, i64, NaiveDateTime, NaiveDateTime)> = new_items
+    let comment_plan: Vec<(usize, UserId, NaiveDateTime, NaiveDateTime)> = new_items
         .iter()
         .enumerate()
         .map(|(index, item)| (index, item.reporter_id, item.created_at, item.updated_at))
         .collect();
-    let member_lists: Vec<Vec<i64>> = new_items
+    let member_lists: Vec<Vec<UserId>> = new_items
         .iter()
         .map(|item| {
             demo_projects
@@ -414,7 +415,7 @@ fn insert_batch(
                 .unwrap_or_default()
         })
         .collect();
-    let watcher_pairs: Vec<(usize, Vec<i64>)> = new_items
+    let watcher_pairs: Vec<(usize, Vec<UserId>)> = new_items
         .iter()
         .enumerate()
         .map(|(index, item)| {
@@ -426,7 +427,7 @@ fn insert_batch(
         })
         .collect();
     write_transaction(connection, |connection| {
-        let ids: Vec<i64> = with_backend!(connection, |inner| diesel::insert_into(items::table)
+        let ids: Vec<ItemId> = with_backend!(connection, |inner| diesel::insert_into(items::table)
             .values(new_items)
             .returning(items::id)
             .get_results(inner))?;

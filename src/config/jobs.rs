@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SettingsError;
+
 /// When the master runs each scheduled job: a cron expression in UTC, in the usual 5-field
 /// form (`min hour day month weekday`) or cron's 6/7-field form with seconds first, or `"off"`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +36,13 @@ impl JobSettings {
             ("index_merge", &self.index_merge),
         ]
     }
+
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        for (job, schedule) in self.schedules() {
+            parse_schedule(schedule).map_err(|error| SettingsError(format!("jobs.{job}: {error}")))?;
+        }
+        Ok(())
+    }
 }
 
 /// A job schedule: `None` for `"off"`. Five fields are the usual cron form; cron's own form
@@ -55,4 +64,31 @@ pub fn parse_schedule(text: &str) -> Result<Option<cron::Schedule>, String> {
         }
     };
     full.parse::<cron::Schedule>().map(Some).map_err(|error| format!("{text:?} is not a cron expression: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_schedule;
+    use crate::config::Settings;
+
+    #[test]
+    fn job_schedules_accept_the_usual_five_fields_cron_six_and_off() {
+        let at = |text: &str| {
+            let schedule = parse_schedule(text).unwrap().unwrap();
+            let from = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z").unwrap().to_utc();
+            schedule.after(&from).next().unwrap().to_rfc3339()
+        };
+        assert_eq!(at("0 7 * * *"), "2026-11-25T07:00:00+00:00");
+        assert_eq!(
+            at("30 6 * * Sat"),
+            "2026-11-28T06:30:00+00:00",
+            "weekday names (cron numbers them from Sunday = 1)"
+        );
+        assert_eq!(at("*/10 * * * * *"), "2026-11-24T12:00:10+00:00", "six fields: seconds first");
+        assert!(parse_schedule(" OFF ").unwrap().is_none());
+        assert!(parse_schedule("0 7 * *").unwrap_err().contains("4 fields"));
+        assert!(parse_schedule("0 25 * * *").unwrap_err().contains("not a cron expression"));
+        let error = Settings::from_toml("[jobs]\nprune = \"nonsense\"").unwrap_err().to_string();
+        assert!(error.contains("jobs.prune"), "{error}");
+    }
 }

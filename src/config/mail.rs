@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SettingsError, deserialize_byte_size, duration_text, read_secret, serialize_byte_size};
+use super::units::{deserialize_byte_size, duration_text, serialize_byte_size};
+use super::{SettingsError, read_secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,6 +39,61 @@ impl Default for MailSettings {
     }
 }
 
+impl MailSettings {
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        let address = &self.address;
+        let well_formed = address
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+            && !address.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+        if !well_formed {
+            return Err(SettingsError(format!(
+                "mail.address {address:?} is not an e-mail address, e.g. \"baton@example.com\""
+            )));
+        }
+        let local_part = address.split('@').next().unwrap_or_default();
+        if local_part.contains('+') || local_part.chars().count() > MAX_ADDRESS_LOCAL_PART {
+            return Err(SettingsError(format!(
+                "mail.address {address:?}: the part before @ must be at most {MAX_ADDRESS_LOCAL_PART} characters \
+                 without \"+\": notifications are answered to it with \"+TOKEN\" added, and mail servers accept \
+                 64 characters there"
+            )));
+        }
+        for id in &self.trusted_authserv_ids {
+            let well_formed = !id.is_empty()
+                && id.len() <= 255
+                && !id.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | '(' | ')' | '"'));
+            if !well_formed {
+                return Err(SettingsError(format!(
+                    "mail.trusted_authserv_ids: {id:?} is not an authserv-id: write the name the receiving mail \
+                     server puts first in its Authentication-Results headers, e.g. \"mx.example.com\""
+                )));
+            }
+        }
+        let lifetime = self.reply_address_lifetime;
+        if !(Duration::from_secs(24 * 3600)..=Duration::from_secs(3650 * 24 * 3600)).contains(&lifetime) {
+            return Err(SettingsError(format!(
+                "mail.reply_address_lifetime ({}) must be between 1 day and 3650 days, e.g. \"90days\"",
+                humantime::format_duration(lifetime)
+            )));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for mailbox in &self.mailboxes {
+            let name = &mailbox.name;
+            if name.is_empty() || name.len() > 100 || !names.insert(name.clone()) {
+                return Err(SettingsError(format!(
+                    "mail.mailboxes: name {name:?} must be 1-100 characters and unique"
+                )));
+            }
+            mailbox.validate()?;
+        }
+        if let Some(smtp) = &self.smtp {
+            smtp.validate()?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
@@ -61,11 +117,11 @@ pub struct SmtpSettings {
 
 /// Longest part before the @ of `mail.address`: a reply address adds "+" and a token of 33
 /// characters for ids below 36^5 (60 million), and mail servers accept 64 (RFC 5321).
-pub(super) const MAX_ADDRESS_LOCAL_PART: usize = 30;
+const MAX_ADDRESS_LOCAL_PART: usize = 30;
 
 /// Why an IMAP folder name cannot be used, if it cannot: it travels in modified UTF-7
 /// (RFC 3501), which takes any text but not the list wildcards or control characters.
-pub(super) fn check_folder_name(name: &str) -> Result<(), String> {
+fn check_folder_name(name: &str) -> Result<(), String> {
     if name.trim() != name {
         return Err("must not start or end with spaces".into());
     }
@@ -103,6 +159,15 @@ impl SmtpSettings {
             TlsMode::Starttls => 587,
             TlsMode::None => 25,
         })
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.host.trim().is_empty() {
+            return Err(SettingsError("mail.smtp: host must not be empty".into()));
+        }
+        self.credentials()?;
+        read_ca_file("mail.smtp", &self.ca_file)?;
+        Ok(())
     }
 
     /// User and password, when the server wants a sign-in.
@@ -265,5 +330,136 @@ impl MailboxSettings {
     /// The password, read from `password_file` when that is given.
     pub fn password(&self) -> Result<String, SettingsError> {
         read_secret(&format!("mail.mailboxes {:?}", self.name), "password", &self.password, &self.password_file)
+    }
+
+    /// Everything but the name, which `MailSettings::validate` checks among all mailboxes.
+    fn validate(&self) -> Result<(), SettingsError> {
+        let name = &self.name;
+        let problem = |message: String| SettingsError(format!("mail.mailboxes {name:?}: {message}"));
+        for (key, value) in [
+            ("host", &self.host),
+            ("user", &self.user),
+            ("project", &self.project),
+            ("folder", &self.folder),
+            ("processed_folder", &self.processed_folder),
+            ("failed_folder", &self.failed_folder),
+        ] {
+            if value.trim().is_empty() || value.chars().any(char::is_control) {
+                return Err(problem(format!("{key} must not be empty")));
+            }
+        }
+        if self.folder == self.processed_folder || self.folder == self.failed_folder {
+            return Err(problem("processed_folder and failed_folder must differ from folder".into()));
+        }
+        for (key, folder) in [
+            ("folder", &self.folder),
+            ("processed_folder", &self.processed_folder),
+            ("failed_folder", &self.failed_folder),
+        ] {
+            check_folder_name(folder).map_err(|why| problem(format!("{key} {folder:?} {why}")))?;
+        }
+        let all_projects = self.reply_projects.iter().any(|key| key == "*");
+        if all_projects && self.reply_projects.len() > 1 {
+            return Err(problem("reply_projects: write either [\"*\"] (all projects) or project keys".into()));
+        }
+        for key in self.reply_projects.iter().filter(|_| !all_projects) {
+            let is_key = (2..=10).contains(&key.len())
+                && key.starts_with(|c: char| c.is_ascii_alphabetic())
+                && key.chars().all(|c| c.is_ascii_alphanumeric());
+            if !is_key {
+                return Err(problem(format!(
+                    "reply_projects: {key:?} is not a project key (2-10 letters or digits, e.g. \"OPS\"), nor \"*\""
+                )));
+            }
+        }
+        self.password()?;
+        read_ca_file(&format!("mail.mailboxes {name:?}"), &self.ca_file)?;
+        if self.poll_interval < Duration::from_secs(1) {
+            return Err(problem("poll_interval must be at least \"1s\"".into()));
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&self.max_message_size) {
+            return Err(problem("max_message_size must be between 1KiB and 1GiB, e.g. \"25MiB\"".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{UnknownSenders, UnverifiedSenders};
+    use crate::config::Settings;
+
+    #[test]
+    fn a_ca_file_must_hold_a_pem_certificate() {
+        let folder = tempfile::tempdir().unwrap();
+        let not_pem = folder.path().join("ca.der");
+        std::fs::write(&not_pem, [0x30, 0x82, 0x01]).unwrap();
+        let text = format!("[mail.smtp]\nhost = \"smtp.example.com\"\nca_file = {:?}\n", not_pem.display().to_string());
+        let error = Settings::from_toml(&text).unwrap_err().to_string();
+        assert!(error.contains("mail.smtp: ca_file") && error.contains("no PEM certificate"), "{error}");
+        let missing = "[mail.smtp]\nhost = \"smtp.example.com\"\nca_file = \"/nowhere/ca.pem\"\n";
+        let error = Settings::from_toml(missing).unwrap_err().to_string();
+        assert!(error.contains("/nowhere/ca.pem"), "{error}");
+    }
+
+    #[test]
+    fn mailbox_settings_are_checked_naming_the_mailbox_and_key() {
+        let mailbox = |extra: &str| {
+            format!("[[mail.mailboxes]]\nname = \"support\"\nhost = \"imap\"\nuser = \"u\"\nproject = \"SUP\"\n{extra}")
+        };
+        let settings = Settings::from_toml(&mailbox("password = \"p\"\ntls = \"none\"")).unwrap();
+        assert_eq!(settings.mail.mailboxes[0].port(), 143);
+        let guest = Settings::from_toml(&mailbox("password = \"p\"\nunknown_senders = \"guest:mail-guest\"")).unwrap();
+        assert_eq!(guest.mail.mailboxes[0].unknown_senders, UnknownSenders::Guest("mail-guest".into()));
+        for (extra, named) in [
+            ("", "password"),
+            ("password = \"p\"\npassword_file = \"/x\"", "password"),
+            ("password_file = \"/no/such/file\"", "password_file"),
+            ("password = \"p\"\nunknown_senders = \"welcome\"", "unknown_senders"),
+            ("password = \"p\"\ntls = \"maybe\"", "tls"),
+            ("password = \"p\"\npoll_interval = \"10ms\"", "poll_interval"),
+            ("password = \"p\"\nprocessed_folder = \"INBOX\"", "processed_folder"),
+            ("password = \"p\"\nfolder = \"Support/*\"", "folder \"Support/*\""),
+            ("password = \"p\"\nfailed_folder = \" Failed\"", "failed_folder"),
+            ("password = \"p\"\nunverified_senders = \"maybe\"", "unverified_senders"),
+            ("password = \"p\"\nreply_projects = [\"OPS-1\"]", "reply_projects"),
+            ("password = \"p\"\nreply_projects = [\"*\", \"OPS\"]", "reply_projects"),
+        ] {
+            let error = Settings::from_toml(&mailbox(extra)).unwrap_err().to_string();
+            assert!(error.contains(named), "{extra:?}: {error}");
+        }
+        let error = Settings::from_toml("[mail]\naddress = \"nobody\"").unwrap_err().to_string();
+        assert!(error.contains("mail.address"), "{error}");
+        let trusting = mailbox("password = \"p\"\nfolder = \"Störungen\"\nreply_projects = [\"ops\", \"Dev2\"]");
+        let settings = Settings::from_toml(&trusting).unwrap();
+        assert_eq!(settings.mail.mailboxes[0].unverified_senders, UnverifiedSenders::NewItems);
+        let refusing = Settings::from_toml(&mailbox("password = \"p\"\nunverified_senders = \"refuse\"")).unwrap();
+        assert_eq!(refusing.mail.mailboxes[0].unverified_senders, UnverifiedSenders::Refuse);
+    }
+
+    #[test]
+    fn mail_trust_settings_are_checked_naming_the_key() {
+        let settings = Settings::from_toml(
+            "[mail]\naddress = \"tracker@example.com\"\ntrusted_authserv_ids = [\"mx.example.com\"]\n\
+             reply_address_lifetime = \"30days\"",
+        )
+        .unwrap();
+        assert_eq!(settings.mail.trusted_authserv_ids, ["mx.example.com"]);
+        assert_eq!(settings.mail.reply_address_lifetime, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(Settings::default().mail.reply_address_lifetime, Duration::from_secs(90 * 24 * 3600));
+        for (text, named) in [
+            ("trusted_authserv_ids = [\"mx example\"]", "mail.trusted_authserv_ids"),
+            ("trusted_authserv_ids = [\"\"]", "mail.trusted_authserv_ids"),
+            ("trusted_authserv_ids = [\"mx;dmarc=pass\"]", "mail.trusted_authserv_ids"),
+            ("reply_address_lifetime = \"1h\"", "mail.reply_address_lifetime"),
+            ("reply_address_lifetime = \"soon\"", "reply_address_lifetime"),
+            ("address = \"a+b@example.com\"", "mail.address"),
+            ("address = \"a-very-long-local-part-of-an-address@example.com\"", "mail.address"),
+        ] {
+            let error = Settings::from_toml(&format!("[mail]\n{text}")).unwrap_err().to_string();
+            assert!(error.contains(named), "{text:?}: {error}");
+        }
     }
 }

@@ -35,4 +35,29 @@ impl MetricsSettings {
             (token, file) => read_secret("metrics", "token", token, file).map(Some),
         }
     }
+
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        self.allowed_networks()?;
+        if let Some(token) = self.token()?
+            && token.len() < 16
+        {
+            return Err(SettingsError("metrics.token must be at least 16 characters".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+
+    #[test]
+    fn metrics_access_settings_are_checked() {
+        let error = Settings::from_toml("[metrics]\nallow = [\"nowhere\"]").unwrap_err().to_string();
+        assert!(error.contains("metrics.allow") && error.contains("nowhere"), "{error}");
+        let error = Settings::from_toml("[metrics]\ntoken = \"short\"").unwrap_err().to_string();
+        assert!(error.contains("metrics.token"), "{error}");
+        let settings = Settings::from_toml("[metrics]\nallow = [\"10.1.2.3\", \"fd00::/8\"]").unwrap();
+        assert_eq!(settings.metrics.allowed_networks().unwrap().len(), 2);
+    }
 }

@@ -57,3 +57,17 @@ pub mod duration_text {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_byte_size;
+
+    #[test]
+    fn byte_sizes_parse_with_units() {
+        assert_eq!(parse_byte_size("10").unwrap(), 10);
+        assert_eq!(parse_byte_size("1KiB").unwrap(), 1024);
+        assert_eq!(parse_byte_size("3 MB").unwrap(), 3_000_000);
+        assert!(parse_byte_size("3 parsecs").is_err());
+        assert!(parse_byte_size("MiB").is_err());
+    }
+}

@@ -104,7 +104,7 @@ fn earlier_outcome(
 ) -> Result<Option<Outcome>> {
     // Records from before digests were kept have an empty one, which matches any content.
     let digests = [digest, ""];
-    let received: Vec<(String, i64, Option<i64>)> = mail_received::table
+    let received: Vec<(String, ItemId, Option<CommentId>)> = mail_received::table
         .filter(mail_received::message_key.eq(key))
         .filter(mail_received::content_digest.eq_any(digests))
         .select((mail_received::mailbox, mail_received::item_id, mail_received::comment_id))
@@ -124,9 +124,9 @@ fn earlier_outcome(
         return Ok(Some(Outcome::AlreadyRefused));
     }
     let Some((stored_by, item_id, comment_id)) = received.into_iter().next() else { return Ok(None) };
-    record_receipt(connection, mailbox, key, digest, ItemId(item_id), comment_id.map(CommentId))?;
+    record_receipt(connection, mailbox, key, digest, item_id, comment_id)?;
     tracing::info!(
-        mailbox = %mailbox.name, key = %Printable(key), stored_by = %stored_by, item = item_id,
+        mailbox = %mailbox.name, key = %Printable(key), stored_by = %stored_by, item = item_id.0,
         "inbound mail was stored by another mailbox; recorded here as the same"
     );
     Ok(Some(Outcome::AlreadyStored))
@@ -145,8 +145,8 @@ fn record_receipt(
             mail_received::message_key.eq(key),
             mail_received::content_digest.eq(digest),
             mail_received::mailbox.eq(&mailbox.name),
-            mail_received::item_id.eq(item_id.0),
-            mail_received::comment_id.eq(comment_id.map(|id| id.0)),
+            mail_received::item_id.eq(item_id),
+            mail_received::comment_id.eq(comment_id),
         ))
         .execute(connection)?;
     Ok(())
@@ -160,7 +160,7 @@ fn store_parsed(
 ) -> Result<Outcome> {
     let outcome = match sender::intent(connection, mailbox, mail)? {
         Intent::Comment { author, item: item_id } => {
-            let body = message::strip_quoted_reply(&mail.text);
+            let body = message::reply::strip_quoted_reply(&mail.text);
             let body = if body.trim().is_empty() { "(the mail had no text)".to_string() } else { body };
             let (body, full_text) = fit(&body);
             let comment = comment::create(connection, &author, item_id, &body)?;
@@ -168,26 +168,20 @@ fn store_parsed(
             attach(connection, files, mailbox.max_attachment_size, &author, (item_id, Some(comment.id)), parts)?;
             Outcome::Commented(item_id, comment.id)
         }
-        Intent::NewItem { reporter } => {
-            let title = message::strip_reply_prefixes(&mail.subject);
+        Intent::NewItem { reporter, project } => {
+            let title = message::reply::strip_reply_prefixes(&mail.subject);
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
             let catalog = Catalog::load(connection)?;
             let keywords = if catalog.is_empty() {
                 Keywords { text: mail.text.clone(), ..Keywords::default() }
             } else {
-                let project = project::find(connection, &mailbox.project)?;
+                let project_id = project::find(connection, &project)?.id;
                 let item_type = Workflow::load(connection)?.default_type()?.id;
-                keywords::read(connection, &catalog, project.id, item_type, &mail.text)?
+                keywords::read(connection, &catalog, project_id, item_type, &mail.text)?
             };
             let (description, full_text) = fit(&keywords.text);
-            let new_item = NewItem {
-                project: mailbox.project.clone(),
-                title,
-                description,
-                fields: keywords.fields,
-                ..NewItem::default()
-            };
+            let new_item = NewItem { project, title, description, fields: keywords.fields, ..NewItem::default() };
             let created = item::create(connection, &reporter, new_item)?;
             if !keywords.refused.is_empty() {
                 comment::create(connection, &reporter, created.id, &keywords::refusal_comment(&keywords.refused))?;
@@ -234,9 +228,9 @@ fn add_recipients_as_watchers(
     mail: &InboundMail,
     item_id: ItemId,
 ) -> Result<()> {
-    let (project_id, is_public): (i64, bool) = items::table
+    let (project_id, is_public): (ProjectId, bool) = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(item_id.0))
+        .filter(items::id.eq(item_id))
         .select((projects::id, projects::is_public))
         .first(connection)?;
     for address in mail.to.iter().chain(&mail.cc) {
@@ -247,7 +241,7 @@ fn add_recipients_as_watchers(
         }
         if let Some(recipient) = user::find_by_email(connection, &address.email)?
             && recipient.active
-            && Access::for_project(connection, &recipient, ProjectId(project_id), is_public)?.allows(Permission::View)
+            && Access::for_project(connection, &recipient, project_id, is_public)?.allows(Permission::View)
         {
             watcher::add_quietly(connection, item_id, recipient.id)?;
         }

@@ -1,14 +1,17 @@
 //! The rules of one polled mailbox, resolved from the settings once: which project new mail
 //! goes to, which projects replies may reach, who may write, and our own addresses.
 
-use crate::config::{MailboxSettings, Settings, UnknownSenders, UnverifiedSenders};
+use crate::config::Settings;
+
+use crate::config::mail::{MailboxSettings, UnknownSenders, UnverifiedSenders};
+use crate::model::project::ProjectKeyOrId;
 
 /// The rules of one mailbox.
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub name: String,
-    /// Key of the project new mail goes to.
-    pub project: String,
+    /// The project new mail goes to.
+    pub project: ProjectKeyOrId,
     pub unknown_senders: UnknownSenders,
     pub unverified_senders: UnverifiedSenders,
     /// The projects (keys) whose items replies may reach, `project` among them; `None`: all.
@@ -40,7 +43,7 @@ impl Mailbox {
         });
         Mailbox {
             name: mailbox.name.clone(),
-            project: mailbox.project.clone(),
+            project: ProjectKeyOrId::parse(&mailbox.project),
             unknown_senders: mailbox.unknown_senders.clone(),
             unverified_senders: mailbox.unverified_senders,
             reply_projects,

@@ -14,16 +14,16 @@ use std::fmt;
 use mail_parser::{Addr, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use crate::mail::{automatic, clean};
+use crate::mail::clean;
 use crate::model::html::html_to_text;
 
 mod attachment;
-mod reply;
+mod automatic;
+pub mod reply;
+#[cfg(test)]
+mod test_parse;
 
 use attachment::attachments;
-
-// The reply helpers keep their `message::…` names for the intake and the notifications.
-pub use reply::{REPLY_MARKER, strip_quoted_reply, strip_reply_prefixes, subject_item_tag};
 
 /// Header we put on every mail we send, carrying this installation's loop id.
 pub const LOOP_HEADER: &str = "X-Baton-Loop";
@@ -344,15 +344,7 @@ mod tests {
     use super::attachment::{MAX_FILE_NAME_BYTES, safe_file_name};
     use super::*;
 
-    const LOOP_ID: &str = "loop-4711";
-
-    fn own() -> Vec<String> {
-        vec!["baton@example.org".to_string()]
-    }
-
-    fn parse_ok(raw: &[u8]) -> InboundMail {
-        parse(raw, &own(), LOOP_ID).expect("mail parses")
-    }
+    use super::test_parse::{LOOP_ID, own, parse_ok};
 
     #[test]
     fn plain_mail() {

@@ -6,9 +6,8 @@
 //! the item (or turned notifications off, or was deactivated) since it was queued is sent
 //! nothing: the row is dropped, and a digest lists only the items its recipient can read.
 //! What a mail says and its headers: `render`; where it goes: `transport`; our Message-IDs:
-//! `message_ids`.
+//! `mail::message_ids`.
 
-mod message_ids;
 mod render;
 mod transport;
 
@@ -21,7 +20,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use futures_util::StreamExt;
 
-pub use self::message_ids::{is_digest_message_id, item_of_message_id};
 use self::render::{Rendered, Rendering};
 use self::transport::Transport;
 use crate::cluster::duty::{DutyContext, MasterDuty};

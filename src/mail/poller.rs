@@ -22,7 +22,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::config::{MailboxSettings, Settings, TlsMode, read_ca_file};
+use crate::config::Settings;
+use crate::config::mail::{MailboxSettings, TlsMode, read_ca_file};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Outcome};
@@ -48,6 +49,8 @@ pub struct MailDuty {
 struct PolledMailbox {
     settings: MailboxSettings,
     password: String,
+    /// The TLS setup, with the authorities of `ca_file` read once at start.
+    tls: Arc<rustls::ClientConfig>,
     rules: Arc<Mailbox>,
     turn: tokio::sync::Mutex<()>,
 }
@@ -57,10 +60,13 @@ impl MailDuty {
     pub fn from_settings(settings: &Settings, files: FileStore) -> Result<Option<MailDuty>> {
         let mut mailboxes = Vec::new();
         for mailbox in &settings.mail.mailboxes {
-            let password = mailbox.password().map_err(|error| Error::invalid("mail.mailboxes", error.to_string()))?;
+            let invalid = |error: crate::config::SettingsError| Error::invalid("mail.mailboxes", error.to_string());
+            let password = mailbox.password().map_err(invalid)?;
+            let private_authorities = read_ca_file(&format!("mail.mailboxes {:?}", mailbox.name), &mailbox.ca_file);
             mailboxes.push(Arc::new(PolledMailbox {
                 settings: mailbox.clone(),
                 password,
+                tls: tls_config(private_authorities.map_err(invalid)?)?,
                 rules: Arc::new(Mailbox::from_settings(settings, mailbox)),
                 turn: tokio::sync::Mutex::new(()),
             }));
@@ -284,12 +290,12 @@ impl Poller {
         let tcp = step("connect", TcpStream::connect(address)).await?;
         let stream: Box<dyn ImapStream> = match settings.tls {
             TlsMode::None => Box::new(tcp),
-            TlsMode::Tls => Box::new(tls(tcp, &settings.host, &settings.ca_file).await?),
+            TlsMode::Tls => Box::new(tls(tcp, &settings.host, &self.mailbox.tls).await?),
             TlsMode::Starttls => {
                 let mut client = Client::new(tcp);
                 step("greeting", client.read_response()).await?;
                 step("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
-                Box::new(tls(client.into_inner(), &settings.host, &settings.ca_file).await?)
+                Box::new(tls(client.into_inner(), &settings.host, &self.mailbox.tls).await?)
             }
         };
         let mut client = Client::new(stream);
@@ -530,17 +536,13 @@ async fn move_messages(session: &mut ImapSession, uid: &str, folder: &str, can_m
     drain("EXPUNGE", expunged).await
 }
 
-/// A TLS connection that trusts the public roots and the authorities of `ca_file`.
-async fn tls(
-    tcp: TcpStream,
-    host: &str,
-    ca_file: &Option<std::path::PathBuf>,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+/// The TLS setup of a mailbox: the public roots and the authorities of its `ca_file` (PEM).
+fn tls_config(private_authorities: Option<Vec<u8>>) -> Result<Arc<rustls::ClientConfig>> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(pem) = read_ca_file("IMAP", ca_file).map_err(|error| Error::Unavailable(error.to_string()))? {
+    if let Some(pem) = private_authorities {
         for certificate in CertificateDer::pem_slice_iter(&pem) {
             let certificate = certificate.map_err(|error| Error::Unavailable(format!("ca_file: {error}")))?;
             roots.add(certificate).map_err(|error| Error::Unavailable(format!("ca_file: {error}")))?;
@@ -551,9 +553,18 @@ async fn tls(
         .map_err(|error| Error::internal("TLS settings", error))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A TLS connection to `host` with the mailbox's TLS setup.
+async fn tls(
+    tcp: TcpStream,
+    host: &str,
+    config: &Arc<rustls::ClientConfig>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|error| Error::Unavailable(format!("IMAP host {host:?} is not a TLS server name: {error}")))?;
-    step("TLS handshake", tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp)).await
+    step("TLS handshake", tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp)).await
 }
 
 #[cfg(test)]

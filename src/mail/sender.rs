@@ -8,24 +8,59 @@
 
 use diesel::prelude::*;
 
-use crate::config::{UnknownSenders, UnverifiedSenders};
+use crate::config::mail::{UnknownSenders, UnverifiedSenders};
 use crate::db::schema::{items, mail_received, projects};
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::mailbox::Mailbox;
 use crate::mail::message::InboundMail;
+use crate::mail::message::reply::subject_item_tag;
+use crate::mail::message_ids::{is_digest_message_id, item_of_message_id};
 use crate::mail::reply_address::{self, SigningKey, TokenError};
-use crate::mail::{outbound, trust};
+use crate::mail::trust;
 use crate::model::ids::{ItemId, UserId};
 use crate::model::membership;
 use crate::model::permission::{Access, Role};
-use crate::model::project;
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::{self, NewUser, User};
 
 /// What a mail will be stored as.
 pub enum Intent {
-    Comment { author: User, item: ItemId },
-    NewItem { reporter: User },
+    Comment {
+        author: User,
+        item: ItemId,
+    },
+    /// A new item in the mailbox's project: its reference, by id once the project was
+    /// looked up for the decision.
+    NewItem {
+        reporter: User,
+        project: ProjectKeyOrId,
+    },
+}
+
+/// The mailbox's project, looked up at most once per mail, and only once a rule needs it: a
+/// mail refused before that is refused for its own reason.
+struct MailboxProject<'a> {
+    reference: &'a ProjectKeyOrId,
+    found: Option<Project>,
+}
+
+impl MailboxProject<'_> {
+    fn get(&mut self, connection: &mut DbConnection) -> Result<&Project> {
+        let project = match self.found.take() {
+            Some(project) => project,
+            None => project::find(connection, self.reference)?,
+        };
+        Ok(self.found.insert(project))
+    }
+
+    /// The reference to create the new item with.
+    fn for_new_item(&self) -> ProjectKeyOrId {
+        match &self.found {
+            Some(project) => self.reference.found_as(project.id),
+            None => self.reference.clone(),
+        }
+    }
 }
 
 /// Decides what the mail may do; see the module documentation.
@@ -58,14 +93,15 @@ pub fn intent(connection: &mut DbConnection, mailbox: &Mailbox, mail: &InboundMa
         trust::Verdict { verified: false, detail: format!("the mail has {} From addresses", mail.from_addresses) }
     };
     let replied = replied_item(connection, mail)?;
+    let mut project = MailboxProject { reference: &mailbox.project, found: None };
     if verdict.verified {
-        let sender = sender_account(connection, mailbox, mail)?;
+        let sender = sender_account(connection, mailbox, &mut project, mail)?;
         return Ok(match replied {
             Some(item) => {
                 require_reply_project(connection, mailbox, item)?;
                 Intent::Comment { author: sender, item }
             }
-            None => Intent::NewItem { reporter: sender },
+            None => Intent::NewItem { reporter: sender, project: project.for_new_item() },
         });
     }
     let unverified = format!("the sender {address} is not verified ({})", verdict.detail);
@@ -78,9 +114,9 @@ pub fn intent(connection: &mut DbConnection, mailbox: &Mailbox, mail: &InboundMa
              or from a verified sender"
         ))),
         (UnverifiedSenders::NewItems, None) => {
-            let reporter = sender_account(connection, mailbox, mail)?;
-            at_most_reporter(connection, mailbox, &reporter, &unverified)?;
-            Ok(Intent::NewItem { reporter })
+            let reporter = sender_account(connection, mailbox, &mut project, mail)?;
+            at_most_reporter(connection, &mut project, &reporter, &unverified)?;
+            Ok(Intent::NewItem { reporter, project: project.for_new_item() })
         }
     }
 }
@@ -111,7 +147,7 @@ fn require_reply_project(connection: &mut DbConnection, mailbox: &Mailbox, item:
     let Some(allowed) = &mailbox.reply_projects else { return Ok(()) };
     let key: String = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(item.0))
+        .filter(items::id.eq(item))
         .select(projects::key)
         .first(connection)
         .optional()?
@@ -128,8 +164,13 @@ fn require_reply_project(connection: &mut DbConnection, mailbox: &Mailbox, item:
 
 /// Refuses an unverified mail from an administrator's account or one above reporter in the
 /// mailbox's project: anyone may write such a From address.
-fn at_most_reporter(connection: &mut DbConnection, mailbox: &Mailbox, sender: &User, unverified: &str) -> Result<()> {
-    let project = project::find(connection, &mailbox.project)?;
+fn at_most_reporter(
+    connection: &mut DbConnection,
+    project: &mut MailboxProject<'_>,
+    sender: &User,
+    unverified: &str,
+) -> Result<()> {
+    let project = project.get(connection)?;
     let access = Access::for_project(connection, sender, project.id, project.is_public)?;
     let standing = match access.role {
         _ if access.is_admin => Some("is an administrator".to_string()),
@@ -146,7 +187,12 @@ fn at_most_reporter(connection: &mut DbConnection, mailbox: &Mailbox, sender: &U
 }
 
 /// The account the mail is stored as, by the mailbox's rule for unknown senders.
-fn sender_account(connection: &mut DbConnection, mailbox: &Mailbox, mail: &InboundMail) -> Result<User> {
+fn sender_account(
+    connection: &mut DbConnection,
+    mailbox: &Mailbox,
+    project: &mut MailboxProject<'_>,
+    mail: &InboundMail,
+) -> Result<User> {
     let address = mail.from.as_ref().map(|from| from.email.clone()).unwrap_or_default();
     if let Some(known) = user::find_by_email(connection, &address)? {
         if !known.active {
@@ -174,8 +220,8 @@ fn sender_account(connection: &mut DbConnection, mailbox: &Mailbox, mail: &Inbou
                     is_admin: false,
                 },
             )?;
-            let project = project::find(connection, &mailbox.project)?;
-            membership::put_role(connection, project.id, created.id, Role::Reporter)?;
+            let project_id = project.get(connection)?.id;
+            membership::put_role(connection, project_id, created.id, Role::Reporter)?;
             Ok(created)
         }
     }
@@ -206,31 +252,31 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         let count: i64 = items::table.filter(items::id.eq(id)).count().get_result(connection)?;
         Ok((count > 0).then_some(ItemId(id)))
     };
-    if let Some(tag) = crate::mail::message::subject_item_tag(&mail.subject)
+    if let Some(tag) = subject_item_tag(&mail.subject)
         && let Some(item_id) = existing(connection, tag)?
     {
         return Ok(Some(item_id));
     }
     for referenced in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-        if outbound::is_digest_message_id(referenced) {
+        if is_digest_message_id(referenced) {
             return Err(Error::invalid(
                 "mail",
                 "a reply to a due-date digest names no item: answer an item's own notification (its subject starts \
                  with [#123]) or put [#123] in the subject",
             ));
         }
-        if let Some(ours) = outbound::item_of_message_id(referenced)
+        if let Some(ours) = item_of_message_id(referenced)
             && let Some(item_id) = existing(connection, ours)?
         {
             return Ok(Some(item_id));
         }
-        let found: Vec<i64> = mail_received::table
+        let found: Vec<ItemId> = mail_received::table
             .filter(mail_received::message_key.eq(referenced))
             .select(mail_received::item_id)
             .distinct()
             .load(connection)?;
         if let [item_id] = found[..] {
-            return Ok(Some(ItemId(item_id)));
+            return Ok(Some(item_id));
         }
     }
     Ok(None)

@@ -34,21 +34,11 @@ pub struct Attachment {
     pub created_at: NaiveDateTime,
 }
 
-type AttachmentRow = (i64, i64, Option<i64>, UserSummary, String, String, i64, String, NaiveDateTime);
+type AttachmentRow = (AttachmentId, ItemId, Option<CommentId>, UserSummary, String, String, i64, String, NaiveDateTime);
 
 fn from_row(row: AttachmentRow) -> Attachment {
     let (id, item_id, comment_id, uploader, file_name, content_type, size_bytes, sha256, created_at) = row;
-    Attachment {
-        id: AttachmentId(id),
-        item_id: ItemId(item_id),
-        comment_id: comment_id.map(CommentId),
-        uploader,
-        file_name,
-        content_type,
-        size_bytes,
-        sha256,
-        created_at,
-    }
+    Attachment { id, item_id, comment_id, uploader, file_name, content_type, size_bytes, sha256, created_at }
 }
 
 macro_rules! attachment_columns {
@@ -270,11 +260,11 @@ pub fn create(
         }
         // The file is in place before the row commits: a crash leaves at worst an unused file.
         store.keep(&staged)?;
-        let id: i64 = diesel::insert_into(attachments::table)
+        let id: AttachmentId = diesel::insert_into(attachments::table)
             .values((
-                attachments::item_id.eq(item_id.0),
-                attachments::comment_id.eq(comment_id.map(|id| id.0)),
-                attachments::uploader_id.eq(actor.id.0),
+                attachments::item_id.eq(item_id),
+                attachments::comment_id.eq(comment_id),
+                attachments::uploader_id.eq(actor.id),
                 attachments::file_name.eq(&file_name),
                 attachments::content_type.eq(&content_type),
                 attachments::size_bytes.eq(i64::try_from(staged.size_bytes).unwrap_or(i64::MAX)),
@@ -289,14 +279,14 @@ pub fn create(
             &[FieldChange { field: "attachment".to_string(), old_value: None, new_value: Some(file_name.clone()) }],
         )?;
         item::touch(connection, item_id)?;
-        load(connection, AttachmentId(id))
+        load(connection, id)
     })
 }
 
 fn load(connection: &mut DbConnection, id: AttachmentId) -> Result<Attachment> {
     let row: AttachmentRow = attachments::table
         .inner_join(users::table)
-        .filter(attachments::id.eq(id.0))
+        .filter(attachments::id.eq(id))
         .select(attachment_columns!())
         .first(connection)
         .optional()?
@@ -313,7 +303,7 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Attachment>> {
     let rows: Vec<AttachmentRow> = attachments::table
         .inner_join(users::table)
-        .filter(attachments::item_id.eq(item.id().0))
+        .filter(attachments::item_id.eq(item.id()))
         .order(attachments::id.asc())
         .select(attachment_columns!())
         .load(connection)?;

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 use serde::Serialize;
 
-use crate::config::SessionSettings;
+use crate::config::sessions::SessionSettings;
 use crate::db::schema::{api_tokens, login_failures, sessions, users};
 use crate::db::{DbConnection, database_now, first_by_type, write_transaction};
 use crate::error::{Error, Result};
@@ -48,7 +48,6 @@ pub struct ActiveSession {
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = api_tokens)]
 pub struct ApiToken {
-    #[diesel(deserialize_as = i64)]
     pub id: TokenId,
     pub name: String,
     #[serde(serialize_with = "timestamp::serialize_utc")]
@@ -126,7 +125,7 @@ pub fn sign_in(
         diesel::insert_into(sessions::table)
             .values((
                 sessions::id_hash.eq(digest(&secret)),
-                sessions::user_id.eq(account.id.0),
+                sessions::user_id.eq(account.id),
                 sessions::csrf_token.eq(&csrf_token),
                 sessions::expires_at.eq(now + seconds(settings.lifetime)),
             ))
@@ -168,10 +167,10 @@ pub fn sign_out(connection: &mut DbConnection, secret: &str) -> Result<()> {
 pub fn create_token(connection: &mut DbConnection, user_id: UserId, name: &str) -> Result<(ApiToken, String)> {
     let name = text::single_line("name", name, 1, 100)?;
     let secret = format!("{TOKEN_PREFIX}{}", random_secret());
-    let id: i64 = write_transaction(connection, |connection| {
+    let id: TokenId = write_transaction(connection, |connection| {
         Ok(diesel::insert_into(api_tokens::table)
             .values((
-                api_tokens::user_id.eq(user_id.0),
+                api_tokens::user_id.eq(user_id),
                 api_tokens::name.eq(&name),
                 api_tokens::token_hash.eq(digest(&secret)),
             ))
@@ -184,17 +183,16 @@ pub fn create_token(connection: &mut DbConnection, user_id: UserId, name: &str) 
 
 pub fn list_tokens(connection: &mut DbConnection, user_id: UserId) -> Result<Vec<ApiToken>> {
     Ok(api_tokens::table
-        .filter(api_tokens::user_id.eq(user_id.0))
+        .filter(api_tokens::user_id.eq(user_id))
         .order(api_tokens::id.asc())
         .select(ApiToken::as_select())
         .load(connection)?)
 }
 
 pub fn revoke_token(connection: &mut DbConnection, user_id: UserId, token_id: TokenId) -> Result<()> {
-    let deleted = diesel::delete(
-        api_tokens::table.filter(api_tokens::id.eq(token_id.0)).filter(api_tokens::user_id.eq(user_id.0)),
-    )
-    .execute(connection)?;
+    let deleted =
+        diesel::delete(api_tokens::table.filter(api_tokens::id.eq(token_id)).filter(api_tokens::user_id.eq(user_id)))
+            .execute(connection)?;
     if deleted == 0 {
         return Err(Error::not_found(format!("token {token_id}")));
     }

@@ -24,16 +24,16 @@ pub struct Comment {
     pub created_at: NaiveDateTime,
 }
 
-type CommentRow = (i64, i64, UserSummary, String, NaiveDateTime);
+type CommentRow = (CommentId, ItemId, UserSummary, String, NaiveDateTime);
 
 fn from_row((id, item_id, author, body, created_at): CommentRow) -> Comment {
-    Comment { id: CommentId(id), item_id: ItemId(item_id), author, body, created_at }
+    Comment { id, item_id, author, body, created_at }
 }
 
 fn load(connection: &mut DbConnection, id: CommentId) -> Result<Comment> {
     let row: CommentRow = comments::table
         .inner_join(users::table)
-        .filter(comments::id.eq(id.0))
+        .filter(comments::id.eq(id))
         .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
         .first(connection)
         .optional()?
@@ -50,7 +50,7 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Comment>> {
     let rows: Vec<CommentRow> = comments::table
         .inner_join(users::table)
-        .filter(comments::item_id.eq(item.id().0))
+        .filter(comments::item_id.eq(item.id()))
         .order(comments::id.asc())
         .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
         .load(connection)?;
@@ -63,18 +63,18 @@ pub fn create(connection: &mut DbConnection, actor: &User, item_id: ItemId, body
     write_transaction(connection, |connection| {
         let (_, access) = permission::item_access(connection, actor, item_id)?;
         access.require(Permission::Report, &format!("item {item_id}"))?;
-        let id: i64 = diesel::insert_into(comments::table)
-            .values((comments::item_id.eq(item_id.0), comments::author_id.eq(actor.id.0), comments::body.eq(&body)))
+        let id: CommentId = diesel::insert_into(comments::table)
+            .values((comments::item_id.eq(item_id), comments::author_id.eq(actor.id), comments::body.eq(&body)))
             .returning(comments::id)
             .get_result(connection)?;
         watcher::add_quietly(connection, item_id, actor.id)?;
         item::touch(connection, item_id)?;
-        notification::queue(connection, item_id, actor.id, Event::Commented(CommentId(id)), &[])?;
-        load(connection, CommentId(id))
+        notification::queue(connection, item_id, actor.id, Event::Commented(id), &[])?;
+        load(connection, id)
     })
 }
 
 /// The item a comment belongs to, if the comment exists.
 pub fn item_of(connection: &mut DbConnection, id: CommentId) -> Result<Option<ItemId>> {
-    Ok(comments::table.find(id.0).select(comments::item_id).first::<i64>(connection).optional()?.map(ItemId))
+    Ok(comments::table.find(id).select(comments::item_id).first(connection).optional()?)
 }

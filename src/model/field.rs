@@ -21,6 +21,7 @@ use crate::db::schema::{
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ChoiceId, FieldId, ProjectId, TypeId};
+use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text;
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
@@ -449,7 +450,7 @@ fn parse_projects(connection: &mut DbConnection, references: &Option<Vec<String>
     }
     let mut ids = Vec::with_capacity(references.len());
     for reference in references {
-        let project = crate::model::project::find(connection, reference)
+        let project = project::find(connection, &ProjectKeyOrId::parse(reference))
             .map_err(|_| Error::invalid("projects", format!("there is no project {:?}", reference.trim())))?;
         if !ids.contains(&project.id) {
             ids.push(project.id);
@@ -481,19 +482,19 @@ fn write_scope(
     projects: &Option<Vec<ProjectId>>,
     types: &Option<Vec<TypeId>>,
 ) -> Result<()> {
-    diesel::delete(field_projects::table.filter(field_projects::field_id.eq(field.0))).execute(connection)?;
-    diesel::delete(field_types::table.filter(field_types::field_id.eq(field.0))).execute(connection)?;
+    diesel::delete(field_projects::table.filter(field_projects::field_id.eq(field))).execute(connection)?;
+    diesel::delete(field_types::table.filter(field_types::field_id.eq(field))).execute(connection)?;
     for project in projects.iter().flatten() {
         diesel::insert_into(field_projects::table)
-            .values((field_projects::field_id.eq(field.0), field_projects::project_id.eq(project.0)))
+            .values((field_projects::field_id.eq(field), field_projects::project_id.eq(project)))
             .execute(connection)?;
     }
     for item_type in types.iter().flatten() {
         diesel::insert_into(field_types::table)
-            .values((field_types::field_id.eq(field.0), field_types::type_id.eq(item_type.0)))
+            .values((field_types::field_id.eq(field), field_types::type_id.eq(item_type)))
             .execute(connection)?;
     }
-    diesel::update(fields::table.find(field.0))
+    diesel::update(fields::table.find(field))
         .set((fields::all_projects.eq(projects.is_none()), fields::all_types.eq(types.is_none())))
         .execute(connection)?;
     Ok(())
@@ -511,7 +512,7 @@ fn write_choices(connection: &mut DbConnection, field: &Field, choices: &[Choice
                 if field.choice(id).is_some_and(|known| known.value != value) {
                     renamed.push(id);
                 }
-                diesel::update(field_choices::table.find(id.0))
+                diesel::update(field_choices::table.find(id))
                     .set((
                         field_choices::value.eq(&value),
                         field_choices::position.eq(position),
@@ -522,7 +523,7 @@ fn write_choices(connection: &mut DbConnection, field: &Field, choices: &[Choice
             None => {
                 diesel::insert_into(field_choices::table)
                     .values((
-                        field_choices::field_id.eq(field.id.0),
+                        field_choices::field_id.eq(field.id),
                         field_choices::value.eq(&value),
                         field_choices::position.eq(position),
                         field_choices::retired.eq(retired),
@@ -588,7 +589,7 @@ fn renumber(connection: &mut DbConnection, catalog: &Catalog, moved: Option<(Fie
     for (index, id) in order.iter().enumerate() {
         let wanted = i32::try_from(index + 1).map_err(|error| Error::internal("numbering fields", error))?;
         if catalog.by_id(*id).is_none_or(|field| field.position != wanted) {
-            diesel::update(fields::table.find(id.0)).set(fields::position.eq(wanted)).execute(connection)?;
+            diesel::update(fields::table.find(id)).set(fields::position.eq(wanted)).execute(connection)?;
         }
     }
     Ok(())
@@ -639,7 +640,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, draft: FieldDraft) ->
         write_choices(connection, &field, &choices)?;
         let field = Catalog::load(connection)?.require(&key)?.clone();
         let default = check_default(&field, &draft.default)?;
-        diesel::update(fields::table.find(id.0)).set(fields::default_value.eq(default)).execute(connection)?;
+        diesel::update(fields::table.find(id)).set(fields::default_value.eq(default)).execute(connection)?;
         if let Some(position) = draft.position {
             let catalog = Catalog::load(connection)?;
             renumber(connection, &catalog, Some((id, position)))?;
@@ -653,7 +654,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, draft: FieldDraft) ->
 /// How many items hold a value of the field.
 pub fn items_with_values(connection: &mut DbConnection, field: FieldId) -> Result<i64> {
     Ok(item_values::table
-        .filter(item_values::field_id.eq(field.0))
+        .filter(item_values::field_id.eq(field))
         .select(diesel::dsl::count(item_values::item_id).aggregate_distinct())
         .get_result(connection)?)
 }
@@ -674,24 +675,20 @@ fn values_outside(
 ) -> Result<Vec<i64>> {
     let mut query = item_values::table
         .inner_join(items::table)
-        .filter(item_values::field_id.eq(field.0))
+        .filter(item_values::field_id.eq(field))
         .select(item_values::item_id)
         .distinct()
         .into_boxed();
     match (projects, types) {
         (None, None) => return Ok(Vec::new()),
         (Some(projects), None) => {
-            query = query.filter(items::project_id.ne_all(projects.iter().map(|id| id.0).collect::<Vec<_>>()));
+            query = query.filter(items::project_id.ne_all(projects.clone()));
         }
         (None, Some(types)) => {
-            query = query.filter(items::type_id.ne_all(types.iter().map(|id| id.0).collect::<Vec<_>>()));
+            query = query.filter(items::type_id.ne_all(types.clone()));
         }
         (Some(projects), Some(types)) => {
-            query = query.filter(
-                items::project_id
-                    .ne_all(projects.iter().map(|id| id.0).collect::<Vec<_>>())
-                    .or(items::type_id.ne_all(types.iter().map(|id| id.0).collect::<Vec<_>>())),
-            );
+            query = query.filter(items::project_id.ne_all(projects.clone()).or(items::type_id.ne_all(types.clone())));
         }
     }
     Ok(query.load(connection)?)
@@ -759,7 +756,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, key: &str, changes: F
                 }
                 diesel::delete(
                     item_values::table
-                        .filter(item_values::field_id.eq(field.id.0))
+                        .filter(item_values::field_id.eq(field.id))
                         .filter(item_values::item_id.eq_any(&outside)),
                 )
                 .execute(connection)?;
@@ -773,7 +770,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, key: &str, changes: F
             // A default that named a choice now retired or removed is refused with the change.
             None => check_default(&future, &field.default)?,
         };
-        diesel::update(fields::table.find(field.id.0))
+        diesel::update(fields::table.find(field.id))
             .set((
                 fields::name.eq(name.as_deref().unwrap_or(&field.name)),
                 fields::description.eq(description.as_deref().unwrap_or(&field.description)),
@@ -806,7 +803,7 @@ pub fn delete(connection: &mut DbConnection, actor: &User, key: &str, confirm: b
         let catalog = Catalog::load(connection)?;
         let field = catalog.require(key)?.clone();
         let holders: Vec<i64> = item_values::table
-            .filter(item_values::field_id.eq(field.id.0))
+            .filter(item_values::field_id.eq(field.id))
             .select(item_values::item_id)
             .distinct()
             .load(connection)?;
@@ -814,9 +811,9 @@ pub fn delete(connection: &mut DbConnection, actor: &User, key: &str, confirm: b
         if count > 0 && !confirm {
             return Err(needs_confirmation(count, &format!("deleting the field {:?}", field.name)));
         }
-        diesel::delete(item_values::table.filter(item_values::field_id.eq(field.id.0))).execute(connection)?;
+        diesel::delete(item_values::table.filter(item_values::field_id.eq(field.id))).execute(connection)?;
         enqueue_all(connection, &holders)?;
-        diesel::delete(fields::table.find(field.id.0)).execute(connection)?;
+        diesel::delete(fields::table.find(field.id)).execute(connection)?;
         let remaining = Catalog::load(connection)?;
         renumber(connection, &remaining, None)?;
         Ok(count)

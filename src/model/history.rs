@@ -36,8 +36,8 @@ pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes
     for change in changes {
         diesel::insert_into(history::table)
             .values((
-                history::item_id.eq(item.0),
-                history::user_id.eq(user.0),
+                history::item_id.eq(item),
+                history::user_id.eq(user),
                 history::field.eq(&change.field),
                 history::old_value.eq(change.old_value.as_deref()),
                 history::new_value.eq(change.new_value.as_deref()),
@@ -59,7 +59,7 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<HistoryEntry>> {
     let rows: Vec<HistoryRow> = history::table
         .inner_join(users::table)
-        .filter(history::item_id.eq(item.id().0))
+        .filter(history::item_id.eq(item.id()))
         .order(history::id.asc())
         .select((
             history::id,

@@ -16,38 +16,27 @@ use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
-use crate::model::project::{self, Project};
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
 use crate::model::{membership, text, watcher};
 use crate::timestamp;
 
-mod listing;
-
-// The list keeps its `item::…` names for the pages and the API.
-pub use listing::{
-    AssigneeFilter, DEFAULT_PAGE_SIZE, ItemFilter, ItemPage, MAX_PAGE_SIZE, OpenState, SortField, list, watched_by,
-};
+pub mod listing;
 
 /// The stored row.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = items)]
 pub struct ItemRow {
-    #[diesel(deserialize_as = i64)]
     pub id: ItemId,
-    #[diesel(deserialize_as = i64)]
     pub project_id: ProjectId,
-    #[diesel(deserialize_as = i64)]
     pub type_id: TypeId,
-    #[diesel(deserialize_as = i64)]
     pub status_id: StatusId,
-    #[diesel(deserialize_as = i64)]
     pub priority_id: PriorityId,
     pub title: String,
     pub description: String,
-    #[diesel(deserialize_as = i64)]
     pub reporter_id: UserId,
-    pub assignee_id: Option<i64>,
+    pub assignee_id: Option<UserId>,
     pub due_date: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -99,8 +88,7 @@ pub struct ItemView {
 /// A new item as requested; `create` validates it.
 #[derive(Debug, Clone, Default)]
 pub struct NewItem {
-    /// Project key or numeric id.
-    pub project: String,
+    pub project: ProjectKeyOrId,
     pub title: String,
     pub description: String,
     pub type_id: Option<TypeId>,
@@ -134,7 +122,7 @@ type ItemJoin = InnerJoin<
 
 /// An item row with (project id, key, is public), (type id, name), (status id, name, closed),
 /// (priority id, name).
-type JoinedRow = (ItemRow, (i64, String, bool), (i64, String), (i64, String, bool), (i64, String));
+type JoinedRow = (ItemRow, (ProjectId, String, bool), (TypeId, String), (StatusId, String, bool), (PriorityId, String));
 
 fn joined() -> ItemJoin {
     items::table
@@ -170,7 +158,7 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     let mut values = value::load(connection, catalog, &ids)?;
     let mut people: Vec<UserId> = rows
         .iter()
-        .flat_map(|(row, ..)| std::iter::once(row.reporter_id).chain(row.assignee_id.map(UserId)))
+        .flat_map(|(row, ..)| std::iter::once(row.reporter_id).chain(row.assignee_id))
         .chain(value::people(values.values().flatten().map(|(_, value)| value)))
         .collect();
     people.sort();
@@ -186,17 +174,17 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     rows.into_iter()
         .map(|(row, project, item_type, status, priority)| {
             let held = values.remove(&row.id).unwrap_or_default();
-            let fields = value::shown_fields(catalog, ProjectId(project.0), TypeId(item_type.0), &held, &summaries)?;
+            let fields = value::shown_fields(catalog, project.0, item_type.0, &held, &summaries)?;
             Ok(ItemView {
                 id: row.id,
-                project: ProjectRef { id: ProjectId(project.0), key: project.1 },
-                item_type: NamedRef { id: TypeId(item_type.0), name: item_type.1 },
-                status: StatusRef { id: StatusId(status.0), name: status.1, is_closed: status.2 },
-                priority: NamedRef { id: PriorityId(priority.0), name: priority.1 },
+                project: ProjectRef { id: project.0, key: project.1 },
+                item_type: NamedRef { id: item_type.0, name: item_type.1 },
+                status: StatusRef { id: status.0, name: status.1, is_closed: status.2 },
+                priority: NamedRef { id: priority.0, name: priority.1 },
                 title: row.title,
                 description: row.description,
                 reporter: find_person(row.reporter_id)?,
-                assignee: row.assignee_id.map(|id| find_person(UserId(id))).transpose()?,
+                assignee: row.assignee_id.map(find_person).transpose()?,
                 due_date: row.due_date,
                 created_at: row.created_at,
                 updated_at: row.updated_at,
@@ -209,7 +197,7 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
 
 /// The joined row of one item; a static query, so its prepared statement is cached.
 fn load_joined(connection: &mut DbConnection, id: ItemId) -> Result<JoinedRow> {
-    first_by_type!(connection, select_joined!(joined().filter(items::id.eq(id.0))))
+    first_by_type!(connection, select_joined!(joined().filter(items::id.eq(id))))
         .optional()?
         .ok_or_else(|| Error::not_found(format!("item {id}")))
 }
@@ -221,7 +209,7 @@ fn load_view(connection: &mut DbConnection, id: ItemId) -> Result<ItemView> {
 
 fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
     items::table
-        .find(id.0)
+        .find(id)
         .select(ItemRow::as_select())
         .first(connection)
         .optional()?
@@ -260,7 +248,7 @@ fn require_readable(connection: &mut DbConnection, actor: &User, id: ItemId) -> 
 
 /// Records that search must (re)index the item; called inside the writing transaction.
 pub fn enqueue_for_index(connection: &mut DbConnection, id: ItemId) -> Result<()> {
-    diesel::insert_into(index_queue::table).values(index_queue::item_id.eq(id.0)).execute(connection)?;
+    diesel::insert_into(index_queue::table).values(index_queue::item_id.eq(id)).execute(connection)?;
     Ok(())
 }
 
@@ -309,21 +297,20 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             access.require(Permission::Work, "project")?;
             check_assignee(connection, &project, assignee)?;
         }
-        let id: i64 = diesel::insert_into(items::table)
+        let id: ItemId = diesel::insert_into(items::table)
             .values((
-                items::project_id.eq(project.id.0),
-                items::type_id.eq(type_id.0),
-                items::status_id.eq(workflow.initial_status()?.id.0),
-                items::priority_id.eq(priority_id.0),
+                items::project_id.eq(project.id),
+                items::type_id.eq(type_id),
+                items::status_id.eq(workflow.initial_status()?.id),
+                items::priority_id.eq(priority_id),
                 items::title.eq(&title),
                 items::description.eq(&description),
-                items::reporter_id.eq(actor.id.0),
-                items::assignee_id.eq(new_item.assignee_id.map(|id| id.0)),
+                items::reporter_id.eq(actor.id),
+                items::assignee_id.eq(new_item.assignee_id),
                 items::due_date.eq(new_item.due_date),
             ))
             .returning(items::id)
             .get_result(connection)?;
-        let id = ItemId(id);
         let catalog = Catalog::load(connection)?;
         value::apply(
             connection,
@@ -356,9 +343,8 @@ pub fn get_with_permissions(
 ) -> Result<(ItemView, ItemPermissions, ReadableItem)> {
     let row = load_joined(connection, id)?;
     let (project_id, _, project_is_public) = &row.1;
-    let project_id = ProjectId(*project_id);
-    let access = Access::for_project(connection, actor, project_id, *project_is_public)?;
-    let readable = access.readable_item(id, project_id)?;
+    let access = Access::for_project(connection, actor, *project_id, *project_is_public)?;
+    let readable = access.readable_item(id, *project_id)?;
     let permissions = ItemPermissions::of(&access, row.0.reporter_id, actor);
     let view = into_views(connection, vec![row])?.pop().ok_or_else(|| Error::not_found(format!("item {id}")))?;
     Ok((view, permissions, readable))
@@ -366,13 +352,17 @@ pub fn get_with_permissions(
 
 /// The views of those of the given items that exist and lie in the readable projects
 /// (`None`: all, see `permission::readable_project_ids`), in no particular order.
-pub fn readable_views(connection: &mut DbConnection, ids: &[i64], readable: Option<&[i64]>) -> Result<Vec<ItemView>> {
+pub fn readable_views(
+    connection: &mut DbConnection,
+    ids: &[ItemId],
+    readable: Option<&[ProjectId]>,
+) -> Result<Vec<ItemView>> {
     // One cached statement per item costs less than preparing a new `IN (…)` query each
     // time; one read transaction around them takes SQLite's read lock once.
     connection.transaction(|connection| {
         let mut rows: Vec<JoinedRow> = Vec::with_capacity(ids.len());
         for id in ids {
-            match load_joined(connection, ItemId(*id)) {
+            match load_joined(connection, *id) {
                 Ok(row) if readable.is_none_or(|readable| readable.contains(&row.1.0)) => rows.push(row),
                 Ok(_) | Err(Error::NotFound(_)) => {}
                 Err(error) => return Err(error),
@@ -443,7 +433,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             Some(workflow.priority(current.priority_id)?.name.clone()),
             Some(workflow.priority(new_priority)?.name.clone()),
         );
-        let current_assignee = current.assignee_id.map(UserId);
+        let current_assignee = current.assignee_id;
         let new_assignee = changes.assignee_id.unwrap_or(current_assignee);
         if new_assignee != current_assignee {
             if let Some(assignee) = new_assignee {
@@ -468,20 +458,19 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         if field_changes.is_empty() {
             return load_view(connection, id);
         }
-        let updated =
-            diesel::update(items::table.filter(items::id.eq(id.0)).filter(items::version.eq(changes.version)))
-                .set((
-                    items::title.eq(&new_title),
-                    items::description.eq(&new_description),
-                    items::type_id.eq(new_type.0),
-                    items::status_id.eq(new_status.0),
-                    items::priority_id.eq(new_priority.0),
-                    items::assignee_id.eq(new_assignee.map(|id| id.0)),
-                    items::due_date.eq(new_due),
-                    items::version.eq(items::version + 1),
-                    items::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(connection)?;
+        let updated = diesel::update(items::table.filter(items::id.eq(id)).filter(items::version.eq(changes.version)))
+            .set((
+                items::title.eq(&new_title),
+                items::description.eq(&new_description),
+                items::type_id.eq(new_type),
+                items::status_id.eq(new_status),
+                items::priority_id.eq(new_priority),
+                items::assignee_id.eq(new_assignee),
+                items::due_date.eq(new_due),
+                items::version.eq(items::version + 1),
+                items::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(connection)?;
         if updated == 0 {
             let now_version = load_row(connection, id)?.version;
             return Err(stale_version(id, now_version, changes.version));
@@ -507,7 +496,7 @@ fn stale_version(id: ItemId, current: i32, sent: i32) -> Error {
 
 /// Marks the item as changed (a comment or attachment was added) without a new version.
 pub fn touch(connection: &mut DbConnection, id: ItemId) -> Result<()> {
-    diesel::update(items::table.find(id.0)).set(items::updated_at.eq(diesel::dsl::now)).execute(connection)?;
+    diesel::update(items::table.find(id)).set(items::updated_at.eq(diesel::dsl::now)).execute(connection)?;
     enqueue_for_index(connection, id)
 }
 

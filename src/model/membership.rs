@@ -8,7 +8,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ProjectId, UserId};
 use crate::model::permission::{Permission, ReadableItem, Role, stored_role};
-use crate::model::project;
+use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::watcher;
 
@@ -18,7 +18,7 @@ pub struct Member {
     pub role: Role,
 }
 
-pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &str) -> Result<Vec<Member>> {
+pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &ProjectKeyOrId) -> Result<Vec<Member>> {
     let (project, _) = project::get_with(connection, actor, project_reference, Permission::View)?;
     of_project(connection, project.id)
 }
@@ -32,7 +32,7 @@ pub fn of_item_project(connection: &mut DbConnection, item: ReadableItem) -> Res
 pub fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<Member>> {
     let rows: Vec<(UserSummary, String)> = memberships::table
         .inner_join(users::table)
-        .filter(memberships::project_id.eq(project.0))
+        .filter(memberships::project_id.eq(project))
         .order(users::login.asc())
         .select((UserSummary::as_select(), memberships::role))
         .load(connection)?;
@@ -43,7 +43,7 @@ pub fn of_project(connection: &mut DbConnection, project: ProjectId) -> Result<V
 pub fn set_role(
     connection: &mut DbConnection,
     actor: &User,
-    project_reference: &str,
+    project_reference: &ProjectKeyOrId,
     member: UserId,
     role: Role,
 ) -> Result<Member> {
@@ -61,15 +61,15 @@ pub fn set_role(
 /// Gives `member` the role in the project, without permission checks (the caller decided).
 pub fn put_role(connection: &mut DbConnection, project: ProjectId, member: UserId, role: Role) -> Result<()> {
     let updated = diesel::update(
-        memberships::table.filter(memberships::project_id.eq(project.0)).filter(memberships::user_id.eq(member.0)),
+        memberships::table.filter(memberships::project_id.eq(project)).filter(memberships::user_id.eq(member)),
     )
     .set(memberships::role.eq(role.as_str()))
     .execute(connection)?;
     if updated == 0 {
         diesel::insert_into(memberships::table)
             .values((
-                memberships::project_id.eq(project.0),
-                memberships::user_id.eq(member.0),
+                memberships::project_id.eq(project),
+                memberships::user_id.eq(member),
                 memberships::role.eq(role.as_str()),
             ))
             .execute(connection)?;
@@ -77,13 +77,16 @@ pub fn put_role(connection: &mut DbConnection, project: ProjectId, member: UserI
     Ok(())
 }
 
-pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &str, member: UserId) -> Result<()> {
+pub fn remove(
+    connection: &mut DbConnection,
+    actor: &User,
+    project_reference: &ProjectKeyOrId,
+    member: UserId,
+) -> Result<()> {
     write_transaction(connection, |connection| {
         let (project, _) = project::get_with(connection, actor, project_reference, Permission::Manage)?;
         let deleted = diesel::delete(
-            memberships::table
-                .filter(memberships::project_id.eq(project.id.0))
-                .filter(memberships::user_id.eq(member.0)),
+            memberships::table.filter(memberships::project_id.eq(project.id)).filter(memberships::user_id.eq(member)),
         )
         .execute(connection)?;
         if deleted == 0 {
@@ -97,8 +100,8 @@ pub fn remove(connection: &mut DbConnection, actor: &User, project_reference: &s
 /// Whether the user is a member (any role) of the project: only members are assignable.
 pub fn is_member(connection: &mut DbConnection, project: ProjectId, user: UserId) -> Result<bool> {
     let count: i64 = memberships::table
-        .filter(memberships::project_id.eq(project.0))
-        .filter(memberships::user_id.eq(user.0))
+        .filter(memberships::project_id.eq(project))
+        .filter(memberships::user_id.eq(user))
         .count()
         .get_result(connection)?;
     Ok(count > 0)

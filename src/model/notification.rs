@@ -50,27 +50,27 @@ pub fn queue(
     event: Event,
     changes: &[&FieldChange],
 ) -> Result<()> {
-    let (reporter, assignee, project, project_is_public): (i64, Option<i64>, i64, bool) = items::table
+    let (reporter, assignee, project, project_is_public): (UserId, Option<UserId>, ProjectId, bool) = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(item_id.0))
+        .filter(items::id.eq(item_id))
         .select((items::reporter_id, items::assignee_id, projects::id, projects::is_public))
         .first(connection)?;
-    let watching: Vec<i64> =
-        watchers::table.filter(watchers::item_id.eq(item_id.0)).select(watchers::user_id).load(connection)?;
-    let mut concerned: Vec<i64> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
+    let watching: Vec<UserId> =
+        watchers::table.filter(watchers::item_id.eq(item_id)).select(watchers::user_id).load(connection)?;
+    let mut concerned: Vec<UserId> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
     concerned.sort_unstable();
     concerned.dedup();
-    let candidates: Vec<i64> = users::table
+    let candidates: Vec<UserId> = users::table
         .filter(users::id.eq_any(&concerned))
-        .filter(users::id.ne(actor.0))
+        .filter(users::id.ne(actor))
         .filter(users::active.eq(true))
         .filter(users::email_notifications.eq(true))
         .select(users::id)
         .load(connection)?;
     let mut recipients = Vec::with_capacity(candidates.len());
     for candidate in candidates {
-        let candidate_user = user::get(connection, UserId(candidate))?;
-        if should_hear(connection, &candidate_user, ProjectId(project), project_is_public)? {
+        let candidate_user = user::get(connection, candidate)?;
+        if should_hear(connection, &candidate_user, project, project_is_public)? {
             recipients.push(candidate);
         }
     }
@@ -83,15 +83,15 @@ pub fn queue(
         .collect::<Vec<_>>()
         .join("\n");
     let comment_id = match event {
-        Event::Commented(comment) => Some(comment.0),
+        Event::Commented(comment) => Some(comment),
         Event::Created | Event::Changed => None,
     };
     for recipient in recipients {
         diesel::insert_into(mail_outbox::table)
             .values((
-                mail_outbox::item_id.eq(item_id.0),
+                mail_outbox::item_id.eq(item_id),
                 mail_outbox::recipient_id.eq(recipient),
-                mail_outbox::actor_id.eq(actor.0),
+                mail_outbox::actor_id.eq(actor),
                 mail_outbox::event.eq(event.as_str()),
                 mail_outbox::comment_id.eq(comment_id),
                 mail_outbox::changes.eq(&summary),
@@ -117,16 +117,20 @@ pub fn should_hear(
 
 #[derive(Queryable)]
 struct DueItem {
-    id: i64,
-    project_id: i64,
+    id: ItemId,
+    project_id: ProjectId,
     title: String,
     due_date: chrono::NaiveDate,
-    assignee: Option<i64>,
-    reporter: i64,
+    assignee: Option<UserId>,
+    reporter: UserId,
 }
 
 /// The open items due by tomorrow or overdue on `today`, most urgent first.
-fn due_items(connection: &mut DbConnection, today: chrono::NaiveDate, among: Option<&[i64]>) -> Result<Vec<DueItem>> {
+fn due_items(
+    connection: &mut DbConnection,
+    today: chrono::NaiveDate,
+    among: Option<&[ItemId]>,
+) -> Result<Vec<DueItem>> {
     let tomorrow = today + chrono::Days::new(1);
     let mut query = items::table
         .inner_join(statuses::table)
@@ -155,13 +159,13 @@ fn due_items(connection: &mut DbConnection, today: chrono::NaiveDate, among: Opt
 /// and items.
 pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDate) -> Result<(usize, usize)> {
     let due = due_items(connection, today, None)?;
-    let mut by_user: std::collections::BTreeMap<i64, Vec<&DueItem>> = std::collections::BTreeMap::new();
+    let mut by_user: std::collections::BTreeMap<UserId, Vec<&DueItem>> = std::collections::BTreeMap::new();
     for item in &due {
         by_user.entry(item.assignee.unwrap_or(item.reporter)).or_default().push(item);
     }
     let (mut digests, mut items_mentioned) = (0, 0);
     for (recipient, items) in by_user {
-        let user = user::get(connection, UserId(recipient))?;
+        let user = user::get(connection, recipient)?;
         if !user.active || !user.email_notifications {
             continue;
         }
@@ -196,9 +200,11 @@ pub fn digest_lines(
     changes: &str,
     today: chrono::NaiveDate,
 ) -> Result<Vec<String>> {
-    let named: Vec<i64> = changes
+    let named: Vec<ItemId> = changes
         .lines()
-        .filter_map(|line| line.strip_prefix('#')?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .filter_map(|line| {
+            line.strip_prefix('#')?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok().map(ItemId)
+        })
         .collect();
     let readable = readable_project_ids(connection, user)?;
     let lines = due_items(connection, today, Some(&named))?

@@ -157,14 +157,13 @@ impl ReadableItem {
 /// Checks that the actor may see the item: the proof, and the actor's access to the item's
 /// project (for what else they may do with it).
 pub fn item_access(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<(ReadableItem, Access)> {
-    let (project_id, project_is_public): (i64, bool) = items::table
+    let (project_id, project_is_public): (ProjectId, bool) = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(id.0))
+        .filter(items::id.eq(id))
         .select((projects::id, projects::is_public))
         .first(connection)
         .optional()?
         .ok_or_else(|| Error::not_found(format!("item {id}")))?;
-    let project_id = ProjectId(project_id);
     let access = Access::for_project(connection, actor, project_id, project_is_public)?;
     Ok((access.readable_item(id, project_id)?, access))
 }
@@ -176,8 +175,8 @@ pub fn readable_item(connection: &mut DbConnection, actor: &User, id: ItemId) ->
 
 fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Result<Option<Role>> {
     let role: Option<String> = memberships::table
-        .filter(memberships::project_id.eq(project.0))
-        .filter(memberships::user_id.eq(user.id.0))
+        .filter(memberships::project_id.eq(project))
+        .filter(memberships::user_id.eq(user.id))
         .select(memberships::role)
         .first(connection)
         .optional()?;
@@ -185,11 +184,11 @@ fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Re
 }
 
 /// The projects a user may view: `None` means all (administrators).
-pub fn readable_project_ids(connection: &mut DbConnection, user: &User) -> Result<Option<Vec<i64>>> {
+pub fn readable_project_ids(connection: &mut DbConnection, user: &User) -> Result<Option<Vec<ProjectId>>> {
     if user.is_admin {
         return Ok(None);
     }
-    let member_of = memberships::table.filter(memberships::user_id.eq(user.id.0)).select(memberships::project_id);
+    let member_of = memberships::table.filter(memberships::user_id.eq(user.id)).select(memberships::project_id);
     let ids = projects::table
         .filter(projects::is_public.eq(true).or(projects::id.eq_any(member_of)))
         .select(projects::id)

@@ -1,8 +1,10 @@
 //! Projects: a short key (`OPS`), a name, a description and a public flag.
 
+use std::fmt;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::db::schema::projects;
 use crate::db::{DbConnection, write_transaction};
@@ -17,7 +19,6 @@ use crate::timestamp;
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = projects)]
 pub struct Project {
-    #[diesel(deserialize_as = i64)]
     pub id: ProjectId,
     pub key: String,
     pub name: String,
@@ -56,6 +57,59 @@ pub fn parse_key(key: &str) -> Result<String> {
     Ok(key)
 }
 
+/// A project as a client, a page or the settings name it: by key (`OPS`, in any case) or by
+/// numeric id (`7`). Parsed once where the text comes in; a text that is neither names no
+/// project, and `find` answers it without a query (so does the default, the empty text).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectKeyOrId {
+    /// The text as given (trimmed), which messages repeat.
+    given: String,
+    target: Target,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Target {
+    Id(ProjectId),
+    Key(String),
+    #[default]
+    Nothing,
+}
+
+impl ProjectKeyOrId {
+    pub fn parse(text: &str) -> ProjectKeyOrId {
+        let given = text.trim();
+        let target = match (given.parse::<i64>(), parse_key(given)) {
+            (Ok(id), _) => Target::Id(ProjectId(id)),
+            (Err(_), Ok(key)) => Target::Key(key),
+            (Err(_), Err(_)) => Target::Nothing,
+        };
+        ProjectKeyOrId { given: given.to_string(), target }
+    }
+
+    pub fn id(id: ProjectId) -> ProjectKeyOrId {
+        ProjectKeyOrId { given: id.to_string(), target: Target::Id(id) }
+    }
+
+    /// The same reference, for a project already found by it: looked up by id from now on,
+    /// still named in messages as it was given.
+    pub fn found_as(&self, id: ProjectId) -> ProjectKeyOrId {
+        ProjectKeyOrId { given: self.given.clone(), target: Target::Id(id) }
+    }
+}
+
+impl fmt::Display for ProjectKeyOrId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.given)
+    }
+}
+
+/// From a path segment or query parameter: any text, parsed as `parse` does.
+impl<'de> Deserialize<'de> for ProjectKeyOrId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| ProjectKeyOrId::parse(&text))
+    }
+}
+
 pub fn create(connection: &mut DbConnection, actor: &User, new_project: NewProject) -> Result<Project> {
     if !actor.is_admin {
         return Err(Error::forbidden("only administrators create projects"));
@@ -68,7 +122,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_project: NewProje
         if taken > 0 {
             return Err(Error::Conflict(format!("a project with key {key} already exists")));
         }
-        let id: i64 = diesel::insert_into(projects::table)
+        let id: ProjectId = diesel::insert_into(projects::table)
             .values((
                 projects::key.eq(&key),
                 projects::name.eq(&name),
@@ -77,29 +131,27 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_project: NewProje
             ))
             .returning(projects::id)
             .get_result(connection)?;
-        load(connection, ProjectId(id))
+        load(connection, id)
     })
 }
 
 pub fn load(connection: &mut DbConnection, id: ProjectId) -> Result<Project> {
     projects::table
-        .find(id.0)
+        .find(id)
         .select(Project::as_select())
         .first(connection)
         .optional()?
         .ok_or_else(|| Error::not_found(format!("project {id}")))
 }
 
-/// The project by key (`OPS`) or numeric id (`7`), without permission checks (the caller
-/// decides). A reference that is neither cannot name a project and never reaches a query.
-pub fn find(connection: &mut DbConnection, reference: &str) -> Result<Project> {
-    let reference = reference.trim();
-    let found = match (reference.parse::<i64>(), parse_key(reference)) {
-        (Ok(id), _) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,
-        (Err(_), Ok(key)) => {
+/// The project by key or id, without permission checks (the caller decides).
+pub fn find(connection: &mut DbConnection, reference: &ProjectKeyOrId) -> Result<Project> {
+    let found = match &reference.target {
+        Target::Id(id) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,
+        Target::Key(key) => {
             projects::table.filter(projects::key.eq(key)).select(Project::as_select()).first(connection).optional()?
         }
-        (Err(_), Err(_)) => None,
+        Target::Nothing => None,
     };
     found.ok_or_else(|| Error::not_found(format!("project {reference}")))
 }
@@ -108,12 +160,12 @@ pub fn find(connection: &mut DbConnection, reference: &str) -> Result<Project> {
 pub fn get_with(
     connection: &mut DbConnection,
     actor: &User,
-    reference: &str,
+    reference: &ProjectKeyOrId,
     permission: Permission,
 ) -> Result<(Project, Access)> {
     let project = find(connection, reference)?;
     let access = Access::for_project(connection, actor, project.id, project.is_public)?;
-    access.require(permission, &format!("project {}", reference.trim()))?;
+    access.require(permission, &format!("project {reference}"))?;
     Ok((project, access))
 }
 
@@ -125,13 +177,18 @@ pub fn list_readable(connection: &mut DbConnection, actor: &User) -> Result<Vec<
     })
 }
 
-pub fn update(connection: &mut DbConnection, actor: &User, reference: &str, changes: ProjectUpdate) -> Result<Project> {
+pub fn update(
+    connection: &mut DbConnection,
+    actor: &User,
+    reference: &ProjectKeyOrId,
+    changes: ProjectUpdate,
+) -> Result<Project> {
     let name = changes.name.as_deref().map(|name| text::single_line("name", name, 1, 200)).transpose()?;
     let description =
         changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
     write_transaction(connection, |connection| {
         let (project, _) = get_with(connection, actor, reference, Permission::Manage)?;
-        diesel::update(projects::table.find(project.id.0))
+        diesel::update(projects::table.find(project.id))
             .set((
                 projects::name.eq(name.unwrap_or(project.name)),
                 projects::description.eq(description.unwrap_or(project.description)),
@@ -154,5 +211,20 @@ mod tests {
         assert!(super::parse_key("O").is_err());
         assert!(super::parse_key("1OPS").is_err());
         assert!(super::parse_key("OPS-1").is_err());
+    }
+
+    #[test]
+    fn a_reference_is_an_id_a_key_or_nothing_and_is_named_as_given() {
+        use super::{ProjectKeyOrId, Target};
+        use crate::model::ids::ProjectId;
+        let parsed = |text: &str| ProjectKeyOrId::parse(text);
+        assert_eq!(parsed(" 7 ").target, Target::Id(ProjectId(7)));
+        assert_eq!(parsed(" ops ").target, Target::Key("OPS".into()));
+        assert_eq!(parsed("OPS-1").target, Target::Nothing);
+        assert_eq!(parsed(" ops ").to_string(), "ops");
+        assert_eq!(
+            parsed(" ops ").found_as(ProjectId(3)),
+            ProjectKeyOrId { given: "ops".into(), target: Target::Id(ProjectId(3)) }
+        );
     }
 }

@@ -22,7 +22,6 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users)]
 pub struct User {
-    #[diesel(deserialize_as = i64)]
     pub id: UserId,
     pub login: String,
     pub name: String,
@@ -42,7 +41,6 @@ pub struct User {
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
 #[diesel(table_name = users)]
 pub struct UserSummary {
-    #[diesel(deserialize_as = i64)]
     pub id: UserId,
     pub login: String,
     pub name: String,
@@ -133,7 +131,7 @@ pub fn create(connection: &mut DbConnection, new_user: NewUser) -> Result<User> 
         if exists > 0 {
             return Err(Error::Conflict(format!("a user with login {login:?} already exists")));
         }
-        let id: i64 = diesel::insert_into(users::table)
+        let id: UserId = diesel::insert_into(users::table)
             .values((
                 users::login.eq(&login),
                 users::name.eq(&name),
@@ -143,7 +141,7 @@ pub fn create(connection: &mut DbConnection, new_user: NewUser) -> Result<User> 
             ))
             .returning(users::id)
             .get_result(connection)?;
-        get(connection, UserId(id))
+        get(connection, id)
     })
 }
 
@@ -153,7 +151,7 @@ pub fn get(connection: &mut DbConnection, id: UserId) -> Result<User> {
 
 /// The account with this id, if any.
 pub fn find(connection: &mut DbConnection, id: UserId) -> Result<Option<User>> {
-    Ok(users::table.find(id.0).select(User::as_select()).first(connection).optional()?)
+    Ok(users::table.find(id).select(User::as_select()).first(connection).optional()?)
 }
 
 /// The account with this login, if any; text that is no login finds nobody without a query.
@@ -192,7 +190,7 @@ pub fn count(connection: &mut DbConnection) -> Result<i64> {
 /// point query each: a fixed query's prepared statement is cached by the connection, which
 /// makes a few of them cheaper than one `IN (…)` query that must be planned every time.
 pub fn summaries(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<UserSummary>> {
-    ids.iter().map(|id| Ok(users::table.find(id.0).select(UserSummary::as_select()).first(connection)?)).collect()
+    ids.iter().map(|id| Ok(users::table.find(id).select(UserSummary::as_select()).first(connection)?)).collect()
 }
 
 /// An administrator's (or the command line's) change to an account. A new password or a
@@ -218,7 +216,7 @@ fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_se
             let other_active_admins: i64 = users::table
                 .filter(users::is_admin.eq(true))
                 .filter(users::active.eq(true))
-                .filter(users::id.ne(id.0))
+                .filter(users::id.ne(id))
                 .count()
                 .get_result(connection)?;
             if other_active_admins == 0 {
@@ -227,7 +225,7 @@ fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_se
                 ));
             }
         }
-        diesel::update(users::table.find(id.0))
+        diesel::update(users::table.find(id))
             .set((
                 users::name.eq(name.unwrap_or(current.name)),
                 users::email.eq(email.unwrap_or(current.email)),
@@ -250,14 +248,14 @@ fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_se
 /// (deleted, so that reactivating the account later revives none). For the transaction that
 /// changes the password or deactivates the account.
 fn revoke_credentials(connection: &mut DbConnection, user_id: UserId, keep: Option<&str>) -> Result<()> {
-    let sessions_of_user = sessions::table.filter(sessions::user_id.eq(user_id.0));
+    let sessions_of_user = sessions::table.filter(sessions::user_id.eq(user_id));
     match keep {
         Some(secret) => {
             diesel::delete(sessions_of_user.filter(sessions::id_hash.ne(digest(secret)))).execute(connection)?
         }
         None => diesel::delete(sessions_of_user).execute(connection)?,
     };
-    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id.0))).execute(connection)?;
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(connection)?;
     Ok(())
 }
 

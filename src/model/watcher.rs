@@ -14,13 +14,13 @@ use crate::model::user::{self, User, UserSummary};
 /// Adds a watcher unless already watching; for use inside a write transaction.
 pub fn add_quietly(connection: &mut DbConnection, item_id: ItemId, user_id: UserId) -> Result<()> {
     let existing: i64 = watchers::table
-        .filter(watchers::item_id.eq(item_id.0))
-        .filter(watchers::user_id.eq(user_id.0))
+        .filter(watchers::item_id.eq(item_id))
+        .filter(watchers::user_id.eq(user_id))
         .count()
         .get_result(connection)?;
     if existing == 0 {
         diesel::insert_into(watchers::table)
-            .values((watchers::item_id.eq(item_id.0), watchers::user_id.eq(user_id.0)))
+            .values((watchers::item_id.eq(item_id), watchers::user_id.eq(user_id)))
             .execute(connection)?;
     }
     Ok(())
@@ -35,7 +35,7 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<UserSummary>> {
     Ok(watchers::table
         .inner_join(users::table)
-        .filter(watchers::item_id.eq(item.id().0))
+        .filter(watchers::item_id.eq(item.id()))
         .order(users::login.asc())
         .select(UserSummary::as_select())
         .load(connection)?)
@@ -76,10 +76,9 @@ pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user
             let (_, access) = permission::item_access(connection, actor, item_id)?;
             access.require(Permission::Work, &format!("item {item_id}"))?;
         }
-        let deleted = diesel::delete(
-            watchers::table.filter(watchers::item_id.eq(item_id.0)).filter(watchers::user_id.eq(user_id.0)),
-        )
-        .execute(connection)?;
+        let deleted =
+            diesel::delete(watchers::table.filter(watchers::item_id.eq(item_id)).filter(watchers::user_id.eq(user_id)))
+                .execute(connection)?;
         if deleted == 0 {
             return Err(Error::not_found(format!("user {user_id} watching item {item_id}")));
         }
@@ -91,19 +90,19 @@ pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, user
 /// the project is private, everyone but its members and the administrators — or only `user`,
 /// when given. Returns how many ended. Call inside the transaction that took the access away.
 pub fn end_unreadable(connection: &mut DbConnection, project: ProjectId, user: Option<UserId>) -> Result<usize> {
-    let is_public: bool = projects::table.find(project.0).select(projects::is_public).first(connection)?;
+    let is_public: bool = projects::table.find(project).select(projects::is_public).first(connection)?;
     if is_public {
         return Ok(0);
     }
-    let items_of_project = items::table.filter(items::project_id.eq(project.0)).select(items::id);
-    let members = memberships::table.filter(memberships::project_id.eq(project.0)).select(memberships::user_id);
+    let items_of_project = items::table.filter(items::project_id.eq(project)).select(items::id);
+    let members = memberships::table.filter(memberships::project_id.eq(project)).select(memberships::user_id);
     let administrators = users::table.filter(users::is_admin.eq(true)).select(users::id);
     let unreadable = watchers::table
         .filter(watchers::item_id.eq_any(items_of_project))
         .filter(diesel::dsl::not(watchers::user_id.eq_any(members)))
         .filter(diesel::dsl::not(watchers::user_id.eq_any(administrators)));
     let ended = match user {
-        Some(user) => diesel::delete(unreadable.filter(watchers::user_id.eq(user.0))).execute(connection)?,
+        Some(user) => diesel::delete(unreadable.filter(watchers::user_id.eq(user))).execute(connection)?,
         None => diesel::delete(unreadable).execute(connection)?,
     };
     Ok(ended)

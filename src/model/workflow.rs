@@ -16,7 +16,6 @@ use crate::model::ids::{PriorityId, StatusId, TypeId};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = item_types)]
 pub struct ItemType {
-    #[diesel(deserialize_as = i64)]
     pub id: TypeId,
     pub name: String,
     pub position: i32,
@@ -25,7 +24,6 @@ pub struct ItemType {
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = statuses)]
 pub struct Status {
-    #[diesel(deserialize_as = i64)]
     pub id: StatusId,
     pub name: String,
     pub is_closed: bool,
@@ -35,7 +33,6 @@ pub struct Status {
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = priorities)]
 pub struct Priority {
-    #[diesel(deserialize_as = i64)]
     pub id: PriorityId,
     pub name: String,
     pub position: i32,
@@ -44,10 +41,8 @@ pub struct Priority {
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
 #[diesel(table_name = transitions)]
 pub struct Transition {
-    #[diesel(deserialize_as = i64)]
     #[serde(rename = "from")]
     pub from_status_id: StatusId,
-    #[diesel(deserialize_as = i64)]
     #[serde(rename = "to")]
     pub to_status_id: StatusId,
 }

@@ -212,7 +212,10 @@ pub fn search(
     clauses.push((Occur::Must, text_query.box_clone()));
     let readable = readable_project_ids(connection, actor)?;
     if let Some(readable) = &readable {
-        clauses.push((Occur::Must, terms(fields.project_id, ids_of(readable.clone()))));
+        clauses.push((
+            Occur::Must,
+            terms(fields.project_id, ids_of(readable.iter().map(|&project| i64::from(project)).collect())),
+        ));
     }
     for (field, value) in &parsed.filters {
         if field == "created" || field == "updated" {
@@ -254,7 +257,7 @@ pub fn search(
         found.push((id, score, document));
     }
     // The database decides: an item deleted or no longer readable is left out.
-    let ids: Vec<i64> = found.iter().map(|(id, ..)| *id).collect();
+    let ids: Vec<ItemId> = found.iter().map(|(id, ..)| ItemId(*id)).collect();
     let mut views = item::readable_views(connection, &ids, readable.as_deref())?;
     let highlighter = Highlighter::new(searcher, &*text_query, &fields)?;
     let mut hits = Vec::with_capacity(found.len());

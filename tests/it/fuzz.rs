@@ -218,7 +218,8 @@ impl Actor {
             };
             user::update(&mut connection, UserId(user_id), changes).expect("restoring the actor");
             if !is_admin {
-                let project = baton::model::project::find(&mut connection, project_key).expect("the fuzz project");
+                let reference = baton::model::project::ProjectKeyOrId::parse(project_key);
+                let project = baton::model::project::find(&mut connection, &reference).expect("the fuzz project");
                 baton::model::membership::put_role(&mut connection, project.id, UserId(user_id), Role::Developer)
                     .expect("restoring the membership");
             }

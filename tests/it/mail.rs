@@ -14,11 +14,12 @@ use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use baton::config::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders};
+use baton::config::mail::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders};
 use baton::db::write_transaction;
 use baton::mail::inbound::{self, Outcome};
 use baton::mail::mailbox::Mailbox;
 use baton::model::attachment::FileStore;
+use baton::model::project::ProjectKeyOrId;
 
 use crate::on_both_backends;
 use crate::support::mail_servers::{ImapServer, SmtpCapture};
@@ -39,7 +40,7 @@ const MX: &str = "mx.baton.test";
 fn mailbox(unknown_senders: UnknownSenders) -> Mailbox {
     Mailbox {
         name: "support".into(),
-        project: "OPS".into(),
+        project: ProjectKeyOrId::parse("OPS"),
         unknown_senders,
         unverified_senders: UnverifiedSenders::NewItems,
         reply_projects: Some(vec!["OPS".into()]),

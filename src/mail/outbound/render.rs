@@ -14,14 +14,15 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox as Address, MultiPart};
 
-use super::message_ids::{digest_message_id, message_id, thread_id};
 use crate::config::Settings;
 use crate::db::DbConnection;
 use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users};
 use crate::error::{Error, Result};
-use crate::mail::message::{LOOP_HEADER, REPLY_MARKER};
+use crate::mail::message::LOOP_HEADER;
+use crate::mail::message::reply::REPLY_MARKER;
+use crate::mail::message_ids::{digest_message_id, message_id, thread_id};
 use crate::mail::reply_address::{self, SigningKey};
-use crate::model::ids::{ItemId, ProjectId, UserId};
+use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::notification::{self, DUE_REMINDER};
 use crate::model::user::{self, User};
 
@@ -82,11 +83,11 @@ struct Content {
 #[diesel(table_name = mail_outbox)]
 struct OutboxRow {
     id: i64,
-    item_id: i64,
-    recipient_id: i64,
-    actor_id: i64,
+    item_id: ItemId,
+    recipient_id: UserId,
+    actor_id: UserId,
     event: String,
-    comment_id: Option<i64>,
+    comment_id: Option<CommentId>,
     changes: String,
 }
 
@@ -106,7 +107,7 @@ impl Rendering<'_> {
     /// hear of it.
     pub(super) fn render(&self, connection: &mut DbConnection, id: i64) -> Result<Rendered> {
         let row: OutboxRow = mail_outbox::table.find(id).select(OutboxRow::as_select()).first(connection)?;
-        let recipient = match user::get(connection, UserId(row.recipient_id)) {
+        let recipient = match user::get(connection, row.recipient_id) {
             Ok(recipient) => recipient,
             Err(Error::NotFound(_)) => {
                 return Ok(Rendered::NotSent(format!("user {} no longer exists", row.recipient_id)));
@@ -151,7 +152,7 @@ impl Rendering<'_> {
     /// answered to the recipient's reply address for the item.
     fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
         let (settings, item_id) = (self.settings, row.item_id);
-        let item: Option<(String, String, String, String, i64, bool)> = items::table
+        let item: Option<(String, String, String, String, ProjectId, bool)> = items::table
             .inner_join(projects::table)
             .inner_join(statuses::table)
             .filter(items::id.eq(item_id))
@@ -168,7 +169,7 @@ impl Rendering<'_> {
         let Some((title, description, project_key, status, project, project_is_public)) = item else {
             return Ok(Err(format!("item {item_id} no longer exists")));
         };
-        if !notification::should_hear(connection, recipient, ProjectId(project), project_is_public)? {
+        if !notification::should_hear(connection, recipient, project, project_is_public)? {
             return Ok(Err(format!(
                 "user {} can no longer read item {item_id}, or turned notifications off",
                 recipient.id
@@ -197,7 +198,7 @@ impl Rendering<'_> {
         };
         let lifetime = chrono::Duration::from_std(settings.mail.reply_address_lifetime)
             .map_err(|error| Error::internal("mail.reply_address_lifetime", error))?;
-        let token = self.key.token(recipient.id, ItemId(item_id), self.today + lifetime);
+        let token = self.key.token(recipient.id, item_id, self.today + lifetime);
         Ok(Ok((content, reply_address::address_with(&settings.mail.address, &token))))
     }
 }

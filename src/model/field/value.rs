@@ -289,12 +289,12 @@ pub fn load(
     // A single item reads through a fixed, cached statement; a page through one `IN` query.
     let rows: Vec<ValueRow> = match ids {
         [one] => item_values::table
-            .filter(item_values::item_id.eq(one.0))
+            .filter(item_values::item_id.eq(one))
             .order(item_values::id.asc())
             .select(value_columns!())
             .load(connection)?,
         many => item_values::table
-            .filter(item_values::item_id.eq_any(many.iter().map(|id| id.0).collect::<Vec<_>>()))
+            .filter(item_values::item_id.eq_any(many.to_vec()))
             .order(item_values::id.asc())
             .select(value_columns!())
             .load(connection)?,
@@ -477,12 +477,10 @@ pub fn shown_fields(
 
 /// Replaces the stored value of one field of an item.
 fn store(connection: &mut DbConnection, item: ItemId, field: FieldId, value: Option<&Value>) -> Result<()> {
-    diesel::delete(
-        item_values::table.filter(item_values::item_id.eq(item.0)).filter(item_values::field_id.eq(field.0)),
-    )
-    .execute(connection)?;
+    diesel::delete(item_values::table.filter(item_values::item_id.eq(item)).filter(item_values::field_id.eq(field)))
+        .execute(connection)?;
     let Some(value) = value else { return Ok(()) };
-    let base = (item_values::item_id.eq(item.0), item_values::field_id.eq(field.0));
+    let base = (item_values::item_id.eq(item), item_values::field_id.eq(field));
     let insert = diesel::insert_into(item_values::table);
     match value {
         Value::Text(text) | Value::Url(text) => {
@@ -493,11 +491,11 @@ fn store(connection: &mut DbConnection, item: ItemId, field: FieldId, value: Opt
         Value::Decimal(number) => insert.values((base, item_values::decimal_value.eq(number))).execute(connection)?,
         Value::Date(date) => insert.values((base, item_values::date_value.eq(date))).execute(connection)?,
         Value::Boolean(flag) => insert.values((base, item_values::bool_value.eq(flag))).execute(connection)?,
-        Value::User(user) => insert.values((base, item_values::user_id.eq(user.0))).execute(connection)?,
+        Value::User(user) => insert.values((base, item_values::user_id.eq(user))).execute(connection)?,
         Value::Choices(chosen) => {
             for choice in chosen {
                 diesel::insert_into(item_values::table)
-                    .values((base, item_values::choice_id.eq(choice.0)))
+                    .values((base, item_values::choice_id.eq(choice)))
                     .execute(connection)?;
             }
             chosen.len()

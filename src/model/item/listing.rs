@@ -11,9 +11,9 @@ use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
 use crate::model::field::filter::{self, FieldCondition, FieldSort, restrict_by_field};
-use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Permission, readable_project_ids};
-use crate::model::project;
+use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text::{self, like_pattern, lower};
 use crate::model::user::User;
 
@@ -91,7 +91,7 @@ enum Order {
 
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
-    pub project: Option<String>,
+    pub project: Option<ProjectKeyOrId>,
     pub status: Option<StatusId>,
     pub item_type: Option<TypeId>,
     pub priority: Option<PriorityId>,
@@ -132,24 +132,24 @@ macro_rules! filter_items {
             query = query.filter(items::project_id.eq_any(ids));
         }
         if let Some(project) = $project {
-            query = query.filter(items::project_id.eq(project.0));
+            query = query.filter(items::project_id.eq(project));
         }
         if let Some(status) = filter.status {
-            query = query.filter(items::status_id.eq(status.0));
+            query = query.filter(items::status_id.eq(status));
         }
         if let Some(item_type) = filter.item_type {
-            query = query.filter(items::type_id.eq(item_type.0));
+            query = query.filter(items::type_id.eq(item_type));
         }
         if let Some(priority) = filter.priority {
-            query = query.filter(items::priority_id.eq(priority.0));
+            query = query.filter(items::priority_id.eq(priority));
         }
         match filter.assignee {
-            Some(AssigneeFilter::User(user)) => query = query.filter(items::assignee_id.eq(user.0)),
+            Some(AssigneeFilter::User(user)) => query = query.filter(items::assignee_id.eq(user)),
             Some(AssigneeFilter::Nobody) => query = query.filter(items::assignee_id.is_null()),
             None => {}
         }
         if let Some(reporter) = filter.reporter {
-            query = query.filter(items::reporter_id.eq(reporter.0));
+            query = query.filter(items::reporter_id.eq(reporter));
         }
         if let Some(text) = &filter.text {
             query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
@@ -225,7 +225,7 @@ fn count_matching(
     connection: &mut DbConnection,
     filter: &ItemFilter,
     project: Option<ProjectId>,
-    readable: Option<Vec<i64>>,
+    readable: Option<Vec<ProjectId>>,
     conditions: &[FieldCondition],
 ) -> Result<i64> {
     let totals_suffice = conditions.is_empty()
@@ -244,10 +244,10 @@ fn count_matching(
         query = query.filter(item_totals::project_id.eq_any(ids));
     }
     if let Some(project) = project {
-        query = query.filter(item_totals::project_id.eq(project.0));
+        query = query.filter(item_totals::project_id.eq(project));
     }
     if let Some(status) = filter.status {
-        query = query.filter(item_totals::status_id.eq(status.0));
+        query = query.filter(item_totals::status_id.eq(status));
     }
     let closed = match filter.state {
         OpenState::All => None,
@@ -307,9 +307,9 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
 
 /// The items the actor watches and may still see, most recently updated first.
 pub fn watched_by(connection: &mut DbConnection, actor: &User, limit: i64) -> Result<Vec<ItemView>> {
-    let ids: Vec<i64> = watchers::table
+    let ids: Vec<ItemId> = watchers::table
         .inner_join(items::table)
-        .filter(watchers::user_id.eq(actor.id.0))
+        .filter(watchers::user_id.eq(actor.id))
         .order((items::updated_at.desc(), items::id.desc()))
         .limit(limit)
         .select(items::id)

@@ -408,7 +408,7 @@ fn place_index(kind: Kind, position: i32, count: usize) -> Result<usize> {
 /// Queues every item in the status for the search index, in one statement.
 fn requeue_items_in_status(connection: &mut DbConnection, status: StatusId) -> Result<usize> {
     Ok(diesel::insert_into(index_queue::table)
-        .values(items::table.filter(items::status_id.eq(status.0)).select(items::id))
+        .values(items::table.filter(items::status_id.eq(status)).select(items::id))
         .into_columns(index_queue::item_id)
         .execute(connection)?)
 }
@@ -474,7 +474,7 @@ fn check_move(workflow: &Workflow, field: &str, from: StatusId, to: StatusId) ->
 fn insert_moves(connection: &mut DbConnection, moves: &[(StatusId, StatusId)]) -> Result<()> {
     for (from, to) in moves {
         diesel::insert_into(transitions::table)
-            .values((transitions::from_status_id.eq(from.0), transitions::to_status_id.eq(to.0)))
+            .values((transitions::from_status_id.eq(from), transitions::to_status_id.eq(to)))
             .execute(connection)?;
     }
     Ok(())
@@ -512,7 +512,7 @@ pub fn set_moves_from(
                 moves.push((from, *target));
             }
         }
-        diesel::delete(transitions::table.filter(transitions::from_status_id.eq(from.0))).execute(connection)?;
+        diesel::delete(transitions::table.filter(transitions::from_status_id.eq(from))).execute(connection)?;
         insert_moves(connection, &moves)?;
         let updated = Workflow::load(connection)?;
         let to = updated.next_statuses(from).into_iter().map(|status| status.id).collect();
@@ -547,11 +547,10 @@ pub fn set_moves_among(
                 moves.push((from, to));
             }
         }
-        let shown_ids: Vec<i64> = shown.iter().map(|id| id.0).collect();
         diesel::delete(
             transitions::table
-                .filter(transitions::from_status_id.eq_any(&shown_ids))
-                .filter(transitions::to_status_id.eq_any(&shown_ids)),
+                .filter(transitions::from_status_id.eq_any(&shown))
+                .filter(transitions::to_status_id.eq_any(&shown)),
         )
         .execute(connection)?;
         insert_moves(connection, &moves)?;

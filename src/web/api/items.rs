@@ -6,8 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
-use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemUpdate, NewItem, OpenState, SortField};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::item::listing::{AssigneeFilter, ItemFilter, OpenState, SortField};
+use crate::model::item::{self, ItemUpdate, NewItem};
+use crate::model::project::ProjectKeyOrId;
 use crate::model::user::User;
 use crate::model::{comment, history, watcher};
 use crate::web::AppState;
@@ -57,7 +59,7 @@ fn build_filter(query: ListQuery, fields: Vec<(String, String)>, caller: &User) 
         None => (SortField::Updated, true),
     };
     Ok(ItemFilter {
-        project: query.project,
+        project: query.project.as_deref().map(ProjectKeyOrId::parse),
         status: query.status.map(StatusId),
         item_type: query.item_type.map(TypeId),
         priority: query.priority.map(PriorityId),
@@ -87,7 +89,7 @@ pub async fn list_items(
     let fields = fields.into_iter().map(|(name, condition)| (name["field.".len()..].to_string(), condition)).collect();
     let query: ListQuery = parse_pairs(&fixed)?;
     let filter = build_filter(query, fields, &caller.user)?;
-    let page = state.database.run(move |connection| item::list(connection, &caller.user, &filter)).await?;
+    let page = state.database.run(move |connection| item::listing::list(connection, &caller.user, &filter)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -123,8 +125,8 @@ pub async fn create_item(
     let body = body.into_inner();
     let new_item = NewItem {
         project: match body.project {
-            ProjectReference::Key(key) => key,
-            ProjectReference::Id(id) => id.to_string(),
+            ProjectReference::Key(key) => ProjectKeyOrId::parse(&key),
+            ProjectReference::Id(id) => ProjectKeyOrId::id(ProjectId(id)),
         },
         title: body.title,
         description: body.description,

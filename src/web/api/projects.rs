@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::model::ids::UserId;
 use crate::model::membership;
 use crate::model::permission::{Permission, Role};
-use crate::model::project::{self, NewProject, ProjectUpdate};
+use crate::model::project::{self, NewProject, ProjectKeyOrId, ProjectUpdate};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -51,7 +51,7 @@ pub async fn create_project(
 pub async fn get_project(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ProjectKeyOrId>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
     let (found, _) = state
@@ -72,7 +72,7 @@ pub struct ProjectUpdateBody {
 pub async fn update_project(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ProjectKeyOrId>,
     body: Json<ProjectUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
@@ -94,7 +94,7 @@ pub async fn update_project(
 pub async fn list_members(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ProjectKeyOrId>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
     let members = state.database.run(move |connection| membership::list(connection, &caller.user, &reference)).await?;
@@ -110,7 +110,7 @@ pub struct MemberBody {
 pub async fn set_member(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(ProjectKeyOrId, i64)>,
     body: Json<MemberBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (reference, user_id) = path.into_inner();
@@ -125,7 +125,7 @@ pub async fn set_member(
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(ProjectKeyOrId, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (reference, user_id) = path.into_inner();
     state

@@ -12,20 +12,21 @@ use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::field::Catalog;
 use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
-use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemPage, NewItem, OpenState, SortField};
+use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
+use crate::model::item::{self, NewItem};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
-use crate::model::project::{self, Project};
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
+use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::markdown::to_safe_html;
-use crate::web::pages::{
-    Chrome, FieldErrors, Notice, PageError, Viewer, page, read_form, render, see_other, url_with_query,
-};
+use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, page, render, see_other, url_with_query};
 
 const PAGE_SIZE: i64 = 25;
 
@@ -125,7 +126,10 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
     let page = query.page_number()?;
     let text = query.text.trim();
     Ok(ItemFilter {
-        project: project.map(str::to_string).or_else(|| Some(query.project.clone()).filter(|key| !key.is_empty())),
+        project: project
+            .map(str::to_string)
+            .or_else(|| Some(query.project.clone()).filter(|key| !key.is_empty()))
+            .map(|key| ProjectKeyOrId::parse(&key)),
         status: parse_id("status", &query.status)?.map(StatusId),
         item_type: parse_id("type", &query.item_type)?.map(TypeId),
         priority: parse_id("priority", &query.priority)?.map(PriorityId),
@@ -229,12 +233,12 @@ async fn show_list(
                 None => None,
             };
             let members = match &project {
-                Some(project) => membership::list(connection, &user, &project.key)?,
+                Some(project) => membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?,
                 None => Vec::new(),
             };
             let projects = project::list_readable(connection, &user)?;
             let workflow = Workflow::load(connection)?;
-            let results = item::list(connection, &user, &filter)?;
+            let results = item::listing::list(connection, &user, &filter)?;
             Ok((project, members, projects, workflow, results))
         })
         .await?;
@@ -339,7 +343,9 @@ fn placement(
     let project = if form.project.trim().is_empty() {
         None
     } else {
-        project::get_with(connection, viewer, &form.project, Permission::View).ok().map(|(project, _)| project.id)
+        project::get_with(connection, viewer, &ProjectKeyOrId::parse(&form.project), Permission::View)
+            .ok()
+            .map(|(project, _)| project.id)
     };
     Ok((project, item_type))
 }
@@ -423,7 +429,7 @@ fn parse_new_item(form: &NewItemForm, catalog: &Catalog) -> Result<NewItem, Erro
         return Err(Error::invalid("project", "choose a project"));
     }
     Ok(NewItem {
-        project: form.project.clone(),
+        project: ProjectKeyOrId::parse(&form.project),
         title: form.title.clone(),
         description: form.description.clone(),
         type_id: parse_id("type_id", &form.type_id)?.map(TypeId),

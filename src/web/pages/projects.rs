@@ -10,10 +10,12 @@ use serde::Deserialize;
 use crate::error::{Error, FieldError};
 use crate::model::membership::{self, Member};
 use crate::model::permission::{Permission, Role};
-use crate::model::project::{self, NewProject, Project, ProjectUpdate};
+use crate::model::project::{self, NewProject, Project, ProjectKeyOrId, ProjectUpdate};
 use crate::model::user;
 use crate::web::AppState;
-use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -99,8 +101,8 @@ async fn settings_page(
     let (project, members) = state
         .database
         .run(move |connection| {
-            let (project, _) = project::get_with(connection, &user, &key, Permission::Manage)?;
-            let members = membership::list(connection, &user, &project.key)?;
+            let (project, _) = project::get_with(connection, &user, &ProjectKeyOrId::parse(&key), Permission::Manage)?;
+            let members = membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?;
             Ok((project, members))
         })
         .await?;
@@ -164,7 +166,7 @@ pub async fn update_settings(
         description: Some(form.description),
         is_public: Some(form.is_public.is_some()),
     };
-    let (user, reference) = (viewer.user.clone(), key.clone());
+    let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
     match state.database.write(move |connection| project::update(connection, &user, &reference, changes)).await {
         Ok(_) => Ok(see_other(&format!("/projects/{key}/settings"))),
         Err(error) => settings_failure(&state, &viewer, key, error).await,
@@ -193,7 +195,7 @@ pub async fn set_member(
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
     let form: MemberForm = read_form(&viewer, &body)?;
-    let (user, reference) = (viewer.user.clone(), key.clone());
+    let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
     let login = form.login.trim().to_string();
     let typed = login.clone();
     let outcome = state
@@ -230,7 +232,7 @@ pub async fn remove_member(
     let key = path.into_inner();
     let form: RemoveMemberForm = read_form(&viewer, &body)?;
     let member = form.user_id.parse::<i64>().map_err(|_| Error::invalid("user_id", "is not a user id"))?;
-    let (user, reference) = (viewer.user.clone(), key.clone());
+    let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
     state.database.write(move |connection| membership::remove(connection, &user, &reference, member.into())).await?;
     Ok(see_other(&format!("/projects/{key}/settings")))
 }

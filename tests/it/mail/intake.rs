@@ -6,9 +6,10 @@
 
 use std::process::Command;
 
-use baton::config::UnknownSenders;
+use baton::config::mail::UnknownSenders;
 use baton::mail::inbound::Outcome;
 use baton::mail::mailbox::Mailbox;
+use baton::model::project::ProjectKeyOrId;
 use reqwest::StatusCode;
 
 use super::{item, mail, mailbox, store, verified};
@@ -64,7 +65,8 @@ async fn a_mail_refused_by_one_mailbox_is_stored_by_another_and_recorded_once_pe
     let app = TestApp::spawn(backend).await;
     ops_with_rita(&app).await;
     app.create_project("SALES", false).await;
-    let sales = Mailbox { name: "sales".into(), project: "SALES".into(), ..mailbox(UnknownSenders::Reject) };
+    let sales =
+        Mailbox { name: "sales".into(), project: ProjectKeyOrId::parse("SALES"), ..mailbox(UnknownSenders::Reject) };
     let support = mailbox(UnknownSenders::Reject);
     let ops_copy = Mailbox { name: "ops-copy".into(), ..mailbox(UnknownSenders::Reject) };
     let both = mail(

@@ -18,9 +18,9 @@ use crate::web::AppState;
 use crate::web::error::status_of;
 use crate::web::input::form_pairs;
 use crate::web::pages::confirm::{self, Confirmation, is_confirmed};
-use crate::web::pages::{
-    AdminViewer, Chrome, FieldErrors, Notice, PageError, Viewer, render, see_other, url_with_query,
-};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{AdminViewer, CSRF_FIELD, Viewer, check_csrf, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other, url_with_query};
 
 /// A field on the list.
 pub struct FieldRow {
@@ -248,7 +248,7 @@ pub async fn create_field(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let sent = Sent(form_pairs(&body)?);
-    crate::web::pages::check_csrf(&viewer, Some(sent.text(crate::web::pages::CSRF_FIELD)))?;
+    check_csrf(&viewer, Some(sent.text(CSRF_FIELD)))?;
     let draft = (|| -> Result<FieldDraft, Error> {
         let field_type = FieldType::parse(sent.text("type"))?;
         let (projects, types) = scope(&sent)?;
@@ -381,7 +381,7 @@ fn changes_of(field: &Field, sent: &Sent) -> Result<FieldChanges, Error> {
 fn resend(sent: &Sent) -> Vec<(&str, String)> {
     sent.0
         .iter()
-        .filter(|(name, _)| name != crate::web::pages::CSRF_FIELD && name != "confirm")
+        .filter(|(name, _)| name != CSRF_FIELD && name != "confirm")
         .map(|(name, text)| (name.as_str(), text.clone()))
         .collect()
 }
@@ -394,7 +394,7 @@ pub async fn update_field(
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
     let sent = Sent(form_pairs(&body)?);
-    crate::web::pages::check_csrf(&viewer, Some(sent.text(crate::web::pages::CSRF_FIELD)))?;
+    check_csrf(&viewer, Some(sent.text(CSRF_FIELD)))?;
     let user = viewer.user.clone();
     let (form_key, form_sent) = (key.clone(), sent.clone());
     let outcome = state
@@ -435,7 +435,7 @@ pub async fn move_field(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form: MoveForm = crate::web::pages::read_form(&viewer, &body)?;
+    let form: MoveForm = read_form(&viewer, &body)?;
     let key = path.into_inner();
     let position = form.position.trim().parse().map_err(|_| Error::invalid("position", "is not a place"))?;
     let user = viewer.user.clone();
@@ -462,7 +462,7 @@ pub async fn delete_field(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form: DeleteForm = crate::web::pages::read_form(&viewer, &body)?;
+    let form: DeleteForm = read_form(&viewer, &body)?;
     let key = path.into_inner();
     let confirmed = is_confirmed(form.confirm.as_deref());
     let (lookup, user) = (key.clone(), viewer.user.clone());

@@ -7,8 +7,8 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use crate::mail::message::{Address, LOOP_HEADER, collapse_whitespace, header_values};
-use crate::mail::outbound;
+use super::{Address, LOOP_HEADER, collapse_whitespace, header_values};
+use crate::mail::message_ids::{is_digest_message_id, item_of_message_id};
 
 /// Header values quoted in reasons are cut to this many characters to keep them short.
 const MAX_REASON_VALUE_CHARS: usize = 60;
@@ -183,7 +183,7 @@ fn returned_original(message: &Message<'_>, text: &str, ours: &Ours<'_>) -> Opti
             && domain.is_some_and(|domain| {
                 id.rsplit_once('@').is_some_and(|(_, theirs)| theirs.eq_ignore_ascii_case(domain))
             })
-            && (outbound::item_of_message_id(id).is_some() || outbound::is_digest_message_id(id))
+            && (item_of_message_id(id).is_some() || is_digest_message_id(id))
     };
     let found = |what: &str| Some(format!("a returned copy of our own mail ({what})"));
     let our_header = |original: &Message<'_>| {
@@ -214,17 +214,8 @@ fn returned_original(message: &Message<'_>, text: &str, ours: &Ours<'_>) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use crate::mail::message::{InboundMail, parse};
-
-    const LOOP_ID: &str = "loop-4711";
-
-    fn own() -> Vec<String> {
-        vec!["baton@example.org".to_string()]
-    }
-
-    fn parse_ok(raw: &[u8]) -> InboundMail {
-        parse(raw, &own(), LOOP_ID).expect("mail parses")
-    }
+    use crate::mail::message::parse;
+    use crate::mail::message::test_parse::{own, parse_ok};
 
     fn with_headers(extra: &str) -> Vec<u8> {
         format!(

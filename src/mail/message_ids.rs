@@ -2,21 +2,24 @@
 //! of an item belongs to the item's thread, and a digest's names no item. Replies are matched
 //! to their item by them (`sender`), and our own mail is recognised by them (`automatic`).
 
+use crate::model::ids::ItemId;
+
 /// The Message-ID of a notification (without angle brackets).
-pub(super) fn message_id(outbox_id: i64, item_id: i64, domain: &str) -> String {
+pub fn message_id(outbox_id: i64, item_id: ItemId, domain: &str) -> String {
     format!("baton.{outbox_id}.{item_id}@{domain}")
 }
 
 /// The thread every notification of an item belongs to.
-pub(super) fn thread_id(item_id: i64, domain: &str) -> String {
+pub fn thread_id(item_id: ItemId, domain: &str) -> String {
     format!("baton.item.{item_id}@{domain}")
 }
 
 /// The Message-ID of a due-date digest: it names no item.
-pub(super) fn digest_message_id(outbox_id: i64, domain: &str) -> String {
+pub fn digest_message_id(outbox_id: i64, domain: &str) -> String {
     format!("baton.digest.{outbox_id}@{domain}")
 }
 
+/// Whether a Message-ID is one of our digests'.
 pub fn is_digest_message_id(id: &str) -> bool {
     id.split_once('@').is_some_and(|(local, _)| local.starts_with("baton.digest."))
 }
@@ -42,11 +45,11 @@ mod tests {
 
     #[test]
     fn our_message_ids_name_their_item() {
-        assert_eq!(item_of_message_id(&message_id(7, 42, "example.com")), Some(42));
-        assert_eq!(item_of_message_id(&thread_id(42, "example.com")), Some(42));
+        assert_eq!(item_of_message_id(&message_id(7, ItemId(42), "example.com")), Some(42));
+        assert_eq!(item_of_message_id(&thread_id(ItemId(42), "example.com")), Some(42));
         assert_eq!(item_of_message_id(&digest_message_id(42, "example.com")), None);
         assert!(is_digest_message_id(&digest_message_id(42, "example.com")));
-        assert!(!is_digest_message_id(&message_id(7, 42, "example.com")));
+        assert!(!is_digest_message_id(&message_id(7, ItemId(42), "example.com")));
         for foreign in ["abc@example.com", "baton.x.42@example.com", "baton.1.2.3@example.com", "baton.item@x", ""] {
             assert_eq!(item_of_message_id(foreign), None, "{foreign}");
         }
