@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{ADMIN_PASSWORD_VARIABLE, Application, create_first_admin_if_needed, open_database};
 use crate::cluster::{self, Timing, status};
-use crate::config::{NodeSettings, Overrides, Settings};
+use crate::config::node::NodeSettings;
+use crate::config::{Overrides, Settings};
 use crate::demo;
 use crate::jobs;
 use crate::mail::failures;

@@ -8,30 +8,26 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-mod cluster;
-mod jobs;
-mod limits;
-mod log;
-mod mail;
-mod metrics;
-mod node;
-mod search;
-mod sessions;
-mod units;
+pub mod cluster;
+pub mod jobs;
+pub mod limits;
+pub mod log;
+pub mod mail;
+pub mod metrics;
+pub mod node;
+pub mod search;
+pub mod sessions;
+pub mod units;
 
-// The parts keep their `crate::config::…` names: every module that reads settings imports
-// them from here.
-pub use cluster::ClusterSettings;
-pub use jobs::{JobSettings, parse_schedule};
-pub use limits::LimitSettings;
-pub use log::{LogFormat, LogSettings};
-pub use mail::{MailSettings, MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders, read_ca_file};
-pub use metrics::MetricsSettings;
-pub use node::NodeSettings;
-pub use search::SearchSettings;
-pub use sessions::SessionSettings;
-use units::{deserialize_byte_size, serialize_byte_size};
-pub use units::{duration_text, parse_byte_size};
+use cluster::ClusterSettings;
+use jobs::JobSettings;
+use limits::LimitSettings;
+use log::LogSettings;
+use mail::MailSettings;
+use metrics::MetricsSettings;
+use node::NodeSettings;
+use search::SearchSettings;
+use sessions::SessionSettings;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "baton.toml";
@@ -355,6 +351,7 @@ fn describe_figment_error(error: figment::Error) -> String {
 mod tests {
     use std::time::Duration;
 
+    use super::mail::{TlsMode, UnknownSenders, UnverifiedSenders};
     use super::*;
 
     #[test]

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::config::{JobSettings, parse_schedule};
+use crate::config::jobs::{JobSettings, parse_schedule};
 use crate::db::schema::job_runs;
 use crate::db::{DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};

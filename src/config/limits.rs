@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{SettingsError, deserialize_byte_size, serialize_byte_size};
+use super::SettingsError;
+use super::units::{deserialize_byte_size, serialize_byte_size};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

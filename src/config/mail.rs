@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SettingsError, deserialize_byte_size, duration_text, read_secret, serialize_byte_size};
+use super::units::{deserialize_byte_size, duration_text, serialize_byte_size};
+use super::{SettingsError, read_secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

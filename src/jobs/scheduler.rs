@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::config::JobSettings;
+use crate::config::jobs::JobSettings;
 use crate::db::schema::job_runs;
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};

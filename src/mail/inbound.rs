@@ -155,7 +155,7 @@ fn store_parsed(
 ) -> Result<Outcome> {
     let outcome = match sender::intent(connection, mailbox, mail)? {
         Intent::Comment { author, item: item_id } => {
-            let body = message::strip_quoted_reply(&mail.text);
+            let body = message::reply::strip_quoted_reply(&mail.text);
             let body = if body.trim().is_empty() { "(the mail had no text)".to_string() } else { body };
             let (body, full_text) = fit(&body);
             let comment = comment::create(connection, &author, item_id, &body)?;
@@ -164,7 +164,7 @@ fn store_parsed(
             Outcome::Commented(item_id, comment.id)
         }
         Intent::NewItem { reporter, project } => {
-            let title = message::strip_reply_prefixes(&mail.subject);
+            let title = message::reply::strip_reply_prefixes(&mail.subject);
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
             let (description, full_text) = fit(&mail.text);

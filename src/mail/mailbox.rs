@@ -1,7 +1,9 @@
 //! The rules of one polled mailbox, resolved from the settings once: which project new mail
 //! goes to, which projects replies may reach, who may write, and our own addresses.
 
-use crate::config::{MailboxSettings, Settings, UnknownSenders, UnverifiedSenders};
+use crate::config::Settings;
+
+use crate::config::mail::{MailboxSettings, UnknownSenders, UnverifiedSenders};
 use crate::model::project::ProjectKeyOrId;
 
 /// The rules of one mailbox.

@@ -19,12 +19,9 @@ use crate::model::html::html_to_text;
 
 mod attachment;
 mod automatic;
-mod reply;
+pub mod reply;
 
 use attachment::attachments;
-
-// The reply helpers keep their `message::…` names for the intake and the notifications.
-pub use reply::{REPLY_MARKER, strip_quoted_reply, strip_reply_prefixes, subject_item_tag};
 
 /// Header we put on every mail we send, carrying this installation's loop id.
 pub const LOOP_HEADER: &str = "X-Baton-Loop";

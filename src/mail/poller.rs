@@ -22,7 +22,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
 use crate::cluster::duty::{DutyContext, MasterDuty};
-use crate::config::{MailboxSettings, Settings, TlsMode, read_ca_file};
+use crate::config::Settings;
+use crate::config::mail::{MailboxSettings, TlsMode, read_ca_file};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::mail::inbound::{self, Outcome};

@@ -8,12 +8,13 @@
 
 use diesel::prelude::*;
 
-use crate::config::{UnknownSenders, UnverifiedSenders};
+use crate::config::mail::{UnknownSenders, UnverifiedSenders};
 use crate::db::schema::{items, mail_received, projects};
 use crate::db::{DbConnection, database_now};
 use crate::error::{Error, Result};
 use crate::mail::mailbox::Mailbox;
 use crate::mail::message::InboundMail;
+use crate::mail::message::reply::subject_item_tag;
 use crate::mail::message_ids::{is_digest_message_id, item_of_message_id};
 use crate::mail::reply_address::{self, SigningKey, TokenError};
 use crate::mail::trust;
@@ -251,7 +252,7 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         let count: i64 = items::table.filter(items::id.eq(id)).count().get_result(connection)?;
         Ok((count > 0).then_some(ItemId(id)))
     };
-    if let Some(tag) = crate::mail::message::subject_item_tag(&mail.subject)
+    if let Some(tag) = subject_item_tag(&mail.subject)
         && let Some(item_id) = existing(connection, tag)?
     {
         return Ok(Some(item_id));

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 use serde::Serialize;
 
-use crate::config::SessionSettings;
+use crate::config::sessions::SessionSettings;
 use crate::db::schema::{api_tokens, login_failures, sessions, users};
 use crate::db::{DbConnection, database_now, first_by_type, write_transaction};
 use crate::error::{Error, Result};

@@ -20,12 +20,7 @@ use crate::model::workflow::Workflow;
 use crate::model::{membership, text, watcher};
 use crate::timestamp;
 
-mod listing;
-
-// The list keeps its `item::…` names for the pages and the API.
-pub use listing::{
-    AssigneeFilter, DEFAULT_PAGE_SIZE, ItemFilter, ItemPage, MAX_PAGE_SIZE, OpenState, SortField, list, watched_by,
-};
+pub mod listing;
 
 /// The stored row.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -1,7 +1,7 @@
 //! The one guard between outside text and the model: a NUL character (U+0000) is refused with
 //! 400 naming the field wherever text enters — path segments and query strings
 //! (`refuse_nul_in_url`, around every route), JSON bodies (`Json`) and URL-encoded forms
-//! (`parse_form`, behind `pages::read_form` and the sign-in form); `clippy.toml` refuses
+//! (`parse_form`, behind `pages::viewer::read_form` and the sign-in form); `clippy.toml` refuses
 //! actix's JSON extractor and the form decoder anywhere else, so a new handler cannot skip it.
 //! PostgreSQL cannot store NUL in text and fails any statement that carries one
 //! (`invalid byte sequence for encoding "UTF8": 0x00`), lookups included; SQLite would store

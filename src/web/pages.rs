@@ -11,7 +11,7 @@ pub mod admin;
 pub mod assets;
 pub mod badges;
 pub mod confirm;
-mod error;
+pub mod error;
 pub mod home;
 pub mod item;
 pub mod items;
@@ -21,7 +21,7 @@ pub mod projects;
 pub mod search;
 pub mod session;
 pub mod times;
-mod viewer;
+pub mod viewer;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -30,9 +30,7 @@ use askama::Template;
 
 use crate::error::{Error, FieldError};
 
-// Every page handler imports these from `pages`.
-pub use error::{PageError, error_page, no_such_page, path_error, query_error};
-pub use viewer::{AdminViewer, CSRF_FIELD, Viewer, check_csrf, local_path, read_form};
+use error::PageError;
 
 /// Largest form body: a 1 MiB description plus URL-encoding headroom.
 pub const FORM_LIMIT_BYTES: usize = 4 * 1024 * 1024;
@@ -146,6 +144,7 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
 
 #[cfg(test)]
 mod tests {
+    use super::viewer::local_path;
     use super::*;
 
     #[test]

@@ -111,10 +111,10 @@ fn page_routes() -> actix_web::Scope<
     >,
 > {
     web::scope("")
-        .wrap(from_fn(refuse_nul_in_url::<pages::PageError, _>))
+        .wrap(from_fn(refuse_nul_in_url::<pages::error::PageError, _>))
         .wrap(pages::security_headers())
-        .app_data(web::QueryConfig::default().error_handler(pages::query_error))
-        .app_data(web::PathConfig::default().error_handler(pages::path_error))
+        .app_data(web::QueryConfig::default().error_handler(pages::error::query_error))
+        .app_data(web::PathConfig::default().error_handler(pages::error::path_error))
         .app_data(web::PayloadConfig::new(pages::FORM_LIMIT_BYTES))
         .route("/static/baton.css", web::get().to(assets::stylesheet))
         .route("/static/baton.js", web::get().to(assets::script))
@@ -159,7 +159,7 @@ fn page_routes() -> actix_web::Scope<
         .route("/admin/workflow/{kind}", web::post().to(workflow_pages::create_entry))
         .route("/admin/workflow/{kind}/{id}", web::post().to(workflow_pages::update_entry))
         .route("/admin/workflow/{kind}/{id}/delete", web::post().to(workflow_pages::delete_entry))
-        .default_service(web::to(pages::no_such_page))
+        .default_service(web::to(pages::error::no_such_page))
 }
 
 /// Gives the empty 405 that actix answers for a wrong method the JSON error envelope, or an
@@ -175,7 +175,7 @@ pub fn method_not_allowed<B>(
         }});
         HttpResponse::MethodNotAllowed().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
     } else {
-        pages::error_page(
+        pages::error::error_page(
             StatusCode::METHOD_NOT_ALLOWED,
             "Not allowed",
             "This page cannot be used that way; go back and use its links and buttons.".into(),

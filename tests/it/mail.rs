@@ -14,7 +14,7 @@ use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use baton::config::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders};
+use baton::config::mail::{MailboxSettings, SmtpSettings, TlsMode, UnknownSenders, UnverifiedSenders};
 use baton::db::write_transaction;
 use baton::mail::inbound::{self, Outcome};
 use baton::mail::mailbox::Mailbox;

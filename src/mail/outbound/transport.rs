@@ -9,7 +9,8 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::IN_FLIGHT;
-use crate::config::{Settings, TlsMode, read_ca_file};
+use crate::config::Settings;
+use crate::config::mail::{TlsMode, read_ca_file};
 use crate::error::{Error, Result};
 
 pub(super) enum Transport {

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
-use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemUpdate, NewItem, OpenState, SortField};
+use crate::model::item::listing::{AssigneeFilter, ItemFilter, OpenState, SortField};
+use crate::model::item::{self, ItemUpdate, NewItem};
 use crate::model::project::ProjectKeyOrId;
 use crate::model::user::User;
 use crate::model::{comment, history, watcher};
@@ -93,7 +94,7 @@ pub async fn list_items(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = build_filter(query.into_inner(), &caller.user)?;
-    let page = state.database.run(move |connection| item::list(connection, &caller.user, &filter)).await?;
+    let page = state.database.run(move |connection| item::listing::list(connection, &caller.user, &filter)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

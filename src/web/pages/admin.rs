@@ -9,7 +9,11 @@ pub mod workflow;
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::web::pages::{AdminViewer, Chrome, PageError, page};
+use crate::web::pages::{Chrome, page};
+
+use crate::web::pages::error::PageError;
+
+use crate::web::pages::viewer::AdminViewer;
 
 #[derive(Template)]
 #[template(path = "admin/index.html")]

@@ -9,7 +9,11 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::web::pages::{Chrome, PageError, Viewer, page};
+use crate::web::pages::{Chrome, page};
+
+use crate::web::pages::error::PageError;
+
+use crate::web::pages::viewer::Viewer;
 
 /// What the user is asked before an action.
 pub struct Confirmation {

@@ -3,11 +3,15 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemView, OpenState, SortField};
+use crate::model::item::{self, ItemView};
+
+use crate::model::item::listing::{AssigneeFilter, ItemFilter, OpenState, SortField};
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
-use crate::web::pages::{Chrome, PageError, Viewer, page};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::Viewer;
+use crate::web::pages::{Chrome, page};
 
 /// How many items each list on the home page shows.
 const LISTED: i64 = 10;
@@ -31,7 +35,7 @@ pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
         .run(move |connection| {
             let newest_first =
                 ItemFilter { sort: SortField::Updated, descending: true, limit: Some(LISTED), ..ItemFilter::default() };
-            let assigned = item::list(
+            let assigned = item::listing::list(
                 connection,
                 &user,
                 &ItemFilter {
@@ -40,8 +44,8 @@ pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
                     ..newest_first.clone()
                 },
             )?;
-            let watched = item::watched_by(connection, &user, LISTED)?;
-            let recent = item::list(connection, &user, &newest_first)?;
+            let watched = item::listing::watched_by(connection, &user, LISTED)?;
+            let recent = item::listing::list(connection, &user, &newest_first)?;
             Ok((assigned.items, watched, recent.items, Workflow::load(connection)?))
         })
         .await?;

@@ -21,11 +21,11 @@ use crate::model::watcher;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
+use crate::web::pages::error::PageError;
 use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::{self, TaskBoxes, to_safe_html};
-use crate::web::pages::{
-    CSRF_FIELD, Chrome, FieldErrors, Notice, PageError, Viewer, check_csrf, human_size, read_form, render, see_other,
-};
+use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other};
 
 /// The edit form's values: what the item holds, or what the user sent when it must be shown
 /// again (invalid input, conflict).

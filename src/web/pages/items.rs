@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::model::ids::{PriorityId, StatusId, TypeId, UserId};
-use crate::model::item::{self, AssigneeFilter, ItemFilter, ItemPage, NewItem, OpenState, SortField};
+use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
+use crate::model::item::{self, NewItem};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId};
@@ -18,8 +19,10 @@ use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
+use crate::web::pages::error::PageError;
 use crate::web::pages::markdown::to_safe_html;
-use crate::web::pages::{Chrome, FieldErrors, PageError, Viewer, page, read_form, render, see_other, url_with_query};
+use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, page, render, see_other, url_with_query};
 
 const PAGE_SIZE: i64 = 25;
 
@@ -245,7 +248,7 @@ async fn show_list(
             };
             let projects = project::list_readable(connection, &user)?;
             let workflow = Workflow::load(connection)?;
-            let results = item::list(connection, &user, &filter)?;
+            let results = item::listing::list(connection, &user, &filter)?;
             Ok((project, members, projects, workflow, results))
         })
         .await?;

@@ -11,7 +11,9 @@ use crate::model::auth::{self, ApiToken};
 use crate::model::ids::TokenId;
 use crate::model::user::{self, UserUpdate};
 use crate::web::AppState;
-use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

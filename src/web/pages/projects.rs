@@ -13,7 +13,9 @@ use crate::model::permission::{Permission, Role};
 use crate::model::project::{self, NewProject, Project, ProjectKeyOrId, ProjectUpdate};
 use crate::model::user;
 use crate::web::AppState;
-use crate::web::pages::{Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

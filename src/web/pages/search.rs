@@ -11,7 +11,9 @@ use crate::model::workflow::Workflow;
 use crate::search::query::{self, SearchResults};
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
-use crate::web::pages::{Chrome, PageError, Viewer, page, see_other, url_with_query};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::Viewer;
+use crate::web::pages::{Chrome, page, see_other, url_with_query};
 
 const PAGE_SIZE: usize = 20;
 

@@ -16,7 +16,9 @@ use crate::model::auth;
 use crate::web::AppState;
 use crate::web::auth::{expired_session_cookie, session_cookie};
 use crate::web::input;
-use crate::web::pages::{Chrome, PageError, Viewer, local_path, read_form, render};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{Viewer, local_path, read_form};
+use crate::web::pages::{Chrome, render};
 
 /// The cookie that pairs the sign-in form with the browser that loaded it.
 const SIGN_IN_COOKIE: &str = "baton_signin";

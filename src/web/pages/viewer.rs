@@ -9,7 +9,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use super::{Chrome, ChromeUser, PageError};
+use super::error::PageError;
+use super::{Chrome, ChromeUser};
 use crate::error::Error;
 use crate::model::auth;
 use crate::model::user::User;

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use baton::config::UnknownSenders;
+use baton::config::mail::UnknownSenders;
 use baton::mail::inbound::Outcome;
 use baton::mail::mailbox::Mailbox;
 use baton::model::project::ProjectKeyOrId;

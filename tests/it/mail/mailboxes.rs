@@ -2,7 +2,7 @@
 //! server's message wherever operators look, and a corpus of every kind of mail accounted
 //! for exactly once.
 
-use baton::config::MailboxSettings;
+use baton::config::mail::MailboxSettings;
 use baton::mail::reply_address::{SigningKey, address_with};
 use baton::model::ids::{ItemId, UserId};
 use reqwest::StatusCode;

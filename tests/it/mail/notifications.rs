@@ -2,7 +2,7 @@
 //! queued and again when it is sent, watches end when access does (and anyone can always
 //! unwatch), and the people a mail reply adds as watchers can read the item.
 
-use baton::config::UnknownSenders;
+use baton::config::mail::UnknownSenders;
 use baton::mail::inbound::Outcome;
 use baton::mail::mailbox::Mailbox;
 use diesel::connection::SimpleConnection;

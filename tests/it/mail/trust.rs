@@ -3,7 +3,7 @@
 //! receiving server counts, and unverified mail is refused or becomes a new item from an
 //! account with at most the reporter role.
 
-use baton::config::{UnknownSenders, UnverifiedSenders};
+use baton::config::mail::{UnknownSenders, UnverifiedSenders};
 use baton::mail::inbound::Outcome;
 use baton::mail::mailbox::Mailbox;
 use baton::mail::reply_address::{SigningKey, address_with};

@@ -66,7 +66,7 @@ impl TestApp {
             database_url: database_url.clone(),
             data_dir: folder.path().join("data"),
             pool_size: 4,
-            log: baton::config::LogSettings { level: "warn".into(), ..Default::default() },
+            log: baton::config::log::LogSettings { level: "warn".into(), ..Default::default() },
             ..Settings::default()
         };
         settings.node.name = Some("test-node".into());

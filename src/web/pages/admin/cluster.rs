@@ -18,7 +18,9 @@ use crate::search::status::SearchStatus;
 use crate::status::SystemStatus;
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation};
-use crate::web::pages::{AdminViewer, Chrome, Notice, PageError, Viewer, read_form, render};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{AdminViewer, Viewer, read_form};
+use crate::web::pages::{Chrome, Notice, render};
 
 /// How many recent cluster events the page lists.
 const RECENT_EVENTS: i64 = 30;

@@ -10,7 +10,9 @@ use crate::mail::failures::{self, MailFailure};
 use crate::mail::inbound::Outcome;
 use crate::web::AppState;
 use crate::web::error::status_of;
-use crate::web::pages::{AdminViewer, Chrome, Notice, PageError, Viewer, human_size, read_form, render};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{AdminViewer, Viewer, read_form};
+use crate::web::pages::{Chrome, Notice, human_size, render};
 
 /// How many refused mails the page lists.
 const LISTED: i64 = 200;

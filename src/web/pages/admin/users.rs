@@ -12,7 +12,9 @@ use crate::model::ids::UserId;
 use crate::model::user::{self, NewUser, User, UserUpdate};
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation};
-use crate::web::pages::{AdminViewer, Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{AdminViewer, Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, render};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

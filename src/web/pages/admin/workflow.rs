@@ -18,9 +18,9 @@ use crate::model::workflow::{Transition, Workflow};
 use crate::web::AppState;
 use crate::web::error::status_of;
 use crate::web::pages::confirm::{self, Confirmation};
-use crate::web::pages::{
-    AdminViewer, Chrome, FieldErrors, Notice, PageError, Viewer, read_form, render, see_other, url_with_query,
-};
+use crate::web::pages::error::PageError;
+use crate::web::pages::viewer::{AdminViewer, Viewer, read_form};
+use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other, url_with_query};
 
 /// One row of a list on the page.
 pub struct EntryRow {
