@@ -20,6 +20,8 @@ use crate::model::html::html_to_text;
 mod attachment;
 mod automatic;
 pub mod reply;
+#[cfg(test)]
+mod test_parse;
 
 use attachment::attachments;
 
@@ -342,15 +344,7 @@ mod tests {
     use super::attachment::{MAX_FILE_NAME_BYTES, safe_file_name};
     use super::*;
 
-    const LOOP_ID: &str = "loop-4711";
-
-    fn own() -> Vec<String> {
-        vec!["baton@example.org".to_string()]
-    }
-
-    fn parse_ok(raw: &[u8]) -> InboundMail {
-        parse(raw, &own(), LOOP_ID).expect("mail parses")
-    }
+    use super::test_parse::{LOOP_ID, own, parse_ok};
 
     #[test]
     fn plain_mail() {

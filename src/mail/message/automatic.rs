@@ -214,17 +214,8 @@ fn returned_original(message: &Message<'_>, text: &str, ours: &Ours<'_>) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use crate::mail::message::{InboundMail, parse};
-
-    const LOOP_ID: &str = "loop-4711";
-
-    fn own() -> Vec<String> {
-        vec!["baton@example.org".to_string()]
-    }
-
-    fn parse_ok(raw: &[u8]) -> InboundMail {
-        parse(raw, &own(), LOOP_ID).expect("mail parses")
-    }
+    use crate::mail::message::parse;
+    use crate::mail::message::test_parse::{own, parse_ok};
 
     fn with_headers(extra: &str) -> Vec<u8> {
         format!(
