@@ -54,9 +54,9 @@ fn value_of(connection: &mut DbConnection, project: ProjectId, field: &Field, te
         FieldType::User => member(connection, project, field, text.trim())?,
         FieldType::MultiChoice => {
             let parts: Vec<String> = text.split(',').map(|part| part.trim().to_string()).collect();
-            value::from_form(field, &parts)?
+            value::from_form(field.field_type, &field.input_name(), &parts)?
         }
-        _ => value::from_form(field, &[text.to_string()])?,
+        _ => value::from_form(field.field_type, &field.input_name(), &[text.to_string()])?,
     };
     value::parse(field, &json, None)?;
     Ok(json)

@@ -210,12 +210,13 @@ pub fn parse(field: &Field, json: &serde_json::Value, held: Option<&Value>) -> R
     Ok(Some(value))
 }
 
-/// The JSON a form's text stands for, so that forms go through `parse` like the API: an
-/// empty text is no value; numbers are parsed here, with the same message for bad ones.
-pub fn from_form(field: &Field, texts: &[String]) -> Result<serde_json::Value> {
+/// The JSON a form's text stands for, for a field of this type (`name` is the input, for
+/// refusals), so that forms go through `parse` like the API: an empty text is no value;
+/// numbers are parsed here.
+pub fn from_form(field_type: FieldType, name: &str, texts: &[String]) -> Result<serde_json::Value> {
     use serde_json::Value as Json;
     let first = texts.first().map(|text| text.trim()).unwrap_or("");
-    Ok(match field.field_type {
+    Ok(match field_type {
         FieldType::MultiChoice => Json::Array(
             texts.iter().filter(|text| !text.trim().is_empty()).map(|text| Json::String(text.clone())).collect(),
         ),
@@ -223,20 +224,20 @@ pub fn from_form(field: &Field, texts: &[String]) -> Result<serde_json::Value> {
             "" => Json::Null,
             "true" | "on" | "yes" => Json::Bool(true),
             "false" | "off" | "no" => Json::Bool(false),
-            other => return Err(Error::invalid(field.input_name(), format!("{other:?} is not yes or no"))),
+            other => return Err(Error::invalid(name, format!("{other:?} is not yes or no"))),
         },
         _ if first.is_empty() => Json::Null,
         FieldType::Integer => match first.parse::<i64>() {
             Ok(number) => Json::from(number),
-            Err(_) => return Err(Error::invalid(field.input_name(), format!("{first:?} is not a whole number"))),
+            Err(_) => return Err(Error::invalid(name, format!("{first:?} is not a whole number"))),
         },
         FieldType::Decimal => match first.replace(',', ".").parse::<f64>() {
             Ok(number) if number.is_finite() => Json::from(number),
-            _ => return Err(Error::invalid(field.input_name(), format!("{first:?} is not a number"))),
+            _ => return Err(Error::invalid(name, format!("{first:?} is not a number"))),
         },
         FieldType::User => match first.parse::<i64>() {
             Ok(number) => Json::from(number),
-            Err(_) => return Err(Error::invalid(field.input_name(), format!("{first:?} is not a user"))),
+            Err(_) => return Err(Error::invalid(name, format!("{first:?} is not a user"))),
         },
         FieldType::LongText => Json::String(texts.first().cloned().unwrap_or_default()),
         _ => Json::String(first.to_string()),

@@ -73,7 +73,7 @@ impl FieldTexts {
             .iter()
             .map(|(key, texts)| {
                 let json = match catalog.by_key(key) {
-                    Some(field) => value::from_form(field, texts)?,
+                    Some(field) => value::from_form(field.field_type, &field.input_name(), texts)?,
                     None => serde_json::Value::String(texts.join(",")),
                 };
                 Ok((key.clone(), json))

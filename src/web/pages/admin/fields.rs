@@ -210,36 +210,12 @@ fn default_of(field_type: FieldType, text: &str) -> Result<Option<serde_json::Va
     if text.is_empty() {
         return Ok(None);
     }
-    let probe = Field { field_type, ..placeholder() };
     let texts: Vec<String> = match field_type {
         FieldType::MultiChoice => text.split(',').map(|part| part.trim().to_string()).collect(),
         _ => vec![text.to_string()],
     };
-    let json = field::value::from_form(&probe, &texts).map_err(|error| match error {
-        Error::Invalid(field_error) => Error::invalid("default", field_error.message),
-        other => other,
-    })?;
+    let json = field::value::from_form(field_type, "default", &texts)?;
     Ok(Some(json))
-}
-
-/// A definition only for converting form text by type.
-fn placeholder() -> Field {
-    Field {
-        id: crate::model::ids::FieldId(0),
-        key: "default".into(),
-        name: "Default".into(),
-        description: String::new(),
-        field_type: FieldType::Text,
-        required: false,
-        default: None,
-        choices: Vec::new(),
-        projects: None,
-        project_ids: None,
-        types: None,
-        position: 0,
-        created_at: chrono::NaiveDateTime::default(),
-        updated_at: chrono::NaiveDateTime::default(),
-    }
 }
 
 pub async fn create_field(
