@@ -41,7 +41,7 @@ fn member(connection: &mut DbConnection, project: ProjectId, field: &Field, text
         None => user::find_by_email(connection, text)?,
     };
     match found {
-        Some(found) if found.active && membership::is_member(connection, project, found.id)? => {
+        Some(found) if membership::is_active_member(connection, project, found.id)? => {
             Ok(serde_json::Value::from(found.id.0))
         }
         _ => Err(Error::invalid(field.input_name(), format!("{text:?} is not an active member of the project"))),

@@ -255,11 +255,7 @@ pub fn enqueue_for_index(connection: &mut DbConnection, id: ItemId) -> Result<()
 /// Only active members can be assigned. One refusal for every other id, naming only the id
 /// sent, so that assigning cannot tell which ids exist or whose logins they are.
 fn check_assignee(connection: &mut DbConnection, project: &Project, assignee: UserId) -> Result<()> {
-    let assignable = match user::find(connection, assignee)? {
-        Some(assignee_user) => assignee_user.active && membership::is_member(connection, project.id, assignee)?,
-        None => false,
-    };
-    if !assignable {
+    if !membership::is_active_member(connection, project.id, assignee)? {
         return Err(Error::invalid(
             "assignee_id",
             format!("user {assignee} cannot be assigned: only active members of project {} can", project.key),

@@ -97,6 +97,15 @@ pub fn remove(
     })
 }
 
+/// Whether the user exists, is active and is a member of the project: who may be assigned
+/// or named in a user field.
+pub fn is_active_member(connection: &mut DbConnection, project: ProjectId, user: UserId) -> Result<bool> {
+    Ok(match user::find(connection, user)? {
+        Some(found) => found.active && is_member(connection, project, user)?,
+        None => false,
+    })
+}
+
 /// Whether the user is a member (any role) of the project: only members are assignable.
 pub fn is_member(connection: &mut DbConnection, project: ProjectId, user: UserId) -> Result<bool> {
     let count: i64 = memberships::table

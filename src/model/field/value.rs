@@ -559,17 +559,13 @@ pub fn apply(
             ));
         }
         let value = parse(field, json, held(field))?;
-        if let Some(Value::User(user_id)) = value.as_ref().filter(|value| Some(*value) != held(field)) {
-            let assignable = match user::find(connection, *user_id)? {
-                Some(found) => found.active && membership::is_member(connection, project.id, *user_id)?,
-                None => false,
-            };
-            if !assignable {
-                return Err(Error::invalid(
-                    field.input_name(),
-                    format!("user {user_id} cannot be chosen: only active members of project {} can", project.key),
-                ));
-            }
+        if let Some(Value::User(user_id)) = value.as_ref().filter(|value| Some(*value) != held(field))
+            && !membership::is_active_member(connection, project.id, *user_id)?
+        {
+            return Err(Error::invalid(
+                field.input_name(),
+                format!("user {user_id} cannot be chosen: only active members of project {} can", project.key),
+            ));
         }
         parsed.push((field, value));
     }
