@@ -120,6 +120,7 @@ async fn in_a_browser_keyboard_shortcuts_move_through_lists_and_into_the_item_fo
     browser.goto(&item_page).await;
     browser.press("n").await;
     browser.wait_for("the new item form", false, async |browser| browser.path().await == "/items/new").await;
+    browser.find("form[action='/items/new'] button[type=submit]").await;
     browser.quit().await;
 }
 
