@@ -70,6 +70,22 @@ diesel::table! {
         id -> BigInt,
         name -> Text,
         position -> Integer,
+        own_transitions -> Bool,
+    }
+}
+
+diesel::table! {
+    project_types (project_id, type_id) {
+        project_id -> BigInt,
+        type_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    type_transitions (type_id, from_status_id, to_status_id) {
+        type_id -> BigInt,
+        from_status_id -> BigInt,
+        to_status_id -> BigInt,
     }
 }
 
@@ -242,6 +258,9 @@ diesel::joinable!(history -> users (user_id));
 diesel::joinable!(field_choices -> fields (field_id));
 diesel::joinable!(field_projects -> fields (field_id));
 diesel::joinable!(field_types -> fields (field_id));
+diesel::joinable!(project_types -> projects (project_id));
+diesel::joinable!(project_types -> item_types (type_id));
+diesel::joinable!(type_transitions -> item_types (type_id));
 diesel::joinable!(item_values -> items (item_id));
 diesel::joinable!(item_values -> fields (field_id));
 diesel::joinable!(item_values -> field_choices (choice_id));
@@ -255,8 +274,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     memberships,
     item_types,
+    project_types,
     statuses,
     transitions,
+    type_transitions,
     priorities,
     items,
     comments,

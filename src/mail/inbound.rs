@@ -29,7 +29,7 @@ use crate::model::field::Catalog;
 use crate::model::ids::{CommentId, ItemId, ProjectId};
 use crate::model::item::{self, NewItem};
 use crate::model::permission::{Access, Permission};
-use crate::model::project;
+use crate::model::project::{self, types};
 use crate::model::text::MAX_BODY_BYTES;
 use crate::model::user::{self, User};
 use crate::model::watcher;
@@ -177,7 +177,8 @@ fn store_parsed(
                 Keywords { text: mail.text.clone(), ..Keywords::default() }
             } else {
                 let project_id = project::find(connection, &project)?.id;
-                let item_type = Workflow::load(connection)?.default_type()?.id;
+                let workflow = Workflow::load(connection)?;
+                let item_type = types::of_project(connection, project_id, &workflow)?.default_type()?.id;
                 keywords::read(connection, &catalog, project_id, item_type, &mail.text)?
             };
             let (description, full_text) = fit(&keywords.text);

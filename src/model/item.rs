@@ -16,7 +16,7 @@ use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
-use crate::model::project::{self, Project, ProjectKeyOrId};
+use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
 use crate::model::{membership, text, watcher};
@@ -281,9 +281,13 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
     write_transaction(connection, |connection| {
         let (project, access) = project::get_with(connection, actor, &new_item.project, Permission::Report)?;
         let workflow = Workflow::load(connection)?;
+        let project_types = types::of_project(connection, project.id, &workflow)?;
         let type_id = match new_item.type_id {
-            Some(id) => workflow.item_type(id)?.id,
-            None => workflow.default_type()?.id,
+            Some(id) => {
+                project_types.check(&project.key, id, &workflow)?;
+                id
+            }
+            None => project_types.default_type()?.id,
         };
         let priority_id = match new_item.priority_id {
             Some(id) => workflow.priority(id)?.id,
@@ -409,6 +413,9 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         let new_description = description.clone().unwrap_or_else(|| current.description.clone());
         note("description", Some(current.description.clone()), Some(new_description.clone()));
         let new_type = changes.type_id.unwrap_or(current.type_id);
+        if new_type != current.type_id {
+            types::of_project(connection, project.id, &workflow)?.check(&project.key, new_type, &workflow)?;
+        }
         note(
             "type",
             Some(workflow.item_type(current.type_id)?.name.clone()),
@@ -416,7 +423,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         );
         let new_status = changes.status_id.unwrap_or(current.status_id);
         if new_status != current.status_id {
-            workflow.check_transition(current.status_id, new_status)?;
+            workflow.check_transition(new_type, current.status_id, new_status)?;
         }
         note(
             "status",
@@ -500,16 +507,22 @@ pub fn touch(connection: &mut DbConnection, id: ItemId) -> Result<()> {
 pub fn allowed_statuses(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<Vec<StatusRef>> {
     let (row, _, access) = require_readable(connection, actor, id)?;
     let workflow = Workflow::load(connection)?;
-    Ok(moves_from(&workflow, ItemPermissions::of(&access, row.reporter_id, actor), row.status_id))
+    Ok(moves_from(&workflow, ItemPermissions::of(&access, row.reporter_id, actor), row.type_id, row.status_id))
 }
 
-/// The statuses an item in `from` may move to, for someone with these permissions.
-pub fn moves_from(workflow: &Workflow, permissions: ItemPermissions, from: StatusId) -> Vec<StatusRef> {
+/// The statuses an item of this type in `from` may move to, for someone with these
+/// permissions.
+pub fn moves_from(
+    workflow: &Workflow,
+    permissions: ItemPermissions,
+    item_type: TypeId,
+    from: StatusId,
+) -> Vec<StatusRef> {
     if !permissions.work {
         return Vec::new();
     }
     workflow
-        .next_statuses(from)
+        .next_statuses(item_type, from)
         .into_iter()
         .map(|status| StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed })
         .collect()

@@ -1,5 +1,7 @@
 //! Projects: a short key (`OPS`), a name, a description and a public flag.
 
+pub mod types;
+
 use std::fmt;
 
 use chrono::NaiveDateTime;

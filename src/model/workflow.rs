@@ -1,15 +1,16 @@
 //! The workflow vocabulary: item types, statuses (some of them closed), priorities, and
 //! which status may follow which. Seeded by the first migration with
 //! New → In progress → Resolved → Closed, Rejected, and reopening; administrators change it
-//! through `edit`.
+//! through `edit`. The moves are one global matrix, unless an item type has its own
+//! (`own_transitions`): an item moves by the matrix of its own type.
 
 pub mod edit;
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
-use crate::db::schema::{item_types, priorities, statuses, transitions};
+use crate::db::schema::{item_types, priorities, statuses, transitions, type_transitions};
 use crate::error::{Error, Result};
 use crate::model::ids::{PriorityId, StatusId, TypeId};
 
@@ -19,6 +20,8 @@ pub struct ItemType {
     pub id: TypeId,
     pub name: String,
     pub position: i32,
+    /// Moves by its own matrix (`Workflow::type_transitions`) instead of the global one.
+    pub own_transitions: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -38,9 +41,22 @@ pub struct Priority {
     pub position: i32,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, PartialEq, Eq)]
 #[diesel(table_name = transitions)]
+#[serde(deny_unknown_fields)]
 pub struct Transition {
+    #[serde(rename = "from")]
+    pub from_status_id: StatusId,
+    #[serde(rename = "to")]
+    pub to_status_id: StatusId,
+}
+
+/// A move of an item type that has its own matrix.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = type_transitions)]
+pub struct TypeTransition {
+    #[serde(rename = "type")]
+    pub type_id: TypeId,
     #[serde(rename = "from")]
     pub from_status_id: StatusId,
     #[serde(rename = "to")]
@@ -52,7 +68,10 @@ pub struct Workflow {
     pub types: Vec<ItemType>,
     pub statuses: Vec<Status>,
     pub priorities: Vec<Priority>,
+    /// The global matrix, for every type without its own.
     pub transitions: Vec<Transition>,
+    /// The matrices of the types with `own_transitions`.
+    pub type_transitions: Vec<TypeTransition>,
 }
 
 impl Workflow {
@@ -68,7 +87,24 @@ impl Workflow {
                 .select(Priority::as_select())
                 .load(connection)?,
             transitions: transitions::table.select(Transition::as_select()).load(connection)?,
+            type_transitions: type_transitions::table.select(TypeTransition::as_select()).load(connection)?,
         })
+    }
+
+    /// The moves an item of this type may make: its type's own, or the global matrix.
+    pub fn moves_of(&self, item_type: TypeId) -> Vec<Transition> {
+        match self.types.iter().find(|candidate| candidate.id == item_type) {
+            Some(found) if found.own_transitions => self
+                .type_transitions
+                .iter()
+                .filter(|transition| transition.type_id == item_type)
+                .map(|transition| Transition {
+                    from_status_id: transition.from_status_id,
+                    to_status_id: transition.to_status_id,
+                })
+                .collect(),
+            _ => self.transitions.clone(),
+        }
     }
 
     pub fn item_type(&self, id: TypeId) -> Result<&ItemType> {
@@ -110,22 +146,22 @@ impl Workflow {
             .ok_or_else(|| Error::Unavailable("the workflow has no priorities".into()))
     }
 
-    /// The statuses an item in `from` may move to.
-    pub fn next_statuses(&self, from: StatusId) -> Vec<&Status> {
+    /// The statuses an item of this type in `from` may move to, in the statuses' order.
+    pub fn next_statuses(&self, item_type: TypeId, from: StatusId) -> Vec<&Status> {
+        let moves = self.moves_of(item_type);
         self.statuses
             .iter()
             .filter(|status| {
-                self.transitions
-                    .iter()
-                    .any(|transition| transition.from_status_id == from && transition.to_status_id == status.id)
+                moves.iter().any(|transition| transition.from_status_id == from && transition.to_status_id == status.id)
             })
             .collect()
     }
 
-    /// Ok when the workflow allows `from → to`; otherwise says which moves are allowed.
-    pub fn check_transition(&self, from: StatusId, to: StatusId) -> Result<()> {
+    /// Ok when the workflow of this item type allows `from → to`; otherwise says which moves
+    /// are allowed.
+    pub fn check_transition(&self, item_type: TypeId, from: StatusId, to: StatusId) -> Result<()> {
         let target = self.status(to)?;
-        let allowed = self.next_statuses(from);
+        let allowed = self.next_statuses(item_type, from);
         if allowed.iter().any(|status| status.id == to) {
             return Ok(());
         }
@@ -134,8 +170,9 @@ impl Workflow {
         Err(Error::invalid(
             "status_id",
             format!(
-                "the workflow does not allow {from_name} → {}; allowed: {}",
+                "the workflow does not allow {from_name} → {} for {} items; allowed: {}",
                 target.name,
+                self.item_type(item_type).map(|found| found.name.as_str()).unwrap_or("these"),
                 if allowed_names.is_empty() { "none".to_string() } else { allowed_names.join(", ") }
             ),
         ))

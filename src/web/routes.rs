@@ -61,6 +61,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/projects/{project}").get(projects::get_project).patch(projects::update_project),
                 )
                 .route("/projects/{project}/members", web::get().to(projects::list_members))
+                .service(web::resource("/projects/{project}/types").get(projects::get_types).put(projects::set_types))
                 .service(
                     web::resource("/projects/{project}/members/{user_id}")
                         .put(projects::set_member)
@@ -72,6 +73,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/workflow/{kind}/{id}").patch(workflow::update_entry).delete(workflow::delete_entry),
                 )
                 .route("/workflow/statuses/{id}/transitions", web::put().to(workflow::set_transitions))
+                .route("/workflow/types/{id}/transitions", web::put().to(workflow::set_type_transitions))
                 .service(web::resource("/fields").get(fields::list_fields).post(fields::create_field))
                 .service(
                     web::resource("/fields/{key}")
@@ -148,6 +150,7 @@ fn page_routes() -> actix_web::Scope<
                 .get(project_pages::show_settings)
                 .post(project_pages::update_settings),
         )
+        .route("/projects/{key}/types", web::post().to(project_pages::set_types))
         .route("/projects/{key}/members", web::post().to(project_pages::set_member))
         .route("/projects/{key}/members/remove", web::post().to(project_pages::remove_member))
         .service(web::resource("/profile").get(profile::show_profile).post(profile::update_profile))

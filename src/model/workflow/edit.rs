@@ -1,5 +1,6 @@
 //! Administrators edit the workflow: create, rename, reorder and delete item types, statuses
-//! and priorities; mark statuses closed or open; set which status may follow which.
+//! and priorities; mark statuses closed or open; set which status may follow which, in the
+//! global matrix or in an item type's own.
 //!
 //! Rules: names are trimmed, 1-60 characters and unique within their list without regard to
 //! case (a duplicate is a conflict). A type, status or priority that items use cannot be
@@ -12,10 +13,12 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{index_queue, item_totals, items, statuses, transitions};
+use crate::db::schema::{
+    index_queue, item_totals, item_types, items, project_types, projects, statuses, transitions, type_transitions,
+};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::ids::{PriorityId, StatusId, TypeId};
+use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId};
 use crate::model::text;
 use crate::model::user::User;
 use crate::model::workflow::{ItemType, Priority, Status, Transition, Workflow};
@@ -440,6 +443,9 @@ pub fn delete(connection: &mut DbConnection, actor: &User, entry: EntryRef) -> R
                 current.name()
             )));
         }
+        if kind == Kind::ItemType {
+            refuse_last_type_of_a_project(connection, TypeId(id), current.name())?;
+        }
         with_table!(kind, |table| diesel::delete(table::table.find(id)).execute(connection))?;
         if kind == Kind::Status {
             // The moves from and to it go with it (ON DELETE CASCADE); its item totals are all zero.
@@ -454,6 +460,26 @@ pub fn delete(connection: &mut DbConnection, actor: &User, entry: EntryRef) -> R
         Ok(current)
     })?;
     log_change(actor, kind, id, deleted.name(), "deleted");
+    Ok(())
+}
+
+/// A project that chose its item types keeps at least one: the type cannot go while it is
+/// the only one a project uses.
+fn refuse_last_type_of_a_project(connection: &mut DbConnection, type_id: TypeId, name: &str) -> Result<()> {
+    let chosen_by: Vec<ProjectId> = project_types::table
+        .filter(project_types::type_id.eq(type_id))
+        .select(project_types::project_id)
+        .load(connection)?;
+    for project in chosen_by {
+        let types: i64 =
+            project_types::table.filter(project_types::project_id.eq(project)).count().get_result(connection)?;
+        if types == 1 {
+            let key: String = projects::table.find(project).select(projects::key).get_result(connection)?;
+            return Err(Error::Conflict(format!(
+                "{name:?} is the only item type of project {key}; give the project another type first"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -515,25 +541,49 @@ pub fn set_moves_from(
         diesel::delete(transitions::table.filter(transitions::from_status_id.eq(from))).execute(connection)?;
         insert_moves(connection, &moves)?;
         let updated = Workflow::load(connection)?;
-        let to = updated.next_statuses(from).into_iter().map(|status| status.id).collect();
+        let to = updated
+            .statuses
+            .iter()
+            .filter(|status| {
+                updated.transitions.contains(&Transition { from_status_id: from, to_status_id: status.id })
+            })
+            .map(|status| status.id)
+            .collect();
         Ok((MovesFrom { from, to }, from_name, describe_moves(&workflow, &moves)))
     })?;
     log_change(actor, Kind::Status, from.0, &from_name, &format!("allowed moves set to: {description}"));
     Ok(moves_from)
 }
 
+/// Which matrix of moves an edit changes: the global one, or an item type's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matrix {
+    Global,
+    Type(TypeId),
+}
+
 /// Replaces every allowed move between the given statuses (the ones an administrator saw in
-/// the page's matrix), keeping moves to and from any status added meanwhile.
+/// the page's matrix), keeping moves to and from any status added meanwhile. Editing the
+/// matrix of a type that follows the global one gives the type its own, starting from a copy
+/// of the global moves. Returns the moves of the matrix now.
 pub fn set_moves_among(
     connection: &mut DbConnection,
     actor: &User,
+    matrix: Matrix,
     shown: &[StatusId],
     allowed: &[Transition],
 ) -> Result<Vec<Transition>> {
     require_admin(actor)?;
-    let (transitions, description) = write_transaction(connection, |connection| {
+    let (transitions, whose, description) = write_transaction(connection, |connection| {
+        // The moves refer to statuses (and types): the statuses' lock serializes the edits.
         lock_list(connection, Kind::Status)?;
         let workflow = Workflow::load(connection)?;
+        let whose = match matrix {
+            Matrix::Global => "every item type".to_string(),
+            Matrix::Type(type_id) => {
+                workflow.item_type(type_id).map_err(|_| not_found(EntryRef::ItemType(type_id)))?.name.clone()
+            }
+        };
         let shown: Vec<StatusId> =
             shown.iter().copied().filter(|id| workflow.statuses.iter().any(|status| status.id == *id)).collect();
         let mut moves: Vec<(StatusId, StatusId)> = Vec::with_capacity(allowed.len());
@@ -547,15 +597,76 @@ pub fn set_moves_among(
                 moves.push((from, to));
             }
         }
-        diesel::delete(
-            transitions::table
-                .filter(transitions::from_status_id.eq_any(&shown))
-                .filter(transitions::to_status_id.eq_any(&shown)),
-        )
-        .execute(connection)?;
-        insert_moves(connection, &moves)?;
-        Ok((Workflow::load(connection)?.transitions, describe_moves(&workflow, &moves)))
+        match matrix {
+            Matrix::Global => {
+                diesel::delete(
+                    transitions::table
+                        .filter(transitions::from_status_id.eq_any(&shown))
+                        .filter(transitions::to_status_id.eq_any(&shown)),
+                )
+                .execute(connection)?;
+                insert_moves(connection, &moves)?;
+            }
+            Matrix::Type(type_id) => {
+                if !workflow.item_type(type_id)?.own_transitions {
+                    let global: Vec<(StatusId, StatusId)> = workflow
+                        .transitions
+                        .iter()
+                        .map(|transition| (transition.from_status_id, transition.to_status_id))
+                        .collect();
+                    insert_type_moves(connection, type_id, &global)?;
+                    diesel::update(item_types::table.find(type_id))
+                        .set(item_types::own_transitions.eq(true))
+                        .execute(connection)?;
+                }
+                diesel::delete(
+                    type_transitions::table
+                        .filter(type_transitions::type_id.eq(type_id))
+                        .filter(type_transitions::from_status_id.eq_any(&shown))
+                        .filter(type_transitions::to_status_id.eq_any(&shown)),
+                )
+                .execute(connection)?;
+                insert_type_moves(connection, type_id, &moves)?;
+            }
+        }
+        let updated = Workflow::load(connection)?;
+        let now = match matrix {
+            Matrix::Global => updated.transitions,
+            Matrix::Type(type_id) => updated.moves_of(type_id),
+        };
+        Ok((now, whose, describe_moves(&workflow, &moves)))
     })?;
-    tracing::info!(actor = %actor.login, moves = %description, "workflow changed: allowed moves replaced");
+    tracing::info!(actor = %actor.login, of = %whose, moves = %description, "workflow changed: allowed moves replaced");
     Ok(transitions)
+}
+
+/// Returns an item type to the global matrix, dropping its own moves.
+pub fn follow_global_moves(connection: &mut DbConnection, actor: &User, type_id: TypeId) -> Result<ItemType> {
+    require_admin(actor)?;
+    let item_type = write_transaction(connection, |connection| {
+        lock_list(connection, Kind::Status)?;
+        let workflow = Workflow::load(connection)?;
+        let mut item_type = workflow.item_type(type_id).map_err(|_| not_found(EntryRef::ItemType(type_id)))?.clone();
+        diesel::delete(type_transitions::table.filter(type_transitions::type_id.eq(type_id))).execute(connection)?;
+        diesel::update(item_types::table.find(type_id))
+            .set(item_types::own_transitions.eq(false))
+            .execute(connection)?;
+        item_type.own_transitions = false;
+        Ok(item_type)
+    })?;
+    log_change(actor, Kind::ItemType, type_id.0, &item_type.name, "follows the global moves again");
+    Ok(item_type)
+}
+
+fn insert_type_moves(connection: &mut DbConnection, type_id: TypeId, moves: &[(StatusId, StatusId)]) -> Result<()> {
+    for (from, to) in moves {
+        diesel::insert_into(type_transitions::table)
+            .values((
+                type_transitions::type_id.eq(type_id),
+                type_transitions::from_status_id.eq(from),
+                type_transitions::to_status_id.eq(to),
+            ))
+            .execute(connection)?;
+    }
+    Ok(())
 }

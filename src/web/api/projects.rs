@@ -4,11 +4,13 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::model::ids::UserId;
+use crate::error::Error;
+use crate::model::ids::{TypeId, UserId};
 use crate::model::membership;
 use crate::model::permission::{Permission, Role};
-use crate::model::project::{self, NewProject, ProjectKeyOrId, ProjectUpdate};
+use crate::model::project::{self, NewProject, ProjectKeyOrId, ProjectUpdate, types};
 use crate::web::AppState;
+use crate::web::api::double_option;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::input::Json;
@@ -133,4 +135,42 @@ pub async fn remove_member(
         .write(move |connection| membership::remove(connection, &caller.user, &reference, UserId(user_id)))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The item types the project uses (`all`: it uses every type, including ones added later).
+pub async fn get_types(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ProjectKeyOrId>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = path.into_inner();
+    let chosen = state.database.run(move |connection| types::get(connection, &caller.user, &reference)).await?;
+    Ok(HttpResponse::Ok().json(chosen))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypesBody {
+    /// Type ids, or `null` for every type.
+    #[serde(default, deserialize_with = "double_option")]
+    types: Option<Option<Vec<TypeId>>>,
+}
+
+/// Sets the item types the project uses (administrators and the project's managers).
+pub async fn set_types(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ProjectKeyOrId>,
+    body: Json<TypesBody>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = path.into_inner();
+    let chosen = body
+        .into_inner()
+        .types
+        .ok_or_else(|| Error::invalid("types", "is required: a list of item type ids, or null for every type"))?;
+    let updated = state
+        .database
+        .write(move |connection| types::set(connection, &caller.user, &reference, chosen.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(updated))
 }

@@ -116,7 +116,13 @@ mod tests {
                 position: index as i32 + 1,
             })
             .collect();
-        let workflow = Workflow { types: Vec::new(), statuses: Vec::new(), priorities, transitions: Vec::new() };
+        let workflow = Workflow {
+            types: Vec::new(),
+            statuses: Vec::new(),
+            priorities,
+            transitions: Vec::new(),
+            type_transitions: Vec::new(),
+        };
         let badges = Badges::of(&workflow);
         let markers: Vec<&str> = (1..=4).map(|id| badges.priority(&PriorityId(id))).collect();
         assert_eq!(markers, ["low", "normal", "high", "top"]);

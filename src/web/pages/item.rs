@@ -19,8 +19,9 @@ use crate::model::history::{self, HistoryEntry};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
 use crate::model::membership::{self, Member};
+use crate::model::project::types;
 use crate::model::watcher;
-use crate::model::workflow::Workflow;
+use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
@@ -117,6 +118,8 @@ struct ItemPage {
     watching: bool,
     next_statuses: Vec<StatusRef>,
     workflow: Workflow,
+    /// The types the edit form offers: the project's, and the item's own.
+    types: Vec<ItemType>,
     badges: Badges,
     members: Vec<Member>,
     edit: EditForm,
@@ -144,6 +147,7 @@ struct Loaded {
     watching: bool,
     next_statuses: Vec<StatusRef>,
     workflow: Workflow,
+    types: Vec<ItemType>,
     members: Vec<Member>,
     catalog: Catalog,
 }
@@ -159,14 +163,22 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
             let members =
                 if permissions.edit { membership::of_item_project(connection, readable)? } else { Vec::new() };
             let catalog = Catalog::load(connection)?;
+            let used = types::of_project(connection, item.project.id, &workflow)?;
+            let types = workflow
+                .types
+                .iter()
+                .filter(|item_type| item_type.id == item.item_type.id || used.uses(item_type.id))
+                .cloned()
+                .collect();
             Ok(Loaded {
                 permissions,
                 comments: comment::of_item(connection, readable)?,
                 attachments: attachment::of_item(connection, readable)?,
                 history: history::of_item(connection, readable)?,
                 watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
-                next_statuses: item::moves_from(&workflow, permissions, item.status.id),
+                next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
                 workflow,
+                types,
                 members,
                 catalog,
                 item,
@@ -231,6 +243,7 @@ async fn item_page(
             next_statuses: loaded.next_statuses,
             badges: Badges::of(&loaded.workflow),
             workflow: loaded.workflow,
+            types: loaded.types,
             members: loaded.members,
             edit,
             editing,

@@ -16,9 +16,9 @@ use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenStat
 use crate::model::item::{self, NewItem};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
-use crate::model::project::{self, Project, ProjectKeyOrId};
+use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::user::User;
-use crate::model::workflow::Workflow;
+use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
@@ -324,22 +324,27 @@ struct NewItemPage {
     errors: FieldErrors,
     projects: Vec<Project>,
     workflow: Workflow,
+    /// The item types the chosen project uses.
+    types: Vec<ItemType>,
     field_inputs: Vec<FieldInput>,
     notice: Option<Notice>,
 }
 
-/// The project and type a new item would get from the form: the project if the viewer may
-/// see it, the chosen type or the default one.
+/// Where a new item from the form would go: the project if the viewer may see it, the type
+/// chosen or the project's first, and the types the form offers (the project's, or every
+/// type before a project is chosen).
+struct Placement {
+    project: Option<ProjectId>,
+    item_type: TypeId,
+    types: Vec<ItemType>,
+}
+
 fn placement(
     connection: &mut DbConnection,
     viewer: &User,
     workflow: &Workflow,
     form: &NewItemForm,
-) -> Result<(Option<ProjectId>, TypeId), Error> {
-    let item_type = match parse_id("type_id", &form.type_id) {
-        Ok(Some(id)) => TypeId(id),
-        _ => workflow.default_type()?.id,
-    };
+) -> Result<Placement, Error> {
     let project = if form.project.trim().is_empty() {
         None
     } else {
@@ -347,14 +352,26 @@ fn placement(
             .ok()
             .map(|(project, _)| project.id)
     };
-    Ok((project, item_type))
+    let types = match project {
+        Some(project) => types::of_project(connection, project, workflow)?.types,
+        None => workflow.types.clone(),
+    };
+    let item_type = match parse_id("type_id", &form.type_id) {
+        Ok(Some(id)) => TypeId(id),
+        _ => types
+            .first()
+            .map(|item_type| item_type.id)
+            .ok_or_else(|| Error::Unavailable("the workflow has no item types".into()))?,
+    };
+    Ok(Placement { project, item_type, types })
 }
 
-/// The keys of the custom fields shown for a placement (none before a project is chosen).
-fn field_keys(catalog: &Catalog, placement: (Option<ProjectId>, TypeId)) -> Vec<String> {
-    match placement {
-        (Some(project), item_type) => catalog.applying(project, item_type).map(|field| field.key.clone()).collect(),
-        (None, _) => Vec::new(),
+/// The keys of the custom fields shown for a project and type (none before a project is
+/// chosen).
+fn field_keys(catalog: &Catalog, project: Option<ProjectId>, item_type: TypeId) -> Vec<String> {
+    match project {
+        Some(project) => catalog.applying(project, item_type).map(|field| field.key.clone()).collect(),
+        None => Vec::new(),
     }
 }
 
@@ -369,12 +386,12 @@ async fn new_item_page(
     let user = viewer.user.clone();
     let held = form.fields.clone();
     let shown = form.clone();
-    let (projects, workflow, field_inputs, fields_for, texts) = state
+    let (projects, workflow, types, field_inputs, fields_for, texts) = state
         .database
         .run(move |connection| {
             let workflow = Workflow::load(connection)?;
             let catalog = Catalog::load(connection)?;
-            let (project, item_type) = placement(connection, &user, &workflow, &shown)?;
+            let Placement { project, item_type, types } = placement(connection, &user, &workflow, &shown)?;
             let field_inputs = match project {
                 Some(project) => {
                     let members = membership::of_project(connection, project)?;
@@ -385,12 +402,13 @@ async fn new_item_page(
             // Fields the form has not shown before offer their defaults.
             let texts = held.or(FieldTexts::defaults(&catalog, &field_inputs));
             let fields_for = format!("{}:{item_type}", project.map(|id| id.to_string()).unwrap_or_default());
-            Ok((project::list_readable(connection, &user)?, workflow, field_inputs, fields_for, texts))
+            Ok((project::list_readable(connection, &user)?, workflow, types, field_inputs, fields_for, texts))
         })
         .await?;
     form.fields_for = fields_for;
     form.fields = texts;
-    render(status, &NewItemPage { chrome: viewer.chrome(), form, errors, projects, workflow, field_inputs, notice })
+    let page = NewItemPage { chrome: viewer.chrome(), form, errors, projects, workflow, types, field_inputs, notice };
+    render(status, &page)
 }
 
 #[derive(Deserialize)]
@@ -456,8 +474,9 @@ pub async fn create_item(
             let catalog = Catalog::load(connection)?;
             let chosen = placement(connection, &user, &workflow, &sent)?;
             let (shown_project, shown_type) = sent.fields_for.split_once(':').unwrap_or_default();
-            let shown = (shown_project.parse().ok().map(ProjectId), shown_type.parse().map(TypeId).unwrap_or(chosen.1));
-            let fields_match = field_keys(&catalog, shown) == field_keys(&catalog, chosen);
+            let shown_type = shown_type.parse().map(TypeId).unwrap_or(chosen.item_type);
+            let fields_match = field_keys(&catalog, shown_project.parse().ok().map(ProjectId), shown_type)
+                == field_keys(&catalog, chosen.project, chosen.item_type);
             Ok((catalog, fields_match))
         })
         .await?;

@@ -8,10 +8,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::error::{Error, FieldError};
+use crate::model::ids::TypeId;
 use crate::model::membership::{self, Member};
 use crate::model::permission::{Permission, Role};
+use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, NewProject, Project, ProjectKeyOrId, ProjectUpdate};
 use crate::model::user;
+use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::pages::error::PageError;
 use crate::web::pages::viewer::{Viewer, read_form};
@@ -85,8 +88,17 @@ struct SettingsPage {
     project: Project,
     members: Vec<Member>,
     roles: [Role; 4],
+    /// Every item type, and those the project uses.
+    all_types: Vec<ItemType>,
+    types: ProjectTypes,
     errors: FieldErrors,
     notice: Option<Notice>,
+}
+
+impl SettingsPage {
+    fn uses(&self, id: &TypeId) -> bool {
+        !self.types.all && self.types.uses(*id)
+    }
 }
 
 async fn settings_page(
@@ -98,12 +110,14 @@ async fn settings_page(
     notice: Option<Notice>,
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
-    let (project, members) = state
+    let (project, members, workflow, types) = state
         .database
         .run(move |connection| {
             let (project, _) = project::get_with(connection, &user, &ProjectKeyOrId::parse(&key), Permission::Manage)?;
             let members = membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?;
-            Ok((project, members))
+            let workflow = Workflow::load(connection)?;
+            let types = types::of_project(connection, project.id, &workflow)?;
+            Ok((project, members, workflow, types))
         })
         .await?;
     render(
@@ -113,18 +127,34 @@ async fn settings_page(
             project,
             members,
             roles: [Role::Viewer, Role::Reporter, Role::Developer, Role::Manager],
+            all_types: workflow.types,
+            types,
             errors,
             notice,
         },
     )
 }
 
+/// The redirect after a change names what was saved: `?saved=settings|types|members`.
+#[derive(Deserialize)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
 pub async fn show_settings(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<String>,
+    query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, PageError> {
-    settings_page(&state, &viewer, path.into_inner(), StatusCode::OK, FieldErrors::default(), None).await
+    let saved = match query.into_inner().saved.as_deref() {
+        Some("settings") => Some("The settings were saved."),
+        Some("types") => Some("The item types were saved."),
+        Some("members") => Some("The members were saved."),
+        _ => None,
+    };
+    let notice = saved.map(|text| Notice { kind: "ok", text: text.into() });
+    settings_page(&state, &viewer, path.into_inner(), StatusCode::OK, FieldErrors::default(), notice).await
 }
 
 /// Re-renders the settings page with an invalid field marked, or passes other errors on.
@@ -168,7 +198,7 @@ pub async fn update_settings(
     };
     let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
     match state.database.write(move |connection| project::update(connection, &user, &reference, changes)).await {
-        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings"))),
+        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings?saved=settings"))),
         Err(error) => settings_failure(&state, &viewer, key, error).await,
     }
 }
@@ -209,7 +239,7 @@ pub async fn set_member(
         })
         .await;
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings"))),
+        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings?saved=members#members"))),
         Err(Error::Invalid(FieldError { field, .. })) if field == "user_id" => {
             settings_failure(&state, &viewer, key, no_active_user(&typed)).await
         }
@@ -234,5 +264,43 @@ pub async fn remove_member(
     let member = form.user_id.parse::<i64>().map_err(|_| Error::invalid("user_id", "is not a user id"))?;
     let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
     state.database.write(move |connection| membership::remove(connection, &user, &reference, member.into())).await?;
-    Ok(see_other(&format!("/projects/{key}/settings")))
+    Ok(see_other(&format!("/projects/{key}/settings?saved=members#members")))
+}
+
+/// The item types form: `all` (every type, including ones added later) or a `type` checkbox
+/// per type used.
+pub async fn set_types(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let pairs: Vec<(String, String)> = read_form(&viewer, &body)?;
+    let chosen = if pairs.iter().any(|(name, _)| name == "all") {
+        Ok(None)
+    } else {
+        pairs
+            .iter()
+            .filter(|(name, _)| name == "type")
+            .map(|(_, value)| {
+                value
+                    .parse::<i64>()
+                    .map(TypeId)
+                    .map_err(|_| Error::invalid("types", format!("{value:?} is not an item type id")))
+            })
+            .collect::<Result<Vec<TypeId>, Error>>()
+            .map(Some)
+    };
+    let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
+    let outcome = match chosen {
+        Ok(chosen) => {
+            state.database.write(move |connection| types::set(connection, &user, &reference, chosen.as_deref())).await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings?saved=types#types"))),
+        Err(error) => settings_failure(&state, &viewer, key, error).await,
+    }
 }

@@ -96,6 +96,70 @@ async fn administrators_rename_move_close_and_delete_from_the_page_and_see_refus
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_types_own_moves_are_ticked_on_the_page_and_it_can_follow_the_global_ones_again() {
+    let (app, admin) = app_with_project().await;
+    let page = admin.get("/admin/workflow?type=3").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("aria-current=\"page\">Task"), "the Task matrix is the one shown");
+    assert!(page.body.contains("Task items follow the global moves, shown here"), "{}", page.body);
+    assert!(page.body.contains("name=\"move\" value=\"1-2\" checked"), "the global moves, to start from");
+    assert!(page.body.contains("<input type=\"hidden\" name=\"matrix\" value=\"3\">"));
+    assert!(!page.body.contains("Follow the global moves again"));
+
+    let mut fields: Vec<(&str, &str)> = ["1", "2", "3", "4", "5"].iter().map(|id| ("status", *id)).collect();
+    fields.extend([("matrix", "3"), ("move", "1-4")]);
+    let saved = admin.submit("/admin/workflow/transitions", &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let shown = admin.get(saved.location().unwrap()).await;
+    assert!(shown.body.contains("The allowed moves of Task items were saved."), "{}", shown.body);
+    assert!(shown.body.contains("Task items have their own moves."));
+    assert!(shown.body.contains("Task <span class=\"hint\">(own moves)</span>"));
+    let workflow = app.admin.get("/api/v1/workflow").await.body;
+    assert_eq!(workflow["type_transitions"], serde_json::json!([{"type": 3, "from": 1, "to": 4}]));
+    assert_eq!(workflow["transitions"].as_array().unwrap().len(), 10, "the global matrix is untouched");
+    let global_page = admin.get("/admin/workflow").await;
+    assert!(global_page.body.contains("name=\"move\" value=\"1-2\" checked"));
+
+    let followed = admin.submit("/admin/workflow/transitions", &[("matrix", "3"), ("follow_global", "yes")]).await;
+    assert_eq!(followed.status, StatusCode::SEE_OTHER, "{}", followed.body);
+    assert!(admin.get(followed.location().unwrap()).await.body.contains("Task items follow the global moves again."));
+    assert_eq!(app.count_rows("type_transitions"), 0);
+
+    assert_eq!(admin.get("/admin/workflow?type=4242").await.status, StatusCode::NOT_FOUND);
+    let bad = admin.submit("/admin/workflow/transitions", &[("matrix", "Task"), ("status", "1")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("is not an item type id"), "{}", bad.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_choose_their_projects_item_types_on_the_settings_page() {
+    let (app, _admin) = app_with_project().await;
+    let manager = app.create_user("mia").await;
+    app.add_member("WEB", &manager, "manager").await;
+    let mia = WebClient::sign_in(&app.address, "mia", USER_PASSWORD).await;
+    let page = mia.get("/projects/WEB/settings").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<input type=\"checkbox\" name=\"all\" checked>"), "every type at first");
+
+    let saved = mia.submit("/projects/WEB/types", &[("type", "3"), ("type", "1")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let shown = mia.get(saved.location().unwrap()).await;
+    assert!(shown.body.contains("The item types were saved."), "{}", shown.body);
+    assert!(shown.body.contains("name=\"type\" value=\"3\" checked"));
+    assert!(!shown.body.contains("name=\"type\" value=\"2\" checked"));
+    let new_item = mia.get("/items/new?project=WEB").await;
+    assert!(new_item.body.contains("<option value=\"1\">Bug</option>"), "{}", new_item.body);
+    assert!(!new_item.body.contains(">Feature</option>"), "only the project's types are offered");
+
+    let none = mia.submit("/projects/WEB/types", &[]).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.body.contains("at least one item type"), "{}", none.body);
+    let every = mia.submit("/projects/WEB/types", &[("all", "on"), ("type", "3")]).await;
+    assert_eq!(every.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.admin.get("/api/v1/projects/WEB/types").await.body["all"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_transition_matrix_is_saved_with_one_submit() {
     let (app, admin) = app_with_project().await;
     let page = admin.get("/admin/workflow").await;

@@ -1,5 +1,6 @@
 //! The workflow, for administrators: add, rename, move and delete item types, statuses and
-//! priorities, mark statuses closed, and tick the allowed status moves in one matrix. The
+//! priorities, mark statuses closed, and tick the allowed status moves in a matrix: the global
+//! one, or an item type's own (`?type=<id>`; saving a type's matrix gives it its own moves). The
 //! model (`workflow::edit`) applies the rules; the page shows its refusals. A successful
 //! change redirects back to the page, which names what was done. Deleting an entry that no
 //! item uses asks first (one in use is refused by the model, with the reason).
@@ -11,10 +12,10 @@ use serde::Deserialize;
 
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::model::ids::StatusId;
+use crate::model::ids::{StatusId, TypeId};
 use crate::model::user::User;
-use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, NewEntry};
-use crate::model::workflow::{Transition, Workflow};
+use crate::model::workflow::edit::{self, EntryRef, EntryUpdate, Kind, Matrix, NewEntry};
+use crate::model::workflow::{ItemType, Transition, Workflow};
 use crate::web::AppState;
 use crate::web::error::status_of;
 use crate::web::pages::confirm::{self, Confirmation};
@@ -78,6 +79,10 @@ struct WorkflowPage {
     chrome: Chrome,
     sections: Vec<ListSection>,
     workflow: Workflow,
+    /// The matrix shown: the global one, or a type's.
+    matrix: Matrix,
+    /// Its moves (a type without its own shows the global ones).
+    moves: Vec<Transition>,
     initial_status: String,
     attempt: Attempt,
     errors: FieldErrors,
@@ -86,7 +91,19 @@ struct WorkflowPage {
 
 impl WorkflowPage {
     fn allows(&self, from: &StatusId, to: &StatusId) -> bool {
-        self.workflow.transitions.iter().any(|move_| move_.from_status_id == *from && move_.to_status_id == *to)
+        self.moves.iter().any(|move_| move_.from_status_id == *from && move_.to_status_id == *to)
+    }
+
+    fn shows_type(&self, id: &TypeId) -> bool {
+        self.matrix == Matrix::Type(*id)
+    }
+
+    /// The type whose matrix is shown, if any.
+    fn shown_type(&self) -> Option<&ItemType> {
+        match self.matrix {
+            Matrix::Global => None,
+            Matrix::Type(id) => self.workflow.item_type(id).ok(),
+        }
     }
 
     /// The name a field shows: what was typed into it, when that was refused.
@@ -155,14 +172,33 @@ async fn workflow_page(
             Ok((workflow, usages))
         })
         .await?;
+    let matrix = match shown.done.matrix {
+        Some(id) => {
+            workflow.item_type(TypeId(id)).map_err(|_| Error::not_found(format!("item type {id}")))?;
+            Matrix::Type(TypeId(id))
+        }
+        None => Matrix::Global,
+    };
+    let moves = match matrix {
+        Matrix::Global => workflow.transitions.clone(),
+        Matrix::Type(id) => workflow.moves_of(id),
+    };
     let sections = KINDS.iter().zip(&usages).map(|(kind, usage)| section(&workflow, *kind, usage)).collect();
     let initial_status = workflow.initial_status().map(|status| status.name.clone()).unwrap_or_default();
     let notice = shown.notice.or_else(|| done_notice(&workflow, &shown.done));
     let (attempt, errors) = (shown.attempt, shown.errors);
-    render(
-        status,
-        &WorkflowPage { chrome: viewer.chrome(), sections, workflow, initial_status, attempt, errors, notice },
-    )
+    let page = WorkflowPage {
+        chrome: viewer.chrome(),
+        sections,
+        workflow,
+        matrix,
+        moves,
+        initial_status,
+        attempt,
+        errors,
+        notice,
+    };
+    render(status, &page)
 }
 
 /// What the redirect after a change names: `?done=created&list=statuses&id=7`.
@@ -171,14 +207,29 @@ pub struct DoneQuery {
     done: Option<String>,
     list: Option<String>,
     id: Option<i64>,
+    /// The item type whose matrix the page shows.
+    #[serde(rename = "type")]
+    matrix: Option<i64>,
 }
 
 /// The message for a change that was made; only fixed texts and names from the database,
 /// so a crafted link cannot put words on the page.
 fn done_notice(workflow: &Workflow, query: &DoneQuery) -> Option<Notice> {
     let done = query.done.as_deref()?;
-    if done == "moves" {
-        return Some(Notice { kind: "ok", text: "The allowed moves were saved.".into() });
+    let type_name = || query.matrix.and_then(|id| workflow.item_type(TypeId(id)).ok()).map(|found| found.name.clone());
+    match done {
+        "moves" => {
+            let text = match type_name() {
+                Some(name) => format!("The allowed moves of {name} items were saved."),
+                None => "The allowed moves were saved.".into(),
+            };
+            return Some(Notice { kind: "ok", text });
+        }
+        "global" => {
+            let text = format!("{} items follow the global moves again.", type_name()?);
+            return Some(Notice { kind: "ok", text });
+        }
+        _ => {}
     }
     let kind = Kind::from_segment(query.list.as_deref()?)?;
     let verb = match done {
@@ -372,17 +423,44 @@ fn parse_matrix(pairs: &[(String, String)]) -> Result<(Vec<StatusId>, Vec<Transi
     Ok((shown, allowed))
 }
 
+/// The matrix form names whose moves it shows (`matrix`: empty for the global ones, else a
+/// type id); its second button (`follow_global`) returns that type to the global moves.
 pub async fn save_transitions(
     state: web::Data<AppState>,
     viewer: AdminViewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let pairs: Vec<(String, String)> = read_form(&viewer, &body)?;
-    let (shown, allowed) = match parse_matrix(&pairs) {
-        Ok(matrix) => matrix,
+    let parsed = parse_matrix(&pairs).and_then(|(shown, allowed)| Ok((matrix_of(&pairs)?, shown, allowed)));
+    let (matrix, shown, allowed) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => return refused(&state, &viewer, error, Attempt::default()).await,
     };
-    let work =
-        move |connection: &mut DbConnection, user: &User| edit::set_moves_among(connection, user, &shown, &allowed);
-    change(&state, &viewer, Attempt::default(), work, |_| "/admin/workflow?done=moves".to_string()).await
+    let done_url = |done: &str| match matrix {
+        Matrix::Global => format!("/admin/workflow?done={done}#moves"),
+        Matrix::Type(id) => format!("/admin/workflow?done={done}&type={id}#moves"),
+    };
+    match (matrix, pairs.iter().any(|(name, _)| name == "follow_global")) {
+        (Matrix::Type(type_id), true) => {
+            let work =
+                move |connection: &mut DbConnection, user: &User| edit::follow_global_moves(connection, user, type_id);
+            change(&state, &viewer, Attempt::default(), work, |_| done_url("global")).await
+        }
+        _ => {
+            let work = move |connection: &mut DbConnection, user: &User| {
+                edit::set_moves_among(connection, user, matrix, &shown, &allowed)
+            };
+            change(&state, &viewer, Attempt::default(), work, |_| done_url("moves")).await
+        }
+    }
+}
+
+fn matrix_of(pairs: &[(String, String)]) -> Result<Matrix, Error> {
+    match pairs.iter().find(|(name, _)| name == "matrix").map(|(_, value)| value.trim()) {
+        None | Some("") => Ok(Matrix::Global),
+        Some(text) => text
+            .parse::<i64>()
+            .map(|id| Matrix::Type(TypeId(id)))
+            .map_err(|_| Error::invalid("matrix", format!("{text:?} is not an item type id"))),
+    }
 }
