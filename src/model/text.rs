@@ -47,7 +47,8 @@ pub fn single_line(field: &str, value: &str, min_chars: usize, max_chars: usize)
     Ok(value.to_string())
 }
 
-/// A multi-line Markdown text of at most `MAX_BODY_BYTES`; `required` rejects blank text.
+/// A multi-line Markdown text of at most `MAX_BODY_BYTES`, with `\n` line ends; `required`
+/// rejects blank text.
 pub fn body(field: &str, value: &str, required: bool) -> Result<String> {
     if value.len() > MAX_BODY_BYTES {
         return Err(Error::invalid(field, format!("must be at most {} bytes (has {})", MAX_BODY_BYTES, value.len())));
@@ -58,7 +59,8 @@ pub fn body(field: &str, value: &str, required: bool) -> Result<String> {
     if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         return Err(Error::invalid(field, "must not contain control characters"));
     }
-    Ok(value.to_string())
+    // Browsers send a text area's line breaks as CRLF: stored text has one kind of line end.
+    Ok(value.replace("\r\n", "\n"))
 }
 
 /// An e-mail address, checked for the shape mail servers accept.
