@@ -482,7 +482,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         if let Some(assignee) = new_assignee.filter(|assignee| Some(*assignee) != current_assignee) {
             watcher::add_quietly(connection, id, assignee)?;
         }
-        let notable = notification::notable(&field_changes);
+        let notable = notification::notable(&field_changes, &catalog);
         if !notable.is_empty() {
             notification::queue(connection, id, actor.id, Event::Changed, &notable)?;
         }

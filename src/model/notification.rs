@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{items, mail_outbox, projects, statuses, users, watchers};
 use crate::error::Result;
+use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::permission::{Access, Permission, readable_project_ids};
@@ -19,7 +20,7 @@ use crate::model::user::{self, User};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     Created,
-    /// Assignee or status changed (the changes are listed in the mail).
+    /// Assignee, status or a custom field changed (the changes are listed in the mail).
     Changed,
     Commented(CommentId),
 }
@@ -37,9 +38,28 @@ impl Event {
     }
 }
 
-/// The field changes worth a mail: assignment and status.
-pub fn notable(changes: &[FieldChange]) -> Vec<&FieldChange> {
-    changes.iter().filter(|change| matches!(change.field.as_str(), "assignee" | "status")).collect()
+/// Longest value a change line of a mail shows, in characters.
+const MAX_CHANGE_CHARS: usize = 200;
+
+/// The field changes worth a mail — assignment, status and custom fields — as the mail names
+/// them: custom fields by their names, values cut at 200 characters.
+pub fn notable(changes: &[FieldChange], catalog: &Catalog) -> Vec<FieldChange> {
+    let cut = |value: &Option<String>| {
+        value.as_ref().map(|text| match text.char_indices().nth(MAX_CHANGE_CHARS) {
+            Some((end, _)) => format!("{}…", &text[..end]),
+            None => text.clone(),
+        })
+    };
+    changes
+        .iter()
+        .filter_map(|change| {
+            let label = match change.field.as_str() {
+                "assignee" | "status" => change.field.clone(),
+                key => catalog.by_key(key)?.name.clone(),
+            };
+            Some(FieldChange { field: label, old_value: cut(&change.old_value), new_value: cut(&change.new_value) })
+        })
+        .collect()
 }
 
 /// Queues one notification per person concerned; call inside the change's transaction.
@@ -48,7 +68,7 @@ pub fn queue(
     item_id: ItemId,
     actor: UserId,
     event: Event,
-    changes: &[&FieldChange],
+    changes: &[FieldChange],
 ) -> Result<()> {
     let (reporter, assignee, project, project_is_public): (UserId, Option<UserId>, ProjectId, bool) = items::table
         .inner_join(projects::table)

@@ -23,6 +23,7 @@ use crate::mail::message::reply::REPLY_MARKER;
 use crate::mail::message_ids::{digest_message_id, message_id, thread_id};
 use crate::mail::reply_address::{self, SigningKey};
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
+use crate::model::item;
 use crate::model::notification::{self, DUE_REMINDER};
 use crate::model::user::{self, User};
 
@@ -177,7 +178,7 @@ impl Rendering<'_> {
         }
         let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
         let (did, details) = match row.event.as_str() {
-            "created" => ("created", description),
+            "created" => ("created", with_field_values(connection, recipient, item_id, description)?),
             "commented" => {
                 let body: String = match row.comment_id {
                     Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
@@ -242,6 +243,29 @@ fn mail(settings: &Settings, content: Content, reply_to: &str, recipient: &User)
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(LOOP_HEADER), address.to_lowercase()))
         .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|error| Error::internal("building a notification mail", error))
+}
+
+/// A new item's description under the custom field values it holds, as the
+/// recipient may read them: one `Name: value` line each (long text on its first line only).
+fn with_field_values(
+    connection: &mut DbConnection,
+    recipient: &User,
+    item_id: ItemId,
+    description: String,
+) -> Result<String> {
+    let item = item::get(connection, recipient, item_id)?;
+    let lines: Vec<String> = item
+        .fields
+        .0
+        .iter()
+        .filter_map(|field| {
+            let text = field.value.as_ref()?.text();
+            let first_line = text.lines().next().unwrap_or_default();
+            let more = if first_line.len() < text.len() { " …" } else { "" };
+            Some(format!("{}: {first_line}{more}", field.name))
+        })
+        .collect();
+    Ok(if lines.is_empty() { description } else { format!("{}\n\n{description}", lines.join("\n")) })
 }
 
 #[cfg(test)]

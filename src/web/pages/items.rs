@@ -3,24 +3,25 @@
 //! shows open items unless the URL asks for `state=closed` or `state=all`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::model::field::Catalog;
+use crate::model::field::value::Shown;
+use crate::model::field::{Catalog, Field};
 use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
-use crate::model::item::{self, NewItem};
+use crate::model::item::{self, ItemView, NewItem};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::user::User;
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
-use crate::web::input::form_pairs;
+use crate::web::input::{form_pairs, parse_pairs};
 use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
@@ -49,11 +50,54 @@ pub struct ListQuery {
     /// A column, `-column` for descending.
     pub sort: String,
     pub page: String,
+    /// Conditions on custom fields as the URL names them (`field.<key>`, condition in the
+    /// list API's syntax), read from the query string's pairs.
+    #[serde(skip)]
+    pub fields: Vec<(String, String)>,
+    /// The keys of the custom fields shown as columns (`column=<key>`, repeated).
+    #[serde(skip)]
+    pub columns: Vec<String>,
+}
+
+impl ItemListPage {
+    /// What an item holds in a custom field column (empty when it does not apply).
+    fn field_text(&self, item: &ItemView, key: &str) -> String {
+        item.fields
+            .0
+            .iter()
+            .find(|field| field.key == key)
+            .and_then(|field| field.value.as_ref())
+            .map(Shown::text)
+            .unwrap_or_default()
+    }
+
+    /// Opens the custom field filters when one is in use.
+    fn fields_in_use(&self) -> bool {
+        !self.query.columns.is_empty() || self.query.fields.iter().any(|(_, condition)| !condition.is_empty())
+    }
 }
 
 impl ListQuery {
-    fn parameters(&self) -> Vec<(&'static str, String)> {
-        vec![
+    /// The query of a list URL: the fixed parameters, then `field.<key>` conditions and
+    /// `column` keys, which are open-ended.
+    pub fn from_query_string(query_string: &str) -> Result<ListQuery, Error> {
+        let mut fixed = Vec::new();
+        let (mut fields, mut columns) = (Vec::new(), Vec::new());
+        for (name, value) in form_pairs(query_string.as_bytes())? {
+            if name.starts_with("field.") {
+                fields.push((name, value));
+            } else if name == "column" {
+                columns.push(value);
+            } else {
+                fixed.push((name, value));
+            }
+        }
+        let query: ListQuery = parse_pairs(&fixed)?;
+        Ok(ListQuery { fields, columns, ..query })
+    }
+
+    fn parameters(&self) -> Vec<(&str, String)> {
+        let mut parameters = vec![
             ("project", self.project.clone()),
             ("status", self.status.clone()),
             ("state", self.state.clone()),
@@ -64,7 +108,22 @@ impl ListQuery {
             ("text", self.text.clone()),
             ("sort", self.sort.clone()),
             ("page", self.page.clone()),
-        ]
+        ];
+        parameters.extend(self.fields.iter().map(|(name, condition)| (name.as_str(), condition.clone())));
+        parameters.extend(self.columns.iter().map(|key| ("column", key.clone())));
+        parameters
+    }
+
+    /// The condition typed for a custom field.
+    fn field_condition(&self, key: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(name, _)| name.strip_prefix("field.") == Some(key))
+            .map_or("", |(_, condition)| condition.as_str())
+    }
+
+    fn shows_column(&self, key: &str) -> bool {
+        self.columns.iter().any(|column| column == key)
     }
 
     fn url(&self, path: &str) -> String {
@@ -77,6 +136,7 @@ impl ListQuery {
             .iter()
             .any(|value| !value.is_empty())
             || !self.text.trim().is_empty()
+            || self.fields.iter().any(|(_, condition)| !condition.trim().is_empty())
     }
 
     fn page_number(&self) -> Result<i64, Error> {
@@ -137,7 +197,12 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
         reporter: parse_person("reporter", &query.reporter, viewer)?,
         text: (!text.is_empty()).then(|| text.to_string()),
         state,
-        fields: Vec::new(),
+        fields: query
+            .fields
+            .iter()
+            .filter(|(_, condition)| !condition.trim().is_empty())
+            .map(|(name, condition)| (name["field.".len()..].to_string(), condition.clone()))
+            .collect(),
         sort,
         descending,
         limit: Some(PAGE_SIZE),
@@ -147,9 +212,9 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
 
 /// A sortable column header: clicking sorts by it, clicking again reverses.
 pub struct SortColumn {
-    pub label: &'static str,
-    /// The sort key, also the header's class.
-    pub key: &'static str,
+    pub label: String,
+    /// The sort key (`field.<key>` for a custom field), also the header's class.
+    pub key: String,
     pub href: String,
     /// `ascending`, `descending` or `none`, for `aria-sort`.
     pub order: &'static str,
@@ -167,20 +232,25 @@ const COLUMNS: [(&str, &str, bool); 6] = [
     ("Updated", "updated", true),
 ];
 
-fn sort_columns(query: &ListQuery, path: &str) -> Vec<SortColumn> {
+/// The built-in columns, then the custom fields chosen as columns (first click ascending).
+fn sort_columns(query: &ListQuery, path: &str, shown_fields: &[&Field]) -> Vec<SortColumn> {
     let current = if query.sort.is_empty() { "-updated" } else { query.sort.as_str() };
-    COLUMNS
+    let built_in = COLUMNS
         .into_iter()
+        .map(|(label, key, descending_first)| (label.to_string(), key.to_string(), descending_first));
+    let fields = shown_fields.iter().map(|field| (field.name.clone(), format!("field.{}", field.key), false));
+    built_in
+        .chain(fields)
         .map(|(label, key, descending_first)| {
             let descending_key = format!("-{key}");
-            let (order, next) = if current == key {
+            let (order, next) = if current == key.as_str() {
                 ("ascending", descending_key)
             } else if current == descending_key {
                 ("descending", key.to_string())
             } else if descending_first {
                 ("none", descending_key)
             } else {
-                ("none", key.to_string())
+                ("none", key.clone())
             };
             let href = ListQuery { sort: next, page: String::new(), ..query.clone() }.url(path);
             SortColumn { label, key, href, order }
@@ -203,6 +273,10 @@ struct ItemListPage {
     badges: Badges,
     results: ItemPage,
     columns: Vec<SortColumn>,
+    /// The custom fields the filters offer (those of the project, or all), and those shown
+    /// as columns.
+    offered_fields: Vec<Field>,
+    field_columns: Vec<Field>,
     /// "open ", "closed " or "" (all), to say which items are counted.
     state_label: &'static str,
     /// Narrowed by more than open/closed (the empty list then offers to clear the filters).
@@ -225,7 +299,8 @@ async fn show_list(
     let filter = build_filter(&query, project_key.as_deref(), &viewer.user)?;
     let open_state = filter.state;
     let user = viewer.user.clone();
-    let (project, members, projects, workflow, results) = state
+    let columns = query.columns.clone();
+    let (project, members, projects, workflow, results, offered_fields, field_columns) = state
         .database
         .run(move |connection| {
             let project = match &filter.project {
@@ -239,7 +314,23 @@ async fn show_list(
             let projects = project::list_readable(connection, &user)?;
             let workflow = Workflow::load(connection)?;
             let results = item::listing::list(connection, &user, &filter)?;
-            Ok((project, members, projects, workflow, results))
+            let catalog = Catalog::load(connection)?;
+            for key in &columns {
+                if catalog.by_key(key).is_none() {
+                    return Err(Error::invalid("column", format!("there is no field {key:?}")));
+                }
+            }
+            let offered_fields: Vec<Field> = catalog
+                .fields
+                .into_iter()
+                .filter(|field| match (&project, &field.project_ids) {
+                    (Some(project), Some(ids)) => ids.contains(&project.id),
+                    _ => true,
+                })
+                .collect();
+            let field_columns: Vec<Field> =
+                offered_fields.iter().filter(|field| columns.contains(&field.key)).cloned().collect();
+            Ok((project, members, projects, workflow, results, offered_fields, field_columns))
         })
         .await?;
     let path = match &project_key {
@@ -264,7 +355,9 @@ async fn show_list(
             .unwrap_or_default(),
         project: project.filter(|_| is_project_page),
         members,
-        columns: sort_columns(&query, &path),
+        columns: sort_columns(&query, &path, &field_columns.iter().collect::<Vec<_>>()),
+        offered_fields,
+        field_columns,
         state_label,
         filtered: query.is_filtered(),
         all_states_href: ListQuery { state: "all".into(), page: String::new(), ..query.clone() }.url(&path),
@@ -285,19 +378,21 @@ async fn show_list(
 pub async fn list_items(
     state: web::Data<AppState>,
     viewer: Viewer,
-    query: web::Query<ListQuery>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    show_list(state, viewer, query.into_inner(), None).await
+    let query = ListQuery::from_query_string(request.query_string())?;
+    show_list(state, viewer, query, None).await
 }
 
 pub async fn show_project(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner().to_ascii_uppercase();
-    show_list(state, viewer, ListQuery { project: String::new(), ..query.into_inner() }, Some(key)).await
+    let query = ListQuery::from_query_string(request.query_string())?;
+    show_list(state, viewer, ListQuery { project: String::new(), ..query }, Some(key)).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

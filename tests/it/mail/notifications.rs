@@ -1,6 +1,7 @@
 //! Notifications only to readers: recipients are checked against read access when a mail is
 //! queued and again when it is sent, watches end when access does (and anyone can always
-//! unwatch), and the people a mail reply adds as watchers can read the item.
+//! unwatch), and the people a mail reply adds as watchers can read the item. Custom fields are
+//! in the mails too.
 
 use baton::config::mail::UnknownSenders;
 use baton::mail::inbound::Outcome;
@@ -17,6 +18,7 @@ on_both_backends!(
     a_user_removed_from_a_private_project_gets_no_more_mail_from_it_nor_its_digest,
     an_outsider_watching_a_public_item_hears_nothing_once_it_is_private_and_can_still_unwatch,
     people_a_mail_reply_adds_as_watchers_can_read_the_replied_item,
+    mails_show_a_new_items_field_values_and_the_fields_an_edit_changed,
 );
 
 /// Lets the node be master again (after `without_master`), so the sender runs.
@@ -159,4 +161,67 @@ async fn people_a_mail_reply_adds_as_watchers_can_read_the_replied_item(backend:
         ["admin", "sam", "walt"],
         "rita, of the mailbox's project only, cannot read it"
     );
+}
+
+/// The text part of each mail, decoded.
+fn texts_to(app: &TestApp, address: &str) -> Vec<String> {
+    mails_to(app, address)
+        .iter()
+        .map(|raw| {
+            let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes()).expect("a mail");
+            parsed.body_text(0).expect("a text part").replace("\r\n", "\n")
+        })
+        .collect()
+}
+
+async fn mails_show_a_new_items_field_values_and_the_fields_an_edit_changed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let walt = app.create_user("walt").await;
+    app.add_member("OPS", &walt, "developer").await;
+    for field in [
+        json!({"key": "customer", "name": "Customer", "type": "text"}),
+        json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "major"]}),
+        json!({"key": "notes", "name": "Notes", "type": "long_text"}),
+    ] {
+        assert_eq!(app.admin.post("/api/v1/fields", field).await.status, StatusCode::CREATED);
+    }
+    let created = app
+        .admin
+        .post(
+            "/api/v1/items",
+            json!({"project": "OPS", "title": "Badge reader", "assignee_id": walt.user_id,
+                   "fields": {"customer": "ACME", "severity": "major", "notes": "First line\nsecond line"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_i64().unwrap();
+    until_outbox_is_empty(&app).await;
+    let texts = texts_to(&app, "walt@example.com");
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("Customer: ACME\nSeverity: major\nNotes: First line …"), "{}", texts[0]);
+
+    // A change of a custom field alone is news, named as the field is named.
+    let changed = app
+        .admin
+        .patch(
+            &format!("/api/v1/items/{id}"),
+            json!({"version": created.body["version"], "title": "Badge reader (lobby)",
+                   "fields": {"customer": "Initech", "severity": null}}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    until_outbox_is_empty(&app).await;
+    let texts = texts_to(&app, "walt@example.com");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    let change = texts.iter().find(|text| text.contains("changed #")).expect("the change mail");
+    assert!(change.contains("Customer: ACME → Initech"), "{change}");
+    assert!(change.contains("Severity: major → (none)"), "{change}");
+    assert!(!change.contains("title"), "a title edit is listed in the history, not mailed: {change}");
+
+    // A title edit alone sends nothing.
+    let version = changed.body["version"].clone();
+    app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": version, "title": "Badge reader, lobby"})).await;
+    until_outbox_is_empty(&app).await;
+    assert_eq!(texts_to(&app, "walt@example.com").len(), 2);
 }

@@ -231,3 +231,101 @@ async fn administrators_define_change_and_delete_fields_on_the_admin_page() {
     assert_eq!(app.count_rows("fields"), 0);
     assert_eq!(app.count_rows("item_values"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_list_filters_by_fields_and_shows_them_as_sortable_columns() {
+    let (app, admin) = app_with_project().await;
+    every_type(&app).await;
+    for (title, customer, estimate) in [("Alpha", "ACME", 8), ("Beta", "Initech", 3), ("Gamma", "ACME", 5)] {
+        let reply = app
+            .admin
+            .post(
+                "/api/v1/items",
+                json!({"project": "WEB", "title": title, "fields": {"customer": customer, "estimate": estimate}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let plain = admin.get("/projects/WEB").await;
+    assert!(plain.body.contains("<details class=\"field-filters\">"), "closed while unused");
+    assert!(plain.body.contains("name=\"field.customer\" value=\"\""));
+
+    let filtered =
+        admin.get("/projects/WEB?field.customer=ACME&column=estimate&column=customer&sort=-field.estimate").await;
+    assert_eq!(filtered.status, StatusCode::OK, "{}", filtered.body);
+    assert!(filtered.body.contains("<details class=\"field-filters\" open>"));
+    assert!(filtered.body.contains("2 items."), "{}", filtered.body);
+    let alpha = filtered.body.find(">Alpha</a>").expect("Alpha listed");
+    let gamma = filtered.body.find(">Gamma</a>").expect("Gamma listed");
+    assert!(alpha < gamma, "sorted by estimate, largest first");
+    assert!(!filtered.body.contains(">Beta</a>"));
+    // The columns in form order, with their values; each header sorts by its field.
+    assert!(
+        filtered
+            .body
+            .contains("data-label=\"The customer\">ACME</td><td class=\"field\" data-label=\"The estimate\">8</td>"),
+        "{}",
+        filtered.body
+    );
+    assert!(filtered.body.contains("aria-sort=\"descending\"><a href=\"/projects/WEB?sort=field.estimate&#38;field.customer=ACME&#38;column=estimate&#38;column=customer\">The estimate"), "{}", filtered.body);
+    assert!(filtered.body.contains("value=\"customer\" checked"));
+
+    let ranged = admin.get("/items?field.estimate=%3E4&state=all").await;
+    assert!(ranged.body.contains("2 items."), "{}", ranged.body);
+    let refused = admin.get("/items?field.estimate=lots").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("estimate"), "the page names the field: {}", refused.body);
+    let unknown = admin.get("/items?column=nope").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.body.contains("there is no field"), "{}", unknown.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_new_item_form_takes_a_value_of_every_field_type() {
+    use crate::support::app::ADMIN_PASSWORD;
+    use crate::support::browser::Browser;
+    let Some(browser) = Browser::start("every field type").await else { return };
+    let (app, _admin) = app_with_project().await;
+    app.add_member("WEB", &app.admin, "developer").await;
+    every_type(&app).await;
+    browser.sign_in(&app.address, "/items/new?project=WEB", "admin", ADMIN_PASSWORD).await;
+    browser.type_into("#title", "Every field type").await;
+    browser.type_into("#field-customer", "ACME").await;
+    browser.type_into("#field-notes", "First line\nSecond line").await;
+    browser.type_into("#field-estimate", "8").await;
+    browser.type_into("#field-cost", "12.5").await;
+    // The browser's own date picker takes the date as its locale writes it (en-US here).
+    browser.type_into("#field-found_on", "12312026").await;
+    browser.click("#field-regression option[value=yes]").await;
+    browser.click("#field-severity option:nth-child(3)").await;
+    browser.click("#field-platforms label:nth-of-type(1) input").await;
+    browser.click("#field-platforms label:nth-of-type(3) input").await;
+    browser.click("#field-reviewer option:nth-child(2)").await;
+    browser.type_into("#field-ticket", "https://tickets.example/42").await;
+    browser.click("form[action='/items/new'] button[type=submit]").await;
+    browser
+        .wait_for("the new item's page", false, async |browser| {
+            let path = browser.path().await;
+            path.starts_with("/items/") && path != "/items/new"
+        })
+        .await;
+    let id = browser.path().await["/items/".len()..].to_string();
+    browser.quit().await;
+    let item = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    assert_eq!(
+        item["fields"],
+        json!({
+            "customer": "ACME",
+            "notes": "First line\nSecond line",
+            "estimate": 8,
+            "cost": 12.5,
+            "found_on": "2026-12-31",
+            "regression": true,
+            "severity": "major",
+            "platforms": ["linux", "windows"],
+            "reviewer": {"id": app.admin.user_id, "login": "admin", "name": item["fields"]["reviewer"]["name"]},
+            "ticket": "https://tickets.example/42",
+        }),
+        "{item}"
+    );
+}
