@@ -2,7 +2,8 @@
 # Reproducible API benchmark: release build, 100k demo items, wrk on loopback.
 #   bench/run.sh [sqlite|postgres|both]     (default: both)
 # Prints a Markdown table (also written to bench/results-<backend>.md).
-# Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32).
+# Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
+# FIELDS (default yes; no skips the two custom field runs, for a build without custom fields).
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -89,7 +90,7 @@ run_backend() {
         -d '{"name":"bench"}' "http://127.0.0.1:$PORT/api/v1/tokens" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
     sleep 1
-    local idle_rss get list create peak sampler
+    local idle_rss get list create by_field with_fields peak sampler
     idle_rss=$(rss_mb $pid)
     # RSS sampled every 200 ms through warm-up and the three measured runs.
     ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
@@ -98,16 +99,23 @@ run_backend() {
     get=$(wrk_rate get_item.lua "$token" "$ITEMS")
     list=$(wrk_rate list_items.lua "$token")
     create=$(wrk_rate create_item.lua "$token")
+    if [ "${FIELDS:-yes}" = yes ]; then
+        by_field=$(wrk_rate list_by_field.lua "$token")
+        with_fields=$(wrk_rate create_with_fields.lua "$token")
+    else
+        by_field="-|-" with_fields="-|-"
+    fi
     kill $sampler 2>/dev/null || true
     peak=$(sort -n "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f", $1/1024}')
     kill $pid; wait $pid 2>/dev/null || true
-    echo "$backend|$demo_seconds|$idle_rss|$peak|$get|$list|$create"
+    echo "$backend|$demo_seconds|$idle_rss|$peak|$get|$list|$create|$by_field|$with_fields"
 }
 
 measure() {
     local backend=$1 line
     line=$(run_backend "$backend")
-    IFS='|' read -r name demo idle peak get_rate get_p99 list_rate list_p99 create_rate create_p99 <<<"$line"
+    IFS='|' read -r name demo idle peak get_rate get_p99 list_rate list_p99 create_rate create_p99 \
+        field_list_rate field_list_p99 field_create_rate field_create_p99 <<<"$line"
     {
         echo "### $name ($ITEMS items, wrk -t2 -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
         echo
@@ -117,6 +125,8 @@ measure() {
         echo "| GET /api/v1/items/{id} | ${get_rate} req/s (p99 ${get_p99}) |"
         echo "| GET /api/v1/items?project=OPS&limit=25 | ${list_rate} req/s (p99 ${list_p99}) |"
         echo "| POST /api/v1/items | ${create_rate} req/s (p99 ${create_p99}) |"
+        echo "| GET /api/v1/items?project=OPS&field.severity=major&sort=-field.found_on&limit=25 | ${field_list_rate} req/s (p99 ${field_list_p99}) |"
+        echo "| POST /api/v1/items with 6 field values | ${field_create_rate} req/s (p99 ${field_create_p99}) |"
         echo "| RSS idle (after start, sign-in) | ${idle} MB |"
         echo "| RSS peak under load | ${peak} MB |"
         echo

@@ -1,5 +1,8 @@
-//! `baton demo-data`: realistic random users, projects, items and comments, inserted in
-//! batches (100,000 items in a few seconds), deterministic for a given seed.
+//! `baton demo-data`: realistic random users, projects, items with custom field values, and
+//! comments, inserted in batches (100,000 items in a few seconds), deterministic for a given
+//! seed.
+
+mod fields;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -11,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
-use crate::db::schema::{comments, index_queue, items, memberships, projects, users, watchers};
+use crate::db::schema::{comments, index_queue, item_values, items, memberships, projects, users, watchers};
 use crate::db::{Database, DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
@@ -19,6 +22,10 @@ use crate::model::permission::{Role, stored_role};
 use crate::model::user;
 use crate::model::workflow::Workflow;
 use crate::with_backend;
+use fields::{DemoFields, Drawn};
+
+/// Mixed into the seed for the custom field values' own random stream.
+const FIELD_SEED: u64 = 0x00f1_e1d5;
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-password";
@@ -282,6 +289,8 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let shape = ItemShape::of(&Workflow::load(&mut connection)?)?;
+    let demo_fields = DemoFields::ensure(&mut connection)?;
+    let mut field_rng = StdRng::seed_from_u64(seed ^ FIELD_SEED);
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
     let mut remaining = item_count as usize;
@@ -289,7 +298,8 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
         let batch = remaining.min(BATCH_SIZE);
         let new_items: Vec<DemoItem> =
             (0..batch).map(|_| random_item(&mut rng, &shape, &demo_projects, &user_ids, period)).collect();
-        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &demo_projects)?;
+        let values: Vec<Vec<Drawn>> = (0..batch).map(|_| demo_fields.draw(&mut field_rng, period)).collect();
+        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &values, &demo_projects)?;
         created_items += batch;
         remaining -= batch;
         progress.inc(batch as u64);
@@ -392,12 +402,14 @@ fn random_item(
     }
 }
 
-/// Inserts a batch of items with up to three comments each, the reporter and the assignee
-/// as watchers, and their index queue rows, in one transaction; returns how many comments.
+/// Inserts a batch of items with their custom field values, up to three comments each, the
+/// reporter and the assignee as watchers, and their index queue rows, in one transaction;
+/// returns how many comments.
 fn insert_batch(
     connection: &mut DbConnection,
     rng: &mut StdRng,
     new_items: &[DemoItem],
+    values: &[Vec<Drawn>],
     demo_projects: &[DemoProject],
 ) -> Result<usize> {
     let comment_plan: Vec<(usize, UserId, NaiveDateTime, NaiveDateTime)> = new_items
@@ -449,7 +461,12 @@ fn insert_batch(
             })
             .collect();
         let queue_rows: Vec<DemoQueueRow> = ids.iter().map(|id| DemoQueueRow { item_id: *id }).collect();
+        let new_values: Vec<fields::DemoValue> =
+            values.iter().zip(&ids).flat_map(|(drawn, id)| drawn.iter().map(|value| value.of(*id))).collect();
         with_backend!(connection, |inner| {
+            for chunk in new_values.chunks(BATCH_SIZE) {
+                diesel::insert_into(item_values::table).values(chunk).execute(inner)?;
+            }
             for chunk in new_comments.chunks(BATCH_SIZE) {
                 diesel::insert_into(comments::table).values(chunk).execute(inner)?;
             }

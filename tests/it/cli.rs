@@ -181,12 +181,15 @@ struct ItemSample {
     status_id: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     comments: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    field_values: i64,
 }
 
 fn demo_sample(folder: &std::path::Path) -> Vec<ItemSample> {
     let mut connection = SqliteConnection::establish(&folder.join("data/baton.db").to_string_lossy()).unwrap();
     diesel::sql_query(
-        "SELECT title, status_id, (SELECT COUNT(*) FROM comments c WHERE c.item_id = items.id) AS comments FROM items ORDER BY id",
+        "SELECT title, status_id, (SELECT COUNT(*) FROM comments c WHERE c.item_id = items.id) AS comments, \
+           (SELECT COUNT(*) FROM item_values v WHERE v.item_id = items.id) AS field_values FROM items ORDER BY id",
     )
     .load(&mut connection)
     .unwrap()
@@ -220,6 +223,11 @@ fn demo_data_is_the_same_for_the_same_seed() {
     assert_eq!(sample.len(), 300);
     assert_eq!(sample, demo_sample(second.path()));
     assert!(sample.iter().any(|item| item.comments > 0));
+    // Six fields on about 85 % of the items each, platforms with one to three values: about
+    // six values per item, never more than eight.
+    let values: i64 = sample.iter().map(|item| item.field_values).sum();
+    assert!((1350..=2250).contains(&values), "{values} field values on 300 items");
+    assert!(sample.iter().all(|item| item.field_values <= 8));
     let other_seed = tempfile::tempdir().unwrap();
     baton(other_seed.path()).args(["demo-data", "--items", "300", "--seed", "8"]).output().unwrap();
     assert_ne!(sample, demo_sample(other_seed.path()));
