@@ -42,6 +42,8 @@ struct Stored {
 pub struct DemoFields(Vec<Stored>);
 
 /// One value of one item, before the item has its id.
+#[derive(Clone, Insertable)]
+#[diesel(table_name = item_values, treat_none_as_default_value = false)]
 pub struct Drawn {
     field_id: FieldId,
     text_value: Option<String>,
@@ -52,28 +54,16 @@ pub struct Drawn {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = item_values, treat_none_as_default_value = false)]
+#[diesel(table_name = item_values)]
 pub struct DemoValue {
     item_id: ItemId,
-    field_id: FieldId,
-    text_value: Option<String>,
-    int_value: Option<i64>,
-    date_value: Option<NaiveDate>,
-    bool_value: Option<bool>,
-    choice_id: Option<ChoiceId>,
+    #[diesel(embed)]
+    value: Drawn,
 }
 
 impl Drawn {
     pub fn of(&self, item_id: ItemId) -> DemoValue {
-        DemoValue {
-            item_id,
-            field_id: self.field_id,
-            text_value: self.text_value.clone(),
-            int_value: self.int_value,
-            date_value: self.date_value,
-            bool_value: self.bool_value,
-            choice_id: self.choice_id,
-        }
+        DemoValue { item_id, value: self.clone() }
     }
 }
 
