@@ -14,8 +14,9 @@ pub use app::{Api, Backend, Reply, TestApp};
 pub use wait::{done_when, wait_until};
 
 /// Held by the tests that load the machine most (20,000-item rebuilds, 500 mails) and by the
-/// one that asserts election timing under random kills, so that none of them runs beside
-/// another on a 2-core CI machine.
+/// ones whose scenario needs a master to keep its lease on time (election timing under random
+/// kills, a master paused at its commit), so that none of them runs beside another on a
+/// 2-core CI machine.
 pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Instantiates `async fn name(backend: Backend)` once per backend, as `name::sqlite` and
