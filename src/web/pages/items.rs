@@ -59,24 +59,6 @@ pub struct ListQuery {
     pub columns: Vec<String>,
 }
 
-impl ItemListPage {
-    /// What an item holds in a custom field column (empty when it does not apply).
-    fn field_text(&self, item: &ItemView, key: &str) -> String {
-        item.fields
-            .0
-            .iter()
-            .find(|field| field.key == key)
-            .and_then(|field| field.value.as_ref())
-            .map(Shown::text)
-            .unwrap_or_default()
-    }
-
-    /// Opens the custom field filters when one is in use.
-    fn fields_in_use(&self) -> bool {
-        !self.query.columns.is_empty() || self.query.fields.iter().any(|(_, condition)| !condition.is_empty())
-    }
-}
-
 impl ListQuery {
     /// The query of a list URL: the fixed parameters, then `field.<key>` conditions and
     /// `column` keys, which are open-ended.
@@ -233,7 +215,7 @@ const COLUMNS: [(&str, &str, bool); 6] = [
 ];
 
 /// The built-in columns, then the custom fields chosen as columns (first click ascending).
-fn sort_columns(query: &ListQuery, path: &str, shown_fields: &[&Field]) -> Vec<SortColumn> {
+fn sort_columns(query: &ListQuery, path: &str, shown_fields: &[Field]) -> Vec<SortColumn> {
     let current = if query.sort.is_empty() { "-updated" } else { query.sort.as_str() };
     let built_in = COLUMNS
         .into_iter()
@@ -246,7 +228,7 @@ fn sort_columns(query: &ListQuery, path: &str, shown_fields: &[&Field]) -> Vec<S
             let (order, next) = if current == key.as_str() {
                 ("ascending", descending_key)
             } else if current == descending_key {
-                ("descending", key.to_string())
+                ("descending", key.clone())
             } else if descending_first {
                 ("none", descending_key)
             } else {
@@ -288,6 +270,24 @@ struct ItemListPage {
     page_count: i64,
     previous_href: Option<String>,
     next_href: Option<String>,
+}
+
+impl ItemListPage {
+    /// What an item holds in a custom field column (empty when it does not apply).
+    fn field_text(&self, item: &ItemView, key: &str) -> String {
+        item.fields
+            .0
+            .iter()
+            .find(|field| field.key == key)
+            .and_then(|field| field.value.as_ref())
+            .map(Shown::text)
+            .unwrap_or_default()
+    }
+
+    /// Opens the custom field filters when one is in use.
+    fn fields_in_use(&self) -> bool {
+        !self.query.columns.is_empty() || self.query.fields.iter().any(|(_, condition)| !condition.is_empty())
+    }
 }
 
 async fn show_list(
@@ -355,7 +355,7 @@ async fn show_list(
             .unwrap_or_default(),
         project: project.filter(|_| is_project_page),
         members,
-        columns: sort_columns(&query, &path, &field_columns.iter().collect::<Vec<_>>()),
+        columns: sort_columns(&query, &path, &field_columns),
         offered_fields,
         field_columns,
         state_label,
