@@ -497,11 +497,21 @@ fn check_move(workflow: &Workflow, field: &str, from: StatusId, to: StatusId) ->
     Ok(())
 }
 
-fn insert_moves(connection: &mut DbConnection, moves: &[(StatusId, StatusId)]) -> Result<()> {
+/// Adds moves to the global matrix or to a type's own.
+fn insert_moves(connection: &mut DbConnection, matrix: Matrix, moves: &[(StatusId, StatusId)]) -> Result<()> {
     for (from, to) in moves {
-        diesel::insert_into(transitions::table)
-            .values((transitions::from_status_id.eq(from), transitions::to_status_id.eq(to)))
-            .execute(connection)?;
+        match matrix {
+            Matrix::Global => diesel::insert_into(transitions::table)
+                .values((transitions::from_status_id.eq(from), transitions::to_status_id.eq(to)))
+                .execute(connection)?,
+            Matrix::Type(type_id) => diesel::insert_into(type_transitions::table)
+                .values((
+                    type_transitions::type_id.eq(type_id),
+                    type_transitions::from_status_id.eq(from),
+                    type_transitions::to_status_id.eq(to),
+                ))
+                .execute(connection)?,
+        };
     }
     Ok(())
 }
@@ -539,7 +549,7 @@ pub fn set_moves_from(
             }
         }
         diesel::delete(transitions::table.filter(transitions::from_status_id.eq(from))).execute(connection)?;
-        insert_moves(connection, &moves)?;
+        insert_moves(connection, Matrix::Global, &moves)?;
         let updated = Workflow::load(connection)?;
         let to = updated
             .statuses
@@ -605,7 +615,7 @@ pub fn set_moves_among(
                         .filter(transitions::to_status_id.eq_any(&shown)),
                 )
                 .execute(connection)?;
-                insert_moves(connection, &moves)?;
+                insert_moves(connection, matrix, &moves)?;
             }
             Matrix::Type(type_id) => {
                 if !workflow.item_type(type_id)?.own_transitions {
@@ -614,7 +624,7 @@ pub fn set_moves_among(
                         .iter()
                         .map(|transition| (transition.from_status_id, transition.to_status_id))
                         .collect();
-                    insert_type_moves(connection, type_id, &global)?;
+                    insert_moves(connection, matrix, &global)?;
                     diesel::update(item_types::table.find(type_id))
                         .set(item_types::own_transitions.eq(true))
                         .execute(connection)?;
@@ -626,7 +636,7 @@ pub fn set_moves_among(
                         .filter(type_transitions::to_status_id.eq_any(&shown)),
                 )
                 .execute(connection)?;
-                insert_type_moves(connection, type_id, &moves)?;
+                insert_moves(connection, matrix, &moves)?;
             }
         }
         let updated = Workflow::load(connection)?;
@@ -656,17 +666,4 @@ pub fn follow_global_moves(connection: &mut DbConnection, actor: &User, type_id:
     })?;
     log_change(actor, Kind::ItemType, type_id.0, &item_type.name, "follows the global moves again");
     Ok(item_type)
-}
-
-fn insert_type_moves(connection: &mut DbConnection, type_id: TypeId, moves: &[(StatusId, StatusId)]) -> Result<()> {
-    for (from, to) in moves {
-        diesel::insert_into(type_transitions::table)
-            .values((
-                type_transitions::type_id.eq(type_id),
-                type_transitions::from_status_id.eq(from),
-                type_transitions::to_status_id.eq(to),
-            ))
-            .execute(connection)?;
-    }
-    Ok(())
 }

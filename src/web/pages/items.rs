@@ -17,7 +17,8 @@ use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenStat
 use crate::model::item::{self, ItemView, NewItem};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
-use crate::model::project::{self, Project, ProjectKeyOrId, types};
+use crate::model::project::types::{self, ProjectTypes};
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::User;
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
@@ -447,18 +448,15 @@ fn placement(
             .ok()
             .map(|(project, _)| project.id)
     };
-    let types = match project {
-        Some(project) => types::of_project(connection, project, workflow)?.types,
-        None => workflow.types.clone(),
+    let offered = match project {
+        Some(project) => types::of_project(connection, project, workflow)?,
+        None => ProjectTypes { all: true, types: workflow.types.clone() },
     };
     let item_type = match parse_id("type_id", &form.type_id) {
         Ok(Some(id)) => TypeId(id),
-        _ => types
-            .first()
-            .map(|item_type| item_type.id)
-            .ok_or_else(|| Error::Unavailable("the workflow has no item types".into()))?,
+        _ => offered.default_type()?.id,
     };
-    Ok(Placement { project, item_type, types })
+    Ok(Placement { project, item_type, types: offered.types })
 }
 
 /// The keys of the custom fields shown for a project and type (none before a project is
