@@ -167,7 +167,17 @@ impl Lab {
         let subnet = free_subnet();
         let bridge_address = format!("{subnet}.1");
         note(&folder, &format!("link {bridge}"));
-        run("ip", &["link", "add", &bridge, "type", "bridge"]);
+        // A bridge takes the lowest address of its ports unless given one: each host joining
+        // would then change the address the hosts before it resolved for the bridge, and their
+        // frames to the old one would be dropped until their ARP entries expire (a node cut off
+        // from the database and the file server for half a minute, at random).
+        let bridge_mac = format!(
+            "02:ba:70:{:02x}:{:02x}:{:02x}",
+            number & 0xff,
+            (std::process::id() >> 8) & 0xff,
+            std::process::id() & 0xff
+        );
+        run("ip", &["link", "add", &bridge, "address", &bridge_mac, "type", "bridge"]);
         run("ip", &["addr", "add", &format!("{bridge_address}/24"), "dev", &bridge]);
         run("ip", &["link", "set", &bridge, "up"]);
 
