@@ -261,11 +261,9 @@ fn lease_epoch(lab: &Lab) -> i64 {
 /// that commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_paused_between_its_epoch_check_and_its_commit_is_never_read_and_the_index_is_complete() {
-    // n1 must stay master until it reaches its commit, where the test freezes it. In the lab
-    // (sshfs, three nodes) n1 has been seen to fence itself two seconds into a 3 s pause, once
-    // in six runs; a single node keeps its lease through a 4 s pause on both backends. The
-    // pause is now shorter than the 2 s node timeout (the window to freeze n1 needs far
-    // less), and the test does not run beside the heaviest ones.
+    // n1 stays master until it reaches its commit, where the test freezes it: a pause
+    // shorter than the node timeout is window enough, and the test does not run beside the
+    // heaviest ones.
     let _alone = crate::support::HEAVY.lock().await;
     let Some(mut lab) = Lab::open().await else { return };
     lab.start("n1", &[("BATON_SEARCH__PAUSE_BEFORE_COMMIT", "1s")]).await;
