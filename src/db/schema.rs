@@ -183,6 +183,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    field_catalog_version (id) {
+        id -> Integer,
+        database_key -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     fields (id) {
         id -> BigInt,
         key -> Text,

@@ -8,6 +8,7 @@
 //! items — deleting a field, narrowing where it applies, removing a choice items hold — says
 //! how many items lose a value and needs `confirm`.
 
+mod cache;
 pub mod filter;
 pub mod value;
 
@@ -212,9 +213,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// One query when no field is defined (the common case for lists and item views), four
-    /// otherwise.
-    pub fn load(connection: &mut DbConnection) -> Result<Catalog> {
+    /// The definitions as the database holds them now: one small query while they have not
+    /// changed since this process last read them (see `cache`).
+    pub fn load(connection: &mut DbConnection) -> Result<std::sync::Arc<Catalog>> {
+        cache::current(connection)
+    }
+
+    /// Reads the definitions: one query when no field is defined, four otherwise.
+    fn read(connection: &mut DbConnection) -> Result<Catalog> {
         let rows: Vec<FieldRow> = fields::table
             .order((fields::position.asc(), fields::id.asc()))
             .select((
@@ -596,7 +602,7 @@ fn renumber(connection: &mut DbConnection, catalog: &Catalog, moved: Option<(Fie
 }
 
 pub fn list(connection: &mut DbConnection) -> Result<Vec<Field>> {
-    Ok(Catalog::load(connection)?.fields)
+    Ok(Catalog::load(connection)?.fields.clone())
 }
 
 pub fn get(connection: &mut DbConnection, key: &str) -> Result<Field> {

@@ -149,7 +149,7 @@ struct Loaded {
     workflow: Workflow,
     types: Vec<ItemType>,
     members: Vec<Member>,
-    catalog: Catalog,
+    catalog: std::sync::Arc<Catalog>,
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, Error> {

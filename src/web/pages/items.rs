@@ -323,11 +323,12 @@ async fn show_list(
             }
             let offered_fields: Vec<Field> = catalog
                 .fields
-                .into_iter()
+                .iter()
                 .filter(|field| match (&project, &field.project_ids) {
                     (Some(project), Some(ids)) => ids.contains(&project.id),
                     _ => true,
                 })
+                .cloned()
                 .collect();
             let field_columns: Vec<Field> =
                 offered_fields.iter().filter(|field| columns.contains(&field.key)).cloned().collect();

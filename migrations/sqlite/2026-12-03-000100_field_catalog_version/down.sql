@@ -1,0 +1,14 @@
+DROP TRIGGER fields_catalog_insert;
+DROP TRIGGER fields_catalog_update;
+DROP TRIGGER fields_catalog_delete;
+DROP TRIGGER field_choices_catalog_insert;
+DROP TRIGGER field_choices_catalog_update;
+DROP TRIGGER field_choices_catalog_delete;
+DROP TRIGGER field_projects_catalog_insert;
+DROP TRIGGER field_projects_catalog_update;
+DROP TRIGGER field_projects_catalog_delete;
+DROP TRIGGER field_types_catalog_insert;
+DROP TRIGGER field_types_catalog_update;
+DROP TRIGGER field_types_catalog_delete;
+DROP TRIGGER projects_catalog_key;
+DROP TABLE field_catalog_version;
