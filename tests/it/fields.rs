@@ -18,6 +18,7 @@ on_both_backends!(
     renaming_a_choice_keeps_items_and_requeues_them_and_retired_choices_stay_readable,
     taking_values_away_needs_a_confirmation_that_counts_the_items,
     only_administrators_define_fields,
+    item_views_follow_every_change_to_the_definitions_at_once,
     filters_and_sorts_on_fields_give_exactly_the_expected_items,
     search_finds_field_text_and_takes_key_value_conditions,
 );
@@ -430,6 +431,29 @@ async fn only_administrators_define_fields(backend: Backend) {
     assert_eq!(item.status, StatusCode::CREATED, "members set values: {}", item.body);
 }
 
+/// Views read the definitions from memory while their version row stays the same: each kind
+/// of change (new field, new scope, deletion) gives the row a new version, so the next view
+/// shows it.
+async fn item_views_follow_every_change_to_the_definitions_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("WEB", false).await;
+    let item = app.admin.create_item("OPS", "Watched").await;
+    let path = format!("/api/v1/items/{}", item["id"]);
+    let fields = async || app.admin.get(&path).await.body["fields"].clone();
+    assert_eq!(fields().await, json!({}));
+    define(&app, json!({"key": "customer", "name": "Customer", "type": "text"})).await;
+    assert_eq!(fields().await, json!({"customer": null}));
+    let scoped = app.admin.patch("/api/v1/fields/customer", json!({"projects": ["WEB"]})).await;
+    assert_eq!(scoped.status, StatusCode::OK, "{}", scoped.body);
+    assert_eq!(fields().await, json!({}));
+    let everywhere = app.admin.patch("/api/v1/fields/customer", json!({"projects": null})).await;
+    assert_eq!(everywhere.status, StatusCode::OK, "{}", everywhere.body);
+    assert_eq!(fields().await, json!({"customer": null}));
+    assert_eq!(app.admin.delete("/api/v1/fields/customer").await.status, StatusCode::OK);
+    assert_eq!(fields().await, json!({}));
+}
+
 /// The values one test item gets (`None`: not sent), drawn from a fixed sequence.
 #[derive(Clone, Debug)]
 struct Drawn {
@@ -456,6 +480,10 @@ async fn list_ids(app: &TestApp, query: &str) -> Vec<i64> {
         reply.body["items"].as_array().unwrap().iter().map(|item| item["id"].as_i64().unwrap()).collect();
     assert_eq!(reply.body["total"], ids.len() as i64, "{query}: the total agrees with the rows");
     ids
+}
+
+fn drawn_in(drawn: &[Drawn], id: i64, project: &str) -> bool {
+    drawn.iter().any(|item| item.id == id && item.project == project)
 }
 
 fn expect(drawn: &[Drawn], keep: impl Fn(&Drawn) -> bool) -> Vec<i64> {
@@ -621,6 +649,16 @@ async fn filters_and_sorts_on_fields_give_exactly_the_expected_items(backend: Ba
     ];
     for (query, expected) in sorts {
         assert_eq!(list_ids(&app, query).await, expected, "{query}");
+        // Page by page, across the end of the items with a value and with a filter.
+        let mut paged = Vec::new();
+        for offset in (0..expected.len()).step_by(7) {
+            let page = app.admin.get(&format!("/api/v1/items?limit=7&offset={offset}&state=all&{query}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+            paged.extend(page.body["items"].as_array().unwrap().iter().map(|item| item["id"].as_i64().unwrap()));
+        }
+        assert_eq!(paged, expected, "{query}, 7 a page");
+        let filtered: Vec<i64> = expected.iter().copied().filter(|id| drawn_in(&drawn, *id, "OPS")).collect();
+        assert_eq!(list_ids(&app, &format!("{query}&project=OPS")).await, filtered, "{query}&project=OPS");
     }
 
     for (query, name) in [

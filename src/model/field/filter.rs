@@ -195,29 +195,32 @@ pub fn parse(catalog: &Catalog, key: &str, condition: &str, actor: UserId) -> Re
 }
 
 /// Narrows a boxed item query (over `items`, alone or joined) to the items that satisfy a
-/// `FieldCondition`: `items.id IN (SELECT item_id FROM item_values WHERE field_id = ? AND …)`,
-/// or `NOT IN` within the projects and types where the field applies, for "not" and "none".
-/// Each arm is a typed subquery of its own, so each comparison runs on its column's index.
+/// `FieldCondition`: `EXISTS (SELECT … FROM item_values WHERE item_id = items.id AND
+/// field_id = ? AND …)`, or `NOT EXISTS` within the projects and types where the field applies,
+/// for "not" and "none". A lookup per candidate item rather than a list of every item with
+/// that value: the planner can then walk another index (the project's, or a sort field's)
+/// and stop after the page.
 macro_rules! restrict_by_field {
     ($query:expr, $condition:expr) => {{
         use $crate::db::schema::item_values as values;
         use $crate::model::field::filter::{Comparison, Operands, Operation};
         let condition: &$crate::model::field::filter::FieldCondition = $condition;
         let mut query = $query;
-        let field = values::field_id.eq(condition.field_id);
+        let of_item =
+            values::table.filter(values::item_id.eq(items::id)).filter(values::field_id.eq(condition.field_id));
         macro_rules! within {
             ($test:expr) => {
-                query.filter(items::id.eq_any(values::table.filter(field).filter($test).select(values::item_id)))
+                query.filter(diesel::dsl::exists(of_item.filter($test)))
             };
         }
         macro_rules! outside {
             ($test:expr) => {
-                query.filter(items::id.ne_all(values::table.filter(field).filter($test).select(values::item_id)))
+                query.filter(diesel::dsl::not(diesel::dsl::exists(of_item.filter($test))))
             };
         }
         query = match &condition.operation {
-            Operation::Set => query.filter(items::id.eq_any(values::table.filter(field).select(values::item_id))),
-            Operation::Empty => query.filter(items::id.ne_all(values::table.filter(field).select(values::item_id))),
+            Operation::Set => query.filter(diesel::dsl::exists(of_item)),
+            Operation::Empty => query.filter(diesel::dsl::not(diesel::dsl::exists(of_item))),
             Operation::AnyOf(Operands::Text(list)) => within!(values::text_value.eq_any(list.clone())),
             Operation::AnyOf(Operands::Integer(list)) => within!(values::int_value.eq_any(list.clone())),
             Operation::AnyOf(Operands::Decimal(list)) => within!(values::decimal_value.eq_any(list.clone())),
@@ -284,7 +287,34 @@ pub fn parse_sort(catalog: &Catalog, key: &str) -> Result<FieldSort> {
     Ok(FieldSort { field_id: field.id.0, field_type: field.field_type })
 }
 
+/// The column of `item_values` that holds a field's value when that value is its own sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Text,
+    Integer,
+    Decimal,
+    Date,
+    Boolean,
+}
+
 impl FieldSort {
+    pub fn field_id(&self) -> i64 {
+        self.field_id
+    }
+
+    /// The value column, when the field has one value per item that sorts as stored (not a
+    /// choice, which sorts by position, nor a user, by login): its index gives the order.
+    pub fn column(&self) -> Option<SortColumn> {
+        match self.field_type {
+            FieldType::Text | FieldType::Url => Some(SortColumn::Text),
+            FieldType::Integer => Some(SortColumn::Integer),
+            FieldType::Decimal => Some(SortColumn::Decimal),
+            FieldType::Date => Some(SortColumn::Date),
+            FieldType::Boolean => Some(SortColumn::Boolean),
+            FieldType::LongText | FieldType::Choice | FieldType::MultiChoice | FieldType::User => None,
+        }
+    }
+
     /// The item's value of the field as an SQL expression over `items`: choices by their
     /// position, users by login, yes after no. The field id comes from the catalog, never from
     /// the request, and is a number.

@@ -6,11 +6,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{ItemJoin, ItemRow, ItemView, JoinedRow, joined, readable_views, select_joined, views_with};
-use crate::db::schema::{item_totals, item_types, items, priorities, projects, statuses, watchers};
+use crate::db::schema::{item_totals, item_types, item_values, items, priorities, projects, statuses, watchers};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
-use crate::model::field::filter::{self, FieldCondition, FieldSort, restrict_by_field};
+use crate::model::field::filter::{self, FieldCondition, FieldSort, SortColumn, restrict_by_field};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Permission, readable_project_ids};
 use crate::model::project::{self, ProjectKeyOrId};
@@ -294,15 +294,112 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         column => Order::Column(column.clone()),
     };
     let total = count_matching(connection, filter, project, readable.clone(), &conditions)?;
-    let rows: Vec<JoinedRow> = select_joined!(sorted(
-        filter_items!(joined().into_boxed(), filter, project, readable, &conditions),
-        &order,
-        filter.descending
-    ))
-    .limit(limit)
-    .offset(offset)
-    .load(connection)?;
+    let page = Page { filter, project, readable, conditions: &conditions, limit, offset };
+    let rows = match &order {
+        // On SQLite only: PostgreSQL's planner hash-joins every value instead of walking the
+        // index (87 ms against 44 ms for the correlated sort, 100,000 items).
+        Order::Field(sort)
+            if let Some(column) = sort.column()
+                && matches!(connection, DbConnection::Sqlite(_)) =>
+        {
+            page.by_value(connection, sort.field_id(), column)?
+        }
+        order => select_joined!(sorted(
+            filter_items!(joined().into_boxed(), filter, project, page.readable.clone(), &conditions),
+            order,
+            filter.descending
+        ))
+        .limit(limit)
+        .offset(offset)
+        .load(connection)?,
+    };
     Ok(ItemPage { items: views_with(connection, &catalog, rows)?, total, limit, offset })
+}
+
+/// One page of a list, its filter resolved.
+struct Page<'a> {
+    filter: &'a ItemFilter,
+    project: Option<ProjectId>,
+    readable: Option<Vec<ProjectId>>,
+    conditions: &'a [FieldCondition],
+    limit: i64,
+    offset: i64,
+}
+
+impl Page<'_> {
+    /// The page sorted by a field whose value is its own sort key: the walk down that
+    /// field's value index stops after the page, instead of ordering every matching item.
+    /// Items without a value follow, by id, as in every field sort.
+    fn by_value(&self, connection: &mut DbConnection, field_id: i64, column: SortColumn) -> Result<Vec<JoinedRow>> {
+        let Page { filter, project, conditions, limit, offset, .. } = *self;
+        // An alias: the field conditions read `item_values` in subqueries of their own.
+        let sorting = diesel::alias!(item_values as sorting);
+        let valued = || {
+            filter_items!(
+                joined()
+                    .inner_join(sorting.on(sorting.field(item_values::item_id).eq(items::id)))
+                    .filter(sorting.field(item_values::field_id).eq(field_id))
+                    .into_boxed(),
+                filter,
+                project,
+                self.readable.clone(),
+                conditions
+            )
+        };
+        macro_rules! by {
+            ($column:expr) => {{
+                // Ties by the index's own item id (the item's id), so the index gives the order.
+                let (value, item) = (sorting.field($column), sorting.field(item_values::item_id));
+                let query = valued().filter(value.is_not_null());
+                if filter.descending {
+                    query.order_by((value.desc(), item.desc()))
+                } else {
+                    query.order_by((value.asc(), item.asc()))
+                }
+            }};
+        }
+        let ordered = match column {
+            SortColumn::Text => by!(item_values::text_value),
+            SortColumn::Integer => by!(item_values::int_value),
+            SortColumn::Decimal => by!(item_values::decimal_value),
+            SortColumn::Date => by!(item_values::date_value),
+            SortColumn::Boolean => by!(item_values::bool_value),
+        };
+        let mut rows: Vec<JoinedRow> = select_joined!(ordered).limit(limit).offset(offset).load(connection)?;
+        if rows.len() as i64 == limit {
+            return Ok(rows);
+        }
+        // The page reaches past the items with a value: how many come before the rest.
+        let with_value = if rows.is_empty() {
+            macro_rules! count {
+                ($column:expr) => {
+                    valued().filter(sorting.field($column).is_not_null()).count().get_result::<i64>(connection)?
+                };
+            }
+            match column {
+                SortColumn::Text => count!(item_values::text_value),
+                SortColumn::Integer => count!(item_values::int_value),
+                SortColumn::Decimal => count!(item_values::decimal_value),
+                SortColumn::Date => count!(item_values::date_value),
+                SortColumn::Boolean => count!(item_values::bool_value),
+            }
+        } else {
+            offset + rows.len() as i64
+        };
+        let without =
+            filter_items!(joined().into_boxed(), filter, project, self.readable.clone(), conditions)
+                .filter(items::id.ne_all(
+                    item_values::table.filter(item_values::field_id.eq(field_id)).select(item_values::item_id),
+                ));
+        let without =
+            if filter.descending { without.order_by(items::id.desc()) } else { without.order_by(items::id.asc()) };
+        let rest: Vec<JoinedRow> = select_joined!(without)
+            .limit(limit - rows.len() as i64)
+            .offset((offset - with_value).max(0))
+            .load(connection)?;
+        rows.extend(rest);
+        Ok(rows)
+    }
 }
 
 /// The items the actor watches and may still see, most recently updated first.
