@@ -476,10 +476,20 @@ pub fn shown_fields(
         .map(FieldValues)
 }
 
-/// Replaces the stored value of one field of an item.
-fn store(connection: &mut DbConnection, item: ItemId, field: FieldId, value: Option<&Value>) -> Result<()> {
-    diesel::delete(item_values::table.filter(item_values::item_id.eq(item)).filter(item_values::field_id.eq(field)))
+/// Replaces the stored value (`old`, if any) of one field of an item by `value`.
+fn store(
+    connection: &mut DbConnection,
+    item: ItemId,
+    field: FieldId,
+    old: Option<&Value>,
+    value: Option<&Value>,
+) -> Result<()> {
+    if old.is_some() {
+        diesel::delete(
+            item_values::table.filter(item_values::item_id.eq(item)).filter(item_values::field_id.eq(field)),
+        )
         .execute(connection)?;
+    }
     let Some(value) = value else { return Ok(()) };
     let base = (item_values::item_id.eq(item), item_values::field_id.eq(field));
     let insert = diesel::insert_into(item_values::table);
@@ -573,7 +583,7 @@ pub fn apply(
     let mut note =
         |connection: &mut DbConnection, field: &Field, old: Option<&Value>, new: Option<&Value>| -> Result<()> {
             if old != new {
-                store(connection, item, field.id, new)?;
+                store(connection, item, field.id, old, new)?;
                 changes.push(FieldChange {
                     field: field.key.clone(),
                     old_value: history_text(connection, field, old)?,
