@@ -104,6 +104,8 @@ pub struct NewItem {
 #[derive(Debug, Clone, Default)]
 pub struct ItemUpdate {
     pub version: i32,
+    /// The project to move the item to.
+    pub project: Option<ProjectKeyOrId>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub type_id: Option<TypeId>,
@@ -387,7 +389,8 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
     check_due_date(changes.due_date.flatten())?;
     write_transaction(connection, |connection| {
         let (current, project, access) = require_readable(connection, actor, id)?;
-        let changes_workflow_or_people = changes.status_id.is_some() || changes.assignee_id.is_some();
+        let changes_workflow_or_people =
+            changes.status_id.is_some() || changes.assignee_id.is_some() || changes.project.is_some();
         let permissions = ItemPermissions::of(&access, current.reporter_id, actor);
         let may_edit = permissions.work || (permissions.edit && !changes_workflow_or_people);
         if !may_edit {
@@ -412,9 +415,17 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         note("title", Some(current.title.clone()), Some(new_title.clone()));
         let new_description = description.clone().unwrap_or_else(|| current.description.clone());
         note("description", Some(current.description.clone()), Some(new_description.clone()));
+        let moved_to = match &changes.project {
+            Some(reference) => {
+                Some(move_target(connection, actor, reference)?).filter(|target| target.id != project.id)
+            }
+            None => None,
+        };
+        let new_project = moved_to.as_ref().unwrap_or(&project);
+        note("project", Some(project.key.clone()), Some(new_project.key.clone()));
         let new_type = changes.type_id.unwrap_or(current.type_id);
-        if new_type != current.type_id {
-            types::of_project(connection, project.id, &workflow)?.check(&project.key, new_type, &workflow)?;
+        if new_type != current.type_id || moved_to.is_some() {
+            types::of_project(connection, new_project.id, &workflow)?.check(&new_project.key, new_type, &workflow)?;
         }
         note(
             "type",
@@ -438,10 +449,12 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         );
         let current_assignee = current.assignee_id;
         let new_assignee = changes.assignee_id.unwrap_or(current_assignee);
+        if let Some(assignee) = new_assignee
+            && (new_assignee != current_assignee || moved_to.is_some())
+        {
+            check_assignee(connection, new_project, assignee)?;
+        }
         if new_assignee != current_assignee {
-            if let Some(assignee) = new_assignee {
-                check_assignee(connection, &project, assignee)?;
-            }
             let old_label = user_label(connection, current_assignee)?;
             let new_label = user_label(connection, new_assignee)?;
             note("assignee", old_label, new_label);
@@ -453,8 +466,8 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             connection,
             &catalog,
             id,
-            Placement { project: &project, item_type: new_type },
-            Some(current.type_id),
+            Placement { project: new_project, item_type: new_type },
+            Some(Placement { project: &project, item_type: current.type_id }),
             &changes.fields,
         )?);
 
@@ -463,6 +476,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         }
         let updated = diesel::update(items::table.filter(items::id.eq(id)).filter(items::version.eq(changes.version)))
             .set((
+                items::project_id.eq(new_project.id),
                 items::title.eq(&new_title),
                 items::description.eq(&new_description),
                 items::type_id.eq(new_type),
@@ -489,6 +503,21 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         enqueue_for_index(connection, id)?;
         load_view(connection, id)
     })
+}
+
+/// The project an item moves to: one where the actor may work on items. A project they
+/// cannot see is refused as unknown, naming the field.
+fn move_target(connection: &mut DbConnection, actor: &User, reference: &ProjectKeyOrId) -> Result<Project> {
+    match project::get_with(connection, actor, reference, Permission::Work) {
+        Ok((target, _)) => Ok(target),
+        Err(Error::NotFound(_)) => {
+            Err(Error::invalid("project", format!("there is no project {reference} you can see to move the item to")))
+        }
+        Err(Error::Forbidden(_)) => Err(Error::forbidden(format!(
+            "your role in project {reference} does not allow moving items into it (needs developer)"
+        ))),
+        Err(error) => Err(error),
+    }
 }
 
 fn stale_version(id: ItemId, current: i32, sent: i32) -> Error {

@@ -12,6 +12,7 @@ mod cluster;
 mod deployment;
 mod fields;
 mod fuzz;
+mod item_moves;
 mod item_types;
 mod items;
 mod jobs;

@@ -533,8 +533,9 @@ pub struct Placement<'a> {
 }
 
 /// Sets an item's field values in its write transaction: the values sent (by key; `null`
-/// clears), defaults on a new item, and — when the type changed (`before` is the old one) —
-/// the removal of values that no longer apply and the defaults of fields that now do.
+/// clears), defaults on a new item, and — when its type or project changed (`before` is where
+/// it was; `None` for a new item) — the removal of values that no longer apply and the
+/// defaults of fields that now do.
 /// Required fields must have a value on a new item, when sent, and when they newly apply.
 /// Returns the changes for history.
 pub fn apply(
@@ -542,7 +543,7 @@ pub fn apply(
     catalog: &Catalog,
     item: ItemId,
     now: Placement<'_>,
-    before: Option<TypeId>,
+    before: Option<Placement<'_>>,
     sent: &[(String, serde_json::Value)],
 ) -> Result<Vec<FieldChange>> {
     if catalog.is_empty() {
@@ -594,7 +595,7 @@ pub fn apply(
         };
     for field in &catalog.fields {
         let applies = field.applies_to(project.id, now.item_type);
-        let applied_before = before.is_some_and(|old_type| field.applies_to(project.id, old_type));
+        let applied_before = before.is_some_and(|old| field.applies_to(old.project.id, old.item_type));
         let old = held(field);
         if !applies {
             if old.is_some() {

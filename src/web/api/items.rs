@@ -101,6 +101,15 @@ pub enum ProjectReference {
     Id(i64),
 }
 
+impl ProjectReference {
+    fn resolve(self) -> ProjectKeyOrId {
+        match self {
+            ProjectReference::Key(key) => ProjectKeyOrId::parse(&key),
+            ProjectReference::Id(id) => ProjectKeyOrId::id(ProjectId(id)),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewItemBody {
@@ -124,10 +133,7 @@ pub async fn create_item(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new_item = NewItem {
-        project: match body.project {
-            ProjectReference::Key(key) => ProjectKeyOrId::parse(&key),
-            ProjectReference::Id(id) => ProjectKeyOrId::id(ProjectId(id)),
-        },
+        project: body.project.resolve(),
         title: body.title,
         description: body.description,
         type_id: body.type_id.map(TypeId),
@@ -154,6 +160,8 @@ pub async fn get_item(
 #[serde(deny_unknown_fields)]
 pub struct ItemUpdateBody {
     version: Option<i32>,
+    /// Moves the item to this project (key or id).
+    project: Option<ProjectReference>,
     title: Option<String>,
     description: Option<String>,
     type_id: Option<i64>,
@@ -181,6 +189,7 @@ pub async fn update_item(
     })?;
     let changes = ItemUpdate {
         version,
+        project: body.project.map(ProjectReference::resolve),
         title: body.title,
         description: body.description,
         type_id: body.type_id.map(TypeId),

@@ -1,0 +1,140 @@
+//! Moving an item to another project (`"project"` in an item update, the edit form's project
+//! choice): it keeps the field values that apply there and drops the others with history, it
+//! needs the developer role on both sides, and the target's types and members bind it.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    a_moved_item_keeps_the_fields_that_apply_there_with_history_and_totals,
+    a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_members,
+);
+
+const BUG: i64 = 1;
+const TASK: i64 = 3;
+
+async fn define(app: &TestApp, body: Value) {
+    let reply = app.admin.post("/api/v1/fields", body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
+async fn total(app: &TestApp, project: &str) -> Value {
+    app.admin.get(&format!("/api/v1/items?project={project}")).await.body["total"].clone()
+}
+
+async fn a_moved_item_keeps_the_fields_that_apply_there_with_history_and_totals(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("WEB", false).await;
+    define(&app, json!({"key": "customer", "name": "Customer", "type": "text"})).await;
+    define(
+        &app,
+        json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "major"], "projects": ["OPS"]}),
+    )
+    .await;
+    define(&app, json!({"key": "estimate", "name": "Estimate", "type": "integer", "default": 3, "projects": ["WEB"]}))
+        .await;
+    let developer = app.create_user("dev").await;
+    app.add_member("OPS", &developer, "developer").await;
+    app.add_member("WEB", &developer, "developer").await;
+    let created = developer
+        .post(
+            "/api/v1/items",
+            json!({"project": "OPS", "title": "Checkout fails", "fields": {"customer": "ACME", "severity": "major"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let path = format!("/api/v1/items/{}", created.body["id"]);
+
+    let moved = developer.patch(&path, json!({"version": created.body["version"], "project": "WEB"})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["project"]["key"], "WEB");
+    assert_eq!(moved.body["fields"], json!({"customer": "ACME", "estimate": 3}), "kept, dropped and defaulted");
+    assert_eq!(developer.get(&path).await.body, moved.body);
+
+    let history = developer.get(&format!("{path}/history")).await.body;
+    let changes: Vec<(String, Value, Value)> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (entry["field"].as_str().unwrap().to_string(), entry["old_value"].clone(), entry["new_value"].clone())
+        })
+        .collect();
+    for expected in [
+        ("project".to_string(), json!("OPS"), json!("WEB")),
+        ("severity".to_string(), json!("major"), Value::Null),
+        ("estimate".to_string(), Value::Null, json!("3")),
+    ] {
+        assert!(changes.contains(&expected), "{expected:?} in {changes:?}");
+    }
+    assert!(!changes.iter().any(|(field, ..)| field == "customer"), "a kept value is no change: {changes:?}");
+    assert_eq!(total(&app, "OPS").await, 0);
+    assert_eq!(total(&app, "WEB").await, 1);
+
+    // The same project again is no move and no change.
+    let same = developer.patch(&path, json!({"version": moved.body["version"], "project": "WEB"})).await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.body);
+    assert_eq!(same.body["version"], moved.body["version"]);
+}
+
+async fn a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_members(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("WEB", false).await;
+    app.create_project("SEC", false).await;
+    app.admin.put("/api/v1/projects/WEB/types", json!({"types": [TASK]})).await;
+    let developer = app.create_user("dev").await;
+    app.add_member("OPS", &developer, "developer").await;
+    app.add_member("WEB", &developer, "reporter").await;
+    let reporter = app.create_user("rita").await;
+    app.add_member("OPS", &reporter, "reporter").await;
+    app.add_member("WEB", &reporter, "developer").await;
+    let ann = app.create_user("ann").await;
+    app.add_member("OPS", &ann, "developer").await;
+    let ann_id = ann.get("/api/v1/users/me").await.body["id"].clone();
+
+    let item =
+        reporter.post("/api/v1/items", json!({"project": "OPS", "title": "Slow login", "type_id": BUG})).await.body;
+    let path = format!("/api/v1/items/{}", item["id"]);
+    let version = item["version"].clone();
+    let attempt = async |api: &crate::support::Api, body: Value| {
+        let mut body = body;
+        body["version"] = version.clone();
+        api.patch(&path, body).await
+    };
+
+    let no_work_there = attempt(&developer, json!({"project": "WEB"})).await;
+    assert_eq!(no_work_there.status, StatusCode::FORBIDDEN, "{}", no_work_there.body);
+    let reporter_here = attempt(&reporter, json!({"project": "WEB"})).await;
+    assert_eq!(reporter_here.status, StatusCode::FORBIDDEN, "{}", reporter_here.body);
+    for target in [json!("SEC"), json!("NOPE"), json!(99_999)] {
+        let unseen = attempt(&developer, json!({"project": target})).await;
+        assert_eq!(unseen.status, StatusCode::BAD_REQUEST, "{target}: {}", unseen.body);
+        assert_eq!(unseen.body["error"]["field"], "project", "{target}");
+    }
+
+    let assigned = attempt(&app.admin, json!({"assignee_id": ann_id})).await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+    let version = assigned.body["version"].clone();
+    let moved = async |body: Value| {
+        let mut body = body;
+        body["version"] = version.clone();
+        app.admin.patch(&path, body).await
+    };
+    let wrong_type = moved(json!({"project": "WEB"})).await;
+    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST, "{}", wrong_type.body);
+    assert_eq!(wrong_type.body["error"]["field"], "type_id", "WEB uses tasks only");
+    let not_member = moved(json!({"project": "WEB", "type_id": TASK})).await;
+    assert_eq!(not_member.status, StatusCode::BAD_REQUEST, "{}", not_member.body);
+    assert_eq!(not_member.body["error"]["field"], "assignee_id", "ann is no member of WEB");
+    assert_eq!(app.admin.get(&path).await.body, assigned.body, "nothing changed");
+
+    let done = moved(json!({"project": "WEB", "type_id": TASK, "assignee_id": null})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!((done.body["project"]["key"].as_str(), done.body["type"]["name"].as_str()), (Some("WEB"), Some("Task")));
+    assert!(done.body["assignee"].is_null());
+}
