@@ -101,6 +101,11 @@ impl Access {
         Ok(Access { is_admin: user.is_admin, role, project_is_public })
     }
 
+    /// A user who is not an administrator, with their role in a project (if any).
+    pub fn of_member(role: Option<Role>, project_is_public: bool) -> Access {
+        Access { is_admin: false, role, project_is_public }
+    }
+
     fn effective_role(&self) -> Option<Role> {
         match (self.role, self.project_is_public) {
             (Some(role), _) => Some(role),
@@ -173,6 +178,15 @@ pub fn readable_item(connection: &mut DbConnection, actor: &User, id: ItemId) ->
     Ok(item_access(connection, actor, id)?.0)
 }
 
+/// The user's role in each project they are a member of.
+pub fn roles_of(connection: &mut DbConnection, user: &User) -> Result<Vec<(ProjectId, Role)>> {
+    let rows: Vec<(ProjectId, String)> = memberships::table
+        .filter(memberships::user_id.eq(user.id))
+        .select((memberships::project_id, memberships::role))
+        .load(connection)?;
+    rows.into_iter().map(|(project, role)| Ok((project, stored_role(&role)?))).collect()
+}
+
 fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Result<Option<Role>> {
     let role: Option<String> = memberships::table
         .filter(memberships::project_id.eq(project))
@@ -201,7 +215,7 @@ mod tests {
     use super::*;
 
     fn access(role: Option<Role>, public: bool) -> Access {
-        Access { is_admin: false, role, project_is_public: public }
+        Access::of_member(role, public)
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::db::schema::projects;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::ProjectId;
-use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::permission::{self, Access, Permission, readable_project_ids};
 use crate::model::text;
 use crate::model::user::User;
 use crate::model::watcher;
@@ -169,6 +169,23 @@ pub fn get_with(
     let access = Access::for_project(connection, actor, project.id, project.is_public)?;
     access.require(permission, &format!("project {reference}"))?;
     Ok((project, access))
+}
+
+/// The projects where the actor may do what `permission` allows (moving an item offers those
+/// where they may work), by key; one query for the actor's roles.
+pub fn list_allowing(connection: &mut DbConnection, actor: &User, permission: Permission) -> Result<Vec<Project>> {
+    let readable = list_readable(connection, actor)?;
+    if actor.is_admin {
+        return Ok(readable);
+    }
+    let roles = permission::roles_of(connection, actor)?;
+    Ok(readable
+        .into_iter()
+        .filter(|project| {
+            let role = roles.iter().find(|(id, _)| *id == project.id).map(|(_, role)| *role);
+            Access::of_member(role, project.is_public).allows(permission)
+        })
+        .collect())
 }
 
 pub fn list_readable(connection: &mut DbConnection, actor: &User) -> Result<Vec<Project>> {

@@ -19,7 +19,8 @@ use crate::model::history::{self, HistoryEntry};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
 use crate::model::membership::{self, Member};
-use crate::model::project::types;
+use crate::model::permission::Permission;
+use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::watcher;
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
@@ -45,6 +46,8 @@ pub struct EditForm {
     pub due_date: String,
     /// Sent only by users who may assign; empty means nobody.
     pub assignee_id: Option<String>,
+    /// The project's key; sent only by users who may move the item.
+    pub project: Option<String>,
     /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
     #[serde(skip)]
     pub fields: FieldTexts,
@@ -60,6 +63,7 @@ impl EditForm {
             priority_id: item.priority.id.to_string(),
             due_date: item.due_date.map(|date| date.to_string()).unwrap_or_default(),
             assignee_id: Some(item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()),
+            project: Some(item.project.key.clone()),
             fields: FieldTexts::of_item(&item.fields),
         }
     }
@@ -122,6 +126,8 @@ struct ItemPage {
     types: Vec<ItemType>,
     badges: Badges,
     members: Vec<Member>,
+    /// The projects the item may move to (the viewer works there), its own included.
+    move_targets: Vec<Project>,
     edit: EditForm,
     /// Open the edit section (after an invalid or conflicting edit).
     editing: bool,
@@ -149,6 +155,7 @@ struct Loaded {
     workflow: Workflow,
     types: Vec<ItemType>,
     members: Vec<Member>,
+    move_targets: Vec<Project>,
     catalog: std::sync::Arc<Catalog>,
 }
 
@@ -163,6 +170,11 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
             let members =
                 if permissions.edit { membership::of_item_project(connection, readable)? } else { Vec::new() };
             let catalog = Catalog::load(connection)?;
+            let move_targets = if permissions.work {
+                project::list_allowing(connection, &user, Permission::Work)?
+            } else {
+                Vec::new()
+            };
             let used = types::of_project(connection, item.project.id, &workflow)?;
             let types = workflow
                 .types
@@ -180,6 +192,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
                 workflow,
                 types,
                 members,
+                move_targets,
                 catalog,
                 item,
             })
@@ -245,6 +258,7 @@ async fn item_page(
             workflow: loaded.workflow,
             types: loaded.types,
             members: loaded.members,
+            move_targets: loaded.move_targets,
             edit,
             editing,
             comment_draft: forms.comment_draft,
@@ -284,19 +298,25 @@ fn parse_number(field: &str, text: &str) -> Result<Option<i64>, Error> {
     text.parse().map(Some).map_err(|_| Error::invalid(field, format!("{text:?} is not a number")))
 }
 
-/// The changes the edit form asks for. Custom fields that do not apply to the type chosen are
-/// left out: the model removes their values with the type change.
+/// The changes the edit form asks for. Custom fields that do not apply to the project and
+/// type chosen are left out: the model removes their values with the move or type change.
 fn edit_changes(
     form: &EditForm,
     catalog: &Catalog,
-    project: ProjectId,
-    current_type: TypeId,
+    now: &ItemView,
+    moved_to: Option<ProjectId>,
 ) -> Result<ItemUpdate, Error> {
-    let item_type = parse_number("type_id", &form.type_id)?.map_or(current_type, TypeId);
-    let applying = field_inputs::inputs(catalog, project, item_type, &form.fields, &[]);
+    let item_type = parse_number("type_id", &form.type_id)?.map_or(now.item_type.id, TypeId);
+    let applying = field_inputs::inputs(catalog, moved_to.unwrap_or(now.project.id), item_type, &form.fields, &[]);
     let fields = form.fields.clone().keep_applying(&applying).to_values(catalog)?;
     Ok(ItemUpdate {
         version: parse_version(&form.version)?,
+        project: form
+            .project
+            .as_deref()
+            .map(str::trim)
+            .filter(|key| !key.is_empty() && *key != now.project.key)
+            .map(ProjectKeyOrId::parse),
         title: Some(form.title.clone()),
         description: Some(form.description.clone()),
         type_id: parse_number("type_id", &form.type_id)?.map(TypeId),
@@ -358,11 +378,20 @@ pub async fn edit_item(
     let mut form: EditForm = read_form(&viewer, &body)?;
     form.fields = FieldTexts::from_pairs(&form_pairs(&body)?);
     let user = viewer.user.clone();
-    let (catalog, item) = state
+    let key = form.project.clone();
+    let (catalog, item, moved_to) = state
         .database
-        .run(move |connection| Ok((Catalog::load(connection)?, item::get(connection, &user, id)?)))
+        .run(move |connection| {
+            let item = item::get(connection, &user, id)?;
+            // Where the fields of the target project apply; the model checks the move itself.
+            let moved_to = match key.as_deref().map(str::trim).filter(|key| !key.is_empty()) {
+                Some(key) => project::find(connection, &ProjectKeyOrId::parse(key)).ok().map(|target| target.id),
+                None => None,
+            };
+            Ok((Catalog::load(connection)?, item, moved_to))
+        })
         .await?;
-    let changes = edit_changes(&form, &catalog, item.project.id, item.item_type.id);
+    let changes = edit_changes(&form, &catalog, &item, moved_to);
     save_changes(&state, &viewer, id, changes, Some(form), "").await
 }
 

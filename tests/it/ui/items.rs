@@ -79,6 +79,39 @@ async fn a_stale_edit_shows_a_conflict_and_keeps_the_users_text() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edit_form_moves_an_item_to_another_project_where_the_user_works() {
+    let (app, admin) = app_with_project().await;
+    app.create_project("OPS", false).await;
+    app.admin.put("/api/v1/projects/OPS/types", json!({"types": [3]})).await;
+    let item = app.admin.create_item("WEB", "Wandering bug").await;
+    let id = item["id"].as_i64().unwrap();
+    let page = admin.get(&format!("/items/{id}")).await;
+    assert!(page.body.contains("name=\"project\""), "an administrator may move it");
+    assert!(page.body.contains("<option value=\"OPS\">OPS"), "{}", page.body);
+
+    let form = |item_type: &'static str| {
+        [("version", "1"), ("title", "Wandering bug"), ("description", ""), ("project", "OPS"), ("type_id", item_type)]
+    };
+    let refused = admin.submit(&format!("/items/{id}/edit"), &form("1")).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("does not use the item type Bug"), "{}", refused.body);
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["project"]["key"], "WEB");
+
+    let moved = admin.submit(&format!("/items/{id}/edit"), &form("3")).await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    let after = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    assert_eq!((after["project"]["key"].as_str(), after["type"]["name"].as_str()), (Some("OPS"), Some("Task")));
+
+    // A developer of one project only is offered no move.
+    let developer = app.create_user("dev").await;
+    app.add_member("OPS", &developer, "developer").await;
+    let theirs = WebClient::sign_in(&app.address, "dev", USER_PASSWORD).await.get(&format!("/items/{id}")).await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert!(theirs.body.contains("action=\"/items/"), "they may edit");
+    assert!(!theirs.body.contains("name=\"project\""), "but have nowhere to move it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_buttons_follow_the_workflow() {
     let (app, admin) = app_with_project().await;
     let item = app.admin.create_item("WEB", "Flow").await;
