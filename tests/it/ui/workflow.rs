@@ -120,6 +120,14 @@ async fn a_types_own_moves_are_ticked_on_the_page_and_it_can_follow_the_global_o
     let global_page = admin.get("/admin/workflow").await;
     assert!(global_page.body.contains("name=\"move\" value=\"1-2\" checked"));
 
+    // A refused save shows the matrix it was for again, not the global one.
+    let mut to_itself = fields.clone();
+    to_itself.push(("move", "2-2"));
+    let refused = admin.submit("/admin/workflow/transitions", &to_itself).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("aria-current=\"page\">Task"), "{}", refused.body);
+    assert!(refused.body.contains("<input type=\"hidden\" name=\"matrix\" value=\"3\">"));
+
     let followed = admin.submit("/admin/workflow/transitions", &[("matrix", "3"), ("follow_global", "yes")]).await;
     assert_eq!(followed.status, StatusCode::SEE_OTHER, "{}", followed.body);
     assert!(admin.get(followed.location().unwrap()).await.body.contains("Task items follow the global moves again."));

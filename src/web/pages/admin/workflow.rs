@@ -57,12 +57,14 @@ pub struct NewEntryForm {
     is_closed: Option<String>,
 }
 
-/// A refused name, shown again in the field it was typed into (add form or row), with the
-/// refusal next to it.
+/// A refused change shown again: a name in the field it was typed into (add form or row), with
+/// the refusal next to it, or the moves of the matrix that was being saved.
 #[derive(Debug, Default)]
 struct Attempt {
     field: String,
     name: String,
+    /// The item type whose own matrix was being saved (the page shows that matrix again).
+    matrix: Option<i64>,
 }
 
 fn new_field(kind: Kind) -> String {
@@ -277,8 +279,8 @@ async fn refused(state: &AppState, viewer: &Viewer, error: Error, attempt: Attem
         FieldErrors::one(&attempt.field, message.clone())
     };
     let notice = Notice { kind: "error", text: format!("Not changed: {message}") };
-    workflow_page(state, viewer, status, Shown { attempt, errors, notice: Some(notice), done: DoneQuery::default() })
-        .await
+    let done = DoneQuery { matrix: attempt.matrix, ..DoneQuery::default() };
+    workflow_page(state, viewer, status, Shown { attempt, errors, notice: Some(notice), done }).await
 }
 
 /// Makes a change as the viewer: on success, redirects to the page naming what was done; on
@@ -305,7 +307,7 @@ pub async fn create_entry(
 ) -> Result<HttpResponse, PageError> {
     let form: NewEntryForm = read_form(&viewer, &body)?;
     let kind = Kind::parse(&path.into_inner())?;
-    let attempt = Attempt { field: new_field(kind), name: form.name.clone() };
+    let attempt = Attempt { field: new_field(kind), name: form.name.clone(), matrix: None };
     let new_entry = NewEntry { name: form.name, is_closed: (kind == Kind::Status).then_some(form.is_closed.is_some()) };
     let work = move |connection: &mut DbConnection, user: &User| edit::create(connection, user, kind, new_entry);
     change(&state, &viewer, attempt, work, |created| done_url("created", kind, Some(created.id()))).await
@@ -338,7 +340,7 @@ pub async fn update_entry(
         }
     };
     let is_row_form = form.name.is_some();
-    let attempt = Attempt { field: row_field(kind, id), name: form.name.clone().unwrap_or_default() };
+    let attempt = Attempt { field: row_field(kind, id), name: form.name.clone().unwrap_or_default(), matrix: None };
     let changes = EntryUpdate {
         name: form.name,
         position,
@@ -440,17 +442,24 @@ pub async fn save_transitions(
         Matrix::Global => format!("/admin/workflow?done={done}#moves"),
         Matrix::Type(id) => format!("/admin/workflow?done={done}&type={id}#moves"),
     };
+    let attempt = Attempt {
+        matrix: match matrix {
+            Matrix::Global => None,
+            Matrix::Type(id) => Some(id.0),
+        },
+        ..Attempt::default()
+    };
     match (matrix, pairs.iter().any(|(name, _)| name == "follow_global")) {
         (Matrix::Type(type_id), true) => {
             let work =
                 move |connection: &mut DbConnection, user: &User| edit::follow_global_moves(connection, user, type_id);
-            change(&state, &viewer, Attempt::default(), work, |_| done_url("global")).await
+            change(&state, &viewer, attempt, work, |_| done_url("global")).await
         }
         _ => {
             let work = move |connection: &mut DbConnection, user: &User| {
                 edit::set_moves_among(connection, user, matrix, &shown, &allowed)
             };
-            change(&state, &viewer, Attempt::default(), work, |_| done_url("moves")).await
+            change(&state, &viewer, attempt, work, |_| done_url("moves")).await
         }
     }
 }
