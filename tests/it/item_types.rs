@@ -15,6 +15,7 @@ on_both_backends!(
     an_item_moves_by_the_matrix_of_its_own_type,
     a_type_that_is_a_projects_only_type_cannot_be_deleted,
     malformed_type_choices_and_matrices_are_client_errors_and_change_nothing,
+    concurrent_choices_of_a_projects_types_all_succeed_and_one_of_them_stands,
 );
 
 const BUG: i64 = 1;
@@ -259,4 +260,32 @@ async fn malformed_type_choices_and_matrices_are_client_errors_and_change_nothin
     let workflow = app.admin.get("/api/v1/workflow").await.body;
     assert_eq!(workflow["type_transitions"], json!([]));
     assert_eq!(workflow["types"][TASK as usize - 1]["own_transitions"], false);
+}
+
+async fn concurrent_choices_of_a_projects_types_all_succeed_and_one_of_them_stands(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let choices = [vec![BUG, TASK], vec![FEATURE], vec![TASK, FEATURE, BUG], vec![TASK]];
+    let replies = crate::workflow::all_at_once((0..12).map(|turn| {
+        let types = choices[turn % choices.len()].clone();
+        let admin = app.admin.clone();
+        async move { admin.put("/api/v1/projects/OPS/types", json!({"types": types})).await }
+    }))
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let stands = app.admin.get("/api/v1/projects/OPS/types").await.body;
+    let ids: Vec<i64> =
+        stands["types"].as_array().unwrap().iter().map(|item_type| item_type["id"].as_i64().unwrap()).collect();
+    assert!(
+        choices.iter().any(|choice| {
+            let mut choice = choice.clone();
+            choice.sort_unstable();
+            let mut ids = ids.clone();
+            ids.sort_unstable();
+            choice == ids
+        }),
+        "{ids:?} is one of the choices"
+    );
 }

@@ -398,7 +398,7 @@ async fn concurrent_edits_cannot_break_the_rules(backend: Backend) {
 }
 
 /// Runs the futures at once (each request on its own task) and waits for all.
-async fn all_at_once<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+pub(crate) async fn all_at_once<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,

@@ -3,6 +3,7 @@
 //! the project's managers choose. New items take the project's first type unless they name
 //! one of its types; an item keeps a type the project no longer uses until it is changed.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -74,6 +75,12 @@ pub fn set(
 ) -> Result<ProjectTypes> {
     let (chosen, key) = write_transaction(connection, |connection| {
         let (project, _) = project::get_with(connection, actor, reference, Permission::Manage)?;
+        // One choice at a time per project: on PostgreSQL a second one waits for the first to
+        // commit, so that its delete sees the rows the first inserted (SQLite's write
+        // transactions are serialized already).
+        if let DbConnection::Postgresql(inner) = connection {
+            inner.batch_execute(&format!("SELECT 1 FROM projects WHERE id = {} FOR UPDATE", project.id.0))?;
+        }
         let workflow = Workflow::load(connection)?;
         if let Some(types) = types {
             if types.is_empty() {
