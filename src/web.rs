@@ -55,3 +55,16 @@ impl AppState {
         client::client_address(request, &self.access.trusted_proxies)
     }
 }
+
+/// A CSV export as a download (`baton-items.csv`), never shown inline.
+pub fn csv_download(csv: Vec<u8>) -> actix_web::HttpResponse {
+    use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename("baton-items.csv".into())],
+        })
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(csv)
+}

@@ -22,6 +22,7 @@ use crate::model::workflow::Workflow;
 use crate::model::{membership, text, watcher};
 use crate::timestamp;
 
+pub mod export;
 pub mod listing;
 
 /// The stored row.

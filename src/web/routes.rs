@@ -82,6 +82,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .delete(fields::delete_field),
                 )
                 .service(web::resource("/items").get(items::list_items).post(items::create_item))
+                .route("/items.csv", web::get().to(items::export_items))
                 .service(web::resource("/items/{id}").get(items::get_item).patch(items::update_item))
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
                 .route("/items/{id}/history", web::get().to(items::list_history))
@@ -134,6 +135,7 @@ fn page_routes() -> actix_web::Scope<
         .service(web::resource("/signin").get(session_pages::show_sign_in).post(session_pages::sign_in))
         .route("/signout", web::post().to(session_pages::sign_out))
         .route("/items", web::get().to(item_list_pages::list_items))
+        .route("/items.csv", web::get().to(item_list_pages::export_items))
         .service(web::resource("/items/new").get(item_list_pages::show_new_item).post(item_list_pages::create_item))
         .route("/items/{id}", web::get().to(item_pages::show_item))
         .route("/items/{id}/edit", web::post().to(item_pages::edit_item))

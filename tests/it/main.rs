@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod cluster;
 mod deployment;
+mod export;
 mod fields;
 mod fuzz;
 mod item_moves;

@@ -78,19 +78,40 @@ fn build_filter(query: ListQuery, fields: Vec<(String, String)>, caller: &User) 
 /// Name and value pairs of a query string.
 type Pairs = Vec<(String, String)>;
 
+/// The list's query string: `field.<key>=<condition>` names are open-ended; the rest is the
+/// fixed query.
+fn list_filter(request: &HttpRequest, caller: &User) -> Result<ItemFilter, Error> {
+    let (fields, fixed): (Pairs, Pairs) =
+        form_pairs(request.query_string().as_bytes())?.into_iter().partition(|(name, _)| name.starts_with("field."));
+    let fields = fields.into_iter().map(|(name, condition)| (name["field.".len()..].to_string(), condition)).collect();
+    let query: ListQuery = parse_pairs(&fixed)?;
+    build_filter(query, fields, caller)
+}
+
 pub async fn list_items(
     state: web::Data<AppState>,
     caller: Caller,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    // `field.<key>=<condition>` names are open-ended; the rest is the fixed query.
-    let (fields, fixed): (Pairs, Pairs) =
-        form_pairs(request.query_string().as_bytes())?.into_iter().partition(|(name, _)| name.starts_with("field."));
-    let fields = fields.into_iter().map(|(name, condition)| (name["field.".len()..].to_string(), condition)).collect();
-    let query: ListQuery = parse_pairs(&fixed)?;
-    let filter = build_filter(query, fields, &caller.user)?;
+    let filter = list_filter(&request, &caller.user)?;
     let page = state.database.run(move |connection| item::listing::list(connection, &caller.user, &filter)).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// The list as a CSV download: the same query as the list, without `limit` and `offset`.
+pub async fn export_items(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let filter = list_filter(&request, &caller.user)?;
+    for (name, given) in [("limit", filter.limit.is_some()), ("offset", filter.offset.is_some())] {
+        if given {
+            return Err(Error::invalid(name, "an export takes the whole list: leave limit and offset out").into());
+        }
+    }
+    let csv = state.database.run(move |connection| item::export::csv(connection, &caller.user, &filter)).await?;
+    Ok(crate::web::csv_download(csv))
 }
 
 /// A project given by key (`"OPS"`) or id (`7`).

@@ -267,6 +267,8 @@ struct ItemListPage {
     /// The same list with open and closed items.
     all_states_href: String,
     first_page_href: String,
+    /// The same list as a CSV download.
+    export_href: String,
     page_number: i64,
     page_count: i64,
     previous_href: Option<String>,
@@ -364,6 +366,12 @@ async fn show_list(
         filtered: query.is_filtered(),
         all_states_href: ListQuery { state: "all".into(), page: String::new(), ..query.clone() }.url(&path),
         first_page_href: page_href(1),
+        export_href: ListQuery {
+            page: String::new(),
+            project: project_key.clone().unwrap_or_else(|| query.project.clone()),
+            ..query.clone()
+        }
+        .url("/items.csv"),
         previous_href: (page_number > 1).then(|| page_href(page_number - 1)),
         next_href: (page_number < page_count).then(|| page_href(page_number + 1)),
         page_number,
@@ -384,6 +392,19 @@ pub async fn list_items(
 ) -> Result<HttpResponse, PageError> {
     let query = ListQuery::from_query_string(request.query_string())?;
     show_list(state, viewer, query, None).await
+}
+
+/// The list as CSV, for the filters the list page shows (its page and columns aside).
+pub async fn export_items(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let query = ListQuery::from_query_string(request.query_string())?;
+    let filter = ItemFilter { limit: None, offset: None, ..build_filter(&query, None, &viewer.user)? };
+    let user = viewer.user.clone();
+    let csv = state.database.run(move |connection| item::export::csv(connection, &user, &filter)).await?;
+    Ok(crate::web::csv_download(csv))
 }
 
 pub async fn show_project(
