@@ -4,7 +4,7 @@
 //! defused; refusals for what an export does not take.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::on_both_backends;
 use crate::support::app::USER_PASSWORD;
@@ -41,22 +41,16 @@ async fn export(api: &Api, query: &str) -> (StatusCode, reqwest::header::HeaderM
     (status, headers, all, text)
 }
 
-async fn define(app: &TestApp, body: Value) {
-    let reply = app.admin.post("/api/v1/fields", body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-}
-
 async fn an_export_lists_what_the_caller_may_read_with_the_fields_that_apply(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_project("OPS", false).await;
     app.create_project("WEB", false).await;
-    define(&app, json!({"key": "customer", "name": "Customer", "type": "text"})).await;
-    define(
-        &app,
+    app.admin.define_field(json!({"key": "customer", "name": "Customer", "type": "text"})).await;
+    app.admin.define_field(
         json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "major"], "projects": ["OPS"]}),
     )
     .await;
-    define(&app, json!({"key": "estimate", "name": "Estimate", "type": "integer"})).await;
+    app.admin.define_field(json!({"key": "estimate", "name": "Estimate", "type": "integer"})).await;
     let formula = "=HYPERLINK(\"http://evil.example\",\"click\")";
     let ops = app
         .admin

@@ -27,9 +27,7 @@ const BUG: i64 = 1;
 const FEATURE: i64 = 2;
 
 async fn define(app: &TestApp, body: Value) -> Value {
-    let reply = app.admin.post("/api/v1/fields", body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body
+    app.admin.define_field(body).await
 }
 
 /// One field of every type, applying everywhere.
@@ -133,15 +131,7 @@ async fn every_field_type_round_trips_with_history(backend: Backend) {
     assert_eq!(changed.body["fields"]["regression"], false);
     assert_eq!(changed.body["fields"]["severity"], "major", "untouched");
 
-    let history = app.admin.get(&format!("/api/v1/items/{id}/history")).await;
-    let entries: Vec<(String, Value, Value)> = history.body["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| {
-            (entry["field"].as_str().unwrap().to_string(), entry["old_value"].clone(), entry["new_value"].clone())
-        })
-        .collect();
+    let entries = app.admin.history(&format!("/api/v1/items/{id}")).await;
     assert_eq!(
         entries,
         vec![

@@ -16,11 +16,6 @@ on_both_backends!(
 const BUG: i64 = 1;
 const TASK: i64 = 3;
 
-async fn define(app: &TestApp, body: Value) {
-    let reply = app.admin.post("/api/v1/fields", body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-}
-
 async fn total(app: &TestApp, project: &str) -> Value {
     app.admin.get(&format!("/api/v1/items?project={project}")).await.body["total"].clone()
 }
@@ -29,13 +24,15 @@ async fn a_moved_item_keeps_the_fields_that_apply_there_with_history_and_totals(
     let app = TestApp::spawn(backend).await;
     app.create_project("OPS", false).await;
     app.create_project("WEB", false).await;
-    define(&app, json!({"key": "customer", "name": "Customer", "type": "text"})).await;
-    define(
-        &app,
+    app.admin.define_field(json!({"key": "customer", "name": "Customer", "type": "text"})).await;
+    app.admin.define_field(
         json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "major"], "projects": ["OPS"]}),
     )
     .await;
-    define(&app, json!({"key": "estimate", "name": "Estimate", "type": "integer", "default": 3, "projects": ["WEB"]}))
+    app.admin
+        .define_field(
+            json!({"key": "estimate", "name": "Estimate", "type": "integer", "default": 3, "projects": ["WEB"]}),
+        )
         .await;
     let developer = app.create_user("dev").await;
     app.add_member("OPS", &developer, "developer").await;
@@ -55,15 +52,7 @@ async fn a_moved_item_keeps_the_fields_that_apply_there_with_history_and_totals(
     assert_eq!(moved.body["fields"], json!({"customer": "ACME", "estimate": 3}), "kept, dropped and defaulted");
     assert_eq!(developer.get(&path).await.body, moved.body);
 
-    let history = developer.get(&format!("{path}/history")).await.body;
-    let changes: Vec<(String, Value, Value)> = history["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| {
-            (entry["field"].as_str().unwrap().to_string(), entry["old_value"].clone(), entry["new_value"].clone())
-        })
-        .collect();
+    let changes = developer.history(&path).await;
     for expected in [
         ("project".to_string(), json!("OPS"), json!("WEB")),
         ("severity".to_string(), json!("major"), Value::Null),

@@ -379,4 +379,25 @@ impl Api {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
     }
+
+    /// Defines a custom field (as an administrator) and returns its definition.
+    pub async fn define_field(&self, definition: Value) -> Value {
+        let reply = self.post("/api/v1/fields", definition).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// An item's history as (field, old value, new value), oldest first.
+    pub async fn history(&self, item_path: &str) -> Vec<(String, Value, Value)> {
+        let reply = self.get(&format!("{item_path}/history")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                (entry["field"].as_str().unwrap().to_string(), entry["old_value"].clone(), entry["new_value"].clone())
+            })
+            .collect()
+    }
 }
