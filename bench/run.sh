@@ -89,6 +89,14 @@ run_backend() {
     token=$(curl -sf -b "$WORK/cookies" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
         -d '{"name":"bench"}' "http://127.0.0.1:$PORT/api/v1/tokens" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    # The first search index is built in the background after the start; measure once it is
+    # (it competes for the cores: with six fields on 100,000 items it takes tens of seconds).
+    for _ in $(seq 600); do
+        curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/api/v1/cluster" |
+            python3 -c 'import json,sys; s=json.load(sys.stdin)["search"]; sys.exit(0 if s.get("generation") and s.get("queue_depth") == 0 else 1)' &&
+            break
+        sleep 0.5
+    done
     sleep 1
     local idle_rss get list create by_field with_fields peak sampler
     idle_rss=$(rss_mb $pid)
