@@ -461,8 +461,12 @@ fn insert_batch(
             })
             .collect();
         let queue_rows: Vec<DemoQueueRow> = ids.iter().map(|id| DemoQueueRow { item_id: *id }).collect();
-        let new_values: Vec<fields::DemoValue> =
-            values.iter().zip(&ids).flat_map(|(drawn, id)| drawn.iter().map(|value| value.of(*id))).collect();
+        let new_values: Vec<fields::DemoValue> = values
+            .iter()
+            .zip(&ids)
+            .zip(new_items)
+            .flat_map(|((drawn, id), item)| drawn.iter().map(|value| value.of(*id, item.project_id, item.status_id)))
+            .collect();
         with_backend!(connection, |inner| {
             for chunk in new_values.chunks(BATCH_SIZE) {
                 diesel::insert_into(item_values::table).values(chunk).execute(inner)?;

@@ -244,6 +244,8 @@ diesel::table! {
         bool_value -> Nullable<Bool>,
         choice_id -> Nullable<BigInt>,
         user_id -> Nullable<BigInt>,
+        project_id -> Nullable<BigInt>,
+        status_id -> Nullable<BigInt>,
     }
 }
 

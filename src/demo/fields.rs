@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::db::schema::item_values;
 use crate::error::Result;
 use crate::model::field::{self, Catalog, ChoiceInput, FieldDraft, FieldType};
-use crate::model::ids::{ChoiceId, FieldId, ItemId};
+use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, StatusId};
 
 /// How often an item holds a value of each field.
 const SHARE: f64 = 0.85;
@@ -53,17 +53,20 @@ pub struct Drawn {
     choice_id: Option<ChoiceId>,
 }
 
+/// A value of a stored item, placed in the item's project and status.
 #[derive(Insertable)]
 #[diesel(table_name = item_values)]
 pub struct DemoValue {
     item_id: ItemId,
+    project_id: ProjectId,
+    status_id: StatusId,
     #[diesel(embed)]
     value: Drawn,
 }
 
 impl Drawn {
-    pub fn of(&self, item_id: ItemId) -> DemoValue {
-        DemoValue { item_id, value: self.clone() }
+    pub fn of(&self, item_id: ItemId, project_id: ProjectId, status_id: StatusId) -> DemoValue {
+        DemoValue { item_id, project_id, status_id, value: self.clone() }
     }
 }
 

@@ -300,11 +300,12 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             access.require(Permission::Work, "project")?;
             check_assignee(connection, &project, assignee)?;
         }
+        let status_id = workflow.initial_status()?.id;
         let id: ItemId = diesel::insert_into(items::table)
             .values((
                 items::project_id.eq(project.id),
                 items::type_id.eq(type_id),
-                items::status_id.eq(workflow.initial_status()?.id),
+                items::status_id.eq(status_id),
                 items::priority_id.eq(priority_id),
                 items::title.eq(&title),
                 items::description.eq(&description),
@@ -319,7 +320,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             connection,
             &catalog,
             id,
-            Placement { project: &project, item_type: type_id },
+            Placement { project: &project, item_type: type_id, status: status_id },
             None,
             &new_item.fields,
         )?;
@@ -467,8 +468,8 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             connection,
             &catalog,
             id,
-            Placement { project: new_project, item_type: new_type },
-            Some(Placement { project: &project, item_type: current.type_id }),
+            Placement { project: new_project, item_type: new_type, status: new_status },
+            Some(Placement { project: &project, item_type: current.type_id, status: current.status_id }),
             &changes.fields,
         )?);
 

@@ -3,6 +3,7 @@
 //! are refused naming the field, storing nothing; whatever takes values from items needs a
 //! confirmation that says how many.
 
+use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -457,6 +458,8 @@ struct Drawn {
     platforms: Vec<&'static str>,
     customer: Option<&'static str>,
     reviewed_by_admin: bool,
+    /// 1 (New) as created.
+    status: i64,
 }
 
 const SEVERITIES: [&str; 3] = ["minor", "major", "critical"];
@@ -464,7 +467,12 @@ const PLATFORMS: [&str; 3] = ["linux", "mac", "windows"];
 const CUSTOMERS: [&str; 3] = ["ACME", "Initech", "Acme Labs"];
 
 async fn list_ids(app: &TestApp, query: &str) -> Vec<i64> {
-    let reply = app.admin.get(&format!("/api/v1/items?limit=500&state=all&{query}")).await;
+    ids_of(app, &format!("state=all&{query}")).await
+}
+
+/// The ids of the list (at most 500), checked against its total.
+async fn ids_of(app: &TestApp, query: &str) -> Vec<i64> {
+    let reply = app.admin.get(&format!("/api/v1/items?limit=500&{query}")).await;
     assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.body);
     let ids: Vec<i64> =
         reply.body["items"].as_array().unwrap().iter().map(|item| item["id"].as_i64().unwrap()).collect();
@@ -539,6 +547,7 @@ async fn filters_and_sorts_on_fields_give_exactly_the_expected_items(backend: Ba
             platforms: PLATFORMS.iter().copied().filter(|_| draw(2) == 0).collect(),
             customer: (project == "OPS" && draw(4) > 0).then(|| CUSTOMERS[draw(3) as usize]),
             reviewed_by_admin: project == "OPS" && draw(3) == 0,
+            status: 1,
         };
         let mut fields = serde_json::Map::new();
         let mut put = |key: &str, value: Value| {
@@ -650,6 +659,100 @@ async fn filters_and_sorts_on_fields_give_exactly_the_expected_items(backend: Ba
         let filtered: Vec<i64> = expected.iter().copied().filter(|id| drawn_in(&drawn, *id, "OPS")).collect();
         assert_eq!(list_ids(&app, &format!("{query}&project=OPS")).await, filtered, "{query}&project=OPS");
     }
+
+    // Values carry their item's project and status: after items change status and move,
+    // one project's lists by state and status count and walk exactly the right items.
+    for (index, item) in drawn.iter_mut().enumerate() {
+        let change = match index % 6 {
+            1 => json!({"version": 1, "status_id": 5}),
+            3 => json!({"version": 1, "status_id": 2}),
+            4 if item.project == "WEB" && index % 12 == 4 => json!({"version": 1, "project": "OPS"}),
+            _ => continue,
+        };
+        let reply = app.admin.patch(&format!("/api/v1/items/{}", item.id), change.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{change}: {}", reply.body);
+        match change["status_id"].as_i64() {
+            Some(status) => item.status = status,
+            None => item.project = "OPS",
+        }
+    }
+    let in_ops = |keep: &dyn Fn(&Drawn) -> bool| -> Vec<i64> {
+        drawn.iter().filter(|item| item.project == "OPS" && keep(item)).map(|item| item.id).collect()
+    };
+    let open = |item: &Drawn| item.status != 5;
+    let placed: Vec<(&str, Vec<i64>)> = vec![
+        ("state=open&field.severity=major", in_ops(&|item| open(item) && item.severity == Some("major"))),
+        ("state=closed&field.platforms=linux", in_ops(&|item| !open(item) && item.platforms.contains(&"linux"))),
+        (
+            "state=closed&field.platforms=linux,mac",
+            in_ops(&|item| !open(item) && item.platforms.iter().any(|p| ["linux", "mac"].contains(p))),
+        ),
+        ("status=2&field.estimate=%3E5", in_ops(&|item| item.status == 2 && item.estimate.is_some_and(|v| v > 5))),
+        ("state=all&field.regression=any", in_ops(&|item| item.regression.is_some())),
+        ("state=open&field.platforms=any", in_ops(&|item| open(item) && !item.platforms.is_empty())),
+        (
+            "state=open&field.customer=~acm",
+            in_ops(&|item| open(item) && item.customer.is_some_and(|name| name.to_lowercase().contains("acm"))),
+        ),
+        ("state=open&field.severity=!major", in_ops(&|item| open(item) && item.severity != Some("major"))),
+    ];
+    for (query, expected) in placed {
+        assert!(!expected.is_empty(), "{query}: the drawn values should make this check meaningful");
+        assert_eq!(ids_of(&app, &format!("project=OPS&sort=id&{query}")).await, expected, "{query}");
+    }
+    for (query, key, status) in [
+        ("state=open&sort=-field.found_on", "found_on", None),
+        ("state=closed&sort=field.estimate", "estimate", None),
+        ("status=2&sort=field.customer", "customer", Some(2)),
+    ] {
+        let keep = |item: &Drawn| {
+            item.project == "OPS"
+                && match (status, query.starts_with("state=open")) {
+                    (Some(status), _) => item.status == status,
+                    (None, true) => open(item),
+                    (None, false) => !open(item),
+                }
+        };
+        let kept: Vec<Drawn> = drawn.iter().filter(|item| keep(item)).cloned().collect();
+        let expected = match key {
+            "found_on" => sorted_by(&kept, |item| item.found_on.clone(), true),
+            "estimate" => sorted_by(&kept, |item| item.estimate, false),
+            _ => sorted_by(&kept, |item| item.customer, false),
+        };
+        let mut paged = Vec::new();
+        for offset in (0..expected.len()).step_by(7) {
+            let page = app.admin.get(&format!("/api/v1/items?limit=7&offset={offset}&project=OPS&{query}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+            assert_eq!(page.body["total"], expected.len() as i64, "{query}");
+            paged.extend(page.body["items"].as_array().unwrap().iter().map(|item| item["id"].as_i64().unwrap()));
+        }
+        assert_eq!(paged, expected, "{query}, 7 a page");
+    }
+    assert_eq!(
+        app.count_rows(
+            "item_values v JOIN items i ON i.id = v.item_id \
+             WHERE v.project_id <> i.project_id OR v.status_id <> i.status_id OR v.project_id IS NULL OR v.status_id IS NULL"
+        ),
+        0,
+        "every value is placed in its item's project and status"
+    );
+    // A node of the previous release writes values without their placement: it is filled in.
+    let item = &drawn[1];
+    app.database()
+        .get()
+        .unwrap()
+        .batch_execute(&format!(
+            "DELETE FROM item_values WHERE item_id = {id} AND field_id = (SELECT id FROM fields WHERE key = 'estimate'); \
+             INSERT INTO item_values (item_id, field_id, int_value) \
+             SELECT {id}, id, 99 FROM fields WHERE key = 'estimate'",
+            id = item.id
+        ))
+        .unwrap();
+    assert_eq!(
+        ids_of(&app, "project=OPS&state=closed&field.estimate=99").await,
+        vec![item.id],
+        "a value written without its placement is placed"
+    );
 
     for (query, name) in [
         ("field.nobody=1", "field.nobody"),

@@ -73,6 +73,22 @@ pub struct FieldCondition {
     /// Where the field applies (`None`: everywhere), for "not" and "none".
     pub projects: Option<Vec<i64>>,
     pub types: Option<Vec<i64>>,
+    /// The field holds several values per item (multiple choice).
+    pub multiple: bool,
+}
+
+impl FieldCondition {
+    /// Whether a matching item has exactly one value that passes the condition's value test,
+    /// so that counting passing values counts items.
+    pub fn one_value_per_item(&self) -> bool {
+        match &self.operation {
+            Operation::AnyOf(Operands::Choice(list)) if self.multiple => list.len() == 1,
+            Operation::Set | Operation::AnyOf(_) | Operation::Compare(..) | Operation::Contains { .. } => {
+                !self.multiple
+            }
+            Operation::Empty | Operation::NoneOf(_) => false,
+        }
+    }
 }
 
 /// The operands of these texts, typed for the field.
@@ -191,8 +207,65 @@ pub fn parse(catalog: &Catalog, key: &str, condition: &str, actor: UserId) -> Re
         operation,
         projects: field.project_ids.as_ref().map(|ids| ids.iter().map(|id| id.0).collect()),
         types: field.types.as_ref().map(|ids| ids.iter().map(|id| id.0).collect()),
+        multiple: field.field_type == FieldType::MultiChoice,
     })
 }
+
+/// Gives `$then!(test)` the test on `item_values` that a value passes when it is one of
+/// `$operands`.
+macro_rules! one_of {
+    ($operands:expr, $then:ident) => {{
+        use $crate::db::schema::item_values as values;
+        use $crate::model::field::filter::Operands;
+        match $operands {
+            Operands::Text(list) => $then!(values::text_value.eq_any(list.clone())),
+            Operands::Integer(list) => $then!(values::int_value.eq_any(list.clone())),
+            Operands::Decimal(list) => $then!(values::decimal_value.eq_any(list.clone())),
+            Operands::Date(list) => $then!(values::date_value.eq_any(list.clone())),
+            Operands::Boolean(list) => $then!(values::bool_value.eq_any(list.clone())),
+            Operands::Choice(list) => $then!(values::choice_id.eq_any(list.clone())),
+            Operands::User(list) => $then!(values::user_id.eq_any(list.clone())),
+        }
+    }};
+}
+pub(crate) use one_of;
+
+/// Gives `$then!(test)` the test on `item_values` that a value passes for a condition that
+/// asks for a value (one of, a comparison, text within): the item matches when one of its
+/// values passes. The other conditions (some value, none, not) give `$otherwise`.
+macro_rules! value_test {
+    ($operation:expr, $then:ident, $otherwise:expr) => {{
+        use $crate::db::schema::item_values as values;
+        use $crate::model::field::filter::{Comparison, Operands, Operation};
+        match $operation {
+            Operation::AnyOf(operands) => $crate::model::field::filter::one_of!(operands, $then),
+            Operation::Contains { pattern, long: true } => $then!(
+                $crate::model::text::lower(values::long_value.assume_not_null()).like(pattern.clone()).escape('\\')
+            ),
+            Operation::Contains { pattern, long: false } => $then!(
+                $crate::model::text::lower(values::text_value.assume_not_null()).like(pattern.clone()).escape('\\')
+            ),
+            Operation::Compare(comparison, operands) => match (comparison, operands) {
+                (Comparison::Greater, Operands::Integer(n)) => $then!(values::int_value.gt(n[0])),
+                (Comparison::GreaterOrEqual, Operands::Integer(n)) => $then!(values::int_value.ge(n[0])),
+                (Comparison::Less, Operands::Integer(n)) => $then!(values::int_value.lt(n[0])),
+                (Comparison::LessOrEqual, Operands::Integer(n)) => $then!(values::int_value.le(n[0])),
+                (Comparison::Greater, Operands::Decimal(n)) => $then!(values::decimal_value.gt(n[0])),
+                (Comparison::GreaterOrEqual, Operands::Decimal(n)) => $then!(values::decimal_value.ge(n[0])),
+                (Comparison::Less, Operands::Decimal(n)) => $then!(values::decimal_value.lt(n[0])),
+                (Comparison::LessOrEqual, Operands::Decimal(n)) => $then!(values::decimal_value.le(n[0])),
+                (Comparison::Greater, Operands::Date(d)) => $then!(values::date_value.gt(d[0])),
+                (Comparison::GreaterOrEqual, Operands::Date(d)) => $then!(values::date_value.ge(d[0])),
+                (Comparison::Less, Operands::Date(d)) => $then!(values::date_value.lt(d[0])),
+                (Comparison::LessOrEqual, Operands::Date(d)) => $then!(values::date_value.le(d[0])),
+                // `parse` compares only numbers and dates: no value passes another comparison.
+                _ => $then!(values::id.ne(values::id)),
+            },
+            Operation::Set | Operation::Empty | Operation::NoneOf(_) => $otherwise,
+        }
+    }};
+}
+pub(crate) use value_test;
 
 /// Narrows a boxed item query (over `items`, alone or joined) to the items that satisfy a
 /// `FieldCondition`: `EXISTS (SELECT … FROM item_values WHERE item_id = items.id AND
@@ -203,11 +276,15 @@ pub fn parse(catalog: &Catalog, key: &str, condition: &str, actor: UserId) -> Re
 macro_rules! restrict_by_field {
     ($query:expr, $condition:expr) => {{
         use $crate::db::schema::item_values as values;
-        use $crate::model::field::filter::{Comparison, Operands, Operation};
+        use $crate::model::field::filter::Operation;
         let condition: &$crate::model::field::filter::FieldCondition = $condition;
         let mut query = $query;
-        let of_item =
-            values::table.filter(values::item_id.eq(items::id)).filter(values::field_id.eq(condition.field_id));
+        // With the item's project too (a value carries it): the lookup seeks that project's
+        // index of the field's values.
+        let of_item = values::table
+            .filter(values::item_id.eq(items::id))
+            .filter(values::field_id.eq(condition.field_id))
+            .filter(values::project_id.eq(items::project_id.nullable()));
         macro_rules! within {
             ($test:expr) => {
                 query.filter(diesel::dsl::exists(of_item.filter($test)))
@@ -221,42 +298,9 @@ macro_rules! restrict_by_field {
         query = match &condition.operation {
             Operation::Set => query.filter(diesel::dsl::exists(of_item)),
             Operation::Empty => query.filter(diesel::dsl::not(diesel::dsl::exists(of_item))),
-            Operation::AnyOf(Operands::Text(list)) => within!(values::text_value.eq_any(list.clone())),
-            Operation::AnyOf(Operands::Integer(list)) => within!(values::int_value.eq_any(list.clone())),
-            Operation::AnyOf(Operands::Decimal(list)) => within!(values::decimal_value.eq_any(list.clone())),
-            Operation::AnyOf(Operands::Date(list)) => within!(values::date_value.eq_any(list.clone())),
-            Operation::AnyOf(Operands::Boolean(list)) => within!(values::bool_value.eq_any(list.clone())),
-            Operation::AnyOf(Operands::Choice(list)) => within!(values::choice_id.eq_any(list.clone())),
-            Operation::AnyOf(Operands::User(list)) => within!(values::user_id.eq_any(list.clone())),
-            Operation::NoneOf(Operands::Text(list)) => outside!(values::text_value.eq_any(list.clone())),
-            Operation::NoneOf(Operands::Integer(list)) => outside!(values::int_value.eq_any(list.clone())),
-            Operation::NoneOf(Operands::Decimal(list)) => outside!(values::decimal_value.eq_any(list.clone())),
-            Operation::NoneOf(Operands::Date(list)) => outside!(values::date_value.eq_any(list.clone())),
-            Operation::NoneOf(Operands::Boolean(list)) => outside!(values::bool_value.eq_any(list.clone())),
-            Operation::NoneOf(Operands::Choice(list)) => outside!(values::choice_id.eq_any(list.clone())),
-            Operation::NoneOf(Operands::User(list)) => outside!(values::user_id.eq_any(list.clone())),
-            Operation::Contains { pattern, long: true } => within!(
-                $crate::model::text::lower(values::long_value.assume_not_null()).like(pattern.clone()).escape('\\')
-            ),
-            Operation::Contains { pattern, long: false } => within!(
-                $crate::model::text::lower(values::text_value.assume_not_null()).like(pattern.clone()).escape('\\')
-            ),
-            Operation::Compare(comparison, operands) => match (comparison, operands) {
-                (Comparison::Greater, Operands::Integer(n)) => within!(values::int_value.gt(n[0])),
-                (Comparison::GreaterOrEqual, Operands::Integer(n)) => within!(values::int_value.ge(n[0])),
-                (Comparison::Less, Operands::Integer(n)) => within!(values::int_value.lt(n[0])),
-                (Comparison::LessOrEqual, Operands::Integer(n)) => within!(values::int_value.le(n[0])),
-                (Comparison::Greater, Operands::Decimal(n)) => within!(values::decimal_value.gt(n[0])),
-                (Comparison::GreaterOrEqual, Operands::Decimal(n)) => within!(values::decimal_value.ge(n[0])),
-                (Comparison::Less, Operands::Decimal(n)) => within!(values::decimal_value.lt(n[0])),
-                (Comparison::LessOrEqual, Operands::Decimal(n)) => within!(values::decimal_value.le(n[0])),
-                (Comparison::Greater, Operands::Date(d)) => within!(values::date_value.gt(d[0])),
-                (Comparison::GreaterOrEqual, Operands::Date(d)) => within!(values::date_value.ge(d[0])),
-                (Comparison::Less, Operands::Date(d)) => within!(values::date_value.lt(d[0])),
-                (Comparison::LessOrEqual, Operands::Date(d)) => within!(values::date_value.le(d[0])),
-                // `parse` compares only numbers and dates: nothing else matches.
-                _ => query.filter(items::id.ne(items::id)),
-            },
+            Operation::NoneOf(operands) => $crate::model::field::filter::one_of!(operands, outside),
+            // Set, Empty and NoneOf are matched above.
+            operation => $crate::model::field::filter::value_test!(operation, within, query),
         };
         if matches!(condition.operation, Operation::Empty | Operation::NoneOf(_)) {
             if let Some(projects) = &condition.projects {

@@ -17,7 +17,7 @@ use crate::db::DbConnection;
 use crate::db::schema::item_values;
 use crate::error::{Error, Result};
 use crate::model::history::FieldChange;
-use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, TypeId, UserId};
+use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::text;
 use crate::model::user::{self, UserSummary};
 use crate::model::{membership, project::Project};
@@ -476,43 +476,55 @@ pub fn shown_fields(
         .map(FieldValues)
 }
 
-/// Replaces the stored value (`old`, if any) of one field of an item by `value`.
-fn store(
-    connection: &mut DbConnection,
-    item: ItemId,
-    field: FieldId,
-    old: Option<&Value>,
-    value: Option<&Value>,
-) -> Result<()> {
-    if old.is_some() {
-        diesel::delete(
-            item_values::table.filter(item_values::item_id.eq(item)).filter(item_values::field_id.eq(field)),
-        )
-        .execute(connection)?;
-    }
-    let Some(value) = value else { return Ok(()) };
-    let base = (item_values::item_id.eq(item), item_values::field_id.eq(field));
-    let insert = diesel::insert_into(item_values::table);
-    match value {
-        Value::Text(text) | Value::Url(text) => {
-            insert.values((base, item_values::text_value.eq(text))).execute(connection)?
-        }
-        Value::LongText(text) => insert.values((base, item_values::long_value.eq(text))).execute(connection)?,
-        Value::Integer(number) => insert.values((base, item_values::int_value.eq(number))).execute(connection)?,
-        Value::Decimal(number) => insert.values((base, item_values::decimal_value.eq(number))).execute(connection)?,
-        Value::Date(date) => insert.values((base, item_values::date_value.eq(date))).execute(connection)?,
-        Value::Boolean(flag) => insert.values((base, item_values::bool_value.eq(flag))).execute(connection)?,
-        Value::User(user) => insert.values((base, item_values::user_id.eq(user))).execute(connection)?,
-        Value::Choices(chosen) => {
-            for choice in chosen {
-                diesel::insert_into(item_values::table)
-                    .values((base, item_values::choice_id.eq(choice)))
-                    .execute(connection)?;
+/// One stored value: a row of `item_values`, placed in its item's project and status.
+#[derive(Insertable)]
+#[diesel(table_name = item_values, treat_none_as_default_value = false)]
+struct NewValue {
+    item_id: ItemId,
+    field_id: FieldId,
+    project_id: ProjectId,
+    status_id: StatusId,
+    text_value: Option<String>,
+    long_value: Option<String>,
+    int_value: Option<i64>,
+    decimal_value: Option<f64>,
+    date_value: Option<NaiveDate>,
+    bool_value: Option<bool>,
+    choice_id: Option<ChoiceId>,
+    user_id: Option<UserId>,
+}
+
+impl NewValue {
+    /// The rows that hold `value`: one, or one per chosen value of a multiple choice.
+    fn rows(item: ItemId, field: FieldId, at: &Placement<'_>, value: &Value) -> Vec<NewValue> {
+        let empty = || NewValue {
+            item_id: item,
+            field_id: field,
+            project_id: at.project.id,
+            status_id: at.status,
+            text_value: None,
+            long_value: None,
+            int_value: None,
+            decimal_value: None,
+            date_value: None,
+            bool_value: None,
+            choice_id: None,
+            user_id: None,
+        };
+        let one = match value {
+            Value::Text(text) | Value::Url(text) => NewValue { text_value: Some(text.clone()), ..empty() },
+            Value::LongText(text) => NewValue { long_value: Some(text.clone()), ..empty() },
+            Value::Integer(number) => NewValue { int_value: Some(*number), ..empty() },
+            Value::Decimal(number) => NewValue { decimal_value: Some(*number), ..empty() },
+            Value::Date(date) => NewValue { date_value: Some(*date), ..empty() },
+            Value::Boolean(flag) => NewValue { bool_value: Some(*flag), ..empty() },
+            Value::User(user) => NewValue { user_id: Some(*user), ..empty() },
+            Value::Choices(chosen) => {
+                return chosen.iter().map(|choice| NewValue { choice_id: Some(*choice), ..empty() }).collect();
             }
-            chosen.len()
-        }
-    };
-    Ok(())
+        };
+        vec![one]
+    }
 }
 
 /// The value as history records it.
@@ -525,11 +537,13 @@ fn history_text(connection: &mut DbConnection, field: &Field, value: Option<&Val
     Ok(Some(shown(field, value, &users)?.text()))
 }
 
-/// Where an item is and what it is, for deciding which fields apply.
+/// Where an item is and what it is: its project and type decide which fields apply; its
+/// values are stored with its project and status.
 #[derive(Debug, Clone, Copy)]
 pub struct Placement<'a> {
     pub project: &'a Project,
     pub item_type: TypeId,
+    pub status: StatusId,
 }
 
 /// Sets an item's field values in its write transaction: the values sent (by key; `null`
@@ -581,10 +595,18 @@ pub fn apply(
         parsed.push((field, value));
     }
     let mut changes: Vec<FieldChange> = Vec::new();
+    // Written once every value is checked.
+    let mut replaced: Vec<FieldId> = Vec::new();
+    let mut rows: Vec<NewValue> = Vec::new();
     let mut note =
         |connection: &mut DbConnection, field: &Field, old: Option<&Value>, new: Option<&Value>| -> Result<()> {
             if old != new {
-                store(connection, item, field.id, old, new)?;
+                if old.is_some() {
+                    replaced.push(field.id);
+                }
+                if let Some(value) = new {
+                    rows.extend(NewValue::rows(item, field.id, &now, value));
+                }
                 changes.push(FieldChange {
                     field: field.key.clone(),
                     old_value: history_text(connection, field, old)?,
@@ -614,6 +636,18 @@ pub fn apply(
             return Err(Error::invalid(field.input_name(), format!("{} is required", field.name)));
         }
         note(connection, field, old, new.as_ref())?;
+    }
+    if !replaced.is_empty() {
+        diesel::delete(
+            item_values::table.filter(item_values::item_id.eq(item)).filter(item_values::field_id.eq_any(replaced)),
+        )
+        .execute(connection)?;
+    }
+    // Row by row: one statement of one shape, prepared once per connection (a statement of
+    // many rows differs in shape with their number, and SQLite compiles an insert into this
+    // table, with its indexes and triggers, slowly).
+    for row in &rows {
+        diesel::insert_into(item_values::table).values(row).execute(connection)?;
     }
     Ok(changes)
 }

@@ -29,6 +29,17 @@ pub enum OpenState {
     Closed,
 }
 
+impl OpenState {
+    /// `Some(is_closed)` of the statuses the state admits; `None` for all.
+    fn closed(self) -> Option<bool> {
+        match self {
+            OpenState::All => None,
+            OpenState::Open => Some(false),
+            OpenState::Closed => Some(true),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssigneeFilter {
     User(UserId),
@@ -155,12 +166,7 @@ macro_rules! filter_items {
             query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
         }
         // A status-id subquery rather than a join, so a count needs only the items index.
-        let closed = match filter.state {
-            OpenState::All => None,
-            OpenState::Open => Some(false),
-            OpenState::Closed => Some(true),
-        };
-        if let Some(closed) = closed {
+        if let Some(closed) = filter.state.closed() {
             let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
             query = query.filter(
                 items::status_id.eq_any(
@@ -219,8 +225,9 @@ fn sorted<'a>(query: BoxedItemQuery<'a>, order: &Order, descending: bool) -> Box
 }
 
 /// How many items the filter matches. A filter on project, status and open/closed only — the
-/// usual list — sums the trigger-maintained `item_totals` (a few rows per project); other
-/// filters count the matching rows.
+/// usual list — sums the trigger-maintained `item_totals` (a few rows per project); one
+/// project's items with one value condition count that project's values from their index
+/// (values carry their item's project and status); other filters count the matching rows.
 fn count_matching(
     connection: &mut DbConnection,
     filter: &ItemFilter,
@@ -228,13 +235,18 @@ fn count_matching(
     readable: Option<Vec<ProjectId>>,
     conditions: &[FieldCondition],
 ) -> Result<i64> {
-    let totals_suffice = conditions.is_empty()
-        && filter.item_type.is_none()
+    let only_status = filter.item_type.is_none()
         && filter.text.is_none()
         && filter.priority.is_none()
         && filter.assignee.is_none()
         && filter.reporter.is_none();
-    if !totals_suffice {
+    if only_status
+        && let (Some(project), [condition]) = (project, conditions)
+        && condition.one_value_per_item()
+    {
+        return count_values(connection, filter, project, condition);
+    }
+    if !(only_status && conditions.is_empty()) {
         return Ok(filter_items!(items::table.into_boxed(), filter, project, readable, conditions)
             .count()
             .get_result(connection)?);
@@ -249,12 +261,7 @@ fn count_matching(
     if let Some(status) = filter.status {
         query = query.filter(item_totals::status_id.eq(status));
     }
-    let closed = match filter.state {
-        OpenState::All => None,
-        OpenState::Open => Some(false),
-        OpenState::Closed => Some(true),
-    };
-    if let Some(closed) = closed {
+    if let Some(closed) = filter.state.closed() {
         query = query.filter(
             item_totals::status_id.eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
         );
@@ -262,6 +269,37 @@ fn count_matching(
     Ok(query
         .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(items), 0) AS BIGINT)"))
         .get_result(connection)?)
+}
+
+/// How many items of one project, in the filter's status or state, have a value that passes
+/// the condition (which `one_value_per_item`).
+fn count_values(
+    connection: &mut DbConnection,
+    filter: &ItemFilter,
+    project: ProjectId,
+    condition: &FieldCondition,
+) -> Result<i64> {
+    let mut query = item_values::table
+        .filter(item_values::field_id.eq(condition.field_id))
+        .filter(item_values::project_id.eq(project))
+        .into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(item_values::status_id.eq(status));
+    }
+    if let Some(closed) = filter.state.closed() {
+        query = query.filter(
+            item_values::status_id
+                .assume_not_null()
+                .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
+        );
+    }
+    macro_rules! counted {
+        ($test:expr) => {
+            query.filter($test).count().get_result(connection)?
+        };
+    }
+    // Without a value test (the condition asks for some value): every value counts.
+    Ok(filter::value_test!(&condition.operation, counted, query.count().get_result(connection)?))
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
@@ -335,7 +373,7 @@ impl Page<'_> {
         // An alias: the field conditions read `item_values` in subqueries of their own.
         let sorting = diesel::alias!(item_values as sorting);
         let valued = || {
-            filter_items!(
+            let mut query = filter_items!(
                 joined()
                     .inner_join(sorting.on(sorting.field(item_values::item_id).eq(items::id)))
                     .filter(sorting.field(item_values::field_id).eq(field_id))
@@ -344,7 +382,26 @@ impl Page<'_> {
                 project,
                 self.readable.clone(),
                 conditions
-            )
+            );
+            // The same on the value's copy of its item's project and status: one project's
+            // walk then reads that project's value index only.
+            if let Some(project) = project {
+                query = query.filter(sorting.field(item_values::project_id).eq(project));
+                if let Some(status) = filter.status {
+                    query = query.filter(sorting.field(item_values::status_id).eq(status));
+                }
+                if let Some(closed) = filter.state.closed() {
+                    let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
+                    query = query.filter(
+                        sorting.field(item_values::status_id).assume_not_null().eq_any(
+                            statuses_by_state
+                                .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
+                                .select(statuses_by_state.field(statuses::id)),
+                        ),
+                    );
+                }
+            }
+            query
         };
         macro_rules! by {
             ($column:expr) => {{

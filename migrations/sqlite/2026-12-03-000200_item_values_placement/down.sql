@@ -1,0 +1,13 @@
+DROP INDEX item_values_project_text;
+DROP INDEX item_values_project_int;
+DROP INDEX item_values_project_decimal;
+DROP INDEX item_values_project_date;
+DROP INDEX item_values_project_bool;
+DROP INDEX item_values_project_choice;
+DROP INDEX item_values_project_user;
+CREATE INDEX item_values_choice ON item_values(field_id, choice_id, item_id) WHERE choice_id IS NOT NULL;
+CREATE INDEX item_values_user ON item_values(field_id, user_id, item_id) WHERE user_id IS NOT NULL;
+DROP TRIGGER item_values_follow_item;
+DROP TRIGGER item_values_placed;
+ALTER TABLE item_values DROP COLUMN project_id;
+ALTER TABLE item_values DROP COLUMN status_id;
