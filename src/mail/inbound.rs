@@ -185,11 +185,11 @@ fn store_parsed(
             let new_item = NewItem { project, title, description, fields: keywords.fields, ..NewItem::default() };
             let created = item::create(connection, &reporter, new_item)?;
             if !keywords.refused.is_empty() {
-                comment::create(connection, &reporter, created.id, &keywords::refusal_comment(&keywords.refused))?;
+                comment::create(connection, &reporter, created, &keywords::refusal_comment(&keywords.refused))?;
             }
             let parts = full_text.iter().chain(&mail.attachments);
-            attach(connection, files, mailbox.max_attachment_size, &reporter, (created.id, None), parts)?;
-            Outcome::Created(created.id)
+            attach(connection, files, mailbox.max_attachment_size, &reporter, (created, None), parts)?;
+            Outcome::Created(created)
         }
     };
     let (item_id, comment_id) = match &outcome {

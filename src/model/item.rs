@@ -277,7 +277,10 @@ fn check_due_date(due_date: Option<NaiveDate>) -> Result<()> {
     }
 }
 
-pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) -> Result<ItemView> {
+/// Creates an item with its field values, watchers, search queue row and notifications in one
+/// write transaction. Returns its id: a caller that shows it reads it afterwards, on a reading
+/// connection where the backend has one.
+pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) -> Result<ItemId> {
     let title = text::single_line("title", &new_item.title, 1, text::MAX_TITLE_CHARS)?;
     let description = text::body("description", &new_item.description, false)?;
     check_due_date(new_item.due_date)?;
@@ -330,7 +333,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
         }
         enqueue_for_index(connection, id)?;
         notification::queue(connection, id, actor.id, Event::Created, &[])?;
-        load_view(connection, id)
+        Ok(id)
     })
 }
 

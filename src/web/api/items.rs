@@ -163,7 +163,10 @@ pub async fn create_item(
         due_date: body.due_date,
         fields: body.fields.into_iter().collect(),
     };
-    let created = state.database.write(move |connection| item::create(connection, &caller.user, new_item)).await?;
+    let user = caller.user.clone();
+    let id = state.database.write(move |connection| item::create(connection, &user, new_item)).await?;
+    // Read on a reading connection: on SQLite the one writing connection is every writer's turn.
+    let created = state.database.run(move |connection| item::get(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
