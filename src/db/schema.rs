@@ -296,6 +296,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     history,
     index_queue,
     item_totals,
+    value_totals,
     fields,
     field_choices,
     field_projects,
@@ -449,6 +450,17 @@ diesel::table! {
         node -> Text,
         epoch -> BigInt,
         at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    value_totals (field_id, project_id, value_key, status_id, stripe) {
+        field_id -> BigInt,
+        project_id -> BigInt,
+        value_key -> BigInt,
+        status_id -> BigInt,
+        stripe -> Integer,
+        items -> BigInt,
     }
 }
 

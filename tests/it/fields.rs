@@ -695,6 +695,12 @@ async fn filters_and_sorts_on_fields_give_exactly_the_expected_items(backend: Ba
             in_ops(&|item| open(item) && item.customer.is_some_and(|name| name.to_lowercase().contains("acm"))),
         ),
         ("state=open&field.severity=!major", in_ops(&|item| open(item) && item.severity != Some("major"))),
+        (
+            "status=2&field.severity=minor,critical",
+            in_ops(&|item| item.status == 2 && item.severity.is_some_and(|s| s != "major")),
+        ),
+        ("state=closed&field.regression=true", in_ops(&|item| !open(item) && item.regression == Some(true))),
+        ("state=open&field.reviewer=me", in_ops(&|item| open(item) && item.reviewed_by_admin)),
     ];
     for (query, expected) in placed {
         assert!(!expected.is_empty(), "{query}: the drawn values should make this check meaningful");
@@ -752,6 +758,19 @@ async fn filters_and_sorts_on_fields_give_exactly_the_expected_items(backend: Ba
         ids_of(&app, "project=OPS&state=closed&field.estimate=99").await,
         vec![item.id],
         "a value written without its placement is placed"
+    );
+    assert_eq!(
+        app.count_rows(
+            "(SELECT field_id, project_id, value_key, status_id, COUNT(*) AS counted \
+              FROM (SELECT field_id, project_id, status_id, COALESCE(choice_id, user_id, \
+                      CASE WHEN bool_value THEN 1 WHEN NOT bool_value THEN 0 END) AS value_key FROM item_values) v \
+              WHERE value_key IS NOT NULL GROUP BY field_id, project_id, value_key, status_id) c \
+             FULL OUTER JOIN (SELECT field_id, project_id, value_key, status_id, SUM(items) AS summed \
+              FROM value_totals GROUP BY field_id, project_id, value_key, status_id) t \
+             USING (field_id, project_id, value_key, status_id) WHERE COALESCE(counted, 0) <> COALESCE(summed, 0)"
+        ),
+        0,
+        "value_totals agree with the values"
     );
 
     for (query, name) in [

@@ -1,3 +1,6 @@
+DROP TRIGGER value_totals_track ON item_values;
+DROP FUNCTION value_totals_track();
+DROP TABLE value_totals;
 DROP INDEX item_values_project_text;
 DROP INDEX item_values_project_int;
 DROP INDEX item_values_project_decimal;

@@ -49,3 +49,46 @@ CREATE INDEX item_values_project_choice ON item_values(field_id, project_id, cho
     WHERE choice_id IS NOT NULL;
 CREATE INDEX item_values_project_user ON item_values(field_id, project_id, user_id, item_id, status_id)
     WHERE user_id IS NOT NULL;
+
+-- Items per choice, user or yes/no value of a field, per project and status, kept exact by
+-- triggers in the same transaction as every change of a value (and so of its item's project
+-- and status), so that the total of a list of one project filtered by such a value sums a few
+-- rows instead of counting values. Striped by item id, as `item_totals` is.
+CREATE TABLE value_totals (
+    field_id BIGINT NOT NULL,
+    project_id BIGINT NOT NULL,
+    value_key BIGINT NOT NULL,
+    status_id BIGINT NOT NULL,
+    stripe INTEGER NOT NULL,
+    items BIGINT NOT NULL,
+    PRIMARY KEY (field_id, project_id, value_key, status_id, stripe)
+);
+INSERT INTO value_totals (field_id, project_id, value_key, status_id, stripe, items)
+    SELECT field_id, project_id, COALESCE(choice_id, user_id, bool_value::int), status_id, item_id % 8, COUNT(*)
+    FROM item_values
+    WHERE project_id IS NOT NULL AND COALESCE(choice_id, user_id, bool_value::int) IS NOT NULL
+    GROUP BY field_id, project_id, COALESCE(choice_id, user_id, bool_value::int), status_id, item_id % 8;
+
+CREATE FUNCTION value_totals_track() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.project_id IS NOT NULL
+        AND COALESCE(OLD.choice_id, OLD.user_id, OLD.bool_value::int) IS NOT NULL THEN
+        UPDATE value_totals SET items = items - 1
+            WHERE field_id = OLD.field_id AND project_id = OLD.project_id
+              AND value_key = COALESCE(OLD.choice_id, OLD.user_id, OLD.bool_value::int)
+              AND status_id = OLD.status_id AND stripe = OLD.item_id % 8;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.project_id IS NOT NULL
+        AND COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value::int) IS NOT NULL THEN
+        INSERT INTO value_totals (field_id, project_id, value_key, status_id, stripe, items)
+            VALUES (NEW.field_id, NEW.project_id, COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value::int),
+                    NEW.status_id, NEW.item_id % 8, 1)
+            ON CONFLICT (field_id, project_id, value_key, status_id, stripe)
+            DO UPDATE SET items = value_totals.items + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER value_totals_track
+    AFTER INSERT OR DELETE OR UPDATE OF project_id, status_id, choice_id, user_id, bool_value ON item_values
+    FOR EACH ROW EXECUTE FUNCTION value_totals_track();

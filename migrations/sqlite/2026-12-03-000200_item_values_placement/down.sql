@@ -1,3 +1,7 @@
+DROP TRIGGER value_totals_insert;
+DROP TRIGGER value_totals_delete;
+DROP TRIGGER value_totals_update;
+DROP TABLE value_totals;
 DROP INDEX item_values_project_text;
 DROP INDEX item_values_project_int;
 DROP INDEX item_values_project_decimal;

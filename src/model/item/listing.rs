@@ -6,11 +6,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{ItemJoin, ItemRow, ItemView, JoinedRow, joined, readable_views, select_joined, views_with};
-use crate::db::schema::{item_totals, item_types, item_values, items, priorities, projects, statuses, watchers};
+use crate::db::schema::{
+    item_totals, item_types, item_values, items, priorities, projects, statuses, value_totals, watchers,
+};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
-use crate::model::field::filter::{self, FieldCondition, FieldSort, SortColumn, restrict_by_field};
+use crate::model::field::filter::{
+    self, FieldCondition, FieldSort, Operands, Operation, SortColumn, restrict_by_field,
+};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Permission, readable_project_ids};
 use crate::model::project::{self, ProjectKeyOrId};
@@ -272,13 +276,39 @@ fn count_matching(
 }
 
 /// How many items of one project, in the filter's status or state, have a value that passes
-/// the condition (which `one_value_per_item`).
+/// the condition (which `one_value_per_item`). One of some choices, users or yes/no sums the
+/// trigger-maintained `value_totals`; other conditions count the project's values from their
+/// index.
 fn count_values(
     connection: &mut DbConnection,
     filter: &ItemFilter,
     project: ProjectId,
     condition: &FieldCondition,
 ) -> Result<i64> {
+    let keys: Option<Vec<i64>> = match &condition.operation {
+        Operation::AnyOf(Operands::Choice(ids) | Operands::User(ids)) => Some(ids.clone()),
+        Operation::AnyOf(Operands::Boolean(flags)) => Some(flags.iter().map(|flag| i64::from(*flag)).collect()),
+        _ => None,
+    };
+    if let Some(keys) = keys {
+        let mut query = value_totals::table
+            .filter(value_totals::field_id.eq(condition.field_id))
+            .filter(value_totals::project_id.eq(project))
+            .filter(value_totals::value_key.eq_any(keys))
+            .into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(value_totals::status_id.eq(status));
+        }
+        if let Some(closed) = filter.state.closed() {
+            query = query.filter(
+                value_totals::status_id
+                    .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
+            );
+        }
+        return Ok(query
+            .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(items), 0) AS BIGINT)"))
+            .get_result(connection)?);
+    }
     let mut query = item_values::table
         .filter(item_values::field_id.eq(condition.field_id))
         .filter(item_values::project_id.eq(project))
