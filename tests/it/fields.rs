@@ -734,6 +734,27 @@ async fn filters_and_sorts_on_fields_give_exactly_the_expected_items(backend: Ba
         }
         assert_eq!(paged, expected, "{query}, 7 a page");
     }
+    // A walk of one project's values with conditions: "not" includes items without a value;
+    // "none" of a field that does not apply in the project matches nothing.
+    let kept: Vec<Drawn> = drawn
+        .iter()
+        .filter(|item| item.project == "OPS" && open(item) && item.severity != Some("major"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        ids_of(&app, "project=OPS&state=open&field.severity=!major&sort=-field.found_on").await,
+        sorted_by(&kept, |item| item.found_on.clone(), true),
+    );
+    let kept: Vec<Drawn> = drawn
+        .iter()
+        .filter(|item| item.project == "OPS" && item.platforms.contains(&"mac") && item.estimate.is_some_and(|v| v > 2))
+        .cloned()
+        .collect();
+    assert_eq!(
+        ids_of(&app, "project=OPS&state=all&field.platforms=mac&field.estimate=%3E2&sort=field.cost").await,
+        sorted_by(&kept, |item| item.cost, false),
+    );
+    assert_eq!(ids_of(&app, "project=WEB&state=all&field.customer=none&sort=field.estimate").await, Vec::<i64>::new());
     assert_eq!(
         app.count_rows(
             "item_values v JOIN items i ON i.id = v.item_id \

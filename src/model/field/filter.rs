@@ -273,18 +273,41 @@ pub(crate) use value_test;
 /// for "not" and "none". A lookup per candidate item rather than a list of every item with
 /// that value: the planner can then walk another index (the project's, or a sort field's)
 /// and stop after the page.
+///
+/// `@exists query, condition, item, project` is the lookup alone, for a query over something
+/// else that has the item's id and project (a walk of a field's values); the caller then
+/// decides where the field applies.
 macro_rules! restrict_by_field {
     ($query:expr, $condition:expr) => {{
+        use $crate::model::field::filter::Operation;
+        let condition: &$crate::model::field::filter::FieldCondition = $condition;
+        let mut query = $crate::model::field::filter::restrict_by_field!(
+            @exists $query,
+            condition,
+            items::id,
+            items::project_id.nullable()
+        );
+        if matches!(condition.operation, Operation::Empty | Operation::NoneOf(_)) {
+            if let Some(projects) = &condition.projects {
+                query = query.filter(items::project_id.eq_any(projects.clone()));
+            }
+            if let Some(types) = &condition.types {
+                query = query.filter(items::type_id.eq_any(types.clone()));
+            }
+        }
+        query
+    }};
+    (@exists $query:expr, $condition:expr, $item:expr, $project:expr) => {{
         use $crate::db::schema::item_values as values;
         use $crate::model::field::filter::Operation;
         let condition: &$crate::model::field::filter::FieldCondition = $condition;
-        let mut query = $query;
+        let query = $query;
         // With the item's project too (a value carries it): the lookup seeks that project's
         // index of the field's values.
         let of_item = values::table
-            .filter(values::item_id.eq(items::id))
+            .filter(values::item_id.eq($item))
             .filter(values::field_id.eq(condition.field_id))
-            .filter(values::project_id.eq(items::project_id.nullable()));
+            .filter(values::project_id.eq($project));
         macro_rules! within {
             ($test:expr) => {
                 query.filter(diesel::dsl::exists(of_item.filter($test)))
@@ -295,22 +318,13 @@ macro_rules! restrict_by_field {
                 query.filter(diesel::dsl::not(diesel::dsl::exists(of_item.filter($test))))
             };
         }
-        query = match &condition.operation {
+        match &condition.operation {
             Operation::Set => query.filter(diesel::dsl::exists(of_item)),
             Operation::Empty => query.filter(diesel::dsl::not(diesel::dsl::exists(of_item))),
             Operation::NoneOf(operands) => $crate::model::field::filter::one_of!(operands, outside),
             // Set, Empty and NoneOf are matched above.
             operation => $crate::model::field::filter::value_test!(operation, within, query),
-        };
-        if matches!(condition.operation, Operation::Empty | Operation::NoneOf(_)) {
-            if let Some(projects) = &condition.projects {
-                query = query.filter(items::project_id.eq_any(projects.clone()));
-            }
-            if let Some(types) = &condition.types {
-                query = query.filter(items::type_id.eq_any(types.clone()));
-            }
         }
-        query
     }};
 }
 pub(crate) use restrict_by_field;

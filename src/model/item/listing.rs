@@ -123,6 +123,17 @@ pub struct ItemFilter {
     pub offset: Option<i64>,
 }
 
+impl ItemFilter {
+    /// Whether the items' own columns are filtered by project, status and state at most.
+    fn only_status(&self) -> bool {
+        self.item_type.is_none()
+            && self.text.is_none()
+            && self.priority.is_none()
+            && self.assignee.is_none()
+            && self.reporter.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemPage {
     pub items: Vec<ItemView>,
@@ -239,11 +250,7 @@ fn count_matching(
     readable: Option<Vec<ProjectId>>,
     conditions: &[FieldCondition],
 ) -> Result<i64> {
-    let only_status = filter.item_type.is_none()
-        && filter.text.is_none()
-        && filter.priority.is_none()
-        && filter.assignee.is_none()
-        && filter.reporter.is_none();
+    let only_status = filter.only_status();
     if only_status
         && let (Some(project), [condition]) = (project, conditions)
         && condition.one_value_per_item()
@@ -452,7 +459,10 @@ impl Page<'_> {
             SortColumn::Date => by!(item_values::date_value),
             SortColumn::Boolean => by!(item_values::bool_value),
         };
-        let mut rows: Vec<JoinedRow> = select_joined!(ordered).limit(limit).offset(offset).load(connection)?;
+        let mut rows = match self.walk_values(connection, field_id, column)? {
+            Some(rows) => rows,
+            None => select_joined!(ordered).limit(limit).offset(offset).load(connection)?,
+        };
         if rows.len() as i64 == limit {
             return Ok(rows);
         }
@@ -486,6 +496,87 @@ impl Page<'_> {
             .load(connection)?;
         rows.extend(rest);
         Ok(rows)
+    }
+}
+
+impl Page<'_> {
+    /// The page's items with a value, as `by_value` orders them, found from the values alone
+    /// when the filter allows: one project, its status or state, and field conditions. The
+    /// walk then reads the project's index of the sort field and the lookups of the
+    /// conditions, never an item row, and only the page's items are read afterwards.
+    /// `None` when the filter needs the items' own columns.
+    fn walk_values(
+        &self,
+        connection: &mut DbConnection,
+        field_id: i64,
+        column: SortColumn,
+    ) -> Result<Option<Vec<JoinedRow>>> {
+        let Page { filter, conditions, limit, offset, .. } = *self;
+        let Some(project) = self.project.filter(|_| filter.only_status()) else { return Ok(None) };
+        let needs_type = |condition: &FieldCondition| {
+            matches!(condition.operation, Operation::Empty | Operation::NoneOf(_)) && condition.types.is_some()
+        };
+        if conditions.iter().any(needs_type) {
+            return Ok(None);
+        }
+        // "Not" and "none" match only where the field applies.
+        let outside = |condition: &FieldCondition| {
+            matches!(condition.operation, Operation::Empty | Operation::NoneOf(_))
+                && condition.projects.as_ref().is_some_and(|projects| !projects.contains(&project.0))
+        };
+        if conditions.iter().any(outside) {
+            return Ok(Some(Vec::new()));
+        }
+        let sorting = diesel::alias!(item_values as sorting);
+        let mut query = sorting
+            .filter(sorting.field(item_values::field_id).eq(field_id))
+            .filter(sorting.field(item_values::project_id).eq(project))
+            .into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(sorting.field(item_values::status_id).eq(status));
+        }
+        if let Some(closed) = filter.state.closed() {
+            query = query.filter(
+                sorting
+                    .field(item_values::status_id)
+                    .assume_not_null()
+                    .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
+            );
+        }
+        for condition in conditions {
+            query = restrict_by_field!(
+                @exists query,
+                condition,
+                sorting.field(item_values::item_id),
+                sorting.field(item_values::project_id)
+            );
+        }
+        macro_rules! by {
+            ($column:expr) => {{
+                let (value, item) = (sorting.field($column), sorting.field(item_values::item_id));
+                let query = query.filter(value.is_not_null());
+                if filter.descending {
+                    query.order_by((value.desc(), item.desc()))
+                } else {
+                    query.order_by((value.asc(), item.asc()))
+                }
+            }};
+        }
+        let ordered = match column {
+            SortColumn::Text => by!(item_values::text_value),
+            SortColumn::Integer => by!(item_values::int_value),
+            SortColumn::Decimal => by!(item_values::decimal_value),
+            SortColumn::Date => by!(item_values::date_value),
+            SortColumn::Boolean => by!(item_values::bool_value),
+        };
+        let ids: Vec<ItemId> =
+            ordered.select(sorting.field(item_values::item_id)).limit(limit).offset(offset).load(connection)?;
+        if ids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(items::id.eq_any(&ids))).load(connection)?;
+        rows.sort_by_key(|(row, ..)| ids.iter().position(|id| *id == row.id));
+        Ok(Some(rows))
     }
 }
 
