@@ -1,4 +1,6 @@
-DROP TRIGGER value_totals_track ON item_values;
+DROP TRIGGER value_totals_insert ON item_values;
+DROP TRIGGER value_totals_delete ON item_values;
+DROP TRIGGER value_totals_update ON item_values;
 DROP FUNCTION value_totals_track();
 DROP TABLE value_totals;
 DROP INDEX item_values_project_text;

@@ -48,7 +48,8 @@ CREATE INDEX item_values_project_user ON item_values(field_id, project_id, user_
 -- Items per choice, user or yes/no value of a field, per project and status, kept exact by
 -- triggers in the same transaction as every change of a value (and so of its item's project
 -- and status), so that the total of a list of one project filtered by such a value sums a few
--- rows instead of counting values. Striped by item id, as `item_totals` is.
+-- rows instead of counting values. Striped by item id (32 rows where `item_totals` has 8: a
+-- create touches one row per such value, so concurrent creates would meet more often).
 CREATE TABLE value_totals (
     field_id BIGINT NOT NULL,
     project_id BIGINT NOT NULL,
@@ -59,17 +60,17 @@ CREATE TABLE value_totals (
     PRIMARY KEY (field_id, project_id, value_key, status_id, stripe)
 );
 INSERT INTO value_totals (field_id, project_id, value_key, status_id, stripe, items)
-    SELECT field_id, project_id, COALESCE(choice_id, user_id, bool_value), status_id, item_id % 8, COUNT(*)
+    SELECT field_id, project_id, COALESCE(choice_id, user_id, bool_value), status_id, item_id % 32, COUNT(*)
     FROM item_values
     WHERE project_id IS NOT NULL AND COALESCE(choice_id, user_id, bool_value) IS NOT NULL
-    GROUP BY field_id, project_id, COALESCE(choice_id, user_id, bool_value), status_id, item_id % 8;
+    GROUP BY field_id, project_id, COALESCE(choice_id, user_id, bool_value), status_id, item_id % 32;
 
 CREATE TRIGGER value_totals_insert AFTER INSERT ON item_values
     WHEN NEW.project_id IS NOT NULL AND COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value) IS NOT NULL
 BEGIN
     INSERT INTO value_totals (field_id, project_id, value_key, status_id, stripe, items)
         VALUES (NEW.field_id, NEW.project_id, COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value), NEW.status_id,
-                NEW.item_id % 8, 1)
+                NEW.item_id % 32, 1)
         ON CONFLICT (field_id, project_id, value_key, status_id, stripe) DO UPDATE SET items = items + 1;
 END;
 CREATE TRIGGER value_totals_delete AFTER DELETE ON item_values
@@ -78,7 +79,7 @@ BEGIN
     UPDATE value_totals SET items = items - 1
         WHERE field_id = OLD.field_id AND project_id = OLD.project_id
           AND value_key = COALESCE(OLD.choice_id, OLD.user_id, OLD.bool_value)
-          AND status_id = OLD.status_id AND stripe = OLD.item_id % 8;
+          AND status_id = OLD.status_id AND stripe = OLD.item_id % 32;
 END;
 CREATE TRIGGER value_totals_update AFTER UPDATE OF project_id, status_id, choice_id, user_id, bool_value ON item_values
     WHEN COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value, OLD.choice_id, OLD.user_id, OLD.bool_value) IS NOT NULL
@@ -86,10 +87,10 @@ BEGIN
     UPDATE value_totals SET items = items - 1
         WHERE OLD.project_id IS NOT NULL AND field_id = OLD.field_id AND project_id = OLD.project_id
           AND value_key = COALESCE(OLD.choice_id, OLD.user_id, OLD.bool_value)
-          AND status_id = OLD.status_id AND stripe = OLD.item_id % 8;
+          AND status_id = OLD.status_id AND stripe = OLD.item_id % 32;
     INSERT INTO value_totals (field_id, project_id, value_key, status_id, stripe, items)
         SELECT NEW.field_id, NEW.project_id, COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value), NEW.status_id,
-               NEW.item_id % 8, 1
+               NEW.item_id % 32, 1
         WHERE NEW.project_id IS NOT NULL AND COALESCE(NEW.choice_id, NEW.user_id, NEW.bool_value) IS NOT NULL
         ON CONFLICT (field_id, project_id, value_key, status_id, stripe) DO UPDATE SET items = items + 1;
 END;
