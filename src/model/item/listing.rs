@@ -391,6 +391,19 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
     Ok(ItemPage { items: views_with(connection, &catalog, rows)?, total, limit, offset })
 }
 
+/// Gives `$then!(column)` the column of `item_values` that holds the values of a `SortColumn`.
+macro_rules! sort_column {
+    ($column:expr, $then:ident) => {
+        match $column {
+            SortColumn::Text => $then!(item_values::text_value),
+            SortColumn::Integer => $then!(item_values::int_value),
+            SortColumn::Decimal => $then!(item_values::decimal_value),
+            SortColumn::Date => $then!(item_values::date_value),
+            SortColumn::Boolean => $then!(item_values::bool_value),
+        }
+    };
+}
+
 /// One page of a list, its filter resolved.
 struct Page<'a> {
     filter: &'a ItemFilter,
@@ -452,13 +465,7 @@ impl Page<'_> {
                 }
             }};
         }
-        let ordered = match column {
-            SortColumn::Text => by!(item_values::text_value),
-            SortColumn::Integer => by!(item_values::int_value),
-            SortColumn::Decimal => by!(item_values::decimal_value),
-            SortColumn::Date => by!(item_values::date_value),
-            SortColumn::Boolean => by!(item_values::bool_value),
-        };
+        let ordered = sort_column!(column, by);
         let mut rows = match self.walk_values(connection, field_id, column)? {
             Some(rows) => rows,
             None => select_joined!(ordered).limit(limit).offset(offset).load(connection)?,
@@ -473,13 +480,7 @@ impl Page<'_> {
                     valued().filter(sorting.field($column).is_not_null()).count().get_result::<i64>(connection)?
                 };
             }
-            match column {
-                SortColumn::Text => count!(item_values::text_value),
-                SortColumn::Integer => count!(item_values::int_value),
-                SortColumn::Decimal => count!(item_values::decimal_value),
-                SortColumn::Date => count!(item_values::date_value),
-                SortColumn::Boolean => count!(item_values::bool_value),
-            }
+            sort_column!(column, count)
         } else {
             offset + rows.len() as i64
         };
@@ -562,13 +563,7 @@ impl Page<'_> {
                 }
             }};
         }
-        let ordered = match column {
-            SortColumn::Text => by!(item_values::text_value),
-            SortColumn::Integer => by!(item_values::int_value),
-            SortColumn::Decimal => by!(item_values::decimal_value),
-            SortColumn::Date => by!(item_values::date_value),
-            SortColumn::Boolean => by!(item_values::bool_value),
-        };
+        let ordered = sort_column!(column, by);
         let ids: Vec<ItemId> =
             ordered.select(sorting.field(item_values::item_id)).limit(limit).offset(offset).load(connection)?;
         if ids.is_empty() {
