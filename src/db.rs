@@ -194,6 +194,7 @@ impl Checkpointer {
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 let mut connection: Option<DbConnection> = None;
+                let mut failing = false;
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(CHECKPOINT_INTERVAL);
                     let outcome = match connection.as_mut() {
@@ -202,9 +203,21 @@ impl Checkpointer {
                             .map(|open| connection = Some(open))
                             .map_err(|e| e.to_string()),
                     };
-                    if let Err(error) = outcome {
-                        tracing::warn!(%error, "checkpointing the SQLite write-ahead log failed; retrying");
-                        connection = None;
+                    // Said once when it starts failing and once when it works again, not every
+                    // 100 ms; meanwhile the connections' own threshold checkpoints.
+                    match outcome {
+                        Err(error) => {
+                            if !failing {
+                                tracing::warn!(%error, "checkpointing the SQLite write-ahead log failed; retrying");
+                            }
+                            failing = true;
+                            connection = None;
+                        }
+                        Ok(()) if failing => {
+                            tracing::info!("checkpointing the SQLite write-ahead log works again");
+                            failing = false;
+                        }
+                        Ok(()) => {}
                     }
                 }
             })
