@@ -1,5 +1,5 @@
 -- Each value carries its item's project and status, so that a list of one project filtered or
--- sorted by a field walks one index of that project's values (and counts a choice within a
+-- sorted by a field walks one index of that project's values (and counts a condition within a
 -- status from the index alone) instead of looking up every item of every project.
 -- Kept equal to the item's in the same transaction: the writer of a value supplies them, and
 -- the triggers below follow a change of the item and fill them in for a node of the previous
