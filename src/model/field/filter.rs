@@ -275,8 +275,10 @@ pub(crate) use value_test;
 /// and stop after the page.
 ///
 /// `@exists query, condition, item, project` is the lookup alone, for a query over something
-/// else that has the item's id and project (a walk of a field's values); the caller then
-/// decides where the field applies.
+/// else that has the item's id and project; the caller then decides where the field applies.
+/// `@probe` is the same lookup for a walk of a field's values that stops after a page: its
+/// `OFFSET 0` keeps PostgreSQL from turning the lookup into a join of every value that passes
+/// (which then has to be sorted whole), so each value walked is looked up in the index.
 macro_rules! restrict_by_field {
     ($query:expr, $condition:expr) => {{
         use $crate::model::field::filter::Operation;
@@ -297,7 +299,13 @@ macro_rules! restrict_by_field {
         }
         query
     }};
-    (@exists $query:expr, $condition:expr, $item:expr, $project:expr) => {{
+    (@exists $query:expr, $condition:expr, $item:expr, $project:expr) => {
+        $crate::model::field::filter::restrict_by_field!(@lookup $query, $condition, $item, $project, )
+    };
+    (@probe $query:expr, $condition:expr, $item:expr, $project:expr) => {
+        $crate::model::field::filter::restrict_by_field!(@lookup $query, $condition, $item, $project, .offset(0))
+    };
+    (@lookup $query:expr, $condition:expr, $item:expr, $project:expr, $($offset:tt)*) => {{
         use $crate::db::schema::item_values as values;
         use $crate::model::field::filter::Operation;
         let condition: &$crate::model::field::filter::FieldCondition = $condition;
@@ -307,7 +315,8 @@ macro_rules! restrict_by_field {
         let of_item = values::table
             .filter(values::item_id.eq($item))
             .filter(values::field_id.eq(condition.field_id))
-            .filter(values::project_id.eq($project));
+            .filter(values::project_id.eq($project))
+            $($offset)*;
         macro_rules! within {
             ($test:expr) => {
                 query.filter(diesel::dsl::exists(of_item.filter($test)))
