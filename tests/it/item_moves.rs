@@ -85,6 +85,8 @@ async fn a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_memb
     let ann = app.create_user("ann").await;
     app.add_member("OPS", &ann, "developer").await;
     let ann_id = ann.get("/api/v1/users/me").await.body["id"].clone();
+    let rita_id = reporter.get("/api/v1/users/me").await.body["id"].clone();
+    app.admin.define_field(json!({"key": "reviewer", "name": "Reviewer", "type": "user"})).await;
 
     let item =
         reporter.post("/api/v1/items", json!({"project": "OPS", "title": "Slow login", "type_id": BUG})).await.body;
@@ -106,7 +108,7 @@ async fn a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_memb
         assert_eq!(unseen.body["error"]["field"], "project", "{target}");
     }
 
-    let assigned = attempt(&app.admin, json!({"assignee_id": ann_id})).await;
+    let assigned = attempt(&app.admin, json!({"assignee_id": ann_id, "fields": {"reviewer": ann_id}})).await;
     assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
     let version = assigned.body["version"].clone();
     let moved = async |body: Value| {
@@ -120,10 +122,20 @@ async fn a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_memb
     let not_member = moved(json!({"project": "WEB", "type_id": TASK})).await;
     assert_eq!(not_member.status, StatusCode::BAD_REQUEST, "{}", not_member.body);
     assert_eq!(not_member.body["error"]["field"], "assignee_id", "ann is no member of WEB");
+    // A person held in a user field is bound the same way: kept, they must be a member there.
+    let kept_reviewer = moved(json!({"project": "WEB", "type_id": TASK, "assignee_id": null})).await;
+    assert_eq!(kept_reviewer.status, StatusCode::BAD_REQUEST, "{}", kept_reviewer.body);
+    assert_eq!(kept_reviewer.body["error"]["field"], "fields.reviewer", "ann is no member of WEB");
+    let resent =
+        moved(json!({"project": "WEB", "type_id": TASK, "assignee_id": null, "fields": {"reviewer": ann_id}})).await;
+    assert_eq!(resent.status, StatusCode::BAD_REQUEST, "{}", resent.body);
+    assert_eq!(resent.body["error"]["field"], "fields.reviewer", "the same value sent again is no exception");
     assert_eq!(app.admin.get(&path).await.body, assigned.body, "nothing changed");
 
-    let done = moved(json!({"project": "WEB", "type_id": TASK, "assignee_id": null})).await;
+    let done =
+        moved(json!({"project": "WEB", "type_id": TASK, "assignee_id": null, "fields": {"reviewer": rita_id}})).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!((done.body["project"]["key"].as_str(), done.body["type"]["name"].as_str()), (Some("WEB"), Some("Task")));
     assert!(done.body["assignee"].is_null());
+    assert_eq!(done.body["fields"]["reviewer"]["login"], "rita", "{}", done.body);
 }

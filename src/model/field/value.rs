@@ -583,16 +583,7 @@ pub fn apply(
                 format!("{} does not apply to this item type in project {}", field.name, project.key),
             ));
         }
-        let value = parse(field, json, held(field))?;
-        if let Some(Value::User(user_id)) = value.as_ref().filter(|value| Some(*value) != held(field))
-            && !membership::is_active_member(connection, project.id, *user_id)?
-        {
-            return Err(Error::invalid(
-                field.input_name(),
-                format!("user {user_id} cannot be chosen: only active members of project {} can", project.key),
-            ));
-        }
-        parsed.push((field, value));
+        parsed.push((field, parse(field, json, held(field))?));
     }
     let mut changes: Vec<FieldChange> = Vec::new();
     // Written once every value is checked.
@@ -615,6 +606,7 @@ pub fn apply(
             }
             Ok(())
         };
+    let moved = before.is_some_and(|old| old.project.id != project.id);
     for field in &catalog.fields {
         let applies = field.applies_to(project.id, now.item_type);
         let applied_before = before.is_some_and(|old| field.applies_to(old.project.id, old.item_type));
@@ -634,6 +626,17 @@ pub fn apply(
         let checked = newly || parsed.iter().any(|(sent_field, _)| sent_field.id == field.id);
         if field.required && checked && new.is_none() {
             return Err(Error::invalid(field.input_name(), format!("{} is required", field.name)));
+        }
+        // A person is one of the project's members when chosen and when the item moves with
+        // them, as its assignee is.
+        if let Some(Value::User(user_id)) = &new
+            && (new.as_ref() != old || moved)
+            && !membership::is_active_member(connection, project.id, *user_id)?
+        {
+            return Err(Error::invalid(
+                field.input_name(),
+                format!("user {user_id} cannot be chosen: only active members of project {} can", project.key),
+            ));
         }
         note(connection, field, old, new.as_ref())?;
     }
