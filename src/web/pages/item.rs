@@ -156,30 +156,40 @@ struct Loaded {
     types: Vec<ItemType>,
     members: Vec<Member>,
     move_targets: Vec<Project>,
+    /// The project whose types, members and fields the edit form offers: the item's, or
+    /// the one a refused move named, so that the user can mend the move and save again.
+    form_project: ProjectId,
     catalog: std::sync::Arc<Catalog>,
 }
 
-async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, Error> {
+async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<String>) -> Result<Loaded, Error> {
     let user = viewer.user.clone();
     state
         .database
         .run(move |connection| {
             let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
             let workflow = Workflow::load(connection)?;
-            // For the assignee (work) and for user fields (edit).
-            let members =
-                if permissions.edit { membership::of_item_project(connection, readable)? } else { Vec::new() };
             let catalog = Catalog::load(connection)?;
             let move_targets = if permissions.work {
                 project::list_allowing(connection, &user, Permission::Work)?
             } else {
                 Vec::new()
             };
-            let used = types::of_project(connection, item.project.id, &workflow)?;
+            let form_project = moving_to
+                .and_then(|key| move_targets.iter().find(|target| target.key == key.trim()).map(|target| target.id))
+                .unwrap_or(item.project.id);
+            let moving = form_project != item.project.id;
+            // For the assignee (work) and for user fields (edit); the viewer works in a target.
+            let members = match (permissions.edit, moving) {
+                (false, _) => Vec::new(),
+                (true, false) => membership::of_item_project(connection, readable)?,
+                (true, true) => membership::of_project(connection, form_project)?,
+            };
+            let used = types::of_project(connection, form_project, &workflow)?;
             let types = workflow
                 .types
                 .iter()
-                .filter(|item_type| item_type.id == item.item_type.id || used.uses(item_type.id))
+                .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
                 .cloned()
                 .collect();
             Ok(Loaded {
@@ -193,6 +203,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId) -> Result<Loaded, E
                 types,
                 members,
                 move_targets,
+                form_project,
                 catalog,
                 item,
             })
@@ -216,7 +227,8 @@ async fn item_page(
     status: StatusCode,
     forms: FormState,
 ) -> Result<HttpResponse, PageError> {
-    let loaded = load(state, viewer, id).await?;
+    let moving_to = forms.edit.as_ref().and_then(|edit| edit.project.clone());
+    let loaded = load(state, viewer, id, moving_to).await?;
     let editing = forms.edit.is_some();
     let mut edit = forms.edit.unwrap_or_else(|| EditForm::from_item(&loaded.item));
     // Saving again applies to what is stored now.
@@ -234,8 +246,8 @@ async fn item_page(
             field_names: loaded.catalog.fields.iter().map(|field| (field.key.clone(), field.name.clone())).collect(),
             field_inputs: field_inputs::inputs(
                 &loaded.catalog,
-                loaded.item.project.id,
-                loaded.item.item_type.id,
+                loaded.form_project,
+                edit.type_id.trim().parse().map_or(loaded.item.item_type.id, TypeId),
                 &edit.fields,
                 &loaded.members,
             ),

@@ -83,6 +83,7 @@ async fn the_edit_form_moves_an_item_to_another_project_where_the_user_works() {
     let (app, admin) = app_with_project().await;
     app.create_project("OPS", false).await;
     app.admin.put("/api/v1/projects/OPS/types", json!({"types": [3]})).await;
+    app.admin.define_field(json!({"key": "rack", "name": "Rack", "type": "text", "projects": ["OPS"]})).await;
     let item = app.admin.create_item("WEB", "Wandering bug").await;
     let id = item["id"].as_i64().unwrap();
     let page = admin.get(&format!("/items/{id}")).await;
@@ -96,6 +97,15 @@ async fn the_edit_form_moves_an_item_to_another_project_where_the_user_works() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(refused.body.contains("does not use the item type Bug"), "{}", refused.body);
     assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["project"]["key"], "WEB");
+    // The form stays on the move: OPS chosen, OPS's types and fields offered, to mend and save.
+    let select = |id: &str| {
+        let start = refused.body.find(&format!("id=\"{id}\"")).expect(id);
+        refused.body[start..].split("</select>").next().unwrap().to_string()
+    };
+    assert!(select("edit-project").contains("<option value=\"OPS\" selected>"), "{}", select("edit-project"));
+    assert_eq!(select("edit-type").matches("<option").count(), 1, "{}", select("edit-type"));
+    assert!(select("edit-type").contains("<option value=\"3\""), "{}", select("edit-type"));
+    assert!(refused.body.contains("name=\"field.rack\""), "OPS's field");
 
     let moved = admin.submit(&format!("/items/{id}/edit"), &form("3")).await;
     assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
