@@ -124,8 +124,15 @@ impl r2d2::ManageConnection for ConnectionManager {
                 let mut connection =
                     diesel::PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
                 // Timestamps are stored as UTC wall time; the session zone makes CURRENT_TIMESTAMP UTC.
+                // Prepared statements keep one plan made without their parameters: PostgreSQL
+                // otherwise plans a list page anew on every request (its custom plans look
+                // cheaper than a generic plan that cannot know the LIMIT), 2-3 ms of planning
+                // for a 0.5 ms execution of the same plan.
                 connection
-                    .batch_execute(&format!("SET TIME ZONE 'UTC'; {}", self.session.set_statements()))
+                    .batch_execute(&format!(
+                        "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_generic_plan; {}",
+                        self.session.set_statements()
+                    ))
                     .map_err(diesel::r2d2::Error::QueryError)?;
                 if let Some(name) = &self.session.application_name {
                     // A bound value: a node's name needs no quoting.
