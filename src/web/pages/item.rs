@@ -233,6 +233,17 @@ async fn item_page(
     let mut edit = forms.edit.unwrap_or_else(|| EditForm::from_item(&loaded.item));
     // Saving again applies to what is stored now.
     edit.version = loaded.item.version.to_string();
+    // The fields of the type the form's choice shows: the one sent, if offered, else the
+    // first offered (a refused move's type may not be).
+    let form_type = edit
+        .type_id
+        .trim()
+        .parse()
+        .ok()
+        .map(TypeId)
+        .filter(|chosen| loaded.types.iter().any(|offered| offered.id == *chosen))
+        .or(loaded.types.first().map(|offered| offered.id))
+        .unwrap_or(loaded.item.item_type.id);
     render(
         status,
         &ItemPage {
@@ -247,7 +258,7 @@ async fn item_page(
             field_inputs: field_inputs::inputs(
                 &loaded.catalog,
                 loaded.form_project,
-                edit.type_id.trim().parse().map_or(loaded.item.item_type.id, TypeId),
+                form_type,
                 &edit.fields,
                 &loaded.members,
             ),
