@@ -277,9 +277,8 @@ fn count_matching(
             item_totals::status_id.eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
         );
     }
-    Ok(query
-        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(items), 0) AS BIGINT)"))
-        .get_result(connection)?)
+    // Summed here: the rows are few, and a query without SQL text of its own stays prepared.
+    Ok(query.select(item_totals::items).load::<i64>(connection)?.iter().sum())
 }
 
 /// How many items of one project, in the filter's status or state, have a value that passes
@@ -312,9 +311,7 @@ fn count_values(
                     .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
             );
         }
-        return Ok(query
-            .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(items), 0) AS BIGINT)"))
-            .get_result(connection)?);
+        return Ok(query.select(value_totals::items).load::<i64>(connection)?.iter().sum());
     }
     let mut query = item_values::table
         .filter(item_values::field_id.eq(condition.field_id))
