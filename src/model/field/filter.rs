@@ -217,14 +217,26 @@ macro_rules! one_of {
     ($operands:expr, $then:ident) => {{
         use $crate::db::schema::item_values as values;
         use $crate::model::field::filter::Operands;
+        // One value (the usual filter) is compared with `=`: a statement diesel keeps
+        // prepared on SQLite too (where `IN` binds each value and is compiled anew), and one
+        // that PostgreSQL's single plan per statement fits to the project's index of values
+        // (an array parameter of unknown length made it look up each item's values instead).
+        macro_rules! equal_or_any {
+            ($column:expr, $list:expr) => {
+                match $list.as_slice() {
+                    [one] => $then!($column.eq(one.to_owned())),
+                    list => $then!($column.eq_any(list.to_vec())),
+                }
+            };
+        }
         match $operands {
-            Operands::Text(list) => $then!(values::text_value.eq_any(list.clone())),
-            Operands::Integer(list) => $then!(values::int_value.eq_any(list.clone())),
-            Operands::Decimal(list) => $then!(values::decimal_value.eq_any(list.clone())),
-            Operands::Date(list) => $then!(values::date_value.eq_any(list.clone())),
-            Operands::Boolean(list) => $then!(values::bool_value.eq_any(list.clone())),
-            Operands::Choice(list) => $then!(values::choice_id.eq_any(list.clone())),
-            Operands::User(list) => $then!(values::user_id.eq_any(list.clone())),
+            Operands::Text(list) => equal_or_any!(values::text_value, list),
+            Operands::Integer(list) => equal_or_any!(values::int_value, list),
+            Operands::Decimal(list) => equal_or_any!(values::decimal_value, list),
+            Operands::Date(list) => equal_or_any!(values::date_value, list),
+            Operands::Boolean(list) => equal_or_any!(values::bool_value, list),
+            Operands::Choice(list) => equal_or_any!(values::choice_id, list),
+            Operands::User(list) => equal_or_any!(values::user_id, list),
         }
     }};
 }
@@ -311,8 +323,11 @@ macro_rules! restrict_by_field {
         let condition: &$crate::model::field::filter::FieldCondition = $condition;
         let query = $query;
         // With the item's project too (a value carries it): the lookup seeks that project's
-        // index of the field's values.
+        // index of the field's values. It selects the item id, which every value index holds:
+        // PostgreSQL keeps the target list of a lookup with an OFFSET, and a column outside
+        // the index would cost a read of the value's row.
         let of_item = values::table
+            .select(values::item_id)
             .filter(values::item_id.eq($item))
             .filter(values::field_id.eq(condition.field_id))
             .filter(values::project_id.eq($project))

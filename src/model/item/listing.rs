@@ -300,8 +300,12 @@ fn count_values(
         let mut query = value_totals::table
             .filter(value_totals::field_id.eq(condition.field_id))
             .filter(value_totals::project_id.eq(project))
-            .filter(value_totals::value_key.eq_any(keys))
             .into_boxed();
+        // One value with `=`, as the page's lookups (filter::one_of).
+        query = match keys.as_slice() {
+            [one] => query.filter(value_totals::value_key.eq(*one)),
+            keys => query.filter(value_totals::value_key.eq_any(keys.to_vec())),
+        };
         if let Some(status) = filter.status {
             query = query.filter(value_totals::status_id.eq(status));
         }
