@@ -144,6 +144,31 @@ pub struct ItemPage {
 
 type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
 
+/// Narrows a boxed query to the filter's status and its state (open or closed), tested on
+/// `$status`: the status column of the items, of a value (its item's copy), or of a kept total.
+macro_rules! in_status {
+    ($query:expr, $filter:expr, $status:expr) => {{
+        let filter: &ItemFilter = $filter;
+        let mut query = $query;
+        if let Some(status) = filter.status {
+            query = query.filter($status.eq(status));
+        }
+        // A status-id subquery (aliased: the query may join `statuses` itself), so that a
+        // count needs only the index that holds the status.
+        if let Some(closed) = filter.state.closed() {
+            let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
+            query = query.filter(
+                $status.eq_any(
+                    statuses_by_state
+                        .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
+                        .select(statuses_by_state.field(statuses::id)),
+                ),
+            );
+        }
+        query
+    }};
+}
+
 /// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
 /// for the page), so that the count and the page always agree.
 macro_rules! filter_items {
@@ -159,9 +184,6 @@ macro_rules! filter_items {
         }
         if let Some(project) = $project {
             query = query.filter(items::project_id.eq(project));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(items::status_id.eq(status));
         }
         if let Some(item_type) = filter.item_type {
             query = query.filter(items::type_id.eq(item_type));
@@ -180,18 +202,7 @@ macro_rules! filter_items {
         if let Some(text) = &filter.text {
             query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
         }
-        // A status-id subquery rather than a join, so a count needs only the items index.
-        if let Some(closed) = filter.state.closed() {
-            let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
-            query = query.filter(
-                items::status_id.eq_any(
-                    statuses_by_state
-                        .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
-                        .select(statuses_by_state.field(statuses::id)),
-                ),
-            );
-        }
-        query
+        in_status!(query, filter, items::status_id)
     }};
 }
 
@@ -269,14 +280,7 @@ fn count_matching(
     if let Some(project) = project {
         query = query.filter(item_totals::project_id.eq(project));
     }
-    if let Some(status) = filter.status {
-        query = query.filter(item_totals::status_id.eq(status));
-    }
-    if let Some(closed) = filter.state.closed() {
-        query = query.filter(
-            item_totals::status_id.eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
-        );
-    }
+    let query = in_status!(query, filter, item_totals::status_id);
     // Summed here: the rows are few, and a query without SQL text of its own stays prepared.
     Ok(query.select(item_totals::items).load::<i64>(connection)?.iter().sum())
 }
@@ -306,31 +310,17 @@ fn count_values(
             [one] => query.filter(value_totals::value_key.eq(*one)),
             keys => query.filter(value_totals::value_key.eq_any(keys.to_vec())),
         };
-        if let Some(status) = filter.status {
-            query = query.filter(value_totals::status_id.eq(status));
-        }
-        if let Some(closed) = filter.state.closed() {
-            query = query.filter(
-                value_totals::status_id
-                    .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
-            );
-        }
+        let query = in_status!(query, filter, value_totals::status_id);
         return Ok(query.select(value_totals::items).load::<i64>(connection)?.iter().sum());
     }
-    let mut query = item_values::table
-        .filter(item_values::field_id.eq(condition.field_id))
-        .filter(item_values::project_id.eq(project))
-        .into_boxed();
-    if let Some(status) = filter.status {
-        query = query.filter(item_values::status_id.eq(status));
-    }
-    if let Some(closed) = filter.state.closed() {
-        query = query.filter(
-            item_values::status_id
-                .assume_not_null()
-                .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
-        );
-    }
+    let query = in_status!(
+        item_values::table
+            .filter(item_values::field_id.eq(condition.field_id))
+            .filter(item_values::project_id.eq(project))
+            .into_boxed(),
+        filter,
+        item_values::status_id.assume_not_null()
+    );
     macro_rules! counted {
         ($test:expr) => {
             query.filter($test).count().get_result(connection)?
@@ -443,19 +433,7 @@ impl Page<'_> {
             // walk then reads that project's value index only.
             if let Some(project) = project {
                 query = query.filter(sorting.field(item_values::project_id).eq(project));
-                if let Some(status) = filter.status {
-                    query = query.filter(sorting.field(item_values::status_id).eq(status));
-                }
-                if let Some(closed) = filter.state.closed() {
-                    let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
-                    query = query.filter(
-                        sorting.field(item_values::status_id).assume_not_null().eq_any(
-                            statuses_by_state
-                                .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
-                                .select(statuses_by_state.field(statuses::id)),
-                        ),
-                    );
-                }
+                query = in_status!(query, filter, sorting.field(item_values::status_id).assume_not_null());
             }
             query
         };
@@ -535,21 +513,14 @@ impl Page<'_> {
             return Ok(Some(Vec::new()));
         }
         let sorting = diesel::alias!(item_values as sorting);
-        let mut query = sorting
-            .filter(sorting.field(item_values::field_id).eq(field_id))
-            .filter(sorting.field(item_values::project_id).eq(project))
-            .into_boxed();
-        if let Some(status) = filter.status {
-            query = query.filter(sorting.field(item_values::status_id).eq(status));
-        }
-        if let Some(closed) = filter.state.closed() {
-            query = query.filter(
-                sorting
-                    .field(item_values::status_id)
-                    .assume_not_null()
-                    .eq_any(statuses::table.filter(statuses::is_closed.eq(closed)).select(statuses::id)),
-            );
-        }
+        let mut query = in_status!(
+            sorting
+                .filter(sorting.field(item_values::field_id).eq(field_id))
+                .filter(sorting.field(item_values::project_id).eq(project))
+                .into_boxed(),
+            filter,
+            sorting.field(item_values::status_id).assume_not_null()
+        );
         for condition in conditions {
             query = restrict_by_field!(
                 @probe query,
