@@ -10,6 +10,7 @@ pub mod history;
 pub mod html;
 pub mod ids;
 pub mod item;
+pub mod link;
 pub mod membership;
 pub mod notification;
 pub mod permission;

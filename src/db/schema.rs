@@ -163,6 +163,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    item_links (id) {
+        id -> BigInt,
+        kind -> Text,
+        source_id -> BigInt,
+        target_id -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     history (id) {
         id -> BigInt,
         item_id -> BigInt,
@@ -293,6 +304,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     attachments,
     watchers,
+    item_links,
     history,
     index_queue,
     item_totals,

@@ -8,6 +8,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{history, users};
 use crate::error::Result;
 use crate::model::ids::{ItemId, UserId};
+use crate::model::link;
 use crate::model::permission::{self, ReadableItem};
 use crate::model::user::{User, UserSummary};
 use crate::timestamp;
@@ -52,11 +53,12 @@ type HistoryRow = (i64, UserSummary, NaiveDateTime, String, Option<String>, Opti
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<HistoryEntry>> {
     let readable = permission::readable_item(connection, actor, item_id)?;
-    of_item(connection, readable)
+    of_item(connection, actor, readable)
 }
 
-/// The changes of an item already checked, oldest first.
-pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<HistoryEntry>> {
+/// The changes of an item already checked, oldest first; a change of a link whose other item
+/// the actor cannot read is left out.
+pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) -> Result<Vec<HistoryEntry>> {
     let rows: Vec<HistoryRow> = history::table
         .inner_join(users::table)
         .filter(history::item_id.eq(item.id()))
@@ -70,8 +72,24 @@ pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<
             history::new_value,
         ))
         .load(connection)?;
+    let linked: Vec<ItemId> = rows
+        .iter()
+        .filter(|(.., field, _, _)| field == link::HISTORY_FIELD)
+        .filter_map(|(.., old_value, new_value)| {
+            old_value.as_deref().or(new_value.as_deref()).and_then(link::named_item)
+        })
+        .collect();
+    let hidden = permission::unreadable_items(connection, actor, &linked)?;
     Ok(rows
         .into_iter()
+        .filter(|(.., field, old_value, new_value)| {
+            field != link::HISTORY_FIELD
+                || old_value
+                    .as_deref()
+                    .or(new_value.as_deref())
+                    .and_then(link::named_item)
+                    .is_some_and(|other| !hidden.contains(&other))
+        })
         .map(|(id, user, changed_at, field, old_value, new_value)| HistoryEntry {
             id,
             user,

@@ -57,4 +57,17 @@ macro_rules! id_type {
     )+};
 }
 
-id_type!(UserId, ProjectId, ItemId, CommentId, AttachmentId, TokenId, TypeId, StatusId, PriorityId, FieldId, ChoiceId);
+id_type!(
+    UserId,
+    ProjectId,
+    ItemId,
+    CommentId,
+    AttachmentId,
+    TokenId,
+    TypeId,
+    StatusId,
+    PriorityId,
+    FieldId,
+    ChoiceId,
+    LinkId
+);

@@ -19,7 +19,7 @@ use crate::model::permission::{Access, Permission, ReadableItem};
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
-use crate::model::{membership, text, watcher};
+use crate::model::{link, membership, text, watcher};
 use crate::timestamp;
 
 pub mod export;
@@ -440,6 +440,9 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         let new_status = changes.status_id.unwrap_or(current.status_id);
         if new_status != current.status_id {
             workflow.check_transition(new_type, current.status_id, new_status)?;
+            if workflow.status(new_status)?.is_closed && !workflow.status(current.status_id)?.is_closed {
+                link::check_closable(connection, actor, id)?;
+            }
         }
         note(
             "status",

@@ -70,11 +70,83 @@ pub fn queue(
     event: Event,
     changes: &[FieldChange],
 ) -> Result<()> {
-    let (reporter, assignee, project, project_is_public): (UserId, Option<UserId>, ProjectId, bool) = items::table
+    let summary: String = changes
+        .iter()
+        .map(|change| {
+            let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+            format!("{}: {} → {}", change.field, shown(&change.old_value), shown(&change.new_value))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let comment_id = match event {
+        Event::Commented(comment) => Some(comment),
+        Event::Created | Event::Changed => None,
+    };
+    for recipient in recipients(connection, item_id, actor, None)? {
+        insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
+    }
+    Ok(())
+}
+
+/// The event of a link added to or removed from an item.
+pub const LINKED: &str = "linked";
+
+/// Queues the news that a link of `item_id` to `other` (`kind` as `item_id`'s side says it)
+/// was added or removed, to the people concerned who can read both items. The mail names
+/// the other item as it is when sent (`link_line`), if its recipient can still read it.
+pub fn queue_link(
+    connection: &mut DbConnection,
+    item_id: ItemId,
+    actor: UserId,
+    other: ItemId,
+    added: bool,
+    kind: &str,
+) -> Result<()> {
+    let change = format!("{} {kind} #{other}", if added { "added" } else { "removed" });
+    for recipient in recipients(connection, item_id, actor, Some(other))? {
+        insert(connection, item_id, recipient, actor, LINKED, None, &change)?;
+    }
+    Ok(())
+}
+
+/// The line a link's mail shows its recipient — `Linked: blocks #12 Title` — or `None` when
+/// they cannot read the other item now.
+pub fn link_line(connection: &mut DbConnection, user: &User, change: &str) -> Result<Option<String>> {
+    let Some((did, rest)) = change.split_once(' ') else { return Ok(None) };
+    let Some((kind, other)) = rest.rsplit_once(" #") else { return Ok(None) };
+    let Ok(other) = other.parse::<i64>() else { return Ok(None) };
+    let found: Option<(String, ProjectId, bool)> = items::table
         .inner_join(projects::table)
-        .filter(items::id.eq(item_id))
-        .select((items::reporter_id, items::assignee_id, projects::id, projects::is_public))
-        .first(connection)?;
+        .filter(items::id.eq(ItemId(other)))
+        .select((items::title, projects::id, projects::is_public))
+        .first(connection)
+        .optional()?;
+    let Some((title, project, project_is_public)) = found else { return Ok(None) };
+    if !Access::for_project(connection, user, project, project_is_public)?.allows(Permission::View) {
+        return Ok(None);
+    }
+    let label = if did == "added" { "Linked" } else { "Unlinked" };
+    Ok(Some(format!("{label}: {} #{other} {title}", kind.replace('_', " "))))
+}
+
+/// The people to tell about an item: its reporter, assignee and watchers, but not the actor,
+/// nor anyone who should not hear of it now — nor, with `also`, anyone who cannot read that
+/// item too.
+fn recipients(
+    connection: &mut DbConnection,
+    item_id: ItemId,
+    actor: UserId,
+    also: Option<ItemId>,
+) -> Result<Vec<UserId>> {
+    let place = |connection: &mut DbConnection, id: ItemId| -> Result<(UserId, Option<UserId>, ProjectId, bool)> {
+        Ok(items::table
+            .inner_join(projects::table)
+            .filter(items::id.eq(id))
+            .select((items::reporter_id, items::assignee_id, projects::id, projects::is_public))
+            .first(connection)?)
+    };
+    let (reporter, assignee, project, project_is_public) = place(connection, item_id)?;
+    let also = also.map(|other| place(connection, other)).transpose()?;
     let watching: Vec<UserId> =
         watchers::table.filter(watchers::item_id.eq(item_id)).select(watchers::user_id).load(connection)?;
     let mut concerned: Vec<UserId> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
@@ -90,34 +162,38 @@ pub fn queue(
     let mut recipients = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let candidate_user = user::get(connection, candidate)?;
-        if should_hear(connection, &candidate_user, project, project_is_public)? {
+        let hears_of_other = match also {
+            Some((_, _, other_project, other_is_public)) => {
+                should_hear(connection, &candidate_user, other_project, other_is_public)?
+            }
+            None => true,
+        };
+        if hears_of_other && should_hear(connection, &candidate_user, project, project_is_public)? {
             recipients.push(candidate);
         }
     }
-    let summary: String = changes
-        .iter()
-        .map(|change| {
-            let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
-            format!("{}: {} → {}", change.field, shown(&change.old_value), shown(&change.new_value))
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let comment_id = match event {
-        Event::Commented(comment) => Some(comment),
-        Event::Created | Event::Changed => None,
-    };
-    for recipient in recipients {
-        diesel::insert_into(mail_outbox::table)
-            .values((
-                mail_outbox::item_id.eq(item_id),
-                mail_outbox::recipient_id.eq(recipient),
-                mail_outbox::actor_id.eq(actor),
-                mail_outbox::event.eq(event.as_str()),
-                mail_outbox::comment_id.eq(comment_id),
-                mail_outbox::changes.eq(&summary),
-            ))
-            .execute(connection)?;
-    }
+    Ok(recipients)
+}
+
+fn insert(
+    connection: &mut DbConnection,
+    item_id: ItemId,
+    recipient: UserId,
+    actor: UserId,
+    event: &str,
+    comment_id: Option<CommentId>,
+    changes: &str,
+) -> Result<()> {
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::item_id.eq(item_id),
+            mail_outbox::recipient_id.eq(recipient),
+            mail_outbox::actor_id.eq(actor),
+            mail_outbox::event.eq(event),
+            mail_outbox::comment_id.eq(comment_id),
+            mail_outbox::changes.eq(changes),
+        ))
+        .execute(connection)?;
     Ok(())
 }
 

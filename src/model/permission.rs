@@ -210,6 +210,25 @@ pub fn readable_project_ids(connection: &mut DbConnection, user: &User) -> Resul
     Ok(Some(ids))
 }
 
+/// Those of the given items that the user cannot read (or that do not exist).
+pub fn unreadable_items(connection: &mut DbConnection, user: &User, ids: &[ItemId]) -> Result<Vec<ItemId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(ItemId, ProjectId)> =
+        items::table.filter(items::id.eq_any(ids)).select((items::id, items::project_id)).load(connection)?;
+    let readable = readable_project_ids(connection, user)?;
+    Ok(ids
+        .iter()
+        .filter(|id| {
+            !found.iter().any(|(found, project)| {
+                found == *id && readable.as_ref().is_none_or(|projects| projects.contains(project))
+            })
+        })
+        .copied()
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

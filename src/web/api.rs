@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod fields;
 pub mod items;
 pub mod jobs;
+pub mod links;
 pub mod mail;
 pub mod projects;
 pub mod search;

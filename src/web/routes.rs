@@ -9,7 +9,7 @@ use actix_web::web;
 use serde_json::json;
 
 use crate::web::api::{
-    attachments, cluster, fields, items, jobs, mail, projects, search, session, system, users, workflow,
+    attachments, cluster, fields, items, jobs, links, mail, projects, search, session, system, users, workflow,
 };
 use crate::web::error::ApiError;
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
@@ -94,6 +94,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/items/{id}/watchers").get(items::list_watchers).post(items::add_watcher))
                 .route("/items/{id}/watchers/{user_id}", web::delete().to(items::remove_watcher))
+                .service(web::resource("/items/{id}/links").get(links::list_links).post(links::add_link))
+                .route("/items/{id}/links/{link_id}", web::delete().to(links::remove_link))
                 .route("/attachments/{id}", web::get().to(attachments::download_attachment))
                 .route("/search", web::get().to(search::search_items))
                 .service(web::resource("/search/rebuilds").get(search::list_rebuilds).post(search::request_rebuild))
@@ -143,6 +145,8 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}/tasks", web::post().to(item_pages::tick_task))
         .route("/items/{id}/comments", web::post().to(item_pages::add_comment))
         .route("/items/{id}/attachments", web::post().to(item_pages::upload_attachment))
+        .route("/items/{id}/links", web::post().to(item_pages::add_link))
+        .route("/items/{id}/links/{link_id}/remove", web::post().to(item_pages::remove_link))
         .route("/items/{id}/watch", web::post().to(item_pages::watch_item))
         .route("/items/{id}/unwatch", web::post().to(item_pages::unwatch_item))
         .service(web::resource("/projects").get(project_pages::list_projects).post(project_pages::create_project))

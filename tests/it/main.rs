@@ -18,6 +18,7 @@ mod item_types;
 mod items;
 mod jobs;
 mod lease;
+mod links;
 mod mail;
 mod metrics;
 mod migrations;

@@ -186,6 +186,15 @@ impl Rendering<'_> {
                 };
                 ("commented on", body)
             }
+            notification::LINKED => match notification::link_line(connection, recipient, &row.changes)? {
+                Some(line) => ("changed", line),
+                None => {
+                    return Ok(Err(format!(
+                        "user {} can no longer read the item linked to item {item_id}",
+                        recipient.id
+                    )));
+                }
+            },
             _ => ("changed", row.changes.clone()),
         };
         let domain = domain(settings);

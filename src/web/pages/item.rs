@@ -16,8 +16,9 @@ use crate::model::comment::{self, Comment};
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
-use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ItemId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
+use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
@@ -118,6 +119,9 @@ struct ItemPage {
     permissions: ItemPermissions,
     comments: Vec<CommentView>,
     attachments: Vec<AttachmentView>,
+    links: Vec<Link>,
+    /// The add-a-link form's values (kind, target), kept when it is refused.
+    link_draft: (String, String),
     history: Vec<HistoryEntry>,
     watching: bool,
     next_statuses: Vec<StatusRef>,
@@ -141,6 +145,19 @@ impl ItemPage {
     fn field_label<'a>(&'a self, field: &'a str) -> &'a str {
         self.field_names.iter().find(|(key, _)| key == field).map_or(field, |(_, name)| name.as_str())
     }
+
+    /// The kinds the add-a-link form offers, as (value, words): each kind from both sides.
+    fn link_kinds(&self) -> Vec<(&'static str, &'static str)> {
+        let mut kinds: Vec<(&'static str, &'static str)> = link::Kind::ALL
+            .iter()
+            .flat_map(|kind| [kind.as_str(), kind.reverse()])
+            .map(|side| (side, link::wording(side)))
+            .collect();
+        // `relates` reads the same from both sides.
+        kinds.dedup();
+        kinds.push((CLOSE_AS_DUPLICATE, "duplicates, and close this item"));
+        kinds
+    }
 }
 
 /// What the page shows besides the forms' state.
@@ -149,6 +166,7 @@ struct Loaded {
     permissions: ItemPermissions,
     comments: Vec<Comment>,
     attachments: Vec<Attachment>,
+    links: Vec<Link>,
     history: Vec<HistoryEntry>,
     watching: bool,
     next_statuses: Vec<StatusRef>,
@@ -196,7 +214,8 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 permissions,
                 comments: comment::of_item(connection, readable)?,
                 attachments: attachment::of_item(connection, readable)?,
-                history: history::of_item(connection, readable)?,
+                links: link::of_item(connection, &user, readable)?,
+                history: history::of_item(connection, &user, readable)?,
                 watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
                 next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
                 workflow,
@@ -216,6 +235,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
 struct FormState {
     edit: Option<EditForm>,
     comment_draft: String,
+    link_draft: (String, String),
     errors: FieldErrors,
     notice: Option<Notice>,
 }
@@ -285,6 +305,8 @@ async fn item_page(
             edit,
             editing,
             comment_draft: forms.comment_draft,
+            link_draft: forms.link_draft,
+            links: loaded.links,
             errors: forms.errors,
             notice: forms.notice,
         },
@@ -516,6 +538,89 @@ pub async fn add_comment(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The add-a-link form's value that closes the item as a duplicate of the target.
+const CLOSE_AS_DUPLICATE: &str = "close_as_duplicate";
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    target: String,
+}
+
+/// Adds a link (or closes the item as a duplicate): the page at its links on success; the
+/// form again, with what was sent, when refused.
+pub async fn add_link(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<ItemId>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let form: LinkForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    let kind = form.kind.trim().to_string();
+    let target = form.target.trim().trim_start_matches('#').to_string();
+    let outcome = match target.parse::<i64>() {
+        Ok(target) => {
+            state
+                .database
+                .write(move |connection| {
+                    if kind == CLOSE_AS_DUPLICATE {
+                        link::close_as_duplicate(connection, &user, id, ItemId(target))
+                    } else {
+                        link::add(connection, &user, id, &kind, ItemId(target))
+                    }
+                })
+                .await
+        }
+        Err(_) if target.is_empty() => Err(Error::invalid("target", "enter the number of the item to link")),
+        Err(_) => Err(Error::invalid("target", format!("{target:?} is not an item number"))),
+    };
+    let refused = |errors: FieldErrors, notice: Notice| FormState {
+        link_draft: (form.kind.clone(), form.target.clone()),
+        errors,
+        notice: Some(notice),
+        ..FormState::default()
+    };
+    let forms = match outcome {
+        Ok(_) => return Ok(see_other(&format!("/items/{id}#links"))),
+        Err(Error::Invalid(field_error)) => refused(
+            FieldErrors::one(&format!("link_{}", field_error.field), field_error.message.clone()),
+            Notice { kind: "error", text: format!("Not linked: {}", field_error.message) },
+        ),
+        // An item the viewer cannot read is refused as one that does not exist, on this
+        // page rather than on an error page.
+        Err(Error::NotFound(_)) => refused(
+            FieldErrors::one("link_target", format!("there is no item {} you can see", form.target.trim())),
+            Notice { kind: "error", text: format!("Not linked: there is no item {} you can see", form.target.trim()) },
+        ),
+        Err(Error::Conflict(message) | Error::Forbidden(message)) => {
+            refused(FieldErrors::default(), Notice { kind: "error", text: format!("Not linked: {message}") })
+        }
+        Err(other) => return Err(other.into()),
+    };
+    item_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, forms).await
+}
+
+/// The remove button of a link carries only its CSRF token.
+#[derive(Deserialize)]
+pub struct RemoveLinkForm {}
+
+pub async fn remove_link(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<(ItemId, LinkId)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (id, link_id) = path.into_inner();
+    let _: RemoveLinkForm = read_form(&viewer, &body)?;
+    let user = viewer.user.clone();
+    state.database.write(move |connection| link::remove(connection, &user, id, link_id)).await?;
+    Ok(see_other(&format!("/items/{id}#links")))
 }
 
 /// Watch and unwatch forms carry only their CSRF token.

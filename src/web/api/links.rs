@@ -1,0 +1,68 @@
+//! Links between items: listed, added (or an item closed as a duplicate), removed.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::model::ids::{ItemId, LinkId};
+use crate::model::link;
+use crate::web::AppState;
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+use crate::web::input::Json;
+
+pub async fn list_links(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ItemId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let links = state.database.run(move |connection| link::list(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"links": links})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLinkBody {
+    /// As this item says it: `blocks`, or `blocked_by` for the other way round.
+    kind: String,
+    target: ItemId,
+    /// With `duplicates`: close this item as a duplicate of the target, in the same step.
+    #[serde(default)]
+    close: bool,
+}
+
+pub async fn add_link(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ItemId>,
+    body: Json<NewLinkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let NewLinkBody { kind, target, close } = body.into_inner();
+    if close && kind != link::Kind::Duplicates.as_str() {
+        return Err(Error::invalid("close", "only an item that duplicates another can be closed with its link").into());
+    }
+    let created = state
+        .database
+        .write(move |connection| {
+            if close {
+                link::close_as_duplicate(connection, &caller.user, id, target)
+            } else {
+                link::add(connection, &caller.user, id, &kind, target)
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn remove_link(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(ItemId, LinkId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, link_id) = path.into_inner();
+    state.database.write(move |connection| link::remove(connection, &caller.user, id, link_id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
