@@ -14,18 +14,24 @@ use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
-use crate::db::schema::{comments, index_queue, item_values, items, memberships, projects, users, watchers};
+use crate::db::schema::{
+    comments, index_queue, item_links, item_values, items, memberships, projects, users, watchers,
+};
 use crate::db::{Database, DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::permission::{Role, stored_role};
-use crate::model::user;
 use crate::model::workflow::Workflow;
+use crate::model::{link, user};
 use crate::with_backend;
 use fields::{DemoFields, Drawn};
 
 /// Mixed into the seed for the custom field values' own random stream.
 const FIELD_SEED: u64 = 0x00f1_e1d5;
+/// The links' own random stream, for the same reason.
+const LINK_SEED: u64 = 0x0011_4c5e;
+/// One item in this many links to an earlier item of its project in the same batch.
+const LINK_EVERY: u32 = 5;
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-password";
@@ -147,6 +153,16 @@ struct DemoQueueRow {
     item_id: ItemId,
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = item_links)]
+struct DemoLink {
+    kind: &'static str,
+    source_id: ItemId,
+    target_id: ItemId,
+    created_by: UserId,
+    created_at: NaiveDateTime,
+}
+
 #[derive(Debug)]
 pub struct DemoSummary {
     pub seed: u64,
@@ -154,6 +170,7 @@ pub struct DemoSummary {
     pub projects: usize,
     pub items: usize,
     pub comments: usize,
+    pub links: usize,
     pub elapsed: Duration,
 }
 
@@ -161,9 +178,10 @@ impl fmt::Display for DemoSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "created {} items with {} comments in {} projects ({} demo users, password {DEMO_PASSWORD:?}) in {:.1} s; seed {}",
+            "created {} items with {} comments and {} links in {} projects ({} demo users, password {DEMO_PASSWORD:?}) in {:.1} s; seed {}",
             self.items,
             self.comments,
+            self.links,
             self.projects,
             self.users,
             self.elapsed.as_secs_f64(),
@@ -291,15 +309,19 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
     let shape = ItemShape::of(&Workflow::load(&mut connection)?)?;
     let demo_fields = DemoFields::ensure(&mut connection)?;
     let mut field_rng = StdRng::seed_from_u64(seed ^ FIELD_SEED);
+    let mut link_rng = StdRng::seed_from_u64(seed ^ LINK_SEED);
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
+    let mut created_links = 0usize;
     let mut remaining = item_count as usize;
     while remaining > 0 {
         let batch = remaining.min(BATCH_SIZE);
         let new_items: Vec<DemoItem> =
             (0..batch).map(|_| random_item(&mut rng, &shape, &demo_projects, &user_ids, period)).collect();
         let values: Vec<Vec<Drawn>> = (0..batch).map(|_| demo_fields.draw(&mut field_rng, period)).collect();
-        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &values, &demo_projects)?;
+        let links = plan_links(&mut link_rng, &new_items);
+        created_links += links.len();
+        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &values, &links, &demo_projects)?;
         created_items += batch;
         remaining -= batch;
         progress.inc(batch as u64);
@@ -312,6 +334,7 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
         projects: demo_projects.len(),
         items: created_items,
         comments: created_comments,
+        links: created_links,
         elapsed: started.elapsed(),
     })
 }
@@ -402,14 +425,34 @@ fn random_item(
     }
 }
 
+/// A link of the batch: (later item's index, earlier item's index, kind). Each runs from a
+/// later item to an earlier one, so no chain of blocks or precedes comes back.
+type PlannedLink = (usize, usize, link::Kind);
+
+/// Links one item in `LINK_EVERY` to a random earlier item of its project in the batch.
+fn plan_links(rng: &mut StdRng, new_items: &[DemoItem]) -> Vec<PlannedLink> {
+    let mut planned = Vec::new();
+    for (later, item) in new_items.iter().enumerate() {
+        if rng.random_ratio(1, LINK_EVERY) {
+            let earlier: Vec<usize> =
+                (0..later).filter(|index| new_items[*index].project_id == item.project_id).collect();
+            if let (Some(earlier), Some(kind)) = (earlier.choose(rng), link::Kind::ALL.choose(rng)) {
+                planned.push((later, *earlier, *kind));
+            }
+        }
+    }
+    planned
+}
+
 /// Inserts a batch of items with their custom field values, up to three comments each, the
-/// reporter and the assignee as watchers, and their index queue rows, in one transaction;
-/// returns how many comments.
+/// reporter and the assignee as watchers, the planned links, and their index queue rows, in
+/// one transaction; returns how many comments.
 fn insert_batch(
     connection: &mut DbConnection,
     rng: &mut StdRng,
     new_items: &[DemoItem],
     values: &[Vec<Drawn>],
+    links: &[PlannedLink],
     demo_projects: &[DemoProject],
 ) -> Result<usize> {
     let comment_plan: Vec<(usize, UserId, NaiveDateTime, NaiveDateTime)> = new_items
@@ -478,6 +521,25 @@ fn insert_batch(
                 diesel::insert_into(watchers::table).values(chunk).execute(inner)?;
             }
             diesel::insert_into(index_queue::table).values(&queue_rows).execute(inner)?;
+            let new_links: Vec<DemoLink> = links
+                .iter()
+                .map(|(later, earlier, kind)| {
+                    let (later_id, earlier_id) = (ids[*later], ids[*earlier]);
+                    // `relates` keeps the lower id first, as the model stores it.
+                    let (source_id, target_id) =
+                        if *kind == link::Kind::Relates { (earlier_id, later_id) } else { (later_id, earlier_id) };
+                    DemoLink {
+                        kind: kind.as_str(),
+                        source_id,
+                        target_id,
+                        created_by: new_items[*later].reporter_id,
+                        created_at: new_items[*later].created_at,
+                    }
+                })
+                .collect();
+            if !new_links.is_empty() {
+                diesel::insert_into(item_links::table).values(&new_links).execute(inner)?;
+            }
             Ok::<(), diesel::result::Error>(())
         })?;
         Ok(new_comments.len())

@@ -10,6 +10,7 @@ mod confirm;
 mod fields;
 mod items;
 mod layout;
+mod links;
 mod lists;
 mod security;
 mod tasks;
