@@ -128,6 +128,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> Integer,
+        parent_id -> Nullable<BigInt>,
+        children_count -> BigInt,
     }
 }
 

@@ -24,6 +24,7 @@ use crate::timestamp;
 
 pub mod export;
 pub mod listing;
+pub mod tree;
 
 /// The stored row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -42,6 +43,8 @@ pub struct ItemRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i32,
+    pub parent_id: Option<ItemId>,
+    pub children_count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -54,6 +57,13 @@ pub struct ProjectRef {
 pub struct NamedRef<Id> {
     pub id: Id,
     pub name: String,
+}
+
+/// Another item, by id and title (an item's parent).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ItemRef {
+    pub id: ItemId,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -82,6 +92,9 @@ pub struct ItemView {
     #[serde(serialize_with = "timestamp::serialize_utc")]
     pub updated_at: NaiveDateTime,
     pub version: i32,
+    /// The item this one is a sub-item of (in the same project).
+    pub parent: Option<ItemRef>,
+    pub children_count: i64,
     /// The custom fields that apply to the item's project and type.
     pub fields: FieldValues,
 }
@@ -96,6 +109,8 @@ pub struct NewItem {
     pub priority_id: Option<PriorityId>,
     pub assignee_id: Option<UserId>,
     pub due_date: Option<NaiveDate>,
+    /// The item to create it as a sub-item of.
+    pub parent: Option<ItemId>,
     /// Custom field values by key.
     pub fields: Vec<(String, serde_json::Value)>,
 }
@@ -114,6 +129,8 @@ pub struct ItemUpdate {
     pub priority_id: Option<PriorityId>,
     pub assignee_id: Option<Option<UserId>>,
     pub due_date: Option<Option<NaiveDate>>,
+    /// `Some(None)` makes it a top-level item.
+    pub parent: Option<Option<ItemId>>,
     /// Custom field values by key; `null` clears one.
     pub fields: Vec<(String, serde_json::Value)>,
 }
@@ -167,6 +184,10 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     people.sort();
     people.dedup();
     let summaries = user::summaries(connection, &people)?;
+    let mut parents: Vec<ItemId> = rows.iter().filter_map(|(row, ..)| row.parent_id).collect();
+    parents.sort();
+    parents.dedup();
+    let parent_titles = tree::parent_titles(connection, &parents)?;
     let find_person = |id: UserId| -> Result<UserSummary> {
         summaries
             .iter()
@@ -192,6 +213,15 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
                 created_at: row.created_at,
                 updated_at: row.updated_at,
                 version: row.version,
+                parent: row.parent_id.map(|parent| ItemRef {
+                    id: parent,
+                    title: parent_titles
+                        .iter()
+                        .find(|(id, _)| *id == parent)
+                        .map(|(_, title)| title.clone())
+                        .unwrap_or_default(),
+                }),
+                children_count: row.children_count,
                 fields,
             })
         })
@@ -303,6 +333,9 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             access.require(Permission::Work, "project")?;
             check_assignee(connection, &project, assignee)?;
         }
+        if let Some(parent) = new_item.parent {
+            tree::check_parent(connection, &project, None, parent)?;
+        }
         let status_id = workflow.initial_status()?.id;
         let id: ItemId = diesel::insert_into(items::table)
             .values((
@@ -315,6 +348,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
                 items::reporter_id.eq(actor.id),
                 items::assignee_id.eq(new_item.assignee_id),
                 items::due_date.eq(new_item.due_date),
+                items::parent_id.eq(new_item.parent),
             ))
             .returning(items::id)
             .get_result(connection)?;
@@ -442,6 +476,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             workflow.check_transition(new_type, current.status_id, new_status)?;
             if workflow.status(new_status)?.is_closed && !workflow.status(current.status_id)?.is_closed {
                 link::check_closable(connection, actor, id)?;
+                tree::check_closable(connection, id)?;
             }
         }
         note(
@@ -469,6 +504,29 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         }
         let new_due = changes.due_date.unwrap_or(current.due_date);
         note("due_date", current.due_date.map(|date| date.to_string()), new_due.map(|date| date.to_string()));
+        // Sub-items stay in their parent's project: an item with children moves only without
+        // them, and one that moves leaves its parent behind.
+        if moved_to.is_some() && current.children_count > 0 {
+            return Err(Error::Conflict(format!(
+                "item {id} has {} sub-item(s) in project {}: give them another parent or none first, then move it",
+                current.children_count, project.key
+            )));
+        }
+        let new_parent = match changes.parent {
+            Some(parent) => parent,
+            None if moved_to.is_some() => None,
+            None => current.parent_id,
+        };
+        if let Some(parent) = new_parent
+            && (new_parent != current.parent_id || moved_to.is_some())
+        {
+            tree::check_parent(connection, new_project, Some(id), parent)?;
+        }
+        note(
+            "parent",
+            current.parent_id.map(|parent| format!("#{parent}")),
+            new_parent.map(|parent| format!("#{parent}")),
+        );
         let catalog = Catalog::load(connection)?;
         field_changes.extend(value::apply(
             connection,
@@ -492,6 +550,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
                 items::priority_id.eq(new_priority),
                 items::assignee_id.eq(new_assignee),
                 items::due_date.eq(new_due),
+                items::parent_id.eq(new_parent),
                 items::version.eq(items::version + 1),
                 items::updated_at.eq(diesel::dsl::now),
             ))

@@ -86,6 +86,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/items/{id}").get(items::get_item).patch(items::update_item))
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
                 .route("/items/{id}/history", web::get().to(items::list_history))
+                .route("/items/{id}/children", web::get().to(items::list_children))
                 .service(web::resource("/items/{id}/comments").get(items::list_comments).post(items::create_comment))
                 .service(
                     web::resource("/items/{id}/attachments")

@@ -28,6 +28,7 @@ mod projects;
 mod search;
 mod sessions;
 mod shared_storage;
+mod sub_items;
 mod ui;
 mod users;
 mod workflow;

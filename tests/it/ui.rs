@@ -13,6 +13,7 @@ mod layout;
 mod links;
 mod lists;
 mod security;
+mod sub_items;
 mod tasks;
 mod workflow;
 

@@ -115,6 +115,8 @@ pub struct ItemFilter {
     /// Words the title must contain, case-insensitively (a quick filter; search is separate).
     pub text: Option<String>,
     pub state: OpenState,
+    /// Only the sub-items of this item.
+    pub parent: Option<ItemId>,
     /// Conditions on custom fields: (key, condition), as in `field.<key>=<condition>`.
     pub fields: Vec<(String, String)>,
     pub sort: SortField,
@@ -131,6 +133,7 @@ impl ItemFilter {
             && self.priority.is_none()
             && self.assignee.is_none()
             && self.reporter.is_none()
+            && self.parent.is_none()
     }
 }
 
@@ -198,6 +201,9 @@ macro_rules! filter_items {
         }
         if let Some(reporter) = filter.reporter {
             query = query.filter(items::reporter_id.eq(reporter));
+        }
+        if let Some(parent) = filter.parent {
+            query = query.filter(items::parent_id.eq(parent));
         }
         if let Some(text) = &filter.text {
             query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));

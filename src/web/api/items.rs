@@ -31,6 +31,8 @@ pub struct ListQuery {
     /// A user id or `me`.
     reporter: Option<String>,
     state: Option<OpenState>,
+    /// The sub-items of this item.
+    parent: Option<i64>,
     /// A field, `-field` for descending: id, created, updated, title, priority, status, due.
     sort: Option<String>,
     limit: Option<i64>,
@@ -67,6 +69,7 @@ fn build_filter(query: ListQuery, fields: Vec<(String, String)>, caller: &User) 
         reporter,
         text: None,
         state: query.state.unwrap_or_default(),
+        parent: query.parent.map(ItemId),
         fields,
         sort,
         descending,
@@ -142,6 +145,8 @@ pub struct NewItemBody {
     priority_id: Option<i64>,
     assignee_id: Option<i64>,
     due_date: Option<NaiveDate>,
+    /// Creates it as a sub-item of this item (of the same project).
+    parent: Option<i64>,
     /// Custom field values by key.
     #[serde(default)]
     fields: serde_json::Map<String, serde_json::Value>,
@@ -161,6 +166,7 @@ pub async fn create_item(
         priority_id: body.priority_id.map(PriorityId),
         assignee_id: body.assignee_id.map(UserId),
         due_date: body.due_date,
+        parent: body.parent.map(ItemId),
         fields: body.fields.into_iter().collect(),
     };
     let user = caller.user.clone();
@@ -195,6 +201,9 @@ pub struct ItemUpdateBody {
     assignee_id: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     due_date: Option<Option<NaiveDate>>,
+    /// The item's parent; `null` makes it a top-level item.
+    #[serde(default, deserialize_with = "double_option")]
+    parent: Option<Option<i64>>,
     /// Custom field values by key; `null` clears one.
     #[serde(default)]
     fields: serde_json::Map<String, serde_json::Value>,
@@ -221,6 +230,7 @@ pub async fn update_item(
         priority_id: body.priority_id.map(PriorityId),
         assignee_id: body.assignee_id.map(|assignee| assignee.map(UserId)),
         due_date: body.due_date,
+        parent: body.parent.map(|parent| parent.map(ItemId)),
         fields: body.fields.into_iter().collect(),
     };
     let updated = state.database.write(move |connection| item::update(connection, &caller.user, id, changes)).await?;
@@ -235,6 +245,16 @@ pub async fn list_transitions(
     let id = path.into_inner();
     let statuses = state.database.run(move |connection| item::allowed_statuses(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(json!({"statuses": statuses})))
+}
+
+pub async fn list_children(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ItemId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let children = state.database.run(move |connection| item::tree::children(connection, &caller.user, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"children": children})))
 }
 
 pub async fn list_history(

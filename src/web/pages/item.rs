@@ -17,6 +17,7 @@ use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
 use crate::model::ids::{ItemId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
 use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
@@ -49,6 +50,8 @@ pub struct EditForm {
     pub assignee_id: Option<String>,
     /// The project's key; sent only by users who may move the item.
     pub project: Option<String>,
+    /// The parent item's number; empty for none.
+    pub parent: String,
     /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
     #[serde(skip)]
     pub fields: FieldTexts,
@@ -65,6 +68,7 @@ impl EditForm {
             due_date: item.due_date.map(|date| date.to_string()).unwrap_or_default(),
             assignee_id: Some(item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()),
             project: Some(item.project.key.clone()),
+            parent: item.parent.as_ref().map(|parent| parent.id.to_string()).unwrap_or_default(),
             fields: FieldTexts::of_item(&item.fields),
         }
     }
@@ -120,6 +124,9 @@ struct ItemPage {
     comments: Vec<CommentView>,
     attachments: Vec<AttachmentView>,
     links: Vec<Link>,
+    /// The items below this one, depth first, and how many of them are closed.
+    sub_items: Vec<TreeEntry>,
+    sub_items_closed: usize,
     /// The add-a-link form's values (kind, target), kept when it is refused.
     link_draft: (String, String),
     history: Vec<HistoryEntry>,
@@ -167,6 +174,7 @@ struct Loaded {
     comments: Vec<Comment>,
     attachments: Vec<Attachment>,
     links: Vec<Link>,
+    sub_items: (Vec<TreeEntry>, usize),
     history: Vec<HistoryEntry>,
     watching: bool,
     next_statuses: Vec<StatusRef>,
@@ -215,6 +223,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 comments: comment::of_item(connection, readable)?,
                 attachments: attachment::of_item(connection, readable)?,
                 links: link::of_item(connection, &user, readable)?,
+                sub_items: tree::descendants(connection, readable)?,
                 history: history::of_item(connection, &user, readable)?,
                 watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
                 next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
@@ -307,6 +316,8 @@ async fn item_page(
             comment_draft: forms.comment_draft,
             link_draft: forms.link_draft,
             links: loaded.links,
+            sub_items: loaded.sub_items.0,
+            sub_items_closed: loaded.sub_items.1,
             errors: forms.errors,
             notice: forms.notice,
         },
@@ -373,6 +384,7 @@ fn edit_changes(
             .map(|assignee| parse_number("assignee_id", assignee).map(|id| id.map(UserId)))
             .transpose()?,
         due_date: Some(parse_date("due_date", &form.due_date)?),
+        parent: Some(parse_number("parent", form.parent.trim().trim_start_matches('#'))?.map(ItemId)),
         fields,
     })
 }

@@ -12,7 +12,7 @@ use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::field::value::Shown;
 use crate::model::field::{Catalog, Field};
-use crate::model::ids::{PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
 use crate::model::item::{self, ItemView, NewItem};
 use crate::model::membership::{self, Member};
@@ -47,6 +47,8 @@ pub struct ListQuery {
     pub assignee: String,
     /// A user id or `me`.
     pub reporter: String,
+    /// An item's id: its sub-items only.
+    pub parent: String,
     pub text: String,
     /// A column, `-column` for descending.
     pub sort: String,
@@ -88,6 +90,7 @@ impl ListQuery {
             ("priority", self.priority.clone()),
             ("assignee", self.assignee.clone()),
             ("reporter", self.reporter.clone()),
+            ("parent", self.parent.clone()),
             ("text", self.text.clone()),
             ("sort", self.sort.clone()),
             ("page", self.page.clone()),
@@ -115,7 +118,7 @@ impl ListQuery {
 
     /// Whether anything narrows the list besides open/closed.
     fn is_filtered(&self) -> bool {
-        [&self.status, &self.item_type, &self.priority, &self.assignee, &self.reporter, &self.project]
+        [&self.status, &self.item_type, &self.priority, &self.assignee, &self.reporter, &self.project, &self.parent]
             .iter()
             .any(|value| !value.is_empty())
             || !self.text.trim().is_empty()
@@ -178,6 +181,7 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
         priority: parse_id("priority", &query.priority)?.map(PriorityId),
         assignee,
         reporter: parse_person("reporter", &query.reporter, viewer)?,
+        parent: parse_id("parent", &query.parent)?.map(ItemId),
         text: (!text.is_empty()).then(|| text.to_string()),
         state,
         fields: query
@@ -429,6 +433,8 @@ pub struct NewItemForm {
     pub due_date: String,
     /// `<project id>:<type id>`: the project and type whose custom fields the form shows.
     pub fields_for: String,
+    /// The item to create a sub-item of (its id), from the parent's page.
+    pub parent: String,
     /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
     #[serde(skip)]
     pub fields: FieldTexts,
@@ -530,6 +536,7 @@ async fn new_item_page(
 pub struct NewItemQuery {
     project: Option<String>,
     type_id: Option<String>,
+    parent: Option<String>,
 }
 
 pub async fn show_new_item(
@@ -541,6 +548,7 @@ pub async fn show_new_item(
     let form = NewItemForm {
         project: query.project.unwrap_or_default(),
         type_id: query.type_id.unwrap_or_default(),
+        parent: query.parent.unwrap_or_default(),
         ..NewItemForm::default()
     };
     new_item_page(&state, &viewer, StatusCode::OK, form, FieldErrors::default(), None).await
@@ -569,6 +577,7 @@ fn parse_new_item(form: &NewItemForm, catalog: &Catalog) -> Result<NewItem, Erro
         priority_id: parse_id("priority_id", &form.priority_id)?.map(PriorityId),
         assignee_id: None,
         due_date: parse_date("due_date", &form.due_date)?,
+        parent: parse_id("parent", &form.parent)?.map(ItemId),
         fields: form.fields.to_values(catalog)?,
     })
 }

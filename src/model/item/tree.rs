@@ -1,0 +1,141 @@
+//! Sub-items: an item's parent is an item of its own project, to any depth and without
+//! cycles; the tree of an item's descendants with their statuses; a parent closes only when
+//! its children are closed. Parent and children share the project, so whoever reads one
+//! reads the others.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{ItemView, StatusRef};
+use crate::db::DbConnection;
+use crate::db::schema::{items, statuses};
+use crate::error::{Error, Result};
+use crate::model::ids::{ItemId, ProjectId, StatusId};
+use crate::model::permission::{self, ReadableItem};
+use crate::model::project::Project;
+use crate::model::user::User;
+
+/// Checks that `parent` may be the parent of `item` (`None`: a new item) in `project`: an
+/// item of that project (else 400 naming `parent`, alike for items elsewhere and for none),
+/// not the item itself nor one of its sub-items (409 naming the chain).
+pub fn check_parent(
+    connection: &mut DbConnection,
+    project: &Project,
+    item: Option<ItemId>,
+    parent: ItemId,
+) -> Result<()> {
+    if Some(parent) == item {
+        return Err(Error::invalid("parent", "an item cannot be its own parent"));
+    }
+    let found: Option<(ProjectId, Option<ItemId>)> =
+        items::table.find(parent).select((items::project_id, items::parent_id)).first(connection).optional()?;
+    let above = match found {
+        Some((in_project, above)) if in_project == project.id => above,
+        _ => return Err(Error::invalid("parent", format!("there is no item {parent} in project {}", project.key))),
+    };
+    let Some(item) = item else { return Ok(()) };
+    // Up from the parent: meeting the item would close a cycle.
+    let mut chain = vec![parent];
+    let mut next = above;
+    while let Some(current) = next {
+        if chain.contains(&current) {
+            return Err(Error::internal("item tree", format!("the items above item {parent} form a cycle")));
+        }
+        chain.push(current);
+        if current == item {
+            let named: Vec<String> = chain.iter().rev().map(|id| format!("#{id}")).collect();
+            return Err(Error::Conflict(format!(
+                "item {parent} is below item {item} ({}): an item cannot become a sub-item of its own sub-item",
+                named.join(" → ")
+            )));
+        }
+        next = items::table.find(current).select(items::parent_id).first(connection).optional()?.flatten();
+    }
+    Ok(())
+}
+
+/// One item of a tree below another, depth first: its depth (1: a child) and status.
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeEntry {
+    pub id: ItemId,
+    pub title: String,
+    pub status: StatusRef,
+    pub depth: usize,
+}
+
+/// The items below one, depth first, children in id order; and how many of them are closed.
+pub fn descendants(connection: &mut DbConnection, root: ReadableItem) -> Result<(Vec<TreeEntry>, usize)> {
+    let mut below: HashMap<ItemId, Vec<ItemId>> = HashMap::new();
+    let mut shown: HashMap<ItemId, (String, StatusRef)> = HashMap::new();
+    let mut frontier = vec![root.id()];
+    while !frontier.is_empty() {
+        let rows: Vec<(ItemId, Option<ItemId>, String, StatusId, String, bool)> = items::table
+            .inner_join(statuses::table)
+            .filter(items::parent_id.eq_any(&frontier))
+            .order(items::id.asc())
+            .select((items::id, items::parent_id, items::title, statuses::id, statuses::name, statuses::is_closed))
+            .load(connection)?;
+        frontier.clear();
+        for (id, parent, title, status_id, status, is_closed) in rows {
+            let Some(parent) = parent else { continue };
+            if shown.contains_key(&id) || id == root.id() {
+                continue;
+            }
+            below.entry(parent).or_default().push(id);
+            shown.insert(id, (title, StatusRef { id: status_id, name: status, is_closed }));
+            frontier.push(id);
+        }
+    }
+    let mut tree = Vec::with_capacity(shown.len());
+    let mut stack: Vec<(ItemId, usize)> = vec![(root.id(), 0)];
+    while let Some((id, depth)) = stack.pop() {
+        if let Some((title, status)) = shown.remove(&id) {
+            tree.push(TreeEntry { id, title, status, depth });
+        }
+        if let Some(children) = below.get(&id) {
+            stack.extend(children.iter().rev().map(|child| (*child, depth + 1)));
+        }
+    }
+    let closed = tree.iter().filter(|entry| entry.status.is_closed).count();
+    Ok((tree, closed))
+}
+
+/// An item's children as the API shows them, in id order.
+pub fn children(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<Vec<ItemView>> {
+    let readable = permission::readable_item(connection, actor, id)?;
+    let ids: Vec<ItemId> = items::table
+        .filter(items::parent_id.eq(readable.id()))
+        .order(items::id.asc())
+        .select(items::id)
+        .load(connection)?;
+    let mut views = super::readable_views(connection, &ids, None)?;
+    views.sort_by_key(|view| view.id);
+    Ok(views)
+}
+
+/// Refuses to close `item_id` while one of its children is open (409 naming them). Call
+/// inside the closing write transaction.
+pub fn check_closable(connection: &mut DbConnection, item_id: ItemId) -> Result<()> {
+    let open: Vec<(ItemId, String)> = items::table
+        .inner_join(statuses::table)
+        .filter(items::parent_id.eq(item_id))
+        .filter(statuses::is_closed.eq(false))
+        .order(items::id.asc())
+        .select((items::id, items::title))
+        .load(connection)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = open.iter().map(|(id, title)| format!("#{id} {title}")).collect();
+    Err(Error::Conflict(format!("item {item_id} cannot be closed while its sub-items are open: {}", named.join(", "))))
+}
+
+/// The views of items' parents: (id, title) of each.
+pub fn parent_titles(connection: &mut DbConnection, parents: &[ItemId]) -> Result<Vec<(ItemId, String)>> {
+    if parents.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(items::table.filter(items::id.eq_any(parents)).select((items::id, items::title)).load(connection)?)
+}

@@ -1,0 +1,161 @@
+//! Sub-items: a parent in the item's own project, to any depth, without cycles; the tree and
+//! its done count on the parent's page; a parent closes only after its children; moves keep
+//! the tree inside one project.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::app::ADMIN_PASSWORD;
+use crate::support::web::WebClient;
+use crate::support::{Api, Backend, TestApp};
+
+on_both_backends!(
+    a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up,
+    a_parent_stays_in_the_project_without_cycles_and_moves_keep_the_tree_in_one_project,
+);
+
+const REJECTED: i64 = 5;
+
+async fn sub_item(api: &Api, project: &str, title: &str, parent: Option<i64>) -> Value {
+    let reply = api.post("/api/v1/items", json!({"project": project, "title": title, "parent": parent})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body
+}
+
+async fn item(api: &Api, id: i64) -> Value {
+    api.get(&format!("/api/v1/items/{id}")).await.body
+}
+
+async fn reject(api: &Api, id: i64) -> (StatusCode, Value) {
+    let version = item(api, id).await["version"].clone();
+    let reply = api.patch(&format!("/api/v1/items/{id}"), json!({"version": version, "status_id": REJECTED})).await;
+    (reply.status, reply.body)
+}
+
+async fn a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let root = sub_item(&app.admin, "OPS", "Release 2.0", None).await["id"].as_i64().unwrap();
+    let mut chain = vec![root];
+    for depth in 1..=6 {
+        let child = sub_item(&app.admin, "OPS", &format!("Level {depth}"), Some(*chain.last().unwrap())).await;
+        assert_eq!(
+            child["parent"],
+            json!({"id": chain.last().unwrap(), "title": if depth == 1 { "Release 2.0".to_string() } else { format!("Level {}", depth - 1) }})
+        );
+        chain.push(child["id"].as_i64().unwrap());
+    }
+    let sibling = sub_item(&app.admin, "OPS", "Release notes", Some(root)).await["id"].as_i64().unwrap();
+    let top = item(&app.admin, root).await;
+    assert_eq!((top["parent"].clone(), top["children_count"].clone()), (Value::Null, json!(2)));
+    assert_eq!(item(&app.admin, chain[3]).await["children_count"], 1);
+
+    let children = app.admin.get(&format!("/api/v1/items/{root}/children")).await;
+    assert_eq!(children.status, StatusCode::OK);
+    let ids: Vec<i64> =
+        children.body["children"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![chain[1], sibling]);
+    let listed = app.admin.get(&format!("/api/v1/items?parent={root}&sort=id")).await.body;
+    assert_eq!(listed["total"], 2, "{listed}");
+
+    // The parent's page: the whole tree, depth first, with the done count.
+    let browser = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    let page = browser.get(&format!("/items/{root}")).await.body;
+    assert!(page.contains("0/7 done"), "the done count");
+    let mut at = 0;
+    for (depth, id) in chain.iter().enumerate().skip(1) {
+        let entry = format!("<li class=\"depth-{depth}\"><a href=\"/items/{id}\"");
+        let found = page[at..].find(&entry).unwrap_or_else(|| panic!("{entry} after the previous level"));
+        at += found;
+    }
+    assert!(page[at..].contains(&format!("<li class=\"depth-1\"><a href=\"/items/{sibling}\"")), "the sibling last");
+    let deepest = browser.get(&format!("/items/{}", chain[6])).await.body;
+    assert!(deepest.contains(&format!("#{} Level 5", chain[5])), "a sub-item names its parent");
+
+    // Closing runs bottom up: each parent waits for its open children.
+    let (status, body) = reject(&app.admin, root).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("#{} Level 1", chain[1])) && message.contains("Release notes"), "{message}");
+    for id in chain.iter().skip(1).rev() {
+        assert_eq!(reject(&app.admin, *id).await.0, StatusCode::OK);
+    }
+    assert_eq!(reject(&app.admin, sibling).await.0, StatusCode::OK);
+    assert_eq!(reject(&app.admin, root).await.0, StatusCode::OK);
+    let page = browser.get(&format!("/items/{root}")).await.body;
+    assert!(page.contains("7/7 done"));
+}
+
+async fn a_parent_stays_in_the_project_without_cycles_and_moves_keep_the_tree_in_one_project(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("WEB", false).await;
+    app.create_project("SEC", false).await;
+    let developer = app.create_user("dev").await;
+    app.add_member("OPS", &developer, "developer").await;
+    app.add_member("WEB", &developer, "developer").await;
+    let secret = sub_item(&app.admin, "SEC", "Secret", None).await["id"].as_i64().unwrap();
+    let web = sub_item(&developer, "WEB", "Web item", None).await["id"].as_i64().unwrap();
+
+    // A parent elsewhere, unreadable or missing is refused alike, naming the field.
+    for parent in [secret, web, 999_999] {
+        let reply = developer.post("/api/v1/items", json!({"project": "OPS", "title": "x", "parent": parent})).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(reply.body["error"]["field"], "parent");
+        assert_eq!(
+            reply.body["error"]["message"].as_str().unwrap().replace(&parent.to_string(), "N"),
+            "parent: there is no item N in project OPS"
+        );
+    }
+    assert_eq!(app.count_rows("items WHERE title = 'x'"), 0);
+
+    let a = sub_item(&developer, "OPS", "A", None).await["id"].as_i64().unwrap();
+    let b = sub_item(&developer, "OPS", "B", Some(a)).await;
+    let c = sub_item(&developer, "OPS", "C", Some(b["id"].as_i64().unwrap())).await;
+    let (b, c) = (b["id"].as_i64().unwrap(), c["id"].as_i64().unwrap());
+    let version = item(&developer, a).await["version"].clone();
+    let cycle = developer.patch(&format!("/api/v1/items/{a}"), json!({"version": version, "parent": c})).await;
+    assert_eq!(cycle.status, StatusCode::CONFLICT, "{}", cycle.body);
+    assert!(
+        cycle.body["error"]["message"].as_str().unwrap().contains(&format!("#{a} → #{b} → #{c}")),
+        "{}",
+        cycle.body
+    );
+    let itself = developer.patch(&format!("/api/v1/items/{a}"), json!({"version": version, "parent": a})).await;
+    assert_eq!((itself.status, itself.body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("parent")));
+
+    // C moves up to A, then to the top; each change is history and the counts follow.
+    let version = item(&developer, c).await["version"].clone();
+    let moved = developer.patch(&format!("/api/v1/items/{c}"), json!({"version": version, "parent": a})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(
+        (item(&developer, a).await["children_count"].clone(), item(&developer, b).await["children_count"].clone()),
+        (json!(2), json!(0))
+    );
+    let top =
+        developer.patch(&format!("/api/v1/items/{c}"), json!({"version": moved.body["version"], "parent": null})).await;
+    assert_eq!(top.body["parent"], Value::Null);
+    let history = developer.history(&format!("/api/v1/items/{c}")).await;
+    assert!(history.contains(&("parent".into(), json!(format!("#{b}")), json!(format!("#{a}")))), "{history:?}");
+    assert!(history.contains(&("parent".into(), json!(format!("#{a}")), Value::Null)), "{history:?}");
+
+    // A parent moves only without its children; a child that moves leaves its parent.
+    let version = item(&developer, a).await["version"].clone();
+    let refused = developer.patch(&format!("/api/v1/items/{a}"), json!({"version": version, "project": "WEB"})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let version = item(&developer, b).await["version"].clone();
+    let left = developer.patch(&format!("/api/v1/items/{b}"), json!({"version": version, "project": "WEB"})).await;
+    assert_eq!(left.status, StatusCode::OK, "{}", left.body);
+    assert_eq!((left.body["project"]["key"].clone(), left.body["parent"].clone()), (json!("WEB"), Value::Null));
+    assert_eq!(item(&developer, a).await["children_count"], 0);
+    // Moving with a parent of the target project is one step.
+    let version = left.body["version"].clone();
+    let back = developer
+        .patch(&format!("/api/v1/items/{b}"), json!({"version": version, "project": "OPS", "parent": a}))
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert_eq!(back.body["parent"]["id"], a);
+    let counts: i64 = app.count_rows("items parents WHERE children_count <> (SELECT COUNT(*) FROM items children WHERE children.parent_id = parents.id)");
+    assert_eq!(counts, 0, "the kept counts agree with the rows");
+}
