@@ -4,7 +4,8 @@
 # of one connection at a time (close to the server time of one page).
 #   bench/item_page.sh
 # With PAGE=list it measures the HTML item list instead (bench/item_list_page.lua: a page of 25
-# open items of one project).
+# open items of one project); with PAGE=planned the page of one item with 10 links and 20
+# sub-items, made through the API before the run (bench/planned_item_page.lua).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
 # measure instead of building one).
@@ -19,7 +20,8 @@ PASSWORD=bench-admin-password
 case "${PAGE:-item}" in
     item) SCRIPT=item_page.lua; SAMPLE=/items/1; LABEL="Item page"; REQUEST="GET /items/{id}" ;;
     list) SCRIPT=item_list_page.lua; SAMPLE="/items?project=OPS&state=open"; LABEL="Item list page"; REQUEST="GET /items?project=OPS&state=open&page=1..10" ;;
-    *) echo "bench: PAGE must be item or list" >&2; exit 2 ;;
+    planned) SCRIPT=planned_item_page.lua; SAMPLE=""; LABEL="Item page with 10 links and 20 sub-items"; REQUEST="GET /items/{id}" ;;
+    *) echo "bench: PAGE must be item, list or planned" >&2; exit 2 ;;
 esac
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
@@ -46,8 +48,20 @@ PORT=$(free_port)
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/system/ping" >/dev/null && break; sleep 0.1; done
 curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
-    -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >/dev/null
+    -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >"$WORK/session.json"
 COOKIE=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
+ARGUMENT=$ITEMS
+if [ "${PAGE:-item}" = planned ]; then
+    api() { # method, path, JSON body: prints the answer
+        curl -sf -b "$WORK/cookies" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' -X "$1" -d "$3" \
+            "http://127.0.0.1:$PORT/api/v1$2"
+    }
+    CSRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$WORK/session.json")
+    ARGUMENT=$(api POST /items '{"project":"OPS","title":"Planned release"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    for n in $(seq 20); do api POST /items "{\"project\":\"OPS\",\"title\":\"Part $n\",\"parent\":$ARGUMENT}" >/dev/null; done
+    for target in $(seq 10); do api POST "/items/$ARGUMENT/links" "{\"kind\":\"relates\",\"target\":$target}" >/dev/null; done
+    SAMPLE=/items/$ARGUMENT
+fi
 status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT$SAMPLE")
 [ "$status" = 200 ] || { echo "bench: $SAMPLE answered $status" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 page_bytes=$(wc -c <"$WORK/page.html")
@@ -61,7 +75,7 @@ for _ in $(seq 600); do
 done
 
 run() { # connections, duration
-    wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$2" --latency -s "$ROOT/bench/$SCRIPT" "http://127.0.0.1:$PORT" -- "$COOKIE" "$ITEMS" \
+    wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$2" --latency -s "$ROOT/bench/$SCRIPT" "http://127.0.0.1:$PORT" -- "$COOKIE" "$ARGUMENT" \
         >"$WORK/wrk.txt"
     if grep -q Non-2xx "$WORK/wrk.txt"; then
         echo "bench: non-2xx responses; the run is not valid" >&2; cat "$WORK/wrk.txt" >&2; exit 1

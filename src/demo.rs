@@ -32,6 +32,8 @@ const FIELD_SEED: u64 = 0x00f1_e1d5;
 const LINK_SEED: u64 = 0x0011_4c5e;
 /// One item in this many links to an earlier item of its project in the same batch.
 const LINK_EVERY: u32 = 5;
+/// One item in this many is a sub-item of an earlier item of its project in the same batch.
+const CHILD_EVERY: u32 = 10;
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-password";
@@ -171,6 +173,7 @@ pub struct DemoSummary {
     pub items: usize,
     pub comments: usize,
     pub links: usize,
+    pub sub_items: usize,
     pub elapsed: Duration,
 }
 
@@ -178,8 +181,9 @@ impl fmt::Display for DemoSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "created {} items with {} comments and {} links in {} projects ({} demo users, password {DEMO_PASSWORD:?}) in {:.1} s; seed {}",
+            "created {} items ({} of them sub-items) with {} comments and {} links in {} projects ({} demo users, password {DEMO_PASSWORD:?}) in {:.1} s; seed {}",
             self.items,
+            self.sub_items,
             self.comments,
             self.links,
             self.projects,
@@ -313,15 +317,19 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
     let mut created_links = 0usize;
+    let mut created_sub_items = 0usize;
     let mut remaining = item_count as usize;
     while remaining > 0 {
         let batch = remaining.min(BATCH_SIZE);
         let new_items: Vec<DemoItem> =
             (0..batch).map(|_| random_item(&mut rng, &shape, &demo_projects, &user_ids, period)).collect();
         let values: Vec<Vec<Drawn>> = (0..batch).map(|_| demo_fields.draw(&mut field_rng, period)).collect();
-        let links = plan_links(&mut link_rng, &new_items);
+        let links = plan_links(&mut link_rng, &new_items, LINK_EVERY);
+        let parents = plan_links(&mut link_rng, &new_items, CHILD_EVERY);
         created_links += links.len();
-        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &values, &links, &demo_projects)?;
+        created_sub_items += parents.len();
+        let structure = Structure { links, parents };
+        created_comments += insert_batch(&mut connection, &mut rng, &new_items, &values, &structure, &demo_projects)?;
         created_items += batch;
         remaining -= batch;
         progress.inc(batch as u64);
@@ -335,6 +343,7 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
         items: created_items,
         comments: created_comments,
         links: created_links,
+        sub_items: created_sub_items,
         elapsed: started.elapsed(),
     })
 }
@@ -425,15 +434,21 @@ fn random_item(
     }
 }
 
-/// A link of the batch: (later item's index, earlier item's index, kind). Each runs from a
-/// later item to an earlier one, so no chain of blocks or precedes comes back.
+/// A pair of the batch: (later item's index, earlier item's index, kind). Each runs from a
+/// later item to an earlier one, so no chain of blocks, precedes or parents comes back.
 type PlannedLink = (usize, usize, link::Kind);
 
-/// Links one item in `LINK_EVERY` to a random earlier item of its project in the batch.
-fn plan_links(rng: &mut StdRng, new_items: &[DemoItem]) -> Vec<PlannedLink> {
+/// The links and parents of a batch (a parent pair's kind is unused).
+struct Structure {
+    links: Vec<PlannedLink>,
+    parents: Vec<PlannedLink>,
+}
+
+/// Pairs one item in `every` with a random earlier item of its project in the batch.
+fn plan_links(rng: &mut StdRng, new_items: &[DemoItem], every: u32) -> Vec<PlannedLink> {
     let mut planned = Vec::new();
     for (later, item) in new_items.iter().enumerate() {
-        if rng.random_ratio(1, LINK_EVERY) {
+        if rng.random_ratio(1, every) {
             let earlier: Vec<usize> =
                 (0..later).filter(|index| new_items[*index].project_id == item.project_id).collect();
             if let (Some(earlier), Some(kind)) = (earlier.choose(rng), link::Kind::ALL.choose(rng)) {
@@ -445,14 +460,14 @@ fn plan_links(rng: &mut StdRng, new_items: &[DemoItem]) -> Vec<PlannedLink> {
 }
 
 /// Inserts a batch of items with their custom field values, up to three comments each, the
-/// reporter and the assignee as watchers, the planned links, and their index queue rows, in
-/// one transaction; returns how many comments.
+/// reporter and the assignee as watchers, the planned links and parents, and their index
+/// queue rows, in one transaction; returns how many comments.
 fn insert_batch(
     connection: &mut DbConnection,
     rng: &mut StdRng,
     new_items: &[DemoItem],
     values: &[Vec<Drawn>],
-    links: &[PlannedLink],
+    structure: &Structure,
     demo_projects: &[DemoProject],
 ) -> Result<usize> {
     let comment_plan: Vec<(usize, UserId, NaiveDateTime, NaiveDateTime)> = new_items
@@ -521,7 +536,8 @@ fn insert_batch(
                 diesel::insert_into(watchers::table).values(chunk).execute(inner)?;
             }
             diesel::insert_into(index_queue::table).values(&queue_rows).execute(inner)?;
-            let new_links: Vec<DemoLink> = links
+            let new_links: Vec<DemoLink> = structure
+                .links
                 .iter()
                 .map(|(later, earlier, kind)| {
                     let (later_id, earlier_id) = (ids[*later], ids[*earlier]);
@@ -539,6 +555,9 @@ fn insert_batch(
                 .collect();
             if !new_links.is_empty() {
                 diesel::insert_into(item_links::table).values(&new_links).execute(inner)?;
+            }
+            for (child, parent, _) in &structure.parents {
+                diesel::update(items::table.find(ids[*child])).set(items::parent_id.eq(ids[*parent])).execute(inner)?;
             }
             Ok::<(), diesel::result::Error>(())
         })?;
