@@ -17,7 +17,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{items, mail_failures, mail_received, projects};
 use crate::error::{Error, Result};
 use crate::mail::clean;
-use crate::mail::keywords::{self, Keywords};
+use crate::mail::keywords;
 use crate::mail::mailbox::Mailbox;
 use crate::mail::message::{self, InboundMail, MailAttachment, MailError};
 use crate::mail::printable::Printable;
@@ -173,16 +173,19 @@ fn store_parsed(
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
             let catalog = Catalog::load(connection)?;
-            let keywords = if catalog.is_empty() {
-                Keywords { text: mail.text.clone(), ..Keywords::default() }
-            } else {
-                let project_id = project::find(connection, &project)?.id;
-                let workflow = Workflow::load(connection)?;
-                let item_type = types::of_project(connection, project_id, &workflow)?.default_type()?.id;
-                keywords::read(connection, &catalog, project_id, item_type, &mail.text)?
-            };
+            let project_id = project::find(connection, &project)?.id;
+            let workflow = Workflow::load(connection)?;
+            let item_type = types::of_project(connection, project_id, &workflow)?.default_type()?.id;
+            let keywords = keywords::read(connection, &catalog, project_id, item_type, &mail.text)?;
             let (description, full_text) = fit(&keywords.text);
-            let new_item = NewItem { project, title, description, fields: keywords.fields, ..NewItem::default() };
+            let new_item = NewItem {
+                project,
+                title,
+                description,
+                fields: keywords.fields,
+                parent: keywords.parent,
+                ..NewItem::default()
+            };
             let created = item::create(connection, &reporter, new_item)?;
             if !keywords.refused.is_empty() {
                 comment::create(connection, &reporter, created, &keywords::refusal_comment(&keywords.refused))?;

@@ -1,14 +1,19 @@
 //! Custom field values set by a mail that creates an item: lines such as `Customer: ACME` at
 //! the start of the body (Redmine's keywords), named by the field's name or key, for the
-//! fields that apply to the mailbox's project and the default type. Each value is checked as
-//! the form checks it; the lines are taken out of the description. A value that is refused
-//! does not stop the item: it is named, with the reason, in the item's first comment.
+//! fields that apply to the mailbox's project and the default type; and `Parent: #12`, which
+//! makes the new item a sub-item of an item of that project (a custom field named "Parent"
+//! comes first). Each value is checked as the form checks it; the lines are taken out of the
+//! description. A value that is refused does not stop the item: it is named, with the reason,
+//! in the item's first comment.
+
+use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::schema::items;
 use crate::error::{Error, Result};
 use crate::model::field::value;
 use crate::model::field::{Catalog, Field, FieldType};
-use crate::model::ids::{ProjectId, TypeId};
+use crate::model::ids::{ItemId, ProjectId, TypeId};
 use crate::model::{membership, user};
 
 /// Longest label taken for a field's name.
@@ -19,6 +24,8 @@ const MAX_LABEL_CHARS: usize = 80;
 pub struct Keywords {
     /// Values by key, for `NewItem::fields`.
     pub fields: Vec<(String, serde_json::Value)>,
+    /// The item a `Parent:` line names, for `NewItem::parent`.
+    pub parent: Option<ItemId>,
     /// "Name: reason" for each value refused.
     pub refused: Vec<String>,
     /// The body without the keyword lines.
@@ -62,6 +69,21 @@ fn value_of(connection: &mut DbConnection, project: ProjectId, field: &Field, te
     Ok(json)
 }
 
+/// The label of the parent line.
+const PARENT: &str = "Parent";
+
+/// The item a `Parent:` line names (`#12` or `12`): one of the project's.
+fn parent_of(connection: &mut DbConnection, project: ProjectId, text: &str) -> Result<ItemId> {
+    let number = text.trim().trim_start_matches('#');
+    let id =
+        number.parse().map(ItemId).map_err(|_| Error::invalid("parent", format!("{text:?} is not an item number")))?;
+    let in_project: Option<ProjectId> = items::table.find(id).select(items::project_id).first(connection).optional()?;
+    match in_project {
+        Some(found) if found == project => Ok(id),
+        _ => Err(Error::invalid("parent", format!("there is no item {id} in this project"))),
+    }
+}
+
 /// Reads the keyword lines at the start of `text` (blank lines before them are skipped; the
 /// first line that names no field ends them).
 pub fn read(
@@ -78,7 +100,22 @@ pub fn read(
     let mut taken = 0;
     while let Some(line) = lines.peek() {
         let Some((label, raw)) = line.split_once(':') else { break };
-        let Some(field) = named(&applying, label) else { break };
+        let field = named(&applying, label);
+        if field.is_none() && label.trim().eq_ignore_ascii_case(PARENT) {
+            lines.next();
+            taken += 1;
+            if keywords.parent.is_some() {
+                keywords.refused.push(format!("{PARENT}: given more than once; the first value was kept"));
+                continue;
+            }
+            match parent_of(connection, project, raw) {
+                Ok(parent) => keywords.parent = Some(parent),
+                Err(Error::Invalid(refusal)) => keywords.refused.push(format!("{PARENT}: {}", refusal.message)),
+                Err(other) => return Err(other),
+            }
+            continue;
+        }
+        let Some(field) = field else { break };
         lines.next();
         taken += 1;
         if keywords.fields.iter().any(|(key, _)| *key == field.key) {

@@ -359,4 +359,23 @@ async fn keyword_lines_set_custom_fields_and_refused_ones_are_named_in_a_comment
     let plain = mail("rita@example.com", "Message-ID: <plain@x>\r\n", "Plain", "Hello: not a field.");
     let Outcome::Created(id) = store(&app, &rules, &plain) else { panic!("the mail made no item") };
     assert_eq!(item(&app, id.0).await["description"].as_str().unwrap().trim(), "Hello: not a field.");
+
+    // `Parent:` makes a sub-item of an item of the project; any other item is refused, named.
+    let parent = id.0;
+    let child = mail(
+        "rita@example.com",
+        "Message-ID: <child@x>\r\n",
+        "Child",
+        &format!("Parent: #{parent}\r\n\r\nPart of it."),
+    );
+    let Outcome::Created(id) = store(&app, &rules, &child) else { panic!("the mail made no item") };
+    let stored = item(&app, id.0).await;
+    assert_eq!(stored["parent"]["id"], parent);
+    assert_eq!(stored["description"].as_str().unwrap().trim(), "Part of it.");
+    let orphan = mail("rita@example.com", "Message-ID: <orphan@x>\r\n", "Orphan", "parent: 999\r\nNo such parent.");
+    let Outcome::Created(id) = store(&app, &rules, &orphan) else { panic!("the mail made no item") };
+    assert_eq!(item(&app, id.0).await["parent"], serde_json::Value::Null);
+    let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
+    let first = comments["comments"][0]["body"].as_str().unwrap();
+    assert!(first.contains("Parent: there is no item 999 in this project"), "{first}");
 }
