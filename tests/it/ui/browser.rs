@@ -185,3 +185,36 @@ async fn in_a_browser_the_admin_hands_the_master_role_over_from_the_cluster_page
     assert_eq!(nodes.wait_for_master(Duration::from_secs(10)).await.0, backup);
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_developer_creates_a_sub_item_and_links_two_items_from_the_item_page() {
+    let Some(browser) = Browser::start("browser planning scenario").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let developer = app.create_user("dana").await;
+    app.add_member("WEB", &developer, "developer").await;
+    let parent = developer.create_item("WEB", "Launch the shop").await["id"].as_i64().unwrap();
+    let other = developer.create_item("WEB", "Pick a payment provider").await["id"].as_i64().unwrap();
+
+    browser.sign_in(&app.address, &format!("/items/{parent}"), "dana", USER_PASSWORD).await;
+    browser.click("#add-sub-item").await;
+    browser.wait_for("the new-item form", false, async |browser| browser.exists("#sub-item-of").await).await;
+    browser.type_into("#title", "Payment page").await;
+    browser.click("form.stacked button[type=submit]").await;
+    let on_another_item = async |browser: &Browser| {
+        browser.path().await.trim_start_matches("/items/").parse::<i64>().is_ok_and(|id| id != parent)
+    };
+    browser.wait_for("the sub-item's page", false, on_another_item).await;
+    assert!(browser.text("#parent-item").await.contains("Launch the shop"));
+
+    browser.goto(&app.url(&format!("/items/{parent}"))).await;
+    assert!(browser.text("ul.tree").await.contains("Payment page"));
+    assert!(browser.text("#sub-items").await.contains("0/1 done"));
+    browser.click("#link-kind option[value='blocked_by']").await;
+    browser.type_into("#link-target", &format!("#{other}")).await;
+    browser.click("#link-form button").await;
+    browser.wait_for("the link", false, async |browser| browser.exists("ul.links form").await).await;
+    let links = browser.text("ul.links").await;
+    assert!(links.contains("is blocked by") && links.contains("Pick a payment provider"), "{links}");
+    assert!(browser.path().await.ends_with(&format!("/items/{parent}")));
+}
