@@ -4,7 +4,8 @@
 //! are resolved against the database: `project:OPS`, `status:open|closed|<name>`,
 //! `assignee:me|none|<login>`, `type:<name>`, `priority:<name>`, and a custom field by its
 //! key with the list's conditions (`customer:ACME`, `estimate:>5`, `severity:none`; see
-//! `model::field::filter`). An unknown field is searched as literal text. A bare `#123` or `123` opens that item. Results are limited to the
+//! `model::field::filter`); the structure of items: `parent:#12` (its sub-items), `blocks:#40`
+//! (the items that block it), `is:blocked` (items an open item blocks). An unknown field is searched as literal text. A bare `#123` or `123` opens that item. Results are limited to the
 //! caller's readable projects inside the query and re-checked against the database.
 
 use diesel::prelude::*;
@@ -17,14 +18,15 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::db::DbConnection;
-use crate::db::schema::{items, projects, statuses, users};
+use crate::db::schema::{item_links, items, projects, statuses, users};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
 use crate::model::field::filter::{self as field_filter, restrict_by_field};
 use crate::model::html::escape;
-use crate::model::ids::ItemId;
+use crate::model::ids::{ItemId, ProjectId};
 use crate::model::item::{self, ItemView};
-use crate::model::permission::readable_project_ids;
+use crate::model::link;
+use crate::model::permission::{self, readable_project_ids};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::search::coverage::StemCoverage;
@@ -66,7 +68,8 @@ struct Parsed {
     custom: Vec<(String, String)>,
 }
 
-const FILTER_FIELDS: &[&str] = &["project", "status", "assignee", "type", "priority", "created", "updated"];
+const FILTER_FIELDS: &[&str] =
+    &["project", "status", "assignee", "type", "priority", "created", "updated", "parent", "blocks", "is"];
 
 /// Splits the query into free text and known `field:value` filters; quotes are kept (and
 /// closed when unbalanced); unknown fields become literal phrases.
@@ -149,6 +152,54 @@ fn resolve_filter(connection: &mut DbConnection, actor: &User, field: &str, valu
     })
 }
 
+/// The items a structure filter admits: `parent:#12` (its sub-items), `blocks:#40` (the items
+/// that block it), `is:blocked` (the items an open item blocks). An item the actor cannot read
+/// admits nothing, and only blockers the actor can read make an item blocked: the filters tell
+/// nothing of what the actor cannot see.
+fn items_by_structure(
+    connection: &mut DbConnection,
+    actor: &User,
+    readable: Option<&[ProjectId]>,
+    field: &str,
+    value: &str,
+) -> Result<Vec<i64>> {
+    if field == "is" {
+        if !value.eq_ignore_ascii_case("blocked") {
+            return Err(Error::invalid("q", format!("is:{value} is not a filter: use is:blocked")));
+        }
+        let blocker = diesel::alias!(items as blocker);
+        let mut query = item_links::table
+            .inner_join(blocker.on(blocker.field(items::id).eq(item_links::source_id)))
+            .inner_join(statuses::table.on(statuses::id.eq(blocker.field(items::status_id))))
+            .filter(item_links::kind.eq(link::Kind::Blocks.as_str()))
+            .filter(statuses::is_closed.eq(false))
+            .select(item_links::target_id)
+            .distinct()
+            .into_boxed();
+        if let Some(readable) = readable {
+            query = query.filter(blocker.field(items::project_id).eq_any(readable.to_vec()));
+        }
+        return Ok(query.load(connection)?);
+    }
+    let named =
+        value.trim_start_matches('#').parse::<i64>().map(ItemId).map_err(|_| {
+            Error::invalid("q", format!("{field}:{value} does not name an item: write it as {field}:#12"))
+        })?;
+    match permission::readable_item(connection, actor, named) {
+        Ok(_) => {}
+        Err(Error::NotFound(_)) => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    }
+    Ok(match field {
+        "parent" => items::table.filter(items::parent_id.eq(named)).select(items::id).load(connection)?,
+        _ => item_links::table
+            .filter(item_links::kind.eq(link::Kind::Blocks.as_str()))
+            .filter(item_links::target_id.eq(named))
+            .select(item_links::source_id)
+            .load(connection)?,
+    })
+}
+
 /// The items satisfying a custom field condition (the database decides, as for lists).
 fn items_with_field(
     connection: &mut DbConnection,
@@ -221,6 +272,11 @@ pub fn search(
         if field == "created" || field == "updated" {
             let index_field = if field == "created" { fields.created } else { fields.updated };
             clauses.push((Occur::Must, date_range(field, index_field, value)?));
+            continue;
+        }
+        if matches!(field.as_str(), "parent" | "blocks" | "is") {
+            let admitted = items_by_structure(connection, actor, readable.as_deref(), field, value)?;
+            clauses.push((Occur::Must, terms(fields.item_id, ids_of(admitted))));
             continue;
         }
         let admitted = resolve_filter(connection, actor, field, value)?;

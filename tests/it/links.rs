@@ -36,6 +36,12 @@ async fn link(api: &Api, item: i64, kind: &str, target: i64) -> Value {
     reply.body
 }
 
+/// The ids a search finds once the index holds `expected` hits.
+async fn search_ids(app: &TestApp, api: &Api, query: &str, expected: usize) -> Vec<i64> {
+    let found = crate::search::search_until(app, api, query, expected).await;
+    found["hits"].as_array().unwrap().iter().map(|hit| hit["item"]["id"].as_i64().unwrap()).collect()
+}
+
 async fn new_item(api: &Api, project: &str, title: &str) -> i64 {
     api.create_item(project, title).await["id"].as_i64().unwrap()
 }
@@ -259,6 +265,15 @@ async fn a_link_to_an_item_the_viewer_cannot_read_is_invisible_everywhere(backen
     let reader =
         watcher.post(&format!("/api/v1/items/{visible}/links"), json!({"kind": "relates", "target": secret})).await;
     assert_eq!(reader.status, StatusCode::FORBIDDEN, "{}", reader.body);
+
+    // Search: the structure filters tell the outsider nothing of the other item.
+    assert_eq!(search_ids(&app, &insider, "is:blocked", 1).await, vec![visible]);
+    assert_eq!(search_ids(&app, &insider, &format!("blocks:#{visible}"), 1).await, vec![secret]);
+    assert!(search_ids(&app, &outsider, "is:blocked", 0).await.is_empty(), "a blocker the outsider cannot read");
+    assert!(search_ids(&app, &outsider, &format!("blocks:#{visible}"), 0).await.is_empty());
+    assert!(search_ids(&app, &outsider, &format!("blocks:#{secret}"), 0).await.is_empty());
+    let bad = insider.get("/api/v1/search?q=is%3Afinished").await;
+    assert_eq!((bad.status, bad.body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("q")));
 
     // Only the watcher who can read both items hears of the link.
     let queued = |login: &str| {

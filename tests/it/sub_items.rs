@@ -58,6 +58,11 @@ async fn a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up(backe
     assert_eq!(ids, vec![chain[1], sibling]);
     let listed = app.admin.get(&format!("/api/v1/items?parent={root}&sort=id")).await.body;
     assert_eq!(listed["total"], 2, "{listed}");
+    let searched = crate::search::search_until(&app, &app.admin, &format!("parent:#{root}"), 2).await;
+    let mut hits: Vec<i64> =
+        searched["hits"].as_array().unwrap().iter().map(|hit| hit["item"]["id"].as_i64().unwrap()).collect();
+    hits.sort();
+    assert_eq!(hits, vec![chain[1], sibling], "{searched}");
 
     // The parent's page: the whole tree, depth first, with the done count.
     let browser = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
