@@ -288,15 +288,12 @@ pub fn load(
         return Ok(found);
     }
     // A single item reads through a fixed, cached statement; a page through one `IN` query.
+    // In no particular order: the caller orders fields by the catalog, and chosen values by
+    // their choices' order below.
     let rows: Vec<ValueRow> = match ids {
-        [one] => item_values::table
-            .filter(item_values::item_id.eq(one))
-            .order(item_values::id.asc())
-            .select(value_columns!())
-            .load(connection)?,
+        [one] => item_values::table.filter(item_values::item_id.eq(one)).select(value_columns!()).load(connection)?,
         many => item_values::table
             .filter(item_values::item_id.eq_any(many.to_vec()))
-            .order(item_values::id.asc())
             .select(value_columns!())
             .load(connection)?,
     };
