@@ -505,12 +505,17 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         let new_due = changes.due_date.unwrap_or(current.due_date);
         note("due_date", current.due_date.map(|date| date.to_string()), new_due.map(|date| date.to_string()));
         // Sub-items stay in their parent's project: an item with children moves only without
-        // them, and one that moves leaves its parent behind.
-        if moved_to.is_some() && current.children_count > 0 {
-            return Err(Error::Conflict(format!(
-                "item {id} has {} sub-item(s) in project {}: give them another parent or none first, then move it",
-                current.children_count, project.key
-            )));
+        // them (counted under the structure lock, which a new child's parent check takes too),
+        // and one that moves leaves its parent behind.
+        if moved_to.is_some() {
+            link::lock(connection)?;
+            let children: i64 = items::table.filter(items::parent_id.eq(id)).count().get_result(connection)?;
+            if children > 0 {
+                return Err(Error::Conflict(format!(
+                    "item {id} has {children} sub-item(s) in project {}: give them another parent or none first, then move it",
+                    project.key
+                )));
+            }
         }
         let new_parent = match changes.parent {
             Some(parent) => parent,

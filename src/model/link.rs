@@ -206,12 +206,13 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
     of_item(connection, actor, readable)
 }
 
-/// On PostgreSQL, waits for the other transactions that write links or close items: their
-/// checks read what this one writes. SQLite's write transactions run one at a time already.
+/// On PostgreSQL, waits for the other transactions that write links or parents or close
+/// items: their checks (cycles, open blockers and children) read what this one writes.
+/// SQLite's write transactions run one at a time already.
 pub fn lock(connection: &mut DbConnection) -> Result<()> {
     if let DbConnection::Postgresql(connection) = connection {
-        // A fixed key for "the item links": the first 8 bytes of their table's name.
-        diesel::sql_query("SELECT pg_advisory_xact_lock(7596553230496785011)").execute(connection)?;
+        // A fixed key for "the item links": the first 8 bytes of their table's name, `item_lin`.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7598809991707650414)").execute(connection)?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::support::{Api, Backend, TestApp};
 on_both_backends!(
     a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up,
     a_parent_stays_in_the_project_without_cycles_and_moves_keep_the_tree_in_one_project,
+    two_items_made_each_others_parent_at_once_do_not_form_a_cycle,
 );
 
 const REJECTED: i64 = 5;
@@ -163,4 +164,28 @@ async fn a_parent_stays_in_the_project_without_cycles_and_moves_keep_the_tree_in
     assert_eq!(back.body["parent"]["id"], a);
     let counts: i64 = app.count_rows("items parents WHERE children_count <> (SELECT COUNT(*) FROM items children WHERE children.parent_id = parents.id)");
     assert_eq!(counts, 0, "the kept counts agree with the rows");
+}
+
+/// Rounds of two changes at once that would make a cycle together: each item made the
+/// other's parent. One of them wins every time.
+async fn two_items_made_each_others_parent_at_once_do_not_form_a_cycle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    for round in 0..15 {
+        let a = sub_item(&app.admin, "OPS", &format!("A{round}"), None).await["id"].as_i64().unwrap();
+        let b = sub_item(&app.admin, "OPS", &format!("B{round}"), None).await["id"].as_i64().unwrap();
+        let (a_path, b_path) = (format!("/api/v1/items/{a}"), format!("/api/v1/items/{b}"));
+        let (under_b, under_a) = tokio::join!(
+            app.admin.patch(&a_path, json!({"version": 1, "parent": b})),
+            app.admin.patch(&b_path, json!({"version": 1, "parent": a}))
+        );
+        let changed = [&under_b, &under_a].iter().filter(|reply| reply.status == StatusCode::OK).count();
+        assert_eq!(
+            changed, 1,
+            "round {round}: {} {} / {} {}",
+            under_b.status, under_b.body, under_a.status, under_a.body
+        );
+    }
+    let cycles = app.count_rows("items a JOIN items b ON b.id = a.parent_id WHERE b.parent_id = a.id");
+    assert_eq!(cycles, 0);
 }

@@ -13,19 +13,23 @@ use crate::db::DbConnection;
 use crate::db::schema::{items, statuses};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, ProjectId, StatusId};
+use crate::model::link;
 use crate::model::permission::{self, ReadableItem};
 use crate::model::project::Project;
 use crate::model::user::User;
 
 /// Checks that `parent` may be the parent of `item` (`None`: a new item) in `project`: an
 /// item of that project (else 400 naming `parent`, alike for items elsewhere and for none),
-/// not the item itself nor one of its sub-items (409 naming the chain).
+/// not the item itself nor one of its sub-items (409 naming the chain). Takes the structure
+/// lock first (`link::lock`), as a closing does, so that no concurrent change of parents
+/// closes a cycle and no child comes to a parent while it closes.
 pub fn check_parent(
     connection: &mut DbConnection,
     project: &Project,
     item: Option<ItemId>,
     parent: ItemId,
 ) -> Result<()> {
+    link::lock(connection)?;
     if Some(parent) == item {
         return Err(Error::invalid("parent", "an item cannot be its own parent"));
     }
@@ -132,7 +136,7 @@ pub fn check_closable(connection: &mut DbConnection, item_id: ItemId) -> Result<
     Err(Error::Conflict(format!("item {item_id} cannot be closed while its sub-items are open: {}", named.join(", "))))
 }
 
-/// The views of items' parents: (id, title) of each.
+/// The id and title of each of these items (the parents of the items a view shows).
 pub fn parent_titles(connection: &mut DbConnection, parents: &[ItemId]) -> Result<Vec<(ItemId, String)>> {
     if parents.is_empty() {
         return Ok(Vec::new());

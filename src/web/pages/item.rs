@@ -384,7 +384,10 @@ fn edit_changes(
             .map(|assignee| parse_number("assignee_id", assignee).map(|id| id.map(UserId)))
             .transpose()?,
         due_date: Some(parse_date("due_date", &form.due_date)?),
-        parent: Some(parse_number("parent", form.parent.trim().trim_start_matches('#'))?.map(ItemId)),
+        // Only a changed parent is sent: an unchanged one is left to the model, which drops it
+        // when the item moves to another project.
+        parent: Some(parse_number("parent", form.parent.trim().trim_start_matches('#'))?.map(ItemId))
+            .filter(|parent| *parent != now.parent.as_ref().map(|parent| parent.id)),
         fields,
     })
 }

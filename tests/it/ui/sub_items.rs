@@ -44,4 +44,33 @@ async fn a_sub_item_is_created_from_its_parents_page_and_its_parent_edited() {
     let after = admin.get(&format!("/items/{child}")).await.body;
     assert!(!after.contains("id=\"parent-item\"") && after.contains("made it a top-level item"));
     assert!(admin.get(&format!("/items/{parent}")).await.body.contains("No sub-items."));
+
+    // A sub-item moved to another project with the form leaves its parent, which the form
+    // still shows unchanged.
+    app.create_project("OPS", false).await;
+    let moving = app
+        .admin
+        .post("/api/v1/items", serde_json::json!({"project": "WEB", "title": "Checkout", "parent": parent}))
+        .await
+        .body;
+    let moving_id = moving["id"].as_i64().unwrap();
+    let form_parent = parent.to_string();
+    let moved = admin
+        .submit(
+            &format!("/items/{moving_id}/edit"),
+            &[
+                ("version", &moving["version"].to_string()),
+                ("project", "OPS"),
+                ("title", "Checkout"),
+                ("description", ""),
+                ("parent", &form_parent),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    let after = app.admin.get(&format!("/api/v1/items/{moving_id}")).await.body;
+    assert_eq!(
+        (after["project"]["key"].clone(), after["parent"].clone()),
+        (serde_json::json!("OPS"), serde_json::Value::Null)
+    );
 }
