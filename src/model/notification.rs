@@ -272,15 +272,7 @@ pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDa
             .collect();
         let Some(most_urgent) = readable.first() else { continue };
         let lines: Vec<String> = readable.iter().map(|item| format!("#{}", item.id)).collect();
-        diesel::insert_into(mail_outbox::table)
-            .values((
-                mail_outbox::item_id.eq(most_urgent.id),
-                mail_outbox::recipient_id.eq(recipient),
-                mail_outbox::actor_id.eq(recipient),
-                mail_outbox::event.eq(DUE_REMINDER),
-                mail_outbox::changes.eq(lines.join("\n")),
-            ))
-            .execute(connection)?;
+        insert(connection, most_urgent.id, recipient, recipient, DUE_REMINDER, None, &lines.join("\n"))?;
         digests += 1;
         items_mentioned += lines.len();
     }
