@@ -129,21 +129,48 @@ impl TestApp {
     /// Runs the search indexer's rounds until the queue is empty: what was written before is
     /// searchable on this node once its reader has switched to the new commit (within about
     /// 250 ms: `search::search_until` waits for that).
+    /// A master that lost its lease on a stalled machine and took it again has a new epoch:
+    /// rounds under the old one are refused, as fencing must, and run again under the new.
     pub async fn index_now(&self) {
-        let (indexer, context) = (self.duties.indexer.clone(), self.duty_context().await);
-        self.runtime
-            .spawn_blocking(move || while indexer.index_round(&context).expect("an indexer round") {})
-            .await
-            .expect("the indexer rounds");
+        for _ in 0..FENCED_ROUNDS {
+            let (indexer, context) = (self.duties.indexer.clone(), self.duty_context().await);
+            let outcome = self
+                .runtime
+                .spawn_blocking(move || -> baton::error::Result<()> {
+                    while indexer.index_round(&context)? {}
+                    Ok(())
+                })
+                .await
+                .expect("the indexer rounds");
+            match outcome {
+                Ok(()) => return,
+                Err(baton::error::Error::Conflict(message)) => eprintln!("indexer round fenced ({message}): again"),
+                Err(error) => panic!("an indexer round: {error:?}"),
+            }
+        }
+        panic!("the indexer rounds were fenced {FENCED_ROUNDS} times in a row");
     }
 
-    /// Runs the mail sender's rounds until no notification is due.
+    /// Runs the mail sender's rounds until no notification is due (again under a new epoch
+    /// when fenced, as `index_now`).
     pub async fn send_mail_now(&self) {
-        let (sender, context) = (self.duties.sender.clone(), self.duty_context().await);
-        self.runtime
-            .spawn(async move { while sender.send_round(&context).await.expect("a mail sender round") {} })
-            .await
-            .expect("the mail sender rounds");
+        for _ in 0..FENCED_ROUNDS {
+            let (sender, context) = (self.duties.sender.clone(), self.duty_context().await);
+            let outcome = self
+                .runtime
+                .spawn(async move {
+                    while sender.send_round(&context).await? {}
+                    Ok::<(), baton::error::Error>(())
+                })
+                .await
+                .expect("the mail sender rounds");
+            match outcome {
+                Ok(()) => return,
+                Err(baton::error::Error::Conflict(message)) => eprintln!("mail sender round fenced ({message}): again"),
+                Err(error) => panic!("a mail sender round: {error:?}"),
+            }
+        }
+        panic!("the mail sender rounds were fenced {FENCED_ROUNDS} times in a row");
     }
 
     /// Polls every mailbox until a poll takes no mail; each poll's outcome is recorded for the
@@ -235,6 +262,9 @@ impl TestApp {
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     }
 }
+
+/// How often `index_now` and `send_mail_now` start again under a new epoch before failing.
+const FENCED_ROUNDS: usize = 5;
 
 /// How long a test node may take to stop (leave the cluster, end its duties) before the
 /// test fails instead of hanging.
