@@ -72,24 +72,24 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
             history::new_value,
         ))
         .load(connection)?;
-    let linked: Vec<ItemId> = rows
+    // The other item of each link change (`None` for other fields and unreadable values).
+    let linked: Vec<Option<ItemId>> = rows
         .iter()
-        .filter(|(.., field, _, _)| field == link::HISTORY_FIELD)
-        .filter_map(|(.., old_value, new_value)| {
-            old_value.as_deref().or(new_value.as_deref()).and_then(link::named_item)
+        .map(|(.., field, old_value, new_value)| {
+            (field == link::HISTORY_FIELD)
+                .then(|| old_value.as_deref().or(new_value.as_deref()).and_then(link::named_item))
+                .flatten()
         })
         .collect();
-    let hidden = permission::unreadable_items(connection, actor, &linked)?;
+    let hidden =
+        permission::unreadable_items(connection, actor, &linked.iter().flatten().copied().collect::<Vec<_>>())?;
     Ok(rows
         .into_iter()
-        .filter(|(.., field, old_value, new_value)| {
-            field != link::HISTORY_FIELD
-                || old_value
-                    .as_deref()
-                    .or(new_value.as_deref())
-                    .and_then(link::named_item)
-                    .is_some_and(|other| !hidden.contains(&other))
+        .zip(linked)
+        .filter(|((.., field, _, _), other)| {
+            field != link::HISTORY_FIELD || other.is_some_and(|other| !hidden.contains(&other))
         })
+        .map(|(row, _)| row)
         .map(|(id, user, changed_at, field, old_value, new_value)| HistoryEntry {
             id,
             user,

@@ -21,7 +21,7 @@ use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, LinkId, ProjectId, StatusId};
 use crate::model::item::{self, ItemUpdate, StatusRef};
 use crate::model::notification;
-use crate::model::permission::{self, Permission, ReadableItem, readable_project_ids};
+use crate::model::permission::{self, Permission, ReadableItem, is_readable_in, readable_project_ids};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::timestamp;
@@ -159,11 +159,6 @@ fn ends(connection: &mut DbConnection, ids: &[ItemId]) -> Result<HashMap<ItemId,
         .collect())
 }
 
-/// Whether `project` is among the readable ones (`None`: all).
-fn readable_in(readable: &Option<Vec<ProjectId>>, project: ProjectId) -> bool {
-    readable.as_ref().is_none_or(|projects| projects.contains(&project))
-}
-
 /// The links of an item checked readable, as the actor may see them: grouped by kind as
 /// this side says it (in `Kind::ALL` order, each kind before its reverse), oldest first.
 pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) -> Result<Vec<Link>> {
@@ -189,7 +184,7 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
         let forward = source == id;
         let other = if forward { target } else { source };
         let Some((project, linked)) = ends.get(&other) else { continue };
-        if !readable_in(&readable, *project) {
+        if !is_readable_in(&readable, *project) {
             continue;
         }
         links.push(Link { id: link_id, kind: kind.side(forward), item: linked.clone(), created_at });
@@ -235,7 +230,7 @@ fn named(connection: &mut DbConnection, actor: &User, ids: &[ItemId]) -> Result<
     Ok(ids
         .iter()
         .filter_map(|id| ends.get(id))
-        .filter(|(project, _)| readable_in(&readable, *project))
+        .filter(|(project, _)| is_readable_in(&readable, *project))
         .map(|(_, linked)| format!("#{} {}", linked.id, linked.title))
         .collect())
 }
@@ -360,17 +355,20 @@ pub fn add(connection: &mut DbConnection, actor: &User, item_id: ItemId, kind: &
 pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, link_id: LinkId) -> Result<()> {
     write_transaction(connection, |connection| {
         lock(connection)?;
-        let readable = permission::readable_item(connection, actor, item_id)?;
+        permission::readable_item(connection, actor, item_id)?;
         let row: Option<(String, ItemId, ItemId)> = item_links::table
             .find(link_id)
             .filter(item_links::source_id.eq(item_id).or(item_links::target_id.eq(item_id)))
             .select((item_links::kind, item_links::source_id, item_links::target_id))
             .first(connection)
             .optional()?;
-        let shown = of_item(connection, actor, readable)?.iter().any(|link| link.id == link_id);
-        let (Some((kind, source, target)), true) = (row, shown) else {
-            return Err(Error::not_found(format!("link {link_id} of item {item_id}")));
-        };
+        // A link whose other end the actor cannot read is not found, without naming that end.
+        let not_found = || Error::not_found(format!("link {link_id} of item {item_id}"));
+        let (kind, source, target) = row.ok_or_else(not_found)?;
+        let other = if source == item_id { target } else { source };
+        if !permission::unreadable_items(connection, actor, &[other])?.is_empty() {
+            return Err(not_found());
+        }
         workable(connection, actor, source)?;
         workable(connection, actor, target)?;
         diesel::delete(item_links::table.find(link_id)).execute(connection)?;

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
-use crate::model::permission::{Access, Permission, readable_project_ids};
+use crate::model::permission::{Access, Permission, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
 
 /// What happened to the item.
@@ -266,10 +266,8 @@ pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDa
             continue;
         }
         let readable = readable_project_ids(connection, &user)?;
-        let readable: Vec<&DueItem> = items
-            .into_iter()
-            .filter(|item| readable.as_ref().is_none_or(|projects| projects.contains(&item.project_id)))
-            .collect();
+        let readable: Vec<&DueItem> =
+            items.into_iter().filter(|item| is_readable_in(&readable, item.project_id)).collect();
         let Some(most_urgent) = readable.first() else { continue };
         let lines: Vec<String> = readable.iter().map(|item| format!("#{}", item.id)).collect();
         insert(connection, most_urgent.id, recipient, recipient, DUE_REMINDER, None, &lines.join("\n"))?;
@@ -297,7 +295,7 @@ pub fn digest_lines(
     let readable = readable_project_ids(connection, user)?;
     let lines = due_items(connection, today, Some(&named))?
         .into_iter()
-        .filter(|item| readable.as_ref().is_none_or(|projects| projects.contains(&item.project_id)))
+        .filter(|item| is_readable_in(&readable, item.project_id))
         .map(|item| {
             let when = match (item.due_date - today).num_days() {
                 1 => "due tomorrow".to_string(),

@@ -197,6 +197,11 @@ fn role_of(connection: &mut DbConnection, user: &User, project: ProjectId) -> Re
     role.map(|role| stored_role(&role)).transpose()
 }
 
+/// Whether `project` is among the readable projects `readable_project_ids` gave (`None`: all).
+pub fn is_readable_in(readable: &Option<Vec<ProjectId>>, project: ProjectId) -> bool {
+    readable.as_ref().is_none_or(|projects| projects.contains(&project))
+}
+
 /// The projects a user may view: `None` means all (administrators).
 pub fn readable_project_ids(connection: &mut DbConnection, user: &User) -> Result<Option<Vec<ProjectId>>> {
     if user.is_admin {
@@ -220,11 +225,7 @@ pub fn unreadable_items(connection: &mut DbConnection, user: &User, ids: &[ItemI
     let readable = readable_project_ids(connection, user)?;
     Ok(ids
         .iter()
-        .filter(|id| {
-            !found.iter().any(|(found, project)| {
-                found == *id && readable.as_ref().is_none_or(|projects| projects.contains(project))
-            })
-        })
+        .filter(|id| !found.iter().any(|(found, project)| found == *id && is_readable_in(&readable, *project)))
         .copied()
         .collect())
 }
