@@ -64,6 +64,7 @@
     "k": function () { return step(-1); },
     "e": edit,
     "c": function () { return focus("#comment-body"); },
+    "l": function () { return focus("#add-label"); },
     "n": function () { return follow("a[data-shortcut=new-item]"); },
     "?": help
   };

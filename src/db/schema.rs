@@ -130,6 +130,50 @@ diesel::table! {
         version -> Integer,
         parent_id -> Nullable<BigInt>,
         children_count -> BigInt,
+        target_version_id -> Nullable<BigInt>,
+        component_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    versions (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        due_date -> Nullable<Date>,
+        status -> Text,
+        shared -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    labels (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        color -> Text,
+    }
+}
+
+diesel::table! {
+    item_labels (item_id, label_id) {
+        item_id -> BigInt,
+        label_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    components (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        default_assignee_id -> Nullable<BigInt>,
     }
 }
 
@@ -288,6 +332,13 @@ diesel::joinable!(item_values -> items (item_id));
 diesel::joinable!(item_values -> fields (field_id));
 diesel::joinable!(item_values -> field_choices (choice_id));
 diesel::joinable!(item_values -> users (user_id));
+diesel::joinable!(items -> versions (target_version_id));
+diesel::joinable!(items -> components (component_id));
+diesel::joinable!(item_labels -> items (item_id));
+diesel::joinable!(item_labels -> labels (label_id));
+diesel::joinable!(versions -> projects (project_id));
+diesel::joinable!(labels -> projects (project_id));
+diesel::joinable!(components -> projects (project_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -316,6 +367,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     field_projects,
     field_types,
     item_values,
+    versions,
+    labels,
+    item_labels,
+    components,
 );
 
 diesel::table! {

@@ -173,10 +173,13 @@ fn store_parsed(
             let title: String =
                 if title.is_empty() { "(no subject)".into() } else { title.chars().take(255).collect() };
             let catalog = Catalog::load(connection)?;
-            let project_id = project::find(connection, &project)?.id;
+            let destination = project::find(connection, &project)?;
             let workflow = Workflow::load(connection)?;
-            let item_type = types::of_project(connection, project_id, &workflow)?.default_type()?.id;
-            let keywords = keywords::read(connection, &catalog, project_id, item_type, &mail.text)?;
+            let item_type = types::of_project(connection, destination.id, &workflow)?.default_type()?.id;
+            let may_plan = Access::for_project(connection, &reporter, destination.id, destination.is_public)?
+                .allows(Permission::Work);
+            let to = keywords::Destination { project: &destination, item_type, may_plan };
+            let keywords = keywords::read(connection, &catalog, &to, &mail.text)?;
             let (description, full_text) = fit(&keywords.text);
             let new_item = NewItem {
                 project,
@@ -184,6 +187,9 @@ fn store_parsed(
                 description,
                 fields: keywords.fields,
                 parent: keywords.parent,
+                target_version: keywords.target_version,
+                labels: keywords.labels,
+                component: keywords.component,
                 ..NewItem::default()
             };
             let created = item::create(connection, &reporter, new_item)?;

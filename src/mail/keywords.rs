@@ -1,7 +1,9 @@
 //! Custom field values set by a mail that creates an item: lines such as `Customer: ACME` at
 //! the start of the body (Redmine's keywords), named by the field's name or key, for the
-//! fields that apply to the mailbox's project and the default type; and `Parent: #12`, which
-//! makes the new item a sub-item of an item of that project (a custom field named "Parent"
+//! fields that apply to the mailbox's project and the default type; and the planning lines
+//! `Parent: #12` (a sub-item of an item of that project), `Version: 2.1` (an open version of
+//! the project or a shared one; the sender needs the developer role), `Labels: ui, backend`
+//! and `Component: backend`, by name without regard to case (a custom field of the same name
 //! comes first). Each value is checked as the form checks it; the lines are taken out of the
 //! description. A value that is refused does not stop the item: it is named, with the reason,
 //! in the item's first comment.
@@ -13,8 +15,9 @@ use crate::db::schema::items;
 use crate::error::{Error, Result};
 use crate::model::field::value;
 use crate::model::field::{Catalog, Field, FieldType};
-use crate::model::ids::{ItemId, ProjectId, TypeId};
-use crate::model::{membership, user};
+use crate::model::ids::{ComponentId, ItemId, LabelId, ProjectId, TypeId, VersionId};
+use crate::model::project::Project;
+use crate::model::{component, label, membership, user, version};
 
 /// Longest label taken for a field's name.
 const MAX_LABEL_CHARS: usize = 80;
@@ -26,6 +29,9 @@ pub struct Keywords {
     pub fields: Vec<(String, serde_json::Value)>,
     /// The item a `Parent:` line names, for `NewItem::parent`.
     pub parent: Option<ItemId>,
+    pub target_version: Option<VersionId>,
+    pub labels: Vec<LabelId>,
+    pub component: Option<ComponentId>,
     /// "Name: reason" for each value refused.
     pub refused: Vec<String>,
     /// The body without the keyword lines.
@@ -69,8 +75,72 @@ fn value_of(connection: &mut DbConnection, project: ProjectId, field: &Field, te
     Ok(json)
 }
 
-/// The label of the parent line.
-const PARENT: &str = "Parent";
+/// The planning lines, by label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Planning {
+    Parent,
+    Version,
+    Labels,
+    Component,
+}
+
+impl Planning {
+    const ALL: [Planning; 4] = [Planning::Parent, Planning::Version, Planning::Labels, Planning::Component];
+
+    fn label(self) -> &'static str {
+        match self {
+            Planning::Parent => "Parent",
+            Planning::Version => "Version",
+            Planning::Labels => "Labels",
+            Planning::Component => "Component",
+        }
+    }
+
+    fn named(label: &str) -> Option<Planning> {
+        Planning::ALL.into_iter().find(|line| line.label().eq_ignore_ascii_case(label.trim()))
+    }
+
+    /// Whether the keywords hold a value of this line already.
+    fn given(self, keywords: &Keywords) -> bool {
+        match self {
+            Planning::Parent => keywords.parent.is_some(),
+            Planning::Version => keywords.target_version.is_some(),
+            Planning::Labels => !keywords.labels.is_empty(),
+            Planning::Component => keywords.component.is_some(),
+        }
+    }
+
+    /// Checks the line's value and keeps it.
+    fn take(self, connection: &mut DbConnection, to: &Destination, text: &str, keywords: &mut Keywords) -> Result<()> {
+        let project = to.project;
+        match self {
+            Planning::Parent => keywords.parent = Some(parent_of(connection, project.id, text)?),
+            Planning::Version => {
+                if !to.may_plan {
+                    return Err(Error::invalid("target_version", "planning for a version needs the developer role"));
+                }
+                let id = version::named(connection, project, text)?;
+                keywords.target_version = Some(version::check_target(connection, project, id, None)?.id);
+            }
+            Planning::Labels => {
+                let names: Vec<String> =
+                    text.split(',').map(|name| name.trim().to_string()).filter(|name| !name.is_empty()).collect();
+                let ids = label::named(connection, project, &names)?;
+                keywords.labels =
+                    label::check_set(connection, project, &ids)?.into_iter().map(|found| found.id).collect();
+            }
+            Planning::Component => keywords.component = Some(component::named(connection, project, text)?),
+        }
+        Ok(())
+    }
+}
+
+/// Where the mail's item goes: the project, and whether its sender may plan versions there.
+pub struct Destination<'a> {
+    pub project: &'a Project,
+    pub item_type: TypeId,
+    pub may_plan: bool,
+}
 
 /// The item a `Parent:` line names (`#12` or `12`): one of the project's.
 fn parent_of(connection: &mut DbConnection, project: ProjectId, text: &str) -> Result<ItemId> {
@@ -86,14 +156,9 @@ fn parent_of(connection: &mut DbConnection, project: ProjectId, text: &str) -> R
 
 /// Reads the keyword lines at the start of `text` (blank lines before them are skipped; the
 /// first line that names no field ends them).
-pub fn read(
-    connection: &mut DbConnection,
-    catalog: &Catalog,
-    project: ProjectId,
-    item_type: TypeId,
-    text: &str,
-) -> Result<Keywords> {
-    let applying: Vec<&Field> = catalog.applying(project, item_type).collect();
+pub fn read(connection: &mut DbConnection, catalog: &Catalog, to: &Destination, text: &str) -> Result<Keywords> {
+    let project = to.project.id;
+    let applying: Vec<&Field> = catalog.applying(project, to.item_type).collect();
     let mut keywords = Keywords::default();
     let mut lines = text.lines().peekable();
     while lines.next_if(|line| line.trim().is_empty()).is_some() {}
@@ -101,16 +166,18 @@ pub fn read(
     while let Some(line) = lines.peek() {
         let Some((label, raw)) = line.split_once(':') else { break };
         let field = named(&applying, label);
-        if field.is_none() && label.trim().eq_ignore_ascii_case(PARENT) {
+        if field.is_none()
+            && let Some(line) = Planning::named(label)
+        {
             lines.next();
             taken += 1;
-            if keywords.parent.is_some() {
-                keywords.refused.push(format!("{PARENT}: given more than once; the first value was kept"));
+            if line.given(&keywords) {
+                keywords.refused.push(format!("{}: given more than once; the first value was kept", line.label()));
                 continue;
             }
-            match parent_of(connection, project, raw) {
-                Ok(parent) => keywords.parent = Some(parent),
-                Err(Error::Invalid(refusal)) => keywords.refused.push(format!("{PARENT}: {}", refusal.message)),
+            match line.take(connection, to, raw, &mut keywords) {
+                Ok(()) => {}
+                Err(Error::Invalid(refusal)) => keywords.refused.push(format!("{}: {}", line.label(), refusal.message)),
                 Err(other) => return Err(other),
             }
             continue;

@@ -69,5 +69,8 @@ id_type!(
     PriorityId,
     FieldId,
     ChoiceId,
-    LinkId
+    LinkId,
+    VersionId,
+    LabelId,
+    ComponentId
 );

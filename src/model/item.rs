@@ -13,13 +13,14 @@ use crate::error::{Error, Result};
 use crate::model::field::Catalog;
 use crate::model::field::value::{self, FieldValues, Placement};
 use crate::model::history::{self, FieldChange};
-use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
+use crate::model::label::{self, LabelRef};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
-use crate::model::{link, membership, text, watcher};
+use crate::model::{component, link, membership, text, version, watcher};
 use crate::timestamp;
 
 pub mod export;
@@ -45,6 +46,8 @@ pub struct ItemRow {
     pub version: i32,
     pub parent_id: Option<ItemId>,
     pub children_count: i64,
+    pub target_version_id: Option<VersionId>,
+    pub component_id: Option<ComponentId>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -95,6 +98,11 @@ pub struct ItemView {
     /// The item this one is a sub-item of (in the same project).
     pub parent: Option<ItemRef>,
     pub children_count: i64,
+    /// The version the item is planned for (`version` is the optimistic-lock number).
+    pub target_version: Option<NamedRef<VersionId>>,
+    /// By name.
+    pub labels: Vec<LabelRef>,
+    pub component: Option<NamedRef<ComponentId>>,
     /// The custom fields that apply to the item's project and type.
     pub fields: FieldValues,
 }
@@ -111,6 +119,11 @@ pub struct NewItem {
     pub due_date: Option<NaiveDate>,
     /// The item to create it as a sub-item of.
     pub parent: Option<ItemId>,
+    /// An open version of the project or a shared one (developers only).
+    pub target_version: Option<VersionId>,
+    pub labels: Vec<LabelId>,
+    /// Its default assignee is the item's when no assignee is given.
+    pub component: Option<ComponentId>,
     /// Custom field values by key.
     pub fields: Vec<(String, serde_json::Value)>,
 }
@@ -131,6 +144,11 @@ pub struct ItemUpdate {
     pub due_date: Option<Option<NaiveDate>>,
     /// `Some(None)` makes it a top-level item.
     pub parent: Option<Option<ItemId>>,
+    /// `Some(None)` plans it for no version.
+    pub target_version: Option<Option<VersionId>>,
+    /// The whole new set.
+    pub labels: Option<Vec<LabelId>>,
+    pub component: Option<Option<ComponentId>>,
     /// Custom field values by key; `null` clears one.
     pub fields: Vec<(String, serde_json::Value)>,
 }
@@ -166,6 +184,11 @@ macro_rules! select_joined {
 }
 use select_joined;
 
+/// The entry of `id` among looked-up names.
+fn named_ref<Id: Copy + PartialEq>(names: &[(Id, String)], id: Id) -> Option<NamedRef<Id>> {
+    names.iter().find(|(found, _)| *found == id).map(|(_, name)| NamedRef { id, name: name.clone() })
+}
+
 /// Turns joined rows into views, loading the people they mention in one query.
 fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec<ItemView>> {
     let catalog = Catalog::load(connection)?;
@@ -188,6 +211,18 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     parents.sort();
     parents.dedup();
     let parent_titles = tree::parent_titles(connection, &parents)?;
+    let mut planned: Vec<VersionId> = rows.iter().filter_map(|(row, ..)| row.target_version_id).collect();
+    planned.sort();
+    planned.dedup();
+    let version_names = version::names(connection, &planned)?;
+    let mut parts: Vec<ComponentId> = rows.iter().filter_map(|(row, ..)| row.component_id).collect();
+    parts.sort();
+    parts.dedup();
+    let component_names = component::names(connection, &parts)?;
+    let mut labels: std::collections::HashMap<ItemId, Vec<LabelRef>> = std::collections::HashMap::new();
+    for (item, found) in label::of_items(connection, &ids)? {
+        labels.entry(item).or_default().push(found);
+    }
     let find_person = |id: UserId| -> Result<UserSummary> {
         summaries
             .iter()
@@ -222,6 +257,9 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
                         .unwrap_or_default(),
                 }),
                 children_count: row.children_count,
+                target_version: row.target_version_id.and_then(|id| named_ref(&version_names, id)),
+                labels: labels.remove(&row.id).unwrap_or_default(),
+                component: row.component_id.and_then(|id| named_ref(&component_names, id)),
                 fields,
             })
         })
@@ -285,6 +323,38 @@ pub fn enqueue_for_index(connection: &mut DbConnection, id: ItemId) -> Result<()
     Ok(())
 }
 
+/// Queues items for search in batches (a version's items can be many).
+pub fn enqueue_all(connection: &mut DbConnection, ids: &[ItemId]) -> Result<()> {
+    for batch in ids.chunks(BATCH) {
+        let rows: Vec<_> = batch.iter().map(|id| index_queue::item_id.eq(id)).collect();
+        crate::with_backend!(connection, |inner| diesel::insert_into(index_queue::table).values(rows).execute(inner))?;
+    }
+    Ok(())
+}
+
+/// Items per statement where a change reaches many (below SQLite's limit of bound values).
+const BATCH: usize = 5000;
+
+/// Records a change that reached items from elsewhere (their version closed and moved them, a
+/// label or component was deleted), the column already written: a new version of each item,
+/// its history entry and the search queue. Called inside the change's transaction.
+pub fn record_side_change(
+    connection: &mut DbConnection,
+    actor: &User,
+    ids: &[ItemId],
+    change: &FieldChange,
+) -> Result<()> {
+    for batch in ids.chunks(BATCH) {
+        diesel::update(items::table.filter(items::id.eq_any(batch)))
+            .set((items::version.eq(items::version + 1), items::updated_at.eq(diesel::dsl::now)))
+            .execute(connection)?;
+    }
+    for id in ids {
+        history::record(connection, *id, actor.id, std::slice::from_ref(change))?;
+    }
+    enqueue_all(connection, ids)
+}
+
 /// Only active members can be assigned. One refusal for every other id, naming only the id
 /// sent, so that assigning cannot tell which ids exist or whose logins they are.
 fn check_assignee(connection: &mut DbConnection, project: &Project, assignee: UserId) -> Result<()> {
@@ -336,6 +406,24 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
         if let Some(parent) = new_item.parent {
             tree::check_parent(connection, &project, None, parent)?;
         }
+        if let Some(target) = new_item.target_version {
+            if !access.allows(Permission::Work) {
+                return Err(Error::forbidden("planning an item for a version needs the developer role in its project"));
+            }
+            version::check_target(connection, &project, target, None)?;
+        }
+        let labels = label::check_set(connection, &project, &new_item.labels)?;
+        let mut assignee_id = new_item.assignee_id;
+        if let Some(part) = new_item.component {
+            let (_, default_assignee) = component::check(connection, &project, part)?;
+            // Only while they are still an active member.
+            if assignee_id.is_none()
+                && let Some(default_assignee) = default_assignee
+                && membership::is_active_member(connection, project.id, default_assignee)?
+            {
+                assignee_id = Some(default_assignee);
+            }
+        }
         let status_id = workflow.initial_status()?.id;
         let id: ItemId = diesel::insert_into(items::table)
             .values((
@@ -346,12 +434,15 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
                 items::title.eq(&title),
                 items::description.eq(&description),
                 items::reporter_id.eq(actor.id),
-                items::assignee_id.eq(new_item.assignee_id),
+                items::assignee_id.eq(assignee_id),
                 items::due_date.eq(new_item.due_date),
                 items::parent_id.eq(new_item.parent),
+                items::target_version_id.eq(new_item.target_version),
+                items::component_id.eq(new_item.component),
             ))
             .returning(items::id)
             .get_result(connection)?;
+        label::replace(connection, id, &labels)?;
         let catalog = Catalog::load(connection)?;
         value::apply(
             connection,
@@ -362,7 +453,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             &new_item.fields,
         )?;
         watcher::add_quietly(connection, id, actor.id)?;
-        if let Some(assignee) = new_item.assignee_id {
+        if let Some(assignee) = assignee_id {
             watcher::add_quietly(connection, id, assignee)?;
         }
         enqueue_for_index(connection, id)?;
@@ -428,13 +519,15 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
     check_due_date(changes.due_date.flatten())?;
     write_transaction(connection, |connection| {
         let (current, project, access) = require_readable(connection, actor, id)?;
-        let changes_workflow_or_people =
-            changes.status_id.is_some() || changes.assignee_id.is_some() || changes.project.is_some();
+        let changes_workflow_or_people = changes.status_id.is_some()
+            || changes.assignee_id.is_some()
+            || changes.project.is_some()
+            || changes.target_version.is_some();
         let permissions = ItemPermissions::of(&access, current.reporter_id, actor);
         let may_edit = permissions.work || (permissions.edit && !changes_workflow_or_people);
         if !may_edit {
             return Err(Error::forbidden(if permissions.contribute {
-                "reporters may edit only the text, type, priority and due date of items they reported"
+                "reporters may edit only the text, type, priority, due date, labels and component of items they reported"
             } else {
                 "your role in this project does not allow editing items"
             }));
@@ -532,6 +625,61 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             current.parent_id.map(|parent| format!("#{parent}")),
             new_parent.map(|parent| format!("#{parent}")),
         );
+        // A move keeps the target version only where the new project may use it, and drops
+        // the labels and component, which belong to the old project.
+        let new_version = match (changes.target_version, &moved_to) {
+            (Some(target), _) => target,
+            (None, Some(_)) => match current.target_version_id {
+                Some(kept) => match version::check_target(connection, new_project, kept, Some(kept)) {
+                    Ok(_) => Some(kept),
+                    Err(Error::Invalid(_)) => None,
+                    Err(error) => return Err(error),
+                },
+                None => None,
+            },
+            (None, None) => current.target_version_id,
+        };
+        if new_version != current.target_version_id {
+            if let Some(target) = new_version {
+                version::check_target(connection, new_project, target, current.target_version_id)?;
+            }
+            let named = version::names(
+                connection,
+                &[current.target_version_id, new_version].into_iter().flatten().collect::<Vec<_>>(),
+            )?;
+            let name_of = |id: Option<VersionId>| id.and_then(|id| named_ref(&named, id)).map(|found| found.name);
+            note(version::HISTORY_FIELD, name_of(current.target_version_id), name_of(new_version));
+        }
+        let current_labels: Vec<LabelRef> =
+            label::of_items(connection, &[id])?.into_iter().map(|(_, held)| held).collect();
+        let new_labels = match &changes.labels {
+            Some(ids) => label::check_set(connection, new_project, ids)?,
+            None if moved_to.is_some() => Vec::new(),
+            None => current_labels.clone(),
+        };
+        let labels_changed = new_labels != current_labels;
+        if labels_changed {
+            let change = label::change(&current_labels, &new_labels);
+            note(&change.field, change.old_value, change.new_value);
+        }
+        let new_component = match changes.component {
+            Some(part) => part,
+            None if moved_to.is_some() => None,
+            None => current.component_id,
+        };
+        if let Some(part) = new_component
+            && (new_component != current.component_id || moved_to.is_some())
+        {
+            component::check(connection, new_project, part)?;
+        }
+        if new_component != current.component_id {
+            let named = component::names(
+                connection,
+                &[current.component_id, new_component].into_iter().flatten().collect::<Vec<_>>(),
+            )?;
+            let name_of = |id: Option<ComponentId>| id.and_then(|id| named_ref(&named, id)).map(|found| found.name);
+            note(component::HISTORY_FIELD, name_of(current.component_id), name_of(new_component));
+        }
         let catalog = Catalog::load(connection)?;
         field_changes.extend(value::apply(
             connection,
@@ -556,6 +704,8 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
                 items::assignee_id.eq(new_assignee),
                 items::due_date.eq(new_due),
                 items::parent_id.eq(new_parent),
+                items::target_version_id.eq(new_version),
+                items::component_id.eq(new_component),
                 items::version.eq(items::version + 1),
                 items::updated_at.eq(diesel::dsl::now),
             ))
@@ -563,6 +713,9 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         if updated == 0 {
             let now_version = load_row(connection, id)?.version;
             return Err(stale_version(id, now_version, changes.version));
+        }
+        if labels_changed {
+            label::replace(connection, id, &new_labels)?;
         }
         history::record(connection, id, actor.id, &field_changes)?;
         if let Some(assignee) = new_assignee.filter(|assignee| Some(*assignee) != current_assignee) {

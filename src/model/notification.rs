@@ -54,7 +54,8 @@ pub fn notable(changes: &[FieldChange], catalog: &Catalog) -> Vec<FieldChange> {
         .iter()
         .filter_map(|change| {
             let label = match change.field.as_str() {
-                "assignee" | "status" => change.field.clone(),
+                "assignee" | "status" | "labels" | "component" => change.field.clone(),
+                "target_version" => "target version".into(),
                 key => catalog.by_key(key)?.name.clone(),
             };
             Some(FieldChange { field: label, old_value: cut(&change.old_value), new_value: cut(&change.new_value) })

@@ -158,6 +158,18 @@ pub fn find(connection: &mut DbConnection, reference: &ProjectKeyOrId) -> Result
     found.ok_or_else(|| Error::not_found(format!("project {reference}")))
 }
 
+/// The refusal of a second version, label or component of one name in a project (the unique
+/// index of its name key decides, also between concurrent writers); other errors pass.
+pub fn duplicate_name(error: diesel::result::Error, what: &str, name: &str, project_key: &str) -> Error {
+    match error {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => Error::invalid(
+            "name",
+            format!("project {project_key} already has a {what} named {name:?} (names differ in more than case)"),
+        ),
+        other => other.into(),
+    }
+}
+
 /// The project, if `actor` may use it with `permission`; invisible projects are not found.
 pub fn get_with(
     connection: &mut DbConnection,

@@ -63,6 +63,12 @@ pub fn body(field: &str, value: &str, required: bool) -> Result<String> {
     Ok(value.replace("\r\n", "\n"))
 }
 
+/// The key that makes a name unique in its project without regard to case (versions, labels,
+/// components): the same on every backend, whatever its collation.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// An e-mail address, checked for the shape mail servers accept.
 pub fn email(field: &str, value: &str) -> Result<String> {
     let value = value.trim();

@@ -1,6 +1,6 @@
 //! What is indexed of an item: its fields, and one searchable body made of the description,
 //! the text of its custom fields (text, long text, URL and choice values), every comment and
-//! every attachment's file name.
+//! every attachment's file name; the names of its labels, target version and component.
 
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use tantivy::{DateTime, TantivyDocument, doc};
 
 use crate::db::DbConnection;
-use crate::db::schema::{attachments, comments, items, statuses};
+use crate::db::schema::{attachments, comments, components, item_labels, items, labels, statuses, versions};
 use crate::error::Result;
 use crate::model::attachment::FileStore;
 use crate::model::field::Catalog;
@@ -103,7 +103,8 @@ pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Re
             }
         }
     }
-    for (item_id, text) in field_texts.into_iter().chain(comment_rows).chain(attachment_texts) {
+    let planning = planning_names(connection, ids)?;
+    for (item_id, text) in field_texts.into_iter().chain(planning).chain(comment_rows).chain(attachment_texts) {
         let body = extra.entry(item_id).or_default();
         body.push_str("\n\n");
         body.push_str(&text);
@@ -112,6 +113,30 @@ pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Re
         document.body.push_str(&extra.remove(&document.id).unwrap_or_default());
     }
     Ok(documents)
+}
+
+/// The names of the items' labels, target versions and components, one text per name.
+fn planning_names(connection: &mut DbConnection, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    let mut names: Vec<(i64, String)> = item_labels::table
+        .inner_join(labels::table)
+        .filter(item_labels::item_id.eq_any(ids))
+        .select((item_labels::item_id, labels::name))
+        .load(connection)?;
+    names.extend(
+        items::table
+            .inner_join(versions::table)
+            .filter(items::id.eq_any(ids))
+            .select((items::id, versions::name))
+            .load::<(i64, String)>(connection)?,
+    );
+    names.extend(
+        items::table
+            .inner_join(components::table)
+            .filter(items::id.eq_any(ids))
+            .select((items::id, components::name))
+            .load::<(i64, String)>(connection)?,
+    );
+    Ok(names)
 }
 
 fn date(time: NaiveDateTime) -> DateTime {

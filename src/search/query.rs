@@ -5,8 +5,12 @@
 //! `assignee:me|none|<login>`, `type:<name>`, `priority:<name>`, and a custom field by its
 //! key with the list's conditions (`customer:ACME`, `estimate:>5`, `severity:none`; see
 //! `model::field::filter`); the structure of items: `parent:#12` (its sub-items), `blocks:#40`
-//! (the items that block it), `is:blocked` (items an open item blocks). An unknown field is searched as literal text. A bare `#123` or `123` opens that item. Results are limited to the
-//! caller's readable projects inside the query and re-checked against the database.
+//! (the items that block it), `is:blocked` (items an open item blocks); planning:
+//! `label:ui`, `version:"2.1"`, `component:backend` by name (`none` for no version or
+//! component). Any filter with `-` first excludes what it admits (`-label:later`). An unknown
+//! field is searched as literal text. A bare `#123` or `123` opens that item. Results are
+//! limited to the caller's readable projects inside the query and re-checked against the
+//! database.
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -18,7 +22,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::db::DbConnection;
-use crate::db::schema::{item_links, items, projects, statuses, users};
+use crate::db::schema::{components, item_labels, item_links, items, labels, projects, statuses, users, versions};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
 use crate::model::field::filter::{self as field_filter, restrict_by_field};
@@ -27,6 +31,7 @@ use crate::model::ids::{ItemId, ProjectId};
 use crate::model::item::{self, ItemView};
 use crate::model::link;
 use crate::model::permission::{self, readable_project_ids};
+use crate::model::text::name_key;
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
 use crate::search::coverage::StemCoverage;
@@ -64,12 +69,27 @@ pub struct SearchResults {
 struct Parsed {
     text: String,
     filters: Vec<(String, String)>,
+    /// Filters written with `-` first: what they admit is left out.
+    excluded: Vec<(String, String)>,
     /// Conditions on custom fields: (key, condition).
     custom: Vec<(String, String)>,
 }
 
-const FILTER_FIELDS: &[&str] =
-    &["project", "status", "assignee", "type", "priority", "created", "updated", "parent", "blocks", "is"];
+const FILTER_FIELDS: &[&str] = &[
+    "project",
+    "status",
+    "assignee",
+    "type",
+    "priority",
+    "created",
+    "updated",
+    "parent",
+    "blocks",
+    "is",
+    "label",
+    "version",
+    "component",
+];
 
 /// Splits the query into free text and known `field:value` filters; quotes are kept (and
 /// closed when unbalanced); unknown fields become literal phrases.
@@ -103,9 +123,14 @@ fn parse(query: &str, custom_keys: &[&str]) -> Parsed {
     for token in tokens {
         match token.split_once(':') {
             Some((field, value))
-                if FILTER_FIELDS.contains(&field.to_ascii_lowercase().as_str()) && !value.is_empty() =>
+                if FILTER_FIELDS.contains(&field.to_ascii_lowercase().trim_start_matches('-')) && !value.is_empty() =>
             {
-                parsed.filters.push((field.to_ascii_lowercase(), value.trim_matches('"').to_string()));
+                let field = field.to_ascii_lowercase();
+                let value = value.trim_matches('"').to_string();
+                match field.strip_prefix('-') {
+                    Some(field) => parsed.excluded.push((field.to_string(), value)),
+                    None => parsed.filters.push((field, value)),
+                }
             }
             Some((field, value)) if custom_keys.contains(&field) && !value.is_empty() => {
                 parsed.custom.push((field.to_string(), value.trim_matches('"').to_string()));
@@ -200,6 +225,39 @@ fn items_by_structure(
     })
 }
 
+/// The items of the readable projects that a planning filter admits: `label:<name>` (items
+/// carrying a label of that name), `version:<name>` and `component:<name>` (items planned for a
+/// version, in a component, of that name; `none` for none), names without regard to case.
+fn items_by_planning(
+    connection: &mut DbConnection,
+    readable: Option<&[ProjectId]>,
+    field: &str,
+    value: &str,
+) -> Result<Vec<i64>> {
+    let key = name_key(value.trim());
+    let none = key == "none";
+    let mut query = items::table.select(items::id).into_boxed();
+    if let Some(readable) = readable {
+        query = query.filter(items::project_id.eq_any(readable.to_vec()));
+    }
+    query = match field {
+        "label" => query.filter(items::id.eq_any(
+            item_labels::table.inner_join(labels::table).filter(labels::name_key.eq(key)).select(item_labels::item_id),
+        )),
+        "version" if none => query.filter(items::target_version_id.is_null()),
+        "version" => query.filter(
+            items::target_version_id
+                .eq_any(versions::table.filter(versions::name_key.eq(key)).select(versions::id.nullable())),
+        ),
+        _ if none => query.filter(items::component_id.is_null()),
+        _ => query.filter(
+            items::component_id
+                .eq_any(components::table.filter(components::name_key.eq(key)).select(components::id.nullable())),
+        ),
+    };
+    Ok(query.load(connection)?)
+}
+
 /// The items satisfying a custom field condition (the database decides, as for lists).
 fn items_with_field(
     connection: &mut DbConnection,
@@ -268,15 +326,21 @@ pub fn search(
             terms(fields.project_id, ids_of(readable.iter().map(|&project| i64::from(project)).collect())),
         ));
     }
-    for (field, value) in &parsed.filters {
+    let filters = parsed.filters.iter().map(|filter| (Occur::Must, filter));
+    for (occur, (field, value)) in filters.chain(parsed.excluded.iter().map(|filter| (Occur::MustNot, filter))) {
         if field == "created" || field == "updated" {
             let index_field = if field == "created" { fields.created } else { fields.updated };
-            clauses.push((Occur::Must, date_range(field, index_field, value)?));
+            clauses.push((occur, date_range(field, index_field, value)?));
             continue;
         }
         if matches!(field.as_str(), "parent" | "blocks" | "is") {
             let admitted = items_by_structure(connection, actor, readable.as_deref(), field, value)?;
-            clauses.push((Occur::Must, terms(fields.item_id, ids_of(admitted))));
+            clauses.push((occur, terms(fields.item_id, ids_of(admitted))));
+            continue;
+        }
+        if matches!(field.as_str(), "label" | "version" | "component") {
+            let admitted = items_by_planning(connection, readable.as_deref(), field, value)?;
+            clauses.push((occur, terms(fields.item_id, ids_of(admitted))));
             continue;
         }
         let admitted = resolve_filter(connection, actor, field, value)?;
@@ -287,7 +351,7 @@ pub fn search(
             "type" => fields.type_id,
             _ => fields.priority_id,
         };
-        clauses.push((Occur::Must, terms(index_field, admitted)));
+        clauses.push((occur, terms(index_field, admitted)));
     }
     for (key, condition) in &parsed.custom {
         let admitted = items_with_field(connection, &catalog, actor, key, condition)?;
@@ -489,6 +553,14 @@ mod tests {
         assert_eq!(parsed.text, r#"disk "out of space" -nightly"#);
         assert_eq!(parsed.filters, vec![("project".into(), "OPS".into()), ("status".into(), "open".into())]);
         assert_eq!(parsed.custom, vec![("customer".into(), "ACME".into())]);
+    }
+
+    #[test]
+    fn planning_filters_and_exclusions() {
+        let parsed = parse(r#"crash label:ui -label:later version:"2.1 beta" -component:none"#, &[]);
+        assert_eq!(parsed.text, "crash");
+        assert_eq!(parsed.filters, vec![("label".into(), "ui".into()), ("version".into(), "2.1 beta".into())]);
+        assert_eq!(parsed.excluded, vec![("label".into(), "later".into()), ("component".into(), "none".into())]);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 pub mod attachments;
 pub mod cluster;
+pub mod components;
 pub mod fields;
 pub mod items;
 pub mod jobs;
+pub mod labels;
 pub mod links;
 pub mod mail;
 pub mod projects;
@@ -12,6 +14,7 @@ pub mod search;
 pub mod session;
 pub mod system;
 pub mod users;
+pub mod versions;
 pub mod workflow;
 
 use serde::{Deserialize, Deserializer};

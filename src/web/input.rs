@@ -110,9 +110,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             if let Some(field) = nul_in_json(raw.get()) {
                 return Err(ApiError(nul_refusal(field)).into());
             }
-            serde_json::from_str(raw.get())
-                .map(Json)
-                .map_err(|error| json_body_error(JsonPayloadError::Deserialize(error), &request))
+            // The path names the field a wrong value is in (`due_date`, `labels[2]`).
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            serde_path_to_error::deserialize(&mut deserializer).map(Json).map_err(|error| {
+                let path = error.path().to_string();
+                if path.is_empty() || path == "." {
+                    json_body_error(JsonPayloadError::Deserialize(error.into_inner()), &request)
+                } else {
+                    ApiError(Error::invalid(&path, error.into_inner().to_string())).into()
+                }
+            })
         })
     }
 }

@@ -9,7 +9,8 @@ use actix_web::web;
 use serde_json::json;
 
 use crate::web::api::{
-    attachments, cluster, fields, items, jobs, links, mail, projects, search, session, system, users, workflow,
+    attachments, cluster, components, fields, items, jobs, labels, links, mail, projects, search, session, system,
+    users, versions, workflow,
 };
 use crate::web::error::ApiError;
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
@@ -19,6 +20,7 @@ use crate::web::pages::admin::{
     self as admin_pages, cluster as cluster_pages, fields as field_pages, mail as mail_pages, users as user_pages,
     workflow as workflow_pages,
 };
+use crate::web::pages::planning as planning_pages;
 use crate::web::pages::{
     self, assets, home, item as item_pages, items as item_list_pages, profile, projects as project_pages,
     search as search_pages, session as session_pages,
@@ -66,6 +68,38 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/projects/{project}/members/{user_id}")
                         .put(projects::set_member)
                         .delete(projects::remove_member),
+                )
+                .service(
+                    web::resource("/projects/{project}/versions")
+                        .get(versions::list_versions)
+                        .post(versions::create_version),
+                )
+                .route("/projects/{project}/roadmap", web::get().to(versions::show_roadmap))
+                .service(
+                    web::resource("/versions/{id}")
+                        .get(versions::get_version)
+                        .patch(versions::update_version)
+                        .delete(versions::delete_version),
+                )
+                .service(
+                    web::resource("/projects/{project}/labels").get(labels::list_labels).post(labels::create_label),
+                )
+                .service(
+                    web::resource("/labels/{id}")
+                        .get(labels::get_label)
+                        .patch(labels::update_label)
+                        .delete(labels::delete_label),
+                )
+                .service(
+                    web::resource("/projects/{project}/components")
+                        .get(components::list_components)
+                        .post(components::create_component),
+                )
+                .service(
+                    web::resource("/components/{id}")
+                        .get(components::get_component)
+                        .patch(components::update_component)
+                        .delete(components::delete_component),
                 )
                 .route("/workflow", web::get().to(workflow::get_workflow))
                 .route("/workflow/{kind}", web::post().to(workflow::create_entry))
@@ -148,6 +182,8 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}/attachments", web::post().to(item_pages::upload_attachment))
         .route("/items/{id}/links", web::post().to(item_pages::add_link))
         .route("/items/{id}/links/{link_id}/remove", web::post().to(item_pages::remove_link))
+        .route("/items/{id}/labels", web::post().to(item_pages::add_label))
+        .route("/items/{id}/labels/{label_id}/remove", web::post().to(item_pages::remove_label))
         .route("/items/{id}/watch", web::post().to(item_pages::watch_item))
         .route("/items/{id}/unwatch", web::post().to(item_pages::unwatch_item))
         .service(web::resource("/projects").get(project_pages::list_projects).post(project_pages::create_project))
@@ -158,6 +194,17 @@ fn page_routes() -> actix_web::Scope<
                 .post(project_pages::update_settings),
         )
         .route("/projects/{key}/types", web::post().to(project_pages::set_types))
+        .route("/projects/{key}/roadmap", web::get().to(pages::roadmap::show_roadmap))
+        .route("/projects/{key}/planning", web::get().to(planning_pages::show_planning))
+        .route("/projects/{key}/versions", web::post().to(planning_pages::create_version))
+        .route("/projects/{key}/versions/{id}", web::post().to(planning_pages::update_version))
+        .route("/projects/{key}/versions/{id}/delete", web::post().to(planning_pages::delete_version))
+        .route("/projects/{key}/labels", web::post().to(planning_pages::create_label))
+        .route("/projects/{key}/labels/{id}", web::post().to(planning_pages::update_label))
+        .route("/projects/{key}/labels/{id}/delete", web::post().to(planning_pages::delete_label))
+        .route("/projects/{key}/components", web::post().to(planning_pages::create_component))
+        .route("/projects/{key}/components/{id}", web::post().to(planning_pages::update_component))
+        .route("/projects/{key}/components/{id}/delete", web::post().to(planning_pages::delete_component))
         .route("/projects/{key}/members", web::post().to(project_pages::set_member))
         .route("/projects/{key}/members/remove", web::post().to(project_pages::remove_member))
         .service(web::resource("/profile").get(profile::show_profile).post(profile::update_profile))

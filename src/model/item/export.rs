@@ -15,9 +15,22 @@ use crate::model::user::User;
 pub const EXPORT_LIMIT: i64 = 10_000;
 
 /// The first columns, before the custom fields (then `description`).
-const COLUMNS: [&str; 12] = [
-    "id", "project", "type", "status", "priority", "title", "assignee", "reporter", "created", "updated", "due",
+const COLUMNS: [&str; 15] = [
+    "id",
+    "project",
+    "type",
+    "status",
+    "priority",
+    "title",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "due",
     "parent",
+    "target_version",
+    "labels",
+    "component",
 ];
 
 /// The CSV text (UTF-8, RFC 4180, a header row) of the items `filter` lists for `actor`,
@@ -89,6 +102,9 @@ fn write(items: &[ItemView]) -> std::result::Result<Vec<u8>, csv::Error> {
             crate::timestamp::utc_text(item.updated_at),
             item.due_date.map(|date| date.to_string()).unwrap_or_default(),
             item.parent.as_ref().map(|parent| parent.id.to_string()).unwrap_or_default(),
+            guarded(&item.target_version.as_ref().map(|version| version.name.clone()).unwrap_or_default()),
+            guarded(&item.labels.iter().map(|label| label.name.as_str()).collect::<Vec<_>>().join(", ")),
+            guarded(&item.component.as_ref().map(|component| component.name.clone()).unwrap_or_default()),
         ];
         for (key, _) in &fields {
             let value = item.fields.0.iter().find(|field| field.key == *key).and_then(|field| field.value.as_ref());

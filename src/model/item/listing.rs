@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ItemJoin, ItemRow, ItemView, JoinedRow, joined, readable_views, select_joined, views_with};
 use crate::db::schema::{
-    item_totals, item_types, item_values, items, priorities, projects, statuses, value_totals, watchers,
+    components, item_labels, item_totals, item_types, item_values, items, labels, priorities, projects, statuses,
+    value_totals, versions, watchers,
 };
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
@@ -15,10 +16,10 @@ use crate::model::field::Catalog;
 use crate::model::field::filter::{
     self, FieldCondition, FieldSort, Operands, Operation, SortColumn, restrict_by_field,
 };
-use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
 use crate::model::permission::{Permission, readable_project_ids};
 use crate::model::project::{self, ProjectKeyOrId};
-use crate::model::text::{self, like_pattern, lower};
+use crate::model::text::{self, like_pattern, lower, name_key};
 use crate::model::user::User;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
@@ -117,6 +118,12 @@ pub struct ItemFilter {
     pub state: OpenState,
     /// Only the sub-items of this item.
     pub parent: Option<ItemId>,
+    /// A version by id or name (shared versions included), or `none`.
+    pub target_version: Option<String>,
+    /// A label by id or name: the items that carry it.
+    pub label: Option<String>,
+    /// A component by id or name, or `none`.
+    pub component: Option<String>,
     /// Conditions on custom fields: (key, condition), as in `field.<key>=<condition>`.
     pub fields: Vec<(String, String)>,
     pub sort: SortField,
@@ -134,6 +141,76 @@ impl ItemFilter {
             && self.assignee.is_none()
             && self.reporter.is_none()
             && self.parent.is_none()
+            && self.target_version.is_none()
+            && self.label.is_none()
+            && self.component.is_none()
+    }
+}
+
+/// The list's version, label and component filters, their names resolved to ids.
+#[derive(Debug, Default)]
+struct Planning {
+    /// `Some(None)`: items planned for no version.
+    version: Option<Option<Vec<VersionId>>>,
+    label: Option<Vec<LabelId>>,
+    component: Option<Option<Vec<ComponentId>>>,
+}
+
+impl Planning {
+    /// Looks the names up among what the list may show: the filtered project's (or the
+    /// readable projects') versions, labels and components, and shared versions. A name
+    /// nothing has matches no item.
+    fn resolve(
+        connection: &mut DbConnection,
+        filter: &ItemFilter,
+        project: Option<ProjectId>,
+        readable: Option<&[ProjectId]>,
+    ) -> Result<Planning> {
+        let scope: Option<Vec<ProjectId>> = match project {
+            Some(project) => Some(vec![project]),
+            None => readable.map(<[ProjectId]>::to_vec),
+        };
+        let number = |text: &str| text.trim().parse::<i64>().unwrap_or(0);
+        let mut planning = Planning::default();
+        if let Some(text) = &filter.target_version {
+            planning.version = if text.trim().eq_ignore_ascii_case("none") {
+                Some(None)
+            } else {
+                let mut query = versions::table
+                    .filter(versions::name_key.eq(name_key(text.trim())).or(versions::id.eq(number(text))))
+                    .select(versions::id)
+                    .into_boxed();
+                if let Some(scope) = &scope {
+                    query = query.filter(versions::project_id.eq_any(scope.clone()).or(versions::shared.eq(true)));
+                }
+                Some(Some(query.load(connection)?))
+            };
+        }
+        if let Some(text) = &filter.label {
+            let mut query = labels::table
+                .filter(labels::name_key.eq(name_key(text.trim())).or(labels::id.eq(number(text))))
+                .select(labels::id)
+                .into_boxed();
+            if let Some(scope) = &scope {
+                query = query.filter(labels::project_id.eq_any(scope.clone()));
+            }
+            planning.label = Some(query.load(connection)?);
+        }
+        if let Some(text) = &filter.component {
+            planning.component = if text.trim().eq_ignore_ascii_case("none") {
+                Some(None)
+            } else {
+                let mut query = components::table
+                    .filter(components::name_key.eq(name_key(text.trim())).or(components::id.eq(number(text))))
+                    .select(components::id)
+                    .into_boxed();
+                if let Some(scope) = &scope {
+                    query = query.filter(components::project_id.eq_any(scope.clone()));
+                }
+                Some(Some(query.load(connection)?))
+            };
+        }
+        Ok(planning)
     }
 }
 
@@ -175,10 +252,26 @@ macro_rules! in_status {
 /// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
 /// for the page), so that the count and the page always agree.
 macro_rules! filter_items {
-    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr) => {{
+    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr) => {{
         let filter: &ItemFilter = $filter;
         let conditions: &[FieldCondition] = $conditions;
+        let planning: &Planning = $planning;
         let mut query = $query;
+        match &planning.version {
+            Some(Some(ids)) => query = query.filter(items::target_version_id.eq_any(ids.clone())),
+            Some(None) => query = query.filter(items::target_version_id.is_null()),
+            None => {}
+        }
+        if let Some(ids) = &planning.label {
+            query = query.filter(items::id.eq_any(
+                item_labels::table.filter(item_labels::label_id.eq_any(ids.clone())).select(item_labels::item_id),
+            ));
+        }
+        match &planning.component {
+            Some(Some(ids)) => query = query.filter(items::component_id.eq_any(ids.clone())),
+            Some(None) => query = query.filter(items::component_id.is_null()),
+            None => {}
+        }
         for condition in conditions {
             query = restrict_by_field!(query, condition);
         }
@@ -266,6 +359,7 @@ fn count_matching(
     project: Option<ProjectId>,
     readable: Option<Vec<ProjectId>>,
     conditions: &[FieldCondition],
+    planning: &Planning,
 ) -> Result<i64> {
     let only_status = filter.only_status();
     if only_status
@@ -275,7 +369,7 @@ fn count_matching(
         return count_values(connection, filter, project, condition);
     }
     if !(only_status && conditions.is_empty()) {
-        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable, conditions)
+        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable, conditions, planning)
             .count()
             .get_result(connection)?);
     }
@@ -365,8 +459,9 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         SortField::Field(key) => Order::Field(filter::parse_sort(&catalog, key)?),
         column => Order::Column(column.clone()),
     };
-    let total = count_matching(connection, filter, project, readable.clone(), &conditions)?;
-    let page = Page { filter, project, readable, conditions: &conditions, limit, offset };
+    let planning = Planning::resolve(connection, filter, project, readable.as_deref())?;
+    let total = count_matching(connection, filter, project, readable.clone(), &conditions, &planning)?;
+    let page = Page { filter, project, readable, conditions: &conditions, planning: &planning, limit, offset };
     let rows = match &order {
         Order::Field(sort)
             if let Some(column) = sort.column()
@@ -375,7 +470,7 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
             rows
         }
         order => select_joined!(sorted(
-            filter_items!(joined().into_boxed(), filter, project, page.readable.clone(), &conditions),
+            filter_items!(joined().into_boxed(), filter, project, page.readable.clone(), &conditions, &planning),
             order,
             filter.descending
         ))
@@ -405,6 +500,7 @@ struct Page<'a> {
     project: Option<ProjectId>,
     readable: Option<Vec<ProjectId>>,
     conditions: &'a [FieldCondition],
+    planning: &'a Planning,
     limit: i64,
     offset: i64,
 }
@@ -421,7 +517,7 @@ impl Page<'_> {
         field_id: i64,
         column: SortColumn,
     ) -> Result<Option<Vec<JoinedRow>>> {
-        let Page { filter, project, conditions, limit, offset, .. } = *self;
+        let Page { filter, project, conditions, planning, limit, offset, .. } = *self;
         // An alias: the field conditions read `item_values` in subqueries of their own.
         let sorting = diesel::alias!(item_values as sorting);
         let valued = || {
@@ -433,7 +529,8 @@ impl Page<'_> {
                 filter,
                 project,
                 self.readable.clone(),
-                conditions
+                conditions,
+                planning
             );
             // The same on the value's copy of its item's project and status: one project's
             // walk then reads that project's value index only.
@@ -475,7 +572,7 @@ impl Page<'_> {
             offset + rows.len() as i64
         };
         let without =
-            filter_items!(joined().into_boxed(), filter, project, self.readable.clone(), conditions)
+            filter_items!(joined().into_boxed(), filter, project, self.readable.clone(), conditions, planning)
                 .filter(items::id.ne_all(
                     item_values::table.filter(item_values::field_id.eq(field_id)).select(item_values::item_id),
                 ));

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, OpenState, SortField};
 use crate::model::item::{self, ItemUpdate, NewItem};
 use crate::model::project::ProjectKeyOrId;
@@ -33,6 +33,12 @@ pub struct ListQuery {
     state: Option<OpenState>,
     /// The sub-items of this item.
     parent: Option<i64>,
+    /// A version's id or name, or `none`.
+    target_version: Option<String>,
+    /// A label's id or name.
+    label: Option<String>,
+    /// A component's id or name, or `none`.
+    component: Option<String>,
     /// A field, `-field` for descending: id, created, updated, title, priority, status, due.
     sort: Option<String>,
     limit: Option<i64>,
@@ -70,6 +76,9 @@ fn build_filter(query: ListQuery, fields: Vec<(String, String)>, caller: &User) 
         text: None,
         state: query.state.unwrap_or_default(),
         parent: query.parent.map(ItemId),
+        target_version: query.target_version,
+        label: query.label,
+        component: query.component,
         fields,
         sort,
         descending,
@@ -147,6 +156,11 @@ pub struct NewItemBody {
     due_date: Option<NaiveDate>,
     /// Creates it as a sub-item of this item (of the same project).
     parent: Option<i64>,
+    /// An open version of the project, or a shared one.
+    target_version: Option<VersionId>,
+    #[serde(default)]
+    labels: Vec<LabelId>,
+    component: Option<ComponentId>,
     /// Custom field values by key.
     #[serde(default)]
     fields: serde_json::Map<String, serde_json::Value>,
@@ -167,6 +181,9 @@ pub async fn create_item(
         assignee_id: body.assignee_id.map(UserId),
         due_date: body.due_date,
         parent: body.parent.map(ItemId),
+        target_version: body.target_version,
+        labels: body.labels,
+        component: body.component,
         fields: body.fields.into_iter().collect(),
     };
     let user = caller.user.clone();
@@ -204,6 +221,13 @@ pub struct ItemUpdateBody {
     /// The item's parent; `null` makes it a top-level item.
     #[serde(default, deserialize_with = "double_option")]
     parent: Option<Option<i64>>,
+    /// `null` plans it for no version.
+    #[serde(default, deserialize_with = "double_option")]
+    target_version: Option<Option<VersionId>>,
+    /// The whole new set of label ids.
+    labels: Option<Vec<LabelId>>,
+    #[serde(default, deserialize_with = "double_option")]
+    component: Option<Option<ComponentId>>,
     /// Custom field values by key; `null` clears one.
     #[serde(default)]
     fields: serde_json::Map<String, serde_json::Value>,
@@ -231,6 +255,9 @@ pub async fn update_item(
         assignee_id: body.assignee_id.map(|assignee| assignee.map(UserId)),
         due_date: body.due_date,
         parent: body.parent.map(|parent| parent.map(ItemId)),
+        target_version: body.target_version,
+        labels: body.labels,
+        component: body.component,
         fields: body.fields.into_iter().collect(),
     };
     let updated = state.database.write(move |connection| item::update(connection, &caller.user, id, changes)).await?;

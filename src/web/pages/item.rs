@@ -10,19 +10,25 @@ use askama::Template;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::comment::{self, Comment};
+use crate::model::component::{self, Component};
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
-use crate::model::ids::{ItemId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{
+    ComponentId, ItemId, LabelId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId,
+};
 use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
+use crate::model::label::{self, LabelRef};
 use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
+use crate::model::version::{self, Version, VersionStatus};
 use crate::model::watcher;
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
@@ -52,6 +58,10 @@ pub struct EditForm {
     pub project: Option<String>,
     /// The parent item's number; empty for none.
     pub parent: String,
+    /// A version's id, empty for none; sent only by users who may plan.
+    pub target_version: Option<String>,
+    /// A component's id, empty for none.
+    pub component: String,
     /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
     #[serde(skip)]
     pub fields: FieldTexts,
@@ -69,6 +79,10 @@ impl EditForm {
             assignee_id: Some(item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()),
             project: Some(item.project.key.clone()),
             parent: item.parent.as_ref().map(|parent| parent.id.to_string()).unwrap_or_default(),
+            target_version: Some(
+                item.target_version.as_ref().map(|version| version.id.to_string()).unwrap_or_default(),
+            ),
+            component: item.component.as_ref().map(|component| component.id.to_string()).unwrap_or_default(),
             fields: FieldTexts::of_item(&item.fields),
         }
     }
@@ -139,6 +153,7 @@ struct ItemPage {
     members: Vec<Member>,
     /// The projects the item may move to (the viewer works there), its own included.
     move_targets: Vec<Project>,
+    plan: PlanOptions,
     edit: EditForm,
     /// Open the edit section (after an invalid or conflicting edit).
     editing: bool,
@@ -167,6 +182,36 @@ impl ItemPage {
     }
 }
 
+/// The versions, labels and components the page's forms offer (for those who may edit).
+#[derive(Default)]
+struct PlanOptions {
+    /// Open versions the item may target, and the one it targets.
+    versions: Vec<Version>,
+    labels: Vec<LabelRef>,
+    components: Vec<Component>,
+}
+
+impl PlanOptions {
+    fn load(connection: &mut DbConnection, project: ProjectId, item: &ItemView) -> Result<PlanOptions, Error> {
+        let targeted = item.target_version.as_ref().map(|version| version.id);
+        Ok(PlanOptions {
+            versions: version::of_project(connection, project)?
+                .into_iter()
+                .filter(|version| version.status == VersionStatus::Open || Some(version.id) == targeted)
+                .collect(),
+            labels: label::of_project(connection, project)?,
+            components: component::of_project(connection, project)?,
+        })
+    }
+}
+
+impl ItemPage {
+    /// The project's labels the item does not carry, for the add-a-label form.
+    fn labels_to_add(&self) -> Vec<&LabelRef> {
+        self.plan.labels.iter().filter(|label| !self.item.labels.iter().any(|held| held.id == label.id)).collect()
+    }
+}
+
 /// What the page shows besides the forms' state.
 struct Loaded {
     item: ItemView,
@@ -182,6 +227,7 @@ struct Loaded {
     types: Vec<ItemType>,
     members: Vec<Member>,
     move_targets: Vec<Project>,
+    plan: PlanOptions,
     /// The project whose types, members and fields the edit form offers: the item's, or
     /// the one a refused move named, so that the user can mend the move and save again.
     form_project: ProjectId,
@@ -212,6 +258,11 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 (true, true) => membership::of_project(connection, form_project)?,
             };
             let used = types::of_project(connection, form_project, &workflow)?;
+            let plan = if permissions.edit {
+                PlanOptions::load(connection, form_project, &item)?
+            } else {
+                PlanOptions::default()
+            };
             let types = workflow
                 .types
                 .iter()
@@ -231,6 +282,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 types,
                 members,
                 move_targets,
+                plan,
                 form_project,
                 catalog,
                 item,
@@ -311,6 +363,7 @@ async fn item_page(
             types: loaded.types,
             members: loaded.members,
             move_targets: loaded.move_targets,
+            plan: loaded.plan,
             edit,
             editing,
             comment_draft: forms.comment_draft,
@@ -388,7 +441,17 @@ fn edit_changes(
         // when the item moves to another project.
         parent: Some(parse_number("parent", form.parent.trim().trim_start_matches('#'))?.map(ItemId))
             .filter(|parent| *parent != now.parent.as_ref().map(|parent| parent.id)),
+        // Likewise the target version and the component, which a move may drop.
+        target_version: form
+            .target_version
+            .as_deref()
+            .map(|text| parse_number("target_version", text).map(|id| id.map(VersionId)))
+            .transpose()?
+            .filter(|chosen| *chosen != now.target_version.as_ref().map(|version| version.id)),
+        component: Some(parse_number("component", &form.component)?.map(ComponentId))
+            .filter(|chosen| *chosen != now.component.as_ref().map(|component| component.id)),
         fields,
+        labels: None,
     })
 }
 
@@ -636,6 +699,60 @@ pub async fn remove_link(
     let user = viewer.user.clone();
     state.database.write(move |connection| link::remove(connection, &user, id, link_id)).await?;
     Ok(see_other(&format!("/items/{id}#links")))
+}
+
+#[derive(Deserialize)]
+pub struct LabelForm {
+    #[serde(default)]
+    version: String,
+    /// The label to add (not sent by the remove buttons).
+    #[serde(default)]
+    label: String,
+}
+
+/// Gives the item one more label, or takes one off (`remove`), on top of the labels it has
+/// at the version the form was read at.
+async fn change_labels(
+    state: &AppState,
+    viewer: &Viewer,
+    id: ItemId,
+    form: LabelForm,
+    remove: Option<LabelId>,
+) -> Result<HttpResponse, PageError> {
+    let user = viewer.user.clone();
+    let now = state.database.run(move |connection| item::get(connection, &user, id)).await?;
+    let changes = (|| {
+        let mut labels: Vec<LabelId> =
+            now.labels.iter().map(|held| held.id).filter(|held| Some(*held) != remove).collect();
+        if remove.is_none() {
+            let added = parse_number("labels", &form.label)?
+                .ok_or_else(|| Error::invalid("labels", "choose a label to add"))?;
+            labels.push(LabelId(added));
+        }
+        Ok(ItemUpdate { version: parse_version(&form.version)?, labels: Some(labels), ..ItemUpdate::default() })
+    })();
+    save_changes(state, viewer, id, changes, None, "#labels").await
+}
+
+pub async fn add_label(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<ItemId>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form: LabelForm = read_form(&viewer, &body)?;
+    change_labels(&state, &viewer, path.into_inner(), form, None).await
+}
+
+pub async fn remove_label(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<(ItemId, LabelId)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (id, label) = path.into_inner();
+    let form: LabelForm = read_form(&viewer, &body)?;
+    change_labels(&state, &viewer, id, form, Some(label)).await
 }
 
 /// Watch and unwatch forms carry only their CSRF token.

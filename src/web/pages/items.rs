@@ -10,16 +10,19 @@ use serde::Deserialize;
 
 use crate::db::DbConnection;
 use crate::error::Error;
+use crate::model::component::{self, Component};
 use crate::model::field::value::Shown;
 use crate::model::field::{Catalog, Field};
 use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
 use crate::model::item::{self, ItemView, NewItem};
+use crate::model::label::{self, LabelRef};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::User;
+use crate::model::version::{self, Version};
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::input::{form_pairs, parse_pairs};
@@ -49,6 +52,12 @@ pub struct ListQuery {
     pub reporter: String,
     /// An item's id: its sub-items only.
     pub parent: String,
+    /// A version's id or name, or `none`.
+    pub target_version: String,
+    /// A label's id or name.
+    pub label: String,
+    /// A component's id or name, or `none`.
+    pub component: String,
     pub text: String,
     /// A column, `-column` for descending.
     pub sort: String,
@@ -91,6 +100,9 @@ impl ListQuery {
             ("assignee", self.assignee.clone()),
             ("reporter", self.reporter.clone()),
             ("parent", self.parent.clone()),
+            ("target_version", self.target_version.clone()),
+            ("label", self.label.clone()),
+            ("component", self.component.clone()),
             ("text", self.text.clone()),
             ("sort", self.sort.clone()),
             ("page", self.page.clone()),
@@ -182,6 +194,9 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
         assignee,
         reporter: parse_person("reporter", &query.reporter, viewer)?,
         parent: parse_id("parent", &query.parent)?.map(ItemId),
+        target_version: Some(query.target_version.trim().to_string()).filter(|text| !text.is_empty()),
+        label: Some(query.label.trim().to_string()).filter(|text| !text.is_empty()),
+        component: Some(query.component.trim().to_string()).filter(|text| !text.is_empty()),
         text: (!text.is_empty()).then(|| text.to_string()),
         state,
         fields: query
@@ -256,6 +271,11 @@ struct ItemListPage {
     path: String,
     query: ListQuery,
     projects: Vec<Project>,
+    /// The chosen project's versions (its own and shared), labels and components, for the
+    /// filters; empty without a project.
+    versions: Vec<Version>,
+    labels: Vec<LabelRef>,
+    components: Vec<Component>,
     workflow: Workflow,
     badges: Badges,
     results: ItemPage,
@@ -307,7 +327,7 @@ async fn show_list(
     let open_state = filter.state;
     let user = viewer.user.clone();
     let columns = query.columns.clone();
-    let (project, members, projects, workflow, results, offered_fields, field_columns) = state
+    let (project, members, projects, workflow, results, offered_fields, field_columns, plan) = state
         .database
         .run(move |connection| {
             let project = match &filter.project {
@@ -317,6 +337,14 @@ async fn show_list(
             let members = match &project {
                 Some(project) => membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?,
                 None => Vec::new(),
+            };
+            let plan = match &project {
+                Some(project) => (
+                    version::of_project(connection, project.id)?,
+                    label::of_project(connection, project.id)?,
+                    component::of_project(connection, project.id)?,
+                ),
+                None => Default::default(),
             };
             let projects = project::list_readable(connection, &user)?;
             let workflow = Workflow::load(connection)?;
@@ -338,7 +366,7 @@ async fn show_list(
                 .collect();
             let field_columns: Vec<Field> =
                 offered_fields.iter().filter(|field| columns.contains(&field.key)).cloned().collect();
-            Ok((project, members, projects, workflow, results, offered_fields, field_columns))
+            Ok((project, members, projects, workflow, results, offered_fields, field_columns, plan))
         })
         .await?;
     let path = match &project_key {
@@ -383,6 +411,9 @@ async fn show_list(
         path,
         query,
         projects,
+        versions: plan.0,
+        labels: plan.1,
+        components: plan.2,
         badges: Badges::of(&workflow),
         workflow,
         results,
@@ -579,6 +610,7 @@ fn parse_new_item(form: &NewItemForm, catalog: &Catalog) -> Result<NewItem, Erro
         due_date: parse_date("due_date", &form.due_date)?,
         parent: parse_id("parent", &form.parent)?.map(ItemId),
         fields: form.fields.to_values(catalog)?,
+        ..NewItem::default()
     })
 }
 
