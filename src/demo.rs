@@ -3,6 +3,7 @@
 //! seed.
 
 mod fields;
+mod planning;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -15,21 +16,24 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
 use crate::db::schema::{
-    comments, index_queue, item_links, item_values, items, memberships, projects, users, watchers,
+    comments, index_queue, item_labels, item_links, item_values, items, memberships, projects, users, watchers,
 };
 use crate::db::{Database, DbConnection, database_now, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
 use crate::model::permission::{Role, stored_role};
 use crate::model::workflow::Workflow;
 use crate::model::{link, user};
 use crate::with_backend;
 use fields::{DemoFields, Drawn};
+use planning::DemoPlans;
 
 /// Mixed into the seed for the custom field values' own random stream.
 const FIELD_SEED: u64 = 0x00f1_e1d5;
 /// The links' own random stream, for the same reason.
 const LINK_SEED: u64 = 0x0011_4c5e;
+/// The versions, labels and components drawn for the items, likewise.
+const PLAN_SEED: u64 = 0x0091_a115;
 /// One item in this many links to an earlier item of its project in the same batch.
 const LINK_EVERY: u32 = 5;
 /// One item in this many is a sub-item of an earlier item of its project in the same batch.
@@ -131,6 +135,8 @@ struct DemoItem {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i32,
+    target_version_id: Option<VersionId>,
+    component_id: Option<ComponentId>,
 }
 
 #[derive(Insertable)]
@@ -153,6 +159,13 @@ struct DemoWatcher {
 #[diesel(table_name = index_queue)]
 struct DemoQueueRow {
     item_id: ItemId,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = item_labels)]
+struct DemoItemLabel {
+    item_id: ItemId,
+    label_id: LabelId,
 }
 
 #[derive(Insertable)]
@@ -314,6 +327,9 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
     let demo_fields = DemoFields::ensure(&mut connection)?;
     let mut field_rng = StdRng::seed_from_u64(seed ^ FIELD_SEED);
     let mut link_rng = StdRng::seed_from_u64(seed ^ LINK_SEED);
+    let project_ids: Vec<ProjectId> = demo_projects.iter().map(|project| project.id).collect();
+    let plans = DemoPlans::ensure(&mut connection, &project_ids, now)?;
+    let mut plan_rng = StdRng::seed_from_u64(seed ^ PLAN_SEED);
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
     let mut created_links = 0usize;
@@ -321,14 +337,21 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
     let mut remaining = item_count as usize;
     while remaining > 0 {
         let batch = remaining.min(BATCH_SIZE);
-        let new_items: Vec<DemoItem> =
+        let mut new_items: Vec<DemoItem> =
             (0..batch).map(|_| random_item(&mut rng, &shape, &demo_projects, &user_ids, period)).collect();
+        let mut item_labels = Vec::new();
+        for (index, item) in new_items.iter_mut().enumerate() {
+            let planned = plans.draw(&mut plan_rng, item.project_id);
+            item.target_version_id = planned.version;
+            item.component_id = planned.component;
+            item_labels.extend(planned.labels.into_iter().map(|label| (index, label)));
+        }
         let values: Vec<Vec<Drawn>> = (0..batch).map(|_| demo_fields.draw(&mut field_rng, period)).collect();
         let links = plan_links(&mut link_rng, &new_items, LINK_EVERY);
         let parents = plan_links(&mut link_rng, &new_items, CHILD_EVERY);
         created_links += links.len();
         created_sub_items += parents.len();
-        let structure = Structure { links, parents };
+        let structure = Structure { links, parents, labels: item_labels };
         created_comments += insert_batch(&mut connection, &mut rng, &new_items, &values, &structure, &demo_projects)?;
         created_items += batch;
         remaining -= batch;
@@ -431,6 +454,8 @@ fn random_item(
         created_at,
         updated_at,
         version: 1,
+        target_version_id: None,
+        component_id: None,
     }
 }
 
@@ -438,10 +463,12 @@ fn random_item(
 /// later item to an earlier one, so no chain of blocks, precedes or parents comes back.
 type PlannedLink = (usize, usize, link::Kind);
 
-/// The links and parents of a batch (a parent pair's kind is unused).
+/// The links, parents and labels of a batch (a parent pair's kind is unused; a label is
+/// given by its item's index in the batch).
 struct Structure {
     links: Vec<PlannedLink>,
     parents: Vec<PlannedLink>,
+    labels: Vec<(usize, LabelId)>,
 }
 
 /// Pairs one item in `every` with a random earlier item of its project in the batch.
@@ -555,6 +582,14 @@ fn insert_batch(
                 .collect();
             if !new_links.is_empty() {
                 diesel::insert_into(item_links::table).values(&new_links).execute(inner)?;
+            }
+            let new_labels: Vec<DemoItemLabel> = structure
+                .labels
+                .iter()
+                .map(|(index, label_id)| DemoItemLabel { item_id: ids[*index], label_id: *label_id })
+                .collect();
+            for chunk in new_labels.chunks(BATCH_SIZE) {
+                diesel::insert_into(item_labels::table).values(chunk).execute(inner)?;
             }
             for (child, parent, _) in &structure.parents {
                 diesel::update(items::table.find(ids[*child])).set(items::parent_id.eq(ids[*parent])).execute(inner)?;

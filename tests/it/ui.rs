@@ -12,6 +12,7 @@ mod items;
 mod layout;
 mod links;
 mod lists;
+mod planning;
 mod security;
 mod sub_items;
 mod tasks;

@@ -25,6 +25,7 @@ on_both_backends!(
     escape_sequences_from_a_mail_are_shown_escaped_by_the_cli_and_in_the_log,
     mail_recorded_before_the_upgrade_is_still_known_after_it,
     keyword_lines_set_custom_fields_and_refused_ones_are_named_in_a_comment,
+    planning_keywords_set_the_version_labels_and_component_as_the_form_would,
 );
 
 /// Project OPS with the reporter rita.
@@ -378,4 +379,54 @@ async fn keyword_lines_set_custom_fields_and_refused_ones_are_named_in_a_comment
     let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
     let first = comments["comments"][0]["body"].as_str().unwrap();
     assert!(first.contains("Parent: there is no item 999 in this project"), "{first}");
+}
+
+async fn planning_keywords_set_the_version_labels_and_component_as_the_form_would(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    ops_with_rita(&app).await;
+    for (path, body) in [
+        ("versions", serde_json::json!({"name": "2.1"})),
+        ("labels", serde_json::json!({"name": "ui", "color": "#3b82f6"})),
+        ("labels", serde_json::json!({"name": "Later", "color": "#9ca3af"})),
+        ("components", serde_json::json!({"name": "Backend"})),
+    ] {
+        let reply = app.admin.post(&format!("/api/v1/projects/OPS/{path}"), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let rules = mailbox(UnknownSenders::Reject);
+    let body = "Version: 2.1\r\nLabels: UI, later\r\nComponent: backend\r\n\r\nThe dialog is cut off.";
+    // A reporter may label and place the item, not plan it for a version.
+    let raw = mail("rita@example.com", "Message-ID: <planning@x>\r\n", "Dialog", body);
+    let Outcome::Created(id) = store(&app, &rules, &raw) else { panic!("the mail made no item") };
+    let stored = item(&app, id.0).await;
+    assert_eq!(stored["target_version"], serde_json::Value::Null);
+    let labels: Vec<&str> = stored["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Later", "ui"]);
+    assert_eq!(stored["component"]["name"], "Backend");
+    assert_eq!(stored["description"].as_str().unwrap().trim(), "The dialog is cut off.");
+    let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
+    let first = comments["comments"][0]["body"].as_str().unwrap();
+    assert!(first.contains("Version: planning for a version needs the developer role"), "{first}");
+
+    // A developer (whose mail is verified) plans it; unknown names are refused, named, and the item is still made.
+    let rita = app.admin.get("/api/v1/users").await.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["login"] == "rita")
+        .unwrap()["id"]
+        .clone();
+    let promoted =
+        app.admin.put(&format!("/api/v1/projects/OPS/members/{rita}"), serde_json::json!({"role": "developer"})).await;
+    assert!(promoted.status.is_success(), "{}", promoted.body);
+    let headers = format!("{}Message-ID: <planned@x>\r\n", verified("example.com"));
+    let raw = mail("rita@example.com", &headers, "Planned", "version: 2.1\r\nLabels: nope\r\n\r\nText.");
+    let outcome = store(&app, &rules, &raw);
+    let Outcome::Created(id) = outcome else { panic!("the mail made no item: {outcome:?}") };
+    let stored = item(&app, id.0).await;
+    assert_eq!(stored["target_version"]["name"], "2.1");
+    assert_eq!(stored["labels"], serde_json::json!([]));
+    let comments = app.admin.get(&format!("/api/v1/items/{id}/comments")).await.body;
+    let first = comments["comments"][0]["body"].as_str().unwrap();
+    assert!(first.contains("Labels: project OPS has no label \"nope\""), "{first}");
 }

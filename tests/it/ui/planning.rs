@@ -1,0 +1,143 @@
+//! Planning without a browser: the project's planning page (versions, labels, components,
+//! and the question before a version with open items closes), labels on the item page, the
+//! version and component in the edit form, and the list's filters.
+
+use reqwest::StatusCode;
+
+use super::app_with_project;
+use crate::support::app::USER_PASSWORD;
+use crate::support::web::WebClient;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_keep_versions_labels_and_components_and_closing_asks_about_open_items() {
+    let (app, admin) = app_with_project().await;
+    let created = admin.submit("/projects/WEB/versions", &[("name", "2.1"), ("due_date", "2099-03-01")]).await;
+    assert_eq!(
+        (created.status, created.location()),
+        (StatusCode::SEE_OTHER, Some("/projects/WEB/planning?saved=version#versions"))
+    );
+    let page = admin.get("/projects/WEB/planning?saved=version").await;
+    assert!(page.body.contains("The version was saved.") && page.body.contains("<strong>2.1</strong>"));
+    // A refused name is shown next to its field, with what was typed.
+    let twice = admin.submit("/projects/WEB/versions", &[("name", "2.1"), ("due_date", "")]).await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(twice.body.contains("class=\"field-error\"") && twice.body.contains("already has a version named"));
+    let bad_date = admin.submit("/projects/WEB/versions", &[("name", "3.0"), ("due_date", "soon")]).await;
+    assert_eq!(bad_date.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_date.body.contains("value=\"3.0\""), "the typed name is kept");
+
+    let versions = app.admin.get("/api/v1/projects/WEB/versions").await.body;
+    let first = versions["versions"][0]["id"].as_i64().unwrap();
+    let next = admin.submit("/projects/WEB/versions", &[("name", "2.2")]).await;
+    assert_eq!(next.status, StatusCode::SEE_OTHER);
+    let second = app.admin.get("/api/v1/projects/WEB/versions").await.body["versions"][1]["id"].as_i64().unwrap();
+    let open = app
+        .admin
+        .post("/api/v1/items", serde_json::json!({"project": "WEB", "title": "Open", "target_version": first}))
+        .await;
+    assert_eq!(open.status, StatusCode::CREATED);
+
+    // Closing asks; nothing is stored until the answer.
+    let close = [("name", "2.1"), ("description", ""), ("due_date", "2099-03-01"), ("status", "closed")];
+    let asked = admin.submit(&format!("/projects/WEB/versions/{first}"), &close).await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(asked.body.contains("Version 2.1 has 1 open item"), "{}", asked.body);
+    assert!(asked.body.contains(&format!("value=\"{second}\"")) && asked.body.contains("Move them to 2.2"));
+    assert_eq!(app.admin.get(&format!("/api/v1/versions/{first}")).await.body["status"], "open");
+    let mut answer = close.to_vec();
+    let second_text = second.to_string();
+    answer.push(("open_items", &second_text));
+    let closed = admin.submit(&format!("/projects/WEB/versions/{first}"), &answer).await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.admin.get(&format!("/api/v1/versions/{first}")).await.body["status"], "closed");
+    let moved = app.admin.get(&format!("/api/v1/items/{}", open.body["id"])).await.body;
+    assert_eq!(moved["target_version"]["name"], "2.2");
+
+    // Labels and components.
+    let label = admin.submit("/projects/WEB/labels", &[("name", "ui"), ("color", "#3b82f6")]).await;
+    assert_eq!(label.status, StatusCode::SEE_OTHER);
+    let bad = admin.submit("/projects/WEB/labels", &[("name", "red"), ("color", "red")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("is not a colour"));
+    let component = admin.submit("/projects/WEB/components", &[("name", "Backend"), ("default_assignee", "")]).await;
+    assert_eq!(component.status, StatusCode::SEE_OTHER);
+    let page = admin.get("/projects/WEB/planning").await;
+    assert!(page.body.contains("fill=\"#3b82f6\"") && page.body.contains("<strong>Backend</strong>"));
+
+    // Only managers: a developer is refused the page and its forms.
+    let dev = app.create_user("dev").await;
+    app.add_member("WEB", &dev, "developer").await;
+    let developer = WebClient::sign_in(&app.address, "dev", USER_PASSWORD).await;
+    assert_eq!(developer.get("/projects/WEB/planning").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        developer.submit("/projects/WEB/labels", &[("name", "x"), ("color", "#000000")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_page_adds_and_removes_labels_and_edits_version_and_component() {
+    let (app, admin) = app_with_project().await;
+    let version = app.admin.post("/api/v1/projects/WEB/versions", serde_json::json!({"name": "2.1"})).await.body;
+    let ui =
+        app.admin.post("/api/v1/projects/WEB/labels", serde_json::json!({"name": "ui", "color": "#3b82f6"})).await.body;
+    let part = app.admin.post("/api/v1/projects/WEB/components", serde_json::json!({"name": "Backend"})).await.body;
+    let item = app.admin.create_item("WEB", "Dialog cut off").await;
+    let id = item["id"].as_i64().unwrap();
+
+    let page = admin.get(&format!("/items/{id}")).await;
+    assert!(page.body.contains("id=\"add-label\"") && page.body.contains(">ui</option>"), "the add-a-label form");
+    let added = admin
+        .submit(
+            &format!("/items/{id}/labels"),
+            &[("version", &item["version"].to_string()), ("label", &ui["id"].to_string())],
+        )
+        .await;
+    assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, Some(format!("/items/{id}#labels").as_str())));
+    let page = admin.get(&format!("/items/{id}")).await;
+    assert!(page.body.contains("aria-label=\"Remove the label ui\""), "a remove button");
+    assert!(!page.body.contains(">ui</option>"), "a label it has is not offered again");
+    // A stale version is a conflict, not a lost update.
+    let stale = admin
+        .submit(&format!("/items/{id}/labels/{}/remove", ui["id"]), &[("version", &item["version"].to_string())])
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let now = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    let removed = admin
+        .submit(&format!("/items/{id}/labels/{}/remove", ui["id"]), &[("version", &now["version"].to_string())])
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["labels"], serde_json::json!([]));
+
+    // The edit form plans the item and puts it in a component.
+    let now = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    let edited = admin
+        .submit(
+            &format!("/items/{id}/edit"),
+            &[
+                ("version", &now["version"].to_string()),
+                ("title", "Dialog cut off"),
+                ("description", ""),
+                ("type_id", "1"),
+                ("priority_id", "2"),
+                ("due_date", ""),
+                ("assignee_id", ""),
+                ("parent", ""),
+                ("target_version", &version["id"].to_string()),
+                ("component", &part["id"].to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    let page = admin.get(&format!("/items/{id}")).await;
+    assert!(
+        page.body.contains("id=\"item-version\">2.1</a>") && page.body.contains("id=\"item-component\">Backend</a>")
+    );
+
+    // The list filters by them, with the project's choices offered.
+    let list = admin.get(&format!("/projects/WEB?target_version={}&component=Backend&state=all", version["id"])).await;
+    assert!(list.body.contains("1 item.") && list.body.contains("Dialog cut off"), "{}", list.body);
+    assert!(list.body.contains(&format!("<option value=\"{}\" selected>2.1</option>", version["id"])));
+    let none = admin.get("/projects/WEB?target_version=none&state=all").await;
+    assert!(none.body.contains("0 items."));
+}
