@@ -5,7 +5,9 @@
 #   bench/item_page.sh
 # With PAGE=list it measures the HTML item list instead (bench/item_list_page.lua: a page of 25
 # open items of one project); with PAGE=planned the page of one item with 10 links and 20
-# sub-items, made through the API before the run (bench/planned_item_page.lua).
+# sub-items, made through the API before the run (bench/planned_item_page.lua); with
+# PAGE=roadmap the roadmap page of OPS, whose 20 versions the demo data makes open
+# (bench/roadmap_page.lua).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
 # measure instead of building one).
@@ -21,7 +23,8 @@ case "${PAGE:-item}" in
     item) SCRIPT=item_page.lua; SAMPLE=/items/1; LABEL="Item page"; REQUEST="GET /items/{id}" ;;
     list) SCRIPT=item_list_page.lua; SAMPLE="/items?project=OPS&state=open"; LABEL="Item list page"; REQUEST="GET /items?project=OPS&state=open&page=1..10" ;;
     planned) SCRIPT=planned_item_page.lua; SAMPLE=""; LABEL="Item page with 10 links and 20 sub-items"; REQUEST="GET /items/{id}" ;;
-    *) echo "bench: PAGE must be item, list or planned" >&2; exit 2 ;;
+    roadmap) SCRIPT=roadmap_page.lua; SAMPLE=/projects/OPS/roadmap; LABEL="Roadmap page of a project with 20 open versions"; REQUEST="GET /projects/OPS/roadmap" ;;
+    *) echo "bench: PAGE must be item, list, planned or roadmap" >&2; exit 2 ;;
 esac
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }

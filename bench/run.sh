@@ -113,17 +113,18 @@ run_backend() {
     else
         by_field="-|-" with_fields="-|-"
     fi
+    by_plan=$(wrk_rate list_by_plan.lua "$token")
     kill $sampler 2>/dev/null || true
     peak=$(sort -n "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f", $1/1024}')
     kill $pid; wait $pid 2>/dev/null || true
-    echo "$backend|$demo_seconds|$idle_rss|$peak|$get|$list|$create|$by_field|$with_fields"
+    echo "$backend|$demo_seconds|$idle_rss|$peak|$get|$list|$create|$by_field|$with_fields|$by_plan"
 }
 
 measure() {
     local backend=$1 line
     line=$(run_backend "$backend")
     IFS='|' read -r name demo idle peak get_rate get_p99 list_rate list_p99 create_rate create_p99 \
-        field_list_rate field_list_p99 field_create_rate field_create_p99 <<<"$line"
+        field_list_rate field_list_p99 field_create_rate field_create_p99 plan_list_rate plan_list_p99 <<<"$line"
     {
         echo "### $name ($ITEMS items, wrk -t2 -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
         echo
@@ -135,6 +136,7 @@ measure() {
         echo "| POST /api/v1/items | ${create_rate} req/s (p99 ${create_p99}) |"
         echo "| GET /api/v1/items?project=OPS&field.severity=major&sort=-field.found_on&limit=25 | ${field_list_rate} req/s (p99 ${field_list_p99}) |"
         echo "| POST /api/v1/items with 6 field values | ${field_create_rate} req/s (p99 ${field_create_p99}) |"
+        echo "| GET /api/v1/items?project=OPS&state=open&label=<name>&target_version=<name>&limit=25 | ${plan_list_rate} req/s (p99 ${plan_list_p99}) |"
         echo "| RSS idle (after start, sign-in) | ${idle} MB |"
         echo "| RSS peak under load | ${peak} MB |"
         echo

@@ -46,5 +46,8 @@ CREATE UNIQUE INDEX components_name ON components(project_id, name_key);
 
 ALTER TABLE items ADD COLUMN target_version_id BIGINT;
 ALTER TABLE items ADD COLUMN component_id BIGINT;
-CREATE INDEX items_target_version ON items(target_version_id, status_id) WHERE target_version_id IS NOT NULL;
+-- Covers the roadmap: its counts per version and status, and each version's first items by
+-- status and priority, are read from this index alone.
+CREATE INDEX items_target_version ON items(target_version_id, project_id, status_id, priority_id)
+    WHERE target_version_id IS NOT NULL;
 CREATE INDEX items_component ON items(component_id) WHERE component_id IS NOT NULL;

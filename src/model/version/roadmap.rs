@@ -4,6 +4,8 @@
 //! grouped query over the items' version index, so the page costs the same for any number of
 //! items.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -77,6 +79,12 @@ pub fn roadmap(connection: &mut DbConnection, actor: &User, reference: &ProjectK
             .select((items::target_version_id, items::status_id, diesel::dsl::count_star()))
             .load(connection)?;
         let workflow = Workflow::load(connection)?;
+        let listed: Vec<VersionId> = versions
+            .iter()
+            .filter(|version| version.status != VersionStatus::Closed)
+            .map(|version| version.id)
+            .collect();
+        let mut planned = planned_items(connection, project.id, &listed)?;
         let (mut current, mut closed) = (Vec::new(), Vec::new());
         for version in versions {
             let by_status: Vec<StatusCount> = workflow
@@ -96,11 +104,7 @@ pub fn roadmap(connection: &mut DbConnection, actor: &User, reference: &ProjectK
             let total = by_status.iter().map(|count| count.items).sum();
             let done = by_status.iter().filter(|count| count.status.is_closed).map(|count| count.items).sum();
             let is_closed = version.status == VersionStatus::Closed;
-            let items = if is_closed || total == 0 {
-                Vec::new()
-            } else {
-                planned_items(connection, project.id, version.id, ITEMS_SHOWN)?
-            };
+            let items = planned.remove(&version.id).unwrap_or_default();
             let progress = VersionProgress { version, total, closed: done, by_status, items };
             if is_closed { closed.push(progress) } else { current.push(progress) }
         }
@@ -108,29 +112,43 @@ pub fn roadmap(connection: &mut DbConnection, actor: &User, reference: &ProjectK
     })
 }
 
-/// The items of one project planned on a version, open ones first, most urgent first.
+/// The first `ITEMS_SHOWN` items of the project planned on each version, open ones first,
+/// most urgent first. Each version's order is read from the items' version index alone (it
+/// holds status and priority); only the items shown are read.
 fn planned_items(
     connection: &mut DbConnection,
     project: ProjectId,
-    version: VersionId,
-    limit: i64,
-) -> Result<Vec<PlannedItem>> {
-    let rows: Vec<(ItemId, String, StatusId, String, bool, String)> = items::table
-        .inner_join(statuses::table)
-        .inner_join(priorities::table)
-        .filter(items::target_version_id.eq(version))
-        .filter(items::project_id.eq(project))
-        .order((statuses::is_closed.asc(), priorities::position.desc(), items::id.asc()))
-        .limit(limit)
-        .select((items::id, items::title, statuses::id, statuses::name, statuses::is_closed, priorities::name))
-        .load(connection)?;
-    Ok(rows
+    versions: &[VersionId],
+) -> Result<HashMap<VersionId, Vec<PlannedItem>>> {
+    let mut chosen: Vec<(VersionId, Vec<ItemId>)> = Vec::with_capacity(versions.len());
+    for version in versions {
+        let ids: Vec<ItemId> = items::table
+            .inner_join(statuses::table)
+            .inner_join(priorities::table)
+            .filter(items::target_version_id.eq(version))
+            .filter(items::project_id.eq(project))
+            .order((statuses::is_closed.asc(), priorities::position.desc(), items::id.asc()))
+            .limit(ITEMS_SHOWN)
+            .select(items::id)
+            .load(connection)?;
+        chosen.push((*version, ids));
+    }
+    let shown: Vec<ItemId> = chosen.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+    let mut rows: HashMap<ItemId, PlannedItem> = HashMap::with_capacity(shown.len());
+    for batch in shown.chunks(1000) {
+        let loaded: Vec<(ItemId, String, StatusId, String, bool, String)> = items::table
+            .inner_join(statuses::table)
+            .inner_join(priorities::table)
+            .filter(items::id.eq_any(batch))
+            .select((items::id, items::title, statuses::id, statuses::name, statuses::is_closed, priorities::name))
+            .load(connection)?;
+        for (id, title, status_id, status, is_closed, priority) in loaded {
+            let status = StatusRef { id: status_id, name: status, is_closed };
+            rows.insert(id, PlannedItem { id, title, status, priority });
+        }
+    }
+    Ok(chosen
         .into_iter()
-        .map(|(id, title, status_id, status, is_closed, priority)| PlannedItem {
-            id,
-            title,
-            status: StatusRef { id: status_id, name: status, is_closed },
-            priority,
-        })
+        .map(|(version, ids)| (version, ids.iter().filter_map(|id| rows.remove(id)).collect()))
         .collect())
 }
