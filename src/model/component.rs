@@ -231,6 +231,16 @@ pub fn named(connection: &mut DbConnection, project: &Project, name: &str) -> Re
         })
 }
 
+/// A project's components by id and name, by name: for menus (one cached statement).
+pub fn choices(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<NamedRef<ComponentId>>> {
+    let rows: Vec<(ComponentId, String)> = components::table
+        .filter(components::project_id.eq(project))
+        .order(components::name_key.asc())
+        .select((components::id, components::name))
+        .load(connection)?;
+    Ok(rows.into_iter().map(|(id, name)| NamedRef { id, name }).collect())
+}
+
 /// The names of components, for item views.
 pub fn names(connection: &mut DbConnection, ids: &[ComponentId]) -> Result<Vec<(ComponentId, String)>> {
     Ok(match ids {

@@ -3,11 +3,11 @@
 //! item in `index_queue` inside the same transaction.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
-use diesel::dsl::InnerJoin;
+use diesel::dsl::{InnerJoin, LeftJoin};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{index_queue, item_types, items, priorities, projects, statuses};
+use crate::db::schema::{components, index_queue, item_types, items, priorities, projects, statuses, versions};
 use crate::db::{DbConnection, first_by_type, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
@@ -153,14 +153,28 @@ pub struct ItemUpdate {
     pub fields: Vec<(String, serde_json::Value)>,
 }
 
-type ItemJoin = InnerJoin<
-    InnerJoin<InnerJoin<InnerJoin<items::table, projects::table>, item_types::table>, statuses::table>,
-    priorities::table,
+type ItemJoin = LeftJoin<
+    LeftJoin<
+        InnerJoin<
+            InnerJoin<InnerJoin<InnerJoin<items::table, projects::table>, item_types::table>, statuses::table>,
+            priorities::table,
+        >,
+        versions::table,
+    >,
+    components::table,
 >;
 
 /// An item row with (project id, key, is public), (type id, name), (status id, name, closed),
-/// (priority id, name).
-type JoinedRow = (ItemRow, (ProjectId, String, bool), (TypeId, String), (StatusId, String, bool), (PriorityId, String));
+/// (priority id, name), and its target version's and component's (id, name).
+type JoinedRow = (
+    ItemRow,
+    (ProjectId, String, bool),
+    (TypeId, String),
+    (StatusId, String, bool),
+    (PriorityId, String),
+    Option<(VersionId, String)>,
+    Option<(ComponentId, String)>,
+);
 
 fn joined() -> ItemJoin {
     items::table
@@ -168,6 +182,8 @@ fn joined() -> ItemJoin {
         .inner_join(item_types::table)
         .inner_join(statuses::table)
         .inner_join(priorities::table)
+        .left_join(versions::table)
+        .left_join(components::table)
 }
 
 /// Selects an item row with the names of its project, type, status and priority.
@@ -179,6 +195,8 @@ macro_rules! select_joined {
             (item_types::id, item_types::name),
             (statuses::id, statuses::name, statuses::is_closed),
             (priorities::id, priorities::name),
+            (versions::id, versions::name).nullable(),
+            (components::id, components::name).nullable(),
         ))
     };
 }
@@ -211,14 +229,6 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     parents.sort();
     parents.dedup();
     let parent_titles = tree::parent_titles(connection, &parents)?;
-    let mut planned: Vec<VersionId> = rows.iter().filter_map(|(row, ..)| row.target_version_id).collect();
-    planned.sort();
-    planned.dedup();
-    let version_names = version::names(connection, &planned)?;
-    let mut parts: Vec<ComponentId> = rows.iter().filter_map(|(row, ..)| row.component_id).collect();
-    parts.sort();
-    parts.dedup();
-    let component_names = component::names(connection, &parts)?;
     let mut labels: std::collections::HashMap<ItemId, Vec<LabelRef>> = std::collections::HashMap::new();
     for (item, found) in label::of_items(connection, &ids)? {
         labels.entry(item).or_default().push(found);
@@ -231,7 +241,7 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
             .ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))
     };
     rows.into_iter()
-        .map(|(row, project, item_type, status, priority)| {
+        .map(|(row, project, item_type, status, priority, target_version, part)| {
             let held = values.remove(&row.id).unwrap_or_default();
             let fields = value::shown_fields(catalog, project.0, item_type.0, &held, &summaries)?;
             Ok(ItemView {
@@ -257,9 +267,9 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
                         .unwrap_or_default(),
                 }),
                 children_count: row.children_count,
-                target_version: row.target_version_id.and_then(|id| named_ref(&version_names, id)),
+                target_version: target_version.map(|(id, name)| NamedRef { id, name }),
                 labels: labels.remove(&row.id).unwrap_or_default(),
-                component: row.component_id.and_then(|id| named_ref(&component_names, id)),
+                component: part.map(|(id, name)| NamedRef { id, name }),
                 fields,
             })
         })

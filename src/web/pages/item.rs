@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::comment::{self, Comment};
-use crate::model::component::{self, Component};
+use crate::model::component;
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
@@ -22,7 +22,7 @@ use crate::model::ids::{
     ComponentId, ItemId, LabelId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId,
 };
 use crate::model::item::tree::{self, TreeEntry};
-use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, StatusRef};
+use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
 use crate::model::label::{self, LabelRef};
 use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
@@ -188,7 +188,7 @@ struct PlanOptions {
     /// Open versions the item may target, and the one it targets.
     versions: Vec<Version>,
     labels: Vec<LabelRef>,
-    components: Vec<Component>,
+    components: Vec<NamedRef<ComponentId>>,
 }
 
 impl PlanOptions {
@@ -200,7 +200,7 @@ impl PlanOptions {
                 .filter(|version| version.status == VersionStatus::Open || Some(version.id) == targeted)
                 .collect(),
             labels: label::of_project(connection, project)?,
-            components: component::of_project(connection, project)?,
+            components: component::choices(connection, project)?,
         })
     }
 }

@@ -10,19 +10,19 @@ use serde::Deserialize;
 
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::model::component::{self, Component};
+use crate::model::component;
 use crate::model::field::value::Shown;
 use crate::model::field::{Catalog, Field};
-use crate::model::ids::{ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ComponentId, ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
-use crate::model::item::{self, ItemView, NewItem};
+use crate::model::item::{self, ItemView, NamedRef, NewItem};
 use crate::model::label::{self, LabelRef};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::User;
-use crate::model::version::{self, Version};
+use crate::model::version;
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::input::{form_pairs, parse_pairs};
@@ -273,9 +273,9 @@ struct ItemListPage {
     projects: Vec<Project>,
     /// The chosen project's versions (its own and shared), labels and components, for the
     /// filters; empty without a project.
-    versions: Vec<Version>,
+    versions: Vec<NamedRef<VersionId>>,
     labels: Vec<LabelRef>,
-    components: Vec<Component>,
+    components: Vec<NamedRef<ComponentId>>,
     workflow: Workflow,
     badges: Badges,
     results: ItemPage,
@@ -340,9 +340,9 @@ async fn show_list(
             };
             let plan = match &project {
                 Some(project) => (
-                    version::of_project(connection, project.id)?,
+                    version::choices(connection, project.id)?,
                     label::of_project(connection, project.id)?,
-                    component::of_project(connection, project.id)?,
+                    component::choices(connection, project.id)?,
                 ),
                 None => Default::default(),
             };

@@ -187,10 +187,15 @@ async fn in_a_browser_the_admin_hands_the_master_role_over_from_the_cluster_page
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_a_browser_a_developer_creates_a_sub_item_and_links_two_items_from_the_item_page() {
+async fn in_a_browser_a_developer_creates_a_sub_item_links_two_items_and_adds_a_label_from_the_item_page() {
     let Some(browser) = Browser::start("browser planning scenario").await else { return };
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.create_project("WEB", false).await;
+    let created = app
+        .admin
+        .post("/api/v1/projects/WEB/labels", serde_json::json!({"name": "checkout", "color": "#16a34a"}))
+        .await;
+    assert_eq!(created.status, reqwest::StatusCode::CREATED);
     let developer = app.create_user("dana").await;
     app.add_member("WEB", &developer, "developer").await;
     let parent = developer.create_item("WEB", "Launch the shop").await["id"].as_i64().unwrap();
@@ -217,4 +222,13 @@ async fn in_a_browser_a_developer_creates_a_sub_item_and_links_two_items_from_th
     let links = browser.text("ul.links").await;
     assert!(links.contains("is blocked by") && links.contains("Pick a payment provider"), "{links}");
     assert!(browser.path().await.ends_with(&format!("/items/{parent}")));
+
+    // l reaches the label menu; choosing one and Add puts it on the item.
+    browser.press("l").await;
+    assert_eq!(browser.focused("id").await, "add-label");
+    browser.click("#add-label option[value='1']").await;
+    browser.click("form.add-label button").await;
+    browser.wait_for("the label", false, async |browser| browser.exists("ul.label-list form").await).await;
+    assert!(browser.text("ul.label-list").await.contains("checkout"));
+    assert!(!browser.exists("#add-label").await, "no label is left to add");
 }
