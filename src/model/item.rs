@@ -7,7 +7,9 @@ use diesel::dsl::{InnerJoin, LeftJoin};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{components, index_queue, item_types, items, priorities, projects, statuses, versions};
+use crate::db::schema::{
+    components, index_queue, item_labels, item_types, items, priorities, projects, statuses, versions,
+};
 use crate::db::{DbConnection, first_by_type, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::field::Catalog;
@@ -165,7 +167,8 @@ type ItemJoin = LeftJoin<
 >;
 
 /// An item row with (project id, key, is public), (type id, name), (status id, name, closed),
-/// (priority id, name), and its target version's and component's (id, name).
+/// (priority id, name), its target version's and component's (id, name), and whether it
+/// carries labels (only those items' labels are then read).
 type JoinedRow = (
     ItemRow,
     (ProjectId, String, bool),
@@ -174,6 +177,7 @@ type JoinedRow = (
     (PriorityId, String),
     Option<(VersionId, String)>,
     Option<(ComponentId, String)>,
+    bool,
 );
 
 fn joined() -> ItemJoin {
@@ -197,6 +201,7 @@ macro_rules! select_joined {
             (priorities::id, priorities::name),
             (versions::id, versions::name).nullable(),
             (components::id, components::name).nullable(),
+            diesel::dsl::exists(item_labels::table.filter(item_labels::item_id.eq(items::id))),
         ))
     };
 }
@@ -230,7 +235,8 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     parents.dedup();
     let parent_titles = tree::parent_titles(connection, &parents)?;
     let mut labels: std::collections::HashMap<ItemId, Vec<LabelRef>> = std::collections::HashMap::new();
-    for (item, found) in label::of_items(connection, &ids)? {
+    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.7).map(|(row, ..)| row.id).collect();
+    for (item, found) in label::of_items(connection, &labelled)? {
         labels.entry(item).or_default().push(found);
     }
     let find_person = |id: UserId| -> Result<UserSummary> {
@@ -241,7 +247,7 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
             .ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))
     };
     rows.into_iter()
-        .map(|(row, project, item_type, status, priority, target_version, part)| {
+        .map(|(row, project, item_type, status, priority, target_version, part, _)| {
             let held = values.remove(&row.id).unwrap_or_default();
             let fields = value::shown_fields(catalog, project.0, item_type.0, &held, &summaries)?;
             Ok(ItemView {
