@@ -213,6 +213,28 @@ async fn refused(
     planning_page(state, viewer, key, shown).await
 }
 
+/// The answer to a change: the page again saying what was saved (at `anchor`), or showing
+/// the refusal (with what `shown` keeps of the form).
+async fn answer<T>(
+    state: &AppState,
+    viewer: &Viewer,
+    key: String,
+    outcome: Result<T, Error>,
+    (what, anchor): (&str, &str),
+    shown: Shown,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
+        Ok(_) => Ok(saved(&key, what, anchor)),
+        Err(error) => refused(state, viewer, key, error, shown).await,
+    }
+}
+
+/// A delete button's form: its CSRF token only.
+fn delete_form(viewer: &Viewer, body: &[u8]) -> Result<(), PageError> {
+    let _: Vec<(String, String)> = read_form(viewer, body)?;
+    Ok(())
+}
+
 fn parse_id<T: From<i64>>(field: &str, text: &str) -> Result<Option<T>, Error> {
     let text = text.trim();
     if text.is_empty() {
@@ -243,13 +265,8 @@ pub async fn create_version(
         }
         Err(error) => Err(error),
     };
-    match outcome {
-        Ok(_) => Ok(saved(&key, "version", "versions")),
-        Err(error) => {
-            let shown = Shown { errors_for: "version", version_form: sent, ..Shown::default() };
-            refused(&state, &viewer, key, error, shown).await
-        }
-    }
+    let shown = Shown { errors_for: "version", version_form: sent, ..Shown::default() };
+    answer(&state, &viewer, key, outcome, ("version", "versions"), shown).await
 }
 
 pub async fn update_version(
@@ -288,10 +305,7 @@ pub async fn update_version(
         Ok(changes) => state.database.write(move |connection| version::update(connection, &user, id, changes)).await,
         Err(error) => Err(error),
     };
-    match outcome {
-        Ok(_) => Ok(saved(&key, "version", &format!("version-{id}"))),
-        Err(error) => refused(&state, &viewer, key, error, Shown::default()).await,
-    }
+    answer(&state, &viewer, key, outcome, ("version", &format!("version-{id}")), Shown::default()).await
 }
 
 pub async fn delete_version(
@@ -301,12 +315,10 @@ pub async fn delete_version(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    let _: Vec<(String, String)> = read_form(&viewer, &body)?;
+    delete_form(&viewer, &body)?;
     let user = viewer.user.clone();
-    match state.database.write(move |connection| version::delete(connection, &user, id)).await {
-        Ok(()) => Ok(saved(&key, "version-deleted", "versions")),
-        Err(error) => refused(&state, &viewer, key, error, Shown::default()).await,
-    }
+    let outcome = state.database.write(move |connection| version::delete(connection, &user, id)).await;
+    answer(&state, &viewer, key, outcome, ("version-deleted", "versions"), Shown::default()).await
 }
 
 pub async fn create_label(
@@ -322,13 +334,8 @@ pub async fn create_label(
         .database
         .write(move |connection| label::create(connection, &user, &reference, &form.name, &form.color))
         .await;
-    match outcome {
-        Ok(_) => Ok(saved(&key, "label", "labels")),
-        Err(error) => {
-            let shown = Shown { errors_for: "label", label_form: sent, ..Shown::default() };
-            refused(&state, &viewer, key, error, shown).await
-        }
-    }
+    let shown = Shown { errors_for: "label", label_form: sent, ..Shown::default() };
+    answer(&state, &viewer, key, outcome, ("label", "labels"), shown).await
 }
 
 pub async fn update_label(
@@ -341,10 +348,8 @@ pub async fn update_label(
     let form: LabelForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     let changes = LabelChanges { name: Some(form.name), color: Some(form.color) };
-    match state.database.write(move |connection| label::update(connection, &user, id, changes)).await {
-        Ok(_) => Ok(saved(&key, "label", &format!("label-{id}"))),
-        Err(error) => refused(&state, &viewer, key, error, Shown::default()).await,
-    }
+    let outcome = state.database.write(move |connection| label::update(connection, &user, id, changes)).await;
+    answer(&state, &viewer, key, outcome, ("label", &format!("label-{id}")), Shown::default()).await
 }
 
 pub async fn delete_label(
@@ -354,12 +359,10 @@ pub async fn delete_label(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    let _: Vec<(String, String)> = read_form(&viewer, &body)?;
+    delete_form(&viewer, &body)?;
     let user = viewer.user.clone();
-    match state.database.write(move |connection| label::delete(connection, &user, id)).await {
-        Ok(()) => Ok(saved(&key, "label-deleted", "labels")),
-        Err(error) => refused(&state, &viewer, key, error, Shown::default()).await,
-    }
+    let outcome = state.database.write(move |connection| label::delete(connection, &user, id)).await;
+    answer(&state, &viewer, key, outcome, ("label-deleted", "labels"), Shown::default()).await
 }
 
 pub async fn create_component(
@@ -381,13 +384,8 @@ pub async fn create_component(
         }
         Err(error) => Err(error),
     };
-    match outcome {
-        Ok(_) => Ok(saved(&key, "component", "components")),
-        Err(error) => {
-            let shown = Shown { errors_for: "component", component_form: sent, ..Shown::default() };
-            refused(&state, &viewer, key, error, shown).await
-        }
-    }
+    let shown = Shown { errors_for: "component", component_form: sent, ..Shown::default() };
+    answer(&state, &viewer, key, outcome, ("component", "components"), shown).await
 }
 
 pub async fn update_component(
@@ -410,10 +408,7 @@ pub async fn update_component(
         }
         Err(error) => Err(error),
     };
-    match outcome {
-        Ok(_) => Ok(saved(&key, "component", &format!("component-{id}"))),
-        Err(error) => refused(&state, &viewer, key, error, Shown::default()).await,
-    }
+    answer(&state, &viewer, key, outcome, ("component", &format!("component-{id}")), Shown::default()).await
 }
 
 pub async fn delete_component(
@@ -423,10 +418,8 @@ pub async fn delete_component(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    let _: Vec<(String, String)> = read_form(&viewer, &body)?;
+    delete_form(&viewer, &body)?;
     let user = viewer.user.clone();
-    match state.database.write(move |connection| component::delete(connection, &user, id)).await {
-        Ok(()) => Ok(saved(&key, "component-deleted", "components")),
-        Err(error) => refused(&state, &viewer, key, error, Shown::default()).await,
-    }
+    let outcome = state.database.write(move |connection| component::delete(connection, &user, id)).await;
+    answer(&state, &viewer, key, outcome, ("component-deleted", "components"), Shown::default()).await
 }
