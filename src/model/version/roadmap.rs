@@ -69,6 +69,11 @@ pub struct Roadmap {
 
 pub fn roadmap(connection: &mut DbConnection, actor: &User, reference: &ProjectKeyOrId) -> Result<Roadmap> {
     let (project, _) = project::get_with(connection, actor, reference, Permission::View)?;
+    of_readable(connection, project)
+}
+
+/// The roadmap of a project the caller has checked the actor may read.
+pub fn of_readable(connection: &mut DbConnection, project: Project) -> Result<Roadmap> {
     connection.transaction(|connection| {
         let versions = of_project(connection, project.id)?;
         let ids: Vec<VersionId> = versions.iter().map(|version| version.id).collect();

@@ -45,8 +45,8 @@ pub async fn show_roadmap(
     let (roadmap, workflow, may_manage) = state
         .database
         .run(move |connection| {
-            let roadmap = roadmap::roadmap(connection, &user, &reference)?;
-            let (_, access) = project::get_with(connection, &user, &reference, Permission::View)?;
+            let (project, access) = project::get_with(connection, &user, &reference, Permission::View)?;
+            let roadmap = roadmap::of_readable(connection, project)?;
             Ok((roadmap, Workflow::load(connection)?, access.allows(Permission::Manage)))
         })
         .await?;
