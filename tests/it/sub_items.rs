@@ -14,6 +14,7 @@ on_both_backends!(
     a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up,
     a_parent_stays_in_the_project_without_cycles_and_moves_keep_the_tree_in_one_project,
     two_items_made_each_others_parent_at_once_do_not_form_a_cycle,
+    the_list_as_a_tree_nests_matching_sub_items_under_matching_parents,
 );
 
 const REJECTED: i64 = 5;
@@ -188,4 +189,64 @@ async fn two_items_made_each_others_parent_at_once_do_not_form_a_cycle(backend: 
     }
     let cycles = app.count_rows("items a JOIN items b ON b.id = a.parent_id WHERE b.parent_id = a.id");
     assert_eq!(cycles, 0);
+}
+
+fn listed_ids(page: &Value) -> Vec<i64> {
+    page["items"].as_array().unwrap().iter().map(|item| item["id"].as_i64().unwrap()).collect()
+}
+
+async fn the_list_as_a_tree_nests_matching_sub_items_under_matching_parents(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let id = |item: Value| item["id"].as_i64().unwrap();
+    let a = id(sub_item(&app.admin, "OPS", "A", None).await);
+    let a1 = id(sub_item(&app.admin, "OPS", "A1", Some(a)).await);
+    let a2 = id(sub_item(&app.admin, "OPS", "A2", Some(a)).await);
+    let a1a = id(sub_item(&app.admin, "OPS", "A1a", Some(a1)).await);
+    let b = id(sub_item(&app.admin, "OPS", "B", None).await);
+    let b1 = id(sub_item(&app.admin, "OPS", "B1", Some(b)).await);
+    let c = id(sub_item(&app.admin, "OPS", "C", None).await);
+    assert_eq!(reject(&app.admin, a2).await.0, StatusCode::OK);
+    let label = app.admin.post("/api/v1/projects/OPS/labels", json!({"name": "mine", "color": "#aa3300"})).await;
+    assert_eq!(label.status, StatusCode::CREATED, "{}", label.body);
+    for labelled in [a1a, b1] {
+        let version = item(&app.admin, labelled).await["version"].clone();
+        let reply = app
+            .admin
+            .patch(&format!("/api/v1/items/{labelled}"), json!({"version": version, "labels": [label.body["id"]]}))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    // Open items: the closed A2 is left out, and each sub-item follows its parent, depth first.
+    let tree = app.admin.get("/api/v1/items?project=OPS&state=open&sort=id&view=tree").await.body;
+    assert_eq!(tree["total"], 3, "top-level items are counted: {tree}");
+    assert_eq!(listed_ids(&tree), vec![a, a1, a1a, b, b1, c]);
+    let second = app.admin.get("/api/v1/items?project=OPS&state=open&sort=id&view=tree&limit=1&offset=1").await.body;
+    assert_eq!((second["total"].clone(), listed_ids(&second)), (json!(3), vec![b, b1]));
+    let newest_first = app.admin.get("/api/v1/items?project=OPS&state=open&sort=-id&view=tree").await.body;
+    assert_eq!(listed_ids(&newest_first), vec![c, b, b1, a, a1, a1a]);
+    // A match whose parent does not match is at the top, naming its parent.
+    let mine = app.admin.get("/api/v1/items?project=OPS&label=mine&sort=id&view=tree").await.body;
+    assert_eq!((mine["total"].clone(), listed_ids(&mine)), (json!(2), vec![a1a, b1]));
+    assert_eq!(mine["items"][0]["parent"]["id"], a1);
+    // The flat list is unchanged; a view that is neither is refused by name.
+    let flat = app.admin.get("/api/v1/items?project=OPS&state=open&sort=id").await.body;
+    assert_eq!((flat["total"].clone(), listed_ids(&flat)), (json!(6), vec![a, a1, a1a, b, b1, c]));
+    let wrong = app.admin.get("/api/v1/items?view=forest").await;
+    assert_eq!((wrong.status, wrong.body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("view")));
+
+    // The page: sub-items indented under their parents, top-level items counted.
+    let browser = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    let page = browser.get("/projects/OPS?view=tree&sort=id").await.body;
+    assert!(page.contains("3 top-level items."), "the count");
+    let rows: Vec<&str> = page.split("<tr").skip(2).collect();
+    let expected = [(a, ">"), (a1, " class=\"nested depth-1\">"), (a1a, " class=\"nested depth-2\">"), (b, ">")];
+    for (row, (id, opening)) in rows.iter().zip(expected) {
+        assert!(row.starts_with(opening), "item {id}: {row}");
+        assert!(row.contains(&format!("<a href=\"/items/{id}\" tabindex=\"-1\">")), "item {id} in order: {row}");
+    }
+    assert!(page.contains("aria-current=\"page\">Sub-items under their parents</a>"));
+    let flat_page = browser.get("/projects/OPS?sort=id").await.body;
+    assert!(flat_page.contains("6 items.") && !flat_page.contains("nested depth-"));
 }

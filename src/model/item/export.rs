@@ -48,7 +48,8 @@ pub fn csv(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> 
 }
 
 fn every_item(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<Vec<ItemView>> {
-    let mut page_filter = ItemFilter { limit: Some(MAX_PAGE_SIZE), offset: Some(0), ..filter.clone() };
+    // Flat whatever the view: the `parent` column keeps the tree.
+    let mut page_filter = ItemFilter { limit: Some(MAX_PAGE_SIZE), offset: Some(0), tree: false, ..filter.clone() };
     let first = listing::list(connection, actor, &page_filter)?;
     if first.total > EXPORT_LIMIT {
         return Err(Error::invalid(

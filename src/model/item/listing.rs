@@ -1,6 +1,8 @@
 //! The item list: the filter, the sort and the page, with an exact total that agrees with
 //! the page; and the items a user watches.
 
+use std::collections::HashMap;
+
 use diesel::dsl::IntoBoxed;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -126,6 +128,10 @@ pub struct ItemFilter {
     pub component: Option<String>,
     /// Conditions on custom fields: (key, condition), as in `field.<key>=<condition>`.
     pub fields: Vec<(String, String)>,
+    /// The list as a tree: the page holds the top-level matches (items whose parent the
+    /// filter does not match, or that have none), each followed by its matching sub-items,
+    /// depth first; `total`, `limit` and `offset` count top-level items.
+    pub tree: bool,
     pub sort: SortField,
     pub descending: bool,
     pub limit: Option<i64>,
@@ -133,9 +139,19 @@ pub struct ItemFilter {
 }
 
 impl ItemFilter {
+    /// The `view` parameter of a list: `flat` (also when empty) or `tree`; whether it is a tree.
+    pub fn parse_view(text: &str) -> Result<bool> {
+        match text.trim() {
+            "" | "flat" => Ok(false),
+            "tree" => Ok(true),
+            other => Err(Error::invalid("view", format!("{other:?} is not flat or tree"))),
+        }
+    }
+
     /// Whether the items' own columns are filtered by project, status and state at most.
     fn only_status(&self) -> bool {
-        self.item_type.is_none()
+        !self.tree
+            && self.item_type.is_none()
             && self.text.is_none()
             && self.priority.is_none()
             && self.assignee.is_none()
@@ -210,6 +226,10 @@ pub struct ItemPage {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+    /// A tree page whose sub-items were cut at `MAX_PAGE_SIZE` rows: the rest are on their
+    /// items' pages.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sub_items_cut: bool,
 }
 
 type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
@@ -309,6 +329,68 @@ macro_rules! filter_items {
     }};
 }
 
+/// Keeps, in a tree list, the filter's top-level matches: items without a parent or whose
+/// parent the filter does not match (a sub-item of a match is shown under it instead). The
+/// parent is probed by its id, so the cost follows the rows read, not the list's size.
+macro_rules! top_level {
+    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr) => {{
+        let filter: &ItemFilter = $filter;
+        let query = $query;
+        if filter.tree {
+            let parent_matches = filter_items!(
+                items::table.into_boxed::<MultiBackend>(),
+                filter,
+                $project,
+                $readable,
+                $conditions,
+                $planning
+            )
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("items.id = parents.id"))
+            .select(items::id);
+            query.filter(TopLevel { parent_matches })
+        } else {
+            query
+        }
+    }};
+}
+
+/// `parent_id IS NULL OR NOT EXISTS (the parent, and it is among `parent_matches`)`, where
+/// `parent_matches` selects the matching items' ids correlated to `parents.id`. Written out
+/// because the subquery is boxed, and diesel's EXISTS and IN of a boxed query do not build
+/// for both backends.
+struct TopLevel<Q> {
+    parent_matches: Q,
+}
+
+impl<Q> diesel::query_builder::QueryId for TopLevel<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> diesel::Expression for TopLevel<Q> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<Q, Source> diesel::AppearsOnTable<Source> for TopLevel<Q> {}
+
+impl<Q> diesel::expression::ValidGrouping<()> for TopLevel<Q> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<MultiBackend>> diesel::query_builder::QueryFragment<MultiBackend>
+    for TopLevel<Q>
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql(
+            "(items.parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM items AS parents \
+             WHERE parents.id = items.parent_id AND parents.id IN (",
+        );
+        self.parent_matches.walk_ast(out.reborrow())?;
+        out.push_sql(")))");
+        Ok(())
+    }
+}
+
 fn sorted<'a>(query: BoxedItemQuery<'a>, order: &Order, descending: bool) -> BoxedItemQuery<'a> {
     macro_rules! by {
         ($column:expr) => {
@@ -373,7 +455,9 @@ fn count_matching(
         return count_values(connection, filter, project, condition);
     }
     if !(only_status && conditions.is_empty()) {
-        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable, conditions, planning)
+        let matching =
+            filter_items!(items::table.into_boxed(), filter, project, readable.clone(), conditions, planning);
+        return Ok(top_level!(matching, filter, project, readable, conditions, planning)
             .count()
             .get_result(connection)?);
     }
@@ -475,19 +559,18 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
     };
     let rows = match &order {
         Order::Field(sort)
-            if let Some(column) = sort.column()
+            if !filter.tree
+                && let Some(column) = sort.column()
                 && let Some(rows) = page.by_value(connection, sort.field_id(), column)? =>
         {
             rows
         }
-        order => select_joined!(sorted(
-            filter_items!(joined().into_boxed(), filter, project, page.readable.clone(), &conditions, &planning),
-            order,
-            filter.descending
-        ))
-        .limit(limit)
-        .offset(offset)
-        .load(connection)?,
+        order => {
+            let matching =
+                filter_items!(joined().into_boxed(), filter, project, page.readable.clone(), &conditions, &planning);
+            let top = top_level!(matching, filter, project, page.readable.clone(), &conditions, &planning);
+            select_joined!(sorted(top, order, filter.descending)).limit(limit).offset(offset).load(connection)?
+        }
     };
     // A page that is not full ends the list: what precedes it and its rows are all there is
     // (a narrow filter's list then costs one query, not two).
@@ -497,7 +580,9 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
     } else {
         count_matching(connection, filter, project, readable, &conditions, &planning)?
     };
-    Ok(ItemPage { items: views_with(connection, &catalog, rows)?, total, limit, offset })
+    let (rows, sub_items_cut) =
+        if filter.tree { page.with_sub_items(connection, &order, rows)? } else { (rows, false) };
+    Ok(ItemPage { items: views_with(connection, &catalog, rows)?, total, limit, offset, sub_items_cut })
 }
 
 /// Gives `$then!(column)` the column of `item_values` that holds the values of a `SortColumn`.
@@ -671,6 +756,50 @@ impl Page<'_> {
         let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(items::id.eq_any(&ids))).load(connection)?;
         rows.sort_by_key(|(row, ..)| ids.iter().position(|id| *id == row.id));
         Ok(Some(rows))
+    }
+}
+
+impl Page<'_> {
+    /// A tree page: each top-level row followed, depth first, by its sub-items that match the
+    /// filter (a level at a time; siblings in the list's order), at most `MAX_PAGE_SIZE` of
+    /// them; and whether some were cut.
+    fn with_sub_items(
+        &self,
+        connection: &mut DbConnection,
+        order: &Order,
+        top: Vec<JoinedRow>,
+    ) -> Result<(Vec<JoinedRow>, bool)> {
+        let Page { filter, project, conditions, planning, .. } = *self;
+        let mut below: HashMap<ItemId, Vec<JoinedRow>> = HashMap::new();
+        let mut frontier: Vec<ItemId> = top.iter().map(|(row, ..)| row.id).collect();
+        let (mut nested, mut cut) = (0, false);
+        while !frontier.is_empty() && !cut {
+            let level: Vec<JoinedRow> = select_joined!(sorted(
+                filter_items!(joined().into_boxed(), filter, project, self.readable.clone(), conditions, planning)
+                    .filter(items::parent_id.eq_any(frontier.clone())),
+                order,
+                filter.descending
+            ))
+            .limit(MAX_PAGE_SIZE - nested + 1)
+            .load(connection)?;
+            cut = level.len() as i64 > MAX_PAGE_SIZE - nested;
+            frontier.clear();
+            for row in level.into_iter().take((MAX_PAGE_SIZE - nested) as usize) {
+                let Some(parent) = row.0.parent_id else { continue };
+                frontier.push(row.0.id);
+                below.entry(parent).or_default().push(row);
+                nested += 1;
+            }
+        }
+        let mut rows = Vec::with_capacity(top.len() + nested as usize);
+        let mut stack: Vec<JoinedRow> = top.into_iter().rev().collect();
+        while let Some(row) = stack.pop() {
+            if let Some(children) = below.remove(&row.0.id) {
+                stack.extend(children.into_iter().rev());
+            }
+            rows.push(row);
+        }
+        Ok((rows, cut))
     }
 }
 

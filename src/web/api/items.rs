@@ -39,6 +39,8 @@ pub struct ListQuery {
     label: Option<String>,
     /// A component's id or name, or `none`.
     component: Option<String>,
+    /// `flat` (the default) or `tree`: top-level matches, each followed by its sub-items.
+    view: Option<String>,
     /// A field, `-field` for descending: id, created, updated, title, priority, status, due.
     sort: Option<String>,
     limit: Option<i64>,
@@ -80,6 +82,7 @@ fn build_filter(query: ListQuery, fields: Vec<(String, String)>, caller: &User) 
         label: query.label,
         component: query.component,
         fields,
+        tree: ItemFilter::parse_view(query.view.as_deref().unwrap_or_default())?,
         sort,
         descending,
         limit: query.limit,

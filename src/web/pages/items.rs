@@ -2,6 +2,8 @@
 //! bookmarked and shared), the project page built on it, and the new-item form. The list
 //! shows open items unless the URL asks for `state=closed` or `state=all`.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -59,6 +61,8 @@ pub struct ListQuery {
     /// A component's id or name, or `none`.
     pub component: String,
     pub text: String,
+    /// `flat` (also when empty) or `tree`: sub-items under their parents.
+    pub view: String,
     /// A column, `-column` for descending.
     pub sort: String,
     pub page: String,
@@ -104,6 +108,7 @@ impl ListQuery {
             ("label", self.label.clone()),
             ("component", self.component.clone()),
             ("text", self.text.clone()),
+            ("view", self.view.clone()),
             ("sort", self.sort.clone()),
             ("page", self.page.clone()),
         ];
@@ -205,6 +210,7 @@ fn build_filter(query: &ListQuery, project: Option<&str>, viewer: &User) -> Resu
             .filter(|(_, condition)| !condition.trim().is_empty())
             .map(|(name, condition)| (name["field.".len()..].to_string(), condition.clone()))
             .collect(),
+        tree: ItemFilter::parse_view(&query.view)?,
         sort,
         descending,
         limit: Some(PAGE_SIZE),
@@ -279,6 +285,11 @@ struct ItemListPage {
     workflow: Workflow,
     badges: Badges,
     results: ItemPage,
+    /// Whether the list is a tree, each item's depth in it, and the list in either view.
+    tree: bool,
+    depths: Vec<usize>,
+    flat_href: String,
+    tree_href: String,
     columns: Vec<SortColumn>,
     /// The custom fields the filters offer (those of the project, or all), and those shown
     /// as columns.
@@ -311,10 +322,30 @@ impl ItemListPage {
             .unwrap_or_default()
     }
 
+    /// How deep the page's item at `index` hangs below an item of the page (a tree list
+    /// comes depth first; 0 in a flat one).
+    fn depth(&self, index: usize) -> usize {
+        self.depths.get(index).copied().unwrap_or(0)
+    }
+
     /// Opens the custom field filters when one is in use.
     fn fields_in_use(&self) -> bool {
         !self.query.columns.is_empty() || self.query.fields.iter().any(|(_, condition)| !condition.is_empty())
     }
+}
+
+/// Each item's depth in a tree page (which comes depth first): one more than its parent's when
+/// the parent came earlier on the page, else 0.
+fn tree_depths(items: &[ItemView]) -> Vec<usize> {
+    let mut seen: HashMap<ItemId, usize> = HashMap::with_capacity(items.len());
+    items
+        .iter()
+        .map(|item| {
+            let depth = item.parent.as_ref().and_then(|parent| seen.get(&parent.id)).map_or(0, |above| above + 1);
+            seen.insert(item.id, depth);
+            depth
+        })
+        .collect()
 }
 
 async fn show_list(
@@ -324,7 +355,7 @@ async fn show_list(
     project_key: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let filter = build_filter(&query, project_key.as_deref(), &viewer.user)?;
-    let open_state = filter.state;
+    let (open_state, tree) = (filter.state, filter.tree);
     let user = viewer.user.clone();
     let columns = query.columns.clone();
     let (project, members, projects, workflow, results, offered_fields, field_columns, plan) = state
@@ -384,6 +415,10 @@ async fn show_list(
     };
     page(&ItemListPage {
         chrome: viewer.chrome(),
+        depths: if tree { tree_depths(&results.items) } else { Vec::new() },
+        flat_href: ListQuery { view: String::new(), page: String::new(), ..query.clone() }.url(&path),
+        tree_href: ListQuery { view: "tree".into(), page: String::new(), ..query.clone() }.url(&path),
+        tree,
         project_description_html: project
             .as_ref()
             .filter(|_| is_project_page)
