@@ -353,7 +353,8 @@ const BATCH: usize = 5000;
 
 /// Records a change that reached items from elsewhere (their version closed and moved them, a
 /// label or component was deleted), the column already written: a new version of each item,
-/// its history entry and the search queue. Called inside the change's transaction.
+/// its history entry, its followers' notifications (one per item, as for any change) and the
+/// search queue. Called inside the change's transaction.
 pub fn record_side_change(
     connection: &mut DbConnection,
     actor: &User,
@@ -365,8 +366,10 @@ pub fn record_side_change(
             .set((items::version.eq(items::version + 1), items::updated_at.eq(diesel::dsl::now)))
             .execute(connection)?;
     }
+    let notable = notification::notable(std::slice::from_ref(change), &*Catalog::load(connection)?);
     for id in ids {
         history::record(connection, *id, actor.id, std::slice::from_ref(change))?;
+        notification::queue(connection, *id, actor.id, Event::Changed, &notable)?;
     }
     enqueue_all(connection, ids)
 }

@@ -131,11 +131,14 @@ async fn closing_a_version_with_open_items_keeps_or_moves_them(backend: Backend)
     let next = version(&app.admin, "OPS", json!({"name": "1.1"})).await["id"].as_i64().unwrap();
     let done = planned(&app.admin, "OPS", "Done", old).await["id"].as_i64().unwrap();
     set_status(&app.admin, done, REJECTED).await;
-    let open: Vec<i64> =
-        [planned(&app.admin, "OPS", "Open one", old).await, planned(&app.admin, "OPS", "Open two", old).await]
-            .iter()
-            .map(|item| item["id"].as_i64().unwrap())
-            .collect();
+    let reporter = app.create_user("dev").await;
+    app.add_member("OPS", &reporter, "developer").await;
+    let reported = planned(&reporter, "OPS", "Open one", old).await;
+    let reporter_id = reported["reporter"]["id"].as_i64().unwrap();
+    let open: Vec<i64> = [reported, planned(&app.admin, "OPS", "Open two", old).await]
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect();
 
     let asked = app.admin.patch(&format!("/api/v1/versions/{old}"), json!({"status": "closed"})).await;
     assert_eq!(asked.status, StatusCode::CONFLICT, "{}", asked.body);
@@ -163,6 +166,14 @@ async fn closing_a_version_with_open_items_keeps_or_moves_them(backend: Backend)
     }
     let finished = app.admin.get(&format!("/api/v1/items/{done}")).await.body;
     assert_eq!(finished["target_version"]["name"], "1.0", "closed items stay with the closed version");
+    // The reporter of a moved item hears of it, as of any change by someone else.
+    let told = app.count_rows(&format!(
+        "mail_outbox WHERE item_id = {} AND recipient_id = {} AND event = 'changed' \
+         AND changes = 'target version: 1.0 → 1.1'",
+        open[0], reporter_id
+    ));
+    assert_eq!(told, 1, "one notification for the moved item");
+    assert_eq!(app.count_rows(&format!("mail_outbox WHERE item_id = {done} AND event = 'changed'")), 0);
 
     // Keep: the open items stay with the closed version.
     let kept = planned(&app.admin, "OPS", "Still open", next).await["id"].as_i64().unwrap();
