@@ -329,62 +329,71 @@ macro_rules! filter_items {
     }};
 }
 
-/// Keeps, in a tree list, the filter's top-level matches: items without a parent or whose
-/// parent the filter does not match (a sub-item of a match is shown under it instead). The
-/// parent is probed by its id, so the cost follows the rows read, not the list's size.
-macro_rules! top_level {
-    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr) => {{
-        let filter: &ItemFilter = $filter;
-        let query = $query;
-        if filter.tree {
-            let parent_matches = filter_items!(
+/// The test of an item's parent against the filter, for a tree list: `ParentTest` over a query
+/// of the filter's items correlated to `parents.id` (built here), to be applied with `filter`.
+macro_rules! parent_test {
+    ($filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr, $top_level:expr) => {
+        ParentTest {
+            parent_matches: filter_items!(
                 items::table.into_boxed::<MultiBackend>(),
-                filter,
+                $filter,
                 $project,
                 $readable,
                 $conditions,
                 $planning
             )
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("items.id = parents.id"))
-            .select(items::id);
-            query.filter(TopLevel { parent_matches })
+            .select(items::id),
+            top_level: $top_level,
+        }
+    };
+}
+
+/// Keeps, in a tree list, the filter's top-level matches: items without a parent or whose
+/// parent the filter does not match (a sub-item of a match is shown under it instead). The
+/// parent is probed by its id, so the cost follows the rows read.
+macro_rules! top_level {
+    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr) => {{
+        let filter: &ItemFilter = $filter;
+        let query = $query;
+        if filter.tree {
+            query.filter(parent_test!(filter, $project, $readable, $conditions, $planning, true))
         } else {
             query
         }
     }};
 }
 
-/// `parent_id IS NULL OR NOT EXISTS (the parent, and it is among `parent_matches`)`, where
-/// `parent_matches` selects the matching items' ids correlated to `parents.id`. Written out
-/// because the subquery is boxed, and diesel's EXISTS and IN of a boxed query do not build
-/// for both backends.
-struct TopLevel<Q> {
+/// With `top_level`: `parent_id IS NULL OR NOT EXISTS (its parent, among parent_matches)`;
+/// without: `EXISTS (its parent, among parent_matches)`, where `parent_matches` selects the
+/// matching items' ids correlated to `parents.id`. Written out because the subquery is boxed,
+/// and diesel's EXISTS and IN of a boxed query do not build for both backends.
+struct ParentTest<Q> {
     parent_matches: Q,
+    top_level: bool,
 }
 
-impl<Q> diesel::query_builder::QueryId for TopLevel<Q> {
+impl<Q> diesel::query_builder::QueryId for ParentTest<Q> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q> diesel::Expression for TopLevel<Q> {
+impl<Q> diesel::Expression for ParentTest<Q> {
     type SqlType = diesel::sql_types::Bool;
 }
 
-impl<Q, Source> diesel::AppearsOnTable<Source> for TopLevel<Q> {}
+impl<Q, Source> diesel::AppearsOnTable<Source> for ParentTest<Q> {}
 
-impl<Q> diesel::expression::ValidGrouping<()> for TopLevel<Q> {
+impl<Q> diesel::expression::ValidGrouping<()> for ParentTest<Q> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 impl<Q: diesel::query_builder::QueryFragment<MultiBackend>> diesel::query_builder::QueryFragment<MultiBackend>
-    for TopLevel<Q>
+    for ParentTest<Q>
 {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_sql(
-            "(items.parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM items AS parents \
-             WHERE parents.id = items.parent_id AND parents.id IN (",
-        );
+        out.push_sql(if self.top_level { "(items.parent_id IS NULL OR NOT EXISTS (" } else { "(EXISTS (" });
+        out.push_sql("SELECT 1 FROM items AS parents WHERE parents.id = items.parent_id AND parents.id IN (");
         self.parent_matches.walk_ast(out.reborrow())?;
         out.push_sql(")))");
         Ok(())
@@ -454,10 +463,21 @@ fn count_matching(
     {
         return count_values(connection, filter, project, condition);
     }
+    if filter.tree {
+        // All matches less the sub-items whose parent matches too: those are found among the
+        // (few) sub-items, where testing every match would read them all.
+        let flat = ItemFilter { tree: false, ..filter.clone() };
+        let all = count_matching(connection, &flat, project, readable.clone(), conditions, planning)?;
+        let nested: i64 =
+            filter_items!(items::table.into_boxed(), filter, project, readable.clone(), conditions, planning)
+                .filter(items::parent_id.is_not_null())
+                .filter(parent_test!(filter, project, readable, conditions, planning, false))
+                .count()
+                .get_result(connection)?;
+        return Ok(all - nested);
+    }
     if !(only_status && conditions.is_empty()) {
-        let matching =
-            filter_items!(items::table.into_boxed(), filter, project, readable.clone(), conditions, planning);
-        return Ok(top_level!(matching, filter, project, readable, conditions, planning)
+        return Ok(filter_items!(items::table.into_boxed(), filter, project, readable, conditions, planning)
             .count()
             .get_result(connection)?);
     }
