@@ -8,7 +8,8 @@
 # sub-items, made through the API before the run (bench/planned_item_page.lua); with
 # PAGE=roadmap the roadmap page of OPS, whose 20 versions the demo data makes open
 # (bench/roadmap_page.lua); with PAGE=tree the item list of open OPS items as a tree
-# (bench/item_tree_page.lua).
+# (bench/item_tree_page.lua); with PAGE=all the Items page, open items across all projects
+# (bench/all_items_page.lua).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
 # measure instead of building one).
@@ -26,7 +27,8 @@ case "${PAGE:-item}" in
     planned) SCRIPT=planned_item_page.lua; SAMPLE=""; LABEL="Item page with 10 links and 20 sub-items"; REQUEST="GET /items/{id}" ;;
     roadmap) SCRIPT=roadmap_page.lua; SAMPLE=/projects/OPS/roadmap; LABEL="Roadmap page of a project with 20 open versions"; REQUEST="GET /projects/OPS/roadmap" ;;
     tree) SCRIPT=item_tree_page.lua; SAMPLE="/items?project=OPS&state=open&view=tree"; LABEL="Item list page as a tree"; REQUEST="GET /items?project=OPS&state=open&view=tree&page=1..10" ;;
-    *) echo "bench: PAGE must be item, list, planned, roadmap or tree" >&2; exit 2 ;;
+    all) SCRIPT=all_items_page.lua; SAMPLE="/items"; LABEL="Items page (open items of all projects)"; REQUEST="GET /items?page=1..10" ;;
+    *) echo "bench: PAGE must be item, list, planned, roadmap, tree or all" >&2; exit 2 ;;
 esac
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }

@@ -235,9 +235,13 @@ pub struct ItemPage {
 type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
 
 /// Narrows a boxed query to the filter's status and its state (open or closed), tested on
-/// `$status`: the status column of the items, of a value (its item's copy), or of a kept total.
+/// `$status`: the status column of the items, of a value (its item's copy), or of a kept total;
+/// the state on `$state` when given (the items' status column kept from index lookups).
 macro_rules! in_status {
-    ($query:expr, $filter:expr, $status:expr) => {{
+    ($query:expr, $filter:expr, $status:expr) => {
+        in_status!($query, $filter, $status, $status)
+    };
+    ($query:expr, $filter:expr, $status:expr, $state:expr) => {{
         let filter: &ItemFilter = $filter;
         let mut query = $query;
         if let Some(status) = filter.status {
@@ -248,7 +252,7 @@ macro_rules! in_status {
         if let Some(closed) = filter.state.closed() {
             let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
             query = query.filter(
-                $status.eq_any(
+                $state.eq_any(
                     statuses_by_state
                         .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
                         .select(statuses_by_state.field(statuses::id)),
@@ -299,8 +303,13 @@ macro_rules! filter_items {
         for condition in conditions {
             query = restrict_by_field!(query, condition);
         }
+        // The readable projects and the state are broad (most items pass): tested on the
+        // rows a walk reads, never looked up through an index, so that a list across
+        // projects walks the items in its order and stops after the page. SQLite 3.51
+        // otherwise reads every open item of the readable projects and sorts them
+        // (40 ms for the Items page of 100,000 items, 0.5 ms walking).
         if let Some(ids) = $readable {
-            query = query.filter(items::project_id.eq_any(ids));
+            query = query.filter(Unindexed(items::project_id).eq_any(ids));
         }
         if let Some(project) = $project {
             query = query.filter(items::project_id.eq(project));
@@ -325,8 +334,39 @@ macro_rules! filter_items {
         if let Some(text) = &filter.text {
             query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
         }
-        in_status!(query, filter, items::status_id)
+        in_status!(query, filter, items::status_id, Unindexed(items::status_id))
     }};
+}
+
+/// A column the query planner is not to look up through an index: `+column`, which keeps
+/// its value and type on both backends.
+#[derive(Debug, Clone, Copy)]
+struct Unindexed<C>(C);
+
+impl<C> diesel::query_builder::QueryId for Unindexed<C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C: diesel::Expression> diesel::Expression for Unindexed<C> {
+    type SqlType = C::SqlType;
+}
+
+impl<C: diesel::AppearsOnTable<Source>, Source> diesel::AppearsOnTable<Source> for Unindexed<C> {}
+
+impl<C: diesel::SelectableExpression<Source>, Source> diesel::SelectableExpression<Source> for Unindexed<C> {}
+
+impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping<()> for Unindexed<C> {
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C: diesel::query_builder::QueryFragment<DB>, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB>
+    for Unindexed<C>
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("+");
+        self.0.walk_ast(out.reborrow())
+    }
 }
 
 /// The test of an item's parent against the filter, for a tree list: `ParentTest` over a query

@@ -1,1 +1,2 @@
+DROP INDEX items_updated;
 DROP INDEX items_project_parent;
