@@ -387,15 +387,7 @@ impl Database {
             }
             (DbConnection::Sqlite(inner), DatabaseLocation::Sqlite(path)) => {
                 let _lock = setup_lock(path)?;
-                let applied = migrate_with(inner, SQLITE_MIGRATIONS)?;
-                // The planner weighs indexes by the statistics ANALYZE gathers: a new index
-                // needs them as much as the old ones (the sampled ones `PRAGMA optimize`
-                // gathers made a status look selective and the list sort every open item).
-                // A fraction of a second per 100,000 items, once per upgrade.
-                if !applied.is_empty() {
-                    inner.batch_execute("ANALYZE")?;
-                }
-                Ok(applied)
+                migrate_with(inner, SQLITE_MIGRATIONS)
             }
             (DbConnection::Sqlite(_), DatabaseLocation::Postgres(_)) => {
                 Err(Error::Unavailable("database backend does not match its URL".into()))
