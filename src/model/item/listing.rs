@@ -304,8 +304,8 @@ macro_rules! filter_items {
             query = restrict_by_field!(query, condition);
         }
         // The readable projects and the state are broad (most items pass): tested on the
-        // rows a walk reads, never looked up through an index, so that a list across
-        // projects walks the items in its order and stops after the page. SQLite 3.51
+        // rows a walk reads, never looked up through an index on SQLite, so that a list
+        // across projects walks the items in its order and stops after the page. SQLite 3.51
         // otherwise reads every open item of the readable projects and sorts them
         // (40 ms for the Items page of 100,000 items, 0.5 ms walking).
         if let Some(ids) = $readable {
@@ -338,8 +338,9 @@ macro_rules! filter_items {
     }};
 }
 
-/// A column the query planner is not to look up through an index: `+column`, which keeps
-/// its value and type on both backends.
+/// A column SQLite's query planner is not to look up through an index: `+column` there,
+/// which keeps its value and type; the column itself on PostgreSQL, whose planner weighs a
+/// walk in the order asked against the rows it would sort.
 #[derive(Debug, Clone, Copy)]
 struct Unindexed<C>(C);
 
@@ -360,12 +361,23 @@ impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping
     type IsAggregate = C::IsAggregate;
 }
 
-impl<C: diesel::query_builder::QueryFragment<DB>, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB>
-    for Unindexed<C>
+impl<C: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>>
+    diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Unindexed<C>
 {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
         out.push_sql("+");
         self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<C: diesel::query_builder::QueryFragment<diesel::pg::Pg>> diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    for Unindexed<C>
+{
+    fn walk_ast<'b>(&'b self, out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        self.0.walk_ast(out)
     }
 }
 
