@@ -201,7 +201,10 @@ macro_rules! select_joined {
             (priorities::id, priorities::name),
             (versions::id, versions::name).nullable(),
             (components::id, components::name).nullable(),
-            diesel::dsl::exists(item_labels::table.filter(item_labels::item_id.eq(items::id))),
+            // `OFFSET 0` keeps PostgreSQL probing the label index per item: without it a
+            // generic plan, not knowing the page's length, reads every item label into a hash
+            // first (31 ms against 0.2 ms for a page of 25, 125,000 item labels).
+            diesel::dsl::exists(item_labels::table.filter(item_labels::item_id.eq(items::id)).offset(0)),
         ))
     };
 }
