@@ -7,9 +7,8 @@
 # open items of one project); with PAGE=planned the page of one item with 10 links and 20
 # sub-items, made through the API before the run (bench/planned_item_page.lua); with
 # PAGE=roadmap the roadmap page of OPS, whose 20 versions the demo data makes open
-# (bench/roadmap_page.lua); with PAGE=tree the item list of open OPS items as a tree
-# (bench/item_tree_page.lua); with PAGE=all the Items page, open items across all projects
-# (bench/all_items_page.lua).
+# (bench/roadmap_page.lua); with PAGE=tree the list of open OPS items as a tree, with PAGE=all
+# the Items page, open items across all projects (both bench/item_list_page.lua).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
 # measure instead of building one).
@@ -23,11 +22,11 @@ CONNECTIONS=${CONNECTIONS:-32}
 PASSWORD=bench-admin-password
 case "${PAGE:-item}" in
     item) SCRIPT=item_page.lua; SAMPLE=/items/1; LABEL="Item page"; REQUEST="GET /items/{id}" ;;
-    list) SCRIPT=item_list_page.lua; SAMPLE="/items?project=OPS&state=open"; LABEL="Item list page"; REQUEST="GET /items?project=OPS&state=open&page=1..10" ;;
+    list) SCRIPT=item_list_page.lua; LIST="project=OPS&state=open"; SAMPLE="/items?$LIST"; LABEL="Item list page"; REQUEST="GET /items?project=OPS&state=open&page=1..10" ;;
     planned) SCRIPT=planned_item_page.lua; SAMPLE=""; LABEL="Item page with 10 links and 20 sub-items"; REQUEST="GET /items/{id}" ;;
     roadmap) SCRIPT=roadmap_page.lua; SAMPLE=/projects/OPS/roadmap; LABEL="Roadmap page of a project with 20 open versions"; REQUEST="GET /projects/OPS/roadmap" ;;
-    tree) SCRIPT=item_tree_page.lua; SAMPLE="/items?project=OPS&state=open&view=tree"; LABEL="Item list page as a tree"; REQUEST="GET /items?project=OPS&state=open&view=tree&page=1..10" ;;
-    all) SCRIPT=all_items_page.lua; SAMPLE="/items"; LABEL="Items page (open items of all projects)"; REQUEST="GET /items?page=1..10" ;;
+    tree) SCRIPT=item_list_page.lua; LIST="project=OPS&state=open&view=tree"; SAMPLE="/items?$LIST"; LABEL="Item list page as a tree"; REQUEST="GET /items?project=OPS&state=open&view=tree&page=1..10" ;;
+    all) SCRIPT=item_list_page.lua; LIST="state=open"; SAMPLE="/items?$LIST"; LABEL="Items page (open items of all projects)"; REQUEST="GET /items?state=open&page=1..10" ;;
     *) echo "bench: PAGE must be item, list, planned, roadmap, tree or all" >&2; exit 2 ;;
 esac
 
@@ -57,7 +56,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/system/ping" >/d
 curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
     -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >"$WORK/session.json"
 COOKIE=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
-ARGUMENT=$ITEMS
+ARGUMENT=${LIST:-$ITEMS}
 if [ "${PAGE:-item}" = planned ]; then
     api() { # method, path, JSON body: prints the answer
         curl -sf -b "$WORK/cookies" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' -X "$1" -d "$3" \
