@@ -401,21 +401,6 @@ macro_rules! parent_test {
     };
 }
 
-/// Keeps, in a tree list, the filter's top-level matches: items without a parent or whose
-/// parent the filter does not match (a sub-item of a match is shown under it instead). The
-/// parent is probed by its id, so the cost follows the rows read.
-macro_rules! top_level {
-    ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr) => {{
-        let filter: &ItemFilter = $filter;
-        let query = $query;
-        if filter.tree {
-            query.filter(parent_test!(filter, $project, $readable, $conditions, $planning, true))
-        } else {
-            query
-        }
-    }};
-}
-
 /// With `top_level`: `parent_id IS NULL OR NOT EXISTS (its parent, among parent_matches)`;
 /// without: `EXISTS (its parent, among parent_matches)`, where `parent_matches` selects the
 /// matching items' ids correlated to `parents.id`. Written out because the subquery is boxed,
@@ -638,10 +623,15 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
             rows
         }
         order => {
-            let matching =
+            let mut matching =
                 filter_items!(joined().into_boxed(), filter, project, page.readable.clone(), &conditions, &planning);
-            let top = top_level!(matching, filter, project, page.readable.clone(), &conditions, &planning);
-            select_joined!(sorted(top, order, filter.descending)).limit(limit).offset(offset).load(connection)?
+            // A tree pages over the top-level matches: items without a parent or whose parent
+            // the filter does not match (a sub-item of a match comes under it instead).
+            if filter.tree {
+                matching =
+                    matching.filter(parent_test!(filter, project, page.readable.clone(), &conditions, &planning, true));
+            }
+            select_joined!(sorted(matching, order, filter.descending)).limit(limit).offset(offset).load(connection)?
         }
     };
     // A page that is not full ends the list: what precedes it and its rows are all there is
