@@ -464,7 +464,9 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             ))
             .returning(items::id)
             .get_result(connection)?;
-        label::replace(connection, id, &labels)?;
+        if !labels.is_empty() {
+            label::replace(connection, id, &labels)?;
+        }
         let catalog = Catalog::load(connection)?;
         value::apply(
             connection,
