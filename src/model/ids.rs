@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
@@ -74,3 +76,75 @@ id_type!(
     LabelId,
     ComponentId
 );
+
+/// `column IN (ids)` written as one statement text whatever the number of ids, so that the
+/// connection keeps it prepared: `column = ANY(?)` with an array on PostgreSQL (as diesel's
+/// `eq_any` writes it there) and `column IN (SELECT value FROM json_each(?))` with a JSON array
+/// on SQLite, where `eq_any` writes one parameter per id and the statement is prepared anew on
+/// every use (60 µs of the 90 µs that reading a page's 25 items takes). No limit on the number
+/// of ids either (SQLite takes at most 32,766 parameters).
+pub fn any_id<C, I: Copy + Into<i64>>(column: C, ids: &[I]) -> AnyId<C> {
+    let ids: Vec<i64> = ids.iter().map(|&id| id.into()).collect();
+    let json = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+    AnyId { column, ids, json }
+}
+
+/// The test `any_id` builds.
+#[derive(Debug, Clone)]
+pub struct AnyId<C> {
+    column: C,
+    ids: Vec<i64>,
+    json: String,
+}
+
+impl<C> diesel::query_builder::QueryId for AnyId<C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C: diesel::Expression<SqlType = BigInt>> diesel::Expression for AnyId<C> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<C: diesel::AppearsOnTable<Source>, Source> diesel::AppearsOnTable<Source> for AnyId<C> where
+    AnyId<C>: diesel::Expression
+{
+}
+
+impl<C: diesel::SelectableExpression<Source>, Source> diesel::SelectableExpression<Source> for AnyId<C> where
+    AnyId<C>: diesel::AppearsOnTable<Source>
+{
+}
+
+impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping<()> for AnyId<C> {
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C: QueryFragment<diesel::sqlite::Sqlite>> QueryFragment<diesel::sqlite::Sqlite> for AnyId<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.json)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<diesel::pg::Pg>> QueryFragment<diesel::pg::Pg> for AnyId<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" = ANY(");
+        out.push_bind_param::<diesel::sql_types::Array<BigInt>, _>(&self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<C> QueryFragment<crate::db::MultiBackend> for AnyId<C>
+where
+    Self: QueryFragment<diesel::sqlite::Sqlite> + QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, crate::db::MultiBackend>) -> QueryResult<()> {
+        crate::db::MultiBackend::walk_variant_ast(self, pass)
+    }
+}

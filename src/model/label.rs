@@ -10,7 +10,7 @@ use crate::db::schema::{item_labels, labels, projects};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::FieldChange;
-use crate::model::ids::{ItemId, LabelId, ProjectId};
+use crate::model::ids::{ItemId, LabelId, ProjectId, any_id};
 use crate::model::item::{self, ProjectRef};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId};
@@ -223,7 +223,7 @@ pub fn of_items(connection: &mut DbConnection, ids: &[ItemId]) -> Result<Vec<(It
         [] => return Ok(Vec::new()),
         // One item: a statement that stays prepared (the item page).
         [one] => query.filter(item_labels::item_id.eq(one)).load(connection)?,
-        many => query.filter(item_labels::item_id.eq_any(many)).load(connection)?,
+        many => query.filter(any_id(item_labels::item_id, many)).load(connection)?,
     };
     found.sort_by(|(a, x), (b, y)| a.cmp(b).then(x.name.to_lowercase().cmp(&y.name.to_lowercase())));
     Ok(found)

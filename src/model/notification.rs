@@ -12,7 +12,7 @@ use crate::db::schema::{items, mail_outbox, projects, statuses, users, watchers}
 use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
-use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
+use crate::model::ids::{CommentId, ItemId, ProjectId, UserId, any_id};
 use crate::model::permission::{Access, Permission, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
 
@@ -154,7 +154,7 @@ fn recipients(
     concerned.sort_unstable();
     concerned.dedup();
     let candidates: Vec<UserId> = users::table
-        .filter(users::id.eq_any(&concerned))
+        .filter(any_id(users::id, &concerned))
         .filter(users::id.ne(actor))
         .filter(users::active.eq(true))
         .filter(users::email_notifications.eq(true))

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConnection;
 use crate::db::schema::{items, memberships, projects};
 use crate::error::{Error, Result};
-use crate::model::ids::{ItemId, ProjectId};
+use crate::model::ids::{ItemId, ProjectId, any_id};
 use crate::model::user::User;
 
 /// A member's role in a project, from least to most powerful.
@@ -221,7 +221,7 @@ pub fn unreadable_items(connection: &mut DbConnection, user: &User, ids: &[ItemI
         return Ok(Vec::new());
     }
     let found: Vec<(ItemId, ProjectId)> =
-        items::table.filter(items::id.eq_any(ids)).select((items::id, items::project_id)).load(connection)?;
+        items::table.filter(any_id(items::id, ids)).select((items::id, items::project_id)).load(connection)?;
     let readable = readable_project_ids(connection, user)?;
     Ok(ids
         .iter()

@@ -17,7 +17,7 @@ use crate::db::DbConnection;
 use crate::db::schema::item_values;
 use crate::error::{Error, Result};
 use crate::model::history::FieldChange;
-use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, StatusId, TypeId, UserId};
+use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, StatusId, TypeId, UserId, any_id};
 use crate::model::text;
 use crate::model::user::{self, UserSummary};
 use crate::model::{membership, project::Project};
@@ -292,10 +292,9 @@ pub fn load(
     // their choices' order below.
     let rows: Vec<ValueRow> = match ids {
         [one] => item_values::table.filter(item_values::item_id.eq(one)).select(value_columns!()).load(connection)?,
-        many => item_values::table
-            .filter(item_values::item_id.eq_any(many.to_vec()))
-            .select(value_columns!())
-            .load(connection)?,
+        many => {
+            item_values::table.filter(any_id(item_values::item_id, many)).select(value_columns!()).load(connection)?
+        }
     };
     for row in rows {
         let Some(field) = catalog.by_id(FieldId(row.field_id)) else { continue };

@@ -18,7 +18,9 @@ use crate::model::field::Catalog;
 use crate::model::field::filter::{
     self, FieldCondition, FieldSort, Operands, Operation, SortColumn, restrict_by_field,
 };
-use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
+use crate::model::ids::{
+    ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId, any_id,
+};
 use crate::model::permission::{Permission, readable_project_ids};
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text::{self, like_pattern, lower, name_key};
@@ -263,6 +265,26 @@ macro_rules! in_status {
     }};
 }
 
+/// Expands `$body` with `$test` bound to `$column = id` when `$ids` holds one id, and to
+/// `$column IN (...)` otherwise. SQLite prepares a statement holding `IN` with binds anew on
+/// every request (diesel cannot keep it: its text varies with the count), a third of a list
+/// filtered by label and version; a name or id names one version, label or component in all
+/// but shared or repeated names.
+macro_rules! with_any_of {
+    ($column:expr, $ids:expr, |$test:ident| $body:expr) => {
+        match $ids.as_slice() {
+            [one] => {
+                let $test = $column.eq(*one);
+                $body
+            }
+            many => {
+                let $test = $column.eq_any(many.to_vec());
+                $body
+            }
+        }
+    };
+}
+
 /// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
 /// for the page), so that the count and the page always agree.
 macro_rules! filter_items {
@@ -272,7 +294,7 @@ macro_rules! filter_items {
         let planning: &Planning = $planning;
         let mut query = $query;
         match &planning.version {
-            Some(Some(ids)) => query = query.filter(items::target_version_id.eq_any(ids.clone())),
+            Some(Some(ids)) => query = with_any_of!(items::target_version_id, ids, |test| query.filter(test)),
             Some(None) => query = query.filter(items::target_version_id.is_null()),
             None => {}
         }
@@ -282,21 +304,18 @@ macro_rules! filter_items {
         // the figure in docs/benchmarks.md, 100,000 items).
         match (&planning.label, &planning.version) {
             (Some(ids), Some(Some(_))) => {
-                query = query.filter(diesel::dsl::exists(
-                    item_labels::table
-                        .filter(item_labels::item_id.eq(items::id))
-                        .filter(item_labels::label_id.eq_any(ids.clone())),
-                ));
+                query = with_any_of!(item_labels::label_id, ids, |test| query.filter(diesel::dsl::exists(
+                    item_labels::table.filter(item_labels::item_id.eq(items::id)).filter(test)
+                )));
             }
             (Some(ids), _) => {
-                query = query.filter(items::id.eq_any(
-                    item_labels::table.filter(item_labels::label_id.eq_any(ids.clone())).select(item_labels::item_id),
-                ));
+                query = with_any_of!(item_labels::label_id, ids, |test| query
+                    .filter(items::id.eq_any(item_labels::table.filter(test).select(item_labels::item_id))));
             }
             (None, _) => {}
         }
         match &planning.component {
-            Some(Some(ids)) => query = query.filter(items::component_id.eq_any(ids.clone())),
+            Some(Some(ids)) => query = with_any_of!(items::component_id, ids, |test| query.filter(test)),
             Some(None) => query = query.filter(items::component_id.is_null()),
             None => {}
         }
@@ -309,7 +328,7 @@ macro_rules! filter_items {
         // otherwise reads every open item of the readable projects and sorts them
         // (40 ms for the Items page of 100,000 items, 0.5 ms walking).
         if let Some(ids) = $readable {
-            query = query.filter(Unindexed(items::project_id).eq_any(ids));
+            query = query.filter(any_id(Unindexed(items::project_id), &ids));
         }
         if let Some(project) = $project {
             query = query.filter(items::project_id.eq(project));
@@ -593,7 +612,11 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         Some(reference) => Some(project::get_with(connection, actor, reference, Permission::View)?.0.id),
         None => None,
     };
-    let readable = readable_project_ids(connection, actor)?;
+    // Viewing the project was checked: its list needs no list of readable projects.
+    let readable = match project {
+        Some(_) => None,
+        None => readable_project_ids(connection, actor)?,
+    };
     let catalog = Catalog::load(connection)?;
     let conditions = filter
         .fields
@@ -815,7 +838,7 @@ impl Page<'_> {
         if ids.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(items::id.eq_any(&ids))).load(connection)?;
+        let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(any_id(items::id, &ids))).load(connection)?;
         rows.sort_by_key(|(row, ..)| ids.iter().position(|id| *id == row.id));
         Ok(Some(rows))
     }

@@ -12,7 +12,7 @@ use super::{ItemView, StatusRef};
 use crate::db::DbConnection;
 use crate::db::schema::{items, statuses};
 use crate::error::{Error, Result};
-use crate::model::ids::{ItemId, ProjectId, StatusId};
+use crate::model::ids::{ItemId, ProjectId, StatusId, any_id};
 use crate::model::link;
 use crate::model::permission::{self, ReadableItem};
 use crate::model::project::Project;
@@ -141,5 +141,5 @@ pub fn parent_titles(connection: &mut DbConnection, parents: &[ItemId]) -> Resul
     if parents.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(items::table.filter(items::id.eq_any(parents)).select((items::id, items::title)).load(connection)?)
+    Ok(items::table.filter(any_id(items::id, parents)).select((items::id, items::title)).load(connection)?)
 }
