@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod auth;
 pub mod comment;
 pub mod component;
+pub mod definitions;
 pub mod field;
 pub mod history;
 pub mod html;

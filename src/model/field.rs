@@ -8,7 +8,6 @@
 //! items — deleting a field, narrowing where it applies, removing a choice items hold — says
 //! how many items lose a value and needs `confirm`.
 
-mod cache;
 pub mod filter;
 pub mod value;
 
@@ -21,6 +20,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::definitions::Versioned;
 use crate::model::ids::{ChoiceId, FieldId, ProjectId, TypeId};
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text;
@@ -217,9 +217,10 @@ pub struct Catalog {
 
 impl Catalog {
     /// The definitions as the database holds them now: one small query while they have not
-    /// changed since this process last read them (see `cache`).
+    /// changed since this process last read them (see `model::definitions`).
     pub fn load(connection: &mut DbConnection) -> Result<std::sync::Arc<Catalog>> {
-        cache::current(connection)
+        static PARSED: Versioned<Catalog> = Versioned::new();
+        PARSED.current(connection, Catalog::read)
     }
 
     /// Reads the definitions: one query when no field is defined, four otherwise.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConnection;
 use crate::db::schema::{item_types, priorities, statuses, transitions, type_transitions};
 use crate::error::{Error, Result};
+use crate::model::definitions::Versioned;
 use crate::model::ids::{PriorityId, StatusId, TypeId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -75,7 +76,14 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// The workflow as the database holds it now: one small query while it has not changed
+    /// since this process last read it (see `model::definitions`).
     pub fn load(connection: &mut DbConnection) -> Result<Workflow> {
+        static PARSED: Versioned<Workflow> = Versioned::new();
+        Ok(Workflow::clone(&*PARSED.current(connection, Workflow::read)?))
+    }
+
+    fn read(connection: &mut DbConnection) -> Result<Workflow> {
         Ok(Workflow {
             types: item_types::table
                 .order(item_types::position.asc())

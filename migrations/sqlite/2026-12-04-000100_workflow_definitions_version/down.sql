@@ -1,0 +1,15 @@
+DROP TRIGGER item_types_definitions_insert;
+DROP TRIGGER item_types_definitions_update;
+DROP TRIGGER item_types_definitions_delete;
+DROP TRIGGER statuses_definitions_insert;
+DROP TRIGGER statuses_definitions_update;
+DROP TRIGGER statuses_definitions_delete;
+DROP TRIGGER priorities_definitions_insert;
+DROP TRIGGER priorities_definitions_update;
+DROP TRIGGER priorities_definitions_delete;
+DROP TRIGGER transitions_definitions_insert;
+DROP TRIGGER transitions_definitions_update;
+DROP TRIGGER transitions_definitions_delete;
+DROP TRIGGER type_transitions_definitions_insert;
+DROP TRIGGER type_transitions_definitions_update;
+DROP TRIGGER type_transitions_definitions_delete;

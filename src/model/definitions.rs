@@ -1,0 +1,53 @@
+//! Definitions parsed once per version: the custom fields (`Catalog`) and the workflow (types,
+//! statuses, priorities, transitions). Every change to them gives the one row of
+//! `field_catalog_version` a new random version (database triggers, so no write path can
+//! forget it), and a use reads that one row instead of the tables of definitions.
+//!
+//! Kept per database (its random `database_key`), since one process may open several (tests).
+//! A version read inside a transaction that changed the definitions is that transaction's
+//! own; if it rolls back, that random version never comes back, so its entry is never used.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::field_catalog_version;
+use crate::error::Result;
+
+/// Per database key, a version and the definitions read at it (or later, which only a use
+/// that read the version before a concurrent change can get).
+pub struct Versioned<T>(Mutex<Vec<(String, i64, Arc<T>)>>);
+
+impl<T> Versioned<T> {
+    pub const fn new() -> Self {
+        Versioned(Mutex::new(Vec::new()))
+    }
+
+    /// The definitions as the database holds them now, read with `read` when they changed
+    /// since this process last read them.
+    pub fn current(
+        &self,
+        connection: &mut DbConnection,
+        read: impl FnOnce(&mut DbConnection) -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let (database, version): (String, i64) = field_catalog_version::table
+            .select((field_catalog_version::database_key, field_catalog_version::version))
+            .first(connection)?;
+        let known = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(key, known, _)| *key == database && *known == version)
+            .map(|(.., parsed)| parsed.clone());
+        if let Some(parsed) = known {
+            return Ok(parsed);
+        }
+        let parsed = Arc::new(read(connection)?);
+        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.retain(|(key, ..)| *key != database);
+        entries.push((database, version, parsed.clone()));
+        Ok(parsed)
+    }
+}
