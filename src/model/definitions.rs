@@ -20,7 +20,7 @@ use crate::error::Result;
 pub struct Versioned<T>(Mutex<Vec<(String, i64, Arc<T>)>>);
 
 impl<T> Versioned<T> {
-    pub const fn new() -> Self {
+    pub const fn empty() -> Self {
         Versioned(Mutex::new(Vec::new()))
     }
 

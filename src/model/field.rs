@@ -219,7 +219,7 @@ impl Catalog {
     /// The definitions as the database holds them now: one small query while they have not
     /// changed since this process last read them (see `model::definitions`).
     pub fn load(connection: &mut DbConnection) -> Result<std::sync::Arc<Catalog>> {
-        static PARSED: Versioned<Catalog> = Versioned::new();
+        static PARSED: Versioned<Catalog> = Versioned::empty();
         PARSED.current(connection, Catalog::read)
     }
 

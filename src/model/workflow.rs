@@ -79,7 +79,7 @@ impl Workflow {
     /// The workflow as the database holds it now: one small query while it has not changed
     /// since this process last read it (see `model::definitions`).
     pub fn load(connection: &mut DbConnection) -> Result<Workflow> {
-        static PARSED: Versioned<Workflow> = Versioned::new();
+        static PARSED: Versioned<Workflow> = Versioned::empty();
         Ok(Workflow::clone(&*PARSED.current(connection, Workflow::read)?))
     }
 
