@@ -267,9 +267,9 @@ macro_rules! in_status {
 
 /// Expands `$body` with `$test` bound to `$column = id` when `$ids` holds one id, and to
 /// `$column IN (...)` otherwise. SQLite prepares a statement holding `IN` with binds anew on
-/// every request (diesel cannot keep it: its text varies with the count), a third of a list
-/// filtered by label and version; a name or id names one version, label or component in all
-/// but shared or repeated names.
+/// every request (diesel cannot keep it: its text varies with the count), a quarter of the
+/// query of a list filtered by label and version; a name or an id finds one version, label or
+/// component unless a shared version or another project's label bears the same name.
 macro_rules! with_any_of {
     ($column:expr, $ids:expr, |$test:ident| $body:expr) => {
         match $ids.as_slice() {
