@@ -66,7 +66,7 @@ pub fn open_database(settings: &Settings) -> Result<Database> {
 pub fn create_first_admin_if_needed(database: &Database, initial_admin_password: Option<String>) -> Result<()> {
     let initial_password = initial_admin_password.filter(|value| !value.is_empty());
     let password_was_given = initial_password.is_some();
-    if let Some(password) = user::ensure_first_admin(&mut *database.get()?, initial_password)? {
+    if let Some(password) = user::ensure_first_admin(&mut **database.get()?, initial_password)? {
         announce_first_admin(&password, password_was_given);
     }
     Ok(())

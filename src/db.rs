@@ -8,7 +8,8 @@ pub mod schema;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::migration::MigrationSource;
@@ -31,6 +32,42 @@ pub enum DbConnection {
 }
 
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// A connection of the pool, with what the pool knows of its health. Dereferences to the
+/// `DbConnection`.
+pub struct ManagedConnection {
+    connection: DbConnection,
+    /// When it last proved alive: opened, or answered a check.
+    proven_at: Instant,
+    /// Found closed after a failed query: the pool drops it instead of taking it back.
+    closed: bool,
+}
+
+impl std::ops::Deref for ManagedConnection {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.connection
+    }
+}
+
+impl std::ops::DerefMut for ManagedConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.connection
+    }
+}
+
+impl ManagedConnection {
+    /// Whether the server still answers on this connection (a round trip: only after a
+    /// failure, never on every checkout).
+    fn answers(&mut self) -> bool {
+        let answered = self.connection.batch_execute("SELECT 1").is_ok();
+        if answered {
+            self.proven_at = Instant::now();
+        }
+        answered
+    }
+}
 
 /// The first row of a typed query (an expression, built once per backend), run on the
 /// concrete backend connection. Through the multi-backend connection diesel writes out a
@@ -104,10 +141,25 @@ impl SessionLimits {
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = ManagedConnection;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
+    fn connect(&self) -> Result<ManagedConnection, Self::Error> {
+        let connection = self.open()?;
+        Ok(ManagedConnection { connection, proven_at: Instant::now(), closed: false })
+    }
+
+    fn is_valid(&self, connection: &mut ManagedConnection) -> Result<(), Self::Error> {
+        connection.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, connection: &mut ManagedConnection) -> bool {
+        connection.closed || DbConnection::is_broken_transaction_manager(&mut connection.connection)
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConnection, diesel::r2d2::Error> {
         match &self.location {
             DatabaseLocation::Sqlite(path) => {
                 let mut connection = diesel::SqliteConnection::establish(&path.to_string_lossy())
@@ -144,14 +196,6 @@ impl r2d2::ManageConnection for ConnectionManager {
                 Ok(DbConnection::Postgresql(connection))
             }
         }
-    }
-
-    fn is_valid(&self, connection: &mut DbConnection) -> Result<(), Self::Error> {
-        connection.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, connection: &mut DbConnection) -> bool {
-        DbConnection::is_broken_transaction_manager(connection)
     }
 }
 
@@ -206,9 +250,7 @@ impl Checkpointer {
                     std::thread::sleep(CHECKPOINT_INTERVAL);
                     let outcome = match connection.as_mut() {
                         Some(open) => open.batch_execute("PRAGMA wal_checkpoint(PASSIVE)").map_err(|e| e.to_string()),
-                        None => r2d2::ManageConnection::connect(&manager)
-                            .map(|open| connection = Some(open))
-                            .map_err(|e| e.to_string()),
+                        None => manager.open().map(|open| connection = Some(open)).map_err(|e| e.to_string()),
                     };
                     // Said once when it starts failing and once when it works again, not every
                     // 100 ms; meanwhile the connections' own threshold checkpoints.
@@ -239,12 +281,27 @@ impl Drop for Checkpointer {
     }
 }
 
+/// A pool with a semaphore of its size (see `Database`).
+///
+/// No connection is tested on checkout: on PostgreSQL that would be a round trip before
+/// every piece of work. A connection the server closed (a restart, a terminated session, a
+/// cut network) shows itself as the failure of the query that used it; the connection is
+/// then checked, dropped when it does not answer, and every connection that last proved
+/// alive before that moment is checked on its next checkout (`suspect_before`): after a
+/// restart they all are dead, and none is handed out again. A read that failed on a closed
+/// connection runs once more on a sound one; a write is not repeated (it may have been
+/// applied before the connection closed), its caller gets the error.
 #[derive(Clone)]
 struct BoundedPool {
     /// `main`, or `writer` for SQLite's single writing connection (metrics label).
     name: &'static str,
     pool: r2d2::Pool<ConnectionManager>,
     permits: Arc<tokio::sync::Semaphore>,
+    /// Whether connections can close under the pool (PostgreSQL's; SQLite's are file handles).
+    remote: bool,
+    /// The moment connections became suspect, in nanoseconds after `opened_at`.
+    suspect_since: Arc<AtomicU64>,
+    opened_at: Instant,
 }
 
 /// How busy a connection pool is, for the metrics.
@@ -256,9 +313,9 @@ pub struct PoolFigures {
 }
 
 impl BoundedPool {
-    fn new(name: &'static str, pool: r2d2::Pool<ConnectionManager>) -> BoundedPool {
+    fn new(name: &'static str, pool: r2d2::Pool<ConnectionManager>, remote: bool) -> BoundedPool {
         let permits = Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        BoundedPool { name, pool, permits }
+        BoundedPool { name, pool, permits, remote, suspect_since: Arc::new(AtomicU64::new(0)), opened_at: Instant::now() }
     }
 
     fn figures(&self) -> PoolFigures {
@@ -266,25 +323,90 @@ impl BoundedPool {
         PoolFigures { name: self.name, in_use: size.saturating_sub(self.permits.available_permits()), size }
     }
 
-    async fn run<T, F>(&self, work: F) -> Result<T>
+    /// A connection: one that proved alive since connections became suspect, or that
+    /// answers a check now; those that do not answer are dropped and the next one is tried.
+    /// (Waits at most the pool's connection timeout when no new connection can be opened.)
+    fn checkout(&self) -> Result<PooledConnection> {
+        loop {
+            let mut connection = self.pool.get()?;
+            let suspect_before = self.opened_at + Duration::from_nanos(self.suspect_since.load(Ordering::Relaxed));
+            if connection.proven_at >= suspect_before || connection.answers() {
+                return Ok(connection);
+            }
+            connection.closed = true;
+        }
+    }
+
+    /// After `work` failed with `error` on `connection`: whether the connection was closed
+    /// under it (then it is dropped and the pool's other connections become suspect).
+    fn closed_under(&self, connection: &mut PooledConnection, error: &Error) -> bool {
+        if !self.remote || !matches!(error, Error::Unavailable(_) | Error::Internal { .. }) || connection.answers() {
+            return false;
+        }
+        connection.closed = true;
+        let now = u64::try_from(self.opened_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.suspect_since.fetch_max(now, Ordering::Relaxed);
+        tracing::warn!(pool = self.name, %error, "a database connection was closed; checking the others before their next use");
+        true
+    }
+
+    /// Takes a permit, then runs `work` on a blocking thread with a connection.
+    async fn on_connection<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        F: FnOnce(&BoundedPool, PooledConnection) -> Result<T> + Send + 'static,
     {
-        let asked = std::time::Instant::now();
+        let asked = Instant::now();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|error| Error::internal("waiting for a database connection", error))?;
-        let (pool, name) = (self.pool.clone(), self.name);
+        let pool = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut connection = pool.get()?;
-            metrics::histogram!("baton_db_pool_wait_seconds", "pool" => name).record(asked.elapsed().as_secs_f64());
-            work(&mut connection)
+            let connection = pool.checkout()?;
+            metrics::histogram!("baton_db_pool_wait_seconds", "pool" => pool.name).record(asked.elapsed().as_secs_f64());
+            work(&pool, connection)
         })
         .await
         .map_err(|error| Error::internal("database task failed", error))?
+    }
+
+    /// Runs `work`, which only reads; once more on another connection if its own was closed.
+    async fn read<T, F>(&self, mut work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T> + Send + 'static,
+    {
+        self.on_connection(move |pool, mut connection| match work(&mut connection) {
+            Err(error) if pool.closed_under(&mut connection, &error) => {
+                drop(connection);
+                let mut again = pool.checkout()?;
+                let outcome = work(&mut again);
+                if let Err(error) = &outcome {
+                    pool.closed_under(&mut again, error);
+                }
+                outcome
+            }
+            outcome => outcome,
+        })
+        .await
+    }
+
+    /// Runs `work`, which writes: not repeated when its connection was closed.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    {
+        self.on_connection(move |pool, mut connection| {
+            let outcome = work(&mut connection);
+            if let Err(error) = &outcome {
+                pool.closed_under(&mut connection, error);
+            }
+            outcome
+        })
+        .await
     }
 }
 
@@ -304,24 +426,21 @@ impl Database {
                 Error::internal(format!("cannot create database folder {}", parent.display()), error)
             })?;
         }
-        // A SQLite connection is a local file handle that cannot silently drop, so the
-        // per-checkout `SELECT 1` is skipped there; a PostgreSQL connection can, and the
-        // check is what keeps a dead one from being handed out again and again.
-        let check_on_checkout = matches!(location, DatabaseLocation::Postgres(_));
+        let remote = matches!(location, DatabaseLocation::Postgres(_));
         let open_pool = |size: u32| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                .test_on_check_out(check_on_checkout)
+                .test_on_check_out(false)
                 .connection_timeout(Duration::from_secs(5))
                 .build(ConnectionManager { location: location.clone(), session: session.clone() })
                 .map_err(|error| {
                     Error::Unavailable(format!("cannot open database {}: {error}", redact_url(&settings.database_url)))
                 })
         };
-        let pool = BoundedPool::new("main", open_pool(pool_size)?);
+        let pool = BoundedPool::new("main", open_pool(pool_size)?, remote);
         let writer = match location {
-            DatabaseLocation::Sqlite(_) => BoundedPool::new("writer", open_pool(1)?),
+            DatabaseLocation::Sqlite(_) => BoundedPool::new("writer", open_pool(1)?, remote),
             DatabaseLocation::Postgres(_) => pool.clone(),
         };
         let checkpointer = match &location {
@@ -332,13 +451,13 @@ impl Database {
         };
         let database = Database { pool, writer, location, _checkpointer: checkpointer };
         if let DatabaseLocation::Sqlite(path) = &database.location {
-            use_write_ahead_log(&mut *database.get()?, path)?;
+            use_write_ahead_log(&mut **database.get()?, path)?;
         }
         Ok(database)
     }
 
     pub fn get(&self) -> Result<PooledConnection> {
-        Ok(self.pool.pool.get()?)
+        self.pool.checkout()
     }
 
     /// The pools' use: the main one, and SQLite's single writer.
@@ -356,13 +475,14 @@ impl Database {
         }
     }
 
-    /// Runs blocking database work that only reads, off the async executor.
+    /// Runs blocking database work that only reads, off the async executor; once more on
+    /// another connection when its own turns out closed (see `BoundedPool`).
     pub async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T> + Send + 'static,
     {
-        self.pool.run(work).await
+        self.pool.read(work).await
     }
 
     /// Runs blocking database work that writes, off the async executor.
@@ -371,14 +491,14 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
     {
-        self.writer.run(work).await
+        self.writer.write(work).await
     }
 
     /// Applies pending migrations under a lock that all nodes respect, after refusing
     /// a schema newer than this binary. Returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut connection = self.get()?;
-        match (&mut *connection, &self.location) {
+        match (&mut **connection, &self.location) {
             (DbConnection::Postgresql(inner), _) => {
                 inner.batch_execute(&format!("SELECT pg_advisory_lock({POSTGRES_MIGRATION_LOCK_KEY})"))?;
                 let outcome = migrate_with(inner, POSTGRES_MIGRATIONS);
@@ -398,7 +518,7 @@ impl Database {
     /// Reverts every migration (used by tests that prove down migrations work).
     pub fn revert_all_migrations(&self) -> Result<()> {
         let mut connection = self.get()?;
-        let outcome = match &mut *connection {
+        let outcome = match &mut **connection {
             DbConnection::Postgresql(inner) => inner.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
             DbConnection::Sqlite(inner) => inner.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         };

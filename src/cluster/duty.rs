@@ -93,7 +93,7 @@ impl DutyContext {
     pub async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T> + Send + 'static,
     {
         self.database.run(work).await
     }

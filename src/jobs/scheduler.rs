@@ -114,8 +114,8 @@ impl Scheduler {
             .read(move |connection| {
                 let now = database_now(connection)?;
                 let last_runs = names
-                    .into_iter()
-                    .map(|name| {
+                    .iter()
+                    .map(|&name| {
                         let last: Option<NaiveDateTime> = job_runs::table
                             .filter(job_runs::job.eq(name))
                             .filter(job_runs::cause.eq(CAUSE_SCHEDULE))

@@ -105,8 +105,8 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
             let today = database_now(connection)?.date();
             let rendering = Rendering { settings: &render_settings, key: &key, today };
             Ok(ids
-                .into_iter()
-                .map(|id| (id, rendering.render(connection, id).map_err(|error| error.to_string())))
+                .iter()
+                .map(|&id| (id, rendering.render(connection, id).map_err(|error| error.to_string())))
                 .collect())
         })
         .await?;

@@ -366,7 +366,7 @@ mod tests {
                 index_commits::committed_at.eq(diesel::dsl::now),
             ))
             .returning(index_commits::id)
-            .get_result(&mut *fixture.database.get().unwrap())
+            .get_result(&mut **fixture.database.get().unwrap())
             .unwrap()
     }
 
@@ -374,7 +374,7 @@ mod tests {
         index_readers::table
             .find("n1")
             .select(index_readers::open_commits)
-            .first(&mut *fixture.database.get().unwrap())
+            .first(&mut **fixture.database.get().unwrap())
             .optional()
             .unwrap()
             .unwrap_or_default()
@@ -441,7 +441,7 @@ mod tests {
         let open = search.searcher().unwrap();
         assert_eq!((open.id, open.searcher.num_docs()), (Some(third), 3));
         // A node removed as silent and registered again records its commit again.
-        diesel::delete(index_readers::table).execute(&mut *fixture.database.get().unwrap()).unwrap();
+        diesel::delete(index_readers::table).execute(&mut **fixture.database.get().unwrap()).unwrap();
         step(&fixture, &search, &mut follower);
         assert_eq!(recorded(&fixture), third.to_string());
     }

@@ -200,7 +200,7 @@ async fn five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hu
         use diesel::prelude::*;
         let settings = baton::config::Settings { database_url: cluster.database_url.clone(), ..Default::default() };
         let database = baton::db::Database::connect(&settings).unwrap();
-        items::table.select(items::title).load(&mut *database.get().unwrap()).unwrap().into_iter().collect()
+        items::table.select(items::title).load(&mut **database.get().unwrap()).unwrap().into_iter().collect()
     };
     assert_eq!(titles.len(), 500, "no mail was stored twice");
 }
@@ -406,6 +406,93 @@ async fn the_status_shows_every_node_and_a_second_process_with_a_taken_name_is_r
     assert!(printed.contains(&format!("master: {master}")) && printed.contains("n3"), "{printed}");
 }
 
+/// Ends every session of the cluster's database but the caller's, as a restart of
+/// PostgreSQL does; returns how many it ended.
+fn end_every_database_session(cluster: &TestCluster) -> usize {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Ended {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ended: bool,
+    }
+    let ended: Vec<Ended> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load(&mut **cluster.connection())
+    .unwrap();
+    ended.iter().filter(|session| session.ended).count()
+}
+
+/// PostgreSQL only: when the server ends every session (a restart), the nodes notice from
+/// the failed query, drop the dead connections without testing each checkout, and answer
+/// again at once: a read that met a closed connection runs again on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_answer_at_once_after_postgresql_ends_their_sessions() {
+    if !postgres_available() {
+        return;
+    }
+    let mut cluster = TestCluster::new(Backend::Postgres);
+    cluster.start("n1").await;
+    cluster.start("n2").await;
+    cluster.wait_for_master(Duration::from_secs(10)).await;
+    let nodes = [cluster.admin("n1").await, cluster.admin("n2").await];
+    nodes[0].post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    let item = nodes[0].create_item("OPS", "Numbat survey").await;
+    let path = format!("/api/v1/items/{}", item["id"]);
+
+    // Idle pools: the first request after the sessions end is answered, not failed.
+    for node in &nodes {
+        assert_eq!(node.get(&path).await.status, StatusCode::OK);
+    }
+    assert!(end_every_database_session(&cluster) >= 2, "the nodes' sessions were ended");
+    for node in &nodes {
+        let reply = node.get(&path).await;
+        assert_eq!(reply.status, StatusCode::OK, "first read after the sessions ended: {}", reply.body);
+    }
+    for name in ["n1", "n2"] {
+        let log = cluster.log(name);
+        assert!(log.contains("a database connection was closed"), "{name} noticed the closed connection: {log}");
+    }
+
+    // Under a read load: the requests in flight may fail; within 5 s every node answers
+    // again, and then every request does.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for node in &nodes {
+        for _ in 0..4 {
+            let (client, url, token, stop) =
+                (node.client.clone(), format!("{}{path}", node.address), node.token.clone(), stop.clone());
+            load.spawn(async move {
+                let mut answered = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let reply = client.get(&url).bearer_auth(&token).send().await;
+                    answered += usize::from(reply.is_ok_and(|reply| reply.status() == StatusCode::OK));
+                }
+                answered
+            });
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(end_every_database_session(&cluster) >= 2, "the nodes' sessions were ended under load");
+    for node in &nodes {
+        wait_until("the node answering again", Duration::from_secs(5), async || {
+            let status = node.get(&path).await.status;
+            done_when(status == StatusCode::OK, status)
+        })
+        .await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered: usize = load.join_all().await.into_iter().sum();
+    assert!(answered > 0, "the load was answered");
+    for node in &nodes {
+        for _ in 0..20 {
+            let reply = node.get(&path).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    }
+}
+
 /// PostgreSQL only: a master whose database link is cut stops acting before another node
 /// can take over. (SQLite nodes share a local file, which cannot be cut.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,7 +565,7 @@ async fn each_scheduled_occurrence_runs_once_while_masters_are_killed_around_it(
             .filter(job_runs::cause.eq("schedule"))
             .order(job_runs::scheduled_for.asc())
             .select((job_runs::scheduled_for.assume_not_null(), job_runs::epoch, job_runs::outcome))
-            .load(&mut *cluster.connection())
+            .load(&mut **cluster.connection())
             .unwrap()
     };
     let wait_for_runs = async |cluster: &TestCluster, count: usize| {
@@ -810,7 +897,7 @@ async fn masters_never_overlap_and_no_acknowledged_item_is_lost_through_random_f
                     use baton::db::schema::cluster_nodes;
                     use diesel::prelude::*;
                     let registered: Vec<String> =
-                        cluster_nodes::table.select(cluster_nodes::name).load(&mut *cluster.connection()).unwrap();
+                        cluster_nodes::table.select(cluster_nodes::name).load(&mut **cluster.connection()).unwrap();
                     done_when(registered.iter().any(|name| name == target), registered)
                 })
                 .await;
@@ -850,7 +937,7 @@ async fn masters_never_overlap_and_no_acknowledged_item_is_lost_through_random_f
     let titles: Vec<String> = {
         use baton::db::schema::items;
         use diesel::prelude::*;
-        items::table.select(items::title).load(&mut *cluster.connection()).unwrap()
+        items::table.select(items::title).load(&mut **cluster.connection()).unwrap()
     };
     let mut stored: BTreeMap<&str, usize> = BTreeMap::new();
     for title in &titles {

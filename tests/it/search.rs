@@ -510,12 +510,12 @@ async fn an_index_of_the_earlier_layout_is_adopted_and_stays_searchable(backend:
     std::fs::write(index.join("current"), "g1-e1-20261124101500").unwrap();
     diesel::RunQueryDsl::execute(
         diesel::delete(baton::db::schema::index_commits::table),
-        &mut *database.get().unwrap(),
+        &mut **database.get().unwrap(),
     )
     .unwrap();
     let rebuilds_before = {
         use diesel::prelude::*;
-        baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut *database.get().unwrap()).unwrap()
+        baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut **database.get().unwrap()).unwrap()
     };
 
     let upgraded = TestApp::spawn_with(backend, |settings| {
@@ -530,7 +530,7 @@ async fn an_index_of_the_earlier_layout_is_adopted_and_stays_searchable(backend:
     search_until(&upgraded, &upgraded.admin, "tapir", 4).await;
     let rebuilds_after = {
         use diesel::prelude::*;
-        baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut *database.get().unwrap()).unwrap()
+        baton::db::schema::search_rebuilds::table.count().get_result::<i64>(&mut **database.get().unwrap()).unwrap()
     };
     assert_eq!(rebuilds_after, rebuilds_before, "the earlier index was adopted, not rebuilt");
     assert!(!index.join("current").exists(), "the pointer file is gone");

@@ -242,7 +242,7 @@ fn credentials_of(app: &TestApp, user_id: i64) -> (i64, i64) {
         "SELECT (SELECT COUNT(*) FROM sessions WHERE user_id = {user_id}) AS sessions, \
                 (SELECT COUNT(*) FROM api_tokens WHERE user_id = {user_id}) AS tokens"
     ))
-    .get_result(&mut *connection)
+    .get_result(&mut **connection)
     .unwrap();
     (counts.sessions, counts.tokens)
 }

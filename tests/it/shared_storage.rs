@@ -25,7 +25,7 @@ fn approved_commits(lab: &Lab) -> Vec<(i64, i64, String, String)> {
     index_commits::table
         .order(index_commits::id.asc())
         .select((index_commits::id, index_commits::epoch, index_commits::generation, index_commits::meta))
-        .load(&mut *lab.connection())
+        .load(&mut **lab.connection())
         .unwrap()
 }
 
@@ -39,7 +39,7 @@ fn open_commits(lab: &Lab) -> BTreeMap<String, Vec<i64>> {
                 .and(cluster_nodes::instance.eq(index_readers::instance))),
         )
         .select((index_readers::node, index_readers::open_commits))
-        .load::<(String, String)>(&mut *lab.connection())
+        .load::<(String, String)>(&mut **lab.connection())
         .unwrap()
         .into_iter()
         .map(|(node, open)| (node, baton::search::commits::parse_open(&open)))
@@ -74,7 +74,7 @@ impl Approvals {
                     .filter(index_commits::id.gt(after))
                     .order(index_commits::id.asc())
                     .select((index_commits::id, index_commits::epoch, index_commits::generation, index_commits::meta))
-                    .load(&mut *connection)
+                    .load(&mut **connection)
                     .unwrap();
                 let rows = rows.into_iter().map(|(id, epoch, generation, meta)| (id, (epoch, generation, meta)));
                 thread_seen.lock().unwrap().extend(rows);
@@ -236,7 +236,7 @@ fn item_ids(lab: &Lab, word: &str) -> BTreeSet<i64> {
     items::table
         .filter(items::title.like(format!("{word}%")))
         .select(items::id)
-        .load::<i64>(&mut *lab.connection())
+        .load::<i64>(&mut **lab.connection())
         .unwrap()
         .into_iter()
         .collect()
@@ -252,7 +252,7 @@ async fn wait_until_searchable(api: &Api) {
 
 fn lease_epoch(lab: &Lab) -> i64 {
     use baton::db::schema::cluster_lease;
-    cluster_lease::table.select(cluster_lease::epoch).first(&mut *lab.connection()).unwrap()
+    cluster_lease::table.select(cluster_lease::epoch).first(&mut **lab.connection()).unwrap()
 }
 
 /// The master is paused after its epoch check, before its commit, with a batch in hand. The

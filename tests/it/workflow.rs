@@ -248,7 +248,7 @@ fn queued_items(app: &TestApp) -> Vec<i64> {
     use diesel::prelude::*;
     let mut connection = app.database().get().unwrap();
     let mut queued: Vec<i64> =
-        index_queue::table.select(index_queue::item_id).load(&mut *connection).expect("queued items");
+        index_queue::table.select(index_queue::item_id).load(&mut **connection).expect("queued items");
     queued.sort();
     queued
 }

@@ -248,6 +248,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 Vec::new()
             };
             let form_project = moving_to
+                .as_deref()
                 .and_then(|key| move_targets.iter().find(|target| target.key == key.trim()).map(|target| target.id))
                 .unwrap_or(item.project.id);
             let moving = form_project != item.project.id;

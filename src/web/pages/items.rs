@@ -587,7 +587,7 @@ async fn new_item_page(
                 None => Vec::new(),
             };
             // Fields the form has not shown before offer their defaults.
-            let texts = held.or(FieldTexts::defaults(&catalog, &field_inputs));
+            let texts = held.clone().or(FieldTexts::defaults(&catalog, &field_inputs));
             let fields_for = format!("{}:{item_type}", project.map(|id| id.to_string()).unwrap_or_default());
             Ok((project::list_readable(connection, &user)?, workflow, types, field_inputs, fields_for, texts))
         })

@@ -223,7 +223,7 @@ impl TestApp {
         }
         let mut connection = self.database().get().expect("connection");
         diesel::sql_query(format!("SELECT COUNT(*) AS count FROM {table}"))
-            .get_result::<Count>(&mut *connection)
+            .get_result::<Count>(&mut **connection)
             .expect("count query")
             .count
     }
@@ -307,7 +307,7 @@ pub fn totals_disagreements(app: &TestApp) -> Vec<String> {
            USING (project_id, status_id) \
          WHERE COALESCE(counted, 0) <> COALESCE(summed, 0)",
     )
-    .load::<Pair>(&mut *connection)
+    .load::<Pair>(&mut **connection)
     .expect("totals query")
     .into_iter()
     .map(|pair| format!("project {} status {}", pair.project_id, pair.status_id))

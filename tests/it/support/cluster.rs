@@ -210,7 +210,7 @@ impl TestCluster {
         cluster_probe::table
             .order(cluster_probe::id.asc())
             .select((cluster_probe::node, cluster_probe::epoch, cluster_probe::at))
-            .load::<(String, i64, chrono::NaiveDateTime)>(&mut *self.connection())
+            .load::<(String, i64, chrono::NaiveDateTime)>(&mut **self.connection())
             .unwrap()
             .into_iter()
             .map(|(node, epoch, at)| ProbeRow { node, epoch, at })
@@ -224,7 +224,7 @@ impl TestCluster {
             .filter(cluster_events::kind.eq_any(["acquired", "released", "lost"]))
             .order(cluster_events::id.asc())
             .select((cluster_events::kind, cluster_events::node, cluster_events::epoch, cluster_events::at))
-            .load::<(String, String, Option<i64>, chrono::NaiveDateTime)>(&mut *self.connection())
+            .load::<(String, String, Option<i64>, chrono::NaiveDateTime)>(&mut **self.connection())
             .unwrap()
             .into_iter()
             .map(|(kind, node, epoch, at)| LeaseEvent {
@@ -238,7 +238,7 @@ impl TestCluster {
 
     pub fn count_items(&self) -> i64 {
         use baton::db::schema::items;
-        items::table.count().get_result(&mut *self.connection()).unwrap()
+        items::table.count().get_result(&mut **self.connection()).unwrap()
     }
 
     /// (holder, epoch) of the lease.
@@ -246,7 +246,7 @@ impl TestCluster {
         use baton::db::schema::cluster_lease;
         cluster_lease::table
             .select((cluster_lease::holder, cluster_lease::epoch))
-            .first(&mut *self.connection())
+            .first(&mut **self.connection())
             .unwrap()
     }
 
@@ -257,7 +257,7 @@ impl TestCluster {
             .filter(cluster_events::kind.eq("acquired"))
             .filter(cluster_events::epoch.eq(epoch))
             .select(cluster_events::at)
-            .first(&mut *self.connection())
+            .first(&mut **self.connection())
             .unwrap();
         at.and_utc().into()
     }
@@ -339,7 +339,7 @@ impl TestCluster {
                    AND lock.relation = 'cluster_lease'::regclass AND lock.mode = 'RowShareLock')",
         )
         .bind::<diesel::sql_types::Text, _>(format!("baton {node} duties"))
-        .get_result(&mut *self.connection())
+        .get_result(&mut **self.connection())
         .optional()
         .unwrap();
         found.map(|found| OpenTransaction { pid: found.pid, started: found.started })
@@ -365,7 +365,7 @@ impl TestCluster {
         }
         let found: Count = diesel::sql_query("SELECT count(*) AS count FROM pg_stat_activity WHERE pid = $1")
             .bind::<diesel::sql_types::Integer, _>(pid)
-            .get_result(&mut *self.connection())
+            .get_result(&mut **self.connection())
             .unwrap();
         found.count > 0
     }

@@ -78,7 +78,7 @@ async fn the_mail_page_lists_refused_mail_and_reprocesses_or_dismisses_it() {
                 mail_failures::reason.eq("larger than max_message_size"),
                 mail_failures::raw_size.eq(30_000_000_i64),
             ))
-            .execute(&mut *connection)
+            .execute(&mut **connection)
             .unwrap();
     }
     let listed = admin.get("/admin/mail").await;
