@@ -315,7 +315,14 @@ pub struct PoolFigures {
 impl BoundedPool {
     fn new(name: &'static str, pool: r2d2::Pool<ConnectionManager>, remote: bool) -> BoundedPool {
         let permits = Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        BoundedPool { name, pool, permits, remote, suspect_since: Arc::new(AtomicU64::new(0)), opened_at: Instant::now() }
+        BoundedPool {
+            name,
+            pool,
+            permits,
+            remote,
+            suspect_since: Arc::new(AtomicU64::new(0)),
+            opened_at: Instant::now(),
+        }
     }
 
     fn figures(&self) -> PoolFigures {
@@ -365,7 +372,8 @@ impl BoundedPool {
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let connection = pool.checkout()?;
-            metrics::histogram!("baton_db_pool_wait_seconds", "pool" => pool.name).record(asked.elapsed().as_secs_f64());
+            metrics::histogram!("baton_db_pool_wait_seconds", "pool" => pool.name)
+                .record(asked.elapsed().as_secs_f64());
             work(&pool, connection)
         })
         .await

@@ -31,23 +31,47 @@ impl<T> Versioned<T> {
         connection: &mut DbConnection,
         read: impl FnOnce(&mut DbConnection) -> Result<T>,
     ) -> Result<Arc<T>> {
-        let (database, version): (String, i64) = field_catalog_version::table
-            .select((field_catalog_version::database_key, field_catalog_version::version))
-            .first(connection)?;
+        let version = Version::read(connection)?;
+        self.at(connection, &version, read)
+    }
+
+    /// The definitions at `version` (read just before by the caller, who needs several kinds
+    /// of definitions at one version), read with `read` when this process has not yet.
+    pub fn at(
+        &self,
+        connection: &mut DbConnection,
+        version: &Version,
+        read: impl FnOnce(&mut DbConnection) -> Result<T>,
+    ) -> Result<Arc<T>> {
         let known = self
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .find(|(key, known, _)| *key == database && *known == version)
+            .find(|(key, known, _)| *key == version.database && *known == version.version)
             .map(|(.., parsed)| parsed.clone());
         if let Some(parsed) = known {
             return Ok(parsed);
         }
         let parsed = Arc::new(read(connection)?);
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.retain(|(key, ..)| *key != database);
-        entries.push((database, version, parsed.clone()));
+        entries.retain(|(key, ..)| *key != version.database);
+        entries.push((version.database.clone(), version.version, parsed.clone()));
         Ok(parsed)
+    }
+}
+
+/// The version of the definitions in one database.
+pub struct Version {
+    database: String,
+    version: i64,
+}
+
+impl Version {
+    pub fn read(connection: &mut DbConnection) -> Result<Version> {
+        let (database, version): (String, i64) = field_catalog_version::table
+            .select((field_catalog_version::database_key, field_catalog_version::version))
+            .first(connection)?;
+        Ok(Version { database, version })
     }
 }

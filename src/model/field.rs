@@ -20,7 +20,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::definitions::Versioned;
+use crate::model::definitions::{Version, Versioned};
 use crate::model::ids::{ChoiceId, FieldId, ProjectId, TypeId};
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text;
@@ -215,12 +215,18 @@ pub struct Catalog {
     pub fields: Vec<Field>,
 }
 
+static CATALOG: Versioned<Catalog> = Versioned::empty();
+
 impl Catalog {
     /// The definitions as the database holds them now: one small query while they have not
     /// changed since this process last read them (see `model::definitions`).
     pub fn load(connection: &mut DbConnection) -> Result<std::sync::Arc<Catalog>> {
-        static PARSED: Versioned<Catalog> = Versioned::empty();
-        PARSED.current(connection, Catalog::read)
+        CATALOG.current(connection, Catalog::read)
+    }
+
+    /// The definitions at a version the caller read.
+    pub fn at(connection: &mut DbConnection, version: &Version) -> Result<std::sync::Arc<Catalog>> {
+        CATALOG.at(connection, version, Catalog::read)
     }
 
     /// Reads the definitions: one query when no field is defined, four otherwise.

@@ -148,3 +148,79 @@ where
         crate::db::MultiBackend::walk_variant_ast(self, pass)
     }
 }
+
+/// `column IN (1, 2, 3)` with the ids written into the statement's text: for ids the node
+/// took from definitions it caches (the statuses of a state), which change only with them.
+/// The text stays the same from request to request, so the statement stays prepared, and the
+/// planner sees the values (a PostgreSQL generic plan tests them on the index it walks before
+/// any correlated lookup, which a subquery or an array parameter would follow). No ids: false.
+pub fn known_ids<C, I: Copy + Into<i64>>(column: C, ids: &[I]) -> KnownIds<C> {
+    KnownIds { column, ids: ids.iter().map(|&id| id.into()).collect() }
+}
+
+/// The test `known_ids` builds.
+#[derive(Debug, Clone)]
+pub struct KnownIds<C> {
+    column: C,
+    ids: Vec<i64>,
+}
+
+impl<C> diesel::query_builder::QueryId for KnownIds<C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C: diesel::Expression<SqlType = BigInt>> diesel::Expression for KnownIds<C> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<C: diesel::AppearsOnTable<Source>, Source> diesel::AppearsOnTable<Source> for KnownIds<C> where
+    KnownIds<C>: diesel::Expression
+{
+}
+
+impl<C: diesel::SelectableExpression<Source>, Source> diesel::SelectableExpression<Source> for KnownIds<C> where
+    KnownIds<C>: diesel::AppearsOnTable<Source>
+{
+}
+
+impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping<()> for KnownIds<C> {
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C> KnownIds<C> {
+    fn walk<'b, DB: Backend>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        C: QueryFragment<DB>,
+    {
+        if self.ids.is_empty() {
+            out.push_sql("1 = 0");
+            return Ok(());
+        }
+        self.column.walk_ast(out.reborrow())?;
+        let listed = self.ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        out.push_sql(&format!(" IN ({listed})"));
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<diesel::sqlite::Sqlite>> QueryFragment<diesel::sqlite::Sqlite> for KnownIds<C> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        self.walk(out)
+    }
+}
+
+impl<C: QueryFragment<diesel::pg::Pg>> QueryFragment<diesel::pg::Pg> for KnownIds<C> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        self.walk(out)
+    }
+}
+
+impl<C> QueryFragment<crate::db::MultiBackend> for KnownIds<C>
+where
+    Self: QueryFragment<diesel::sqlite::Sqlite> + QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, crate::db::MultiBackend>) -> QueryResult<()> {
+        crate::db::MultiBackend::walk_variant_ast(self, pass)
+    }
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConnection;
 use crate::db::schema::{item_types, priorities, statuses, transitions, type_transitions};
 use crate::error::{Error, Result};
-use crate::model::definitions::Versioned;
+use crate::model::definitions::{Version, Versioned};
 use crate::model::ids::{PriorityId, StatusId, TypeId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -75,12 +75,23 @@ pub struct Workflow {
     pub type_transitions: Vec<TypeTransition>,
 }
 
+static WORKFLOW: Versioned<Workflow> = Versioned::empty();
+
 impl Workflow {
     /// The workflow as the database holds it now: one small query while it has not changed
     /// since this process last read it (see `model::definitions`).
     pub fn load(connection: &mut DbConnection) -> Result<Workflow> {
-        static PARSED: Versioned<Workflow> = Versioned::empty();
-        Ok(Workflow::clone(&*PARSED.current(connection, Workflow::read)?))
+        Ok(Workflow::clone(&*WORKFLOW.current(connection, Workflow::read)?))
+    }
+
+    /// The workflow at a version the caller read, shared (not copied).
+    pub fn at(connection: &mut DbConnection, version: &Version) -> Result<std::sync::Arc<Workflow>> {
+        WORKFLOW.at(connection, version, Workflow::read)
+    }
+
+    /// The statuses that are closed (`true`) or open (`false`).
+    pub fn statuses_closed(&self, closed: bool) -> Vec<StatusId> {
+        self.statuses.iter().filter(|status| status.is_closed == closed).map(|status| status.id).collect()
     }
 
     fn read(connection: &mut DbConnection) -> Result<Workflow> {

@@ -43,6 +43,7 @@ on_both_backends!(
     no_index_update_is_lost_when_the_master_is_killed_while_items_are_created,
     a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master,
     five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hundred_items,
+    a_workflow_edit_on_one_node_is_seen_by_the_next_list_on_another,
 );
 
 async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_created(backend: Backend) {
@@ -227,6 +228,40 @@ async fn an_item_created_on_one_node_is_found_by_search_on_another_within_two_se
         }
         assert!(started.elapsed() < Duration::from_secs(2), "not found on another node within 2 s: {}", reply.body);
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Each node keeps the workflow and the fields in memory per version of the definitions; an
+/// edit on one node gives the database a new version, which the other node's next request
+/// reads. Here a status becomes closed: the lists by state (the plain one, and one sorted by a
+/// field, which walks the field's values) move its item from open to closed at once.
+async fn a_workflow_edit_on_one_node_is_seen_by_the_next_list_on_another(backend: Backend) {
+    let mut cluster = TestCluster::new(backend);
+    cluster.start("n1").await;
+    cluster.start("n2").await;
+    let (on_a, on_b) = (cluster.admin("n1").await, cluster.admin("n2").await);
+    on_a.post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    let field = on_a.post("/api/v1/fields", json!({"key": "found_on", "name": "Found on", "type": "date"})).await;
+    assert_eq!(field.status, StatusCode::CREATED, "{}", field.body);
+    let created = on_a
+        .post("/api/v1/items", json!({"project": "OPS", "title": "Kept open", "fields": {"found_on": "2026-11-30"}}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let status = created.body["status"]["id"].clone();
+    let listed = async |state: &str, sort: &str| {
+        let reply = on_b.get(&format!("/api/v1/items?project=OPS&state={state}&sort={sort}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        (reply.body["total"].as_i64().unwrap(), reply.body["items"].as_array().unwrap().len())
+    };
+    for sort in ["-updated", "-field.found_on"] {
+        assert_eq!(listed("open", sort).await, (1, 1), "open before the edit, sorted by {sort}");
+        assert_eq!(listed("closed", sort).await, (0, 0), "closed before the edit, sorted by {sort}");
+    }
+    let edited = on_a.patch(&format!("/api/v1/workflow/statuses/{status}"), json!({"is_closed": true})).await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    for sort in ["-updated", "-field.found_on"] {
+        assert_eq!(listed("open", sort).await, (0, 0), "open after the edit, sorted by {sort}");
+        assert_eq!(listed("closed", sort).await, (1, 1), "closed after the edit, sorted by {sort}");
     }
 }
 

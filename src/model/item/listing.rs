@@ -14,17 +14,19 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
+use crate::model::definitions::Version;
 use crate::model::field::Catalog;
 use crate::model::field::filter::{
     self, FieldCondition, FieldSort, Operands, Operation, SortColumn, restrict_by_field,
 };
 use crate::model::ids::{
-    ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId, any_id,
+    ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId, any_id, known_ids,
 };
 use crate::model::permission::{Permission, readable_project_ids};
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text::{self, like_pattern, lower, name_key};
 use crate::model::user::User;
+use crate::model::workflow::Workflow;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
 pub const MAX_PAGE_SIZE: i64 = 500;
@@ -165,13 +167,16 @@ impl ItemFilter {
     }
 }
 
-/// The list's version, label and component filters, their names resolved to ids.
+/// The list's filters on definitions, resolved to ids: versions, labels and components by
+/// name, and the statuses of its state (open or closed) from the node's workflow.
 #[derive(Debug, Default)]
 struct Planning {
     /// `Some(None)`: items planned for no version.
     version: Option<Option<Vec<VersionId>>>,
     label: Option<Vec<LabelId>>,
     component: Option<Option<Vec<ComponentId>>>,
+    /// The statuses of the state; `None` for every state.
+    state: Option<Vec<StatusId>>,
 }
 
 impl Planning {
@@ -181,6 +186,7 @@ impl Planning {
     fn resolve(
         connection: &mut DbConnection,
         filter: &ItemFilter,
+        workflow: &Workflow,
         project: Option<ProjectId>,
         readable: Option<&[ProjectId]>,
     ) -> Result<Planning> {
@@ -207,7 +213,10 @@ impl Planning {
             }};
         }
         let none = |text: &str| text.trim().eq_ignore_ascii_case("none");
-        let mut planning = Planning::default();
+        let mut planning = Planning {
+            state: filter.state.closed().map(|closed| workflow.statuses_closed(closed)),
+            ..Planning::default()
+        };
         if let Some(text) = &filter.target_version {
             planning.version =
                 if none(text) { Some(None) } else { Some(Some(named!(versions, text, versions::shared.eq(true)))) };
@@ -238,28 +247,21 @@ type BoxedItemQuery<'a> = IntoBoxed<'a, ItemJoin, MultiBackend>;
 
 /// Narrows a boxed query to the filter's status and its state (open or closed), tested on
 /// `$status`: the status column of the items, of a value (its item's copy), or of a kept total;
-/// the state on `$state` when given (the items' status column kept from index lookups).
+/// the state on `$state` when given (the items' status column kept from index lookups). The
+/// state's statuses are written into the statement (`known_ids`).
 macro_rules! in_status {
-    ($query:expr, $filter:expr, $status:expr) => {
-        in_status!($query, $filter, $status, $status)
+    ($query:expr, $filter:expr, $planning:expr, $status:expr) => {
+        in_status!($query, $filter, $planning, $status, $status)
     };
-    ($query:expr, $filter:expr, $status:expr, $state:expr) => {{
+    ($query:expr, $filter:expr, $planning:expr, $status:expr, $state:expr) => {{
         let filter: &ItemFilter = $filter;
+        let planning: &Planning = $planning;
         let mut query = $query;
         if let Some(status) = filter.status {
             query = query.filter($status.eq(status));
         }
-        // A status-id subquery (aliased: the query may join `statuses` itself), so that a
-        // count needs only the index that holds the status.
-        if let Some(closed) = filter.state.closed() {
-            let statuses_by_state = diesel::alias!(statuses as statuses_by_state);
-            query = query.filter(
-                $state.eq_any(
-                    statuses_by_state
-                        .filter(statuses_by_state.field(statuses::is_closed).eq(closed))
-                        .select(statuses_by_state.field(statuses::id)),
-                ),
-            );
+        if let Some(statuses) = &planning.state {
+            query = query.filter(known_ids($state, statuses));
         }
         query
     }};
@@ -353,7 +355,7 @@ macro_rules! filter_items {
         if let Some(text) = &filter.text {
             query = query.filter(lower(items::title).like(like_pattern(text)).escape('\\'));
         }
-        in_status!(query, filter, items::status_id, Unindexed(items::status_id))
+        in_status!(query, filter, planning, items::status_id, Unindexed(items::status_id))
     }};
 }
 
@@ -517,7 +519,7 @@ fn count_matching(
         && let (Some(project), [condition]) = (project, conditions)
         && condition.one_value_per_item()
     {
-        return count_values(connection, filter, project, condition);
+        return count_values(connection, filter, planning, project, condition);
     }
     if filter.tree {
         // All matches less the sub-items whose parent matches too: those are found among the
@@ -544,7 +546,7 @@ fn count_matching(
     if let Some(project) = project {
         query = query.filter(item_totals::project_id.eq(project));
     }
-    let query = in_status!(query, filter, item_totals::status_id);
+    let query = in_status!(query, filter, planning, item_totals::status_id);
     // Summed here: the rows are few, and a query without SQL text of its own stays prepared.
     Ok(query.select(item_totals::items).load::<i64>(connection)?.iter().sum())
 }
@@ -556,6 +558,7 @@ fn count_matching(
 fn count_values(
     connection: &mut DbConnection,
     filter: &ItemFilter,
+    planning: &Planning,
     project: ProjectId,
     condition: &FieldCondition,
 ) -> Result<i64> {
@@ -574,7 +577,7 @@ fn count_values(
             [one] => query.filter(value_totals::value_key.eq(*one)),
             keys => query.filter(value_totals::value_key.eq_any(keys.to_vec())),
         };
-        let query = in_status!(query, filter, value_totals::status_id);
+        let query = in_status!(query, filter, planning, value_totals::status_id);
         return Ok(query.select(value_totals::items).load::<i64>(connection)?.iter().sum());
     }
     let query = in_status!(
@@ -583,6 +586,7 @@ fn count_values(
             .filter(item_values::project_id.eq(project))
             .into_boxed(),
         filter,
+        planning,
         item_values::status_id.assume_not_null()
     );
     macro_rules! counted {
@@ -617,7 +621,9 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         Some(_) => None,
         None => readable_project_ids(connection, actor)?,
     };
-    let catalog = Catalog::load(connection)?;
+    let version = Version::read(connection)?;
+    let catalog = Catalog::at(connection, &version)?;
+    let workflow = Workflow::at(connection, &version)?;
     let conditions = filter
         .fields
         .iter()
@@ -627,7 +633,7 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         SortField::Field(key) => Order::Field(filter::parse_sort(&catalog, key)?),
         column => Order::Column(column.clone()),
     };
-    let planning = Planning::resolve(connection, filter, project, readable.as_deref())?;
+    let planning = Planning::resolve(connection, filter, &workflow, project, readable.as_deref())?;
     let page = Page {
         filter,
         project,
@@ -725,7 +731,7 @@ impl Page<'_> {
             // walk then reads that project's value index only.
             if let Some(project) = project {
                 query = query.filter(sorting.field(item_values::project_id).eq(project));
-                query = in_status!(query, filter, sorting.field(item_values::status_id).assume_not_null());
+                query = in_status!(query, filter, planning, sorting.field(item_values::status_id).assume_not_null());
             }
             query
         };
@@ -788,7 +794,7 @@ impl Page<'_> {
         field_id: i64,
         column: SortColumn,
     ) -> Result<Option<Vec<JoinedRow>>> {
-        let Page { filter, conditions, limit, offset, .. } = *self;
+        let Page { filter, conditions, planning, limit, offset, .. } = *self;
         let Some(project) = self.project.filter(|_| filter.only_status()) else { return Ok(None) };
         let needs_type = |condition: &FieldCondition| {
             matches!(condition.operation, Operation::Empty | Operation::NoneOf(_)) && condition.types.is_some()
@@ -811,6 +817,7 @@ impl Page<'_> {
                 .filter(sorting.field(item_values::project_id).eq(project))
                 .into_boxed(),
             filter,
+            planning,
             sorting.field(item_values::status_id).assume_not_null()
         );
         for condition in conditions {
