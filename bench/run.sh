@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Reproducible API benchmark: release build, 100k demo items, wrk on loopback.
 #   bench/run.sh [sqlite|postgres|both]     (default: both)
-# Prints a Markdown table (also written to bench/results-<backend>.md).
-# Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
+# Prints one Markdown table, the backends side by side, each measure at each connection count
+# with its rate, p99 and the CPU time per request of the node (and of PostgreSQL's processes),
+# which holds better than the rate on a machine shared with other work. Written to
+# bench/results.md; a run of both backends also replaces the table under "Latest run" in
+# docs/benchmarks.md.
+# Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default "16 32"),
 # FIELDS (default yes; no skips the two custom field runs, for a build without custom fields).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -10,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ITEMS=${ITEMS:-100000}
 DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-32}
+CONNECTIONS=${CONNECTIONS:-16 32}
 BACKENDS=${1:-both}
 PASSWORD=bench-admin-password
 
@@ -31,6 +35,18 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# CPU time (user + system, clock ticks) of processes; for the postmaster also that of its
+# ended children, and its live children (PostgreSQL's backends) are added by the caller.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+DB_PID=""
+db_pids() { [ -n "$DB_PID" ] && echo "$DB_PID" $(pgrep -P "$DB_PID"); }
 
 start_postgres() {
     local dir=$WORK/pg port
@@ -49,40 +65,66 @@ start_postgres() {
     echo "postgres://postgres@127.0.0.1:$port/baton"
 }
 
-wrk_rate() { # script, extra args...
-    local script=$1; shift
-    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$ROOT/bench/$script" "http://127.0.0.1:$PORT" -- "$@" \
+wrk_rate() { # connections, script, extra args...
+    local connections=$1 script=$2; shift 2
+    local node_before db_before node_after db_after
+    node_before=$(cpu_ticks "$NODE_PID")
+    db_before=$(cpu_ticks $(db_pids))
+    wrk -t2 -c"$connections" -d"$DURATION" --latency -s "$ROOT/bench/$script" "http://127.0.0.1:$PORT" -- "$@" \
         >"$WORK/wrk.txt"
-    local rate p99 errors
-    rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk.txt")
-    p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")
+    node_after=$(cpu_ticks "$NODE_PID")
+    db_after=$(cpu_ticks $(db_pids))
+    local errors
     errors=$(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")
     if [ -n "$errors" ]; then
         echo "bench: $script got $errors non-2xx responses; the run is not valid" >&2
         cat "$WORK/serve.log" >&2
         exit 1
     fi
-    echo "$rate|$p99"
+    # rate, p99, node CPU µs per request, database CPU µs per request (PostgreSQL only)
+    awk -v node=$((node_after - node_before)) -v db=$((db_after - db_before)) -v tick="$TICK_US" -v pg="$DB_PID" '
+        /requests in/ {n = $1} /Requests\/sec/ {r = $2} $1 == "99%" {p = $2}
+        END {
+            printf "%.0f req/s (p99 %s; node %.0f µs", r, p, node * tick / n
+            if (pg != "") printf ", PostgreSQL %.0f µs", db * tick / n
+            printf ")"
+        }' "$WORK/wrk.txt"
 }
 
+# One backend: loads the demo data, starts a node and appends "backend|measure|connections|cell"
+# lines to $WORK/cells.
 run_backend() {
     local backend=$1 url dir=$WORK/$1
     mkdir -p "$dir"
-    if [ "$backend" = sqlite ]; then url="sqlite://$dir/baton.db"; else url=$(start_postgres); fi
+    DB_PID=""
+    if [ "$backend" = sqlite ]; then
+        url="sqlite://$dir/baton.db"
+    else
+        url=$(start_postgres)
+        DB_PID=$(head -1 "$WORK/pg/data/postmaster.pid")
+        PIDS+=("$DB_PID")
+    fi
     export BATON_DATABASE_URL=$url BATON_DATA_DIR=$dir/data BATON_LOG=warn BATON_ADMIN_PASSWORD=$PASSWORD
     "$BATON" migrate >/dev/null
-    local started ended demo_seconds
+    local started ended
     started=$(date +%s.%N)
     "$BATON" demo-data --items "$ITEMS" --seed 1 >"$WORK/demo.txt"
     ended=$(date +%s.%N)
-    demo_seconds=$(awk -v a="$started" -v b="$ended" 'BEGIN {printf "%.1f", b-a}')
+    cell() { echo "$backend|$1|$2|$3" >>"$WORK/cells"; }
+    measured() { # measure, connections, script, extra args...
+        local measure=$1 connections=$2 result
+        shift 2
+        result=$(wrk_rate "$connections" "$@")
+        cell "$measure" "$connections" "$result"
+    }
+    cell "demo-data --items $ITEMS" - "$(awk -v a="$started" -v b="$ended" 'BEGIN {printf "%.1f s", b-a}')"
 
     PORT=$(free_port)
     "$BATON" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
-    local pid=$!
-    PIDS+=($pid)
+    NODE_PID=$!
+    PIDS+=($NODE_PID)
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/system/ping" >/dev/null && break; sleep 0.1; done
-    local cookie csrf token
+    local csrf token
     curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
         -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >"$WORK/session.json"
     csrf=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$WORK/session.json")
@@ -103,57 +145,77 @@ run_backend() {
         sleep 1
     }
     index_idle
-    local idle_rss get list create by_field with_fields peak sampler
-    idle_rss=$(rss_mb $pid)
-    # RSS sampled every 200 ms through warm-up and the three measured runs.
-    ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
-    sampler=$!
-    wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/bench/get_item.lua" "http://127.0.0.1:$PORT" -- "$token" "$ITEMS" >/dev/null
+    cell "RSS idle (after the first index build, sign-in)" - "$(rss_mb $NODE_PID) MB"
+    # RSS sampled every 200 ms through warm-up and the measured runs.
+    ( while kill -0 "$NODE_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
+    local sampler=$!
+    wrk -t2 -c32 -d3s -s "$ROOT/bench/get_item.lua" "http://127.0.0.1:$PORT" -- "$token" "$ITEMS" >/dev/null
     # Reads first, on the demo data as made (100,000 items); then the writes, which add
-    # tens of thousands of items, each create run measured with the index idle.
-    get=$(wrk_rate get_item.lua "$token" "$ITEMS")
-    list=$(wrk_rate list_items.lua "$token")
-    by_field="-|-" with_fields="-|-"
-    if [ "${FIELDS:-yes}" = yes ]; then
-        by_field=$(wrk_rate list_by_field.lua "$token")
-    fi
-    by_plan=$(wrk_rate list_by_plan.lua "$token")
-    create=$(wrk_rate create_item.lua "$token")
-    if [ "${FIELDS:-yes}" = yes ]; then
+    # tens of thousands of items, each create run started with the index idle and measured
+    # with the indexer indexing what it makes.
+    local connections
+    for connections in $CONNECTIONS; do
+        measured "GET /api/v1/items/{id}" "$connections" get_item.lua "$token" "$ITEMS"
+        measured "GET /api/v1/items?project=OPS&state=open&limit=25 (exact total)" "$connections" list_items.lua "$token"
+        if [ "${FIELDS:-yes}" = yes ]; then
+            measured "GET /api/v1/items?project=OPS&state=open&field.severity=major&sort=-field.found_on&limit=25" "$connections" \
+                list_by_field.lua "$token"
+        fi
+        measured "GET /api/v1/items?project=OPS&state=open&label=<name>&target_version=<name>&limit=25" "$connections" \
+            list_by_plan.lua "$token"
+    done
+    for connections in $CONNECTIONS; do
         index_idle
-        with_fields=$(wrk_rate create_with_fields.lua "$token")
-    fi
+        measured "POST /api/v1/items (indexer running)" "$connections" create_item.lua "$token"
+        if [ "${FIELDS:-yes}" = yes ]; then
+            index_idle
+            measured "POST /api/v1/items with 6 field values (indexer running)" "$connections" \
+                create_with_fields.lua "$token"
+        fi
+    done
     kill $sampler 2>/dev/null || true
-    peak=$(sort -n "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f", $1/1024}')
-    kill $pid; wait $pid 2>/dev/null || true
-    echo "$backend|$demo_seconds|$idle_rss|$peak|$get|$list|$create|$by_field|$with_fields|$by_plan"
-}
-
-measure() {
-    local backend=$1 line
-    line=$(run_backend "$backend")
-    IFS='|' read -r name demo idle peak get_rate get_p99 list_rate list_p99 create_rate create_p99 \
-        field_list_rate field_list_p99 field_create_rate field_create_p99 plan_list_rate plan_list_p99 <<<"$line"
-    {
-        echo "### $name ($ITEMS items, wrk -t2 -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
-        echo
-        echo "| measure | result |"
-        echo "|---|---|"
-        echo "| demo-data --items $ITEMS | ${demo} s |"
-        echo "| GET /api/v1/items/{id} | ${get_rate} req/s (p99 ${get_p99}) |"
-        echo "| GET /api/v1/items?project=OPS&limit=25 | ${list_rate} req/s (p99 ${list_p99}) |"
-        echo "| POST /api/v1/items | ${create_rate} req/s (p99 ${create_p99}) |"
-        echo "| GET /api/v1/items?project=OPS&field.severity=major&sort=-field.found_on&limit=25 | ${field_list_rate} req/s (p99 ${field_list_p99}) |"
-        echo "| POST /api/v1/items with 6 field values | ${field_create_rate} req/s (p99 ${field_create_p99}) |"
-        echo "| GET /api/v1/items?project=OPS&state=open&label=<name>&target_version=<name>&limit=25 | ${plan_list_rate} req/s (p99 ${plan_list_p99}) |"
-        echo "| RSS idle (after start, sign-in) | ${idle} MB |"
-        echo "| RSS peak under load | ${peak} MB |"
-        echo
-    } | tee "$ROOT/bench/results-$backend.md"
+    cell "RSS peak under load" - "$(sort -n "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f MB", $1/1024}')"
+    kill $NODE_PID; wait $NODE_PID 2>/dev/null || true
+    if [ -n "$DB_PID" ]; then kill "$DB_PID"; wait "$DB_PID" 2>/dev/null || true; fi
 }
 
 case $BACKENDS in
-    sqlite|postgres) measure "$BACKENDS" ;;
-    both) measure sqlite; measure postgres ;;
+    sqlite|postgres) backends=("$BACKENDS") ;;
+    both) backends=(sqlite postgres) ;;
     *) echo "usage: bench/run.sh [sqlite|postgres|both]" >&2; exit 2 ;;
 esac
+: >"$WORK/cells"
+for backend in "${backends[@]}"; do run_backend "$backend"; done
+TABLE=$WORK/table.md
+python3 - "$WORK/cells" "${backends[@]}" >"$TABLE" <<'PY2'
+import sys
+cells, backends = sys.argv[1], sys.argv[2:]
+names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+rows, values = [], {}
+for line in open(cells):
+    backend, measure, connections, cell = line.rstrip("\n").split("|", 3)
+    if (measure, connections) not in rows:
+        rows.append((measure, connections))
+    values[(measure, connections, backend)] = cell
+print("| measure | connections | " + " | ".join(names[b] for b in backends) + " |")
+print("|---|---|" + "---|" * len(backends))
+for measure, connections in rows:
+    print(f"| {measure} | {connections} | " + " | ".join(values.get((measure, connections, b), "") for b in backends) + " |")
+PY2
+{
+    echo "$ITEMS items, wrk -t2 -d$DURATION, $(nproc) cores, $(date -u +%Y-%m-%d), $(git -C "$ROOT" rev-parse --short HEAD)"
+    echo
+    cat "$TABLE"
+} | tee "$ROOT/bench/results.md"
+if [ "$BACKENDS" = both ]; then
+    python3 - "$ROOT/docs/benchmarks.md" "$ROOT/bench/results.md" <<'PY2'
+import sys
+doc, results = sys.argv[1], open(sys.argv[2]).read()
+text = open(doc).read()
+start, end = "<!-- bench/run.sh both: start -->\n", "<!-- bench/run.sh both: end -->\n"
+before, rest = text.split(start, 1)
+_, after = rest.split(end, 1)
+open(doc, "w").write(before + start + results + end + after)
+PY2
+    echo "bench: the table replaced the latest run in docs/benchmarks.md"
+fi
