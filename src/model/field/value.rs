@@ -642,11 +642,45 @@ pub fn apply(
         )
         .execute(connection)?;
     }
-    // Row by row: one statement of one shape, prepared once per connection (a statement of
-    // many rows differs in shape with their number, and SQLite compiles an insert into this
-    // table, with its indexes and triggers, slowly).
-    for row in &rows {
-        diesel::insert_into(item_values::table).values(row).execute(connection)?;
-    }
+    insert_rows(connection, &rows)?;
     Ok(changes)
+}
+
+/// Stores value rows with one statement whatever their number, so that it stays prepared:
+/// on PostgreSQL one round trip, the columns as arrays (`unnest`); on SQLite, in the process,
+/// row by row (a statement of many rows differs in shape with their number, and SQLite
+/// compiles an insert into this table, with its indexes and triggers, slowly).
+fn insert_rows(connection: &mut DbConnection, rows: &[NewValue]) -> Result<()> {
+    use diesel::sql_types::{Array, BigInt, Bool, Date, Double, Nullable, Text};
+    match connection {
+        DbConnection::Postgresql(postgres) if rows.len() > 1 => {
+            fn column<T, F: Fn(&NewValue) -> T>(rows: &[NewValue], get: F) -> Vec<T> {
+                rows.iter().map(get).collect()
+            }
+            diesel::sql_query(
+                "INSERT INTO item_values (item_id, field_id, project_id, status_id, text_value, long_value, \
+                 int_value, decimal_value, date_value, bool_value, choice_id, user_id) \
+                 SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind::<Array<BigInt>, _>(column(rows, |row| i64::from(row.item_id)))
+            .bind::<Array<BigInt>, _>(column(rows, |row| i64::from(row.field_id)))
+            .bind::<Array<BigInt>, _>(column(rows, |row| i64::from(row.project_id)))
+            .bind::<Array<BigInt>, _>(column(rows, |row| i64::from(row.status_id)))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |row| row.text_value.clone()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |row| row.long_value.clone()))
+            .bind::<Array<Nullable<BigInt>>, _>(column(rows, |row| row.int_value))
+            .bind::<Array<Nullable<Double>>, _>(column(rows, |row| row.decimal_value))
+            .bind::<Array<Nullable<Date>>, _>(column(rows, |row| row.date_value))
+            .bind::<Array<Nullable<Bool>>, _>(column(rows, |row| row.bool_value))
+            .bind::<Array<Nullable<BigInt>>, _>(column(rows, |row| row.choice_id.map(i64::from)))
+            .bind::<Array<Nullable<BigInt>>, _>(column(rows, |row| row.user_id.map(i64::from)))
+            .execute(postgres)?;
+        }
+        _ => {
+            for row in rows {
+                diesel::insert_into(item_values::table).values(row).execute(connection)?;
+            }
+        }
+    }
+    Ok(())
 }
