@@ -12,6 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, first_by_type, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::definitions::Version;
 use crate::model::field::Catalog;
 use crate::model::field::value::{self, FieldValues, Placement};
 use crate::model::history::{self, FieldChange};
@@ -408,7 +409,9 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
     check_due_date(new_item.due_date)?;
     write_transaction(connection, |connection| {
         let (project, access) = project::get_with(connection, actor, &new_item.project, Permission::Report)?;
-        let workflow = Workflow::load(connection)?;
+        // The workflow and the fields at one version: one read of it.
+        let version = Version::read(connection)?;
+        let workflow = Workflow::at(connection, &version)?;
         let project_types = types::of_project(connection, project.id, &workflow)?;
         let type_id = match new_item.type_id {
             Some(id) => {
@@ -467,7 +470,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
         if !labels.is_empty() {
             label::replace(connection, id, &labels)?;
         }
-        let catalog = Catalog::load(connection)?;
+        let catalog = Catalog::at(connection, &version)?;
         value::apply(
             connection,
             &catalog,
@@ -559,7 +562,8 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         if current.version != changes.version {
             return Err(stale_version(id, current.version, changes.version));
         }
-        let workflow = Workflow::load(connection)?;
+        let version = Version::read(connection)?;
+        let workflow = Workflow::at(connection, &version)?;
         let mut field_changes: Vec<FieldChange> = Vec::new();
         let mut note = |field: &str, old_value: Option<String>, new_value: Option<String>| {
             if old_value != new_value {
@@ -704,7 +708,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             let name_of = |id: Option<ComponentId>| id.and_then(|id| named_ref(&named, id)).map(|found| found.name);
             note(component::HISTORY_FIELD, name_of(current.component_id), name_of(new_component));
         }
-        let catalog = Catalog::load(connection)?;
+        let catalog = Catalog::at(connection, &version)?;
         field_changes.extend(value::apply(
             connection,
             &catalog,
