@@ -77,6 +77,45 @@ id_type!(
     ComponentId
 );
 
+/// The traits that make `$name<C>`, a test of an id column `C`, a boolean expression of diesel
+/// on whatever `C` appears on, written per backend by its `QueryFragment`s for SQLite and
+/// PostgreSQL (and through them for the multi-backend connection).
+macro_rules! id_test_expression {
+    ($name:ident) => {
+        impl<C> diesel::query_builder::QueryId for $name<C> {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl<C: diesel::Expression<SqlType = BigInt>> diesel::Expression for $name<C> {
+            type SqlType = diesel::sql_types::Bool;
+        }
+
+        impl<C: diesel::AppearsOnTable<Source>, Source> diesel::AppearsOnTable<Source> for $name<C> where
+            $name<C>: diesel::Expression
+        {
+        }
+
+        impl<C: diesel::SelectableExpression<Source>, Source> diesel::SelectableExpression<Source> for $name<C> where
+            $name<C>: diesel::AppearsOnTable<Source>
+        {
+        }
+
+        impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping<()> for $name<C> {
+            type IsAggregate = C::IsAggregate;
+        }
+
+        impl<C> QueryFragment<crate::db::MultiBackend> for $name<C>
+        where
+            Self: QueryFragment<diesel::sqlite::Sqlite> + QueryFragment<diesel::pg::Pg>,
+        {
+            fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, crate::db::MultiBackend>) -> QueryResult<()> {
+                crate::db::MultiBackend::walk_variant_ast(self, pass)
+            }
+        }
+    };
+}
+
 /// `column IN (ids)` written as one statement text whatever the number of ids, so that the
 /// connection keeps it prepared: `column = ANY(?)` with an array on PostgreSQL (as diesel's
 /// `eq_any` writes it there) and `column IN (SELECT value FROM json_each(?))` with a JSON array
@@ -97,28 +136,7 @@ pub struct AnyId<C> {
     json: String,
 }
 
-impl<C> diesel::query_builder::QueryId for AnyId<C> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<C: diesel::Expression<SqlType = BigInt>> diesel::Expression for AnyId<C> {
-    type SqlType = diesel::sql_types::Bool;
-}
-
-impl<C: diesel::AppearsOnTable<Source>, Source> diesel::AppearsOnTable<Source> for AnyId<C> where
-    AnyId<C>: diesel::Expression
-{
-}
-
-impl<C: diesel::SelectableExpression<Source>, Source> diesel::SelectableExpression<Source> for AnyId<C> where
-    AnyId<C>: diesel::AppearsOnTable<Source>
-{
-}
-
-impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping<()> for AnyId<C> {
-    type IsAggregate = C::IsAggregate;
-}
+id_test_expression!(AnyId);
 
 impl<C: QueryFragment<diesel::sqlite::Sqlite>> QueryFragment<diesel::sqlite::Sqlite> for AnyId<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
@@ -140,15 +158,6 @@ impl<C: QueryFragment<diesel::pg::Pg>> QueryFragment<diesel::pg::Pg> for AnyId<C
     }
 }
 
-impl<C> QueryFragment<crate::db::MultiBackend> for AnyId<C>
-where
-    Self: QueryFragment<diesel::sqlite::Sqlite> + QueryFragment<diesel::pg::Pg>,
-{
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, crate::db::MultiBackend>) -> QueryResult<()> {
-        crate::db::MultiBackend::walk_variant_ast(self, pass)
-    }
-}
-
 /// `column IN (1, 2, 3)` with the ids written into the statement's text: for ids the node
 /// took from definitions it caches (the statuses of a state), which change only with them.
 /// The text stays the same from request to request, so the statement stays prepared, and the
@@ -165,28 +174,7 @@ pub struct KnownIds<C> {
     ids: Vec<i64>,
 }
 
-impl<C> diesel::query_builder::QueryId for KnownIds<C> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<C: diesel::Expression<SqlType = BigInt>> diesel::Expression for KnownIds<C> {
-    type SqlType = diesel::sql_types::Bool;
-}
-
-impl<C: diesel::AppearsOnTable<Source>, Source> diesel::AppearsOnTable<Source> for KnownIds<C> where
-    KnownIds<C>: diesel::Expression
-{
-}
-
-impl<C: diesel::SelectableExpression<Source>, Source> diesel::SelectableExpression<Source> for KnownIds<C> where
-    KnownIds<C>: diesel::AppearsOnTable<Source>
-{
-}
-
-impl<C: diesel::expression::ValidGrouping<()>> diesel::expression::ValidGrouping<()> for KnownIds<C> {
-    type IsAggregate = C::IsAggregate;
-}
+id_test_expression!(KnownIds);
 
 impl<C> KnownIds<C> {
     fn walk<'b, DB: Backend>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()>
@@ -216,11 +204,40 @@ impl<C: QueryFragment<diesel::pg::Pg>> QueryFragment<diesel::pg::Pg> for KnownId
     }
 }
 
-impl<C> QueryFragment<crate::db::MultiBackend> for KnownIds<C>
-where
-    Self: QueryFragment<diesel::sqlite::Sqlite> + QueryFragment<diesel::pg::Pg>,
-{
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, crate::db::MultiBackend>) -> QueryResult<()> {
-        crate::db::MultiBackend::walk_variant_ast(self, pass)
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    use super::*;
+    use crate::db::schema::items;
+
+    /// The statement's text on SQLite, without its binds.
+    fn sqlite(query: &impl QueryFragment<diesel::sqlite::Sqlite>) -> String {
+        let written = diesel::debug_query::<diesel::sqlite::Sqlite, _>(query).to_string();
+        written.split(" -- binds:").next().unwrap_or_default().to_string()
+    }
+
+    /// The statement's text on PostgreSQL, without its binds.
+    fn pg(query: &impl QueryFragment<diesel::pg::Pg>) -> String {
+        let written = diesel::debug_query::<diesel::pg::Pg, _>(query).to_string();
+        written.split(" -- binds:").next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn known_ids_are_written_into_the_text_and_none_match_nothing() {
+        let listed = items::table.select(items::id).filter(known_ids(items::status_id, &[StatusId(1), StatusId(3)]));
+        assert!(sqlite(&listed).ends_with("WHERE `items`.`status_id` IN (1, 3)"));
+        assert!(pg(&listed).ends_with("WHERE \"items\".\"status_id\" IN (1, 3)"));
+        let none = items::table.select(items::id).filter(known_ids::<_, StatusId>(items::status_id, &[]));
+        assert!(pg(&none).ends_with("WHERE 1 = 0"));
+    }
+
+    #[test]
+    fn any_id_is_one_text_whatever_the_number_of_ids() {
+        let one = items::table.select(items::id).filter(any_id(items::id, &[ItemId(1)]));
+        let three = items::table.select(items::id).filter(any_id(items::id, &[ItemId(1), ItemId(2), ItemId(3)]));
+        assert_eq!(sqlite(&one), sqlite(&three));
+        assert_eq!(pg(&one), pg(&three));
+        assert!(pg(&three).ends_with("WHERE \"items\".\"id\" = ANY($1)"));
     }
 }
