@@ -61,13 +61,16 @@ impl<T> Versioned<T> {
     }
 }
 
-/// The version of the definitions in one database.
+/// The version of the definitions in one database: read once by a use that needs several
+/// kinds of definitions (a list: the fields and the workflow), so that it sees them at one
+/// version with one query.
 pub struct Version {
     database: String,
     version: i64,
 }
 
 impl Version {
+    /// The one row of `field_catalog_version`.
     pub fn read(connection: &mut DbConnection) -> Result<Version> {
         let (database, version): (String, i64) = field_catalog_version::table
             .select((field_catalog_version::database_key, field_catalog_version::version))
