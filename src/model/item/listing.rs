@@ -206,7 +206,7 @@ impl Planning {
                     .into_boxed();
                 query = match scope.as_deref() {
                     Some([one]) => query.filter($table::project_id.eq(*one)$(.or($shared))?),
-                    Some(many) => query.filter($table::project_id.eq_any(many.to_vec())$(.or($shared))?),
+                    Some(many) => query.filter(any_id($table::project_id, many)$(.or($shared))?),
                     None => query,
                 };
                 query.load(connection)?
@@ -541,7 +541,7 @@ fn count_matching(
     }
     let mut query = item_totals::table.into_boxed();
     if let Some(ids) = readable {
-        query = query.filter(item_totals::project_id.eq_any(ids));
+        query = query.filter(any_id(item_totals::project_id, &ids));
     }
     if let Some(project) = project {
         query = query.filter(item_totals::project_id.eq(project));
