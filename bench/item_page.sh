@@ -8,7 +8,9 @@
 # sub-items, made through the API before the run (bench/planned_item_page.lua); with
 # PAGE=roadmap the roadmap page of OPS, whose 20 versions the demo data makes open
 # (bench/roadmap_page.lua); with PAGE=tree the list of open OPS items as a tree, with PAGE=all
-# the Items page, open items across all projects (both bench/item_list_page.lua).
+# the Items page, open items across all projects (both bench/item_list_page.lua); with
+# PAGE=discussed the page of one item with 50 comments, each with three item references (an id
+# and two keys), a mention and a URL (bench/planned_item_page.lua).
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default 32),
 # CARGO_TARGET_DIR (where the release build goes, default target), BATON (a release binary to
 # measure instead of building one).
@@ -27,7 +29,8 @@ case "${PAGE:-item}" in
     roadmap) SCRIPT=roadmap_page.lua; SAMPLE=/projects/OPS/roadmap; LABEL="Roadmap page of a project with 20 open versions"; REQUEST="GET /projects/OPS/roadmap" ;;
     tree) SCRIPT=item_list_page.lua; LIST="project=OPS&state=open&view=tree"; SAMPLE="/items?$LIST"; LABEL="Item list page as a tree"; REQUEST="GET /items?project=OPS&state=open&view=tree&page=1..10" ;;
     all) SCRIPT=item_list_page.lua; LIST="state=open"; SAMPLE="/items?$LIST"; LABEL="Items page (open items of all projects)"; REQUEST="GET /items?state=open&page=1..10" ;;
-    *) echo "bench: PAGE must be item, list, planned, roadmap, tree or all" >&2; exit 2 ;;
+    discussed) SCRIPT=planned_item_page.lua; SAMPLE=""; LABEL="Item page with 50 comments of references"; REQUEST="GET /items/{id}" ;;
+    *) echo "bench: PAGE must be item, list, planned, roadmap, tree, all or discussed" >&2; exit 2 ;;
 esac
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
@@ -57,15 +60,23 @@ curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
     -d "{\"login\":\"admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$PORT/api/v1/session" >"$WORK/session.json"
 COOKIE=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
 ARGUMENT=${LIST:-$ITEMS}
+api() { # method, path, JSON body: prints the answer
+    curl -sf -b "$WORK/cookies" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' -X "$1" -d "$3" \
+        "http://127.0.0.1:$PORT/api/v1$2"
+}
+CSRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$WORK/session.json")
 if [ "${PAGE:-item}" = planned ]; then
-    api() { # method, path, JSON body: prints the answer
-        curl -sf -b "$WORK/cookies" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' -X "$1" -d "$3" \
-            "http://127.0.0.1:$PORT/api/v1$2"
-    }
-    CSRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$WORK/session.json")
     ARGUMENT=$(api POST /items '{"project":"OPS","title":"Planned release"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     for n in $(seq 20); do api POST /items "{\"project\":\"OPS\",\"title\":\"Part $n\",\"parent\":$ARGUMENT}" >/dev/null; done
     for target in $(seq 10); do api POST "/items/$ARGUMENT/links" "{\"kind\":\"relates\",\"target\":$target}" >/dev/null; done
+    SAMPLE=/items/$ARGUMENT
+fi
+if [ "${PAGE:-item}" = discussed ]; then
+    ARGUMENT=$(api POST /items '{"project":"OPS","title":"Much discussed"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    for n in $(seq 50); do
+        api POST "/items/$ARGUMENT/comments" \
+            "{\"body\":\"Same as #$n and OPS-$((n + 100)), see OPS-$((n + 200)); @admin please look at https://example.com/#$n.\"}" >/dev/null
+    done
     SAMPLE=/items/$ARGUMENT
 fi
 status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -b "baton_session=$COOKIE" "http://127.0.0.1:$PORT$SAMPLE")

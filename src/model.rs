@@ -18,6 +18,7 @@ pub mod membership;
 pub mod notification;
 pub mod permission;
 pub mod project;
+pub mod reference;
 pub mod text;
 pub mod user;
 pub mod version;

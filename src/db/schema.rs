@@ -54,6 +54,7 @@ diesel::table! {
         is_public -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        item_numbers -> BigInt,
     }
 }
 
@@ -132,6 +133,15 @@ diesel::table! {
         children_count -> BigInt,
         target_version_id -> Nullable<BigInt>,
         component_id -> Nullable<BigInt>,
+        number -> BigInt,
+    }
+}
+
+diesel::table! {
+    item_keys (project_id, number) {
+        project_id -> BigInt,
+        number -> BigInt,
+        item_id -> BigInt,
     }
 }
 
@@ -311,6 +321,8 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(memberships -> projects (project_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(items -> projects (project_id));
+diesel::joinable!(item_keys -> projects (project_id));
+diesel::joinable!(item_keys -> items (item_id));
 diesel::joinable!(items -> statuses (status_id));
 diesel::joinable!(items -> item_types (type_id));
 diesel::joinable!(items -> priorities (priority_id));
@@ -354,6 +366,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     type_transitions,
     priorities,
     items,
+    item_keys,
     comments,
     attachments,
     watchers,

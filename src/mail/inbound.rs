@@ -30,6 +30,7 @@ use crate::model::ids::{CommentId, ItemId, ProjectId};
 use crate::model::item::{self, NewItem};
 use crate::model::permission::{Access, Permission};
 use crate::model::project::{self, types};
+use crate::model::reference::UnknownLogins;
 use crate::model::text::MAX_BODY_BYTES;
 use crate::model::user::{self, User};
 use crate::model::watcher;
@@ -163,7 +164,8 @@ fn store_parsed(
             let body = message::reply::strip_quoted_reply(&mail.text);
             let body = if body.trim().is_empty() { "(the mail had no text)".to_string() } else { body };
             let (body, full_text) = fit(&body);
-            let comment = comment::create(connection, &author, item_id, &body)?;
+            // A signature's handles of other services are no mentions to refuse the mail for.
+            let comment = comment::create(connection, &author, item_id, &body, UnknownLogins::Ignore)?.comment;
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &author, (item_id, Some(comment.id)), parts)?;
             Outcome::Commented(item_id, comment.id)
@@ -190,11 +192,13 @@ fn store_parsed(
                 target_version: keywords.target_version,
                 labels: keywords.labels,
                 component: keywords.component,
+                unknown_logins: UnknownLogins::Ignore,
                 ..NewItem::default()
             };
             let created = item::create(connection, &reporter, new_item)?;
             if !keywords.refused.is_empty() {
-                comment::create(connection, &reporter, created, &keywords::refusal_comment(&keywords.refused))?;
+                let refusal = keywords::refusal_comment(&keywords.refused);
+                comment::create(connection, &reporter, created, &refusal, UnknownLogins::Ignore)?;
             }
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &reporter, (created, None), parts)?;

@@ -19,6 +19,7 @@ use crate::mail::message_ids::{is_digest_message_id, item_of_message_id};
 use crate::mail::reply_address::{self, SigningKey, TokenError};
 use crate::mail::trust;
 use crate::model::ids::{ItemId, UserId};
+use crate::model::item::key::ItemReference;
 use crate::model::membership;
 use crate::model::permission::{Access, Role};
 use crate::model::project::{self, Project, ProjectKeyOrId};
@@ -248,12 +249,8 @@ fn free_login(connection: &mut DbConnection, address: &str) -> Result<String> {
 /// The item a reply belongs to: our subject tag, else a mail of ours or theirs it answers (a
 /// Message-ID that several stored mails reuse for different items answers none of them).
 fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Option<ItemId>> {
-    let existing = |connection: &mut DbConnection, id: i64| -> Result<Option<ItemId>> {
-        let count: i64 = items::table.filter(items::id.eq(id)).count().get_result(connection)?;
-        Ok((count > 0).then_some(ItemId(id)))
-    };
     if let Some(tag) = subject_item_tag(&mail.subject)
-        && let Some(item_id) = existing(connection, tag)?
+        && let Some(item_id) = tag.lookup(connection)?
     {
         return Ok(Some(item_id));
     }
@@ -262,11 +259,11 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
             return Err(Error::invalid(
                 "mail",
                 "a reply to a due-date digest names no item: answer an item's own notification (its subject starts \
-                 with [#123]) or put [#123] in the subject",
+                 with its key, such as [OPS-42]) or put [OPS-42] or [#123] in the subject",
             ));
         }
         if let Some(ours) = item_of_message_id(referenced)
-            && let Some(item_id) = existing(connection, ours)?
+            && let Some(item_id) = ItemReference::Id(ItemId(ours)).lookup(connection)?
         {
             return Ok(Some(item_id));
         }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::ids::{CommentId, ItemId};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{self, Permission, ReadableItem};
+use crate::model::reference::{self, UnknownLogins};
 use crate::model::user::{User, UserSummary};
 use crate::model::{item, text, watcher};
 use crate::timestamp;
@@ -58,20 +59,39 @@ pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<
 }
 
 /// Adds a comment; the author starts watching the item.
-pub fn create(connection: &mut DbConnection, actor: &User, item_id: ItemId, body: &str) -> Result<Comment> {
+/// The people the comment mentions are told of it (`reference::new_mentions`), in place of
+/// the usual notification; `not_told` names those who may not read the item.
+pub fn create(
+    connection: &mut DbConnection,
+    actor: &User,
+    item_id: ItemId,
+    body: &str,
+    unknown_logins: UnknownLogins,
+) -> Result<Posted> {
     let body = text::body("body", body, true)?;
     write_transaction(connection, |connection| {
-        let (_, access) = permission::item_access(connection, actor, item_id)?;
+        let (readable, access) = permission::item_access(connection, actor, item_id)?;
         access.require(Permission::Report, &format!("item {item_id}"))?;
+        let mentions =
+            reference::new_mentions(connection, "body", readable.project_id(), actor, (&body, ""), unknown_logins)?;
         let id: CommentId = diesel::insert_into(comments::table)
             .values((comments::item_id.eq(item_id), comments::author_id.eq(actor.id), comments::body.eq(&body)))
             .returning(comments::id)
             .get_result(connection)?;
         watcher::add_quietly(connection, item_id, actor.id)?;
         item::touch(connection, item_id)?;
-        notification::queue(connection, item_id, actor.id, Event::Commented(id), &[])?;
-        load(connection, id)
+        notification::queue(connection, item_id, actor.id, Event::Commented(id), &[], &mentions.readers)?;
+        Ok(Posted { comment: load(connection, id)?, not_told: mentions.not_told })
     })
+}
+
+/// A new comment, and the logins it mentions of people who may not read the item (they were
+/// not told).
+#[derive(Debug, Clone, Serialize)]
+pub struct Posted {
+    #[serde(flatten)]
+    pub comment: Comment,
+    pub not_told: Vec<String>,
 }
 
 /// The item a comment belongs to, if the comment exists.

@@ -21,12 +21,14 @@ use crate::model::label::{self, LabelRef};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
+use crate::model::reference::{self, UnknownLogins};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
 use crate::model::{component, link, membership, text, version, watcher};
 use crate::timestamp;
 
 pub mod export;
+pub mod key;
 pub mod listing;
 pub mod tree;
 
@@ -51,6 +53,8 @@ pub struct ItemRow {
     pub children_count: i64,
     pub target_version_id: Option<VersionId>,
     pub component_id: Option<ComponentId>,
+    /// Its number in its project (`key`).
+    pub number: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -65,10 +69,11 @@ pub struct NamedRef<Id> {
     pub name: String,
 }
 
-/// Another item, by id and title (an item's parent).
+/// Another item, by id, key and title (an item's parent).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ItemRef {
     pub id: ItemId,
+    pub key: String,
     pub title: String,
 }
 
@@ -83,6 +88,8 @@ pub struct StatusRef {
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemView {
     pub id: ItemId,
+    /// `OPS-42`: the project's key and the item's number in it.
+    pub key: String,
     pub project: ProjectRef,
     #[serde(rename = "type")]
     pub item_type: NamedRef<TypeId>,
@@ -129,6 +136,8 @@ pub struct NewItem {
     pub component: Option<ComponentId>,
     /// Custom field values by key.
     pub fields: Vec<(String, serde_json::Value)>,
+    /// Whether an `@login` nobody has refuses the description (as typed) or stays text (mail).
+    pub unknown_logins: UnknownLogins,
 }
 
 /// Changes to an item. `version` is the version the client read: a stale one is a conflict.
@@ -237,7 +246,7 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
     let mut parents: Vec<ItemId> = rows.iter().filter_map(|(row, ..)| row.parent_id).collect();
     parents.sort();
     parents.dedup();
-    let parent_titles = tree::parent_titles(connection, &parents)?;
+    let parent_rows = tree::parent_numbers(connection, &parents)?;
     let mut labels: std::collections::HashMap<ItemId, Vec<LabelRef>> = std::collections::HashMap::new();
     let labelled: Vec<ItemId> = rows.iter().filter(|row| row.7).map(|(row, ..)| row.id).collect();
     for (item, found) in label::of_items(connection, &labelled)? {
@@ -256,6 +265,11 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
             let fields = value::shown_fields(catalog, project.0, item_type.0, &held, &summaries)?;
             Ok(ItemView {
                 id: row.id,
+                key: key::format(&project.1, row.number),
+                parent: row.parent_id.map(|parent| {
+                    let (number, title) = parent_rows.get(&parent).cloned().unwrap_or_default();
+                    ItemRef { id: parent, key: key::format(&project.1, number), title }
+                }),
                 project: ProjectRef { id: project.0, key: project.1 },
                 item_type: NamedRef { id: item_type.0, name: item_type.1 },
                 status: StatusRef { id: status.0, name: status.1, is_closed: status.2 },
@@ -268,14 +282,6 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Joined
                 created_at: row.created_at,
                 updated_at: row.updated_at,
                 version: row.version,
-                parent: row.parent_id.map(|parent| ItemRef {
-                    id: parent,
-                    title: parent_titles
-                        .iter()
-                        .find(|(id, _)| *id == parent)
-                        .map(|(_, title)| title.clone())
-                        .unwrap_or_default(),
-                }),
                 children_count: row.children_count,
                 target_version: target_version.map(|(id, name)| NamedRef { id, name }),
                 labels: labels.remove(&row.id).unwrap_or_default(),
@@ -373,7 +379,7 @@ pub fn record_side_change(
     let notable = notification::notable(std::slice::from_ref(change), &*Catalog::load(connection)?);
     for id in ids {
         history::record(connection, *id, actor.id, std::slice::from_ref(change))?;
-        notification::queue(connection, *id, actor.id, Event::Changed, &notable)?;
+        notification::queue(connection, *id, actor.id, Event::Changed, &notable, &[])?;
     }
     enqueue_all(connection, ids)
 }
@@ -484,7 +490,15 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             watcher::add_quietly(connection, id, assignee)?;
         }
         enqueue_for_index(connection, id)?;
-        notification::queue(connection, id, actor.id, Event::Created, &[])?;
+        let mentions = reference::new_mentions(
+            connection,
+            "description",
+            project.id,
+            actor,
+            (&description, ""),
+            new_item.unknown_logins,
+        )?;
+        notification::queue(connection, id, actor.id, Event::Created, &[], &mentions.readers)?;
         Ok(id)
     })
 }
@@ -750,9 +764,15 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             watcher::add_quietly(connection, id, assignee)?;
         }
         let notable = notification::notable(&field_changes, &catalog);
-        if !notable.is_empty() {
-            notification::queue(connection, id, actor.id, Event::Changed, &notable)?;
-        }
+        let mentions = reference::new_mentions(
+            connection,
+            "description",
+            new_project.id,
+            actor,
+            (&new_description, &current.description),
+            UnknownLogins::Refuse,
+        )?;
+        notification::queue(connection, id, actor.id, Event::Changed, &notable, &mentions.readers)?;
         enqueue_for_index(connection, id)?;
         load_view(connection, id)
     })

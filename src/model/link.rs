@@ -19,7 +19,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, LinkId, ProjectId, StatusId};
-use crate::model::item::{self, ItemUpdate, StatusRef};
+use crate::model::item::{self, ItemUpdate, StatusRef, key};
 use crate::model::notification;
 use crate::model::permission::{self, Permission, ReadableItem, is_readable_in, readable_project_ids};
 use crate::model::user::User;
@@ -109,6 +109,7 @@ impl Kind {
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkedItem {
     pub id: ItemId,
+    pub key: String,
     pub title: String,
     pub project: String,
     pub status: StatusRef,
@@ -127,8 +128,8 @@ pub struct Link {
 
 type LinkRow = (LinkId, String, ItemId, ItemId, NaiveDateTime);
 
-/// (id, title, project id, project key, status id, status name, closed)
-type EndRow = (ItemId, String, ProjectId, String, StatusId, String, bool);
+/// (id, number, title, project id, project key, status id, status name, closed)
+type EndRow = (ItemId, i64, String, ProjectId, String, StatusId, String, bool);
 
 fn ends(connection: &mut DbConnection, ids: &[ItemId]) -> Result<HashMap<ItemId, (ProjectId, LinkedItem)>> {
     let rows: Vec<EndRow> = items::table
@@ -137,6 +138,7 @@ fn ends(connection: &mut DbConnection, ids: &[ItemId]) -> Result<HashMap<ItemId,
         .filter(items::id.eq_any(ids))
         .select((
             items::id,
+            items::number,
             items::title,
             projects::id,
             projects::key,
@@ -147,14 +149,9 @@ fn ends(connection: &mut DbConnection, ids: &[ItemId]) -> Result<HashMap<ItemId,
         .load(connection)?;
     Ok(rows
         .into_iter()
-        .map(|(id, title, project_id, project, status_id, status, is_closed)| {
-            (
-                id,
-                (
-                    project_id,
-                    LinkedItem { id, title, project, status: StatusRef { id: status_id, name: status, is_closed } },
-                ),
-            )
+        .map(|(id, number, title, project_id, project, status_id, status, is_closed)| {
+            let status = StatusRef { id: status_id, name: status, is_closed };
+            (id, (project_id, LinkedItem { id, key: key::format(&project, number), title, project, status }))
         })
         .collect())
 }

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId, any_id};
+use crate::model::item::key;
 use crate::model::permission::{Access, Permission, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
 
@@ -63,13 +64,17 @@ pub fn notable(changes: &[FieldChange], catalog: &Catalog) -> Vec<FieldChange> {
         .collect()
 }
 
-/// Queues one notification per person concerned; call inside the change's transaction.
+/// Queues one notification per person concerned, and a mention for each of `mentioned` (people
+/// the change's text newly mentions who may read the item: `reference::new_mentions`) instead;
+/// a change with nothing to mail (`changes` empty) tells only them. Call inside the change's
+/// transaction.
 pub fn queue(
     connection: &mut DbConnection,
     item_id: ItemId,
     actor: UserId,
     event: Event,
     changes: &[FieldChange],
+    mentioned: &[UserId],
 ) -> Result<()> {
     let summary: String = changes
         .iter()
@@ -83,11 +88,24 @@ pub fn queue(
         Event::Commented(comment) => Some(comment),
         Event::Created | Event::Changed => None,
     };
+    // One mail per change and person: the mentioned get the mention, which shows the text.
+    for person in mentioned {
+        insert(connection, item_id, *person, actor, MENTIONED, comment_id, "")?;
+    }
+    if event == Event::Changed && changes.is_empty() {
+        return Ok(());
+    }
     for recipient in recipients(connection, item_id, actor, None)? {
-        insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
+        if !mentioned.contains(&recipient) {
+            insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
+        }
     }
     Ok(())
 }
+
+/// The event of a mention: the mail shows the comment, or the description, that mentions its
+/// recipient.
+pub const MENTIONED: &str = "mentioned";
 
 /// The event of a link added to or removed from an item.
 pub const LINKED: &str = "linked";
@@ -110,24 +128,24 @@ pub fn queue_link(
     Ok(())
 }
 
-/// The line a link's mail shows its recipient — `Linked: blocks #12 Title` — or `None` when
+/// The line a link's mail shows its recipient — `Linked: blocks OPS-12 Title` — or `None` when
 /// they cannot read the other item now.
 pub fn link_line(connection: &mut DbConnection, user: &User, change: &str) -> Result<Option<String>> {
     let Some((did, rest)) = change.split_once(' ') else { return Ok(None) };
     let Some((kind, other)) = rest.rsplit_once(" #") else { return Ok(None) };
     let Ok(other) = other.parse::<i64>() else { return Ok(None) };
-    let found: Option<(String, ProjectId, bool)> = items::table
+    let found: Option<(String, i64, String, ProjectId, bool)> = items::table
         .inner_join(projects::table)
         .filter(items::id.eq(ItemId(other)))
-        .select((items::title, projects::id, projects::is_public))
+        .select((items::title, items::number, projects::key, projects::id, projects::is_public))
         .first(connection)
         .optional()?;
-    let Some((title, project, project_is_public)) = found else { return Ok(None) };
+    let Some((title, number, project_key, project, project_is_public)) = found else { return Ok(None) };
     if !Access::for_project(connection, user, project, project_is_public)?.allows(Permission::View) {
         return Ok(None);
     }
     let label = if did == "added" { "Linked" } else { "Unlinked" };
-    Ok(Some(format!("{label}: {} #{other} {title}", kind.replace('_', " "))))
+    Ok(Some(format!("{label}: {} {} {title}", kind.replace('_', " "), key::format(&project_key, number))))
 }
 
 /// The people to tell about an item: its reporter, assignee and watchers, but not the actor,
@@ -216,6 +234,8 @@ pub fn should_hear(
 struct DueItem {
     id: ItemId,
     project_id: ProjectId,
+    project_key: String,
+    number: i64,
     title: String,
     due_date: chrono::NaiveDate,
     assignee: Option<UserId>,
@@ -231,12 +251,15 @@ fn due_items(
     let tomorrow = today + chrono::Days::new(1);
     let mut query = items::table
         .inner_join(statuses::table)
+        .inner_join(projects::table)
         .filter(statuses::is_closed.eq(false))
         .filter(items::due_date.le(tomorrow))
         .order((items::due_date.asc(), items::id.asc()))
         .select((
             items::id,
             items::project_id,
+            projects::key,
+            items::number,
             items::title,
             items::due_date.assume_not_null(),
             items::assignee_id,
@@ -304,7 +327,7 @@ pub fn digest_lines(
                 -1 => "overdue by 1 day".to_string(),
                 days => format!("overdue by {} days", -days),
             };
-            format!("#{} {} ({when}, {})", item.id, item.title, item.due_date)
+            format!("{} {} ({when}, {})", key::format(&item.project_key, item.number), item.title, item.due_date)
         })
         .collect();
     Ok(lines)

@@ -4,11 +4,12 @@
 //! are resolved against the database: `project:OPS`, `status:open|closed|<name>`,
 //! `assignee:me|none|<login>`, `type:<name>`, `priority:<name>`, and a custom field by its
 //! key with the list's conditions (`customer:ACME`, `estimate:>5`, `severity:none`; see
-//! `model::field::filter`); the structure of items: `parent:#12` (its sub-items), `blocks:#40`
+//! `model::field::filter`); the structure of items: `parent:#12` or `parent:OPS-12` (its sub-items), `blocks:#40`
 //! (the items that block it), `is:blocked` (items an open item blocks); planning:
 //! `label:ui`, `version:"2.1"`, `component:backend` by name (`none` for no version or
 //! component). Any filter with `-` first excludes what it admits (`-label:later`). An unknown
-//! field is searched as literal text. A bare `#123` or `123` opens that item. Results are
+//! field is searched as literal text. A bare `#123`, `123` or key (`OPS-42`, also one the item had
+//! before a move) opens that item; a key no readable item has is searched as text. Results are
 //! limited to the caller's readable projects inside the query and re-checked against the
 //! database.
 
@@ -28,6 +29,7 @@ use crate::model::field::Catalog;
 use crate::model::field::filter::{self as field_filter, restrict_by_field};
 use crate::model::html::escape;
 use crate::model::ids::{ItemId, ProjectId};
+use crate::model::item::key::ItemReference;
 use crate::model::item::{self, ItemView};
 use crate::model::link;
 use crate::model::permission::{self, readable_project_ids};
@@ -206,15 +208,15 @@ fn items_by_structure(
         }
         return Ok(query.load(connection)?);
     }
+    let reference = ItemReference::parse(value).ok_or_else(|| {
+        Error::invalid("q", format!("{field}:{value} does not name an item: write it as {field}:#12 or {field}:OPS-12"))
+    })?;
     let named =
-        value.trim_start_matches('#').parse::<i64>().map(ItemId).map_err(|_| {
-            Error::invalid("q", format!("{field}:{value} does not name an item: write it as {field}:#12"))
-        })?;
-    match permission::readable_item(connection, actor, named) {
-        Ok(_) => {}
-        Err(Error::NotFound(_)) => return Ok(Vec::new()),
-        Err(error) => return Err(error),
-    }
+        match reference.resolve(connection, actor).and_then(|id| permission::readable_item(connection, actor, id)) {
+            Ok(readable) => readable.id(),
+            Err(Error::NotFound(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
     Ok(match field {
         "parent" => items::table.filter(items::parent_id.eq(named)).select(items::id).load(connection)?,
         _ => item_links::table
@@ -273,12 +275,6 @@ fn items_with_field(
     Ok(restrict_by_field!(items::table.select(items::id).into_boxed(), &condition).load(connection)?)
 }
 
-/// `#123` or `123` alone names an item.
-fn item_reference(query: &str) -> Option<i64> {
-    let trimmed = query.trim();
-    trimmed.strip_prefix('#').unwrap_or(trimmed).parse::<i64>().ok().filter(|id| *id > 0)
-}
-
 pub fn search(
     connection: &mut DbConnection,
     index: &SearchIndex,
@@ -300,14 +296,20 @@ pub fn search(
     if query.contains('\0') {
         return Err(Error::invalid("q", "must not contain NUL characters (U+0000)"));
     }
-    if let Some(id) = item_reference(query) {
-        let found = match item::get(connection, actor, ItemId(id)) {
+    if let Some(reference) = ItemReference::parse(query) {
+        let found = match reference.resolve(connection, actor).and_then(|id| item::get(connection, actor, id)) {
             Ok(view) => Some(view),
-            // Also an item the actor may not see: search does not tell it exists.
-            Err(Error::NotFound(_)) => None,
+            // Also an item the actor may not see: search does not tell it exists. Text shaped
+            // like a key that no readable item has is searched for as text (a part number).
+            Err(Error::NotFound(_)) if matches!(reference, ItemReference::Key { .. }) => None,
+            Err(Error::NotFound(_)) => {
+                return Ok(SearchResults { total: 0, limit, offset, hits: Vec::new(), item: None });
+            }
             Err(error) => return Err(error),
         };
-        return Ok(SearchResults { total: usize::from(found.is_some()), limit, offset, hits: Vec::new(), item: found });
+        if found.is_some() {
+            return Ok(SearchResults { total: 1, limit, offset, hits: Vec::new(), item: found });
+        }
     }
     // Held to the end: the commit's files stay recorded as in use while this search runs.
     let open = index.searcher()?;
@@ -601,13 +603,5 @@ mod tests {
         for (query, expected) in [("Drucker", 1), ("pages", 1), ("drucker papier", 1), ("page drucker", 0)] {
             assert_eq!(searcher.search(&*text.free_text(query), &Count).unwrap(), expected, "{query}");
         }
-    }
-
-    #[test]
-    fn item_references() {
-        assert_eq!(item_reference("#123"), Some(123));
-        assert_eq!(item_reference(" 42 "), Some(42));
-        assert_eq!(item_reference("#x"), None);
-        assert_eq!(item_reference("0"), None);
     }
 }

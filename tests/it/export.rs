@@ -75,6 +75,7 @@ async fn an_export_lists_what_the_caller_may_read_with_the_fields_that_apply(bac
         rows[0],
         [
             "id",
+            "key",
             "project",
             "type",
             "status",
@@ -98,15 +99,18 @@ async fn an_export_lists_what_the_caller_may_read_with_the_fields_that_apply(bac
     assert_eq!(rows.len(), 3, "{rows:?}");
     let first = &rows[1];
     assert_eq!(first[0], ops["id"].to_string());
-    assert_eq!((first[1].as_str(), first[2].as_str(), first[3].as_str()), ("OPS", "Bug", "New"));
-    assert_eq!(first[5], format!("'{formula}"), "a formula is defused");
-    assert_eq!((first[7].as_str(), first[8].as_str()), ("admin", ops["created_at"].as_str().unwrap()));
-    assert_eq!(first[11], "", "no parent");
-    assert_eq!((first[15].as_str(), first[16].as_str(), first[17].as_str()), ("ACME, Inc.", "major", "-2"));
-    assert_eq!(first[18], "Line one,\n\"quoted\" line two", "quoting keeps commas, quotes and lines");
+    assert_eq!(
+        (first[1].as_str(), first[2].as_str(), first[3].as_str(), first[4].as_str()),
+        ("OPS-1", "OPS", "Bug", "New")
+    );
+    assert_eq!(first[6], format!("'{formula}"), "a formula is defused");
+    assert_eq!((first[8].as_str(), first[9].as_str()), ("admin", ops["created_at"].as_str().unwrap()));
+    assert_eq!(first[12], "", "no parent");
+    assert_eq!((first[16].as_str(), first[17].as_str(), first[18].as_str()), ("ACME, Inc.", "major", "-2"));
+    assert_eq!(first[19], "Line one,\n\"quoted\" line two", "quoting keeps commas, quotes and lines");
     let second = &rows[2];
-    assert_eq!((second[0].clone(), second[1].as_str()), (web["id"].to_string(), "WEB"));
-    assert_eq!((second[15].as_str(), second[16].as_str(), second[17].as_str()), ("Beta", "", ""));
+    assert_eq!((second[0].clone(), second[1].as_str(), second[2].as_str()), (web["id"].to_string(), "WEB-1", "WEB"));
+    assert_eq!((second[16].as_str(), second[17].as_str(), second[18].as_str()), ("Beta", "", ""));
 
     // A field that applies to none of the items exported is no column.
     let (_, _, web_rows, _) = export(&app.admin, "project=WEB&state=all").await;

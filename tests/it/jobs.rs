@@ -180,8 +180,10 @@ async fn due_reminders_queue_one_digest_per_user_and_the_sender_mails_it(backend
         })
         .unwrap_or_else(|| panic!("no digest mail was written to {}", folder.display()));
     assert!(digest.contains("Subject: 2 items due by tomorrow or overdue"), "{digest}");
-    assert!(digest.contains(&format!("#{} Patch the kernel (overdue by 3 days", ids[1])), "{digest}");
-    assert!(digest.contains(&format!("#{} Renew the certificate (due tomorrow", ids[0])), "{digest}");
+    let key =
+        async |id: i64| app.admin.get(&format!("/api/v1/items/{id}")).await.body["key"].as_str().unwrap().to_string();
+    assert!(digest.contains(&format!("{} Patch the kernel (overdue by 3 days", key(ids[1]).await)), "{digest}");
+    assert!(digest.contains(&format!("{} Renew the certificate (due tomorrow", key(ids[0]).await)), "{digest}");
     assert!(!digest.contains("Plan the offsite") && !digest.contains("Closed already"), "{digest}");
     assert!(digest.contains("Message-ID: <baton.digest."), "{digest}");
     assert!(!digest.contains("In-Reply-To"), "a digest belongs to no item's thread: {digest}");

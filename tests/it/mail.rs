@@ -473,7 +473,7 @@ async fn notifications_are_sent_threaded_and_a_reply_to_one_comes_back_as_a_comm
     app.send_mail_now().await;
     let first = String::from_utf8_lossy(&smtp.wait_for(1, Duration::from_secs(20))[0]).into_owned();
     assert_eq!(header(&first, "X-Envelope-To"), "walt@example.com", "{first}");
-    assert_eq!(header(&first, "Subject"), format!("[#{id}] Badge reader broken"));
+    assert_eq!(header(&first, "Subject"), "[OPS-1] Badge reader broken", "the subject names the key");
     assert_eq!(header(&first, "Auto-Submitted"), "auto-generated");
     assert_eq!(header(&first, "X-Baton-Loop"), "support@baton.test");
     assert_eq!(header(&first, "In-Reply-To"), format!("<baton.item.{id}@baton.test>"));
@@ -561,7 +561,7 @@ async fn a_notification_refused_by_the_smtp_server_is_retried_later_and_sent_onc
         .unwrap();
     app.send_mail_now().await;
     let delivered = smtp.wait_for(1, Duration::from_secs(20));
-    assert!(String::from_utf8_lossy(&delivered[0]).contains("Subject: [#"), "{delivered:?}");
+    assert!(String::from_utf8_lossy(&delivered[0]).contains("Subject: [OPS-"), "{delivered:?}");
     assert!(
         app.count_rows("mail_outbox WHERE sent_at IS NOT NULL AND attempts = 1 AND last_error IS NULL") > 0,
         "the delivered notification was not marked sent"

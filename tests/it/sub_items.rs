@@ -44,7 +44,7 @@ async fn a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up(backe
         let child = sub_item(&app.admin, "OPS", &format!("Level {depth}"), Some(*chain.last().unwrap())).await;
         assert_eq!(
             child["parent"],
-            json!({"id": chain.last().unwrap(), "title": if depth == 1 { "Release 2.0".to_string() } else { format!("Level {}", depth - 1) }})
+            json!({"id": chain.last().unwrap(), "key": format!("OPS-{depth}"), "title": if depth == 1 { "Release 2.0".to_string() } else { format!("Level {}", depth - 1) }})
         );
         chain.push(child["id"].as_i64().unwrap());
     }
@@ -78,7 +78,7 @@ async fn a_tree_six_deep_shows_on_the_parent_and_closes_from_the_bottom_up(backe
     }
     assert!(page[at..].contains(&format!("<li class=\"depth-1\"><a href=\"/items/{sibling}\"")), "the sibling last");
     let deepest = browser.get(&format!("/items/{}", chain[6])).await.body;
-    assert!(deepest.contains(&format!("#{} Level 5", chain[5])), "a sub-item names its parent");
+    assert!(deepest.contains("OPS-6 Level 5"), "a sub-item names its parent");
 
     // Closing runs bottom up: each parent waits for its open children.
     let (status, body) = reject(&app.admin, root).await;

@@ -2,6 +2,8 @@
 //! original below a reply.
 
 use super::normalize_line_endings;
+use crate::model::ids::ItemId;
+use crate::model::item::key::ItemReference;
 
 /// Line we put into outgoing notifications; everything below it in a reply is the quoted original.
 pub const REPLY_MARKER: &str = "-- Reply above this line --";
@@ -33,18 +35,31 @@ fn tag_at(bytes: &[u8], hash: usize) -> Option<&[u8]> {
     matches.then_some(digits)
 }
 
-/// The item id tagged in a subject: "[#123]" anywhere, also "[ #123 ]", "[Baton #123]", "(#123)"
-/// and "[#123:". Reply prefixes need no special care because the tag is searched anywhere.
-/// None for an untagged "#123", for 0 and for ids that do not fit an i64.
-pub fn subject_item_tag(subject: &str) -> Option<i64> {
+/// The item tagged in a subject: an id, "[#123]" anywhere, also "[ #123 ]", "[Baton #123]",
+/// "(#123)" and "[#123:"; else a key in brackets, "[OPS-42]", "(OPS-42)" or "[OPS-42:" (our
+/// subjects start with the key). Reply prefixes need no special care because the tag is
+/// searched anywhere. None for an untagged "#123" or "OPS-42", for 0 and for ids that do not
+/// fit an i64.
+pub fn subject_item_tag(subject: &str) -> Option<ItemReference> {
     let bytes = subject.as_bytes();
-    bytes
+    let id = bytes
         .iter()
         .enumerate()
         .filter(|&(_, &b)| b == b'#')
         .filter_map(|(hash, _)| tag_at(bytes, hash))
         .filter_map(|digits| std::str::from_utf8(digits).ok()?.parse::<i64>().ok())
-        .find(|&id| id > 0)
+        .find(|&id| id > 0);
+    if let Some(id) = id {
+        return Some(ItemReference::Id(ItemId(id)));
+    }
+    subject.match_indices(['[', '(']).find_map(|(at, opener)| {
+        let rest = subject[at + 1..].trim_start();
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
+        let closers: &[char] = if opener == "[" { &[']', ':'] } else { &[')'] };
+        let reference = ItemReference::parse(&rest[..end])?;
+        (matches!(reference, ItemReference::Key { .. }) && rest[end..].trim_start().starts_with(closers))
+            .then_some(reference)
+    })
 }
 
 /// The rest of `subject` after one leading reply/forward prefix such as "Re:", "AW:", "Re[2]:".
@@ -173,6 +188,25 @@ mod tests {
             ("#", None),
         ];
         for (subject, expected) in cases {
+            assert_eq!(subject_item_tag(subject), expected.map(|id| ItemReference::Id(ItemId(id))), "{subject}");
+        }
+        let key = |project: &str, number| Some(ItemReference::Key { project: project.to_string(), number });
+        let keyed: &[(&str, Option<ItemReference>)] = &[
+            ("[OPS-42] Printer broken", key("OPS", 42)),
+            ("Re: AW: [OPS-42] Printer broken", key("OPS", 42)),
+            ("Printer broken [ ops-7 ]", key("OPS", 7)),
+            ("(WEB2-3) x", key("WEB2", 3)),
+            ("Re: [OPS-42: Printer broken]", key("OPS", 42)),
+            ("[#5] and [OPS-42]", Some(ItemReference::Id(ItemId(5)))),
+            ("OPS-42 Printer", None),
+            ("[OPS-42 Printer]", None),
+            ("(OPS-42: x)", None),
+            ("[OPS-0] x", None),
+            ("[O-1] x", None),
+            ("[Ärger-1] x", None),
+            ("[42] x", None),
+        ];
+        for (subject, expected) in keyed {
             assert_eq!(subject_item_tag(subject), *expected, "{subject}");
         }
     }

@@ -2,7 +2,7 @@
 //! (created, changed, commented on) or a due-date digest, both bodies (plain text and HTML,
 //! from the templates in `resources/templates/mail`) and the headers every notification has.
 //!
-//! Every mail carries `[#123]` in its subject, a Message-ID naming the item
+//! Every mail carries the item's key (`[OPS-42]`) in its subject, a Message-ID naming the item
 //! (`baton.<outbox id>.<item id>@<domain>`), In-Reply-To/References to the item's thread,
 //! `Auto-Submitted: auto-generated`, our loop header, and as Reply-To the recipient's own
 //! signed reply address for the item (`reply_address`), so that a reply comes back as the
@@ -23,7 +23,7 @@ use crate::mail::message::reply::REPLY_MARKER;
 use crate::mail::message_ids::{digest_message_id, message_id, thread_id};
 use crate::mail::reply_address::{self, SigningKey};
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
-use crate::model::item;
+use crate::model::item::{self, key};
 use crate::model::notification::{self, DUE_REMINDER};
 use crate::model::user::{self, User};
 
@@ -149,15 +149,16 @@ impl Rendering<'_> {
         Ok(Ok((content, settings.mail.address.clone())))
     }
 
-    /// News of an item (created, changed, commented on), if its recipient can read it now;
+    /// News of an item (created, changed, commented on, a mention), if its recipient can read it now;
     /// answered to the recipient's reply address for the item.
     fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
         let (settings, item_id) = (self.settings, row.item_id);
-        let item: Option<(String, String, String, String, ProjectId, bool)> = items::table
+        let item: Option<(i64, String, String, String, String, ProjectId, bool)> = items::table
             .inner_join(projects::table)
             .inner_join(statuses::table)
             .filter(items::id.eq(item_id))
             .select((
+                items::number,
                 items::title,
                 items::description,
                 projects::key,
@@ -167,7 +168,7 @@ impl Rendering<'_> {
             ))
             .first(connection)
             .optional()?;
-        let Some((title, description, project_key, status, project, project_is_public)) = item else {
+        let Some((number, title, description, project_key, status, project, project_is_public)) = item else {
             return Ok(Err(format!("item {item_id} no longer exists")));
         };
         if !notification::should_hear(connection, recipient, project, project_is_public)? {
@@ -179,13 +180,12 @@ impl Rendering<'_> {
         let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
         let (did, details) = match row.event.as_str() {
             "created" => ("created", with_field_values(connection, recipient, item_id, description)?),
-            "commented" => {
-                let body: String = match row.comment_id {
-                    Some(comment_id) => comments::table.find(comment_id).select(comments::body).first(connection)?,
-                    None => String::new(),
-                };
-                ("commented on", body)
-            }
+            "commented" => ("commented on", comment_body(connection, row.comment_id)?),
+            // The text that mentions the recipient: a comment, else the description.
+            notification::MENTIONED => match row.comment_id {
+                Some(_) => ("mentioned you in a comment on", comment_body(connection, row.comment_id)?),
+                None => ("mentioned you in", description),
+            },
             notification::LINKED => match notification::link_line(connection, recipient, &row.changes)? {
                 Some(line) => ("changed", line),
                 None => {
@@ -199,10 +199,10 @@ impl Rendering<'_> {
         };
         let domain = domain(settings);
         let content = Content {
-            subject: format!("[#{item_id}] {title}"),
+            subject: format!("[{}] {title}", key::format(&project_key, number)),
             message_id: message_id(row.id, item_id, domain),
             thread: Some(format!("<{}>", thread_id(item_id, domain))),
-            heading: format!("{actor} {did} #{item_id} {title} ({project_key}, {status})"),
+            heading: format!("{actor} {did} {} {title} ({status})", key::format(&project_key, number)),
             details,
             link: format!("{}/items/{item_id}", settings.base_url()),
         };
@@ -214,6 +214,14 @@ impl Rendering<'_> {
 }
 
 /// The domain of our address, for our Message-IDs.
+/// The text of the comment a notification is about (none for a notification of no comment).
+fn comment_body(connection: &mut DbConnection, comment: Option<CommentId>) -> Result<String> {
+    Ok(match comment {
+        Some(id) => comments::table.find(id).select(comments::body).first(connection)?,
+        None => String::new(),
+    })
+}
+
 fn domain(settings: &Settings) -> &str {
     settings.mail.address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost")
 }

@@ -15,8 +15,9 @@ use crate::model::user::User;
 pub const EXPORT_LIMIT: i64 = 10_000;
 
 /// The first columns, before the custom fields (then `description`).
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 16] = [
     "id",
+    "key",
     "project",
     "type",
     "status",
@@ -92,6 +93,7 @@ fn write(items: &[ItemView]) -> std::result::Result<Vec<u8>, csv::Error> {
         };
         let mut row: Vec<String> = vec![
             item.id.to_string(),
+            item.key.clone(),
             item.project.key.clone(),
             item.item_type.name.clone(),
             item.status.name.clone(),

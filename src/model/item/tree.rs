@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{ItemView, StatusRef};
+use super::{ItemView, StatusRef, key};
 use crate::db::DbConnection;
-use crate::db::schema::{items, statuses};
+use crate::db::schema::{items, projects, statuses};
 use crate::error::{Error, Result};
 use crate::model::ids::{ItemId, ProjectId, StatusId, any_id};
 use crate::model::link;
@@ -64,39 +64,54 @@ pub fn check_parent(
 #[derive(Debug, Clone, Serialize)]
 pub struct TreeEntry {
     pub id: ItemId,
+    pub key: String,
     pub title: String,
     pub status: StatusRef,
     pub depth: usize,
 }
 
+/// (id, parent, project key, number, title, status id, status name, closed)
+type TreeRow = (ItemId, Option<ItemId>, String, i64, String, StatusId, String, bool);
+
 /// The items below one, depth first, children in id order; and how many of them are closed.
 pub fn descendants(connection: &mut DbConnection, root: ReadableItem) -> Result<(Vec<TreeEntry>, usize)> {
     let mut below: HashMap<ItemId, Vec<ItemId>> = HashMap::new();
-    let mut shown: HashMap<ItemId, (String, StatusRef)> = HashMap::new();
+    let mut shown: HashMap<ItemId, (String, String, StatusRef)> = HashMap::new();
     let mut frontier = vec![root.id()];
     while !frontier.is_empty() {
-        let rows: Vec<(ItemId, Option<ItemId>, String, StatusId, String, bool)> = items::table
+        let rows: Vec<TreeRow> = items::table
+            .inner_join(projects::table)
             .inner_join(statuses::table)
             .filter(items::parent_id.eq_any(&frontier))
             .order(items::id.asc())
-            .select((items::id, items::parent_id, items::title, statuses::id, statuses::name, statuses::is_closed))
+            .select((
+                items::id,
+                items::parent_id,
+                projects::key,
+                items::number,
+                items::title,
+                statuses::id,
+                statuses::name,
+                statuses::is_closed,
+            ))
             .load(connection)?;
         frontier.clear();
-        for (id, parent, title, status_id, status, is_closed) in rows {
+        for (id, parent, project, number, title, status_id, status, is_closed) in rows {
             let Some(parent) = parent else { continue };
             if shown.contains_key(&id) || id == root.id() {
                 continue;
             }
             below.entry(parent).or_default().push(id);
-            shown.insert(id, (title, StatusRef { id: status_id, name: status, is_closed }));
+            let status = StatusRef { id: status_id, name: status, is_closed };
+            shown.insert(id, (key::format(&project, number), title, status));
             frontier.push(id);
         }
     }
     let mut tree = Vec::with_capacity(shown.len());
     let mut stack: Vec<(ItemId, usize)> = vec![(root.id(), 0)];
     while let Some((id, depth)) = stack.pop() {
-        if let Some((title, status)) = shown.remove(&id) {
-            tree.push(TreeEntry { id, title, status, depth });
+        if let Some((key, title, status)) = shown.remove(&id) {
+            tree.push(TreeEntry { id, key, title, status, depth });
         }
         if let Some(children) = below.get(&id) {
             stack.extend(children.iter().rev().map(|child| (*child, depth + 1)));
@@ -136,10 +151,15 @@ pub fn check_closable(connection: &mut DbConnection, item_id: ItemId) -> Result<
     Err(Error::Conflict(format!("item {item_id} cannot be closed while its sub-items are open: {}", named.join(", "))))
 }
 
-/// The id and title of each of these items (the parents of the items a view shows).
-pub fn parent_titles(connection: &mut DbConnection, parents: &[ItemId]) -> Result<Vec<(ItemId, String)>> {
+/// The number and title of each of these items (the parents of the items a view shows; each
+/// in its children's project).
+pub fn parent_numbers(connection: &mut DbConnection, parents: &[ItemId]) -> Result<HashMap<ItemId, (i64, String)>> {
     if parents.is_empty() {
-        return Ok(Vec::new());
+        return Ok(HashMap::new());
     }
-    Ok(items::table.filter(any_id(items::id, parents)).select((items::id, items::title)).load(connection)?)
+    let rows: Vec<(ItemId, i64, String)> = items::table
+        .filter(any_id(items::id, parents))
+        .select((items::id, items::number, items::title))
+        .load(connection)?;
+    Ok(rows.into_iter().map(|(id, number, title)| (id, (number, title))).collect())
 }

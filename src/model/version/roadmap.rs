@@ -13,8 +13,8 @@ use super::{Version, VersionStatus, of_project};
 use crate::db::DbConnection;
 use crate::db::schema::{items, priorities, statuses};
 use crate::error::Result;
-use crate::model::ids::{ItemId, ProjectId, StatusId, VersionId};
-use crate::model::item::StatusRef;
+use crate::model::ids::{ItemId, StatusId, VersionId};
+use crate::model::item::{StatusRef, key};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::user::User;
@@ -27,6 +27,7 @@ pub const ITEMS_SHOWN: i64 = 20;
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedItem {
     pub id: ItemId,
+    pub key: String,
     pub title: String,
     pub status: StatusRef,
     pub priority: String,
@@ -89,7 +90,7 @@ pub fn of_readable(connection: &mut DbConnection, project: Project) -> Result<Ro
             .filter(|version| version.status != VersionStatus::Closed)
             .map(|version| version.id)
             .collect();
-        let mut planned = planned_items(connection, project.id, &listed)?;
+        let mut planned = planned_items(connection, &project, &listed)?;
         let (mut current, mut closed) = (Vec::new(), Vec::new());
         for version in versions {
             let by_status: Vec<StatusCount> = workflow
@@ -122,7 +123,7 @@ pub fn of_readable(connection: &mut DbConnection, project: Project) -> Result<Ro
 /// holds status and priority); only the items shown are read.
 fn planned_items(
     connection: &mut DbConnection,
-    project: ProjectId,
+    project: &Project,
     versions: &[VersionId],
 ) -> Result<HashMap<VersionId, Vec<PlannedItem>>> {
     let mut chosen: Vec<(VersionId, Vec<ItemId>)> = Vec::with_capacity(versions.len());
@@ -131,7 +132,7 @@ fn planned_items(
             .inner_join(statuses::table)
             .inner_join(priorities::table)
             .filter(items::target_version_id.eq(version))
-            .filter(items::project_id.eq(project))
+            .filter(items::project_id.eq(project.id))
             .order((statuses::is_closed.asc(), priorities::position.desc(), items::id.asc()))
             .limit(ITEMS_SHOWN)
             .select(items::id)
@@ -141,15 +142,23 @@ fn planned_items(
     let shown: Vec<ItemId> = chosen.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
     let mut rows: HashMap<ItemId, PlannedItem> = HashMap::with_capacity(shown.len());
     for batch in shown.chunks(1000) {
-        let loaded: Vec<(ItemId, String, StatusId, String, bool, String)> = items::table
+        let loaded: Vec<(ItemId, i64, String, StatusId, String, bool, String)> = items::table
             .inner_join(statuses::table)
             .inner_join(priorities::table)
             .filter(items::id.eq_any(batch))
-            .select((items::id, items::title, statuses::id, statuses::name, statuses::is_closed, priorities::name))
+            .select((
+                items::id,
+                items::number,
+                items::title,
+                statuses::id,
+                statuses::name,
+                statuses::is_closed,
+                priorities::name,
+            ))
             .load(connection)?;
-        for (id, title, status_id, status, is_closed, priority) in loaded {
+        for (id, number, title, status_id, status, is_closed, priority) in loaded {
             let status = StatusRef { id: status_id, name: status, is_closed };
-            rows.insert(id, PlannedItem { id, title, status, priority });
+            rows.insert(id, PlannedItem { id, key: key::format(&project.key, number), title, status, priority });
         }
     }
     Ok(chosen

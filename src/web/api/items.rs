@@ -7,9 +7,11 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
+use crate::model::item::key::ItemReference;
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, OpenState, SortField};
 use crate::model::item::{self, ItemUpdate, NewItem};
 use crate::model::project::ProjectKeyOrId;
+use crate::model::reference::UnknownLogins;
 use crate::model::user::User;
 use crate::model::{comment, history, watcher};
 use crate::web::AppState;
@@ -188,6 +190,7 @@ pub async fn create_item(
         labels: body.labels,
         component: body.component,
         fields: body.fields.into_iter().collect(),
+        unknown_logins: UnknownLogins::Refuse,
     };
     let user = caller.user.clone();
     let id = state.database.write(move |connection| item::create(connection, &user, new_item)).await?;
@@ -199,10 +202,16 @@ pub async fn create_item(
 pub async fn get_item(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let found = state.database.run(move |connection| item::get(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let found = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            item::get(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -239,10 +248,10 @@ pub struct ItemUpdateBody {
 pub async fn update_item(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
     body: Json<ItemUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let reference = path.into_inner();
     let body = body.into_inner();
     let version = body.version.ok_or_else(|| {
         Error::invalid("version", "is required: send the version of the item you read, so that no edit is lost")
@@ -263,7 +272,13 @@ pub async fn update_item(
         component: body.component,
         fields: body.fields.into_iter().collect(),
     };
-    let updated = state.database.write(move |connection| item::update(connection, &caller.user, id, changes)).await?;
+    let updated = state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            item::update(connection, &caller.user, id, changes)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -320,8 +335,10 @@ pub async fn create_comment(
     body: Json<NewCommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let created =
-        state.database.write(move |connection| comment::create(connection, &caller.user, id, &body.body)).await?;
+    let created = state
+        .database
+        .write(move |connection| comment::create(connection, &caller.user, id, &body.body, UnknownLogins::Refuse))
+        .await?;
     Ok(HttpResponse::Created().json(created))
 }
 

@@ -21,6 +21,7 @@ use crate::model::history::{self, HistoryEntry};
 use crate::model::ids::{
     ComponentId, ItemId, LabelId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId,
 };
+use crate::model::item::key::{self, ItemReference};
 use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
 use crate::model::label::{self, LabelRef};
@@ -28,9 +29,10 @@ use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
+use crate::model::reference::{self, Targets, UnknownLogins};
 use crate::model::version::{self, Version, VersionStatus};
-use crate::model::watcher;
 use crate::model::workflow::{ItemType, Workflow};
+use crate::model::{user, watcher};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
@@ -39,7 +41,7 @@ use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::{self, TaskBoxes, to_safe_html};
 use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
-use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other};
+use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other, url_with_query};
 
 /// The edit form's values: what the item holds, or what the user sent when it must be shown
 /// again (invalid input, conflict).
@@ -232,6 +234,8 @@ struct Loaded {
     /// the one a refused move named, so that the user can mend the move and save again.
     form_project: ProjectId,
     catalog: std::sync::Arc<Catalog>,
+    /// What the references in the description and comments name, as the viewer may see it.
+    references: Targets,
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<String>) -> Result<Loaded, Error> {
@@ -270,9 +274,15 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
                 .cloned()
                 .collect();
+            let comments = comment::of_item(connection, readable)?;
+            let tokens = reference::in_markdown(
+                std::iter::once(item.description.as_str()).chain(comments.iter().map(|comment| comment.body.as_str())),
+            );
+            let references = reference::resolve(connection, &user, item.project.id, &tokens)?;
             Ok(Loaded {
                 permissions,
-                comments: comment::of_item(connection, readable)?,
+                comments,
+                references,
                 attachments: attachment::of_item(connection, readable)?,
                 links: link::of_item(connection, &user, readable)?,
                 sub_items: tree::descendants(connection, readable)?,
@@ -334,6 +344,7 @@ async fn item_page(
             description_html: markdown::render(
                 &loaded.item.description,
                 if loaded.permissions.edit { TaskBoxes::Buttons } else { TaskBoxes::Disabled },
+                &loaded.references,
             ),
             custom_fields: loaded.item.fields.0.iter().map(CustomFieldView::of).collect(),
             field_names: loaded.catalog.fields.iter().map(|field| (field.key.clone(), field.name.clone())).collect(),
@@ -347,7 +358,10 @@ async fn item_page(
             comments: loaded
                 .comments
                 .into_iter()
-                .map(|comment| CommentView { body_html: to_safe_html(&comment.body), comment })
+                .map(|comment| CommentView {
+                    body_html: markdown::render(&comment.body, TaskBoxes::Disabled, &loaded.references),
+                    comment,
+                })
                 .collect(),
             attachments: loaded
                 .attachments
@@ -381,9 +395,63 @@ async fn item_page(
 pub async fn show_item(
     state: web::Data<AppState>,
     viewer: Viewer,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
+    query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, PageError> {
-    item_page(&state, &viewer, path.into_inner(), StatusCode::OK, FormState::default()).await
+    let reference = path.into_inner();
+    let id = match reference {
+        ItemReference::Id(id) => id,
+        ItemReference::Key { .. } => {
+            let (user, given) = (viewer.user.clone(), reference.clone());
+            let (id, current) = state
+                .database
+                .run(move |connection| {
+                    let id = given.resolve(connection, &user)?;
+                    Ok((id, key::of_item(connection, id)?))
+                })
+                .await?;
+            // A key the item had before it moved leads to the one it has now.
+            if current != reference.to_string() {
+                return Ok(HttpResponse::PermanentRedirect()
+                    .insert_header((actix_web::http::header::LOCATION, format!("/items/{current}")))
+                    .finish());
+            }
+            id
+        }
+    };
+    let notice = query.not_told_notice();
+    item_page(&state, &viewer, id, StatusCode::OK, FormState { notice, ..FormState::default() }).await
+}
+
+/// What the item page is told after a comment: the people it mentions who cannot read the
+/// item (logins, space-separated).
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    #[serde(default)]
+    not_told: String,
+}
+
+impl ShowQuery {
+    /// The notice naming the people a comment mentioned but did not tell; only well-formed
+    /// logins are named.
+    fn not_told_notice(&self) -> Option<Notice> {
+        let logins: Vec<String> = self
+            .not_told
+            .split_whitespace()
+            .take(10)
+            .filter_map(|login| user::parse_login(login).ok())
+            .map(|login| format!("@{login}"))
+            .collect();
+        let (who, were) = match logins.as_slice() {
+            [] => return None,
+            [one] => (one.clone(), "was"),
+            many => (many.join(", "), "were"),
+        };
+        Some(Notice {
+            kind: "warn",
+            text: format!("Your comment was added. {who} cannot read this item and {were} not told."),
+        })
+    }
 }
 
 fn conflict_notice(message: String) -> Notice {
@@ -605,8 +673,19 @@ pub async fn add_comment(
     let form: CommentForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     let text = form.body.clone();
-    match state.database.write(move |connection| comment::create(connection, &user, id, &text)).await {
-        Ok(created) => Ok(see_other(&format!("/items/{id}#comment-{}", created.id))),
+    match state
+        .database
+        .write(move |connection| comment::create(connection, &user, id, &text, UnknownLogins::Refuse))
+        .await
+    {
+        Ok(posted) if posted.not_told.is_empty() => {
+            Ok(see_other(&format!("/items/{id}#comment-{}", posted.comment.id)))
+        }
+        Ok(posted) => Ok(see_other(&format!(
+            "{}#comment-{}",
+            url_with_query(&format!("/items/{id}"), &[("not_told", posted.not_told.join(" "))]),
+            posted.comment.id
+        ))),
         Err(Error::Invalid(field_error)) => {
             let forms = FormState {
                 comment_draft: form.body,
@@ -642,22 +721,25 @@ pub async fn add_link(
     let form: LinkForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     let kind = form.kind.trim().to_string();
-    let target = form.target.trim().trim_start_matches('#').to_string();
-    let outcome = match target.parse::<i64>() {
-        Ok(target) => {
+    let target = form.target.trim().to_string();
+    let outcome = match ItemReference::parse(&target) {
+        Some(reference) => {
             state
                 .database
                 .write(move |connection| {
+                    let target = reference.resolve(connection, &user)?;
                     if kind == CLOSE_AS_DUPLICATE {
-                        link::close_as_duplicate(connection, &user, id, ItemId(target))
+                        link::close_as_duplicate(connection, &user, id, target)
                     } else {
-                        link::add(connection, &user, id, &kind, ItemId(target))
+                        link::add(connection, &user, id, &kind, target)
                     }
                 })
                 .await
         }
-        Err(_) if target.is_empty() => Err(Error::invalid("target", "enter the number of the item to link")),
-        Err(_) => Err(Error::invalid("target", format!("{target:?} is not an item number"))),
+        None if target.is_empty() => Err(Error::invalid("target", "enter the key or number of the item to link")),
+        None => {
+            Err(Error::invalid("target", format!("{target:?} is not an item key or number (such as OPS-42 or #123)")))
+        }
     };
     let refused = |errors: FieldErrors, notice: Notice| FormState {
         link_draft: (form.kind.clone(), form.target.clone()),

@@ -232,7 +232,7 @@ pub struct SortColumn {
 /// items, the most urgent priority and the latest change first; titles A to Z, statuses in
 /// workflow order and the soonest due date first.
 const COLUMNS: [(&str, &str, bool); 6] = [
-    ("#", "id", true),
+    ("Key", "id", true),
     ("Title", "title", false),
     ("Status", "status", false),
     ("Priority", "priority", true),

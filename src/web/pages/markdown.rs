@@ -2,16 +2,21 @@
 //! pulldown-cmark, then cleaned by ammonia's allow-list (no script, no event handlers, no
 //! `javascript:` links, no form controls; links get `rel="noopener noreferrer nofollow"`).
 //!
-//! Two things are added to CommonMark, as users know them from GitHub: plain `http(s)://`
-//! URLs become links, and task lists (`- [ ]`, `- [x]`) keep their boxes. A box is put in
-//! after cleaning, where a marker with a random nonce stood (a user cannot write the marker,
-//! so every box in the output is one of ours): a disabled checkbox for readers, or a submit
-//! button naming the box for those who may edit the text (`TaskBoxes::Buttons`; the page wraps
-//! the description in the one form those buttons post). `set_task` ticks a box in the source.
+//! Three things are added to CommonMark, as users know them from GitHub: plain `http(s)://`
+//! URLs become links, references (`#123`, `OPS-42`, `@login`) become links for a viewer who
+//! may read what they name (`model::reference`), and task lists (`- [ ]`, `- [x]`) keep their
+//! boxes. Boxes and reference links are put in after cleaning, where a marker with a random
+//! nonce stood (a user cannot write the marker, so every box and reference link in the output
+//! is one of ours): for a box, a disabled checkbox for readers, or a submit button naming the
+//! box for those who may edit the text (`TaskBoxes::Buttons`; the page wraps the description
+//! in the one form those buttons post). `set_task` ticks a box in the source.
 
 use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream, html};
+
+use crate::model::html::escape;
+use crate::model::reference::{self, PlainText, Targets, Token};
 
 /// The sanitizer, built once: its allow-lists are a few hundred set entries.
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -21,7 +26,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 });
 
 fn options() -> Options {
-    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
+    reference::markdown_options()
 }
 
 /// How the boxes of a task list are shown.
@@ -33,67 +38,135 @@ pub enum TaskBoxes {
     Buttons,
 }
 
-/// Markdown as safe HTML, task boxes disabled.
+/// Markdown as safe HTML, task boxes disabled, references as written.
 pub fn to_safe_html(markdown: &str) -> String {
-    render(markdown, TaskBoxes::Disabled)
+    render(markdown, TaskBoxes::Disabled, &Targets::default())
 }
 
-pub fn render(markdown: &str, boxes: TaskBoxes) -> String {
-    let mut marker = None;
-    let mut tasks = Vec::new();
-    let mut events = Vec::new();
-    let mut link_depth = 0usize;
-    let mut in_code_block = false;
-    for event in TextMergeStream::new(Parser::new_ext(markdown, options())) {
-        match event {
-            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => {
-                link_depth += 1;
-                events.push(event);
-            }
-            Event::End(TagEnd::Link | TagEnd::Image) => {
-                link_depth = link_depth.saturating_sub(1);
-                events.push(event);
-            }
-            Event::InlineHtml(ref raw) => {
-                // A link the user wrote as HTML: its text must not get a link of its own.
-                let lower = raw.to_ascii_lowercase();
-                if lower.starts_with("<a ") || lower == "<a>" {
-                    link_depth += 1;
-                } else if lower.starts_with("</a") {
-                    link_depth = link_depth.saturating_sub(1);
+/// What is put in after cleaning where a marker stands: task boxes and references, each
+/// behind a marker with a nonce that a user cannot write.
+#[derive(Default)]
+struct Inserts {
+    nonce: Option<u64>,
+    tasks: Vec<bool>,
+    references: Vec<String>,
+}
+
+impl Inserts {
+    fn nonce(&mut self) -> u64 {
+        *self.nonce.get_or_insert_with(rand::random::<u64>)
+    }
+
+    fn task(&mut self, done: bool) -> String {
+        let marker = marker(self.nonce(), TASK, self.tasks.len());
+        self.tasks.push(done);
+        marker
+    }
+
+    fn reference(&mut self, html: String) -> String {
+        let marker = marker(self.nonce(), REFERENCE, self.references.len());
+        self.references.push(html);
+        marker
+    }
+
+    /// The cleaned HTML with every marker replaced by what it stands for, in one pass.
+    fn put_into(self, cleaned: &str, boxes: TaskBoxes) -> String {
+        let Some(nonce) = self.nonce else { return cleaned.to_string() };
+        let prefix = format!("baton-{nonce:016x}-");
+        let mut out = String::with_capacity(cleaned.len() + self.references.iter().map(String::len).sum::<usize>());
+        let mut rest = cleaned;
+        while let Some(at) = rest.find(&prefix) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + prefix.len()..];
+            let kind = after.as_bytes().first().copied();
+            let digits = after.get(1..).map_or(0, |tail| tail.bytes().take_while(u8::is_ascii_digit).count());
+            let index: Option<usize> = after.get(1..1 + digits).and_then(|number| number.parse().ok());
+            let inserted = match (kind, index, after.as_bytes().get(1 + digits)) {
+                (Some(TASK), Some(index), Some(b'-')) => {
+                    self.tasks.get(index).map(|done| task_box(boxes, index, *done))
                 }
-                events.push(event);
+                (Some(REFERENCE), Some(index), Some(b'-')) => self.references.get(index).cloned(),
+                _ => None,
+            };
+            match inserted {
+                Some(html) => {
+                    out.push_str(&html);
+                    rest = &after[2 + digits..];
+                }
+                None => {
+                    out.push_str(&prefix);
+                    rest = after;
+                }
             }
-            Event::Start(Tag::CodeBlock(_)) => {
-                in_code_block = true;
-                events.push(event);
-            }
-            Event::End(TagEnd::CodeBlock) => {
-                in_code_block = false;
-                events.push(event);
-            }
-            Event::Text(text) if link_depth == 0 && !in_code_block => push_autolinked(text, &mut events),
-            Event::TaskListMarker(done) => {
-                let nonce = *marker.get_or_insert_with(rand::random::<u64>);
-                events.push(Event::Text(task_marker(nonce, tasks.len()).into()));
-                tasks.push(done);
-            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+const TASK: u8 = b't';
+const REFERENCE: u8 = b'r';
+
+/// Where a task box (`TASK`) or a reference's link (`REFERENCE`) number `index` goes.
+fn marker(nonce: u64, kind: u8, index: usize) -> String {
+    format!("baton-{nonce:016x}-{}{index}-", char::from(kind))
+}
+
+/// Markdown as safe HTML: task boxes as `boxes` says, and the references its viewer may
+/// follow (`targets`, see `model::reference`) as links.
+pub fn render(markdown: &str, boxes: TaskBoxes, targets: &Targets) -> String {
+    let mut inserts = Inserts::default();
+    let mut events = Vec::new();
+    let mut plain = PlainText::default();
+    for event in TextMergeStream::new(Parser::new_ext(markdown, options())) {
+        let is_plain = plain.is_plain(&event);
+        match event {
+            Event::Text(text) if is_plain => push_autolinked(text, &mut events, targets, &mut inserts),
+            Event::TaskListMarker(done) => events.push(Event::Text(inserts.task(done).into())),
             other => events.push(other),
         }
     }
     let mut rendered = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut rendered, events.into_iter());
-    let mut cleaned = SANITIZER.clean(&rendered).to_string();
-    if let Some(nonce) = marker {
-        for (index, done) in tasks.into_iter().enumerate() {
-            cleaned = cleaned.replacen(&task_marker(nonce, index), &task_box(boxes, index, done), 1);
-        }
-    }
-    cleaned
+    inserts.put_into(&SANITIZER.clean(&rendered).to_string(), boxes)
 }
 
-fn task_marker(nonce: u64, index: usize) -> String {
-    format!("baton-task-{nonce:016x}-{index}-")
+/// Text with the references its viewer may follow as markers for their links.
+fn push_references<'a>(text: &str, events: &mut Vec<Event<'a>>, targets: &Targets, inserts: &mut Inserts) {
+    let mut shown = 0;
+    let mut pieces = String::new();
+    for (range, token) in reference::in_text(text) {
+        let written = escape(&text[range.clone()]);
+        let link = match &token {
+            Token::Item(item) => targets.item(item).map(|target| {
+                format!(
+                    r#"<a href="/items/{}" class="ref{}" title="{}: {}">{written}</a>"#,
+                    target.id,
+                    if target.closed { " closed" } else { "" },
+                    escape(&target.key),
+                    escape(&target.title)
+                )
+            }),
+            Token::Person(login) => targets.person(login).map(|person| {
+                format!(
+                    r#"<a href="/items?assignee={}&amp;state=all" class="mention" title="{}">{written}</a>"#,
+                    person.id,
+                    escape(&person.name)
+                )
+            }),
+        };
+        if let Some(link) = link {
+            pieces.push_str(&text[shown..range.start]);
+            pieces.push_str(&inserts.reference(link));
+            shown = range.end;
+        }
+    }
+    if shown == 0 {
+        events.push(Event::Text(text.to_string().into()));
+    } else {
+        pieces.push_str(&text[shown..]);
+        events.push(Event::Text(pieces.into()));
+    }
 }
 
 fn task_box(boxes: TaskBoxes, index: usize, done: bool) -> String {
@@ -116,13 +189,14 @@ const URL_STARTS: [&str; 2] = ["https://", "http://"];
 /// Characters that end a sentence rather than a URL when they come last (as GitHub does).
 const TRAILING_PUNCTUATION: &[char] = &['.', ',', ':', ';', '!', '?', '*', '_', '~', '\'', '"'];
 
-/// Text with its plain `http(s)://` URLs turned into links.
-fn push_autolinked<'a>(text: CowStr<'a>, events: &mut Vec<Event<'a>>) {
+/// Text with its plain `http(s)://` URLs turned into links, and its references into the
+/// links `targets` allows.
+fn push_autolinked<'a>(text: CowStr<'a>, events: &mut Vec<Event<'a>>, targets: &Targets, inserts: &mut Inserts) {
     let mut rest: &str = &text;
     let mut pieces: Vec<Event<'a>> = Vec::new();
     while let Some((start, end)) = next_url(rest) {
         if start > 0 {
-            pieces.push(Event::Text(rest[..start].to_string().into()));
+            push_references(&rest[..start], &mut pieces, targets, inserts);
         }
         let url = rest[start..end].to_string();
         pieces.push(Event::Start(Tag::Link {
@@ -135,12 +209,8 @@ fn push_autolinked<'a>(text: CowStr<'a>, events: &mut Vec<Event<'a>>) {
         pieces.push(Event::End(TagEnd::Link));
         rest = &rest[end..];
     }
-    if pieces.is_empty() {
-        events.push(Event::Text(text));
-        return;
-    }
     if !rest.is_empty() {
-        pieces.push(Event::Text(rest.to_string().into()));
+        push_references(rest, &mut pieces, targets, inserts);
     }
     events.extend(pieces);
 }
@@ -217,7 +287,7 @@ mod tests {
         assert!(html.contains(r#"<li><input type="checkbox" class="task" disabled> write</li>"#), "{html}");
         assert!(html.contains(r#"<li><input type="checkbox" class="task" disabled checked> test</li>"#), "{html}");
         assert!(html.contains("<li>plain</li>"), "{html}");
-        let buttons = render("- [ ] write\n- [x] test", TaskBoxes::Buttons);
+        let buttons = render("- [ ] write\n- [x] test", TaskBoxes::Buttons, &Targets::default());
         assert!(
             buttons.contains(r#"name="tick" value="0""#) && buttons.contains(r#"aria-checked="false""#),
             "{buttons}"
@@ -230,7 +300,7 @@ mod tests {
 
     #[test]
     fn a_written_marker_is_only_text() {
-        let html = to_safe_html("- [ ] real\n\nbaton-task-0000000000000000-0- and <img alt=\"baton-task-1-0-\" src=x>");
+        let html = to_safe_html("- [ ] real\n\nbaton-0000000000000000-t0- and <img alt=\"baton-1-t0-\" src=x>");
         assert_eq!(html.matches("<input").count(), 1, "{html}");
     }
 
@@ -254,6 +324,41 @@ mod tests {
         );
         assert_eq!(html.matches("<a ").count(), 2, "{html}");
         assert!(!html.contains("href=\"ftp") && !html.contains("href=\"javascript"), "{html}");
+    }
+
+    #[test]
+    fn references_the_viewer_may_follow_become_links_and_the_others_stay_text() {
+        use crate::model::ids::{ItemId, UserId};
+        use crate::model::item::key::ItemReference;
+        use crate::model::reference::{ItemTarget, PersonTarget};
+        let item = |id: i64, key: &str, title: &str, closed: bool| ItemTarget {
+            id: ItemId(id),
+            key: key.to_string(),
+            title: title.to_string(),
+            closed,
+        };
+        let targets = Targets::of(
+            vec![
+                (ItemReference::Id(ItemId(12)), item(12, "OPS-3", "Printer <jam> \"now\"", false)),
+                (ItemReference::Key { project: "OPS".into(), number: 4 }, item(20, "OPS-4", "Toner", true)),
+            ],
+            vec![PersonTarget { id: UserId(5), login: "ann".into(), name: "Ann & Co".into() }],
+        );
+        let html = render("See #12, OPS-4, #13 and @ann or @olga.", TaskBoxes::Disabled, &targets);
+        assert_eq!(
+            html.trim(),
+            "<p>See <a href=\"/items/12\" class=\"ref\" title=\"OPS-3: Printer &lt;jam&gt; &quot;now&quot;\">#12</a>, \
+             <a href=\"/items/20\" class=\"ref closed\" title=\"OPS-4: Toner\">OPS-4</a>, #13 and \
+             <a href=\"/items?assignee=5&amp;state=all\" class=\"mention\" title=\"Ann &amp; Co\">@ann</a> or @olga.</p>"
+        );
+        for untouched in ["`#12`", "[#12](https://example.com/)", "https://example.com/#12", "```\nOPS-4\n```"] {
+            let html = render(untouched, TaskBoxes::Disabled, &targets);
+            assert!(!html.contains("/items/"), "{untouched}: {html}");
+        }
+        let none = render("See #12 and @ann", TaskBoxes::Disabled, &Targets::default());
+        assert_eq!(none.trim(), "<p>See #12 and @ann</p>");
+        let forged = "baton-0000000000000000-r0- #12";
+        assert!(render(forged, TaskBoxes::Disabled, &targets).contains("baton-0000000000000000-r0-"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ on_both_backends!(
     an_outsider_watching_a_public_item_hears_nothing_once_it_is_private_and_can_still_unwatch,
     people_a_mail_reply_adds_as_watchers_can_read_the_replied_item,
     mails_show_a_new_items_field_values_and_the_fields_an_edit_changed,
+    a_mention_tells_a_reader_once_and_names_those_who_cannot_read_to_the_writer,
 );
 
 /// Lets the node be master again (after `without_master`), so the sender runs.
@@ -214,7 +215,7 @@ async fn mails_show_a_new_items_field_values_and_the_fields_an_edit_changed(back
     until_outbox_is_empty(&app).await;
     let texts = texts_to(&app, "walt@example.com");
     assert_eq!(texts.len(), 2, "{texts:?}");
-    let change = texts.iter().find(|text| text.contains("changed #")).expect("the change mail");
+    let change = texts.iter().find(|text| text.contains("changed OPS-")).expect("the change mail");
     assert!(change.contains("Customer: ACME → Initech"), "{change}");
     assert!(change.contains("Severity: major → (none)"), "{change}");
     assert!(!change.contains("title"), "a title edit is listed in the history, not mailed: {change}");
@@ -224,4 +225,92 @@ async fn mails_show_a_new_items_field_values_and_the_fields_an_edit_changed(back
     app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": version, "title": "Badge reader, lobby"})).await;
     until_outbox_is_empty(&app).await;
     assert_eq!(texts_to(&app, "walt@example.com").len(), 2);
+}
+
+async fn a_mention_tells_a_reader_once_and_names_those_who_cannot_read_to_the_writer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("HR", false).await;
+    let ann = app.create_user("ann").await;
+    let walt = app.create_user("walt").await;
+    let olga = app.create_user("olga").await;
+    app.add_member("OPS", &ann, "developer").await;
+    app.add_member("OPS", &walt, "developer").await;
+    app.add_member("HR", &olga, "developer").await;
+    let ann_id = ann.get("/api/v1/users/me").await.body["id"].clone();
+    let item = walt
+        .post("/api/v1/items", json!({"project": "OPS", "title": "Badge reader broken", "assignee_id": ann_id}))
+        .await;
+    assert_eq!(item.status, StatusCode::CREATED, "{}", item.body);
+    let path = format!("/api/v1/items/{}", item.body["id"]);
+    until_outbox_is_empty(&app).await;
+    let before = (mails_to(&app, "ann@example.com").len(), mails_to(&app, "walt@example.com").len());
+
+    // ann (assignee, watching) is mentioned: one mail, the mention; walt (reporter, watching)
+    // gets the usual comment mail; olga cannot read OPS and hears nothing, which the writer is told.
+    let posted = app
+        .admin
+        .post(&format!("{path}/comments"), json!({"body": "@ann can you look? Also @olga and `@nobody`."}))
+        .await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    assert_eq!(posted.body["not_told"], json!(["olga"]), "{}", posted.body);
+    until_outbox_is_empty(&app).await;
+    let to_ann = texts_to(&app, "ann@example.com");
+    assert_eq!(to_ann.len(), before.0 + 1, "one mail per change: {to_ann:?}");
+    assert!(
+        to_ann.iter().any(|text| text.contains("mentioned you in a comment on OPS-1 Badge reader broken")
+            && text.contains("@ann can you look?")),
+        "{to_ann:?}"
+    );
+    let to_walt = texts_to(&app, "walt@example.com");
+    assert_eq!(to_walt.len(), before.1 + 1, "{to_walt:?}");
+    assert!(to_walt.iter().any(|text| text.contains("commented on OPS-1")), "{to_walt:?}");
+    assert!(mails_to(&app, "olga@example.com").is_empty(), "olga cannot read the item");
+
+    // A login nobody has is refused, naming it, and nothing is stored.
+    let comments = app.count_rows("comments");
+    let refused = app.admin.post(&format!("{path}/comments"), json!({"body": "Ask @nobody about it."})).await;
+    assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("@nobody"), "{}", refused.body);
+    assert_eq!(app.count_rows("comments"), comments);
+
+    // A description that comes to mention someone tells them once; an edit that keeps the
+    // mention tells nobody again.
+    let version = app.admin.get(&path).await.body["version"].clone();
+    let edited = app.admin.patch(&path, json!({"version": version, "description": "Owner: @walt."})).await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    let again =
+        app.admin.patch(&path, json!({"version": edited.body["version"], "description": "Owner: @walt!"})).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    until_outbox_is_empty(&app).await;
+    let to_walt = texts_to(&app, "walt@example.com");
+    assert_eq!(to_walt.len(), before.1 + 2, "{to_walt:?}");
+    assert!(to_walt.iter().any(|text| text.contains("mentioned you in OPS-1") && text.contains("Owner: @walt")));
+    let unknown = app.admin.patch(&path, json!({"version": again.body["version"], "description": "@ghost"})).await;
+    assert_eq!(
+        (unknown.status, unknown.body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("description"))
+    );
+
+    // A mail's signature may carry handles of other services: they are text, not a refusal.
+    let reply = mail(
+        "walt@example.com",
+        &format!("{}Message-ID: <mention@x>\r\n", verified("example.com")),
+        "Re: [OPS-1] Badge reader broken",
+        "On it.\n\nWalt @waltdev on another service",
+    );
+    assert!(matches!(store(&app, &mailbox(UnknownSenders::Reject), &reply), Outcome::Commented(..)));
+
+    // The page tells the writer whom the comment did not reach.
+    let browser =
+        crate::support::web::WebClient::sign_in(&app.address, "admin", crate::support::app::ADMIN_PASSWORD).await;
+    let page_path = format!("/items/{}", item.body["id"]);
+    let added = browser.submit(&format!("{page_path}/comments"), &[("body", "Thanks @olga")]).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let shown = browser.get(added.location().unwrap()).await;
+    assert!(
+        shown.body.contains("Your comment was added. @olga cannot read this item and was not told."),
+        "{}",
+        shown.body
+    );
 }

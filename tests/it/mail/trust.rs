@@ -210,5 +210,10 @@ async fn unverified_mail_becomes_a_new_item_only_from_reporters_or_is_refused(ba
     let dkim =
         mail("walt@example.com", &format!("{signed}Message-ID: <new-5@x>\r\n"), &format!("Re: [#{id}] x"), "On it.");
     assert!(matches!(store(&app, &strict, &dkim), Outcome::Commented(..)), "an aligned DKIM pass verifies");
-    assert_eq!((app.count_rows("items"), app.count_rows("comments")), (2, 1));
+    // Our subjects name the item by key: a reply keeping it is a comment on that item.
+    let key = item(&app, id.0).await["key"].as_str().unwrap().to_string();
+    let by_key =
+        mail("walt@example.com", &format!("{signed}Message-ID: <new-6@x>\r\n"), &format!("Re: [{key}] x"), "Done.");
+    assert!(matches!(store(&app, &strict, &by_key), Outcome::Commented(item, _) if item == id), "{key} names the item");
+    assert_eq!((app.count_rows("items"), app.count_rows("comments")), (2, 2));
 }

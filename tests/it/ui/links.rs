@@ -17,19 +17,19 @@ async fn links_are_added_refused_closed_as_duplicate_and_removed_from_the_item_p
 
     let empty = admin.get(&format!("/items/{login}")).await;
     assert!(empty.body.contains("No linked items."), "an empty state");
-    let added = admin
-        .submit(&format!("/items/{login}/links"), &[("kind", "blocked_by"), ("target", &format!("#{store}"))])
-        .await;
+    let added = admin.submit(&format!("/items/{login}/links"), &[("kind", "blocked_by"), ("target", "web-2")]).await;
     assert_eq!(added.status, StatusCode::SEE_OTHER);
     assert_eq!(added.location(), Some(format!("/items/{login}#links").as_str()));
     let page = admin.get(&format!("/items/{login}")).await;
     assert!(page.body.contains("is blocked by"), "the wording of this side");
-    assert!(page.body.contains(&format!("#{store} Session store")));
+    assert!(page.body.contains("WEB-2 Session store"), "the link names the item by key");
     assert!(page.body.contains(&format!("linked: this item <em>is blocked by #{store}</em>")), "the history");
     let other_side = admin.get(&format!("/items/{store}")).await;
-    assert!(other_side.body.contains(&format!("#{login} Login page")) && other_side.body.contains(">blocks<"));
+    assert!(other_side.body.contains("WEB-1 Login page") && other_side.body.contains(">blocks<"));
 
-    for (target, message) in [("abc", "\"abc\" is not an item number"), ("999", "there is no item 999 you can see")] {
+    for (target, message) in
+        [("abc", "\"abc\" is not an item key or number"), ("999", "there is no item 999 you can see")]
+    {
         let refused = admin.submit(&format!("/items/{login}/links"), &[("kind", "relates"), ("target", target)]).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{target}");
         assert!(
@@ -66,6 +66,6 @@ async fn links_are_added_refused_closed_as_duplicate_and_removed_from_the_item_p
     let removed = admin.submit(&action, &[]).await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     let after = admin.get(&format!("/items/{login}")).await;
-    assert!(!after.body.contains(&format!("#{store} Session store")));
+    assert!(!after.body.contains("WEB-2 Session store"));
     assert!(after.body.contains(&format!("removed the link: this item <em>is blocked by #{store}</em>")));
 }

@@ -1,0 +1,393 @@
+//! References in text: `#123` and `OPS-42` name items, `@login` names a person, in
+//! descriptions and comments (outside code and links). A page shows a reference as a link
+//! only when its viewer may read what it names — an item of a readable project, a person who
+//! can read the place the text is in — and otherwise as the text that was written, so a
+//! reference tells a reader nothing they could not see anyway.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+
+use diesel::prelude::*;
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use crate::db::DbConnection;
+use crate::db::schema::{item_keys, items, memberships, projects, statuses, users};
+use crate::error::{Error, Result};
+use crate::model::ids::{ItemId, ProjectId, UserId, any_id};
+use crate::model::item::key::{self, ItemReference};
+use crate::model::permission::{is_readable_in, readable_project_ids};
+use crate::model::user::User;
+
+/// What a reference names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Token {
+    Item(ItemReference),
+    /// A login, lower-cased.
+    Person(String),
+}
+
+/// An item a reference names, as its reader may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemTarget {
+    pub id: ItemId,
+    pub key: String,
+    pub title: String,
+    pub closed: bool,
+}
+
+/// A person a reference names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonTarget {
+    pub id: UserId,
+    pub login: String,
+    pub name: String,
+}
+
+/// The references of some texts that their viewer may follow; the others are absent.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    items: HashMap<ItemReference, ItemTarget>,
+    people: HashMap<String, PersonTarget>,
+}
+
+impl Targets {
+    pub fn item(&self, reference: &ItemReference) -> Option<&ItemTarget> {
+        self.items.get(reference)
+    }
+
+    pub fn person(&self, login: &str) -> Option<&PersonTarget> {
+        self.people.get(login)
+    }
+}
+
+#[cfg(test)]
+impl Targets {
+    /// Targets as a test names them.
+    pub fn of(items: Vec<(ItemReference, ItemTarget)>, people: Vec<PersonTarget>) -> Targets {
+        Targets {
+            items: items.into_iter().collect(),
+            people: people.into_iter().map(|person| (person.login.clone(), person)).collect(),
+        }
+    }
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The references in a run of plain text, with their byte ranges. A reference stands alone:
+/// `#12` and `OPS-4` not inside a word (`a#1`, `XOPS-4x` are none), `OPS-4` in capitals as
+/// keys are shown, `@ann` not after a word or a dot (`ann@example.com` is an address), a
+/// trailing `.`, `-` or `_` of a login taken as punctuation.
+pub fn in_text(text: &str) -> Vec<(Range<usize>, Token)> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let before = text[..at].chars().next_back();
+        let Some(current) = text[at..].chars().next() else { break };
+        let starts_word = before.is_none_or(|c| !is_word(c));
+        let hit = match current {
+            '#' if starts_word && before != Some('&') => {
+                let end = text[at + 1..].find(|c: char| !c.is_ascii_digit()).map_or(text.len(), |n| at + 1 + n);
+                let followed_by_word = text[end..].chars().next().is_some_and(is_word);
+                ItemReference::parse(&text[at..end])
+                    .filter(|_| !followed_by_word && end > at + 1)
+                    .map(|reference| (end, Token::Item(reference)))
+            }
+            '@' if before.is_none_or(|c| !(is_word(c) || matches!(c, '.' | '-' | '@'))) => {
+                let end = text[at + 1..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+                    .map_or(text.len(), |n| at + 1 + n);
+                let login = text[at + 1..end].trim_end_matches(['.', '-', '_']);
+                let valid = login.len() >= 2 && login.starts_with(|c: char| c.is_ascii_alphanumeric());
+                valid.then(|| (at + 1 + login.len(), Token::Person(login.to_ascii_lowercase())))
+            }
+            'A'..='Z' if starts_word => {
+                let end = text[at..].find(|c: char| !is_word(c) && c != '-').map_or(text.len(), |n| at + n);
+                let written = &text[at..end];
+                let shown_as_key = written.bytes().all(|b| !b.is_ascii_lowercase());
+                match ItemReference::parse(written) {
+                    Some(reference @ ItemReference::Key { .. }) if shown_as_key => Some((end, Token::Item(reference))),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match hit {
+            Some((end, token)) => {
+                found.push((at..end, token));
+                at = end;
+            }
+            None => at += current.len_utf8(),
+        }
+    }
+    found
+}
+
+/// Marks the events of Markdown that are plain text: not code, not inside a link (written as
+/// Markdown or as HTML) — where URLs become links and references are found.
+#[derive(Default)]
+pub struct PlainText {
+    link_depth: usize,
+    in_code_block: bool,
+}
+
+impl PlainText {
+    /// Whether `event`, the next event of the document, is plain text.
+    pub fn is_plain(&mut self, event: &Event<'_>) -> bool {
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => self.link_depth += 1,
+            Event::End(TagEnd::Link | TagEnd::Image) => self.link_depth = self.link_depth.saturating_sub(1),
+            Event::InlineHtml(raw) => {
+                let lower = raw.to_ascii_lowercase();
+                if lower.starts_with("<a ") || lower == "<a>" {
+                    self.link_depth += 1;
+                } else if lower.starts_with("</a") {
+                    self.link_depth = self.link_depth.saturating_sub(1);
+                }
+            }
+            Event::Start(Tag::CodeBlock(_)) => self.in_code_block = true,
+            Event::End(TagEnd::CodeBlock) => self.in_code_block = false,
+            Event::Text(_) => return self.link_depth == 0 && !self.in_code_block,
+            _ => {}
+        }
+        false
+    }
+}
+
+/// The Markdown users write: CommonMark with tables, strike-through and task lists.
+pub fn markdown_options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
+}
+
+/// The references in the plain text of Markdown documents, each once.
+pub fn in_markdown<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<Token> {
+    let mut found = BTreeSet::new();
+    for markdown in texts {
+        let mut plain = PlainText::default();
+        for event in pulldown_cmark::TextMergeStream::new(Parser::new_ext(markdown, markdown_options())) {
+            if plain.is_plain(&event)
+                && let Event::Text(text) = &event
+            {
+                found.extend(in_text(text).into_iter().map(|(_, token)| token));
+            }
+        }
+    }
+    found
+}
+
+/// What of `tokens` `viewer` may follow in a text of project `place`: items of the projects
+/// they may read (a query per project key named, and one for the items), and active people
+/// who may read `place` (one).
+pub fn resolve(
+    connection: &mut DbConnection,
+    viewer: &User,
+    place: ProjectId,
+    tokens: &BTreeSet<Token>,
+) -> Result<Targets> {
+    let mut targets = Targets::default();
+    let mut ids: Vec<(ItemReference, ItemId)> = Vec::new();
+    let mut keys: HashMap<&str, Vec<i64>> = HashMap::new();
+    let mut logins: Vec<&str> = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Item(reference @ ItemReference::Id(id)) => ids.push((reference.clone(), *id)),
+            Token::Item(ItemReference::Key { project, number }) => keys.entry(project).or_default().push(*number),
+            Token::Person(login) => logins.push(login),
+        }
+    }
+    for (project, numbers) in keys {
+        let owners: Vec<(i64, ItemId)> = item_keys::table
+            .inner_join(projects::table)
+            .filter(projects::key.eq(project))
+            .filter(item_keys::number.eq_any(numbers))
+            .select((item_keys::number, item_keys::item_id))
+            .load(connection)?;
+        ids.extend(
+            owners.into_iter().map(|(number, id)| (ItemReference::Key { project: project.to_string(), number }, id)),
+        );
+    }
+    if !ids.is_empty() {
+        let wanted: Vec<ItemId> = ids.iter().map(|(_, id)| *id).collect();
+        let rows: Vec<(ItemId, ProjectId, String, i64, String, bool)> = items::table
+            .inner_join(projects::table)
+            .inner_join(statuses::table)
+            .filter(any_id(items::id, &wanted))
+            .select((items::id, projects::id, projects::key, items::number, items::title, statuses::is_closed))
+            .load(connection)?;
+        let readable = readable_project_ids(connection, viewer)?;
+        let found: HashMap<ItemId, ItemTarget> = rows
+            .into_iter()
+            .filter(|row| is_readable_in(&readable, row.1))
+            .map(|(id, _, project, number, title, closed)| {
+                (id, ItemTarget { id, key: key::format(&project, number), title, closed })
+            })
+            .collect();
+        for (reference, id) in ids {
+            if let Some(target) = found.get(&id) {
+                targets.items.insert(reference, target.clone());
+            }
+        }
+    }
+    for person in readers_among(connection, place, &logins)? {
+        targets.people.insert(person.login.clone(), person);
+    }
+    Ok(targets)
+}
+
+/// Those of the logins that are active people who may read project `place`.
+fn readers_among(connection: &mut DbConnection, place: ProjectId, logins: &[&str]) -> Result<Vec<PersonTarget>> {
+    if logins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let member_of = memberships::table.filter(memberships::project_id.eq(place)).select(memberships::user_id);
+    let public = projects::table.filter(projects::id.eq(place)).filter(projects::is_public.eq(true));
+    let readers: Vec<(UserId, String, String)> = users::table
+        .filter(users::login.eq_any(logins))
+        .filter(users::active.eq(true))
+        .filter(users::is_admin.eq(true).or(users::id.eq_any(member_of)).or(diesel::dsl::exists(public)))
+        .select((users::id, users::login, users::name))
+        .load(connection)?;
+    Ok(readers.into_iter().map(|(id, login, name)| PersonTarget { id, login, name }).collect())
+}
+
+/// What to do with `@login` where no account has that login.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownLogins {
+    /// Refuse the text (400 naming its field): what a person types in a form or the API.
+    #[default]
+    Refuse,
+    /// Leave it as text: a mail, whose signature may carry handles of other services.
+    Ignore,
+}
+
+/// The people a text newly mentions (in `markdown`, not in `before`), other than its writer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// Those who may read the text's project: they are told.
+    pub readers: Vec<UserId>,
+    /// The logins of those who may not (or whose account is deactivated): they are not told,
+    /// and the writer learns so.
+    pub not_told: Vec<String>,
+}
+
+/// The mentions `markdown` adds to `before` in a text of project `place` written by `writer`.
+pub fn new_mentions(
+    connection: &mut DbConnection,
+    field: &str,
+    place: ProjectId,
+    writer: &User,
+    (markdown, before): (&str, &str),
+    unknown: UnknownLogins,
+) -> Result<Mentions> {
+    // Most texts mention nobody, and most edits leave the text as it was: nothing to parse.
+    if markdown == before || !markdown.contains('@') {
+        return Ok(Mentions::default());
+    }
+    let earlier = in_markdown([before]);
+    let logins: Vec<String> = in_markdown([markdown])
+        .into_iter()
+        .filter(|token| !earlier.contains(token))
+        .filter_map(|token| match token {
+            Token::Person(login) if login != writer.login => Some(login),
+            _ => None,
+        })
+        .collect();
+    if logins.is_empty() {
+        return Ok(Mentions::default());
+    }
+    let named: Vec<&str> = logins.iter().map(String::as_str).collect();
+    let existing: Vec<String> =
+        users::table.filter(users::login.eq_any(&named)).select(users::login).load(connection)?;
+    let unknown_logins: Vec<&str> =
+        named.iter().copied().filter(|login| !existing.iter().any(|found| found == login)).collect();
+    if unknown == UnknownLogins::Refuse && !unknown_logins.is_empty() {
+        let listed: Vec<String> = unknown_logins.iter().map(|login| format!("@{login}")).collect();
+        return Err(Error::invalid(
+            field,
+            format!(
+                "no user has the login {}: check the spelling, or write it in backticks (`{}`) to keep it as text",
+                listed.join(", "),
+                listed[0]
+            ),
+        ));
+    }
+    let readers = readers_among(connection, place, &named)?;
+    let mut not_told: Vec<String> =
+        existing.into_iter().filter(|login| !readers.iter().any(|reader| &reader.login == login)).collect();
+    not_told.sort();
+    Ok(Mentions { not_told, readers: readers.into_iter().map(|reader| reader.id).collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<(&str, Token)> {
+        in_text(text).into_iter().map(|(range, token)| (&text[range], token)).collect()
+    }
+
+    fn key(project: &str, number: i64) -> Token {
+        Token::Item(ItemReference::Key { project: project.to_string(), number })
+    }
+
+    #[test]
+    fn references_stand_alone_in_text() {
+        assert_eq!(
+            tokens("See #12, OPS-4 and @ann."),
+            [
+                ("#12", Token::Item(ItemReference::Id(ItemId(12)))),
+                ("OPS-4", key("OPS", 4)),
+                ("@ann", Token::Person("ann".into()))
+            ]
+        );
+        assert_eq!(
+            tokens("(#7) [WEB2-30]: @Bob_-"),
+            [
+                ("#7", Token::Item(ItemReference::Id(ItemId(7)))),
+                ("WEB2-30", key("WEB2", 30)),
+                ("@Bob", Token::Person("bob".into()))
+            ]
+        );
+        assert_eq!(tokens("@j.doe-2, ask"), [("@j.doe-2", Token::Person("j.doe-2".into()))]);
+        for none in [
+            "a#1",
+            "#1a",
+            "#0",
+            "#",
+            "&#35;",
+            "XOPS-4x",
+            "ops-4",
+            "Ops-4",
+            "OPS-4-2",
+            "OPS-",
+            "O-1",
+            "ann@example.com",
+            "@a",
+            "@_x",
+            "e.@ann",
+            "COVID_19",
+            "naïve#3",
+        ] {
+            assert_eq!(tokens(none), [], "{none}");
+        }
+        assert_eq!(tokens("Ünïcode #3 ÄOPS-1 ü@ann"), [("#3", Token::Item(ItemReference::Id(ItemId(3))))]);
+    }
+
+    #[test]
+    fn only_plain_text_of_markdown_counts() {
+        let found = in_markdown([
+            "#1 `#2` [#3](https://x) <a href=\"y\">#4</a>\n\n```\n#5\n```\n\n* OPS-6 @ann",
+            "# Heading #7\n",
+        ]);
+        let expected: BTreeSet<Token> = [
+            Token::Item(ItemReference::Id(ItemId(1))),
+            key("OPS", 6),
+            Token::Person("ann".into()),
+            Token::Item(ItemReference::Id(ItemId(7))),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(found, expected);
+    }
+}

@@ -1,0 +1,73 @@
+//! References in descriptions and comments — `#123`, `OPS-42`, `@login` — are links on the
+//! item page only for a viewer who may read what they name; for anyone else they stay the
+//! text that was written, with no title, key or name of what they point at.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
+use crate::support::web::WebClient;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(references_are_links_for_a_reader_and_plain_text_for_anyone_else);
+
+/// The status id of Rejected in the seeded workflow (a closed status New may move to).
+const REJECTED: i64 = 5;
+
+async fn references_are_links_for_a_reader_and_plain_text_for_anyone_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("HR", false).await;
+    let secret = app.admin.create_item("HR", "Salary review").await;
+    let printer = app.admin.create_item("OPS", "Printer jam").await;
+    let toner = app.admin.create_item("OPS", "Old toner").await;
+    let closed = app
+        .admin
+        .patch(&format!("/api/v1/items/{}", toner["id"]), json!({"version": toner["version"], "status_id": REJECTED}))
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    let dev = app.create_user("dev").await;
+    app.add_member("OPS", &dev, "developer").await;
+    let olga = app.create_user("olga").await;
+    app.add_member("HR", &olga, "developer").await;
+    let (secret_id, toner_id) = (secret["id"].as_i64().unwrap(), toner["id"].as_i64().unwrap());
+    let text = format!("Blocked by OPS-2 and HR-1 (#{secret_id}, #{toner_id}); ask @dev or @olga, not `OPS-2`.");
+    let comment = app.admin.post(&format!("/api/v1/items/{}/comments", printer["id"]), json!({"body": text})).await;
+    assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+
+    let page_for = async |login: &str, password: &str| {
+        let browser = WebClient::sign_in(&app.address, login, password).await;
+        let page = browser.get(&format!("/items/{}", printer["id"])).await;
+        assert_eq!(page.status, StatusCode::OK, "{login}: {}", page.body);
+        page.body
+    };
+    let toner_link = format!(r#"<a href="/items/{toner_id}" class="ref closed" title="OPS-2: Old toner">"#);
+    let dev_link = r#"class="mention" title="dev">@dev</a>"#;
+
+    // A developer of OPS: the OPS item (closed, struck through) and dev are links; the HR item
+    // and olga, who cannot read OPS, are only the text written.
+    let developers = page_for("dev", USER_PASSWORD).await;
+    assert!(developers.contains(&format!("{toner_link}OPS-2</a>")), "{developers}");
+    assert!(developers.contains(&format!("{toner_link}#{toner_id}</a>")), "the id form too");
+    assert!(developers.contains(dev_link), "a mention of a reader");
+    assert!(developers.contains("HR-1 (#") && !developers.contains("Salary"), "nothing of the HR item");
+    assert!(!developers.contains(&format!("/items/{secret_id}\"")), "no link to the HR item");
+    assert!(developers.contains(" or @olga, not "), "olga cannot read OPS: plain text");
+    assert!(developers.contains("<code>OPS-2</code>"), "code stays code");
+
+    // The administrator reads both projects: the HR item is a link with its title.
+    let admins = page_for("admin", ADMIN_PASSWORD).await;
+    let secret_link = format!(r#"<a href="/items/{secret_id}" class="ref" title="HR-1: Salary review">"#);
+    assert!(admins.contains(&format!("{secret_link}HR-1</a>")), "{admins}");
+    assert!(admins.contains(&format!("{secret_link}#{secret_id}</a>")));
+    assert!(admins.contains(" or @olga, not "), "olga still cannot read OPS: plain text for everyone");
+
+    // A reader who is not a member: the public project's page shows the OPS link only.
+    let made_public = app.admin.patch("/api/v1/projects/OPS", json!({"is_public": true})).await;
+    assert_eq!(made_public.status, StatusCode::OK, "{}", made_public.body);
+    app.create_user("otto").await;
+    let outsiders = page_for("otto", USER_PASSWORD).await;
+    assert!(outsiders.contains(&format!("{toner_link}OPS-2</a>")) && !outsiders.contains("Salary"), "{outsiders}");
+    assert!(outsiders.contains(r#"class="mention" title="olga">@olga</a>"#), "olga may read a public project");
+}
