@@ -194,6 +194,20 @@ diesel::table! {
         author_id -> BigInt,
         body -> Text,
         created_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+        edited_by -> Nullable<BigInt>,
+        deleted_at -> Nullable<Timestamp>,
+        deleted_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    comment_versions (id) {
+        id -> BigInt,
+        comment_id -> BigInt,
+        body -> Text,
+        written_by -> BigInt,
+        written_at -> Timestamp,
     }
 }
 
@@ -328,6 +342,8 @@ diesel::joinable!(items -> item_types (type_id));
 diesel::joinable!(items -> priorities (priority_id));
 diesel::joinable!(comments -> items (item_id));
 diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(comment_versions -> comments (comment_id));
+diesel::joinable!(comment_versions -> users (written_by));
 diesel::joinable!(attachments -> items (item_id));
 diesel::joinable!(attachments -> users (uploader_id));
 diesel::joinable!(watchers -> items (item_id));
@@ -368,6 +384,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     items,
     item_keys,
     comments,
+    comment_versions,
     attachments,
     watchers,
     item_links,

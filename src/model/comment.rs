@@ -4,10 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{comments, users};
+use crate::db::schema::{comment_versions, comments, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
-use crate::model::ids::{CommentId, ItemId};
+use crate::model::history::{self, FieldChange};
+use crate::model::ids::{CommentId, ItemId, UserId, any_id};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{self, Permission, ReadableItem};
 use crate::model::reference::{self, UnknownLogins};
@@ -15,6 +16,8 @@ use crate::model::user::{User, UserSummary};
 use crate::model::{item, text, watcher};
 use crate::timestamp;
 
+/// A comment as readers see it. A deleted comment keeps its place, author and time, and says
+/// who deleted it; its text is gone (`body` is empty).
 #[derive(Debug, Clone, Serialize)]
 pub struct Comment {
     pub id: CommentId,
@@ -23,23 +26,89 @@ pub struct Comment {
     pub body: String,
     #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
+    /// When the text was last changed, and by whom (the author, or a project manager).
+    #[serde(serialize_with = "timestamp::serialize_optional_utc")]
+    pub edited_at: Option<NaiveDateTime>,
+    pub edited_by: Option<UserSummary>,
+    pub deleted: bool,
+    #[serde(serialize_with = "timestamp::serialize_optional_utc")]
+    pub deleted_at: Option<NaiveDateTime>,
+    pub deleted_by: Option<UserSummary>,
 }
 
-type CommentRow = (CommentId, ItemId, UserSummary, String, NaiveDateTime);
+/// A text a comment held before an edit: who wrote it and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    pub body: String,
+    pub written_by: UserSummary,
+    #[serde(serialize_with = "timestamp::serialize_utc")]
+    pub written_at: NaiveDateTime,
+}
 
-fn from_row((id, item_id, author, body, created_at): CommentRow) -> Comment {
-    Comment { id, item_id, author, body, created_at }
+/// id, item, author, body, created, edited at and by, deleted at and by.
+type CommentRow = (
+    CommentId,
+    ItemId,
+    UserSummary,
+    String,
+    NaiveDateTime,
+    (Option<NaiveDateTime>, Option<UserId>),
+    (Option<NaiveDateTime>, Option<UserId>),
+);
+
+/// The comments of these rows, with the people who edited or deleted them (one more query,
+/// only when some comment was).
+fn from_rows(connection: &mut DbConnection, rows: Vec<CommentRow>) -> Result<Vec<Comment>> {
+    let mut changers: Vec<UserId> =
+        rows.iter().flat_map(|(.., (_, edited_by), (_, deleted_by))| [*edited_by, *deleted_by]).flatten().collect();
+    changers.sort_unstable();
+    changers.dedup();
+    let people: Vec<UserSummary> = if changers.is_empty() {
+        Vec::new()
+    } else {
+        users::table.filter(any_id(users::id, &changers)).select(UserSummary::as_select()).load(connection)?
+    };
+    let person = |id: Option<UserId>| id.and_then(|id| people.iter().find(|person| person.id == id).cloned());
+    Ok(rows
+        .into_iter()
+        .map(|(id, item_id, author, body, created_at, (edited_at, edited_by), (deleted_at, deleted_by))| Comment {
+            id,
+            item_id,
+            author,
+            body,
+            created_at,
+            edited_at,
+            edited_by: person(edited_by),
+            deleted: deleted_at.is_some(),
+            deleted_at,
+            deleted_by: person(deleted_by),
+        })
+        .collect())
+}
+
+macro_rules! comment_columns {
+    () => {
+        (
+            comments::id,
+            comments::item_id,
+            UserSummary::as_select(),
+            comments::body,
+            comments::created_at,
+            (comments::edited_at, comments::edited_by),
+            (comments::deleted_at, comments::deleted_by),
+        )
+    };
 }
 
 fn load(connection: &mut DbConnection, id: CommentId) -> Result<Comment> {
     let row: CommentRow = comments::table
         .inner_join(users::table)
         .filter(comments::id.eq(id))
-        .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
+        .select(comment_columns!())
         .first(connection)
         .optional()?
         .ok_or_else(|| Error::not_found(format!("comment {id}")))?;
-    Ok(from_row(row))
+    Ok(from_rows(connection, vec![row])?.remove(0))
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Comment>> {
@@ -53,9 +122,22 @@ pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<
         .inner_join(users::table)
         .filter(comments::item_id.eq(item.id()))
         .order(comments::id.asc())
-        .select((comments::id, comments::item_id, UserSummary::as_select(), comments::body, comments::created_at))
+        .select(comment_columns!())
         .load(connection)?;
-    Ok(rows.into_iter().map(from_row).collect())
+    from_rows(connection, rows)
+}
+
+/// One comment, for those who may read its item (404 for the others, as for a comment that
+/// does not exist).
+pub fn get(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<Comment> {
+    let item = item_of(connection, id)?.ok_or_else(|| Error::not_found(format!("comment {id}")))?;
+    permission::item_access(connection, actor, item)
+        .and_then(|(_, access)| access.require(Permission::View, &format!("comment {id}")))
+        .map_err(|error| match error {
+            Error::NotFound(_) => Error::not_found(format!("comment {id}")),
+            other => other,
+        })?;
+    load(connection, id)
 }
 
 /// Adds a comment; the author starts watching the item.
@@ -92,6 +174,134 @@ pub struct Posted {
     #[serde(flatten)]
     pub comment: Comment,
     pub not_told: Vec<String>,
+}
+
+/// What the history records of a comment's edit or deletion: the field `comment`, the
+/// comment's id as the old value and what was done as the new one.
+pub const HISTORY_FIELD: &str = "comment";
+
+/// A comment, its item and the actor's standing there, if the actor may change it: its author
+/// while they may still comment there, or a project manager; the comment must not be
+/// deleted. A comment the actor cannot read is not found.
+fn changeable(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, ReadableItem)> {
+    let comment = get(connection, actor, id)?;
+    let (readable, access) = permission::item_access(connection, actor, comment.item_id)?;
+    if comment.deleted {
+        return Err(Error::Conflict(format!("comment {id} was deleted")));
+    }
+    let own = comment.author.id == actor.id && access.allows(Permission::Report);
+    if !own && !access.allows(Permission::Manage) {
+        return Err(Error::forbidden(if comment.author.id == actor.id {
+            "your role in this project no longer allows changing your comments (needs reporter)".to_string()
+        } else {
+            format!("only {} and the project's managers may change comment {id}", comment.author.login)
+        }));
+    }
+    Ok((comment, readable))
+}
+
+/// A comment the actor may edit or delete now (`edit`), for its edit form.
+pub fn editable(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<Comment> {
+    Ok(changeable(connection, actor, id)?.0)
+}
+
+/// Replaces a comment's text, keeping the text it had as a version (`versions`). People the
+/// new text mentions for the first time are told, as for a new comment; nobody else is.
+pub fn edit(
+    connection: &mut DbConnection,
+    actor: &User,
+    id: CommentId,
+    body: &str,
+    unknown_logins: UnknownLogins,
+) -> Result<Posted> {
+    let body = text::body("body", body, true)?;
+    write_transaction(connection, |connection| {
+        let (comment, readable) = changeable(connection, actor, id)?;
+        if comment.body == body {
+            return Ok(Posted { comment, not_told: Vec::new() });
+        }
+        let mentions = reference::new_mentions(
+            connection,
+            "body",
+            readable.project_id(),
+            actor,
+            (&body, &comment.body),
+            unknown_logins,
+        )?;
+        let (written_by, written_at) = match (&comment.edited_by, comment.edited_at) {
+            (Some(editor), Some(at)) => (editor.id, at),
+            _ => (comment.author.id, comment.created_at),
+        };
+        diesel::insert_into(comment_versions::table)
+            .values((
+                comment_versions::comment_id.eq(id),
+                comment_versions::body.eq(&comment.body),
+                comment_versions::written_by.eq(written_by),
+                comment_versions::written_at.eq(written_at),
+            ))
+            .execute(connection)?;
+        diesel::update(comments::table.find(id))
+            .set((
+                comments::body.eq(&body),
+                comments::edited_at.eq(diesel::dsl::now.nullable()),
+                comments::edited_by.eq(actor.id),
+            ))
+            .execute(connection)?;
+        changed(connection, actor, &comment, "edited")?;
+        notification::queue_mentions(connection, comment.item_id, actor.id, Some(id), &mentions.readers)?;
+        Ok(Posted { comment: load(connection, id)?, not_told: mentions.not_told })
+    })
+}
+
+/// Deletes a comment's text and its earlier versions; the comment stays as a marker of who
+/// deleted it and when. Mails of the comment not sent yet are not sent (`mail::outbound`
+/// renders a mail when it sends it).
+pub fn delete(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<Comment> {
+    write_transaction(connection, |connection| {
+        let (comment, _) = changeable(connection, actor, id)?;
+        diesel::delete(comment_versions::table.filter(comment_versions::comment_id.eq(id))).execute(connection)?;
+        diesel::update(comments::table.find(id))
+            .set((
+                comments::body.eq(""),
+                comments::deleted_at.eq(diesel::dsl::now.nullable()),
+                comments::deleted_by.eq(actor.id),
+            ))
+            .execute(connection)?;
+        changed(connection, actor, &comment, "deleted")?;
+        load(connection, id)
+    })
+}
+
+/// The history line of a comment's edit or deletion, and the item's search document again.
+fn changed(connection: &mut DbConnection, actor: &User, comment: &Comment, did: &str) -> Result<()> {
+    history::record(
+        connection,
+        comment.item_id,
+        actor.id,
+        &[FieldChange {
+            field: HISTORY_FIELD.into(),
+            old_value: Some(comment.id.to_string()),
+            new_value: Some(did.into()),
+        }],
+    )?;
+    item::touch(connection, comment.item_id)
+}
+
+/// The texts a comment held before its edits, newest first, for the project's managers.
+pub fn versions(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, Vec<Version>)> {
+    let comment = get(connection, actor, id)?;
+    let (_, access) = permission::item_access(connection, actor, comment.item_id)?;
+    access.require(Permission::Manage, &format!("comment {id}"))?;
+    let versions = comment_versions::table
+        .inner_join(users::table)
+        .filter(comment_versions::comment_id.eq(id))
+        .order(comment_versions::id.desc())
+        .select((comment_versions::body, UserSummary::as_select(), comment_versions::written_at))
+        .load::<(String, UserSummary, NaiveDateTime)>(connection)?
+        .into_iter()
+        .map(|(body, written_by, written_at)| Version { body, written_by, written_at })
+        .collect();
+    Ok((comment, versions))
 }
 
 /// The item a comment belongs to, if the comment exists.

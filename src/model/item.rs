@@ -323,6 +323,8 @@ pub struct ItemPermissions {
     pub work: bool,
     /// Comment and attach files.
     pub contribute: bool,
+    /// Edit and delete anyone's comments, and read their earlier versions.
+    pub manage: bool,
 }
 
 impl ItemPermissions {
@@ -330,7 +332,12 @@ impl ItemPermissions {
     pub fn of(access: &Access, reporter: UserId, actor: &User) -> ItemPermissions {
         let work = access.allows(Permission::Work);
         let contribute = access.allows(Permission::Report);
-        ItemPermissions { edit: work || (contribute && reporter == actor.id), work, contribute }
+        ItemPermissions {
+            edit: work || (contribute && reporter == actor.id),
+            work,
+            contribute,
+            manage: access.allows(Permission::Manage),
+        }
     }
 }
 

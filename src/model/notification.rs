@@ -89,9 +89,7 @@ pub fn queue(
         Event::Created | Event::Changed => None,
     };
     // One mail per change and person: the mentioned get the mention, which shows the text.
-    for person in mentioned {
-        insert(connection, item_id, *person, actor, MENTIONED, comment_id, "")?;
-    }
+    queue_mentions(connection, item_id, actor, comment_id, mentioned)?;
     if event == Event::Changed && changes.is_empty() {
         return Ok(());
     }
@@ -99,6 +97,21 @@ pub fn queue(
         if !mentioned.contains(&recipient) {
             insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
         }
+    }
+    Ok(())
+}
+
+/// Queues a mention for each of `mentioned`: the mail shows the comment (or, without one,
+/// the description) that mentions them. Call inside the change's transaction.
+pub fn queue_mentions(
+    connection: &mut DbConnection,
+    item_id: ItemId,
+    actor: UserId,
+    comment: Option<CommentId>,
+    mentioned: &[UserId],
+) -> Result<()> {
+    for person in mentioned {
+        insert(connection, item_id, *person, actor, MENTIONED, comment, "")?;
     }
     Ok(())
 }

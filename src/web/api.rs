@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod cluster;
+pub mod comments;
 pub mod components;
 pub mod fields;
 pub mod items;

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod assets;
 pub mod badges;
+pub mod comments;
 pub mod confirm;
 pub mod error;
 pub mod field_inputs;

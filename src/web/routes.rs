@@ -9,8 +9,8 @@ use actix_web::web;
 use serde_json::json;
 
 use crate::web::api::{
-    attachments, cluster, components, fields, items, jobs, labels, links, mail, projects, search, session, system,
-    users, versions, workflow,
+    attachments, cluster, comments, components, fields, items, jobs, labels, links, mail, projects, search, session,
+    system, users, versions, workflow,
 };
 use crate::web::error::ApiError;
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
@@ -121,7 +121,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
                 .route("/items/{id}/history", web::get().to(items::list_history))
                 .route("/items/{id}/children", web::get().to(items::list_children))
-                .service(web::resource("/items/{id}/comments").get(items::list_comments).post(items::create_comment))
+                .service(
+                    web::resource("/items/{id}/comments").get(comments::list_comments).post(comments::create_comment),
+                )
+                .service(
+                    web::resource("/comments/{id}")
+                        .get(comments::get_comment)
+                        .patch(comments::update_comment)
+                        .delete(comments::delete_comment),
+                )
+                .route("/comments/{id}/versions", web::get().to(comments::list_versions))
                 .service(
                     web::resource("/items/{id}/attachments")
                         .get(attachments::list_attachments)
@@ -179,6 +188,9 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}/status", web::post().to(item_pages::change_status))
         .route("/items/{id}/tasks", web::post().to(item_pages::tick_task))
         .route("/items/{id}/comments", web::post().to(item_pages::add_comment))
+        .service(web::resource("/comments/{id}/edit").get(pages::comments::show_edit).post(pages::comments::save_edit))
+        .route("/comments/{id}/delete", web::post().to(pages::comments::delete))
+        .route("/comments/{id}/versions", web::get().to(pages::comments::show_versions))
         .route("/items/{id}/attachments", web::post().to(item_pages::upload_attachment))
         .route("/items/{id}/links", web::post().to(item_pages::add_link))
         .route("/items/{id}/links/{link_id}/remove", web::post().to(item_pages::remove_link))

@@ -9,6 +9,7 @@ mod attachments;
 mod bad_input;
 mod cli;
 mod cluster;
+mod comment_edits;
 mod deployment;
 mod export;
 mod fields;

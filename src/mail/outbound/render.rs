@@ -180,10 +180,16 @@ impl Rendering<'_> {
         let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
         let (did, details) = match row.event.as_str() {
             "created" => ("created", with_field_values(connection, recipient, item_id, description)?),
-            "commented" => ("commented on", comment_body(connection, row.comment_id)?),
+            "commented" => match comment_body(connection, row.comment_id)? {
+                Some(body) => ("commented on", body),
+                None => return Ok(Err(deleted_comment(row))),
+            },
             // The text that mentions the recipient: a comment, else the description.
             notification::MENTIONED => match row.comment_id {
-                Some(_) => ("mentioned you in a comment on", comment_body(connection, row.comment_id)?),
+                Some(_) => match comment_body(connection, row.comment_id)? {
+                    Some(body) => ("mentioned you in a comment on", body),
+                    None => return Ok(Err(deleted_comment(row))),
+                },
                 None => ("mentioned you in", description),
             },
             notification::LINKED => match notification::link_line(connection, recipient, &row.changes)? {
@@ -213,15 +219,21 @@ impl Rendering<'_> {
     }
 }
 
-/// The domain of our address, for our Message-IDs.
-/// The text of the comment a notification is about (none for a notification of no comment).
-fn comment_body(connection: &mut DbConnection, comment: Option<CommentId>) -> Result<String> {
-    Ok(match comment {
-        Some(id) => comments::table.find(id).select(comments::body).first(connection)?,
-        None => String::new(),
-    })
+/// The text of the comment a notification is about (empty for a notification of no comment),
+/// or `None` when the comment was deleted before the mail went out.
+fn comment_body(connection: &mut DbConnection, comment: Option<CommentId>) -> Result<Option<String>> {
+    let Some(id) = comment else { return Ok(Some(String::new())) };
+    let (body, deleted_at): (String, Option<chrono::NaiveDateTime>) =
+        comments::table.find(id).select((comments::body, comments::deleted_at)).first(connection)?;
+    Ok(deleted_at.is_none().then_some(body))
 }
 
+/// Why a mail about a deleted comment is not sent.
+fn deleted_comment(row: &OutboxRow) -> String {
+    format!("the comment of item {} this mail was about was deleted", row.item_id)
+}
+
+/// The domain of our address, for our Message-IDs.
 fn domain(settings: &Settings) -> &str {
     settings.mail.address.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("localhost")
 }

@@ -1,4 +1,4 @@
-//! Items, their comments, history, watchers and workflow moves.
+//! Items, their history, watchers and workflow moves.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
@@ -13,7 +13,7 @@ use crate::model::item::{self, ItemUpdate, NewItem};
 use crate::model::project::ProjectKeyOrId;
 use crate::model::reference::UnknownLogins;
 use crate::model::user::User;
-use crate::model::{comment, history, watcher};
+use crate::model::{history, watcher};
 use crate::web::AppState;
 use crate::web::api::double_option;
 use crate::web::auth::Caller;
@@ -310,36 +310,6 @@ pub async fn list_history(
     let id = path.into_inner();
     let entries = state.database.run(move |connection| history::list(connection, &caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(json!({"history": entries})))
-}
-
-pub async fn list_comments(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<ItemId>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let comments = state.database.run(move |connection| comment::list(connection, &caller.user, id)).await?;
-    Ok(HttpResponse::Ok().json(json!({"comments": comments})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewCommentBody {
-    body: String,
-}
-
-pub async fn create_comment(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<ItemId>,
-    body: Json<NewCommentBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let created = state
-        .database
-        .write(move |connection| comment::create(connection, &caller.user, id, &body.body, UnknownLogins::Refuse))
-        .await?;
-    Ok(HttpResponse::Created().json(created))
 }
 
 pub async fn list_watchers(

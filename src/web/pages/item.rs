@@ -36,6 +36,8 @@ use crate::model::{user, watcher};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
+use crate::web::pages::comments;
+use crate::web::pages::confirm::Confirmation;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::items::parse_date;
@@ -93,6 +95,15 @@ impl EditForm {
 pub struct CommentView {
     pub comment: Comment,
     pub body_html: String,
+    /// The viewer may edit and delete it (`comment::edit`).
+    pub may_change: bool,
+}
+
+impl CommentView {
+    /// What the delete button asks first.
+    pub fn deletion(&self) -> Confirmation {
+        comments::deletion(&self.comment)
+    }
 }
 
 /// A custom field's value as the page shows it: text, Markdown (long text) or a link (URL).
@@ -360,6 +371,9 @@ async fn item_page(
                 .into_iter()
                 .map(|comment| CommentView {
                     body_html: markdown::render(&comment.body, TaskBoxes::Disabled, &loaded.references),
+                    may_change: !comment.deleted
+                        && (loaded.permissions.manage
+                            || (loaded.permissions.contribute && comment.author.id == viewer.user.id)),
                     comment,
                 })
                 .collect(),
@@ -449,7 +463,7 @@ impl ShowQuery {
         };
         Some(Notice {
             kind: "warn",
-            text: format!("Your comment was added. {who} cannot read this item and {were} not told."),
+            text: format!("Your comment was saved. {who} cannot read this item and {were} not told."),
         })
     }
 }

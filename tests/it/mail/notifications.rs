@@ -309,7 +309,7 @@ async fn a_mention_tells_a_reader_once_and_names_those_who_cannot_read_to_the_wr
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let shown = browser.get(added.location().unwrap()).await;
     assert!(
-        shown.body.contains("Your comment was added. @olga cannot read this item and was not told."),
+        shown.body.contains("Your comment was saved. @olga cannot read this item and was not told."),
         "{}",
         shown.body
     );

@@ -1,0 +1,5 @@
+DROP TABLE comment_versions;
+ALTER TABLE comments DROP COLUMN deleted_by;
+ALTER TABLE comments DROP COLUMN deleted_at;
+ALTER TABLE comments DROP COLUMN edited_by;
+ALTER TABLE comments DROP COLUMN edited_at;
