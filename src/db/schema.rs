@@ -226,6 +226,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    attachment_orphans (sha256) {
+        sha256 -> Text,
+        orphaned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     watchers (item_id, user_id) {
         item_id -> BigInt,
         user_id -> BigInt,
@@ -386,6 +393,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     comment_versions,
     attachments,
+    attachment_orphans,
     watchers,
     item_links,
     history,

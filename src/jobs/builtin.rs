@@ -11,7 +11,7 @@ use crate::db::schema::{job_runs, mail_outbox, mail_received, search_rebuilds};
 use crate::db::{DbConnection, database_now};
 use crate::error::Result;
 use crate::jobs::Job;
-use crate::model::attachment::FileStore;
+use crate::model::attachment::{self, FileStore};
 use crate::model::{auth, notification};
 
 /// How long coordination rows are kept.
@@ -21,6 +21,9 @@ const KEEP_RECORDS: chrono::Duration = chrono::Duration::days(90);
 /// Uploads and spooled mails in progress are younger; older staging files were left by a
 /// crash.
 const KEEP_STAGING: Duration = Duration::from_secs(24 * 3600);
+/// How long the files of a deleted item's attachments stay on the shared path (a download
+/// under way finishes; an upload of the same content within it keeps the file).
+const KEEP_DELETED_ATTACHMENTS: chrono::Duration = chrono::Duration::days(1);
 
 pub fn due_reminders(connection: &mut DbConnection) -> Result<String> {
     let today = database_now(connection)?.date();
@@ -43,9 +46,11 @@ pub fn prune(connection: &mut DbConnection, files: &FileStore) -> Result<String>
     let rebuilds = prune_finished_rebuilds(connection, now - KEEP_RECORDS)?;
     let runs = prune_job_runs(connection, now - KEEP_RECORDS)?;
     let staged = files.remove_stale_staging(KEEP_STAGING)?;
+    let orphans = attachment::remove_orphans(connection, files, now - KEEP_DELETED_ATTACHMENTS)?;
     Ok(format!(
         "removed {cluster_rows} cluster events and probe rows, {sent_mails} sent mails, {receipts} mail receipts, \
-         {rebuilds} finished rebuilds, {runs} job runs, {staged} stale staging files"
+         {rebuilds} finished rebuilds, {runs} job runs, {staged} stale staging files, {orphans} files of deleted \
+         attachments"
     ))
 }
 

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::{attachments, users};
+use crate::db::schema::{attachment_orphans, attachments, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
@@ -223,14 +223,41 @@ impl FileStore {
     }
 }
 
+/// Removes the files of deleted items' attachments orphaned before `cutoff` that no attachment
+/// names again (`item::deletion`); returns how many. Call inside a write transaction: each
+/// row is taken before its file goes, so an upload of the same content waits, then stores the
+/// file anew.
+pub fn remove_orphans(connection: &mut DbConnection, store: &FileStore, cutoff: NaiveDateTime) -> Result<usize> {
+    let due: Vec<String> = attachment_orphans::table
+        .filter(attachment_orphans::orphaned_at.lt(cutoff))
+        .select(attachment_orphans::sha256)
+        .load(connection)?;
+    let mut removed = 0;
+    for sha256 in due {
+        let taken =
+            diesel::delete(attachment_orphans::table.find(&sha256).filter(attachment_orphans::orphaned_at.lt(cutoff)))
+                .execute(connection)?;
+        let used: i64 = attachments::table.filter(attachments::sha256.eq(&sha256)).count().get_result(connection)?;
+        if taken == 0 || used > 0 {
+            continue;
+        }
+        let path = store.path_of(&sha256)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Error::internal(format!("cannot remove {}", path.display()), error)),
+        }
+    }
+    Ok(removed)
+}
+
 /// Checks that the actor may attach files to the item (before receiving the upload).
 pub fn require_can_attach(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<()> {
     let (_, access) = permission::item_access(connection, actor, item_id)?;
     access.require(Permission::Report, &format!("item {item_id}"))
 }
 
-/// Records an uploaded file on an item (and optionally one of its comments).
-/// An uploaded file to record on an item.
+/// An uploaded file to record on an item (and optionally one of its comments).
 #[derive(Debug)]
 pub struct NewAttachment {
     pub comment_id: Option<CommentId>,
@@ -258,6 +285,9 @@ pub fn create(
                 format!("comment {comment_id} does not belong to item {item_id}"),
             ));
         }
+        // A file of a deleted item's attachments that the prune job may be removing: taking
+        // its row waits for the job's transaction, after which the file is there or not.
+        diesel::delete(attachment_orphans::table.find(&staged.sha256)).execute(connection)?;
         // The file is in place before the row commits: a crash leaves at worst an unused file.
         store.keep(&staged)?;
         let id: AttachmentId = diesel::insert_into(attachments::table)

@@ -66,6 +66,8 @@ const RESERVED_KEYS: &[&str] = &[
     "link",
     "watcher",
     "comment",
+    "sub_item",
+    "deleted_link",
     "is",
     "has",
 ];

@@ -97,7 +97,7 @@ impl Kind {
             })
     }
 
-    fn stored(text: &str) -> Result<Kind> {
+    pub fn stored(text: &str) -> Result<Kind> {
         Kind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == text)

@@ -117,7 +117,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/items").get(items::list_items).post(items::create_item))
                 .route("/items.csv", web::get().to(items::export_items))
-                .service(web::resource("/items/{id}").get(items::get_item).patch(items::update_item))
+                .service(
+                    web::resource("/items/{id}")
+                        .get(items::get_item)
+                        .patch(items::update_item)
+                        .delete(items::delete_item),
+                )
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
                 .route("/items/{id}/history", web::get().to(items::list_history))
                 .route("/items/{id}/children", web::get().to(items::list_children))
@@ -185,6 +190,7 @@ fn page_routes() -> actix_web::Scope<
         .service(web::resource("/items/new").get(item_list_pages::show_new_item).post(item_list_pages::create_item))
         .route("/items/{id}", web::get().to(item_pages::show_item))
         .route("/items/{id}/edit", web::post().to(item_pages::edit_item))
+        .route("/items/{id}/delete", web::post().to(pages::deletion::delete_item))
         .route("/items/{id}/status", web::post().to(item_pages::change_status))
         .route("/items/{id}/tasks", web::post().to(item_pages::tick_task))
         .route("/items/{id}/comments", web::post().to(item_pages::add_comment))

@@ -14,7 +14,7 @@ on_both_backends!(
     an_attachment_may_belong_to_a_comment_of_the_same_item_only,
 );
 
-async fn upload(
+pub(crate) async fn upload(
     api: &Api,
     item_id: &serde_json::Value,
     name: &str,
@@ -29,7 +29,7 @@ async fn upload(
     api.send(api.client.post(format!("{}/api/v1/items/{item_id}/attachments", api.address)).multipart(form)).await
 }
 
-fn stored_files(app: &TestApp) -> usize {
+pub(crate) fn stored_files(app: &TestApp) -> usize {
     fn walk(path: &std::path::Path) -> usize {
         std::fs::read_dir(path)
             .map(|entries| {

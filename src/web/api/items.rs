@@ -302,6 +302,23 @@ pub async fn list_children(
     Ok(HttpResponse::Ok().json(json!({"children": children})))
 }
 
+/// Deletes an item with its sub-items (the project's managers); answers what went.
+pub async fn delete_item(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ItemReference>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = path.into_inner();
+    let deleted = state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            item::deletion::delete(connection, &caller.user, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(deleted))
+}
+
 pub async fn list_history(
     state: web::Data<AppState>,
     caller: Caller,

@@ -16,6 +16,7 @@ use crate::model::component;
 use crate::model::field::value::Shown;
 use crate::model::field::{Catalog, Field};
 use crate::model::ids::{ComponentId, ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
+use crate::model::item::key::ItemReference;
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
 use crate::model::item::{self, ItemView, NamedRef, NewItem};
 use crate::model::label::{self, LabelRef};
@@ -66,6 +67,8 @@ pub struct ListQuery {
     /// A column, `-column` for descending.
     pub sort: String,
     pub page: String,
+    /// The key of an item just deleted, for the notice that says so (not part of the list).
+    pub deleted: String,
     /// Conditions on custom fields as the URL names them (`field.<key>`, condition in the
     /// list API's syntax), read from the query string's pairs.
     #[serde(skip)]
@@ -311,6 +314,14 @@ struct ItemListPage {
 }
 
 impl ItemListPage {
+    /// The key of the item just deleted, when the URL names one (`?deleted=OPS-7`).
+    fn deleted_key(&self) -> Option<String> {
+        match ItemReference::parse(&self.query.deleted) {
+            Some(reference @ ItemReference::Key { .. }) => Some(reference.to_string()),
+            _ => None,
+        }
+    }
+
     /// What an item holds in a custom field column (empty when it does not apply).
     fn field_text(&self, item: &ItemView, key: &str) -> String {
         item.fields
