@@ -31,6 +31,7 @@ pub mod deletion;
 pub mod export;
 pub mod key;
 pub mod listing;
+pub mod moving;
 pub mod tree;
 
 /// The stored row.

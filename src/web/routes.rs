@@ -123,6 +123,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .patch(items::update_item)
                         .delete(items::delete_item),
                 )
+                .route("/items/{id}/move", web::post().to(items::move_item))
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
                 .route("/items/{id}/history", web::get().to(items::list_history))
                 .route("/items/{id}/children", web::get().to(items::list_children))

@@ -1,6 +1,7 @@
 //! Moving an item to another project (`"project"` in an item update, the edit form's project
 //! choice): it keeps the field values that apply there and drops the others with history, it
-//! needs the developer role on both sides, and the target's types and members bind it.
+//! needs the developer role on both sides, and the target's types and members bind it. The
+//! move request (`POST /api/v1/items/{id}/move`) maps labels, component and version by name.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,6 +12,7 @@ use crate::support::{Backend, TestApp};
 on_both_backends!(
     a_moved_item_keeps_the_fields_that_apply_there_with_history_and_totals,
     a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_members,
+    the_move_request_maps_planning_by_name_or_refuses_with_the_list,
 );
 
 const BUG: i64 = 1;
@@ -138,4 +140,65 @@ async fn a_move_needs_work_on_both_sides_and_keeps_to_the_targets_types_and_memb
     assert_eq!((done.body["project"]["key"].as_str(), done.body["type"]["name"].as_str()), (Some("WEB"), Some("Task")));
     assert!(done.body["assignee"].is_null());
     assert_eq!(done.body["fields"]["reviewer"]["login"], "rita", "{}", done.body);
+}
+
+async fn the_move_request_maps_planning_by_name_or_refuses_with_the_list(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("WEB", false).await;
+    let ann = app.create_user("ann").await;
+    app.add_member("OPS", &ann, "developer").await;
+    let made = async |path: &str, body: Value| {
+        let reply = app.admin.post(path, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
+        reply.body["id"].clone()
+    };
+    let urgent = made("/api/v1/projects/OPS/labels", json!({"name": "urgent", "color": "#d73a4a"})).await;
+    let printer = made("/api/v1/projects/OPS/labels", json!({"name": "printer", "color": "#0e8a16"})).await;
+    let web_urgent = made("/api/v1/projects/WEB/labels", json!({"name": "Urgent", "color": "#d73a4a"})).await;
+    let hardware = made("/api/v1/projects/OPS/components", json!({"name": "Hardware"})).await;
+    let web_hardware = made("/api/v1/projects/WEB/components", json!({"name": "hardware"})).await;
+    let release = made("/api/v1/projects/OPS/versions", json!({"name": "2.0"})).await;
+    let web_release = made("/api/v1/projects/WEB/versions", json!({"name": "2.0"})).await;
+    let item = made(
+        "/api/v1/items",
+        json!({"project": "OPS", "title": "Jammed", "labels": [urgent, printer], "component": hardware,
+               "target_version": release, "assignee_id": ann.user_id}),
+    )
+    .await;
+    let path = format!("/api/v1/items/{item}");
+
+    // What has no namesake in WEB is listed, all at once; nothing moves.
+    let refused = app.admin.post(&format!("{path}/move"), json!({"project": "WEB"})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("WEB has no label printer") && message.contains("ann is not a member of WEB"),
+        "{message}"
+    );
+    assert!(!message.contains("urgent") && !message.contains("component"), "mapped ones are not listed: {message}");
+    assert_eq!(app.admin.get(&path).await.body["key"], "OPS-1");
+    for (body, field) in [(json!({"project": "OPS"}), "project"), (json!({"project": "NOPE"}), "project")] {
+        let reply = app.admin.post(&format!("{path}/move"), body).await;
+        assert_eq!((reply.status, reply.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)));
+    }
+    let unknown = app.admin.post(&format!("{path}/move"), json!({"project": "WEB", "labels": []})).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    let unseen = ann.post(&format!("{path}/move"), json!({"project": "WEB"})).await;
+    assert_eq!((unseen.status, unseen.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("project")));
+
+    // With "drop", the namesakes are taken and the rest dropped, with history.
+    let moved = app.admin.post("/api/v1/items/OPS-1/move", json!({"project": "WEB", "drop": true})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["key"], "WEB-1");
+    assert_eq!(
+        moved.body["labels"].as_array().unwrap().iter().map(|label| label["id"].clone()).collect::<Vec<_>>(),
+        [web_urgent]
+    );
+    assert_eq!(moved.body["component"]["id"], web_hardware);
+    assert_eq!(moved.body["target_version"]["id"], web_release);
+    assert_eq!(moved.body["assignee"], Value::Null);
+    let history = app.admin.history(&path).await;
+    assert!(history.contains(&("project".into(), json!("OPS"), json!("WEB"))), "{history:?}");
+    assert_eq!(app.admin.get("/api/v1/items/OPS-1").await.body["key"], "WEB-1", "the old key still leads to it");
 }

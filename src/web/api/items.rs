@@ -302,6 +302,35 @@ pub async fn list_children(
     Ok(HttpResponse::Ok().json(json!({"children": children})))
 }
 
+/// Where to move an item (`item::moving`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    project: ProjectKeyOrId,
+    type_id: Option<TypeId>,
+    #[serde(default)]
+    drop: bool,
+}
+
+pub async fn move_item(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ItemReference>,
+    body: Json<MoveBody>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = path.into_inner();
+    let MoveBody { project, type_id, drop } = body.into_inner();
+    let moved = state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            let request = item::moving::Move { project, type_id, drop_unmapped: drop };
+            item::moving::move_item(connection, &caller.user, id, request)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(moved))
+}
+
 /// Deletes an item with its sub-items (the project's managers); answers what went.
 pub async fn delete_item(
     state: web::Data<AppState>,
