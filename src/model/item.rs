@@ -27,6 +27,7 @@ use crate::model::workflow::Workflow;
 use crate::model::{component, link, membership, text, version, watcher};
 use crate::timestamp;
 
+pub mod copying;
 pub mod deletion;
 pub mod export;
 pub mod key;

@@ -373,6 +373,48 @@ pub fn remove(connection: &mut DbConnection, actor: &User, item_id: ItemId, link
     })
 }
 
+/// Links a copy to the item it was copied from (`copied_to`), and with `with_links` also to
+/// each item the original is linked to that the actor can read, as the original is. No link
+/// of these can close a cycle: the copy had none before. Call inside the copy's transaction.
+pub fn link_copy(
+    connection: &mut DbConnection,
+    actor: &User,
+    original: ItemId,
+    copy: ItemId,
+    with_links: bool,
+) -> Result<()> {
+    lock(connection)?;
+    let mut links: Vec<(Kind, ItemId, ItemId)> = vec![(Kind::CopiedTo, original, copy)];
+    if with_links {
+        let rows: Vec<(String, ItemId, ItemId)> = item_links::table
+            .filter(item_links::source_id.eq(original).or(item_links::target_id.eq(original)))
+            .order(item_links::id.asc())
+            .select((item_links::kind, item_links::source_id, item_links::target_id))
+            .load(connection)?;
+        let others: Vec<ItemId> =
+            rows.iter().map(|(_, source, target)| if *source == original { *target } else { *source }).collect();
+        let hidden = permission::unreadable_items(connection, actor, &others)?;
+        for ((kind, source, target), other) in rows.into_iter().zip(others) {
+            if !hidden.contains(&other) {
+                let replace = |end: ItemId| if end == original { copy } else { end };
+                links.push((Kind::stored(&kind)?, replace(source), replace(target)));
+            }
+        }
+    }
+    for (kind, source, target) in links {
+        diesel::insert_into(item_links::table)
+            .values((
+                item_links::kind.eq(kind.as_str()),
+                item_links::source_id.eq(source),
+                item_links::target_id.eq(target),
+                item_links::created_by.eq(actor.id),
+            ))
+            .execute(connection)?;
+        note(connection, actor, kind, source, target, true)?;
+    }
+    Ok(())
+}
+
 /// Refuses to close `item_id` while an item that blocks it is open (409 naming the blockers
 /// the actor can read). Call inside the closing write transaction.
 pub fn check_closable(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<()> {

@@ -12,6 +12,7 @@ pub mod assets;
 pub mod badges;
 pub mod comments;
 pub mod confirm;
+pub mod copy;
 pub mod deletion;
 pub mod error;
 pub mod field_inputs;

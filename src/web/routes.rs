@@ -124,6 +124,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .delete(items::delete_item),
                 )
                 .route("/items/{id}/move", web::post().to(items::move_item))
+                .route("/items/{id}/copy", web::post().to(items::copy_item))
                 .route("/items/{id}/transitions", web::get().to(items::list_transitions))
                 .route("/items/{id}/history", web::get().to(items::list_history))
                 .route("/items/{id}/children", web::get().to(items::list_children))
@@ -192,6 +193,7 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}", web::get().to(item_pages::show_item))
         .route("/items/{id}/edit", web::post().to(item_pages::edit_item))
         .route("/items/{id}/delete", web::post().to(pages::deletion::delete_item))
+        .service(web::resource("/items/{id}/copy").get(pages::copy::show_copy).post(pages::copy::copy_item))
         .route("/items/{id}/status", web::post().to(item_pages::change_status))
         .route("/items/{id}/tasks", web::post().to(item_pages::tick_task))
         .route("/items/{id}/comments", web::post().to(item_pages::add_comment))

@@ -14,6 +14,7 @@ mod deployment;
 mod export;
 mod fields;
 mod fuzz;
+mod item_copies;
 mod item_deletion;
 mod item_keys;
 mod item_moves;

@@ -381,7 +381,7 @@ impl Shown {
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as Json;
         match self {
             Shown::Text(text) | Shown::LongText(text) | Shown::Choice(text) | Shown::Url(text) => {

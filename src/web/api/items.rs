@@ -331,6 +331,41 @@ pub async fn move_item(
     Ok(HttpResponse::Ok().json(moved))
 }
 
+/// What to copy, and where (`item::copying`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyBody {
+    project: Option<ProjectKeyOrId>,
+    type_id: Option<TypeId>,
+    #[serde(default)]
+    comments: bool,
+    #[serde(default)]
+    attachments: bool,
+    #[serde(default)]
+    links: bool,
+    #[serde(default)]
+    drop: bool,
+}
+
+pub async fn copy_item(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ItemReference>,
+    body: Json<CopyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = path.into_inner();
+    let CopyBody { project, type_id, comments, attachments, links, drop } = body.into_inner();
+    let request = item::copying::Copy { project, type_id, comments, attachments, links, drop_unmapped: drop };
+    let copy = state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            item::copying::copy_item(connection, &caller.user, id, request)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(copy))
+}
+
 /// Deletes an item with its sub-items (the project's managers); answers what went.
 pub async fn delete_item(
     state: web::Data<AppState>,
