@@ -178,11 +178,11 @@ pub fn in_markdown<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<Tok
 
 /// What of `tokens` `viewer` may follow in a text of project `place`: items of the projects
 /// they may read (a query per project key named, and one for the items), and active people
-/// who may read `place` (one).
+/// who may read `place` (one; none without a place: a mention then stays text).
 pub fn resolve(
     connection: &mut DbConnection,
     viewer: &User,
-    place: ProjectId,
+    place: Option<ProjectId>,
     tokens: &BTreeSet<Token>,
 ) -> Result<Targets> {
     let mut targets = Targets::default();
@@ -229,8 +229,10 @@ pub fn resolve(
             }
         }
     }
-    for person in readers_among(connection, place, &logins)? {
-        targets.people.insert(person.login.clone(), person);
+    if let Some(place) = place {
+        for person in readers_among(connection, place, &logins)? {
+            targets.people.insert(person.login.clone(), person);
+        }
     }
     Ok(targets)
 }

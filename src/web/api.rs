@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod labels;
 pub mod links;
 pub mod mail;
+pub mod markdown;
 pub mod projects;
 pub mod search;
 pub mod session;

@@ -9,8 +9,8 @@ use actix_web::web;
 use serde_json::json;
 
 use crate::web::api::{
-    attachments, cluster, comments, components, fields, items, jobs, labels, links, mail, projects, search, session,
-    system, users, versions, workflow,
+    attachments, cluster, comments, components, fields, items, jobs, labels, links, mail, markdown, projects, search,
+    session, system, users, versions, workflow,
 };
 use crate::web::error::ApiError;
 use crate::web::error::{json_body_error, no_such_endpoint, path_error, query_error};
@@ -148,6 +148,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/items/{id}/links").get(links::list_links).post(links::add_link))
                 .route("/items/{id}/links/{link_id}", web::delete().to(links::remove_link))
                 .route("/attachments/{id}", web::get().to(attachments::download_attachment))
+                .route("/markdown", web::post().to(markdown::preview))
                 .route("/search", web::get().to(search::search_items))
                 .service(web::resource("/search/rebuilds").get(search::list_rebuilds).post(search::request_rebuild))
                 .route("/search/rebuilds/{id}", web::get().to(search::get_rebuild))

@@ -28,6 +28,7 @@ mod mail;
 mod metrics;
 mod migrations;
 mod openapi;
+mod previews;
 mod privacy;
 mod projects;
 mod references;

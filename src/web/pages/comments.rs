@@ -26,6 +26,8 @@ struct EditPage {
     item: ItemView,
     comment: Comment,
     body: String,
+    /// The text rendered, after Preview.
+    preview: Option<String>,
     errors: FieldErrors,
 }
 
@@ -49,13 +51,15 @@ pub async fn show_edit(
 ) -> Result<HttpResponse, PageError> {
     let (comment, item) = editable(&state, &viewer, path.into_inner()).await?;
     let body = comment.body.clone();
-    page(&EditPage { chrome: viewer.chrome(), item, comment, body, errors: FieldErrors::default() })
+    page(&EditPage { chrome: viewer.chrome(), item, comment, body, preview: None, errors: FieldErrors::default() })
 }
 
 #[derive(Deserialize)]
 pub struct EditForm {
     #[serde(default)]
     body: String,
+    /// Sent by the Preview button: show the text rendered instead of saving it.
+    preview: Option<String>,
 }
 
 pub async fn save_edit(
@@ -67,6 +71,20 @@ pub async fn save_edit(
     let id = path.into_inner();
     let form: EditForm = read_form(&viewer, &body)?;
     let (user, text) = (viewer.user.clone(), form.body.clone());
+    if form.preview.is_some() {
+        let (comment, item) = editable(&state, &viewer, id).await?;
+        let place = Some(item.project.id);
+        let html = state.database.run(move |connection| markdown::preview(connection, &user, place, &text)).await?;
+        let page = EditPage {
+            chrome: viewer.chrome(),
+            item,
+            comment,
+            body: form.body,
+            preview: Some(html),
+            errors: FieldErrors::default(),
+        };
+        return render(StatusCode::OK, &page);
+    }
     match state
         .database
         .write(move |connection| comment::edit(connection, &user, id, &text, UnknownLogins::Refuse))
@@ -85,6 +103,7 @@ pub async fn save_edit(
                     item,
                     comment,
                     body: form.body,
+                    preview: None,
                     errors: FieldErrors::one("body", field_error.message),
                 },
             )
@@ -158,7 +177,7 @@ pub async fn show_versions(
             let tokens = reference::in_markdown(
                 std::iter::once(comment.body.as_str()).chain(versions.iter().map(|version| version.body.as_str())),
             );
-            let targets = reference::resolve(connection, &user, item.project.id, &tokens)?;
+            let targets = reference::resolve(connection, &user, Some(item.project.id), &tokens)?;
             Ok((comment, versions, item, targets))
         })
         .await?;

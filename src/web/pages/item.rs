@@ -27,7 +27,7 @@ use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, NamedRef, 
 use crate::model::label::{self, LabelRef};
 use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
-use crate::model::permission::Permission;
+use crate::model::permission::{self, Permission};
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::reference::{self, Targets, UnknownLogins};
 use crate::model::version::{self, Version, VersionStatus};
@@ -60,6 +60,8 @@ pub struct EditForm {
     pub assignee_id: Option<String>,
     /// The project's key; sent only by users who may move the item.
     pub project: Option<String>,
+    /// Sent by the Preview button: show the description rendered instead of saving.
+    pub preview: Option<String>,
     /// The parent item's number; empty for none.
     pub parent: String,
     /// A version's id, empty for none; sent only by users who may plan.
@@ -88,6 +90,7 @@ impl EditForm {
             ),
             component: item.component.as_ref().map(|component| component.id.to_string()).unwrap_or_default(),
             fields: FieldTexts::of_item(&item.fields),
+            preview: None,
         }
     }
 }
@@ -171,6 +174,8 @@ struct ItemPage {
     /// Open the edit section (after an invalid or conflicting edit).
     editing: bool,
     comment_draft: String,
+    comment_preview: Option<String>,
+    description_preview: Option<String>,
     errors: FieldErrors,
     notice: Option<Notice>,
 }
@@ -289,7 +294,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
             let tokens = reference::in_markdown(
                 std::iter::once(item.description.as_str()).chain(comments.iter().map(|comment| comment.body.as_str())),
             );
-            let references = reference::resolve(connection, &user, item.project.id, &tokens)?;
+            let references = reference::resolve(connection, &user, Some(item.project.id), &tokens)?;
             Ok(Loaded {
                 permissions,
                 comments,
@@ -318,6 +323,10 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
 struct FormState {
     edit: Option<EditForm>,
     comment_draft: String,
+    /// The draft rendered, after Preview.
+    comment_preview: Option<String>,
+    /// The edit form's description rendered, after its Preview.
+    description_preview: Option<String>,
     link_draft: (String, String),
     errors: FieldErrors,
     notice: Option<Notice>,
@@ -396,6 +405,8 @@ async fn item_page(
             edit,
             editing,
             comment_draft: forms.comment_draft,
+            comment_preview: forms.comment_preview,
+            description_preview: forms.description_preview,
             link_draft: forms.link_draft,
             links: loaded.links,
             sub_items: loaded.sub_items.0,
@@ -584,6 +595,18 @@ pub async fn edit_item(
     let mut form: EditForm = read_form(&viewer, &body)?;
     form.fields = FieldTexts::from_pairs(&form_pairs(&body)?);
     let user = viewer.user.clone();
+    if form.preview.is_some() {
+        let text = form.description.clone();
+        let html = state
+            .database
+            .run(move |connection| {
+                let place = permission::readable_item(connection, &user, id)?.project_id();
+                markdown::preview(connection, &user, Some(place), &text)
+            })
+            .await?;
+        let forms = FormState { edit: Some(form), description_preview: Some(html), ..FormState::default() };
+        return item_page(&state, &viewer, id, StatusCode::OK, forms).await;
+    }
     let key = form.project.clone();
     let (catalog, item, moved_to) = state
         .database
@@ -675,6 +698,8 @@ pub async fn tick_task(
 pub struct CommentForm {
     #[serde(default)]
     body: String,
+    /// Sent by the Preview button: show the draft rendered instead of adding it.
+    preview: Option<String>,
 }
 
 pub async fn add_comment(
@@ -687,6 +712,17 @@ pub async fn add_comment(
     let form: CommentForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     let text = form.body.clone();
+    if form.preview.is_some() {
+        let html = state
+            .database
+            .run(move |connection| {
+                let place = permission::readable_item(connection, &user, id)?.project_id();
+                markdown::preview(connection, &user, Some(place), &text)
+            })
+            .await?;
+        let forms = FormState { comment_draft: form.body, comment_preview: Some(html), ..FormState::default() };
+        return item_page(&state, &viewer, id, StatusCode::OK, forms).await;
+    }
     match state
         .database
         .write(move |connection| comment::create(connection, &user, id, &text, UnknownLogins::Refuse))

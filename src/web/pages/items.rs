@@ -32,7 +32,7 @@ use crate::web::input::{form_pairs, parse_pairs};
 use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
-use crate::web::pages::markdown::to_safe_html;
+use crate::web::pages::markdown::{self, to_safe_html};
 use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, page, render, see_other, url_with_query};
 
@@ -515,6 +515,11 @@ pub struct NewItemForm {
     /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
     #[serde(skip)]
     pub fields: FieldTexts,
+    /// Sent by the Preview button: show the description rendered instead of creating.
+    pub preview: Option<String>,
+    /// The description rendered, after Preview.
+    #[serde(skip)]
+    pub preview_html: Option<String>,
 }
 
 #[derive(Template)]
@@ -668,6 +673,20 @@ pub async fn create_item(
     let mut form: NewItemForm = read_form(&viewer, &body)?;
     form.fields = FieldTexts::from_pairs(&form_pairs(&body)?);
     let user = viewer.user.clone();
+    if form.preview.is_some() {
+        let (project, text) = (ProjectKeyOrId::parse(&form.project), form.description.clone());
+        let html = state
+            .database
+            .run(move |connection| {
+                // Mentions name the readers of the chosen project; without one they stay text.
+                let place =
+                    project::get_with(connection, &user, &project, Permission::View).ok().map(|found| found.0.id);
+                markdown::preview(connection, &user, place, &text)
+            })
+            .await?;
+        let form = NewItemForm { preview_html: Some(html), ..form };
+        return new_item_page(&state, &viewer, StatusCode::OK, form, FieldErrors::default(), None).await;
+    }
     let sent = form.clone();
     let (catalog, fields_match) = state
         .database

@@ -15,8 +15,11 @@ use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream, html};
 
+use crate::db::DbConnection;
 use crate::model::html::escape;
+use crate::model::ids::ProjectId;
 use crate::model::reference::{self, PlainText, Targets, Token};
+use crate::model::user::User;
 
 /// The sanitizer, built once: its allow-lists are a few hundred set entries.
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -110,6 +113,19 @@ const REFERENCE: u8 = b'r';
 /// Where a task box (`TASK`) or a reference's link (`REFERENCE`) number `index` goes.
 fn marker(nonce: u64, kind: u8, index: usize) -> String {
     format!("baton-{nonce:016x}-{}{index}-", char::from(kind))
+}
+
+/// A text not saved yet as `viewer` will see it saved in project `place` (no place: mentions
+/// stay text), for a preview.
+pub fn preview(
+    connection: &mut DbConnection,
+    viewer: &User,
+    place: Option<ProjectId>,
+    markdown: &str,
+) -> crate::error::Result<String> {
+    let tokens = reference::in_markdown([markdown]);
+    let targets = reference::resolve(connection, viewer, place, &tokens)?;
+    Ok(render(markdown, TaskBoxes::Disabled, &targets))
 }
 
 /// Markdown as safe HTML: task boxes as `boxes` says, and the references its viewer may
