@@ -198,6 +198,7 @@ diesel::table! {
         edited_by -> Nullable<BigInt>,
         deleted_at -> Nullable<Timestamp>,
         deleted_by -> Nullable<BigInt>,
+        private -> Bool,
     }
 }
 

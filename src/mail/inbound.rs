@@ -165,7 +165,7 @@ fn store_parsed(
             let body = if body.trim().is_empty() { "(the mail had no text)".to_string() } else { body };
             let (body, full_text) = fit(&body);
             // A signature's handles of other services are no mentions to refuse the mail for.
-            let comment = comment::create(connection, &author, item_id, &body, UnknownLogins::Ignore)?.comment;
+            let comment = comment::create(connection, &author, item_id, &body, false, UnknownLogins::Ignore)?.comment;
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &author, (item_id, Some(comment.id)), parts)?;
             Outcome::Commented(item_id, comment.id)
@@ -198,7 +198,7 @@ fn store_parsed(
             let created = item::create(connection, &reporter, new_item)?;
             if !keywords.refused.is_empty() {
                 let refusal = keywords::refusal_comment(&keywords.refused);
-                comment::create(connection, &reporter, created, &refusal, UnknownLogins::Ignore)?;
+                comment::create(connection, &reporter, created, &refusal, false, UnknownLogins::Ignore)?;
             }
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &reporter, (created, None), parts)?;

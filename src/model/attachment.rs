@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::{attachment_orphans, attachments, users};
+use crate::db::schema::{attachment_orphans, attachments, comments, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
@@ -277,8 +277,10 @@ pub fn create(
     let file_name = parse_file_name(&file_name)?;
     write_transaction(connection, |connection| {
         require_can_attach(connection, actor, item_id)?;
+        // A comment the actor cannot see (a private note) is refused as one of another item.
+        let note = comment_id.and_then(|comment_id| comment::get(connection, actor, comment_id).ok());
         if let Some(comment_id) = comment_id
-            && comment::item_of(connection, comment_id)? != Some(item_id)
+            && note.as_ref().map(|found| found.item_id) != Some(item_id)
         {
             return Err(Error::invalid(
                 "comment_id",
@@ -306,7 +308,16 @@ pub fn create(
             connection,
             item_id,
             actor.id,
-            &[FieldChange { field: "attachment".to_string(), old_value: None, new_value: Some(file_name.clone()) }],
+            &[FieldChange {
+                field: if note.is_some_and(|note| note.private) {
+                    comment::PRIVATE_ATTACHMENT_FIELD
+                } else {
+                    "attachment"
+                }
+                .to_string(),
+                old_value: None,
+                new_value: Some(file_name.clone()),
+            }],
         )?;
         item::touch(connection, item_id)?;
         load(connection, id)
@@ -325,18 +336,25 @@ fn load(connection: &mut DbConnection, id: AttachmentId) -> Result<Attachment> {
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Attachment>> {
-    let readable = permission::readable_item(connection, actor, item_id)?;
-    of_item(connection, readable)
+    let (readable, access) = permission::item_access(connection, actor, item_id)?;
+    of_item(connection, readable, comment::may_read_private(&access))
 }
 
-/// The attachments of an item already checked, oldest first.
-pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Attachment>> {
-    let rows: Vec<AttachmentRow> = attachments::table
+/// The attachments of an item already checked, oldest first; those of private notes only
+/// `with_private` (`comment::may_read_private`).
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem, with_private: bool) -> Result<Vec<Attachment>> {
+    let mut query = attachments::table
         .inner_join(users::table)
         .filter(attachments::item_id.eq(item.id()))
         .order(attachments::id.asc())
         .select(attachment_columns!())
-        .load(connection)?;
+        .into_boxed();
+    if !with_private {
+        query = query.filter(diesel::dsl::not(diesel::dsl::exists(
+            comments::table.filter(comments::id.nullable().eq(attachments::comment_id)).filter(comments::private),
+        )));
+    }
+    let rows: Vec<AttachmentRow> = query.load(connection)?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
@@ -348,10 +366,17 @@ pub fn get_for_download(
     id: AttachmentId,
 ) -> Result<(Attachment, PathBuf)> {
     let attachment = load(connection, id)?;
-    permission::item_access(connection, actor, attachment.item_id).map_err(|error| match error {
+    let (_, access) = permission::item_access(connection, actor, attachment.item_id).map_err(|error| match error {
         Error::NotFound(_) => Error::not_found(format!("attachment {id}")),
         other => other,
     })?;
+    // The file of a private note is as invisible as the note.
+    if let Some(note) = attachment.comment_id
+        && !comment::may_read_private(&access)
+        && comments::table.find(note).select(comments::private).first::<bool>(connection)?
+    {
+        return Err(Error::not_found(format!("attachment {id}")));
+    }
     let path = store.path_of(&attachment.sha256)?;
     if !Path::new(&path).exists() {
         return Err(Error::internal(

@@ -10,14 +10,15 @@ use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{CommentId, ItemId, UserId, any_id};
 use crate::model::notification::{self, Event};
-use crate::model::permission::{self, Permission, ReadableItem};
+use crate::model::permission::{self, Access, Permission, ReadableItem};
 use crate::model::reference::{self, UnknownLogins};
 use crate::model::user::{User, UserSummary};
 use crate::model::{item, text, watcher};
 use crate::timestamp;
 
 /// A comment as readers see it. A deleted comment keeps its place, author and time, and says
-/// who deleted it; its text is gone (`body` is empty).
+/// who deleted it; its text is gone (`body` is empty). A private note is for the project's
+/// developers and managers only (`may_read_private`): for anyone else it does not exist.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comment {
     pub id: CommentId,
@@ -34,6 +35,13 @@ pub struct Comment {
     #[serde(serialize_with = "timestamp::serialize_optional_utc")]
     pub deleted_at: Option<NaiveDateTime>,
     pub deleted_by: Option<UserSummary>,
+    pub private: bool,
+}
+
+/// Whether someone with this access to a project reads its private notes: its developers and
+/// managers (and administrators).
+pub fn may_read_private(access: &Access) -> bool {
+    access.allows(Permission::Work)
 }
 
 /// A text a comment held before an edit: who wrote it and when.
@@ -45,7 +53,7 @@ pub struct Version {
     pub written_at: NaiveDateTime,
 }
 
-/// id, item, author, body, created, edited at and by, deleted at and by.
+/// id, item, author, body, created, edited at and by, deleted at and by, private.
 type CommentRow = (
     CommentId,
     ItemId,
@@ -54,13 +62,14 @@ type CommentRow = (
     NaiveDateTime,
     (Option<NaiveDateTime>, Option<UserId>),
     (Option<NaiveDateTime>, Option<UserId>),
+    bool,
 );
 
 /// The comments of these rows, with the people who edited or deleted them (one more query,
 /// only when some comment was).
 fn from_rows(connection: &mut DbConnection, rows: Vec<CommentRow>) -> Result<Vec<Comment>> {
     let mut changers: Vec<UserId> =
-        rows.iter().flat_map(|(.., (_, edited_by), (_, deleted_by))| [*edited_by, *deleted_by]).flatten().collect();
+        rows.iter().flat_map(|(.., (_, edited_by), (_, deleted_by), _)| [*edited_by, *deleted_by]).flatten().collect();
     changers.sort_unstable();
     changers.dedup();
     let people: Vec<UserSummary> = if changers.is_empty() {
@@ -71,17 +80,20 @@ fn from_rows(connection: &mut DbConnection, rows: Vec<CommentRow>) -> Result<Vec
     let person = |id: Option<UserId>| id.and_then(|id| people.iter().find(|person| person.id == id).cloned());
     Ok(rows
         .into_iter()
-        .map(|(id, item_id, author, body, created_at, (edited_at, edited_by), (deleted_at, deleted_by))| Comment {
-            id,
-            item_id,
-            author,
-            body,
-            created_at,
-            edited_at,
-            edited_by: person(edited_by),
-            deleted: deleted_at.is_some(),
-            deleted_at,
-            deleted_by: person(deleted_by),
+        .map(|(id, item_id, author, body, created_at, (edited_at, edited_by), (deleted_at, deleted_by), private)| {
+            Comment {
+                id,
+                item_id,
+                author,
+                body,
+                created_at,
+                edited_at,
+                edited_by: person(edited_by),
+                deleted: deleted_at.is_some(),
+                deleted_at,
+                deleted_by: person(deleted_by),
+                private,
+            }
         })
         .collect())
 }
@@ -96,6 +108,7 @@ macro_rules! comment_columns {
             comments::created_at,
             (comments::edited_at, comments::edited_by),
             (comments::deleted_at, comments::deleted_by),
+            comments::private,
         )
     };
 }
@@ -112,52 +125,72 @@ fn load(connection: &mut DbConnection, id: CommentId) -> Result<Comment> {
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<Comment>> {
-    let readable = permission::readable_item(connection, actor, item_id)?;
-    of_item(connection, readable)
+    let (readable, access) = permission::item_access(connection, actor, item_id)?;
+    of_item(connection, readable, may_read_private(&access))
 }
 
-/// The comments of an item already checked, oldest first.
-pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Comment>> {
-    let rows: Vec<CommentRow> = comments::table
+/// The comments of an item already checked, oldest first; private notes only `with_private`
+/// (`may_read_private`).
+pub fn of_item(connection: &mut DbConnection, item: ReadableItem, with_private: bool) -> Result<Vec<Comment>> {
+    let mut query = comments::table
         .inner_join(users::table)
         .filter(comments::item_id.eq(item.id()))
         .order(comments::id.asc())
         .select(comment_columns!())
-        .load(connection)?;
+        .into_boxed();
+    if !with_private {
+        query = query.filter(comments::private.eq(false));
+    }
+    let rows: Vec<CommentRow> = query.load(connection)?;
     from_rows(connection, rows)
 }
 
-/// One comment, for those who may read its item (404 for the others, as for a comment that
-/// does not exist).
+/// One comment, for those who may read its item, and a private note for those who may read
+/// those (404 for the others, as for a comment that does not exist).
 pub fn get(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<Comment> {
-    let item = item_of(connection, id)?.ok_or_else(|| Error::not_found(format!("comment {id}")))?;
-    permission::item_access(connection, actor, item)
-        .and_then(|(_, access)| access.require(Permission::View, &format!("comment {id}")))
-        .map_err(|error| match error {
-            Error::NotFound(_) => Error::not_found(format!("comment {id}")),
-            other => other,
-        })?;
-    load(connection, id)
+    let not_found = || Error::not_found(format!("comment {id}"));
+    let item = item_of(connection, id)?.ok_or_else(not_found)?;
+    let access = match permission::item_access(connection, actor, item) {
+        Ok((_, access)) => access,
+        Err(Error::NotFound(_)) => return Err(not_found()),
+        Err(error) => return Err(error),
+    };
+    let comment = load(connection, id)?;
+    if comment.private && !may_read_private(&access) {
+        return Err(not_found());
+    }
+    Ok(comment)
 }
 
-/// Adds a comment; the author starts watching the item.
-/// The people the comment mentions are told of it (`reference::new_mentions`), in place of
-/// the usual notification; `not_told` names those who may not read the item.
+/// Adds a comment, or with `private` a private note (developers and managers only); the
+/// author starts watching the item. The people the comment mentions are told of it
+/// (`reference::new_mentions`), in place of the usual notification; `not_told` names those who
+/// may not read it. A private note tells only those who may read it.
 pub fn create(
     connection: &mut DbConnection,
     actor: &User,
     item_id: ItemId,
     body: &str,
+    private: bool,
     unknown_logins: UnknownLogins,
 ) -> Result<Posted> {
     let body = text::body("body", body, true)?;
     write_transaction(connection, |connection| {
         let (readable, access) = permission::item_access(connection, actor, item_id)?;
         access.require(Permission::Report, &format!("item {item_id}"))?;
+        if private && !may_read_private(&access) {
+            return Err(private_refused());
+        }
         let mentions =
             reference::new_mentions(connection, "body", readable.project_id(), actor, (&body, ""), unknown_logins)?;
+        let mentions = if private { mentions.of_workers(connection, readable.project_id())? } else { mentions };
         let id: CommentId = diesel::insert_into(comments::table)
-            .values((comments::item_id.eq(item_id), comments::author_id.eq(actor.id), comments::body.eq(&body)))
+            .values((
+                comments::item_id.eq(item_id),
+                comments::author_id.eq(actor.id),
+                comments::body.eq(&body),
+                comments::private.eq(private),
+            ))
             .returning(comments::id)
             .get_result(connection)?;
         watcher::add_quietly(connection, item_id, actor.id)?;
@@ -165,6 +198,11 @@ pub fn create(
         notification::queue(connection, item_id, actor.id, Event::Commented(id), &[], &mentions.readers)?;
         Ok(Posted { comment: load(connection, id)?, not_told: mentions.not_told })
     })
+}
+
+/// Why a reporter or viewer may not write or unmark a private note.
+fn private_refused() -> Error {
+    Error::forbidden("private notes are for the project's developers and managers (needs developer)")
 }
 
 /// A new comment, and the logins it mentions of people who may not read the item (they were
@@ -179,6 +217,10 @@ pub struct Posted {
 /// What the history records of a comment's edit or deletion: the field `comment`, the
 /// comment's id as the old value and what was done as the new one.
 pub const HISTORY_FIELD: &str = "comment";
+
+/// What the history records of a file attached to a private note (its name as the new value):
+/// shown only to those who may read private notes.
+pub const PRIVATE_ATTACHMENT_FIELD: &str = "private_attachment";
 
 /// A comment, its item and the actor's standing there, if the actor may change it: its author
 /// while they may still comment there, or a project manager; the comment must not be
@@ -212,13 +254,23 @@ pub fn edit(
     actor: &User,
     id: CommentId,
     body: &str,
+    private: Option<bool>,
     unknown_logins: UnknownLogins,
 ) -> Result<Posted> {
     let body = text::body("body", body, true)?;
     write_transaction(connection, |connection| {
         let (comment, readable) = changeable(connection, actor, id)?;
+        let private = private.unwrap_or(comment.private);
+        if private != comment.private {
+            let (_, access) = permission::item_access(connection, actor, comment.item_id)?;
+            if !may_read_private(&access) {
+                return Err(private_refused());
+            }
+            diesel::update(comments::table.find(id)).set(comments::private.eq(private)).execute(connection)?;
+            changed(connection, actor, &comment, if private { "made private" } else { "made public" })?;
+        }
         if comment.body == body {
-            return Ok(Posted { comment, not_told: Vec::new() });
+            return Ok(Posted { comment: load(connection, id)?, not_told: Vec::new() });
         }
         let mentions = reference::new_mentions(
             connection,
@@ -228,6 +280,7 @@ pub fn edit(
             (&body, &comment.body),
             unknown_logins,
         )?;
+        let mentions = if private { mentions.of_workers(connection, readable.project_id())? } else { mentions };
         let (written_by, written_at) = match (&comment.edited_by, comment.edited_at) {
             (Some(editor), Some(at)) => (editor.id, at),
             _ => (comment.author.id, comment.created_at),
@@ -287,6 +340,18 @@ fn changed(connection: &mut DbConnection, actor: &User, comment: &Comment, did: 
     item::touch(connection, comment.item_id)
 }
 
+/// Those of these comments that are private notes, for hiding what is said of them.
+pub fn private_among(connection: &mut DbConnection, ids: &[CommentId]) -> Result<Vec<CommentId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(comments::table
+        .filter(any_id(comments::id, ids))
+        .filter(comments::private)
+        .select(comments::id)
+        .load(connection)?)
+}
+
 /// The texts a comment held before its edits, newest first, for the project's managers.
 pub fn versions(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, Vec<Version>)> {
     let comment = get(connection, actor, id)?;
@@ -305,6 +370,6 @@ pub fn versions(connection: &mut DbConnection, actor: &User, id: CommentId) -> R
 }
 
 /// The item a comment belongs to, if the comment exists.
-pub fn item_of(connection: &mut DbConnection, id: CommentId) -> Result<Option<ItemId>> {
+fn item_of(connection: &mut DbConnection, id: CommentId) -> Result<Option<ItemId>> {
     Ok(comments::table.find(id).select(comments::item_id).first(connection).optional()?)
 }

@@ -66,6 +66,8 @@ const RESERVED_KEYS: &[&str] = &[
     "link",
     "watcher",
     "comment",
+    "attachment",
+    "private_attachment",
     "sub_item",
     "deleted_link",
     "is",

@@ -7,10 +7,10 @@ use serde::Serialize;
 use crate::db::DbConnection;
 use crate::db::schema::{history, users};
 use crate::error::Result;
-use crate::model::ids::{ItemId, UserId};
-use crate::model::link;
+use crate::model::ids::{CommentId, ItemId, UserId};
 use crate::model::permission::{self, ReadableItem};
 use crate::model::user::{User, UserSummary};
+use crate::model::{comment, link};
 use crate::timestamp;
 
 /// One changed field, before it is written.
@@ -83,12 +83,36 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
         .collect();
     let hidden =
         permission::unreadable_items(connection, actor, &linked.iter().flatten().copied().collect::<Vec<_>>())?;
+    // What was done to private notes is for those who may read them.
+    let notes: Vec<CommentId> = rows
+        .iter()
+        .filter(|(.., field, _, _)| field == comment::HISTORY_FIELD)
+        .filter_map(|(.., old_value, _)| old_value.as_deref()?.parse().ok().map(CommentId))
+        .collect();
+    let mut private_notes = comment::private_among(connection, &notes)?;
+    let mut shows_private = true;
+    if !private_notes.is_empty() || rows.iter().any(|(.., field, _, _)| field == comment::PRIVATE_ATTACHMENT_FIELD) {
+        let (_, access) = permission::item_access(connection, actor, item.id())?;
+        shows_private = comment::may_read_private(&access);
+        if shows_private {
+            private_notes.clear();
+        }
+    }
+    let is_private_note = |field: &str, old_value: &Option<String>| {
+        (field == comment::PRIVATE_ATTACHMENT_FIELD && !shows_private)
+            || (field == comment::HISTORY_FIELD
+                && old_value
+                    .as_deref()
+                    .and_then(|id| id.parse().ok())
+                    .is_some_and(|id| private_notes.contains(&CommentId(id))))
+    };
     Ok(rows
         .into_iter()
         .zip(linked)
         .filter(|((.., field, _, _), other)| {
             field != link::HISTORY_FIELD || other.is_some_and(|other| !hidden.contains(&other))
         })
+        .filter(|((.., field, old_value, _), _)| !is_private_note(field, old_value))
         .map(|(row, _)| row)
         .map(|(id, user, changed_at, field, old_value, new_value)| HistoryEntry {
             id,

@@ -8,7 +8,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{items, mail_outbox, projects, statuses, users, watchers};
+use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users, watchers};
 use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
@@ -88,12 +88,17 @@ pub fn queue(
         Event::Commented(comment) => Some(comment),
         Event::Created | Event::Changed => None,
     };
+    // A private note reaches only those who may read it.
+    let least = match comment_id {
+        Some(comment) if comments::table.find(comment).select(comments::private).first(connection)? => Permission::Work,
+        _ => Permission::View,
+    };
     // One mail per change and person: the mentioned get the mention, which shows the text.
     queue_mentions(connection, item_id, actor, comment_id, mentioned)?;
     if event == Event::Changed && changes.is_empty() {
         return Ok(());
     }
-    for recipient in recipients(connection, item_id, actor, None)? {
+    for recipient in recipients(connection, item_id, actor, None, least)? {
         if !mentioned.contains(&recipient) {
             insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
         }
@@ -135,7 +140,7 @@ pub fn queue_link(
     kind: &str,
 ) -> Result<()> {
     let change = format!("{} {kind} #{other}", if added { "added" } else { "removed" });
-    for recipient in recipients(connection, item_id, actor, Some(other))? {
+    for recipient in recipients(connection, item_id, actor, Some(other), Permission::View)? {
         insert(connection, item_id, recipient, actor, LINKED, None, &change)?;
     }
     Ok(())
@@ -162,13 +167,14 @@ pub fn link_line(connection: &mut DbConnection, user: &User, change: &str) -> Re
 }
 
 /// The people to tell about an item: its reporter, assignee and watchers, but not the actor,
-/// nor anyone who should not hear of it now — nor, with `also`, anyone who cannot read that
-/// item too.
+/// nor anyone who should not hear of it now (or has less than `least` there) — nor, with
+/// `also`, anyone who cannot read that item too.
 fn recipients(
     connection: &mut DbConnection,
     item_id: ItemId,
     actor: UserId,
     also: Option<ItemId>,
+    least: Permission,
 ) -> Result<Vec<UserId>> {
     let place = |connection: &mut DbConnection, id: ItemId| -> Result<(UserId, Option<UserId>, ProjectId, bool)> {
         Ok(items::table
@@ -196,11 +202,11 @@ fn recipients(
         let candidate_user = user::get(connection, candidate)?;
         let hears_of_other = match also {
             Some((_, _, other_project, other_is_public)) => {
-                should_hear(connection, &candidate_user, other_project, other_is_public)?
+                should_hear(connection, &candidate_user, other_project, other_is_public, Permission::View)?
             }
             None => true,
         };
-        if hears_of_other && should_hear(connection, &candidate_user, project, project_is_public)? {
+        if hears_of_other && should_hear(connection, &candidate_user, project, project_is_public, least)? {
             recipients.push(candidate);
         }
     }
@@ -230,17 +236,18 @@ fn insert(
 }
 
 /// Whether the user is to hear about an item of the project now: an active account with
-/// notifications on that can read it (`permission`, as everywhere).
+/// notifications on that has `least` there (`View` to read it, `Work` for a private note).
 pub fn should_hear(
     connection: &mut DbConnection,
     user: &User,
     project: ProjectId,
     project_is_public: bool,
+    least: Permission,
 ) -> Result<bool> {
     if !user.active || !user.email_notifications {
         return Ok(false);
     }
-    Ok(Access::for_project(connection, user, project, project_is_public)?.allows(Permission::View))
+    Ok(Access::for_project(connection, user, project, project_is_public)?.allows(least))
 }
 
 #[derive(Queryable)]

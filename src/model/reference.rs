@@ -13,10 +13,11 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use crate::db::DbConnection;
 use crate::db::schema::{item_keys, items, memberships, projects, statuses, users};
 use crate::error::{Error, Result};
+use crate::model::comment;
 use crate::model::ids::{ItemId, ProjectId, UserId, any_id};
 use crate::model::item::key::{self, ItemReference};
-use crate::model::permission::{is_readable_in, readable_project_ids};
-use crate::model::user::User;
+use crate::model::permission::{Access, is_readable_in, readable_project_ids};
+use crate::model::user::{self, User};
 
 /// What a reference names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -271,6 +272,25 @@ pub struct Mentions {
     /// The logins of those who may not (or whose account is deactivated): they are not told,
     /// and the writer learns so.
     pub not_told: Vec<String>,
+}
+
+impl Mentions {
+    /// Only those who may read private notes in `place` are told (`comment::may_read_private`):
+    /// the others join `not_told`.
+    pub fn of_workers(self, connection: &mut DbConnection, place: ProjectId) -> Result<Mentions> {
+        let is_public: bool = projects::table.find(place).select(projects::is_public).first(connection)?;
+        let mut kept = Mentions { readers: Vec::new(), not_told: self.not_told };
+        for reader in self.readers {
+            let person = user::get(connection, reader)?;
+            if comment::may_read_private(&Access::for_project(connection, &person, place, is_public)?) {
+                kept.readers.push(reader);
+            } else {
+                kept.not_told.push(person.login);
+            }
+        }
+        kept.not_told.sort();
+        Ok(kept)
+    }
 }
 
 /// The mentions `markdown` adds to `before` in a text of project `place` written by `writer`.

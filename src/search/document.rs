@@ -72,13 +72,19 @@ pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Re
         ))
         .load(connection)?;
     let mut extra: HashMap<i64, String> = HashMap::new();
+    // Private notes, and the files attached to them, are not searchable: search shows an
+    // item's text to everyone who may read the item.
     let comment_rows: Vec<(i64, String)> = comments::table
         .filter(comments::item_id.eq_any(ids))
+        .filter(comments::private.eq(false))
         .order(comments::id.asc())
         .select((comments::item_id, comments::body))
         .load(connection)?;
     let attachment_rows: Vec<(i64, String, String, i64, String)> = attachments::table
         .filter(attachments::item_id.eq_any(ids))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            comments::table.filter(comments::id.nullable().eq(attachments::comment_id)).filter(comments::private),
+        )))
         .order(attachments::id.asc())
         .select((
             attachments::item_id,

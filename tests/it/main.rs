@@ -30,6 +30,7 @@ mod migrations;
 mod openapi;
 mod previews;
 mod privacy;
+mod private_notes;
 mod projects;
 mod references;
 mod search;

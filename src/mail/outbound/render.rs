@@ -25,6 +25,7 @@ use crate::mail::reply_address::{self, SigningKey};
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::item::{self, key};
 use crate::model::notification::{self, DUE_REMINDER};
+use crate::model::permission::Permission;
 use crate::model::user::{self, User};
 
 const FOOTER: &str = "You get this mail about items you reported, are assigned to or watch; \
@@ -171,7 +172,15 @@ impl Rendering<'_> {
         let Some((number, title, description, project_key, status, project, project_is_public)) = item else {
             return Ok(Err(format!("item {item_id} no longer exists")));
         };
-        if !notification::should_hear(connection, recipient, project, project_is_public)? {
+        // A private note's mail reaches only those who may read private notes there now.
+        let private = match row.comment_id {
+            Some(id) => {
+                comments::table.find(id).select(comments::private).first(connection).optional()?.unwrap_or(false)
+            }
+            None => false,
+        };
+        let least = if private { Permission::Work } else { Permission::View };
+        if !notification::should_hear(connection, recipient, project, project_is_public, least)? {
             return Ok(Err(format!(
                 "user {} can no longer read item {item_id}, or turned notifications off",
                 recipient.id

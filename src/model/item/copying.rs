@@ -2,7 +2,8 @@
 //! may create items in: a new item with the original's title, description, type, priority, due
 //! date and the field values that apply there; labels, component, version and assignee mapped
 //! by name as for a move (`moving`); optionally its comments (authors and times kept, deleted
-//! ones left out), attachments (the same stored files, no copy of their content) and links.
+//! ones left out, private notes only for those who may read them), attachments (the same
+//! stored files, no copy of their content; not those of private notes) and links.
 //! The copy starts in its type's first status, is reported by the actor, and is linked to the
 //! original as `copied_to`, which both histories record.
 
@@ -17,11 +18,11 @@ use crate::model::field::value::Shown;
 use crate::model::ids::{CommentId, ItemId, TypeId};
 use crate::model::item::moving::{map_planning, type_there};
 use crate::model::item::{self, ItemView, NewItem};
-use crate::model::link;
-use crate::model::permission::Permission;
+use crate::model::permission::{self, Permission};
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::reference::UnknownLogins;
 use crate::model::user::User;
+use crate::model::{comment, link};
 
 /// What to copy, and where.
 #[derive(Debug, Clone, Default)]
@@ -89,8 +90,10 @@ pub fn copy_item(connection: &mut DbConnection, actor: &User, id: ItemId, reques
                 unknown_logins: UnknownLogins::Ignore,
             },
         )?;
+        // Private notes go along only for those who may read them (and stay private).
+        let (_, access) = permission::item_access(connection, actor, id)?;
         if request.comments {
-            copy_comments(connection, id, copy)?;
+            copy_comments(connection, id, copy, comment::may_read_private(&access))?;
         }
         if request.attachments {
             copy_attachments(connection, id, copy)?;
@@ -101,20 +104,25 @@ pub fn copy_item(connection: &mut DbConnection, actor: &User, id: ItemId, reques
     })
 }
 
-fn copy_comments(connection: &mut DbConnection, original: ItemId, copy: ItemId) -> Result<()> {
-    let rows: Vec<(i64, String, chrono::NaiveDateTime)> = comments::table
+fn copy_comments(connection: &mut DbConnection, original: ItemId, copy: ItemId, with_private: bool) -> Result<()> {
+    let mut query = comments::table
         .filter(comments::item_id.eq(original))
         .filter(comments::deleted_at.is_null())
         .order(comments::id.asc())
-        .select((comments::author_id, comments::body, comments::created_at))
-        .load(connection)?;
-    for (author, body, created_at) in rows {
+        .select((comments::author_id, comments::body, comments::created_at, comments::private))
+        .into_boxed();
+    if !with_private {
+        query = query.filter(comments::private.eq(false));
+    }
+    let rows: Vec<(i64, String, chrono::NaiveDateTime, bool)> = query.load(connection)?;
+    for (author, body, created_at, private) in rows {
         diesel::insert_into(comments::table)
             .values((
                 comments::item_id.eq(copy),
                 comments::author_id.eq(author),
                 comments::body.eq(body),
                 comments::created_at.eq(created_at),
+                comments::private.eq(private),
             ))
             .execute(connection)?;
     }
@@ -123,8 +131,12 @@ fn copy_comments(connection: &mut DbConnection, original: ItemId, copy: ItemId) 
 
 fn copy_attachments(connection: &mut DbConnection, original: ItemId, copy: ItemId) -> Result<()> {
     type Row = (i64, String, String, i64, String, chrono::NaiveDateTime);
+    // The files of private notes stay behind: the copy's attachments belong to no comment.
     let rows: Vec<Row> = attachments::table
         .filter(attachments::item_id.eq(original))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            comments::table.filter(comments::id.nullable().eq(attachments::comment_id)).filter(comments::private),
+        )))
         .order(attachments::id.asc())
         .select((
             attachments::uploader_id,

@@ -13,11 +13,12 @@ use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::input::Json;
 
-/// A comment's text, new or edited.
+/// A comment's text, new or edited, and whether it is a private note.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
     body: String,
+    private: Option<bool>,
 }
 
 pub async fn list_comments(
@@ -39,7 +40,16 @@ pub async fn create_comment(
     let id = path.into_inner();
     let created = state
         .database
-        .write(move |connection| comment::create(connection, &caller.user, id, &body.body, UnknownLogins::Refuse))
+        .write(move |connection| {
+            comment::create(
+                connection,
+                &caller.user,
+                id,
+                &body.body,
+                body.private.unwrap_or(false),
+                UnknownLogins::Refuse,
+            )
+        })
         .await?;
     Ok(HttpResponse::Created().json(created))
 }
@@ -63,7 +73,9 @@ pub async fn update_comment(
     let id = path.into_inner();
     let edited = state
         .database
-        .write(move |connection| comment::edit(connection, &caller.user, id, &body.body, UnknownLogins::Refuse))
+        .write(move |connection| {
+            comment::edit(connection, &caller.user, id, &body.body, body.private, UnknownLogins::Refuse)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(edited))
 }

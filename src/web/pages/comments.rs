@@ -87,7 +87,7 @@ pub async fn save_edit(
     }
     match state
         .database
-        .write(move |connection| comment::edit(connection, &user, id, &text, UnknownLogins::Refuse))
+        .write(move |connection| comment::edit(connection, &user, id, &text, None, UnknownLogins::Refuse))
         .await
     {
         Ok(saved) => {

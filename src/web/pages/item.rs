@@ -175,6 +175,7 @@ struct ItemPage {
     editing: bool,
     comment_draft: String,
     comment_preview: Option<String>,
+    comment_private: bool,
     description_preview: Option<String>,
     errors: FieldErrors,
     notice: Option<Notice>,
@@ -290,7 +291,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
                 .cloned()
                 .collect();
-            let comments = comment::of_item(connection, readable)?;
+            let comments = comment::of_item(connection, readable, permissions.work)?;
             let tokens = reference::in_markdown(
                 std::iter::once(item.description.as_str()).chain(comments.iter().map(|comment| comment.body.as_str())),
             );
@@ -299,7 +300,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 permissions,
                 comments,
                 references,
-                attachments: attachment::of_item(connection, readable)?,
+                attachments: attachment::of_item(connection, readable, permissions.work)?,
                 links: link::of_item(connection, &user, readable)?,
                 sub_items: tree::descendants(connection, readable)?,
                 history: history::of_item(connection, &user, readable)?,
@@ -325,6 +326,8 @@ struct FormState {
     comment_draft: String,
     /// The draft rendered, after Preview.
     comment_preview: Option<String>,
+    /// The draft is a private note.
+    comment_private: bool,
     /// The edit form's description rendered, after its Preview.
     description_preview: Option<String>,
     link_draft: (String, String),
@@ -406,6 +409,7 @@ async fn item_page(
             editing,
             comment_draft: forms.comment_draft,
             comment_preview: forms.comment_preview,
+            comment_private: forms.comment_private,
             description_preview: forms.description_preview,
             link_draft: forms.link_draft,
             links: loaded.links,
@@ -700,6 +704,8 @@ pub struct CommentForm {
     body: String,
     /// Sent by the Preview button: show the draft rendered instead of adding it.
     preview: Option<String>,
+    /// The private-note box, ticked.
+    private: Option<String>,
 }
 
 pub async fn add_comment(
@@ -720,12 +726,18 @@ pub async fn add_comment(
                 markdown::preview(connection, &user, Some(place), &text)
             })
             .await?;
-        let forms = FormState { comment_draft: form.body, comment_preview: Some(html), ..FormState::default() };
+        let forms = FormState {
+            comment_draft: form.body,
+            comment_private: form.private.is_some(),
+            comment_preview: Some(html),
+            ..FormState::default()
+        };
         return item_page(&state, &viewer, id, StatusCode::OK, forms).await;
     }
+    let private = form.private.is_some();
     match state
         .database
-        .write(move |connection| comment::create(connection, &user, id, &text, UnknownLogins::Refuse))
+        .write(move |connection| comment::create(connection, &user, id, &text, private, UnknownLogins::Refuse))
         .await
     {
         Ok(posted) if posted.not_told.is_empty() => {
@@ -739,6 +751,7 @@ pub async fn add_comment(
         Err(Error::Invalid(field_error)) => {
             let forms = FormState {
                 comment_draft: form.body,
+                comment_private: private,
                 errors: FieldErrors::one("comment", field_error.message),
                 ..FormState::default()
             };
