@@ -232,3 +232,50 @@ async fn in_a_browser_a_developer_creates_a_sub_item_links_two_items_and_adds_a_
     assert!(browser.text("ul.label-list").await.contains("checkout"));
     assert!(!browser.exists("#add-label").await, "no label is left to add");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_developer_previews_a_mention_then_edits_and_deletes_the_comment() {
+    let Some(browser) = Browser::start("browser comment scenario").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let (dana, eve) = (app.create_user("dana").await, app.create_user("eve").await);
+    app.add_member("WEB", &dana, "developer").await;
+    app.add_member("WEB", &eve, "developer").await;
+    let item = dana.create_item("WEB", "Checkout button is grey").await;
+    let item_path = format!("/items/{}", item["id"]);
+    browser.sign_in(&app.address, &item_path, "dana", USER_PASSWORD).await;
+
+    // Preview: the mention is a link, the text stays in the box, nothing is saved.
+    browser.type_into("#comment-body", "Could you look, @eve? It is `disabled`.").await;
+    browser.click("#comment-form button[name=preview]").await;
+    browser.wait_for("the preview", false, async |browser| browser.exists("#preview a.mention").await).await;
+    assert_eq!(browser.text("#preview a.mention").await, "@eve");
+    assert_eq!(browser.text("#preview code").await, "disabled");
+    assert_eq!(
+        browser.find("#comment-body").await.prop("value").await.unwrap().as_deref(),
+        Some("Could you look, @eve? It is `disabled`.")
+    );
+    assert_eq!(app.count_rows("comments"), 0, "a preview saves nothing");
+
+    // Posted: eve is told by a mention.
+    browser.click("#comment-form button.primary").await;
+    browser.wait_for("the comment", false, async |browser| browser.exists("article.comment a.mention").await).await;
+    assert_eq!(app.count_rows(&format!("mail_outbox WHERE event = 'mentioned' AND recipient_id = {}", eve.user_id)), 1);
+
+    // Edited on its own page: the page marks it.
+    browser.click("article.comment .comment-actions a").await;
+    browser.wait_for("the edit page", false, async |browser| browser.path().await.ends_with("/edit")).await;
+    browser.type_into("#comment-body", "Fixed by clearing the cache.").await;
+    browser.click("form.stacked button.primary").await;
+    browser.wait_for("the edited comment", false, async |browser| browser.path().await == item_path).await;
+    assert!(browser.text("article.comment .markdown").await.contains("Fixed by clearing the cache."));
+    assert!(browser.text("article.comment .meta").await.contains("edited"));
+
+    // Deleted after the page's own dialog.
+    browser.click("article.comment .comment-actions button").await;
+    browser.wait_for("the dialog", false, async |browser| browser.exists("dialog#confirm[open]").await).await;
+    browser.click("dialog#confirm [data-confirm-yes]").await;
+    browser.wait_for("the marker", false, async |browser| browser.exists("article.comment.deleted").await).await;
+    assert!(browser.text("article.comment.deleted").await.contains("Comment deleted by dana"));
+    browser.quit().await;
+}
