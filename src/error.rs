@@ -30,6 +30,10 @@ pub enum Error {
     Conflict(String),
     #[error("too large: {0}")]
     TooLarge(String),
+    /// Content of a kind this operation does not take (an attachment that is not an image
+    /// shown as one).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     #[error("too many attempts: {0}")]
     RateLimited(String),
     #[error("unavailable: {0}")]
@@ -52,6 +56,7 @@ impl Error {
             | Error::Forbidden(message)
             | Error::Conflict(message)
             | Error::TooLarge(message)
+            | Error::Unsupported(message)
             | Error::RateLimited(message)
             | Error::Unavailable(message) => message.clone(),
             Error::Internal { context, .. } => context.clone(),

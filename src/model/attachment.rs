@@ -387,9 +387,79 @@ pub fn get_for_download(
     Ok((attachment, path))
 }
 
+/// The raster image types shown inline (`image`); anything else, SVG included, only
+/// downloads.
+pub const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The largest image shown inline; a larger one downloads.
+pub const INLINE_LIMIT_BYTES: i64 = 10 * 1024 * 1024;
+
+impl Attachment {
+    /// Whether the page shows it as an image: a raster type, small enough. What the file
+    /// really holds is checked when it is served (`get_image`).
+    pub fn is_inline_image(&self) -> bool {
+        INLINE_TYPES.contains(&self.content_type.as_str()) && self.size_bytes <= INLINE_LIMIT_BYTES
+    }
+}
+
+/// The raster type the first bytes of a file show, if one of `INLINE_TYPES`.
+pub fn raster_type(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// An attachment to show inline as an image, with where its file is and its type as its
+/// content shows it: 415 unless its declared type and its content are the same raster type,
+/// 413 above `INLINE_LIMIT_BYTES`.
+pub fn get_image(
+    connection: &mut DbConnection,
+    store: &FileStore,
+    actor: &User,
+    id: AttachmentId,
+) -> Result<(Attachment, PathBuf, &'static str)> {
+    let (attachment, path) = get_for_download(connection, store, actor, id)?;
+    if attachment.size_bytes > INLINE_LIMIT_BYTES {
+        return Err(Error::TooLarge(format!(
+            "attachment {id} is over {} MiB, too large to show inline: download it",
+            INLINE_LIMIT_BYTES / 1024 / 1024
+        )));
+    }
+    let mut head = [0u8; 12];
+    let read = std::fs::File::open(&path)
+        .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
+        .map_err(|error| Error::internal(format!("reading attachment {id}"), error))?;
+    match raster_type(&head[..read]) {
+        Some(found) if found == attachment.content_type => Ok((attachment, path, found)),
+        _ => Err(Error::Unsupported(format!(
+            "attachment {id} is not a PNG, JPEG, GIF or WebP image ({}): download it",
+            attachment.content_type
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raster_types_are_told_by_their_first_bytes() {
+        assert_eq!(raster_type(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("image/png"));
+        assert_eq!(raster_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(raster_type(b"GIF89a\x01\0"), Some("image/gif"));
+        assert_eq!(raster_type(b"RIFF\x10\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(raster_type(b"<svg xmlns="), None);
+        assert_eq!(raster_type(b"<html><script>"), None);
+        assert_eq!(raster_type(b"RIFF"), None);
+    }
 
     #[test]
     fn file_names_with_folders_are_refused() {

@@ -13,8 +13,9 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use crate::db::DbConnection;
 use crate::db::schema::{item_keys, items, memberships, projects, statuses, users};
 use crate::error::{Error, Result};
+use crate::model::attachment::Attachment;
 use crate::model::comment;
-use crate::model::ids::{ItemId, ProjectId, UserId, any_id};
+use crate::model::ids::{AttachmentId, ItemId, ProjectId, UserId, any_id};
 use crate::model::item::key::{self, ItemReference};
 use crate::model::permission::{Access, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
@@ -49,6 +50,17 @@ pub struct PersonTarget {
 pub struct Targets {
     items: HashMap<ItemReference, ItemTarget>,
     people: HashMap<String, PersonTarget>,
+    /// The attachments of the text's item the viewer may see, for `![](attachment:name)`.
+    attachments: Vec<AttachmentTarget>,
+}
+
+/// An attachment a text may show (`![](attachment:screen.png)`): inline if it is an image
+/// (`Attachment::is_inline_image`), else as a link to download it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentTarget {
+    pub id: AttachmentId,
+    pub file_name: String,
+    pub inline: bool,
 }
 
 impl Targets {
@@ -59,6 +71,24 @@ impl Targets {
     pub fn person(&self, login: &str) -> Option<&PersonTarget> {
         self.people.get(login)
     }
+
+    /// The latest of the attachments with this file name.
+    pub fn attachment(&self, file_name: &str) -> Option<&AttachmentTarget> {
+        self.attachments.iter().rev().find(|attachment| attachment.file_name == file_name)
+    }
+
+    /// These targets, and the attachments of the text's item the viewer may see.
+    pub fn with_attachments(self, attachments: &[Attachment]) -> Targets {
+        let attachments = attachments
+            .iter()
+            .map(|attachment| AttachmentTarget {
+                id: attachment.id,
+                file_name: attachment.file_name.clone(),
+                inline: attachment.is_inline_image(),
+            })
+            .collect();
+        Targets { attachments, ..self }
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +98,7 @@ impl Targets {
         Targets {
             items: items.into_iter().collect(),
             people: people.into_iter().map(|person| (person.login.clone(), person)).collect(),
+            attachments: Vec::new(),
         }
     }
 }

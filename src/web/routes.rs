@@ -148,6 +148,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/items/{id}/links").get(links::list_links).post(links::add_link))
                 .route("/items/{id}/links/{link_id}", web::delete().to(links::remove_link))
                 .route("/attachments/{id}", web::get().to(attachments::download_attachment))
+                .route("/attachments/{id}/image", web::get().to(attachments::show_image))
                 .route("/markdown", web::post().to(markdown::preview))
                 .route("/search", web::get().to(search::search_items))
                 .service(web::resource("/search/rebuilds").get(search::list_rebuilds).post(search::request_rebuild))

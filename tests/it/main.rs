@@ -14,6 +14,7 @@ mod deployment;
 mod export;
 mod fields;
 mod fuzz;
+mod inline_images;
 mod item_copies;
 mod item_deletion;
 mod item_keys;

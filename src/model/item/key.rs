@@ -99,12 +99,31 @@ fn key_owner(connection: &mut DbConnection, project: &str, number: i64) -> Resul
 }
 
 /// From a URL's path or a request body: an error names the text for a 400.
+/// From a path segment or a JSON string (`"OPS-42"`, `"123"`), or a JSON number (`123`).
 impl<'de> Deserialize<'de> for ItemReference {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        ItemReference::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!("{text:?} is not an item id or key (such as 123 or OPS-42)"))
-        })
+        struct Reference;
+        impl serde::de::Visitor<'_> for Reference {
+            type Value = ItemReference;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an item id or key (such as 123 or OPS-42)")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<ItemReference, E> {
+                ItemReference::parse(text)
+                    .ok_or_else(|| E::custom(format!("{text:?} is not an item id or key (such as 123 or OPS-42)")))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, number: u64) -> std::result::Result<ItemReference, E> {
+                self.visit_str(&number.to_string())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, number: i64) -> std::result::Result<ItemReference, E> {
+                self.visit_str(&number.to_string())
+            }
+        }
+        deserializer.deserialize_any(Reference)
     }
 }
 

@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::model::attachment::{self, NewAttachment, normalise_content_type};
+use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::ids::{AttachmentId, CommentId, ItemId};
 use crate::web::AppState;
 use crate::web::auth::Caller;
@@ -110,10 +110,38 @@ pub async fn download_attachment(
         .database
         .run(move |connection| attachment::get_for_download(connection, &files, &caller.user, id))
         .await?;
+    let content_type: mime::Mime = found.content_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    serve(&request, &found, &file_path, content_type, DispositionType::Attachment).await
+}
+
+/// An image attachment to show in a page (`<img>`): only a PNG, JPEG, GIF or WebP whose content
+/// is what its type says (415 otherwise, 413 when too large), inline, under the same sandbox.
+pub async fn show_image(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    path: web::Path<AttachmentId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let files = state.files.clone();
+    let (found, file_path, image_type) =
+        state.database.run(move |connection| attachment::get_image(connection, &files, &caller.user, id)).await?;
+    let content_type: mime::Mime = image_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    serve(&request, &found, &file_path, content_type, DispositionType::Inline).await
+}
+
+/// The file, named, with headers that keep a browser from running or sniffing it.
+async fn serve(
+    request: &HttpRequest,
+    found: &Attachment,
+    file_path: &std::path::Path,
+    content_type: mime::Mime,
+    disposition: DispositionType,
+) -> Result<HttpResponse, ApiError> {
     let ascii_name: String =
         found.file_name.chars().map(|c| if c.is_ascii_graphic() && c != '"' || c == ' ' { c } else { '_' }).collect();
     let disposition = ContentDisposition {
-        disposition: DispositionType::Attachment,
+        disposition,
         parameters: vec![
             DispositionParam::Filename(ascii_name),
             DispositionParam::FilenameExt(ExtendedValue {
@@ -123,15 +151,14 @@ pub async fn download_attachment(
             }),
         ],
     };
-    let content_type: mime::Mime = found.content_type.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
-    let file = NamedFile::open_async(&file_path)
+    let file = NamedFile::open_async(file_path)
         .await
-        .map_err(|error| Error::internal(format!("opening attachment {id}"), error))?
+        .map_err(|error| Error::internal(format!("opening attachment {}", found.id), error))?
         .set_content_type(content_type)
         .set_content_disposition(disposition)
         .use_etag(true)
         .use_last_modified(false);
-    let mut response = file.into_response(&request);
+    let mut response = file.into_response(request);
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));

@@ -6,14 +6,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::model::item::key::ItemReference;
-use crate::model::permission::{self, Permission};
+use crate::model::permission::Permission;
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::input::Json;
-use crate::web::pages::markdown;
+use crate::web::pages::markdown::{self, Place};
 
 /// The text, and where it is to be saved: an item (a comment, its description) or a project
 /// (a new item's description), which decides who a mention names.
@@ -36,14 +36,11 @@ pub async fn preview(
         .database
         .run(move |connection| {
             let place = match (&item, &project) {
-                (Some(item), _) => {
-                    let id = item.resolve(connection, &caller.user)?;
-                    Some(permission::readable_item(connection, &caller.user, id)?.project_id())
-                }
+                (Some(item), _) => Place::Item(item.resolve(connection, &caller.user)?),
                 (None, Some(project)) => {
-                    Some(project::get_with(connection, &caller.user, project, Permission::View)?.0.id)
+                    Place::Project(project::get_with(connection, &caller.user, project, Permission::View)?.0.id)
                 }
-                (None, None) => None,
+                (None, None) => Place::Nowhere,
             };
             markdown::preview(connection, &caller.user, place, &text)
         })

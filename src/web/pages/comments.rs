@@ -12,10 +12,11 @@ use crate::model::comment::{self, Comment};
 use crate::model::ids::CommentId;
 use crate::model::item::{self, ItemView};
 use crate::model::reference::{self, UnknownLogins};
+use crate::model::{attachment, permission};
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation, is_confirmed};
 use crate::web::pages::error::PageError;
-use crate::web::pages::markdown::{self, TaskBoxes};
+use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{Chrome, FieldErrors, page, render, see_other, url_with_query};
 
@@ -73,7 +74,7 @@ pub async fn save_edit(
     let (user, text) = (viewer.user.clone(), form.body.clone());
     if form.preview.is_some() {
         let (comment, item) = editable(&state, &viewer, id).await?;
-        let place = Some(item.project.id);
+        let place = Place::Item(item.id);
         let html = state.database.run(move |connection| markdown::preview(connection, &user, place, &text)).await?;
         let page = EditPage {
             chrome: viewer.chrome(),
@@ -177,7 +178,11 @@ pub async fn show_versions(
             let tokens = reference::in_markdown(
                 std::iter::once(comment.body.as_str()).chain(versions.iter().map(|version| version.body.as_str())),
             );
-            let targets = reference::resolve(connection, &user, Some(item.project.id), &tokens)?;
+            // Only managers see versions: the item's attachments, private notes' too.
+            let (readable, _) = permission::item_access(connection, &user, comment.item_id)?;
+            let attachments = attachment::of_item(connection, readable, true)?;
+            let targets =
+                reference::resolve(connection, &user, Some(item.project.id), &tokens)?.with_attachments(&attachments);
             Ok((comment, versions, item, targets))
         })
         .await?;

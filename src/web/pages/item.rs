@@ -27,7 +27,7 @@ use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, NamedRef, 
 use crate::model::label::{self, LabelRef};
 use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
-use crate::model::permission::{self, Permission};
+use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::reference::{self, Targets, UnknownLogins};
 use crate::model::version::{self, Version, VersionStatus};
@@ -41,7 +41,7 @@ use crate::web::pages::confirm::Confirmation;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::items::parse_date;
-use crate::web::pages::markdown::{self, TaskBoxes, to_safe_html};
+use crate::web::pages::markdown::{self, Place, TaskBoxes, to_safe_html};
 use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other, url_with_query};
 
@@ -295,12 +295,14 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
             let tokens = reference::in_markdown(
                 std::iter::once(item.description.as_str()).chain(comments.iter().map(|comment| comment.body.as_str())),
             );
-            let references = reference::resolve(connection, &user, Some(item.project.id), &tokens)?;
+            let attachments = attachment::of_item(connection, readable, permissions.work)?;
+            let references =
+                reference::resolve(connection, &user, Some(item.project.id), &tokens)?.with_attachments(&attachments);
             Ok(Loaded {
                 permissions,
                 comments,
                 references,
-                attachments: attachment::of_item(connection, readable, permissions.work)?,
+                attachments,
                 links: link::of_item(connection, &user, readable)?,
                 sub_items: tree::descendants(connection, readable)?,
                 history: history::of_item(connection, &user, readable)?,
@@ -601,13 +603,8 @@ pub async fn edit_item(
     let user = viewer.user.clone();
     if form.preview.is_some() {
         let text = form.description.clone();
-        let html = state
-            .database
-            .run(move |connection| {
-                let place = permission::readable_item(connection, &user, id)?.project_id();
-                markdown::preview(connection, &user, Some(place), &text)
-            })
-            .await?;
+        let html =
+            state.database.run(move |connection| markdown::preview(connection, &user, Place::Item(id), &text)).await?;
         let forms = FormState { edit: Some(form), description_preview: Some(html), ..FormState::default() };
         return item_page(&state, &viewer, id, StatusCode::OK, forms).await;
     }
@@ -719,13 +716,8 @@ pub async fn add_comment(
     let user = viewer.user.clone();
     let text = form.body.clone();
     if form.preview.is_some() {
-        let html = state
-            .database
-            .run(move |connection| {
-                let place = permission::readable_item(connection, &user, id)?.project_id();
-                markdown::preview(connection, &user, Some(place), &text)
-            })
-            .await?;
+        let html =
+            state.database.run(move |connection| markdown::preview(connection, &user, Place::Item(id), &text)).await?;
         let forms = FormState {
             comment_draft: form.body,
             comment_private: form.private.is_some(),

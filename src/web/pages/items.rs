@@ -32,7 +32,7 @@ use crate::web::input::{form_pairs, parse_pairs};
 use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
-use crate::web::pages::markdown::{self, to_safe_html};
+use crate::web::pages::markdown::{self, Place, to_safe_html};
 use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, page, render, see_other, url_with_query};
 
@@ -679,8 +679,8 @@ pub async fn create_item(
             .database
             .run(move |connection| {
                 // Mentions name the readers of the chosen project; without one they stay text.
-                let place =
-                    project::get_with(connection, &user, &project, Permission::View).ok().map(|found| found.0.id);
+                let place = project::get_with(connection, &user, &project, Permission::View)
+                    .map_or(Place::Nowhere, |found| Place::Project(found.0.id));
                 markdown::preview(connection, &user, place, &text)
             })
             .await?;

@@ -17,9 +17,10 @@ use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, Text
 
 use crate::db::DbConnection;
 use crate::model::html::escape;
-use crate::model::ids::ProjectId;
+use crate::model::ids::{ItemId, ProjectId};
 use crate::model::reference::{self, PlainText, Targets, Token};
 use crate::model::user::User;
+use crate::model::{attachment, comment, permission};
 
 /// The sanitizer, built once: its allow-lists are a few hundred set entries.
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -115,16 +116,33 @@ fn marker(nonce: u64, kind: u8, index: usize) -> String {
     format!("baton-{nonce:016x}-{}{index}-", char::from(kind))
 }
 
-/// A text not saved yet as `viewer` will see it saved in project `place` (no place: mentions
-/// stay text), for a preview.
+/// Where a text not saved yet is to be saved, for its preview: an item (its project decides
+/// whom a mention names, its attachments what `attachment:` shows), a project, or nowhere
+/// (mentions stay text).
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
+    Item(ItemId),
+    Project(ProjectId),
+    Nowhere,
+}
+
+/// A text not saved yet as `viewer` will see it saved there, for a preview.
 pub fn preview(
     connection: &mut DbConnection,
     viewer: &User,
-    place: Option<ProjectId>,
+    place: Place,
     markdown: &str,
 ) -> crate::error::Result<String> {
     let tokens = reference::in_markdown([markdown]);
-    let targets = reference::resolve(connection, viewer, place, &tokens)?;
+    let targets = match place {
+        Place::Item(id) => {
+            let (readable, access) = permission::item_access(connection, viewer, id)?;
+            let attachments = attachment::of_item(connection, readable, comment::may_read_private(&access))?;
+            reference::resolve(connection, viewer, Some(readable.project_id()), &tokens)?.with_attachments(&attachments)
+        }
+        Place::Project(project) => reference::resolve(connection, viewer, Some(project), &tokens)?,
+        Place::Nowhere => reference::resolve(connection, viewer, None, &tokens)?,
+    };
     Ok(render(markdown, TaskBoxes::Disabled, &targets))
 }
 
@@ -134,17 +152,82 @@ pub fn render(markdown: &str, boxes: TaskBoxes, targets: &Targets) -> String {
     let mut inserts = Inserts::default();
     let mut events = Vec::new();
     let mut plain = PlainText::default();
+    // How each open image ends: as itself, as the link an attachment image became, or not at
+    // all (an attachment the viewer cannot see: its alt text stays).
+    let mut images: Vec<Option<TagEnd>> = Vec::new();
     for event in TextMergeStream::new(Parser::new_ext(markdown, options())) {
         let is_plain = plain.is_plain(&event);
         match event {
             Event::Text(text) if is_plain => push_autolinked(text, &mut events, targets, &mut inserts),
             Event::TaskListMarker(done) => events.push(Event::Text(inserts.task(done).into())),
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                let (start, end) = match dest_url.strip_prefix(ATTACHMENT_SCHEME) {
+                    Some(name) => attachment_image(name, title, targets),
+                    None => (Some(Tag::Image { link_type, dest_url, title, id }), Some(TagEnd::Image)),
+                };
+                events.extend(start.map(Event::Start));
+                images.push(end);
+            }
+            Event::End(TagEnd::Image) => events.extend(images.pop().flatten().map(Event::End)),
             other => events.push(other),
         }
     }
     let mut rendered = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut rendered, events.into_iter());
     inserts.put_into(&SANITIZER.clean(&rendered).to_string(), boxes)
+}
+
+/// How Markdown names an attachment of the text's item: `![screen](attachment:screen.png)`.
+const ATTACHMENT_SCHEME: &str = "attachment:";
+
+/// The start and end of an attachment image: the image from the attachment's own address if
+/// it is one to show inline, else a link to download it, or nothing for a name the viewer
+/// has no attachment of.
+fn attachment_image<'a>(name: &str, title: CowStr<'a>, targets: &Targets) -> (Option<Tag<'a>>, Option<TagEnd>) {
+    let name = percent_decoded(name);
+    match targets.attachment(&name) {
+        Some(found) if found.inline => (
+            Some(Tag::Image {
+                link_type: LinkType::Inline,
+                dest_url: format!("/api/v1/attachments/{}/image", found.id).into(),
+                title,
+                id: CowStr::Borrowed(""),
+            }),
+            Some(TagEnd::Image),
+        ),
+        Some(found) => (
+            Some(Tag::Link {
+                link_type: LinkType::Inline,
+                dest_url: format!("/api/v1/attachments/{}", found.id).into(),
+                title,
+                id: CowStr::Borrowed(""),
+            }),
+            Some(TagEnd::Link),
+        ),
+        None => (None, None),
+    }
+}
+
+/// `screen%20shot.png` as the file name it stands for (Markdown destinations cannot hold a
+/// space); anything that is not valid percent-encoding stays as written.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes.get(at + 1..at + 3).and_then(|pair| std::str::from_utf8(pair).ok());
+        match (bytes[at], hex.and_then(|pair| u8::from_str_radix(pair, 16).ok())) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).unwrap_or_else(|_| text.to_string())
 }
 
 /// Text with the references its viewer may follow as markers for their links.
