@@ -13,6 +13,9 @@ diesel::table! {
         email_notifications -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        notify_scope -> Text,
+        notify_events -> Text,
+        notify_own -> Bool,
     }
 }
 

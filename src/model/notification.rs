@@ -1,21 +1,26 @@
 //! Notifications: who is told about a change, queued in `mail_outbox` in the same
 //! transaction as the change (so none is lost), and sent by the master's mail sender. The
-//! reporter, the assignee and the watchers are told — never the person who made the change,
-//! nor deactivated accounts, users who turned notifications off, or anyone who cannot read
-//! the item. The sender asks `should_hear` again when it renders the mail, since access may
-//! have ended in between; a digest lists only what its recipient can read then.
+//! reporter, the assignee and the watchers are told, and the members who want news of every
+//! item of the project, as each chose (`choices`) — never deactivated accounts, users who
+//! turned notifications off, or anyone who cannot read the item, and the person who made the
+//! change only if they asked for their own changes. The sender asks `should_hear` again when
+//! it renders the mail, since access may have ended in between; a digest lists only what its
+//! recipient can read then.
+
+pub mod choices;
 
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{comments, items, mail_outbox, projects, statuses, users, watchers};
+use crate::db::schema::{comments, items, mail_outbox, memberships, projects, statuses, users, watchers};
 use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
-use crate::model::ids::{CommentId, ItemId, ProjectId, UserId, any_id};
+use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::item::key;
 use crate::model::permission::{Access, Permission, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
+use choices::Wants;
 
 /// What happened to the item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,31 +99,53 @@ pub fn queue(
         _ => Permission::View,
     };
     // One mail per change and person: the mentioned get the mention, which shows the text.
-    queue_mentions(connection, item_id, actor, comment_id, mentioned)?;
+    let told = queue_mentions(connection, item_id, actor, comment_id, mentioned)?;
     if event == Event::Changed && changes.is_empty() {
         return Ok(());
     }
-    for recipient in recipients(connection, item_id, actor, None, least)? {
-        if !mentioned.contains(&recipient) {
+    // The kinds of news a change is (`choices::KINDS`): a new assignee hears "assigned".
+    let has = |field: &str| changes.iter().any(|change| change.field == field);
+    let (status, assignee) = (has("status"), has("assignee"));
+    let other = changes.iter().any(|change| change.field != "status" && change.field != "assignee");
+    let wants = |wants: &Wants, is_assignee: bool| match event {
+        Event::Created => wants.kind("created"),
+        Event::Commented(_) => wants.kind("commented"),
+        Event::Changed => {
+            (status && wants.kind("status"))
+                || (assignee && is_assignee && wants.kind("assigned"))
+                || ((other || (assignee && !is_assignee)) && wants.kind("updated"))
+        }
+    };
+    for recipient in recipients(connection, item_id, actor, None, least, wants)? {
+        if !told.contains(&recipient) {
             insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
         }
     }
     Ok(())
 }
 
-/// Queues a mention for each of `mentioned`: the mail shows the comment (or, without one,
-/// the description) that mentions them. Call inside the change's transaction.
+/// Queues a mention for each of `mentioned` who wants mentions mailed: the mail shows the
+/// comment (or, without one, the description) that mentions them. Returns those told. Call
+/// inside the change's transaction.
 pub fn queue_mentions(
     connection: &mut DbConnection,
     item_id: ItemId,
     actor: UserId,
     comment: Option<CommentId>,
     mentioned: &[UserId],
-) -> Result<()> {
-    for person in mentioned {
+) -> Result<Vec<UserId>> {
+    if mentioned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let told: Vec<UserId> = choices::wants_of(connection, mentioned)?
+        .into_iter()
+        .filter(|wants| wants.kind(MENTIONED))
+        .map(|wants| wants.id)
+        .collect();
+    for person in &told {
         insert(connection, item_id, *person, actor, MENTIONED, comment, "")?;
     }
-    Ok(())
+    Ok(told)
 }
 
 /// The event of a mention: the mail shows the comment, or the description, that mentions its
@@ -140,7 +167,8 @@ pub fn queue_link(
     kind: &str,
 ) -> Result<()> {
     let change = format!("{} {kind} #{other}", if added { "added" } else { "removed" });
-    for recipient in recipients(connection, item_id, actor, Some(other), Permission::View)? {
+    let wants = |wants: &Wants, _: bool| wants.kind(LINKED);
+    for recipient in recipients(connection, item_id, actor, Some(other), Permission::View, wants)? {
         insert(connection, item_id, recipient, actor, LINKED, None, &change)?;
     }
     Ok(())
@@ -166,15 +194,18 @@ pub fn link_line(connection: &mut DbConnection, user: &User, change: &str) -> Re
     Ok(Some(format!("{label}: {} {} {title}", kind.replace('_', " "), key::format(&project_key, number))))
 }
 
-/// The people to tell about an item: its reporter, assignee and watchers, but not the actor,
-/// nor anyone who should not hear of it now (or has less than `least` there) — nor, with
-/// `also`, anyone who cannot read that item too.
+/// The people to tell about an item: its reporter, assignee and watchers, and the members of
+/// its project who want news of all its items — each only if they want this news (`wants`,
+/// told whether they are the item's assignee), not for mentions only, and not the actor unless
+/// they want their own changes; nor anyone who should not hear of it now (or has less than
+/// `least` there) — nor, with `also`, anyone who cannot read that item too.
 fn recipients(
     connection: &mut DbConnection,
     item_id: ItemId,
     actor: UserId,
     also: Option<ItemId>,
     least: Permission,
+    wants: impl Fn(&Wants, bool) -> bool,
 ) -> Result<Vec<UserId>> {
     let place = |connection: &mut DbConnection, id: ItemId| -> Result<(UserId, Option<UserId>, ProjectId, bool)> {
         Ok(items::table
@@ -187,18 +218,26 @@ fn recipients(
     let also = also.map(|other| place(connection, other)).transpose()?;
     let watching: Vec<UserId> =
         watchers::table.filter(watchers::item_id.eq(item_id)).select(watchers::user_id).load(connection)?;
-    let mut concerned: Vec<UserId> = std::iter::once(reporter).chain(assignee).chain(watching).collect();
-    concerned.sort_unstable();
-    concerned.dedup();
-    let candidates: Vec<UserId> = users::table
-        .filter(any_id(users::id, &concerned))
-        .filter(users::id.ne(actor))
-        .filter(users::active.eq(true))
-        .filter(users::email_notifications.eq(true))
+    let everything: Vec<UserId> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::project_id.eq(project))
+        .filter(users::notify_scope.eq("all"))
         .select(users::id)
         .load(connection)?;
+    let mut concerned: Vec<UserId> =
+        std::iter::once(reporter).chain(assignee).chain(watching).chain(everything).collect();
+    concerned.sort_unstable();
+    concerned.dedup();
+    let candidates = choices::wants_of(connection, &concerned)?;
     let mut recipients = Vec::with_capacity(candidates.len());
     for candidate in candidates {
+        if (candidate.id == actor && !candidate.own_changes())
+            || candidate.only_mentions()
+            || !wants(&candidate, Some(candidate.id) == assignee)
+        {
+            continue;
+        }
+        let candidate = candidate.id;
         let candidate_user = user::get(connection, candidate)?;
         let hears_of_other = match also {
             Some((_, _, other_project, other_is_public)) => {

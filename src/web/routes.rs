@@ -57,6 +57,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/tokens/{id}", web::delete().to(session::revoke_token))
                 .service(web::resource("/users").get(users::list_users).post(users::create_user))
                 .service(web::resource("/users/me").get(users::show_me).patch(users::update_me))
+                .service(
+                    web::resource("/users/me/notifications")
+                        .get(users::show_notifications)
+                        .put(users::update_notifications),
+                )
                 .service(web::resource("/users/{id}").get(users::get_user).patch(users::update_user))
                 .service(web::resource("/projects").get(projects::list_projects).post(projects::create_project))
                 .service(
@@ -232,6 +237,7 @@ fn page_routes() -> actix_web::Scope<
         .route("/projects/{key}/members/remove", web::post().to(project_pages::remove_member))
         .service(web::resource("/profile").get(profile::show_profile).post(profile::update_profile))
         .route("/profile/password", web::post().to(profile::change_password))
+        .route("/profile/notifications", web::post().to(profile::update_notifications))
         .route("/profile/tokens", web::post().to(profile::create_token))
         .route("/profile/tokens/{id}/revoke", web::post().to(profile::revoke_token))
         .route("/search", web::get().to(search_pages::search_items))

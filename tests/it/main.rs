@@ -28,6 +28,7 @@ mod links;
 mod mail;
 mod metrics;
 mod migrations;
+mod notification_choices;
 mod openapi;
 mod previews;
 mod privacy;

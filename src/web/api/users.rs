@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::model::ids::UserId;
+use crate::model::notification::choices::{self, ChoicesUpdate};
 use crate::model::user::{self, NewUser, UserUpdate};
 use crate::web::AppState;
 use crate::web::auth::{Admin, Caller};
@@ -143,4 +144,19 @@ pub async fn update_me(
         })
         .await?;
     Ok(HttpResponse::Ok().json(updated))
+}
+
+pub async fn show_notifications(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let choices = state.database.run(move |connection| choices::get(connection, &caller.user)).await?;
+    Ok(HttpResponse::Ok().json(choices))
+}
+
+pub async fn update_notifications(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<ChoicesUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let update = body.into_inner();
+    let choices = state.database.write(move |connection| choices::set(connection, &caller.user, update)).await?;
+    Ok(HttpResponse::Ok().json(choices))
 }

@@ -9,10 +9,12 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::model::auth::{self, ApiToken};
 use crate::model::ids::TokenId;
+use crate::model::notification::choices::{self, Choices, ChoicesUpdate, Scope};
 use crate::model::user::{self, UserUpdate};
 use crate::web::AppState;
+use crate::web::input::form_pairs;
 use crate::web::pages::error::PageError;
-use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -20,8 +22,6 @@ use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other};
 pub struct ProfileForm {
     name: String,
     email: String,
-    /// A checkbox: present when ticked.
-    email_notifications: Option<String>,
 }
 
 #[derive(Template)]
@@ -31,10 +31,21 @@ struct ProfilePage {
     login: String,
     form: ProfileForm,
     tokens: Vec<ApiToken>,
+    /// What the user wants mailed.
+    choices: Choices,
+    /// The kinds of news, as (kind, what the page calls it).
+    kinds: [(&'static str, &'static str); 7],
     /// The secret of a token just created, shown once.
     new_token: Option<String>,
     errors: FieldErrors,
     notice: Option<Notice>,
+}
+
+impl ProfilePage {
+    /// Whether the user wants news of this kind mailed.
+    fn wants(&self, kind: &str) -> bool {
+        self.choices.events.get(kind).copied().unwrap_or(false)
+    }
 }
 
 /// What the page shows besides the user's stored values.
@@ -52,13 +63,12 @@ async fn profile_page(
     status: StatusCode,
     shown: Shown,
 ) -> Result<HttpResponse, PageError> {
-    let user_id = viewer.user.id;
-    let tokens = state.database.run(move |connection| auth::list_tokens(connection, user_id)).await?;
-    let stored = ProfileForm {
-        name: viewer.user.name.clone(),
-        email: viewer.user.email.clone(),
-        email_notifications: viewer.user.email_notifications.then(|| "on".to_string()),
-    };
+    let user = viewer.user.clone();
+    let (tokens, choices) = state
+        .database
+        .run(move |connection| Ok((auth::list_tokens(connection, user.id)?, choices::get(connection, &user)?)))
+        .await?;
+    let stored = ProfileForm { name: viewer.user.name.clone(), email: viewer.user.email.clone() };
     render(
         status,
         &ProfilePage {
@@ -66,6 +76,8 @@ async fn profile_page(
             login: viewer.user.login.clone(),
             form: shown.form.unwrap_or(stored),
             tokens,
+            choices,
+            kinds: KIND_NAMES,
             new_token: shown.new_token,
             errors: shown.errors,
             notice: shown.notice,
@@ -81,8 +93,20 @@ fn invalid(field_error: crate::error::FieldError) -> Shown {
     }
 }
 
-pub async fn show_profile(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
-    profile_page(&state, &viewer, StatusCode::OK, Shown::default()).await
+/// What the profile page is told after a save.
+#[derive(Deserialize)]
+pub struct ProfileQuery {
+    saved: Option<String>,
+}
+
+pub async fn show_profile(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<ProfileQuery>,
+) -> Result<HttpResponse, PageError> {
+    let notice = (query.saved.as_deref() == Some("notifications"))
+        .then(|| Notice { kind: "ok", text: "Your notification choices were saved.".into() });
+    profile_page(&state, &viewer, StatusCode::OK, Shown { notice, ..Shown::default() }).await
 }
 
 pub async fn update_profile(
@@ -91,12 +115,8 @@ pub async fn update_profile(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form: ProfileForm = read_form(&viewer, &body)?;
-    let changes = UserUpdate {
-        name: Some(form.name.clone()),
-        email: Some(form.email.clone()),
-        email_notifications: Some(form.email_notifications.is_some()),
-        ..UserUpdate::default()
-    };
+    let changes =
+        UserUpdate { name: Some(form.name.clone()), email: Some(form.email.clone()), ..UserUpdate::default() };
     let actor = viewer.user.clone();
     match state.database.write(move |connection| user::update_own(connection, &actor, changes, None, None)).await {
         Ok(_) => Ok(see_other("/profile")),
@@ -106,6 +126,52 @@ pub async fn update_profile(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The kinds of news as the page names them.
+const KIND_NAMES: [(&str, &str); 7] = [
+    ("created", "A new item"),
+    ("commented", "A comment"),
+    ("status", "A status change"),
+    ("assigned", "An item assigned to me"),
+    ("updated", "Other changes (fields, assignee, planning)"),
+    ("mentioned", "A mention of me"),
+    ("linked", "A link added or removed"),
+];
+
+/// The notification form: the scope (a radio group), a checkbox per kind of news
+/// (`event.<kind>`, present when ticked) and the own-changes checkbox.
+pub async fn update_notifications(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let pairs = form_pairs(&body)?;
+    check_csrf(&viewer, pairs.iter().find(|(name, _)| name == CSRF_FIELD).map(|(_, value)| value.as_str()))?;
+    let value = |name: &str| pairs.iter().find(|(field, _)| field == name).map(|(_, value)| value.as_str());
+    let scope = match value("scope") {
+        Some("all") => Scope::All,
+        Some("involved") => Scope::Involved,
+        Some("mentions") => Scope::Mentions,
+        Some("none") => Scope::None,
+        other => {
+            let field_error = crate::error::FieldError {
+                field: "scope".into(),
+                message: format!("choose which items to hear about (got {:?})", other.unwrap_or("nothing")),
+            };
+            return profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, invalid(field_error)).await;
+        }
+    };
+    let update = ChoicesUpdate {
+        scope: Some(scope),
+        events: Some(
+            KIND_NAMES.iter().map(|(kind, _)| (kind.to_string(), value(&format!("event.{kind}")).is_some())).collect(),
+        ),
+        own_changes: Some(value("own_changes").is_some()),
+    };
+    let actor = viewer.user.clone();
+    state.database.write(move |connection| choices::set(connection, &actor, update)).await?;
+    Ok(see_other("/profile?saved=notifications#notifications"))
 }
 
 #[derive(Deserialize)]

@@ -40,7 +40,18 @@ async fn the_profile_page_changes_the_account_and_manages_tokens() {
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let profile = pat.get("/profile").await;
     assert!(profile.body.contains("value=\"Pat Smith\"") && profile.body.contains("value=\"pat@example.org\""));
-    assert!(!profile.body.contains("name=\"email_notifications\" checked"), "unticked means opted out");
+    assert!(profile.body.contains(r#"value="involved" checked"#), "the account form leaves the notification choices");
+    let chose = pat.submit("/profile/notifications", &[("scope", "mentions"), ("event.mentioned", "on")]).await;
+    assert_eq!(chose.status, StatusCode::SEE_OTHER, "{}", chose.body);
+    let profile = pat.get(chose.location().unwrap()).await;
+    assert!(profile.body.contains(r#"value="mentions" checked"#), "{}", profile.body);
+    assert!(
+        profile.body.contains(r#"name="event.mentioned" checked"#)
+            && !profile.body.contains(r#"name="event.created" checked"#)
+    );
+    assert!(profile.body.contains("Your notification choices were saved."));
+    let refused = pat.submit("/profile/notifications", &[("scope", "everything")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad_email = pat.submit("/profile", &[("name", "Pat"), ("email", "not an address")]).await;
     assert_eq!(bad_email.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad_email.body.contains("class=\"field-error\""));

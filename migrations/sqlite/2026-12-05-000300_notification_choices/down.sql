@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN notify_own;
+ALTER TABLE users DROP COLUMN notify_events;
+ALTER TABLE users DROP COLUMN notify_scope;
