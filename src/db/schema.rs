@@ -16,6 +16,7 @@ diesel::table! {
         notify_scope -> Text,
         notify_events -> Text,
         notify_own -> Bool,
+        watch_when_mentioned -> Bool,
     }
 }
 

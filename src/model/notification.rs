@@ -20,6 +20,7 @@ use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::item::key;
 use crate::model::permission::{Access, Permission, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
+use crate::model::watcher;
 use choices::Wants;
 
 /// What happened to the item.
@@ -125,8 +126,8 @@ pub fn queue(
 }
 
 /// Queues a mention for each of `mentioned` who wants mentions mailed: the mail shows the
-/// comment (or, without one, the description) that mentions them. Returns those told. Call
-/// inside the change's transaction.
+/// comment (or, without one, the description) that mentions them; those who chose so start
+/// watching the item. Returns those told. Call inside the change's transaction.
 pub fn queue_mentions(
     connection: &mut DbConnection,
     item_id: ItemId,
@@ -136,6 +137,9 @@ pub fn queue_mentions(
 ) -> Result<Vec<UserId>> {
     if mentioned.is_empty() {
         return Ok(Vec::new());
+    }
+    for person in choices::watching_when_mentioned(connection, mentioned)? {
+        watcher::add_quietly(connection, item_id, person)?;
     }
     let told: Vec<UserId> = choices::wants_of(connection, mentioned)?
         .into_iter()

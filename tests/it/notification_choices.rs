@@ -54,6 +54,7 @@ async fn each_choice_gets_exactly_the_mails_it_asks_for(backend: Backend) {
     let defaults = ann.get("/api/v1/users/me/notifications").await;
     assert_eq!(defaults.body["scope"], "involved");
     assert_eq!(defaults.body["own_changes"], json!(false));
+    assert_eq!(defaults.body["watch_when_mentioned"], json!(false));
     assert!(defaults.body["events"].as_object().unwrap().values().all(|on| *on == json!(true)), "{}", defaults.body);
     let unknown = ann.put("/api/v1/users/me/notifications", json!({"events": {"bogus": true}})).await;
     assert_eq!(
@@ -64,7 +65,7 @@ async fn each_choice_gets_exactly_the_mails_it_asks_for(backend: Backend) {
     assert_eq!(bad_scope.status, StatusCode::BAD_REQUEST, "{}", bad_scope.body);
 
     choose(&ann, json!({"scope": "all"})).await;
-    choose(&cy, json!({"scope": "mentions"})).await;
+    choose(&cy, json!({"scope": "mentions", "watch_when_mentioned": true})).await;
     choose(&dee, json!({"events": {"commented": false}})).await;
     choose(&eve, json!({"scope": "none"})).await;
     choose(&walt, json!({"own_changes": true})).await;
@@ -87,6 +88,11 @@ async fn each_choice_gets_exactly_the_mails_it_asks_for(backend: Backend) {
     // A comment mentioning cy: cy hears of the mention only; dee, watching, not of comments.
     let comment = walt.post(&format!("{path}/comments"), json!({"body": "Loud since Monday, @cy."})).await;
     assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+
+    // cy chose to watch what mentions her; nobody else starts watching by a mention.
+    let watchers = walt.get(&format!("{path}/watchers")).await.body["watchers"].clone();
+    let logins: Vec<&str> = watchers.as_array().unwrap().iter().map(|user| user["login"].as_str().unwrap()).collect();
+    assert!(logins.contains(&"cy"), "{logins:?}");
 
     // A status change: dee wants those.
     let version = walt.get(&path).await.body["version"].clone();

@@ -1,6 +1,7 @@
 //! What each user wants to be mailed about: which items (all items of their projects, the
 //! items they are involved in — reported, assigned, watched — only mentions, or nothing),
-//! which kinds of news, and whether their own changes too.
+//! which kinds of news, whether their own changes too, and whether a mention makes them a
+//! watcher.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +49,8 @@ pub struct Choices {
     /// Every kind in `KINDS`, on or off.
     pub events: BTreeMap<&'static str, bool>,
     pub own_changes: bool,
+    /// Start watching an item when someone mentions them in it.
+    pub watch_when_mentioned: bool,
 }
 
 /// Changes to the choices; what is absent stays.
@@ -57,6 +60,7 @@ pub struct ChoicesUpdate {
     pub scope: Option<Scope>,
     pub events: Option<BTreeMap<String, bool>>,
     pub own_changes: Option<bool>,
+    pub watch_when_mentioned: Option<bool>,
 }
 
 /// What the sending side needs of a user's choices.
@@ -87,6 +91,15 @@ impl Wants {
     }
 }
 
+/// Those of these users who start watching an item that mentions them.
+pub fn watching_when_mentioned(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<UserId>> {
+    Ok(users::table
+        .filter(crate::model::ids::any_id(users::id, ids))
+        .filter(users::watch_when_mentioned.eq(true))
+        .select(users::id)
+        .load(connection)?)
+}
+
 /// The choices of these users (active, with notifications on), for queueing news.
 pub fn wants_of(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<Wants>> {
     Ok(users::table
@@ -98,9 +111,15 @@ pub fn wants_of(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<Wan
 }
 
 pub fn get(connection: &mut DbConnection, user: &User) -> Result<Choices> {
-    let (on, scope, events, own): (bool, String, String, bool) = users::table
+    let (on, scope, events, own, watch): (bool, String, String, bool, bool) = users::table
         .find(user.id)
-        .select((users::email_notifications, users::notify_scope, users::notify_events, users::notify_own))
+        .select((
+            users::email_notifications,
+            users::notify_scope,
+            users::notify_events,
+            users::notify_own,
+            users::watch_when_mentioned,
+        ))
         .first(connection)?;
     let scope = match (on, scope.as_str()) {
         (false, _) => Scope::None,
@@ -109,7 +128,12 @@ pub fn get(connection: &mut DbConnection, user: &User) -> Result<Choices> {
         _ => Scope::Involved,
     };
     let held: Vec<&str> = events.split_whitespace().collect();
-    Ok(Choices { scope, events: KINDS.iter().map(|kind| (*kind, held.contains(kind))).collect(), own_changes: own })
+    Ok(Choices {
+        scope,
+        events: KINDS.iter().map(|kind| (*kind, held.contains(kind))).collect(),
+        own_changes: own,
+        watch_when_mentioned: watch,
+    })
 }
 
 /// Changes the user's own choices; an unknown kind of news is refused, naming it.
@@ -133,6 +157,7 @@ pub fn set(connection: &mut DbConnection, user: &User, update: ChoicesUpdate) ->
             users::notify_scope.eq(scope.stored()),
             users::notify_events.eq(stored_events.join(" ")),
             users::notify_own.eq(update.own_changes.unwrap_or(current.own_changes)),
+            users::watch_when_mentioned.eq(update.watch_when_mentioned.unwrap_or(current.watch_when_mentioned)),
             users::updated_at.eq(diesel::dsl::now),
         ))
         .execute(connection)?;

@@ -168,6 +168,7 @@ pub async fn update_notifications(
             KIND_NAMES.iter().map(|(kind, _)| (kind.to_string(), value(&format!("event.{kind}")).is_some())).collect(),
         ),
         own_changes: Some(value("own_changes").is_some()),
+        watch_when_mentioned: Some(value("watch_when_mentioned").is_some()),
     };
     let actor = viewer.user.clone();
     state.database.write(move |connection| choices::set(connection, &actor, update)).await?;
