@@ -49,7 +49,8 @@ impl Job {
             Job::SessionCleanup => "removes expired sessions and old failed sign-in records",
             Job::Prune => {
                 "removes old coordination rows: cluster events and probe rows after 7 days, sent mails after 30 \
-                 days, mail receipts, finished rebuilds and job runs after 90 days"
+                 days, mail receipts, finished rebuilds and job runs after 90 days; and the files of deleted items' \
+                 attachments a day after the deletion"
             }
             Job::IndexMerge => "merges the search index segments into one, for faster searches",
         }
