@@ -278,7 +278,11 @@ pub fn create(
     write_transaction(connection, |connection| {
         require_can_attach(connection, actor, item_id)?;
         // A comment the actor cannot see (a private note) is refused as one of another item.
-        let note = comment_id.and_then(|comment_id| comment::get(connection, actor, comment_id).ok());
+        let note = match comment_id.map(|comment_id| comment::get(connection, actor, comment_id)) {
+            Some(Ok(note)) => Some(note),
+            None | Some(Err(Error::NotFound(_))) => None,
+            Some(Err(error)) => return Err(error),
+        };
         if let Some(comment_id) = comment_id
             && note.as_ref().map(|found| found.item_id) != Some(item_id)
         {

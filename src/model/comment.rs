@@ -148,10 +148,15 @@ pub fn of_item(connection: &mut DbConnection, item: ReadableItem, with_private: 
 /// One comment, for those who may read its item, and a private note for those who may read
 /// those (404 for the others, as for a comment that does not exist).
 pub fn get(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<Comment> {
+    Ok(visible(connection, actor, id)?.0)
+}
+
+/// `get`, with the proof that the actor may read the comment's item and their standing there.
+fn visible(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, ReadableItem, Access)> {
     let not_found = || Error::not_found(format!("comment {id}"));
     let item = item_of(connection, id)?.ok_or_else(not_found)?;
-    let access = match permission::item_access(connection, actor, item) {
-        Ok((_, access)) => access,
+    let (readable, access) = match permission::item_access(connection, actor, item) {
+        Ok(found) => found,
         Err(Error::NotFound(_)) => return Err(not_found()),
         Err(error) => return Err(error),
     };
@@ -159,7 +164,7 @@ pub fn get(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result
     if comment.private && !may_read_private(&access) {
         return Err(not_found());
     }
-    Ok(comment)
+    Ok((comment, readable, access))
 }
 
 /// Adds a comment, or with `private` a private note (developers and managers only); the
@@ -225,9 +230,8 @@ pub const PRIVATE_ATTACHMENT_FIELD: &str = "private_attachment";
 /// A comment, its item and the actor's standing there, if the actor may change it: its author
 /// while they may still comment there, or a project manager; the comment must not be
 /// deleted. A comment the actor cannot read is not found.
-fn changeable(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, ReadableItem)> {
-    let comment = get(connection, actor, id)?;
-    let (readable, access) = permission::item_access(connection, actor, comment.item_id)?;
+fn changeable(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, ReadableItem, Access)> {
+    let (comment, readable, access) = visible(connection, actor, id)?;
     if comment.deleted {
         return Err(Error::Conflict(format!("comment {id} was deleted")));
     }
@@ -239,7 +243,7 @@ fn changeable(connection: &mut DbConnection, actor: &User, id: CommentId) -> Res
             format!("only {} and the project's managers may change comment {id}", comment.author.login)
         }));
     }
-    Ok((comment, readable))
+    Ok((comment, readable, access))
 }
 
 /// A comment the actor may edit or delete now (`edit`), for its edit form.
@@ -259,10 +263,9 @@ pub fn edit(
 ) -> Result<Posted> {
     let body = text::body("body", body, true)?;
     write_transaction(connection, |connection| {
-        let (comment, readable) = changeable(connection, actor, id)?;
+        let (comment, readable, access) = changeable(connection, actor, id)?;
         let private = private.unwrap_or(comment.private);
         if private != comment.private {
-            let (_, access) = permission::item_access(connection, actor, comment.item_id)?;
             if !may_read_private(&access) {
                 return Err(private_refused());
             }
@@ -311,7 +314,7 @@ pub fn edit(
 /// renders a mail when it sends it).
 pub fn delete(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<Comment> {
     write_transaction(connection, |connection| {
-        let (comment, _) = changeable(connection, actor, id)?;
+        let (comment, ..) = changeable(connection, actor, id)?;
         diesel::delete(comment_versions::table.filter(comment_versions::comment_id.eq(id))).execute(connection)?;
         diesel::update(comments::table.find(id))
             .set((
@@ -354,8 +357,7 @@ pub fn private_among(connection: &mut DbConnection, ids: &[CommentId]) -> Result
 
 /// The texts a comment held before its edits, newest first, for the project's managers.
 pub fn versions(connection: &mut DbConnection, actor: &User, id: CommentId) -> Result<(Comment, Vec<Version>)> {
-    let comment = get(connection, actor, id)?;
-    let (_, access) = permission::item_access(connection, actor, comment.item_id)?;
+    let (comment, _, access) = visible(connection, actor, id)?;
     access.require(Permission::Manage, &format!("comment {id}"))?;
     let versions = comment_versions::table
         .inner_join(users::table)

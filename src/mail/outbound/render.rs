@@ -172,13 +172,20 @@ impl Rendering<'_> {
         let Some((number, title, description, project_key, status, project, project_is_public)) = item else {
             return Ok(Err(format!("item {item_id} no longer exists")));
         };
-        // A private note's mail reaches only those who may read private notes there now.
-        let private = match row.comment_id {
-            Some(id) => {
-                comments::table.find(id).select(comments::private).first(connection).optional()?.unwrap_or(false)
-            }
-            None => false,
+        // The comment the mail is about (body, deleted, private): a deleted one is not mailed,
+        // a private note only to those who may read private notes there now.
+        let comment: Option<(String, bool, bool)> = match row.comment_id {
+            Some(id) => Some(
+                comments::table
+                    .find(id)
+                    .select((comments::body, comments::deleted_at.is_not_null(), comments::private))
+                    .first(connection)
+                    .optional()?
+                    .unwrap_or((String::new(), true, false)),
+            ),
+            None => None,
         };
+        let private = comment.as_ref().is_some_and(|(_, _, private)| *private);
         let least = if private { Permission::Work } else { Permission::View };
         if !notification::should_hear(connection, recipient, project, project_is_public, least)? {
             return Ok(Err(format!(
@@ -189,16 +196,14 @@ impl Rendering<'_> {
         let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
         let (did, details) = match row.event.as_str() {
             "created" => ("created", with_field_values(connection, recipient, item_id, description)?),
-            "commented" => match comment_body(connection, row.comment_id)? {
-                Some(body) => ("commented on", body),
-                None => return Ok(Err(deleted_comment(row))),
+            "commented" => match comment {
+                Some((body, false, _)) => ("commented on", body),
+                _ => return Ok(Err(deleted_comment(row))),
             },
             // The text that mentions the recipient: a comment, else the description.
-            notification::MENTIONED => match row.comment_id {
-                Some(_) => match comment_body(connection, row.comment_id)? {
-                    Some(body) => ("mentioned you in a comment on", body),
-                    None => return Ok(Err(deleted_comment(row))),
-                },
+            notification::MENTIONED => match comment {
+                Some((body, false, _)) => ("mentioned you in a comment on", body),
+                Some(_) => return Ok(Err(deleted_comment(row))),
                 None => ("mentioned you in", description),
             },
             notification::LINKED => match notification::link_line(connection, recipient, &row.changes)? {
@@ -226,15 +231,6 @@ impl Rendering<'_> {
         let token = self.key.token(recipient.id, item_id, self.today + lifetime);
         Ok(Ok((content, reply_address::address_with(&settings.mail.address, &token))))
     }
-}
-
-/// The text of the comment a notification is about (empty for a notification of no comment),
-/// or `None` when the comment was deleted before the mail went out.
-fn comment_body(connection: &mut DbConnection, comment: Option<CommentId>) -> Result<Option<String>> {
-    let Some(id) = comment else { return Ok(Some(String::new())) };
-    let (body, deleted_at): (String, Option<chrono::NaiveDateTime>) =
-        comments::table.find(id).select((comments::body, comments::deleted_at)).first(connection)?;
-    Ok(deleted_at.is_none().then_some(body))
 }
 
 /// Why a mail about a deleted comment is not sent.

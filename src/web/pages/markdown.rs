@@ -209,25 +209,9 @@ fn attachment_image<'a>(name: &str, title: CowStr<'a>, targets: &Targets) -> (Op
 }
 
 /// `screen%20shot.png` as the file name it stands for (Markdown destinations cannot hold a
-/// space); anything that is not valid percent-encoding stays as written.
+/// space); anything that does not decode to UTF-8 stays as written.
 fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes.get(at + 1..at + 3).and_then(|pair| std::str::from_utf8(pair).ok());
-        match (bytes[at], hex.and_then(|pair| u8::from_str_radix(pair, 16).ok())) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).unwrap_or_else(|_| text.to_string())
+    percent_encoding::percent_decode_str(text).decode_utf8().map_or_else(|_| text.to_string(), |name| name.into_owned())
 }
 
 /// Text with the references its viewer may follow as markers for their links.
