@@ -23,17 +23,20 @@ use crate::timestamp::{serialize_optional_utc, serialize_utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Job {
     DueReminders,
+    NotificationDigest,
     SessionCleanup,
     Prune,
     IndexMerge,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::DueReminders, Job::SessionCleanup, Job::Prune, Job::IndexMerge];
+    pub const ALL: [Job; 5] =
+        [Job::DueReminders, Job::NotificationDigest, Job::SessionCleanup, Job::Prune, Job::IndexMerge];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::DueReminders => "due_reminders",
+            Job::NotificationDigest => "notification_digest",
             Job::SessionCleanup => "session_cleanup",
             Job::Prune => "prune",
             Job::IndexMerge => "index_merge",
@@ -45,6 +48,10 @@ impl Job {
             Job::DueReminders => {
                 "mails each user one digest of their open items due by tomorrow or overdue (assigned to them, or \
                  reported by them when nobody is assigned)"
+            }
+            Job::NotificationDigest => {
+                "mails each user who chose the daily digest one mail with the news held for them since the last \
+                 digest, as much of it as they may still read"
             }
             Job::SessionCleanup => "removes expired sessions and old failed sign-in records",
             Job::Prune => {

@@ -10,6 +10,7 @@ use super::SettingsError;
 #[serde(deny_unknown_fields, default)]
 pub struct JobSettings {
     pub due_reminders: String,
+    pub notification_digest: String,
     pub session_cleanup: String,
     pub prune: String,
     pub index_merge: String,
@@ -19,6 +20,7 @@ impl Default for JobSettings {
     fn default() -> Self {
         JobSettings {
             due_reminders: "0 7 * * *".into(),
+            notification_digest: "0 6 * * *".into(),
             session_cleanup: "17 * * * *".into(),
             prune: "42 3 * * *".into(),
             index_merge: "30 4 * * *".into(),
@@ -28,9 +30,10 @@ impl Default for JobSettings {
 
 impl JobSettings {
     /// The configured schedule text of every job, by job name.
-    pub fn schedules(&self) -> [(&'static str, &str); 4] {
+    pub fn schedules(&self) -> [(&'static str, &str); 5] {
         [
             ("due_reminders", &self.due_reminders),
+            ("notification_digest", &self.notification_digest),
             ("session_cleanup", &self.session_cleanup),
             ("prune", &self.prune),
             ("index_merge", &self.index_merge),

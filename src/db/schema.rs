@@ -17,6 +17,7 @@ diesel::table! {
         notify_events -> Text,
         notify_own -> Bool,
         watch_when_mentioned -> Bool,
+        notify_digest -> Bool,
     }
 }
 
@@ -513,6 +514,7 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        held -> Bool,
     }
 }
 

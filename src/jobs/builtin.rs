@@ -31,6 +31,11 @@ pub fn due_reminders(connection: &mut DbConnection) -> Result<String> {
     Ok(format!("queued {digests} digest mails about {items} items due by tomorrow or overdue"))
 }
 
+pub fn notification_digest(connection: &mut DbConnection) -> Result<String> {
+    let (digests, news) = notification::queue_news_digests(connection)?;
+    Ok(format!("queued {digests} digest mails with {news} pieces of news"))
+}
+
 pub fn session_cleanup(connection: &mut DbConnection) -> Result<String> {
     let removed = auth::remove_expired_sessions(connection)?;
     Ok(format!("removed {removed} expired sessions"))

@@ -334,6 +334,7 @@ impl Scheduler {
     fn database_work(&self, job: Job) -> Option<DatabaseWork> {
         match job {
             Job::DueReminders => Some(Box::new(builtin::due_reminders)),
+            Job::NotificationDigest => Some(Box::new(builtin::notification_digest)),
             Job::SessionCleanup => Some(Box::new(builtin::session_cleanup)),
             Job::Prune => {
                 let files = self.files.clone();

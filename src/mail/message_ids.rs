@@ -14,7 +14,7 @@ pub fn thread_id(item_id: ItemId, domain: &str) -> String {
     format!("baton.item.{item_id}@{domain}")
 }
 
-/// The Message-ID of a due-date digest: it names no item.
+/// The Message-ID of a digest (of due items, or of the day's news): it names no item.
 pub fn digest_message_id(outbox_id: i64, domain: &str) -> String {
     format!("baton.digest.{outbox_id}@{domain}")
 }

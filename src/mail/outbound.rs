@@ -5,6 +5,7 @@
 //! marking sends that one mail again; nothing is lost. A recipient who can no longer read
 //! the item (or turned notifications off, or was deactivated) since it was queued is sent
 //! nothing: the row is dropped, and a digest lists only the items its recipient can read.
+//! Rows held for a daily digest are not sent on their own (`notification::queue_news_digests`).
 //! What a mail says and its headers: `render`; where it goes: `transport`; our Message-IDs:
 //! `mail::message_ids`.
 
@@ -87,6 +88,7 @@ async fn send_due(settings: &Arc<Settings>, transport: &Transport, context: &Dut
             let now = database_now(connection)?;
             Ok(mail_outbox::table
                 .filter(mail_outbox::sent_at.is_null())
+                .filter(mail_outbox::held.eq(false))
                 .filter(mail_outbox::next_attempt_at.le(now))
                 .order(mail_outbox::id.asc())
                 .limit(BATCH)

@@ -258,7 +258,7 @@ fn replied_item(connection: &mut DbConnection, mail: &InboundMail) -> Result<Opt
         if is_digest_message_id(referenced) {
             return Err(Error::invalid(
                 "mail",
-                "a reply to a due-date digest names no item: answer an item's own notification (its subject starts \
+                "a reply to a digest names no item: answer an item's own notification (its subject starts \
                  with its key, such as [OPS-42]) or put [OPS-42] or [#123] in the subject",
             ));
         }

@@ -15,7 +15,8 @@ use crate::timestamp::serialize_optional_utc;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MailStatus {
-    /// Notifications not sent yet.
+    /// Notifications not sent yet (news held for a daily digest is not counted: it waits
+    /// by choice).
     pub outbox_depth: i64,
     /// How long the oldest unsent notification has waited.
     pub oldest_unsent_age_ms: Option<i64>,
@@ -56,7 +57,7 @@ impl MailboxHealth {
 }
 
 pub fn load(connection: &mut DbConnection) -> Result<MailStatus> {
-    let unsent = mail_outbox::table.filter(mail_outbox::sent_at.is_null());
+    let unsent = mail_outbox::table.filter(mail_outbox::sent_at.is_null()).filter(mail_outbox::held.eq(false));
     let outbox_depth: i64 = unsent.count().get_result(connection)?;
     let oldest: Option<NaiveDateTime> =
         unsent.select(diesel::dsl::min(mail_outbox::created_at)).get_result(connection)?;

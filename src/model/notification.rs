@@ -5,14 +5,15 @@
 //! turned notifications off, or anyone who cannot read the item, and the person who made the
 //! change only if they asked for their own changes. The sender asks `should_hear` again when
 //! it renders the mail, since access may have ended in between; a digest lists only what its
-//! recipient can read then.
+//! recipient can read then. Those who chose a daily digest have their news queued as held
+//! rows, which the `notification_digest` job gathers into one mail each (`queue_news_digests`).
 
 pub mod choices;
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{comments, items, mail_outbox, memberships, projects, statuses, users, watchers};
+use crate::db::{DbConnection, database_now};
 use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
@@ -34,6 +35,9 @@ pub enum Event {
 
 /// The event of a due-date digest (one mail about several items).
 pub const DUE_REMINDER: &str = "due_reminder";
+
+/// The event of a daily digest of the news held for its recipient (`queue_news_digests`).
+pub const NEWS_DIGEST: &str = "news_digest";
 
 impl Event {
     pub fn as_str(self) -> &'static str {
@@ -118,8 +122,8 @@ pub fn queue(
         }
     };
     for recipient in recipients(connection, item_id, actor, None, least, wants)? {
-        if !told.contains(&recipient) {
-            insert(connection, item_id, recipient, actor, event.as_str(), comment_id, &summary)?;
+        if !told.contains(&recipient.id) {
+            insert(connection, item_id, &recipient, actor, event.as_str(), comment_id, &summary)?;
         }
     }
     Ok(())
@@ -141,13 +145,10 @@ pub fn queue_mentions(
     for person in choices::watching_when_mentioned(connection, mentioned)? {
         watcher::add_quietly(connection, item_id, person)?;
     }
-    let told: Vec<UserId> = choices::wants_of(connection, mentioned)?
-        .into_iter()
-        .filter(|wants| wants.kind(MENTIONED))
-        .map(|wants| wants.id)
-        .collect();
-    for person in &told {
-        insert(connection, item_id, *person, actor, MENTIONED, comment, "")?;
+    let mut told = Vec::with_capacity(mentioned.len());
+    for person in choices::wants_of(connection, mentioned)?.into_iter().filter(|wants| wants.kind(MENTIONED)) {
+        insert(connection, item_id, &person, actor, MENTIONED, comment, "")?;
+        told.push(person.id);
     }
     Ok(told)
 }
@@ -173,7 +174,7 @@ pub fn queue_link(
     let change = format!("{} {kind} #{other}", if added { "added" } else { "removed" });
     let wants = |wants: &Wants, _: bool| wants.kind(LINKED);
     for recipient in recipients(connection, item_id, actor, Some(other), Permission::View, wants)? {
-        insert(connection, item_id, recipient, actor, LINKED, None, &change)?;
+        insert(connection, item_id, &recipient, actor, LINKED, None, &change)?;
     }
     Ok(())
 }
@@ -210,7 +211,7 @@ fn recipients(
     also: Option<ItemId>,
     least: Permission,
     wants: impl Fn(&Wants, bool) -> bool,
-) -> Result<Vec<UserId>> {
+) -> Result<Vec<Wants>> {
     let place = |connection: &mut DbConnection, id: ItemId| -> Result<(UserId, Option<UserId>, ProjectId, bool)> {
         Ok(items::table
             .inner_join(projects::table)
@@ -241,8 +242,7 @@ fn recipients(
         {
             continue;
         }
-        let candidate = candidate.id;
-        let candidate_user = user::get(connection, candidate)?;
+        let candidate_user = user::get(connection, candidate.id)?;
         let hears_of_other = match also {
             Some((_, _, other_project, other_is_public)) => {
                 should_hear(connection, &candidate_user, other_project, other_is_public, Permission::View)?
@@ -256,10 +256,32 @@ fn recipients(
     Ok(recipients)
 }
 
-fn insert(
+/// Queues a digest (`DUE_REMINDER` or `NEWS_DIGEST`) for `recipient`, never held; its
+/// `item_id` is the first item it names.
+fn insert_digest(
     connection: &mut DbConnection,
     item_id: ItemId,
     recipient: UserId,
+    event: &str,
+    changes: &str,
+) -> Result<()> {
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::item_id.eq(item_id),
+            mail_outbox::recipient_id.eq(recipient),
+            mail_outbox::actor_id.eq(recipient),
+            mail_outbox::event.eq(event),
+            mail_outbox::changes.eq(changes),
+        ))
+        .execute(connection)?;
+    Ok(())
+}
+
+/// Queues a mail to `recipient`, held for their daily digest if they chose one.
+fn insert(
+    connection: &mut DbConnection,
+    item_id: ItemId,
+    recipient: &Wants,
     actor: UserId,
     event: &str,
     comment_id: Option<CommentId>,
@@ -268,8 +290,9 @@ fn insert(
     diesel::insert_into(mail_outbox::table)
         .values((
             mail_outbox::item_id.eq(item_id),
-            mail_outbox::recipient_id.eq(recipient),
+            mail_outbox::recipient_id.eq(recipient.id),
             mail_outbox::actor_id.eq(actor),
+            mail_outbox::held.eq(recipient.digest()),
             mail_outbox::event.eq(event),
             mail_outbox::comment_id.eq(comment_id),
             mail_outbox::changes.eq(changes),
@@ -357,11 +380,51 @@ pub fn queue_due_reminders(connection: &mut DbConnection, today: chrono::NaiveDa
             items.into_iter().filter(|item| is_readable_in(&readable, item.project_id)).collect();
         let Some(most_urgent) = readable.first() else { continue };
         let lines: Vec<String> = readable.iter().map(|item| format!("#{}", item.id)).collect();
-        insert(connection, most_urgent.id, recipient, recipient, DUE_REMINDER, None, &lines.join("\n"))?;
+        insert_digest(connection, most_urgent.id, recipient, DUE_REMINDER, &lines.join("\n"))?;
         digests += 1;
         items_mentioned += lines.len();
     }
     Ok((digests, items_mentioned))
+}
+
+/// Outbox rows named per statement, within the bind limits of both backends.
+pub const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Gathers each user's held news (queued while they chose the daily digest) into one digest
+/// row, whose `changes` lists the held rows' ids one per line, and marks those rows as sent
+/// into it. The digest is written when it is sent, from the rows as its recipient may read
+/// them then. Rows queued while this runs wait for the next digest. Returns how many digests
+/// and pieces of news.
+pub fn queue_news_digests(connection: &mut DbConnection) -> Result<(usize, usize)> {
+    let held: Vec<(i64, UserId, ItemId)> = mail_outbox::table
+        .filter(mail_outbox::held.eq(true))
+        .filter(mail_outbox::sent_at.is_null())
+        .order(mail_outbox::id.asc())
+        .select((mail_outbox::id, mail_outbox::recipient_id, mail_outbox::item_id))
+        .load(connection)?;
+    let mut by_user: std::collections::BTreeMap<UserId, Vec<(i64, ItemId)>> = std::collections::BTreeMap::new();
+    for (id, recipient, item) in held {
+        by_user.entry(recipient).or_default().push((id, item));
+    }
+    let now = database_now(connection)?;
+    let (digests, mut news) = (by_user.len(), 0);
+    for (recipient, rows) in by_user {
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let lines: Vec<String> = ids.iter().map(i64::to_string).collect();
+        insert_digest(connection, rows[0].1, recipient, NEWS_DIGEST, &lines.join("\n"))?;
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(chunk)))
+                .set(mail_outbox::sent_at.eq(now))
+                .execute(connection)?;
+        }
+        news += ids.len();
+    }
+    Ok((digests, news))
+}
+
+/// The held rows a news digest gathered (its `changes`), in the order they were queued.
+pub fn digest_rows(changes: &str) -> Vec<i64> {
+    changes.lines().filter_map(|line| line.trim().parse().ok()).collect()
 }
 
 /// The lines of a digest for `user` as its items are on `today`: those of `changes` (each

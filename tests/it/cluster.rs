@@ -589,7 +589,7 @@ async fn each_scheduled_occurrence_runs_once_while_masters_are_killed_around_it(
     use diesel::prelude::*;
     let mut cluster = TestCluster::new(backend);
     cluster.write_settings(&format!(
-        "[jobs]\nsession_cleanup = \"{EVERY_SIX_SECONDS}\"\ndue_reminders = \"off\"\nprune = \"off\"\nindex_merge = \"off\"\n"
+        "[jobs]\nsession_cleanup = \"{EVERY_SIX_SECONDS}\"\ndue_reminders = \"off\"\nnotification_digest = \"off\"\nprune = \"off\"\nindex_merge = \"off\"\n"
     ));
     for name in ["n1", "n2", "n3"] {
         cluster.start(name).await;

@@ -40,8 +40,8 @@ async fn jobs_are_listed_with_their_schedule_and_next_run_for_administrators_onl
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let names: Vec<&str> =
         reply.body["jobs"].as_array().unwrap().iter().map(|job| job["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["due_reminders", "session_cleanup", "prune", "index_merge"]);
-    let prune = &reply.body["jobs"][2];
+    assert_eq!(names, ["due_reminders", "notification_digest", "session_cleanup", "prune", "index_merge"]);
+    let prune = &reply.body["jobs"][3];
     assert_eq!(prune["schedule"], "15 2 * * Sun");
     let next = chrono::DateTime::parse_from_rfc3339(prune["next_run"].as_str().unwrap()).unwrap();
     assert_eq!(next.format("%a %H:%M:%S").to_string(), "Sun 02:15:00", "a 5-field expression, weekday by name");
@@ -61,7 +61,7 @@ async fn jobs_are_listed_with_their_schedule_and_next_run_for_administrators_onl
     assert_eq!(run["run"]["node"], "test-node");
     assert_eq!(run["run"]["cause"], "manual");
     let listed = app.admin.get("/api/v1/jobs").await;
-    assert_eq!(listed.body["jobs"][2]["last_run"]["id"], run["run"]["id"]);
+    assert_eq!(listed.body["jobs"][3]["last_run"]["id"], run["run"]["id"]);
     let runs = app.admin.get("/api/v1/jobs/prune/runs").await;
     assert_eq!(runs.body["runs"].as_array().unwrap().len(), 1, "{}", runs.body);
 }

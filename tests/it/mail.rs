@@ -180,7 +180,7 @@ async fn mail_that_cannot_be_stored_is_recorded_once_with_its_reason_and_stores_
                 "Re: 2 items due by tomorrow or overdue",
                 "Done with both.",
             ),
-            "due-date digest",
+            "a reply to a digest names no item",
         ),
         (
             mail("outsider@example.com", "Message-ID: <reply@x>\r\n", "Re: [#999999] nothing", "Reply to nothing."),

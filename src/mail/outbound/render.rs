@@ -1,6 +1,7 @@
 //! A notification rendered from its outbox row and the item as it is now: news of an item
-//! (created, changed, commented on) or a due-date digest, both bodies (plain text and HTML,
-//! from the templates in `resources/templates/mail`) and the headers every notification has.
+//! (created, changed, commented on), a daily digest of such news, or a due-date digest, both
+//! bodies (plain text and HTML, from the templates in `resources/templates/mail`) and the
+//! headers every notification has.
 //!
 //! Every mail carries the item's key (`[OPS-42]`) in its subject, a Message-ID naming the item
 //! (`baton.<outbox id>.<item id>@<domain>`), In-Reply-To/References to the item's thread,
@@ -24,7 +25,7 @@ use crate::mail::message_ids::{digest_message_id, message_id, thread_id};
 use crate::mail::reply_address::{self, SigningKey};
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
 use crate::model::item::{self, key};
-use crate::model::notification::{self, DUE_REMINDER};
+use crate::model::notification::{self, DUE_REMINDER, NEWS_DIGEST};
 use crate::model::permission::Permission;
 use crate::model::user::{self, User};
 
@@ -116,10 +117,10 @@ impl Rendering<'_> {
             }
             Err(error) => return Err(error),
         };
-        let prepared = if row.event == DUE_REMINDER {
-            self.digest(connection, &row, &recipient)?
-        } else {
-            self.news(connection, &row, &recipient)?
+        let prepared = match row.event.as_str() {
+            DUE_REMINDER => self.due_digest(connection, &row, &recipient)?,
+            NEWS_DIGEST => self.news_digest(connection, &row, &recipient)?,
+            _ => self.news(connection, &row, &recipient)?,
         };
         match prepared {
             Ok((content, reply_to)) => mail(self.settings, content, &reply_to, &recipient).map(Rendered::Mail),
@@ -129,7 +130,7 @@ impl Rendering<'_> {
 
     /// A due-date digest of the items its recipient can read now; answered to our plain
     /// address (a reply to it names no item).
-    fn digest(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
+    fn due_digest(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
         let settings = self.settings;
         if !recipient.active || !recipient.email_notifications {
             return Ok(Err(format!("user {} is deactivated or turned notifications off", recipient.id)));
@@ -153,77 +154,19 @@ impl Rendering<'_> {
     /// News of an item (created, changed, commented on, a mention), if its recipient can read it now;
     /// answered to the recipient's reply address for the item.
     fn news(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
-        let (settings, item_id) = (self.settings, row.item_id);
-        let item: Option<(i64, String, String, String, String, ProjectId, bool)> = items::table
-            .inner_join(projects::table)
-            .inner_join(statuses::table)
-            .filter(items::id.eq(item_id))
-            .select((
-                items::number,
-                items::title,
-                items::description,
-                projects::key,
-                statuses::name,
-                projects::id,
-                projects::is_public,
-            ))
-            .first(connection)
-            .optional()?;
-        let Some((number, title, description, project_key, status, project, project_is_public)) = item else {
-            return Ok(Err(format!("item {item_id} no longer exists")));
-        };
-        // The comment the mail is about (body, deleted, private): a deleted one is not mailed,
-        // a private note only to those who may read private notes there now.
-        let comment: Option<(String, bool, bool)> = match row.comment_id {
-            Some(id) => Some(
-                comments::table
-                    .find(id)
-                    .select((comments::body, comments::deleted_at.is_not_null(), comments::private))
-                    .first(connection)
-                    .optional()?
-                    .unwrap_or((String::new(), true, false)),
-            ),
-            None => None,
-        };
-        let private = comment.as_ref().is_some_and(|(_, _, private)| *private);
-        let least = if private { Permission::Work } else { Permission::View };
-        if !notification::should_hear(connection, recipient, project, project_is_public, least)? {
-            return Ok(Err(format!(
-                "user {} can no longer read item {item_id}, or turned notifications off",
-                recipient.id
-            )));
-        }
-        let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
-        let (did, details) = match row.event.as_str() {
-            "created" => ("created", with_field_values(connection, recipient, item_id, description)?),
-            "commented" => match comment {
-                Some((body, false, _)) => ("commented on", body),
-                _ => return Ok(Err(deleted_comment(row))),
-            },
-            // The text that mentions the recipient: a comment, else the description.
-            notification::MENTIONED => match comment {
-                Some((body, false, _)) => ("mentioned you in a comment on", body),
-                Some(_) => return Ok(Err(deleted_comment(row))),
-                None => ("mentioned you in", description),
-            },
-            notification::LINKED => match notification::link_line(connection, recipient, &row.changes)? {
-                Some(line) => ("changed", line),
-                None => {
-                    return Ok(Err(format!(
-                        "user {} can no longer read the item linked to item {item_id}",
-                        recipient.id
-                    )));
-                }
-            },
-            _ => ("changed", row.changes.clone()),
+        let settings = self.settings;
+        let news = match told(connection, row, recipient)? {
+            Ok(news) => news,
+            Err(reason) => return Ok(Err(reason)),
         };
         let domain = domain(settings);
+        let News { item_id, reference, title, status, actor, did, details } = news;
         let content = Content {
-            subject: format!("[{}] {title}", key::format(&project_key, number)),
+            subject: format!("[{reference}] {title}"),
             message_id: message_id(row.id, item_id, domain),
             thread: Some(format!("<{}>", thread_id(item_id, domain))),
-            heading: format!("{actor} {did} {} {title} ({status})", key::format(&project_key, number)),
-            details,
+            heading: format!("{actor} {did} {reference} {title} ({status})"),
+            details: cut(&details, NEWS_CHARS),
             link: format!("{}/items/{item_id}", settings.base_url()),
         };
         let lifetime = chrono::Duration::from_std(settings.mail.reply_address_lifetime)
@@ -231,6 +174,169 @@ impl Rendering<'_> {
         let token = self.key.token(recipient.id, item_id, self.today + lifetime);
         Ok(Ok((content, reply_address::address_with(&settings.mail.address, &token))))
     }
+
+    /// A daily digest of the news held for its recipient, grouped by item in the order it
+    /// happened, of what they may read now; answered to our plain address.
+    fn news_digest(&self, connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<Prepared> {
+        let settings = self.settings;
+        let ids = notification::digest_rows(&row.changes);
+        let mut held: Vec<OutboxRow> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(notification::ROWS_PER_STATEMENT) {
+            held.extend(
+                mail_outbox::table
+                    .filter(mail_outbox::id.eq_any(chunk))
+                    .select(OutboxRow::as_select())
+                    .load(connection)?,
+            );
+        }
+        held.sort_by_key(|row| row.id);
+        // Each item once: its heading and link, then its news.
+        let mut items: Vec<(ItemId, String, Vec<String>)> = Vec::new();
+        let mut count = 0;
+        for row in &held {
+            let Ok(news) = told(connection, row, recipient)? else { continue };
+            count += 1;
+            let entry = match news.details.trim() {
+                "" => format!("{} {} it", news.actor, news.did),
+                details => format!("{} {} it:\n{}", news.actor, news.did, indented(&cut(details, DIGEST_NEWS_CHARS))),
+            };
+            match items.iter_mut().find(|(id, _, _)| *id == news.item_id) {
+                Some((_, _, entries)) => entries.push(entry),
+                None => items.push((
+                    news.item_id,
+                    format!(
+                        "{} {} ({})\n{}/items/{}",
+                        news.reference,
+                        news.title,
+                        news.status,
+                        settings.base_url(),
+                        news.item_id
+                    ),
+                    vec![entry],
+                )),
+            }
+        }
+        if count == 0 {
+            return Ok(Err(format!(
+                "nothing of the digest for user {} is still to be sent to them (deleted, no longer readable, or \
+                 notifications turned off)",
+                recipient.id
+            )));
+        }
+        let plural = |count: usize, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
+        let details: Vec<String> =
+            items.into_iter().map(|(_, heading, entries)| format!("{heading}\n\n{}", entries.join("\n"))).collect();
+        let content = Content {
+            subject: format!(
+                "Daily digest: {} on {}",
+                plural(count, "piece of news", "pieces of news"),
+                plural(details.len(), "item", "items")
+            ),
+            message_id: digest_message_id(row.id, domain(settings)),
+            thread: None,
+            heading: "What happened on your items since the last digest:".into(),
+            details: details.join("\n\n"),
+            link: format!("{}/profile#notifications", settings.base_url()),
+        };
+        Ok(Ok((content, settings.mail.address.clone())))
+    }
+}
+
+/// A piece of news as its recipient may read it now.
+struct News {
+    item_id: ItemId,
+    /// The item's key, `OPS-42`.
+    reference: String,
+    title: String,
+    status: String,
+    /// Who did it, and what (`commented on`): "ann commented on OPS-42".
+    actor: String,
+    did: &'static str,
+    details: String,
+}
+
+/// What an outbox row of news tells its recipient now, or why it is not to be told any more:
+/// the item or the comment was deleted, or the recipient may no longer read them.
+fn told(connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Result<std::result::Result<News, String>> {
+    let item_id = row.item_id;
+    let item: Option<(i64, String, String, String, String, ProjectId, bool)> = items::table
+        .inner_join(projects::table)
+        .inner_join(statuses::table)
+        .filter(items::id.eq(item_id))
+        .select((
+            items::number,
+            items::title,
+            items::description,
+            projects::key,
+            statuses::name,
+            projects::id,
+            projects::is_public,
+        ))
+        .first(connection)
+        .optional()?;
+    let Some((number, title, description, project_key, status, project, project_is_public)) = item else {
+        return Ok(Err(format!("item {item_id} no longer exists")));
+    };
+    // The comment the mail is about (body, deleted, private): a deleted one is not mailed,
+    // a private note only to those who may read private notes there now.
+    let comment: Option<(String, bool, bool)> = match row.comment_id {
+        Some(id) => Some(
+            comments::table
+                .find(id)
+                .select((comments::body, comments::deleted_at.is_not_null(), comments::private))
+                .first(connection)
+                .optional()?
+                .unwrap_or((String::new(), true, false)),
+        ),
+        None => None,
+    };
+    let private = comment.as_ref().is_some_and(|(_, _, private)| *private);
+    let least = if private { Permission::Work } else { Permission::View };
+    if !notification::should_hear(connection, recipient, project, project_is_public, least)? {
+        return Ok(Err(format!(
+            "user {} can no longer read item {item_id}, or turned notifications off",
+            recipient.id
+        )));
+    }
+    let actor: String = users::table.find(row.actor_id).select(users::name).first(connection)?;
+    let (did, details) = match row.event.as_str() {
+        "created" => ("created", with_field_values(connection, recipient, item_id, description)?),
+        "commented" => match comment {
+            Some((body, false, _)) => ("commented on", body),
+            _ => return Ok(Err(deleted_comment(row))),
+        },
+        // The text that mentions the recipient: a comment, else the description.
+        notification::MENTIONED => match comment {
+            Some((body, false, _)) => ("mentioned you in a comment on", body),
+            Some(_) => return Ok(Err(deleted_comment(row))),
+            None => ("mentioned you in", description),
+        },
+        notification::LINKED => match notification::link_line(connection, recipient, &row.changes)? {
+            Some(line) => ("changed", line),
+            None => {
+                return Ok(Err(format!("user {} can no longer read the item linked to item {item_id}", recipient.id)));
+            }
+        },
+        _ => ("changed", row.changes.clone()),
+    };
+    Ok(Ok(News { item_id, reference: key::format(&project_key, number), title, status, actor, did, details }))
+}
+
+/// The longest text of a single notification, and of each piece of news in a digest.
+const NEWS_CHARS: usize = 4000;
+const DIGEST_NEWS_CHARS: usize = 1000;
+
+/// The text cut at `most` characters.
+fn cut(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+/// Each line indented, as a digest shows the text of a piece of news under its heading.
+fn indented(text: &str) -> String {
+    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Why a mail about a deleted comment is not sent.
@@ -247,7 +353,6 @@ fn domain(settings: &Settings) -> &str {
 fn mail(settings: &Settings, content: Content, reply_to: &str, recipient: &User) -> Result<Message> {
     let address = settings.mail.address.as_str();
     let Content { subject, message_id, thread, heading, details, link } = content;
-    let details: String = details.chars().take(4000).collect();
     let text =
         NotificationText { marker: REPLY_MARKER, heading: &heading, details: &details, link: &link, footer: FOOTER }
             .render()

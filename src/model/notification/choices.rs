@@ -1,7 +1,7 @@
 //! What each user wants to be mailed about: which items (all items of their projects, the
 //! items they are involved in — reported, assigned, watched — only mentions, or nothing),
-//! which kinds of news, whether their own changes too, and whether a mention makes them a
-//! watcher.
+//! which kinds of news, whether their own changes too, whether a mention makes them a
+//! watcher, and whether their news comes as single mails or in one daily digest.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +51,8 @@ pub struct Choices {
     pub own_changes: bool,
     /// Start watching an item when someone mentions them in it.
     pub watch_when_mentioned: bool,
+    /// One daily digest (the `notification_digest` job) instead of a mail per change.
+    pub digest: bool,
 }
 
 /// Changes to the choices; what is absent stays.
@@ -61,6 +63,7 @@ pub struct ChoicesUpdate {
     pub events: Option<BTreeMap<String, bool>>,
     pub own_changes: Option<bool>,
     pub watch_when_mentioned: Option<bool>,
+    pub digest: Option<bool>,
 }
 
 /// What the sending side needs of a user's choices.
@@ -70,6 +73,7 @@ pub struct Wants {
     scope: String,
     events: String,
     own: bool,
+    digest: bool,
 }
 
 impl Wants {
@@ -83,6 +87,11 @@ impl Wants {
 
     pub fn own_changes(&self) -> bool {
         self.own
+    }
+
+    /// Whether their news waits for the daily digest.
+    pub fn digest(&self) -> bool {
+        self.digest
     }
 
     /// Whether they want news of this kind (`KINDS`).
@@ -106,12 +115,12 @@ pub fn wants_of(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<Wan
         .filter(crate::model::ids::any_id(users::id, ids))
         .filter(users::active.eq(true))
         .filter(users::email_notifications.eq(true))
-        .select((users::id, users::notify_scope, users::notify_events, users::notify_own))
+        .select((users::id, users::notify_scope, users::notify_events, users::notify_own, users::notify_digest))
         .load(connection)?)
 }
 
 pub fn get(connection: &mut DbConnection, user: &User) -> Result<Choices> {
-    let (on, scope, events, own, watch): (bool, String, String, bool, bool) = users::table
+    let (on, scope, events, own, watch, digest): (bool, String, String, bool, bool, bool) = users::table
         .find(user.id)
         .select((
             users::email_notifications,
@@ -119,6 +128,7 @@ pub fn get(connection: &mut DbConnection, user: &User) -> Result<Choices> {
             users::notify_events,
             users::notify_own,
             users::watch_when_mentioned,
+            users::notify_digest,
         ))
         .first(connection)?;
     let scope = match (on, scope.as_str()) {
@@ -133,6 +143,7 @@ pub fn get(connection: &mut DbConnection, user: &User) -> Result<Choices> {
         events: KINDS.iter().map(|kind| (*kind, held.contains(kind))).collect(),
         own_changes: own,
         watch_when_mentioned: watch,
+        digest,
     })
 }
 
@@ -158,6 +169,7 @@ pub fn set(connection: &mut DbConnection, user: &User, update: ChoicesUpdate) ->
             users::notify_events.eq(stored_events.join(" ")),
             users::notify_own.eq(update.own_changes.unwrap_or(current.own_changes)),
             users::watch_when_mentioned.eq(update.watch_when_mentioned.unwrap_or(current.watch_when_mentioned)),
+            users::notify_digest.eq(update.digest.unwrap_or(current.digest)),
             users::updated_at.eq(diesel::dsl::now),
         ))
         .execute(connection)?;

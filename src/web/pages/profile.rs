@@ -140,7 +140,8 @@ const KIND_NAMES: [(&str, &str); 7] = [
 ];
 
 /// The notification form: the scope (a radio group), a checkbox per kind of news
-/// (`event.<kind>`, present when ticked) and the own-changes checkbox.
+/// (`event.<kind>`, present when ticked) and the checkboxes of own changes, watching when
+/// mentioned and the daily digest.
 pub async fn update_notifications(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -169,6 +170,7 @@ pub async fn update_notifications(
         ),
         own_changes: Some(value("own_changes").is_some()),
         watch_when_mentioned: Some(value("watch_when_mentioned").is_some()),
+        digest: Some(value("digest").is_some()),
     };
     let actor = viewer.user.clone();
     state.database.write(move |connection| choices::set(connection, &actor, update)).await?;

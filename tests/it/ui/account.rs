@@ -34,14 +34,16 @@ async fn the_home_page_shows_assigned_watched_and_recent_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_profile_page_changes_the_account_and_manages_tokens() {
     let (app, _admin) = app_with_project().await;
-    app.create_user("pat").await;
+    let pat_api = app.create_user("pat").await;
     let pat = WebClient::sign_in(&app.address, "pat", USER_PASSWORD).await;
     let saved = pat.submit("/profile", &[("name", "Pat Smith"), ("email", "pat@example.org")]).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let profile = pat.get("/profile").await;
     assert!(profile.body.contains("value=\"Pat Smith\"") && profile.body.contains("value=\"pat@example.org\""));
     assert!(profile.body.contains(r#"value="involved" checked"#), "the account form leaves the notification choices");
-    let chose = pat.submit("/profile/notifications", &[("scope", "mentions"), ("event.mentioned", "on")]).await;
+    let chose = pat
+        .submit("/profile/notifications", &[("scope", "mentions"), ("event.mentioned", "on"), ("digest", "on")])
+        .await;
     assert_eq!(chose.status, StatusCode::SEE_OTHER, "{}", chose.body);
     let profile = pat.get(chose.location().unwrap()).await;
     assert!(profile.body.contains(r#"value="mentions" checked"#), "{}", profile.body);
@@ -50,6 +52,8 @@ async fn the_profile_page_changes_the_account_and_manages_tokens() {
             && !profile.body.contains(r#"name="event.created" checked"#)
     );
     assert!(profile.body.contains("Your notification choices were saved."));
+    assert!(profile.body.contains(r#"name="digest" checked"#), "{}", profile.body);
+    assert_eq!(pat_api.get("/api/v1/users/me/notifications").await.body["digest"], json!(true));
     let refused = pat.submit("/profile/notifications", &[("scope", "everything")]).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad_email = pat.submit("/profile", &[("name", "Pat"), ("email", "not an address")]).await;
