@@ -4,7 +4,22 @@
 
 /// Text made safe inside HTML elements and quoted attributes.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    let mut escaped = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => continue,
+        };
+        escaped.push_str(&text[copied..at]);
+        escaped.push_str(entity);
+        copied = at + 1;
+    }
+    escaped.push_str(&text[copied..]);
+    escaped
 }
 
 /// Tags whose content is never shown.
@@ -246,6 +261,17 @@ fn decode_entities(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("plain text, é"), "plain text, é");
+        assert_eq!(
+            escape(r#"<a href="x">Tom & "Jerry"</a>'"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &quot;Jerry&quot;&lt;/a&gt;'"
+        );
+        assert_eq!(escape("&amp;"), "&amp;amp;");
+        assert_eq!(escape(""), "");
+    }
 
     #[test]
     fn html_conversion() {

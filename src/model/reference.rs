@@ -232,7 +232,7 @@ pub fn resolve(
         let owners: Vec<(i64, ItemId)> = item_keys::table
             .inner_join(projects::table)
             .filter(projects::key.eq(project))
-            .filter(item_keys::number.eq_any(numbers))
+            .filter(any_id(item_keys::number, &numbers))
             .select((item_keys::number, item_keys::item_id))
             .load(connection)?;
         ids.extend(

@@ -175,7 +175,7 @@ pub async fn show_versions(
         .run(move |connection| {
             let (comment, versions) = comment::versions(connection, &user, id)?;
             let item = item::get(connection, &user, comment.item_id)?;
-            let tokens = reference::in_markdown(
+            let tokens = markdown::references(
                 std::iter::once(comment.body.as_str()).chain(versions.iter().map(|version| version.body.as_str())),
             );
             // Only managers see versions: the item's attachments, private notes' too.

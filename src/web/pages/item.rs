@@ -292,7 +292,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 .cloned()
                 .collect();
             let comments = comment::of_item(connection, readable, permissions.work)?;
-            let tokens = reference::in_markdown(
+            let tokens = markdown::references(
                 std::iter::once(item.description.as_str()).chain(comments.iter().map(|comment| comment.body.as_str())),
             );
             let attachments = attachment::of_item(connection, readable, permissions.work)?;

@@ -10,8 +10,16 @@
 //! is one of ours): for a box, a disabled checkbox for readers, or a submit button naming the
 //! box for those who may edit the text (`TaskBoxes::Buttons`; the page wraps the description
 //! in the one form those buttons post). `set_task` ticks a box in the source.
+//!
+//! Every reference gets a marker, whether its viewer may follow it or not; the marker becomes
+//! the link or the text as written only when the text is shown. So what comes before — the
+//! parse, the HTML and its cleaning, the costly part — is the same for every viewer, and each
+//! node keeps it for the texts it showed last (`Prepared`): a page of fifty comments renders
+//! them without parsing or cleaning any of them again. A text with an attachment image is
+//! prepared each time, since the viewer decides whether the image is there.
 
-use std::sync::LazyLock;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream, html};
 
@@ -53,7 +61,99 @@ pub fn to_safe_html(markdown: &str) -> String {
 struct Inserts {
     nonce: Option<u64>,
     tasks: Vec<bool>,
-    references: Vec<String>,
+    /// What each reference names, and its text as written (escaped).
+    references: Vec<(Token, String)>,
+}
+
+/// A text rendered as far as it is the same for every viewer: cleaned HTML with its markers,
+/// and what they stand for.
+struct Prepared {
+    cleaned: String,
+    inserts: Inserts,
+}
+
+impl Prepared {
+    fn of(markdown: &str, targets: &Targets) -> Prepared {
+        let mut inserts = Inserts::default();
+        let mut events = Vec::new();
+        let mut plain = PlainText::default();
+        // How each open image ends: as itself, as the link an attachment image became, or not
+        // at all (an attachment the viewer cannot see: its alt text stays).
+        let mut images: Vec<Option<TagEnd>> = Vec::new();
+        for event in TextMergeStream::new(Parser::new_ext(markdown, options())) {
+            let is_plain = plain.is_plain(&event);
+            match event {
+                Event::Text(text) if is_plain => push_autolinked(text, &mut events, &mut inserts),
+                Event::TaskListMarker(done) => events.push(Event::Text(inserts.task(done).into())),
+                Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                    let (start, end) = match dest_url.strip_prefix(ATTACHMENT_SCHEME) {
+                        Some(name) => attachment_image(name, title, targets),
+                        None => (Some(Tag::Image { link_type, dest_url, title, id }), Some(TagEnd::Image)),
+                    };
+                    events.extend(start.map(Event::Start));
+                    images.push(end);
+                }
+                Event::End(TagEnd::Image) => events.extend(images.pop().flatten().map(Event::End)),
+                other => events.push(other),
+            }
+        }
+        let mut rendered = String::with_capacity(markdown.len() * 3 / 2);
+        html::push_html(&mut rendered, events.into_iter());
+        Prepared { cleaned: SANITIZER.clean(&rendered).to_string(), inserts }
+    }
+
+    /// Bytes it holds, for the cache's bound.
+    fn size(&self) -> usize {
+        self.cleaned.len()
+            + self.inserts.tasks.len()
+            + self.inserts.references.iter().map(|(_, written)| written.len() + 32).sum::<usize>()
+    }
+}
+
+/// The prepared texts a node keeps, by their Markdown, up to `CACHE_BYTES` (then it starts
+/// afresh: simpler than tracking use, and a page refills it at once).
+#[derive(Default)]
+struct Cache {
+    texts: HashMap<String, Arc<Prepared>>,
+    bytes: usize,
+}
+
+const CACHE_BYTES: usize = 8 << 20;
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
+
+/// The text prepared (see the module documentation): kept, unless an attachment image makes
+/// it depend on its viewer (`targets`).
+fn prepared(markdown: &str, targets: &Targets) -> Arc<Prepared> {
+    if markdown.contains(ATTACHMENT_SCHEME) {
+        return Arc::new(Prepared::of(markdown, targets));
+    }
+    let cache = || CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(kept) = cache().texts.get(markdown) {
+        return kept.clone();
+    }
+    let fresh = Arc::new(Prepared::of(markdown, targets));
+    let size = markdown.len() + fresh.size();
+    if size <= CACHE_BYTES / 16 {
+        let mut cache = cache();
+        if cache.bytes + size > CACHE_BYTES {
+            *cache = Cache::default();
+        }
+        cache.bytes += size;
+        cache.texts.insert(markdown.to_string(), fresh.clone());
+    }
+    fresh
+}
+
+/// The references in Markdown texts, each once (as `reference::in_markdown` finds them), from
+/// the prepared texts.
+pub fn references<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<Token> {
+    let none = Targets::default();
+    let mut found = BTreeSet::new();
+    for markdown in texts {
+        found.extend(prepared(markdown, &none).inserts.references.iter().map(|(token, _)| token.clone()));
+    }
+    found
 }
 
 impl Inserts {
@@ -67,17 +167,18 @@ impl Inserts {
         marker
     }
 
-    fn reference(&mut self, html: String) -> String {
+    fn reference(&mut self, token: Token, written: String) -> String {
         let marker = marker(self.nonce(), REFERENCE, self.references.len());
-        self.references.push(html);
+        self.references.push((token, written));
         marker
     }
 
-    /// The cleaned HTML with every marker replaced by what it stands for, in one pass.
-    fn put_into(self, cleaned: &str, boxes: TaskBoxes) -> String {
+    /// The cleaned HTML with every marker replaced by what it stands for, in one pass: a
+    /// reference by its link if `targets` has what it names, else by the text as written.
+    fn put_into(&self, cleaned: &str, boxes: TaskBoxes, targets: &Targets) -> String {
         let Some(nonce) = self.nonce else { return cleaned.to_string() };
         let prefix = format!("baton-{nonce:016x}-");
-        let mut out = String::with_capacity(cleaned.len() + self.references.iter().map(String::len).sum::<usize>());
+        let mut out = String::with_capacity(cleaned.len() + self.references.len() * 96);
         let mut rest = cleaned;
         while let Some(at) = rest.find(&prefix) {
             out.push_str(&rest[..at]);
@@ -89,7 +190,10 @@ impl Inserts {
                 (Some(TASK), Some(index), Some(b'-')) => {
                     self.tasks.get(index).map(|done| task_box(boxes, index, *done))
                 }
-                (Some(REFERENCE), Some(index), Some(b'-')) => self.references.get(index).cloned(),
+                (Some(REFERENCE), Some(index), Some(b'-')) => self
+                    .references
+                    .get(index)
+                    .map(|(token, written)| link(token, written, targets).unwrap_or_else(|| written.clone())),
                 _ => None,
             };
             match inserted {
@@ -133,7 +237,7 @@ pub fn preview(
     place: Place,
     markdown: &str,
 ) -> crate::error::Result<String> {
-    let tokens = reference::in_markdown([markdown]);
+    let tokens = references([markdown]);
     let targets = match place {
         Place::Item(id) => {
             let (readable, access) = permission::item_access(connection, viewer, id)?;
@@ -149,32 +253,8 @@ pub fn preview(
 /// Markdown as safe HTML: task boxes as `boxes` says, and the references its viewer may
 /// follow (`targets`, see `model::reference`) as links.
 pub fn render(markdown: &str, boxes: TaskBoxes, targets: &Targets) -> String {
-    let mut inserts = Inserts::default();
-    let mut events = Vec::new();
-    let mut plain = PlainText::default();
-    // How each open image ends: as itself, as the link an attachment image became, or not at
-    // all (an attachment the viewer cannot see: its alt text stays).
-    let mut images: Vec<Option<TagEnd>> = Vec::new();
-    for event in TextMergeStream::new(Parser::new_ext(markdown, options())) {
-        let is_plain = plain.is_plain(&event);
-        match event {
-            Event::Text(text) if is_plain => push_autolinked(text, &mut events, targets, &mut inserts),
-            Event::TaskListMarker(done) => events.push(Event::Text(inserts.task(done).into())),
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
-                let (start, end) = match dest_url.strip_prefix(ATTACHMENT_SCHEME) {
-                    Some(name) => attachment_image(name, title, targets),
-                    None => (Some(Tag::Image { link_type, dest_url, title, id }), Some(TagEnd::Image)),
-                };
-                events.extend(start.map(Event::Start));
-                images.push(end);
-            }
-            Event::End(TagEnd::Image) => events.extend(images.pop().flatten().map(Event::End)),
-            other => events.push(other),
-        }
-    }
-    let mut rendered = String::with_capacity(markdown.len() * 3 / 2);
-    html::push_html(&mut rendered, events.into_iter());
-    inserts.put_into(&SANITIZER.clean(&rendered).to_string(), boxes)
+    let prepared = prepared(markdown, targets);
+    prepared.inserts.put_into(&prepared.cleaned, boxes, targets)
 }
 
 /// How Markdown names an attachment of the text's item: `![screen](attachment:screen.png)`.
@@ -214,41 +294,42 @@ fn percent_decoded(text: &str) -> String {
     percent_encoding::percent_decode_str(text).decode_utf8().map_or_else(|_| text.to_string(), |name| name.into_owned())
 }
 
-/// Text with the references its viewer may follow as markers for their links.
-fn push_references<'a>(text: &str, events: &mut Vec<Event<'a>>, targets: &Targets, inserts: &mut Inserts) {
+/// Text with its references as markers.
+fn push_references<'a>(text: &str, events: &mut Vec<Event<'a>>, inserts: &mut Inserts) {
     let mut shown = 0;
     let mut pieces = String::new();
     for (range, token) in reference::in_text(text) {
-        let written = escape(&text[range.clone()]);
-        let link = match &token {
-            Token::Item(item) => targets.item(item).map(|target| {
-                format!(
-                    r#"<a href="/items/{}" class="ref{}" title="{}: {}">{written}</a>"#,
-                    target.id,
-                    if target.closed { " closed" } else { "" },
-                    escape(&target.key),
-                    escape(&target.title)
-                )
-            }),
-            Token::Person(login) => targets.person(login).map(|person| {
-                format!(
-                    r#"<a href="/items?assignee={}&amp;state=all" class="mention" title="{}">{written}</a>"#,
-                    person.id,
-                    escape(&person.name)
-                )
-            }),
-        };
-        if let Some(link) = link {
-            pieces.push_str(&text[shown..range.start]);
-            pieces.push_str(&inserts.reference(link));
-            shown = range.end;
-        }
+        pieces.push_str(&text[shown..range.start]);
+        pieces.push_str(&inserts.reference(token, escape(&text[range.clone()])));
+        shown = range.end;
     }
     if shown == 0 {
         events.push(Event::Text(text.to_string().into()));
     } else {
         pieces.push_str(&text[shown..]);
         events.push(Event::Text(pieces.into()));
+    }
+}
+
+/// The link of a reference its viewer may follow (`targets`), showing the text as written.
+fn link(token: &Token, written: &str, targets: &Targets) -> Option<String> {
+    match token {
+        Token::Item(item) => targets.item(item).map(|target| {
+            format!(
+                r#"<a href="/items/{}" class="ref{}" title="{}: {}">{written}</a>"#,
+                target.id,
+                if target.closed { " closed" } else { "" },
+                escape(&target.key),
+                escape(&target.title)
+            )
+        }),
+        Token::Person(login) => targets.person(login).map(|person| {
+            format!(
+                r#"<a href="/items?assignee={}&amp;state=all" class="mention" title="{}">{written}</a>"#,
+                person.id,
+                escape(&person.name)
+            )
+        }),
     }
 }
 
@@ -272,14 +353,13 @@ const URL_STARTS: [&str; 2] = ["https://", "http://"];
 /// Characters that end a sentence rather than a URL when they come last (as GitHub does).
 const TRAILING_PUNCTUATION: &[char] = &['.', ',', ':', ';', '!', '?', '*', '_', '~', '\'', '"'];
 
-/// Text with its plain `http(s)://` URLs turned into links, and its references into the
-/// links `targets` allows.
-fn push_autolinked<'a>(text: CowStr<'a>, events: &mut Vec<Event<'a>>, targets: &Targets, inserts: &mut Inserts) {
+/// Text with its plain `http(s)://` URLs turned into links, and its references into markers.
+fn push_autolinked<'a>(text: CowStr<'a>, events: &mut Vec<Event<'a>>, inserts: &mut Inserts) {
     let mut rest: &str = &text;
     let mut pieces: Vec<Event<'a>> = Vec::new();
     while let Some((start, end)) = next_url(rest) {
         if start > 0 {
-            push_references(&rest[..start], &mut pieces, targets, inserts);
+            push_references(&rest[..start], &mut pieces, inserts);
         }
         let url = rest[start..end].to_string();
         pieces.push(Event::Start(Tag::Link {
@@ -293,7 +373,7 @@ fn push_autolinked<'a>(text: CowStr<'a>, events: &mut Vec<Event<'a>>, targets: &
         rest = &rest[end..];
     }
     if !rest.is_empty() {
-        push_references(rest, &mut pieces, targets, inserts);
+        push_references(rest, &mut pieces, inserts);
     }
     events.extend(pieces);
 }
