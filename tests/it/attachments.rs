@@ -14,9 +14,10 @@ on_both_backends!(
     an_attachment_may_belong_to_a_comment_of_the_same_item_only,
 );
 
+/// Uploads a file to an item, named by its id (a number) or its key.
 pub(crate) async fn upload(
     api: &Api,
-    item_id: &serde_json::Value,
+    item: impl std::fmt::Display,
     name: &str,
     content: Vec<u8>,
     comment_id: Option<i64>,
@@ -26,7 +27,7 @@ pub(crate) async fn upload(
     if let Some(comment_id) = comment_id {
         form = form.text("comment_id", comment_id.to_string());
     }
-    api.send(api.client.post(format!("{}/api/v1/items/{item_id}/attachments", api.address)).multipart(form)).await
+    api.send(api.client.post(format!("{}/api/v1/items/{item}/attachments", api.address)).multipart(form)).await
 }
 
 pub(crate) fn stored_files(app: &TestApp) -> usize {

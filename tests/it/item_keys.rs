@@ -18,6 +18,7 @@ on_both_backends!(
     items_are_numbered_per_project_and_named_by_key_in_the_api_pages_search_and_exports,
     a_moved_item_takes_the_next_number_there_and_its_old_key_still_leads_to_it,
     a_key_tells_nothing_of_an_item_the_caller_cannot_read,
+    every_resource_of_an_item_answers_to_its_key,
     three_nodes_creating_at_once_never_give_two_items_one_key,
 );
 
@@ -177,6 +178,66 @@ async fn a_key_tells_nothing_of_an_item_the_caller_cannot_read(backend: Backend)
     let structure = outsider.get("/api/v1/search?q=parent:HR-1").await;
     assert_eq!(structure.body["total"], 0, "{}", structure.body);
     assert_eq!(app.admin.get("/api/v1/items/HR-1").await.body["title"], "Salary review");
+}
+
+/// Comments, attachments, history, transitions, children, watchers and links of an item are
+/// reached by its key as by its id (and a link's target named by key); an unreadable key is
+/// 404 on each, named by the key.
+async fn every_resource_of_an_item_answers_to_its_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("HR", false).await;
+    app.create_project("OPS", false).await;
+    let first = app.admin.create_item("OPS", "Badge reader broken").await;
+    app.admin.create_item("OPS", "Printer jam").await;
+    app.admin.create_item("HR", "Salary review").await;
+    let child =
+        app.admin.post("/api/v1/items", json!({"project": "OPS", "title": "Spare part", "parent": first["id"]})).await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+
+    let comment = app.admin.post("/api/v1/items/OPS-1/comments", json!({"body": "Seen by the door."})).await;
+    assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+    assert_eq!(comment.body["item_id"], first["id"]);
+    let link = app.admin.post("/api/v1/items/OPS-1/links", json!({"kind": "relates", "target": "OPS-2"})).await;
+    assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
+    let uploaded = crate::attachments::upload(&app.admin, "OPS-1", "notes.txt", b"by the door".to_vec(), None).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    let watch = app.admin.post("/api/v1/items/OPS-1/watchers", json!({})).await;
+    assert_eq!(watch.status, StatusCode::NO_CONTENT, "{}", watch.body);
+    for (path, list) in [
+        ("comments", "comments"),
+        ("attachments", "attachments"),
+        ("history", "history"),
+        ("transitions", "statuses"),
+        ("children", "children"),
+        ("watchers", "watchers"),
+        ("links", "links"),
+    ] {
+        let by_key = app.admin.get(&format!("/api/v1/items/OPS-1/{path}")).await;
+        let by_id = app.admin.get(&format!("/api/v1/items/{}/{path}", first["id"])).await;
+        assert_eq!(by_key.status, StatusCode::OK, "{path}: {}", by_key.body);
+        assert_eq!(by_key.body, by_id.body, "{path}");
+        assert!(!by_key.body[list].as_array().unwrap().is_empty(), "{path}: {}", by_key.body);
+    }
+    let link_id = link.body["id"].as_i64().unwrap();
+    let removed = app.admin.delete(&format!("/api/v1/items/OPS-1/links/{link_id}")).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    let unwatched = app.admin.delete(&format!("/api/v1/items/OPS-1/watchers/{}", app.admin.user_id)).await;
+    assert_eq!(unwatched.status, StatusCode::NO_CONTENT, "{}", unwatched.body);
+
+    let outsider = app.create_user("olga").await;
+    app.add_member("OPS", &outsider, "reporter").await;
+    for path in ["comments", "attachments", "history", "transitions", "children", "watchers", "links"] {
+        let reply = outsider.get(&format!("/api/v1/items/HR-1/{path}")).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.body);
+        assert_eq!(reply.body["error"]["message"], "item HR-1 not found", "{path}");
+    }
+    let commented = outsider.post("/api/v1/items/HR-1/comments", json!({"body": "Me too"})).await;
+    assert_eq!(commented.status, StatusCode::NOT_FOUND, "{}", commented.body);
+    let linked = outsider.post("/api/v1/items/OPS-1/links", json!({"kind": "relates", "target": "HR-1"})).await;
+    assert_eq!(linked.status, StatusCode::NOT_FOUND, "{}", linked.body);
+    assert_eq!(linked.body["error"]["message"], "item HR-1 not found");
+    let bad = app.admin.get("/api/v1/items/OPS-x/comments").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }
 
 /// Three nodes on one database create 500 items each in one project, six at a time per node:

@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
-use crate::model::ids::{AttachmentId, CommentId, ItemId};
+use crate::model::ids::{AttachmentId, CommentId};
+use crate::model::item::key::ItemReference;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -24,12 +25,19 @@ fn multipart_error(error: actix_multipart::MultipartError) -> Error {
 pub async fn upload_attachment(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
     mut payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let item_id = path.into_inner();
+    let reference = path.into_inner();
     let check_caller = caller.user.clone();
-    state.database.run(move |connection| attachment::require_can_attach(connection, &check_caller, item_id)).await?;
+    let item_id = state
+        .database
+        .run(move |connection| {
+            let item_id = reference.resolve(connection, &check_caller)?;
+            attachment::require_can_attach(connection, &check_caller, item_id)?;
+            Ok(item_id)
+        })
+        .await?;
 
     let mut staged = None;
     let mut comment_id = None;
@@ -91,10 +99,16 @@ pub async fn upload_attachment(
 pub async fn list_attachments(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let item_id = path.into_inner();
-    let attachments = state.database.run(move |connection| attachment::list(connection, &caller.user, item_id)).await?;
+    let reference = path.into_inner();
+    let attachments = state
+        .database
+        .run(move |connection| {
+            let item_id = reference.resolve(connection, &caller.user)?;
+            attachment::list(connection, &caller.user, item_id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"attachments": attachments})))
 }
 

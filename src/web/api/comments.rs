@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::model::comment;
-use crate::model::ids::{CommentId, ItemId};
+use crate::model::ids::CommentId;
+use crate::model::item::key::ItemReference;
 use crate::model::reference::UnknownLogins;
 use crate::web::AppState;
 use crate::web::auth::Caller;
@@ -24,23 +25,30 @@ pub struct CommentBody {
 pub async fn list_comments(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let comments = state.database.run(move |connection| comment::list(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let comments = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            comment::list(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"comments": comments})))
 }
 
 pub async fn create_comment(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
     body: Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let reference = path.into_inner();
     let created = state
         .database
         .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
             comment::create(
                 connection,
                 &caller.user,

@@ -285,20 +285,32 @@ pub async fn update_item(
 pub async fn list_transitions(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let statuses = state.database.run(move |connection| item::allowed_statuses(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let statuses = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            item::allowed_statuses(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"statuses": statuses})))
 }
 
 pub async fn list_children(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let children = state.database.run(move |connection| item::tree::children(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let children = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            item::tree::children(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"children": children})))
 }
 
@@ -386,20 +398,32 @@ pub async fn delete_item(
 pub async fn list_history(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let entries = state.database.run(move |connection| history::list(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let entries = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            history::list(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"history": entries})))
 }
 
 pub async fn list_watchers(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let watchers = state.database.run(move |connection| watcher::list(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let watchers = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            watcher::list(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"watchers": watchers})))
 }
 
@@ -414,26 +438,35 @@ pub struct WatchBody {
 pub async fn add_watcher(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let reference = path.into_inner();
     let body: WatchBody =
         if body.iter().all(u8::is_ascii_whitespace) { WatchBody::default() } else { parse_json(&body)? };
     let user_id = body.user_id.map(UserId).unwrap_or(caller.user.id);
-    state.database.write(move |connection| watcher::add(connection, &caller.user, id, user_id)).await?;
+    state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            watcher::add(connection, &caller.user, id, user_id)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn remove_watcher(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(ItemReference, i64)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, user_id) = path.into_inner();
+    let (reference, user_id) = path.into_inner();
     state
         .database
-        .write(move |connection| watcher::remove(connection, &caller.user, ItemId(id), UserId(user_id)))
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            watcher::remove(connection, &caller.user, id, UserId(user_id))
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

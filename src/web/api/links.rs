@@ -5,7 +5,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::model::ids::{ItemId, LinkId};
+use crate::model::ids::LinkId;
+use crate::model::item::key::ItemReference;
 use crate::model::link;
 use crate::web::AppState;
 use crate::web::auth::Caller;
@@ -15,10 +16,16 @@ use crate::web::input::Json;
 pub async fn list_links(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let links = state.database.run(move |connection| link::list(connection, &caller.user, id)).await?;
+    let reference = path.into_inner();
+    let links = state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            link::list(connection, &caller.user, id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"links": links})))
 }
 
@@ -27,7 +34,8 @@ pub async fn list_links(
 pub struct NewLinkBody {
     /// As this item says it: `blocks`, or `blocked_by` for the other way round.
     kind: String,
-    target: ItemId,
+    /// The other item, by id or key.
+    target: ItemReference,
     /// With `duplicates`: close this item as a duplicate of the target, in the same step.
     #[serde(default)]
     close: bool,
@@ -36,10 +44,10 @@ pub struct NewLinkBody {
 pub async fn add_link(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<ItemId>,
+    path: web::Path<ItemReference>,
     body: Json<NewLinkBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let reference = path.into_inner();
     let NewLinkBody { kind, target, close } = body.into_inner();
     if close && kind != link::Kind::Duplicates.as_str() {
         return Err(Error::invalid("close", "only an item that duplicates another can be closed with its link").into());
@@ -47,6 +55,8 @@ pub async fn add_link(
     let created = state
         .database
         .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            let target = target.resolve(connection, &caller.user)?;
             if close {
                 link::close_as_duplicate(connection, &caller.user, id, target)
             } else {
@@ -60,9 +70,15 @@ pub async fn add_link(
 pub async fn remove_link(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(ItemId, LinkId)>,
+    path: web::Path<(ItemReference, LinkId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, link_id) = path.into_inner();
-    state.database.write(move |connection| link::remove(connection, &caller.user, id, link_id)).await?;
+    let (reference, link_id) = path.into_inner();
+    state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &caller.user)?;
+            link::remove(connection, &caller.user, id, link_id)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
