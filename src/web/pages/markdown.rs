@@ -520,6 +520,15 @@ mod tests {
         }
         let none = render("See #12 and @ann", TaskBoxes::Disabled, &Targets::default());
         assert_eq!(none.trim(), "<p>See #12 and @ann</p>");
+        // The node keeps the text prepared: the next viewer still gets their own links, and the
+        // one before them none.
+        let same = "Kept: #12 and @ann <b>&</b>";
+        let for_reader = render(same, TaskBoxes::Disabled, &targets);
+        let for_outsider = render(same, TaskBoxes::Disabled, &Targets::default());
+        assert_eq!(for_outsider.trim(), "<p>Kept: #12 and @ann <b>&amp;</b></p>");
+        assert_eq!(for_reader.matches("<a href").count(), 2, "{for_reader}");
+        assert_eq!(render(same, TaskBoxes::Disabled, &targets), for_reader);
+        assert_eq!(references([same, "OPS-4 and #12"]).len(), 3);
         let forged = "baton-0000000000000000-r0- #12";
         assert!(render(forged, TaskBoxes::Disabled, &targets).contains("baton-0000000000000000-r0-"));
     }
