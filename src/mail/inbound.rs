@@ -160,12 +160,12 @@ fn store_parsed(
     mail: &InboundMail,
 ) -> Result<Outcome> {
     let outcome = match sender::intent(connection, mailbox, mail)? {
-        Intent::Comment { author, item: item_id } => {
+        Intent::Comment { author, item: item_id, private } => {
             let body = message::reply::strip_quoted_reply(&mail.text);
             let body = if body.trim().is_empty() { "(the mail had no text)".to_string() } else { body };
             let (body, full_text) = fit(&body);
             // A signature's handles of other services are no mentions to refuse the mail for.
-            let comment = comment::create(connection, &author, item_id, &body, false, UnknownLogins::Ignore)?.comment;
+            let comment = comment::create(connection, &author, item_id, &body, private, UnknownLogins::Ignore)?.comment;
             let parts = full_text.iter().chain(&mail.attachments);
             attach(connection, files, mailbox.max_attachment_size, &author, (item_id, Some(comment.id)), parts)?;
             Outcome::Commented(item_id, comment.id)

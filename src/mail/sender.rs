@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::mail::mailbox::Mailbox;
 use crate::mail::message::InboundMail;
 use crate::mail::message::reply::subject_item_tag;
-use crate::mail::message_ids::{is_digest_message_id, item_of_message_id};
+use crate::mail::message_ids::{is_digest_message_id, is_private_note, item_of_message_id};
 use crate::mail::reply_address::{self, SigningKey, TokenError};
 use crate::mail::trust;
 use crate::model::ids::{ItemId, UserId};
@@ -27,16 +27,11 @@ use crate::model::user::{self, NewUser, User};
 
 /// What a mail will be stored as.
 pub enum Intent {
-    Comment {
-        author: User,
-        item: ItemId,
-    },
+    /// A comment; a private note when the mail answers the notification of one.
+    Comment { author: User, item: ItemId, private: bool },
     /// A new item in the mailbox's project: its reference, by id once the project was
     /// looked up for the decision.
-    NewItem {
-        reporter: User,
-        project: ProjectKeyOrId,
-    },
+    NewItem { reporter: User, project: ProjectKeyOrId },
 }
 
 /// The mailbox's project, looked up at most once per mail, and only once a rule needs it: a
@@ -84,7 +79,7 @@ pub fn intent(connection: &mut DbConnection, mailbox: &Mailbox, mail: &InboundMa
             )));
         }
         require_reply_project(connection, mailbox, item)?;
-        return Ok(Intent::Comment { author, item });
+        return Ok(Intent::Comment { author, item, private: answers_private_note(mail) });
     }
     let address = mail.from.as_ref().map(|from| from.email.clone()).unwrap_or_default();
     let verdict = if mail.from_addresses == 1 {
@@ -100,7 +95,7 @@ pub fn intent(connection: &mut DbConnection, mailbox: &Mailbox, mail: &InboundMa
         return Ok(match replied {
             Some(item) => {
                 require_reply_project(connection, mailbox, item)?;
-                Intent::Comment { author: sender, item }
+                Intent::Comment { author: sender, item, private: answers_private_note(mail) }
             }
             None => Intent::NewItem { reporter: sender, project: project.for_new_item() },
         });
@@ -141,6 +136,13 @@ fn reply_token(
     let today = database_now(connection)?.date();
     let verdicts: Vec<_> = tokens.iter().map(|token| key.verify(token, today)).collect();
     Ok(verdicts.iter().find(|verdict| verdict.is_ok()).or(verdicts.first()).cloned())
+}
+
+/// Whether the mail answers our notification of a private note: its reply is one too (and is
+/// refused if its author may no longer write them), so that what a private note said is
+/// never quoted in public.
+fn answers_private_note(mail: &InboundMail) -> bool {
+    mail.in_reply_to.iter().chain(&mail.references).any(|id| is_private_note(id))
 }
 
 /// Refuses a reply to an item outside the projects this mailbox takes replies for.

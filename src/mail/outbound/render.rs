@@ -160,10 +160,10 @@ impl Rendering<'_> {
             Err(reason) => return Ok(Err(reason)),
         };
         let domain = domain(settings);
-        let News { item_id, reference, title, status, actor, did, details } = news;
+        let News { item_id, reference, title, status, actor, did, details, private } = news;
         let content = Content {
             subject: format!("[{reference}] {title}"),
-            message_id: message_id(row.id, item_id, domain),
+            message_id: message_id(row.id, item_id, domain, private),
             thread: Some(format!("<{}>", thread_id(item_id, domain))),
             heading: format!("{actor} {did} {reference} {title} ({status})"),
             details: cut(&details, NEWS_CHARS),
@@ -253,6 +253,8 @@ struct News {
     actor: String,
     did: &'static str,
     details: String,
+    /// About a private note.
+    private: bool,
 }
 
 /// What an outbox row of news tells its recipient now, or why it is not to be told any more:
@@ -319,7 +321,8 @@ fn told(connection: &mut DbConnection, row: &OutboxRow, recipient: &User) -> Res
         },
         _ => ("changed", row.changes.clone()),
     };
-    Ok(Ok(News { item_id, reference: key::format(&project_key, number), title, status, actor, did, details }))
+    let reference = key::format(&project_key, number);
+    Ok(Ok(News { item_id, reference, title, status, actor, did, details, private }))
 }
 
 /// The longest text of a single notification, and of each piece of news in a digest.

@@ -17,6 +17,7 @@ use crate::support::{Backend, TestApp};
 on_both_backends!(
     a_forged_mail_from_the_administrator_is_refused_with_its_reason,
     a_reply_through_the_signed_reply_address_is_stored_as_its_user,
+    a_reply_to_a_private_note_is_a_private_note,
     an_expired_or_altered_reply_address_is_refused,
     a_verified_reply_to_an_item_of_a_project_the_mailbox_does_not_feed_is_refused,
     unverified_mail_becomes_a_new_item_only_from_reporters_or_is_refused,
@@ -111,6 +112,71 @@ async fn a_reply_through_the_signed_reply_address_is_stored_as_its_user(backend:
     let again = mail("walt@example.com", &format!("To: {address}\r\nMessage-ID: <late@x>\r\n"), "Re: x", "Late.");
     let reason = refusal(store(&app, &mailbox(UnknownSenders::Reject), &again));
     assert!(reason.contains("needs reporter"), "{reason}");
+}
+
+/// A reply to the notification of a private note is a private note: what the note said, quoted
+/// or answered, never reaches the item's reporters. Someone who may no longer write private
+/// notes gets the reply refused, not made public.
+async fn a_reply_to_a_private_note_is_a_private_note(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    let (walt, rita) = (app.create_user("walt").await, app.create_user("rita").await);
+    app.add_member("OPS", &walt, "developer").await;
+    app.add_member("OPS", &rita, "reporter").await;
+    let created = rita.post("/api/v1/items", serde_json::json!({"project": "OPS", "title": "Door stuck"})).await;
+    let id = created.body["id"].as_i64().unwrap();
+    let path = format!("/api/v1/items/{id}/comments");
+    assert_eq!(walt.post(&format!("/api/v1/items/{id}/watchers"), serde_json::json!({})).await.status.as_u16(), 204);
+    let note = app.admin.post(&path, serde_json::json!({"body": "The lock vendor owes us.", "private": true})).await;
+    assert_eq!(note.status.as_u16(), 201, "{}", note.body);
+    app.send_mail_now().await;
+    let notification = std::fs::read_dir(app.data_dir.join("mail-outbox"))
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .find(|text| text.contains("walt@example.com"))
+        .expect("walt was told of the note");
+    let message_id =
+        notification.lines().find_map(|line| line.strip_prefix("Message-ID: ")).expect("a Message-ID").to_string();
+    assert!(message_id.contains("@private-note."), "{message_id}");
+
+    let address = reply_address(&app, walt.user_id, id, today() + chrono::Days::new(30));
+    let reply = mail(
+        "walt@example.com",
+        &format!("To: {address}\r\nMessage-ID: <walt-1@x>\r\nIn-Reply-To: {message_id}\r\n"),
+        "Re: [OPS-1] Door stuck",
+        "They said Friday.\r\n\r\n> The lock vendor owes us.",
+    );
+    let outcome = store(&app, &mailbox(UnknownSenders::Reject), &reply);
+    let Outcome::Commented(_, comment) = outcome else { panic!("{outcome:?}") };
+    let stored = app.admin.get(&format!("/api/v1/comments/{comment}")).await;
+    assert_eq!(
+        (stored.body["body"].as_str(), stored.body["private"].as_bool()),
+        (Some("They said Friday."), Some(true))
+    );
+    let seen = rita.get(&path).await.body["comments"].clone();
+    assert_eq!(seen.as_array().map(Vec::len), Some(0), "rita sees neither: {seen}");
+    assert_eq!(rita.get(&format!("/api/v1/comments/{comment}")).await.status.as_u16(), 404);
+
+    // A reply to the public thread stays public; walt, a reporter now, may not write private notes.
+    let public = mail(
+        "walt@example.com",
+        &format!("To: {address}\r\nMessage-ID: <walt-2@x>\r\nIn-Reply-To: <baton.item.{id}@localhost>\r\n"),
+        "Re: [OPS-1] Door stuck",
+        "Oiled it.",
+    );
+    assert!(matches!(store(&app, &mailbox(UnknownSenders::Reject), &public), Outcome::Commented(..)));
+    assert_eq!(rita.get(&path).await.body["comments"][0]["body"], "Oiled it.");
+    app.add_member("OPS", &walt, "reporter").await;
+    let late = mail(
+        "walt@example.com",
+        &format!("To: {address}\r\nMessage-ID: <walt-3@x>\r\nIn-Reply-To: {message_id}\r\n"),
+        "Re: [OPS-1] Door stuck",
+        "And the vendor?",
+    );
+    let reason = refusal(store(&app, &mailbox(UnknownSenders::Reject), &late));
+    assert!(reason.contains("private notes are for the project's developers and managers"), "{reason}");
+    assert_eq!(app.count_rows("comments"), 3);
 }
 
 async fn an_expired_or_altered_reply_address_is_refused(backend: Backend) {
