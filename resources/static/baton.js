@@ -10,6 +10,9 @@
 //   and the page's main part is replaced by the answer, keeping the scroll position.
 // - A page with <meta name="baton-refresh"> reloads itself, but not while a dialog is open or
 //   a field is being edited (without the script, a <noscript> meta refresh does it).
+// - Images pasted or dropped into a text marked data-paste-images (its value: where to upload)
+//   become attachments of the item, shown where the text names them (![](attachment:name)).
+//   Not into a private note: every reader of the item would see the attachment.
 (function () {
   "use strict";
 
@@ -229,6 +232,84 @@
   document.addEventListener("close", function (event) {
     if (event.target.id === "confirm") pending = null;
   }, true);
+
+  // Pasted and dropped images.
+  function pastedName(file, index) {
+    var stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+    var extension = ((file.type.split("/")[1] || "png").replace("jpeg", "jpg").match(/^[a-z0-9]+/) || ["png"])[0];
+    return "pasted-" + stamp + (index ? "-" + (index + 1) : "") + "." + extension;
+  }
+
+  function pasteNotice(field, message) {
+    var notice = field.parentNode.querySelector(".paste-error");
+    if (!notice) {
+      notice = document.createElement("span");
+      notice.className = "field-error paste-error";
+      notice.setAttribute("role", "alert");
+      field.insertAdjacentElement("afterend", notice);
+    }
+    notice.textContent = message;
+    notice.hidden = !message;
+  }
+
+  function attachImages(field, files) {
+    var images = Array.prototype.filter.call(files || [], function (file) { return /^image\//.test(file.type); });
+    if (images.length === 0 || typeof window.fetch !== "function") return false;
+    var form = field.form;
+    var privateNote = form && form.querySelector("input[name=private]");
+    if (privateNote && privateNote.checked) {
+      pasteNotice(field, "Images cannot be pasted into a private note: every reader of the item would see the attachment.");
+      return true;
+    }
+    var token = form && form.querySelector("input[name=csrf_token]");
+    pasteNotice(field, "");
+    images.forEach(function (file, index) {
+      var name = pastedName(file, index);
+      var placeholder = "![Uploading " + name + "…]()";
+      field.setRangeText(placeholder + "\n", field.selectionStart, field.selectionEnd, "end");
+      var body = new FormData();
+      body.append("file", file, name);
+      fetch(field.getAttribute("data-paste-images"), {
+        method: "POST",
+        body: body,
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": token ? token.value : "" }
+      })
+        .then(function (response) {
+          return response.json().then(function (answer) {
+            if (!response.ok) throw new Error((answer.error && answer.error.message) || response.statusText);
+            return answer;
+          });
+        })
+        .then(function (attachment) {
+          field.value = field.value.replace(placeholder, "![](attachment:" + encodeURIComponent(attachment.file_name) + ")");
+        })
+        .catch(function (error) {
+          field.value = field.value.replace(placeholder + "\n", "");
+          pasteNotice(field, "The image was not attached: " + error.message);
+        });
+    });
+    return true;
+  }
+
+  function pasteTarget(event) {
+    var field = event.target;
+    return field && field.hasAttribute && field.hasAttribute("data-paste-images") ? field : null;
+  }
+
+  document.addEventListener("paste", function (event) {
+    var field = pasteTarget(event);
+    if (field && event.clipboardData && attachImages(field, event.clipboardData.files)) event.preventDefault();
+  });
+
+  document.addEventListener("dragover", function (event) {
+    if (pasteTarget(event)) event.preventDefault();
+  });
+
+  document.addEventListener("drop", function (event) {
+    var field = pasteTarget(event);
+    if (field && event.dataTransfer && attachImages(field, event.dataTransfer.files)) event.preventDefault();
+  });
 
   // The self-reloading pages (the cluster page).
   function scheduleRefresh() {

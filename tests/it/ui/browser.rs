@@ -279,3 +279,65 @@ async fn in_a_browser_a_developer_previews_a_mention_then_edits_and_deletes_the_
     assert!(browser.text("article.comment.deleted").await.contains("Comment deleted by dana"));
     browser.quit().await;
 }
+
+/// Pastes a 1×1 PNG into the field, as a browser does with an image on the clipboard.
+async fn paste_image(browser: &Browser, css: &str) {
+    let pasted: bool = browser
+        .evaluate(&format!(
+            "(function () {{
+                var bytes = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII='), function (c) {{ return c.charCodeAt(0); }});
+                var clipboard = new DataTransfer();
+                clipboard.items.add(new File([bytes], 'image.png', {{ type: 'image/png' }}));
+                var field = document.querySelector('{css}');
+                field.focus();
+                return !field.dispatchEvent(new ClipboardEvent('paste', {{ clipboardData: clipboard, bubbles: true, cancelable: true }}));
+            }})()"
+        ))
+        .await;
+    assert!(pasted, "the page took the paste");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_pasted_image_is_attached_and_shown_in_the_comment() {
+    let Some(browser) = Browser::start("browser pasted image scenario").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let dana = app.create_user("dana").await;
+    app.add_member("WEB", &dana, "developer").await;
+    let item = dana.create_item("WEB", "Chart axis is cut off").await;
+    let item_path = format!("/items/{}", item["id"]);
+    browser.sign_in(&app.address, &item_path, "dana", USER_PASSWORD).await;
+
+    browser.type_into("#comment-body", "Like this:\n").await;
+    paste_image(&browser, "#comment-body").await;
+    let value = async |browser: &Browser| -> String {
+        browser.find("#comment-body").await.prop("value").await.unwrap().unwrap_or_default()
+    };
+    browser
+        .wait_for("the image named in the text", false, async |browser| value(browser).await.contains("](attachment:"))
+        .await;
+    let text = value(&browser).await;
+    assert!(text.starts_with("Like this:\n![](attachment:pasted-") && text.contains(".png)"), "{text:?}");
+    assert_eq!(app.count_rows("attachments"), 1);
+
+    browser.click("#comment-form button.primary").await;
+    browser.wait_for("the comment", false, async |browser| browser.exists("article.comment .markdown img").await).await;
+    let source = browser.attributes("article.comment .markdown img", "src").await.remove(0);
+    assert!(source.starts_with("/api/v1/attachments/") && source.ends_with("/image"), "{source}");
+    let image = reqwest::Client::new()
+        .get(app.url(&source))
+        .header("Cookie", browser.session_cookie_header().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(image.headers()["content-type"], "image/png");
+
+    // Into a private note, no: the attachment would be every reader's.
+    browser.click("#comment-private").await;
+    paste_image(&browser, "#comment-body").await;
+    browser.wait_for("the refusal", false, async |browser| browser.exists(".paste-error").await).await;
+    assert!(browser.text(".paste-error").await.contains("private note"));
+    assert_eq!(app.count_rows("attachments"), 1);
+    browser.quit().await;
+}
