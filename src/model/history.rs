@@ -5,10 +5,11 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::DbConnection;
-use crate::db::schema::{history, users};
+use crate::db::schema::{history, items, projects, users};
 use crate::error::Result;
-use crate::model::ids::{CommentId, ItemId, UserId};
-use crate::model::permission::{self, ReadableItem};
+use crate::model::ids::{CommentId, ItemId, ProjectId, UserId, any_id};
+use crate::model::item::key;
+use crate::model::permission::{self, ReadableItem, is_readable_in, readable_project_ids};
 use crate::model::user::{User, UserSummary};
 use crate::model::{comment, link};
 use crate::timestamp;
@@ -57,7 +58,8 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
 }
 
 /// The changes of an item already checked, oldest first; a change of a link whose other item
-/// the actor cannot read is left out.
+/// the actor cannot read is left out, and the items a link or parent change names are named by
+/// their keys (`with_keys`).
 pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) -> Result<Vec<HistoryEntry>> {
     let rows: Vec<HistoryRow> = history::table
         .inner_join(users::table)
@@ -106,7 +108,7 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
                     .and_then(|id| id.parse().ok())
                     .is_some_and(|id| private_notes.contains(&CommentId(id))))
     };
-    Ok(rows
+    let entries = rows
         .into_iter()
         .zip(linked)
         .filter(|((.., field, _, _), other)| {
@@ -122,5 +124,41 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
             old_value,
             new_value,
         })
-        .collect())
+        .collect();
+    with_keys(connection, actor, entries)
+}
+
+/// A link or parent change names the other item as written then, `#id`; it is shown by the
+/// item's key now (`blocks OPS-40`, a parent `OPS-12`) where the actor may read it.
+fn with_keys(connection: &mut DbConnection, actor: &User, mut entries: Vec<HistoryEntry>) -> Result<Vec<HistoryEntry>> {
+    let names_items = |entry: &HistoryEntry| entry.field == link::HISTORY_FIELD || entry.field == "parent";
+    let named: Vec<ItemId> = entries
+        .iter()
+        .filter(|entry| names_items(entry))
+        .flat_map(|entry| [&entry.old_value, &entry.new_value])
+        .filter_map(|value| value.as_deref().and_then(link::named_item))
+        .collect();
+    if named.is_empty() {
+        return Ok(entries);
+    }
+    let readable = readable_project_ids(connection, actor)?;
+    let keys: std::collections::HashMap<ItemId, String> = items::table
+        .inner_join(projects::table)
+        .filter(any_id(items::id, &named))
+        .select((items::id, projects::id, projects::key, items::number))
+        .load::<(ItemId, ProjectId, String, i64)>(connection)?
+        .into_iter()
+        .filter(|(_, project, _, _)| is_readable_in(&readable, *project))
+        .map(|(id, _, project_key, number)| (id, key::format(&project_key, number)))
+        .collect();
+    for entry in entries.iter_mut().filter(|entry| names_items(entry)) {
+        for value in [&mut entry.old_value, &mut entry.new_value].into_iter().flatten() {
+            if let (Some(id), Some(at)) = (link::named_item(value), value.rfind('#'))
+                && let Some(key) = keys.get(&id)
+            {
+                value.replace_range(at.., key);
+            }
+        }
+    }
+    Ok(entries)
 }

@@ -84,7 +84,11 @@ async fn an_item_is_copied_with_what_was_asked_for_and_linked_to_its_original(ba
     assert!(keys(&originals["links"], "kind").contains(&"copied_to".to_string()), "{originals}");
     let history = app.admin.history(&path).await;
     assert!(
-        history.iter().any(|(field, _, new)| field == "links" && *new == json!(format!("copied_to #{}", copy["id"])))
+        history
+            .iter()
+            .any(|(field, _, new)| field == "links"
+                && *new == json!(format!("copied_to {}", copy["key"].as_str().unwrap()))),
+        "{history:?}"
     );
 
     // Into WEB, bare: the field that applies there, the label's namesake, only the copy link.
