@@ -35,6 +35,17 @@ async fn references_are_links_for_a_reader_and_plain_text_for_anyone_else(backen
     let text = format!("Blocked by OPS-2 and HR-1 (#{secret_id}, #{toner_id}); ask @dev or @olga, not `OPS-2`.");
     let comment = app.admin.post(&format!("/api/v1/items/{}/comments", printer["id"]), json!({"body": text})).await;
     assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+    // A long-text field's Markdown links alike.
+    app.admin.define_field(json!({"key": "notes", "name": "Notes", "type": "long_text"})).await;
+    let version = app.admin.get(&format!("/api/v1/items/{}", printer["id"])).await.body["version"].clone();
+    let noted = app
+        .admin
+        .patch(
+            &format!("/api/v1/items/{}", printer["id"]),
+            json!({"version": version, "fields": {"notes": "Field notes: see OPS-2, not HR-1."}}),
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.body);
 
     let page_for = async |login: &str, password: &str| {
         let browser = WebClient::sign_in(&app.address, login, password).await;
@@ -55,12 +66,14 @@ async fn references_are_links_for_a_reader_and_plain_text_for_anyone_else(backen
     assert!(!developers.contains(&format!("/items/{secret_id}\"")), "no link to the HR item");
     assert!(developers.contains(" or @olga, not "), "olga cannot read OPS: plain text");
     assert!(developers.contains("<code>OPS-2</code>"), "code stays code");
+    assert!(developers.contains(&format!("Field notes: see {toner_link}OPS-2</a>, not HR-1.")), "{developers}");
 
     // The administrator reads both projects: the HR item is a link with its title.
     let admins = page_for("admin", ADMIN_PASSWORD).await;
     let secret_link = format!(r#"<a href="/items/{secret_id}" class="ref" title="HR-1: Salary review">"#);
     assert!(admins.contains(&format!("{secret_link}HR-1</a>")), "{admins}");
     assert!(admins.contains(&format!("{secret_link}#{secret_id}</a>")));
+    assert!(admins.contains(&format!("not {secret_link}HR-1</a>.")), "the field's reference to HR");
     assert!(admins.contains(" or @olga, not "), "olga still cannot read OPS: plain text for everyone");
 
     // A reader who is not a member: the public project's page shows the OPS link only.

@@ -41,7 +41,7 @@ use crate::web::pages::confirm::Confirmation;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::items::parse_date;
-use crate::web::pages::markdown::{self, Place, TaskBoxes, to_safe_html};
+use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other, url_with_query};
 
@@ -109,7 +109,8 @@ impl CommentView {
     }
 }
 
-/// A custom field's value as the page shows it: text, Markdown (long text) or a link (URL).
+/// A custom field's value as the page shows it: text, Markdown (long text, with the references
+/// its viewer may follow as links) or a link (URL).
 pub struct CustomFieldView {
     pub name: String,
     pub text: String,
@@ -118,12 +119,12 @@ pub struct CustomFieldView {
 }
 
 impl CustomFieldView {
-    fn of(field: &ShownField) -> CustomFieldView {
+    fn of(field: &ShownField, references: &Targets) -> CustomFieldView {
         let text = field.value.as_ref().map(Shown::text).unwrap_or_default();
         CustomFieldView {
             name: field.name.clone(),
             html: match &field.value {
-                Some(Shown::LongText(markdown)) => Some(to_safe_html(markdown)),
+                Some(Shown::LongText(markdown)) => Some(markdown::render(markdown, TaskBoxes::Disabled, references)),
                 _ => None,
             },
             link: match &field.value {
@@ -292,8 +293,14 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 .cloned()
                 .collect();
             let comments = comment::of_item(connection, readable, permissions.work)?;
+            let long_texts = item.fields.0.iter().filter_map(|field| match &field.value {
+                Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
+                _ => None,
+            });
             let tokens = markdown::references(
-                std::iter::once(item.description.as_str()).chain(comments.iter().map(|comment| comment.body.as_str())),
+                std::iter::once(item.description.as_str())
+                    .chain(long_texts)
+                    .chain(comments.iter().map(|comment| comment.body.as_str())),
             );
             let attachments = attachment::of_item(connection, readable, permissions.work)?;
             let references =
@@ -371,7 +378,13 @@ async fn item_page(
                 if loaded.permissions.edit { TaskBoxes::Buttons } else { TaskBoxes::Disabled },
                 &loaded.references,
             ),
-            custom_fields: loaded.item.fields.0.iter().map(CustomFieldView::of).collect(),
+            custom_fields: loaded
+                .item
+                .fields
+                .0
+                .iter()
+                .map(|field| CustomFieldView::of(field, &loaded.references))
+                .collect(),
             field_names: loaded.catalog.fields.iter().map(|field| (field.key.clone(), field.name.clone())).collect(),
             field_inputs: field_inputs::inputs(
                 &loaded.catalog,
