@@ -1,6 +1,7 @@
 // The page script, a progressive enhancement: every page works without this file.
 // - Keyboard shortcuts (the #shortcuts dialog lists them; "?" opens it). Single keys act only
 //   when no field has the focus and no modifier is held, so typing is never taken over.
+//   Ctrl+Enter (or Cmd+Enter) in a field sends its form, by the form's primary button.
 // - Filters marked data-auto-submit apply on change (their Apply button is hidden).
 // - Times (<time datetime>) in the browser's zone, or the zone in <html data-time-zone>;
 //   relative ones ("3 h ago") kept current.
@@ -68,13 +69,21 @@
     "e": edit,
     "c": function () { return focus("#comment-body"); },
     "l": function () { return focus("#add-label"); },
-    "n": function () { return follow("a[data-shortcut=new-item]"); },
+    "n": function () { return follow("a[data-shortcut=new-item-here]") || follow("a[data-shortcut=new-item]"); },
     "?": help
   };
 
   function anyDialogOpen() {
     return document.querySelector("dialog[open]") !== null;
   }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.defaultPrevented) return;
+    var form = event.target.form;
+    if (!form || typeof form.requestSubmit !== "function") return;
+    event.preventDefault();
+    form.requestSubmit(form.querySelector("button.primary") || undefined);
+  });
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || typing(event.target)) return;

@@ -508,6 +508,8 @@ pub struct NewItemForm {
     pub type_id: String,
     pub priority_id: String,
     pub due_date: String,
+    /// A member of the project, for those who may assign there; empty for nobody.
+    pub assignee_id: String,
     /// `<project id>:<type id>`: the project and type whose custom fields the form shows.
     pub fields_for: String,
     /// The item to create a sub-item of (its id), from the parent's page.
@@ -528,21 +530,25 @@ struct NewItemPage {
     chrome: Chrome,
     form: NewItemForm,
     errors: FieldErrors,
+    /// The projects the viewer may file items in.
     projects: Vec<Project>,
     workflow: Workflow,
     /// The item types the chosen project uses.
     types: Vec<ItemType>,
+    /// The chosen project's members, if the viewer may assign items there.
+    assignees: Vec<Member>,
     field_inputs: Vec<FieldInput>,
     notice: Option<Notice>,
 }
 
 /// Where a new item from the form would go: the project if the viewer may see it, the type
 /// chosen or the project's first, and the types the form offers (the project's, or every
-/// type before a project is chosen).
+/// type before a project is chosen); and whether the viewer may assign items there.
 struct Placement {
     project: Option<ProjectId>,
     item_type: TypeId,
     types: Vec<ItemType>,
+    may_assign: bool,
 }
 
 fn placement(
@@ -551,13 +557,13 @@ fn placement(
     workflow: &Workflow,
     form: &NewItemForm,
 ) -> Result<Placement, Error> {
-    let project = if form.project.trim().is_empty() {
+    let found = if form.project.trim().is_empty() {
         None
     } else {
-        project::get_with(connection, viewer, &ProjectKeyOrId::parse(&form.project), Permission::View)
-            .ok()
-            .map(|(project, _)| project.id)
+        project::get_with(connection, viewer, &ProjectKeyOrId::parse(&form.project), Permission::View).ok()
     };
+    let may_assign = found.as_ref().is_some_and(|(_, access)| access.allows(Permission::Work));
+    let project = found.map(|(project, _)| project.id);
     let offered = match project {
         Some(project) => types::of_project(connection, project, workflow)?,
         None => ProjectTypes { all: true, types: workflow.types.clone() },
@@ -566,7 +572,7 @@ fn placement(
         Ok(Some(id)) => TypeId(id),
         _ => offered.default_type()?.id,
     };
-    Ok(Placement { project, item_type, types: offered.types })
+    Ok(Placement { project, item_type, types: offered.types, may_assign })
 }
 
 /// The keys of the custom fields shown for a project and type (none before a project is
@@ -589,28 +595,40 @@ async fn new_item_page(
     let user = viewer.user.clone();
     let held = form.fields.clone();
     let shown = form.clone();
-    let (projects, workflow, types, field_inputs, fields_for, texts) = state
+    let (projects, workflow, types, assignees, field_inputs, fields_for, texts) = state
         .database
         .run(move |connection| {
             let workflow = Workflow::load(connection)?;
             let catalog = Catalog::load(connection)?;
-            let Placement { project, item_type, types } = placement(connection, &user, &workflow, &shown)?;
-            let field_inputs = match project {
+            let Placement { project, item_type, types, may_assign } = placement(connection, &user, &workflow, &shown)?;
+            let (assignees, field_inputs) = match project {
                 Some(project) => {
                     let members = membership::of_project(connection, project)?;
-                    field_inputs::inputs(&catalog, project, item_type, &held, &members)
+                    let inputs = field_inputs::inputs(&catalog, project, item_type, &held, &members);
+                    (if may_assign { members } else { Vec::new() }, inputs)
                 }
-                None => Vec::new(),
+                None => (Vec::new(), Vec::new()),
             };
             // Fields the form has not shown before offer their defaults.
             let texts = held.clone().or(FieldTexts::defaults(&catalog, &field_inputs));
             let fields_for = format!("{}:{item_type}", project.map(|id| id.to_string()).unwrap_or_default());
-            Ok((project::list_readable(connection, &user)?, workflow, types, field_inputs, fields_for, texts))
+            let projects = project::list_allowing(connection, &user, Permission::Report)?;
+            Ok((projects, workflow, types, assignees, field_inputs, fields_for, texts))
         })
         .await?;
     form.fields_for = fields_for;
     form.fields = texts;
-    let page = NewItemPage { chrome: viewer.chrome(), form, errors, projects, workflow, types, field_inputs, notice };
+    let page = NewItemPage {
+        chrome: viewer.chrome(),
+        form,
+        errors,
+        projects,
+        workflow,
+        types,
+        assignees,
+        field_inputs,
+        notice,
+    };
     render(status, &page)
 }
 
@@ -657,7 +675,7 @@ fn parse_new_item(form: &NewItemForm, catalog: &Catalog) -> Result<NewItem, Erro
         description: form.description.clone(),
         type_id: parse_id("type_id", &form.type_id)?.map(TypeId),
         priority_id: parse_id("priority_id", &form.priority_id)?.map(PriorityId),
-        assignee_id: None,
+        assignee_id: parse_id("assignee_id", &form.assignee_id)?.map(UserId),
         due_date: parse_date("due_date", &form.due_date)?,
         parent: parse_id("parent", &form.parent)?.map(ItemId),
         fields: form.fields.to_values(catalog)?,

@@ -121,6 +121,19 @@ async fn in_a_browser_keyboard_shortcuts_move_through_lists_and_into_the_item_fo
     browser.press("n").await;
     browser.wait_for("the new item form", false, async |browser| browser.path().await == "/items/new").await;
     browser.find("form[action='/items/new'] button[type=submit]").await;
+
+    // From the project's items, n files in that project; Ctrl+Enter sends the form.
+    browser.goto(&app.url("/projects/KEY")).await;
+    browser.press("n").await;
+    browser.wait_for("the new item form", false, async |browser| browser.path().await == "/items/new").await;
+    assert_eq!(browser.find("#project").await.prop("value").await.unwrap().as_deref(), Some("KEY"));
+    browser.click("#title").await;
+    browser.press("Filed by keyboard").await;
+    browser.press("\u{E009}\u{E007}\u{E009}").await;
+    browser
+        .wait_for("the new item", false, async |browser| browser.text("h1").await.contains("Filed by keyboard"))
+        .await;
+    assert_eq!(app.count_rows("items WHERE title = 'Filed by keyboard'"), 1);
     browser.quit().await;
 }
 

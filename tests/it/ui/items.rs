@@ -151,6 +151,43 @@ async fn status_buttons_follow_the_workflow() {
     assert!(not_allowed.body.contains("the workflow does not allow"), "{}", not_allowed.body);
 }
 
+/// The new-item form offers the projects its viewer may file in, and the members of the chosen
+/// project as assignees to those who may assign there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_item_form_offers_where_to_file_and_whom_to_assign() {
+    let (app, _admin) = app_with_project().await;
+    app.create_project("OPS", false).await;
+    let (dana, rita) = (app.create_user("dana").await, app.create_user("rita").await);
+    app.add_member("WEB", &dana, "developer").await;
+    app.add_member("OPS", &dana, "viewer").await;
+    app.add_member("WEB", &rita, "reporter").await;
+
+    let developer = WebClient::sign_in(&app.address, "dana", USER_PASSWORD).await;
+    let form = developer.get("/items/new?project=WEB").await;
+    assert!(form.body.contains(r#"<option value="WEB" selected>"#), "the project preselected");
+    assert!(!form.body.contains(r#"<option value="OPS""#), "a viewer of OPS may not file there");
+    assert!(form.body.contains(r#"<select id="assignee_id" name="assignee_id""#), "{}", form.body);
+    assert!(form.body.contains(&format!(r#"<option value="{}">rita (rita)</option>"#, rita.user_id)));
+    let created = developer
+        .submit(
+            "/items/new",
+            &[("project", "WEB"), ("title", "Assigned from the start"), ("assignee_id", &rita.user_id.to_string())],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let item =
+        app.admin.get(&format!("/api/v1/items/{}", created.location().unwrap().trim_start_matches("/items/"))).await;
+    assert_eq!(item.body["assignee"]["login"], "rita");
+    let outsider =
+        developer.submit("/items/new", &[("project", "WEB"), ("title", "To a stranger"), ("assignee_id", "1")]).await;
+    assert_eq!(outsider.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(outsider.body.contains("assignee-error"), "{}", outsider.body);
+
+    let reporter = WebClient::sign_in(&app.address, "rita", USER_PASSWORD).await;
+    let form = reporter.get("/items/new?project=WEB").await;
+    assert!(!form.body.contains("assignee_id"), "reporters do not assign");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_new_items_show_messages_next_to_the_fields() {
     let (_app, admin) = app_with_project().await;
