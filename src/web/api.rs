@@ -21,6 +21,47 @@ pub mod workflow;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::db::DbConnection;
+use crate::error::Result;
+use crate::model::ids::ItemId;
+use crate::model::item::key::ItemReference;
+use crate::model::user::User;
+use crate::web::AppState;
+
+/// A read about the item a path names, by id or key, as `user`: the reference resolved
+/// (`ItemReference::resolve`: an unknown or unreadable key is 404 under its own name), then
+/// `read`, on one reading connection.
+pub async fn read_item<T: Send + 'static>(
+    state: &AppState,
+    user: User,
+    reference: ItemReference,
+    mut read: impl FnMut(&mut DbConnection, &User, ItemId) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    state
+        .database
+        .run(move |connection| {
+            let id = reference.resolve(connection, &user)?;
+            read(connection, &user, id)
+        })
+        .await
+}
+
+/// A change of the item a path names, as `read_item` reads, in one write.
+pub async fn write_item<T: Send + 'static>(
+    state: &AppState,
+    user: User,
+    reference: ItemReference,
+    write: impl FnOnce(&mut DbConnection, &User, ItemId) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    state
+        .database
+        .write(move |connection| {
+            let id = reference.resolve(connection, &user)?;
+            write(connection, &user, id)
+        })
+        .await
+}
+
 /// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
 pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where

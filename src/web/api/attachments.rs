@@ -15,6 +15,7 @@ use crate::model::attachment::{self, Attachment, NewAttachment, normalise_conten
 use crate::model::ids::{AttachmentId, CommentId};
 use crate::model::item::key::ItemReference;
 use crate::web::AppState;
+use crate::web::api::read_item;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 
@@ -30,14 +31,11 @@ pub async fn upload_attachment(
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
     let check_caller = caller.user.clone();
-    let item_id = state
-        .database
-        .run(move |connection| {
-            let item_id = reference.resolve(connection, &check_caller)?;
-            attachment::require_can_attach(connection, &check_caller, item_id)?;
-            Ok(item_id)
-        })
-        .await?;
+    let item_id = read_item(&state, check_caller, reference, move |connection, user, item_id| {
+        attachment::require_can_attach(connection, user, item_id)?;
+        Ok(item_id)
+    })
+    .await?;
 
     let mut staged = None;
     let mut comment_id = None;
@@ -102,13 +100,7 @@ pub async fn list_attachments(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let attachments = state
-        .database
-        .run(move |connection| {
-            let item_id = reference.resolve(connection, &caller.user)?;
-            attachment::list(connection, &caller.user, item_id)
-        })
-        .await?;
+    let attachments = read_item(&state, caller.user, reference, attachment::list).await?;
     Ok(HttpResponse::Ok().json(json!({"attachments": attachments})))
 }
 

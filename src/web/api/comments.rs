@@ -10,6 +10,7 @@ use crate::model::ids::CommentId;
 use crate::model::item::key::ItemReference;
 use crate::model::reference::UnknownLogins;
 use crate::web::AppState;
+use crate::web::api::{read_item, write_item};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::input::Json;
@@ -28,13 +29,7 @@ pub async fn list_comments(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let comments = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            comment::list(connection, &caller.user, id)
-        })
-        .await?;
+    let comments = read_item(&state, caller.user, reference, comment::list).await?;
     Ok(HttpResponse::Ok().json(json!({"comments": comments})))
 }
 
@@ -45,20 +40,10 @@ pub async fn create_comment(
     body: Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let created = state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            comment::create(
-                connection,
-                &caller.user,
-                id,
-                &body.body,
-                body.private.unwrap_or(false),
-                UnknownLogins::Refuse,
-            )
-        })
-        .await?;
+    let created = write_item(&state, caller.user, reference, move |connection, user, id| {
+        comment::create(connection, user, id, &body.body, body.private.unwrap_or(false), UnknownLogins::Refuse)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(created))
 }
 

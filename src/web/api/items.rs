@@ -16,6 +16,7 @@ use crate::model::user::User;
 use crate::model::{history, watcher};
 use crate::web::AppState;
 use crate::web::api::double_option;
+use crate::web::api::{read_item, write_item};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::input::{Json, form_pairs, parse_json, parse_pairs};
@@ -205,13 +206,7 @@ pub async fn get_item(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let found = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            item::get(connection, &caller.user, id)
-        })
-        .await?;
+    let found = read_item(&state, caller.user, reference, item::get).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -272,13 +267,10 @@ pub async fn update_item(
         component: body.component,
         fields: body.fields.into_iter().collect(),
     };
-    let updated = state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            item::update(connection, &caller.user, id, changes)
-        })
-        .await?;
+    let updated = write_item(&state, caller.user, reference, move |connection, user, id| {
+        item::update(connection, user, id, changes)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -288,13 +280,7 @@ pub async fn list_transitions(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let statuses = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            item::allowed_statuses(connection, &caller.user, id)
-        })
-        .await?;
+    let statuses = read_item(&state, caller.user, reference, item::allowed_statuses).await?;
     Ok(HttpResponse::Ok().json(json!({"statuses": statuses})))
 }
 
@@ -304,13 +290,7 @@ pub async fn list_children(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let children = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            item::tree::children(connection, &caller.user, id)
-        })
-        .await?;
+    let children = read_item(&state, caller.user, reference, item::tree::children).await?;
     Ok(HttpResponse::Ok().json(json!({"children": children})))
 }
 
@@ -332,14 +312,11 @@ pub async fn move_item(
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
     let MoveBody { project, type_id, drop } = body.into_inner();
-    let moved = state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            let request = item::moving::Move { project, type_id, drop_unmapped: drop };
-            item::moving::move_item(connection, &caller.user, id, request)
-        })
-        .await?;
+    let moved = write_item(&state, caller.user, reference, move |connection, user, id| {
+        let request = item::moving::Move { project, type_id, drop_unmapped: drop };
+        item::moving::move_item(connection, user, id, request)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(moved))
 }
 
@@ -368,13 +345,10 @@ pub async fn copy_item(
     let reference = path.into_inner();
     let CopyBody { project, type_id, comments, attachments, links, drop } = body.into_inner();
     let request = item::copying::Copy { project, type_id, comments, attachments, links, drop_unmapped: drop };
-    let copy = state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            item::copying::copy_item(connection, &caller.user, id, request)
-        })
-        .await?;
+    let copy = write_item(&state, caller.user, reference, move |connection, user, id| {
+        item::copying::copy_item(connection, user, id, request)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(copy))
 }
 
@@ -385,13 +359,7 @@ pub async fn delete_item(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let deleted = state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            item::deletion::delete(connection, &caller.user, id)
-        })
-        .await?;
+    let deleted = write_item(&state, caller.user, reference, item::deletion::delete).await?;
     Ok(HttpResponse::Ok().json(deleted))
 }
 
@@ -401,13 +369,7 @@ pub async fn list_history(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let entries = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            history::list(connection, &caller.user, id)
-        })
-        .await?;
+    let entries = read_item(&state, caller.user, reference, history::list).await?;
     Ok(HttpResponse::Ok().json(json!({"history": entries})))
 }
 
@@ -417,13 +379,7 @@ pub async fn list_watchers(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let watchers = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            watcher::list(connection, &caller.user, id)
-        })
-        .await?;
+    let watchers = read_item(&state, caller.user, reference, watcher::list).await?;
     Ok(HttpResponse::Ok().json(json!({"watchers": watchers})))
 }
 
@@ -445,12 +401,7 @@ pub async fn add_watcher(
     let body: WatchBody =
         if body.iter().all(u8::is_ascii_whitespace) { WatchBody::default() } else { parse_json(&body)? };
     let user_id = body.user_id.map(UserId).unwrap_or(caller.user.id);
-    state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            watcher::add(connection, &caller.user, id, user_id)
-        })
+    write_item(&state, caller.user, reference, move |connection, user, id| watcher::add(connection, user, id, user_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -461,12 +412,9 @@ pub async fn remove_watcher(
     path: web::Path<(ItemReference, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (reference, user_id) = path.into_inner();
-    state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            watcher::remove(connection, &caller.user, id, UserId(user_id))
-        })
-        .await?;
+    write_item(&state, caller.user, reference, move |connection, user, id| {
+        watcher::remove(connection, user, id, UserId(user_id))
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

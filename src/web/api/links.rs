@@ -9,6 +9,7 @@ use crate::model::ids::LinkId;
 use crate::model::item::key::ItemReference;
 use crate::model::link;
 use crate::web::AppState;
+use crate::web::api::{read_item, write_item};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::input::Json;
@@ -19,13 +20,7 @@ pub async fn list_links(
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let links = state
-        .database
-        .run(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            link::list(connection, &caller.user, id)
-        })
-        .await?;
+    let links = read_item(&state, caller.user, reference, link::list).await?;
     Ok(HttpResponse::Ok().json(json!({"links": links})))
 }
 
@@ -52,18 +47,15 @@ pub async fn add_link(
     if close && kind != link::Kind::Duplicates.as_str() {
         return Err(Error::invalid("close", "only an item that duplicates another can be closed with its link").into());
     }
-    let created = state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            let target = target.resolve(connection, &caller.user)?;
-            if close {
-                link::close_as_duplicate(connection, &caller.user, id, target)
-            } else {
-                link::add(connection, &caller.user, id, &kind, target)
-            }
-        })
-        .await?;
+    let created = write_item(&state, caller.user, reference, move |connection, user, id| {
+        let target = target.resolve(connection, user)?;
+        if close {
+            link::close_as_duplicate(connection, user, id, target)
+        } else {
+            link::add(connection, user, id, &kind, target)
+        }
+    })
+    .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -73,12 +65,7 @@ pub async fn remove_link(
     path: web::Path<(ItemReference, LinkId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (reference, link_id) = path.into_inner();
-    state
-        .database
-        .write(move |connection| {
-            let id = reference.resolve(connection, &caller.user)?;
-            link::remove(connection, &caller.user, id, link_id)
-        })
+    write_item(&state, caller.user, reference, move |connection, user, id| link::remove(connection, user, id, link_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
