@@ -285,6 +285,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    item_facts_version (id) {
+        id -> Integer,
+        database_key -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     fields (id) {
         id -> BigInt,
         key -> Text,

@@ -6,12 +6,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use diesel::prelude::*;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use crate::db::DbConnection;
-use crate::db::schema::{item_keys, items, memberships, projects, statuses, users};
+use crate::db::schema::{item_facts_version, item_keys, items, memberships, projects, statuses, users};
 use crate::error::{Error, Result};
 use crate::model::attachment::Attachment;
 use crate::model::comment;
@@ -48,7 +49,7 @@ pub struct PersonTarget {
 /// The references of some texts that their viewer may follow; the others are absent.
 #[derive(Debug, Clone, Default)]
 pub struct Targets {
-    items: HashMap<ItemReference, ItemTarget>,
+    items: HashMap<ItemReference, Arc<ItemTarget>>,
     people: HashMap<String, PersonTarget>,
     /// The attachments of the text's item the viewer may see, for `![](attachment:name)`.
     attachments: Vec<AttachmentTarget>,
@@ -65,7 +66,7 @@ pub struct AttachmentTarget {
 
 impl Targets {
     pub fn item(&self, reference: &ItemReference) -> Option<&ItemTarget> {
-        self.items.get(reference)
+        self.items.get(reference).map(Arc::as_ref)
     }
 
     pub fn person(&self, login: &str) -> Option<&PersonTarget> {
@@ -96,7 +97,7 @@ impl Targets {
     /// Targets as a test names them.
     pub fn of(items: Vec<(ItemReference, ItemTarget)>, people: Vec<PersonTarget>) -> Targets {
         Targets {
-            items: items.into_iter().collect(),
+            items: items.into_iter().map(|(reference, target)| (reference, Arc::new(target))).collect(),
             people: people.into_iter().map(|person| (person.login.clone(), person)).collect(),
             attachments: Vec::new(),
         }
@@ -209,8 +210,9 @@ pub fn in_markdown<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<Tok
 }
 
 /// What of `tokens` `viewer` may follow in a text of project `place`: items of the projects
-/// they may read (a query per project key named, and one for the items), and active people
-/// who may read `place` (one; none without a place: a mention then stays text).
+/// they may read (from the facts this node keeps, `KEPT`, and for the others a query per
+/// project key named and one for the items), and active people who may read `place` (a query
+/// per login; none without a place: a mention then stays text).
 pub fn resolve(
     connection: &mut DbConnection,
     viewer: &User,
@@ -218,14 +220,109 @@ pub fn resolve(
     tokens: &BTreeSet<Token>,
 ) -> Result<Targets> {
     let mut targets = Targets::default();
+    let references: Vec<&ItemReference> = tokens
+        .iter()
+        .filter_map(|token| match token {
+            Token::Item(reference) => Some(reference),
+            Token::Person(_) => None,
+        })
+        .collect();
+    if !references.is_empty() {
+        let facts = item_facts(connection, &references)?;
+        let readable = readable_project_ids(connection, viewer)?;
+        targets.items = facts
+            .into_iter()
+            .filter(|(_, fact)| is_readable_in(&readable, fact.project))
+            .map(|(reference, fact)| (reference, fact.target.clone()))
+            .collect();
+    }
+    if let Some(place) = place {
+        for token in tokens {
+            if let Token::Person(login) = token
+                && let Some(person) = reader(connection, place, login)?
+            {
+                targets.people.insert(person.login.clone(), person);
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// What a reference shows of the item it names, whoever views it, and the project that decides
+/// who may.
+#[derive(Debug, Clone)]
+struct Fact {
+    project: ProjectId,
+    target: Arc<ItemTarget>,
+}
+
+/// The facts of items that this node's references named, as they were at one version of
+/// `item_facts_version` in one database: every change to a fact (an item's title, status,
+/// project, key or deletion, a status's closed flag) gives that row a new random value, by
+/// triggers, so facts read at the version the database holds now are the facts now. A fact is
+/// read after the version it is kept under, so at worst it is newer than that version, which is
+/// then no longer the database's and is not used again. A reference that names no item is not
+/// kept: creating an item does not change the version.
+struct Kept {
+    database: String,
+    version: i64,
+    facts: HashMap<ItemReference, Fact>,
+}
+
+/// At most this many facts (then the node starts afresh: pages refill it at once).
+const KEPT_FACTS: usize = 20_000;
+
+static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
+
+/// The facts of the items `references` name that exist: those this node keeps at the version
+/// the database holds, the others read (and kept).
+fn item_facts(connection: &mut DbConnection, references: &[&ItemReference]) -> Result<Vec<(ItemReference, Fact)>> {
+    let (database, version): (String, i64) = item_facts_version::table
+        .select((item_facts_version::database_key, item_facts_version::version))
+        .first(connection)?;
+    let kept = || KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut found = Vec::with_capacity(references.len());
+    let mut missing: Vec<&ItemReference> = Vec::new();
+    match kept().as_ref().filter(|kept| kept.database == database && kept.version == version) {
+        Some(kept) => {
+            for reference in references {
+                match kept.facts.get(*reference) {
+                    Some(fact) => found.push(((*reference).clone(), fact.clone())),
+                    None => missing.push(reference),
+                }
+            }
+        }
+        None => missing.extend(references),
+    }
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let read = read_facts(connection, &missing)?;
+    {
+        let mut kept = kept();
+        let current = kept.as_ref().is_some_and(|kept| {
+            kept.database == database && kept.version == version && kept.facts.len() + read.len() <= KEPT_FACTS
+        });
+        if !current {
+            *kept = Some(Kept { database, version, facts: HashMap::new() });
+        }
+        if let Some(kept) = kept.as_mut() {
+            kept.facts.extend(read.iter().map(|(reference, fact)| (reference.clone(), fact.clone())));
+        }
+    }
+    found.extend(read);
+    Ok(found)
+}
+
+/// The facts of the items `references` name, from the database: a query per project key named,
+/// and one for the items.
+fn read_facts(connection: &mut DbConnection, references: &[&ItemReference]) -> Result<Vec<(ItemReference, Fact)>> {
     let mut ids: Vec<(ItemReference, ItemId)> = Vec::new();
     let mut keys: HashMap<&str, Vec<i64>> = HashMap::new();
-    let mut logins: Vec<&str> = Vec::new();
-    for token in tokens {
-        match token {
-            Token::Item(reference @ ItemReference::Id(id)) => ids.push((reference.clone(), *id)),
-            Token::Item(ItemReference::Key { project, number }) => keys.entry(project).or_default().push(*number),
-            Token::Person(login) => logins.push(login),
+    for reference in references {
+        match reference {
+            ItemReference::Id(id) => ids.push(((*reference).clone(), *id)),
+            ItemReference::Key { project, number } => keys.entry(project).or_default().push(*number),
         }
     }
     for (project, numbers) in keys {
@@ -239,50 +336,38 @@ pub fn resolve(
             owners.into_iter().map(|(number, id)| (ItemReference::Key { project: project.to_string(), number }, id)),
         );
     }
-    if !ids.is_empty() {
-        let wanted: Vec<ItemId> = ids.iter().map(|(_, id)| *id).collect();
-        let rows: Vec<(ItemId, ProjectId, String, i64, String, bool)> = items::table
-            .inner_join(projects::table)
-            .inner_join(statuses::table)
-            .filter(any_id(items::id, &wanted))
-            .select((items::id, projects::id, projects::key, items::number, items::title, statuses::is_closed))
-            .load(connection)?;
-        let readable = readable_project_ids(connection, viewer)?;
-        let found: HashMap<ItemId, ItemTarget> = rows
-            .into_iter()
-            .filter(|row| is_readable_in(&readable, row.1))
-            .map(|(id, _, project, number, title, closed)| {
-                (id, ItemTarget { id, key: key::format(&project, number), title, closed })
-            })
-            .collect();
-        for (reference, id) in ids {
-            if let Some(target) = found.get(&id) {
-                targets.items.insert(reference, target.clone());
-            }
-        }
-    }
-    if let Some(place) = place {
-        for person in readers_among(connection, place, &logins)? {
-            targets.people.insert(person.login.clone(), person);
-        }
-    }
-    Ok(targets)
-}
-
-/// Those of the logins that are active people who may read project `place`.
-fn readers_among(connection: &mut DbConnection, place: ProjectId, logins: &[&str]) -> Result<Vec<PersonTarget>> {
-    if logins.is_empty() {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let wanted: Vec<ItemId> = ids.iter().map(|(_, id)| *id).collect();
+    let rows: Vec<(ItemId, ProjectId, String, i64, String, bool)> = items::table
+        .inner_join(projects::table)
+        .inner_join(statuses::table)
+        .filter(any_id(items::id, &wanted))
+        .select((items::id, projects::id, projects::key, items::number, items::title, statuses::is_closed))
+        .load(connection)?;
+    let by_id: HashMap<ItemId, Fact> = rows
+        .into_iter()
+        .map(|(id, project, key, number, title, closed)| {
+            (id, Fact { project, target: Arc::new(ItemTarget { id, key: key::format(&key, number), title, closed }) })
+        })
+        .collect();
+    Ok(ids.into_iter().filter_map(|(reference, id)| Some((reference, by_id.get(&id)?.clone()))).collect())
+}
+
+/// The active person with this login if they may read project `place`: one prepared statement,
+/// as a text names few people.
+fn reader(connection: &mut DbConnection, place: ProjectId, login: &str) -> Result<Option<PersonTarget>> {
     let member_of = memberships::table.filter(memberships::project_id.eq(place)).select(memberships::user_id);
     let public = projects::table.filter(projects::id.eq(place)).filter(projects::is_public.eq(true));
-    let readers: Vec<(UserId, String, String)> = users::table
-        .filter(users::login.eq_any(logins))
+    let found: Option<(UserId, String, String)> = users::table
+        .filter(users::login.eq(login))
         .filter(users::active.eq(true))
         .filter(users::is_admin.eq(true).or(users::id.eq_any(member_of)).or(diesel::dsl::exists(public)))
         .select((users::id, users::login, users::name))
-        .load(connection)?;
-    Ok(readers.into_iter().map(|(id, login, name)| PersonTarget { id, login, name }).collect())
+        .first(connection)
+        .optional()?;
+    Ok(found.map(|(id, login, name)| PersonTarget { id, login, name }))
 }
 
 /// What to do with `@login` where no account has that login.
@@ -365,7 +450,10 @@ pub fn new_mentions(
             ),
         ));
     }
-    let readers = readers_among(connection, place, &named)?;
+    let mut readers = Vec::new();
+    for login in &named {
+        readers.extend(reader(connection, place, login)?);
+    }
     let mut not_told: Vec<String> =
         existing.into_iter().filter(|login| !readers.iter().any(|reader| &reader.login == login)).collect();
     not_told.sort();

@@ -10,7 +10,10 @@ use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::web::WebClient;
 use crate::support::{Backend, TestApp};
 
-on_both_backends!(references_are_links_for_a_reader_and_plain_text_for_anyone_else);
+on_both_backends!(
+    references_are_links_for_a_reader_and_plain_text_for_anyone_else,
+    a_reference_shows_the_item_as_it_is_now
+);
 
 /// The status id of Rejected in the seeded workflow (a closed status New may move to).
 const REJECTED: i64 = 5;
@@ -83,4 +86,55 @@ async fn references_are_links_for_a_reader_and_plain_text_for_anyone_else(backen
     let outsiders = page_for("otto", USER_PASSWORD).await;
     assert!(outsiders.contains(&format!("{toner_link}OPS-2</a>")) && !outsiders.contains("Salary"), "{outsiders}");
     assert!(outsiders.contains(r#"class="mention" title="olga">@olga</a>"#), "olga may read a public project");
+}
+
+/// Each node keeps what references show of the items they name; a change to any of it — title,
+/// status, project, deletion — is what the next page shows, to each viewer as they may see it.
+async fn a_reference_shows_the_item_as_it_is_now(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("OPS", false).await;
+    app.create_project("HR", false).await;
+    let printer = app.admin.create_item("OPS", "Printer jam").await;
+    let page = app.admin.create_item("OPS", "Office").await;
+    let dev = app.create_user("dev").await;
+    app.add_member("OPS", &dev, "developer").await;
+    let id = printer["id"].as_i64().unwrap();
+    let comment =
+        app.admin.post(&format!("/api/v1/items/{}/comments", page["id"]), json!({"body": "See OPS-1."})).await;
+    assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+    let developer = WebClient::sign_in(&app.address, "dev", USER_PASSWORD).await;
+    let administrator = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    let shown = async |browser: &WebClient| {
+        let page = browser.get(&format!("/items/{}", page["id"])).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        page.body
+    };
+    let link =
+        |class: &str, title: &str| format!(r#"See <a href="/items/{id}" class="{class}" title="{title}">OPS-1</a>."#);
+    let change = async |body: serde_json::Value| {
+        let path = format!("/api/v1/items/{id}");
+        let version = app.admin.get(&path).await.body["version"].clone();
+        let mut body = body;
+        body["version"] = version;
+        let changed = app.admin.patch(&path, body).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    };
+
+    assert!(shown(&developer).await.contains(&link("ref", "OPS-1: Printer jam")));
+    change(json!({"title": "Printer fixed"})).await;
+    assert!(shown(&developer).await.contains(&link("ref", "OPS-1: Printer fixed")), "the new title");
+    change(json!({"status_id": REJECTED})).await;
+    assert!(shown(&developer).await.contains(&link("ref closed", "OPS-1: Printer fixed")), "closed now");
+
+    // Moved where dev may not read: the old key is text for dev, the item under its new key
+    // for the administrator.
+    change(json!({"project": "HR"})).await;
+    let developers = shown(&developer).await;
+    assert!(developers.contains("See OPS-1.") && !developers.contains("Printer"), "{developers}");
+    assert!(shown(&administrator).await.contains(&link("ref closed", "HR-1: Printer fixed")));
+
+    let deleted = app.admin.delete(&format!("/api/v1/items/{id}")).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    let administrators = shown(&administrator).await;
+    assert!(administrators.contains("See OPS-1.") && !administrators.contains("Printer"), "{administrators}");
 }
