@@ -633,6 +633,21 @@ where
     }
 }
 
+/// Runs reads that make up one answer (a page of many parts) against one state of the
+/// database where that is cheap: on SQLite in one read transaction, which takes the read lock
+/// once instead of once per statement and shows every part the same snapshot; on PostgreSQL
+/// statement by statement, since a transaction there costs two more round trips and READ
+/// COMMITTED would not give one snapshot anyway.
+pub fn read_together<T, F>(connection: &mut DbConnection, work: F) -> Result<T>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T>,
+{
+    match connection {
+        DbConnection::Sqlite(_) => connection.transaction(work),
+        DbConnection::Postgresql(_) => work(connection),
+    }
+}
+
 /// The database clock, so that every node agrees on "now".
 pub fn database_now(connection: &mut DbConnection) -> Result<chrono::NaiveDateTime> {
     Ok(diesel::select(diesel::dsl::now).get_result(connection)?)

@@ -59,7 +59,7 @@ pub fn parse_color(text: &str) -> Result<String> {
 }
 
 fn by_name(found: &mut [LabelRef]) {
-    found.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    found.sort_by_cached_key(|label| (label.name.to_lowercase(), label.id));
 }
 
 /// The labels of a project, by name; the actor must be able to read it.

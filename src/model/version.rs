@@ -180,6 +180,35 @@ pub fn choices(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<
     Ok(rows.into_iter().map(|(id, name)| NamedRef { id, name }).collect())
 }
 
+/// A version an item's form offers as its target.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct VersionTarget {
+    pub id: VersionId,
+    pub name: String,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// The versions an item of `project` may newly target — open ones of the project and shared
+/// ones — and the one it targets (`targeted`) whatever its status, in the order of `list` (one
+/// cached statement).
+pub fn targets(
+    connection: &mut DbConnection,
+    project: ProjectId,
+    targeted: Option<VersionId>,
+) -> Result<Vec<VersionTarget>> {
+    Ok(versions::table
+        .filter(versions::project_id.eq(project).or(versions::shared.eq(true)))
+        .filter(versions::status.eq(VersionStatus::Open.as_str()).or(versions::id.nullable().eq(targeted)))
+        .order((
+            versions::status.eq(VersionStatus::Closed.as_str()).asc(),
+            versions::due_date.is_null().asc(),
+            versions::due_date.asc(),
+            versions::name_key.asc(),
+        ))
+        .select((versions::id, versions::name, versions::due_date))
+        .load(connection)?)
+}
+
 /// The version, if the actor may see it: its project is readable, or it is shared.
 pub fn get(connection: &mut DbConnection, actor: &User, id: VersionId) -> Result<Version> {
     let version = load(connection, id)?;

@@ -82,7 +82,7 @@ pub fn descendants(connection: &mut DbConnection, root: ReadableItem) -> Result<
         let rows: Vec<TreeRow> = items::table
             .inner_join(projects::table)
             .inner_join(statuses::table)
-            .filter(items::parent_id.eq_any(&frontier))
+            .filter(any_id(items::parent_id.assume_not_null(), &frontier))
             .order(items::id.asc())
             .select((
                 items::id,

@@ -10,7 +10,7 @@ use askama::Template;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::comment::{self, Comment};
@@ -30,9 +30,9 @@ use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::reference::{self, Targets, UnknownLogins};
-use crate::model::version::{self, Version, VersionStatus};
+use crate::model::version::{self, VersionTarget};
 use crate::model::workflow::{ItemType, Workflow};
-use crate::model::{user, watcher};
+use crate::model::{definitions, user, watcher};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
@@ -206,7 +206,7 @@ impl ItemPage {
 #[derive(Default)]
 struct PlanOptions {
     /// Open versions the item may target, and the one it targets.
-    versions: Vec<Version>,
+    versions: Vec<VersionTarget>,
     labels: Vec<LabelRef>,
     components: Vec<NamedRef<ComponentId>>,
 }
@@ -215,10 +215,7 @@ impl PlanOptions {
     fn load(connection: &mut DbConnection, project: ProjectId, item: &ItemView) -> Result<PlanOptions, Error> {
         let targeted = item.target_version.as_ref().map(|version| version.id);
         Ok(PlanOptions {
-            versions: version::of_project(connection, project)?
-                .into_iter()
-                .filter(|version| version.status == VersionStatus::Open || Some(version.id) == targeted)
-                .collect(),
+            versions: version::targets(connection, project, targeted)?,
             labels: label::of_project(connection, project)?,
             components: component::choices(connection, project)?,
         })
@@ -261,68 +258,76 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
     state
         .database
         .run(move |connection| {
-            let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
-            let workflow = Workflow::load(connection)?;
-            let catalog = Catalog::load(connection)?;
-            let move_targets = if permissions.work {
-                project::list_allowing(connection, &user, Permission::Work)?
-            } else {
-                Vec::new()
-            };
-            let form_project = moving_to
-                .as_deref()
-                .and_then(|key| move_targets.iter().find(|target| target.key == key.trim()).map(|target| target.id))
-                .unwrap_or(item.project.id);
-            let moving = form_project != item.project.id;
-            // For the assignee (work) and for user fields (edit); the viewer works in a target.
-            let members = match (permissions.edit, moving) {
-                (false, _) => Vec::new(),
-                (true, false) => membership::of_item_project(connection, readable)?,
-                (true, true) => membership::of_project(connection, form_project)?,
-            };
-            let used = types::of_project(connection, form_project, &workflow)?;
-            let plan = if permissions.edit {
-                PlanOptions::load(connection, form_project, &item)?
-            } else {
-                PlanOptions::default()
-            };
-            let types = workflow
-                .types
-                .iter()
-                .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
-                .cloned()
-                .collect();
-            let comments = comment::of_item(connection, readable, permissions.work)?;
-            let long_texts = item.fields.0.iter().filter_map(|field| match &field.value {
-                Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
-                _ => None,
-            });
-            let tokens = markdown::references(
-                std::iter::once(item.description.as_str())
-                    .chain(long_texts)
-                    .chain(comments.iter().map(|comment| comment.body.as_str())),
-            );
-            let attachments = attachment::of_item(connection, readable, permissions.work)?;
-            let references =
-                reference::resolve(connection, &user, Some(item.project.id), &tokens)?.with_attachments(&attachments);
-            Ok(Loaded {
-                permissions,
-                comments,
-                references,
-                attachments,
-                links: link::of_item(connection, &user, readable)?,
-                sub_items: tree::descendants(connection, readable)?,
-                history: history::of_item(connection, &user, readable)?,
-                watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
-                next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
-                workflow,
-                types,
-                members,
-                move_targets,
-                plan,
-                form_project,
-                catalog,
-                item,
+            db::read_together(connection, |connection| {
+                let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
+                let version = definitions::Version::read(connection)?;
+                let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
+                let catalog = Catalog::at(connection, &version)?;
+                let move_targets = if permissions.work {
+                    project::list_allowing(connection, &user, Permission::Work)?
+                } else {
+                    Vec::new()
+                };
+                let form_project = moving_to
+                    .as_deref()
+                    .and_then(|key| move_targets.iter().find(|target| target.key == key.trim()).map(|target| target.id))
+                    .unwrap_or(item.project.id);
+                let moving = form_project != item.project.id;
+                // For the assignee (work) and for user fields (edit); the viewer works in a target.
+                let members = match (permissions.edit, moving) {
+                    (false, _) => Vec::new(),
+                    (true, false) => membership::of_item_project(connection, readable)?,
+                    (true, true) => membership::of_project(connection, form_project)?,
+                };
+                let used = types::of_project(connection, form_project, &workflow)?;
+                let plan = if permissions.edit {
+                    PlanOptions::load(connection, form_project, &item)?
+                } else {
+                    PlanOptions::default()
+                };
+                let types = workflow
+                    .types
+                    .iter()
+                    .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
+                    .cloned()
+                    .collect();
+                let comments = comment::of_item(connection, readable, permissions.work)?;
+                let long_texts = item.fields.0.iter().filter_map(|field| match &field.value {
+                    Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
+                    _ => None,
+                });
+                let tokens = markdown::references(
+                    std::iter::once(item.description.as_str())
+                        .chain(long_texts)
+                        .chain(comments.iter().map(|comment| comment.body.as_str())),
+                );
+                let attachments = attachment::of_item(connection, readable, permissions.work)?;
+                let references = reference::resolve(connection, &user, Some(item.project.id), &tokens)?
+                    .with_attachments(&attachments);
+                Ok(Loaded {
+                    permissions,
+                    comments,
+                    references,
+                    attachments,
+                    links: link::of_item(connection, &user, readable)?,
+                    // Most items have none: their count is on the item, kept by triggers.
+                    sub_items: if item.children_count > 0 {
+                        tree::descendants(connection, readable)?
+                    } else {
+                        Default::default()
+                    },
+                    history: history::of_item(connection, &user, readable)?,
+                    watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
+                    next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
+                    workflow,
+                    types,
+                    members,
+                    move_targets,
+                    plan,
+                    form_project,
+                    catalog,
+                    item,
+                })
             })
         })
         .await

@@ -5,7 +5,7 @@
 //! browser's zone — or in the zone of `data-time-zone` on `<html>`, which is where a
 //! per-user zone from the profile goes when there is one.
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 /// Older times are shown as a date: "41 d ago" is harder to place than the date itself.
 const RELATIVE_DAYS: i64 = 30;
@@ -23,23 +23,29 @@ fn ago_from(at: NaiveDateTime, now: NaiveDateTime) -> String {
         45..3_600 => format!("{} min ago", (seconds / 60).max(1)),
         3_600..86_400 => format!("{} h ago", seconds / 3_600),
         _ if seconds < RELATIVE_DAYS * 86_400 => format!("{} d ago", seconds / 86_400),
-        _ => at.format("%Y-%m-%d").to_string(),
+        _ => date(&at),
     }
 }
 
 /// The exact time with its zone, for the hover text.
 pub fn exact(at: &NaiveDateTime) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    format!("{} {:02}:{:02} UTC", date(at), at.hour(), at.minute())
 }
 
 /// The exact time to the second with its zone, where seconds matter (cluster events).
 pub fn exact_seconds(at: &NaiveDateTime) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    format!("{} {:02}:{:02}:{:02} UTC", date(at), at.hour(), at.minute(), at.second())
 }
 
 /// The `datetime` attribute: RFC 3339 in UTC.
 pub fn machine(at: &NaiveDateTime) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    format!("{}T{:02}:{:02}:{:02}Z", date(at), at.hour(), at.minute(), at.second())
+}
+
+/// `2026-12-02`, written directly: a page writes several times per comment, and chrono's
+/// `format` parses its pattern each time.
+fn date(at: &NaiveDateTime) -> String {
+    format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day())
 }
 
 /// Whether a due date has passed (in UTC, like every date the server stores).
