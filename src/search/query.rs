@@ -65,6 +65,9 @@ pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     /// Set when the query named one item (`#123`): that item, if the caller may see it.
     pub item: Option<ItemView>,
+    /// What the query was taken to mean where that may not be what its writer meant: an item
+    /// reference naming no item they can see, a `word:` that is not a filter.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -75,6 +78,8 @@ struct Parsed {
     excluded: Vec<(String, String)>,
     /// Conditions on custom fields: (key, condition).
     custom: Vec<(String, String)>,
+    /// Words written as `word:value` whose word is no filter (searched as text).
+    not_filters: Vec<String>,
 }
 
 const FILTER_FIELDS: &[&str] = &[
@@ -137,7 +142,15 @@ fn parse(query: &str, custom_keys: &[&str]) -> Parsed {
             Some((field, value)) if custom_keys.contains(&field) && !value.is_empty() => {
                 parsed.custom.push((field.to_string(), value.trim_matches('"').to_string()));
             }
-            Some(_) => text.push(format!("\"{}\"", token.replace('"', ""))),
+            Some((field, value)) => {
+                // A URL (`https://…`) or a time (`10:30`) is text anyway.
+                let word =
+                    field.starts_with(char::is_alphabetic) && field.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if word && !value.starts_with("//") {
+                    parsed.not_filters.push(token.clone());
+                }
+                text.push(format!("\"{}\"", token.replace('"', "")));
+            }
             None if token == "-" || token == "+" => {}
             None => text.push(token),
         }
@@ -150,16 +163,34 @@ fn ids_of(values: Vec<i64>) -> Vec<u64> {
     values.into_iter().filter_map(|id| u64::try_from(id).ok()).collect()
 }
 
-/// The index values a filter admits; an empty list admits nothing.
-fn resolve_filter(connection: &mut DbConnection, actor: &User, field: &str, value: &str) -> Result<Vec<u64>> {
+/// The index values a filter admits. A value that names nothing the actor can see is refused
+/// with a message naming it and what would do (a status, type or priority by its name, a
+/// readable project by its key, a person by login), since a search that silently finds nothing
+/// looks like an answer.
+fn resolve_filter(
+    connection: &mut DbConnection,
+    actor: &User,
+    readable: Option<&[ProjectId]>,
+    field: &str,
+    value: &str,
+) -> Result<Vec<u64>> {
     let lower = value.to_lowercase();
-    Ok(match field {
-        "project" => ids_of(
-            projects::table
+    let admitted = match field {
+        "project" => {
+            let found: Vec<ProjectId> = projects::table
                 .filter(projects::key.eq(value.to_ascii_uppercase()))
                 .select(projects::id)
-                .load(connection)?,
-        ),
+                .load(connection)?;
+            let seen: Vec<i64> = found
+                .into_iter()
+                .filter(|id| readable.is_none_or(|readable| readable.contains(id)))
+                .map(i64::from)
+                .collect();
+            if seen.is_empty() {
+                return Err(Error::invalid("q", format!("project:{value} names no project you can read")));
+            }
+            ids_of(seen)
+        }
         "status" if lower == "open" || lower == "closed" => ids_of(
             statuses::table.filter(statuses::is_closed.eq(lower == "closed")).select(statuses::id).load(connection)?,
         ),
@@ -170,13 +201,39 @@ fn resolve_filter(connection: &mut DbConnection, actor: &User, field: &str, valu
                 "type" => workflow.types.iter().map(|entry| (entry.id.0, entry.name.as_str())).collect(),
                 _ => workflow.priorities.iter().map(|entry| (entry.id.0, entry.name.as_str())).collect(),
             };
-            ids_of(named.into_iter().filter(|(_, name)| name.to_lowercase() == lower).map(|(id, _)| id).collect())
+            let admitted: Vec<i64> =
+                named.iter().filter(|(_, name)| name.to_lowercase() == lower).map(|(id, _)| *id).collect();
+            if admitted.is_empty() {
+                let mut names: Vec<String> = named.iter().map(|(_, name)| quoted_if_spaced(name)).collect();
+                if field == "status" {
+                    names.splice(0..0, ["open".to_string(), "closed".to_string()]);
+                }
+                return Err(Error::invalid(
+                    "q",
+                    format!("{field}:{value} names no {field}: use one of {}", names.join(", ")),
+                ));
+            }
+            ids_of(admitted)
         }
         "assignee" if lower == "me" => ids_of(vec![actor.id.0]),
         "assignee" if lower == "none" => vec![0],
-        "assignee" => ids_of(users::table.filter(users::login.eq(&lower)).select(users::id).load(connection)?),
-        _ => Vec::new(),
-    })
+        _ => {
+            let found = ids_of(users::table.filter(users::login.eq(&lower)).select(users::id).load(connection)?);
+            if found.is_empty() {
+                return Err(Error::invalid(
+                    "q",
+                    format!("assignee:{value} names no user: use me, none or a login such as assignee:ann"),
+                ));
+            }
+            found
+        }
+    };
+    Ok(admitted)
+}
+
+/// A name as a query writes it: in quotes when it has a space (`status:"In progress"`).
+fn quoted_if_spaced(name: &str) -> String {
+    if name.contains(char::is_whitespace) { format!("\"{name}\"") } else { name.to_string() }
 }
 
 /// The items a structure filter admits: `parent:#12` (its sub-items), `blocks:#40` (the items
@@ -303,13 +360,18 @@ pub fn search(
             // like a key that no readable item has is searched for as text (a part number).
             Err(Error::NotFound(_)) if matches!(reference, ItemReference::Key { .. }) => None,
             Err(Error::NotFound(_)) => {
-                return Ok(SearchResults { total: 0, limit, offset, hits: Vec::new(), item: None });
+                let notes = vec![format!("No item {} you can see.", query.trim())];
+                return Ok(SearchResults { total: 0, limit, offset, hits: Vec::new(), item: None, notes });
             }
             Err(error) => return Err(error),
         };
         if found.is_some() {
-            return Ok(SearchResults { total: 1, limit, offset, hits: Vec::new(), item: found });
+            return Ok(SearchResults { total: 1, limit, offset, hits: Vec::new(), item: found, notes: Vec::new() });
         }
+    }
+    let mut notes = Vec::new();
+    if let Some(ItemReference::Key { .. }) = ItemReference::parse(query) {
+        notes.push(format!("No item {} you can see; searched for it as text.", query.trim()));
     }
     // Held to the end: the commit's files stay recorded as in use while this search runs.
     let open = index.searcher()?;
@@ -317,6 +379,14 @@ pub fn search(
     let catalog = Catalog::load(connection)?;
     let custom_keys: Vec<&str> = catalog.fields.iter().map(|field| field.key.as_str()).collect();
     let parsed = parse(query, &custom_keys);
+    for written in &parsed.not_filters {
+        let word = written.split(':').next().unwrap_or_default();
+        notes.push(format!(
+            "{word}: is not a filter, so {written} was searched as text. Filters: {}{}.",
+            FILTER_FIELDS.join(", "),
+            custom_keys.iter().map(|key| format!(", {key}")).collect::<String>()
+        ));
+    }
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let text = TextTerms { field: fields.text, searcher, coverage: &index.coverage };
     let text_query = text.free_text(&parsed.text);
@@ -345,7 +415,7 @@ pub fn search(
             clauses.push((occur, terms(fields.item_id, ids_of(admitted))));
             continue;
         }
-        let admitted = resolve_filter(connection, actor, field, value)?;
+        let admitted = resolve_filter(connection, actor, readable.as_deref(), field, value)?;
         let index_field = match field.as_str() {
             "project" => fields.project_id,
             "status" => fields.status_id,
@@ -394,7 +464,7 @@ pub fn search(
         let snippet_html = highlighter.body.snippet(stored(fields.body)).to_html();
         hits.push(SearchHit { item, score, title_html, snippet_html });
     }
-    Ok(SearchResults { total, limit, offset, hits, item: None })
+    Ok(SearchResults { total, limit, offset, hits, item: None, notes })
 }
 
 /// Turns free text into a query on the text field of one searcher.
@@ -569,6 +639,7 @@ mod tests {
     fn unbalanced_quotes_are_closed_and_unknown_fields_are_literal() {
         assert_eq!(parse(r#""half open"#, &[]).text, r#""half open""#);
         assert_eq!(parse("colour:red", &[]).text, r#""colour:red""#);
+        assert_eq!(parse("colour:red https://example.com at 10:30", &[]).not_filters, ["colour:red"]);
         assert_eq!(parse("-", &[]).text, "");
     }
 

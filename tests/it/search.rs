@@ -6,6 +6,8 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::app::USER_PASSWORD;
+use crate::support::web::WebClient;
 use crate::support::{Api, Backend, Reply, TestApp, done_when, wait_until};
 
 pub(crate) async fn spawn(backend: Backend) -> TestApp {
@@ -294,7 +296,22 @@ async fn field_filters_narrow_the_results(backend: Backend) {
     search_until(&app, &app.admin, "assignee:none widget", 2).await;
     search_until(&app, &app.admin, "type:feature", 1).await;
     search_until(&app, &app.admin, "priority:urgent", 1).await;
-    search_until(&app, &app.admin, "priority:nonsense", 0).await;
+    // A value that names nothing the caller can see is refused, naming it and what would do;
+    // a project the caller cannot read is named like one that does not exist.
+    for (who, query, message) in [
+        (&app.admin, "priority:nonsense", "priority:nonsense names no priority: use one of Low, Normal, High, Urgent"),
+        (&app.admin, "widget -status:bogus", "status:bogus names no status: use one of open, closed, New,"),
+        (&app.admin, "project:NOPE", "project:NOPE names no project you can read"),
+        (&dev, "project:WEB", "project:WEB names no project you can read"),
+        (&dev, "project:NOPE", "project:NOPE names no project you can read"),
+        (&app.admin, "assignee:nobody", "assignee:nobody names no user: use me, none or a login"),
+    ] {
+        let refused = search(who, query).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}: {}", refused.body);
+        assert_eq!(refused.body["error"]["field"], "q");
+        let said = refused.body["error"]["message"].as_str().unwrap();
+        assert!(said.contains(message), "{query}: {said}");
+    }
     let page = app.admin.get(&format!("/api/v1/search?q={}&limit=1&offset=1", url_encode("widget"))).await;
     assert_eq!(page.body["total"], 3);
     assert_eq!(page.body["hits"].as_array().unwrap().len(), 1);
@@ -309,6 +326,17 @@ async fn malformed_queries_are_searched_literally_or_refused_never_a_server_erro
         let reply = search(&app.admin, query).await;
         assert_eq!(reply.status, StatusCode::OK, "{query:?}: {}", reply.body);
     }
+    // An unknown word:value is text, and the answer says so.
+    let literal = search_until(&app, &app.admin, "colour:red", 1).await;
+    assert_eq!(
+        literal["notes"][0].as_str().unwrap().split(". Filters:").next(),
+        Some("colour: is not a filter, so colour:red was searched as text")
+    );
+    assert_eq!(
+        search(&app.admin, "see https://example.com at 10:30").await.body["notes"],
+        json!([]),
+        "a URL and a time are text"
+    );
     let long = search(&app.admin, &"a".repeat(10_000)).await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST);
     assert_eq!(long.body["error"]["field"], "q");
@@ -330,6 +358,25 @@ async fn a_bare_item_number_opens_that_item(backend: Backend) {
     let hidden = search(&outsider, &item["id"].to_string()).await;
     assert_eq!(hidden.body["item"], Value::Null);
     assert_eq!(hidden.body["total"], 0);
+    // Said alike of an item the caller may not see and of one that does not exist.
+    assert_eq!(hidden.body["notes"], json!([format!("No item {} you can see.", item["id"])]));
+    assert_eq!(search(&outsider, "#99999").await.body["notes"], json!(["No item #99999 you can see."]));
+    assert_eq!(
+        search_until(&app, &outsider, "OPS-1", 0).await["notes"],
+        json!(["No item OPS-1 you can see; searched for it as text."])
+    );
+    assert_eq!(reply.body["notes"], json!([]));
+    // The page shows the notes and the refusals.
+    let browser = WebClient::sign_in(&app.address, "outsider", USER_PASSWORD).await;
+    let page = browser.get("/search?q=%2399999").await;
+    assert!(
+        page.body.contains(r#"<p class="alert warn" role="status">No item #99999 you can see.</p>"#),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/search?q=status%3Abogus").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("status:bogus names no status: use one of open, closed, New,"), "{}", page.body);
 }
 
 /// Another node's reader, as the database sees it: registered, heartbeating (until told to
