@@ -267,8 +267,13 @@ async fn search_never_shows_anything_of_projects_the_caller_cannot_see(backend: 
     let seen = search_until(&app, &outsider, "zebra", 1).await;
     assert!(!seen.to_string().contains("secret"), "{seen}");
     search_until(&app, &outsider, "secret", 0).await;
-    search_until(&app, &outsider, "project:SEC", 0).await;
+    // Refused as for a project that does not exist: nothing tells that SEC does.
+    let hidden = search(&outsider, "project:SEC").await;
+    let missing = search(&outsider, "project:NOPE").await;
+    assert_eq!(hidden.status, StatusCode::BAD_REQUEST, "{}", hidden.body);
+    assert_eq!(hidden.body.to_string().replace("SEC", "NOPE"), missing.body.to_string());
     app.add_member("SEC", &outsider, "viewer").await;
+    search_until(&app, &outsider, "project:SEC", 1).await;
     search_until(&app, &outsider, "zebra", 2).await;
 }
 
