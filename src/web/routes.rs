@@ -185,6 +185,7 @@ fn page_routes() -> actix_web::Scope<
 > {
     web::scope("")
         .wrap(from_fn(refuse_nul_in_url::<pages::error::PageError, _>))
+        .wrap(from_fn(pages::error::with_navigation))
         .wrap(pages::security_headers())
         .app_data(web::QueryConfig::default().error_handler(pages::error::query_error))
         .app_data(web::PathConfig::default().error_handler(pages::error::path_error))

@@ -1,9 +1,14 @@
-//! Why a page could not be shown, as a friendly HTML page (or the sign-in redirect).
+//! Why a page could not be shown, as a friendly HTML page (or the sign-in redirect), in the
+//! viewer's own frame: navigation, search box and account (`with_navigation`).
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
+use super::viewer::Viewer;
 use super::{Chrome, SECURITY_HEADERS, see_other, url_with_query};
 use crate::error::Error;
 
@@ -85,10 +90,26 @@ impl ResponseError for PageError {
     }
 }
 
-/// A friendly HTML error page; also used for the 405 of page paths.
-/// It carries the security headers itself, as it may replace a response after the middleware.
+/// What an error page says, kept on its response so that `with_navigation` can draw it again
+/// in the viewer's frame.
+#[derive(Debug, Clone)]
+struct Said {
+    title: String,
+    message: String,
+}
+
+/// A friendly HTML error page; also used for the 405 of page paths. Drawn without a viewer
+/// (an error becomes its response where the request is not at hand); `with_navigation` draws
+/// it again with theirs. It carries the security headers itself, as it may replace a response
+/// after the middleware.
 pub fn error_page(status: StatusCode, title: &str, message: String) -> HttpResponse {
-    let error_page = ErrorPage { chrome: Chrome::default(), status: status.as_u16(), title, message };
+    let mut response = drawn(status, title, message.clone(), Chrome::default());
+    response.extensions_mut().insert(Said { title: title.to_string(), message });
+    response
+}
+
+fn drawn(status: StatusCode, title: &str, message: String, chrome: Chrome) -> HttpResponse {
+    let error_page = ErrorPage { chrome, status: status.as_u16(), title, message };
     match error_page.render() {
         Ok(body) => {
             let mut response = HttpResponse::build(status);
@@ -102,6 +123,27 @@ pub fn error_page(status: StatusCode, title: &str, message: String) -> HttpRespo
             HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(title.to_string())
         }
     }
+}
+
+/// Puts an error page into the frame of the signed-in viewer who asked for it (the main
+/// navigation, the search box, their account), so that a wrong link or a refused action leaves
+/// them one click from where they were going. Only error pages cost the session lookup; a
+/// visitor without a session keeps the bare frame.
+pub async fn with_navigation<Body: MessageBody>(
+    request: ServiceRequest,
+    next: Next<Body>,
+) -> Result<ServiceResponse<EitherBody<Body>>, actix_web::Error> {
+    let response = next.call(request).await?;
+    let Some(said) = response.response().extensions().get::<Said>().cloned() else {
+        return Ok(response.map_into_left_body());
+    };
+    let Ok(viewer) = Viewer::from_request(response.request(), &mut Payload::None).await else {
+        return Ok(response.map_into_left_body());
+    };
+    let status = response.status();
+    let (request, _) = response.into_parts();
+    let page = drawn(status, &said.title, said.message, viewer.chrome());
+    Ok(ServiceResponse::new(request, page).map_into_right_body())
 }
 
 /// The 404 page for every path that no route serves.

@@ -73,13 +73,21 @@ async fn pages_carry_security_headers_and_unknown_pages_are_html_404() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.header("content-type").starts_with("text/html"));
     assert!(missing.body.contains("<h1>Not found</h1>"), "{}", missing.body);
+    // In the viewer's own frame: the navigation, the search box, their account.
+    for frame in [r#"<a href="/items">Items</a>"#, r#"id="site-search""#, r#"<a href="/profile">admin</a>"#] {
+        assert!(missing.body.contains(frame), "{frame}: {}", missing.body);
+    }
     assert_security_headers(&missing);
     let bad_id = admin.get("/items/not-a-number").await;
     assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
     assert!(bad_id.header("content-type").starts_with("text/html"));
     let no_item = admin.get("/items/999999").await;
     assert_eq!(no_item.status, StatusCode::NOT_FOUND);
-    assert!(no_item.body.contains("Not found"));
+    assert!(no_item.body.contains("Not found") && no_item.body.contains(r#"<a href="/items">Items</a>"#));
+    // A visitor without a session gets the bare frame (and no session lookup fails the page).
+    let anonymous = reqwest::get(app.url("/no/such/page")).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
+    assert!(!anonymous.text().await.unwrap().contains(r#"<a href="/items">Items</a>"#));
     let wrong_method = admin.client.delete(app.url("/signin")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(wrong_method.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
