@@ -121,7 +121,27 @@ async fn a_reference_shows_the_item_as_it_is_now(backend: Backend) {
     };
 
     assert!(shown(&developer).await.contains(&link("ref", "OPS-1: Printer jam")));
+    // New items, comments and other fields change no fact a node keeps: its facts stay good.
+    let facts_version = || {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            version: i64,
+        }
+        let mut connection = app.database().get().expect("connection");
+        diesel::sql_query("SELECT version FROM item_facts_version")
+            .get_result::<Row>(&mut **connection)
+            .unwrap()
+            .version
+    };
+    let kept = facts_version();
+    app.admin.create_item("OPS", "Another").await;
+    app.admin.post(&format!("/api/v1/items/{id}/comments"), json!({"body": "Still jammed."})).await;
+    change(json!({"due_date": "2027-01-31"})).await;
+    assert_eq!(facts_version(), kept, "no fact changed");
     change(json!({"title": "Printer fixed"})).await;
+    assert_ne!(facts_version(), kept, "a title is a fact");
     assert!(shown(&developer).await.contains(&link("ref", "OPS-1: Printer fixed")), "the new title");
     change(json!({"status_id": REJECTED})).await;
     assert!(shown(&developer).await.contains(&link("ref closed", "OPS-1: Printer fixed")), "closed now");

@@ -11,9 +11,10 @@ CREATE TABLE item_facts_version (
     version BIGINT NOT NULL
 );
 INSERT INTO item_facts_version (id, database_key, version) VALUES (1, lower(hex(randomblob(16))), random());
+-- A new item's number is set by an update (items_key_insert): that changes no kept fact.
 CREATE TRIGGER items_facts_update AFTER UPDATE OF title, status_id, project_id, number ON items
     WHEN OLD.title IS NOT NEW.title OR OLD.status_id IS NOT NEW.status_id
-        OR OLD.project_id IS NOT NEW.project_id OR OLD.number IS NOT NEW.number
+        OR OLD.project_id IS NOT NEW.project_id OR (OLD.number IS NOT NEW.number AND OLD.number <> 0)
 BEGIN UPDATE item_facts_version SET version = random(); END;
 CREATE TRIGGER items_facts_delete AFTER DELETE ON items
 BEGIN UPDATE item_facts_version SET version = random(); END;
