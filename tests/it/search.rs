@@ -381,7 +381,8 @@ async fn a_bare_item_number_opens_that_item(backend: Backend) {
     );
     let page = browser.get("/search?q=status%3Abogus").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("status:bogus names no status: use one of open, closed, New,"), "{}", page.body);
+    let refusal = r#"<p class="alert warn" role="alert">status:bogus names no status: use one of open, closed, New,"#;
+    assert!(page.body.contains(refusal), "beside the box, without the field's name: {}", page.body);
 }
 
 /// Another node's reader, as the database sees it: registered, heartbeating (until told to

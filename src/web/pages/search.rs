@@ -83,7 +83,9 @@ pub async fn search_items(
             // A query the index cannot answer is shown on the page, not as an error page.
             let outcome = match query::search(connection, &index, &user, &text, PAGE_SIZE, offset) {
                 Ok(results) => Ok(results),
-                Err(error @ (Error::Invalid(_) | Error::Unavailable(_))) => Err(error.message()),
+                // Beside the box it came from: no need to name the field.
+                Err(Error::Invalid(refusal)) => Err(refusal.message),
+                Err(error @ Error::Unavailable(_)) => Err(error.message()),
                 Err(other) => return Err(other),
             };
             Ok((projects, workflow, Some(outcome)))
