@@ -79,6 +79,20 @@ async fn references_are_links_for_a_reader_and_plain_text_for_anyone_else(backen
     assert!(admins.contains(&format!("not {secret_link}HR-1</a>.")), "the field's reference to HR");
     assert!(admins.contains(" or @olga, not "), "olga still cannot read OPS: plain text for everyone");
 
+    // The descriptions of a project and of its versions link alike, on its page and roadmap.
+    let described = "Tracks OPS-2, not HR-1.";
+    let project = app.admin.patch("/api/v1/projects/OPS", json!({"description": described})).await;
+    assert_eq!(project.status, StatusCode::OK, "{}", project.body);
+    let version =
+        app.admin.post("/api/v1/projects/OPS/versions", json!({"name": "1.0", "description": described})).await;
+    assert_eq!(version.status, StatusCode::CREATED, "{}", version.body);
+    let developer = WebClient::sign_in(&app.address, "dev", USER_PASSWORD).await;
+    for path in ["/projects/OPS", "/projects/OPS/roadmap"] {
+        let page = developer.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(page.body.contains(&format!("Tracks {toner_link}OPS-2</a>, not HR-1.")), "{path}: {}", page.body);
+    }
+
     // A reader who is not a member: the public project's page shows the OPS link only.
     let made_public = app.admin.patch("/api/v1/projects/OPS", json!({"is_public": true})).await;
     assert_eq!(made_public.status, StatusCode::OK, "{}", made_public.body);

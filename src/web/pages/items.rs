@@ -24,6 +24,7 @@ use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, Project, ProjectKeyOrId};
+use crate::model::reference::{self, Targets};
 use crate::model::user::User;
 use crate::model::version;
 use crate::model::workflow::{ItemType, Workflow};
@@ -32,7 +33,7 @@ use crate::web::input::{form_pairs, parse_pairs};
 use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
-use crate::web::pages::markdown::{self, Place, to_safe_html};
+use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, page, render, see_other, url_with_query};
 
@@ -369,12 +370,21 @@ async fn show_list(
     let (open_state, tree) = (filter.state, filter.tree);
     let user = viewer.user.clone();
     let columns = query.columns.clone();
-    let (project, members, projects, workflow, results, offered_fields, field_columns, plan) = state
+    let is_project_page = project_key.is_some();
+    let (project, members, projects, workflow, results, offered_fields, field_columns, plan, described) = state
         .database
         .run(move |connection| {
             let project = match &filter.project {
                 Some(key) => Some(project::get_with(connection, &user, key, Permission::View)?.0),
                 None => None,
+            };
+            // The references in the project's description, as the viewer may follow them.
+            let described = match &project {
+                Some(project) if is_project_page => {
+                    let tokens = markdown::references([project.description.as_str()]);
+                    reference::resolve(connection, &user, Some(project.id), &tokens)?
+                }
+                _ => Targets::default(),
             };
             let members = match &project {
                 Some(project) => membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?,
@@ -408,7 +418,7 @@ async fn show_list(
                 .collect();
             let field_columns: Vec<Field> =
                 offered_fields.iter().filter(|field| columns.contains(&field.key)).cloned().collect();
-            Ok((project, members, projects, workflow, results, offered_fields, field_columns, plan))
+            Ok((project, members, projects, workflow, results, offered_fields, field_columns, plan, described))
         })
         .await?;
     let path = match &project_key {
@@ -418,7 +428,6 @@ async fn show_list(
     let page_number = query.page_number()?;
     let page_count = ((results.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page_href = |number: i64| ListQuery { page: number.to_string(), ..query.clone() }.url(&path);
-    let is_project_page = project_key.is_some();
     let state_label = match open_state {
         OpenState::Open => "open ",
         OpenState::Closed => "closed ",
@@ -433,7 +442,7 @@ async fn show_list(
         project_description_html: project
             .as_ref()
             .filter(|_| is_project_page)
-            .map(|project| to_safe_html(&project.description))
+            .map(|project| markdown::render(&project.description, TaskBoxes::Disabled, &described))
             .unwrap_or_default(),
         project: project.filter(|_| is_project_page),
         members,

@@ -51,6 +51,7 @@ pub enum TaskBoxes {
 }
 
 /// Markdown as safe HTML, task boxes disabled, references as written.
+#[cfg(test)]
 pub fn to_safe_html(markdown: &str) -> String {
     render(markdown, TaskBoxes::Disabled, &Targets::default())
 }

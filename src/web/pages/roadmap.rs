@@ -7,13 +7,14 @@ use askama::Template;
 
 use crate::model::permission::Permission;
 use crate::model::project::{self, ProjectKeyOrId};
+use crate::model::reference;
 use crate::model::version::VersionStatus;
 use crate::model::version::roadmap::{self, ITEMS_SHOWN, Roadmap, VersionProgress};
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
-use crate::web::pages::markdown::to_safe_html;
+use crate::web::pages::markdown::{self, TaskBoxes};
 use crate::web::pages::viewer::Viewer;
 use crate::web::pages::{Chrome, render};
 
@@ -42,15 +43,23 @@ pub async fn show_roadmap(
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
     let reference = ProjectKeyOrId::parse(&path.into_inner());
-    let (roadmap, workflow, may_manage) = state
+    let (roadmap, workflow, may_manage, described) = state
         .database
         .run(move |connection| {
             let (project, access) = project::get_with(connection, &user, &reference, Permission::View)?;
+            let place = project.id;
             let roadmap = roadmap::of_readable(connection, project)?;
-            Ok((roadmap, Workflow::load(connection)?, access.allows(Permission::Manage)))
+            // The references in the versions' descriptions, as the viewer may follow them.
+            let tokens = markdown::references(roadmap.current.iter().map(|entry| entry.version.description.as_str()));
+            let described = reference::resolve(connection, &user, Some(place), &tokens)?;
+            Ok((roadmap, Workflow::load(connection)?, access.allows(Permission::Manage), described))
         })
         .await?;
-    let descriptions = roadmap.current.iter().map(|entry| to_safe_html(&entry.version.description)).collect();
+    let descriptions = roadmap
+        .current
+        .iter()
+        .map(|entry| markdown::render(&entry.version.description, TaskBoxes::Disabled, &described))
+        .collect();
     render(
         StatusCode::OK,
         &RoadmapPage {
