@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::model::comment::{self, Comment};
 use crate::model::ids::CommentId;
 use crate::model::item::{self, ItemView};
-use crate::model::reference::{self, UnknownLogins};
+use crate::model::reference::UnknownLogins;
 use crate::model::{attachment, permission};
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation, is_confirmed};
@@ -175,14 +175,13 @@ pub async fn show_versions(
         .run(move |connection| {
             let (comment, versions) = comment::versions(connection, &user, id)?;
             let item = item::get(connection, &user, comment.item_id)?;
-            let tokens = markdown::references(
-                std::iter::once(comment.body.as_str()).chain(versions.iter().map(|version| version.body.as_str())),
-            );
             // Only managers see versions: the item's attachments, private notes' too.
             let (readable, _) = permission::item_access(connection, &user, comment.item_id)?;
             let attachments = attachment::of_item(connection, readable, true)?;
+            let texts =
+                std::iter::once(comment.body.as_str()).chain(versions.iter().map(|version| version.body.as_str()));
             let targets =
-                reference::resolve(connection, &user, Some(item.project.id), &tokens)?.with_attachments(&attachments);
+                markdown::targets(connection, &user, Some(item.project.id), texts)?.with_attachments(&attachments);
             Ok((comment, versions, item, targets))
         })
         .await?;

@@ -29,7 +29,7 @@ use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
-use crate::model::reference::{self, Targets, UnknownLogins};
+use crate::model::reference::{Targets, UnknownLogins};
 use crate::model::version::{self, VersionTarget};
 use crate::model::workflow::{ItemType, Workflow};
 use crate::model::{definitions, user, watcher};
@@ -296,14 +296,12 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                     Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
                     _ => None,
                 });
-                let tokens = markdown::references(
-                    std::iter::once(item.description.as_str())
-                        .chain(long_texts)
-                        .chain(comments.iter().map(|comment| comment.body.as_str())),
-                );
+                let texts = std::iter::once(item.description.as_str())
+                    .chain(long_texts)
+                    .chain(comments.iter().map(|comment| comment.body.as_str()));
                 let attachments = attachment::of_item(connection, readable, permissions.work)?;
-                let references = reference::resolve(connection, &user, Some(item.project.id), &tokens)?
-                    .with_attachments(&attachments);
+                let references =
+                    markdown::targets(connection, &user, Some(item.project.id), texts)?.with_attachments(&attachments);
                 Ok(Loaded {
                     permissions,
                     comments,

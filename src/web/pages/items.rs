@@ -24,7 +24,7 @@ use crate::model::membership::{self, Member};
 use crate::model::permission::Permission;
 use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, Project, ProjectKeyOrId};
-use crate::model::reference::{self, Targets};
+use crate::model::reference::Targets;
 use crate::model::user::User;
 use crate::model::version;
 use crate::model::workflow::{ItemType, Workflow};
@@ -381,8 +381,7 @@ async fn show_list(
             // The references in the project's description, as the viewer may follow them.
             let described = match &project {
                 Some(project) if is_project_page => {
-                    let tokens = markdown::references([project.description.as_str()]);
-                    reference::resolve(connection, &user, Some(project.id), &tokens)?
+                    markdown::targets(connection, &user, Some(project.id), [project.description.as_str()])?
                 }
                 _ => Targets::default(),
             };

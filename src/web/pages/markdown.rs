@@ -148,7 +148,7 @@ fn prepared(markdown: &str, targets: &Targets) -> Arc<Prepared> {
 
 /// The references in Markdown texts, each once (as `reference::in_markdown` finds them), from
 /// the prepared texts.
-pub fn references<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<Token> {
+fn references<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<Token> {
     let none = Targets::default();
     let mut found = BTreeSet::new();
     for markdown in texts {
@@ -231,6 +231,17 @@ pub enum Place {
     Nowhere,
 }
 
+/// What `viewer` may follow of the references in `texts`, texts of project `place` (`None`:
+/// mentions stay text).
+pub fn targets<'a>(
+    connection: &mut DbConnection,
+    viewer: &User,
+    place: Option<ProjectId>,
+    texts: impl IntoIterator<Item = &'a str>,
+) -> crate::error::Result<Targets> {
+    reference::resolve(connection, viewer, place, &references(texts))
+}
+
 /// A text not saved yet as `viewer` will see it saved there, for a preview.
 pub fn preview(
     connection: &mut DbConnection,
@@ -238,15 +249,14 @@ pub fn preview(
     place: Place,
     markdown: &str,
 ) -> crate::error::Result<String> {
-    let tokens = references([markdown]);
     let targets = match place {
         Place::Item(id) => {
             let (readable, access) = permission::item_access(connection, viewer, id)?;
             let attachments = attachment::of_item(connection, readable, comment::may_read_private(&access))?;
-            reference::resolve(connection, viewer, Some(readable.project_id()), &tokens)?.with_attachments(&attachments)
+            targets(connection, viewer, Some(readable.project_id()), [markdown])?.with_attachments(&attachments)
         }
-        Place::Project(project) => reference::resolve(connection, viewer, Some(project), &tokens)?,
-        Place::Nowhere => reference::resolve(connection, viewer, None, &tokens)?,
+        Place::Project(project) => targets(connection, viewer, Some(project), [markdown])?,
+        Place::Nowhere => targets(connection, viewer, None, [markdown])?,
     };
     Ok(render(markdown, TaskBoxes::Disabled, &targets))
 }

@@ -7,7 +7,6 @@ use askama::Template;
 
 use crate::model::permission::Permission;
 use crate::model::project::{self, ProjectKeyOrId};
-use crate::model::reference;
 use crate::model::version::VersionStatus;
 use crate::model::version::roadmap::{self, ITEMS_SHOWN, Roadmap, VersionProgress};
 use crate::model::workflow::Workflow;
@@ -50,8 +49,8 @@ pub async fn show_roadmap(
             let place = project.id;
             let roadmap = roadmap::of_readable(connection, project)?;
             // The references in the versions' descriptions, as the viewer may follow them.
-            let tokens = markdown::references(roadmap.current.iter().map(|entry| entry.version.description.as_str()));
-            let described = reference::resolve(connection, &user, Some(place), &tokens)?;
+            let descriptions = roadmap.current.iter().map(|entry| entry.version.description.as_str());
+            let described = markdown::targets(connection, &user, Some(place), descriptions)?;
             Ok((roadmap, Workflow::load(connection)?, access.allows(Permission::Manage), described))
         })
         .await?;
