@@ -385,7 +385,7 @@ async fn a_paused_master_does_not_act_again_with_its_old_epoch(backend: Backend)
     let mut cluster = three_nodes(backend).await;
     let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
     let (_, old_epoch) = cluster.lease();
-    cluster.pause(&master);
+    cluster.pause_between_writes(&master);
     let (survivor, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
     assert_ne!(survivor, master);
     tokio::time::sleep(HEARTBEAT * 3).await;

@@ -203,6 +203,22 @@ impl TestCluster {
         self.signal(name, libc::SIGSTOP, true);
     }
 
+    /// Pauses the node where it holds no write lock. On SQLite a process stopped inside a write
+    /// transaction keeps the file's write lock, and no other node writes (not even a heartbeat)
+    /// until it goes on: a known limit of SQLite clusters (README). For a test that waits for
+    /// a failover before it resumes the node, this holds the write lock itself while it sends
+    /// the signal, so the node stops between its writes. On PostgreSQL a stalled session holds
+    /// only its rows and is rolled back, so any moment will do.
+    pub fn pause_between_writes(&mut self, name: &str) {
+        if self.backend != Backend::Sqlite {
+            return self.pause(name);
+        }
+        let mut connection = self.connection();
+        diesel::sql_query("BEGIN IMMEDIATE").execute(&mut **connection).unwrap();
+        self.pause(name);
+        diesel::sql_query("COMMIT").execute(&mut **connection).unwrap();
+    }
+
     pub fn resume(&mut self, name: &str) {
         self.signal(name, libc::SIGCONT, false);
     }
