@@ -7,8 +7,12 @@
 //   relative ones ("3 h ago") kept current.
 // - Buttons with data-confirm ask in the #confirm dialog before their form is sent; the
 //   form then carries confirm=yes, as the server's confirmation page would send it.
-// - Forms marked data-in-place (the task boxes of a description) are sent in the background
-//   and the page's main part is replaced by the answer, keeping the scroll position.
+// - Forms marked data-in-place (the task boxes of a description, an item's fields) are sent in
+//   the background and the page's main part is replaced by the answer, keeping the scroll
+//   position and the focus. A field's form marked data-set-on-change is sent when its choice
+//   changes (its Set button is hidden); chosen with the keyboard on a closed list, when Enter
+//   is pressed or the focus leaves it, so that arrowing through the choices sends nothing. A
+//   field's date or text shows its Set button once it was changed (Enter sends it too).
 // - A page with <meta name="baton-refresh"> reloads itself, but not while a dialog is open or
 //   a field is being edited (without the script, a <noscript> meta refresh does it).
 // - Images pasted or dropped into a text marked data-paste-images (its value: where to upload)
@@ -69,6 +73,9 @@
     "e": edit,
     "c": function () { return focus("#comment-body"); },
     "l": function () { return focus("#add-label"); },
+    "a": function () { return focus("#set-assignee"); },
+    "p": function () { return focus("#set-priority"); },
+    "s": function () { return focus("button.status-move"); },
     "n": function () { return follow("a[data-shortcut=new-item-here]") || follow("a[data-shortcut=new-item]"); },
     "?": help
   };
@@ -128,12 +135,55 @@
     });
   }
 
-  // Filters that apply as soon as one changes.
+  // Filters that apply as soon as one changes; fields set as soon as their choice changes.
+  function setsOnChange(target) {
+    return target.tagName === "SELECT" && target.form && target.form.hasAttribute("data-set-on-change");
+  }
+
+  function chosenAnew(select) {
+    return Array.prototype.some.call(select.options, function (option) {
+      return option.selected !== option.defaultSelected;
+    });
+  }
+
   document.addEventListener("change", function (event) {
     var form = event.target.form;
-    if (form && form.hasAttribute("data-auto-submit") && typeof form.requestSubmit === "function") {
+    if (!form || typeof form.requestSubmit !== "function") return;
+    if (form.hasAttribute("data-auto-submit")) {
+      form.requestSubmit();
+    } else if (setsOnChange(event.target) && !event.target.hasAttribute("data-keyed")) {
       form.requestSubmit();
     }
+  });
+
+  // A field's date or text shows its Set button once it differs from the value stored.
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    var form = target.form;
+    if (!form || !form.classList.contains("set") || target.tagName !== "INPUT") return;
+    form.classList.toggle("dirty", target.value !== target.defaultValue);
+  });
+
+  // A choice made with the keyboard is sent once: by Enter, or when the focus leaves.
+  function sendKeyed(select) {
+    var keyed = select.hasAttribute("data-keyed");
+    select.removeAttribute("data-keyed");
+    if (keyed && chosenAnew(select)) select.form.requestSubmit();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!setsOnChange(target)) return;
+    if (event.key === "Enter") {
+      event.preventDefault();
+      sendKeyed(target);
+    } else if (event.key !== "Tab" && event.key !== "Escape") {
+      target.setAttribute("data-keyed", "");
+    }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    if (setsOnChange(event.target)) sendKeyed(event.target);
   });
 
   // Confirmations.
@@ -171,7 +221,8 @@
   function inPlace(form, button) {
     var body = new URLSearchParams(new FormData(form, button));
     var scroll = window.scrollY;
-    var focusId = button && button.id;
+    var active = document.activeElement;
+    var focusId = (button && button.id) || (active && form.contains(active) && active.id);
     fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) { return response.text(); })
       .then(function (html) {

@@ -5,8 +5,10 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::dsl::{InnerJoin, LeftJoin};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use serde::Serialize;
 
+use crate::db::dialect::{Dialect, RowLock};
 use crate::db::schema::{
     components, index_queue, item_labels, item_types, items, priorities, projects, statuses, versions,
 };
@@ -120,6 +122,22 @@ pub struct ItemView {
     pub fields: FieldValues,
 }
 
+impl ItemView {
+    /// A field's value in history's words (see `Guard::Seen`): status, priority and type by
+    /// name, assignee by login, the due date as `YYYY-MM-DD`, a custom field as its text;
+    /// `None` when empty or when the item has no such field.
+    pub fn field_words(&self, field: &str) -> Option<String> {
+        match field {
+            "status" => Some(self.status.name.clone()),
+            "priority" => Some(self.priority.name.clone()),
+            "type" => Some(self.item_type.name.clone()),
+            "assignee" => self.assignee.as_ref().map(|assignee| assignee.login.clone()),
+            "due_date" => self.due_date.map(|date| date.to_string()),
+            key => self.fields.0.iter().find(|shown| shown.key == key)?.value.as_ref().map(value::Shown::text),
+        }
+    }
+}
+
 /// A new item as requested; `create` validates it.
 #[derive(Debug, Clone, Default)]
 pub struct NewItem {
@@ -143,11 +161,31 @@ pub struct NewItem {
     pub unknown_logins: UnknownLogins,
 }
 
-/// Changes to an item. `version` is the version the client read: a stale one is a conflict.
-/// For `assignee_id` and `due_date`, `Some(None)` clears the field.
+/// What a change was made against, so that no one's edit is silently undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// The version of the whole item the writer read: any change since is a conflict.
+    Version(i32),
+    /// The fields the writer changes, each with the value it saw, in history's words (status,
+    /// priority and type by name, assignee by login, dates as `YYYY-MM-DD`, custom fields as
+    /// their text; `None` for empty): only a change of one of these since is a conflict, and
+    /// only when the writer's value differs from the one there now. Changes to other fields
+    /// meanwhile are kept.
+    Seen(Vec<(String, Option<String>)>),
+}
+
+impl Default for Guard {
+    /// No version is 0: an update that names no guard is refused as stale.
+    fn default() -> Guard {
+        Guard::Version(0)
+    }
+}
+
+/// Changes to an item, made against `guard`. For `assignee_id` and `due_date`, `Some(None)`
+/// clears the field.
 #[derive(Debug, Clone, Default)]
 pub struct ItemUpdate {
-    pub version: i32,
+    pub guard: Guard,
     /// The project to move the item to.
     pub project: Option<ProjectKeyOrId>,
     pub title: Option<String>,
@@ -569,6 +607,10 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
         changes.description.as_deref().map(|description| text::body("description", description, false)).transpose()?;
     check_due_date(changes.due_date.flatten())?;
     write_transaction(connection, |connection| {
+        if matches!(changes.guard, Guard::Seen(_)) {
+            // Compared field by field below, then written over the version read here.
+            lock_row(connection, id)?;
+        }
         let (current, project, access) = require_readable(connection, actor, id)?;
         let changes_workflow_or_people = changes.status_id.is_some()
             || changes.assignee_id.is_some()
@@ -583,9 +625,13 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
                 "your role in this project does not allow editing items"
             }));
         }
-        if current.version != changes.version {
-            return Err(stale_version(id, current.version, changes.version));
-        }
+        let expected_version = match &changes.guard {
+            Guard::Version(sent) if *sent != current.version => {
+                return Err(stale_version(id, current.version, *sent));
+            }
+            Guard::Version(sent) => *sent,
+            Guard::Seen(_) => current.version,
+        };
         let version = Version::read(connection)?;
         let workflow = Workflow::at(connection, &version)?;
         let mut field_changes: Vec<FieldChange> = Vec::new();
@@ -742,10 +788,13 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             &changes.fields,
         )?);
 
+        if let Guard::Seen(seen) = &changes.guard {
+            check_seen(connection, id, seen, &field_changes)?;
+        }
         if field_changes.is_empty() {
             return load_view(connection, id);
         }
-        let updated = diesel::update(items::table.filter(items::id.eq(id)).filter(items::version.eq(changes.version)))
+        let updated = diesel::update(items::table.filter(items::id.eq(id)).filter(items::version.eq(expected_version)))
             .set((
                 items::project_id.eq(new_project.id),
                 items::title.eq(&new_title),
@@ -764,7 +813,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             .execute(connection)?;
         if updated == 0 {
             let now_version = load_row(connection, id)?.version;
-            return Err(stale_version(id, now_version, changes.version));
+            return Err(stale_version(id, now_version, expected_version));
         }
         if labels_changed {
             label::replace(connection, id, &new_labels)?;
@@ -807,6 +856,49 @@ fn stale_version(id: ItemId, current: i32, sent: i32) -> Error {
     Error::Conflict(format!(
         "item {id} was changed by someone else (it is at version {current}, you sent {sent}): reload it and apply your change again"
     ))
+}
+
+/// Locks the item's row until the transaction ends (PostgreSQL; SQLite's writer holds the
+/// whole file already).
+fn lock_row(connection: &mut DbConnection, id: ItemId) -> Result<()> {
+    let dialect = Dialect::of(connection);
+    let lock = dialect.row_lock(RowLock::NoKeyUpdate);
+    if !lock.is_empty() {
+        dialect
+            .query(&format!("SELECT 1 FROM items WHERE id = ?{lock}"))
+            .bind::<BigInt, _>(id.0)
+            .execute(connection)?;
+    }
+    Ok(())
+}
+
+/// Refuses a change of a field whose value someone else changed since the writer saw it,
+/// naming who changed it, when, and to what. A field set to the value already there is no
+/// conflict, whatever was seen.
+fn check_seen(
+    connection: &mut DbConnection,
+    id: ItemId,
+    seen: &[(String, Option<String>)],
+    changes: &[FieldChange],
+) -> Result<()> {
+    for (field, saw) in seen {
+        let Some(change) = changes.iter().find(|change| &change.field == field) else { continue };
+        if change.old_value == *saw {
+            continue;
+        }
+        let words = |value: &Option<String>| value.as_deref().map_or("none".to_string(), |text| format!("{text:?}"));
+        let by = match history::last_change(connection, id, field)? {
+            Some(last) => format!(" by {} at {} UTC", last.user.login, last.changed_at.format("%Y-%m-%d %H:%M:%S")),
+            None => String::new(),
+        };
+        return Err(Error::Conflict(format!(
+            "{field} of item {id} was changed to {}{by} since you saw {}: nothing was saved; to apply yours, send it again with {field} seen as {}",
+            words(&change.old_value),
+            words(saw),
+            words(&change.old_value),
+        )));
+    }
+    Ok(())
 }
 
 /// Marks the item as changed (a comment or attachment was added) without a new version.

@@ -19,7 +19,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
 use crate::model::ids::{ItemId, LinkId, ProjectId, StatusId};
-use crate::model::item::{self, ItemUpdate, StatusRef, key};
+use crate::model::item::{self, Guard, ItemUpdate, StatusRef, key};
 use crate::model::notification;
 use crate::model::permission::{self, Permission, ReadableItem, is_readable_in, readable_project_ids};
 use crate::model::user::User;
@@ -470,7 +470,8 @@ pub fn close_as_duplicate(
                     current.status.name, current.item_type.name
                 ))
             })?;
-        let closing = ItemUpdate { version: current.version, status_id: Some(closed.id), ..ItemUpdate::default() };
+        let closing =
+            ItemUpdate { guard: Guard::Version(current.version), status_id: Some(closed.id), ..ItemUpdate::default() };
         item::update(connection, actor, item_id, closing)?;
         Ok(link)
     })

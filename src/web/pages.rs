@@ -17,6 +17,7 @@ pub mod deletion;
 pub mod error;
 pub mod field_inputs;
 pub mod home;
+pub mod in_place;
 pub mod item;
 pub mod items;
 pub mod markdown;

@@ -202,7 +202,7 @@ fn page_routes() -> actix_web::Scope<
         .route("/items/{id}/edit", web::post().to(item_pages::edit_item))
         .route("/items/{id}/delete", web::post().to(pages::deletion::delete_item))
         .service(web::resource("/items/{id}/copy").get(pages::copy::show_copy).post(pages::copy::copy_item))
-        .route("/items/{id}/status", web::post().to(item_pages::change_status))
+        .route("/items/{id}/field", web::post().to(pages::in_place::set_field))
         .route("/items/{id}/tasks", web::post().to(item_pages::tick_task))
         .route("/items/{id}/comments", web::post().to(item_pages::add_comment))
         .service(web::resource("/comments/{id}/edit").get(pages::comments::show_edit).post(pages::comments::save_edit))

@@ -7,6 +7,7 @@ use crate::support::{Backend, TestApp};
 on_both_backends!(
     a_new_item_starts_in_the_first_status_with_defaults_and_its_reporter_watching,
     a_stale_edit_is_a_conflict_and_loses_nothing,
+    an_edit_against_the_fields_seen_keeps_other_changes_and_refuses_a_collision,
     status_changes_follow_the_workflow,
     every_field_change_is_recorded_in_history,
     lists_filter_sort_and_paginate_with_a_total,
@@ -101,6 +102,56 @@ async fn a_stale_edit_is_a_conflict_and_loses_nothing(backend: Backend) {
     assert_eq!(missing_version.body["error"]["field"], "version");
     let unchanged = app.admin.patch(&path, json!({"version": 2, "title": "First editor"})).await;
     assert_eq!(unchanged.body["version"], 2, "an edit that changes nothing makes no new version");
+}
+
+async fn an_edit_against_the_fields_seen_keeps_other_changes_and_refuses_a_collision(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_project(&app).await;
+    let item = app.admin.create_item("OPS", "Original").await;
+    let path = format!("/api/v1/items/{}", item["id"]);
+    // Another field changed since the read: kept, and the edit applies.
+    app.admin.patch(&path, json!({"version": 1, "title": "Renamed"})).await;
+    let raised = app.admin.patch(&path, json!({"seen": {"priority": "Normal"}, "priority_id": 3})).await;
+    assert_eq!(raised.status, StatusCode::OK, "{}", raised.body);
+    assert_eq!(
+        (raised.body["title"].as_str(), raised.body["priority"]["name"].as_str()),
+        (Some("Renamed"), Some("High"))
+    );
+    // The same field changed since: refused, naming who changed it to what.
+    let stale = app.admin.patch(&path, json!({"seen": {"priority": "Normal"}, "priority_id": 1})).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    let message = stale.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(r#"priority of item 1 was changed to "High" by admin at"#), "{message}");
+    assert!(message.contains(r#"since you saw "Normal""#), "{message}");
+    assert_eq!(app.admin.get(&path).await.body["priority"]["name"], "High");
+    // Asking for what is there already is no collision; none is written as null.
+    let same = app.admin.patch(&path, json!({"seen": {"priority": "Low"}, "priority_id": 3})).await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.body);
+    let dated = app.admin.patch(&path, json!({"seen": {"due_date": null}, "due_date": "2027-03-01"})).await;
+    assert_eq!(dated.status, StatusCode::OK, "{}", dated.body);
+    for (body, field) in [
+        (json!({"seen": {"priority": "High"}, "priority_id": 2, "title": "Unguarded"}), "seen"),
+        (json!({"version": 5, "seen": {"priority": "High"}, "priority_id": 2}), "seen"),
+        (json!({"seen": {"priority": 3}, "priority_id": 2}), "seen"),
+        (json!({"priority_id": 2}), "version"),
+    ] {
+        let refused = app.admin.patch(&path, body.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}: {}", refused.body);
+        assert_eq!(refused.body["error"]["field"], field, "{body}");
+    }
+    // Edits of different fields at once, each against what it saw, both land (on PostgreSQL
+    // the second waits for the first's row lock, then compares with what the first wrote).
+    for round in 1..=8 {
+        let now = app.admin.get(&path).await.body;
+        let title = app.admin.patch(&path, json!({"seen": {"title": now["title"]}, "title": format!("Title {round}")}));
+        let due = app
+            .admin
+            .patch(&path, json!({"seen": {"due_date": now["due_date"]}, "due_date": format!("2027-04-{round:02}")}));
+        let (title, due) = tokio::join!(title, due);
+        assert_eq!((title.status, due.status), (StatusCode::OK, StatusCode::OK), "{} {}", title.body, due.body);
+    }
+    let now = app.admin.get(&path).await.body;
+    assert_eq!((now["title"].as_str(), now["due_date"].as_str()), (Some("Title 8"), Some("2027-04-08")));
 }
 
 async fn status_changes_follow_the_workflow(backend: Backend) {

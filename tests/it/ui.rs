@@ -8,6 +8,7 @@ mod admin;
 mod browser;
 mod confirm;
 mod fields;
+mod in_place;
 mod items;
 mod layout;
 mod links;

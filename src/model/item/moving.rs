@@ -7,7 +7,7 @@
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ComponentId, ItemId, LabelId, TypeId, UserId, VersionId};
-use crate::model::item::{self, ItemUpdate, ItemView};
+use crate::model::item::{self, Guard, ItemUpdate, ItemView};
 use crate::model::project::{Project, ProjectKeyOrId, types};
 use crate::model::user::User;
 use crate::model::workflow::Workflow;
@@ -36,7 +36,7 @@ pub fn move_item(connection: &mut DbConnection, actor: &User, id: ItemId, reques
         mapped
             .refuse_unless(request.drop_unmapped, &format!("{} cannot move to {} as it is", current.key, target.key))?;
         let changes = ItemUpdate {
-            version: current.version,
+            guard: Guard::Version(current.version),
             project: Some(request.project.found_as(target.id)),
             type_id: Some(new_type),
             assignee_id: mapped.assignee.is_none().then_some(None),

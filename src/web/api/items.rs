@@ -9,11 +9,11 @@ use crate::error::Error;
 use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
 use crate::model::item::key::ItemReference;
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, OpenState, SortField};
-use crate::model::item::{self, ItemUpdate, NewItem};
+use crate::model::item::{self, Guard, ItemUpdate, NewItem};
 use crate::model::project::ProjectKeyOrId;
 use crate::model::reference::UnknownLogins;
 use crate::model::user::User;
-use crate::model::{history, watcher};
+use crate::model::{component, history, label, version, watcher};
 use crate::web::AppState;
 use crate::web::api::double_option;
 use crate::web::api::{read_item, write_item};
@@ -214,6 +214,8 @@ pub async fn get_item(
 #[serde(deny_unknown_fields)]
 pub struct ItemUpdateBody {
     version: Option<i32>,
+    /// Instead of `version`: each field changed, with the value read, in history's words.
+    seen: Option<serde_json::Map<String, serde_json::Value>>,
     /// Moves the item to this project (key or id).
     project: Option<ProjectReference>,
     title: Option<String>,
@@ -240,6 +242,66 @@ pub struct ItemUpdateBody {
     fields: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The fields a body changes, by the names history gives them.
+fn changed_fields(body: &ItemUpdateBody) -> Vec<&str> {
+    let built_in = [
+        ("project", body.project.is_some()),
+        ("title", body.title.is_some()),
+        ("description", body.description.is_some()),
+        ("type", body.type_id.is_some()),
+        ("status", body.status_id.is_some()),
+        ("priority", body.priority_id.is_some()),
+        ("assignee", body.assignee_id.is_some()),
+        ("due_date", body.due_date.is_some()),
+        ("parent", body.parent.is_some()),
+        (version::HISTORY_FIELD, body.target_version.is_some()),
+        (label::HISTORY_FIELD, body.labels.is_some()),
+        (component::HISTORY_FIELD, body.component.is_some()),
+    ];
+    built_in
+        .into_iter()
+        .filter(|(_, sent)| *sent)
+        .map(|(field, _)| field)
+        .chain(body.fields.keys().map(String::as_str))
+        .collect()
+}
+
+/// What the update is made against: the version read, or the value read of each field it
+/// changes (`seen`), one of the two.
+fn guard(body: &ItemUpdateBody) -> Result<Guard, Error> {
+    match (body.version, &body.seen) {
+        (Some(_), Some(_)) => Err(Error::invalid("seen", "send either version or seen, not both")),
+        (Some(version), None) => Ok(Guard::Version(version)),
+        (None, None) => Err(Error::invalid(
+            "version",
+            "is required (or seen): send the version of the item you read, so that no edit is lost",
+        )),
+        (None, Some(seen)) => {
+            let mut fields = Vec::with_capacity(seen.len());
+            for (field, value) in seen {
+                let value = match value {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(text) => Some(text.clone()),
+                    _ => {
+                        return Err(Error::invalid(
+                            "seen",
+                            format!("{field}: give the value read as text (as the history shows it) or null"),
+                        ));
+                    }
+                };
+                fields.push((field.clone(), value));
+            }
+            if let Some(missing) = changed_fields(body).into_iter().find(|field| !seen.contains_key(*field)) {
+                return Err(Error::invalid(
+                    "seen",
+                    format!("name every field you change with the value you read: {missing} is missing"),
+                ));
+            }
+            Ok(Guard::Seen(fields))
+        }
+    }
+}
+
 pub async fn update_item(
     state: web::Data<AppState>,
     caller: Caller,
@@ -248,11 +310,9 @@ pub async fn update_item(
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
     let body = body.into_inner();
-    let version = body.version.ok_or_else(|| {
-        Error::invalid("version", "is required: send the version of the item you read, so that no edit is lost")
-    })?;
+    let guard = guard(&body)?;
     let changes = ItemUpdate {
-        version,
+        guard,
         project: body.project.map(ProjectReference::resolve),
         title: body.title,
         description: body.description,

@@ -11,7 +11,7 @@ use crate::model::ids::{ProjectId, TypeId};
 use crate::model::membership::Member;
 
 /// Form names of custom fields start with this.
-const PREFIX: &str = "field.";
+pub const PREFIX: &str = "field.";
 
 /// What a form holds for custom fields: texts by key (several for multiple choice).
 #[derive(Debug, Clone, Default)]
@@ -52,7 +52,7 @@ impl FieldTexts {
         )
     }
 
-    fn texts(&self, key: &str) -> &[String] {
+    pub fn texts(&self, key: &str) -> &[String] {
         self.0.iter().find(|(known, _)| known == key).map(|(_, texts)| texts.as_slice()).unwrap_or(&[])
     }
 

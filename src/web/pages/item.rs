@@ -1,7 +1,8 @@
 //! One item's page and its forms: edit (with the version read, so a stale edit is a
-//! conflict, not a lost update), status moves the workflow allows, ticking a task box of the
-//! description, comments, attachments, watching. Every form posts back here and redirects to the page on success; invalid
-//! input re-renders the page with the message next to the field.
+//! conflict, not a lost update), ticking a task box of the description, comments,
+//! attachments, labels, links, watching; fields changed in place are `in_place`'s. Every form
+//! posts back here and redirects to the page on success; invalid input re-renders the page
+//! with the message next to the field.
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -18,12 +19,10 @@ use crate::model::component;
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
-use crate::model::ids::{
-    ComponentId, ItemId, LabelId, LinkId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId,
-};
+use crate::model::ids::{ComponentId, ItemId, LabelId, LinkId, PriorityId, ProjectId, TypeId, UserId, VersionId};
 use crate::model::item::key::{self, ItemReference};
 use crate::model::item::tree::{self, TreeEntry};
-use crate::model::item::{self, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
+use crate::model::item::{self, Guard, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
 use crate::model::label::{self, LabelRef};
 use crate::model::link::{self, Link};
 use crate::model::membership::{self, Member};
@@ -40,6 +39,7 @@ use crate::web::pages::comments;
 use crate::web::pages::confirm::Confirmation;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
+use crate::web::pages::in_place::{self, Changed, Collision};
 use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
@@ -112,6 +112,7 @@ impl CommentView {
 /// A custom field's value as the page shows it: text, Markdown (long text, with the references
 /// its viewer may follow as links) or a link (URL).
 pub struct CustomFieldView {
+    pub key: String,
     pub name: String,
     pub text: String,
     pub html: Option<String>,
@@ -122,6 +123,7 @@ impl CustomFieldView {
     fn of(field: &ShownField, references: &Targets) -> CustomFieldView {
         let text = field.value.as_ref().map(Shown::text).unwrap_or_default();
         CustomFieldView {
+            key: field.key.clone(),
             name: field.name.clone(),
             html: match &field.value {
                 Some(Shown::LongText(markdown)) => Some(markdown::render(markdown, TaskBoxes::Disabled, references)),
@@ -180,9 +182,39 @@ struct ItemPage {
     description_preview: Option<String>,
     errors: FieldErrors,
     notice: Option<Notice>,
+    /// The custom fields that change in place: the item's own, with its values.
+    in_place: Vec<FieldInput>,
+    in_place_texts: FieldTexts,
+    /// Someone changed a field the viewer just set (in place).
+    collision: Option<Collision>,
+    /// What the viewer's last in-place change did.
+    changed: Option<Changed>,
 }
 
 impl ItemPage {
+    /// The in-place input of a custom field, when it has one: one value, one control (long
+    /// texts and multiple choices are the edit form's, and a URL stays a link to follow).
+    fn in_place_input(&self, key: &str) -> Option<&FieldInput> {
+        self.in_place.iter().find(|input| input.key == key && !matches!(input.kind_name(), "lines" | "boxes" | "link"))
+    }
+
+    fn assigned_to(&self, user: &UserId) -> bool {
+        self.item.assignee.as_ref().is_some_and(|assignee| assignee.id == *user)
+    }
+
+    fn in_place_holds(&self, key: &str, text: &str) -> bool {
+        self.in_place_texts.holds(key, text)
+    }
+
+    fn in_place_text(&self, key: &str) -> &str {
+        self.in_place_texts.text(key)
+    }
+
+    /// The latest change of a field, for the collision's story.
+    fn last_change(&self, field: &str) -> Option<&HistoryEntry> {
+        self.history.iter().rev().find(|entry| entry.field == field)
+    }
+
     /// How the history names a field: a custom field by its name, a built-in one as stored.
     fn field_label<'a>(&'a self, field: &'a str) -> &'a str {
         self.field_names.iter().find(|(key, _)| key == field).map_or(field, |(_, name)| name.as_str())
@@ -333,7 +365,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
 
 /// The page's form state; the defaults show the item as stored.
 #[derive(Default)]
-struct FormState {
+pub(crate) struct FormState {
     edit: Option<EditForm>,
     comment_draft: String,
     /// The draft rendered, after Preview.
@@ -345,9 +377,29 @@ struct FormState {
     link_draft: (String, String),
     errors: FieldErrors,
     notice: Option<Notice>,
+    collision: Option<Collision>,
+    /// The query of the page after an in-place change (`in_place::changed`).
+    after_change: Vec<(String, String)>,
 }
 
-async fn item_page(
+impl FormState {
+    /// The item as stored, with a notice.
+    pub fn told(notice: Notice) -> FormState {
+        FormState { notice: Some(notice), ..FormState::default() }
+    }
+
+    /// The item as stored, with a notice and the message of the field that was refused.
+    pub fn refused(notice: Notice, errors: FieldErrors) -> FormState {
+        FormState { notice: Some(notice), errors, ..FormState::default() }
+    }
+
+    /// The item as stored, with the story of a field someone else changed meanwhile.
+    pub fn collided(collision: Collision) -> FormState {
+        FormState { collision: Some(collision), ..FormState::default() }
+    }
+}
+
+pub(crate) async fn item_page(
     state: &AppState,
     viewer: &Viewer,
     id: ItemId,
@@ -371,6 +423,8 @@ async fn item_page(
         .filter(|chosen| loaded.types.iter().any(|offered| offered.id == *chosen))
         .or(loaded.types.first().map(|offered| offered.id))
         .unwrap_or(loaded.item.item_type.id);
+    let changed = in_place::changed(&forms.after_change, &loaded.item, viewer.user.id, &loaded.history);
+    let in_place_texts = FieldTexts::of_item(&loaded.item.fields);
     render(
         status,
         &ItemPage {
@@ -396,6 +450,18 @@ async fn item_page(
                 &edit.fields,
                 &loaded.members,
             ),
+            in_place: if loaded.permissions.edit {
+                field_inputs::inputs(
+                    &loaded.catalog,
+                    loaded.item.project.id,
+                    loaded.item.item_type.id,
+                    &in_place_texts,
+                    &loaded.members,
+                )
+            } else {
+                Vec::new()
+            },
+            in_place_texts,
             comments: loaded
                 .comments
                 .into_iter()
@@ -435,6 +501,8 @@ async fn item_page(
             sub_items_closed: loaded.sub_items.1,
             errors: forms.errors,
             notice: forms.notice,
+            collision: forms.collision,
+            changed,
         },
     )
 }
@@ -443,7 +511,7 @@ pub async fn show_item(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<ItemReference>,
-    query: web::Query<ShowQuery>,
+    request: actix_web::HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let reference = path.into_inner();
     let id = match reference {
@@ -466,39 +534,33 @@ pub async fn show_item(
             id
         }
     };
-    let notice = query.not_told_notice();
-    item_page(&state, &viewer, id, StatusCode::OK, FormState { notice, ..FormState::default() }).await
+    // What the page is told after a change: `not_told` after a comment, `changed` (and `undo`)
+    // after an in-place change.
+    let query = form_pairs(request.query_string().as_bytes())?;
+    let not_told = query.iter().find(|(name, _)| name == "not_told").map_or("", |(_, logins)| logins.as_str());
+    let notice = not_told_notice(not_told);
+    let forms = FormState { notice, after_change: query, ..FormState::default() };
+    item_page(&state, &viewer, id, StatusCode::OK, forms).await
 }
 
-/// What the item page is told after a comment: the people it mentions who cannot read the
-/// item (logins, space-separated).
-#[derive(Deserialize)]
-pub struct ShowQuery {
-    #[serde(default)]
-    not_told: String,
-}
-
-impl ShowQuery {
-    /// The notice naming the people a comment mentioned but did not tell; only well-formed
-    /// logins are named.
-    fn not_told_notice(&self) -> Option<Notice> {
-        let logins: Vec<String> = self
-            .not_told
-            .split_whitespace()
-            .take(10)
-            .filter_map(|login| user::parse_login(login).ok())
-            .map(|login| format!("@{login}"))
-            .collect();
-        let (who, were) = match logins.as_slice() {
-            [] => return None,
-            [one] => (one.clone(), "was"),
-            many => (many.join(", "), "were"),
-        };
-        Some(Notice {
-            kind: "warn",
-            text: format!("Your comment was saved. {who} cannot read this item and {were} not told."),
-        })
-    }
+/// The notice naming the people a comment mentioned but did not tell (logins, space-separated);
+/// only well-formed logins are named.
+fn not_told_notice(logins: &str) -> Option<Notice> {
+    let logins: Vec<String> = logins
+        .split_whitespace()
+        .take(10)
+        .filter_map(|login| user::parse_login(login).ok())
+        .map(|login| format!("@{login}"))
+        .collect();
+    let (who, were) = match logins.as_slice() {
+        [] => return None,
+        [one] => (one.clone(), "was"),
+        many => (many.join(", "), "were"),
+    };
+    Some(Notice {
+        kind: "warn",
+        text: format!("Your comment was saved. {who} cannot read this item and {were} not told."),
+    })
 }
 
 fn conflict_notice(message: String) -> Notice {
@@ -515,7 +577,7 @@ fn parse_version(text: &str) -> Result<i32, Error> {
     text.trim().parse().map_err(|_| Error::invalid("version", "the form is missing the item version; reload the page"))
 }
 
-fn parse_number(field: &str, text: &str) -> Result<Option<i64>, Error> {
+pub(crate) fn parse_number(field: &str, text: &str) -> Result<Option<i64>, Error> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -535,7 +597,7 @@ fn edit_changes(
     let applying = field_inputs::inputs(catalog, moved_to.unwrap_or(now.project.id), item_type, &form.fields, &[]);
     let fields = form.fields.clone().keep_applying(&applying).to_values(catalog)?;
     Ok(ItemUpdate {
-        version: parse_version(&form.version)?,
+        guard: Guard::Version(parse_version(&form.version)?),
         project: form
             .project
             .as_deref()
@@ -641,30 +703,6 @@ pub async fn edit_item(
     save_changes(&state, &viewer, id, changes, Some(form), "").await
 }
 
-#[derive(Deserialize)]
-pub struct StatusForm {
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    status_id: String,
-}
-
-pub async fn change_status(
-    state: web::Data<AppState>,
-    viewer: Viewer,
-    path: web::Path<ItemId>,
-    body: web::Bytes,
-) -> Result<HttpResponse, PageError> {
-    let id = path.into_inner();
-    let form: StatusForm = read_form(&viewer, &body)?;
-    let changes = parse_version(&form.version).and_then(|version| {
-        let status = parse_number("status_id", &form.status_id)?
-            .ok_or_else(|| Error::invalid("status_id", "choose a status"))?;
-        Ok(ItemUpdate { version, status_id: Some(StatusId(status)), ..ItemUpdate::default() })
-    });
-    save_changes(&state, &viewer, id, changes, None, "").await
-}
-
 /// A task box's button sends `tick` or `untick` with the box's number, and the version the
 /// page showed.
 #[derive(Deserialize)]
@@ -706,7 +744,7 @@ pub async fn tick_task(
         let description = markdown::set_task(&current.description, index, done).ok_or_else(|| {
             Error::invalid("tick", format!("the description has no task box {}; reload the page", index + 1))
         })?;
-        Ok(ItemUpdate { version, description: Some(description), ..ItemUpdate::default() })
+        Ok(ItemUpdate { guard: Guard::Version(version), description: Some(description), ..ItemUpdate::default() })
     });
     save_changes(&state, &viewer, id, changes, None, &anchor).await
 }
@@ -857,15 +895,13 @@ pub async fn remove_link(
 
 #[derive(Deserialize)]
 pub struct LabelForm {
-    #[serde(default)]
-    version: String,
     /// The label to add (not sent by the remove buttons).
     #[serde(default)]
     label: String,
 }
 
 /// Gives the item one more label, or takes one off (`remove`), on top of the labels it has
-/// at the version the form was read at.
+/// now: a change of another field meanwhile is kept.
 async fn change_labels(
     state: &AppState,
     viewer: &Viewer,
@@ -883,7 +919,7 @@ async fn change_labels(
                 .ok_or_else(|| Error::invalid("labels", "choose a label to add"))?;
             labels.push(LabelId(added));
         }
-        Ok(ItemUpdate { version: parse_version(&form.version)?, labels: Some(labels), ..ItemUpdate::default() })
+        Ok(ItemUpdate { guard: Guard::Version(now.version), labels: Some(labels), ..ItemUpdate::default() })
     })();
     save_changes(state, viewer, id, changes, None, "#labels").await
 }

@@ -25,7 +25,7 @@ async fn viewers_see_no_edit_controls_and_non_members_get_404() {
     assert!(page.body.contains("Private work"));
     for control in [
         format!("action=\"/items/{id}/edit\""),
-        format!("action=\"/items/{id}/status\""),
+        format!("action=\"/items/{id}/field\""),
         format!("action=\"/items/{id}/comments\""),
         format!("action=\"/items/{id}/attachments\""),
     ] {
@@ -131,7 +131,9 @@ async fn status_buttons_follow_the_workflow() {
     let buttons = page.body.matches("class=\"status-move\"").count();
     assert_eq!(buttons, allowed.as_array().unwrap().len());
     let target = allowed[0]["id"].as_i64().unwrap().to_string();
-    let moved = admin.submit(&format!("/items/{id}/status"), &[("version", "1"), ("status_id", &target)]).await;
+    let seen = item["status"]["name"].as_str().unwrap();
+    let moved =
+        admin.submit(&format!("/items/{id}/field"), &[("field", "status"), ("seen", seen), ("value", &target)]).await;
     assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
     let after = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
     assert_eq!(after["status"]["id"].as_i64().unwrap().to_string(), target);
@@ -145,8 +147,10 @@ async fn status_buttons_follow_the_workflow() {
         .find(|id| id.to_string() != target && !allowed_now.as_array().unwrap().iter().any(|s| s["id"] == *id))
         .expect("a status the workflow does not allow next")
         .to_string();
-    let not_allowed =
-        admin.submit(&format!("/items/{id}/status"), &[("version", "2"), ("status_id", &forbidden_move)]).await;
+    let now = after["status"]["name"].as_str().unwrap();
+    let not_allowed = admin
+        .submit(&format!("/items/{id}/field"), &[("field", "status"), ("seen", now), ("value", &forbidden_move)])
+        .await;
     assert_eq!(not_allowed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(not_allowed.body.contains("the workflow does not allow"), "{}", not_allowed.body);
 }

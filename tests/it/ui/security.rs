@@ -108,7 +108,7 @@ fn form_posts(item_id: i64) -> Vec<(String, Vec<(&'static str, &'static str)>)> 
         ("/signout".into(), vec![]),
         ("/items/new".into(), vec![("project", "WEB"), ("title", "forged")]),
         (format!("/items/{item_id}/edit"), vec![("version", "1"), ("title", "forged")]),
-        (format!("/items/{item_id}/status"), vec![("version", "1"), ("status_id", "2")]),
+        (format!("/items/{item_id}/field"), vec![("field", "status"), ("seen", "New"), ("value", "2")]),
         (format!("/items/{item_id}/comments"), vec![("body", "forged")]),
         (format!("/items/{item_id}/watch"), vec![]),
         (format!("/items/{item_id}/unwatch"), vec![]),

@@ -1,0 +1,259 @@
+//! Fields changed where the item page shows them, without the script: each is a form of its
+//! own that changes that field only; a change of the same field meanwhile is explained with
+//! "keep theirs" and "apply mine"; the page then says what changed and offers to undo it.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::app_with_project;
+use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
+use crate::support::browser::Browser;
+use crate::support::web::WebClient;
+use crate::support::{Backend, TestApp};
+
+/// The page after a redirect: the same client follows `location`.
+async fn follow(client: &WebClient, page: &crate::support::web::Page) -> crate::support::web::Page {
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    client.get(page.location().expect("a redirect")).await
+}
+
+/// The hidden inputs and the button of the first form on the page whose submit button has `id`.
+fn form_with_button(body: &str, id: &str) -> Vec<(String, String)> {
+    let button = body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}: {body}"));
+    let start = body[..button].rfind("<form").unwrap();
+    let form = &body[start..button];
+    let mut inputs = Vec::new();
+    for piece in form.split("<input type=\"hidden\" ").skip(1) {
+        let value_of = |attribute: &str| {
+            let marker = format!("{attribute}=\"");
+            let from = piece.find(&marker).unwrap() + marker.len();
+            let to = piece[from..].find('"').unwrap() + from;
+            piece[from..to].replace("&#x20;", " ").replace("&amp;", "&")
+        };
+        inputs.push((value_of("name"), value_of("value")));
+    }
+    inputs
+}
+
+async fn submit_pairs(client: &WebClient, path: &str, pairs: &[(String, String)]) -> crate::support::web::Page {
+    let borrowed: Vec<(&str, &str)> =
+        pairs.iter().filter(|(name, _)| name != "csrf_token").map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    client.submit(path, &borrowed).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_set_in_place_keeps_other_changes_explains_a_collision_and_can_be_undone() {
+    let (app, admin) = app_with_project().await;
+    let item = app.admin.create_item("WEB", "Checkout button").await;
+    let id = item["id"].as_i64().unwrap();
+    let field = format!("/items/{id}/field");
+    let page = admin.get(&format!("/items/{id}")).await;
+    for control in ["id=\"set-priority\"", "id=\"set-type\"", "id=\"set-assignee\"", "id=\"set-due_date\""] {
+        assert!(page.body.contains(control), "{control} on the page");
+    }
+    assert!(page.body.contains(r#"<input type="hidden" name="field" value="priority">"#));
+
+    // Someone else renames the item after the page was shown: setting the priority keeps it.
+    let renamed = app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 1, "title": "Checkout"})).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let set = admin.submit(&field, &[("field", "priority"), ("seen", "Normal"), ("value", "3")]).await;
+    assert_eq!(set.location(), Some(format!("/items/{id}?changed=priority&undo=2").as_str()));
+    let after = follow(&admin, &set).await;
+    assert!(after.body.contains("Priority changed from Normal to High."), "{}", after.body);
+    let now = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    assert_eq!((now["title"].as_str(), now["priority"]["name"].as_str()), (Some("Checkout"), Some("High")));
+
+    // Undo puts Normal back, guarded like any field edit.
+    let undo = form_with_button(&after.body, "undo-button");
+    assert!(undo.contains(&("seen".into(), "High".into())) && undo.contains(&("value".into(), "2".into())), "{undo:?}");
+    let undone = follow(&admin, &submit_pairs(&admin, &field, &undo).await).await;
+    assert!(undone.body.contains("Priority changed from High to Normal."), "{}", undone.body);
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["priority"]["name"], "Normal");
+
+    // The same value again changes nothing and says so.
+    let same = admin.submit(&field, &[("field", "priority"), ("seen", "Normal"), ("value", "2")]).await;
+    assert_eq!(same.location(), Some(format!("/items/{id}?changed=priority").as_str()));
+    assert!(follow(&admin, &same).await.body.contains("Priority is Normal already: nothing changed."));
+
+    // Dana sets the priority to Low after the admin's page showed Normal: the admin's choice
+    // of Urgent is not applied over it; the page says who changed what, and offers both ways.
+    let dana = app.create_user("dana").await;
+    app.add_member("WEB", &dana, "developer").await;
+    let version = app.admin.get(&format!("/api/v1/items/{id}")).await.body["version"].clone();
+    let theirs = dana.patch(&format!("/api/v1/items/{id}"), json!({"version": version, "priority_id": 1})).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    let clash = admin.submit(&field, &[("field", "priority"), ("seen", "Normal"), ("value", "4")]).await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert!(clash.body.contains("Priority was changed while you looked"), "{}", clash.body);
+    assert!(clash.body.contains("dana changed Priority from Normal to Low"), "{}", clash.body);
+    assert!(clash.body.contains("You chose Urgent."), "{}", clash.body);
+    assert!(clash.body.contains("Keep theirs: Low") && clash.body.contains("Apply mine: Urgent"));
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["priority"]["name"], "Low");
+    let mine = form_with_button(&clash.body, "apply-mine");
+    assert!(mine.contains(&("seen".into(), "Low".into())), "{mine:?}");
+    follow(&admin, &submit_pairs(&admin, &field, &mine).await).await;
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["priority"]["name"], "Urgent");
+
+    // Assignee and due date in place; a bad date is refused next to its field.
+    let assigned =
+        admin.submit(&field, &[("field", "assignee"), ("seen", ""), ("value", &dana.user_id.to_string())]).await;
+    assert!(follow(&admin, &assigned).await.body.contains("Assignee changed from none to dana."));
+    let unassigned = admin.submit(&field, &[("field", "assignee"), ("seen", "dana"), ("value", "")]).await;
+    assert!(follow(&admin, &unassigned).await.body.contains("Assignee changed from dana to none."));
+    let bad = admin.submit(&field, &[("field", "due_date"), ("seen", ""), ("value", "soon")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("Due date not changed: must be a date like 2026-12-31"), "{}", bad.body);
+    let dated = admin.submit(&field, &[("field", "due_date"), ("seen", ""), ("value", "2027-01-15")]).await;
+    assert!(follow(&admin, &dated).await.body.contains("Due date changed from none to 2027-01-15."));
+
+    // A field the item does not have is refused by name.
+    let unknown = admin.submit(&field, &[("field", "colour"), ("seen", ""), ("value", "red")]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.body.contains("has no field") && unknown.body.contains("colour"), "{}", unknown.body);
+
+    // A viewer gets no in-place forms, and a forged one is refused.
+    let vera = app.create_user("vera").await;
+    app.add_member("WEB", &vera, "viewer").await;
+    let viewer = WebClient::sign_in(&app.address, "vera", USER_PASSWORD).await;
+    assert!(!viewer.get(&format!("/items/{id}")).await.body.contains("id=\"set-priority\""));
+    let forged = viewer.submit(&field, &[("field", "priority"), ("seen", "Urgent"), ("value", "1")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_are_set_in_place_and_undone() {
+    let (app, admin) = app_with_project().await;
+    for definition in [
+        json!({"key": "severity", "name": "Severity", "type": "choice", "choices": ["minor", "major", "critical"]}),
+        json!({"key": "customer", "name": "Customer", "type": "text"}),
+        json!({"key": "notes", "name": "Notes", "type": "long_text"}),
+    ] {
+        let created = app.admin.post("/api/v1/fields", definition).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    let item = app.admin.create_item("WEB", "Refund fails").await;
+    let id = item["id"].as_i64().unwrap();
+    let field = format!("/items/{id}/field");
+    let page = admin.get(&format!("/items/{id}")).await;
+    assert!(page.body.contains("id=\"set-severity\"") && page.body.contains("id=\"set-customer\""));
+    assert!(!page.body.contains("id=\"set-notes\""), "long texts are the edit form's");
+
+    let set = admin.submit(&field, &[("field", "severity"), ("seen", ""), ("field.severity", "major")]).await;
+    let after = follow(&admin, &set).await;
+    assert!(after.body.contains("Severity changed from none to major."), "{}", after.body);
+    let named = admin.submit(&field, &[("field", "customer"), ("seen", ""), ("field.customer", "ACME")]).await;
+    follow(&admin, &named).await;
+    let now = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    assert_eq!(now["fields"]["severity"], "major");
+    assert_eq!(now["fields"]["customer"], "ACME");
+
+    let after = admin.get(&format!("/items/{id}?changed=severity&undo=")).await;
+    let undo = form_with_button(&after.body, "undo-button");
+    assert!(undo.contains(&("field.severity".into(), String::new())), "{undo:?}");
+    follow(&admin, &submit_pairs(&admin, &field, &undo).await).await;
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["fields"]["severity"], json!(null));
+
+    let refused = admin.submit(&field, &[("field", "severity"), ("seen", ""), ("field.severity", "huge")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("Severity not changed"), "{}", refused.body);
+}
+
+async fn item_page_in(browser: &Browser, app: &TestApp) -> String {
+    app.create_project("WEB", false).await;
+    let item = app.admin.create_item("WEB", "Flaky upload").await;
+    let path = format!("/items/{}", item["id"]);
+    browser.sign_in(&app.address, &path, "admin", ADMIN_PASSWORD).await;
+    path
+}
+
+async fn notice(browser: &Browser) -> String {
+    browser.evaluate::<Option<String>>("document.querySelector('#notice')?.textContent").await.unwrap_or_default()
+}
+
+async fn priority(app: &TestApp, path: &str) -> String {
+    app.admin.get(&format!("/api/v1{path}")).await.body["priority"]["name"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_field_is_set_by_choosing_and_undone_with_the_script() {
+    let Some(browser) = Browser::start("in-place field with script").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let path = item_page_in(&browser, &app).await;
+    assert!(!browser.find("#set-priority + button").await.is_displayed().await.unwrap(), "no Set button");
+    browser.evaluate::<bool>("(window.notReloaded = true)").await;
+    browser.click("#set-priority option[value='3']").await;
+    browser
+        .wait_for("the change told", false, async |browser| notice(browser).await.contains("from Normal to High"))
+        .await;
+    assert!(browser.evaluate::<bool>("window.notReloaded === true").await, "the page was not reloaded");
+    assert_eq!(browser.focused("id").await, "set-priority", "the list keeps the focus");
+    assert_eq!(priority(&app, &path).await, "High");
+    browser.click("#undo-button").await;
+    browser
+        .wait_for("the undo told", false, async |browser| notice(browser).await.contains("from High to Normal"))
+        .await;
+    assert_eq!(priority(&app, &path).await, "Normal");
+
+    // Arrowing through a closed list sends nothing; Enter sends the choice once.
+    browser.find("#set-priority").await.focus().await.unwrap();
+    browser.press("\u{E015}\u{E015}").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(priority(&app, &path).await, "Normal", "nothing sent while arrowing");
+    browser.press("\u{E007}").await;
+    browser
+        .wait_for("the choice sent", false, async |browser| notice(browser).await.contains("from Normal to Urgent"))
+        .await;
+    let history = app.admin.get(&format!("/api/v1{path}/history")).await.body;
+    let priorities = history["history"].as_array().unwrap().iter().filter(|entry| entry["field"] == "priority").count();
+    assert_eq!(priorities, 3, "High, Normal, Urgent: one change each, {history}");
+
+    // Someone else sets it meanwhile: the page explains, and "apply mine" wins over theirs.
+    let version = app.admin.get(&format!("/api/v1{path}")).await.body["version"].clone();
+    app.admin.patch(&format!("/api/v1{path}"), json!({"version": version, "priority_id": 1})).await;
+    browser.click("#set-priority option[value='3']").await;
+    browser.wait_for("the collision explained", false, async |browser| browser.exists("#collision").await).await;
+    let story = browser.text("#collision").await;
+    assert!(
+        story.contains("Administrator changed Priority from Urgent to Low") && story.contains("You chose High"),
+        "{story}"
+    );
+    browser.click("#apply-mine").await;
+    browser.wait_for("mine applied", false, async |browser| notice(browser).await.contains("from Low to High")).await;
+    assert_eq!(priority(&app, &path).await, "High");
+
+    // `a` goes to the assignee: typing picks the person, Enter sets it.
+    let dana = app.create_user("dana").await;
+    app.add_member("WEB", &dana, "developer").await;
+    browser.goto(&format!("{}{path}", app.address)).await;
+    browser.press("a").await;
+    assert_eq!(browser.focused("id").await, "set-assignee");
+    browser.press("dana").await;
+    browser.press("\u{E007}").await;
+    browser.wait_for("assigned", false, async |browser| notice(browser).await.contains("from none to dana")).await;
+    let assignee = app.admin.get(&format!("/api/v1{path}")).await.body["assignee"]["login"].clone();
+    assert_eq!(assignee, "dana");
+
+    // A date shows its Set button once typed.
+    assert!(!browser.find("#set-due_date + button").await.is_displayed().await.unwrap());
+    browser.find("#set-due_date").await.send_keys("01152027").await.unwrap();
+    assert!(browser.find("#set-due_date + button").await.is_displayed().await.unwrap(), "Set shown");
+    browser.click("#set-due_date + button").await;
+    browser.wait_for("dated", false, async |browser| notice(browser).await.contains("from none to 2027-01-15")).await;
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_field_is_set_with_its_button_without_the_script() {
+    let Some(browser) = Browser::start_without_script("in-place field without script").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let path = item_page_in(&browser, &app).await;
+    browser.click("#set-priority option[value='4']").await;
+    assert_eq!(priority(&app, &path).await, "Normal", "choosing alone sends nothing");
+    browser.click("#set-priority + button").await;
+    browser
+        .wait_for("the change told", false, async |browser| notice(browser).await.contains("from Normal to Urgent"))
+        .await;
+    assert_eq!(browser.path().await, path);
+    assert_eq!(priority(&app, &path).await, "Urgent");
+    browser.quit().await;
+}
