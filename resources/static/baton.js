@@ -13,6 +13,7 @@
 //   changes (its Set button is hidden); chosen with the keyboard on a closed list, when Enter
 //   is pressed or the focus leaves it, so that arrowing through the choices sends nothing. A
 //   field's date or text shows its Set button once it was changed (Enter sends it too).
+// - A notice of what an action did (sticky at the top) is dismissed with its × button.
 // - A page with <meta name="baton-refresh"> reloads itself, but not while a dialog is open or
 //   a field is being edited (without the script, a <noscript> meta refresh does it).
 // - Images pasted or dropped into a text marked data-paste-images (its value: where to upload)
@@ -284,6 +285,8 @@
     } else if (target.closest("dialog [data-close]")) {
       pending = null;
       target.closest("dialog").close();
+    } else if (target.closest("[data-dismiss]")) {
+      target.closest(".alert").remove();
     } else if (target.closest("[data-open-edit]")) {
       if (edit()) event.preventDefault();
     }

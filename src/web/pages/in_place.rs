@@ -19,7 +19,7 @@ use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{FieldTexts, PREFIX};
-use crate::web::pages::item::{FormState, item_page, parse_number};
+use crate::web::pages::item::{Done, FormState, UndoForm, item_page, parse_number};
 use crate::web::pages::items::parse_date;
 use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{FieldErrors, Notice, see_other};
@@ -58,12 +58,6 @@ pub struct Collision {
     pub mine: String,
     /// Posts the viewer's value again, over theirs.
     pub apply_mine: SetForm,
-}
-
-/// After a change: what changed, and the form that puts the earlier value back.
-pub struct Changed {
-    pub text: String,
-    pub undo: Option<SetForm>,
 }
 
 /// How the page names a field.
@@ -219,31 +213,29 @@ pub async fn set_field(
 /// What the page says after `?changed=<field>` (and the earlier value, `undo`, when the field
 /// did change): the viewer's own latest change of that field, with a form that undoes it while
 /// the field still holds what the viewer set.
-pub fn changed(
+pub(crate) fn changed(
     pairs: &[(String, String)],
     item: &ItemView,
     viewer: UserId,
     history: &[crate::model::history::HistoryEntry],
-) -> Option<Changed> {
+) -> Option<Done> {
     let field = pairs.iter().find(|(name, _)| name == "changed").map(|(_, field)| field.as_str())?;
     let field_label = label(field, item);
     let now = item.field_words(field);
     let undo: Vec<String> = pairs.iter().filter(|(name, _)| name == "undo").map(|(_, text)| text.clone()).collect();
     if undo.is_empty() {
         let shown = now.unwrap_or_else(|| "none".into());
-        return Some(Changed { text: format!("{field_label} is {shown} already: nothing changed."), undo: None });
+        return Some(Done { text: format!("{field_label} is {shown} already: nothing changed."), undo: None });
     }
     let last = history.iter().rev().find(|entry| entry.field == field)?;
     if last.user.id != viewer || last.new_value != now {
         return None;
     }
     let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "none".into());
-    Some(Changed {
+    let mut inputs = vec![("field".to_string(), field.to_string()), ("seen".to_string(), now.unwrap_or_default())];
+    inputs.extend(undo.into_iter().map(|text| (input_name(field), text)));
+    Some(Done {
         text: format!("{field_label} changed from {} to {}.", shown(&last.old_value), shown(&last.new_value)),
-        undo: Some(SetForm {
-            field: field.to_string(),
-            seen: now.unwrap_or_default(),
-            inputs: undo.into_iter().map(|text| (input_name(field), text)).collect(),
-        }),
+        undo: Some(UndoForm { action: format!("/items/{}/field", item.id), inputs }),
     })
 }

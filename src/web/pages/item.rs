@@ -39,7 +39,7 @@ use crate::web::pages::comments;
 use crate::web::pages::confirm::Confirmation;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
-use crate::web::pages::in_place::{self, Changed, Collision};
+use crate::web::pages::in_place::{self, Collision};
 use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
@@ -187,8 +187,8 @@ struct ItemPage {
     in_place_texts: FieldTexts,
     /// Someone changed a field the viewer just set (in place).
     collision: Option<Collision>,
-    /// What the viewer's last in-place change did.
-    changed: Option<Changed>,
+    /// What the viewer's last action did, perhaps with a way back.
+    done: Option<Done>,
 }
 
 impl ItemPage {
@@ -363,6 +363,61 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
         .await
 }
 
+/// What an action on the page did, said after its redirect (`?done=…`, `?changed=…`).
+pub(crate) struct Done {
+    pub text: String,
+    pub undo: Option<UndoForm>,
+}
+
+/// A form that undoes an action: posted to `action` with these inputs (and the CSRF token).
+pub(crate) struct UndoForm {
+    pub action: String,
+    pub inputs: Vec<(String, String)>,
+}
+
+/// The page after an action elsewhere on it: `?done=<what>` (with the label or link it
+/// concerned), for what has no field of its own to tell of.
+fn done(pairs: &[(String, String)], item: &ItemView, labels: &[LabelRef]) -> Option<Done> {
+    let given = |name: &str| pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let id = item.id;
+    let undo = |action: String, inputs: Vec<(&str, String)>| {
+        Some(UndoForm { action, inputs: inputs.into_iter().map(|(name, value)| (name.to_string(), value)).collect() })
+    };
+    let label = given("label").and_then(|label| label.parse().ok()).map(LabelId);
+    let label_name = || {
+        label
+            .and_then(|label| labels.iter().chain(&item.labels).find(|known| known.id == label))
+            .map(|known| known.name.clone())
+    };
+    Some(match given("done")? {
+        "saved" => Done { text: "Your changes were saved.".into(), undo: None },
+        "watching" => Done {
+            text: "You watch this item now: you will be told of its changes.".into(),
+            undo: undo(format!("/items/{id}/unwatch"), vec![]),
+        },
+        "unwatched" => {
+            Done { text: "You no longer watch this item.".into(), undo: undo(format!("/items/{id}/watch"), vec![]) }
+        }
+        "label-added" => Done {
+            text: format!("Label {} added.", label_name()?),
+            undo: undo(format!("/items/{id}/labels/{}/remove", label?), vec![]),
+        },
+        "label-removed" => Done {
+            text: format!("Label {} taken off.", label_name()?),
+            undo: undo(format!("/items/{id}/labels"), vec![("label", label?.to_string())]),
+        },
+        "linked" => Done {
+            text: "Link added.".into(),
+            undo: given("link")
+                .map(|link| format!("/items/{id}/links/{link}/remove"))
+                .and_then(|action| undo(action, vec![])),
+        },
+        "unlinked" => Done { text: "Link removed.".into(), undo: None },
+        "uploaded" => Done { text: "Attachment added.".into(), undo: None },
+        _ => return None,
+    })
+}
+
 /// The page's form state; the defaults show the item as stored.
 #[derive(Default)]
 pub(crate) struct FormState {
@@ -378,8 +433,8 @@ pub(crate) struct FormState {
     errors: FieldErrors,
     notice: Option<Notice>,
     collision: Option<Collision>,
-    /// The query of the page after an in-place change (`in_place::changed`).
-    after_change: Vec<(String, String)>,
+    /// The query of the page after an action (`?changed=…` of `in_place::changed`, `?done=…`).
+    after_action: Vec<(String, String)>,
 }
 
 impl FormState {
@@ -423,7 +478,8 @@ pub(crate) async fn item_page(
         .filter(|chosen| loaded.types.iter().any(|offered| offered.id == *chosen))
         .or(loaded.types.first().map(|offered| offered.id))
         .unwrap_or(loaded.item.item_type.id);
-    let changed = in_place::changed(&forms.after_change, &loaded.item, viewer.user.id, &loaded.history);
+    let done = in_place::changed(&forms.after_action, &loaded.item, viewer.user.id, &loaded.history)
+        .or_else(|| done(&forms.after_action, &loaded.item, &loaded.plan.labels));
     let in_place_texts = FieldTexts::of_item(&loaded.item.fields);
     render(
         status,
@@ -502,7 +558,7 @@ pub(crate) async fn item_page(
             errors: forms.errors,
             notice: forms.notice,
             collision: forms.collision,
-            changed,
+            done,
         },
     )
 }
@@ -539,7 +595,7 @@ pub async fn show_item(
     let query = form_pairs(request.query_string().as_bytes())?;
     let not_told = query.iter().find(|(name, _)| name == "not_told").map_or("", |(_, logins)| logins.as_str());
     let notice = not_told_notice(not_told);
-    let forms = FormState { notice, after_change: query, ..FormState::default() };
+    let forms = FormState { notice, after_action: query, ..FormState::default() };
     item_page(&state, &viewer, id, StatusCode::OK, forms).await
 }
 
@@ -634,15 +690,16 @@ fn edit_changes(
 }
 
 /// Saves parsed changes (a parse error is answered like a refused save) and shows the outcome:
-/// the page on success (at `anchor`, when given), the form again on invalid input,
-/// the current item with a conflict message when someone else saved first.
+/// the page on success (`then` is the rest of its URL: what was done, where to look), the
+/// form again on invalid input, the current item with a conflict message when someone else
+/// saved first.
 async fn save_changes(
     state: &AppState,
     viewer: &Viewer,
     id: ItemId,
     changes: Result<ItemUpdate, Error>,
     form: Option<EditForm>,
-    anchor: &str,
+    then: &str,
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
     let outcome = match changes {
@@ -650,7 +707,7 @@ async fn save_changes(
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/items/{id}{anchor}"))),
+        Ok(_) => Ok(see_other(&format!("/items/{id}{then}"))),
         Err(Error::Conflict(message)) => {
             let forms = FormState { edit: form, notice: Some(conflict_notice(message)), ..FormState::default() };
             item_page(state, viewer, id, StatusCode::CONFLICT, forms).await
@@ -700,7 +757,7 @@ pub async fn edit_item(
         })
         .await?;
     let changes = edit_changes(&form, &catalog, &item, moved_to);
-    save_changes(&state, &viewer, id, changes, Some(form), "").await
+    save_changes(&state, &viewer, id, changes, Some(form), "?done=saved").await
 }
 
 /// A task box's button sends `tick` or `untick` with the box's number, and the version the
@@ -857,7 +914,9 @@ pub async fn add_link(
         ..FormState::default()
     };
     let forms = match outcome {
-        Ok(_) => return Ok(see_other(&format!("/items/{id}#links"))),
+        // Undone by removing the link; a duplicate's closing is not (the status has its own way).
+        Ok(_) if form.kind == CLOSE_AS_DUPLICATE => return Ok(see_other(&format!("/items/{id}?done=linked#links"))),
+        Ok(link) => return Ok(see_other(&format!("/items/{id}?done=linked&link={}#links", link.id))),
         Err(Error::Invalid(field_error)) => refused(
             FieldErrors::one(&format!("link_{}", field_error.field), field_error.message.clone()),
             Notice { kind: "error", text: format!("Not linked: {}", field_error.message) },
@@ -890,7 +949,7 @@ pub async fn remove_link(
     let _: RemoveLinkForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     state.database.write(move |connection| link::remove(connection, &user, id, link_id)).await?;
-    Ok(see_other(&format!("/items/{id}#links")))
+    Ok(see_other(&format!("/items/{id}?done=unlinked#links")))
 }
 
 #[derive(Deserialize)]
@@ -921,7 +980,12 @@ async fn change_labels(
         }
         Ok(ItemUpdate { guard: Guard::Version(now.version), labels: Some(labels), ..ItemUpdate::default() })
     })();
-    save_changes(state, viewer, id, changes, None, "#labels").await
+    let then = match (remove, parse_number("labels", &form.label)) {
+        (Some(taken), _) => format!("?done=label-removed&label={taken}#labels"),
+        (None, Ok(Some(added))) => format!("?done=label-added&label={added}#labels"),
+        (None, _) => "#labels".to_string(),
+    };
+    save_changes(state, viewer, id, changes, None, &then).await
 }
 
 pub async fn add_label(
@@ -959,7 +1023,7 @@ pub async fn watch_item(
     let _: WatchForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     state.database.write(move |connection| watcher::add(connection, &user, id, user.id)).await?;
-    Ok(see_other(&format!("/items/{id}")))
+    Ok(see_other(&format!("/items/{id}?done=watching")))
 }
 
 pub async fn unwatch_item(
@@ -972,7 +1036,7 @@ pub async fn unwatch_item(
     let _: WatchForm = read_form(&viewer, &body)?;
     let user = viewer.user.clone();
     state.database.write(move |connection| watcher::remove(connection, &user, id, user.id)).await?;
-    Ok(see_other(&format!("/items/{id}")))
+    Ok(see_other(&format!("/items/{id}?done=unwatched")))
 }
 
 fn multipart_error(error: actix_multipart::MultipartError) -> Error {
@@ -1045,7 +1109,7 @@ pub async fn upload_attachment(
         Err(error) => Err(error),
     };
     match received {
-        Ok(_) => Ok(see_other(&format!("/items/{id}#attachments"))),
+        Ok(_) => Ok(see_other(&format!("/items/{id}?done=uploaded#attachments"))),
         Err(PageError::Model(Error::Invalid(field_error))) => {
             let forms = FormState { errors: FieldErrors::one("file", field_error.message), ..FormState::default() };
             item_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, forms).await

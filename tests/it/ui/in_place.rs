@@ -120,6 +120,68 @@ async fn a_field_set_in_place_keeps_other_changes_explains_a_collision_and_can_b
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
 
+/// The notice at the top of the page after an action.
+fn said(page: &crate::support::web::Page) -> String {
+    let start = page.body.find("id=\"notice\"").map(|at| at + "id=\"notice\"><span>".len());
+    let text = start.and_then(|start| page.body[start..].split("</span>").next());
+    text.unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_on_the_item_page_says_what_it_did_and_offers_undo_where_cheap() {
+    let (app, admin) = app_with_project().await;
+    let item = app.admin.create_item("WEB", "Slow search").await;
+    let other = app.admin.create_item("WEB", "Index size").await;
+    let id = item["id"].as_i64().unwrap();
+    let label = app.admin.post("/api/v1/projects/WEB/labels", json!({"name": "perf", "color": "#3b82f6"})).await.body;
+    let label_id = label["id"].to_string();
+
+    let saved =
+        admin.submit(&format!("/items/{id}/edit"), &[("version", "1"), ("title", "Slow search on big projects")]).await;
+    assert_eq!(said(&follow(&admin, &saved).await), "Your changes were saved.");
+
+    // The admin reported it, so watches it: unwatching says so, and Undo watches again.
+    let unwatched = follow(&admin, &admin.submit(&format!("/items/{id}/unwatch"), &[]).await).await;
+    assert_eq!(said(&unwatched), "You no longer watch this item.");
+    let rewatched = follow(&admin, &submit_pairs(&admin, &action_of(&unwatched.body), &[]).await).await;
+    assert_eq!(said(&rewatched), "You watch this item now: you will be told of its changes.");
+    assert!(rewatched.body.contains(">Unwatch<"));
+
+    let added = follow(&admin, &admin.submit(&format!("/items/{id}/labels"), &[("label", &label_id)]).await).await;
+    assert_eq!(said(&added), "Label perf added.");
+    let taken_off = follow(&admin, &submit_pairs(&admin, &action_of(&added.body), &[]).await).await;
+    assert_eq!(said(&taken_off), "Label perf taken off.");
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["labels"], json!([]));
+    let again = form_with_button(&taken_off.body, "undo-button");
+    let put_back = follow(&admin, &submit_pairs(&admin, &action_of(&taken_off.body), &again).await).await;
+    assert_eq!(said(&put_back), "Label perf added.");
+
+    let target = other["key"].as_str().unwrap();
+    let linked =
+        follow(&admin, &admin.submit(&format!("/items/{id}/links"), &[("kind", "relates"), ("target", target)]).await)
+            .await;
+    assert_eq!(said(&linked), "Link added.");
+    let unlinked = follow(&admin, &submit_pairs(&admin, &action_of(&linked.body), &[]).await).await;
+    assert_eq!(said(&unlinked), "Link removed.");
+    assert!(!unlinked.body.contains("id=\"undo-button\""), "a removed link is not put back by Undo");
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}/links")).await.body["links"], json!([]));
+
+    let token = admin.csrf_token().await;
+    let uploaded = admin
+        .upload(&format!("/items/{id}/attachments"), &[("csrf_token", &token)], "trace.txt", b"slow".to_vec())
+        .await;
+    assert_eq!(said(&follow(&admin, &uploaded).await), "Attachment added.");
+    // Words in the query that name nothing say nothing.
+    assert_eq!(said(&admin.get(&format!("/items/{id}?done=bogus&label=x")).await), "");
+}
+
+/// Where the Undo button's form posts.
+fn action_of(body: &str) -> String {
+    let button = body.find("id=\"undo-button\"").unwrap_or_else(|| panic!("no undo: {body}"));
+    let start = body[..button].rfind("action=\"").unwrap() + "action=\"".len();
+    body[start..].split('"').next().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_fields_are_set_in_place_and_undone() {
     let (app, admin) = app_with_project().await;
@@ -239,6 +301,8 @@ async fn in_a_browser_a_field_is_set_by_choosing_and_undone_with_the_script() {
     assert!(browser.find("#set-due_date + button").await.is_displayed().await.unwrap(), "Set shown");
     browser.click("#set-due_date + button").await;
     browser.wait_for("dated", false, async |browser| notice(browser).await.contains("from none to 2027-01-15")).await;
+    browser.click("#notice [data-dismiss]").await;
+    assert!(!browser.exists("#notice").await, "the notice is dismissed");
     browser.quit().await;
 }
 

@@ -19,7 +19,7 @@ async fn links_are_added_refused_closed_as_duplicate_and_removed_from_the_item_p
     assert!(empty.body.contains("No linked items."), "an empty state");
     let added = admin.submit(&format!("/items/{login}/links"), &[("kind", "blocked_by"), ("target", "web-2")]).await;
     assert_eq!(added.status, StatusCode::SEE_OTHER);
-    assert_eq!(added.location(), Some(format!("/items/{login}#links").as_str()));
+    assert_eq!(added.location(), Some(format!("/items/{login}?done=linked&link=1#links").as_str()));
     let page = admin.get(&format!("/items/{login}")).await;
     assert!(page.body.contains("is blocked by"), "the wording of this side");
     assert!(page.body.contains("WEB-2 Session store"), "the link names the item by key");

@@ -88,7 +88,8 @@ async fn the_item_page_adds_and_removes_labels_and_edits_version_and_component()
     let page = admin.get(&format!("/items/{id}")).await;
     assert!(page.body.contains("id=\"add-label\"") && page.body.contains(">ui</option>"), "the add-a-label form");
     let added = admin.submit(&format!("/items/{id}/labels"), &[("label", &ui["id"].to_string())]).await;
-    assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, Some(format!("/items/{id}#labels").as_str())));
+    let then = format!("/items/{id}?done=label-added&label={}#labels", ui["id"]);
+    assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, Some(then.as_str())));
     let page = admin.get(&format!("/items/{id}")).await;
     assert!(page.body.contains("aria-label=\"Remove the label ui\""), "a remove button");
     assert!(!page.body.contains(">ui</option>"), "a label it has is not offered again");
