@@ -13,7 +13,7 @@ use crate::db::schema::{api_tokens, sessions, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{UserId, any_id};
-use crate::model::text;
+use crate::model::text::{self, like_pattern};
 use crate::timestamp;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -163,6 +163,29 @@ pub fn find_by_login(connection: &mut DbConnection, login: &str) -> Result<Optio
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Active accounts whose login, name or e-mail address holds `text` (without regard to case),
+/// by login, at most `limit`: whom a project's manager looks for to add as a member. Only the
+/// login and name are returned, not the address.
+pub fn matching(connection: &mut DbConnection, text: &str, limit: i64) -> Result<Vec<UserSummary>> {
+    if text.trim().is_empty() || text.contains('\0') {
+        return Ok(Vec::new());
+    }
+    let pattern = like_pattern(text);
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .filter(
+            lower(users::login)
+                .like(&pattern)
+                .escape('\\')
+                .or(lower(users::name).like(&pattern).escape('\\'))
+                .or(lower(users::email).like(&pattern).escape('\\')),
+        )
+        .order(users::login.asc())
+        .limit(limit)
+        .select(UserSummary::as_select())
+        .load(connection)?)
+}
 
 /// The account with this e-mail address (compared without case), if any.
 pub fn find_by_email(connection: &mut DbConnection, email: &str) -> Result<Option<User>> {

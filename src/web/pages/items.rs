@@ -21,7 +21,7 @@ use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenStat
 use crate::model::item::{self, ItemView, NamedRef, NewItem};
 use crate::model::label::{self, LabelRef};
 use crate::model::membership::{self, Member};
-use crate::model::permission::Permission;
+use crate::model::permission::{Permission, Role};
 use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::reference::Targets;
@@ -315,6 +315,15 @@ struct ItemListPage {
 }
 
 impl ItemListPage {
+    /// Whether the viewer runs the project shown (an administrator, or one of its managers):
+    /// its page then links the settings and, while empty, says what to set up.
+    fn manages(&self) -> bool {
+        self.chrome.user.as_ref().is_some_and(|viewer| {
+            viewer.is_admin
+                || self.members.iter().any(|member| member.user.login == viewer.login && member.role == Role::Manager)
+        })
+    }
+
     /// The key of the item just deleted, when the URL names one (`?deleted=OPS-7`).
     fn deleted_key(&self) -> Option<String> {
         match ItemReference::parse(&self.query.deleted) {

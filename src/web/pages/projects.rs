@@ -7,13 +7,14 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::DbConnection;
 use crate::error::{Error, FieldError};
-use crate::model::ids::TypeId;
+use crate::model::ids::{ProjectId, TypeId};
 use crate::model::membership::{self, Member};
 use crate::model::permission::{Permission, Role};
 use crate::model::project::types::{self, ProjectTypes};
 use crate::model::project::{self, NewProject, Project, ProjectKeyOrId, ProjectUpdate};
-use crate::model::user;
+use crate::model::user::{self, UserSummary};
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::pages::error::PageError;
@@ -35,6 +36,8 @@ struct ProjectsPage {
     chrome: Chrome,
     is_admin: bool,
     projects: Vec<Project>,
+    /// The projects whose settings the viewer may change.
+    managed: Vec<ProjectId>,
     form: NewProjectForm,
     errors: FieldErrors,
 }
@@ -47,8 +50,16 @@ async fn projects_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
-    let projects = state.database.run(move |connection| project::list_readable(connection, &user)).await?;
-    render(status, &ProjectsPage { chrome: viewer.chrome(), is_admin: viewer.user.is_admin, projects, form, errors })
+    let (projects, managed) = state
+        .database
+        .run(move |connection| {
+            let managed = project::list_allowing(connection, &user, Permission::Manage)?;
+            Ok((project::list_readable(connection, &user)?, managed.into_iter().map(|managed| managed.id).collect()))
+        })
+        .await?;
+    let page =
+        ProjectsPage { chrome: viewer.chrome(), is_admin: viewer.user.is_admin, projects, managed, form, errors };
+    render(status, &page)
 }
 
 pub async fn list_projects(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
@@ -93,9 +104,36 @@ struct SettingsPage {
     types: ProjectTypes,
     errors: FieldErrors,
     notice: Option<Notice>,
+    adding: Adding,
+}
+
+/// The add-a-member form as sent, when it is shown again: refused, or naming several people.
+#[derive(Default)]
+struct Adding {
+    person: String,
+    role: String,
+    /// The people the text matches, when more than one does (at most `CANDIDATES`).
+    candidates: Vec<UserSummary>,
+    /// More than `CANDIDATES` match.
+    more: bool,
+}
+
+/// How many of the people a text matches are offered to choose from.
+const CANDIDATES: usize = 10;
+
+impl ProjectsPage {
+    fn manages(&self, project: &ProjectId) -> bool {
+        self.managed.contains(project)
+    }
 }
 
 impl SettingsPage {
+    /// The role the add form offers first: the one sent, else developer (most members work
+    /// on items).
+    fn offered_role(&self) -> &str {
+        if self.adding.role.is_empty() { Role::Developer.as_str() } else { &self.adding.role }
+    }
+
     fn uses(&self, id: &TypeId) -> bool {
         !self.types.all && self.types.uses(*id)
     }
@@ -108,6 +146,7 @@ async fn settings_page(
     status: StatusCode,
     errors: FieldErrors,
     notice: Option<Notice>,
+    adding: Adding,
 ) -> Result<HttpResponse, PageError> {
     let user = viewer.user.clone();
     let (project, members, workflow, types) = state
@@ -131,6 +170,7 @@ async fn settings_page(
             types,
             errors,
             notice,
+            adding,
         },
     )
 }
@@ -154,7 +194,8 @@ pub async fn show_settings(
         _ => None,
     };
     let notice = saved.map(|text| Notice { kind: "ok", text: text.into() });
-    settings_page(&state, &viewer, path.into_inner(), StatusCode::OK, FieldErrors::default(), notice).await
+    let key = path.into_inner();
+    settings_page(&state, &viewer, key, StatusCode::OK, FieldErrors::default(), notice, Adding::default()).await
 }
 
 /// Re-renders the settings page with an invalid field marked, or passes other errors on.
@@ -163,12 +204,13 @@ async fn settings_failure(
     viewer: &Viewer,
     key: String,
     error: Error,
+    adding: Adding,
 ) -> Result<HttpResponse, PageError> {
     match error {
         Error::Invalid(field_error) => {
             let notice = Notice { kind: "error", text: format!("Not saved: {}", field_error.message) };
             let errors = FieldErrors::from(field_error);
-            settings_page(state, viewer, key, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(notice)).await
+            settings_page(state, viewer, key, StatusCode::UNPROCESSABLE_ENTITY, errors, Some(notice), adding).await
         }
         other => Err(other.into()),
     }
@@ -199,14 +241,18 @@ pub async fn update_settings(
     let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
     match state.database.write(move |connection| project::update(connection, &user, &reference, changes)).await {
         Ok(_) => Ok(see_other(&format!("/projects/{key}/settings?saved=settings"))),
-        Err(error) => settings_failure(&state, &viewer, key, error).await,
+        Err(error) => settings_failure(&state, &viewer, key, error, Adding::default()).await,
     }
 }
 
+/// A member's role changed (`login`, exact), or someone added (`person`: a login, an e-mail
+/// address, or part of a name, login or address).
 #[derive(Deserialize)]
 pub struct MemberForm {
     #[serde(default)]
     login: String,
+    #[serde(default)]
+    person: String,
     #[serde(default)]
     role: String,
 }
@@ -216,7 +262,31 @@ fn no_active_user(login: &str) -> Error {
     Error::invalid("login", format!("there is no active user {login:?}"))
 }
 
-/// Adds a member or changes a member's role.
+/// The active people a text names: the account with that login or e-mail address, else those
+/// whose login, name or address holds it (one more than `CANDIDATES`, to tell there are more).
+fn people_named(connection: &mut DbConnection, text: &str) -> Result<Vec<UserSummary>, Error> {
+    if text.is_empty() {
+        return Err(Error::invalid("person", "type a login, an e-mail address or a name"));
+    }
+    let exact = match user::find_by_login(connection, text)? {
+        Some(found) => Some(found),
+        None => user::find_by_email(connection, text)?,
+    };
+    if let Some(found) = exact.filter(|found| found.active) {
+        return Ok(vec![UserSummary { id: found.id, login: found.login, name: found.name }]);
+    }
+    let matching = user::matching(connection, text, CANDIDATES as i64 + 1)?;
+    if matching.is_empty() {
+        return Err(Error::invalid(
+            "person",
+            format!("no active user matches {text:?}: type a login, an e-mail address or part of a name"),
+        ));
+    }
+    Ok(matching)
+}
+
+/// Adds a member or changes a member's role. Someone looked for by part of a name who is
+/// one of several is chosen from a list of them.
 pub async fn set_member(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -226,24 +296,52 @@ pub async fn set_member(
     let key = path.into_inner();
     let form: MemberForm = read_form(&viewer, &body)?;
     let (user, reference) = (viewer.user.clone(), ProjectKeyOrId::parse(&key));
-    let login = form.login.trim().to_string();
+    let (login, person, role) = (form.login.trim().to_string(), form.person.trim().to_string(), form.role.clone());
     let typed = login.clone();
+    let looked_for = person.clone();
     let outcome = state
         .database
         .write(move |connection| {
-            let role = Role::parse(&form.role)?;
-            // Only those who may manage members learn whether a login exists.
+            let role = Role::parse(&role)?;
+            // Only those who may manage members learn whether someone exists.
             project::get_with(connection, &user, &reference, Permission::Manage)?;
-            let member = user::find_by_login(connection, &login)?.ok_or_else(|| no_active_user(&login))?;
-            membership::set_role(connection, &user, &reference, member.id, role)
+            let found = if login.is_empty() {
+                people_named(connection, &person)?
+            } else {
+                let member = user::find_by_login(connection, &login)?.ok_or_else(|| no_active_user(&login))?;
+                vec![UserSummary { id: member.id, login: member.login, name: member.name }]
+            };
+            match found.as_slice() {
+                [one] => membership::set_role(connection, &user, &reference, one.id, role).map(|_| Vec::new()),
+                _ => Ok(found),
+            }
         })
         .await;
+    let adding = |candidates: Vec<UserSummary>| Adding {
+        person: looked_for.clone(),
+        role: form.role.clone(),
+        more: candidates.len() > CANDIDATES,
+        candidates: candidates.into_iter().take(CANDIDATES).collect(),
+    };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/projects/{key}/settings?saved=members#members"))),
-        Err(Error::Invalid(FieldError { field, .. })) if field == "user_id" => {
-            settings_failure(&state, &viewer, key, no_active_user(&typed)).await
+        Ok(candidates) if candidates.is_empty() => {
+            Ok(see_other(&format!("/projects/{key}/settings?saved=members#members")))
         }
-        Err(error) => settings_failure(&state, &viewer, key, error).await,
+        Ok(candidates) => {
+            let count = if candidates.len() > CANDIDATES {
+                format!("More than {CANDIDATES}")
+            } else {
+                candidates.len().to_string()
+            };
+            let notice =
+                Notice { kind: "warn", text: format!("{count} people match {looked_for:?}: choose one below.") };
+            let page = adding(candidates);
+            settings_page(&state, &viewer, key, StatusCode::OK, FieldErrors::default(), Some(notice), page).await
+        }
+        Err(Error::Invalid(FieldError { field, .. })) if field == "user_id" => {
+            settings_failure(&state, &viewer, key, no_active_user(&typed), adding(Vec::new())).await
+        }
+        Err(error) => settings_failure(&state, &viewer, key, error, adding(Vec::new())).await,
     }
 }
 
@@ -301,6 +399,6 @@ pub async fn set_types(
     };
     match outcome {
         Ok(_) => Ok(see_other(&format!("/projects/{key}/settings?saved=types#types"))),
-        Err(error) => settings_failure(&state, &viewer, key, error).await,
+        Err(error) => settings_failure(&state, &viewer, key, error, Adding::default()).await,
     }
 }

@@ -3,6 +3,7 @@
 use std::ops::ControlFlow;
 
 use reqwest::StatusCode;
+use serde_json::json;
 
 use super::app_with_project;
 use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
@@ -160,6 +161,87 @@ async fn projects_and_members_are_managed_from_pages_by_those_allowed() {
     let removed = admin.submit("/projects/WEB/members/remove", &[("user_id", &member_api.user_id.to_string())]).await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     assert_eq!(mike.get("/projects/WEB/settings").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_finds_people_by_name_login_or_address_and_sees_what_roles_mean() {
+    let (app, _admin) = app_with_project().await;
+    for (login, name) in
+        [("ann.lee", "Ann Lee"), ("anna.k", "Anna Karlsson"), ("bob", "Bob Ancona"), ("gone", "Ann Gone")]
+    {
+        let body =
+            json!({"login": login, "name": name, "email": format!("{login}@corp.example"), "password": USER_PASSWORD});
+        assert_eq!(app.admin.post("/api/v1/users", body).await.status, StatusCode::CREATED);
+    }
+    let gone = app.admin.get("/api/v1/users").await.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["login"] == "gone")
+        .unwrap()["id"]
+        .clone();
+    app.admin.patch(&format!("/api/v1/users/{gone}"), json!({"active": false})).await;
+    let boss = app.create_user("boss").await;
+    app.add_member("WEB", &boss, "manager").await;
+    let manager = WebClient::sign_in(&app.address, "boss", USER_PASSWORD).await;
+    // A manager who is no administrator reaches the settings from the project and the list.
+    assert!(manager.get("/projects/WEB").await.body.contains("id=\"project-settings\""));
+    assert!(manager.get("/projects").await.body.contains("href=\"/projects/WEB/settings\""));
+    let settings = manager.get("/projects/WEB/settings").await;
+    assert!(settings.body.contains("also runs the project"), "the roles explained");
+    assert!(settings.body.contains("<option value=\"developer\" selected>"), "developer first");
+
+    let role_of = async |login: &str| {
+        let members = app.admin.get("/api/v1/projects/WEB/members").await.body;
+        members["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|member| member["user"]["login"] == login)
+            .map(|member| member["role"].clone())
+    };
+    // By address, and by a part of a name only one person has: added at once.
+    let by_address =
+        manager.submit("/projects/WEB/members", &[("person", "ANN.LEE@corp.example"), ("role", "reporter")]).await;
+    assert_eq!(by_address.status, StatusCode::SEE_OTHER, "{}", by_address.body);
+    assert_eq!(role_of("ann.lee").await, Some(json!("reporter")));
+    let by_name = manager.submit("/projects/WEB/members", &[("person", "karlsson"), ("role", "developer")]).await;
+    assert_eq!(by_name.status, StatusCode::SEE_OTHER, "{}", by_name.body);
+    assert_eq!(role_of("anna.k").await, Some(json!("developer")));
+    // Several match: the page offers each (not the deactivated one) with the role chosen.
+    let several = manager.submit("/projects/WEB/members", &[("person", "an"), ("role", "viewer")]).await;
+    assert_eq!(several.status, StatusCode::OK, "{}", several.body);
+    assert!(several.body.contains("3 people match &#34;an&#34;: choose one below."), "{}", several.body);
+    for offered in ["Add Ann Lee", "Add Anna Karlsson", "Add Bob Ancona"] {
+        assert!(several.body.contains(offered), "{offered}: {}", several.body);
+    }
+    assert!(!several.body.contains("Ann Gone"), "a deactivated account is not offered");
+    assert!(several.body.contains("value=\"an\""), "the text typed is kept");
+    let chosen = manager.submit("/projects/WEB/members", &[("login", "bob"), ("role", "viewer")]).await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER);
+    assert_eq!(role_of("bob").await, Some(json!("viewer")));
+    let nobody = manager.submit("/projects/WEB/members", &[("person", "zz%"), ("role", "viewer")]).await;
+    assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(nobody.body.contains("no active user matches &#34;zz%&#34;"), "{}", nobody.body);
+    // Someone who may not manage members learns nothing of who exists.
+    let dev = WebClient::sign_in(&app.address, "anna.k", USER_PASSWORD).await;
+    let refused = dev.submit("/projects/WEB/members", &[("person", "an"), ("role", "viewer")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains("Ann Lee"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_projects_page_says_what_to_set_up_to_its_managers() {
+    let (app, admin) = app_with_project().await;
+    let page = admin.get("/projects/WEB").await;
+    assert!(page.body.contains("id=\"next-steps\""), "{}", page.body);
+    assert!(page.body.contains("href=\"/projects/WEB/settings#members\""));
+    let reader = app.create_user("rita").await;
+    app.add_member("WEB", &reader, "reporter").await;
+    let rita = WebClient::sign_in(&app.address, "rita", USER_PASSWORD).await;
+    let theirs = rita.get("/projects/WEB").await;
+    assert!(!theirs.body.contains("id=\"next-steps\"") && !theirs.body.contains("id=\"project-settings\""));
+    assert!(theirs.body.contains("Create an item in WEB"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
