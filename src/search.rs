@@ -29,4 +29,5 @@ pub mod indexer;
 pub mod query;
 pub mod reader;
 pub mod rebuild;
+pub mod snippet;
 pub mod status;

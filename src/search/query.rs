@@ -39,6 +39,7 @@ use crate::model::workflow::Workflow;
 use crate::search::coverage::StemCoverage;
 use crate::search::fields::Fields;
 use crate::search::reader::SearchIndex;
+use crate::search::snippet;
 
 pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_PAGE: usize = 100;
@@ -53,7 +54,8 @@ pub struct SearchHit {
     pub score: f32,
     /// The title with matches in `<b>…</b>`, HTML-escaped.
     pub title_html: String,
-    /// The best matching fragment of description, comments and file names, HTML-escaped.
+    /// The best matching fragment of description, comments and file names as plain text (the
+    /// words of the Markdown, `search::snippet`), HTML-escaped.
     pub snippet_html: String,
 }
 
@@ -461,7 +463,7 @@ pub fn search(
         if title_html.is_empty() {
             title_html = escape(&item.title);
         }
-        let snippet_html = highlighter.body.snippet(stored(fields.body)).to_html();
+        let snippet_html = snippet::plain_html(&highlighter.body.snippet(stored(fields.body)));
         hits.push(SearchHit { item, score, title_html, snippet_html });
     }
     Ok(SearchResults { total, limit, offset, hits, item: None, notes })

@@ -232,7 +232,7 @@ async fn items_are_found_by_title_description_comments_and_file_names_with_highl
     app.create_project("OPS", false).await;
     let item = app
         .admin
-        .post("/api/v1/items", json!({"project": "OPS", "title": "Disk full on database servers", "description": "Die Berichte fehlen seit Montag."}))
+        .post("/api/v1/items", json!({"project": "OPS", "title": "Disk full on database servers", "description": "Die **Berichte** fehlen seit [Montag](https://example.com/montag)."}))
         .await
         .body;
     let id = item["id"].as_i64().unwrap();
@@ -250,7 +250,10 @@ async fn items_are_found_by_title_description_comments_and_file_names_with_highl
     assert_eq!(search_until(&app, &app.admin, "kernel", 1).await["hits"][0]["item"]["id"], id);
     let stemmed = search_until(&app, &app.admin, "server", 1).await;
     assert!(stemmed["hits"][0]["title_html"].as_str().unwrap().contains("<b>"), "{stemmed}");
-    assert_eq!(search_until(&app, &app.admin, "Bericht", 1).await["hits"][0]["item"]["id"], id);
+    let german = search_until(&app, &app.admin, "Bericht", 1).await;
+    assert_eq!(german["hits"][0]["item"]["id"], id);
+    let snippet = german["hits"][0]["snippet_html"].as_str().unwrap();
+    assert!(snippet.starts_with("Die <b>Berichte</b> fehlen seit Montag."), "plain text, not Markdown: {snippet}");
     assert_eq!(search_until(&app, &app.admin, "\"disk full\"", 1).await["hits"][0]["item"]["id"], id);
     search_until(&app, &app.admin, "disk -servers", 0).await;
     search_until(&app, &app.admin, "printer OR backup", 2).await;

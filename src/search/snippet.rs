@@ -1,0 +1,125 @@
+//! A snippet as a reader sees the text: descriptions and comments are stored as Markdown, so
+//! a fragment of them is read through the Markdown parser and only its words are kept — no
+//! `**`, `#`, backticks, list or task markers, link targets — with the matches in `<b>` and
+//! everything else escaped. Raw HTML in the text is kept as the words typed (escaped).
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use tantivy::snippet::Snippet;
+
+use crate::model::html::escape;
+
+/// Marks where a match starts and ends while the fragment goes through the parser (private-use
+/// characters, removed from the text first).
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// The snippet's fragment as plain text, HTML-escaped, with its matches in `<b>…</b>`.
+pub fn plain_html(snippet: &Snippet) -> String {
+    let fragment = snippet.fragment();
+    let mut marked = String::with_capacity(fragment.len() + 16);
+    let mut at = 0;
+    for range in snippet.highlighted() {
+        if range.start < at || range.end > fragment.len() {
+            continue;
+        }
+        push_clean(&mut marked, &fragment[at..range.start]);
+        marked.push(OPEN);
+        push_clean(&mut marked, &fragment[range.start..range.end]);
+        marked.push(CLOSE);
+        at = range.end;
+    }
+    push_clean(&mut marked, &fragment[at..]);
+    to_html(&words(&marked))
+}
+
+fn push_clean(into: &mut String, text: &str) {
+    into.extend(text.chars().filter(|character| *character != OPEN && *character != CLOSE));
+}
+
+/// The text of Markdown as read: what its events say in words, blocks apart by a space.
+fn words(markdown: &str) -> String {
+    let options = Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES;
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(markdown, options) {
+        match event {
+            Event::Text(words) | Event::Code(words) | Event::Html(words) | Event::InlineHtml(words) => {
+                text.push_str(&words)
+            }
+            Event::SoftBreak | Event::HardBreak | Event::Rule => text.push(' '),
+            Event::Start(Tag::Item | Tag::TableCell) | Event::End(TagEnd::Paragraph | TagEnd::Heading(_)) => {
+                text.push(' ')
+            }
+            Event::End(TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableCell) => text.push(' '),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// Escapes the text, folds its white space, and turns the marks into balanced `<b>` tags (a
+/// mark the parser dropped, inside a link's target, leaves its match plain).
+fn to_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    let mut bold = false;
+    let mut plain = String::new();
+    let flush = |plain: &mut String, html: &mut String| {
+        html.push_str(&escape(plain));
+        plain.clear();
+    };
+    let mut last_was_space = true;
+    for character in text.chars() {
+        match character {
+            OPEN if !bold => {
+                flush(&mut plain, &mut html);
+                html.push_str("<b>");
+                bold = true;
+            }
+            CLOSE if bold => {
+                flush(&mut plain, &mut html);
+                html.push_str("</b>");
+                bold = false;
+            }
+            OPEN | CLOSE => {}
+            space if space.is_whitespace() => {
+                if !last_was_space {
+                    plain.push(' ');
+                }
+                last_was_space = true;
+                continue;
+            }
+            other => plain.push(other),
+        }
+        last_was_space = false;
+    }
+    flush(&mut plain, &mut html);
+    if bold {
+        html.push_str("</b>");
+    }
+    html.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(text: &str) -> String {
+        to_html(&words(&text.replace('{', &OPEN.to_string()).replace('}', &CLOSE.to_string())))
+    }
+
+    #[test]
+    fn markdown_reads_as_its_words_with_the_matches_bold() {
+        assert_eq!(
+            marked("## {Refund} fails\n\n- [x] see **{refund}** [log](https://x.example/{refund}) and `code_{refund}`"),
+            "<b>Refund</b> fails see <b>refund</b> log and code_<b>refund</b>"
+        );
+        assert_eq!(marked("The nightly <{backup}> & more"), "The nightly &lt;<b>backup</b>&gt; &amp; more");
+        assert_eq!(marked("> quoted {word}\n> again"), "quoted <b>word</b> again");
+    }
+
+    #[test]
+    fn a_mark_lost_in_a_link_target_leaves_no_open_tag() {
+        let html = marked("[x](https://{a}.example) then {b}");
+        assert_eq!(html.matches("<b>").count(), html.matches("</b>").count(), "{html}");
+        assert!(html.ends_with("<b>b</b>"), "{html}");
+    }
+}
