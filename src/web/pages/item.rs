@@ -19,7 +19,7 @@ use crate::model::component;
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
-use crate::model::ids::{ComponentId, ItemId, LabelId, LinkId, PriorityId, ProjectId, TypeId, UserId, VersionId};
+use crate::model::ids::{ComponentId, ItemId, LabelId, LinkId, ProjectId, TypeId, UserId, VersionId};
 use crate::model::item::key::{self, ItemReference};
 use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, Guard, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
@@ -40,7 +40,6 @@ use crate::web::pages::confirm::Confirmation;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::in_place::{self, Collision};
-use crate::web::pages::items::parse_date;
 use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other, url_with_query};
@@ -54,10 +53,6 @@ pub struct EditForm {
     pub title: String,
     pub description: String,
     pub type_id: String,
-    pub priority_id: String,
-    pub due_date: String,
-    /// Sent only by users who may assign; empty means nobody.
-    pub assignee_id: Option<String>,
     /// The project's key; sent only by users who may move the item.
     pub project: Option<String>,
     /// Sent by the Preview button: show the description rendered instead of saving.
@@ -80,9 +75,6 @@ impl EditForm {
             title: item.title.clone(),
             description: item.description.clone(),
             type_id: item.item_type.id.to_string(),
-            priority_id: item.priority.id.to_string(),
-            due_date: item.due_date.map(|date| date.to_string()).unwrap_or_default(),
-            assignee_id: Some(item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()),
             project: Some(item.project.key.clone()),
             parent: item.parent.as_ref().map(|parent| parent.id.to_string()).unwrap_or_default(),
             target_version: Some(
@@ -663,14 +655,11 @@ fn edit_changes(
         title: Some(form.title.clone()),
         description: Some(form.description.clone()),
         type_id: parse_number("type_id", &form.type_id)?.map(TypeId),
+        // Status, priority, assignee and due date change in place (`in_place`).
         status_id: None,
-        priority_id: parse_number("priority_id", &form.priority_id)?.map(PriorityId),
-        assignee_id: form
-            .assignee_id
-            .as_deref()
-            .map(|assignee| parse_number("assignee_id", assignee).map(|id| id.map(UserId)))
-            .transpose()?,
-        due_date: Some(parse_date("due_date", &form.due_date)?),
+        priority_id: None,
+        assignee_id: None,
+        due_date: None,
         // Only a changed parent is sent: an unchanged one is left to the model, which drops it
         // when the item moves to another project.
         parent: Some(parse_number("parent", form.parent.trim().trim_start_matches('#'))?.map(ItemId))
