@@ -9,7 +9,7 @@
 //   form then carries confirm=yes, as the server's confirmation page would send it.
 // - Forms marked data-in-place (the task boxes of a description, an item's fields) are sent in
 //   the background and the page's main part is replaced by the answer, keeping the scroll
-//   position and the focus. A field's form marked data-set-on-change is sent when its choice
+//   position and the focus (a refusal or a collision in the answer is scrolled into view). A field's form marked data-set-on-change is sent when its choice
 //   changes (its Set button is hidden); chosen with the keyboard on a closed list, when Enter
 //   is pressed or the focus leaves it, so that arrowing through the choices sends nothing. A
 //   field's date or text shows its Set button once it was changed (Enter sends it too).
@@ -235,6 +235,9 @@
         window.scrollTo(0, scroll);
         var again = focusId && document.getElementById(focusId);
         if (again) again.focus({ preventScroll: true });
+        // A refusal or a collision is brought into view, not left above the fold.
+        var problem = document.querySelector("main #collision, main .field-error");
+        if (problem) problem.scrollIntoView({ block: "center" });
         localTimes();
       })
       .catch(function () {
