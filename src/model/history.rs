@@ -49,32 +49,20 @@ pub fn record(connection: &mut DbConnection, item: ItemId, user: UserId, changes
     Ok(())
 }
 
-/// The latest change of one field of an item, if any (for a conflict's message: the actor
-/// may read the item).
-pub fn last_change(connection: &mut DbConnection, item: ItemId, field: &str) -> Result<Option<HistoryEntry>> {
-    let row: Option<HistoryRow> = history::table
+/// Who changed one field of an item last, and when (login, time), if anyone did.
+pub fn last_change(
+    connection: &mut DbConnection,
+    item: ItemId,
+    field: &str,
+) -> Result<Option<(String, NaiveDateTime)>> {
+    Ok(history::table
         .inner_join(users::table)
         .filter(history::item_id.eq(item))
         .filter(history::field.eq(field))
         .order(history::id.desc())
-        .select((
-            history::id,
-            UserSummary::as_select(),
-            history::changed_at,
-            history::field,
-            history::old_value,
-            history::new_value,
-        ))
+        .select((users::login, history::changed_at))
         .first(connection)
-        .optional()?;
-    Ok(row.map(|(id, user, changed_at, field, old_value, new_value)| HistoryEntry {
-        id,
-        user,
-        changed_at,
-        field,
-        old_value,
-        new_value,
-    }))
+        .optional()?)
 }
 
 /// id, who, when, field, old value, new value.

@@ -888,7 +888,7 @@ fn check_seen(
         }
         let words = |value: &Option<String>| value.as_deref().map_or("none".to_string(), |text| format!("{text:?}"));
         let by = match history::last_change(connection, id, field)? {
-            Some(last) => format!(" by {} at {} UTC", last.user.login, last.changed_at.format("%Y-%m-%d %H:%M:%S")),
+            Some((login, at)) => format!(" by {login} at {} UTC", at.format("%Y-%m-%d %H:%M:%S")),
             None => String::new(),
         };
         return Err(Error::Conflict(format!(
