@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::model::field::Catalog;
+use crate::model::field::{Catalog, FieldType};
 use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
 use crate::model::item::{self, Guard, ItemUpdate, ItemView};
 use crate::model::user;
@@ -25,7 +25,7 @@ use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{FieldErrors, Notice, see_other};
 
 /// The built-in fields that change in place, by the names history gives them.
-pub const BUILT_IN: [&str; 5] = ["status", "assignee", "priority", "type", "due_date"];
+const BUILT_IN: [&str; 5] = ["status", "assignee", "priority", "type", "due_date"];
 
 /// The form of one field changed in place. A built-in field's value is `value`; a custom
 /// field's is its own input (`field.<key>`, as on the edit form).
@@ -61,7 +61,7 @@ pub struct Collision {
 }
 
 /// How the page names a field.
-pub fn label(field: &str, item: &ItemView) -> String {
+fn label(field: &str, item: &ItemView) -> String {
     match field {
         "status" => "Status".into(),
         "assignee" => "Assignee".into(),
@@ -126,8 +126,8 @@ fn changes(
     Ok(changes)
 }
 
-/// A value as a person reads it: the name of a chosen status, priority, type or user, the
-/// text of anything else, "none" for empty.
+/// A value as a person reads it: the name of a chosen status, priority or type, the login of a
+/// chosen person (assignee or a user field), the text of anything else, "none" for empty.
 fn words(connection: &mut crate::db::DbConnection, field: &str, texts: &[String]) -> Result<String, Error> {
     let text = texts.iter().filter(|text| !text.is_empty()).cloned().collect::<Vec<_>>().join(", ");
     let id = text.parse::<i64>().ok();
@@ -141,6 +141,11 @@ fn words(connection: &mut crate::db::DbConnection, field: &str, texts: &[String]
             }
         }
         ("assignee", Some(id)) => user::get(connection, UserId(id)).ok().map(|user| user.login),
+        (key, Some(id))
+            if Catalog::load(connection)?.by_key(key).is_some_and(|field| field.field_type == FieldType::User) =>
+        {
+            user::get(connection, UserId(id)).ok().map(|user| user.login)
+        }
         _ => None,
     };
     Ok(named.unwrap_or(if text.is_empty() { "none".into() } else { text }))

@@ -215,6 +215,21 @@ async fn custom_fields_are_set_in_place_and_undone() {
     follow(&admin, &submit_pairs(&admin, &field, &undo).await).await;
     assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["fields"]["severity"], json!(null));
 
+    // A person chosen in a user field is named by login in a collision.
+    let reviewers = [app.create_user("dana").await, app.create_user("eve").await];
+    for reviewer in &reviewers {
+        app.add_member("WEB", reviewer, "developer").await;
+    }
+    let reviewer = json!({"key": "reviewer", "name": "Reviewer", "type": "user"});
+    assert_eq!(app.admin.post("/api/v1/fields", reviewer).await.status, StatusCode::CREATED);
+    let version = app.admin.get(&format!("/api/v1/items/{id}")).await.body["version"].clone();
+    let theirs = json!({"version": version, "fields": {"reviewer": reviewers[0].user_id}});
+    assert_eq!(app.admin.patch(&format!("/api/v1/items/{id}"), theirs).await.status, StatusCode::OK);
+    let eve = reviewers[1].user_id.to_string();
+    let clash = admin.submit(&field, &[("field", "reviewer"), ("seen", ""), ("field.reviewer", &eve)]).await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert!(clash.body.contains("You chose eve."), "{}", clash.body);
+
     let refused = admin.submit(&field, &[("field", "severity"), ("seen", ""), ("field.severity", "huge")]).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(refused.body.contains("Severity not changed"), "{}", refused.body);
