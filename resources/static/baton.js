@@ -9,10 +9,11 @@
 //   form then carries confirm=yes, as the server's confirmation page would send it.
 // - Forms marked data-in-place (the task boxes of a description, an item's fields) are sent in
 //   the background and the page's main part is replaced by the answer, keeping the scroll
-//   position and the focus (a refusal or a collision in the answer is scrolled into view). A field's form marked data-set-on-change is sent when its choice
-//   changes (its Set button is hidden); chosen with the keyboard on a closed list, when Enter
-//   is pressed or the focus leaves it, so that arrowing through the choices sends nothing. A
-//   field's date or text shows its Set button once it was changed (Enter sends it too).
+//   position and the focus (a refusal or a collision in the answer is scrolled into view).
+// - A field's form marked data-set-on-change is sent when its choice changes (its Set button is
+//   hidden); chosen with the keyboard on a closed list, when Enter is pressed or the focus
+//   leaves it, so that arrowing through the choices sends nothing. A field's date or text shows
+//   its Set button once it was changed (Enter sends it too).
 // - A notice of what an action did (sticky at the top) is dismissed with its × button.
 // - A page with <meta name="baton-refresh"> reloads itself, but not while a dialog is open or
 //   a field is being edited (without the script, a <noscript> meta refresh does it).
