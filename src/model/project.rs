@@ -187,16 +187,29 @@ pub fn get_with(
 /// where they may work), by key; one query for the actor's roles.
 pub fn list_allowing(connection: &mut DbConnection, actor: &User, permission: Permission) -> Result<Vec<Project>> {
     let readable = list_readable(connection, actor)?;
+    let allowed = allowing(connection, actor, &readable, permission)?;
+    Ok(readable.into_iter().filter(|project| allowed.contains(&project.id)).collect())
+}
+
+/// Those of `readable` (projects the actor may read) where the actor may do what `permission`
+/// allows; one query for the actor's roles.
+pub fn allowing(
+    connection: &mut DbConnection,
+    actor: &User,
+    readable: &[Project],
+    permission: Permission,
+) -> Result<Vec<ProjectId>> {
     if actor.is_admin {
-        return Ok(readable);
+        return Ok(readable.iter().map(|project| project.id).collect());
     }
     let roles = permission::roles_of(connection, actor)?;
     Ok(readable
-        .into_iter()
+        .iter()
         .filter(|project| {
             let role = roles.iter().find(|(id, _)| *id == project.id).map(|(_, role)| *role);
             Access::of_member(role, project.is_public).allows(permission)
         })
+        .map(|project| project.id)
         .collect())
 }
 

@@ -53,8 +53,9 @@ async fn projects_page(
     let (projects, managed) = state
         .database
         .run(move |connection| {
-            let managed = project::list_allowing(connection, &user, Permission::Manage)?;
-            Ok((project::list_readable(connection, &user)?, managed.into_iter().map(|managed| managed.id).collect()))
+            let readable = project::list_readable(connection, &user)?;
+            let managed = project::allowing(connection, &user, &readable, Permission::Manage)?;
+            Ok((readable, managed))
         })
         .await?;
     let page =
