@@ -47,6 +47,8 @@ const IDLE: Duration = Duration::from_millis(100);
 /// (its memory zeroed), its files synced and an approval (creates +15-25 %, see
 /// docs/benchmarks.md). A backlog still drains at 20 batches a second.
 const GATHER: Duration = Duration::from_millis(50);
+/// The pause after a failed round; it doubles while the rounds keep failing (at most 30 s).
+const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// How often the indexer looks for rebuild requests.
 const REQUEST_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often it removes what no reader uses any more: readers switch within 250 ms of an
@@ -118,14 +120,18 @@ impl MasterDuty for IndexerDuty {
     }
 
     /// Repeats the round, pausing when there was no work, and after an error (database or
-    /// disk trouble) with a growing pause, until the node stops being master.
+    /// disk trouble) with a pause that grows while the errors go on and starts again from a
+    /// second after a round that worked, until the node stops being master.
     fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
             let _end = EndTerm(self.clone());
-            let mut pause = Duration::from_secs(1);
+            let mut pause = FIRST_RETRY;
             while !context.must_stop() {
                 let (duty, round_context) = (self.clone(), context.clone());
                 let outcome = tokio::task::spawn_blocking(move || duty.index_round(&round_context)).await;
+                if matches!(outcome, Ok(Ok(_))) {
+                    pause = FIRST_RETRY;
+                }
                 let wait = match outcome {
                     Ok(Ok(true)) => GATHER,
                     Ok(Ok(false)) => IDLE,

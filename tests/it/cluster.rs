@@ -111,7 +111,7 @@ async fn a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master
     let api = cluster.admin("n1").await;
     wait_until("the first index catching up", Duration::from_secs(60), async || {
         let queue_depth = api.get("/api/v1/cluster").await.body["search"]["queue_depth"].clone();
-        done_when(queue_depth == 0, queue_depth)
+        done_when(queue_depth == 0, (queue_depth, cluster.log_on_failure("n1"), cluster.log_on_failure("n2")))
     })
     .await;
     let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
