@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Reproducible API benchmark: release build, 100k demo items, wrk on loopback.
 #   bench/run.sh [sqlite|postgres|both]     (default: both)
+# Measures the API (an item, three lists of 25 with their exact totals, creates while the master
+# indexes), the item page as a signed-in browser gets it, a search that finds few items, and the
+# node's memory (idle, the peak of the first index build, the peak under load).
 # Prints one Markdown table, the backends side by side, each measure at each connection count
 # with its rate, p99 and the CPU time per request of the node (and of PostgreSQL's processes),
 # which holds better than the rate on a machine shared with other work. Written to
@@ -17,6 +20,10 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16 32}
 BACKENDS=${1:-both}
 PASSWORD=bench-admin-password
+# A search that finds few items (of the demo data's 100,000 made with seed 1): every word of
+# its small vocabulary is in thousands of items, four of them together in about a hundred.
+SEARCH="german invoice offline timeout"
+SEARCH_HITS="111 hits in the default 100,000 items"
 
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq wrk; }
 if [ -z "${BATON:-}" ]; then
@@ -146,6 +153,9 @@ run_backend() {
     }
     index_idle
     cell "RSS idle (after the first index build, sign-in)" - "$(rss_mb $NODE_PID) MB"
+    cell "RSS peak of the start and first index build" - "$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$NODE_PID/status")"
+    local session
+    session=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
     # RSS sampled every 200 ms through warm-up and the measured runs.
     ( while kill -0 "$NODE_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
     local sampler=$!
@@ -163,6 +173,9 @@ run_backend() {
         fi
         measured "GET /api/v1/items?project=OPS&state=open&label=<name>&target_version=<name>&limit=25" "$connections" \
             list_by_plan.lua "$token"
+        measured "GET /items/{id} (the item page, HTML, signed in)" "$connections" item_page.lua "$session" "$ITEMS"
+        measured "GET /api/v1/search?q=$SEARCH&limit=25 ($SEARCH_HITS)" "$connections" search_query.lua "$token" \
+            "${SEARCH// /+}"
     done
     for connections in $CONNECTIONS; do
         index_idle

@@ -30,6 +30,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod memory;
 pub mod model;
 pub mod search;
 pub mod status;

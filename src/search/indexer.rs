@@ -49,6 +49,9 @@ const IDLE: Duration = Duration::from_millis(100);
 const GATHER: Duration = Duration::from_millis(50);
 /// The pause after a failed round; it doubles while the rounds keep failing (at most 30 s).
 const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// How often at most the indexer gives freed memory back when the queue empties (each time
+/// costs a pass over the allocator's memory).
+const RELEASE_EVERY: Duration = Duration::from_secs(10);
 /// How often the indexer looks for rebuild requests.
 const REQUEST_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often it removes what no reader uses any more: readers switch within 250 ms of an
@@ -126,11 +129,21 @@ impl MasterDuty for IndexerDuty {
         Box::pin(async move {
             let _end = EndTerm(self.clone());
             let mut pause = FIRST_RETRY;
+            // Whether rounds applied work since freed memory was last given back, and when.
+            let mut worked = false;
+            let mut released: Option<Instant> = None;
             while !context.must_stop() {
                 let (duty, round_context) = (self.clone(), context.clone());
                 let outcome = tokio::task::spawn_blocking(move || duty.index_round(&round_context)).await;
-                if matches!(outcome, Ok(Ok(_))) {
+                if let Ok(Ok(applied)) = outcome {
                     pause = FIRST_RETRY;
+                    worked |= applied;
+                    // The queue has just been emptied, after a build or a stream of changes:
+                    // what the work freed goes back to the system.
+                    if !applied && worked && released.is_none_or(|at| at.elapsed() >= RELEASE_EVERY) {
+                        let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
+                        (worked, released) = (false, Some(Instant::now()));
+                    }
                 }
                 let wait = match outcome {
                     Ok(Ok(true)) => GATHER,
