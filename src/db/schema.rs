@@ -423,6 +423,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     labels,
     item_labels,
     components,
+    field_catalog_version,
 );
 
 diesel::table! {

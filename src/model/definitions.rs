@@ -77,4 +77,15 @@ impl Version {
             .first(connection)?;
         Ok(Version { database, version })
     }
+
+    /// The row read as part of another statement (`single_value` subqueries, so `None` only
+    /// if the row were missing, which the migrations rule out).
+    pub fn of_row(database: Option<String>, version: Option<i64>) -> Result<Version> {
+        match (database, version) {
+            (Some(database), Some(version)) => Ok(Version { database, version }),
+            _ => {
+                Err(crate::error::Error::internal("reading the definitions' version", "field_catalog_version is empty"))
+            }
+        }
+    }
 }
