@@ -13,13 +13,15 @@ use crate::db::schema::{
     components, field_catalog_version, index_queue, item_labels, item_types, items, priorities, projects, statuses,
     users, versions,
 };
-use crate::db::{DbConnection, first_by_type, write_transaction};
+use crate::db::{DbConnection, first_by_type, read_together, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::definitions::Version;
 use crate::model::field::Catalog;
 use crate::model::field::value::{self, FieldValues, Placement};
 use crate::model::history::{self, FieldChange};
-use crate::model::ids::{ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
+use crate::model::ids::{
+    ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId, any_id,
+};
 use crate::model::label::{self, LabelRef};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
@@ -348,15 +350,10 @@ fn views_with(
 }
 
 /// The joined row of one item; a static query, so its prepared statement is cached.
-fn load_joined(connection: &mut DbConnection, id: ItemId) -> Result<JoinedRow> {
-    first_by_type!(connection, select_joined!(joined().filter(items::id.eq(id))))
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("item {id}")))
-}
-
-/// `load_joined` with, read in the same statement, the version of the definitions and the
-/// reporter's and the assignee's login and name: the view of one item then needs no query of
-/// its own for them (on PostgreSQL two round trips of seven).
+/// An item's row with the names of its project, type, status and priority and, read in the
+/// same statement, the version of the definitions and the reporter's and the assignee's login
+/// and name: the view of one item then needs no query of its own for them (on PostgreSQL two
+/// round trips of seven).
 fn load_joined_versioned(connection: &mut DbConnection, id: ItemId) -> Result<(JoinedRow, Version, Vec<UserSummary>)> {
     type Versioned = (
         ItemRow,
@@ -651,17 +648,11 @@ pub fn readable_views(
     ids: &[ItemId],
     readable: Option<&[ProjectId]>,
 ) -> Result<Vec<ItemView>> {
-    // One cached statement per item costs less than preparing a new `IN (…)` query each
-    // time; one read transaction around them takes SQLite's read lock once.
-    connection.transaction(|connection| {
-        let mut rows: Vec<JoinedRow> = Vec::with_capacity(ids.len());
-        for id in ids {
-            match load_joined(connection, *id) {
-                Ok(row) if readable.is_none_or(|readable| readable.contains(&row.1.0)) => rows.push(row),
-                Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(error) => return Err(error),
-            }
-        }
+    // One statement, prepared once for any number of ids (`any_id`); on SQLite one read
+    // transaction takes the read lock once for it and the reads of the views.
+    read_together(connection, |connection| {
+        let rows: Vec<JoinedRow> = select_joined!(joined().filter(any_id(items::id, ids))).load(connection)?;
+        let rows = rows.into_iter().filter(|row| readable.is_none_or(|readable| readable.contains(&row.1.0))).collect();
         into_views(connection, rows)
     })
 }
