@@ -220,19 +220,28 @@ type ItemJoin = LeftJoin<
     components::table,
 >;
 
+/// The type of a row `select_joined!` reads, with the types of the columns selected after its
+/// own.
+macro_rules! joined_row {
+    ($($more:ty),*) => {
+        (
+            ItemRow,
+            (ProjectId, String, bool),
+            (TypeId, String),
+            (StatusId, String, bool),
+            (PriorityId, String),
+            Option<(VersionId, String)>,
+            Option<(ComponentId, String)>,
+            bool,
+            $($more,)*
+        )
+    };
+}
+
 /// An item row with (project id, key, is public), (type id, name), (status id, name, closed),
 /// (priority id, name), its target version's and component's (id, name), and whether it
 /// carries labels (only those items' labels are then read).
-type JoinedRow = (
-    ItemRow,
-    (ProjectId, String, bool),
-    (TypeId, String),
-    (StatusId, String, bool),
-    (PriorityId, String),
-    Option<(VersionId, String)>,
-    Option<(ComponentId, String)>,
-    bool,
-);
+type JoinedRow = joined_row!();
 
 fn joined() -> ItemJoin {
     items::table
@@ -355,18 +364,8 @@ fn views_with(
 /// and name: the view of one item then needs no query of its own for them (on PostgreSQL two
 /// round trips of seven).
 fn load_joined_versioned(connection: &mut DbConnection, id: ItemId) -> Result<(JoinedRow, Version, Vec<UserSummary>)> {
-    type Versioned = (
-        ItemRow,
-        (ProjectId, String, bool),
-        (TypeId, String),
-        (StatusId, String, bool),
-        (PriorityId, String),
-        Option<(VersionId, String)>,
-        Option<(ComponentId, String)>,
-        bool,
-        (Option<String>, Option<i64>),
-        (Option<String>, Option<String>, Option<String>, Option<String>),
-    );
+    type Versioned =
+        joined_row!((Option<String>, Option<i64>), (Option<String>, Option<String>, Option<String>, Option<String>));
     let reporter = || users::table.filter(users::id.eq(items::reporter_id));
     let assignee = || users::table.filter(users::id.nullable().eq(items::assignee_id));
     let found: Option<Versioned> = first_by_type!(
