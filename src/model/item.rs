@@ -358,11 +358,10 @@ fn views_with(
         .collect()
 }
 
-/// The joined row of one item; a static query, so its prepared statement is cached.
 /// An item's row with the names of its project, type, status and priority and, read in the
 /// same statement, the version of the definitions and the reporter's and the assignee's login
 /// and name: the view of one item then needs no query of its own for them (on PostgreSQL two
-/// round trips of seven).
+/// round trips of seven). A static query, so its prepared statement is cached.
 fn load_joined_versioned(connection: &mut DbConnection, id: ItemId) -> Result<(JoinedRow, Version, Vec<UserSummary>)> {
     type Versioned =
         joined_row!((Option<String>, Option<i64>), (Option<String>, Option<String>, Option<String>, Option<String>));
