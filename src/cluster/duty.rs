@@ -49,6 +49,32 @@ impl ActDeadline {
     }
 }
 
+/// The pause before a duty tries again after its work failed: it doubles while the failures go
+/// on, up to `longest`, and starts again from `first` once the work succeeds, so one failure
+/// after a long good run waits `first`, not what earlier failures had grown it to.
+pub struct RetryPause {
+    first: Duration,
+    longest: Duration,
+    next: Duration,
+}
+
+impl RetryPause {
+    pub fn new(first: Duration, longest: Duration) -> RetryPause {
+        RetryPause { first, longest, next: first }
+    }
+
+    /// The pause after a failure; the next one doubles it.
+    pub fn failed(&mut self) -> Duration {
+        let pause = self.next;
+        self.next = (pause * 2).min(self.longest);
+        pause
+    }
+
+    pub fn succeeded(&mut self) {
+        self.next = self.first;
+    }
+}
+
 /// What a duty gets: the lease claim that fences its writes (`node`, `instance`, `epoch`),
 /// its own connections (whose PostgreSQL sessions the server ends when the node stalls
 /// inside a transaction, see `Cluster::start`), and the stop signal. The connections are
@@ -220,5 +246,19 @@ impl StoppingDuties {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_pause_doubles_up_to_its_longest_and_starts_again_after_a_success() {
+        let mut pause = RetryPause::new(Duration::from_secs(1), Duration::from_secs(5));
+        let waits: Vec<u64> = (0..5).map(|_| pause.failed().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+        pause.succeeded();
+        assert_eq!(pause.failed(), Duration::from_secs(1));
     }
 }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-use crate::cluster::duty::{DutyContext, MasterDuty};
+use crate::cluster::duty::{DutyContext, MasterDuty, RetryPause};
 use crate::config::Settings;
 use crate::config::mail::{MailboxSettings, TlsMode, read_ca_file};
 use crate::db::{DbConnection, write_transaction};
@@ -89,7 +89,12 @@ impl MailDuty {
     }
 
     fn poller(&self, mailbox: &Arc<PolledMailbox>, context: &DutyContext) -> Poller {
-        Poller { mailbox: mailbox.clone(), files: self.files.clone(), context: context.clone() }
+        Poller {
+            mailbox: mailbox.clone(),
+            files: self.files.clone(),
+            context: context.clone(),
+            pause: RetryPause::new(Duration::from_secs(1), LONGEST_PAUSE),
+        }
     }
 }
 
@@ -126,6 +131,8 @@ struct Poller {
     mailbox: Arc<PolledMailbox>,
     files: FileStore,
     context: DutyContext,
+    /// Before the next session after one failed.
+    pause: RetryPause,
 }
 
 /// Runs one server step with the time limit.
@@ -195,17 +202,14 @@ async fn drain<S: futures_util::Stream>(what: &str, responses: S) -> Result<()> 
 
 impl Poller {
     async fn run(mut self) {
-        let mut pause = Duration::from_secs(1);
         while !self.context.must_stop() {
-            match self.session().await {
-                Ok(()) => return,
-                Err(error) => self.failed(&error, Some(pause)).await,
-            }
+            let Err(error) = self.session().await else { return };
+            let pause = self.pause.failed();
+            self.failed(&error, Some(pause)).await;
             tokio::select! {
                 () = self.context.stopped() => return,
                 () = tokio::time::sleep(pause) => {}
             }
-            pause = (pause * 2).min(LONGEST_PAUSE);
         }
     }
 

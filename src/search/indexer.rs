@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use tantivy::{Index, IndexWriter, Term};
 
-use crate::cluster::duty::{DutyContext, MasterDuty};
+use crate::cluster::duty::{DutyContext, MasterDuty, RetryPause};
 use crate::db::schema::index_queue;
 use crate::db::{DbConnection, PooledConnection};
 use crate::error::{Error, Result};
@@ -47,8 +47,6 @@ const IDLE: Duration = Duration::from_millis(100);
 /// (its memory zeroed), its files synced and an approval (creates +15-25 %, see
 /// docs/benchmarks.md). A backlog still drains at 20 batches a second.
 const GATHER: Duration = Duration::from_millis(50);
-/// The pause after a failed round; it doubles while the rounds keep failing (at most 30 s).
-const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// How often at most the indexer gives freed memory back when the queue empties (each time
 /// costs a pass over the allocator's memory).
 const RELEASE_EVERY: Duration = Duration::from_secs(10);
@@ -123,12 +121,12 @@ impl MasterDuty for IndexerDuty {
     }
 
     /// Repeats the round, pausing when there was no work, and after an error (database or
-    /// disk trouble) with a pause that grows while the errors go on and starts again from a
-    /// second after a round that worked, until the node stops being master.
+    /// disk trouble) with a `RetryPause` from one second to 30, until the node stops being
+    /// master.
     fn run(self: Arc<Self>, mut context: DutyContext) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
             let _end = EndTerm(self.clone());
-            let mut pause = FIRST_RETRY;
+            let mut pause = RetryPause::new(Duration::from_secs(1), Duration::from_secs(30));
             // Whether rounds applied work since freed memory was last given back, and when.
             let mut worked = false;
             let mut released: Option<Instant> = None;
@@ -136,7 +134,7 @@ impl MasterDuty for IndexerDuty {
                 let (duty, round_context) = (self.clone(), context.clone());
                 let outcome = tokio::task::spawn_blocking(move || duty.index_round(&round_context)).await;
                 if let Ok(Ok(applied)) = outcome {
-                    pause = FIRST_RETRY;
+                    pause.succeeded();
                     worked |= applied;
                     // The queue has just been emptied, after a build or a stream of changes:
                     // what the work freed goes back to the system.
@@ -150,12 +148,14 @@ impl MasterDuty for IndexerDuty {
                     Ok(Ok(false)) => IDLE,
                     Ok(Err(_)) if context.must_stop() => return,
                     Ok(Err(error)) => {
-                        tracing::error!(%error, retry_in = ?pause, "search indexer failed");
-                        back_off(&mut pause)
+                        let retry_in = pause.failed();
+                        tracing::error!(%error, ?retry_in, "search indexer failed");
+                        retry_in
                     }
                     Err(error) => {
-                        tracing::error!(%error, retry_in = ?pause, "search indexer task failed");
-                        back_off(&mut pause)
+                        let retry_in = pause.failed();
+                        tracing::error!(%error, ?retry_in, "search indexer task failed");
+                        retry_in
                     }
                 };
                 tokio::select! {
@@ -165,13 +165,6 @@ impl MasterDuty for IndexerDuty {
             }
         })
     }
-}
-
-/// The pause before the next try after a failure, doubled for the one after (at most 30 s).
-fn back_off(pause: &mut Duration) -> Duration {
-    let wait = *pause;
-    *pause = (wait * 2).min(Duration::from_secs(30));
-    wait
 }
 
 /// Ends the term when the duty's task ends, also when it is aborted: dropping the writer
