@@ -131,7 +131,7 @@ struct Poller {
     mailbox: Arc<PolledMailbox>,
     files: FileStore,
     context: DutyContext,
-    /// Before the next session after one failed.
+    /// Before the next session after one failed; reset by every poll that worked.
     pause: RetryPause,
 }
 
@@ -244,6 +244,7 @@ impl Poller {
         tracing::info!(mailbox = %self.mailbox.settings.name, can_idle, "polling mailbox");
         loop {
             self.poll(&mut session, can_move).await?;
+            self.pause.succeeded();
             if self.context.must_stop() {
                 let _ = step("LOGOUT", session.logout()).await;
                 return Ok(());
