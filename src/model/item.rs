@@ -25,6 +25,7 @@ use crate::model::ids::{
 use crate::model::label::{self, LabelRef};
 use crate::model::notification::{self, Event};
 use crate::model::permission::{Access, Permission, ReadableItem};
+use crate::model::project::setup::Setups;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::reference::{self, UnknownLogins};
 use crate::model::user::{self, User, UserSummary};
@@ -530,11 +531,12 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
     let description = text::body("description", &new_item.description, false)?;
     check_due_date(new_item.due_date)?;
     write_transaction(connection, |connection| {
-        let (project, access) = project::get_with(connection, actor, &new_item.project, Permission::Report)?;
-        // The workflow and the fields at one version: one read of it.
+        // The project, its types, the workflow and the fields at one version: one read of it.
         let version = Version::read(connection)?;
+        let setups = Setups::at(connection, &version)?;
+        let (project, access) = project::get_in(connection, actor, &setups, &new_item.project, Permission::Report)?;
         let workflow = Workflow::at(connection, &version)?;
-        let project_types = types::of_project(connection, project.id, &workflow)?;
+        let project_types = setups.of(connection, project.id)?.types(&workflow);
         let type_id = match new_item.type_id {
             Some(id) => {
                 project_types.check(&project.key, id, &workflow)?;
@@ -629,14 +631,14 @@ pub fn get_with_permissions(
     connection: &mut DbConnection,
     actor: &User,
     id: ItemId,
-) -> Result<(ItemView, ItemPermissions, ReadableItem)> {
+) -> Result<(ItemView, ItemPermissions, ReadableItem, Version)> {
     let (row, version, known) = load_joined_versioned(connection, id)?;
     let (project_id, _, project_is_public) = &row.1;
     let access = Access::for_project(connection, actor, *project_id, *project_is_public)?;
     let readable = access.readable_item(id, *project_id)?;
     let permissions = ItemPermissions::of(&access, row.0.reporter_id, actor);
     let view = one_view(connection, row, &version, known)?;
-    Ok((view, permissions, readable))
+    Ok((view, permissions, readable, version))
 }
 
 /// The views of those of the given items that exist and lie in the readable projects

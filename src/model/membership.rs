@@ -7,7 +7,7 @@ use crate::db::schema::{memberships, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{ProjectId, UserId};
-use crate::model::permission::{Permission, ReadableItem, Role, stored_role};
+use crate::model::permission::{Permission, Role, stored_role};
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::watcher;
@@ -21,11 +21,6 @@ pub struct Member {
 pub fn list(connection: &mut DbConnection, actor: &User, project_reference: &ProjectKeyOrId) -> Result<Vec<Member>> {
     let (project, _) = project::get_with(connection, actor, project_reference, Permission::View)?;
     of_project(connection, project.id)
-}
-
-/// The members of the project of an item the actor may see (who can be assigned to it).
-pub fn of_item_project(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<Member>> {
-    of_project(connection, item.project_id())
 }
 
 /// The members of a project the caller has checked the actor may see.

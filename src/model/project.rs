@@ -1,5 +1,6 @@
 //! Projects: a short key (`OPS`), a name, a description and a public flag.
 
+pub mod setup;
 pub mod types;
 
 use std::fmt;
@@ -11,12 +12,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::db::schema::projects;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::definitions::Version;
 use crate::model::ids::ProjectId;
 use crate::model::permission::{self, Access, Permission, readable_project_ids};
 use crate::model::text;
 use crate::model::user::User;
 use crate::model::watcher;
 use crate::timestamp;
+use setup::Setups;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = projects)]
@@ -148,14 +151,19 @@ pub fn load(connection: &mut DbConnection, id: ProjectId) -> Result<Project> {
 
 /// The project by key or id, without permission checks (the caller decides).
 pub fn find(connection: &mut DbConnection, reference: &ProjectKeyOrId) -> Result<Project> {
-    let found = match &reference.target {
-        Target::Id(id) => projects::table.find(id).select(Project::as_select()).first(connection).optional()?,
-        Target::Key(key) => {
-            projects::table.filter(projects::key.eq(key)).select(Project::as_select()).first(connection).optional()?
+    let version = Version::read(connection)?;
+    Ok(Setups::at(connection, &version)?.find(reference)?.clone())
+}
+
+impl ProjectKeyOrId {
+    /// Whether this names `project`, by key or id.
+    fn names(&self, project: &Project) -> bool {
+        match &self.target {
+            Target::Id(id) => project.id == *id,
+            Target::Key(key) => project.key == *key,
+            Target::Nothing => false,
         }
-        Target::Nothing => None,
-    };
-    found.ok_or_else(|| Error::not_found(format!("project {reference}")))
+    }
 }
 
 /// The refusal of a second version, label or component of one name in a project (the unique
@@ -177,33 +185,58 @@ pub fn get_with(
     reference: &ProjectKeyOrId,
     permission: Permission,
 ) -> Result<(Project, Access)> {
-    let project = find(connection, reference)?;
+    let version = Version::read(connection)?;
+    let setups = Setups::at(connection, &version)?;
+    get_in(connection, actor, &setups, reference, permission)
+}
+
+/// `get_with` among the projects at a version the caller read.
+pub fn get_in(
+    connection: &mut DbConnection,
+    actor: &User,
+    setups: &Setups,
+    reference: &ProjectKeyOrId,
+    permission: Permission,
+) -> Result<(Project, Access)> {
+    let project = setups.find(reference)?;
     let access = Access::for_project(connection, actor, project.id, project.is_public)?;
     access.require(permission, &format!("project {reference}"))?;
-    Ok((project, access))
+    Ok((project.clone(), access))
 }
 
 /// The projects where the actor may do what `permission` allows (moving an item offers those
 /// where they may work), by key; one query for the actor's roles.
 pub fn list_allowing(connection: &mut DbConnection, actor: &User, permission: Permission) -> Result<Vec<Project>> {
-    let readable = list_readable(connection, actor)?;
-    let allowed = allowing(connection, actor, &readable, permission)?;
-    Ok(readable.into_iter().filter(|project| allowed.contains(&project.id)).collect())
+    let version = Version::read(connection)?;
+    let setups = Setups::at(connection, &version)?;
+    allowed_among(connection, actor, setups.projects(), permission)
 }
 
-/// Those of `readable` (projects the actor may read) where the actor may do what `permission`
-/// allows; one query for the actor's roles.
+/// Those of `projects` where the actor may do what `permission` allows (which includes
+/// reading them); one query for the actor's roles.
+pub fn allowed_among(
+    connection: &mut DbConnection,
+    actor: &User,
+    projects: &[Project],
+    permission: Permission,
+) -> Result<Vec<Project>> {
+    let allowed = allowing(connection, actor, projects, permission)?;
+    Ok(projects.iter().filter(|project| allowed.contains(&project.id)).cloned().collect())
+}
+
+/// The ids of those of `projects` where the actor may do what `permission` allows (which
+/// includes reading them); one query for the actor's roles.
 pub fn allowing(
     connection: &mut DbConnection,
     actor: &User,
-    readable: &[Project],
+    projects: &[Project],
     permission: Permission,
 ) -> Result<Vec<ProjectId>> {
     if actor.is_admin {
-        return Ok(readable.iter().map(|project| project.id).collect());
+        return Ok(projects.iter().map(|project| project.id).collect());
     }
     let roles = permission::roles_of(connection, actor)?;
-    Ok(readable
+    Ok(projects
         .iter()
         .filter(|project| {
             let role = roles.iter().find(|(id, _)| *id == project.id).map(|(_, role)| *role);

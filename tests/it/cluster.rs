@@ -12,9 +12,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::cluster::{HEARTBEAT, NODE_TIMEOUT, NodeOptions, TestCluster, postgres_available};
+use crate::support::cluster::{ADMIN_PASSWORD, HEARTBEAT, NODE_TIMEOUT, NodeOptions, TestCluster, postgres_available};
 use crate::support::mail_servers::ImapServer;
 use crate::support::proxy::Proxy;
+use crate::support::web::WebClient;
 use crate::support::{Backend, done_when, wait_until};
 
 /// Generous, for a shared 2-core machine: the benchmark script measures the real figures.
@@ -44,6 +45,7 @@ on_both_backends!(
     a_rebuild_cut_short_by_the_masters_death_is_finished_by_the_next_master,
     five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hundred_items,
     a_workflow_edit_on_one_node_is_seen_by_the_next_list_on_another,
+    a_project_setup_edit_on_one_node_is_seen_by_the_next_item_page_on_another,
 );
 
 async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_created(backend: Backend) {
@@ -262,6 +264,68 @@ async fn a_workflow_edit_on_one_node_is_seen_by_the_next_list_on_another(backend
     for sort in ["-updated", "-field.found_on"] {
         assert_eq!(listed("open", sort).await, (0, 0), "open after the edit, sorted by {sort}");
         assert_eq!(listed("closed", sort).await, (1, 1), "closed after the edit, sorted by {sort}");
+    }
+}
+
+/// The item page's forms offer what each node keeps in memory per version of the definitions:
+/// the projects, and a project's members, versions, labels and components. Every kind of
+/// change on one node (new, renamed, removed) shows on the other node's next page.
+async fn a_project_setup_edit_on_one_node_is_seen_by_the_next_item_page_on_another(backend: Backend) {
+    let mut cluster = TestCluster::new(backend);
+    cluster.start("n1").await;
+    cluster.start("n2").await;
+    let on_a = cluster.admin("n1").await;
+    let created = async |path: &str, body: serde_json::Value| {
+        let reply = on_a.post(path, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "POST {path}: {}", reply.body);
+        reply.body
+    };
+    created("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    let item = created("/api/v1/items", json!({"project": "OPS", "title": "Planned"})).await;
+    let browser = WebClient::sign_in(&cluster.address("n2"), "admin", ADMIN_PASSWORD).await;
+    let page = async || {
+        let page = browser.get(&format!("/items/{}", item["id"])).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        page.body
+    };
+    // Each change alone, then the page: a change no version follows would show as missing.
+    let offered = async |text: &str, offered: bool| {
+        assert_eq!(page().await.contains(text), offered, "is {text:?} offered on the other node?");
+    };
+    offered("Dana Scully", false).await;
+    let dana = created(
+        "/api/v1/users",
+        json!({"login": "dana", "name": "Dana Scully", "email": "dana@example.com", "password": "dana-password-1"}),
+    )
+    .await;
+    let member = on_a.put(&format!("/api/v1/projects/OPS/members/{}", dana["id"]), json!({"role": "developer"})).await;
+    assert_eq!(member.status, StatusCode::OK, "{}", member.body);
+    offered("Dana Scully", true).await;
+    let renamed = on_a.patch(&format!("/api/v1/users/{}", dana["id"]), json!({"name": "Dana Katherine"})).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    offered("Dana Katherine", true).await;
+    offered("Dana Scully", false).await;
+    offered("Release 7", false).await;
+    let version = created("/api/v1/projects/OPS/versions", json!({"name": "Release 7"})).await;
+    offered("Release 7", true).await;
+    offered("needs-triage", false).await;
+    let label = created("/api/v1/projects/OPS/labels", json!({"name": "needs-triage", "color": "#3366cc"})).await;
+    offered("needs-triage", true).await;
+    offered("Billing API", false).await;
+    let component = created("/api/v1/projects/OPS/components", json!({"name": "Billing API"})).await;
+    offered("Billing API", true).await;
+    offered("Web shop", false).await;
+    created("/api/v1/projects", json!({"key": "WEB", "name": "Web shop"})).await;
+    offered("Web shop", true).await;
+    for (path, text) in [
+        (format!("/api/v1/projects/OPS/members/{}", dana["id"]), "Dana"),
+        (format!("/api/v1/versions/{}", version["id"]), "Release 7"),
+        (format!("/api/v1/labels/{}", label["id"]), "needs-triage"),
+        (format!("/api/v1/components/{}", component["id"]), "Billing API"),
+    ] {
+        let removed = on_a.delete(&path).await;
+        assert!(removed.status.is_success(), "DELETE {path}: {}", removed.body);
+        offered(text, false).await;
     }
 }
 

@@ -23,6 +23,7 @@ use crate::model::ids::{
     ComponentId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId, any_id, known_ids,
 };
 use crate::model::permission::{Permission, readable_project_ids};
+use crate::model::project::setup::Setups;
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::text::{self, like_pattern, lower, name_key};
 use crate::model::user::User;
@@ -630,8 +631,13 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
     if offset < 0 {
         return Err(Error::invalid("offset", "must not be negative"));
     }
+    // The project, the fields and the workflow at one version: one read of it.
+    let version = Version::read(connection)?;
     let project = match &filter.project {
-        Some(reference) => Some(project::get_with(connection, actor, reference, Permission::View)?.0.id),
+        Some(reference) => {
+            let setups = Setups::at(connection, &version)?;
+            Some(project::get_in(connection, actor, &setups, reference, Permission::View)?.0.id)
+        }
         None => None,
     };
     // Viewing the project was checked: its list needs no list of readable projects.
@@ -639,7 +645,6 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         Some(_) => None,
         None => readable_project_ids(connection, actor)?,
     };
-    let version = Version::read(connection)?;
     let catalog = Catalog::at(connection, &version)?;
     let workflow = Workflow::at(connection, &version)?;
     let conditions = filter

@@ -11,11 +11,10 @@ use askama::Template;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
-use crate::db::{self, DbConnection};
+use crate::db;
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::comment::{self, Comment};
-use crate::model::component;
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
@@ -23,15 +22,16 @@ use crate::model::ids::{ComponentId, ItemId, LabelId, LinkId, ProjectId, TypeId,
 use crate::model::item::key::{self, ItemReference};
 use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, Guard, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
-use crate::model::label::{self, LabelRef};
+use crate::model::label::LabelRef;
 use crate::model::link::{self, Link};
-use crate::model::membership::{self, Member};
+use crate::model::membership::Member;
 use crate::model::permission::Permission;
-use crate::model::project::{self, Project, ProjectKeyOrId, types};
+use crate::model::project::setup::{ProjectSetup, Setups};
+use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::reference::{Targets, UnknownLogins};
-use crate::model::version::{self, VersionTarget};
+use crate::model::version::VersionTarget;
 use crate::model::workflow::{ItemType, Workflow};
-use crate::model::{definitions, user, watcher};
+use crate::model::{user, watcher};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
@@ -236,13 +236,13 @@ struct PlanOptions {
 }
 
 impl PlanOptions {
-    fn load(connection: &mut DbConnection, project: ProjectId, item: &ItemView) -> Result<PlanOptions, Error> {
+    fn of(setup: &ProjectSetup, item: &ItemView) -> PlanOptions {
         let targeted = item.target_version.as_ref().map(|version| version.id);
-        Ok(PlanOptions {
-            versions: version::targets(connection, project, targeted)?,
-            labels: label::of_project(connection, project)?,
-            components: component::choices(connection, project)?,
-        })
+        PlanOptions {
+            versions: setup.version_targets(targeted),
+            labels: setup.labels.clone(),
+            components: setup.components.clone(),
+        }
     }
 }
 
@@ -283,12 +283,12 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
         .database
         .run(move |connection| {
             db::read_together(connection, |connection| {
-                let (item, permissions, readable) = item::get_with_permissions(connection, &user, id)?;
-                let version = definitions::Version::read(connection)?;
+                let (item, permissions, readable, version) = item::get_with_permissions(connection, &user, id)?;
                 let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
                 let catalog = Catalog::at(connection, &version)?;
+                let setups = Setups::at(connection, &version)?;
                 let move_targets = if permissions.work {
-                    project::list_allowing(connection, &user, Permission::Work)?
+                    project::allowed_among(connection, &user, setups.projects(), Permission::Work)?
                 } else {
                     Vec::new()
                 };
@@ -298,17 +298,14 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                     .unwrap_or(item.project.id);
                 let moving = form_project != item.project.id;
                 // For the assignee (work) and for user fields (edit); the viewer works in a target.
-                let members = match (permissions.edit, moving) {
-                    (false, _) => Vec::new(),
-                    (true, false) => membership::of_item_project(connection, readable)?,
-                    (true, true) => membership::of_project(connection, form_project)?,
-                };
-                let used = types::of_project(connection, form_project, &workflow)?;
-                let plan = if permissions.edit {
-                    PlanOptions::load(connection, form_project, &item)?
+                // The form's project is the item's (readable) or one the viewer works in.
+                let setup = setups.of(connection, form_project)?;
+                let (members, plan) = if permissions.edit {
+                    (setup.members.clone(), PlanOptions::of(&setup, &item))
                 } else {
-                    PlanOptions::default()
+                    Default::default()
                 };
+                let used = setup.types(&workflow);
                 let types = workflow
                     .types
                     .iter()
