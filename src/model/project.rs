@@ -246,11 +246,18 @@ pub fn allowing(
         .collect())
 }
 
+/// The projects the actor may read, by key.
 pub fn list_readable(connection: &mut DbConnection, actor: &User) -> Result<Vec<Project>> {
-    let query = projects::table.select(Project::as_select()).order(projects::key.asc());
+    let version = Version::read(connection)?;
+    let setups = Setups::at(connection, &version)?;
+    readable_among(connection, actor, setups.projects())
+}
+
+/// Those of `projects` the actor may read.
+pub fn readable_among(connection: &mut DbConnection, actor: &User, projects: &[Project]) -> Result<Vec<Project>> {
     Ok(match readable_project_ids(connection, actor)? {
-        None => query.load(connection)?,
-        Some(ids) => query.filter(projects::id.eq_any(ids)).load(connection)?,
+        None => projects.to_vec(),
+        Some(ids) => projects.iter().filter(|project| ids.contains(&project.id)).cloned().collect(),
     })
 }
 

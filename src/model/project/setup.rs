@@ -121,6 +121,11 @@ impl ProjectSetup {
         ProjectTypes { all, types }
     }
 
+    /// The project's versions and the shared ones, open or not, for filters.
+    pub fn version_choices(&self) -> Vec<NamedRef<VersionId>> {
+        self.versions.iter().map(|(target, _)| NamedRef { id: target.id, name: target.name.clone() }).collect()
+    }
+
     /// The versions an item of the project may newly target — open ones of the project and
     /// shared ones — and the one it targets (`targeted`) whatever its status.
     pub fn version_targets(&self, targeted: Option<VersionId>) -> Vec<VersionTarget> {

@@ -12,21 +12,21 @@ use serde::Deserialize;
 
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::model::component;
+use crate::model::definitions::Version;
 use crate::model::field::value::Shown;
 use crate::model::field::{Catalog, Field};
 use crate::model::ids::{ComponentId, ItemId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId};
 use crate::model::item::key::ItemReference;
 use crate::model::item::listing::{AssigneeFilter, ItemFilter, ItemPage, OpenState, SortField};
 use crate::model::item::{self, ItemView, NamedRef, NewItem};
-use crate::model::label::{self, LabelRef};
-use crate::model::membership::{self, Member};
+use crate::model::label::LabelRef;
+use crate::model::membership::Member;
 use crate::model::permission::{Permission, Role};
-use crate::model::project::types::{self, ProjectTypes};
+use crate::model::project::setup::Setups;
+use crate::model::project::types::ProjectTypes;
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::reference::Targets;
 use crate::model::user::User;
-use crate::model::version;
 use crate::model::workflow::{ItemType, Workflow};
 use crate::web::AppState;
 use crate::web::input::{form_pairs, parse_pairs};
@@ -383,8 +383,11 @@ async fn show_list(
     let (project, members, projects, workflow, results, offered_fields, field_columns, plan, described) = state
         .database
         .run(move |connection| {
+            // The page's project, its setup, the workflow and the fields at one version.
+            let version = Version::read(connection)?;
+            let setups = Setups::at(connection, &version)?;
             let project = match &filter.project {
-                Some(key) => Some(project::get_with(connection, &user, key, Permission::View)?.0),
+                Some(key) => Some(project::get_in(connection, &user, &setups, key, Permission::View)?.0),
                 None => None,
             };
             // The references in the project's description, as the viewer may follow them.
@@ -394,22 +397,17 @@ async fn show_list(
                 }
                 _ => Targets::default(),
             };
-            let members = match &project {
-                Some(project) => membership::list(connection, &user, &ProjectKeyOrId::parse(&project.key))?,
-                None => Vec::new(),
-            };
-            let plan = match &project {
-                Some(project) => (
-                    version::choices(connection, project.id)?,
-                    label::of_project(connection, project.id)?,
-                    component::choices(connection, project.id)?,
-                ),
+            let (members, plan) = match &project {
+                Some(project) => {
+                    let setup = setups.of(connection, project.id)?;
+                    (setup.members.clone(), (setup.version_choices(), setup.labels.clone(), setup.components.clone()))
+                }
                 None => Default::default(),
             };
-            let projects = project::list_readable(connection, &user)?;
-            let workflow = Workflow::load(connection)?;
+            let projects = project::readable_among(connection, &user, setups.projects())?;
+            let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
             let results = item::listing::list(connection, &user, &filter)?;
-            let catalog = Catalog::load(connection)?;
+            let catalog = Catalog::at(connection, &version)?;
             for key in &columns {
                 if catalog.by_key(key).is_none() {
                     return Err(Error::invalid("column", format!("there is no field {key:?}")));
@@ -571,18 +569,19 @@ struct Placement {
 fn placement(
     connection: &mut DbConnection,
     viewer: &User,
+    setups: &Setups,
     workflow: &Workflow,
     form: &NewItemForm,
 ) -> Result<Placement, Error> {
     let found = if form.project.trim().is_empty() {
         None
     } else {
-        project::get_with(connection, viewer, &ProjectKeyOrId::parse(&form.project), Permission::View).ok()
+        project::get_in(connection, viewer, setups, &ProjectKeyOrId::parse(&form.project), Permission::View).ok()
     };
     let may_assign = found.as_ref().is_some_and(|(_, access)| access.allows(Permission::Work));
     let project = found.map(|(project, _)| project.id);
     let offered = match project {
-        Some(project) => types::of_project(connection, project, workflow)?,
+        Some(project) => setups.of(connection, project)?.types(workflow),
         None => ProjectTypes { all: true, types: workflow.types.clone() },
     };
     let item_type = match parse_id("type_id", &form.type_id) {
@@ -615,12 +614,15 @@ async fn new_item_page(
     let (projects, workflow, types, assignees, field_inputs, fields_for, texts) = state
         .database
         .run(move |connection| {
-            let workflow = Workflow::load(connection)?;
-            let catalog = Catalog::load(connection)?;
-            let Placement { project, item_type, types, may_assign } = placement(connection, &user, &workflow, &shown)?;
+            let version = Version::read(connection)?;
+            let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
+            let catalog = Catalog::at(connection, &version)?;
+            let setups = Setups::at(connection, &version)?;
+            let Placement { project, item_type, types, may_assign } =
+                placement(connection, &user, &setups, &workflow, &shown)?;
             let (assignees, field_inputs) = match project {
                 Some(project) => {
-                    let members = membership::of_project(connection, project)?;
+                    let members = setups.of(connection, project)?.members.clone();
                     let inputs = field_inputs::inputs(&catalog, project, item_type, &held, &members);
                     (if may_assign { members } else { Vec::new() }, inputs)
                 }
@@ -629,7 +631,7 @@ async fn new_item_page(
             // Fields the form has not shown before offer their defaults.
             let texts = held.clone().or(FieldTexts::defaults(&catalog, &field_inputs));
             let fields_for = format!("{}:{item_type}", project.map(|id| id.to_string()).unwrap_or_default());
-            let projects = project::list_allowing(connection, &user, Permission::Report)?;
+            let projects = project::allowed_among(connection, &user, setups.projects(), Permission::Report)?;
             Ok((projects, workflow, types, assignees, field_inputs, fields_for, texts))
         })
         .await?;
@@ -726,9 +728,10 @@ pub async fn create_item(
     let (catalog, fields_match) = state
         .database
         .run(move |connection| {
-            let workflow = Workflow::load(connection)?;
-            let catalog = Catalog::load(connection)?;
-            let chosen = placement(connection, &user, &workflow, &sent)?;
+            let version = Version::read(connection)?;
+            let (workflow, catalog) = (Workflow::at(connection, &version)?, Catalog::at(connection, &version)?);
+            let setups = Setups::at(connection, &version)?;
+            let chosen = placement(connection, &user, &setups, &workflow, &sent)?;
             let (shown_project, shown_type) = sent.fields_for.split_once(':').unwrap_or_default();
             let shown_type = shown_type.parse().map(TypeId).unwrap_or(chosen.item_type);
             let fields_match = field_keys(&catalog, shown_project.parse().ok().map(ProjectId), shown_type)
