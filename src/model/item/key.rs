@@ -12,25 +12,14 @@ use serde::{Deserialize, Deserializer};
 use crate::db::DbConnection;
 use crate::db::schema::{item_keys, items, projects};
 use crate::error::{Error, Result};
-use crate::model::ids::ItemId;
+use crate::model::ids::{ItemId, ProjectId};
+use crate::model::permission::Access;
+use crate::model::project;
 use crate::model::user::User;
-use crate::model::{permission, project};
 
 /// The key of item `number` of the project with key `project`.
 pub fn format(project: &str, number: i64) -> String {
     format!("{project}-{number}")
-}
-
-/// The key an item has now.
-pub fn of_item(connection: &mut DbConnection, id: ItemId) -> Result<String> {
-    let (project, number): (String, i64) = items::table
-        .inner_join(projects::table)
-        .filter(items::id.eq(id))
-        .select((projects::key, items::number))
-        .first(connection)
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("item {id}")))?;
-    Ok(format(&project, number))
 }
 
 /// An item as a person names it: by id (`123` or `#123`) or by key (`OPS-42`, in any case).
@@ -73,14 +62,42 @@ impl ItemReference {
     /// or former, looked up and answered as unknown under its own name when no item has it or
     /// the actor may not see the item, so that a key never tells an id.
     pub fn resolve(&self, connection: &mut DbConnection, actor: &User) -> Result<ItemId> {
-        let (project, number) = match self {
-            ItemReference::Id(id) => return Ok(*id),
-            ItemReference::Key { project, number } => (project, number),
-        };
+        Ok(self.resolve_with_key(connection, actor)?.0)
+    }
+
+    /// `resolve`, and for a key the key the item has now (another after a move).
+    pub fn resolve_with_key(&self, connection: &mut DbConnection, actor: &User) -> Result<(ItemId, Option<String>)> {
+        match self {
+            ItemReference::Id(id) => Ok((*id, None)),
+            ItemReference::Key { project, number } => {
+                let (id, key) = self.readable_owner(connection, actor, project, *number)?;
+                Ok((id, Some(key)))
+            }
+        }
+    }
+
+    /// The item that has or had key `project`-`number` and its key now, if the actor may see
+    /// it; one statement (and the actor's role, for those who are not administrators).
+    fn readable_owner(
+        &self,
+        connection: &mut DbConnection,
+        actor: &User,
+        project: &str,
+        number: i64,
+    ) -> Result<(ItemId, String)> {
         let unknown = || Error::not_found(format!("item {self}"));
-        let id = key_owner(connection, project, *number)?.ok_or_else(unknown)?;
-        match permission::readable_item(connection, actor, id) {
-            Ok(_) => Ok(id),
+        let named = diesel::alias!(projects as named);
+        let (id, project_id, is_public, key, number_now): (ItemId, ProjectId, bool, String, i64) = item_keys::table
+            .inner_join(named.on(named.field(projects::id).eq(item_keys::project_id)))
+            .inner_join(items::table.inner_join(projects::table))
+            .filter(named.field(projects::key).eq(project))
+            .filter(item_keys::number.eq(number))
+            .select((item_keys::item_id, projects::id, projects::is_public, projects::key, items::number))
+            .first(connection)
+            .optional()?
+            .ok_or_else(unknown)?;
+        match Access::for_project(connection, actor, project_id, is_public)?.readable_item(id, project_id) {
+            Ok(_) => Ok((id, format(&key, number_now))),
             Err(Error::NotFound(_)) => Err(unknown()),
             Err(error) => Err(error),
         }

@@ -19,7 +19,7 @@ use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
 use crate::model::ids::{ComponentId, ItemId, LabelId, LinkId, ProjectId, TypeId, UserId, VersionId};
-use crate::model::item::key::{self, ItemReference};
+use crate::model::item::key::ItemReference;
 use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, Guard, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
 use crate::model::label::LabelRef;
@@ -559,26 +559,16 @@ pub async fn show_item(
     request: actix_web::HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let reference = path.into_inner();
-    let id = match reference {
-        ItemReference::Id(id) => id,
-        ItemReference::Key { .. } => {
-            let (user, given) = (viewer.user.clone(), reference.clone());
-            let (id, current) = state
-                .database
-                .run(move |connection| {
-                    let id = given.resolve(connection, &user)?;
-                    Ok((id, key::of_item(connection, id)?))
-                })
-                .await?;
-            // A key the item had before it moved leads to the one it has now.
-            if current != reference.to_string() {
-                return Ok(HttpResponse::PermanentRedirect()
-                    .insert_header((actix_web::http::header::LOCATION, format!("/items/{current}")))
-                    .finish());
-            }
-            id
-        }
-    };
+    let (user, given) = (viewer.user.clone(), reference.clone());
+    let (id, current) = state.database.run(move |connection| given.resolve_with_key(connection, &user)).await?;
+    // A key the item had before it moved leads to the one it has now.
+    if let Some(current) = current
+        && current != reference.to_string()
+    {
+        return Ok(HttpResponse::PermanentRedirect()
+            .insert_header((actix_web::http::header::LOCATION, format!("/items/{current}")))
+            .finish());
+    }
     // What the page is told after a change: `not_told` after a comment, `changed` (and `undo`)
     // after an in-place change.
     let query = form_pairs(request.query_string().as_bytes())?;
