@@ -37,9 +37,11 @@ mod build;
 const BATCH: i64 = 1000;
 /// Memory for the index writer that follows the queue (one thread).
 const WRITER_MEMORY: usize = 30_000_000;
-/// Threads and memory for building a whole generation.
-const BUILD_THREADS: usize = 2;
-const BUILD_MEMORY: usize = 120_000_000;
+/// Memory for the index writer that builds a whole generation (one thread: reading the items
+/// is the build's bottleneck, and each writer thread's term table is sized from its budget up
+/// front). 100,000 items build at the same rate with one thread of 20 MB as with two of 60 MB,
+/// and the node's peak during the build is 151-162 MB instead of 214-221 (docs/benchmarks.md).
+const BUILD_MEMORY: usize = 20_000_000;
 /// How long the indexer waits after a round that found the queue empty.
 const IDLE: Duration = Duration::from_millis(100);
 /// How long it lets changes gather after a round that applied some: under a stream of writes
@@ -197,7 +199,6 @@ fn open_writer(
     index: Index,
     directory: WriterDirectory,
     generation: &str,
-    threads: usize,
     memory: usize,
 ) -> Result<std::result::Result<Writer, String>> {
     let fields = match Fields::of(&index) {
@@ -205,7 +206,7 @@ fn open_writer(
         Err(error) => return Ok(Err(format!("index of another version of Baton: {error}"))),
     };
     let writer = index
-        .writer_with_num_threads(threads, memory)
+        .writer_with_num_threads(1, memory)
         .map_err(|error| Error::internal("opening the search index writer", error))?;
     Ok(Ok(Writer { writer, fields, directory, generation: generation.to_string(), approved_meta: String::new() }))
 }
@@ -360,7 +361,7 @@ impl IndexerDuty {
             Ok(index) => index,
             Err(error) => return Ok(Err(format!("index commit {} in {}: {error}", base.id, base.generation))),
         };
-        let mut writer = match open_writer(index, directory, &generation, 1, WRITER_MEMORY)? {
+        let mut writer = match open_writer(index, directory, &generation, WRITER_MEMORY)? {
             Ok(writer) => writer,
             Err(reason) => return Ok(Err(reason)),
         };

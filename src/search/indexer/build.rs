@@ -10,7 +10,7 @@ use std::time::Instant;
 use diesel::prelude::*;
 use tantivy::{Index, IndexSettings};
 
-use super::{BATCH, BUILD_MEMORY, BUILD_STEP, BUILD_THREADS, IndexerDuty, Writer, open_writer, upsert};
+use super::{BATCH, BUILD_MEMORY, BUILD_STEP, IndexerDuty, Writer, open_writer, upsert};
 use crate::cluster::duty::DutyContext;
 use crate::db::DbConnection;
 use crate::db::schema::{index_queue, items};
@@ -56,7 +56,7 @@ impl IndexerDuty {
             .map_err(|error| Error::internal(format!("opening {}", path.display()), error))?;
         let index = Index::create(directory.clone(), Fields::schema(), IndexSettings::default())
             .map_err(|error| Error::internal(format!("creating the search index in {}", path.display()), error))?;
-        let mut new = open_writer(index, directory, &generation, BUILD_THREADS, BUILD_MEMORY)?
+        let mut new = open_writer(index, directory, &generation, BUILD_MEMORY)?
             .map_err(|reason| Error::internal("building the search index", reason))?;
         // Changes queued before the build reads the items are covered by it.
         let covered: Vec<i64> =
