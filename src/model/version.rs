@@ -18,6 +18,7 @@ use crate::model::history::FieldChange;
 use crate::model::ids::{ItemId, ProjectId, VersionId};
 use crate::model::item::{self, NamedRef, ProjectRef};
 use crate::model::permission::{Access, Permission};
+use crate::model::project::setup::Setups;
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::text;
 use crate::model::user::User;
@@ -165,19 +166,10 @@ fn load(connection: &mut DbConnection, id: VersionId) -> Result<Version> {
 }
 
 /// The versions a project's items may target, by id and name, in the order of `list`: for
-/// menus (one cached statement).
+/// menus (from the node's setup of the project, see `project::setup`).
 pub fn choices(connection: &mut DbConnection, project: ProjectId) -> Result<Vec<NamedRef<VersionId>>> {
-    let rows: Vec<(VersionId, String)> = versions::table
-        .filter(versions::project_id.eq(project).or(versions::shared.eq(true)))
-        .order((
-            versions::status.eq(VersionStatus::Closed.as_str()).asc(),
-            versions::due_date.is_null().asc(),
-            versions::due_date.asc(),
-            versions::name_key.asc(),
-        ))
-        .select((versions::id, versions::name))
-        .load(connection)?;
-    Ok(rows.into_iter().map(|(id, name)| NamedRef { id, name }).collect())
+    let version = crate::model::definitions::Version::read(connection)?;
+    Ok(Setups::at(connection, &version)?.of(connection, project)?.version_choices())
 }
 
 /// A version an item's form offers as its target.
@@ -186,27 +178,6 @@ pub struct VersionTarget {
     pub id: VersionId,
     pub name: String,
     pub due_date: Option<NaiveDate>,
-}
-
-/// The versions an item of `project` may newly target — open ones of the project and shared
-/// ones — and the one it targets (`targeted`) whatever its status, in the order of `list` (one
-/// cached statement).
-pub fn targets(
-    connection: &mut DbConnection,
-    project: ProjectId,
-    targeted: Option<VersionId>,
-) -> Result<Vec<VersionTarget>> {
-    Ok(versions::table
-        .filter(versions::project_id.eq(project).or(versions::shared.eq(true)))
-        .filter(versions::status.eq(VersionStatus::Open.as_str()).or(versions::id.nullable().eq(targeted)))
-        .order((
-            versions::status.eq(VersionStatus::Closed.as_str()).asc(),
-            versions::due_date.is_null().asc(),
-            versions::due_date.asc(),
-            versions::name_key.asc(),
-        ))
-        .select((versions::id, versions::name, versions::due_date))
-        .load(connection)?)
 }
 
 /// The version, if the actor may see it: its project is readable, or it is shared.

@@ -10,8 +10,10 @@ use serde::Serialize;
 use crate::db::schema::project_types;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::definitions::Version;
 use crate::model::ids::{ProjectId, TypeId};
 use crate::model::permission::Permission;
+use crate::model::project::setup::Setups;
 use crate::model::project::{self, ProjectKeyOrId};
 use crate::model::user::User;
 use crate::model::workflow::{ItemType, Workflow};
@@ -50,13 +52,8 @@ impl ProjectTypes {
 
 /// The types of a project, without permission checks (the caller has them).
 pub fn of_project(connection: &mut DbConnection, project: ProjectId, workflow: &Workflow) -> Result<ProjectTypes> {
-    let chosen: Vec<TypeId> = project_types::table
-        .filter(project_types::project_id.eq(project))
-        .select(project_types::type_id)
-        .load(connection)?;
-    let all = chosen.is_empty();
-    let types = workflow.types.iter().filter(|item_type| all || chosen.contains(&item_type.id)).cloned().collect();
-    Ok(ProjectTypes { all, types })
+    let version = Version::read(connection)?;
+    Ok(Setups::at(connection, &version)?.of(connection, project)?.types(workflow))
 }
 
 /// The types of a project the actor may read.
