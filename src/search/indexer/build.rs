@@ -10,7 +10,7 @@ use std::time::Instant;
 use diesel::prelude::*;
 use tantivy::{Index, IndexSettings};
 
-use super::{BATCH, BUILD_MEMORY, BUILD_STEP, IndexerDuty, Writer, open_writer, upsert};
+use super::{BATCH, BUILD_MEMORY, BUILD_STEP, IndexerDuty, WRITER_MEMORY, Writer, open_writer, upsert};
 use crate::cluster::duty::DutyContext;
 use crate::db::DbConnection;
 use crate::db::schema::{index_queue, items};
@@ -114,6 +114,14 @@ impl IndexerDuty {
             items_per_second = format!("{:.0}", done as f64 / seconds.max(0.001)),
             "search index generation built and approved"
         );
-        Ok(Some(new))
+        // The build's writer gives way to one with the follower's budget: its thread ends, so
+        // the memory it built with can go back to the system (`memory::release_freed`).
+        let Writer { writer, directory, generation, approved_meta, .. } = new;
+        let index = writer.index().clone();
+        drop(writer);
+        let mut follower = open_writer(index, directory, &generation, WRITER_MEMORY)?
+            .map_err(|reason| Error::internal("reopening the search index writer", reason))?;
+        follower.approved_meta = approved_meta;
+        Ok(Some(follower))
     }
 }
