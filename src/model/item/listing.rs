@@ -618,6 +618,18 @@ fn count_values(
 }
 
 pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
+    let version = Version::read(connection)?;
+    list_at(connection, actor, filter, &version)
+}
+
+/// `list` with the definitions at a version the caller read (a page that shows the project's
+/// setup beside the list reads it once).
+pub fn list_at(
+    connection: &mut DbConnection,
+    actor: &User,
+    filter: &ItemFilter,
+    version: &Version,
+) -> Result<ItemPage> {
     // Text no title can hold (a NUL, which PostgreSQL also refuses in a query, or more than
     // a title's length) is refused rather than searched for.
     if let Some(text) = &filter.text {
@@ -631,11 +643,10 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
     if offset < 0 {
         return Err(Error::invalid("offset", "must not be negative"));
     }
-    // The project, the fields and the workflow at one version: one read of it.
-    let version = Version::read(connection)?;
+    // The project, the fields and the workflow at one version.
     let project = match &filter.project {
         Some(reference) => {
-            let setups = Setups::at(connection, &version)?;
+            let setups = Setups::at(connection, version)?;
             Some(project::get_in(connection, actor, &setups, reference, Permission::View)?.0.id)
         }
         None => None,
@@ -645,8 +656,8 @@ pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) ->
         Some(_) => None,
         None => readable_project_ids(connection, actor)?,
     };
-    let catalog = Catalog::at(connection, &version)?;
-    let workflow = Workflow::at(connection, &version)?;
+    let catalog = Catalog::at(connection, version)?;
+    let workflow = Workflow::at(connection, version)?;
     let conditions = filter
         .fields
         .iter()

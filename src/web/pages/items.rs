@@ -406,7 +406,7 @@ async fn show_list(
             };
             let projects = project::readable_among(connection, &user, setups.projects())?;
             let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
-            let results = item::listing::list(connection, &user, &filter)?;
+            let results = item::listing::list_at(connection, &user, &filter, &version)?;
             let catalog = Catalog::at(connection, &version)?;
             for key in &columns {
                 if catalog.by_key(key).is_none() {
