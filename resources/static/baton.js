@@ -14,6 +14,8 @@
 //   hidden); chosen with the keyboard on a closed list, when Enter is pressed or the focus
 //   leaves it, so that arrowing through the choices sends nothing. A field's date or text shows
 //   its Set button once it was changed (Enter sends it too).
+// - A field that opens to be changed (a long text, several choices, a URL) puts the focus in
+//   its form when opened.
 // - A notice of what an action did (sticky at the top) is dismissed with its × button.
 // - A page with <meta name="baton-refresh"> reloads itself, but not while a dialog is open or
 //   a field is being edited (without the script, a <noscript> meta refresh does it).
@@ -295,6 +297,13 @@
       if (edit()) event.preventDefault();
     }
   });
+
+  document.addEventListener("toggle", function (event) {
+    var opened = event.target;
+    if (!opened.classList || !opened.classList.contains("change") || !opened.open) return;
+    var first = opened.querySelector("form textarea, form input:not([type=hidden])");
+    if (first) first.focus();
+  }, true);
 
   document.addEventListener("close", function (event) {
     if (event.target.id === "confirm") pending = null;

@@ -171,6 +171,12 @@ impl FieldInput {
         }
     }
 
+    /// Whether the item page shows the value first and opens a form to change it (a long
+    /// text, several choices, a URL to follow) rather than one control in its place.
+    pub fn opens_to_change(&self) -> bool {
+        matches!(self.kind, InputKind::Lines | InputKind::Boxes | InputKind::Link)
+    }
+
     /// The name errors carry (`fields.<key>`).
     pub fn error_name(&self) -> String {
         format!("fields.{}", self.key)

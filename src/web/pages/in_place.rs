@@ -4,6 +4,9 @@
 //! of another field meanwhile is kept; a change of the same field meanwhile is a conflict that
 //! the page explains (who, what, when) with "keep theirs" and "apply mine". After a change the
 //! page says what changed and offers to undo it (the same form, with the earlier value).
+//! Fields of one short value (choices, people, dates, numbers, lines of text) are a control
+//! with its Set button; a long text, a multiple choice or a URL shows its value first and
+//! opens to a form of its own ("Change").
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -52,6 +55,8 @@ pub struct SetForm {
 /// Someone else changed the field since the page was shown.
 pub struct Collision {
     pub label: String,
+    /// A long text: the page shows both texts whole instead of quoting them in a sentence.
+    pub long: bool,
     /// The value there now, in words ("none" for empty).
     pub theirs: String,
     /// The value the viewer chose, in words.
@@ -75,6 +80,12 @@ fn label(field: &str, item: &ItemView) -> String {
             .find(|shown| shown.key == key)
             .map_or_else(|| key.to_string(), |shown| shown.name.clone()),
     }
+}
+
+/// Whether the field is a long text: it is told about without quoting it, and its earlier
+/// text for undo comes from the history, not from the page's address.
+fn is_long_text(item: &ItemView, field: &str) -> bool {
+    item.fields.0.iter().any(|shown| shown.key == field && shown.field_type == FieldType::LongText)
 }
 
 /// The name of the input that carries a field's value.
@@ -158,7 +169,9 @@ pub async fn set_field(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form: FieldForm = read_form(&viewer, &body)?;
+    let mut form: FieldForm = read_form(&viewer, &body)?;
+    // Browsers send a hidden value's line breaks as CRLF; stored texts end lines with LF.
+    form.seen = form.seen.replace("\r\n", "\n");
     let name = input_name(&form.field);
     let inputs: Vec<(String, String)> = form_pairs(&body)?.into_iter().filter(|(input, _)| *input == name).collect();
     let user = viewer.user.clone();
@@ -175,7 +188,13 @@ pub async fn set_field(
         Ok(after) => {
             let mut query = vec![("changed", form.field.clone())];
             if after.version != before.version {
-                query.extend(form_texts(&before, &form.field).into_iter().map(|text| ("undo", text)));
+                if is_long_text(&before, &form.field) {
+                    // An address holds no long text: `changed` takes the earlier one from the
+                    // history; an empty `undo` only says that the field did change.
+                    query.push(("undo", String::new()));
+                } else {
+                    query.extend(form_texts(&before, &form.field).into_iter().map(|text| ("undo", text)));
+                }
             }
             let query = serde_urlencoded::to_string(query).unwrap_or_default();
             return Ok(see_other(&format!("/items/{id}?{query}")));
@@ -200,6 +219,7 @@ pub async fn set_field(
             }
             let collision = Collision {
                 label: field_label,
+                long: is_long_text(&before, &form.field),
                 theirs: theirs.clone().unwrap_or_else(|| "none".into()),
                 mine,
                 apply_mine: SetForm { field: form.field.clone(), seen: theirs.unwrap_or_default(), inputs },
@@ -209,7 +229,8 @@ pub async fn set_field(
         Error::Invalid(refusal) => {
             let notice = Notice { kind: "error", text: format!("{field_label} not changed: {}", refusal.message) };
             let errors = FieldErrors::one(&format!("set.{}", form.field), refusal.message);
-            item_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, FormState::refused(notice, errors)).await
+            let forms = FormState::refused(notice, errors, &inputs);
+            item_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, forms).await
         }
         other => Err(other.into()),
     }
@@ -227,20 +248,30 @@ pub(crate) fn changed(
     let field = pairs.iter().find(|(name, _)| name == "changed").map(|(_, field)| field.as_str())?;
     let field_label = label(field, item);
     let now = item.field_words(field);
-    let undo: Vec<String> = pairs.iter().filter(|(name, _)| name == "undo").map(|(_, text)| text.clone()).collect();
+    let long = is_long_text(item, field);
+    let mut undo: Vec<String> = pairs.iter().filter(|(name, _)| name == "undo").map(|(_, text)| text.clone()).collect();
     if undo.is_empty() {
-        let shown = now.unwrap_or_else(|| "none".into());
-        return Some(Done { text: format!("{field_label} is {shown} already: nothing changed."), undo: None });
+        let text = match now {
+            _ if long => format!("{field_label} already had that text: nothing changed."),
+            Some(shown) => format!("{field_label} is {shown} already: nothing changed."),
+            None => format!("{field_label} is none already: nothing changed."),
+        };
+        return Some(Done { text, undo: None });
     }
     let last = history.iter().rev().find(|entry| entry.field == field)?;
     if last.user.id != viewer || last.new_value != now {
         return None;
     }
+    if long {
+        undo = vec![last.old_value.clone().unwrap_or_default()];
+    }
     let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "none".into());
+    let text = if long {
+        format!("{field_label} changed.")
+    } else {
+        format!("{field_label} changed from {} to {}.", shown(&last.old_value), shown(&last.new_value))
+    };
     let mut inputs = vec![("field".to_string(), field.to_string()), ("seen".to_string(), now.unwrap_or_default())];
     inputs.extend(undo.into_iter().map(|text| (input_name(field), text)));
-    Some(Done {
-        text: format!("{field_label} changed from {} to {}.", shown(&last.old_value), shown(&last.new_value)),
-        undo: Some(UndoForm { action: format!("/items/{}/field", item.id), inputs }),
-    })
+    Some(Done { text, undo: Some(UndoForm { action: format!("/items/{}/field", item.id), inputs }) })
 }

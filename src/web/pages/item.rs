@@ -184,10 +184,9 @@ struct ItemPage {
 }
 
 impl ItemPage {
-    /// The in-place input of a custom field, when it has one: one value, one control (long
-    /// texts and multiple choices are the edit form's, and a URL stays a link to follow).
+    /// The in-place input of a custom field, for those who may edit the item.
     fn in_place_input(&self, key: &str) -> Option<&FieldInput> {
-        self.in_place.iter().find(|input| input.key == key && !matches!(input.kind_name(), "lines" | "boxes" | "link"))
+        self.in_place.iter().find(|input| input.key == key)
     }
 
     fn assigned_to(&self, user: &UserId) -> bool {
@@ -422,6 +421,8 @@ pub(crate) struct FormState {
     errors: FieldErrors,
     notice: Option<Notice>,
     collision: Option<Collision>,
+    /// What the viewer sent for a field refused in place, shown again in its form.
+    refused_texts: FieldTexts,
     /// The query of the page after an action (`?changed=…` of `in_place::changed`, `?done=…`).
     after_action: Vec<(String, String)>,
 }
@@ -432,9 +433,10 @@ impl FormState {
         FormState { notice: Some(notice), ..FormState::default() }
     }
 
-    /// The item as stored, with a notice and the message of the field that was refused.
-    pub fn refused(notice: Notice, errors: FieldErrors) -> FormState {
-        FormState { notice: Some(notice), errors, ..FormState::default() }
+    /// The item as stored, with a notice and the message of the field that was refused; its
+    /// form shows what the viewer sent (`sent`: its `field.<key>` pairs, for a custom field).
+    pub fn refused(notice: Notice, errors: FieldErrors, sent: &[(String, String)]) -> FormState {
+        FormState { notice: Some(notice), errors, refused_texts: FieldTexts::from_pairs(sent), ..FormState::default() }
     }
 
     /// The item as stored, with the story of a field someone else changed meanwhile.
@@ -469,7 +471,7 @@ pub(crate) async fn item_page(
         .unwrap_or(loaded.item.item_type.id);
     let done = in_place::changed(&forms.after_action, &loaded.item, viewer.user.id, &loaded.history)
         .or_else(|| done(&forms.after_action, &loaded.item, &loaded.plan.labels));
-    let in_place_texts = FieldTexts::of_item(&loaded.item.fields);
+    let in_place_texts = forms.refused_texts.or(FieldTexts::of_item(&loaded.item.fields));
     render(
         status,
         &ItemPage {

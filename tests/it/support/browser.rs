@@ -183,6 +183,19 @@ impl Browser {
             .unwrap_or_else(|error| panic!("pressing {keys:?}: {error}"));
     }
 
+    /// Presses a key with Control held, into whatever has the focus (`press` releases each key
+    /// before the next, so it cannot hold a modifier).
+    pub async fn press_with_control(&self, key: Key) {
+        self.driver
+            .action_chain()
+            .key_down(Key::Control)
+            .send_keys(key)
+            .key_up(Key::Control)
+            .perform()
+            .await
+            .unwrap_or_else(|error| panic!("pressing Control with a key: {error}"));
+    }
+
     /// An attribute of the element that has the focus (empty when it has none).
     pub async fn focused(&self, attribute: &str) -> String {
         let element = self.driver.active_element().await.expect("the focused element");

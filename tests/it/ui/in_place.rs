@@ -198,7 +198,6 @@ async fn custom_fields_are_set_in_place_and_undone() {
     let field = format!("/items/{id}/field");
     let page = admin.get(&format!("/items/{id}")).await;
     assert!(page.body.contains("id=\"set-severity\"") && page.body.contains("id=\"set-customer\""));
-    assert!(!page.body.contains("id=\"set-notes\""), "long texts are the edit form's");
 
     let set = admin.submit(&field, &[("field", "severity"), ("seen", ""), ("field.severity", "major")]).await;
     let after = follow(&admin, &set).await;
@@ -233,6 +232,107 @@ async fn custom_fields_are_set_in_place_and_undone() {
     let refused = admin.submit(&field, &[("field", "severity"), ("seen", ""), ("field.severity", "huge")]).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(refused.body.contains("Severity not changed"), "{}", refused.body);
+}
+
+/// The value of the input with this id on a page.
+fn input_value(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}: {body}"));
+    let tag = &body[at..at + body[at..].find('>').unwrap()];
+    let from = tag.find("value=\"").expect("a value") + "value=\"".len();
+    tag[from..].split('"').next().unwrap().replace("&#x20;", " ").replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_texts_several_choices_and_urls_open_to_be_changed_in_place() {
+    let (app, admin) = app_with_project().await;
+    for definition in [
+        json!({"key": "notes", "name": "Notes", "type": "long_text"}),
+        json!({"key": "platforms", "name": "Platforms", "type": "multi_choice", "choices": ["web", "ios", "android"]}),
+        json!({"key": "docs", "name": "Docs", "type": "url"}),
+    ] {
+        let created = app.admin.post("/api/v1/fields", definition).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    let item = app.admin.create_item("WEB", "Refund fails").await;
+    let id = item["id"].as_i64().unwrap();
+    let (field, api) = (format!("/items/{id}/field"), format!("/api/v1/items/{id}"));
+    let page = admin.get(&format!("/items/{id}")).await;
+    for key in ["notes", "platforms", "docs"] {
+        let control = page.body.find(&format!("id=\"set-{key}\"")).unwrap_or_else(|| panic!("no {key}: {}", page.body));
+        let opener = page.body[..control].rfind("<details class=\"change\"").expect("inside a Change panel");
+        assert!(!page.body[opener..control].contains("</details>"), "{key} opens to be changed");
+    }
+
+    // Several choices: the ticked boxes, with the marker that lets unticking all clear it.
+    let ticked = [("field", "platforms"), ("seen", ""), ("field.platforms", ""), ("field.platforms", "web")];
+    let both = [ticked.as_slice(), &[("field.platforms", "ios")]].concat();
+    let after = follow(&admin, &admin.submit(&field, &both).await).await;
+    assert!(after.body.contains("Platforms changed from none to web, ios."), "{}", after.body);
+    assert_eq!(app.admin.get(&api).await.body["fields"]["platforms"], json!(["web", "ios"]));
+    let cleared = [("field", "platforms"), ("seen", "web, ios"), ("field.platforms", "")];
+    let after = follow(&admin, &admin.submit(&field, &cleared).await).await;
+    assert!(after.body.contains("Platforms changed from web, ios to none."), "{}", after.body);
+    let undo = form_with_button(&after.body, "undo-button");
+    assert!(
+        undo.contains(&("field.platforms".into(), "web".into()))
+            && undo.contains(&("field.platforms".into(), "ios".into()))
+    );
+    follow(&admin, &submit_pairs(&admin, &field, &undo).await).await;
+    assert_eq!(app.admin.get(&api).await.body["fields"]["platforms"], json!(["web", "ios"]));
+
+    // A long text: told without quoting it; a browser's CRLF in what the page showed is the
+    // stored text's LF; undo takes the earlier text from the history, not from the address.
+    let first = [("field", "notes"), ("seen", ""), ("field.notes", "Seen on **web**\r\nnot on ios")];
+    let set = admin.submit(&field, &first).await;
+    assert!(set.location().is_some_and(|to| to.len() < 80), "{:?}", set.location());
+    let after = follow(&admin, &set).await;
+    assert!(after.body.contains("Notes changed."), "{}", after.body);
+    assert!(after.body.contains("<strong>web</strong>"), "the text is shown rendered");
+    assert_eq!(app.admin.get(&api).await.body["fields"]["notes"], "Seen on **web**\nnot on ios");
+    let second = [("field", "notes"), ("seen", "Seen on **web**\r\nnot on ios"), ("field.notes", "Also on android")];
+    let after = follow(&admin, &admin.submit(&field, &second).await).await;
+    assert!(after.body.contains("Notes changed."), "{}", after.body);
+    let undo = form_with_button(&after.body, "undo-button");
+    assert!(undo.contains(&("field.notes".into(), "Seen on **web**\nnot on ios".into())), "{undo:?}");
+    follow(&admin, &submit_pairs(&admin, &field, &undo).await).await;
+    assert_eq!(app.admin.get(&api).await.body["fields"]["notes"], "Seen on **web**\nnot on ios");
+
+    // Someone else's text meanwhile: both texts whole, and mine applied over theirs.
+    let version = app.admin.get(&api).await.body["version"].clone();
+    let theirs = json!({"version": version, "fields": {"notes": "Their notes"}});
+    assert_eq!(app.admin.patch(&api, theirs).await.status, StatusCode::OK);
+    let mine = [("field", "notes"), ("seen", "Seen on **web**\nnot on ios"), ("field.notes", "My notes")];
+    let clash = admin.submit(&field, &mine).await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert!(clash.body.contains("<h3>Theirs</h3><p class=\"text-whole\">Their notes</p>"), "{}", clash.body);
+    assert!(clash.body.contains("<h3>Yours</h3><p class=\"text-whole\">My notes</p>"), "{}", clash.body);
+    let apply = form_with_button(&clash.body, "apply-mine");
+    follow(&admin, &submit_pairs(&admin, &field, &apply).await).await;
+    assert_eq!(app.admin.get(&api).await.body["fields"]["notes"], "My notes");
+
+    // A refused URL opens its panel again with what was typed.
+    let refused = admin.submit(&field, &[("field", "docs"), ("seen", ""), ("field.docs", "docs.example")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("Docs not changed"), "{}", refused.body);
+    assert_eq!(input_value(&refused.body, "set-docs"), "docs.example");
+    let panel = refused.body.find("id=\"set-docs\"").unwrap();
+    assert!(
+        refused.body[..panel]
+            .rfind("<details class=\"change\" open>")
+            .is_some_and(|at| !refused.body[at..panel].contains("</details>"))
+    );
+    let url = [("field", "docs"), ("seen", ""), ("field.docs", "https://docs.example/refunds")];
+    let after = follow(&admin, &admin.submit(&field, &url).await).await;
+    assert!(after.body.contains("Docs changed from none to https://docs.example/refunds."), "{}", after.body);
+    assert!(after.body.contains("<a href=\"https://docs.example/refunds\" rel=\"noopener noreferrer nofollow\">"));
+
+    // A reader sees the values, not the forms.
+    let reader = app.create_user("rita").await;
+    app.add_member("WEB", &reader, "viewer").await;
+    let reader = WebClient::sign_in(&app.address, "rita", USER_PASSWORD).await;
+    let seen_by_reader = reader.get(&format!("/items/{id}")).await;
+    assert!(seen_by_reader.body.contains("My notes") && seen_by_reader.body.contains("web, ios"));
+    assert!(!seen_by_reader.body.contains("class=\"change\""), "no Change panel for a reader");
 }
 
 async fn item_page_in(browser: &Browser, app: &TestApp) -> String {
@@ -322,6 +422,56 @@ async fn in_a_browser_a_field_is_set_by_choosing_and_undone_with_the_script() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_several_choices_and_a_long_text_are_changed_from_their_panels() {
+    let Some(browser) = Browser::start("in-place panels with script").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for definition in [
+        json!({"key": "notes", "name": "Notes", "type": "long_text"}),
+        json!({"key": "platforms", "name": "Platforms", "type": "multi_choice", "choices": ["web", "ios", "android"]}),
+    ] {
+        assert_eq!(app.admin.post("/api/v1/fields", definition).await.status, StatusCode::CREATED);
+    }
+    let path = item_page_in(&browser, &app).await;
+    browser.evaluate::<bool>("(window.notReloaded = true)").await;
+    assert!(!browser.find("#set-platforms").await.is_displayed().await.unwrap(), "closed at first");
+    browser.click("details:has(#set-platforms) > summary").await;
+    browser
+        .wait_for("the first box focused", false, async |browser| {
+            browser.evaluate::<Option<String>>("document.activeElement.value").await.as_deref() == Some("web")
+        })
+        .await;
+    browser.click("#set-platforms input[value='ios']").await;
+    browser.click("details:has(#set-platforms) button[type=submit]").await;
+    browser
+        .wait_for("the choices told", false, async |browser| {
+            notice(browser).await.contains("Platforms changed from none to ios.")
+        })
+        .await;
+    assert!(browser.evaluate::<bool>("window.notReloaded === true").await, "the page was not reloaded");
+    assert!(!browser.find("#set-platforms").await.is_displayed().await.unwrap(), "closed again");
+    assert_eq!(app.admin.get(&format!("/api/v1{path}")).await.body["fields"]["platforms"], json!(["ios"]));
+
+    // A long text: opened by its summary with the keyboard, sent with Ctrl+Enter.
+    browser.find("details:has(#set-notes) > summary").await.focus().await.unwrap();
+    browser.press("\u{E007}").await;
+    browser.wait_for("the text focused", false, async |browser| browser.focused("id").await == "set-notes").await;
+    browser.press("Seen on *web*").await;
+    browser.press_with_control(thirtyfour::Key::Enter).await;
+    browser.wait_for("the text told", false, async |browser| notice(browser).await.contains("Notes changed.")).await;
+    assert_eq!(app.admin.get(&format!("/api/v1{path}")).await.body["fields"]["notes"], "Seen on *web*");
+    assert!(!browser.find("#set-notes").await.is_displayed().await.unwrap(), "closed again");
+    assert!(browser.exists(".custom-field.wide dd .markdown em").await, "the text is shown rendered");
+    // Undo says the same words: what shows it is done is the text gone from the page.
+    browser.click("#undo-button").await;
+    browser
+        .wait_for("the undo done", false, async |browser| !browser.exists(".custom-field.wide dd .markdown").await)
+        .await;
+    assert!(notice(&browser).await.contains("Notes changed."));
+    assert_eq!(app.admin.get(&format!("/api/v1{path}")).await.body["fields"]["notes"], json!(null));
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_browser_a_field_is_set_with_its_button_without_the_script() {
     let Some(browser) = Browser::start_without_script("in-place field without script").await else { return };
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -334,5 +484,22 @@ async fn in_a_browser_a_field_is_set_with_its_button_without_the_script() {
         .await;
     assert_eq!(browser.path().await, path);
     assert_eq!(priority(&app, &path).await, "Urgent");
+
+    // A URL opens to be changed: the browser's own disclosure, then its Set button.
+    let docs = json!({"key": "docs", "name": "Docs", "type": "url"});
+    assert_eq!(app.admin.post("/api/v1/fields", docs).await.status, StatusCode::CREATED);
+    browser.goto(&app.url(&path)).await;
+    browser.click("details:has(#set-docs) > summary").await;
+    browser.type_into("#set-docs", "https://docs.example/upload").await;
+    browser.click("details:has(#set-docs) button[type=submit]").await;
+    browser
+        .wait_for("the link told", false, async |browser| {
+            notice(browser).await.contains("Docs changed from none to https://docs.example/upload.")
+        })
+        .await;
+    assert_eq!(
+        browser.text(".custom-field a[href='https://docs.example/upload']").await,
+        "https://docs.example/upload"
+    );
     browser.quit().await;
 }
