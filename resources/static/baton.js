@@ -9,7 +9,8 @@
 //   form then carries confirm=yes, as the server's confirmation page would send it.
 // - Forms marked data-in-place (the task boxes of a description, an item's fields) are sent in
 //   the background and the page's main part is replaced by the answer, keeping the scroll
-//   position and the focus (a refusal or a collision in the answer is scrolled into view).
+//   position and the focus (a refusal or a collision in the answer is scrolled into view, as
+//   it is on a page answering a form sent without the script's help).
 // - A field's form marked data-set-on-change is sent when its choice changes (its Set button is
 //   hidden); chosen with the keyboard on a closed list, when Enter is pressed or the focus
 //   leaves it, so that arrowing through the choices sends nothing. A field's date or text shows
@@ -404,6 +405,11 @@
     };
     window.setTimeout(tick, seconds * 1000);
   }
+
+  // A page that answers a refused form brings the refusal into view: the form may be far
+  // down the page (a link, a comment), and the answer opens at its top.
+  var refusal = document.querySelector("main #collision, main .field-error");
+  if (refusal) refusal.scrollIntoView({ block: "center" });
 
   localTimes();
   window.setInterval(localTimes, 60 * 1000);

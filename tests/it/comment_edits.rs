@@ -191,7 +191,7 @@ async fn comments_are_edited_and_deleted_from_the_item_page(backend: Backend) {
     assert!(refused.body.contains("must not be empty"), "{}", refused.body);
     let saved = ann.submit(&edit, &[("body", "Final text.")]).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    assert_eq!(saved.location(), Some(format!("/items/{item}#comment-{comment}").as_str()));
+    assert_eq!(saved.location(), Some(format!("/items/{item}?done=comment-saved#comment-{comment}").as_str()));
     let shown = ann.get(&item_page).await.body;
     assert!(shown.contains("<p>Final text.</p>") && shown.contains(">edited</span>"), "{shown}");
 

@@ -93,7 +93,11 @@ pub async fn save_edit(
     {
         Ok(saved) => {
             let item = format!("/items/{}", saved.comment.item_id);
-            Ok(see_other(&format!("{}#comment-{id}", url_with_query(&item, &[("not_told", saved.not_told.join(" "))]))))
+            let told = match saved.not_told.is_empty() {
+                true => ("done", "comment-saved".to_string()),
+                false => ("not_told", saved.not_told.join(" ")),
+            };
+            Ok(see_other(&format!("{}#comment-{id}", url_with_query(&item, &[told]))))
         }
         Err(Error::Invalid(field_error)) => {
             let (comment, item) = editable(&state, &viewer, id).await?;
@@ -134,7 +138,7 @@ pub async fn delete(
     }
     let user = viewer.user.clone();
     let deleted = state.database.write(move |connection| comment::delete(connection, &user, id)).await?;
-    Ok(see_other(&format!("/items/{}#comment-{id}", deleted.item_id)))
+    Ok(see_other(&format!("/items/{}?done=comment-deleted#comment-{id}", deleted.item_id)))
 }
 
 /// What is asked before a comment is deleted, on the item page and on the confirmation page.

@@ -87,7 +87,7 @@ pub async fn copy_item(
     };
     let user = viewer.user.clone();
     match state.database.write(move |connection| copying::copy_item(connection, &user, id, request)).await {
-        Ok(copy) => Ok(see_other(&format!("/items/{}", copy.id))),
+        Ok(copy) => Ok(see_other(&format!("/items/{}?done=copied", copy.id))),
         Err(Error::Invalid(field_error)) => {
             let notice = Notice { kind: "error", text: format!("Not copied: {}", field_error.message) };
             copy_page(&state, &viewer, id, StatusCode::UNPROCESSABLE_ENTITY, form, Some(notice)).await

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::model::field::{Catalog, FieldType};
 use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
-use crate::model::item::{self, Guard, ItemUpdate, ItemView};
+use crate::model::item::{self, Guard, ItemUpdate, ItemView, StatusRef};
 use crate::model::user;
 use crate::model::workflow::Workflow;
 use crate::web::AppState;
@@ -238,12 +238,14 @@ pub async fn set_field(
 
 /// What the page says after `?changed=<field>` (and the earlier value, `undo`, when the field
 /// did change): the viewer's own latest change of that field, with a form that undoes it while
-/// the field still holds what the viewer set.
+/// the field still holds what the viewer set — for a status, only when the workflow allows the
+/// move back (`moves`: where the item may go now).
 pub(crate) fn changed(
     pairs: &[(String, String)],
     item: &ItemView,
     viewer: UserId,
     history: &[crate::model::history::HistoryEntry],
+    moves: &[StatusRef],
 ) -> Option<Done> {
     let field = pairs.iter().find(|(name, _)| name == "changed").map(|(_, field)| field.as_str())?;
     let field_label = label(field, item);
@@ -271,6 +273,14 @@ pub(crate) fn changed(
     } else {
         format!("{field_label} changed from {} to {}.", shown(&last.old_value), shown(&last.new_value))
     };
+    let back_allowed = field != "status"
+        || undo
+            .first()
+            .and_then(|text| text.parse().ok())
+            .is_some_and(|back: i64| moves.iter().any(|to| to.id.0 == back));
+    if !back_allowed {
+        return Some(Done { text, undo: None });
+    }
     let mut inputs = vec![("field".to_string(), field.to_string()), ("seen".to_string(), now.unwrap_or_default())];
     inputs.extend(undo.into_iter().map(|text| (input_name(field), text)));
     Some(Done { text, undo: Some(UndoForm { action: format!("/items/{}/field", item.id), inputs }) })

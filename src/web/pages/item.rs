@@ -379,6 +379,11 @@ fn done(pairs: &[(String, String)], item: &ItemView, labels: &[LabelRef]) -> Opt
     };
     Some(match given("done")? {
         "saved" => Done { text: "Your changes were saved.".into(), undo: None },
+        "created" => Done { text: format!("{} created.", item.key), undo: None },
+        "copied" => Done { text: format!("This is the copy, {}: change what differs.", item.key), undo: None },
+        "commented" => Done { text: "Comment added.".into(), undo: None },
+        "comment-saved" => Done { text: "Comment saved.".into(), undo: None },
+        "comment-deleted" => Done { text: "Comment deleted.".into(), undo: None },
         "watching" => Done {
             text: "You watch this item now: you will be told of its changes.".into(),
             undo: undo(format!("/items/{id}/unwatch"), vec![]),
@@ -469,8 +474,9 @@ pub(crate) async fn item_page(
         .filter(|chosen| loaded.types.iter().any(|offered| offered.id == *chosen))
         .or(loaded.types.first().map(|offered| offered.id))
         .unwrap_or(loaded.item.item_type.id);
-    let done = in_place::changed(&forms.after_action, &loaded.item, viewer.user.id, &loaded.history)
-        .or_else(|| done(&forms.after_action, &loaded.item, &loaded.plan.labels));
+    let done =
+        in_place::changed(&forms.after_action, &loaded.item, viewer.user.id, &loaded.history, &loaded.next_statuses)
+            .or_else(|| done(&forms.after_action, &loaded.item, &loaded.plan.labels));
     let in_place_texts = forms.refused_texts.or(FieldTexts::of_item(&loaded.item.fields));
     render(
         status,
@@ -822,7 +828,7 @@ pub async fn add_comment(
         .await
     {
         Ok(posted) if posted.not_told.is_empty() => {
-            Ok(see_other(&format!("/items/{id}#comment-{}", posted.comment.id)))
+            Ok(see_other(&format!("/items/{id}?done=commented#comment-{}", posted.comment.id)))
         }
         Ok(posted) => Ok(see_other(&format!(
             "{}#comment-{}",

@@ -754,7 +754,7 @@ pub async fn create_item(
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(created) => Ok(see_other(&format!("/items/{created}"))),
+        Ok(created) => Ok(see_other(&format!("/items/{created}?done=created"))),
         Err(Error::Invalid(field_error)) => {
             let errors = FieldErrors::from(field_error);
             new_item_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await

@@ -104,8 +104,13 @@ pub async fn show_profile(
     viewer: Viewer,
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let notice = (query.saved.as_deref() == Some("notifications"))
-        .then(|| Notice { kind: "ok", text: "Your notification choices were saved.".into() });
+    let notice = match query.saved.as_deref() {
+        Some("profile") => Some("Your profile was saved."),
+        Some("notifications") => Some("Your notification choices were saved."),
+        Some("token") => Some("The token was revoked: it no longer signs anything in."),
+        _ => None,
+    }
+    .map(|text| Notice { kind: "ok", text: text.into() });
     profile_page(&state, &viewer, StatusCode::OK, Shown { notice, ..Shown::default() }).await
 }
 
@@ -119,7 +124,7 @@ pub async fn update_profile(
         UserUpdate { name: Some(form.name.clone()), email: Some(form.email.clone()), ..UserUpdate::default() };
     let actor = viewer.user.clone();
     match state.database.write(move |connection| user::update_own(connection, &actor, changes, None, None)).await {
-        Ok(_) => Ok(see_other("/profile")),
+        Ok(_) => Ok(see_other("/profile?saved=profile")),
         Err(Error::Invalid(field_error)) => {
             let shown = Shown { form: Some(form), ..invalid(field_error) };
             profile_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, shown).await
@@ -270,5 +275,5 @@ pub async fn revoke_token(
     let _: RevokeForm = read_form(&viewer, &body)?;
     let (user_id, token_id) = (viewer.user.id, path.into_inner());
     state.database.write(move |connection| auth::revoke_token(connection, user_id, token_id)).await?;
-    Ok(see_other("/profile"))
+    Ok(see_other("/profile?saved=token#tokens"))
 }

@@ -171,6 +171,36 @@ async fn every_action_on_the_item_page_says_what_it_did_and_offers_undo_where_ch
         .upload(&format!("/items/{id}/attachments"), &[("csrf_token", &token)], "trace.txt", b"slow".to_vec())
         .await;
     assert_eq!(said(&follow(&admin, &uploaded).await), "Attachment added.");
+
+    // A status move is undone only where the workflow lets the item go back: New → Resolved
+    // has no way back; Resolved → In progress has.
+    let field = format!("/items/{id}/field");
+    let resolved =
+        follow(&admin, &admin.submit(&field, &[("field", "status"), ("seen", "New"), ("value", "3")]).await).await;
+    assert_eq!(said(&resolved), "Status changed from New to Resolved.");
+    assert!(!resolved.body.contains("id=\"undo-button\""), "no Undo the workflow would refuse");
+    let reopened =
+        follow(&admin, &admin.submit(&field, &[("field", "status"), ("seen", "Resolved"), ("value", "2")]).await).await;
+    assert_eq!(said(&reopened), "Status changed from Resolved to In progress.");
+    let back =
+        follow(&admin, &submit_pairs(&admin, &field, &form_with_button(&reopened.body, "undo-button")).await).await;
+    assert_eq!(said(&back), "Status changed from In progress to Resolved.");
+
+    // Comments: added, saved after an edit, deleted (after the confirmation).
+    let commented = admin.submit(&format!("/items/{id}/comments"), &[("body", "Seen on staging too.")]).await;
+    let comment = commented.location().and_then(|to| to.rsplit("#comment-").next()).unwrap().to_string();
+    assert_eq!(said(&follow(&admin, &commented).await), "Comment added.");
+    let edited = admin.submit(&format!("/comments/{comment}/edit"), &[("body", "Seen on staging and live.")]).await;
+    assert_eq!(said(&follow(&admin, &edited).await), "Comment saved.");
+    let deleted = admin.submit(&format!("/comments/{comment}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(said(&follow(&admin, &deleted).await), "Comment deleted.");
+
+    // Filing and copying say what was made.
+    let filed = admin.submit("/items/new", &[("project", "WEB"), ("title", "Search times out")]).await;
+    let filed = follow(&admin, &filed).await;
+    assert_eq!(said(&filed), "WEB-3 created.");
+    let copied = admin.submit(&format!("/items/{id}/copy"), &[("project", "WEB")]).await;
+    assert_eq!(said(&follow(&admin, &copied).await), "This is the copy, WEB-4: change what differs.");
     // Words in the query that name nothing say nothing.
     assert_eq!(said(&admin.get(&format!("/items/{id}?done=bogus&label=x")).await), "");
 }
@@ -468,6 +498,27 @@ async fn in_a_browser_several_choices_and_a_long_text_are_changed_from_their_pan
         .await;
     assert!(notice(&browser).await.contains("Notes changed."));
     assert_eq!(app.admin.get(&format!("/api/v1{path}")).await.body["fields"]["notes"], json!(null));
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_refusal_far_down_the_page_is_brought_into_view() {
+    let Some(browser) = Browser::start("refusal into view").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let long = (1..=80).map(|line| format!("Step {line} of the reproduction.")).collect::<Vec<_>>().join("\n\n");
+    let item =
+        app.admin.post("/api/v1/items", json!({"project": "WEB", "title": "Long story", "description": long})).await;
+    assert_eq!(item.status, StatusCode::CREATED, "{}", item.body);
+    let path = format!("/items/{}", item.body["id"]);
+    browser.resize(1366, 700).await;
+    browser.sign_in(&app.address, &path, "admin", ADMIN_PASSWORD).await;
+    browser.type_into("#link-target", "#99999").await;
+    browser.click("#link-form button[type=submit]").await;
+    browser.wait_for("the refusal", false, async |browser| browser.exists("main .field-error").await).await;
+    let in_view = "(() => { const r = document.querySelector('main .field-error').getBoundingClientRect(); \
+                   return window.scrollY > 0 && r.top >= 0 && r.bottom <= window.innerHeight; })()";
+    assert!(browser.evaluate::<bool>(in_view).await, "the refusal is in view");
     browser.quit().await;
 }
 
