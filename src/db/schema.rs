@@ -18,6 +18,7 @@ diesel::table! {
         notify_own -> Bool,
         watch_when_mentioned -> Bool,
         notify_digest -> Bool,
+        time_zone -> Nullable<Text>,
     }
 }
 

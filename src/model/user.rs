@@ -31,6 +31,8 @@ pub struct User {
     pub is_admin: bool,
     pub active: bool,
     pub email_notifications: bool,
+    /// The zone the user reads times in (an IANA name); `None`: the browser's.
+    pub time_zone: Option<String>,
     #[serde(serialize_with = "timestamp::serialize_utc")]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "timestamp::serialize_utc")]
@@ -65,6 +67,24 @@ pub struct UserUpdate {
     pub is_admin: Option<bool>,
     pub active: Option<bool>,
     pub email_notifications: Option<bool>,
+    /// An IANA zone name; empty: the browser's zone.
+    pub time_zone: Option<String>,
+}
+
+/// A time zone of the IANA database (`Europe/Berlin`, `UTC`), or `None` for empty text: the
+/// zone the reader's browser is in.
+pub fn parse_time_zone(text: &str) -> Result<Option<String>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<chrono_tz::Tz>() {
+        Ok(zone) => Ok(Some(zone.name().to_string())),
+        Err(_) => Err(Error::invalid(
+            "time_zone",
+            format!("{text:?} is not a time zone of the IANA database (such as Europe/Berlin or UTC)"),
+        )),
+    }
 }
 
 /// A login name: 2-64 of `a-z 0-9 . _ -`, starting with a letter or digit.
@@ -228,6 +248,7 @@ pub fn update(connection: &mut DbConnection, id: UserId, changes: UserUpdate) ->
 fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_session: Option<&str>) -> Result<User> {
     let name = changes.name.as_deref().map(|name| text::single_line("name", name, 1, 200)).transpose()?;
     let email = changes.email.as_deref().map(|email| text::email("email", email)).transpose()?;
+    let time_zone = changes.time_zone.as_deref().map(parse_time_zone).transpose()?;
     let password_hash = match &changes.password {
         Some(password) => {
             check_password(password)?;
@@ -258,6 +279,7 @@ fn apply(connection: &mut DbConnection, id: UserId, changes: UserUpdate, keep_se
                 users::is_admin.eq(changes.is_admin.unwrap_or(current.is_admin)),
                 users::active.eq(changes.active.unwrap_or(current.active)),
                 users::email_notifications.eq(changes.email_notifications.unwrap_or(current.email_notifications)),
+                users::time_zone.eq(time_zone.unwrap_or(current.time_zone)),
                 users::updated_at.eq(diesel::dsl::now),
             ))
             .execute(connection)?;

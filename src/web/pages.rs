@@ -54,6 +54,8 @@ pub struct Chrome {
     pub csrf_token: String,
     /// The text in the search box.
     pub search: String,
+    /// The zone the page's script shows times in (the user's choice); none: the browser's.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone)]

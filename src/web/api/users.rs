@@ -78,6 +78,7 @@ pub struct AdminUserUpdateBody {
     is_admin: Option<bool>,
     active: Option<bool>,
     email_notifications: Option<bool>,
+    time_zone: Option<String>,
 }
 
 pub async fn update_user(
@@ -101,6 +102,7 @@ pub async fn update_user(
                     is_admin: body.is_admin,
                     active: body.active,
                     email_notifications: body.email_notifications,
+                    time_zone: body.time_zone,
                 },
             )
         })
@@ -114,6 +116,8 @@ pub struct OwnUpdateBody {
     name: Option<String>,
     email: Option<String>,
     email_notifications: Option<bool>,
+    /// An IANA zone name; empty: the browser's zone.
+    time_zone: Option<String>,
     /// Changing the password needs the current one.
     current_password: Option<String>,
     new_password: Option<String>,
@@ -136,6 +140,7 @@ pub async fn update_me(
                     email: body.email,
                     password: body.new_password,
                     email_notifications: body.email_notifications,
+                    time_zone: body.time_zone,
                     ..UserUpdate::default()
                 },
                 body.current_password.as_deref(),

@@ -22,6 +22,9 @@ use crate::web::pages::{Chrome, FieldErrors, Notice, render, see_other};
 pub struct ProfileForm {
     name: String,
     email: String,
+    /// An IANA zone name; empty: the browser's zone.
+    #[serde(default)]
+    time_zone: String,
 }
 
 #[derive(Template)]
@@ -42,6 +45,17 @@ struct ProfilePage {
 }
 
 impl ProfilePage {
+    /// The zones of the IANA database, by name.
+    fn zones(&self) -> Vec<&'static str> {
+        let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name()).collect();
+        zones.sort_unstable();
+        zones
+    }
+
+    fn zone_chosen(&self, zone: &str) -> bool {
+        self.form.time_zone == zone
+    }
+
     /// Whether the user wants news of this kind mailed.
     fn wants(&self, kind: &str) -> bool {
         self.choices.events.get(kind).copied().unwrap_or(false)
@@ -68,7 +82,11 @@ async fn profile_page(
         .database
         .run(move |connection| Ok((auth::list_tokens(connection, user.id)?, choices::get(connection, &user)?)))
         .await?;
-    let stored = ProfileForm { name: viewer.user.name.clone(), email: viewer.user.email.clone() };
+    let stored = ProfileForm {
+        name: viewer.user.name.clone(),
+        email: viewer.user.email.clone(),
+        time_zone: viewer.user.time_zone.clone().unwrap_or_default(),
+    };
     render(
         status,
         &ProfilePage {
@@ -120,8 +138,12 @@ pub async fn update_profile(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form: ProfileForm = read_form(&viewer, &body)?;
-    let changes =
-        UserUpdate { name: Some(form.name.clone()), email: Some(form.email.clone()), ..UserUpdate::default() };
+    let changes = UserUpdate {
+        name: Some(form.name.clone()),
+        email: Some(form.email.clone()),
+        time_zone: Some(form.time_zone.clone()),
+        ..UserUpdate::default()
+    };
     let actor = viewer.user.clone();
     match state.database.write(move |connection| user::update_own(connection, &actor, changes, None, None)).await {
         Ok(_) => Ok(see_other("/profile?saved=profile")),

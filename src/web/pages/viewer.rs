@@ -35,6 +35,7 @@ impl Viewer {
             user: Some(ChromeUser { login: self.user.login.clone(), is_admin: self.user.is_admin }),
             csrf_token: self.csrf_token.clone(),
             search: String::new(),
+            time_zone: self.user.time_zone.clone(),
         }
     }
 }

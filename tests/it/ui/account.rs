@@ -123,3 +123,34 @@ async fn the_profile_page_changes_the_account_and_manages_tokens() {
     assert_eq!(app.count_rows("api_tokens"), listed - 2, "pat's tokens are revoked, the admin's stay");
     WebClient::sign_in(&app.address, "pat", "a new long password").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_chooses_the_time_zone_the_pages_show_times_in() {
+    let (app, _admin) = app_with_project().await;
+    let pat_api = app.create_user("pat").await;
+    let pat = WebClient::sign_in(&app.address, "pat", USER_PASSWORD).await;
+    let profile = pat.get("/profile").await;
+    assert!(profile.body.contains(r#"<option value="">My browser's zone</option>"#), "{}", profile.body);
+    assert!(profile.body.contains("<option>Europe/Berlin</option>"));
+    assert!(profile.body.contains(r#"<html lang="en">"#), "no zone chosen: the browser's");
+
+    let account = [("name", "Pat"), ("email", "pat@example.org")];
+    let refused = pat.submit("/profile", &[account.as_slice(), &[("time_zone", "Mars/Olympus")]].concat()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("Mars/Olympus&#34; is not a time zone of the IANA database"), "{}", refused.body);
+    let saved = pat.submit("/profile", &[account.as_slice(), &[("time_zone", "Asia/Tokyo")]].concat()).await;
+    let profile = pat.get(saved.location().unwrap()).await;
+    assert!(profile.body.contains("Your profile was saved."));
+    assert!(profile.body.contains(r#"<option selected>Asia/Tokyo</option>"#));
+    assert!(pat.get("/").await.body.contains(r#"<html lang="en" data-time-zone="Asia/Tokyo">"#));
+    assert_eq!(pat_api.get("/api/v1/users/me").await.body["time_zone"], "Asia/Tokyo");
+
+    // The API: an empty name goes back to the browser's zone; an unknown one names the field.
+    let wrong = pat_api.patch("/api/v1/users/me", json!({"time_zone": "Europe/Atlantis"})).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
+    assert_eq!(wrong.body["error"]["field"], "time_zone", "{}", wrong.body);
+    let cleared = pat_api.patch("/api/v1/users/me", json!({"time_zone": ""})).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert_eq!(cleared.body["time_zone"], json!(null));
+    assert!(pat.get("/").await.body.contains(r#"<html lang="en">"#));
+}

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::browser::Browser;
@@ -355,5 +356,24 @@ async fn in_a_browser_a_pasted_image_is_attached_and_shown_in_the_comment() {
     browser.wait_for("the refusal", false, async |browser| browser.exists(".paste-error").await).await;
     assert!(browser.text(".paste-error").await.contains("private note"));
     assert_eq!(app.count_rows("attachments"), 1);
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_times_are_shown_in_the_zone_the_user_chose() {
+    let Some(browser) = Browser::start("times in the chosen zone").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let item = app.admin.create_item("WEB", "Clock drift").await;
+    let chose = app.admin.patch("/api/v1/users/me", json!({"time_zone": "Asia/Tokyo"})).await;
+    assert_eq!(chose.status, StatusCode::OK, "{}", chose.body);
+    let path = format!("/items/{}", item["id"]);
+    browser.sign_in(&app.address, &path, "admin", ADMIN_PASSWORD).await;
+    let exact = "document.querySelector('.item-fields time[datetime]').title";
+    browser
+        .wait_for("the exact time in Tokyo's zone", false, async |browser| {
+            browser.evaluate::<String>(exact).await.contains("GMT+9")
+        })
+        .await;
     browser.quit().await;
 }
