@@ -137,6 +137,8 @@ impl ItemView {
             "type" => Some(self.item_type.name.clone()),
             "assignee" => self.assignee.as_ref().map(|assignee| assignee.login.clone()),
             "due_date" => self.due_date.map(|date| date.to_string()),
+            version::HISTORY_FIELD => self.target_version.as_ref().map(|version| version.name.clone()),
+            component::HISTORY_FIELD => self.component.as_ref().map(|component| component.name.clone()),
             key => self.fields.0.iter().find(|shown| shown.key == key)?.value.as_ref().map(value::Shown::text),
         }
     }

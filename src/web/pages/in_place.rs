@@ -1,5 +1,5 @@
 //! One field of an item changed where the item page shows it (status, assignee, priority,
-//! type, due date, a custom field): a small form of its own that posts the field, the new
+//! type, due date, target version, component, a custom field): a small form of its own that posts the field, the new
 //! value and the value the page showed. It changes that field only, so someone else's change
 //! of another field meanwhile is kept; a change of the same field meanwhile is a conflict that
 //! the page explains (who, what, when) with "keep theirs" and "apply mine". After a change the
@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::model::field::{Catalog, FieldType};
-use crate::model::ids::{ItemId, PriorityId, StatusId, TypeId, UserId};
+use crate::model::ids::{ComponentId, ItemId, PriorityId, StatusId, TypeId, UserId, VersionId};
 use crate::model::item::{self, Guard, ItemUpdate, ItemView, StatusRef};
-use crate::model::user;
 use crate::model::workflow::Workflow;
+use crate::model::{component, user, version};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::error::PageError;
@@ -28,7 +28,7 @@ use crate::web::pages::viewer::{Viewer, read_form};
 use crate::web::pages::{FieldErrors, Notice, see_other};
 
 /// The built-in fields that change in place, by the names history gives them.
-const BUILT_IN: [&str; 5] = ["status", "assignee", "priority", "type", "due_date"];
+const BUILT_IN: [&str; 7] = ["status", "assignee", "priority", "type", "due_date", "target_version", "component"];
 
 /// The form of one field changed in place. A built-in field's value is `value`; a custom
 /// field's is its own input (`field.<key>`, as on the edit form).
@@ -73,6 +73,8 @@ fn label(field: &str, item: &ItemView) -> String {
         "priority" => "Priority".into(),
         "type" => "Type".into(),
         "due_date" => "Due date".into(),
+        "target_version" => "Version".into(),
+        "component" => "Component".into(),
         key => item
             .fields
             .0
@@ -102,6 +104,10 @@ fn form_texts(item: &ItemView, field: &str) -> Vec<String> {
         "type" => vec![item.item_type.id.to_string()],
         "assignee" => vec![item.assignee.as_ref().map(|assignee| assignee.id.to_string()).unwrap_or_default()],
         "due_date" => vec![item.due_date.map(|date| date.to_string()).unwrap_or_default()],
+        "target_version" => {
+            vec![item.target_version.as_ref().map(|version| version.id.to_string()).unwrap_or_default()]
+        }
+        "component" => vec![item.component.as_ref().map(|component| component.id.to_string()).unwrap_or_default()],
         key => match FieldTexts::of_item(&item.fields).texts(key) {
             [] => vec![String::new()],
             texts => texts.to_vec(),
@@ -127,6 +133,8 @@ fn changes(
         "type" => changes.type_id = Some(TypeId(chosen("type")?)),
         "assignee" => changes.assignee_id = Some(parse_number("value", &form.value)?.map(UserId)),
         "due_date" => changes.due_date = Some(parse_date("value", &form.value)?),
+        "target_version" => changes.target_version = Some(parse_number("value", &form.value)?.map(VersionId)),
+        "component" => changes.component = Some(parse_number("value", &form.value)?.map(ComponentId)),
         key => {
             if !item.fields.0.iter().any(|shown| shown.key == key) {
                 return Err(Error::invalid("field", format!("{} has no field {key:?}", item.key)));
@@ -152,6 +160,8 @@ fn words(connection: &mut crate::db::DbConnection, field: &str, texts: &[String]
             }
         }
         ("assignee", Some(id)) => user::get(connection, UserId(id)).ok().map(|user| user.login),
+        ("target_version", Some(id)) => version::names(connection, &[VersionId(id)])?.pop().map(|(_, name)| name),
+        ("component", Some(id)) => component::names(connection, &[ComponentId(id)])?.pop().map(|(_, name)| name),
         (key, Some(id))
             if Catalog::load(connection)?.by_key(key).is_some_and(|field| field.field_type == FieldType::User) =>
         {

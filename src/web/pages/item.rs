@@ -59,10 +59,6 @@ pub struct EditForm {
     pub preview: Option<String>,
     /// The parent item's number; empty for none.
     pub parent: String,
-    /// A version's id, empty for none; sent only by users who may plan.
-    pub target_version: Option<String>,
-    /// A component's id, empty for none.
-    pub component: String,
     /// The custom fields' inputs (`field.<key>`), read from the form's pairs.
     #[serde(skip)]
     pub fields: FieldTexts,
@@ -77,10 +73,6 @@ impl EditForm {
             type_id: item.item_type.id.to_string(),
             project: Some(item.project.key.clone()),
             parent: item.parent.as_ref().map(|parent| parent.id.to_string()).unwrap_or_default(),
-            target_version: Some(
-                item.target_version.as_ref().map(|version| version.id.to_string()).unwrap_or_default(),
-            ),
-            component: item.component.as_ref().map(|component| component.id.to_string()).unwrap_or_default(),
             fields: FieldTexts::of_item(&item.fields),
             preview: None,
         }
@@ -187,6 +179,14 @@ impl ItemPage {
     /// The in-place input of a custom field, for those who may edit the item.
     fn in_place_input(&self, key: &str) -> Option<&FieldInput> {
         self.in_place.iter().find(|input| input.key == key)
+    }
+
+    fn targets(&self, version: &VersionId) -> bool {
+        self.item.target_version.as_ref().is_some_and(|targeted| targeted.id == *version)
+    }
+
+    fn in_component(&self, component: &ComponentId) -> bool {
+        self.item.component.as_ref().is_some_and(|part| part.id == *component)
     }
 
     fn assigned_to(&self, user: &UserId) -> bool {
@@ -650,24 +650,19 @@ fn edit_changes(
         title: Some(form.title.clone()),
         description: Some(form.description.clone()),
         type_id: parse_number("type_id", &form.type_id)?.map(TypeId),
-        // Status, priority, assignee and due date change in place (`in_place`).
+        // Status, priority, assignee, due date, target version and component change in place
+        // (`in_place`); a move keeps the version where the new project may use it and drops
+        // the component.
         status_id: None,
         priority_id: None,
         assignee_id: None,
         due_date: None,
+        target_version: None,
+        component: None,
         // Only a changed parent is sent: an unchanged one is left to the model, which drops it
         // when the item moves to another project.
         parent: Some(parse_number("parent", form.parent.trim().trim_start_matches('#'))?.map(ItemId))
             .filter(|parent| *parent != now.parent.as_ref().map(|parent| parent.id)),
-        // Likewise the target version and the component, which a move may drop.
-        target_version: form
-            .target_version
-            .as_deref()
-            .map(|text| parse_number("target_version", text).map(|id| id.map(VersionId)))
-            .transpose()?
-            .filter(|chosen| *chosen != now.target_version.as_ref().map(|version| version.id)),
-        component: Some(parse_number("component", &form.component)?.map(ComponentId))
-            .filter(|chosen| *chosen != now.component.as_ref().map(|component| component.id)),
         fields,
         labels: None,
     })

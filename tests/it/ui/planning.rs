@@ -1,8 +1,9 @@
 //! Planning without a browser: the project's planning page (versions, labels, components,
 //! and the question before a version with open items closes), labels on the item page, the
-//! version and component in the edit form, and the list's filters.
+//! version and component set in place on the item page, and the list's filters.
 
 use reqwest::StatusCode;
+use serde_json::json;
 
 use super::app_with_project;
 use crate::support::app::USER_PASSWORD;
@@ -105,27 +106,39 @@ async fn the_item_page_adds_and_removes_labels_and_edits_version_and_component()
     assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["title"], "Dialog cut off on phones");
     assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["labels"], serde_json::json!([]));
 
-    // The edit form plans the item and puts it in a component.
-    let now = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
-    let edited = admin
-        .submit(
-            &format!("/items/{id}/edit"),
-            &[
-                ("version", &now["version"].to_string()),
-                ("title", "Dialog cut off"),
-                ("description", ""),
-                ("type_id", "1"),
-                ("parent", ""),
-                ("target_version", &version["id"].to_string()),
-                ("component", &part["id"].to_string()),
-            ],
-        )
-        .await;
-    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
-    let page = admin.get(&format!("/items/{id}")).await;
+    // The item page plans the item and puts it in a component, each in place.
+    let field = format!("/items/{id}/field");
+    let planned =
+        admin.submit(&field, &[("field", "target_version"), ("seen", ""), ("value", &version["id"].to_string())]).await;
+    let page = admin.get(planned.location().unwrap()).await;
+    assert!(page.body.contains("Version changed from none to 2.1."), "{}", page.body);
+    let placed =
+        admin.submit(&field, &[("field", "component"), ("seen", ""), ("value", &part["id"].to_string())]).await;
+    let page = admin.get(placed.location().unwrap()).await;
+    assert!(page.body.contains("Component changed from none to Backend."), "{}", page.body);
     assert!(
-        page.body.contains("id=\"item-version\">2.1</a>") && page.body.contains("id=\"item-component\">Backend</a>")
+        page.body.contains(&format!(r#"<option value="{}" selected>2.1</option>"#, version["id"])),
+        "{}",
+        page.body
     );
+    let reader = app.create_user("rick").await;
+    app.add_member("WEB", &reader, "viewer").await;
+    let read = WebClient::sign_in(&app.address, "rick", USER_PASSWORD).await.get(&format!("/items/{id}")).await;
+    assert!(
+        read.body.contains("id=\"item-version\">2.1</a>") && read.body.contains("id=\"item-component\">Backend</a>")
+    );
+    // Someone else's version meanwhile is a collision named by the versions' names.
+    let now = app.admin.get(&format!("/api/v1/items/{id}")).await.body;
+    let cleared = json!({"version": now["version"], "target_version": null});
+    assert_eq!(app.admin.patch(&format!("/api/v1/items/{id}"), cleared).await.status, StatusCode::OK);
+    let clash = admin
+        .submit(&field, &[("field", "target_version"), ("seen", "2.1"), ("value", &version["id"].to_string())])
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert!(clash.body.contains("You chose 2.1."), "{}", clash.body);
+    let mine =
+        admin.submit(&field, &[("field", "target_version"), ("seen", ""), ("value", &version["id"].to_string())]).await;
+    assert_eq!(mine.status, StatusCode::SEE_OTHER, "{}", mine.body);
 
     // The list filters by them, with the project's choices offered.
     let list = admin.get(&format!("/projects/WEB?target_version={}&component=Backend&state=all", version["id"])).await;
