@@ -1,12 +1,14 @@
 //! A project's planning settings — its versions, labels and components — for its managers
 //! (the model decides; the page only asks). Closing a version with open items asks what
-//! becomes of them before anything is stored.
+//! becomes of them before anything is stored; deleting one asks first (the page script's
+//! dialog, or the confirmation page without it).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::component::{self, Component, ComponentChanges, NewComponent};
 use crate::model::ids::{ComponentId, LabelId, UserId, VersionId};
@@ -16,6 +18,7 @@ use crate::model::permission::Permission;
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::version::{self, NewVersion, OpenItems, Version, VersionChanges, VersionStatus};
 use crate::web::AppState;
+use crate::web::pages::confirm::{self, Confirmation, is_confirmed};
 use crate::web::pages::error::PageError;
 use crate::web::pages::items::parse_date;
 use crate::web::pages::viewer::{Viewer, read_form};
@@ -90,6 +93,28 @@ impl PlanningPage {
     fn is_default_assignee(&self, component: &Component, member: &Member) -> bool {
         component.default_assignee.as_ref().is_some_and(|person| person.id == member.user.id)
     }
+
+    fn deletion(&self, kind: Kind, name: &str) -> Confirmation {
+        deletion(kind, name)
+    }
+}
+
+/// What the planning page keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Version,
+    Label,
+    Component,
+}
+
+/// What is asked before one is deleted, in the page's dialog and on the confirmation page.
+fn deletion(kind: Kind, name: &str) -> Confirmation {
+    let (noun, what_happens) = match kind {
+        Kind::Version => ("version", "Only a version that no item targets can be deleted."),
+        Kind::Label => ("label", "It is taken off every item that carries it."),
+        Kind::Component => ("component", "Its items keep no component."),
+    };
+    Confirmation { title: format!("Delete {noun} {name}?"), message: what_happens.into(), button: "Delete".into() }
 }
 
 /// How the page is shown after a refusal or a question; the default is a plain view.
@@ -230,9 +255,33 @@ async fn answer<T>(
 }
 
 /// A delete button's form: its CSRF token only.
-fn delete_form(viewer: &Viewer, body: &[u8]) -> Result<(), PageError> {
-    let _: Vec<(String, String)> = read_form(viewer, body)?;
-    Ok(())
+/// A delete form: its only field besides the CSRF token is the confirmation.
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    confirm: Option<String>,
+}
+
+/// Deleting without the confirmation (a form sent without the page script's dialog) answers
+/// with the confirmation page, naming what goes (`name` reads it, as the actor may see it).
+async fn ask_first(
+    state: &AppState,
+    viewer: &Viewer,
+    body: &[u8],
+    (key, kind, action): (&str, Kind, String),
+    name: impl FnMut(&mut DbConnection) -> crate::error::Result<String> + Send + 'static,
+) -> Result<Option<HttpResponse>, PageError> {
+    let form: DeleteForm = read_form(viewer, body)?;
+    if is_confirmed(form.confirm.as_deref()) {
+        return Ok(None);
+    }
+    let name = state.database.run(name).await?;
+    let anchor = match kind {
+        Kind::Version => "versions",
+        Kind::Label => "labels",
+        Kind::Component => "components",
+    };
+    let back = format!("/projects/{key}/planning#{anchor}");
+    confirm::ask(viewer, &deletion(kind, &name), &action, &[], &back).map(Some)
 }
 
 fn parse_id<T: From<i64>>(field: &str, text: &str) -> Result<Option<T>, Error> {
@@ -315,7 +364,11 @@ pub async fn delete_version(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    delete_form(&viewer, &body)?;
+    let (user, action) = (viewer.user.clone(), format!("/projects/{key}/versions/{id}/delete"));
+    let name = move |connection: &mut DbConnection| Ok(version::get(connection, &user, id)?.name);
+    if let Some(asked) = ask_first(&state, &viewer, &body, (&key, Kind::Version, action), name).await? {
+        return Ok(asked);
+    }
     let user = viewer.user.clone();
     let outcome = state.database.write(move |connection| version::delete(connection, &user, id)).await;
     answer(&state, &viewer, key, outcome, ("version-deleted", "versions"), Shown::default()).await
@@ -359,7 +412,11 @@ pub async fn delete_label(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    delete_form(&viewer, &body)?;
+    let (user, action) = (viewer.user.clone(), format!("/projects/{key}/labels/{id}/delete"));
+    let name = move |connection: &mut DbConnection| Ok(label::get(connection, &user, id)?.name);
+    if let Some(asked) = ask_first(&state, &viewer, &body, (&key, Kind::Label, action), name).await? {
+        return Ok(asked);
+    }
     let user = viewer.user.clone();
     let outcome = state.database.write(move |connection| label::delete(connection, &user, id)).await;
     answer(&state, &viewer, key, outcome, ("label-deleted", "labels"), Shown::default()).await
@@ -418,7 +475,11 @@ pub async fn delete_component(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    delete_form(&viewer, &body)?;
+    let (user, action) = (viewer.user.clone(), format!("/projects/{key}/components/{id}/delete"));
+    let name = move |connection: &mut DbConnection| Ok(component::get(connection, &user, id)?.name);
+    if let Some(asked) = ask_first(&state, &viewer, &body, (&key, Kind::Component, action), name).await? {
+        return Ok(asked);
+    }
     let user = viewer.user.clone();
     let outcome = state.database.write(move |connection| component::delete(connection, &user, id)).await;
     answer(&state, &viewer, key, outcome, ("component-deleted", "components"), Shown::default()).await

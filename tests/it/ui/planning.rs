@@ -65,6 +65,21 @@ async fn managers_keep_versions_labels_and_components_and_closing_asks_about_ope
     let page = admin.get("/projects/WEB/planning").await;
     assert!(page.body.contains("fill=\"#3b82f6\"") && page.body.contains("<strong>Backend</strong>"));
 
+    // Deleting asks first, also without the page script; the answer names what goes.
+    let labels = app.admin.get("/api/v1/projects/WEB/labels").await.body;
+    let ui = labels["labels"].as_array().unwrap().iter().find(|label| label["name"] == "ui").unwrap()["id"].clone();
+    assert!(page.body.contains(r#"data-confirm="Delete label ui?""#), "the dialog's question");
+    let delete = format!("/projects/WEB/labels/{ui}/delete");
+    let asked = admin.submit(&delete, &[]).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert!(asked.body.contains("Delete label ui?") && asked.body.contains("It is taken off every item"));
+    assert_eq!(app.count_rows("labels WHERE name = 'ui'"), 1, "nothing deleted before the answer");
+    let deleted = admin.submit(&delete, &[("confirm", "yes")]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    assert_eq!(app.count_rows("labels WHERE name = 'ui'"), 0);
+    let asked = admin.submit(&format!("/projects/WEB/versions/{second}/delete"), &[]).await;
+    assert!(asked.body.contains("Delete version 2.2?"), "{}", asked.body);
+
     // Only managers: a developer is refused the page and its forms.
     let dev = app.create_user("dev").await;
     app.add_member("WEB", &dev, "developer").await;
