@@ -448,6 +448,17 @@ async fn in_a_browser_a_field_is_set_by_choosing_and_undone_with_the_script() {
     browser.wait_for("dated", false, async |browser| notice(browser).await.contains("from none to 2027-01-15")).await;
     browser.click("#notice [data-dismiss]").await;
     assert!(!browser.exists("#notice").await, "the notice is dismissed");
+
+    // `s` goes to the status moves; Enter moves the item, in place too.
+    browser.evaluate::<bool>("(window.notReloaded = true)").await;
+    browser.press("s").await;
+    assert_eq!(browser.evaluate::<String>("document.activeElement.textContent").await, "In progress");
+    browser.press("\u{E007}").await;
+    browser
+        .wait_for("moved", false, async |browser| notice(browser).await.contains("from New to In progress"))
+        .await;
+    assert!(browser.evaluate::<bool>("window.notReloaded === true").await, "the page was not reloaded");
+    assert_eq!(browser.text("#item-status").await, "In progress");
     browser.quit().await;
 }
 
