@@ -2,7 +2,9 @@
 // - Keyboard shortcuts (the #shortcuts dialog lists them; "?" opens it). Single keys act only
 //   when no field has the focus and no modifier is held, so typing is never taken over.
 //   Ctrl+Enter (or Cmd+Enter) in a field sends its form, by the form's primary button.
-// - Filters marked data-auto-submit apply on change (their Apply button is hidden).
+// - Filters marked data-auto-submit apply on change (their Apply button is hidden); so does a
+//   choice marked data-redraw (the new-item form's project and type), which draws the form
+//   again for it, keeping what was typed.
 // - Times (<time datetime>) in the browser's zone, or the zone in <html data-time-zone>;
 //   relative ones ("3 h ago") kept current.
 // - Buttons with data-confirm ask in the #confirm dialog before their form is sent; the
@@ -156,6 +158,8 @@
     if (!form || typeof form.requestSubmit !== "function") return;
     if (form.hasAttribute("data-auto-submit")) {
       form.requestSubmit();
+    } else if (event.target.hasAttribute("data-redraw")) {
+      form.requestSubmit(form.querySelector("button.redraw"));
     } else if (setsOnChange(event.target) && !event.target.hasAttribute("data-keyed")) {
       form.requestSubmit();
     }

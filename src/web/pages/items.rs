@@ -534,6 +534,10 @@ pub struct NewItemForm {
     pub fields: FieldTexts,
     /// Sent by the Preview button: show the description rendered instead of creating.
     pub preview: Option<String>,
+    /// Sent by the project's and type's Show button (by the script when either changes): draw
+    /// the form for them — types, people to assign, fields — with what was typed, instead of
+    /// creating.
+    pub redraw: Option<String>,
     /// The description rendered, after Preview.
     #[serde(skip)]
     pub preview_html: Option<String>,
@@ -710,6 +714,9 @@ pub async fn create_item(
     let mut form: NewItemForm = read_form(&viewer, &body)?;
     form.fields = FieldTexts::from_pairs(&form_pairs(&body)?);
     let user = viewer.user.clone();
+    if form.redraw.is_some() {
+        return new_item_page(&state, &viewer, StatusCode::OK, form, FieldErrors::default(), None).await;
+    }
     if form.preview.is_some() {
         let (project, text) = (ProjectKeyOrId::parse(&form.project), form.description.clone());
         let html = state

@@ -360,6 +360,26 @@ async fn in_a_browser_a_pasted_image_is_attached_and_shown_in_the_comment() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_choosing_the_project_of_a_new_item_offers_its_people() {
+    let Some(browser) = Browser::start("new item redrawn for its project").await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_project("WEB", false).await;
+    let dana = app.create_user("dana").await;
+    app.add_member("WEB", &dana, "developer").await;
+    browser.sign_in(&app.address, "/items/new", "admin", ADMIN_PASSWORD).await;
+    assert!(!browser.exists("#assignee_id").await);
+    assert!(!browser.find("button.redraw").await.is_displayed().await.unwrap(), "the script chooses for Show");
+    browser.type_into("#title", "Typed before choosing").await;
+    browser.click("#project option[value='WEB']").await;
+    browser.wait_for("the people of WEB", false, async |browser| browser.exists("#assignee_id").await).await;
+    assert_eq!(browser.find("#title").await.prop("value").await.unwrap().as_deref(), Some("Typed before choosing"));
+    assert!(browser.exists(&format!("#assignee_id option[value='{}']", dana.user_id)).await);
+    assert_eq!(browser.focused("id").await, "project", "the focus stays on the choice");
+    assert_eq!(app.count_rows("items"), 0, "nothing created");
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_browser_times_are_shown_in_the_zone_the_user_chose() {
     let Some(browser) = Browser::start("times in the chosen zone").await else { return };
     let app = TestApp::spawn(Backend::Sqlite).await;

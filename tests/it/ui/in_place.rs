@@ -454,9 +454,7 @@ async fn in_a_browser_a_field_is_set_by_choosing_and_undone_with_the_script() {
     browser.press("s").await;
     assert_eq!(browser.evaluate::<String>("document.activeElement.textContent").await, "In progress");
     browser.press("\u{E007}").await;
-    browser
-        .wait_for("moved", false, async |browser| notice(browser).await.contains("from New to In progress"))
-        .await;
+    browser.wait_for("moved", false, async |browser| notice(browser).await.contains("from New to In progress")).await;
     assert!(browser.evaluate::<bool>("window.notReloaded === true").await, "the page was not reloaded");
     assert_eq!(browser.text("#item-status").await, "In progress");
     browser.quit().await;

@@ -190,6 +190,17 @@ async fn the_new_item_form_offers_where_to_file_and_whom_to_assign() {
     let reporter = WebClient::sign_in(&app.address, "rita", USER_PASSWORD).await;
     let form = reporter.get("/items/new?project=WEB").await;
     assert!(!form.body.contains("assignee_id"), "reporters do not assign");
+
+    // The bare form: Show (the script, on choosing) draws it again for the project chosen,
+    // with its people to assign and what was typed, and creates nothing.
+    let bare = developer.get("/items/new").await;
+    assert!(!bare.body.contains(r#"<select id="assignee_id""#) && bare.body.contains(r#"name="redraw""#));
+    let items = app.count_rows("items");
+    let fields = [("project", "WEB"), ("title", "Typed first"), ("redraw", "yes")];
+    let redrawn = developer.submit("/items/new", &fields).await;
+    assert_eq!(redrawn.status, StatusCode::OK, "{}", redrawn.body);
+    assert!(redrawn.body.contains(r#"<select id="assignee_id""#) && redrawn.body.contains(r#"value="Typed first""#));
+    assert_eq!(app.count_rows("items"), items, "nothing created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
