@@ -101,12 +101,21 @@ async fn in_a_browser_pages_fit_a_360_pixel_wide_screen() {
     let Some(browser) = Browser::start("browser small screen").await else { return };
     let app = TestApp::spawn(Backend::Sqlite).await;
     let busy = busy_project(&app).await;
+    for definition in [
+        json!({"key": "workaround", "name": "Workaround", "type": "long_text"}),
+        json!({"key": "platforms", "name": "Platforms", "type": "multi_choice", "choices": ["linux", "mac", "windows"]}),
+        json!({"key": "ticket", "name": "Support ticket", "type": "url"}),
+    ] {
+        assert!(app.admin.post("/api/v1/fields", definition).await.status.is_success());
+    }
     let description = "Some **Markdown**\n\n```\na code line that is much longer than a phone screen is wide, really\n```\n\n- [ ] a task";
     let item = app
         .admin
         .post(
             "/api/v1/items",
-            json!({"project": "WEB", "title": "A title long enough to wrap on a phone", "description": description}),
+            json!({"project": "WEB", "title": "A title long enough to wrap on a phone", "description": description,
+                   "fields": {"workaround": "Split it:\n\n- by month\n- then join", "platforms": ["linux", "mac"],
+                              "ticket": "https://support.example.com/tickets/4711/with/a/long/path"}}),
         )
         .await
         .body;
@@ -147,6 +156,20 @@ async fn in_a_browser_pages_fit_a_360_pixel_wide_screen() {
             .await;
         assert!(overflowing.is_empty(), "{path}: {overflowing:?}");
     }
+    // A long text, several choices and a URL open to be changed within the width.
+    browser.goto(&app.url(&format!("/items/{}", item["id"]))).await;
+    for key in ["platforms", "workaround", "ticket"] {
+        browser.click(&format!("details:has(#set-{key}) > summary")).await;
+    }
+    let page_width: i64 = browser.evaluate("document.documentElement.scrollWidth").await;
+    assert!(page_width <= 360, "the opened panels are {page_width} px wide");
+    let boxes: Vec<Vec<f64>> = browser
+        .evaluate("['#set-platforms', '#set-workaround', '#set-ticket'].map(selector => { const r = document.querySelector(selector).getBoundingClientRect(); return [r.left, r.right, r.height]; })")
+        .await;
+    assert!(
+        boxes.iter().all(|found| found[0] >= 0.0 && found[1] <= 360.0 && found[2] > 10.0 && found[2] < 300.0),
+        "{boxes:?}"
+    );
     // The item's fields and actions come before its description and comments.
     browser.goto(&app.url(&format!("/items/{busy}"))).await;
     let order: Vec<f64> = browser
