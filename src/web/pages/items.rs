@@ -70,6 +70,8 @@ pub struct ListQuery {
     pub page: String,
     /// The key of an item just deleted, for the notice that says so (not part of the list).
     pub deleted: String,
+    /// `project` on a project's page right after it was created, for the notice that says so.
+    pub created: String,
     /// Conditions on custom fields as the URL names them (`field.<key>`, condition in the
     /// list API's syntax), read from the query string's pairs.
     #[serde(skip)]
@@ -322,6 +324,11 @@ impl ItemListPage {
             viewer.is_admin
                 || self.members.iter().any(|member| member.user.login == viewer.login && member.role == Role::Manager)
         })
+    }
+
+    /// The project just created, on its own page (`?created=project`).
+    fn created_project(&self) -> Option<&str> {
+        self.project.as_ref().filter(|_| self.query.created == "project").map(|project| project.key.as_str())
     }
 
     /// The key of the item just deleted, when the URL names one (`?deleted=OPS-7`).

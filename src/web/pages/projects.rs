@@ -81,7 +81,7 @@ pub async fn create_project(
     };
     let user = viewer.user.clone();
     match state.database.write(move |connection| project::create(connection, &user, new_project)).await {
-        Ok(created) => Ok(see_other(&format!("/projects/{}", created.key))),
+        Ok(created) => Ok(see_other(&format!("/projects/{}?created=project", created.key))),
         Err(Error::Invalid(field_error)) => {
             projects_page(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, form, FieldErrors::from(field_error)).await
         }

@@ -137,7 +137,9 @@ async fn projects_and_members_are_managed_from_pages_by_those_allowed() {
     let (app, admin) = app_with_project().await;
     let created = admin.submit("/projects", &[("key", "ops"), ("name", "Operations"), ("is_public", "on")]).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    assert_eq!(created.location(), Some("/projects/OPS"));
+    assert_eq!(created.location(), Some("/projects/OPS?created=project"));
+    let page = admin.get("/projects/OPS?created=project").await;
+    assert!(page.body.contains("Project OPS created.") && page.body.contains("id=\"next-steps\""), "{}", page.body);
     let duplicate = admin.submit("/projects", &[("key", "OPS"), ("name", "Again")]).await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     let member_api = app.create_user("mike").await;
