@@ -172,6 +172,12 @@ impl Application {
                 NetworkAccess::from_settings(&settings).map_err(|error| Error::Unavailable(error.to_string()))?,
             ),
         };
+        // Each HTTP worker (one per core) has a pool of blocking threads for its database
+        // work, which the connection pools bound to `pool_size` reads and one write at a time
+        // over all workers: the workers share that many threads. More would only each keep an
+        // allocator heap of their own while they wait for a connection.
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let blocking_threads = (settings.pool_size as usize + 1).div_ceil(workers);
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
@@ -179,10 +185,8 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .configure(routes::configure)
         })
-        // Each worker's blocking threads run its database work, which the pools bound to
-        // `pool_size` reads and one write at a time: more threads would only each keep an
-        // allocator heap of their own (34 threads under 16 connections kept 150 MB).
-        .worker_max_blocking_threads(settings.pool_size as usize + 1)
+        .workers(workers)
+        .worker_max_blocking_threads(blocking_threads)
         .listen(listener)
         .map_err(|error| Error::internal("starting the HTTP server", error))?
         .shutdown_timeout(10)
