@@ -1,9 +1,10 @@
 //! One field of an item changed where the item page shows it (status, assignee, priority,
-//! type, due date, target version, component, a custom field): a small form of its own that posts the field, the new
-//! value and the value the page showed. It changes that field only, so someone else's change
-//! of another field meanwhile is kept; a change of the same field meanwhile is a conflict that
-//! the page explains (who, what, when) with "keep theirs" and "apply mine". After a change the
-//! page says what changed and offers to undo it (the same form, with the earlier value).
+//! type, due date, target version, component, a custom field): a small form of its own that
+//! posts the field, the new value and the value the page showed. It changes that field only,
+//! so someone else's change of another field meanwhile is kept; a change of the same field
+//! meanwhile is a conflict that the page explains (who, what, when) with "keep theirs" and
+//! "apply mine". After a change the page says what changed and offers to undo it (the same
+//! form, with the earlier value).
 //! Fields of one short value (choices, people, dates, numbers, lines of text) are a control
 //! with its Set button; a long text, a multiple choice or a URL shows its value first and
 //! opens to a form of its own ("Change").

@@ -541,7 +541,7 @@ pub struct NewItemForm {
     pub fields: FieldTexts,
     /// Sent by the Preview button: show the description rendered instead of creating.
     pub preview: Option<String>,
-    /// Sent by the project's and type's Show button (by the script when either changes): draw
+    /// Sent by the form's Update button (by the script when the project or type changes): draw
     /// the form for them — types, people to assign, fields — with what was typed, instead of
     /// creating.
     pub redraw: Option<String>,

@@ -254,8 +254,7 @@ async fn answer<T>(
     }
 }
 
-/// A delete button's form: its CSRF token only.
-/// A delete form: its only field besides the CSRF token is the confirmation.
+/// A delete button's form: besides its CSRF token only the confirmation (`confirm=yes`).
 #[derive(Deserialize)]
 pub struct DeleteForm {
     confirm: Option<String>,
