@@ -16,9 +16,10 @@ use crate::model::{attachment, permission};
 use crate::web::AppState;
 use crate::web::pages::confirm::{self, Confirmation, is_confirmed};
 use crate::web::pages::error::PageError;
+use crate::web::pages::item::after_comment;
 use crate::web::pages::markdown::{self, Place, TaskBoxes};
 use crate::web::pages::viewer::{Viewer, read_form};
-use crate::web::pages::{Chrome, FieldErrors, page, render, see_other, url_with_query};
+use crate::web::pages::{Chrome, FieldErrors, page, render, see_other};
 
 #[derive(Template)]
 #[template(path = "comment_edit.html")]
@@ -91,14 +92,7 @@ pub async fn save_edit(
         .write(move |connection| comment::edit(connection, &user, id, &text, None, UnknownLogins::Refuse))
         .await
     {
-        Ok(saved) => {
-            let item = format!("/items/{}", saved.comment.item_id);
-            let told = match saved.not_told.is_empty() {
-                true => ("done", "comment-saved".to_string()),
-                false => ("not_told", saved.not_told.join(" ")),
-            };
-            Ok(see_other(&format!("{}#comment-{id}", url_with_query(&item, &[told]))))
-        }
+        Ok(saved) => Ok(see_other(&after_comment(saved.comment.item_id, id, &saved.not_told, "comment-saved"))),
         Err(Error::Invalid(field_error)) => {
             let (comment, item) = editable(&state, &viewer, id).await?;
             render(

@@ -18,7 +18,7 @@ use crate::model::comment::{self, Comment};
 use crate::model::field::Catalog;
 use crate::model::field::value::{Shown, ShownField};
 use crate::model::history::{self, HistoryEntry};
-use crate::model::ids::{ComponentId, ItemId, LabelId, LinkId, ProjectId, TypeId, UserId, VersionId};
+use crate::model::ids::{CommentId, ComponentId, ItemId, LabelId, LinkId, ProjectId, TypeId, UserId, VersionId};
 use crate::model::item::key::ItemReference;
 use crate::model::item::tree::{self, TreeEntry};
 use crate::model::item::{self, Guard, ItemPermissions, ItemUpdate, ItemView, NamedRef, StatusRef};
@@ -588,6 +588,13 @@ pub async fn show_item(
 
 /// The notice naming the people a comment mentioned but did not tell (logins, space-separated);
 /// only well-formed logins are named.
+/// Where a saved comment is shown: the item at the comment, saying `done` — or, when some
+/// mentioned people could not read the item, naming them instead (`not_told`).
+pub(crate) fn after_comment(item: ItemId, comment: CommentId, not_told: &[String], done: &str) -> String {
+    let told = if not_told.is_empty() { ("done", done.to_string()) } else { ("not_told", not_told.join(" ")) };
+    format!("{}#comment-{comment}", url_with_query(&format!("/items/{item}"), &[told]))
+}
+
 fn not_told_notice(logins: &str) -> Option<Notice> {
     let logins: Vec<String> = logins
         .split_whitespace()
@@ -822,14 +829,7 @@ pub async fn add_comment(
         .write(move |connection| comment::create(connection, &user, id, &text, private, UnknownLogins::Refuse))
         .await
     {
-        Ok(posted) if posted.not_told.is_empty() => {
-            Ok(see_other(&format!("/items/{id}?done=commented#comment-{}", posted.comment.id)))
-        }
-        Ok(posted) => Ok(see_other(&format!(
-            "{}#comment-{}",
-            url_with_query(&format!("/items/{id}"), &[("not_told", posted.not_told.join(" "))]),
-            posted.comment.id
-        ))),
+        Ok(posted) => Ok(see_other(&after_comment(id, posted.comment.id, &posted.not_told, "commented"))),
         Err(Error::Invalid(field_error)) => {
             let forms = FormState {
                 comment_draft: form.body,

@@ -45,11 +45,14 @@ struct ProfilePage {
 }
 
 impl ProfilePage {
-    /// The zones of the IANA database, by name.
-    fn zones(&self) -> Vec<&'static str> {
-        let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name()).collect();
-        zones.sort_unstable();
-        zones
+    /// The zones of the IANA database, by name (sorted once per process).
+    fn zones(&self) -> &'static [&'static str] {
+        static ZONES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+            let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name()).collect();
+            zones.sort_unstable();
+            zones
+        });
+        &ZONES
     }
 
     fn zone_chosen(&self, zone: &str) -> bool {
