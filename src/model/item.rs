@@ -3,16 +3,13 @@
 //! item in `index_queue` inside the same transaction.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
-use diesel::dsl::{InnerJoin, LeftJoin};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::Serialize;
+use std::sync::Arc;
 
 use crate::db::dialect::{Dialect, RowLock};
-use crate::db::schema::{
-    components, field_catalog_version, index_queue, item_labels, item_types, items, priorities, projects, statuses,
-    users, versions,
-};
+use crate::db::schema::{index_queue, items, users};
 use crate::db::{DbConnection, first_by_type, read_together, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::definitions::Version;
@@ -32,6 +29,7 @@ use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
 use crate::model::{component, link, membership, text, version, watcher};
 use crate::timestamp;
+use names::Names;
 
 pub mod copying;
 pub mod deletion;
@@ -39,6 +37,7 @@ pub mod export;
 pub mod key;
 pub mod listing;
 pub mod moving;
+mod names;
 pub mod tree;
 
 /// The stored row.
@@ -212,84 +211,61 @@ pub struct ItemUpdate {
     pub fields: Vec<(String, serde_json::Value)>,
 }
 
-type ItemJoin = LeftJoin<
-    LeftJoin<
-        InnerJoin<
-            InnerJoin<InnerJoin<InnerJoin<items::table, projects::table>, item_types::table>, statuses::table>,
-            priorities::table,
-        >,
-        versions::table,
-    >,
-    components::table,
->;
-
-/// The type of a row `select_joined!` reads, with the types of the columns selected after its
+/// The type of a row `select_row!` reads, with the types of the columns selected after its
 /// own.
-macro_rules! joined_row {
+macro_rules! fetched_row {
     ($($more:ty),*) => {
-        (
-            ItemRow,
-            (ProjectId, String, bool),
-            (TypeId, String),
-            (StatusId, String, bool),
-            (PriorityId, String),
-            Option<(VersionId, String)>,
-            Option<(ComponentId, String)>,
-            bool,
-            $($more,)*
-        )
+        (ItemRow, bool, Option<String>, Option<i64>, $($more,)*)
     };
 }
 
-/// An item row with (project id, key, is public), (type id, name), (status id, name, closed),
-/// (priority id, name), its target version's and component's (id, name), and whether it
-/// carries labels (only those items' labels are then read).
-type JoinedRow = joined_row!();
+/// An item row, whether it carries labels (only those items' labels are then read), and the
+/// version of the definitions read in the same statement, at which `Names` names its ids.
+type FetchedRow = fetched_row!();
 
-fn joined() -> ItemJoin {
-    items::table
-        .inner_join(projects::table)
-        .inner_join(item_types::table)
-        .inner_join(statuses::table)
-        .inner_join(priorities::table)
-        .left_join(versions::table)
-        .left_join(components::table)
-}
-
-/// Selects an item row with the names of its project, type, status and priority.
-macro_rules! select_joined {
+/// Selects an item row as `FetchedRow`.
+macro_rules! select_row {
     // The columns alone, with more after them.
     (columns $(, $more:expr)*) => {
         (
             ItemRow::as_select(),
-            (projects::id, projects::key, projects::is_public),
-            (item_types::id, item_types::name),
-            (statuses::id, statuses::name, statuses::is_closed),
-            (priorities::id, priorities::name),
-            (versions::id, versions::name).nullable(),
-            (components::id, components::name).nullable(),
             // `OFFSET 0` keeps PostgreSQL probing the label index per item: without it a
             // generic plan, not knowing the page's length, reads every item label into a hash
             // first (31 ms against 0.2 ms for a page of 25, 125,000 item labels).
-            diesel::dsl::exists(item_labels::table.filter(item_labels::item_id.eq(items::id)).offset(0)),
+            diesel::dsl::exists(
+                $crate::db::schema::item_labels::table
+                    .filter($crate::db::schema::item_labels::item_id.eq($crate::db::schema::items::id))
+                    .offset(0),
+            ),
+            $crate::db::schema::field_catalog_version::table
+                .select($crate::db::schema::field_catalog_version::database_key)
+                .single_value(),
+            $crate::db::schema::field_catalog_version::table
+                .select($crate::db::schema::field_catalog_version::version)
+                .single_value(),
             $($more,)*
         )
     };
     ($query:expr) => {
-        $query.select(select_joined!(columns))
+        $query.select(select_row!(columns))
     };
 }
-use select_joined;
+use select_row;
 
 /// The entry of `id` among looked-up names.
 fn named_ref<Id: Copy + PartialEq>(names: &[(Id, String)], id: Id) -> Option<NamedRef<Id>> {
     names.iter().find(|(found, _)| *found == id).map(|(_, name)| NamedRef { id, name: name.clone() })
 }
 
-/// Turns joined rows into views, loading the people they mention in one query.
-fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec<ItemView>> {
+/// Turns fetched rows into views, loading the people they mention in one query.
+fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     let catalog = Catalog::load(connection)?;
     views_with(connection, &catalog, rows, Vec::new())
+}
+
+/// The version of the definitions a row was read at.
+fn version_of(row: &FetchedRow) -> Result<Version> {
+    Version::of_row(row.2.clone(), row.3)
 }
 
 /// `into_views` with the field definitions already loaded, and the people already `known`
@@ -297,7 +273,7 @@ fn into_views(connection: &mut DbConnection, rows: Vec<JoinedRow>) -> Result<Vec
 fn views_with(
     connection: &mut DbConnection,
     catalog: &Catalog,
-    rows: Vec<JoinedRow>,
+    rows: Vec<FetchedRow>,
     known: Vec<UserSummary>,
 ) -> Result<Vec<ItemView>> {
     let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
@@ -317,7 +293,7 @@ fn views_with(
     parents.dedup();
     let parent_rows = tree::parent_numbers(connection, &parents)?;
     let mut labels: std::collections::HashMap<ItemId, Vec<LabelRef>> = std::collections::HashMap::new();
-    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.7).map(|(row, ..)| row.id).collect();
+    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.1).map(|(row, ..)| row.id).collect();
     for (item, found) in label::of_items(connection, &labelled)? {
         labels.entry(item).or_default().push(found);
     }
@@ -328,56 +304,72 @@ fn views_with(
             .cloned()
             .ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))
     };
-    rows.into_iter()
-        .map(|(row, project, item_type, status, priority, target_version, part, _)| {
-            let held = values.remove(&row.id).unwrap_or_default();
-            let fields = value::shown_fields(catalog, project.0, item_type.0, &held, &summaries)?;
-            Ok(ItemView {
-                id: row.id,
-                key: key::format(&project.1, row.number),
-                parent: row.parent_id.map(|parent| {
-                    let (number, title) = parent_rows.get(&parent).cloned().unwrap_or_default();
-                    ItemRef { id: parent, key: key::format(&project.1, number), title }
-                }),
-                project: ProjectRef { id: project.0, key: project.1 },
-                item_type: NamedRef { id: item_type.0, name: item_type.1 },
-                status: StatusRef { id: status.0, name: status.1, is_closed: status.2 },
-                priority: NamedRef { id: priority.0, name: priority.1 },
-                title: row.title,
-                description: row.description,
-                reporter: find_person(row.reporter_id)?,
-                assignee: row.assignee_id.map(find_person).transpose()?,
-                due_date: row.due_date,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-                version: row.version,
-                children_count: row.children_count,
-                target_version: target_version.map(|(id, name)| NamedRef { id, name }),
-                labels: labels.remove(&row.id).unwrap_or_default(),
-                component: part.map(|(id, name)| NamedRef { id, name }),
-                fields,
-            })
-        })
-        .collect()
+    // Rows read by one statement share a version; a list read by several may straddle a change.
+    let mut names: Option<(Option<i64>, Arc<Names>)> = None;
+    let mut views = Vec::with_capacity(rows.len());
+    for fetched in rows {
+        let named = match &names {
+            Some((version, named)) if *version == fetched.3 => named.clone(),
+            _ => {
+                let named = Names::at(connection, &version_of(&fetched)?)?;
+                names = Some((fetched.3, named.clone()));
+                named
+            }
+        };
+        let row = fetched.0;
+        let (project_key, _) = named.project(row.project_id)?;
+        let item_type = named.workflow.item_type(row.type_id)?;
+        let status = named.workflow.status(row.status_id)?;
+        let priority = named.workflow.priority(row.priority_id)?;
+        let held = values.remove(&row.id).unwrap_or_default();
+        let fields = value::shown_fields(catalog, row.project_id, row.type_id, &held, &summaries)?;
+        views.push(ItemView {
+            id: row.id,
+            key: key::format(project_key, row.number),
+            parent: row.parent_id.map(|parent| {
+                let (number, title) = parent_rows.get(&parent).cloned().unwrap_or_default();
+                ItemRef { id: parent, key: key::format(project_key, number), title }
+            }),
+            project: ProjectRef { id: row.project_id, key: project_key.to_string() },
+            item_type: NamedRef { id: item_type.id, name: item_type.name.clone() },
+            status: StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed },
+            priority: NamedRef { id: priority.id, name: priority.name.clone() },
+            reporter: find_person(row.reporter_id)?,
+            assignee: row.assignee_id.map(find_person).transpose()?,
+            target_version: row
+                .target_version_id
+                .map(|id| named.version(id).map(|name| NamedRef { id, name: name.to_string() }))
+                .transpose()?,
+            component: row
+                .component_id
+                .map(|id| named.component(id).map(|name| NamedRef { id, name: name.to_string() }))
+                .transpose()?,
+            labels: labels.remove(&row.id).unwrap_or_default(),
+            title: row.title,
+            description: row.description,
+            due_date: row.due_date,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+            children_count: row.children_count,
+            fields,
+        });
+    }
+    Ok(views)
 }
 
-/// An item's row with the names of its project, type, status and priority and, read in the
-/// same statement, the version of the definitions and the reporter's and the assignee's login
-/// and name: the view of one item then needs no query of its own for them (on PostgreSQL two
-/// round trips of seven). A static query, so its prepared statement is cached.
-fn load_joined_versioned(connection: &mut DbConnection, id: ItemId) -> Result<(JoinedRow, Version, Vec<UserSummary>)> {
-    type Versioned =
-        joined_row!((Option<String>, Option<i64>), (Option<String>, Option<String>, Option<String>, Option<String>));
+/// An item's row and, read in the same statement, the version of the definitions and the
+/// reporter's and the assignee's login and name: the view of one item then needs no query of
+/// its own for them (on PostgreSQL two round trips of seven). A static query, so its prepared
+/// statement is cached.
+fn load_versioned(connection: &mut DbConnection, id: ItemId) -> Result<(FetchedRow, Version, Vec<UserSummary>)> {
+    type WithPeople = fetched_row!((Option<String>, Option<String>, Option<String>, Option<String>));
     let reporter = || users::table.filter(users::id.eq(items::reporter_id));
     let assignee = || users::table.filter(users::id.nullable().eq(items::assignee_id));
-    let found: Option<Versioned> = first_by_type!(
+    let found: Option<WithPeople> = first_by_type!(
         connection,
-        joined().filter(items::id.eq(id)).select(select_joined!(
+        items::table.filter(items::id.eq(id)).select(select_row!(
             columns,
-            (
-                field_catalog_version::table.select(field_catalog_version::database_key).single_value(),
-                field_catalog_version::table.select(field_catalog_version::version).single_value(),
-            ),
             (
                 reporter().select(users::login).single_value(),
                 reporter().select(users::name).single_value(),
@@ -387,27 +379,27 @@ fn load_joined_versioned(connection: &mut DbConnection, id: ItemId) -> Result<(J
         ))
     )
     .optional()?;
-    let (item, project, item_type, status, priority, target_version, part, labelled, (key, version), people) =
-        found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
+    let (item, labelled, key, version, people) = found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
     let (reporter_login, reporter_name, assignee_login, assignee_name) = people;
     let known =
         [(Some(item.reporter_id), reporter_login, reporter_name), (item.assignee_id, assignee_login, assignee_name)]
             .into_iter()
             .filter_map(|(id, login, name)| Some(UserSummary { id: id?, login: login?, name: name? }))
             .collect();
-    let row = (item, project, item_type, status, priority, target_version, part, labelled);
-    Ok((row, Version::of_row(key, version)?, known))
+    let row = (item, labelled, key, version);
+    let version = version_of(&row)?;
+    Ok((row, version, known))
 }
 
 /// The view of one item, however the actor may see it (the caller checked).
 fn load_view(connection: &mut DbConnection, id: ItemId) -> Result<ItemView> {
-    let (row, version, known) = load_joined_versioned(connection, id)?;
+    let (row, version, known) = load_versioned(connection, id)?;
     one_view(connection, row, &version, known)
 }
 
 fn one_view(
     connection: &mut DbConnection,
-    row: JoinedRow,
+    row: FetchedRow,
     version: &Version,
     known: Vec<UserSummary>,
 ) -> Result<ItemView> {
@@ -634,10 +626,11 @@ pub fn get_with_permissions(
     actor: &User,
     id: ItemId,
 ) -> Result<(ItemView, ItemPermissions, ReadableItem, Version)> {
-    let (row, version, known) = load_joined_versioned(connection, id)?;
-    let (project_id, _, project_is_public) = &row.1;
-    let access = Access::for_project(connection, actor, *project_id, *project_is_public)?;
-    let readable = access.readable_item(id, *project_id)?;
+    let (row, version, known) = load_versioned(connection, id)?;
+    let project_id = row.0.project_id;
+    let (_, project_is_public) = Names::at(connection, &version)?.project(project_id)?;
+    let access = Access::for_project(connection, actor, project_id, project_is_public)?;
+    let readable = access.readable_item(id, project_id)?;
     let permissions = ItemPermissions::of(&access, row.0.reporter_id, actor);
     let view = one_view(connection, row, &version, known)?;
     Ok((view, permissions, readable, version))
@@ -653,8 +646,11 @@ pub fn readable_views(
     // One statement, prepared once for any number of ids (`any_id`); on SQLite one read
     // transaction takes the read lock once for it and the reads of the views.
     read_together(connection, |connection| {
-        let rows: Vec<JoinedRow> = select_joined!(joined().filter(any_id(items::id, ids))).load(connection)?;
-        let rows = rows.into_iter().filter(|row| readable.is_none_or(|readable| readable.contains(&row.1.0))).collect();
+        let rows: Vec<FetchedRow> = select_row!(items::table.filter(any_id(items::id, ids))).load(connection)?;
+        let rows = rows
+            .into_iter()
+            .filter(|row| readable.is_none_or(|readable| readable.contains(&row.0.project_id)))
+            .collect();
         into_views(connection, rows)
     })
 }

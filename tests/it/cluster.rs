@@ -46,6 +46,7 @@ on_both_backends!(
     five_hundred_mails_with_the_master_killed_midway_become_exactly_five_hundred_items,
     a_workflow_edit_on_one_node_is_seen_by_the_next_list_on_another,
     a_project_setup_edit_on_one_node_is_seen_by_the_next_item_page_on_another,
+    an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what_it_made_private,
 );
 
 async fn no_index_update_is_lost_when_the_master_is_killed_while_items_are_created(backend: Backend) {
@@ -327,6 +328,70 @@ async fn a_project_setup_edit_on_one_node_is_seen_by_the_next_item_page_on_anoth
         assert!(removed.status.is_success(), "DELETE {path}: {}", removed.body);
         offered(text, false).await;
     }
+}
+
+/// An item's row is read without its names: each node names its project, type, status,
+/// priority, version and component from what it keeps per version of the definitions, and
+/// takes from there whether its project is public. A rename on one node shows in the other
+/// node's next view and list, and a project made private is hidden from a non-member there at
+/// once.
+async fn an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what_it_made_private(backend: Backend) {
+    let mut cluster = TestCluster::new(backend);
+    cluster.start("n1").await;
+    cluster.start("n2").await;
+    let (on_a, on_b) = (cluster.admin("n1").await, cluster.admin("n2").await);
+    let sent = async |method: &str, path: String, body: serde_json::Value| {
+        let reply = match method {
+            "POST" => on_a.post(&path, body).await,
+            _ => on_a.patch(&path, body).await,
+        };
+        assert!(reply.status.is_success(), "{method} {path}: {}", reply.body);
+        reply.body
+    };
+    sent("POST", "/api/v1/projects".into(), json!({"key": "OPS", "name": "Ops", "is_public": true})).await;
+    let version = sent("POST", "/api/v1/projects/OPS/versions".into(), json!({"name": "Release 7"})).await;
+    let component = sent("POST", "/api/v1/projects/OPS/components".into(), json!({"name": "Billing API"})).await;
+    let item = sent(
+        "POST",
+        "/api/v1/items".into(),
+        json!({"project": "OPS", "title": "Named", "target_version": version["id"], "component": component["id"]}),
+    )
+    .await;
+    let view = format!("/api/v1/items/{}", item["id"]);
+    let names = |item: &serde_json::Value| {
+        ["type", "status", "priority", "target_version", "component"].map(|part| item[part]["name"].clone())
+    };
+    let before = names(&on_b.get(&view).await.body);
+    assert_eq!(before[3], "Release 7");
+    assert_eq!(before[4], "Billing API");
+    for (path, renamed) in [
+        (format!("/api/v1/workflow/types/{}", item["type"]["id"]), "Defect report"),
+        (format!("/api/v1/workflow/statuses/{}", item["status"]["id"]), "Just in"),
+        (format!("/api/v1/workflow/priorities/{}", item["priority"]["id"]), "Middling"),
+        (format!("/api/v1/versions/{}", version["id"]), "Release 7.1"),
+        (format!("/api/v1/components/{}", component["id"]), "Payments API"),
+    ] {
+        sent("PATCH", path, json!({"name": renamed})).await;
+    }
+    let expected = ["Defect report", "Just in", "Middling", "Release 7.1", "Payments API"].map(|name| json!(name));
+    let viewed = on_b.get(&view).await;
+    assert_eq!(names(&viewed.body), expected, "the view on the other node: {}", viewed.body);
+    let listed = on_b.get("/api/v1/items?project=OPS").await;
+    assert_eq!(names(&listed.body["items"][0]), expected, "the list on the other node: {}", listed.body);
+
+    sent(
+        "POST",
+        "/api/v1/users".into(),
+        json!({"login": "visitor", "name": "Visitor", "email": "visitor@example.com", "password": "visitor-password-1"}),
+    )
+    .await;
+    let visitor =
+        crate::support::Api::sign_in_with_token(&cluster.address("n2"), "visitor", "visitor-password-1").await;
+    assert_eq!(visitor.get(&view).await.status, StatusCode::OK, "a public project's item");
+    assert_eq!(visitor.get("/api/v1/items").await.body["total"], 1, "listed while public");
+    sent("PATCH", "/api/v1/projects/OPS".into(), json!({"is_public": false})).await;
+    assert_eq!(visitor.get(&view).await.status, StatusCode::NOT_FOUND, "made private on the other node");
+    assert_eq!(visitor.get("/api/v1/items").await.body["total"], 0, "listed after it was made private");
 }
 
 async fn exactly_one_node_is_master_and_a_survivor_takes_over_after_kill_9(backend: Backend) {

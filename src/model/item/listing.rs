@@ -7,10 +7,9 @@ use diesel::dsl::IntoBoxed;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ItemRow, ItemView, JoinedRow, joined, readable_views, select_joined, views_with};
+use super::{FetchedRow, ItemRow, ItemView, readable_views, select_row, views_with};
 use crate::db::schema::{
-    components, item_labels, item_totals, item_types, item_values, items, labels, priorities, projects, statuses,
-    value_totals, versions, watchers,
+    components, item_labels, item_totals, item_values, items, labels, value_totals, versions, watchers,
 };
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{Error, Result};
@@ -291,8 +290,8 @@ macro_rules! with_any_of {
     };
 }
 
-/// Applies the list filter to a boxed query over `items` (alone, for counting, or joined,
-/// for the page), so that the count and the page always agree.
+/// Applies the list filter to a boxed query over `items` (alone, or joined to the values a
+/// page is sorted by), so that the count and the page always agree.
 macro_rules! filter_items {
     ($query:expr, $filter:expr, $project:expr, $readable:expr, $conditions:expr, $planning:expr) => {{
         let filter: &ItemFilter = $filter;
@@ -758,13 +757,13 @@ impl Page<'_> {
         connection: &mut DbConnection,
         field_id: i64,
         column: SortColumn,
-    ) -> Result<Option<Vec<JoinedRow>>> {
+    ) -> Result<Option<Vec<FetchedRow>>> {
         let Page { filter, project, conditions, planning, limit, offset, .. } = *self;
         // An alias: the field conditions read `item_values` in subqueries of their own.
         let sorting = diesel::alias!(item_values as sorting);
         let valued = || {
             let mut query = filter_items!(
-                joined()
+                items::table
                     .inner_join(sorting.on(sorting.field(item_values::item_id).eq(items::id)))
                     .filter(sorting.field(item_values::field_id).eq(field_id))
                     .into_boxed(),
@@ -797,7 +796,7 @@ impl Page<'_> {
         let mut rows = match self.walk_values(connection, field_id, column)? {
             Some(rows) => rows,
             None if matches!(connection, DbConnection::Postgresql(_)) => return Ok(None),
-            None => select_joined!(sort_column!(column, by)).limit(limit).offset(offset).load(connection)?,
+            None => select_row!(sort_column!(column, by)).limit(limit).offset(offset).load(connection)?,
         };
         if rows.len() as i64 == limit {
             return Ok(Some(rows));
@@ -814,13 +813,13 @@ impl Page<'_> {
             offset + rows.len() as i64
         };
         let without =
-            filter_items!(joined().into_boxed(), filter, project, self.readable.clone(), conditions, planning)
+            filter_items!(items::table.into_boxed(), filter, project, self.readable.clone(), conditions, planning)
                 .filter(items::id.ne_all(
                     item_values::table.filter(item_values::field_id.eq(field_id)).select(item_values::item_id),
                 ));
         let without =
             if filter.descending { without.order_by(items::id.desc()) } else { without.order_by(items::id.asc()) };
-        let rest: Vec<JoinedRow> = select_joined!(without)
+        let rest: Vec<FetchedRow> = select_row!(without)
             .limit(limit - rows.len() as i64)
             .offset((offset - with_value).max(0))
             .load(connection)?;
@@ -840,7 +839,7 @@ impl Page<'_> {
         connection: &mut DbConnection,
         field_id: i64,
         column: SortColumn,
-    ) -> Result<Option<Vec<JoinedRow>>> {
+    ) -> Result<Option<Vec<FetchedRow>>> {
         let Page { filter, conditions, planning, limit, offset, .. } = *self;
         let Some(project) = self.project.filter(|_| filter.only_status()) else { return Ok(None) };
         let needs_type = |condition: &FieldCondition| {
@@ -904,10 +903,10 @@ impl Page<'_> {
         &self,
         connection: &mut DbConnection,
         order: &Order,
-        top: Vec<JoinedRow>,
-    ) -> Result<(Vec<JoinedRow>, bool)> {
+        top: Vec<FetchedRow>,
+    ) -> Result<(Vec<FetchedRow>, bool)> {
         let Page { filter, project, conditions, planning, .. } = *self;
-        let mut below: HashMap<ItemId, Vec<JoinedRow>> = HashMap::new();
+        let mut below: HashMap<ItemId, Vec<FetchedRow>> = HashMap::new();
         let mut frontier: Vec<ItemId> = top.iter().map(|(row, ..)| row.id).collect();
         let (mut nested, mut cut) = (0, false);
         while !frontier.is_empty() && !cut {
@@ -932,7 +931,7 @@ impl Page<'_> {
             }
         }
         let mut rows = Vec::with_capacity(top.len() + nested as usize);
-        let mut stack: Vec<JoinedRow> = top.into_iter().rev().collect();
+        let mut stack: Vec<FetchedRow> = top.into_iter().rev().collect();
         while let Some(row) = stack.pop() {
             if let Some(children) = below.remove(&row.0.id) {
                 stack.extend(children.into_iter().rev());
@@ -945,11 +944,11 @@ impl Page<'_> {
 
 /// The rows of the given items in the order of `ids`: one statement prepared once for any
 /// number of ids.
-fn rows_of(connection: &mut DbConnection, ids: &[ItemId]) -> Result<Vec<JoinedRow>> {
+fn rows_of(connection: &mut DbConnection, ids: &[ItemId]) -> Result<Vec<FetchedRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows: Vec<JoinedRow> = select_joined!(joined().filter(any_id(items::id, ids))).load(connection)?;
+    let mut rows: Vec<FetchedRow> = select_row!(items::table.filter(any_id(items::id, ids))).load(connection)?;
     rows.sort_by_cached_key(|(row, ..)| ids.iter().position(|id| *id == row.id));
     Ok(rows)
 }

@@ -1,0 +1,75 @@
+//! The names an item's view shows for the ids its row holds — its project's key, its type,
+//! status, priority, target version and component — kept per node under the version of the
+//! definitions (`model::definitions`: the migrations give it a new value on every change to
+//! any of them). Every statement that reads item rows for views reads that version in the
+//! same statement, so the names it finds here are those of the row's own snapshot, and the row
+//! needs no join: on PostgreSQL the join of six tables was most of an item's statement
+//! (docs/benchmarks.md).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{components, versions};
+use crate::error::{Error, Result};
+use crate::model::definitions::{Version, Versioned};
+use crate::model::ids::{ComponentId, ProjectId, VersionId};
+use crate::model::project::setup::Setups;
+use crate::model::workflow::Workflow;
+
+pub struct Names {
+    /// Key and whether public, by project.
+    projects: HashMap<ProjectId, (String, bool)>,
+    pub workflow: Arc<Workflow>,
+    versions: HashMap<VersionId, String>,
+    components: HashMap<ComponentId, String>,
+}
+
+static NAMES: Versioned<Names> = Versioned::empty();
+
+impl Names {
+    /// The names at `version` (read by the caller in the statement that read the rows).
+    pub fn at(connection: &mut DbConnection, version: &Version) -> Result<Arc<Names>> {
+        NAMES.at(connection, version, |connection| {
+            let setups = Setups::at(connection, version)?;
+            Ok(Names {
+                projects: setups
+                    .projects()
+                    .iter()
+                    .map(|project| (project.id, (project.key.clone(), project.is_public)))
+                    .collect(),
+                workflow: Workflow::at(connection, version)?,
+                versions: versions::table
+                    .select((versions::id, versions::name))
+                    .load::<(VersionId, String)>(connection)?
+                    .into_iter()
+                    .collect(),
+                components: components::table
+                    .select((components::id, components::name))
+                    .load::<(ComponentId, String)>(connection)?
+                    .into_iter()
+                    .collect(),
+            })
+        })
+    }
+
+    /// The project's key and whether it is public.
+    pub fn project(&self, id: ProjectId) -> Result<(&str, bool)> {
+        self.projects.get(&id).map(|(key, public)| (key.as_str(), *public)).ok_or_else(|| missing("project", id))
+    }
+
+    pub fn version(&self, id: VersionId) -> Result<&str> {
+        self.versions.get(&id).map(String::as_str).ok_or_else(|| missing("version", id))
+    }
+
+    pub fn component(&self, id: ComponentId) -> Result<&str> {
+        self.components.get(&id).map(String::as_str).ok_or_else(|| missing("component", id))
+    }
+}
+
+/// A row naming what its own snapshot's definitions lack: the version's triggers rule it out.
+fn missing(what: &str, id: impl std::fmt::Display) -> Error {
+    Error::internal("naming an item's row", format!("{what} {id} is not in the definitions read at its version"))
+}
