@@ -121,6 +121,7 @@ run_backend() {
     measured() { # measure, connections, script, extra args...
         local measure=$1 connections=$2 result
         shift 2
+        echo "# $measure, $connections connections" >>"$WORK/rss.txt"
         result=$(wrk_rate "$connections" "$@")
         cell "$measure" "$connections" "$result"
     }
@@ -156,8 +157,10 @@ run_backend() {
     cell "RSS peak of the start and first index build" - "$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$NODE_PID/status")"
     local session
     session=$(awk '$6 == "baton_session" {print $7}' "$WORK/cookies")
-    # RSS sampled every 200 ms through warm-up and the measured runs.
-    ( while kill -0 "$NODE_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status"; sleep 0.2; done ) >"$WORK/rss.txt" &
+    # RSS sampled every 200 ms through warm-up and the measured runs, each run's samples after
+    # a line naming it.
+    : >"$WORK/rss.txt"
+    ( while kill -0 "$NODE_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status"; sleep 0.2; done ) >>"$WORK/rss.txt" &
     local sampler=$!
     wrk -t2 -c32 -d3s -s "$ROOT/bench/get_item.lua" "http://127.0.0.1:$PORT" -- "$token" "$ITEMS" >/dev/null
     # Reads first, on the demo data as made (100,000 items); then the writes, which add
@@ -187,7 +190,8 @@ run_backend() {
         fi
     done
     kill $sampler 2>/dev/null || true
-    cell "RSS peak under load" - "$(sort -n "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f MB", $1/1024}')"
+    cell "RSS peak under load" - "$(awk '/^#/ {run = substr($0, 3); next}
+        $1 > peak {peak = $1; at = run} END {printf "%.1f MB (%s)", peak / 1024, at ? at : "warm-up"}' "$WORK/rss.txt")"
     kill $NODE_PID; wait $NODE_PID 2>/dev/null || true
     if [ -n "$DB_PID" ]; then kill "$DB_PID"; wait "$DB_PID" 2>/dev/null || true; fi
 }
