@@ -2,11 +2,12 @@
 //! sorted, paginated list is in `listing`. Every write that search will need enqueues the
 //! item in `index_queue` inside the same transaction.
 
+use std::sync::Arc;
+
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::Serialize;
-use std::sync::Arc;
 
 use crate::db::dialect::{Dialect, RowLock};
 use crate::db::schema::{index_queue, items, users};
