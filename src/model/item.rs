@@ -339,12 +339,8 @@ fn views_with(
             assignee: row.assignee_id.map(find_person).transpose()?,
             target_version: row
                 .target_version_id
-                .map(|id| named.version(id).map(|name| NamedRef { id, name: name.to_string() }))
-                .transpose()?,
-            component: row
-                .component_id
-                .map(|id| named.component(id).map(|name| NamedRef { id, name: name.to_string() }))
-                .transpose()?,
+                .and_then(|id| Some(NamedRef { id, name: named.version(id)?.to_string() })),
+            component: row.component_id.and_then(|id| Some(NamedRef { id, name: named.component(id)?.to_string() })),
             labels: labels.remove(&row.id).unwrap_or_default(),
             title: row.title,
             description: row.description,

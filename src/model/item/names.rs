@@ -2,9 +2,9 @@
 //! status, priority, target version and component — kept per node under the version of the
 //! definitions (`model::definitions`: the migrations give it a new value on every change to
 //! any of them). Every statement that reads item rows for views reads that version in the
-//! same statement, so the names it finds here are those of the row's own snapshot, and the row
-//! needs no join: on PostgreSQL the join of six tables was most of an item's statement
-//! (docs/benchmarks.md).
+//! same statement, so the names it finds here are those of the row's snapshot (or, read right
+//! after a change, of a later one), and the row needs no join: on PostgreSQL the join of six
+//! tables was most of an item's statement (docs/benchmarks.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,21 +55,25 @@ impl Names {
         })
     }
 
-    /// The project's key and whether it is public.
+    /// The project's key and whether it is public. Not found when it is not there: a node
+    /// reads the names after the row, so a project deleted in between (with its items) is
+    /// missing here.
     pub fn project(&self, id: ProjectId) -> Result<(&str, bool)> {
-        self.projects.get(&id).map(|(key, public)| (key.as_str(), *public)).ok_or_else(|| missing("project", id))
+        self.projects
+            .get(&id)
+            .map(|(key, public)| (key.as_str(), *public))
+            .ok_or_else(|| Error::not_found(format!("project {id}")))
     }
 
-    pub fn version(&self, id: VersionId) -> Result<&str> {
-        self.versions.get(&id).map(String::as_str).ok_or_else(|| missing("version", id))
+    /// The version's name; `None` when it is not there: a node reads the names after the
+    /// row, so a version or component removed in between (with the items' references to it)
+    /// is missing here, and the item has none now.
+    pub fn version(&self, id: VersionId) -> Option<&str> {
+        self.versions.get(&id).map(String::as_str)
     }
 
-    pub fn component(&self, id: ComponentId) -> Result<&str> {
-        self.components.get(&id).map(String::as_str).ok_or_else(|| missing("component", id))
+    /// The component's name; `None` as for `version`.
+    pub fn component(&self, id: ComponentId) -> Option<&str> {
+        self.components.get(&id).map(String::as_str)
     }
-}
-
-/// A row naming what its own snapshot's definitions lack: the version's triggers rule it out.
-fn missing(what: &str, id: impl std::fmt::Display) -> Error {
-    Error::internal("naming an item's row", format!("{what} {id} is not in the definitions read at its version"))
 }
