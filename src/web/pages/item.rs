@@ -586,8 +586,6 @@ pub async fn show_item(
     item_page(&state, &viewer, id, StatusCode::OK, forms).await
 }
 
-/// The notice naming the people a comment mentioned but did not tell (logins, space-separated);
-/// only well-formed logins are named.
 /// Where a saved comment is shown: the item at the comment, saying `done` — or, when some
 /// mentioned people could not read the item, naming them instead (`not_told`).
 pub(crate) fn after_comment(item: ItemId, comment: CommentId, not_told: &[String], done: &str) -> String {
@@ -595,6 +593,8 @@ pub(crate) fn after_comment(item: ItemId, comment: CommentId, not_told: &[String
     format!("{}#comment-{comment}", url_with_query(&format!("/items/{item}"), &[told]))
 }
 
+/// The notice naming the people a comment mentioned but did not tell (logins, space-separated);
+/// only well-formed logins are named.
 fn not_told_notice(logins: &str) -> Option<Notice> {
     let logins: Vec<String> = logins
         .split_whitespace()
