@@ -83,6 +83,70 @@ impl Dialect {
     }
 }
 
+/// A subquery in the select list of a statement that reads item rows, written as SQL text for
+/// each backend (`sql` for both when they agree): a unit struct, an expression of `$sql_type`
+/// wherever `items` can be selected, with a static query id, so that the statements it is in
+/// stay prepared by their type. For what diesel's query builder cannot write on both backends
+/// alike (aggregates into one value, an item's own table again for its parent).
+macro_rules! item_subquery {
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty, sql: $sql:expr) => {
+        $crate::db::dialect::item_subquery!($(#[$doc])* $name: $sql_type, postgres: $sql, sqlite: $sql);
+    };
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty, postgres: $postgres:expr, sqlite: $sqlite:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        pub struct $name;
+
+        impl diesel::Expression for $name {
+            type SqlType = $sql_type;
+        }
+
+        impl<Source> diesel::AppearsOnTable<Source> for $name where
+            $crate::db::schema::items::id: diesel::AppearsOnTable<Source>
+        {
+        }
+
+        impl<Source> diesel::SelectableExpression<Source> for $name where
+            $crate::db::schema::items::id: diesel::SelectableExpression<Source>
+        {
+        }
+
+        impl diesel::expression::ValidGrouping<()> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($postgres);
+                Ok(())
+            }
+        }
+
+        impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sqlite);
+                Ok(())
+            }
+        }
+
+        impl diesel::query_builder::QueryFragment<$crate::db::MultiBackend> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                pass: diesel::query_builder::AstPass<'_, 'b, $crate::db::MultiBackend>,
+            ) -> diesel::QueryResult<()> {
+                $crate::db::MultiBackend::walk_variant_ast(self, pass)
+            }
+        }
+    };
+}
+pub(crate) use item_subquery;
+
 #[cfg(test)]
 mod tests {
     use super::*;

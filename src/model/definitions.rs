@@ -64,6 +64,7 @@ impl<T> Versioned<T> {
 /// The version of the definitions in one database: read once by a use that needs several
 /// kinds of definitions (a list: the fields and the workflow), so that it sees them at one
 /// version with one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     database: String,
     version: i64,

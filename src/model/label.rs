@@ -216,16 +216,54 @@ pub fn named(connection: &mut DbConnection, project: &Project, names: &[String])
         .collect()
 }
 
+crate::db::dialect::item_subquery!(
+    /// The ids of an item's labels in its row's statement, comma-separated (`NULL` when it
+    /// has none); `Names` names them.
+    IdsOfItem: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    sql: "(SELECT string_agg(CAST(item_labels.label_id AS TEXT), ',') FROM item_labels \
+        WHERE item_labels.item_id = \"items\".\"id\")"
+);
+
+/// The ids `IdsOfItem` read.
+pub fn decode_ids(encoded: Option<&str>) -> Result<Vec<LabelId>> {
+    encoded
+        .into_iter()
+        .flat_map(|text| text.split(','))
+        .map(|id| {
+            id.parse()
+                .map(LabelId)
+                .map_err(|error| Error::internal("reading an item's labels", format!("{id:?}: {error}")))
+        })
+        .collect()
+}
+
+/// Sorts labels as items show them: by name, whatever the case.
+pub fn sort_by_name(labels: &mut [LabelRef]) {
+    labels.sort_by_cached_key(|label| label.name.to_lowercase());
+}
+
+/// The ids of the labels of the given items (`Names` names them).
+pub fn ids_of_items(connection: &mut DbConnection, ids: &[ItemId]) -> Result<Vec<(ItemId, LabelId)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(item_labels::table
+        .filter(any_id(item_labels::item_id, ids))
+        .select((item_labels::item_id, item_labels::label_id))
+        .load(connection)?)
+}
+
 /// The labels of the given items, each item's by name.
 pub fn of_items(connection: &mut DbConnection, ids: &[ItemId]) -> Result<Vec<(ItemId, LabelRef)>> {
-    let query = item_labels::table.inner_join(labels::table).select((item_labels::item_id, LabelRef::as_select()));
-    let mut found: Vec<(ItemId, LabelRef)> = match ids {
-        [] => return Ok(Vec::new()),
-        // One item: a statement that stays prepared (the item page).
-        [one] => query.filter(item_labels::item_id.eq(one)).load(connection)?,
-        many => query.filter(any_id(item_labels::item_id, many)).load(connection)?,
-    };
-    found.sort_by(|(a, x), (b, y)| a.cmp(b).then(x.name.to_lowercase().cmp(&y.name.to_lowercase())));
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<(ItemId, LabelRef)> = item_labels::table
+        .inner_join(labels::table)
+        .filter(any_id(item_labels::item_id, ids))
+        .select((item_labels::item_id, LabelRef::as_select()))
+        .load(connection)?;
+    found.sort_by_cached_key(|(item, label)| (*item, label.name.to_lowercase()));
     Ok(found)
 }
 

@@ -351,32 +351,42 @@ async fn an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what
     sent("POST", "/api/v1/projects".into(), json!({"key": "OPS", "name": "Ops", "is_public": true})).await;
     let version = sent("POST", "/api/v1/projects/OPS/versions".into(), json!({"name": "Release 7"})).await;
     let component = sent("POST", "/api/v1/projects/OPS/components".into(), json!({"name": "Billing API"})).await;
+    let label =
+        sent("POST", "/api/v1/projects/OPS/labels".into(), json!({"name": "backend", "color": "#3b82f6"})).await;
+    let parent = sent("POST", "/api/v1/items".into(), json!({"project": "OPS", "title": "Parent"})).await;
     let item = sent(
         "POST",
         "/api/v1/items".into(),
-        json!({"project": "OPS", "title": "Named", "target_version": version["id"], "component": component["id"]}),
+        json!({"project": "OPS", "title": "Named", "target_version": version["id"], "component": component["id"],
+               "labels": [label["id"]], "parent": parent["id"]}),
     )
     .await;
     let view = format!("/api/v1/items/{}", item["id"]);
     let names = |item: &serde_json::Value| {
-        ["type", "status", "priority", "target_version", "component"].map(|part| item[part]["name"].clone())
+        ["type", "status", "priority", "target_version", "component"]
+            .map(|part| item[part]["name"].clone())
+            .into_iter()
+            .chain([item["labels"][0]["name"].clone(), item["parent"]["title"].clone()])
+            .collect::<Vec<_>>()
     };
     let before = names(&on_b.get(&view).await.body);
-    assert_eq!(before[3], "Release 7");
-    assert_eq!(before[4], "Billing API");
+    assert_eq!(before[3..], ["Release 7", "Billing API", "backend", "Parent"]);
     for (path, renamed) in [
         (format!("/api/v1/workflow/types/{}", item["type"]["id"]), "Defect report"),
         (format!("/api/v1/workflow/statuses/{}", item["status"]["id"]), "Just in"),
         (format!("/api/v1/workflow/priorities/{}", item["priority"]["id"]), "Middling"),
         (format!("/api/v1/versions/{}", version["id"]), "Release 7.1"),
         (format!("/api/v1/components/{}", component["id"]), "Payments API"),
+        (format!("/api/v1/labels/{}", label["id"]), "server"),
     ] {
         sent("PATCH", path, json!({"name": renamed})).await;
     }
-    let expected = ["Defect report", "Just in", "Middling", "Release 7.1", "Payments API"].map(|name| json!(name));
+    sent("PATCH", format!("/api/v1/items/{}", parent["id"]), json!({"version": 1, "title": "Renamed parent"})).await;
+    let expected = ["Defect report", "Just in", "Middling", "Release 7.1", "Payments API", "server", "Renamed parent"]
+        .map(|name| json!(name));
     let viewed = on_b.get(&view).await;
     assert_eq!(names(&viewed.body), expected, "the view on the other node: {}", viewed.body);
-    let listed = on_b.get("/api/v1/items?project=OPS").await;
+    let listed = on_b.get(&format!("/api/v1/items?project=OPS&label={}", label["id"])).await;
     assert_eq!(names(&listed.body["items"][0]), expected, "the list on the other node: {}", listed.body);
 
     sent(
@@ -388,7 +398,7 @@ async fn an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what
     let visitor =
         crate::support::Api::sign_in_with_token(&cluster.address("n2"), "visitor", "visitor-password-1").await;
     assert_eq!(visitor.get(&view).await.status, StatusCode::OK, "a public project's item");
-    assert_eq!(visitor.get("/api/v1/items").await.body["total"], 1, "listed while public");
+    assert_eq!(visitor.get("/api/v1/items").await.body["total"], 2, "listed while public");
     sent("PATCH", "/api/v1/projects/OPS".into(), json!({"is_public": false})).await;
     assert_eq!(visitor.get(&view).await.status, StatusCode::NOT_FOUND, "made private on the other node");
     assert_eq!(visitor.get("/api/v1/items").await.body["total"], 0, "listed after it was made private");

@@ -146,6 +146,23 @@ async fn every_field_type_round_trips_with_history(backend: Backend) {
     let unchanged =
         app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 2, "fields": {"estimate": 8}})).await;
     assert_eq!(unchanged.body["version"], 2, "the same value is no change: {}", unchanged.body);
+
+    // Read back exactly: a decimal that needs all 17 digits, the extremes of a whole number,
+    // text with what JSON and lists escape or split on.
+    let exact = json!({
+        "cost": 0.1 + 0.2,
+        "estimate": i64::MIN,
+        "customer": "Quote \" back\\slash, comma; \u{1F41D} []{}",
+        "notes": "Tab\there,\nline \\u0041 \"[1,2]\"",
+    });
+    let written = app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 2, "fields": exact})).await;
+    assert_eq!(written.status, StatusCode::OK, "{}", written.body);
+    for shown in [written.body.clone(), app.admin.get(&format!("/api/v1/items/{id}")).await.body] {
+        assert_eq!(shown["fields"]["cost"].as_f64(), Some(0.1 + 0.2), "{shown}");
+        assert_eq!(shown["fields"]["estimate"], i64::MIN, "{shown}");
+        assert_eq!(shown["fields"]["customer"], exact["customer"], "{shown}");
+        assert_eq!(shown["fields"]["notes"], exact["notes"], "{shown}");
+    }
 }
 
 async fn bad_values_are_refused_naming_the_field_and_nothing_is_stored(backend: Backend) {

@@ -276,6 +276,63 @@ macro_rules! value_columns {
     };
 }
 
+crate::db::dialect::item_subquery!(
+    /// An item's values in its row's statement, as a JSON array with one array per stored
+    /// row (`decode` reads it): no statement of their own for an item's view (on PostgreSQL a
+    /// round trip of four for an item's JSON). The decimal goes as text that gives back the
+    /// same number (SQLite's JSON writes 15 digits), the flag as 0 or 1; `NULL` or `[]` when
+    /// the item has none.
+    OfItem: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    postgres: "(SELECT CAST(json_agg(json_build_array(item_values.field_id, item_values.text_value, \
+        item_values.long_value, item_values.int_value, CAST(item_values.decimal_value AS TEXT), \
+        item_values.date_value, CAST(item_values.bool_value AS INTEGER), item_values.choice_id, \
+        item_values.user_id)) AS TEXT) FROM item_values WHERE item_values.item_id = \"items\".\"id\")",
+    sqlite: "(SELECT json_group_array(json_array(item_values.field_id, item_values.text_value, \
+        item_values.long_value, item_values.int_value, CASE WHEN item_values.decimal_value IS NULL \
+        THEN NULL ELSE printf('%!.17g', item_values.decimal_value) END, item_values.date_value, \
+        item_values.bool_value, item_values.choice_id, item_values.user_id)) FROM item_values \
+        WHERE item_values.item_id = \"items\".\"id\")"
+);
+
+/// A stored row as `OfItem` writes it.
+type EncodedRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<NaiveDate>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The values of one item from what `OfItem` read in its row's statement, as `load` gives
+/// them.
+pub fn decode(catalog: &Catalog, item: ItemId, encoded: Option<&str>) -> Result<Vec<(FieldId, Value)>> {
+    let Some(encoded) = encoded else { return Ok(Vec::new()) };
+    let corrupt = |error: &dyn std::fmt::Display| Error::internal("reading an item's values", format!("{error}"));
+    let rows: Vec<EncodedRow> = serde_json::from_str(encoded).map_err(|error| corrupt(&error))?;
+    let rows = rows
+        .into_iter()
+        .map(|(field_id, text_value, long_value, int_value, decimal, date_value, flag, choice_id, user_id)| {
+            Ok(ValueRow {
+                item_id: item.0,
+                field_id,
+                text_value,
+                long_value,
+                int_value,
+                decimal_value: decimal.map(|text| text.parse::<f64>()).transpose().map_err(|error| corrupt(&error))?,
+                date_value,
+                bool_value: flag.map(|flag| flag != 0),
+                choice_id,
+                user_id,
+            })
+        })
+        .collect::<Result<Vec<ValueRow>>>()?;
+    Ok(held(catalog, rows).remove(&item).unwrap_or_default())
+}
+
 /// The values of these items, by item and field. Rows of fields the catalog no longer has
 /// are skipped.
 pub fn load(
@@ -283,19 +340,18 @@ pub fn load(
     catalog: &Catalog,
     ids: &[ItemId],
 ) -> Result<HashMap<ItemId, Vec<(FieldId, Value)>>> {
-    let mut found: HashMap<ItemId, Vec<(FieldId, Value)>> = HashMap::new();
     if catalog.is_empty() || ids.is_empty() {
-        return Ok(found);
+        return Ok(HashMap::new());
     }
-    // A single item reads through a fixed, cached statement; a page through one `IN` query.
-    // In no particular order: the caller orders fields by the catalog, and chosen values by
-    // their choices' order below.
-    let rows: Vec<ValueRow> = match ids {
-        [one] => item_values::table.filter(item_values::item_id.eq(one)).select(value_columns!()).load(connection)?,
-        many => {
-            item_values::table.filter(any_id(item_values::item_id, many)).select(value_columns!()).load(connection)?
-        }
-    };
+    // In no particular order: `held` orders chosen values by their choices' order.
+    let rows: Vec<ValueRow> =
+        item_values::table.filter(any_id(item_values::item_id, ids)).select(value_columns!()).load(connection)?;
+    Ok(held(catalog, rows))
+}
+
+/// Stored rows as values, by item and field; the choices of a field in the field's order.
+fn held(catalog: &Catalog, rows: Vec<ValueRow>) -> HashMap<ItemId, Vec<(FieldId, Value)>> {
+    let mut found: HashMap<ItemId, Vec<(FieldId, Value)>> = HashMap::new();
     for row in rows {
         let Some(field) = catalog.by_id(FieldId(row.field_id)) else { continue };
         let item = ItemId(row.item_id);
@@ -324,7 +380,7 @@ pub fn load(
             }
         }
     }
-    Ok(found)
+    found
 }
 
 /// The users these values name, to load their summaries with the item's people.

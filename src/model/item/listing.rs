@@ -718,7 +718,7 @@ pub fn list_at(
     };
     let (rows, sub_items_cut) =
         if filter.tree { page.with_sub_items(connection, &order, rows)? } else { (rows, false) };
-    Ok(ItemPage { items: views_with(connection, &catalog, rows, Vec::new())?, total, limit, offset, sub_items_cut })
+    Ok(ItemPage { items: views_with(connection, &catalog, rows)?, total, limit, offset, sub_items_cut })
 }
 
 /// Gives `$then!(column)` the column of `item_values` that holds the values of a `SortColumn`.

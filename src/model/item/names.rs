@@ -1,5 +1,5 @@
 //! The names an item's view shows for the ids its row holds — its project's key, its type,
-//! status, priority, target version and component — kept per node under the version of the
+//! status, priority, target version, component and labels — kept per node under the version of the
 //! definitions (`model::definitions`: the migrations give it a new value on every change to
 //! any of them). Every statement that reads item rows for views reads that version in the
 //! same statement, so the names it finds here are those of the row's snapshot (or, read right
@@ -12,10 +12,11 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{components, versions};
+use crate::db::schema::{components, labels, versions};
 use crate::error::{Error, Result};
 use crate::model::definitions::{Version, Versioned};
-use crate::model::ids::{ComponentId, ProjectId, VersionId};
+use crate::model::ids::{ComponentId, LabelId, ProjectId, VersionId};
+use crate::model::label::{self, LabelRef};
 use crate::model::project::setup::Setups;
 use crate::model::workflow::Workflow;
 
@@ -25,6 +26,7 @@ pub struct Names {
     pub workflow: Arc<Workflow>,
     versions: HashMap<VersionId, String>,
     components: HashMap<ComponentId, String>,
+    labels: HashMap<LabelId, LabelRef>,
 }
 
 static NAMES: Versioned<Names> = Versioned::empty();
@@ -51,6 +53,12 @@ impl Names {
                     .load::<(ComponentId, String)>(connection)?
                     .into_iter()
                     .collect(),
+                labels: labels::table
+                    .select(LabelRef::as_select())
+                    .load(connection)?
+                    .into_iter()
+                    .map(|label: LabelRef| (label.id, label))
+                    .collect(),
             })
         })
     }
@@ -75,5 +83,12 @@ impl Names {
     /// The component's name; `None` as for `version`.
     pub fn component(&self, id: ComponentId) -> Option<&str> {
         self.components.get(&id).map(String::as_str)
+    }
+
+    /// These labels by name; those removed since the row was read (as for `version`) left out.
+    pub fn labels(&self, ids: &[LabelId]) -> Vec<LabelRef> {
+        let mut found: Vec<LabelRef> = ids.iter().filter_map(|id| self.labels.get(id).cloned()).collect();
+        label::sort_by_name(&mut found);
+        found
     }
 }

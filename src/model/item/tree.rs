@@ -151,7 +151,7 @@ pub fn check_closable(connection: &mut DbConnection, item_id: ItemId) -> Result<
     Err(Error::Conflict(format!("item {item_id} cannot be closed while its sub-items are open: {}", named.join(", "))))
 }
 
-/// The number and title of each of these items (the parents of the items a view shows; each
+/// The number and title of each of these items (the parents of the items a page shows; each
 /// in its children's project).
 pub fn parent_numbers(connection: &mut DbConnection, parents: &[ItemId]) -> Result<HashMap<ItemId, (i64, String)>> {
     if parents.is_empty() {
@@ -163,3 +163,15 @@ pub fn parent_numbers(connection: &mut DbConnection, parents: &[ItemId]) -> Resu
         .load(connection)?;
     Ok(rows.into_iter().map(|(id, number, title)| (id, (number, title))).collect())
 }
+
+crate::db::dialect::item_subquery!(
+    /// The number of an item's parent in its row's statement (in the item's project).
+    ParentNumber: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    sql: "(SELECT parent.number FROM items AS parent WHERE parent.id = \"items\".\"parent_id\")"
+);
+
+crate::db::dialect::item_subquery!(
+    /// The title of an item's parent in its row's statement.
+    ParentTitle: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    sql: "(SELECT parent.title FROM items AS parent WHERE parent.id = \"items\".\"parent_id\")"
+);
