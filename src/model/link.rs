@@ -18,7 +18,7 @@ use crate::db::schema::{item_links, items, projects, statuses};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
-use crate::model::ids::{ItemId, LinkId, ProjectId, StatusId};
+use crate::model::ids::{ItemId, LinkId, ProjectId, StatusId, any_id};
 use crate::model::item::{self, Guard, ItemUpdate, StatusRef, key};
 use crate::model::notification;
 use crate::model::permission::{self, Permission, ReadableItem, is_readable_in, readable_project_ids};
@@ -135,7 +135,7 @@ fn ends(connection: &mut DbConnection, ids: &[ItemId]) -> Result<HashMap<ItemId,
     let rows: Vec<EndRow> = items::table
         .inner_join(projects::table)
         .inner_join(statuses::table)
-        .filter(items::id.eq_any(ids))
+        .filter(any_id(items::id, ids))
         .select((
             items::id,
             items::number,
@@ -171,6 +171,10 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
             item_links::created_at,
         ))
         .load(connection)?;
+    // Most items have none: no statement more for them.
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let others: Vec<ItemId> =
         rows.iter().map(|(_, _, source, target, _)| if *source == id { *target } else { *source }).collect();
     let ends = ends(connection, &others)?;
