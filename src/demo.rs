@@ -34,6 +34,13 @@ const FIELD_SEED: u64 = 0x00f1_e1d5;
 const LINK_SEED: u64 = 0x0011_4c5e;
 /// The versions, labels and components drawn for the items, likewise.
 const PLAN_SEED: u64 = 0x0091_a115;
+/// The error codes some descriptions quote, likewise: the rare words real items carry (a
+/// code, a host, a customer's order number) that a search is most often for.
+const CODE_SEED: u64 = 0x00c0_de5e;
+/// The error codes quoted: `E1000` to `E1499`, each in about one item in a thousand.
+const ERROR_CODES: std::ops::Range<u32> = 1000..1500;
+/// The share of descriptions that quote one.
+const QUOTING_A_CODE: f64 = 0.5;
 /// One item in this many links to an earlier item of its project in the same batch.
 const LINK_EVERY: u32 = 5;
 /// One item in this many is a sub-item of an earlier item of its project in the same batch.
@@ -330,6 +337,7 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
     let project_ids: Vec<ProjectId> = demo_projects.iter().map(|project| project.id).collect();
     let plans = DemoPlans::ensure(&mut connection, &project_ids, now)?;
     let mut plan_rng = StdRng::seed_from_u64(seed ^ PLAN_SEED);
+    let mut code_rng = StdRng::seed_from_u64(seed ^ CODE_SEED);
     let mut created_items = 0usize;
     let mut created_comments = 0usize;
     let mut created_links = 0usize;
@@ -345,6 +353,10 @@ pub fn generate(database: &Database, item_count: u32, seed: Option<u64>) -> Resu
             item.target_version_id = planned.version;
             item.component_id = planned.component;
             item_labels.extend(planned.labels.into_iter().map(|label| (index, label)));
+            if code_rng.random_bool(QUOTING_A_CODE) {
+                let code = code_rng.random_range(ERROR_CODES);
+                item.description.push_str(&format!("\nThe log names error E{code}.\n"));
+            }
         }
         let values: Vec<Vec<Drawn>> = (0..batch).map(|_| demo_fields.draw(&mut field_rng, period)).collect();
         let links = plan_links(&mut link_rng, &new_items, LINK_EVERY);
