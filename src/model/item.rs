@@ -11,7 +11,7 @@ use diesel::sql_types::BigInt;
 use serde::Serialize;
 
 use crate::db::dialect::{Dialect, RowLock};
-use crate::db::schema::{index_queue, items, users};
+use crate::db::schema::{index_queue, items};
 use crate::db::{DbConnection, first_by_type, read_together, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::definitions::Version;
@@ -311,46 +311,54 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Fetche
             Ok((row, version, parts))
         })
         .collect::<Result<Vec<ReadRow>>>()?;
-    named_views(connection, catalog, read, Vec::new())
+    named_views(connection, catalog, read)
 }
 
-/// The views of rows read with their parts, loading the people they mention but those
-/// already `known` in one query.
-fn named_views(
-    connection: &mut DbConnection,
-    catalog: &Catalog,
-    rows: Vec<ReadRow>,
-    known: Vec<UserSummary>,
-) -> Result<Vec<ItemView>> {
-    let mut people: Vec<UserId> = rows
-        .iter()
-        .flat_map(|(row, ..)| std::iter::once(row.reporter_id).chain(row.assignee_id))
-        .chain(value::people(rows.iter().flat_map(|(.., parts)| parts.values.iter().map(|(_, value)| value))))
-        .collect();
-    people.sort();
-    people.dedup();
-    people.retain(|person| !known.iter().any(|summary| summary.id == *person));
-    let mut summaries = known;
-    summaries.extend(user::summaries(connection, &people)?);
-    let find_person = |id: UserId| -> Result<UserSummary> {
-        summaries
-            .iter()
-            .find(|summary| summary.id == id)
-            .cloned()
-            .ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))
-    };
-    // Rows read by one statement share a version; a list read by several may straddle a change.
-    let mut names: Option<(Version, Arc<Names>)> = None;
-    let mut views = Vec::with_capacity(rows.len());
-    for (row, version, parts) in rows {
-        let named = match &names {
-            Some((at, named)) if *at == version => named.clone(),
-            _ => {
-                let named = Names::at(connection, &version)?;
-                names = Some((version, named.clone()));
-                named
+/// The views of rows read with their parts.
+fn named_views(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<ReadRow>) -> Result<Vec<ItemView>> {
+    // The names at each version the rows were read at: one, but for a list read by several
+    // statements across a change.
+    let mut names: Vec<(&Version, Arc<Names>)> = Vec::new();
+    let mut named_at = Vec::with_capacity(rows.len());
+    for (_, version, _) in &rows {
+        let index = match names.iter().position(|(at, _)| *at == version) {
+            Some(index) => index,
+            None => {
+                names.push((version, Names::at(connection, version)?));
+                names.len() - 1
             }
         };
+        named_at.push(index);
+    }
+    // The people the names do not know yet (accounts made since), in one query.
+    let mut unnamed: Vec<UserId> = rows
+        .iter()
+        .flat_map(|(row, _, parts)| {
+            std::iter::once(row.reporter_id)
+                .chain(row.assignee_id)
+                .chain(value::people(parts.values.iter().map(|(_, value)| value)))
+        })
+        .filter(|person| names.iter().any(|(_, named)| named.user(*person).is_none()))
+        .collect();
+    unnamed.sort();
+    unnamed.dedup();
+    let read = user::summaries(connection, &unnamed)?;
+    let names: Vec<Arc<Names>> = names.into_iter().map(|(_, named)| named).collect();
+    let mut views = Vec::with_capacity(rows.len());
+    for ((row, _, parts), index) in rows.into_iter().zip(named_at) {
+        let named = &names[index];
+        let mut summaries: Vec<UserSummary> = Vec::new();
+        let mut find_person = |id: UserId| -> Result<UserSummary> {
+            let found = named.user(id).or_else(|| read.iter().find(|summary| summary.id == id)).cloned();
+            let found = found.ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))?;
+            summaries.push(found.clone());
+            Ok(found)
+        };
+        let reporter = find_person(row.reporter_id)?;
+        let assignee = row.assignee_id.map(&mut find_person).transpose()?;
+        for person in value::people(parts.values.iter().map(|(_, value)| value)) {
+            find_person(person)?;
+        }
         let (project_key, _) = named.project(row.project_id)?;
         let item_type = named.workflow.item_type(row.type_id)?;
         let status = named.workflow.status(row.status_id)?;
@@ -367,8 +375,8 @@ fn named_views(
             item_type: NamedRef { id: item_type.id, name: item_type.name.clone() },
             status: StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed },
             priority: NamedRef { id: priority.id, name: priority.name.clone() },
-            reporter: find_person(row.reporter_id)?,
-            assignee: row.assignee_id.map(find_person).transpose()?,
+            reporter,
+            assignee,
             target_version: row
                 .target_version_id
                 .and_then(|id| Some(NamedRef { id, name: named.version(id)?.to_string() })),
@@ -395,57 +403,34 @@ struct OneRow {
     /// As `value::OfItem` wrote them.
     values: Option<String>,
     parent: Option<(i64, String)>,
-    /// The reporter and the assignee.
-    known: Vec<UserSummary>,
 }
 
-/// An item's row and, read in the same statement, everything its view shows but the values'
-/// people and the names (`Names`): the version of the definitions, its labels' ids, its values,
-/// its parent's number and title, and the reporter's and the assignee's login and name. On
-/// PostgreSQL each statement is a round trip, which costs more than the subqueries' work: a
-/// GET of an item answers a quarter more requests a second with one statement than with four
-/// (docs/benchmarks.md). A static query, so its prepared statement is cached.
+/// An item's row and, read in the same statement, everything its view shows but the names
+/// (`Names`): the version of the definitions, its labels' ids, its values, its parent's number
+/// and title. On PostgreSQL each statement is a round trip, which costs more than the
+/// subqueries' work: a GET of an item answers a quarter more requests a second with one
+/// statement than with four (docs/benchmarks.md). A static query, so its prepared statement is
+/// cached.
 fn load_versioned(connection: &mut DbConnection, id: ItemId) -> Result<OneRow> {
-    type WithAll = fetched_row!(
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-        (Option<String>, Option<String>, Option<String>, Option<String>)
-    );
-    let reporter = || users::table.filter(users::id.eq(items::reporter_id));
-    let assignee = || users::table.filter(users::id.nullable().eq(items::assignee_id));
-    let found: Option<WithAll> = first_by_type!(
+    type WithParts = fetched_row!(Option<String>, Option<String>, Option<i64>, Option<String>);
+    let found: Option<WithParts> = first_by_type!(
         connection,
         items::table.filter(items::id.eq(id)).select(select_row!(
             columns,
             label::IdsOfItem,
             value::OfItem,
             tree::ParentNumber,
-            tree::ParentTitle,
-            (
-                reporter().select(users::login).single_value(),
-                reporter().select(users::name).single_value(),
-                assignee().select(users::login).single_value(),
-                assignee().select(users::name).single_value(),
-            )
+            tree::ParentTitle
         ))
     )
     .optional()?;
-    let (row, _, key, version, labels, values, parent_number, parent_title, people) =
+    let (row, _, key, version, labels, values, parent_number, parent_title) =
         found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
-    let (reporter_login, reporter_name, assignee_login, assignee_name) = people;
-    let known =
-        [(Some(row.reporter_id), reporter_login, reporter_name), (row.assignee_id, assignee_login, assignee_name)]
-            .into_iter()
-            .filter_map(|(id, login, name)| Some(UserSummary { id: id?, login: login?, name: name? }))
-            .collect();
     Ok(OneRow {
         version: Version::of_row(key, version)?,
         labels: label::decode_ids(labels.as_deref())?,
         values,
         parent: parent_number.zip(parent_title),
-        known,
         row,
     })
 }
@@ -461,7 +446,7 @@ fn one_view(connection: &mut DbConnection, one: OneRow) -> Result<ItemView> {
     let catalog = Catalog::at(connection, &one.version)?;
     let parts =
         Parts { labels: one.labels, values: value::decode(&catalog, id, one.values.as_deref())?, parent: one.parent };
-    named_views(connection, &catalog, vec![(one.row, one.version, parts)], one.known)?
+    named_views(connection, &catalog, vec![(one.row, one.version, parts)])?
         .pop()
         .ok_or_else(|| Error::not_found(format!("item {id}")))
 }

@@ -366,11 +366,15 @@ async fn an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what
         ["type", "status", "priority", "target_version", "component"]
             .map(|part| item[part]["name"].clone())
             .into_iter()
-            .chain([item["labels"][0]["name"].clone(), item["parent"]["title"].clone()])
+            .chain([
+                item["labels"][0]["name"].clone(),
+                item["parent"]["title"].clone(),
+                item["reporter"]["name"].clone(),
+            ])
             .collect::<Vec<_>>()
     };
     let before = names(&on_b.get(&view).await.body);
-    assert_eq!(before[3..], ["Release 7", "Billing API", "backend", "Parent"]);
+    assert_eq!(before[3..], ["Release 7", "Billing API", "backend", "Parent", "Administrator"]);
     for (path, renamed) in [
         (format!("/api/v1/workflow/types/{}", item["type"]["id"]), "Defect report"),
         (format!("/api/v1/workflow/statuses/{}", item["status"]["id"]), "Just in"),
@@ -382,12 +386,40 @@ async fn an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what
         sent("PATCH", path, json!({"name": renamed})).await;
     }
     sent("PATCH", format!("/api/v1/items/{}", parent["id"]), json!({"version": 1, "title": "Renamed parent"})).await;
-    let expected = ["Defect report", "Just in", "Middling", "Release 7.1", "Payments API", "server", "Renamed parent"]
-        .map(|name| json!(name));
+    sent("PATCH", format!("/api/v1/users/{}", item["reporter"]["id"]), json!({"name": "Chief Admin"})).await;
+    let expected = [
+        "Defect report",
+        "Just in",
+        "Middling",
+        "Release 7.1",
+        "Payments API",
+        "server",
+        "Renamed parent",
+        "Chief Admin",
+    ]
+    .map(|name| json!(name));
     let viewed = on_b.get(&view).await;
     assert_eq!(names(&viewed.body), expected, "the view on the other node: {}", viewed.body);
     let listed = on_b.get(&format!("/api/v1/items?project=OPS&label={}", label["id"])).await;
     assert_eq!(names(&listed.body["items"][0]), expected, "the list on the other node: {}", listed.body);
+
+    // An account made after the names were read (a new account is no change of them) is read
+    // with the item: an administrator files without a membership.
+    sent(
+        "POST",
+        "/api/v1/users".into(),
+        json!({"login": "newcomer", "name": "New Comer", "email": "newcomer@example.com",
+               "password": "newcomer-password-1", "is_admin": true}),
+    )
+    .await;
+    let newcomer =
+        crate::support::Api::sign_in_with_token(&cluster.address("n1"), "newcomer", "newcomer-password-1").await;
+    let filed = newcomer.post("/api/v1/items", json!({"project": "OPS", "title": "Filed by a newcomer"})).await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+    let seen = on_b.get(&format!("/api/v1/items/{}", filed.body["id"])).await;
+    assert_eq!(seen.body["reporter"]["name"], "New Comer", "{}", seen.body);
+    let listed = on_b.get("/api/v1/items?project=OPS&sort=-id&limit=1").await;
+    assert_eq!(listed.body["items"][0]["reporter"]["login"], "newcomer", "{}", listed.body);
 
     sent(
         "POST",
@@ -398,7 +430,7 @@ async fn an_item_read_on_one_node_names_what_another_node_renamed_and_hides_what
     let visitor =
         crate::support::Api::sign_in_with_token(&cluster.address("n2"), "visitor", "visitor-password-1").await;
     assert_eq!(visitor.get(&view).await.status, StatusCode::OK, "a public project's item");
-    assert_eq!(visitor.get("/api/v1/items").await.body["total"], 2, "listed while public");
+    assert_eq!(visitor.get("/api/v1/items").await.body["total"], 3, "listed while public");
     sent("PATCH", "/api/v1/projects/OPS".into(), json!({"is_public": false})).await;
     assert_eq!(visitor.get(&view).await.status, StatusCode::NOT_FOUND, "made private on the other node");
     assert_eq!(visitor.get("/api/v1/items").await.body["total"], 0, "listed after it was made private");

@@ -1,5 +1,5 @@
 //! The names an item's view shows for the ids its row holds — its project's key, its type,
-//! status, priority, target version, component and labels — kept per node under the version of the
+//! status, priority, target version, component, labels and people — kept per node under the version of the
 //! definitions (`model::definitions`: the migrations give it a new value on every change to
 //! any of them). Every statement that reads item rows for views reads that version in the
 //! same statement, so the names it finds here are those of the row's snapshot (or, read right
@@ -12,12 +12,13 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{components, labels, versions};
+use crate::db::schema::{components, labels, users, versions};
 use crate::error::{Error, Result};
 use crate::model::definitions::{Version, Versioned};
-use crate::model::ids::{ComponentId, LabelId, ProjectId, VersionId};
+use crate::model::ids::{ComponentId, LabelId, ProjectId, UserId, VersionId};
 use crate::model::label::{self, LabelRef};
 use crate::model::project::setup::Setups;
+use crate::model::user::UserSummary;
 use crate::model::workflow::Workflow;
 
 pub struct Names {
@@ -27,6 +28,9 @@ pub struct Names {
     versions: HashMap<VersionId, String>,
     components: HashMap<ComponentId, String>,
     labels: HashMap<LabelId, LabelRef>,
+    /// Every account's login and name (a few dozen bytes each): a change to either, or an
+    /// account's removal, is a change of the definitions, a new account is not (`user`).
+    users: HashMap<UserId, UserSummary>,
 }
 
 static NAMES: Versioned<Names> = Versioned::empty();
@@ -59,6 +63,12 @@ impl Names {
                     .into_iter()
                     .map(|label: LabelRef| (label.id, label))
                     .collect(),
+                users: users::table
+                    .select(UserSummary::as_select())
+                    .load(connection)?
+                    .into_iter()
+                    .map(|user: UserSummary| (user.id, user))
+                    .collect(),
             })
         })
     }
@@ -83,6 +93,12 @@ impl Names {
     /// The component's name; `None` as for `version`.
     pub fn component(&self, id: ComponentId) -> Option<&str> {
         self.components.get(&id).map(String::as_str)
+    }
+
+    /// The account's login and name; `None` for an account made since these names were read
+    /// (the caller reads it), or removed since the row was read.
+    pub fn user(&self, id: UserId) -> Option<&UserSummary> {
+        self.users.get(&id)
     }
 
     /// These labels by name; those removed since the row was read (as for `version`) left out.
