@@ -1,5 +1,6 @@
 //! The few statements whose SQL differs between the backends, in one place: the database
-//! clock with millisecond precision, "that long ago", parameter placeholders and row locks.
+//! clock with millisecond precision, "that long ago", parameter placeholders, row locks, and
+//! the subqueries of an item's row written as SQL text (`item_subquery!`).
 //! Cluster and index-commit statements are written as SQL text, which keeps every conditional
 //! UPDATE readable as the single statement it is.
 

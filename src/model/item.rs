@@ -255,7 +255,6 @@ macro_rules! select_row {
 use select_row;
 
 /// What an item's view shows of the item's own besides its row.
-#[derive(Default)]
 struct Parts {
     labels: Vec<LabelId>,
     values: Vec<(FieldId, Value)>,
@@ -271,7 +270,7 @@ fn named_ref<Id: Copy + PartialEq>(names: &[(Id, String)], id: Id) -> Option<Nam
     names.iter().find(|(found, _)| *found == id).map(|(_, name)| NamedRef { id, name: name.clone() })
 }
 
-/// Turns fetched rows into views, loading the people they mention in one query.
+/// Turns fetched rows into views.
 fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     let catalog = Catalog::load(connection)?;
     views_with(connection, &catalog, rows)
