@@ -12,6 +12,7 @@ use crate::support::{Api, Backend, TestApp};
 
 on_both_backends!(
     every_field_type_round_trips_with_history,
+    a_decimal_reads_back_exactly_whatever_the_servers_float_output,
     bad_values_are_refused_naming_the_field_and_nothing_is_stored,
     bad_definitions_are_refused,
     fields_apply_per_project_and_type_and_a_type_change_removes_the_others,
@@ -163,6 +164,23 @@ async fn every_field_type_round_trips_with_history(backend: Backend) {
         assert_eq!(shown["fields"]["customer"], exact["customer"], "{shown}");
         assert_eq!(shown["fields"]["notes"], exact["notes"], "{shown}");
     }
+}
+
+/// An item's values are read with its row as text (JSON): a PostgreSQL server (or role, or
+/// database) that writes floats with 15 digits by default must not cut a decimal short.
+async fn a_decimal_reads_back_exactly_whatever_the_servers_float_output(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        if backend == Backend::Postgres {
+            settings.database_url.push_str("?options=-c%20extra_float_digits%3D0");
+        }
+    })
+    .await;
+    app.create_project("OPS", false).await;
+    define(&app, json!({"key": "cost", "name": "Cost", "type": "decimal"})).await;
+    let created = item_with(&app.admin, json!({"cost": 0.1 + 0.2})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let read = app.admin.get(&format!("/api/v1/items/{}", created.body["id"])).await;
+    assert_eq!(read.body["fields"]["cost"].as_f64(), Some(0.1 + 0.2), "{}", read.body);
 }
 
 async fn bad_values_are_refused_naming_the_field_and_nothing_is_stored(backend: Backend) {
