@@ -185,7 +185,6 @@ run_backend() {
         measured "GET /api/v1/items?project=OPS&state=open&label=<name>&target_version=<name>&limit=25" "$connections" \
             list_by_plan.lua "$token"
         measured "GET /items/{id} (the item page, HTML, signed in)" "$connections" item_page.lua "$session" "$ITEMS"
-        local query
         for query in "$SEARCH_RARE" "$SEARCH_COMMON"; do
             measured "GET /api/v1/search?q=$query&limit=25 (${hits[$query]} hits)" "$connections" search_query.lua \
                 "$token" "${query// /+}"

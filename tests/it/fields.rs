@@ -148,8 +148,8 @@ async fn every_field_type_round_trips_with_history(backend: Backend) {
         app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 2, "fields": {"estimate": 8}})).await;
     assert_eq!(unchanged.body["version"], 2, "the same value is no change: {}", unchanged.body);
 
-    // Read back exactly: a decimal that needs all 17 digits, the extremes of a whole number,
-    // text with what JSON and lists escape or split on.
+    // Read back exactly: a decimal that needs all 17 digits, the least whole number, text
+    // with what JSON and lists escape or split on.
     let exact = json!({
         "cost": 0.1 + 0.2,
         "estimate": i64::MIN,

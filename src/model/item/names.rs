@@ -1,10 +1,10 @@
 //! The names an item's view shows for the ids its row holds — its project's key, its type,
-//! status, priority, target version, component, labels and people — kept per node under the version of the
-//! definitions (`model::definitions`: the migrations give it a new value on every change to
-//! any of them). Every statement that reads item rows for views reads that version in the
-//! same statement, so the names it finds here are those of the row's snapshot (or, read right
-//! after a change, of a later one), and the row needs no join: on PostgreSQL the join of six
-//! tables was most of an item's statement (docs/benchmarks.md).
+//! status, priority, target version, component, labels and people — kept per node under the
+//! version of the definitions (`model::definitions`: the migrations give it a new value on
+//! every change to any of them). Every statement that reads item rows for views reads that
+//! version in the same statement, so the names it finds here are those of the row's snapshot
+//! (or, read right after a change, of a later one), and the row needs no join: on PostgreSQL
+//! the join of six tables was most of an item's statement (docs/benchmarks.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
