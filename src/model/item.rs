@@ -217,28 +217,20 @@ pub struct ItemUpdate {
 /// own.
 macro_rules! fetched_row {
     ($($more:ty),*) => {
-        (ItemRow, bool, Option<String>, Option<i64>, $($more,)*)
+        (ItemRow, Option<String>, Option<i64>, $($more,)*)
     };
 }
 
-/// An item row, whether it carries labels (only those items' labels are then read), and the
-/// version of the definitions read in the same statement, at which `Names` names its ids.
-type FetchedRow = fetched_row!();
+/// An item row, the version of the definitions read in the same statement, at which `Names`
+/// names its ids, and whether it carries labels (only those items' labels are then read).
+type FetchedRow = fetched_row!(bool);
 
 /// Selects an item row as `FetchedRow`.
 macro_rules! select_row {
-    // The columns alone, with more after them.
+    // The row and the version of the definitions, with more after them.
     (columns $(, $more:expr)*) => {
         (
             ItemRow::as_select(),
-            // `OFFSET 0` keeps PostgreSQL probing the label index per item: without it a
-            // generic plan, not knowing the page's length, reads every item label into a hash
-            // first (31 ms against 0.2 ms for a page of 25, 125,000 item labels).
-            diesel::dsl::exists(
-                $crate::db::schema::item_labels::table
-                    .filter($crate::db::schema::item_labels::item_id.eq($crate::db::schema::items::id))
-                    .offset(0),
-            ),
             $crate::db::schema::field_catalog_version::table
                 .select($crate::db::schema::field_catalog_version::database_key)
                 .single_value(),
@@ -249,7 +241,17 @@ macro_rules! select_row {
         )
     };
     ($query:expr) => {
-        $query.select(select_row!(columns))
+        $query.select(select_row!(
+            columns,
+            // `OFFSET 0` keeps PostgreSQL probing the label index per item: without it a
+            // generic plan, not knowing the page's length, reads every item label into a hash
+            // first (31 ms against 0.2 ms for a page of 25, 125,000 item labels).
+            diesel::dsl::exists(
+                $crate::db::schema::item_labels::table
+                    .filter($crate::db::schema::item_labels::item_id.eq($crate::db::schema::items::id))
+                    .offset(0),
+            )
+        ))
     };
 }
 use select_row;
@@ -278,7 +280,7 @@ fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Ve
 
 /// The version of the definitions a row was read at.
 fn version_of(row: &FetchedRow) -> Result<Version> {
-    Version::of_row(row.2.clone(), row.3)
+    Version::of_row(row.1.clone(), row.2)
 }
 
 /// `into_views` with the field definitions already loaded. A page's parts are read by one
@@ -288,7 +290,7 @@ fn version_of(row: &FetchedRow) -> Result<Version> {
 fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
     let mut values = value::load(connection, catalog, &ids)?;
-    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.1).map(|(row, ..)| row.id).collect();
+    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.3).map(|(row, ..)| row.id).collect();
     let mut labels: HashMap<ItemId, Vec<LabelId>> = HashMap::new();
     for (item, label) in label::ids_of_items(connection, &labelled)? {
         labels.entry(item).or_default().push(label);
@@ -346,23 +348,20 @@ fn named_views(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<ReadR
     let mut views = Vec::with_capacity(rows.len());
     for ((row, _, parts), index) in rows.into_iter().zip(named_at) {
         let named = &names[index];
-        let mut summaries: Vec<UserSummary> = Vec::new();
-        let mut find_person = |id: UserId| -> Result<UserSummary> {
-            let found = named.user(id).or_else(|| read.iter().find(|summary| summary.id == id)).cloned();
-            let found = found.ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))?;
-            summaries.push(found.clone());
-            Ok(found)
+        let person = |id: UserId| -> Result<UserSummary> {
+            named
+                .user(id)
+                .or_else(|| read.iter().find(|summary| summary.id == id))
+                .cloned()
+                .ok_or_else(|| Error::internal("item view", format!("user {id} vanished")))
         };
-        let reporter = find_person(row.reporter_id)?;
-        let assignee = row.assignee_id.map(&mut find_person).transpose()?;
-        for person in value::people(parts.values.iter().map(|(_, value)| value)) {
-            find_person(person)?;
-        }
+        let valued: Vec<UserSummary> =
+            value::people(parts.values.iter().map(|(_, value)| value)).map(person).collect::<Result<_>>()?;
         let (project_key, _) = named.project(row.project_id)?;
         let item_type = named.workflow.item_type(row.type_id)?;
         let status = named.workflow.status(row.status_id)?;
         let priority = named.workflow.priority(row.priority_id)?;
-        let fields = value::shown_fields(catalog, row.project_id, row.type_id, &parts.values, &summaries)?;
+        let fields = value::shown_fields(catalog, row.project_id, row.type_id, &parts.values, &valued)?;
         views.push(ItemView {
             id: row.id,
             key: key::format(project_key, row.number),
@@ -374,8 +373,8 @@ fn named_views(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<ReadR
             item_type: NamedRef { id: item_type.id, name: item_type.name.clone() },
             status: StatusRef { id: status.id, name: status.name.clone(), is_closed: status.is_closed },
             priority: NamedRef { id: priority.id, name: priority.name.clone() },
-            reporter,
-            assignee,
+            reporter: person(row.reporter_id)?,
+            assignee: row.assignee_id.map(person).transpose()?,
             target_version: row
                 .target_version_id
                 .and_then(|id| Some(NamedRef { id, name: named.version(id)?.to_string() })),
@@ -423,7 +422,7 @@ fn load_versioned(connection: &mut DbConnection, id: ItemId) -> Result<OneRow> {
         ))
     )
     .optional()?;
-    let (row, _, key, version, labels, values, parent_number, parent_title) =
+    let (row, key, version, labels, values, parent_number, parent_title) =
         found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
     Ok(OneRow {
         version: Version::of_row(key, version)?,
