@@ -222,8 +222,9 @@ macro_rules! fetched_row {
 }
 
 /// An item row, the version of the definitions read in the same statement, at which `Names`
-/// names its ids, and whether it carries labels (only those items' labels are then read).
-type FetchedRow = fetched_row!(bool);
+/// names its ids, whether it carries labels (only those items' labels are then read), and its
+/// parent's number and title.
+type FetchedRow = fetched_row!(bool, Option<i64>, Option<String>);
 
 /// Selects an item row as `FetchedRow`.
 macro_rules! select_row {
@@ -250,7 +251,11 @@ macro_rules! select_row {
                 $crate::db::schema::item_labels::table
                     .filter($crate::db::schema::item_labels::item_id.eq($crate::db::schema::items::id))
                     .offset(0),
-            )
+            ),
+            // A lookup by key for the items that have a parent: cheaper than a statement of
+            // its own for the page's parents (another round trip on PostgreSQL).
+            $crate::model::item::tree::ParentNumber,
+            $crate::model::item::tree::ParentTitle
         ))
     };
 }
@@ -274,7 +279,9 @@ fn named_ref<Id: Copy + PartialEq>(names: &[(Id, String)], id: Id) -> Option<Nam
 
 /// Turns fetched rows into views.
 fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
-    let catalog = Catalog::load(connection)?;
+    // The rows of one statement were read at one version.
+    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    let catalog = Catalog::at(connection, &version_of(first)?)?;
     views_with(connection, &catalog, rows)
 }
 
@@ -283,10 +290,10 @@ fn version_of(row: &FetchedRow) -> Result<Version> {
     Version::of_row(row.1.clone(), row.2)
 }
 
-/// `into_views` with the field definitions already loaded. A page's parts are read by one
-/// statement each for all its items: in the rows' statement they would be subqueries run
-/// once per row, which cost PostgreSQL more than the statements (a page of 25: 165 µs more
-/// for the rows, against about 55 µs of work each for the values and the labels).
+/// `into_views` with the field definitions already loaded. A page's values and labels are read
+/// by one statement each for all its items: in the rows' statement they would be subqueries
+/// run once per row, which cost PostgreSQL more than the statements (a page of 25: 165 µs
+/// more for the rows, against about 55 µs of work each for the values and the labels).
 fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
     let mut values = value::load(connection, catalog, &ids)?;
@@ -295,19 +302,15 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Fetche
     for (item, label) in label::ids_of_items(connection, &labelled)? {
         labels.entry(item).or_default().push(label);
     }
-    let mut parents: Vec<ItemId> = rows.iter().filter_map(|(row, ..)| row.parent_id).collect();
-    parents.sort();
-    parents.dedup();
-    let parent_rows = tree::parent_numbers(connection, &parents)?;
     let read = rows
         .into_iter()
         .map(|fetched| {
             let version = version_of(&fetched)?;
-            let row = fetched.0;
+            let (row, .., parent_number, parent_title) = fetched;
             let parts = Parts {
                 labels: labels.remove(&row.id).unwrap_or_default(),
                 values: values.remove(&row.id).unwrap_or_default(),
-                parent: row.parent_id.and_then(|parent| parent_rows.get(&parent).cloned()),
+                parent: parent_number.zip(parent_title),
             };
             Ok((row, version, parts))
         })

@@ -151,19 +151,6 @@ pub fn check_closable(connection: &mut DbConnection, item_id: ItemId) -> Result<
     Err(Error::Conflict(format!("item {item_id} cannot be closed while its sub-items are open: {}", named.join(", "))))
 }
 
-/// The number and title of each of these items (the parents of the items a page shows; each
-/// in its children's project).
-pub fn parent_numbers(connection: &mut DbConnection, parents: &[ItemId]) -> Result<HashMap<ItemId, (i64, String)>> {
-    if parents.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(ItemId, i64, String)> = items::table
-        .filter(any_id(items::id, parents))
-        .select((items::id, items::number, items::title))
-        .load(connection)?;
-    Ok(rows.into_iter().map(|(id, number, title)| (id, (number, title))).collect())
-}
-
 crate::db::dialect::item_subquery!(
     /// The number of an item's parent in its row's statement (in the item's project).
     ParentNumber: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
