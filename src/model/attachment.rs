@@ -344,6 +344,12 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
     of_item(connection, readable, comment::may_read_private(&access))
 }
 
+crate::db::dialect::item_subquery!(
+    /// Whether an item has attachments, in its row's statement.
+    AnyOfItem: diesel::sql_types::Bool,
+    sql: "EXISTS (SELECT 1 FROM attachments WHERE attachments.item_id = \"items\".\"id\")"
+);
+
 /// The attachments of an item already checked, oldest first; those of private notes only
 /// `with_private` (`comment::may_read_private`).
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem, with_private: bool) -> Result<Vec<Attachment>> {

@@ -29,7 +29,7 @@ use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::reference::{self, UnknownLogins};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
-use crate::model::{component, link, membership, text, version, watcher};
+use crate::model::{attachment, component, link, membership, text, version, watcher};
 use crate::timestamp;
 use names::Names;
 
@@ -406,34 +406,38 @@ struct OneRow {
     parent: Option<(i64, String)>,
 }
 
+/// What an item's own statement reads besides its row and the version: its labels' ids, its
+/// values, its parent's number and title.
+const OWN_PARTS: (label::IdsOfItem, value::OfItem, tree::ParentNumber, tree::ParentTitle) =
+    (label::IdsOfItem, value::OfItem, tree::ParentNumber, tree::ParentTitle);
+
+/// `OWN_PARTS` as read.
+type OwnParts = (Option<String>, Option<String>, Option<i64>, Option<String>);
+
+impl OneRow {
+    fn read(id: ItemId, found: Option<fetched_row!(OwnParts)>) -> Result<OneRow> {
+        let (row, key, version, (labels, values, parent_number, parent_title)) =
+            found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
+        Ok(OneRow {
+            version: Version::of_row(key, version)?,
+            labels: label::decode_ids(labels.as_deref())?,
+            values,
+            parent: parent_number.zip(parent_title),
+            row,
+        })
+    }
+}
+
 /// An item's row and, read in the same statement, everything its view shows but the names
-/// (`Names`): the version of the definitions, its labels' ids, its values, its parent's number
-/// and title. On PostgreSQL each statement is a round trip, which costs more than the
-/// subqueries' work: a GET of an item answers a quarter more requests a second with one
-/// statement than with four (docs/benchmarks.md). A static query, so its prepared statement is
-/// cached.
+/// (`Names`): the version of the definitions and `OWN_PARTS`. On PostgreSQL each statement is
+/// a round trip, which costs more than the subqueries' work: a GET of an item answers a
+/// quarter more requests a second with one statement than with four (docs/benchmarks.md). A
+/// static query, so its prepared statement is cached.
 fn load_versioned(connection: &mut DbConnection, id: ItemId) -> Result<OneRow> {
-    type WithParts = fetched_row!(Option<String>, Option<String>, Option<i64>, Option<String>);
-    let found: Option<WithParts> = first_by_type!(
-        connection,
-        items::table.filter(items::id.eq(id)).select(select_row!(
-            columns,
-            label::IdsOfItem,
-            value::OfItem,
-            tree::ParentNumber,
-            tree::ParentTitle
-        ))
-    )
-    .optional()?;
-    let (row, key, version, labels, values, parent_number, parent_title) =
-        found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
-    Ok(OneRow {
-        version: Version::of_row(key, version)?,
-        labels: label::decode_ids(labels.as_deref())?,
-        values,
-        parent: parent_number.zip(parent_title),
-        row,
-    })
+    let found =
+        first_by_type!(connection, items::table.filter(items::id.eq(id)).select(select_row!(columns, OWN_PARTS)))
+            .optional()?;
+    OneRow::read(id, found)
 }
 
 /// The view of one item, however the actor may see it (the caller checked).
@@ -660,18 +664,55 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
 }
 
 pub fn get(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<ItemView> {
-    Ok(get_with_permissions(connection, actor, id)?.0)
+    let one = load_versioned(connection, id)?;
+    Ok(checked_view(connection, actor, one)?.0)
 }
 
-/// The item, what the actor may do with it, and the proof that they may see it: one access
-/// check for everything an item page shows.
-pub fn get_with_permissions(
+/// An item as its page shows it: one access check for everything the page shows, and what
+/// only the page needs read with the item's row.
+pub struct PageItem {
+    pub view: ItemView,
+    pub permissions: ItemPermissions,
+    /// The proof that the actor may see it.
+    pub readable: ReadableItem,
+    /// Of the definitions the item was read at.
+    pub version: Version,
+    pub watchers: Vec<UserId>,
+    /// Whether it has links and attachments (most items have neither, and their page reads
+    /// none).
+    pub linked: bool,
+    pub attached: bool,
+}
+
+/// The item, what the actor may do with it and what its page shows of its own, in one
+/// statement.
+pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<PageItem> {
+    let found: Option<fetched_row!(OwnParts, Option<String>, bool, bool)> = first_by_type!(
+        connection,
+        items::table.filter(items::id.eq(id)).select(select_row!(
+            columns,
+            OWN_PARTS,
+            watcher::IdsOfItem,
+            link::AnyOfItem,
+            attachment::AnyOfItem
+        ))
+    )
+    .optional()?;
+    let (watchers, linked, attached) =
+        found.as_ref().map(|found| (found.4.clone(), found.5, found.6)).unwrap_or_default();
+    let one = OneRow::read(id, found.map(|(row, key, version, own, ..)| (row, key, version, own)))?;
+    let watchers = watcher::decode_ids(watchers.as_deref())?;
+    let (view, permissions, readable, version) = checked_view(connection, actor, one)?;
+    Ok(PageItem { view, permissions, readable, version, watchers, linked, attached })
+}
+
+/// The view of an item read, once the actor may see it, with what the actor may do with it.
+fn checked_view(
     connection: &mut DbConnection,
     actor: &User,
-    id: ItemId,
+    one: OneRow,
 ) -> Result<(ItemView, ItemPermissions, ReadableItem, Version)> {
-    let one = load_versioned(connection, id)?;
-    let (project_id, version) = (one.row.project_id, one.version.clone());
+    let (id, project_id, version) = (one.row.id, one.row.project_id, one.version.clone());
     let (_, project_is_public) = Names::at(connection, &version)?.project(project_id)?;
     let access = Access::for_project(connection, actor, project_id, project_is_public)?;
     let readable = access.readable_item(id, project_id)?;

@@ -156,6 +156,13 @@ fn ends(connection: &mut DbConnection, ids: &[ItemId]) -> Result<HashMap<ItemId,
         .collect())
 }
 
+crate::db::dialect::item_subquery!(
+    /// Whether an item has links, either way, in its row's statement.
+    AnyOfItem: diesel::sql_types::Bool,
+    sql: "(EXISTS (SELECT 1 FROM item_links WHERE item_links.source_id = \"items\".\"id\") \
+        OR EXISTS (SELECT 1 FROM item_links WHERE item_links.target_id = \"items\".\"id\"))"
+);
+
 /// The links of an item checked readable, as the actor may see them: grouped by kind as
 /// this side says it (in `Kind::ALL` order, each kind before its reverse), oldest first.
 pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) -> Result<Vec<Link>> {

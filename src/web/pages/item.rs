@@ -282,7 +282,8 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
         .database
         .run(move |connection| {
             db::read_together(connection, |connection| {
-                let (item, permissions, readable, version) = item::get_with_permissions(connection, &user, id)?;
+                let item::PageItem { view: item, permissions, readable, version, watchers, linked, attached } =
+                    item::get_for_page(connection, &user, id)?;
                 let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
                 let catalog = Catalog::at(connection, &version)?;
                 let setups = Setups::at(connection, &version)?;
@@ -319,7 +320,8 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                 let texts = std::iter::once(item.description.as_str())
                     .chain(long_texts)
                     .chain(comments.iter().map(|comment| comment.body.as_str()));
-                let attachments = attachment::of_item(connection, readable, permissions.work)?;
+                let attachments =
+                    if attached { attachment::of_item(connection, readable, permissions.work)? } else { Vec::new() };
                 let references =
                     markdown::targets(connection, &user, Some(item.project.id), texts)?.with_attachments(&attachments);
                 Ok(Loaded {
@@ -327,7 +329,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                     comments,
                     references,
                     attachments,
-                    links: link::of_item(connection, &user, readable)?,
+                    links: if linked { link::of_item(connection, &user, readable)? } else { Vec::new() },
                     // Most items have none: their count is on the item, kept by triggers.
                     sub_items: if item.children_count > 0 {
                         tree::descendants(connection, readable)?
@@ -335,7 +337,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                         Default::default()
                     },
                     history: history::of_item(connection, &user, readable)?,
-                    watching: watcher::of_item(connection, readable)?.iter().any(|watcher| watcher.id == user.id),
+                    watching: watchers.contains(&user.id),
                     next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
                     workflow,
                     types,
