@@ -687,7 +687,9 @@ pub struct PageItem {
 /// The item, what the actor may do with it and what its page shows of its own, in one
 /// statement.
 pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<PageItem> {
-    let found: Option<fetched_row!(OwnParts, Option<String>, bool, bool)> = first_by_type!(
+    // The watchers' ids, whether it has links, whether it has attachments.
+    type PageRow = fetched_row!(OwnParts, Option<String>, bool, bool);
+    let found: Option<PageRow> = first_by_type!(
         connection,
         items::table.filter(items::id.eq(id)).select(select_row!(
             columns,
