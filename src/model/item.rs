@@ -415,9 +415,9 @@ const OWN_PARTS: (label::IdsOfItem, value::OfItem, tree::ParentNumber, tree::Par
 type OwnParts = (Option<String>, Option<String>, Option<i64>, Option<String>);
 
 impl OneRow {
-    fn read(id: ItemId, found: Option<fetched_row!(OwnParts)>) -> Result<OneRow> {
-        let (row, key, version, (labels, values, parent_number, parent_title)) =
-            found.ok_or_else(|| Error::not_found(format!("item {id}")))?;
+    fn read(
+        (row, key, version, (labels, values, parent_number, parent_title)): fetched_row!(OwnParts),
+    ) -> Result<OneRow> {
         Ok(OneRow {
             version: Version::of_row(key, version)?,
             labels: label::decode_ids(labels.as_deref())?,
@@ -437,7 +437,12 @@ fn load_versioned(connection: &mut DbConnection, id: ItemId) -> Result<OneRow> {
     let found =
         first_by_type!(connection, items::table.filter(items::id.eq(id)).select(select_row!(columns, OWN_PARTS)))
             .optional()?;
-    OneRow::read(id, found)
+    OneRow::read(found.ok_or_else(|| not_found(id))?)
+}
+
+/// An item that is not there (or that the actor may not see).
+fn not_found(id: ItemId) -> Error {
+    Error::not_found(format!("item {id}"))
 }
 
 /// The view of one item, however the actor may see it (the caller checked).
@@ -453,7 +458,7 @@ fn one_view(connection: &mut DbConnection, one: OneRow) -> Result<ItemView> {
         Parts { labels: one.labels, values: value::decode(&catalog, id, one.values.as_deref())?, parent: one.parent };
     named_views(connection, &catalog, vec![(one.row, one.version, parts)])?
         .pop()
-        .ok_or_else(|| Error::not_found(format!("item {id}")))
+        .ok_or_else(|| not_found(id))
 }
 
 fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
@@ -462,7 +467,7 @@ fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
         .select(ItemRow::as_select())
         .first(connection)
         .optional()?
-        .ok_or_else(|| Error::not_found(format!("item {id}")))
+        .ok_or_else(|| not_found(id))
 }
 
 /// What the actor may do with an item. Pages show only the controls these allow, and
@@ -689,7 +694,7 @@ pub struct PageItem {
 pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<PageItem> {
     // The watchers' ids, whether it has links, whether it has attachments.
     type PageRow = fetched_row!(OwnParts, Option<String>, bool, bool);
-    let found: Option<PageRow> = first_by_type!(
+    let found: PageRow = first_by_type!(
         connection,
         items::table.filter(items::id.eq(id)).select(select_row!(
             columns,
@@ -699,10 +704,10 @@ pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> 
             attachment::AnyOfItem
         ))
     )
-    .optional()?;
-    let (watchers, linked, attached) =
-        found.as_ref().map(|found| (found.4.clone(), found.5, found.6)).unwrap_or_default();
-    let one = OneRow::read(id, found.map(|(row, key, version, own, ..)| (row, key, version, own)))?;
+    .optional()?
+    .ok_or_else(|| not_found(id))?;
+    let (row, key, version, own, watchers, linked, attached) = found;
+    let one = OneRow::read((row, key, version, own))?;
     let watchers = watcher::decode_ids(watchers.as_deref())?;
     let (view, permissions, readable, version) = checked_view(connection, actor, one)?;
     Ok(PageItem { view, permissions, readable, version, watchers, linked, attached })
