@@ -456,18 +456,11 @@ fn one_view(connection: &mut DbConnection, one: OneRow) -> Result<ItemView> {
     let catalog = Catalog::at(connection, &one.version)?;
     let parts =
         Parts { labels: one.labels, values: value::decode(&catalog, id, one.values.as_deref())?, parent: one.parent };
-    named_views(connection, &catalog, vec![(one.row, one.version, parts)])?
-        .pop()
-        .ok_or_else(|| not_found(id))
+    named_views(connection, &catalog, vec![(one.row, one.version, parts)])?.pop().ok_or_else(|| not_found(id))
 }
 
 fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
-    items::table
-        .find(id)
-        .select(ItemRow::as_select())
-        .first(connection)
-        .optional()?
-        .ok_or_else(|| not_found(id))
+    items::table.find(id).select(ItemRow::as_select()).first(connection).optional()?.ok_or_else(|| not_found(id))
 }
 
 /// What the actor may do with an item. Pages show only the controls these allow, and

@@ -247,9 +247,13 @@ async fn a_link_to_an_item_the_viewer_cannot_read_is_invisible_everywhere(backen
         !page.body.contains("Embargoed") && !page.body.contains(&format!("#{secret}")) && !page.body.contains("SEC-1"),
         "the page hints at the link"
     );
-    let insiders_page =
-        WebClient::sign_in(&app.address, "insider", USER_PASSWORD).await.get(&format!("/items/{visible}")).await;
+    let insider_browser = WebClient::sign_in(&app.address, "insider", USER_PASSWORD).await;
+    let insiders_page = insider_browser.get(&format!("/items/{visible}")).await;
     assert!(insiders_page.body.contains("Embargoed vulnerability"), "the insider's page shows the link");
+    // The page of the item at the link's other end shows it too (its statement finds a link
+    // that starts or ends at the item).
+    let other_end = insider_browser.get(&format!("/items/{secret}")).await;
+    assert!(other_end.body.contains("Harden the login"), "the other end's page shows the link");
     // Linking to it or removing the link answers as for an item that does not exist.
     let probe =
         outsider.post(&format!("/api/v1/items/{visible}/links"), json!({"kind": "relates", "target": secret})).await;
