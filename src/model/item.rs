@@ -253,7 +253,7 @@ macro_rules! select_row {
                     .offset(0),
             ),
             // A lookup by key for the items that have a parent: cheaper than a statement of
-            // its own for the page's parents (another round trip on PostgreSQL).
+            // its own for a list page's parents (another round trip on PostgreSQL).
             $crate::model::item::tree::ParentNumber,
             $crate::model::item::tree::ParentTitle
         ))
