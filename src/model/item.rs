@@ -675,7 +675,8 @@ pub struct PageItem {
     pub readable: ReadableItem,
     /// Of the definitions the item was read at.
     pub version: Version,
-    pub watchers: Vec<UserId>,
+    /// Whether the actor watches it.
+    pub watching: bool,
     /// Whether it has links and attachments (most items have neither, and their page reads
     /// none).
     pub linked: bool,
@@ -701,9 +702,9 @@ pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> 
     .ok_or_else(|| not_found(id))?;
     let (row, key, version, own, watchers, linked, attached) = found;
     let one = OneRow::read((row, key, version, own))?;
-    let watchers = watcher::decode_ids(watchers.as_deref())?;
+    let watching = watcher::decode_ids(watchers.as_deref())?.contains(&actor.id);
     let (view, permissions, readable, version) = checked_view(connection, actor, one)?;
-    Ok(PageItem { view, permissions, readable, version, watchers, linked, attached })
+    Ok(PageItem { view, permissions, readable, version, watching, linked, attached })
 }
 
 /// The view of an item read, once the actor may see it, with what the actor may do with it.

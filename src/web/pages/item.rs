@@ -282,7 +282,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
         .database
         .run(move |connection| {
             db::read_together(connection, |connection| {
-                let item::PageItem { view: item, permissions, readable, version, watchers, linked, attached } =
+                let item::PageItem { view: item, permissions, readable, version, watching, linked, attached } =
                     item::get_for_page(connection, &user, id)?;
                 let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
                 let catalog = Catalog::at(connection, &version)?;
@@ -337,7 +337,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<S
                         Default::default()
                     },
                     history: history::of_item(connection, &user, readable)?,
-                    watching: watchers.contains(&user.id),
+                    watching,
                     next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
                     workflow,
                     types,
