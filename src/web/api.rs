@@ -27,19 +27,22 @@ use crate::model::ids::ItemId;
 use crate::model::item::key::ItemReference;
 use crate::model::user::User;
 use crate::web::AppState;
+use crate::web::auth::Credentials;
 
-/// A read about the item a path names, by id or key, as `user`: the reference resolved
+/// A read about the item a path names, by id or key, as the caller the credentials name:
+/// who it is read first (401 or 403 as `Credentials::caller` says), the reference resolved
 /// (`ItemReference::resolve`: an unknown or unreadable key is 404 under its own name), then
-/// `read`, on one reading connection.
+/// `read` — in one database task on one reading connection.
 pub async fn read_item<T: Send + 'static>(
     state: &AppState,
-    user: User,
+    credentials: Credentials,
     reference: ItemReference,
     mut read: impl FnMut(&mut DbConnection, &User, ItemId) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     state
         .database
         .run(move |connection| {
+            let user = credentials.caller(connection)?.user;
             let id = reference.resolve(connection, &user)?;
             read(connection, &user, id)
         })

@@ -2,7 +2,7 @@
 //! cookie. Cookie-authenticated requests that change state must also carry the
 //! session's CSRF token in `X-CSRF-Token`, so another site cannot act for the user.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
 use actix_web::cookie::time::Duration as CookieDuration;
@@ -10,6 +10,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, web};
 
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::auth;
 use crate::model::user::User;
@@ -66,47 +67,74 @@ fn bearer_token(request: &HttpRequest) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }
 
+/// What a request presents as its sender, read without the database: a bearer token, or a
+/// session cookie with the CSRF header a state-changing request must carry. `caller` reads
+/// who it is; a handler that reads anyway does so in its own database task, which spares
+/// the request a second task and, on PostgreSQL, a second round trip's wait.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Token(String),
+    Session { secret: String, changes_state: bool, csrf_header: Option<String> },
+}
+
+impl Credentials {
+    /// The signed-in user behind the credentials: 401 when the token or session is not (or
+    /// no longer) valid, 403 when a state-changing request lacks the session's CSRF token.
+    pub fn caller(&self, connection: &mut DbConnection) -> Result<Caller, Error> {
+        match self {
+            Credentials::Token(token) => {
+                let user = auth::find_token_user(connection, token)?
+                    .ok_or_else(|| Error::Unauthenticated("the API token is invalid or revoked".into()))?;
+                Ok(Caller { user, session_secret: None })
+            }
+            Credentials::Session { secret, changes_state, csrf_header } => {
+                let session = auth::find_session(connection, secret)?.ok_or_else(|| {
+                    Error::Unauthenticated("the session has expired or was signed out; sign in again".into())
+                })?;
+                if *changes_state && csrf_header.as_deref() != Some(session.csrf_token.as_str()) {
+                    return Err(Error::forbidden(format!(
+                        "missing or wrong {CSRF_HEADER} header (the csrf_token from sign-in)"
+                    )));
+                }
+                Ok(Caller { user: session.user, session_secret: Some(secret.clone()) })
+            }
+        }
+    }
+}
+
+impl FromRequest for Credentials {
+    type Error = ApiError;
+    type Future = Ready<Result<Credentials, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        if let Some(token) = bearer_token(request) {
+            return ready(Ok(Credentials::Token(token)));
+        }
+        let Some(cookie) = request.cookie(SESSION_COOKIE) else {
+            return ready(Err(Error::Unauthenticated(
+                "sign in with POST /api/v1/session or send Authorization: Bearer <token>".into(),
+            )
+            .into()));
+        };
+        ready(Ok(Credentials::Session {
+            secret: cookie.value().to_string(),
+            changes_state: !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS),
+            csrf_header: request.headers().get(CSRF_HEADER).and_then(|value| value.to_str().ok()).map(str::to_string),
+        }))
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
-    fn from_request(request: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
-        let bearer = bearer_token(request);
-        let session_secret = request.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_string());
-        let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let csrf_header = request.headers().get(CSRF_HEADER).and_then(|value| value.to_str().ok()).map(str::to_string);
+        let credentials = Credentials::from_request(request, payload).into_inner();
         Box::pin(async move {
+            let credentials = credentials?;
             let state = state.ok_or_else(|| Error::internal("request", "application state missing"))?;
-            if let Some(token) = bearer {
-                let user = state
-                    .database
-                    .run(move |connection| auth::find_token_user(connection, &token))
-                    .await?
-                    .ok_or_else(|| Error::Unauthenticated("the API token is invalid or revoked".into()))?;
-                return Ok(Caller { user, session_secret: None });
-            }
-            let Some(secret) = session_secret else {
-                return Err(Error::Unauthenticated(
-                    "sign in with POST /api/v1/session or send Authorization: Bearer <token>".into(),
-                )
-                .into());
-            };
-            let lookup_secret = secret.clone();
-            let session = state
-                .database
-                .run(move |connection| auth::find_session(connection, &lookup_secret))
-                .await?
-                .ok_or_else(|| {
-                Error::Unauthenticated("the session has expired or was signed out; sign in again".into())
-            })?;
-            if changes_state && csrf_header.as_deref() != Some(session.csrf_token.as_str()) {
-                return Err(Error::forbidden(format!(
-                    "missing or wrong {CSRF_HEADER} header (the csrf_token from sign-in)"
-                ))
-                .into());
-            }
-            Ok(Caller { user: session.user, session_secret: Some(secret) })
+            Ok(state.database.run(move |connection| credentials.caller(connection)).await?)
         })
     }
 }

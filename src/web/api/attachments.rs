@@ -16,7 +16,7 @@ use crate::model::ids::{AttachmentId, CommentId};
 use crate::model::item::key::ItemReference;
 use crate::web::AppState;
 use crate::web::api::read_item;
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, Credentials};
 use crate::web::error::ApiError;
 
 fn multipart_error(error: actix_multipart::MultipartError) -> Error {
@@ -30,12 +30,15 @@ pub async fn upload_attachment(
     mut payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let check_caller = caller.user.clone();
-    let item_id = read_item(&state, check_caller, reference, move |connection, user, item_id| {
-        attachment::require_can_attach(connection, user, item_id)?;
-        Ok(item_id)
-    })
-    .await?;
+    let user = caller.user.clone();
+    let item_id = state
+        .database
+        .run(move |connection| {
+            let item_id = reference.resolve(connection, &user)?;
+            attachment::require_can_attach(connection, &user, item_id)?;
+            Ok(item_id)
+        })
+        .await?;
 
     let mut staged = None;
     let mut comment_id = None;
@@ -96,11 +99,11 @@ pub async fn upload_attachment(
 
 pub async fn list_attachments(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let attachments = read_item(&state, caller.user, reference, attachment::list).await?;
+    let attachments = read_item(&state, credentials, reference, attachment::list).await?;
     Ok(HttpResponse::Ok().json(json!({"attachments": attachments})))
 }
 

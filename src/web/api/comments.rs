@@ -11,7 +11,7 @@ use crate::model::item::key::ItemReference;
 use crate::model::reference::UnknownLogins;
 use crate::web::AppState;
 use crate::web::api::{read_item, write_item};
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, Credentials};
 use crate::web::error::ApiError;
 use crate::web::input::Json;
 
@@ -25,11 +25,11 @@ pub struct CommentBody {
 
 pub async fn list_comments(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let comments = read_item(&state, caller.user, reference, comment::list).await?;
+    let comments = read_item(&state, credentials, reference, comment::list).await?;
     Ok(HttpResponse::Ok().json(json!({"comments": comments})))
 }
 

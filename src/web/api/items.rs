@@ -17,7 +17,7 @@ use crate::model::{component, history, label, version, watcher};
 use crate::web::AppState;
 use crate::web::api::double_option;
 use crate::web::api::{read_item, write_item};
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, Credentials};
 use crate::web::error::ApiError;
 use crate::web::input::{Json, form_pairs, parse_json, parse_pairs};
 
@@ -98,9 +98,9 @@ type Pairs = Vec<(String, String)>;
 
 /// The list's query string: `field.<key>=<condition>` names are open-ended; the rest is the
 /// fixed query.
-fn list_filter(request: &HttpRequest, caller: &User) -> Result<ItemFilter, Error> {
+fn list_filter(query_string: &str, caller: &User) -> Result<ItemFilter, Error> {
     let (fields, fixed): (Pairs, Pairs) =
-        form_pairs(request.query_string().as_bytes())?.into_iter().partition(|(name, _)| name.starts_with("field."));
+        form_pairs(query_string.as_bytes())?.into_iter().partition(|(name, _)| name.starts_with("field."));
     let fields = fields.into_iter().map(|(name, condition)| (name["field.".len()..].to_string(), condition)).collect();
     let query: ListQuery = parse_pairs(&fixed)?;
     build_filter(query, fields, caller)
@@ -108,11 +108,17 @@ fn list_filter(request: &HttpRequest, caller: &User) -> Result<ItemFilter, Error
 
 pub async fn list_items(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = list_filter(&request, &caller.user)?;
-    let page = state.database.run(move |connection| item::listing::list(connection, &caller.user, &filter)).await?;
+    let query_string = request.query_string().to_string();
+    let page = state
+        .database
+        .run(move |connection| {
+            let user = credentials.caller(connection)?.user;
+            item::listing::list(connection, &user, &list_filter(&query_string, &user)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -122,7 +128,7 @@ pub async fn export_items(
     caller: Caller,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = list_filter(&request, &caller.user)?;
+    let filter = list_filter(request.query_string(), &caller.user)?;
     for (name, given) in [("limit", filter.limit.is_some()), ("offset", filter.offset.is_some())] {
         if given {
             return Err(Error::invalid(name, "an export takes the whole list: leave limit and offset out").into());
@@ -202,11 +208,11 @@ pub async fn create_item(
 
 pub async fn get_item(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let found = read_item(&state, caller.user, reference, item::get).await?;
+    let found = read_item(&state, credentials, reference, item::get).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -336,21 +342,21 @@ pub async fn update_item(
 
 pub async fn list_transitions(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let statuses = read_item(&state, caller.user, reference, item::allowed_statuses).await?;
+    let statuses = read_item(&state, credentials, reference, item::allowed_statuses).await?;
     Ok(HttpResponse::Ok().json(json!({"statuses": statuses})))
 }
 
 pub async fn list_children(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let children = read_item(&state, caller.user, reference, item::tree::children).await?;
+    let children = read_item(&state, credentials, reference, item::tree::children).await?;
     Ok(HttpResponse::Ok().json(json!({"children": children})))
 }
 
@@ -425,21 +431,21 @@ pub async fn delete_item(
 
 pub async fn list_history(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let entries = read_item(&state, caller.user, reference, history::list).await?;
+    let entries = read_item(&state, credentials, reference, history::list).await?;
     Ok(HttpResponse::Ok().json(json!({"history": entries})))
 }
 
 pub async fn list_watchers(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let watchers = read_item(&state, caller.user, reference, watcher::list).await?;
+    let watchers = read_item(&state, credentials, reference, watcher::list).await?;
     Ok(HttpResponse::Ok().json(json!({"watchers": watchers})))
 }
 

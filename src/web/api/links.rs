@@ -10,17 +10,17 @@ use crate::model::item::key::ItemReference;
 use crate::model::link;
 use crate::web::AppState;
 use crate::web::api::{read_item, write_item};
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, Credentials};
 use crate::web::error::ApiError;
 use crate::web::input::Json;
 
 pub async fn list_links(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<ItemReference>,
 ) -> Result<HttpResponse, ApiError> {
     let reference = path.into_inner();
-    let links = read_item(&state, caller.user, reference, link::list).await?;
+    let links = read_item(&state, credentials, reference, link::list).await?;
     Ok(HttpResponse::Ok().json(json!({"links": links})))
 }
 

@@ -8,7 +8,7 @@ use crate::search::query;
 use crate::search::rebuild;
 use crate::search::status::RebuildStatus;
 use crate::web::AppState;
-use crate::web::auth::{Admin, Caller};
+use crate::web::auth::{Admin, Credentials};
 use crate::web::error::ApiError;
 
 #[derive(Deserialize)]
@@ -21,7 +21,7 @@ pub struct SearchQuery {
 
 pub async fn search_items(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let SearchQuery { q, limit, offset } = query.into_inner();
@@ -29,7 +29,8 @@ pub async fn search_items(
     let results = state
         .database
         .run(move |connection| {
-            query::search(connection, &index, &caller.user, &q, limit.unwrap_or(25), offset.unwrap_or(0))
+            let user = credentials.caller(connection)?.user;
+            query::search(connection, &index, &user, &q, limit.unwrap_or(25), offset.unwrap_or(0))
         })
         .await?;
     Ok(HttpResponse::Ok().json(results))

@@ -11,7 +11,7 @@ use askama::Template;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
-use crate::db;
+use crate::db::{self, DbConnection};
 use crate::error::Error;
 use crate::model::attachment::{self, Attachment, NewAttachment, normalise_content_type};
 use crate::model::comment::{self, Comment};
@@ -29,9 +29,10 @@ use crate::model::permission::Permission;
 use crate::model::project::setup::{ProjectSetup, Setups};
 use crate::model::project::{self, Project, ProjectKeyOrId};
 use crate::model::reference::{Targets, UnknownLogins};
+use crate::model::user::{self, User};
 use crate::model::version::VersionTarget;
+use crate::model::watcher;
 use crate::model::workflow::{ItemType, Workflow};
-use crate::model::{user, watcher};
 use crate::web::AppState;
 use crate::web::input::form_pairs;
 use crate::web::pages::badges::Badges;
@@ -41,7 +42,7 @@ use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::in_place::{self, Collision};
 use crate::web::pages::markdown::{self, Place, TaskBoxes};
-use crate::web::pages::viewer::{CSRF_FIELD, Viewer, check_csrf, read_form};
+use crate::web::pages::viewer::{CSRF_FIELD, Viewer, Visit, check_csrf, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, human_size, render, see_other, url_with_query};
 
 /// The edit form's values: what the item holds, or what the user sent when it must be shown
@@ -276,81 +277,77 @@ struct Loaded {
     references: Targets,
 }
 
-async fn load(state: &AppState, viewer: &Viewer, id: ItemId, moving_to: Option<String>) -> Result<Loaded, Error> {
-    let user = viewer.user.clone();
-    state
-        .database
-        .run(move |connection| {
-            db::read_together(connection, |connection| {
-                let item::PageItem { view: item, permissions, readable, version, watching, linked, attached } =
-                    item::get_for_page(connection, &user, id)?;
-                let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
-                let catalog = Catalog::at(connection, &version)?;
-                let setups = Setups::at(connection, &version)?;
-                let move_targets = if permissions.work {
-                    project::allowed_among(connection, &user, setups.projects(), Permission::Work)?
-                } else {
-                    Vec::new()
-                };
-                let form_project = moving_to
-                    .as_deref()
-                    .and_then(|key| move_targets.iter().find(|target| target.key == key.trim()).map(|target| target.id))
-                    .unwrap_or(item.project.id);
-                let moving = form_project != item.project.id;
-                // For the assignee (work) and for user fields (edit); the viewer works in a target.
-                // The form's project is the item's (readable) or one the viewer works in.
-                let setup = setups.of(connection, form_project)?;
-                let (members, plan) = if permissions.edit {
-                    (setup.members.clone(), PlanOptions::of(&setup, &item))
+impl Loaded {
+    /// What the page shows of item `id` to `user`, in one read.
+    fn read(connection: &mut DbConnection, user: &User, id: ItemId, moving_to: Option<&str>) -> Result<Loaded, Error> {
+        db::read_together(connection, |connection| {
+            let item::PageItem { view: item, permissions, readable, version, watching, linked, attached } =
+                item::get_for_page(connection, user, id)?;
+            let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
+            let catalog = Catalog::at(connection, &version)?;
+            let setups = Setups::at(connection, &version)?;
+            let move_targets = if permissions.work {
+                project::allowed_among(connection, user, setups.projects(), Permission::Work)?
+            } else {
+                Vec::new()
+            };
+            let form_project = moving_to
+                .and_then(|key| move_targets.iter().find(|target| target.key == key.trim()).map(|target| target.id))
+                .unwrap_or(item.project.id);
+            let moving = form_project != item.project.id;
+            // For the assignee (work) and for user fields (edit); the viewer works in a target.
+            // The form's project is the item's (readable) or one the viewer works in.
+            let setup = setups.of(connection, form_project)?;
+            let (members, plan) = if permissions.edit {
+                (setup.members.clone(), PlanOptions::of(&setup, &item))
+            } else {
+                Default::default()
+            };
+            let used = setup.types(&workflow);
+            let types = workflow
+                .types
+                .iter()
+                .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
+                .cloned()
+                .collect();
+            let comments = comment::of_item(connection, readable, permissions.work)?;
+            let long_texts = item.fields.0.iter().filter_map(|field| match &field.value {
+                Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
+                _ => None,
+            });
+            let texts = std::iter::once(item.description.as_str())
+                .chain(long_texts)
+                .chain(comments.iter().map(|comment| comment.body.as_str()));
+            let attachments =
+                if attached { attachment::of_item(connection, readable, permissions.work)? } else { Vec::new() };
+            let references =
+                markdown::targets(connection, user, Some(item.project.id), texts)?.with_attachments(&attachments);
+            Ok(Loaded {
+                permissions,
+                comments,
+                references,
+                attachments,
+                links: if linked { link::of_item(connection, user, readable)? } else { Vec::new() },
+                // Most items have none: their count is on the item, kept by triggers.
+                sub_items: if item.children_count > 0 {
+                    tree::descendants(connection, readable)?
                 } else {
                     Default::default()
-                };
-                let used = setup.types(&workflow);
-                let types = workflow
-                    .types
-                    .iter()
-                    .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
-                    .cloned()
-                    .collect();
-                let comments = comment::of_item(connection, readable, permissions.work)?;
-                let long_texts = item.fields.0.iter().filter_map(|field| match &field.value {
-                    Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
-                    _ => None,
-                });
-                let texts = std::iter::once(item.description.as_str())
-                    .chain(long_texts)
-                    .chain(comments.iter().map(|comment| comment.body.as_str()));
-                let attachments =
-                    if attached { attachment::of_item(connection, readable, permissions.work)? } else { Vec::new() };
-                let references =
-                    markdown::targets(connection, &user, Some(item.project.id), texts)?.with_attachments(&attachments);
-                Ok(Loaded {
-                    permissions,
-                    comments,
-                    references,
-                    attachments,
-                    links: if linked { link::of_item(connection, &user, readable)? } else { Vec::new() },
-                    // Most items have none: their count is on the item, kept by triggers.
-                    sub_items: if item.children_count > 0 {
-                        tree::descendants(connection, readable)?
-                    } else {
-                        Default::default()
-                    },
-                    history: history::of_item(connection, &user, readable)?,
-                    watching,
-                    next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
-                    workflow,
-                    types,
-                    members,
-                    move_targets,
-                    plan,
-                    form_project,
-                    catalog,
-                    item,
-                })
+                },
+                history: history::of_item(connection, user, readable)?,
+                watching,
+                next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
+                workflow,
+                types,
+                members,
+                move_targets,
+                plan,
+                form_project,
+                catalog,
+                item,
             })
         })
-        .await
+    }
 }
 
 /// What an action on the page did, said after its redirect (`?done=…`, `?changed=…`).
@@ -460,7 +457,19 @@ pub(crate) async fn item_page(
     forms: FormState,
 ) -> Result<HttpResponse, PageError> {
     let moving_to = forms.edit.as_ref().and_then(|edit| edit.project.clone());
-    let loaded = load(state, viewer, id, moving_to).await?;
+    let user = viewer.user.clone();
+    let loaded =
+        state.database.run(move |connection| Loaded::read(connection, &user, id, moving_to.as_deref())).await?;
+    render_item(viewer, loaded, status, forms)
+}
+
+/// The page of a loaded item, with the forms' state.
+fn render_item(
+    viewer: &Viewer,
+    loaded: Loaded,
+    status: StatusCode,
+    forms: FormState,
+) -> Result<HttpResponse, PageError> {
     let editing = forms.edit.is_some();
     let mut edit = forms.edit.unwrap_or_else(|| EditForm::from_item(&loaded.item));
     // Saving again applies to what is stored now.
@@ -564,28 +573,51 @@ pub(crate) async fn item_page(
 
 pub async fn show_item(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    visit: Visit,
     path: web::Path<ItemReference>,
     request: actix_web::HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let reference = path.into_inner();
-    let (user, given) = (viewer.user.clone(), reference.clone());
-    let (id, current) = state.database.run(move |connection| given.resolve_with_key(connection, &user)).await?;
-    // A key the item had before it moved leads to the one it has now.
-    if let Some(current) = current
-        && current != reference.to_string()
-    {
-        return Ok(HttpResponse::PermanentRedirect()
-            .insert_header((actix_web::http::header::LOCATION, format!("/items/{current}")))
-            .finish());
-    }
+    // Who looks, which item, and what the page shows: one database task.
+    let lookup = visit.clone();
+    let (viewer, opened) = state
+        .database
+        .run(move |connection| {
+            let viewer = lookup.viewer(connection)?;
+            let (id, current) = reference.resolve_with_key(connection, &viewer.user)?;
+            // A key the item had before it moved leads to the one it has now.
+            if let Some(current) = current
+                && current != reference.to_string()
+            {
+                return Ok((viewer, Opened::Moved(current)));
+            }
+            let loaded = Loaded::read(connection, &viewer.user, id, None)?;
+            Ok((viewer, Opened::Item(Box::new(loaded))))
+        })
+        .await
+        .map_err(|error| visit.page_error(error))?;
+    let loaded = match opened {
+        Opened::Moved(current) => {
+            return Ok(HttpResponse::PermanentRedirect()
+                .insert_header((actix_web::http::header::LOCATION, format!("/items/{current}")))
+                .finish());
+        }
+        Opened::Item(loaded) => *loaded,
+    };
     // What the page is told after a change: `not_told` after a comment, `changed` (and `undo`)
     // after an in-place change.
     let query = form_pairs(request.query_string().as_bytes())?;
     let not_told = query.iter().find(|(name, _)| name == "not_told").map_or("", |(_, logins)| logins.as_str());
     let notice = not_told_notice(not_told);
     let forms = FormState { notice, after_action: query, ..FormState::default() };
-    item_page(&state, &viewer, id, StatusCode::OK, forms).await
+    render_item(&viewer, loaded, StatusCode::OK, forms)
+}
+
+/// What the address of an item page leads to.
+enum Opened {
+    /// The item's key now, when the address used one it had before it moved.
+    Moved(String),
+    Item(Box<Loaded>),
 }
 
 /// Where a saved comment is shown: the item at the comment, saying `done` — or, when some

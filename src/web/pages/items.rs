@@ -34,7 +34,7 @@ use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
 use crate::web::pages::field_inputs::{self, FieldInput, FieldTexts};
 use crate::web::pages::markdown::{self, Place, TaskBoxes};
-use crate::web::pages::viewer::{Viewer, read_form};
+use crate::web::pages::viewer::{Viewer, Visit, read_form};
 use crate::web::pages::{Chrome, FieldErrors, Notice, page, render, see_other, url_with_query};
 
 const PAGE_SIZE: i64 = 25;
@@ -376,20 +376,50 @@ fn tree_depths(items: &[ItemView]) -> Vec<usize> {
         .collect()
 }
 
+/// What a list page shows, read in one task.
+struct Listed {
+    viewer: Viewer,
+    filter: ItemFilter,
+    project: Option<Project>,
+    members: Vec<Member>,
+    projects: Vec<Project>,
+    workflow: Workflow,
+    results: ItemPage,
+    offered_fields: Vec<Field>,
+    field_columns: Vec<Field>,
+    /// The project's versions, labels and components, to filter by.
+    plan: (Vec<NamedRef<VersionId>>, Vec<LabelRef>, Vec<NamedRef<ComponentId>>),
+    described: Targets,
+}
+
 async fn show_list(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    visit: Visit,
     query: ListQuery,
     project_key: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let filter = build_filter(&query, project_key.as_deref(), &viewer.user)?;
-    let (open_state, tree) = (filter.state, filter.tree);
-    let user = viewer.user.clone();
-    let columns = query.columns.clone();
     let is_project_page = project_key.is_some();
-    let (project, members, projects, workflow, results, offered_fields, field_columns, plan, described) = state
+    let (lookup, asked, key) = (visit.clone(), query.clone(), project_key.clone());
+    // Who looks and what the page shows: one database task.
+    let Listed {
+        viewer,
+        filter,
+        project,
+        members,
+        projects,
+        workflow,
+        results,
+        offered_fields,
+        field_columns,
+        plan,
+        described,
+    } = state
         .database
         .run(move |connection| {
+            let viewer = lookup.viewer(connection)?;
+            let user = viewer.user.clone();
+            let filter = build_filter(&asked, key.as_deref(), &user)?;
+            let columns = &asked.columns;
             // The page's project, its setup, the workflow and the fields at one version.
             let version = Version::read(connection)?;
             let setups = Setups::at(connection, &version)?;
@@ -415,7 +445,7 @@ async fn show_list(
             let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
             let results = item::listing::list_at(connection, &user, &filter, &version)?;
             let catalog = Catalog::at(connection, &version)?;
-            for key in &columns {
+            for key in columns {
                 if catalog.by_key(key).is_none() {
                     return Err(Error::invalid("column", format!("there is no field {key:?}")));
                 }
@@ -431,9 +461,23 @@ async fn show_list(
                 .collect();
             let field_columns: Vec<Field> =
                 offered_fields.iter().filter(|field| columns.contains(&field.key)).cloned().collect();
-            Ok((project, members, projects, workflow, results, offered_fields, field_columns, plan, described))
+            Ok(Listed {
+                viewer,
+                filter,
+                project,
+                members,
+                projects,
+                workflow,
+                results,
+                offered_fields,
+                field_columns,
+                plan,
+                described,
+            })
         })
-        .await?;
+        .await
+        .map_err(|error| visit.page_error(error))?;
+    let (open_state, tree) = (filter.state, filter.tree);
     let path = match &project_key {
         Some(key) => format!("/projects/{key}"),
         None => "/items".to_string(),
@@ -490,11 +534,11 @@ async fn show_list(
 
 pub async fn list_items(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    visit: Visit,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let query = ListQuery::from_query_string(request.query_string())?;
-    show_list(state, viewer, query, None).await
+    show_list(state, visit, query, None).await
 }
 
 /// The list as CSV, for the filters the list page shows (its page and columns aside).
@@ -512,13 +556,13 @@ pub async fn export_items(
 
 pub async fn show_project(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    visit: Visit,
     path: web::Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner().to_ascii_uppercase();
     let query = ListQuery::from_query_string(request.query_string())?;
-    show_list(state, viewer, ListQuery { project: String::new(), ..query }, Some(key)).await
+    show_list(state, visit, ListQuery { project: String::new(), ..query }, Some(key)).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

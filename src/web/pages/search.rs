@@ -12,7 +12,7 @@ use crate::search::query::{self, SearchResults};
 use crate::web::AppState;
 use crate::web::pages::badges::Badges;
 use crate::web::pages::error::PageError;
-use crate::web::pages::viewer::Viewer;
+use crate::web::pages::viewer::Visit;
 use crate::web::pages::{Chrome, page, see_other, url_with_query};
 
 const PAGE_SIZE: usize = 20;
@@ -56,41 +56,44 @@ fn full_query(form: &SearchForm) -> String {
 
 pub async fn search_items(
     state: web::Data<AppState>,
-    viewer: Viewer,
+    visit: Visit,
     form: web::Query<SearchForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    let page_number = if form.page.is_empty() {
-        1
-    } else {
-        form.page
-            .parse::<usize>()
-            .ok()
-            .filter(|page| (1..=1000).contains(page))
-            .ok_or_else(|| Error::invalid("page", "must be a page number from 1 to 1000"))?
-    };
-    let text = full_query(&form);
-    let (user, index) = (viewer.user.clone(), state.search.clone());
-    let (projects, workflow, outcome) = state
+    let (text, asked_page) = (full_query(&form), form.page.clone());
+    let (lookup, index) = (visit.clone(), state.search.clone());
+    // Who looks and what the page shows: one database task.
+    let (viewer, page_number, projects, workflow, outcome) = state
         .database
         .run(move |connection| {
-            let projects = project::list_readable(connection, &user)?;
+            let viewer = lookup.viewer(connection)?;
+            let page_number = if asked_page.is_empty() {
+                1
+            } else {
+                asked_page
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|page| (1..=1000).contains(page))
+                    .ok_or_else(|| Error::invalid("page", "must be a page number from 1 to 1000"))?
+            };
+            let projects = project::list_readable(connection, &viewer.user)?;
             let workflow = Workflow::load(connection)?;
             if text.is_empty() {
-                return Ok((projects, workflow, None));
+                return Ok((viewer, page_number, projects, workflow, None));
             }
             let offset = (page_number - 1) * PAGE_SIZE;
             // A query the index cannot answer is shown on the page, not as an error page.
-            let outcome = match query::search(connection, &index, &user, &text, PAGE_SIZE, offset) {
+            let outcome = match query::search(connection, &index, &viewer.user, &text, PAGE_SIZE, offset) {
                 Ok(results) => Ok(results),
                 // Beside the box it came from: no need to name the field.
                 Err(Error::Invalid(refusal)) => Err(refusal.message),
                 Err(error @ Error::Unavailable(_)) => Err(error.message()),
                 Err(other) => return Err(other),
             };
-            Ok((projects, workflow, Some(outcome)))
+            Ok((viewer, page_number, projects, workflow, Some(outcome)))
         })
-        .await?;
+        .await
+        .map_err(|error| visit.page_error(error))?;
     let (results, problem) = match outcome {
         None => (None, None),
         Some(Ok(results)) => (Some(results), None),

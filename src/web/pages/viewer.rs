@@ -1,7 +1,7 @@
 //! Who is looking at a page: the signed-in browser user (`Viewer`) or an administrator
 //! (`AdminViewer`), and the CSRF check of every form that changes state.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
 use actix_web::http::Method;
@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::PageError;
 use super::{Chrome, ChromeUser};
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::auth;
 use crate::model::user::User;
@@ -89,36 +90,71 @@ fn same_origin(request: &HttpRequest) -> bool {
     origin.split_once("://").is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(&host))
 }
 
-impl FromRequest for Viewer {
+/// What a page request presents as its viewer, read without the database: the session
+/// cookie, already refused for a state-changing request from another site, and where to come
+/// back after signing in. `viewer` reads who it is; a page that reads anyway does so in its
+/// own database task (`page_error` then turns a missing session into the sign-in page).
+#[derive(Debug, Clone)]
+pub struct Visit {
+    secret: String,
+    return_path: String,
+}
+
+impl Visit {
+    /// The signed-in viewer: `Unauthenticated` when the session has expired or was signed out.
+    pub fn viewer(&self, connection: &mut DbConnection) -> Result<Viewer, Error> {
+        let session = auth::find_session(connection, &self.secret)?
+            .ok_or_else(|| Error::Unauthenticated("the session has expired or was signed out".into()))?;
+        Ok(Viewer { user: session.user, csrf_token: session.csrf_token, session_secret: self.secret.clone() })
+    }
+
+    /// The page's answer to an error: the sign-in page, coming back here, when no one is
+    /// signed in.
+    pub fn page_error(&self, error: Error) -> PageError {
+        match error {
+            Error::Unauthenticated(_) => PageError::SignIn { return_path: self.return_path.clone() },
+            other => PageError::Model(other),
+        }
+    }
+}
+
+impl FromRequest for Visit {
     type Error = PageError;
-    type Future = Pin<Box<dyn Future<Output = Result<Viewer, PageError>>>>;
+    type Future = Ready<Result<Visit, PageError>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let secret = request.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_string());
         let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD);
-        let cross_site = changes_state && !same_origin(request);
+        if changes_state && !same_origin(request) {
+            return ready(Err(PageError::Csrf));
+        }
         let return_path = if changes_state {
             "/".to_string()
         } else {
             request.uri().path_and_query().map_or_else(|| "/".to_string(), |path| path.as_str().to_string())
         };
+        ready(match request.cookie(SESSION_COOKIE) {
+            Some(cookie) => Ok(Visit { secret: cookie.value().to_string(), return_path }),
+            None => Err(PageError::SignIn { return_path }),
+        })
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Viewer, PageError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let visit = Visit::from_request(request, payload).into_inner();
         Box::pin(async move {
-            if cross_site {
-                return Err(PageError::Csrf);
-            }
+            let visit = visit?;
             let state = state.ok_or_else(|| Error::internal("request", "application state missing"))?;
-            let Some(secret) = secret else {
-                return Err(PageError::SignIn { return_path });
-            };
-            let lookup_secret = secret.clone();
-            let session = state.database.run(move |connection| auth::find_session(connection, &lookup_secret)).await?;
-            match session {
-                Some(session) => {
-                    Ok(Viewer { user: session.user, csrf_token: session.csrf_token, session_secret: secret })
-                }
-                None => Err(PageError::SignIn { return_path }),
-            }
+            let (lookup, visit) = (visit.clone(), visit);
+            state
+                .database
+                .run(move |connection| lookup.viewer(connection))
+                .await
+                .map_err(|error| visit.page_error(error))
         })
     }
 }

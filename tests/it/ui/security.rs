@@ -222,7 +222,13 @@ async fn forms_with_the_token_work_and_sign_out_ends_the_session(backend: Backen
     assert!(admin.get(&item_path).await.body.contains(">Watch<"));
 
     assert_eq!(admin.submit("/signout", &[]).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(admin.get("/items").await.status, StatusCode::SEE_OTHER);
+    // Pages that learn who looks in their own database task lead to sign-in and back alike.
+    for path in ["/items", "/projects/WEB", "/search?q=comment", item_path.as_str()] {
+        let page = admin.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        let back = format!("/signin?next={}", crate::support::web::urlencoded(path));
+        assert_eq!(page.location(), Some(back.as_str()), "{path}");
+    }
     drop(app);
 }
 
