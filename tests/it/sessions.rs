@@ -176,6 +176,7 @@ async fn revoked_tokens_and_missing_credentials_are_unauthenticated(backend: Bac
     for read in &reads {
         assert_eq!(script.get(read).await.status, StatusCode::OK, "{read}");
     }
+    script.create_item("TOK", "Filed by the script").await;
     let revoked = app.admin.delete(&format!("/api/v1/tokens/{}", created.body["id"])).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     for read in &reads {
@@ -183,6 +184,11 @@ async fn revoked_tokens_and_missing_credentials_are_unauthenticated(backend: Bac
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{read}");
         assert_eq!(refused.body["error"]["code"], "unauthenticated", "{read}");
     }
+    // Creating learns who calls in its writing task: refused before anything is written.
+    let items = app.count_rows("items");
+    let refused = script.post("/api/v1/items", json!({"project": "TOK", "title": "After revoking"})).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(app.count_rows("items"), items);
 }
 
 async fn deactivated_users_lose_their_sessions_and_tokens(backend: Backend) {

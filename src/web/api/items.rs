@@ -180,7 +180,7 @@ pub struct NewItemBody {
 
 pub async fn create_item(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     body: Json<NewItemBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -199,10 +199,16 @@ pub async fn create_item(
         fields: body.fields.into_iter().collect(),
         unknown_logins: UnknownLogins::Refuse,
     };
-    let user = caller.user.clone();
-    let id = state.database.write(move |connection| item::create(connection, &user, new_item)).await?;
+    let (user, id) = state
+        .database
+        .write(move |connection| {
+            let user = credentials.caller(connection)?.user;
+            let id = item::create(connection, &user, new_item)?;
+            Ok((user, id))
+        })
+        .await?;
     // Read on a reading connection: on SQLite the one writing connection is every writer's turn.
-    let created = state.database.run(move |connection| item::get(connection, &caller.user, id)).await?;
+    let created = state.database.run(move |connection| item::get(connection, &user, id)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
