@@ -60,11 +60,28 @@ impl Fields {
 
     /// The analyzer of `title` and `text`, also used to turn query words into terms.
     pub fn analyzer() -> TextAnalyzer {
+        Fields::analyzer_stemming(StemmedWords::All)
+    }
+
+    /// The analyzer as a highlighter of `terms` reads text: a word is stemmed only when it
+    /// starts as one of the terms does (both stemmers keep a word's first letter), so the
+    /// words that cannot match — most of a snippet's — cost no stemming.
+    pub fn highlighter<'a>(terms: impl IntoIterator<Item = &'a str>) -> TextAnalyzer {
+        let mut first_bytes = [0u64; 4];
+        for term in terms {
+            if let Some(first) = term.bytes().next() {
+                first_bytes[usize::from(first / 64)] |= 1 << (first % 64);
+            }
+        }
+        Fields::analyzer_stemming(StemmedWords::Starting(first_bytes))
+    }
+
+    fn analyzer_stemming(words: StemmedWords) -> TextAnalyzer {
         TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(60))
             .filter(LowerCaser)
             .filter(AsciiFoldingFilter)
-            .filter(EnglishGermanStems)
+            .filter(EnglishGermanStems { words })
             .build()
     }
 
@@ -96,22 +113,44 @@ impl Fields {
     }
 }
 
-/// Replaces each token by its English stem and adds its German stem at the same position
-/// when that differs.
+/// Which words are stemmed: all, or (for a highlighter) those whose first byte is in the set
+/// (a bit per byte value).
 #[derive(Clone, Copy)]
-struct EnglishGermanStems;
+enum StemmedWords {
+    All,
+    Starting([u64; 4]),
+}
+
+impl StemmedWords {
+    fn includes(&self, word: &str) -> bool {
+        match self {
+            StemmedWords::All => true,
+            StemmedWords::Starting(first_bytes) => {
+                word.bytes().next().is_some_and(|first| first_bytes[usize::from(first / 64)] & (1 << (first % 64)) != 0)
+            }
+        }
+    }
+}
+
+/// Replaces each token by its English stem and adds its German stem at the same position
+/// when that differs; a word left out by `words` stays as it is.
+#[derive(Clone, Copy)]
+struct EnglishGermanStems {
+    words: StemmedWords,
+}
 
 impl TokenFilter for EnglishGermanStems {
     type Tokenizer<T: Tokenizer> = StemsFilter<T>;
 
     fn transform<T: Tokenizer>(self, tokenizer: T) -> StemsFilter<T> {
-        StemsFilter { inner: tokenizer }
+        StemsFilter { inner: tokenizer, words: self.words }
     }
 }
 
 #[derive(Clone)]
 struct StemsFilter<T> {
     inner: T,
+    words: StemmedWords,
 }
 
 impl<T: Tokenizer> Tokenizer for StemsFilter<T> {
@@ -120,6 +159,7 @@ impl<T: Tokenizer> Tokenizer for StemsFilter<T> {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
         StemsStream {
             tail: self.inner.token_stream(text),
+            words: self.words,
             english: frostem::Stemmer::new(Algorithm::English),
             german: frostem::Stemmer::new(Algorithm::German),
             token: Token::default(),
@@ -131,6 +171,7 @@ impl<T: Tokenizer> Tokenizer for StemsFilter<T> {
 
 struct StemsStream<T> {
     tail: T,
+    words: StemmedWords,
     english: frostem::Stemmer,
     german: frostem::Stemmer,
     token: Token,
@@ -166,19 +207,28 @@ impl<T: TokenStream> TokenStream for StemsStream<T> {
         self.token.offset_to = word.offset_to;
         self.token.position = word.position;
         self.token.position_length = word.position_length;
+        if !self.words.includes(&word.text) {
+            self.token.text.clear();
+            self.token.text.push_str(&word.text);
+            return true;
+        }
         let (english, german) = (&self.english, &self.german);
         let (text, german_next) = (&mut self.token.text, &mut self.german_next);
         self.german_pending = STEMS.with_borrow_mut(|cache| {
-            if !cache.contains_key(word.text.as_str()) {
-                if cache.len() >= STEM_CACHE_WORDS {
-                    cache.clear();
+            // One probe for a word seen before; a second only to store a new one.
+            let (english_stem, german_stem) = match cache.get(word.text.as_str()) {
+                Some(stems) => stems,
+                None => {
+                    if cache.len() >= STEM_CACHE_WORDS {
+                        cache.clear();
+                    }
+                    let english_stem = english.stem(&word.text).into_owned();
+                    let german_stem = Some(german.stem(&word.text))
+                        .filter(|german| german.as_ref() != english_stem)
+                        .map(Cow::into_owned);
+                    cache.entry(word.text.clone()).or_insert((english_stem, german_stem))
                 }
-                let english_stem = english.stem(&word.text).into_owned();
-                let german_stem =
-                    Some(german.stem(&word.text)).filter(|german| german.as_ref() != english_stem).map(Cow::into_owned);
-                cache.insert(word.text.clone(), (english_stem, german_stem));
-            }
-            let (english_stem, german_stem) = &cache[word.text.as_str()];
+            };
             text.clear();
             text.push_str(english_stem);
             german_next.clear();
@@ -209,6 +259,48 @@ mod tests {
             found.push((stream.token().position, stream.token().text.clone()));
         }
         found
+    }
+
+    fn tokens_of(mut analyzer: TextAnalyzer, text: &str) -> Vec<(usize, String)> {
+        let mut stream = analyzer.token_stream(text);
+        let mut found = Vec::new();
+        while stream.advance() {
+            found.push((stream.token().position, stream.token().text.clone()));
+        }
+        found
+    }
+
+    const WORDS: &str = "dying lying tying skies Yelling yes ugly early only news gently idly happily \
+        reports hoping Äpfel Bücher Straße Berichte Häuser laufen zusammenarbeiten Ödland über \
+        Œuvre naïve E1043 2024 x";
+
+    #[test]
+    fn both_stemmers_keep_a_words_first_letter() {
+        // What lets a highlighter leave the words alone that start unlike every term.
+        let folded = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(60))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build();
+        let words = tokens_of(folded, WORDS);
+        for (position, stem) in tokens(WORDS) {
+            let word = &words.iter().find(|(at, _)| *at == position).unwrap().1;
+            assert_eq!(stem.as_bytes()[0], word.as_bytes()[0], "{word} -> {stem}");
+        }
+    }
+
+    #[test]
+    fn a_highlighter_stems_the_words_that_may_match_as_the_analyzer_does() {
+        let stems = tokens(WORDS);
+        let terms = ["die", "sky", "bericht", "e1043"];
+        let highlighted = tokens_of(Fields::highlighter(terms), WORDS);
+        let starts = |text: &str| terms.iter().any(|term| term.as_bytes()[0] == text.as_bytes()[0]);
+        let kept: Vec<_> = stems.iter().filter(|(_, stem)| starts(stem)).collect();
+        let also: Vec<_> = highlighted.iter().filter(|(_, token)| starts(token)).collect();
+        assert_eq!(kept, also);
+        for term in terms {
+            assert!(highlighted.iter().any(|(_, token)| token == term), "{term}: {highlighted:?}");
+        }
     }
 
     #[test]

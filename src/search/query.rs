@@ -13,6 +13,8 @@
 //! limited to the caller's readable projects inside the query and re-checked against the
 //! database.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use diesel::prelude::*;
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
@@ -570,7 +572,7 @@ fn prunable(query: &dyn Query) -> bool {
 }
 
 /// Marks matches in stored text, found by running the index analyzer over it (offsets stay
-/// those of the original).
+/// those of the original) — as a highlighter of the query's terms (`Fields::highlighter`).
 struct Highlighter {
     title: SnippetGenerator,
     body: SnippetGenerator,
@@ -578,13 +580,28 @@ struct Highlighter {
 
 impl Highlighter {
     fn new(searcher: &tantivy::Searcher, query: &dyn Query, fields: &Fields) -> Result<Highlighter> {
-        let generator = |field: Field, max_chars: usize| -> Result<SnippetGenerator> {
-            let mut generator = SnippetGenerator::create(searcher, query, field)
-                .map_err(|error| Error::internal("highlighting", error))?;
-            generator.set_max_num_chars(max_chars);
-            Ok(generator)
+        // The query's terms in the text field, each weighed as tantivy's own generator does:
+        // the rarer, the more a fragment holding it counts.
+        let mut terms: BTreeSet<&Term> = BTreeSet::new();
+        query.query_terms(&mut |term, _| {
+            if term.field() == fields.text {
+                terms.insert(term);
+            }
+        });
+        let mut weights: BTreeMap<String, f32> = BTreeMap::new();
+        for term in terms {
+            let value = term.value();
+            let Some(text) = value.as_str() else { continue };
+            let documents = searcher.doc_freq(term).map_err(|error| Error::internal("highlighting", error))?;
+            if documents > 0 {
+                weights.insert(text.to_string(), 1.0 / (1.0 + documents as f32));
+            }
+        }
+        let generator = |max_chars: usize| {
+            let analyzer = Fields::highlighter(weights.keys().map(String::as_str));
+            SnippetGenerator::new(weights.clone(), analyzer, fields.text, max_chars)
         };
-        Ok(Highlighter { title: generator(fields.text, 300)?, body: generator(fields.text, 200)? })
+        Ok(Highlighter { title: generator(300), body: generator(200) })
     }
 }
 

@@ -6,8 +6,6 @@
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use tantivy::snippet::Snippet;
 
-use crate::model::html::escape;
-
 /// Marks where a match starts and ends while the fragment goes through the parser (private-use
 /// characters, removed from the text first).
 const OPEN: char = '\u{E000}';
@@ -37,15 +35,24 @@ pub fn plain_html(snippet: &Snippet) -> String {
 }
 
 /// The characters that may start inline Markdown (emphasis, code, links, images, HTML,
-/// entities, escapes, strikethrough, tables, task boxes).
-const INLINE: &[u8] = b"*_`[]<>!&\\~|";
+/// entities, escapes, strikethrough, tables, task boxes), as a table by byte.
+const INLINE: [bool; 256] = {
+    let mut table = [false; 256];
+    let characters = b"*_`[]<>!&\\~|";
+    let mut at = 0;
+    while at < characters.len() {
+        table[characters[at] as usize] = true;
+        at += 1;
+    }
+    table
+};
 
 /// The words of Markdown that has only block markup — headings, quotes, list markers,
 /// setext and thematic rules — taken off each line's start, as the parser would; `None` when
 /// any inline markup may be there, for the parser to read. Most snippets are such text, and
 /// this is a tenth of the parser's cost.
 fn block_words(markdown: &str) -> Option<String> {
-    if markdown.bytes().any(|byte| INLINE.contains(&byte)) {
+    if markdown.bytes().any(|byte| INLINE[usize::from(byte)]) {
         return None;
     }
     let mut text = String::with_capacity(markdown.len());
@@ -71,8 +78,15 @@ fn block_words(markdown: &str) -> Option<String> {
     Some(text)
 }
 
+/// The first byte of `OPEN` and `CLOSE` in UTF-8: text without it holds neither.
+const MARK_LEAD: u8 = 0xEE;
+
 fn push_clean(into: &mut String, text: &str) {
-    into.extend(text.chars().filter(|character| *character != OPEN && *character != CLOSE));
+    if text.as_bytes().contains(&MARK_LEAD) {
+        into.extend(text.chars().filter(|character| *character != OPEN && *character != CLOSE));
+    } else {
+        into.push_str(text);
+    }
 }
 
 /// The text of Markdown as read: what its events say in words, blocks apart by a space.
@@ -100,41 +114,38 @@ fn words(markdown: &str) -> String {
 fn to_html(text: &str) -> String {
     let mut html = String::with_capacity(text.len() + 16);
     let mut bold = false;
-    let mut plain = String::new();
-    let flush = |plain: &mut String, html: &mut String| {
-        html.push_str(&escape(plain));
-        plain.clear();
-    };
     let mut last_was_space = true;
     for character in text.chars() {
         match character {
             OPEN if !bold => {
-                flush(&mut plain, &mut html);
                 html.push_str("<b>");
                 bold = true;
             }
             CLOSE if bold => {
-                flush(&mut plain, &mut html);
                 html.push_str("</b>");
                 bold = false;
             }
             OPEN | CLOSE => {}
             space if space.is_whitespace() => {
                 if !last_was_space {
-                    plain.push(' ');
+                    html.push(' ');
                 }
                 last_was_space = true;
                 continue;
             }
-            other => plain.push(other),
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            other => html.push(other),
         }
         last_was_space = false;
     }
-    flush(&mut plain, &mut html);
     if bold {
         html.push_str("</b>");
     }
-    html.trim_end().to_string()
+    html.truncate(html.trim_end().len());
+    html
 }
 
 #[cfg(test)]
