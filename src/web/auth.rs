@@ -69,8 +69,8 @@ fn bearer_token(request: &HttpRequest) -> Option<String> {
 
 /// What a request presents as its sender, read without the database: a bearer token, or a
 /// session cookie with the CSRF header a state-changing request must carry. `caller` reads
-/// who it is; a handler that reads anyway does so in its own database task, which spares
-/// the request a second task and, on PostgreSQL, a second round trip's wait.
+/// who it is; a handler that uses the database anyway does so in its own task, which spares
+/// the request a second one (a hand-off to a blocking thread and back, a pool checkout).
 #[derive(Debug, Clone)]
 pub enum Credentials {
     Token(String),

@@ -401,19 +401,7 @@ async fn show_list(
     let is_project_page = project_key.is_some();
     let (lookup, asked, key) = (visit.clone(), query.clone(), project_key.clone());
     // Who looks and what the page shows: one database task.
-    let Listed {
-        viewer,
-        filter,
-        project,
-        members,
-        projects,
-        workflow,
-        results,
-        offered_fields,
-        field_columns,
-        plan,
-        described,
-    } = state
+    let listed = state
         .database
         .run(move |connection| {
             let viewer = lookup.viewer(connection)?;
@@ -477,13 +465,13 @@ async fn show_list(
         })
         .await
         .map_err(|error| visit.page_error(error))?;
-    let (open_state, tree) = (filter.state, filter.tree);
+    let (open_state, tree) = (listed.filter.state, listed.filter.tree);
     let path = match &project_key {
         Some(key) => format!("/projects/{key}"),
         None => "/items".to_string(),
     };
     let page_number = query.page_number()?;
-    let page_count = ((results.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page_count = ((listed.results.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page_href = |number: i64| ListQuery { page: number.to_string(), ..query.clone() }.url(&path);
     let state_label = match open_state {
         OpenState::Open => "open ",
@@ -491,21 +479,22 @@ async fn show_list(
         OpenState::All => "",
     };
     page(&ItemListPage {
-        chrome: viewer.chrome(),
-        depths: if tree { tree_depths(&results.items) } else { Vec::new() },
+        chrome: listed.viewer.chrome(),
+        depths: if tree { tree_depths(&listed.results.items) } else { Vec::new() },
         flat_href: ListQuery { view: String::new(), page: String::new(), ..query.clone() }.url(&path),
         tree_href: ListQuery { view: "tree".into(), page: String::new(), ..query.clone() }.url(&path),
         tree,
-        project_description_html: project
+        project_description_html: listed
+            .project
             .as_ref()
             .filter(|_| is_project_page)
-            .map(|project| markdown::render(&project.description, TaskBoxes::Disabled, &described))
+            .map(|project| markdown::render(&project.description, TaskBoxes::Disabled, &listed.described))
             .unwrap_or_default(),
-        project: project.filter(|_| is_project_page),
-        members,
-        columns: sort_columns(&query, &path, &field_columns),
-        offered_fields,
-        field_columns,
+        project: listed.project.filter(|_| is_project_page),
+        members: listed.members,
+        columns: sort_columns(&query, &path, &listed.field_columns),
+        offered_fields: listed.offered_fields,
+        field_columns: listed.field_columns,
         state_label,
         filtered: query.is_filtered(),
         all_states_href: ListQuery { state: "all".into(), page: String::new(), ..query.clone() }.url(&path),
@@ -522,13 +511,13 @@ async fn show_list(
         page_count,
         path,
         query,
-        projects,
-        versions: plan.0,
-        labels: plan.1,
-        components: plan.2,
-        badges: Badges::of(&workflow),
-        workflow,
-        results,
+        projects: listed.projects,
+        versions: listed.plan.0,
+        labels: listed.plan.1,
+        components: listed.plan.2,
+        badges: Badges::of(&listed.workflow),
+        workflow: listed.workflow,
+        results: listed.results,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Who is looking at a page: the signed-in browser user (`Viewer`) or an administrator
-//! (`AdminViewer`), and the CSRF check of every form that changes state.
+//! (`AdminViewer`), the session a page request presents (`Visit`, for a page that reads its
+//! viewer with its content), and the CSRF check of every form that changes state.
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -149,7 +150,7 @@ impl FromRequest for Viewer {
         Box::pin(async move {
             let visit = visit?;
             let state = state.ok_or_else(|| Error::internal("request", "application state missing"))?;
-            let (lookup, visit) = (visit.clone(), visit);
+            let lookup = visit.clone();
             state
                 .database
                 .run(move |connection| lookup.viewer(connection))
