@@ -148,19 +148,6 @@ macro_rules! item_subquery {
 }
 pub(crate) use item_subquery;
 
-/// The ids an `item_subquery!` read as comma-separated text (`NULL` for none); `what` names
-/// them in the error a malformed list gives.
-pub fn decode_ids(encoded: Option<&str>, what: &str) -> crate::error::Result<Vec<i64>> {
-    encoded
-        .into_iter()
-        .flat_map(|text| text.split(','))
-        .map(|id| {
-            id.parse()
-                .map_err(|error| crate::error::Error::internal(format!("reading {what}"), format!("{id:?}: {error}")))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use diesel::sql_types::BigInt;
 use serde::Serialize;
 
 use crate::db::dialect::{Dialect, RowLock};
-use crate::db::schema::{index_queue, items};
+use crate::db::schema::{index_queue, items, watchers};
 use crate::db::{DbConnection, first_by_type, read_together, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::definitions::Version;
@@ -686,23 +686,24 @@ pub struct PageItem {
 /// The item, what the actor may do with it and what its page shows of its own, in one
 /// statement.
 pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<PageItem> {
-    // The watchers' ids, whether it has links, whether it has attachments.
-    type PageRow = fetched_row!(OwnParts, Option<String>, bool, bool);
+    // Whether the actor watches it, whether it has links, whether it has attachments.
+    type PageRow = fetched_row!(OwnParts, bool, bool, bool);
     let found: PageRow = first_by_type!(
         connection,
         items::table.filter(items::id.eq(id)).select(select_row!(
             columns,
             OWN_PARTS,
-            watcher::IdsOfItem,
+            diesel::dsl::exists(
+                watchers::table.filter(watchers::item_id.eq(items::id)).filter(watchers::user_id.eq(actor.id))
+            ),
             link::AnyOfItem,
             attachment::AnyOfItem
         ))
     )
     .optional()?
     .ok_or_else(|| not_found(id))?;
-    let (row, key, version, own, watchers, linked, attached) = found;
+    let (row, key, version, own, watching, linked, attached) = found;
     let one = OneRow::read((row, key, version, own))?;
-    let watching = watcher::decode_ids(watchers.as_deref())?.contains(&actor.id);
     let (view, permissions, readable, version) = checked_view(connection, actor, one)?;
     Ok(PageItem { view, permissions, readable, version, watching, linked, attached })
 }

@@ -226,7 +226,15 @@ crate::db::dialect::item_subquery!(
 
 /// The ids `IdsOfItem` read.
 pub fn decode_ids(encoded: Option<&str>) -> Result<Vec<LabelId>> {
-    Ok(crate::db::dialect::decode_ids(encoded, "an item's labels")?.into_iter().map(LabelId).collect())
+    encoded
+        .into_iter()
+        .flat_map(|text| text.split(','))
+        .map(|id| {
+            id.parse()
+                .map(LabelId)
+                .map_err(|error| Error::internal("reading an item's labels", format!("{id:?}: {error}")))
+        })
+        .collect()
 }
 
 /// Sorts labels as items show them: by name, whatever the case.

@@ -31,19 +31,6 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
     of_item(connection, readable)
 }
 
-crate::db::dialect::item_subquery!(
-    /// The ids of an item's watchers in its row's statement, comma-separated (`NULL` when none
-    /// watches it).
-    IdsOfItem: diesel::sql_types::Nullable<diesel::sql_types::Text>,
-    sql: "(SELECT string_agg(CAST(watchers.user_id AS TEXT), ',') FROM watchers \
-        WHERE watchers.item_id = \"items\".\"id\")"
-);
-
-/// The ids `IdsOfItem` read.
-pub fn decode_ids(encoded: Option<&str>) -> Result<Vec<UserId>> {
-    Ok(crate::db::dialect::decode_ids(encoded, "an item's watchers")?.into_iter().map(UserId).collect())
-}
-
 /// The watchers of an item already checked, by login.
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem) -> Result<Vec<UserSummary>> {
     Ok(watchers::table

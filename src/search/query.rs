@@ -597,10 +597,9 @@ impl Highlighter {
                 weights.insert(text.to_string(), 1.0 / (1.0 + documents as f32));
             }
         }
-        let generator = |max_chars: usize| {
-            let analyzer = Fields::highlighter(weights.keys().map(String::as_str));
-            SnippetGenerator::new(weights.clone(), analyzer, fields.text, max_chars)
-        };
+        let analyzer = Fields::highlighter(weights.keys().map(String::as_str));
+        let generator =
+            |max_chars: usize| SnippetGenerator::new(weights.clone(), analyzer.clone(), fields.text, max_chars);
         Ok(Highlighter { title: generator(300), body: generator(200) })
     }
 }
