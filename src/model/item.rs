@@ -217,14 +217,14 @@ pub struct ItemUpdate {
 /// own.
 macro_rules! fetched_row {
     ($($more:ty),*) => {
-        (ItemRow, Option<String>, Option<i64>, $($more,)*)
+        (ItemRow, Option<String>, $($more,)*)
     };
 }
 
 /// An item row, the version of the definitions read in the same statement, at which `Names`
 /// names its ids, whether it carries labels (only those items' labels are then read), and its
-/// parent's number and title.
-type FetchedRow = fetched_row!(bool, Option<i64>, Option<String>);
+/// parent's number and title (`tree::Parent`).
+type FetchedRow = fetched_row!(bool, Option<String>);
 
 /// Selects an item row as `FetchedRow`.
 macro_rules! select_row {
@@ -232,12 +232,7 @@ macro_rules! select_row {
     (columns $(, $more:expr)*) => {
         (
             ItemRow::as_select(),
-            $crate::db::schema::field_catalog_version::table
-                .select($crate::db::schema::field_catalog_version::database_key)
-                .single_value(),
-            $crate::db::schema::field_catalog_version::table
-                .select($crate::db::schema::field_catalog_version::version)
-                .single_value(),
+            $crate::model::definitions::CurrentVersion,
             $($more,)*
         )
     };
@@ -254,8 +249,7 @@ macro_rules! select_row {
             ),
             // A lookup by key for the items that have a parent: cheaper than a statement of
             // its own for a list page's parents (another round trip on PostgreSQL).
-            $crate::model::item::tree::ParentNumber,
-            $crate::model::item::tree::ParentTitle
+            $crate::model::item::tree::Parent
         ))
     };
 }
@@ -287,7 +281,7 @@ fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Ve
 
 /// The version of the definitions a row was read at.
 fn version_of(row: &FetchedRow) -> Result<Version> {
-    Version::of_row(row.1.clone(), row.2)
+    Version::of_row(row.1.clone())
 }
 
 /// `into_views` with the field definitions already loaded. A page's values and labels are read
@@ -297,7 +291,7 @@ fn version_of(row: &FetchedRow) -> Result<Version> {
 fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
     let mut values = value::load(connection, catalog, &ids)?;
-    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.3).map(|(row, ..)| row.id).collect();
+    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.2).map(|(row, ..)| row.id).collect();
     let mut labels: HashMap<ItemId, Vec<LabelId>> = HashMap::new();
     for (item, label) in label::ids_of_items(connection, &labelled)? {
         labels.entry(item).or_default().push(label);
@@ -306,11 +300,11 @@ fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<Fetche
         .into_iter()
         .map(|fetched| {
             let version = version_of(&fetched)?;
-            let (row, .., parent_number, parent_title) = fetched;
+            let (row, .., parent) = fetched;
             let parts = Parts {
                 labels: labels.remove(&row.id).unwrap_or_default(),
                 values: values.remove(&row.id).unwrap_or_default(),
-                parent: parent_number.zip(parent_title),
+                parent: tree::parent(parent)?,
             };
             Ok((row, version, parts))
         })
@@ -408,21 +402,18 @@ struct OneRow {
 
 /// What an item's own statement reads besides its row and the version: its labels' ids, its
 /// values, its parent's number and title.
-const OWN_PARTS: (label::IdsOfItem, value::OfItem, tree::ParentNumber, tree::ParentTitle) =
-    (label::IdsOfItem, value::OfItem, tree::ParentNumber, tree::ParentTitle);
+const OWN_PARTS: (label::IdsOfItem, value::OfItem, tree::Parent) = (label::IdsOfItem, value::OfItem, tree::Parent);
 
 /// `OWN_PARTS` as read.
-type OwnParts = (Option<String>, Option<String>, Option<i64>, Option<String>);
+type OwnParts = (Option<String>, Option<String>, Option<String>);
 
 impl OneRow {
-    fn read(
-        (row, key, version, (labels, values, parent_number, parent_title)): fetched_row!(OwnParts),
-    ) -> Result<OneRow> {
+    fn read((row, version, (labels, values, parent)): fetched_row!(OwnParts)) -> Result<OneRow> {
         Ok(OneRow {
-            version: Version::of_row(key, version)?,
+            version: Version::of_row(version)?,
             labels: label::decode_ids(labels.as_deref())?,
             values,
-            parent: parent_number.zip(parent_title),
+            parent: tree::parent(parent)?,
             row,
         })
     }
@@ -702,8 +693,8 @@ pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> 
     )
     .optional()?
     .ok_or_else(|| not_found(id))?;
-    let (row, key, version, own, watching, linked, attached) = found;
-    let one = OneRow::read((row, key, version, own))?;
+    let (row, version, own, watching, linked, attached) = found;
+    let one = OneRow::read((row, version, own))?;
     let (view, permissions, readable, version) = checked_view(connection, actor, one)?;
     Ok(PageItem { view, permissions, readable, version, watching, linked, attached })
 }

@@ -152,13 +152,18 @@ pub fn check_closable(connection: &mut DbConnection, item_id: ItemId) -> Result<
 }
 
 crate::db::dialect::item_subquery!(
-    /// The number of an item's parent in its row's statement (in the item's project).
-    ParentNumber: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-    sql: "(SELECT parent.number FROM items AS parent WHERE parent.id = \"items\".\"parent_id\")"
+    /// The number and title of an item's parent in its row's statement, as one text (`parent`
+    /// reads it): one subquery instead of one per column, which on PostgreSQL costs about as
+    /// much as the lookup itself.
+    Parent: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    sql: "(SELECT parent.number || ' ' || parent.title FROM items AS parent WHERE parent.id = \"items\".\"parent_id\")"
 );
 
-crate::db::dialect::item_subquery!(
-    /// The title of an item's parent in its row's statement.
-    ParentTitle: diesel::sql_types::Nullable<diesel::sql_types::Text>,
-    sql: "(SELECT parent.title FROM items AS parent WHERE parent.id = \"items\".\"parent_id\")"
-);
+/// The number and title `Parent` read.
+pub fn parent(read: Option<String>) -> Result<Option<(i64, String)>> {
+    let Some(read) = read else { return Ok(None) };
+    read.split_once(' ')
+        .and_then(|(number, title)| Some((number.parse().ok()?, title.to_string())))
+        .map(Some)
+        .ok_or_else(|| Error::internal("reading an item's parent", format!("unexpected number and title {read:?}")))
+}
