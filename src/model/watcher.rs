@@ -11,18 +11,13 @@ use crate::model::ids::{ItemId, ProjectId, UserId};
 use crate::model::permission::{self, Access, Permission, ReadableItem};
 use crate::model::user::{self, User, UserSummary};
 
-/// Adds a watcher unless already watching; for use inside a write transaction.
+/// Adds a watcher unless already watching; for use inside a write transaction. One statement
+/// (a write path such as creating an item runs it for each new watcher).
 pub fn add_quietly(connection: &mut DbConnection, item_id: ItemId, user_id: UserId) -> Result<()> {
-    let existing: i64 = watchers::table
-        .filter(watchers::item_id.eq(item_id))
-        .filter(watchers::user_id.eq(user_id))
-        .count()
-        .get_result(connection)?;
-    if existing == 0 {
-        diesel::insert_into(watchers::table)
-            .values((watchers::item_id.eq(item_id), watchers::user_id.eq(user_id)))
-            .execute(connection)?;
-    }
+    crate::with_backend!(connection, |inner| diesel::insert_into(watchers::table)
+        .values((watchers::item_id.eq(item_id), watchers::user_id.eq(user_id)))
+        .on_conflict_do_nothing()
+        .execute(inner))?;
     Ok(())
 }
 
