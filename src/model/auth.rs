@@ -201,11 +201,8 @@ pub fn revoke_token(connection: &mut DbConnection, user_id: UserId, token_id: To
 
 /// The active user owning a bearer token.
 pub fn find_token_user(connection: &mut DbConnection, secret: &str) -> Result<Option<User>> {
-    if !secret.starts_with(TOKEN_PREFIX) {
-        return Ok(None);
-    }
+    let Some(hash) = token_hash(secret) else { return Ok(None) };
     // Every API request asks this: the statement is cached by its type.
-    let hash = digest(secret);
     Ok(first_by_type!(
         connection,
         api_tokens::table
@@ -215,6 +212,16 @@ pub fn find_token_user(connection: &mut DbConnection, secret: &str) -> Result<Op
             .select(User::as_select())
     )
     .optional()?)
+}
+
+/// The digest a bearer token is stored as; `None` for what cannot be a token.
+pub fn token_hash(secret: &str) -> Option<String> {
+    secret.starts_with(TOKEN_PREFIX).then(|| digest(secret))
+}
+
+/// The answer to a bearer token that is not (or no longer) an active user's.
+pub fn token_refused() -> Error {
+    Error::Unauthenticated("the API token is invalid or revoked".into())
 }
 
 #[cfg(test)]

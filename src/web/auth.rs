@@ -83,8 +83,7 @@ impl Credentials {
     pub fn caller(&self, connection: &mut DbConnection) -> Result<Caller, Error> {
         match self {
             Credentials::Token(token) => {
-                let user = auth::find_token_user(connection, token)?
-                    .ok_or_else(|| Error::Unauthenticated("the API token is invalid or revoked".into()))?;
+                let user = auth::find_token_user(connection, token)?.ok_or_else(auth::token_refused)?;
                 Ok(Caller { user, session_secret: None })
             }
             Credentials::Session { secret, changes_state, csrf_header } => {

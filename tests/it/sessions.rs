@@ -176,13 +176,23 @@ async fn revoked_tokens_and_missing_credentials_are_unauthenticated(backend: Bac
     for read in &reads {
         assert_eq!(script.get(read).await.status, StatusCode::OK, "{read}");
     }
+    // GET of an item by id reads its caller in the item's statement: an item that is not
+    // there is a 404 for a valid token, and a 401 for an invalid one (below).
+    let missing = "/api/v1/items/999999";
+    assert_eq!(script.get(missing).await.status, StatusCode::NOT_FOUND);
     script.create_item("TOK", "Filed by the script").await;
     let revoked = app.admin.delete(&format!("/api/v1/tokens/{}", created.body["id"])).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    for read in &reads {
+    for read in reads.iter().map(String::as_str).chain([missing]) {
         let refused = script.get(read).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{read}");
         assert_eq!(refused.body["error"]["code"], "unauthenticated", "{read}");
+    }
+    // What cannot be a token at all, for an item that is there and one that is not.
+    let mut forged = app.admin.clone();
+    forged.token = "not-a-baton-token".into();
+    for read in [format!("/api/v1/items/{}", item["id"]), missing.to_string()] {
+        assert_eq!(forged.get(&read).await.status, StatusCode::UNAUTHORIZED, "{read}");
     }
     // Creating learns who calls in its writing task: refused before anything is written.
     let items = app.count_rows("items");
@@ -194,10 +204,14 @@ async fn revoked_tokens_and_missing_credentials_are_unauthenticated(backend: Bac
 async fn deactivated_users_lose_their_sessions_and_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user = app.create_user("leaver").await;
+    app.create_project("OPEN", true).await;
+    let item = format!("/api/v1/items/{}", app.admin.create_item("OPEN", "Seen by everyone").await["id"]);
     assert_eq!(user.get("/api/v1/users/me").await.status, StatusCode::OK);
+    assert_eq!(user.get(&item).await.status, StatusCode::OK);
     let deactivated = app.admin.patch(&format!("/api/v1/users/{}", user.user_id), json!({"active": false})).await;
     assert_eq!(deactivated.status, StatusCode::OK);
     assert_eq!(user.get("/api/v1/users/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(user.get(&item).await.status, StatusCode::UNAUTHORIZED);
     let sign_in = reqwest::Client::new()
         .post(app.url("/api/v1/session"))
         .json(&json!({"login": "leaver", "password": USER_PASSWORD}))
