@@ -222,9 +222,8 @@ macro_rules! fetched_row {
 }
 
 /// An item row, the version of the definitions read in the same statement, at which `Names`
-/// names its ids, whether it carries labels (only those items' labels are then read), and its
-/// parent's number and title (`tree::Parent`).
-type FetchedRow = fetched_row!(bool, Option<String>);
+/// names its ids, and its parent's number and title (`tree::Parent`).
+type FetchedRow = fetched_row!(Option<String>);
 
 /// Selects an item row as `FetchedRow`.
 macro_rules! select_row {
@@ -239,14 +238,6 @@ macro_rules! select_row {
     ($query:expr) => {
         $query.select(select_row!(
             columns,
-            // `OFFSET 0` keeps PostgreSQL probing the label index per item: without it a
-            // generic plan, not knowing the page's length, reads every item label into a hash
-            // first (31 ms against 0.2 ms for a page of 25, 125,000 item labels).
-            diesel::dsl::exists(
-                $crate::db::schema::item_labels::table
-                    .filter($crate::db::schema::item_labels::item_id.eq($crate::db::schema::items::id))
-                    .offset(0),
-            ),
             // A lookup by key for the items that have a parent: cheaper than a statement of
             // its own for a list page's parents (another round trip on PostgreSQL).
             $crate::model::item::tree::Parent
@@ -287,13 +278,14 @@ fn version_of(row: &FetchedRow) -> Result<Version> {
 /// `into_views` with the field definitions already loaded. A page's values and labels are read
 /// by one statement each for all its items: in the rows' statement they would be subqueries
 /// run once per row, which cost PostgreSQL more than the statements (a page of 25: 165 µs
-/// more for the rows, against about 55 µs of work each for the values and the labels).
+/// more for the rows, against about 55 µs of work each for the values and the labels). Even
+/// asking per row whether an item has labels, to skip the labels' statement for a page without
+/// any, cost PostgreSQL more than that statement: 76 of the 195 buffers a page of 25 read.
 fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
     let mut values = value::load(connection, catalog, &ids)?;
-    let labelled: Vec<ItemId> = rows.iter().filter(|row| row.2).map(|(row, ..)| row.id).collect();
     let mut labels: HashMap<ItemId, Vec<LabelId>> = HashMap::new();
-    for (item, label) in label::ids_of_items(connection, &labelled)? {
+    for (item, label) in label::ids_of_items(connection, &ids)? {
         labels.entry(item).or_default().push(label);
     }
     let read = rows
