@@ -219,11 +219,20 @@ async fn forms_with_the_token_work_and_sign_out_ends_the_session(backend: Backen
     assert!(page.body.contains("notes.txt") && page.body.contains("5 bytes"), "{}", page.body);
     assert!(page.body.contains("Unwatch"), "the author watches the item");
     assert_eq!(admin.submit(&format!("{item_path}/unwatch"), &[]).await.status, StatusCode::SEE_OTHER);
+    // Someone else watching it is not the viewer watching it.
+    let bystander = app.create_user("bystander").await;
+    app.add_member("WEB", &bystander, "reporter").await;
+    let watched = bystander.post(&format!("/api/v1{item_path}/watchers"), json!({})).await;
+    assert_eq!(watched.status, StatusCode::NO_CONTENT, "{}", watched.body);
     assert!(admin.get(&item_path).await.body.contains(">Watch<"));
+    // The item page by id reads its viewer with the item: an item that is not there is the
+    // not-found page for a viewer, and the sign-in page (below) for no one.
+    let missing = "/items/999999";
+    assert_eq!(admin.get(missing).await.status, StatusCode::NOT_FOUND);
 
     assert_eq!(admin.submit("/signout", &[]).await.status, StatusCode::SEE_OTHER);
     // Pages that learn who looks in their own database task lead to sign-in and back alike.
-    for path in ["/items", "/projects/WEB", "/search?q=comment", item_path.as_str()] {
+    for path in ["/items", "/projects/WEB", "/search?q=comment", item_path.as_str(), missing] {
         let page = admin.get(path).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
         let back = format!("/signin?next={}", crate::support::web::urlencoded(path));
