@@ -7,19 +7,24 @@ pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     let mut copied = 0;
     for (at, byte) in text.bytes().enumerate() {
-        let entity = match byte {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            _ => continue,
-        };
+        let Some(entity) = entity(byte) else { continue };
         escaped.push_str(&text[copied..at]);
         escaped.push_str(entity);
         copied = at + 1;
     }
     escaped.push_str(&text[copied..]);
     escaped
+}
+
+/// What stands for `byte` in escaped text (`escape`), when it is not itself.
+pub fn entity(byte: u8) -> Option<&'static str> {
+    match byte {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        _ => None,
+    }
 }
 
 /// Tags whose content is never shown.

@@ -6,6 +6,8 @@
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use tantivy::snippet::Snippet;
 
+use crate::model::html::entity;
+
 /// Marks where a match starts and ends while the fragment goes through the parser (private-use
 /// characters, removed from the text first).
 const OPEN: char = '\u{E000}';
@@ -133,11 +135,10 @@ fn to_html(text: &str) -> String {
                 last_was_space = true;
                 continue;
             }
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            other => html.push(other),
+            other => match u8::try_from(other).ok().and_then(entity) {
+                Some(entity) => html.push_str(entity),
+                None => html.push(other),
+            },
         }
         last_was_space = false;
     }
