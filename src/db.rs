@@ -180,7 +180,7 @@ impl ConnectionManager {
                 // otherwise plans a list page anew on every request (its custom plans look
                 // cheaper than a generic plan that cannot know the LIMIT), 2-3 ms of planning
                 // for a 0.5 ms execution of the same plan. Floats written as text (an item's
-                // values read with its row, `value::OfItem`) give back the same number, whatever
+                // values as a row keeps them, `items.field_values`) give back the same number, whatever
                 // the server's, database's or role's default.
                 connection
                     .batch_execute(&format!(

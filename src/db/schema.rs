@@ -140,6 +140,8 @@ diesel::table! {
         target_version_id -> Nullable<BigInt>,
         component_id -> Nullable<BigInt>,
         number -> BigInt,
+        field_values -> Nullable<Text>,
+        label_ids -> Nullable<Text>,
     }
 }
 

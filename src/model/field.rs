@@ -755,9 +755,10 @@ pub fn update(connection: &mut DbConnection, actor: &User, key: &str, changes: F
                         "removing choices that items hold (retire them instead to keep the values)",
                     ));
                 }
-                diesel::delete(item_values::table.filter(item_values::choice_id.eq_any(&removed)))
-                    .execute(connection)?;
-                enqueue_all(connection, &holders)?;
+                take_values(connection, &holders, |connection| {
+                    diesel::delete(item_values::table.filter(item_values::choice_id.eq_any(&removed)))
+                        .execute(connection)
+                })?;
                 diesel::delete(field_choices::table.filter(field_choices::id.eq_any(&removed))).execute(connection)?;
             }
             let renamed = write_choices(connection, &field, choices)?;
@@ -780,13 +781,14 @@ pub fn update(connection: &mut DbConnection, actor: &User, key: &str, changes: F
                         "items of other projects or types hold values of this field",
                     ));
                 }
-                diesel::delete(
-                    item_values::table
-                        .filter(item_values::field_id.eq(field.id))
-                        .filter(item_values::item_id.eq_any(&outside)),
-                )
-                .execute(connection)?;
-                enqueue_all(connection, &outside)?;
+                take_values(connection, &outside, |connection| {
+                    diesel::delete(
+                        item_values::table
+                            .filter(item_values::field_id.eq(field.id))
+                            .filter(item_values::item_id.eq_any(&outside)),
+                    )
+                    .execute(connection)
+                })?;
             }
             write_scope(connection, field.id, &projects, &types)?;
         }
@@ -814,8 +816,16 @@ pub fn update(connection: &mut DbConnection, actor: &User, key: &str, changes: F
     Ok(updated)
 }
 
-fn enqueue_all(connection: &mut DbConnection, items: &[i64]) -> Result<()> {
-    for item in items {
+/// Takes values away from these items with `delete`, their rows locked first (see
+/// `item::lock_rows`), and queues them to be indexed again.
+fn take_values(
+    connection: &mut DbConnection,
+    holders: &[i64],
+    delete: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
+) -> Result<()> {
+    crate::model::item::lock_rows(connection, holders)?;
+    delete(connection)?;
+    for item in holders {
         diesel::insert_into(index_queue::table).values(index_queue::item_id.eq(*item)).execute(connection)?;
     }
     Ok(())
@@ -837,8 +847,9 @@ pub fn delete(connection: &mut DbConnection, actor: &User, key: &str, confirm: b
         if count > 0 && !confirm {
             return Err(needs_confirmation(count, &format!("deleting the field {:?}", field.name)));
         }
-        diesel::delete(item_values::table.filter(item_values::field_id.eq(field.id))).execute(connection)?;
-        enqueue_all(connection, &holders)?;
+        take_values(connection, &holders, |connection| {
+            diesel::delete(item_values::table.filter(item_values::field_id.eq(field.id))).execute(connection)
+        })?;
         diesel::delete(fields::table.find(field.id)).execute(connection)?;
         let remaining = Catalog::load(connection)?;
         renumber(connection, &remaining, None)?;

@@ -2,12 +2,10 @@
 //! sorted, paginated list is in `listing`. Every write that search will need enqueues the
 //! item in `index_queue` inside the same transaction.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use serde::Serialize;
 
 use crate::db::dialect::{Dialect, RowLock};
@@ -222,8 +220,8 @@ macro_rules! fetched_row {
 }
 
 /// An item row, the version of the definitions read in the same statement, at which `Names`
-/// names its ids, and its parent's number and title (`tree::Parent`).
-type FetchedRow = fetched_row!(Option<String>);
+/// names its ids, and its own parts (`OWN_PARTS`).
+type FetchedRow = fetched_row!(OwnParts);
 
 /// Selects an item row as `FetchedRow`.
 macro_rules! select_row {
@@ -236,12 +234,7 @@ macro_rules! select_row {
         )
     };
     ($query:expr) => {
-        $query.select(select_row!(
-            columns,
-            // A lookup by key for the items that have a parent: cheaper than a statement of
-            // its own for a list page's parents (another round trip on PostgreSQL).
-            $crate::model::item::tree::Parent
-        ))
+        $query.select(select_row!(columns, $crate::model::item::OWN_PARTS))
     };
 }
 use select_row;
@@ -265,40 +258,24 @@ fn named_ref<Id: Copy + PartialEq>(names: &[(Id, String)], id: Id) -> Option<Nam
 /// Turns fetched rows into views.
 fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
     // The rows of one statement were read at one version.
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
-    let catalog = Catalog::at(connection, &version_of(first)?)?;
+    let Some((_, version, _)) = rows.first() else { return Ok(Vec::new()) };
+    let catalog = Catalog::at(connection, &Version::of_row(version.clone())?)?;
     views_with(connection, &catalog, rows)
 }
 
-/// The version of the definitions a row was read at.
-fn version_of(row: &FetchedRow) -> Result<Version> {
-    Version::of_row(row.1.clone())
-}
-
-/// `into_views` with the field definitions already loaded. A page's values and labels are read
-/// by one statement each for all its items: in the rows' statement they would be subqueries
-/// run once per row, which cost PostgreSQL more than the statements (a page of 25: 165 µs
-/// more for the rows, against about 55 µs of work each for the values and the labels). Even
-/// asking per row whether an item has labels, to skip the labels' statement for a page without
-/// any, cost PostgreSQL more than that statement: 76 of the 195 buffers a page of 25 read.
+/// `into_views` with the field definitions already loaded. Each row carries its values and
+/// labels (`OWN_PARTS`): a page needs no statement of its own for them.
 fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
-    let ids: Vec<ItemId> = rows.iter().map(|(row, ..)| row.id).collect();
-    let mut values = value::load(connection, catalog, &ids)?;
-    let mut labels: HashMap<ItemId, Vec<LabelId>> = HashMap::new();
-    for (item, label) in label::ids_of_items(connection, &ids)? {
-        labels.entry(item).or_default().push(label);
-    }
     let read = rows
         .into_iter()
         .map(|fetched| {
-            let version = version_of(&fetched)?;
-            let (row, .., parent) = fetched;
+            let one = OneRow::read(fetched)?;
             let parts = Parts {
-                labels: labels.remove(&row.id).unwrap_or_default(),
-                values: values.remove(&row.id).unwrap_or_default(),
-                parent: tree::parent(parent)?,
+                values: value::decode(catalog, one.values.as_deref())?,
+                labels: one.labels,
+                parent: one.parent,
             };
-            Ok((row, version, parts))
+            Ok((one.row, one.version, parts))
         })
         .collect::<Result<Vec<ReadRow>>>()?;
     named_views(connection, catalog, read)
@@ -387,14 +364,17 @@ struct OneRow {
     row: ItemRow,
     version: Version,
     labels: Vec<LabelId>,
-    /// As `value::OfItem` wrote them.
+    /// As the item's row keeps them (`items.field_values`).
     values: Option<String>,
     parent: Option<(i64, String)>,
 }
 
-/// What an item's own statement reads besides its row and the version: its labels' ids, its
-/// values, its parent's number and title.
-const OWN_PARTS: (label::IdsOfItem, value::OfItem, tree::Parent) = (label::IdsOfItem, value::OfItem, tree::Parent);
+/// What an item's view reads besides its row and the version: its labels' ids and its values,
+/// which its row keeps (triggers refresh them, see the migration `item_parts_on_row`), and its
+/// parent's number and title (a lookup by key for the items that have a parent: cheaper than a
+/// statement of its own for a list page's parents).
+const OWN_PARTS: (items::label_ids, items::field_values, tree::Parent) =
+    (items::label_ids, items::field_values, tree::Parent);
 
 /// `OWN_PARTS` as read.
 type OwnParts = (Option<String>, Option<String>, Option<String>);
@@ -438,7 +418,7 @@ fn one_view(connection: &mut DbConnection, one: OneRow) -> Result<ItemView> {
     let id = one.row.id;
     let catalog = Catalog::at(connection, &one.version)?;
     let parts =
-        Parts { labels: one.labels, values: value::decode(&catalog, id, one.values.as_deref())?, parent: one.parent };
+        Parts { labels: one.labels, values: value::decode(&catalog, one.values.as_deref())?, parent: one.parent };
     named_views(connection, &catalog, vec![(one.row, one.version, parts)])?.pop().ok_or_else(|| not_found(id))
 }
 
@@ -1020,12 +1000,24 @@ fn stale_version(id: ItemId, current: i32, sent: i32) -> Error {
 /// Locks the item's row until the transaction ends (PostgreSQL; SQLite's writer holds the
 /// whole file already).
 fn lock_row(connection: &mut DbConnection, id: ItemId) -> Result<()> {
+    lock_rows(connection, &[id.0])
+}
+
+/// Locks the rows of these items until the transaction ends, in the order of their ids
+/// (PostgreSQL; SQLite's writer holds the whole file already). A change to the values or
+/// labels of many items takes these first: the triggers that refresh what each item's row
+/// keeps of them lock the rows too, and an edit of one of the items locks its row before its
+/// values, so the other order could deadlock with it.
+pub fn lock_rows(connection: &mut DbConnection, ids: &[i64]) -> Result<()> {
     let dialect = Dialect::of(connection);
     let lock = dialect.row_lock(RowLock::NoKeyUpdate);
-    if !lock.is_empty() {
+    if !lock.is_empty() && !ids.is_empty() {
+        // The ids as an array's text: the statement is PostgreSQL's alone, but the connection
+        // binds for both backends.
+        let array = format!("{{{}}}", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
         dialect
-            .query(&format!("SELECT 1 FROM items WHERE id = ?{lock}"))
-            .bind::<BigInt, _>(id.0)
+            .query(&format!("SELECT 1 FROM items WHERE id = ANY(CAST(? AS BIGINT[])) ORDER BY id{lock}"))
+            .bind::<diesel::sql_types::Text, _>(array)
             .execute(connection)?;
     }
     Ok(())

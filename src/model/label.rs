@@ -167,6 +167,7 @@ pub fn delete(connection: &mut DbConnection, actor: &User, id: LabelId) -> Resul
         let carriers: Vec<ItemId> =
             item_labels::table.filter(item_labels::label_id.eq(id)).select(item_labels::item_id).load(connection)?;
         let before = of_items(connection, &carriers)?;
+        item::lock_rows(connection, &carriers.iter().map(|carrier| carrier.0).collect::<Vec<_>>())?;
         diesel::delete(labels::table.find(id)).execute(connection)?;
         for carrier in carriers {
             let held: Vec<LabelRef> =
@@ -216,15 +217,8 @@ pub fn named(connection: &mut DbConnection, project: &Project, names: &[String])
         .collect()
 }
 
-crate::db::dialect::item_subquery!(
-    /// The ids of an item's labels in its row's statement, comma-separated (`NULL` when it
-    /// has none); `Names` names them.
-    IdsOfItem: diesel::sql_types::Nullable<diesel::sql_types::Text>,
-    sql: "(SELECT string_agg(CAST(item_labels.label_id AS TEXT), ',') FROM item_labels \
-        WHERE item_labels.item_id = \"items\".\"id\")"
-);
-
-/// The ids `IdsOfItem` read.
+/// The ids of an item's labels as its row keeps them (`items.label_ids`, comma-separated,
+/// `NULL` when it has none); `Names` names them.
 pub fn decode_ids(encoded: Option<&str>) -> Result<Vec<LabelId>> {
     encoded
         .into_iter()
@@ -240,17 +234,6 @@ pub fn decode_ids(encoded: Option<&str>) -> Result<Vec<LabelId>> {
 /// Sorts labels as items show them: by name, whatever the case.
 pub fn sort_by_name(labels: &mut [LabelRef]) {
     labels.sort_by_cached_key(|label| label.name.to_lowercase());
-}
-
-/// The ids of the labels of the given items (`Names` names them).
-pub fn ids_of_items(connection: &mut DbConnection, ids: &[ItemId]) -> Result<Vec<(ItemId, LabelId)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(item_labels::table
-        .filter(any_id(item_labels::item_id, ids))
-        .select((item_labels::item_id, item_labels::label_id))
-        .load(connection)?)
 }
 
 /// The labels of the given items, each item's by name.

@@ -15,7 +15,6 @@ use crate::model::attachment::FileStore;
 use crate::model::field::Catalog;
 use crate::model::field::value;
 use crate::model::html::html_to_text;
-use crate::model::ids::ItemId;
 use crate::search::fields::Fields;
 
 /// Loaded by position: `body` starts as the description and gets the rest appended.
@@ -52,23 +51,26 @@ fn attachment_text(files: &FileStore, content_type: &str, size_bytes: i64, sha25
 
 /// The documents of the given items that still exist (three queries for the whole batch).
 pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Result<Vec<ItemDocument>> {
-    let mut documents: Vec<ItemDocument> = items::table
+    let rows: Vec<(ItemDocument, Option<String>)> = items::table
         .inner_join(statuses::table)
         .filter(items::id.eq_any(ids))
         .order(items::id.asc())
         .select((
-            items::id,
-            items::project_id,
-            items::type_id,
-            items::status_id,
-            items::priority_id,
-            items::reporter_id,
-            items::assignee_id,
-            statuses::is_closed,
-            items::created_at,
-            items::updated_at,
-            items::title,
-            items::description,
+            (
+                items::id,
+                items::project_id,
+                items::type_id,
+                items::status_id,
+                items::priority_id,
+                items::reporter_id,
+                items::assignee_id,
+                statuses::is_closed,
+                items::created_at,
+                items::updated_at,
+                items::title,
+                items::description,
+            ),
+            items::field_values,
         ))
         .load(connection)?;
     let mut extra: HashMap<i64, String> = HashMap::new();
@@ -99,15 +101,16 @@ pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Re
         (item_id, format!("{file_name}\n{content}"))
     });
     let catalog = Catalog::load(connection)?;
-    let item_ids: Vec<ItemId> = ids.iter().copied().map(ItemId).collect();
     let mut field_texts: Vec<(i64, String)> = Vec::new();
-    for (item, values) in value::load(connection, &catalog, &item_ids)? {
-        for (field_id, held) in values {
+    let mut documents = Vec::with_capacity(rows.len());
+    for (document, kept) in rows {
+        for (field_id, held) in value::decode(&catalog, kept.as_deref())? {
             let Some(field) = catalog.by_id(field_id) else { continue };
             if let Some(text) = value::searchable_text(field, &held) {
-                field_texts.push((item.0, text));
+                field_texts.push((document.id, text));
             }
         }
+        documents.push(document);
     }
     let planning = planning_names(connection, ids)?;
     for (item_id, text) in field_texts.into_iter().chain(planning).chain(comment_rows).chain(attachment_texts) {

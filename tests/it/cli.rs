@@ -219,6 +219,16 @@ fn demo_data_is_the_same_for_the_same_seed() {
     .unwrap()
     .count;
     assert_eq!(disagreeing, 0, "bulk-loaded items are counted in item_totals");
+    let unkept: i64 = diesel::sql_query(
+        "SELECT COUNT(*) AS count FROM items \
+         WHERE COALESCE(json_array_length(field_values), 0) <> (SELECT COUNT(*) FROM item_values WHERE item_id = items.id) \
+            OR COALESCE(length(label_ids) - length(replace(label_ids, ',', '')) + 1, 0) \
+               <> (SELECT COUNT(*) FROM item_labels WHERE item_id = items.id)",
+    )
+    .get_result::<Count>(&mut connection)
+    .unwrap()
+    .count;
+    assert_eq!(unkept, 0, "bulk-loaded items keep their values and labels on their rows");
     let sample = demo_sample(first.path());
     assert_eq!(sample.len(), 300);
     assert_eq!(sample, demo_sample(second.path()));

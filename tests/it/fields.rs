@@ -164,6 +164,19 @@ async fn every_field_type_round_trips_with_history(backend: Backend) {
         assert_eq!(shown["fields"]["customer"], exact["customer"], "{shown}");
         assert_eq!(shown["fields"]["notes"], exact["notes"], "{shown}");
     }
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
+
+    // A value changed in place (a manual fix, not how Baton writes) shows at once.
+    app.database()
+        .get()
+        .unwrap()
+        .batch_execute(&format!(
+            "UPDATE item_values SET int_value = 42 WHERE item_id = {id} \
+             AND field_id = (SELECT id FROM fields WHERE key = 'estimate')"
+        ))
+        .unwrap();
+    assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["fields"]["estimate"], 42);
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 }
 
 /// An item's values are read with its row as text (JSON): a PostgreSQL server (or role, or
@@ -325,6 +338,7 @@ async fn fields_apply_per_project_and_type_and_a_type_change_removes_the_others(
     );
     let back = app.admin.patch(&format!("/api/v1/items/{id}"), json!({"version": 2, "type_id": BUG})).await;
     assert_eq!(back.body["fields"], json!({"customer": "ACME", "build": null}), "the removed value does not come back");
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 }
 
 async fn required_fields_and_defaults_apply_to_new_items_but_not_retroactively(backend: Backend) {
@@ -396,6 +410,7 @@ async fn renaming_a_choice_keeps_items_and_requeues_them_and_retired_choices_sta
     assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["fields"]["customer"], "ACME Corp");
     let refused = item_with(&app.admin, json!({"customer": "ACME Corp"})).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 }
 
 async fn taking_values_away_needs_a_confirmation_that_counts_the_items(backend: Backend) {
@@ -434,6 +449,7 @@ async fn taking_values_away_needs_a_confirmation_that_counts_the_items(backend: 
     let unused = define(&app, json!({"key": "spare", "name": "Spare", "type": "integer"})).await;
     assert_eq!(unused["position"], 1);
     assert_eq!(app.admin.delete("/api/v1/fields/spare").await.status, StatusCode::OK, "an unused field goes at once");
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 }
 
 async fn only_administrators_define_fields(backend: Backend) {

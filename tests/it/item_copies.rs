@@ -127,6 +127,7 @@ async fn an_item_is_copied_with_what_was_asked_for_and_linked_to_its_original(ba
 
     // The copies are searchable like any item.
     search_until(&app, &app.admin, "Jammed", 4).await;
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 
     // From the item page: a form, a refusal that says why, then the copy's page.
     let browser = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;

@@ -89,6 +89,7 @@ async fn a_manager_deletes_an_item_with_its_sub_items_and_what_named_it_says_so(
         "{:?}",
         crate::support::app::totals_disagreements(&app)
     );
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 
     // The parent and the linked item say what happened, without naming it to other projects.
     let rack_path = format!("/api/v1/items/{}", rack["id"]);

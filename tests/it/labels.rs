@@ -2,6 +2,7 @@
 //! the list and the query syntax, searchable by name (a rename re-indexes), a component's
 //! default assignee, and the mail keywords.
 
+use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -105,6 +106,21 @@ async fn labels_are_set_filtered_searched_and_renamed(backend: Backend) {
     let history = app.admin.history(&format!("/api/v1/items/{both_id}")).await;
     assert!(history.contains(&("labels".into(), json!("frontend, later"), json!("frontend"))), "{history:?}");
     assert_eq!(app.count_rows(&format!("item_labels WHERE label_id = {later}")), 0);
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
+
+    // A row changed in place (a manual fix, not how Baton writes) shows at once.
+    let other = label(&app.admin, "OPS", "spare", "#000000").await;
+    app.database()
+        .get()
+        .unwrap()
+        .batch_execute(&format!("UPDATE item_labels SET label_id = {other} WHERE item_id = {both_id}"))
+        .unwrap();
+    let now = app.admin.get(&format!("/api/v1/items/{both_id}")).await.body;
+    assert_eq!(
+        now["labels"].as_array().unwrap().iter().map(|label| label["name"].clone()).collect::<Vec<_>>(),
+        ["spare"]
+    );
+    assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 }
 
 async fn components_give_new_items_their_default_assignee(backend: Backend) {

@@ -5,8 +5,6 @@
 //! An item holds values only for fields that apply to its project and type: a type change
 //! removes the others (recorded in history), and so does narrowing where a field applies.
 
-use std::collections::HashMap;
-
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -14,10 +12,10 @@ use serde::ser::SerializeMap;
 
 use super::{Catalog, Field, FieldType};
 use crate::db::DbConnection;
-use crate::db::schema::item_values;
+use crate::db::schema::{item_values, items};
 use crate::error::{Error, Result};
 use crate::model::history::FieldChange;
-use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, StatusId, TypeId, UserId, any_id};
+use crate::model::ids::{ChoiceId, FieldId, ItemId, ProjectId, StatusId, TypeId, UserId};
 use crate::model::text;
 use crate::model::user::{self, UserSummary};
 use crate::model::{membership, project::Project};
@@ -244,57 +242,10 @@ pub fn from_form(field_type: FieldType, name: &str, texts: &[String]) -> Result<
     })
 }
 
-/// One stored row of `item_values`.
-#[derive(Queryable)]
-struct ValueRow {
-    item_id: i64,
-    field_id: i64,
-    text_value: Option<String>,
-    long_value: Option<String>,
-    int_value: Option<i64>,
-    decimal_value: Option<f64>,
-    date_value: Option<NaiveDate>,
-    bool_value: Option<bool>,
-    choice_id: Option<i64>,
-    user_id: Option<i64>,
-}
-
-macro_rules! value_columns {
-    () => {
-        (
-            item_values::item_id,
-            item_values::field_id,
-            item_values::text_value,
-            item_values::long_value,
-            item_values::int_value,
-            item_values::decimal_value,
-            item_values::date_value,
-            item_values::bool_value,
-            item_values::choice_id,
-            item_values::user_id,
-        )
-    };
-}
-
-crate::db::dialect::item_subquery!(
-    /// An item's values in its row's statement, as a JSON array with one array per stored
-    /// row (`decode` reads it): no statement of their own for an item's view (on PostgreSQL a
-    /// round trip of four for an item's JSON). The decimal goes as text that gives back the
-    /// same number (SQLite's JSON writes 15 digits), the flag as 0 or 1; `NULL` or `[]` when
-    /// the item has none.
-    OfItem: diesel::sql_types::Nullable<diesel::sql_types::Text>,
-    postgres: "(SELECT CAST(json_agg(json_build_array(item_values.field_id, item_values.text_value, \
-        item_values.long_value, item_values.int_value, CAST(item_values.decimal_value AS TEXT), \
-        item_values.date_value, CAST(item_values.bool_value AS INTEGER), item_values.choice_id, \
-        item_values.user_id)) AS TEXT) FROM item_values WHERE item_values.item_id = \"items\".\"id\")",
-    sqlite: "(SELECT json_group_array(json_array(item_values.field_id, item_values.text_value, \
-        item_values.long_value, item_values.int_value, CASE WHEN item_values.decimal_value IS NULL \
-        THEN NULL ELSE printf('%!.17g', item_values.decimal_value) END, item_values.date_value, \
-        item_values.bool_value, item_values.choice_id, item_values.user_id)) FROM item_values \
-        WHERE item_values.item_id = \"items\".\"id\")"
-);
-
-/// A stored row as `OfItem` writes it.
+/// One stored row of `item_values` as the item's row keeps it (`items.field_values`, a JSON
+/// array of these, written by the triggers of the migration `item_parts_on_row`): field,
+/// text, long text, integer, decimal as text that gives back the same number (SQLite's JSON
+/// writes 15 digits), date, flag as 0 or 1, choice, user.
 type EncodedRow = (
     i64,
     Option<String>,
@@ -307,80 +258,42 @@ type EncodedRow = (
     Option<i64>,
 );
 
-/// The values of one item from what `OfItem` read in its row's statement, as `load` gives
-/// them.
-pub fn decode(catalog: &Catalog, item: ItemId, encoded: Option<&str>) -> Result<Vec<(FieldId, Value)>> {
+/// An item's values from what its row keeps; the choices of a field in the field's order.
+/// Rows of fields the catalog no longer has are skipped.
+pub fn decode(catalog: &Catalog, encoded: Option<&str>) -> Result<Vec<(FieldId, Value)>> {
     let Some(encoded) = encoded else { return Ok(Vec::new()) };
     let corrupt = |error: &dyn std::fmt::Display| Error::internal("reading an item's values", format!("{error}"));
     let rows: Vec<EncodedRow> = serde_json::from_str(encoded).map_err(|error| corrupt(&error))?;
-    let rows = rows
-        .into_iter()
-        .map(|(field_id, text_value, long_value, int_value, decimal, date_value, flag, choice_id, user_id)| {
-            Ok(ValueRow {
-                item_id: item.0,
-                field_id,
-                text_value,
-                long_value,
-                int_value,
-                decimal_value: decimal.map(|text| text.parse::<f64>()).transpose().map_err(|error| corrupt(&error))?,
-                date_value,
-                bool_value: flag.map(|flag| flag != 0),
-                choice_id,
-                user_id,
-            })
-        })
-        .collect::<Result<Vec<ValueRow>>>()?;
-    Ok(held(catalog, rows).remove(&item).unwrap_or_default())
-}
-
-/// The values of these items, by item and field. Rows of fields the catalog no longer has
-/// are skipped.
-pub fn load(
-    connection: &mut DbConnection,
-    catalog: &Catalog,
-    ids: &[ItemId],
-) -> Result<HashMap<ItemId, Vec<(FieldId, Value)>>> {
-    if catalog.is_empty() || ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // In no particular order: `held` orders chosen values by their choices' order.
-    let rows: Vec<ValueRow> =
-        item_values::table.filter(any_id(item_values::item_id, ids)).select(value_columns!()).load(connection)?;
-    Ok(held(catalog, rows))
-}
-
-/// Stored rows as values, by item and field; the choices of a field in the field's order.
-fn held(catalog: &Catalog, rows: Vec<ValueRow>) -> HashMap<ItemId, Vec<(FieldId, Value)>> {
-    let mut found: HashMap<ItemId, Vec<(FieldId, Value)>> = HashMap::new();
-    for row in rows {
-        let Some(field) = catalog.by_id(FieldId(row.field_id)) else { continue };
-        let item = ItemId(row.item_id);
+    let mut held: Vec<(FieldId, Value)> = Vec::with_capacity(rows.len());
+    for (field_id, text_value, long_value, int_value, decimal, date_value, flag, choice_id, user_id) in rows {
+        let Some(field) = catalog.by_id(FieldId(field_id)) else { continue };
         let value = match field.field_type {
-            FieldType::Text => row.text_value.map(Value::Text),
-            FieldType::Url => row.text_value.map(Value::Url),
-            FieldType::LongText => row.long_value.map(Value::LongText),
-            FieldType::Integer => row.int_value.map(Value::Integer),
-            FieldType::Decimal => row.decimal_value.map(Value::Decimal),
-            FieldType::Date => row.date_value.map(Value::Date),
-            FieldType::Boolean => row.bool_value.map(Value::Boolean),
-            FieldType::User => row.user_id.map(|id| Value::User(UserId(id))),
-            FieldType::Choice | FieldType::MultiChoice => row.choice_id.map(|id| Value::Choices(vec![ChoiceId(id)])),
+            FieldType::Text => text_value.map(Value::Text),
+            FieldType::Url => text_value.map(Value::Url),
+            FieldType::LongText => long_value.map(Value::LongText),
+            FieldType::Integer => int_value.map(Value::Integer),
+            FieldType::Decimal => decimal
+                .map(|text| text.parse::<f64>())
+                .transpose()
+                .map_err(|error| corrupt(&error))?
+                .map(Value::Decimal),
+            FieldType::Date => date_value.map(Value::Date),
+            FieldType::Boolean => flag.map(|flag| Value::Boolean(flag != 0)),
+            FieldType::User => user_id.map(|id| Value::User(UserId(id))),
+            FieldType::Choice | FieldType::MultiChoice => choice_id.map(|id| Value::Choices(vec![ChoiceId(id)])),
         };
         let Some(value) = value else { continue };
-        let held = found.entry(item).or_default();
         match (held.iter_mut().find(|(known, _)| *known == field.id), value) {
             (Some((_, Value::Choices(chosen))), Value::Choices(more)) => chosen.extend(more),
             (_, value) => held.push((field.id, value)),
         }
     }
-    for held in found.values_mut() {
-        for (field_id, value) in held.iter_mut() {
-            if let (Some(field), Value::Choices(chosen)) = (catalog.by_id(*field_id), value) {
-                chosen.sort_by_key(|id| field.choices.iter().position(|choice| choice.id == *id));
-            }
+    for (field_id, value) in held.iter_mut() {
+        if let (Some(field), Value::Choices(chosen)) = (catalog.by_id(*field_id), value) {
+            chosen.sort_by_key(|id| field.choices.iter().position(|choice| choice.id == *id));
         }
     }
-    found
+    Ok(held)
 }
 
 /// The users these values name, to load their summaries with the item's people.
@@ -620,7 +533,10 @@ pub fn apply(
     }
     let project = now.project;
     let current = match before {
-        Some(_) => load(connection, catalog, &[item])?.remove(&item).unwrap_or_default(),
+        Some(_) => {
+            let kept: Option<String> = items::table.find(item).select(items::field_values).first(connection)?;
+            decode(catalog, kept.as_deref())?
+        }
         None => Vec::new(),
     };
     let held = |field: &Field| current.iter().find(|(id, _)| *id == field.id).map(|(_, value)| value);

@@ -314,6 +314,77 @@ pub fn totals_disagreements(app: &TestApp) -> Vec<String> {
     .collect()
 }
 
+/// Items whose values or labels as their row keeps them (`items.field_values`,
+/// `items.label_ids`, kept by triggers) differ from the rows of `item_values` and
+/// `item_labels`: each item's kept values and labels against ones built afresh from the
+/// rows, compared as sets.
+pub fn kept_parts_disagreements(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Kept {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        field_values: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        label_ids: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        values_now: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        labels_now: Option<String>,
+    }
+    let (values_now, labels_now) = if app.database_url.starts_with("postgres") {
+        (
+            "(SELECT CAST(json_agg(json_build_array(field_id, text_value, long_value, int_value, \
+              CAST(decimal_value AS TEXT), date_value, CAST(bool_value AS INTEGER), choice_id, user_id)) AS TEXT) \
+              FROM item_values WHERE item_values.item_id = items.id)",
+            "(SELECT string_agg(CAST(label_id AS TEXT), ',') FROM item_labels WHERE item_labels.item_id = items.id)",
+        )
+    } else {
+        (
+            "(SELECT json_group_array(json_array(field_id, text_value, long_value, int_value, \
+              CASE WHEN decimal_value IS NULL THEN NULL ELSE printf('%!.17g', decimal_value) END, date_value, \
+              bool_value, choice_id, user_id)) FROM item_values WHERE item_values.item_id = items.id HAVING count(*) > 0)",
+            "(SELECT group_concat(label_id, ',') FROM item_labels WHERE item_labels.item_id = items.id)",
+        )
+    };
+    let mut connection = app.database().get().expect("connection");
+    let kept: Vec<Kept> = diesel::sql_query(format!(
+        "SELECT id, field_values, label_ids, {values_now} AS values_now, {labels_now} AS labels_now FROM items"
+    ))
+    .load(&mut **connection)
+    .expect("kept parts query");
+    let values = |text: &Option<String>| {
+        let mut rows: Vec<String> = text
+            .as_deref()
+            .map(|text| serde_json::from_str::<Vec<Value>>(text).expect("kept values are JSON"))
+            .unwrap_or_default()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        rows.sort();
+        rows
+    };
+    let labels = |text: &Option<String>| {
+        let mut ids: Vec<i64> =
+            text.iter().flat_map(|text| text.split(',')).map(|id| id.parse().expect("a label id")).collect();
+        ids.sort();
+        ids
+    };
+    kept.iter()
+        .filter(|item| {
+            values(&item.field_values) != values(&item.values_now)
+                || labels(&item.label_ids) != labels(&item.labels_now)
+        })
+        .map(|item| {
+            format!(
+                "item {}: kept {:?} {:?}, rows {:?} {:?}",
+                item.id, item.field_values, item.label_ids, item.values_now, item.labels_now
+            )
+        })
+        .collect()
+}
+
 /// A response: status and JSON body (`Value::Null` when the body is not JSON).
 #[derive(Debug)]
 pub struct Reply {
