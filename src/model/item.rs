@@ -266,18 +266,8 @@ fn into_views(connection: &mut DbConnection, rows: Vec<FetchedRow>) -> Result<Ve
 /// `into_views` with the field definitions already loaded. Each row carries its values and
 /// labels (`OWN_PARTS`): a page needs no statement of its own for them.
 fn views_with(connection: &mut DbConnection, catalog: &Catalog, rows: Vec<FetchedRow>) -> Result<Vec<ItemView>> {
-    let read = rows
-        .into_iter()
-        .map(|fetched| {
-            let one = OneRow::read(fetched)?;
-            let parts = Parts {
-                values: value::decode(catalog, one.values.as_deref())?,
-                labels: one.labels,
-                parent: one.parent,
-            };
-            Ok((one.row, one.version, parts))
-        })
-        .collect::<Result<Vec<ReadRow>>>()?;
+    let read =
+        rows.into_iter().map(|fetched| OneRow::read(fetched)?.shown(catalog)).collect::<Result<Vec<ReadRow>>>()?;
     named_views(connection, catalog, read)
 }
 
@@ -389,6 +379,13 @@ impl OneRow {
             row,
         })
     }
+
+    /// The row ready to be shown, its values read by the catalog at its version.
+    fn shown(self, catalog: &Catalog) -> Result<ReadRow> {
+        let parts =
+            Parts { values: value::decode(catalog, self.values.as_deref())?, labels: self.labels, parent: self.parent };
+        Ok((self.row, self.version, parts))
+    }
 }
 
 /// An item's row and, read in the same statement, everything its view shows but the names
@@ -417,9 +414,7 @@ fn load_view(connection: &mut DbConnection, id: ItemId) -> Result<ItemView> {
 fn one_view(connection: &mut DbConnection, one: OneRow) -> Result<ItemView> {
     let id = one.row.id;
     let catalog = Catalog::at(connection, &one.version)?;
-    let parts =
-        Parts { labels: one.labels, values: value::decode(&catalog, one.values.as_deref())?, parent: one.parent };
-    named_views(connection, &catalog, vec![(one.row, one.version, parts)])?.pop().ok_or_else(|| not_found(id))
+    named_views(connection, &catalog, vec![one.shown(&catalog)?])?.pop().ok_or_else(|| not_found(id))
 }
 
 fn load_row(connection: &mut DbConnection, id: ItemId) -> Result<ItemRow> {
