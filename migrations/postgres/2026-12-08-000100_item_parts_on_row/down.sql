@@ -1,11 +1,10 @@
 DROP TRIGGER items_label_ids_update ON item_labels;
-DROP FUNCTION items_label_ids_updated();
 DROP TRIGGER items_field_values_update ON item_values;
-DROP FUNCTION items_field_values_updated();
 DROP TRIGGER items_label_ids_delete ON item_labels;
 DROP TRIGGER items_label_ids_insert ON item_labels;
-DROP FUNCTION items_label_ids_refresh();
 DROP TRIGGER items_field_values_delete ON item_values;
 DROP TRIGGER items_field_values_insert ON item_values;
-DROP FUNCTION items_field_values_refresh();
+DROP FUNCTION items_parts_refresh();
+DROP VIEW item_label_ids_now;
+DROP VIEW item_field_values_now;
 ALTER TABLE items DROP COLUMN label_ids, DROP COLUMN field_values;

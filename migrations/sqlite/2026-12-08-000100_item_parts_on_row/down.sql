@@ -4,5 +4,7 @@ DROP TRIGGER items_label_ids_insert;
 DROP TRIGGER items_field_values_update;
 DROP TRIGGER items_field_values_delete;
 DROP TRIGGER items_field_values_insert;
+DROP VIEW item_label_ids_now;
+DROP VIEW item_field_values_now;
 ALTER TABLE items DROP COLUMN label_ids;
 ALTER TABLE items DROP COLUMN field_values;
