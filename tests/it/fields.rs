@@ -410,6 +410,15 @@ async fn renaming_a_choice_keeps_items_and_requeues_them_and_retired_choices_sta
     assert_eq!(app.admin.get(&format!("/api/v1/items/{id}")).await.body["fields"]["customer"], "ACME Corp");
     let refused = item_with(&app.admin, json!({"customer": "ACME Corp"})).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+
+    // Removing a choice an item holds takes the value away, once confirmed.
+    let umbrella = retired.body["choices"][2]["id"].clone();
+    let kept = json!([{"id": acme, "retired": true}, {"id": umbrella}]);
+    let unconfirmed = app.admin.patch("/api/v1/fields/customer", json!({"choices": kept})).await;
+    assert_eq!(unconfirmed.status, StatusCode::CONFLICT, "{}", unconfirmed.body);
+    let removed = app.admin.patch("/api/v1/fields/customer", json!({"choices": kept, "confirm": true})).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(app.count_rows(&format!("item_values WHERE choice_id = {initech}")), 0);
     assert_eq!(crate::support::app::kept_parts_disagreements(&app), Vec::<String>::new());
 }
 
