@@ -995,7 +995,7 @@ fn stale_version(id: ItemId, current: i32, sent: i32) -> Error {
 /// Locks the item's row until the transaction ends (PostgreSQL; SQLite's writer holds the
 /// whole file already).
 fn lock_row(connection: &mut DbConnection, id: ItemId) -> Result<()> {
-    lock_rows(connection, &[id.0])
+    lock_rows(connection, &[id])
 }
 
 /// Locks the rows of these items until the transaction ends, in the order of their ids
@@ -1003,13 +1003,13 @@ fn lock_row(connection: &mut DbConnection, id: ItemId) -> Result<()> {
 /// labels of many items takes these first: the triggers that refresh what each item's row
 /// keeps of them lock the rows too, and an edit of one of the items locks its row before its
 /// values, so the other order could deadlock with it.
-pub fn lock_rows(connection: &mut DbConnection, ids: &[i64]) -> Result<()> {
+pub fn lock_rows<I: Copy + Into<i64>>(connection: &mut DbConnection, ids: &[I]) -> Result<()> {
     let dialect = Dialect::of(connection);
     let lock = dialect.row_lock(RowLock::NoKeyUpdate);
     if !lock.is_empty() && !ids.is_empty() {
         // The ids as an array's text: the statement is PostgreSQL's alone, but the connection
         // binds for both backends.
-        let array = format!("{{{}}}", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+        let array = format!("{{{}}}", ids.iter().map(|&id| id.into().to_string()).collect::<Vec<_>>().join(","));
         dialect
             .query(&format!("SELECT 1 FROM items WHERE id = ANY(CAST(? AS BIGINT[])) ORDER BY id{lock}"))
             .bind::<diesel::sql_types::Text, _>(array)

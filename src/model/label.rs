@@ -167,7 +167,7 @@ pub fn delete(connection: &mut DbConnection, actor: &User, id: LabelId) -> Resul
         let carriers: Vec<ItemId> =
             item_labels::table.filter(item_labels::label_id.eq(id)).select(item_labels::item_id).load(connection)?;
         let before = of_items(connection, &carriers)?;
-        item::lock_rows(connection, &carriers.iter().map(|carrier| carrier.0).collect::<Vec<_>>())?;
+        item::lock_rows(connection, &carriers)?;
         diesel::delete(labels::table.find(id)).execute(connection)?;
         for carrier in carriers {
             let held: Vec<LabelRef> =
