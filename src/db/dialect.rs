@@ -88,19 +88,14 @@ impl Dialect {
 /// each backend (`sql` for both when they agree): a unit struct, an expression of `$sql_type`
 /// wherever `items` can be selected, with a static query id, so that the statements it is in
 /// stay prepared by their type. For what diesel's query builder cannot write on both backends
-/// alike (aggregates into one value, an item's own table again for its parent).
+/// alike (aggregates into one value, an item's own table again for its parent). With
+/// `anywhere`, a subquery that names no outer column, selectable in any statement.
 macro_rules! item_subquery {
     ($(#[$doc:meta])* $name:ident: $sql_type:ty, sql: $sql:expr) => {
         $crate::db::dialect::item_subquery!($(#[$doc])* $name: $sql_type, postgres: $sql, sqlite: $sql);
     };
     ($(#[$doc:meta])* $name:ident: $sql_type:ty, postgres: $postgres:expr, sqlite: $sqlite:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-        pub struct $name;
-
-        impl diesel::Expression for $name {
-            type SqlType = $sql_type;
-        }
+        $crate::db::dialect::item_subquery!(@define $(#[$doc])* $name: $sql_type, $postgres, $sqlite);
 
         impl<Source> diesel::AppearsOnTable<Source> for $name where
             $crate::db::schema::items::id: diesel::AppearsOnTable<Source>
@@ -110,6 +105,22 @@ macro_rules! item_subquery {
         impl<Source> diesel::SelectableExpression<Source> for $name where
             $crate::db::schema::items::id: diesel::SelectableExpression<Source>
         {
+        }
+    };
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty, anywhere, sql: $sql:expr) => {
+        $crate::db::dialect::item_subquery!(@define $(#[$doc])* $name: $sql_type, $sql, $sql);
+
+        impl<Source> diesel::AppearsOnTable<Source> for $name {}
+
+        impl<Source> diesel::SelectableExpression<Source> for $name {}
+    };
+    (@define $(#[$doc:meta])* $name:ident: $sql_type:ty, $postgres:expr, $sqlite:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        pub struct $name;
+
+        impl diesel::Expression for $name {
+            type SqlType = $sql_type;
         }
 
         impl diesel::expression::ValidGrouping<()> for $name {

@@ -13,6 +13,7 @@ use crate::config::sessions::SessionSettings;
 use crate::db::schema::{api_tokens, login_failures, sessions, users};
 use crate::db::{DbConnection, database_now, first_by_type, write_transaction};
 use crate::error::{Error, Result};
+use crate::model::definitions::{CurrentVersion, Version};
 use crate::model::ids::{TokenId, UserId};
 use crate::model::text;
 use crate::model::user::{self, User, digest};
@@ -43,6 +44,17 @@ pub struct SessionGrant {
 pub struct ActiveSession {
     pub user: User,
     pub csrf_token: String,
+    /// The definitions' version, read with the session (see `SignedIn`).
+    pub definitions: Version,
+}
+
+/// The user behind a bearer token, and the version of the definitions (fields, workflow)
+/// read in the same statement: a request that needs them then reads no version of its own
+/// (on PostgreSQL a statement fewer; a list pays for about a twentieth of its time per one).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub definitions: Version,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -139,17 +151,21 @@ pub fn sign_in(
 pub fn find_session(connection: &mut DbConnection, secret: &str) -> Result<Option<ActiveSession>> {
     // Every page and cookie request asks this: the statement is cached by its type.
     let hash = digest(secret);
-    let found: Option<(User, String)> = first_by_type!(
+    let found: Option<(User, String, Option<String>)> = first_by_type!(
         connection,
         sessions::table
             .inner_join(users::table)
             .filter(sessions::id_hash.eq(&hash))
             .filter(sessions::expires_at.gt(diesel::dsl::now))
             .filter(users::active.eq(true))
-            .select((User::as_select(), sessions::csrf_token))
+            .select((User::as_select(), sessions::csrf_token, CurrentVersion))
     )
     .optional()?;
-    Ok(found.map(|(user, csrf_token)| ActiveSession { user, csrf_token }))
+    found
+        .map(|(user, csrf_token, version)| {
+            Ok(ActiveSession { user, csrf_token, definitions: Version::of_row(version)? })
+        })
+        .transpose()
 }
 
 /// Removes expired sessions (the scheduled `session_cleanup` job); returns how many.
@@ -200,18 +216,19 @@ pub fn revoke_token(connection: &mut DbConnection, user_id: UserId, token_id: To
 }
 
 /// The active user owning a bearer token.
-pub fn find_token_user(connection: &mut DbConnection, secret: &str) -> Result<Option<User>> {
+pub fn find_token_user(connection: &mut DbConnection, secret: &str) -> Result<Option<SignedIn>> {
     let Some(hash) = token_hash(secret) else { return Ok(None) };
     // Every API request asks this: the statement is cached by its type.
-    Ok(first_by_type!(
+    let found: Option<(User, Option<String>)> = first_by_type!(
         connection,
         api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(&hash))
             .filter(users::active.eq(true))
-            .select(User::as_select())
+            .select((User::as_select(), CurrentVersion))
     )
-    .optional()?)
+    .optional()?;
+    found.map(|(user, version)| Ok(SignedIn { user, definitions: Version::of_row(version)? })).transpose()
 }
 
 /// The digest a bearer token is stored as; `None` for what cannot be a token.

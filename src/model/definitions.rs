@@ -97,9 +97,10 @@ impl Version {
 }
 
 crate::db::dialect::item_subquery!(
-    /// The version of the definitions, read in an item row's statement (`Version::of_row`): its
-    /// key and number as one text, one subquery where two would cost PostgreSQL about a fifth
-    /// more for a GET of an item.
+    /// The version of the definitions, read in another statement (`Version::of_row`): an item
+    /// row's, or the caller's lookup. Its key and number as one text, one subquery where two
+    /// would cost PostgreSQL about a fifth more for a GET of an item.
     CurrentVersion: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    anywhere,
     sql: "(SELECT database_key || ' ' || version FROM field_catalog_version LIMIT 1)"
 );

@@ -13,6 +13,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::auth;
+use crate::model::definitions::Version;
 use crate::model::user::User;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -26,6 +27,8 @@ pub struct Caller {
     pub user: User,
     /// The session cookie's secret, when the caller used one.
     pub session_secret: Option<String>,
+    /// The definitions' version, read with the caller (`auth::SignedIn`).
+    pub definitions: Version,
 }
 
 impl Caller {
@@ -83,8 +86,8 @@ impl Credentials {
     pub fn caller(&self, connection: &mut DbConnection) -> Result<Caller, Error> {
         match self {
             Credentials::Token(token) => {
-                let user = auth::find_token_user(connection, token)?.ok_or_else(auth::token_refused)?;
-                Ok(Caller { user, session_secret: None })
+                let found = auth::find_token_user(connection, token)?.ok_or_else(auth::token_refused)?;
+                Ok(Caller { user: found.user, session_secret: None, definitions: found.definitions })
             }
             Credentials::Session { secret, changes_state, csrf_header } => {
                 let session = auth::find_session(connection, secret)?.ok_or_else(|| {
@@ -95,7 +98,11 @@ impl Credentials {
                         "missing or wrong {CSRF_HEADER} header (the csrf_token from sign-in)"
                     )));
                 }
-                Ok(Caller { user: session.user, session_secret: Some(secret.clone()) })
+                Ok(Caller {
+                    user: session.user,
+                    session_secret: Some(secret.clone()),
+                    definitions: session.definitions,
+                })
             }
         }
     }

@@ -9,6 +9,7 @@ use super::ItemView;
 use super::listing::{self, ItemFilter, MAX_PAGE_SIZE};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::model::definitions::Version;
 use crate::model::field::value::Shown;
 use crate::model::user::User;
 
@@ -51,7 +52,8 @@ pub fn csv(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> 
 fn every_item(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<Vec<ItemView>> {
     // Flat whatever the view: the `parent` column keeps the tree.
     let mut page_filter = ItemFilter { limit: Some(MAX_PAGE_SIZE), offset: Some(0), tree: false, ..filter.clone() };
-    let first = listing::list(connection, actor, &page_filter)?;
+    let version = Version::read(connection)?;
+    let first = listing::list(connection, actor, &page_filter, &version)?;
     if first.total > EXPORT_LIMIT {
         return Err(Error::invalid(
             "export",
@@ -64,7 +66,7 @@ fn every_item(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) 
     let mut items = first.items;
     while (items.len() as i64) < first.total {
         page_filter.offset = Some(items.len() as i64);
-        let page = listing::list(connection, actor, &page_filter)?.items;
+        let page = listing::list(connection, actor, &page_filter, &version)?.items;
         if page.is_empty() {
             break;
         }

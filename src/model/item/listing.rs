@@ -616,19 +616,10 @@ fn count_values(
     Ok(filter::value_test!(&condition.operation, counted, query.count().get_result(connection)?))
 }
 
-pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter) -> Result<ItemPage> {
-    let version = Version::read(connection)?;
-    list_at(connection, actor, filter, &version)
-}
-
-/// `list` with the definitions at a version the caller read (a page that shows the project's
-/// setup beside the list reads it once).
-pub fn list_at(
-    connection: &mut DbConnection,
-    actor: &User,
-    filter: &ItemFilter,
-    version: &Version,
-) -> Result<ItemPage> {
+/// One page of the items the filter matches that the actor may see, and how many it matches,
+/// with the definitions (fields, workflow) at `version`: the one read with the actor
+/// (`auth::SignedIn`), or once for several pages.
+pub fn list(connection: &mut DbConnection, actor: &User, filter: &ItemFilter, version: &Version) -> Result<ItemPage> {
     // Text no title can hold (a NUL, which PostgreSQL also refuses in a query, or more than
     // a title's length) is refused rather than searched for.
     if let Some(text) = &filter.text {

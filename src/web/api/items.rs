@@ -115,8 +115,13 @@ pub async fn list_items(
     let page = state
         .database
         .run(move |connection| {
-            let user = credentials.caller(connection)?.user;
-            item::listing::list(connection, &user, &list_filter(&query_string, &user)?)
+            let caller = credentials.caller(connection)?;
+            item::listing::list(
+                connection,
+                &caller.user,
+                &list_filter(&query_string, &caller.user)?,
+                &caller.definitions,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

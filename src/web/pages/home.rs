@@ -29,7 +29,7 @@ struct HomePage {
 }
 
 pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
-    let user = viewer.user.clone();
+    let (user, version) = (viewer.user.clone(), viewer.definitions.clone());
     let (assigned, watched, recent, workflow) = state
         .database
         .run(move |connection| {
@@ -43,9 +43,10 @@ pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
                     state: OpenState::Open,
                     ..newest_first.clone()
                 },
+                &version,
             )?;
             let watched = item::listing::watched_by(connection, &user, LISTED)?;
-            let recent = item::listing::list(connection, &user, &newest_first)?;
+            let recent = item::listing::list(connection, &user, &newest_first, &version)?;
             Ok((assigned.items, watched, recent.items, Workflow::load(connection)?))
         })
         .await?;

@@ -408,8 +408,9 @@ async fn show_list(
             let user = viewer.user.clone();
             let filter = build_filter(&asked, key.as_deref(), &user)?;
             let columns = &asked.columns;
-            // The page's project, its setup, the workflow and the fields at one version.
-            let version = Version::read(connection)?;
+            // The page's project, its setup, the workflow and the fields at one version: the one
+            // read with the viewer.
+            let version = viewer.definitions.clone();
             let setups = Setups::at(connection, &version)?;
             let project = match &filter.project {
                 Some(key) => Some(project::get_in(connection, &user, &setups, key, Permission::View)?.0),
@@ -431,7 +432,7 @@ async fn show_list(
             };
             let projects = project::readable_among(connection, &user, setups.projects())?;
             let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
-            let results = item::listing::list_at(connection, &user, &filter, &version)?;
+            let results = item::listing::list(connection, &user, &filter, &version)?;
             let catalog = Catalog::at(connection, &version)?;
             for key in columns {
                 if catalog.by_key(key).is_none() {

@@ -15,6 +15,7 @@ use super::{Chrome, ChromeUser};
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::model::auth;
+use crate::model::definitions::Version;
 use crate::model::user::User;
 use crate::web::AppState;
 use crate::web::auth::SESSION_COOKIE;
@@ -29,6 +30,8 @@ pub struct Viewer {
     pub user: User,
     pub csrf_token: String,
     pub session_secret: String,
+    /// The definitions' version, read with the session (`auth::SignedIn`).
+    pub definitions: Version,
 }
 
 impl Viewer {
@@ -106,7 +109,12 @@ impl Visit {
     pub fn viewer(&self, connection: &mut DbConnection) -> Result<Viewer, Error> {
         let session = auth::find_session(connection, &self.secret)?
             .ok_or_else(|| Error::Unauthenticated("the session has expired or was signed out".into()))?;
-        Ok(Viewer { user: session.user, csrf_token: session.csrf_token, session_secret: self.secret.clone() })
+        Ok(Viewer {
+            user: session.user,
+            csrf_token: session.csrf_token,
+            session_secret: self.secret.clone(),
+            definitions: session.definitions,
+        })
     }
 
     /// The page's answer to an error: the sign-in page, coming back here, when no one is
