@@ -27,6 +27,7 @@ use tantivy::{Searcher, TantivyDocument, Term};
 use crate::db::DbConnection;
 use crate::db::schema::{components, item_labels, item_links, items, labels, projects, statuses, users, versions};
 use crate::error::{Error, Result};
+use crate::model::definitions::Version;
 use crate::model::field::Catalog;
 use crate::model::field::filter::{self as field_filter, restrict_by_field};
 use crate::model::html::escape;
@@ -340,6 +341,7 @@ pub fn search(
     connection: &mut DbConnection,
     index: &SearchIndex,
     actor: &User,
+    version: &Version,
     query: &str,
     limit: usize,
     offset: usize,
@@ -380,7 +382,7 @@ pub fn search(
     // Held to the end: the commit's files stay recorded as in use while this search runs.
     let open = index.searcher()?;
     let (searcher, fields) = (&open.searcher, open.fields);
-    let catalog = Catalog::load(connection)?;
+    let catalog = Catalog::at(connection, version)?;
     let custom_keys: Vec<&str> = catalog.fields.iter().map(|field| field.key.as_str()).collect();
     let parsed = parse(query, &custom_keys);
     for written in &parsed.not_filters {

@@ -29,8 +29,9 @@ pub async fn search_items(
     let results = state
         .database
         .run(move |connection| {
-            let user = credentials.caller(connection)?.user;
-            query::search(connection, &index, &user, &q, limit.unwrap_or(25), offset.unwrap_or(0))
+            let caller = credentials.caller(connection)?;
+            let (limit, offset) = (limit.unwrap_or(25), offset.unwrap_or(0));
+            query::search(connection, &index, &caller.user, &caller.definitions, &q, limit, offset)
         })
         .await?;
     Ok(HttpResponse::Ok().json(results))

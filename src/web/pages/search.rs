@@ -77,19 +77,20 @@ pub async fn search_items(
                     .ok_or_else(|| Error::invalid("page", "must be a page number from 1 to 1000"))?
             };
             let projects = project::list_readable(connection, &viewer.user)?;
-            let workflow = Workflow::load(connection)?;
+            let workflow = Workflow::clone(&*Workflow::at(connection, &viewer.definitions)?);
             if text.is_empty() {
                 return Ok((viewer, page_number, projects, workflow, None));
             }
             let offset = (page_number - 1) * PAGE_SIZE;
             // A query the index cannot answer is shown on the page, not as an error page.
-            let outcome = match query::search(connection, &index, &viewer.user, &text, PAGE_SIZE, offset) {
-                Ok(results) => Ok(results),
-                // Beside the box it came from: no need to name the field.
-                Err(Error::Invalid(refusal)) => Err(refusal.message),
-                Err(error @ Error::Unavailable(_)) => Err(error.message()),
-                Err(other) => return Err(other),
-            };
+            let outcome =
+                match query::search(connection, &index, &viewer.user, &viewer.definitions, &text, PAGE_SIZE, offset) {
+                    Ok(results) => Ok(results),
+                    // Beside the box it came from: no need to name the field.
+                    Err(Error::Invalid(refusal)) => Err(refusal.message),
+                    Err(error @ Error::Unavailable(_)) => Err(error.message()),
+                    Err(other) => return Err(other),
+                };
             Ok((viewer, page_number, projects, workflow, Some(outcome)))
         })
         .await
