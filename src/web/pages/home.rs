@@ -47,7 +47,7 @@ pub async fn show_home(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
             )?;
             let watched = item::listing::watched_by(connection, &user, LISTED)?;
             let recent = item::listing::list(connection, &user, &newest_first, &version)?;
-            Ok((assigned.items, watched, recent.items, Workflow::load(connection)?))
+            Ok((assigned.items, watched, recent.items, Workflow::clone(&*Workflow::at(connection, &version)?)))
         })
         .await?;
     let badges = Badges::of(&workflow);
