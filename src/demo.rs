@@ -613,11 +613,21 @@ fn insert_batch(
 }
 
 /// After a bulk load the planner needs fresh statistics (and PostgreSQL a visibility map for
-/// index-only counts); without them a list of 100k items was ten times slower.
+/// index-only counts); without them a list of 100k items was ten times slower. On PostgreSQL
+/// the few rows that every item's arrival updates (the totals, the definitions' version) are
+/// also written compactly again: the load's transactions left each row's last version on a
+/// page of its own (`item_totals`' 240 rows on 36 pages), which every list's total and every
+/// item's statement read (a list's total 29 → 17 µs). Those tables are small: their rewrite
+/// takes milliseconds.
 fn refresh_statistics(connection: &mut DbConnection) -> Result<()> {
     use diesel::connection::SimpleConnection;
     match connection {
-        DbConnection::Postgresql(inner) => inner.batch_execute("VACUUM ANALYZE")?,
+        DbConnection::Postgresql(inner) => {
+            // Two statements: PostgreSQL runs a string of several in one transaction, and
+            // VACUUM runs in none.
+            inner.batch_execute("VACUUM FULL item_totals, value_totals, field_catalog_version")?;
+            inner.batch_execute("VACUUM ANALYZE")?;
+        }
         DbConnection::Sqlite(inner) => inner.batch_execute("ANALYZE")?,
     }
     Ok(())
