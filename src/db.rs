@@ -179,9 +179,9 @@ impl ConnectionManager {
                 // Prepared statements keep one plan made without their parameters: PostgreSQL
                 // otherwise plans a list page anew on every request (its custom plans look
                 // cheaper than a generic plan that cannot know the LIMIT), 2-3 ms of planning
-                // for a 0.5 ms execution of the same plan. Floats written as text (an item's
-                // values as a row keeps them, `items.field_values`) give back the same number, whatever
-                // the server's, database's or role's default.
+                // for a 0.5 ms execution of the same plan. Floats written as text (the view
+                // `item_field_values_now` that says what an item's row keeps of its values)
+                // give back the same number, whatever the server's, database's or role's default.
                 connection
                     .batch_execute(&format!(
                         "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_generic_plan; SET extra_float_digits = 1; {}",

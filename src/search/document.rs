@@ -49,7 +49,8 @@ fn attachment_text(files: &FileStore, content_type: &str, size_bytes: i64, sha25
     Some(if content_type == "text/html" { html_to_text(&text) } else { text })
 }
 
-/// The documents of the given items that still exist (three queries for the whole batch).
+/// The documents of the given items that still exist: a few queries for the whole batch (the
+/// rows with their values, comments, attachments, planning names), none per item.
 pub fn load(connection: &mut DbConnection, files: &FileStore, ids: &[i64]) -> Result<Vec<ItemDocument>> {
     let rows: Vec<(ItemDocument, Option<String>)> = items::table
         .inner_join(statuses::table)
