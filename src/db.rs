@@ -84,6 +84,18 @@ macro_rules! first_by_type {
 }
 pub(crate) use first_by_type;
 
+/// The rows of a typed query run on the concrete backend connection, for a query that the
+/// multi-backend connection cannot write (a `UNION`), or a hot one (see `first_by_type`).
+macro_rules! load_by_type {
+    ($connection:expr, $query:expr) => {
+        match $connection {
+            $crate::db::DbConnection::Sqlite(inner) => diesel::RunQueryDsl::load($query, inner),
+            $crate::db::DbConnection::Postgresql(inner) => diesel::RunQueryDsl::load($query, inner),
+        }
+    };
+}
+pub(crate) use load_by_type;
+
 /// Opens connections for the configured backend and prepares each one.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {

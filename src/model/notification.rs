@@ -13,16 +13,16 @@ pub mod choices;
 use diesel::prelude::*;
 
 use crate::db::schema::{comments, items, mail_outbox, memberships, projects, statuses, users, watchers};
-use crate::db::{DbConnection, database_now};
+use crate::db::{DbConnection, database_now, load_by_type};
 use crate::error::Result;
 use crate::model::field::Catalog;
 use crate::model::history::FieldChange;
-use crate::model::ids::{CommentId, ItemId, ProjectId, UserId};
+use crate::model::ids::{CommentId, ItemId, ProjectId, UserId, any_id};
 use crate::model::item::key;
 use crate::model::permission::{Access, Permission, is_readable_in, readable_project_ids};
 use crate::model::user::{self, User};
 use crate::model::watcher;
-use choices::Wants;
+use choices::{WANTS, Wants};
 
 /// What happened to the item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,13 +74,35 @@ pub fn notable(changes: &[FieldChange], catalog: &Catalog) -> Vec<FieldChange> {
         .collect()
 }
 
+/// An item as its notifications need it: whom it concerns and where it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    pub item: ItemId,
+    pub reporter: UserId,
+    pub assignee: Option<UserId>,
+    pub project: ProjectId,
+    pub project_is_public: bool,
+}
+
+impl Place {
+    /// The item as it stands in the current transaction.
+    pub fn read(connection: &mut DbConnection, item: ItemId) -> Result<Place> {
+        let (reporter, assignee, project, project_is_public) = items::table
+            .inner_join(projects::table)
+            .filter(items::id.eq(item))
+            .select((items::reporter_id, items::assignee_id, projects::id, projects::is_public))
+            .first(connection)?;
+        Ok(Place { item, reporter, assignee, project, project_is_public })
+    }
+}
+
 /// Queues one notification per person concerned, and a mention for each of `mentioned` (people
 /// the change's text newly mentions who may read the item: `reference::new_mentions`) instead;
 /// a change with nothing to mail (`changes` empty) tells only them. Call inside the change's
 /// transaction.
 pub fn queue(
     connection: &mut DbConnection,
-    item_id: ItemId,
+    place: &Place,
     actor: UserId,
     event: Event,
     changes: &[FieldChange],
@@ -103,6 +125,7 @@ pub fn queue(
         Some(comment) if comments::table.find(comment).select(comments::private).first(connection)? => Permission::Work,
         _ => Permission::View,
     };
+    let item_id = place.item;
     // One mail per change and person: the mentioned get the mention, which shows the text.
     let told = queue_mentions(connection, item_id, actor, comment_id, mentioned)?;
     if event == Event::Changed && changes.is_empty() {
@@ -121,7 +144,7 @@ pub fn queue(
                 || ((other || (assignee && !is_assignee)) && wants.kind("updated"))
         }
     };
-    for recipient in recipients(connection, item_id, actor, None, least, wants)? {
+    for recipient in recipients(connection, place, actor, None, least, wants)? {
         if !told.contains(&recipient.id) {
             insert(connection, item_id, &recipient, actor, event.as_str(), comment_id, &summary)?;
         }
@@ -173,7 +196,8 @@ pub fn queue_link(
 ) -> Result<()> {
     let change = format!("{} {kind} #{other}", if added { "added" } else { "removed" });
     let wants = |wants: &Wants, _: bool| wants.kind(LINKED);
-    for recipient in recipients(connection, item_id, actor, Some(other), Permission::View, wants)? {
+    let place = Place::read(connection, item_id)?;
+    for recipient in recipients(connection, &place, actor, Some(other), Permission::View, wants)? {
         insert(connection, item_id, &recipient, actor, LINKED, None, &change)?;
     }
     Ok(())
@@ -206,50 +230,55 @@ pub fn link_line(connection: &mut DbConnection, user: &User, change: &str) -> Re
 /// `least` there) — nor, with `also`, anyone who cannot read that item too.
 fn recipients(
     connection: &mut DbConnection,
-    item_id: ItemId,
+    place: &Place,
     actor: UserId,
     also: Option<ItemId>,
     least: Permission,
     wants: impl Fn(&Wants, bool) -> bool,
 ) -> Result<Vec<Wants>> {
-    let place = |connection: &mut DbConnection, id: ItemId| -> Result<(UserId, Option<UserId>, ProjectId, bool)> {
-        Ok(items::table
-            .inner_join(projects::table)
-            .filter(items::id.eq(id))
-            .select((items::reporter_id, items::assignee_id, projects::id, projects::is_public))
-            .first(connection)?)
-    };
-    let (reporter, assignee, project, project_is_public) = place(connection, item_id)?;
-    let also = also.map(|other| place(connection, other)).transpose()?;
-    let watching: Vec<UserId> =
-        watchers::table.filter(watchers::item_id.eq(item_id)).select(watchers::user_id).load(connection)?;
-    let everything: Vec<UserId> = memberships::table
-        .inner_join(users::table)
-        .filter(memberships::project_id.eq(project))
-        .filter(users::notify_scope.eq("all"))
-        .select(users::id)
-        .load(connection)?;
-    let mut concerned: Vec<UserId> =
-        std::iter::once(reporter).chain(assignee).chain(watching).chain(everything).collect();
-    concerned.sort_unstable();
-    concerned.dedup();
-    let candidates = choices::wants_of(connection, &concerned)?;
+    let also = also.map(|other| Place::read(connection, other)).transpose()?;
+    // Those concerned and what they want, in one statement (each branch reads its own index).
+    let involved: Vec<UserId> = std::iter::once(place.reporter).chain(place.assignee).collect();
+    let mut candidates: Vec<Wants> = load_by_type!(
+        connection,
+        users::table
+            .filter(any_id(users::id, &involved))
+            .filter(users::active.eq(true).and(users::email_notifications.eq(true)))
+            .select(WANTS)
+            .union_all(
+                watchers::table
+                    .inner_join(users::table)
+                    .filter(watchers::item_id.eq(place.item))
+                    .filter(users::active.eq(true).and(users::email_notifications.eq(true)))
+                    .select(WANTS),
+            )
+            .union_all(
+                memberships::table
+                    .inner_join(users::table)
+                    .filter(memberships::project_id.eq(place.project))
+                    .filter(users::notify_scope.eq("all"))
+                    .filter(users::active.eq(true).and(users::email_notifications.eq(true)))
+                    .select(WANTS),
+            )
+    )?;
+    candidates.sort_unstable_by_key(|wants| wants.id);
+    candidates.dedup_by_key(|wants| wants.id);
     let mut recipients = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         if (candidate.id == actor && !candidate.own_changes())
             || candidate.only_mentions()
-            || !wants(&candidate, Some(candidate.id) == assignee)
+            || !wants(&candidate, Some(candidate.id) == place.assignee)
         {
             continue;
         }
         let candidate_user = user::get(connection, candidate.id)?;
         let hears_of_other = match also {
-            Some((_, _, other_project, other_is_public)) => {
-                should_hear(connection, &candidate_user, other_project, other_is_public, Permission::View)?
+            Some(other) => {
+                should_hear(connection, &candidate_user, other.project, other.project_is_public, Permission::View)?
             }
             None => true,
         };
-        if hears_of_other && should_hear(connection, &candidate_user, project, project_is_public, least)? {
+        if hears_of_other && should_hear(connection, &candidate_user, place.project, place.project_is_public, least)? {
             recipients.push(candidate);
         }
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConnection;
 use crate::db::schema::users;
 use crate::error::{Error, Result};
-use crate::model::ids::UserId;
+use crate::model::ids::{UserId, any_id};
 use crate::model::user::User;
 
 /// Which items a user hears about.
@@ -66,6 +66,10 @@ pub struct ChoicesUpdate {
     pub digest: Option<bool>,
 }
 
+/// The columns of `Wants`.
+pub const WANTS: (users::id, users::notify_scope, users::notify_events, users::notify_own, users::notify_digest) =
+    (users::id, users::notify_scope, users::notify_events, users::notify_own, users::notify_digest);
+
 /// What the sending side needs of a user's choices.
 #[derive(Debug, Clone, Queryable)]
 pub struct Wants {
@@ -103,7 +107,7 @@ impl Wants {
 /// Those of these users who start watching an item that mentions them.
 pub fn watching_when_mentioned(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<UserId>> {
     Ok(users::table
-        .filter(crate::model::ids::any_id(users::id, ids))
+        .filter(any_id(users::id, ids))
         .filter(users::watch_when_mentioned.eq(true))
         .select(users::id)
         .load(connection)?)
@@ -112,10 +116,10 @@ pub fn watching_when_mentioned(connection: &mut DbConnection, ids: &[UserId]) ->
 /// The choices of these users (active, with notifications on), for queueing news.
 pub fn wants_of(connection: &mut DbConnection, ids: &[UserId]) -> Result<Vec<Wants>> {
     Ok(users::table
-        .filter(crate::model::ids::any_id(users::id, ids))
+        .filter(any_id(users::id, ids))
         .filter(users::active.eq(true))
         .filter(users::email_notifications.eq(true))
-        .select((users::id, users::notify_scope, users::notify_events, users::notify_own, users::notify_digest))
+        .select(WANTS)
         .load(connection)?)
 }
 
