@@ -237,48 +237,53 @@ fn recipients(
     wants: impl Fn(&Wants, bool) -> bool,
 ) -> Result<Vec<Wants>> {
     let also = also.map(|other| Place::read(connection, other)).transpose()?;
-    // Those concerned and what they want, in one statement (each branch reads its own index).
+    // Those concerned, what they want and their role in the project, in one statement (each
+    // branch reads its own index).
     let involved: Vec<UserId> = std::iter::once(place.reporter).chain(place.assignee).collect();
-    let mut candidates: Vec<Wants> = load_by_type!(
+    let hearing = || users::active.eq(true).and(users::email_notifications.eq(true));
+    let membership =
+        || memberships::table.on(memberships::user_id.eq(users::id).and(memberships::project_id.eq(place.project)));
+    let mut candidates: Vec<(User, Wants, Option<String>)> = load_by_type!(
         connection,
         users::table
+            .left_join(membership())
             .filter(any_id(users::id, &involved))
-            .filter(users::active.eq(true).and(users::email_notifications.eq(true)))
-            .select(WANTS)
+            .filter(hearing())
+            .select((User::as_select(), WANTS, memberships::role.nullable()))
             .union_all(
                 watchers::table
                     .inner_join(users::table)
+                    .left_join(membership())
                     .filter(watchers::item_id.eq(place.item))
-                    .filter(users::active.eq(true).and(users::email_notifications.eq(true)))
-                    .select(WANTS),
+                    .filter(hearing())
+                    .select((User::as_select(), WANTS, memberships::role.nullable())),
             )
             .union_all(
-                memberships::table
-                    .inner_join(users::table)
-                    .filter(memberships::project_id.eq(place.project))
-                    .filter(users::notify_scope.eq("all"))
-                    .filter(users::active.eq(true).and(users::email_notifications.eq(true)))
-                    .select(WANTS),
+                users::table.inner_join(membership()).filter(users::notify_scope.eq("all")).filter(hearing()).select((
+                    User::as_select(),
+                    WANTS,
+                    memberships::role.nullable()
+                )),
             )
     )?;
-    candidates.sort_unstable_by_key(|wants| wants.id);
-    candidates.dedup_by_key(|wants| wants.id);
+    candidates.sort_unstable_by_key(|(user, ..)| user.id);
+    candidates.dedup_by_key(|(user, ..)| user.id);
     let mut recipients = Vec::with_capacity(candidates.len());
-    for candidate in candidates {
+    for (candidate_user, candidate, role) in candidates {
         if (candidate.id == actor && !candidate.own_changes())
             || candidate.only_mentions()
             || !wants(&candidate, Some(candidate.id) == place.assignee)
         {
             continue;
         }
-        let candidate_user = user::get(connection, candidate.id)?;
+        let access = Access::with_stored_role(&candidate_user, role.as_deref(), place.project_is_public)?;
         let hears_of_other = match also {
             Some(other) => {
                 should_hear(connection, &candidate_user, other.project, other.project_is_public, Permission::View)?
             }
             None => true,
         };
-        if hears_of_other && should_hear(connection, &candidate_user, place.project, place.project_is_public, least)? {
+        if hears_of_other && access.allows(least) {
             recipients.push(candidate);
         }
     }

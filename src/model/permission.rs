@@ -101,6 +101,13 @@ impl Access {
         Ok(Access { is_admin: user.is_admin, role, project_is_public })
     }
 
+    /// `for_project` with the user's membership role already read (as stored; `None`: no
+    /// membership).
+    pub fn with_stored_role(user: &User, role: Option<&str>, project_is_public: bool) -> Result<Access> {
+        let role = if user.is_admin { None } else { role.map(stored_role).transpose()? };
+        Ok(Access { is_admin: user.is_admin, role, project_is_public })
+    }
+
     /// A user who is not an administrator, with their role in a project (if any).
     pub fn of_member(role: Option<Role>, project_is_public: bool) -> Access {
         Access { is_admin: false, role, project_is_public }
