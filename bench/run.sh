@@ -10,7 +10,9 @@
 # bench/results.md; a run of both backends also replaces the table under "Latest run" in
 # docs/benchmarks.md.
 # Environment: ITEMS (default 100000), DURATION (default 10s), CONNECTIONS (default "16 32"),
-# FIELDS (default yes; no skips the two custom field runs, for a build without custom fields).
+# FIELDS (default yes; no skips the two custom field runs, for a build without custom fields),
+# PG_CONNECT (default socket: the node reaches PostgreSQL through its Unix socket, as a node on
+# the database's host would; tcp: over loopback TCP, as across hosts).
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -19,6 +21,11 @@ ITEMS=${ITEMS:-100000}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16 32}
 BACKENDS=${1:-both}
+PG_CONNECT=${PG_CONNECT:-socket}
+case "$PG_CONNECT" in
+    socket|tcp) ;;
+    *) echo "bench: PG_CONNECT must be socket or tcp, not '$PG_CONNECT'" >&2; exit 2 ;;
+esac
 PASSWORD=bench-admin-password
 # Two searches that find about a hundred items each (of the demo data's 100,000 made with seed
 # 1): a rare word (an error code some descriptions quote, each in about one item in a thousand),
@@ -71,7 +78,11 @@ start_postgres() {
         psql -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE DATABASE baton' >/dev/null 2>&1 && break
         sleep 0.1
     done
-    echo "postgres://postgres@127.0.0.1:$port/baton"
+    if [ "$PG_CONNECT" = socket ]; then
+        echo "postgres://postgres@/baton?host=$dir&port=$port"
+    else
+        echo "postgres://postgres@127.0.0.1:$port/baton"
+    fi
 }
 
 wrk_rate() { # connections, script, extra args...
@@ -230,7 +241,9 @@ for measure, connections in rows:
     print(f"| {measure} | {connections} | " + " | ".join(values.get((measure, connections, b), "") for b in backends) + " |")
 PY2
 {
-    echo "$ITEMS items, wrk -t2 -d$DURATION, $(nproc) cores, $(date -u +%Y-%m-%d), $(git -C "$ROOT" rev-parse --short HEAD)"
+    pg=""
+    [[ " ${backends[*]} " = *" postgres "* ]] && pg=", PostgreSQL over its $([ "$PG_CONNECT" = socket ] && echo "Unix socket" || echo "loopback TCP")"
+    echo "$ITEMS items, wrk -t2 -d$DURATION, $(nproc) cores$pg, $(date -u +%Y-%m-%d), $(git -C "$ROOT" rev-parse --short HEAD)"
     echo
     cat "$TABLE"
 } | tee "$ROOT/bench/results.md"
