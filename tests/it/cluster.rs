@@ -752,6 +752,47 @@ async fn a_master_cut_off_from_the_database_stops_acting_before_another_takes_ov
     cluster.assert_masters_never_overlapped();
 }
 
+/// PostgreSQL only: a node on the database's host reaches it through its Unix socket (the
+/// URL form README names), and works as over TCP beside a node that uses TCP: one master,
+/// items written through one node read and found through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_reaches_postgresql_through_its_unix_socket() {
+    if !postgres_available() {
+        return;
+    }
+    let mut cluster = TestCluster::new(Backend::Postgres);
+    let socket = cluster.socket_database_url();
+    assert!(socket.starts_with("postgres://postgres@/") && socket.contains("?host=/"), "{socket}");
+    cluster.start_with("local", NodeOptions { database_url: Some(socket), ..NodeOptions::default() }).await;
+    let (master, _) = cluster.wait_for_master(Duration::from_secs(10)).await;
+    assert_eq!(master, "local");
+    cluster.start("remote").await;
+    let local = cluster.admin("local").await;
+    let remote = cluster.admin("remote").await;
+    local.post("/api/v1/projects", json!({"key": "OPS", "name": "Ops"})).await;
+    let created = local.create_item("OPS", "Wombat burrow under the rack").await;
+    let read = remote.get(&format!("/api/v1/items/{}", created["id"])).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["title"], "Wombat burrow under the rack");
+    let listed = local.get("/api/v1/items?project=OPS").await;
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+    wait_until("the master indexing the item", Duration::from_secs(15), async || {
+        let reply = remote.get("/api/v1/search?q=wombat").await;
+        done_when(reply.body["total"] == 1, reply.body)
+    })
+    .await;
+    // The socket node's sessions are the ones without a client address.
+    use diesel::prelude::*;
+    let mut connection = diesel::PgConnection::establish(&cluster.database_url).unwrap();
+    let over_socket: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND client_addr IS NULL \
+         AND backend_type = 'client backend'",
+    )
+    .get_result(&mut connection)
+    .unwrap();
+    assert!(over_socket > 0, "no session of the node came through the socket");
+}
+
 /// `*/6 * * * * *`: an occurrence every 6 s, longer than a failover, so none may be missed.
 const EVERY_SIX_SECONDS: &str = "*/6 * * * * *";
 

@@ -408,6 +408,29 @@ impl TestCluster {
         let url = self.database_url.replacen(&target, &format!("127.0.0.1:{}", proxy.port), 1);
         (url, proxy)
     }
+
+    /// A database URL that reaches the cluster's PostgreSQL through its Unix socket (the
+    /// directory and port the server itself reports), as a node on the database's host would.
+    pub fn socket_database_url(&self) -> String {
+        use diesel::prelude::*;
+        assert_eq!(self.backend, Backend::Postgres);
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            setting: String,
+        }
+        let mut connection = diesel::PgConnection::establish(&self.database_url).unwrap();
+        let mut read = |name: &str| -> String {
+            diesel::sql_query(format!("SELECT setting FROM pg_settings WHERE name = '{name}'"))
+                .get_result::<Setting>(&mut connection)
+                .unwrap()
+                .setting
+        };
+        let directory = read("unix_socket_directories").split(',').next().unwrap().trim().to_string();
+        let port = read("port");
+        let database = self.database_url.rsplit('/').next().unwrap();
+        format!("postgres://postgres@/{database}?host={directory}&port={port}")
+    }
 }
 
 #[derive(Debug, Clone)]
