@@ -84,8 +84,8 @@ macro_rules! first_by_type {
 }
 pub(crate) use first_by_type;
 
-/// The rows of a typed query run on the concrete backend connection, for a query that the
-/// multi-backend connection cannot write (a `UNION`), or a hot one (see `first_by_type`).
+/// The rows of a typed query (an expression, built once per backend) run on the concrete
+/// backend connection: for a query the multi-backend connection cannot write (a `UNION`).
 macro_rules! load_by_type {
     ($connection:expr, $query:expr) => {
         match $connection {
