@@ -200,8 +200,8 @@ pub fn create(
             .get_result(connection)?;
         watcher::add_quietly(connection, item_id, actor.id)?;
         item::touch(connection, item_id)?;
-        let place = notification::Place::read(connection, item_id)?;
-        notification::queue(connection, &place, actor.id, Event::Commented(id), &[], &mentions.readers)?;
+        let about = notification::About::Item(item_id);
+        notification::queue(connection, about, actor.id, Event::Commented(id), &[], &mentions.readers)?;
         Ok(Posted { comment: load(connection, id)?, not_told: mentions.not_told })
     })
 }

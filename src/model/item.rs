@@ -20,7 +20,7 @@ use crate::model::ids::{
     ComponentId, FieldId, ItemId, LabelId, PriorityId, ProjectId, StatusId, TypeId, UserId, VersionId, any_id,
 };
 use crate::model::label::{self, LabelRef};
-use crate::model::notification::{self, Event, Place};
+use crate::model::notification::{self, About, Event, Place};
 use crate::model::permission::{Access, Permission, ReadableItem};
 use crate::model::project::setup::Setups;
 use crate::model::project::{self, Project, ProjectKeyOrId, types};
@@ -494,8 +494,7 @@ pub fn record_side_change(
     let notable = notification::notable(std::slice::from_ref(change), &*Catalog::load(connection)?);
     for id in ids {
         history::record(connection, *id, actor.id, std::slice::from_ref(change))?;
-        let place = Place::read(connection, *id)?;
-        notification::queue(connection, &place, actor.id, Event::Changed, &notable, &[])?;
+        notification::queue(connection, About::Item(*id), actor.id, Event::Changed, &notable, &[])?;
     }
     enqueue_all(connection, ids)
 }
@@ -623,7 +622,7 @@ pub fn create(connection: &mut DbConnection, actor: &User, new_item: NewItem) ->
             project: project.id,
             project_is_public: project.is_public,
         };
-        notification::queue(connection, &place, actor.id, Event::Created, &[], &mentions.readers)?;
+        notification::queue(connection, About::Created(place), actor.id, Event::Created, &[], &mentions.readers)?;
         Ok(id)
     })
 }
@@ -974,8 +973,7 @@ pub fn update(connection: &mut DbConnection, actor: &User, id: ItemId, changes: 
             (&new_description, &current.description),
             UnknownLogins::Refuse,
         )?;
-        let place = Place::read(connection, id)?;
-        notification::queue(connection, &place, actor.id, Event::Changed, &notable, &mentions.readers)?;
+        notification::queue(connection, About::Item(id), actor.id, Event::Changed, &notable, &mentions.readers)?;
         enqueue_for_index(connection, id)?;
         load_view(connection, id)
     })

@@ -86,7 +86,7 @@ pub struct Place {
 
 impl Place {
     /// The item as it stands in the current transaction.
-    pub fn read(connection: &mut DbConnection, item: ItemId) -> Result<Place> {
+    fn read(connection: &mut DbConnection, item: ItemId) -> Result<Place> {
         let (reporter, assignee, project, project_is_public) = items::table
             .inner_join(projects::table)
             .filter(items::id.eq(item))
@@ -96,13 +96,37 @@ impl Place {
     }
 }
 
+/// The item a notification is about: by id, its place read only when someone may be told; or
+/// an item just created, whose place its creator has just written.
+#[derive(Debug, Clone, Copy)]
+pub enum About {
+    Item(ItemId),
+    Created(Place),
+}
+
+impl About {
+    fn item(&self) -> ItemId {
+        match self {
+            About::Item(id) => *id,
+            About::Created(place) => place.item,
+        }
+    }
+
+    fn place(self, connection: &mut DbConnection) -> Result<Place> {
+        match self {
+            About::Item(id) => Place::read(connection, id),
+            About::Created(place) => Ok(place),
+        }
+    }
+}
+
 /// Queues one notification per person concerned, and a mention for each of `mentioned` (people
 /// the change's text newly mentions who may read the item: `reference::new_mentions`) instead;
 /// a change with nothing to mail (`changes` empty) tells only them. Call inside the change's
 /// transaction.
 pub fn queue(
     connection: &mut DbConnection,
-    place: &Place,
+    about: About,
     actor: UserId,
     event: Event,
     changes: &[FieldChange],
@@ -125,7 +149,7 @@ pub fn queue(
         Some(comment) if comments::table.find(comment).select(comments::private).first(connection)? => Permission::Work,
         _ => Permission::View,
     };
-    let item_id = place.item;
+    let item_id = about.item();
     // One mail per change and person: the mentioned get the mention, which shows the text.
     let told = queue_mentions(connection, item_id, actor, comment_id, mentioned)?;
     if event == Event::Changed && changes.is_empty() {
@@ -144,7 +168,7 @@ pub fn queue(
                 || ((other || (assignee && !is_assignee)) && wants.kind("updated"))
         }
     };
-    for recipient in recipients(connection, place, actor, None, least, wants)? {
+    for recipient in recipients(connection, about, actor, None, least, wants)? {
         if !told.contains(&recipient.id) {
             insert(connection, item_id, &recipient, actor, event.as_str(), comment_id, &summary)?;
         }
@@ -196,8 +220,7 @@ pub fn queue_link(
 ) -> Result<()> {
     let change = format!("{} {kind} #{other}", if added { "added" } else { "removed" });
     let wants = |wants: &Wants, _: bool| wants.kind(LINKED);
-    let place = Place::read(connection, item_id)?;
-    for recipient in recipients(connection, &place, actor, Some(other), Permission::View, wants)? {
+    for recipient in recipients(connection, About::Item(item_id), actor, Some(other), Permission::View, wants)? {
         insert(connection, item_id, &recipient, actor, LINKED, None, &change)?;
     }
     Ok(())
@@ -230,12 +253,13 @@ pub fn link_line(connection: &mut DbConnection, user: &User, change: &str) -> Re
 /// `least` there) — nor, with `also`, anyone who cannot read that item too.
 fn recipients(
     connection: &mut DbConnection,
-    place: &Place,
+    about: About,
     actor: UserId,
     also: Option<ItemId>,
     least: Permission,
     wants: impl Fn(&Wants, bool) -> bool,
 ) -> Result<Vec<Wants>> {
+    let place = about.place(connection)?;
     let also = also.map(|other| Place::read(connection, other)).transpose()?;
     // Those concerned, what they want and their role in the project, in one statement (each
     // branch reads its own index).

@@ -30,7 +30,7 @@ pub struct Viewer {
     pub user: User,
     pub csrf_token: String,
     pub session_secret: String,
-    /// The definitions' version, read with the session (`auth::SignedIn`).
+    /// The definitions' version, read with the session (`auth::ActiveSession`).
     pub definitions: Version,
 }
 
