@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproducible API benchmark: release build, 100k demo items, wrk on loopback.
 #   bench/run.sh [sqlite|postgres|both]     (default: both)
-# Measures the API (an item, three lists of 25 with their exact totals, creates while the master
-# indexes), the item page as a signed-in browser gets it, a search that finds few items, and the
-# node's memory (idle, the peak of the first index build, the peak under load).
+# Measures the API (an item, three lists of 25 and a person's open items with their exact totals,
+# creates while the master indexes), the item page as a signed-in browser gets it, a search that
+# finds few items, and the node's memory (idle, the peak of the first index build, the peak under
+# load).
 # Prints one Markdown table, the backends side by side, each measure at each connection count
 # with its rate, p99 and the CPU time per request of the node (and of PostgreSQL's processes),
 # which holds better than the rate on a machine shared with other work. Written to
@@ -195,6 +196,8 @@ run_backend() {
         fi
         measured "GET /api/v1/items?project=OPS&state=open&label=<name>&target_version=<name>&limit=25" "$connections" \
             list_by_plan.lua "$token"
+        measured "GET /api/v1/items?assignee=<person>&state=open&limit=10 (a person's open items)" "$connections" \
+            list_assigned.lua "$token"
         measured "GET /items/{id} (the item page, HTML, signed in)" "$connections" item_page.lua "$session" "$ITEMS"
         for query in "$SEARCH_RARE" "$SEARCH_COMMON"; do
             measured "GET /api/v1/search?q=$query&limit=25 (${hits[$query]} hits)" "$connections" search_query.lua \

@@ -1,0 +1,4 @@
+DROP INDEX items_reporter_updated;
+DROP INDEX items_assignee_updated;
+CREATE INDEX items_assignee ON items(assignee_id);
+CREATE INDEX items_reporter ON items(reporter_id);
