@@ -16,6 +16,7 @@ on_both_backends!(
     every_change_search_needs_is_queued_for_indexing,
     watchers_can_be_added_and_removed,
     list_totals_stay_equal_to_the_rows_through_creates_and_status_changes,
+    the_home_page_lists_the_latest_watched_items_of_whoever_watches_thousands,
 );
 
 async fn list_totals_stay_equal_to_the_rows_through_creates_and_status_changes(backend: Backend) {
@@ -364,4 +365,51 @@ async fn watchers_can_be_added_and_removed(backend: Backend) {
     assert_eq!(logins, ["admin", "viewer"]);
     assert_eq!(viewer.delete(&format!("{path}/{}", viewer.user_id)).await.status, StatusCode::NO_CONTENT);
     assert_eq!(viewer.delete(&format!("{path}/{}", viewer.user_id)).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Adds `count` items to project WEB in one statement, all updated at `updated_at`, titled
+/// `"{prefix} {n}"` for n = 1..=count (ids rise with n); with `watcher`, that user watches them.
+fn insert_items(app: &TestApp, prefix: &str, count: i64, updated_at: &str, watcher: Option<i64>) {
+    use diesel::connection::SimpleConnection;
+    let mut connection = app.database().get().expect("connection");
+    let watch = watcher.map_or(String::new(), |user| {
+        format!("INSERT INTO watchers (item_id, user_id) SELECT id, {user} FROM items WHERE title LIKE '{prefix} %';")
+    });
+    connection
+        .batch_execute(&format!(
+            "INSERT INTO items (project_id, type_id, status_id, priority_id, title, reporter_id, created_at, updated_at, number)
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+             SELECT (SELECT id FROM projects WHERE key = 'WEB'), (SELECT MIN(id) FROM item_types),
+                 (SELECT MIN(id) FROM statuses), (SELECT MIN(id) FROM priorities), '{prefix} ' || i, 1,
+                 '{updated_at}', '{updated_at}', 100000 + i
+             FROM n ORDER BY i;
+             {watch}"
+        ))
+        .expect("bulk items");
+}
+
+/// The home page's "Items I watch": someone who watches more items than the latest updates it
+/// looks among first finds their latest ten there, and, once others' newer updates crowd
+/// theirs out, among all their watches.
+async fn the_home_page_lists_the_latest_watched_items_of_whoever_watches_thousands(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_project("WEB", true).await;
+    let wendy = app.create_user("wendy").await;
+    app.add_member("WEB", &wendy, "developer").await;
+    insert_items(&app, "Watched", 2_100, "2020-01-01 00:00:00", Some(wendy.user_id));
+    let home = crate::support::web::WebClient::sign_in(&app.address, "wendy", crate::support::app::USER_PASSWORD).await;
+    let watched_section = || async {
+        let page = home.get("/").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let section =
+            page.body.split("<h2>").find(|part| part.starts_with("Items I watch")).expect("section").to_string();
+        let shown: Vec<i64> = (1..=2_100).filter(|n| section.contains(&format!("Watched {n}<"))).collect();
+        (section, shown)
+    };
+    let (_, shown) = watched_section().await;
+    assert_eq!(shown, (2_091..=2_100).collect::<Vec<_>>(), "the latest ten, among the latest updates");
+    insert_items(&app, "Newer", 2_000, "2021-01-01 00:00:00", None);
+    let (section, shown) = watched_section().await;
+    assert_eq!(shown, (2_091..=2_100).collect::<Vec<_>>(), "the latest ten, among all watches");
+    assert!(!section.contains("Newer "), "{section}");
 }
