@@ -953,8 +953,9 @@ const RECENT_UPDATES: i64 = 2_000;
 /// them. Each way failed someone: joining every watch and sorting them made SQLite's home page
 /// take 25 ms for a person who watches 13,000 of 100,000 items; walking the latest updates until
 /// enough are watched made PostgreSQL's take 120 ms for a person who watches none (the walk
-/// never stops). So whoever watches at most `RECENT_UPDATES` items has them read by id, and whoever
-/// watches more looks among that many latest updates first, where they usually find theirs.
+/// never stops). So whoever watches at most `RECENT_UPDATES` items has them read by id, and
+/// whoever watches more looks among that many latest updates first, where they usually find
+/// theirs, and reads all their watches by id only when fewer are there.
 pub fn watched_by(connection: &mut DbConnection, actor: &User, limit: i64) -> Result<Vec<ItemView>> {
     let watches = || watchers::table.filter(watchers::user_id.eq(actor.id)).select(watchers::item_id);
     let mut watched: Vec<ItemId> = watches().limit(RECENT_UPDATES + 1).load(connection)?;
