@@ -105,9 +105,9 @@ pub enum About {
 }
 
 impl About {
-    fn item(&self) -> ItemId {
+    fn item(self) -> ItemId {
         match self {
-            About::Item(id) => *id,
+            About::Item(id) => id,
             About::Created(place) => place.item,
         }
     }

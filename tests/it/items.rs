@@ -2,6 +2,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::app::USER_PASSWORD;
+use crate::support::web::WebClient;
 use crate::support::{Backend, TestApp};
 
 on_both_backends!(
@@ -397,7 +399,7 @@ async fn the_home_page_lists_the_latest_watched_items_of_whoever_watches_thousan
     let wendy = app.create_user("wendy").await;
     app.add_member("WEB", &wendy, "developer").await;
     insert_items(&app, "Watched", 2_100, "2020-01-01 00:00:00", Some(wendy.user_id));
-    let home = crate::support::web::WebClient::sign_in(&app.address, "wendy", crate::support::app::USER_PASSWORD).await;
+    let home = WebClient::sign_in(&app.address, "wendy", USER_PASSWORD).await;
     let watched_section = || async {
         let page = home.get("/").await;
         assert_eq!(page.status, StatusCode::OK);
