@@ -4,6 +4,7 @@
 
 pub mod dialect;
 pub mod schema;
+pub mod stored_time;
 
 use std::fs::File;
 use std::path::Path;

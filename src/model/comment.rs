@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{comment_versions, comments, users};
+use crate::db::stored_time::StoredTime;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::history::{self, FieldChange};
@@ -59,7 +60,7 @@ type CommentRow = (
     ItemId,
     UserSummary,
     String,
-    NaiveDateTime,
+    StoredTime,
     (Option<NaiveDateTime>, Option<UserId>),
     (Option<NaiveDateTime>, Option<UserId>),
     bool,
@@ -86,7 +87,7 @@ fn from_rows(connection: &mut DbConnection, rows: Vec<CommentRow>) -> Result<Vec
                 item_id,
                 author,
                 body,
-                created_at,
+                created_at: created_at.into(),
                 edited_at,
                 edited_by: person(edited_by),
                 deleted: deleted_at.is_some(),

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::db::schema::{history, items, projects, users};
+use crate::db::stored_time::StoredTime;
 use crate::error::Result;
 use crate::model::ids::{CommentId, ItemId, ProjectId, UserId, any_id};
 use crate::model::item::key;
@@ -66,7 +67,7 @@ pub fn last_change(
 }
 
 /// id, who, when, field, old value, new value.
-type HistoryRow = (i64, UserSummary, NaiveDateTime, String, Option<String>, Option<String>);
+type HistoryRow = (i64, UserSummary, StoredTime, String, Option<String>, Option<String>);
 
 pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Result<Vec<HistoryEntry>> {
     let readable = permission::readable_item(connection, actor, item_id)?;
@@ -135,7 +136,7 @@ pub fn of_item(connection: &mut DbConnection, actor: &User, item: ReadableItem) 
         .map(|(id, user, changed_at, field, old_value, new_value)| HistoryEntry {
             id,
             user,
-            changed_at,
+            changed_at: changed_at.into(),
             field,
             old_value,
             new_value,

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::db::dialect::{Dialect, RowLock};
 use crate::db::schema::{api_tokens, index_queue, items, users, watchers};
+use crate::db::stored_time::StoredTime;
 use crate::db::{DbConnection, first_by_type, read_together, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::definitions::Version;
@@ -54,7 +55,9 @@ pub struct ItemRow {
     pub reporter_id: UserId,
     pub assignee_id: Option<UserId>,
     pub due_date: Option<NaiveDate>,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
     pub version: i32,
     pub parent_id: Option<ItemId>,

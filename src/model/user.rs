@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::{api_tokens, sessions, users};
+use crate::db::stored_time::StoredTime;
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Error, Result};
 use crate::model::ids::{UserId, any_id};
@@ -34,8 +35,10 @@ pub struct User {
     /// The zone the user reads times in (an IANA name); `None`: the browser's.
     pub time_zone: Option<String>,
     #[serde(serialize_with = "timestamp::serialize_utc")]
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "timestamp::serialize_utc")]
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
 }
 
