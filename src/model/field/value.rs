@@ -20,6 +20,8 @@ use crate::model::text;
 use crate::model::user::{self, UserSummary};
 use crate::model::{membership, project::Project};
 
+mod encoded;
+
 /// Longest text of a one-line text or URL field, in characters.
 pub const MAX_TEXT_CHARS: usize = 255;
 /// Longest URL, in characters.
@@ -263,7 +265,10 @@ type EncodedRow = (
 pub fn decode(catalog: &Catalog, encoded: Option<&str>) -> Result<Vec<(FieldId, Value)>> {
     let Some(encoded) = encoded else { return Ok(Vec::new()) };
     let corrupt = |error: &dyn std::fmt::Display| Error::internal("reading an item's values", format!("{error}"));
-    let rows: Vec<EncodedRow> = serde_json::from_str(encoded).map_err(|error| corrupt(&error))?;
+    let rows: Vec<EncodedRow> = match encoded::plain_rows(encoded) {
+        Some(rows) => rows,
+        None => serde_json::from_str(encoded).map_err(|error| corrupt(&error))?,
+    };
     let mut held: Vec<(FieldId, Value)> = Vec::with_capacity(rows.len());
     for (field_id, text_value, long_value, int_value, decimal, date_value, flag, choice_id, user_id) in rows {
         let Some(field) = catalog.by_id(FieldId(field_id)) else { continue };
