@@ -15,8 +15,9 @@ use diesel::sqlite::{Sqlite, SqliteValue};
 
 use crate::db::{MultiBackend, MultiRawValue};
 
-/// A `TIMESTAMP` column read through `parse` on SQLite: for the fields of rows read in
-/// numbers, as `#[diesel(deserialize_as = StoredTime)]`.
+/// A `TIMESTAMP` column read through `parse` on SQLite: for the rows read in numbers, as
+/// `#[diesel(deserialize_as = StoredTime)]` on a struct's field or in place of the time in a
+/// tuple.
 #[derive(Debug, Clone, Copy, FromSqlRow)]
 pub struct StoredTime(NaiveDateTime);
 
@@ -55,31 +56,37 @@ impl FromSql<Timestamp, MultiBackend> for StoredTime {
 /// other text and for dates or times that do not exist.
 fn parse(text: &str) -> Option<NaiveDateTime> {
     let bytes = text.as_bytes();
-    if bytes.len() < 19
-        || bytes[4] != b'-'
-        || bytes[7] != b'-'
-        || bytes[10] != b' '
-        || bytes[13] != b':'
-        || bytes[16] != b':'
-    {
+    if bytes.len() < 19 || bytes[10] != b' ' || bytes[13] != b':' || bytes[16] != b':' {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        bytes[range]
-            .iter()
-            .try_fold(0u32, |sum, &byte| byte.is_ascii_digit().then(|| sum * 10 + u32::from(byte - b'0')))
-    };
     let nanoseconds = match &bytes[19..] {
         [] => 0,
-        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
-            let value = number(20..bytes.len())?;
-            value * 10u32.pow(9 - digits.len() as u32)
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            digits(fraction)? * 10u32.pow(9 - fraction.len() as u32)
         }
         _ => return None,
     };
-    let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
-    let time = NaiveTime::from_hms_nano_opt(number(11..13)?, number(14..16)?, number(17..19)?, nanoseconds)?;
-    Some(date.and_time(time))
+    let time = NaiveTime::from_hms_nano_opt(
+        digits(&bytes[11..13])?,
+        digits(&bytes[14..16])?,
+        digits(&bytes[17..19])?,
+        nanoseconds,
+    )?;
+    Some(parse_date(&bytes[..10])?.and_time(time))
+}
+
+/// `YYYY-MM-DD` of a day that exists: the date of a stored time, and a date as an item's kept
+/// values hold it (`model::field::value`).
+pub fn parse_date(text: &[u8]) -> Option<NaiveDate> {
+    if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(digits(&text[..4])?).ok()?, digits(&text[5..7])?, digits(&text[8..10])?)
+}
+
+/// Decimal digits and nothing else (at most nine, which a `u32` holds).
+fn digits(text: &[u8]) -> Option<u32> {
+    text.iter().try_fold(0u32, |sum, &byte| byte.is_ascii_digit().then(|| sum * 10 + u32::from(byte - b'0')))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 
 use super::EncodedRow;
+use crate::db::stored_time::parse_date;
 
 /// The rows of `encoded`; `None` when it is not in the plain shape (serde_json reads it then).
 pub(super) fn plain_rows(encoded: &str) -> Option<Vec<EncodedRow>> {
@@ -103,16 +104,7 @@ impl Reader<'_> {
 
     /// `YYYY-MM-DD` of a day that exists.
     fn date(&mut self) -> Option<NaiveDate> {
-        let text = self.text()?.as_bytes();
-        let number = |range: std::ops::Range<usize>| {
-            text[range]
-                .iter()
-                .try_fold(0u32, |sum, &byte| byte.is_ascii_digit().then(|| sum * 10 + u32::from(byte - b'0')))
-        };
-        if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
-            return None;
-        }
-        NaiveDate::from_ymd_opt(i32::try_from(number(0..4)?).ok()?, number(5..7)?, number(8..10)?)
+        parse_date(self.text()?.as_bytes())
     }
 
     fn text(&mut self) -> Option<&str> {
