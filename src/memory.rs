@@ -1,5 +1,7 @@
-//! How the node's memory is kept small: no transparent huge pages, freed pages given back at
-//! once, and what bulk work freed given back at its end.
+//! How the node's memory is kept small: no transparent huge pages, SQLite's allocations made by
+//! mimalloc, freed pages given back at once, and what bulk work freed given back at its end.
+
+use std::ffi::{c_int, c_void};
 
 use libmimalloc_sys::mi_option_t;
 
@@ -27,6 +29,64 @@ pub fn set_up() {
     }
     // SAFETY: sets an option by number; mimalloc reads it when it next purges.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+    sqlite_through_mimalloc();
+}
+
+/// SQLite's allocations (its page caches, statements, rows) made by mimalloc instead of the C
+/// library's malloc, and without SQLite's own count of the memory in use. glibc gives each thread
+/// that contends an arena of its own and keeps what is freed in each: a SQLite node under reads
+/// and creates held 34 MB in 16 arenas for 15 MB in use. mimalloc gives freed pages back at once
+/// (above). The count is SQLite's memory status, a global mutex taken for every allocation, read
+/// only by `sqlite3_memory_used` and the soft heap limit, which Baton uses neither of. Must run
+/// before the first connection opens: SQLite takes its allocator when it initialises.
+fn sqlite_through_mimalloc() {
+    use libsqlite3_sys as ffi;
+
+    unsafe extern "C" fn malloc(size: c_int) -> *mut c_void {
+        // SAFETY: any size may be asked; SQLite asks only for positive ones.
+        unsafe { libmimalloc_sys::mi_malloc(usize::try_from(size).unwrap_or(0)) }
+    }
+    unsafe extern "C" fn free(pointer: *mut c_void) {
+        // SAFETY: SQLite frees only what `malloc` or `realloc` above gave it.
+        unsafe { libmimalloc_sys::mi_free(pointer) }
+    }
+    unsafe extern "C" fn realloc(pointer: *mut c_void, size: c_int) -> *mut c_void {
+        // SAFETY: as `free`, and SQLite asks only for positive sizes.
+        unsafe { libmimalloc_sys::mi_realloc(pointer, usize::try_from(size).unwrap_or(0)) }
+    }
+    unsafe extern "C" fn size(pointer: *mut c_void) -> c_int {
+        // SAFETY: as `free`; SQLite's allocations stay under 2 GB, which `c_int` holds.
+        c_int::try_from(unsafe { libmimalloc_sys::mi_usable_size(pointer) }).unwrap_or(c_int::MAX)
+    }
+    unsafe extern "C" fn roundup(size: c_int) -> c_int {
+        // SAFETY: a pure function of the size.
+        let good = unsafe { libmimalloc_sys::mi_good_size(usize::try_from(size).unwrap_or(0)) };
+        c_int::try_from(good).unwrap_or(size)
+    }
+    unsafe extern "C" fn init(_: *mut c_void) -> c_int {
+        ffi::SQLITE_OK
+    }
+    unsafe extern "C" fn shutdown(_: *mut c_void) {}
+
+    let methods = ffi::sqlite3_mem_methods {
+        xMalloc: Some(malloc),
+        xFree: Some(free),
+        xRealloc: Some(realloc),
+        xSize: Some(size),
+        xRoundup: Some(roundup),
+        xInit: Some(init),
+        xShutdown: Some(shutdown),
+        pAppData: std::ptr::null_mut(),
+    };
+    // SAFETY: called before SQLite initialises (from `set_up`, first thing in `main`); SQLite
+    // copies the methods before returning, and every one of them is valid for the whole process.
+    let configured = unsafe {
+        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &methods as *const ffi::sqlite3_mem_methods) == ffi::SQLITE_OK
+            && ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) == ffi::SQLITE_OK
+    };
+    if !configured {
+        eprintln!("note: SQLite keeps the C library's allocator (sqlite3_config refused mimalloc's)");
+    }
 }
 
 /// Asks the allocators to give the system back the memory freed by all threads, now rather
