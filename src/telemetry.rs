@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -24,7 +25,13 @@ pub fn init(settings: &LogSettings) {
 /// Latency buckets (seconds) for the request and pool-wait histograms.
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// The process's metrics recorder, installed on first use.
+/// How often the recorder's histograms are drained into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process's metrics recorder, installed on first use, with a thread that keeps it: the
+/// recorder holds every histogram sample (each request's latency, each pool wait) until its
+/// upkeep drains them into buckets, which otherwise happens only when `/metrics` is rendered. A
+/// node nobody scraped grew by about 30 MB in 400,000 requests.
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -38,6 +45,42 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder already installed (a test process) keeps recording into its own.
         let _ = metrics::set_global_recorder(recorder);
+        let kept = handle.clone();
+        let upkeep = std::thread::Builder::new().name(UPKEEP_THREAD.into()).spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                kept.run_upkeep();
+            }
+        });
+        if let Err(error) = upkeep {
+            tracing::warn!(%error, "metrics upkeep thread not started: histograms drain only when /metrics is read");
+        }
         handle
     })
+}
+
+const UPKEEP_THREAD: &str = "metrics-upkeep";
+
+#[cfg(test)]
+mod tests {
+    /// The recorder comes with the thread that drains its histograms (which names itself once
+    /// it runs: looked for up to a few seconds).
+    #[test]
+    fn the_recorder_is_kept_by_its_upkeep_thread() {
+        super::metrics();
+        let names = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+                .map(|name| name.trim().to_string())
+                .collect()
+        };
+        for _ in 0..100 {
+            if names().iter().any(|name| name == super::UPKEEP_THREAD) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("no {} thread among {:?}", super::UPKEEP_THREAD, names());
+    }
 }
