@@ -17,6 +17,7 @@ const PURGE_DELAY: mi_option_t = 15;
 ///   system's setting is `always`.
 /// - Freed pages purged at once instead of after a second: under load each thread's freed
 ///   pages otherwise stay resident while it keeps allocating elsewhere.
+/// - SQLite's allocations made by mimalloc (`sqlite_through_mimalloc`).
 ///
 /// Each measured on a 100,000-item node, by phase (docs/benchmarks.md): with `malloc_trim`
 /// below, the peak while creating fell from 223 to 136 MB on SQLite and the idle node from 106
@@ -92,11 +93,11 @@ fn sqlite_through_mimalloc() {
 /// Asks the allocators to give the system back the memory freed by all threads, now rather
 /// than when each thread next allocates (mimalloc purges freed pages only then, and threads
 /// that went idle never do). A bulk job frees much at its end: after the first index build of
-/// 100,000 items a node idled at about 200 MB, and at about 80 MB with this call. The C
-/// libraries (SQLite, libpq) allocate through the C library's malloc, whose arenas keep what
-/// they freed too: `malloc_trim` returns it. Costs a pass over the allocators' memory: for the
-/// end of bulk work, not for every request. Without mimalloc as the global allocator (the test
-/// binaries) the first call only tidies mimalloc's own empty heap.
+/// 100,000 items a node idled at about 200 MB, and at about 80 MB with this call. libpq (and
+/// SQLite in the test binaries, which do not run `set_up`) allocates through the C library's
+/// malloc, whose arenas keep what it freed too: `malloc_trim` returns it. Costs a pass over the
+/// allocators' memory: for the end of bulk work, not for every request. Without mimalloc as the
+/// global allocator (the test binaries) the first call only tidies mimalloc's own empty heap.
 pub fn release_freed() {
     // SAFETY: mi_collect takes no pointer and may be called from any thread at any time.
     unsafe { libmimalloc_sys::mi_collect(true) }

@@ -27,6 +27,7 @@ const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 
 /// How often the recorder's histograms are drained into their buckets.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+const UPKEEP_THREAD: &str = "metrics-upkeep";
 
 /// The process's metrics recorder, installed on first use, with a thread that keeps it: the
 /// recorder holds every histogram sample (each request's latency, each pool wait) until its
@@ -58,8 +59,6 @@ pub fn metrics() -> &'static PrometheusHandle {
         handle
     })
 }
-
-const UPKEEP_THREAD: &str = "metrics-upkeep";
 
 #[cfg(test)]
 mod tests {
