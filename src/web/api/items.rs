@@ -16,7 +16,7 @@ use crate::model::user::User;
 use crate::model::{component, history, label, version, watcher};
 use crate::web::AppState;
 use crate::web::api::double_option;
-use crate::web::api::{read_item, write_item};
+use crate::web::api::{JsonBody, read_item, write_item};
 use crate::web::auth::{Caller, Credentials};
 use crate::web::error::ApiError;
 use crate::web::input::{Json, form_pairs, parse_json, parse_pairs};
@@ -116,15 +116,15 @@ pub async fn list_items(
         .database
         .run(move |connection| {
             let caller = credentials.caller(connection)?;
-            item::listing::list(
+            JsonBody::of(&item::listing::list(
                 connection,
                 &caller.user,
                 &list_filter(&query_string, &caller.user)?,
                 &caller.definitions,
-            )
+            )?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(page.ok())
 }
 
 /// The list as a CSV download: the same query as the list, without `limit` and `offset`.

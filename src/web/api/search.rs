@@ -8,6 +8,7 @@ use crate::search::query;
 use crate::search::rebuild;
 use crate::search::status::RebuildStatus;
 use crate::web::AppState;
+use crate::web::api::JsonBody;
 use crate::web::auth::{Admin, Credentials};
 use crate::web::error::ApiError;
 
@@ -31,10 +32,10 @@ pub async fn search_items(
         .run(move |connection| {
             let caller = credentials.caller(connection)?;
             let (limit, offset) = (limit.unwrap_or(25), offset.unwrap_or(0));
-            query::search(connection, &index, &caller.user, &caller.definitions, &q, limit, offset)
+            JsonBody::of(&query::search(connection, &index, &caller.user, &caller.definitions, &q, limit, offset)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(results))
+    Ok(results.ok())
 }
 
 /// Asks the master to rebuild the index: 202 with the new request, or 200 with the one
