@@ -130,6 +130,12 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
     of_item(connection, readable, may_read_private(&access))
 }
 
+crate::db::dialect::item_subquery!(
+    /// Whether an item has comments (private notes too), in its row's statement.
+    AnyOfItem: diesel::sql_types::Bool,
+    sql: "EXISTS (SELECT 1 FROM comments WHERE comments.item_id = \"items\".\"id\")"
+);
+
 /// The comments of an item already checked, oldest first; private notes only `with_private`
 /// (`may_read_private`).
 pub fn of_item(connection: &mut DbConnection, item: ReadableItem, with_private: bool) -> Result<Vec<Comment>> {

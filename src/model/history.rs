@@ -74,6 +74,12 @@ pub fn list(connection: &mut DbConnection, actor: &User, item_id: ItemId) -> Res
     of_item(connection, actor, readable)
 }
 
+crate::db::dialect::item_subquery!(
+    /// Whether an item has recorded changes, in its row's statement.
+    AnyOfItem: diesel::sql_types::Bool,
+    sql: "EXISTS (SELECT 1 FROM history WHERE history.item_id = \"items\".\"id\")"
+);
+
 /// The changes of an item already checked, oldest first; a change of a link whose other item
 /// the actor cannot read is left out, and the items a link or parent change names are named by
 /// their keys (`with_keys`).

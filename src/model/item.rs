@@ -28,7 +28,7 @@ use crate::model::project::{self, Project, ProjectKeyOrId, types};
 use crate::model::reference::{self, UnknownLogins};
 use crate::model::user::{self, User, UserSummary};
 use crate::model::workflow::Workflow;
-use crate::model::{attachment, auth, component, link, membership, text, version, watcher};
+use crate::model::{attachment, auth, comment, component, link, membership, text, version, watcher};
 use crate::timestamp;
 use names::Names;
 
@@ -673,17 +673,19 @@ pub struct PageItem {
     pub version: Version,
     /// Whether the actor watches it.
     pub watching: bool,
-    /// Whether it has links and attachments (most items have neither, and their page reads
-    /// none).
+    /// Whether it has links, attachments, comments and recorded changes: the page reads none
+    /// of what an item lacks (most items have no links or attachments, a new one nothing).
     pub linked: bool,
     pub attached: bool,
+    pub commented: bool,
+    pub changed: bool,
 }
 
 /// The item, what the actor may do with it and what its page shows of its own, in one
 /// statement.
 pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> Result<PageItem> {
-    // Whether the actor watches it, whether it has links, whether it has attachments.
-    type PageRow = fetched_row!(OwnParts, bool, bool, bool);
+    // Whether the actor watches it, whether it has links, attachments, comments, history.
+    type PageRow = fetched_row!(OwnParts, bool, bool, bool, bool, bool);
     let found: PageRow = first_by_type!(
         connection,
         items::table.filter(items::id.eq(id)).select(select_row!(
@@ -693,15 +695,17 @@ pub fn get_for_page(connection: &mut DbConnection, actor: &User, id: ItemId) -> 
                 watchers::table.filter(watchers::item_id.eq(items::id)).filter(watchers::user_id.eq(actor.id))
             ),
             link::AnyOfItem,
-            attachment::AnyOfItem
+            attachment::AnyOfItem,
+            comment::AnyOfItem,
+            history::AnyOfItem
         ))
     )
     .optional()?
     .ok_or_else(|| not_found(id))?;
-    let (row, version, own, watching, linked, attached) = found;
+    let (row, version, own, watching, linked, attached, commented, changed) = found;
     let one = OneRow::read((row, version, own))?;
     let (view, permissions, readable, version) = checked_view(connection, actor, one)?;
-    Ok(PageItem { view, permissions, readable, version, watching, linked, attached })
+    Ok(PageItem { view, permissions, readable, version, watching, linked, attached, commented, changed })
 }
 
 /// The view of an item read, once the actor may see it, with what the actor may do with it.

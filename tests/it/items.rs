@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::app::USER_PASSWORD;
+use crate::support::app::{ADMIN_PASSWORD, USER_PASSWORD};
 use crate::support::web::WebClient;
 use crate::support::{Backend, TestApp};
 
@@ -192,6 +192,12 @@ async fn every_field_change_is_recorded_in_history(backend: Backend) {
     app.add_member("OPS", &dev, "developer").await;
     let item = app.admin.create_item("OPS", "Before").await;
     let path = format!("/api/v1/items/{}", item["id"]);
+    // The page of an item without changes shows its creation only.
+    let browser = WebClient::sign_in(&app.address, "admin", ADMIN_PASSWORD).await;
+    let page_path = format!("/items/{}", item["id"]);
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("admin created the item"), "{}", page.body);
+    assert!(!page.body.contains("changed title"), "{}", page.body);
     let changed = app
         .admin
         .patch(
@@ -226,6 +232,9 @@ async fn every_field_change_is_recorded_in_history(backend: Backend) {
         expected.into_iter().map(|(field, old, new)| (field.to_string(), old, new)).collect();
     assert_eq!(entries, expected);
     assert!(history.as_array().unwrap().iter().all(|entry| entry["user"]["login"] == "admin"));
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("changed title from <em>Before</em> to <em>After</em>"), "{}", page.body);
+    assert!(page.body.contains("changed assignee from <em>dev</em> to nothing"), "{}", page.body);
 }
 
 async fn lists_filter_sort_and_paginate_with_a_total(backend: Backend) {
@@ -316,6 +325,13 @@ async fn comments_come_back_in_order_and_make_the_author_watch(backend: Backend)
         .map(|comment| comment["body"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(bodies, ["first", "second", "third"]);
+    let browser = WebClient::sign_in(&app.address, "rep", USER_PASSWORD).await;
+    let page = browser.get(&format!("/items/{}", item["id"])).await;
+    let shown: Vec<usize> = ["first", "second", "third"]
+        .iter()
+        .map(|body| page.body.find(&format!("<p>{body}</p>")).unwrap_or(0))
+        .collect();
+    assert!(shown[0] > 0 && shown[0] < shown[1] && shown[1] < shown[2], "{}", page.body);
     let watchers = app.admin.get(&format!("/api/v1/items/{}/watchers", item["id"])).await.body;
     assert_eq!(watchers["watchers"].as_array().unwrap().len(), 2);
     let empty = reporter.post(&path, json!({"body": "   "})).await;

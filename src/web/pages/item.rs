@@ -281,8 +281,17 @@ impl Loaded {
     /// What the page shows of item `id` to `user`, in one read.
     fn read(connection: &mut DbConnection, user: &User, id: ItemId, moving_to: Option<&str>) -> Result<Loaded, Error> {
         db::read_together(connection, |connection| {
-            let item::PageItem { view: item, permissions, readable, version, watching, linked, attached } =
-                item::get_for_page(connection, user, id)?;
+            let item::PageItem {
+                view: item,
+                permissions,
+                readable,
+                version,
+                watching,
+                linked,
+                attached,
+                commented,
+                changed,
+            } = item::get_for_page(connection, user, id)?;
             let workflow = Workflow::clone(&*Workflow::at(connection, &version)?);
             let catalog = Catalog::at(connection, &version)?;
             let setups = Setups::at(connection, &version)?;
@@ -310,7 +319,8 @@ impl Loaded {
                 .filter(|item_type| (!moving && item_type.id == item.item_type.id) || used.uses(item_type.id))
                 .cloned()
                 .collect();
-            let comments = comment::of_item(connection, readable, permissions.work)?;
+            let comments =
+                if commented { comment::of_item(connection, readable, permissions.work)? } else { Vec::new() };
             let long_texts = item.fields.0.iter().filter_map(|field| match &field.value {
                 Some(Shown::LongText(markdown)) => Some(markdown.as_str()),
                 _ => None,
@@ -334,7 +344,7 @@ impl Loaded {
                 } else {
                     Default::default()
                 },
-                history: history::of_item(connection, user, readable)?,
+                history: if changed { history::of_item(connection, user, readable)? } else { Vec::new() },
                 watching,
                 next_statuses: item::moves_from(&workflow, permissions, item.item_type.id, item.status.id),
                 workflow,
