@@ -542,6 +542,7 @@ fn insert_batch(
             .get_results(inner))?;
         let mut new_comments = Vec::new();
         for (index, reporter, created_at, updated_at) in &comment_plan {
+            let first = new_comments.len();
             for _ in 0..rng.random_range(0..=3) {
                 new_comments.push(DemoComment {
                     item_id: ids[*index],
@@ -550,6 +551,8 @@ fn insert_batch(
                     created_at: random_time_between(&mut *rng, *created_at, *updated_at),
                 });
             }
+            // An item's comments are shown in the order they were made: their ids follow their times.
+            new_comments[first..].sort_by_key(|comment| comment.created_at);
         }
         let new_watchers: Vec<DemoWatcher> = watcher_pairs
             .iter()

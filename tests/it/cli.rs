@@ -231,6 +231,14 @@ fn demo_data_is_the_same_for_the_same_seed() {
     .unwrap()
     .count;
     assert_eq!(unkept, 0, "bulk-loaded items keep their values and labels on their rows");
+    let out_of_order: i64 = diesel::sql_query(
+        "SELECT COUNT(*) AS count FROM comments earlier JOIN comments later \
+           ON later.item_id = earlier.item_id AND later.id > earlier.id AND later.created_at < earlier.created_at",
+    )
+    .get_result::<Count>(&mut connection)
+    .unwrap()
+    .count;
+    assert_eq!(out_of_order, 0, "an item's comments are numbered in the order of their times");
     let sample = demo_sample(first.path());
     assert_eq!(sample.len(), 300);
     assert_eq!(sample, demo_sample(second.path()));
