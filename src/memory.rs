@@ -64,10 +64,10 @@ fn sqlite_through_mimalloc() {
         let good = unsafe { libmimalloc_sys::mi_good_size(usize::try_from(size).unwrap_or(0)) };
         c_int::try_from(good).unwrap_or(size)
     }
+    // SQLite calls `xInit` unconditionally and `xShutdown` only when there is one.
     unsafe extern "C" fn init(_: *mut c_void) -> c_int {
         ffi::SQLITE_OK
     }
-    unsafe extern "C" fn shutdown(_: *mut c_void) {}
 
     let methods = ffi::sqlite3_mem_methods {
         xMalloc: Some(malloc),
@@ -76,7 +76,7 @@ fn sqlite_through_mimalloc() {
         xSize: Some(size),
         xRoundup: Some(roundup),
         xInit: Some(init),
-        xShutdown: Some(shutdown),
+        xShutdown: None,
         pAppData: std::ptr::null_mut(),
     };
     // SAFETY: called before SQLite initialises (from `set_up`, first thing in `main`); SQLite
